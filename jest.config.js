@@ -1,0 +1,11 @@
+/** Jest over the whole workspace. `@agentsight/*` resolves to the libs' TypeScript sources, so tests need no build;
+ * e2e tests (test/e2e) run the built services and the probe as real processes. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/libs', '<rootDir>/services', '<rootDir>/test'],
+  testMatch: ['**/*.spec.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json', isolatedModules: true, diagnostics: false }] },
+  moduleNameMapper: { '^@agentsight/([a-z-]+)$': '<rootDir>/libs/$1/src' },
+  modulePathIgnorePatterns: ['<rootDir>/.*/dist/', '<rootDir>/services/probe-producer/build/'],
+  testTimeout: 120000,
+};

@@ -1,0 +1,26 @@
+/** Dead-letter records (subject `agentsight.dlq.<stage>.<host>`), contract v1. */
+import type { Stage } from './subjects';
+
+/**
+ * Input a stage could not process. The stage publishes this, acks the input, and carries on with everything else.
+ * `id` = deriveId('dlq', stage, input id, reason).
+ */
+export interface DeadLetter {
+  v: 1;
+  id: string;
+  stage: Stage;
+  host: string;
+  /** Machine-readable cause, e.g. `not_http`, `http_parse_error`, `json_parse_error`, `decode_error`, `contract`. */
+  reason: string;
+  /** Human-readable error message. */
+  error: string;
+  /** Subject and stream sequence of the (first) offending input. */
+  input_subject: string;
+  input_seq: number;
+  /** Input id (raw Nats-Msg-Id, event id …) when known. */
+  input_id: string | null;
+  conn_key: string | null;
+  /** First bytes (at most 4 KiB) of the offending data, for diagnosis. */
+  sample: Uint8Array;
+  ts_ns: bigint;
+}

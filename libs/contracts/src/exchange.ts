@@ -1,0 +1,59 @@
+/** Request/response exchanges built by the aggregator (subject `agentsight.exchange.<host>`), contract v1. */
+import type { ConnRef, HeaderList, SseEvent } from './http';
+
+/** What the pipeline knows of the process behind a connection (from exec/snapshot records). */
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  uid: number;
+  /** Process name (comm of the exec'd binary). */
+  comm: string;
+  /** Executable path. */
+  exe: string;
+  argv: string[];
+  /** Wall-clock ns of the exec (or of the /proc snapshot). */
+  start_ns: bigint;
+}
+
+export interface ExchangeRequest {
+  method: string;
+  target: string;
+  version: string;
+  headers: HeaderList;
+  body: Uint8Array;
+  body_incomplete?: 'short' | 'decode_error';
+  start_ns: bigint;
+  end_ns: bigint;
+}
+
+export interface ExchangeResponse {
+  status: number;
+  reason: string;
+  version: string;
+  headers: HeaderList;
+  /** Decoded body; for a streamed response, the concatenation is not kept here: see `events`. */
+  body: Uint8Array;
+  body_incomplete?: 'short' | 'decode_error';
+  /** SSE events of a streamed response in order; empty when not streamed. */
+  events: SseEvent[];
+  streaming: boolean;
+  /** Wall-clock ns of the first response byte. */
+  start_ns: bigint;
+  /** Wall-clock ns of the last response byte. */
+  end_ns: bigint;
+}
+
+/**
+ * One HTTP request with its response (null when the connection ended first) and the process that made it.
+ * `id` = deriveId('exchange', request event id).
+ */
+export interface Exchange {
+  v: 1;
+  id: string;
+  conn: ConnRef;
+  process: ProcessInfo | null;
+  /** `Host` header of the request (the TLS server name is not captured yet). */
+  server_address: string;
+  request: ExchangeRequest;
+  response: ExchangeResponse | null;
+}

@@ -1,0 +1,123 @@
+/**
+ * Raw records published by `services/probe-producer` (C, msgpack maps with these exact keys), contract v1.
+ *
+ * Encoding rules of the producer: strings are msgpack str, `data` is msgpack bin, `ts_*_ns` are uint64 (decoded here
+ * as `bigint`, see {@link normalizeNs}); other integers use the smallest msgpack int. The layouts in `bpf/*.h` are
+ * the kernel side of the same records.
+ *
+ * Every message has the JetStream header `Nats-Msg-Id: <boot_id>:<run>:<seq>` so a republish after a reconnect is
+ * dropped by the stream's duplicate window.
+ */
+
+/** Fields common to every raw record. */
+export interface RawBase {
+  v: 1;
+  /** Hostname as given by `--host` (not a subject token). */
+  host: string;
+  /** `/proc/sys/kernel/random/boot_id`. */
+  boot_id: string;
+  /** Producer run id: CLOCK_BOOTTIME ns when this producer process started; resets `seq` and `stream_offset`. */
+  run: number;
+  /** Per-run sequence number, from 0, over every record the run publishes (all subjects). */
+  seq: number;
+  /** CLOCK_BOOTTIME/`bpf_ktime_get_ns` timestamp, ns. */
+  ts_boot_ns: bigint;
+  /** Wall-clock (CLOCK_REALTIME) timestamp, ns since the Unix epoch. */
+  ts_wall_ns: bigint;
+}
+
+/** Direction of a TLS call, from the process' point of view: `write` = plaintext sent, `read` = plaintext received. */
+export type Direction = 'write' | 'read';
+
+/**
+ * One fragment of the plaintext of one `SSL_write`/`SSL_read`/`SSL_write_ex`/`SSL_read_ex` call (subject
+ * `agentsight.raw.ssl.<host>.<partition>`). A call whose payload exceeds one ring-buffer record is split into
+ * ordered fragments: `frag_offset` is the fragment's offset in the call's payload, `frag_total` the call's payload
+ * size (bytes), so nothing is truncated.
+ */
+export interface RawSslRecord extends RawBase {
+  kind: 'ssl';
+  pid: number;
+  tid: number;
+  uid: number;
+  /** Thread name (`task->comm`), at most 15 bytes. */
+  comm: string;
+  /** The `SSL*` pointer: the TLS connection's identity within `pid` (a JS number; user pointers are < 2^53). */
+  ssl: number;
+  fn: 'SSL_write' | 'SSL_read' | 'SSL_write_ex' | 'SSL_read_ex';
+  dir: Direction;
+  /** The call's byte count (return value, or `*written`/`*readbytes` for the `_ex` calls), bytes. */
+  len: number;
+  /** Offset of this fragment in the call's payload, bytes. */
+  frag_offset: number;
+  /** Size of the call's payload, bytes (equals `len`). */
+  frag_total: number;
+  /**
+   * Offset of this fragment's first byte in the connection's byte stream for `dir`, counted by the producer per
+   * (pid, ssl, dir) since the run started, bytes. Lets consumers skip what they already consumed after a replay.
+   */
+  stream_offset: number;
+  /** Partition this record was published to: fnv1a64(pid, ssl) % partitions. */
+  partition: number;
+  /** The plaintext bytes of this fragment. */
+  data: Uint8Array;
+}
+
+/**
+ * A process event (subject `agentsight.raw.proc.<host>`): `exec` (sched_process_exec), `exit` (sched_process_exit of
+ * the thread-group leader), or `snapshot` (read from /proc when a traced pid is first seen without an exec).
+ */
+export interface RawProcRecord extends RawBase {
+  kind: 'proc';
+  event: 'exec' | 'exit' | 'snapshot';
+  pid: number;
+  ppid: number;
+  uid: number;
+  comm: string;
+  /** exec: the executed file name; snapshot: `/proc/<pid>/exe`; exit: ''. */
+  filename: string;
+  /** exec/snapshot: argv; exit: []. */
+  argv: string[];
+  /** True when argv was cut (too many args or too long); the cut is never silent. */
+  argv_truncated: boolean;
+  /** exit: the exit code (status >> 8) or 128+signal; otherwise 0. */
+  exit_code: number;
+  /** exit: ns from the process' start to its exit; otherwise 0. */
+  duration_ns: number;
+}
+
+/**
+ * Loss accounting (subject `agentsight.raw.loss.<host>`): counters since the run started, published periodically
+ * and on exit. A non-zero `ringbuf_drops` means records were lost in the kernel; the count is never silent.
+ */
+export interface RawLossRecord extends RawBase {
+  kind: 'loss';
+  /** Ring-buffer reservation failures (records dropped in the kernel). */
+  ringbuf_drops: number;
+  /** Bytes of plaintext in dropped records. */
+  ringbuf_drop_bytes: number;
+  /** Records read from the ring buffer. */
+  records: number;
+  /** Records whose publish failed for good after retries. */
+  publish_failures: number;
+}
+
+export type RawRecord = RawSslRecord | RawProcRecord | RawLossRecord;
+
+/** `Nats-Msg-Id` of a raw record: `<boot_id>:<run>:<seq>`. */
+export function rawMsgId(r: Pick<RawBase, 'boot_id' | 'run' | 'seq'>): string {
+  return `${r.boot_id}:${r.run}:${r.seq}`;
+}
+
+/** Identity of a TLS connection across the pipeline: `<host>/<boot_id>/<run>/<pid>/<ssl as hex>`. */
+export function connKey(r: Pick<RawSslRecord, 'host' | 'boot_id' | 'run' | 'pid' | 'ssl'>): string {
+  return `${r.host}/${r.boot_id}/${r.run}/${r.pid}/0x${r.ssl.toString(16)}`;
+}
+
+/** Converts a decoded ns timestamp (number or bigint, as msgpack gave it) to bigint ns. */
+export function normalizeNs(x: unknown): bigint {
+  if (typeof x === 'bigint') return x;
+  if (typeof x === 'number') return BigInt(Math.trunc(x));
+  if (typeof x === 'string' && /^\d+$/.test(x)) return BigInt(x);
+  return 0n;
+}

@@ -1,0 +1,68 @@
+/**
+ * JetStream subjects and streams of the agentsight pipeline (contract v1).
+ *
+ * Every subject starts with `agentsight.`; the host token is {@link hostToken}(hostname). Raw SSL records and the
+ * per-connection stages are partitioned by connection so one partition is processed by one instance at a time:
+ *
+ * | stage            | subject                                        | stream                |
+ * |------------------|------------------------------------------------|-----------------------|
+ * | probe → parser   | `agentsight.raw.ssl.<host>.<partition>`        | `AGENTSIGHT_RAW`      |
+ * | probe            | `agentsight.raw.proc.<host>` (exec/exit)       | `AGENTSIGHT_RAW`      |
+ * | probe            | `agentsight.raw.loss.<host>` (loss counters)   | `AGENTSIGHT_RAW`      |
+ * | parser → agg.    | `agentsight.http.<host>.<partition>`           | `AGENTSIGHT_HTTP`     |
+ * | agg. → analyzer  | `agentsight.exchange.<host>`                   | `AGENTSIGHT_EXCHANGE` |
+ * | analyzer → genai | `agentsight.llm.<host>`                        | `AGENTSIGHT_LLM`      |
+ * | analyzer         | `agentsight.audit.<host>`                      | `AGENTSIGHT_AUDIT`    |
+ * | genai → sinks    | `agentsight.genai.<host>`                      | `AGENTSIGHT_GENAI`    |
+ * | any stage        | `agentsight.dlq.<stage>.<host>`                | `AGENTSIGHT_DLQ`      |
+ */
+
+/** Version of every payload schema in this lib; carried as `v` in each message. */
+export const CONTRACT_VERSION = 1 as const;
+
+/** Default number of partitions of the per-connection subjects (the producer's `--partitions`). */
+export const DEFAULT_PARTITIONS = 8;
+
+/** Turns a hostname into a subject token: every character outside `[A-Za-z0-9_-]` becomes `_`. */
+export function hostToken(host: string): string {
+  return host.replace(/[^A-Za-z0-9_-]/g, '_') || '_';
+}
+
+/** Subject builders; `host` is already a {@link hostToken}. */
+export const Subjects = {
+  rawSsl: (host: string, partition: number) => `agentsight.raw.ssl.${host}.${partition}`,
+  rawProc: (host: string) => `agentsight.raw.proc.${host}`,
+  rawLoss: (host: string) => `agentsight.raw.loss.${host}`,
+  http: (host: string, partition: number) => `agentsight.http.${host}.${partition}`,
+  exchange: (host: string) => `agentsight.exchange.${host}`,
+  llm: (host: string) => `agentsight.llm.${host}`,
+  audit: (host: string) => `agentsight.audit.${host}`,
+  genai: (host: string) => `agentsight.genai.${host}`,
+  dlq: (stage: Stage, host: string) => `agentsight.dlq.${stage}.${host}`,
+  /** Filter of one partition over every host, e.g. `agentsight.raw.ssl.*.3`. */
+  rawSslPartition: (partition: number) => `agentsight.raw.ssl.*.${partition}`,
+  httpPartition: (partition: number) => `agentsight.http.*.${partition}`,
+} as const;
+
+/** Pipeline stages, as named in dead-letter subjects and consumer names. */
+export type Stage = 'probe' | 'parser' | 'aggregator' | 'analyzer' | 'genai' | 'storage';
+
+/** A JetStream stream of the pipeline: name and subjects (see the table above). */
+export interface StreamSpec {
+  name: string;
+  subjects: string[];
+}
+
+/** All streams, created idempotently by whichever component starts first. */
+export const STREAMS: readonly StreamSpec[] = [
+  { name: 'AGENTSIGHT_RAW', subjects: ['agentsight.raw.>'] },
+  { name: 'AGENTSIGHT_HTTP', subjects: ['agentsight.http.>'] },
+  { name: 'AGENTSIGHT_EXCHANGE', subjects: ['agentsight.exchange.>'] },
+  { name: 'AGENTSIGHT_LLM', subjects: ['agentsight.llm.>'] },
+  { name: 'AGENTSIGHT_AUDIT', subjects: ['agentsight.audit.>'] },
+  { name: 'AGENTSIGHT_GENAI', subjects: ['agentsight.genai.>'] },
+  { name: 'AGENTSIGHT_DLQ', subjects: ['agentsight.dlq.>'] },
+];
+
+/** JetStream Object Store bucket holding payloads too large for one message (claim checks). */
+export const LARGE_PAYLOAD_BUCKET = 'agentsight-large';
