@@ -5,7 +5,8 @@
  */
 import { Packr } from 'msgpackr';
 
-const packr = new Packr({ useRecords: false, int64AsType: 'auto', mapsAsObjects: true, variableMapSize: true });
+// 'auto' is implemented by msgpackr's unpacker but missing from its typings.
+const packr = new Packr({ useRecords: false, int64AsType: 'auto' as 'bigint', mapsAsObjects: true, variableMapSize: true });
 
 /** Encodes a payload as msgpack. Throws on values msgpack cannot represent. */
 export function encode(value: unknown): Buffer {

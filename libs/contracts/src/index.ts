@@ -9,3 +9,4 @@ export * from './dlq';
 export * from './codec';
 export * from './ids';
 export * from './time';
+export * from './redact';

@@ -1,0 +1,194 @@
+import {
+  REDACTED,
+  redactArgv,
+  redactBytes,
+  redactHeaders,
+  redactText,
+  redactUrl,
+  redactValue,
+  setRedactionPatterns,
+} from './redact';
+
+// Realistic-looking (fake) keys.
+const OPENAI = 'sk-proj-Xq3vN8bT2LmP9wRz4YkJ7hFd1sGa6CeU0oVi5nBtQy_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789';
+const OPENAI_OLD = 'sk-9fJ2kL4mN6pQ8rS0tU2vW4xY6zA8bC0dE2fG4hI6jK8lM0nO';
+const ANTHROPIC = 'sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe9Dc8Ba7Zy6Xw5Vu4Ts3Rq2Po1Nm0Lk9Ji8Hg7Fe6Dc5Ba4-AbCdEfAA';
+const GOOGLE = 'AIzaSyD3x9Kf8Lm2Qp7Rt5Vw1Yz4Bc6Ne0Hj8Ga';
+const AWS = 'AKIAIOSFODNN7EXAMPLE';
+const TOKEN = 'a1b2c3d4e5f6g7h8i9j0k1l2';
+
+const KEYS = [OPENAI, OPENAI_OLD, ANTHROPIC, GOOGLE, AWS];
+
+function expectClean(s: string) {
+  for (const k of [...KEYS, TOKEN, 'hunter2', 'p@ssw0rd!']) expect(s).not.toContain(k);
+}
+
+describe('redactHeaders', () => {
+  it('redacts secret headers, keeping the scheme word and other headers', () => {
+    const out = redactHeaders([
+      ['Host', 'api.openai.com'],
+      ['Authorization', `Bearer ${OPENAI}`],
+      ['Proxy-Authorization', 'Basic dXNlcjpwYXNz'],
+      ['x-api-key', ANTHROPIC],
+      ['api-key', TOKEN],
+      ['x-goog-api-key', GOOGLE],
+      ['Cookie', `session=${TOKEN}; theme=dark`],
+      ['Set-Cookie', `sid=${TOKEN}; Path=/; HttpOnly`],
+      ['X-Auth-Token', TOKEN],
+      ['x-client-secret', 'hunter2'],
+      ['X-Custom', `key ${OPENAI_OLD} inside`],
+      ['x-ratelimit-remaining-tokens', '39000'],
+      ['anthropic-version', '2023-06-01'],
+      ['Content-Type', 'application/json'],
+    ]);
+    expect(out).toEqual([
+      ['Host', 'api.openai.com'],
+      ['Authorization', `Bearer ${REDACTED}`],
+      ['Proxy-Authorization', `Basic ${REDACTED}`],
+      ['x-api-key', REDACTED],
+      ['api-key', REDACTED],
+      ['x-goog-api-key', REDACTED],
+      ['Cookie', REDACTED],
+      ['Set-Cookie', REDACTED],
+      ['X-Auth-Token', REDACTED],
+      ['x-client-secret', REDACTED],
+      ['X-Custom', `key ${REDACTED} inside`],
+      ['x-ratelimit-remaining-tokens', '39000'],
+      ['anthropic-version', '2023-06-01'],
+      ['Content-Type', 'application/json'],
+    ]);
+  });
+});
+
+describe('redactText', () => {
+  it('redacts key shapes anywhere', () => {
+    for (const k of KEYS) {
+      const s = `using ${k}, then more`;
+      expect(redactText(s)).toBe(`using ${REDACTED}, then more`);
+    }
+    expect(redactText(`curl -H "Authorization: Bearer ${TOKEN}" https://x`)).toBe(`curl -H "Authorization: Bearer ${REDACTED}" https://x`);
+    expect(redactText('jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U x'))
+      .toBe(`jwt ${REDACTED} x`);
+    expect(redactText(`export OPENAI_API_KEY=${TOKEN} && GITHUB_TOKEN=${TOKEN} run`))
+      .toBe(`export OPENAI_API_KEY=${REDACTED} && GITHUB_TOKEN=${REDACTED} run`);
+    expect(redactText('-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK\n-----END RSA PRIVATE KEY-----'))
+      .toBe(`-----BEGIN RSA PRIVATE KEY-----${REDACTED}-----END RSA PRIVATE KEY-----`);
+  });
+
+  it('redacts JSON fields named like secrets (string values only)', () => {
+    const body = JSON.stringify({
+      model: 'gpt-4.1',
+      api_key: TOKEN,
+      apiKey: 'hunter2',
+      nested: { Authorization: `Bearer ${TOKEN}`, password: 'p@ssw0rd!', client_secret: 'hunter2', refresh_token: TOKEN },
+      max_tokens: 1024,
+      max_output_tokens: 50,
+      messages: [{ role: 'user', content: `my key is ${ANTHROPIC}` }],
+      tools: [{ type: 'function', function: { name: 'login', arguments: JSON.stringify({ user: 'bob', password: 'hunter2' }) } }],
+    });
+    const out = redactText(body);
+    expectClean(out);
+    const parsed = JSON.parse(out);
+    expect(parsed.model).toBe('gpt-4.1');
+    expect(parsed.api_key).toBe(REDACTED);
+    expect(parsed.apiKey).toBe(REDACTED);
+    expect(parsed.nested).toEqual({ Authorization: REDACTED, password: REDACTED, client_secret: REDACTED, refresh_token: REDACTED });
+    expect(parsed.max_tokens).toBe(1024);
+    expect(parsed.messages[0].content).toBe(`my key is ${REDACTED}`);
+    expect(JSON.parse(parsed.tools[0].function.arguments)).toEqual({ user: 'bob', password: REDACTED });
+    // Pretty-printed JSON too.
+    const pretty = redactText(JSON.stringify({ token: TOKEN, n: 1 }, null, 2));
+    expect(JSON.parse(pretty)).toEqual({ token: REDACTED, n: 1 });
+  });
+
+  it('redacts query parameters and URL credentials', () => {
+    expect(redactUrl(`/v1beta/models/gemini-2.5-flash:generateContent?key=${GOOGLE}&alt=sse`))
+      .toBe(`/v1beta/models/gemini-2.5-flash:generateContent?key=${REDACTED}&alt=sse`);
+    expect(redactUrl(`/v1/x?alt=sse&api_key=${TOKEN}&access_token=${TOKEN}&max_tokens=5`))
+      .toBe(`/v1/x?alt=sse&api_key=${REDACTED}&access_token=${REDACTED}&max_tokens=5`);
+    expect(redactUrl('https://bob:hunter2@proxy.example.com:8080/path')).toBe(`https://bob:${REDACTED}@proxy.example.com:8080/path`);
+    expect(redactUrl('/v1/chat/completions')).toBe('/v1/chat/completions');
+  });
+
+  it('redacts header lines in raw HTTP text', () => {
+    const raw = `POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nx-api-key: ${TOKEN}\r\nauthorization: Bearer ${TOKEN}\r\ncookie: a=${TOKEN}\r\n\r\n{}`;
+    const out = redactText(raw);
+    expectClean(out);
+    expect(out).toBe(
+      `POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nx-api-key: ${REDACTED}\r\nauthorization: Bearer ${REDACTED}\r\ncookie: ${REDACTED}\r\n\r\n{}`,
+    );
+  });
+
+  it('leaves normal text untouched (negative test)', () => {
+    const normal = [
+      'task-list skeleton risk-free desk-lamp sk-learn ask-me',
+      'Use bearer authentication with basic auth; the bearer tokens expire.',
+      '{"max_tokens": 100, "input_tokens": 5, "usage": {"output_tokens": 7}, "stop": ["\\n"], "token_count": 3}',
+      'https://example.com/search?q=keyboard&monkey=1&keys=2',
+      'AKIA is a prefix; AIza too; sk- alone; Bearer x',
+      'The API key must be kept secret. password policy: 12 chars.',
+      '/v1/chat/completions?api-version=2024-10-21',
+    ];
+    for (const s of normal) expect(redactText(s)).toBe(s);
+  });
+
+  it('is idempotent', () => {
+    const s = `{"api_key":"${TOKEN}","x":"Bearer ${TOKEN}","u":"/a?key=${GOOGLE}"}`;
+    const once = redactText(s);
+    expect(redactText(once)).toBe(once);
+  });
+});
+
+describe('redactBytes', () => {
+  it('redacts UTF-8 text and returns the same array when nothing changed', () => {
+    const enc = new TextEncoder();
+    const body = enc.encode(`\uFEFF{"messages":[{"content":"héllo ${OPENAI}"}]}`);
+    const out = redactBytes(body);
+    expect(Buffer.from(out).toString('utf8')).toBe(`\uFEFF{"messages":[{"content":"héllo ${REDACTED}"}]}`);
+    const clean = enc.encode('{"a":"héllo"}');
+    expect(redactBytes(clean)).toBe(clean);
+  });
+
+  it('leaves binary (invalid UTF-8) untouched even if it contains a key', () => {
+    const b = Buffer.concat([Buffer.from([0xff, 0xfe, 0x00, 0xc3]), Buffer.from(OPENAI)]);
+    const u = new Uint8Array(b);
+    expect(redactBytes(u)).toBe(u);
+  });
+
+  it('is fast on MiB bodies (one combined pass)', () => {
+    const chunk = JSON.stringify({ role: 'user', content: 'The quick brown fox jumps over the lazy dog. task-list "x": 1, ?a=b&c=d ' .repeat(20) });
+    const big = `{"model":"gpt-4.1","messages":[${Array(Math.ceil((4 << 20) / chunk.length)).fill(chunk).join(',')}],"api_key":"${TOKEN}"}`;
+    const bytes = Buffer.from(big);
+    redactBytes(bytes.subarray(0, 100000)); // warm up
+    const t0 = process.hrtime.bigint();
+    const out = redactBytes(bytes);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    expect(Buffer.from(out).toString()).not.toContain(TOKEN);
+    expect(out.length).toBe(bytes.length - TOKEN.length + REDACTED.length);
+    // 4 MiB; typically ~40 ms. Generous bound for slow CI machines.
+    expect(ms).toBeLessThan(1500);
+  });
+});
+
+describe('redactArgv / redactValue', () => {
+  it('redacts secret flags and values in argv', () => {
+    expect(redactArgv(['node', 'agent.js', '--api-key', TOKEN, '--token=abc123', '--max-tokens', '100', `--header=Authorization: Bearer ${TOKEN}`]))
+      .toEqual(['node', 'agent.js', '--api-key', REDACTED, `--token=${REDACTED}`, '--max-tokens', '100', `--header=Authorization: Bearer ${REDACTED}`]);
+  });
+
+  it('deep-redacts objects', () => {
+    expect(redactValue({ a: { apiKey: 'hunter2', n: 1, list: [`x ${OPENAI}`] }, max_tokens: 'x' }))
+      .toEqual({ a: { apiKey: REDACTED, n: 1, list: [`x ${REDACTED}`] }, max_tokens: 'x' });
+  });
+});
+
+describe('setRedactionPatterns', () => {
+  afterEach(() => setRedactionPatterns([]));
+  it('adds patterns (group 1 kept as prefix; i flag honoured) and [] restores the defaults', () => {
+    setRedactionPatterns([/(X-Internal: )\S+/, /corp-[0-9]{6}/i]);
+    expect(redactText('X-Internal: abc CORP-123456 and sk-nope')).toBe(`X-Internal: ${REDACTED} ${REDACTED} and sk-nope`);
+    expect(redactText(`k ${OPENAI}`)).toBe(`k ${REDACTED}`);
+    setRedactionPatterns([]);
+    expect(redactText('corp-123456')).toBe('corp-123456');
+  });
+});

@@ -1,0 +1,156 @@
+import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import type { ConsumerConfig, JsMsg, ConsumerMessages } from '@nats-io/jetstream';
+import { decode } from '@agentsight/contracts';
+import type { Nats } from './nats';
+import { payloadOf } from './large';
+
+/** A decoded input message handed to a stage. The stage acks it (`ack()`) once its outputs are durable. */
+export interface Input<T> {
+  subject: string;
+  /** Stream sequence. */
+  seq: number;
+  /** The message's `Nats-Msg-Id`, when it has one. */
+  msgId: string | null;
+  redelivered: boolean;
+  value: T;
+  ack(): void;
+}
+
+/** An input that could not be decoded (bad msgpack, missing claim-check object). */
+export interface UndecodableInput {
+  subject: string;
+  seq: number;
+  msgId: string | null;
+  data: Uint8Array;
+  error: Error;
+  ack(): void;
+}
+
+/** Receives micro-batches: everything that arrived while the previous batch was being handled (≤ `maxBatch`). */
+export interface BatchHandler<T> {
+  handle(batch: Input<T>[]): Promise<void>;
+  /** Called for inputs that do not decode; must dead-letter and ack them. */
+  undecodable(input: UndecodableInput): Promise<void>;
+}
+
+/** Options of one pull consumer. */
+export interface ConsumeSpec {
+  stream: string;
+  durable: string;
+  filterSubject: string;
+  /** Ack wait, ms: redelivery delay of unacked inputs within a running consumer. */
+  ackWaitMs: number;
+  maxAckPending: number;
+  /**
+   * `ack_floor`: before consuming, delete the durable and recreate it at its ack floor + 1, so every input not
+   * yet acked is delivered again, in stream order, before anything newer. Stateful, ordered stages use this on
+   * every (re)claim of a partition; inputs acked out of order beyond the floor come again and are deduplicated
+   * downstream by their deterministic ids. `keep`: plain durable (stateless stages).
+   */
+  start: 'ack_floor' | 'keep';
+  maxBatch?: number;
+}
+
+/**
+ * Runs one JetStream pull consumer until {@link ConsumerLoop.stop}: micro-batches inputs to `handler`, one batch
+ * at a time (so a partition is processed strictly in order).
+ */
+export class ConsumerLoop<T> {
+  private messages: ConsumerMessages | null = null;
+  private stopped = false;
+  private done: Promise<void> | null = null;
+
+  constructor(
+    private readonly nats: Nats,
+    private readonly spec: ConsumeSpec,
+    private readonly handler: BatchHandler<T>,
+  ) {}
+
+  /** Creates (or resets) the durable and starts consuming; resolves once consuming has begun. */
+  async start(): Promise<void> {
+    await prepareDurable(this.nats, this.spec);
+    const consumer = await this.nats.js.consumers.get(this.spec.stream, this.spec.durable);
+    this.messages = await consumer.consume({ max_messages: Math.min(1000, this.spec.maxBatch ?? 500) });
+    this.done = this.run(this.messages);
+  }
+
+  private async run(messages: ConsumerMessages): Promise<void> {
+    const queue: JsMsg[] = [];
+    const signal: { wake: (() => void) | null } = { wake: null };
+    let ended = false;
+    const reader = (async () => {
+      try {
+        for await (const m of messages) {
+          queue.push(m);
+          signal.wake?.();
+        }
+      } finally {
+        ended = true;
+        signal.wake?.();
+      }
+    })();
+    const max = this.spec.maxBatch ?? 500;
+    while (!this.stopped) {
+      if (queue.length === 0) {
+        if (ended) break;
+        await new Promise<void>((r) => (signal.wake = r));
+        signal.wake = null;
+        continue;
+      }
+      const raw = queue.splice(0, max);
+      const batch: Input<T>[] = [];
+      for (const m of raw) {
+        const base = {
+          subject: m.subject,
+          seq: m.seq,
+          msgId: m.headers?.get('Nats-Msg-Id') || null,
+          ack: () => m.ack(),
+        };
+        try {
+          const value = decode<T>(await payloadOf(m, this.nats.large));
+          batch.push({ ...base, redelivered: m.redelivered, value });
+        } catch (error) {
+          await this.handler.undecodable({ ...base, data: m.data, error: error as Error });
+        }
+      }
+      if (batch.length) await this.handler.handle(batch);
+    }
+    await reader.catch(() => undefined);
+  }
+
+  /** Stops fetching, lets the batch in hand finish, and closes the subscription (unacked inputs stay pending). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.messages?.stop();
+    await this.done?.catch(() => undefined);
+  }
+}
+
+async function prepareDurable(nats: Nats, spec: ConsumeSpec): Promise<void> {
+  const config: Partial<ConsumerConfig> = {
+    durable_name: spec.durable,
+    filter_subject: spec.filterSubject,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: spec.ackWaitMs * 1e6,
+    max_ack_pending: spec.maxAckPending,
+    max_deliver: -1,
+  };
+  let info = null;
+  try {
+    info = await nats.jsm.consumers.info(spec.stream, spec.durable);
+  } catch {
+    info = null;
+  }
+  if (spec.start === 'keep') {
+    if (!info) await nats.jsm.consumers.add(spec.stream, { ...config, deliver_policy: DeliverPolicy.All });
+    return;
+  }
+  if (info) await nats.jsm.consumers.delete(spec.stream, spec.durable);
+  const floor = info ? info.ack_floor.stream_seq : 0;
+  await nats.jsm.consumers.add(
+    spec.stream,
+    floor > 0
+      ? { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor + 1 }
+      : { ...config, deliver_policy: DeliverPolicy.All },
+  );
+}

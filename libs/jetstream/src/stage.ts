@@ -1,0 +1,83 @@
+import { DeadLetter, deriveId, nowNs, Stage, Subjects } from '@agentsight/contracts';
+import type Redis from 'ioredis';
+import { connectNats, Nats } from './nats';
+import { connectRedis } from './redis';
+import { pipelineConfig, PipelineConfig } from './config';
+import { Publisher } from './publisher';
+import type { UndecodableInput } from './consumer';
+
+/** What a dead letter needs from its stage; the rest is filled in by {@link StageRuntime.deadLetter}. */
+export type DeadLetterDraft = Partial<Omit<DeadLetter, 'v' | 'stage'>> & Pick<DeadLetter, 'reason' | 'error'>;
+
+/**
+ * Connections and helpers of one pipeline service: config, NATS (JetStream + large-payload store), Redis, a
+ * {@link Publisher}, and dead-lettering. Created by the service's NestJS module, closed on shutdown.
+ */
+export class StageRuntime {
+  readonly publisher: Publisher;
+
+  private constructor(
+    readonly stage: Stage,
+    readonly config: PipelineConfig,
+    readonly nats: Nats,
+    readonly redis: Redis,
+  ) {
+    this.publisher = new Publisher(nats.js, nats.large);
+  }
+
+  /** Connects to NATS and Redis per {@link pipelineConfig}; throws when either is unreachable at start. */
+  static async connect(stage: Stage, env: NodeJS.ProcessEnv = process.env): Promise<StageRuntime> {
+    const config = pipelineConfig(env);
+    const nats = await connectNats(config.natsUrl, `agentsight-${stage}`);
+    const redis = await connectRedis(config.redisUrl, `agentsight-${stage}`);
+    return new StageRuntime(stage, config, nats, redis);
+  }
+
+  /** Lease owner / consumer identity of this instance: `<host>:<instance>`. */
+  get owner(): string {
+    return `${this.config.host}:${this.config.instance}`;
+  }
+
+  /**
+   * Publishes a dead letter on `agentsight.dlq.<stage>.<host>` and resolves on its PubAck. The id is
+   * deterministic (stage, input, reason), so a replay does not duplicate it.
+   */
+  async deadLetter(d: DeadLetterDraft): Promise<void> {
+    const sample = d.sample ? d.sample.subarray(0, 4096) : new Uint8Array(0);
+    const id = d.id ?? deriveId('dlq', this.stage, d.input_id ?? `${d.input_subject}#${d.input_seq}`, d.reason, d.conn_key ?? '');
+    const dl: DeadLetter = {
+      v: 1,
+      id,
+      stage: this.stage,
+      host: d.host ?? this.config.host,
+      reason: d.reason,
+      error: d.error,
+      input_subject: d.input_subject ?? '',
+      input_seq: d.input_seq ?? 0,
+      input_id: d.input_id ?? null,
+      conn_key: d.conn_key ?? null,
+      sample,
+      ts_ns: d.ts_ns ?? nowNs(),
+    };
+    await this.publisher.publish(Subjects.dlq(this.stage, this.config.hostToken), id, dl);
+  }
+
+  /** Dead-letters an input that did not decode (reason `contract`) and acks it. */
+  async undecodable(input: UndecodableInput): Promise<void> {
+    await this.deadLetter({
+      reason: 'contract',
+      error: `undecodable input: ${input.error.message}`,
+      input_subject: input.subject,
+      input_seq: input.seq,
+      input_id: input.msgId,
+      sample: input.data,
+    });
+    input.ack();
+  }
+
+  /** Drains NATS and closes Redis. */
+  async close(): Promise<void> {
+    await this.nats.nc.drain().catch(() => undefined);
+    this.redis.disconnect();
+  }
+}

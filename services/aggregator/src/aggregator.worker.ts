@@ -1,0 +1,124 @@
+import { decode, encode, Exchange, HttpEvent, normalizeNs, SseEvent, Subjects, hostToken } from '@agentsight/contracts';
+import type { Input, PartitionWorker, StageRuntime, UndecodableInput } from '@agentsight/jetstream';
+import { applyEvent, ConnState, emptyConnState, withProcess } from './domain/assembler';
+import type { ProcessStore } from './process-store';
+
+const TTL_S = 24 * 3600;
+const stateKey = (k: string) => `agentsight:agg:conn:${k}`;
+const eventsKey = (k: string) => `agentsight:agg:events:${k}`;
+const connIndex = (p: number) => `agentsight:agg:conns:${p}`;
+const outboxKey = (p: number) => `agentsight:agg:outbox:${p}`;
+/** Most connections whose state one partition keeps; the least recently used beyond this are dropped. */
+export const MAX_CONNECTIONS_PER_PARTITION = 20_000;
+
+/**
+ * Aggregator of one partition of `agentsight.http.*.<p>`: pairs requests with responses and gathers SSE events
+ * per connection ({@link applyEvent}), keeping every connection's state in Redis so a new owner carries on.
+ * Per batch: state changes and finished exchanges (into a Redis outbox) are written in one MULTI; then the
+ * exchanges are published (PubAck), removed from the outbox, and the inputs acked. The outbox is flushed again
+ * when a partition is claimed, so a crash between the MULTI and the PubAck loses nothing.
+ */
+export class AggregatorWorker implements PartitionWorker<HttpEvent> {
+  private readonly states = new Map<string, ConnState>();
+
+  constructor(
+    private readonly rt: StageRuntime,
+    private readonly partition: number,
+    private readonly procs: ProcessStore,
+  ) {}
+
+  /** Publishes exchanges a previous owner stored but may not have published. */
+  async init(): Promise<void> {
+    const pending = await this.rt.redis.hgetallBuffer(outboxKey(this.partition));
+    await this.publish(Object.values(pending).map((b) => decode<Exchange>(b)));
+  }
+
+  async handle(batch: Input<HttpEvent>[]): Promise<void> {
+    await this.load(batch);
+    const multi = this.rt.redis.multi();
+    const dirty = new Set<string>();
+    const finished: Exchange[] = [];
+    for (const { value: ev, subject, seq, msgId } of batch) {
+      normalizeEvent(ev);
+      const key = ev.conn.key;
+      const s = this.states.get(key)!;
+      const r = applyEvent(s, ev);
+      if (r.orphan) await this.rt.deadLetter({ reason: 'orphan_event', error: r.orphan, conn_key: key, input_subject: subject, input_seq: seq, input_id: msgId ?? ev.id });
+      if (r.opened) multi.del(eventsKey(key));
+      if (r.appended) multi.rpush(eventsKey(key), encode(r.appended)).expire(eventsKey(key), TTL_S);
+      if (r.changed) dirty.add(key);
+      if (r.exchange) {
+        const ex = withProcess(r.exchange, await this.procs.get(ev.conn.host, ev.conn.pid));
+        finished.push(ex);
+        multi.hset(outboxKey(this.partition), ex.id, encode(ex));
+      }
+    }
+    const now = Date.now();
+    for (const key of dirty) {
+      const s = this.states.get(key)!;
+      multi.set(stateKey(key), encode(persisted(s)), 'EX', TTL_S);
+      if (!s.open) multi.del(eventsKey(key));
+      multi.zadd(connIndex(this.partition), now, key);
+    }
+    multi.zremrangebyrank(connIndex(this.partition), 0, -MAX_CONNECTIONS_PER_PARTITION - 1);
+    await multi.exec();
+    await this.publish(finished);
+    for (const input of batch) input.ack();
+  }
+
+  private async publish(exchanges: Exchange[]): Promise<void> {
+    if (!exchanges.length) return;
+    await Promise.all(exchanges.map((ex) => this.rt.publisher.publish(Subjects.exchange(hostToken(ex.conn.host)), ex.id, ex)));
+    await this.rt.redis.hdel(outboxKey(this.partition), ...exchanges.map((e) => e.id));
+  }
+
+  /** Loads the state of connections not in memory yet (open responses with their events). */
+  private async load(batch: Input<HttpEvent>[]): Promise<void> {
+    const keys = [...new Set(batch.map((i) => i.value.conn.key))].filter((k) => !this.states.has(k));
+    if (!keys.length) return;
+    const pipe = this.rt.redis.pipeline();
+    for (const k of keys) pipe.getBuffer(stateKey(k)).lrangeBuffer(eventsKey(k), 0, -1);
+    const res = (await pipe.exec()) ?? [];
+    keys.forEach((k, i) => {
+      const blob = res[2 * i]?.[1] as Buffer | null;
+      const evs = (res[2 * i + 1]?.[1] as Buffer[] | null) ?? [];
+      const s = blob ? restore(decode<ConnState>(blob)) : emptyConnState();
+      if (s.open) s.open.events = evs.map((b) => decode<SseEvent>(b));
+      this.states.set(k, s);
+    });
+    if (this.states.size > MAX_CONNECTIONS_PER_PARTITION) {
+      for (const k of this.states.keys()) {
+        if (this.states.size <= MAX_CONNECTIONS_PER_PARTITION / 2) break;
+        if (!keys.includes(k)) this.states.delete(k); // still in Redis; reloaded on next use
+      }
+    }
+  }
+
+  undecodable(input: UndecodableInput): Promise<void> {
+    return this.rt.undecodable(input);
+  }
+
+  async close(): Promise<void> {
+    this.states.clear();
+  }
+}
+
+/** The state as stored in Redis: open-response events live in their own list. */
+function persisted(s: ConnState): ConnState {
+  return s.open ? { ...s, open: { ...s.open, events: [] } } : s;
+}
+
+function restore(s: ConnState): ConnState {
+  for (const r of s.pending) normalizeEvent(r);
+  if (s.open) {
+    normalizeEvent(s.open.head);
+    if (s.open.request) normalizeEvent(s.open.request);
+    s.open.last_ns = normalizeNs(s.open.last_ns);
+  }
+  return s;
+}
+
+function normalizeEvent(ev: HttpEvent): void {
+  ev.start_ns = normalizeNs(ev.start_ns);
+  ev.end_ns = normalizeNs(ev.end_ns);
+}

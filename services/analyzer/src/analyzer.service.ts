@@ -1,0 +1,49 @@
+import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Exchange, hostToken, normalizeNs, RawRecord, Subjects } from '@agentsight/contracts';
+import { ConsumerLoop, Derived, runStatelessStage, StageRuntime } from '@agentsight/jetstream';
+import { analyzeExchange, auditForProc } from './domain';
+
+/**
+ * NestJS shell of the analyzer: exchanges (`agentsight.exchange.>`, durable `analyzer`) → LLM calls on
+ * `agentsight.llm.<host>` + audit records on `agentsight.audit.<host>`; process records
+ * (`agentsight.raw.proc.>`, durable `analyzer-proc`) → process audit records.
+ */
+@Injectable()
+export class AnalyzerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private loops: ConsumerLoop<unknown>[] = [];
+
+  constructor(private readonly rt: StageRuntime) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.loops.push(await runStatelessStage<Exchange>(this.rt, { stream: 'AGENTSIGHT_EXCHANGE', durable: 'analyzer', filterSubject: 'agentsight.exchange.>' }, (ex) => {
+      normalizeExchange(ex);
+      const host = hostToken(ex.conn.host);
+      const r = analyzeExchange(ex);
+      const d: Derived = { outputs: [], deadLetters: r.deadLetters };
+      if (r.call) d.outputs.push({ subject: Subjects.llm(host), id: r.call.id, value: r.call });
+      for (const a of r.audit) d.outputs.push({ subject: Subjects.audit(host), id: a.id, value: a });
+      return d;
+    }));
+    this.loops.push(await runStatelessStage<RawRecord>(this.rt, { stream: 'AGENTSIGHT_RAW', durable: 'analyzer-proc', filterSubject: 'agentsight.raw.proc.>' }, (rec) => {
+      if (rec.kind !== 'proc') return { outputs: [] };
+      rec.ts_wall_ns = normalizeNs(rec.ts_wall_ns);
+      const a = auditForProc(rec);
+      return { outputs: [{ subject: Subjects.audit(hostToken(rec.host)), id: a.id, value: a }] };
+    }));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const l of this.loops) await l.stop();
+    await this.rt.close();
+  }
+}
+
+function normalizeExchange(ex: Exchange): void {
+  ex.request.start_ns = normalizeNs(ex.request.start_ns);
+  ex.request.end_ns = normalizeNs(ex.request.end_ns);
+  if (ex.response) {
+    ex.response.start_ns = normalizeNs(ex.response.start_ns);
+    ex.response.end_ns = normalizeNs(ex.response.end_ns);
+  }
+  if (ex.process) ex.process.start_ns = normalizeNs(ex.process.start_ns);
+}

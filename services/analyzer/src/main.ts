@@ -1,0 +1,8 @@
+import { runStageService } from '@agentsight/jetstream';
+import { AppModule } from './app.module';
+
+/** Analyzer service: exchanges → LLM calls and audit records. */
+void runStageService('analyzer', AppModule).catch((err) => {
+  console.error('analyzer failed to start:', err);
+  process.exit(1);
+});

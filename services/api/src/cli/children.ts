@@ -1,0 +1,69 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/** A child process that announces readiness with a JSON line `{"event":"ready",…}` on stdout. */
+export interface Child {
+  name: string;
+  proc: ChildProcess;
+  /** The parsed ready line. */
+  ready: Record<string, unknown>;
+  /** Resolves with the JSON lines printed after `ready` (e.g. the probe's `stopped` line) once it exits. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; lines: Record<string, unknown>[] }>;
+}
+
+/**
+ * Spawns `cmd args`, logging its output to `<logDir>/<name>.log`, and resolves when it prints its ready line.
+ * Rejects when it exits first or does not get ready within `timeoutMs`, quoting the log's tail.
+ */
+export function spawnReady(name: string, cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; logDir: string; timeoutMs?: number }): Promise<Child> {
+  mkdirSync(opts.logDir, { recursive: true });
+  const logPath = join(opts.logDir, `${name}.log`);
+  const log = createWriteStream(logPath, { flags: 'a' });
+  const proc = spawn(cmd, args, { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stderr!.pipe(log, { end: false });
+  const lines: Record<string, unknown>[] = [];
+  let tail = '';
+  return new Promise((resolve, reject) => {
+    let ready: Record<string, unknown> | null = null;
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; lines: Record<string, unknown>[] }>((res) => {
+      proc.on('exit', (code, signal) => res({ code, signal, lines }));
+    });
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`${name} did not get ready within ${opts.timeoutMs ?? 60000} ms; see ${logPath}:\n${tail}`));
+    }, opts.timeoutMs ?? 60_000);
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      log.write(line + '\n');
+      let msg: Record<string, unknown> | null = null;
+      try {
+        msg = line.startsWith('{') ? JSON.parse(line) : null;
+      } catch {
+        msg = null;
+      }
+      if (msg && msg.event === 'ready' && !ready) {
+        ready = msg;
+        clearTimeout(timer);
+        resolve({ name, proc, ready: msg, exited });
+      } else if (msg && ready) lines.push(msg);
+    });
+    proc.stderr!.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-2000)));
+    void exited.then(({ code, signal }) => {
+      if (!ready) {
+        clearTimeout(timer);
+        reject(new Error(`${name} exited (${code ?? signal}) before it was ready; see ${logPath}:\n${tail}`));
+      }
+    });
+  });
+}
+
+/** Sends `signal` and waits for the exit (SIGKILL after `graceMs`). */
+export async function stopChild(c: Child, signal: NodeJS.Signals = 'SIGTERM', graceMs = 20_000) {
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return c.exited;
+  c.proc.kill(signal);
+  const t = setTimeout(() => c.proc.kill('SIGKILL'), graceMs);
+  const r = await c.exited;
+  clearTimeout(t);
+  return r;
+}

@@ -1,0 +1,150 @@
+import { spawn } from 'node:child_process';
+import { constants, hostname } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { table } from './format';
+import { dataDir } from './paths';
+import { ensureInfra, Pipeline, procState, resolveBinary, startProbe, waitDrained } from './pipeline';
+import { Reader } from './read';
+
+type Row = Record<string, unknown>;
+
+/** Environment of the services a run starts: data directory and a per-run instance name. */
+function runEnv(dir: string): NodeJS.ProcessEnv {
+  return { ...process.env, AGENTSIGHT_DATA_DIR: dir, AGENTSIGHT_INSTANCE: process.env.AGENTSIGHT_INSTANCE || `cli-${process.pid}` };
+}
+
+function probeCommon(env: NodeJS.ProcessEnv): string[] {
+  return ['--nats-url', env.NATS_URL || 'nats://127.0.0.1:4222', '--host', env.AGENTSIGHT_HOST || hostname(), '--partitions', env.AGENTSIGHT_PARTITIONS || '8'];
+}
+
+/**
+ * `agentsight exec -- cmd args`: runs the command (terminal attached) under capture of its whole process tree,
+ * waits until everything captured is stored, prints a summary, and exits with the command's exit code.
+ */
+async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: boolean }): Promise<number> {
+  const dir = dataDir(process.env, opts.dataDir);
+  const env = runEnv(dir);
+  const logDir = join(dir, 'logs');
+  const say = (s: string) => !opts.quiet && process.stderr.write(`[agentsight] ${s}\n`);
+  ensureInfra(env);
+  const startedAt = new Date();
+  const pipeline = await Pipeline.start(env, logDir);
+  say(pipeline.reused ? 'using the running pipeline' : `pipeline started (logs in ${logDir})`);
+  // The command starts stopped, so the probe is attached before its first instruction.
+  const child = spawn('/bin/sh', ['-c', 'kill -STOP $$; exec "$@"', 'sh', ...cmd], { stdio: 'inherit', env: process.env });
+  const exit = new Promise<number>((res) => child.on('exit', (code, sig) => res(code ?? 128 + (sig ? constants.signals[sig] ?? 0 : 0))));
+  while (procState(child.pid!) !== 'T' && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
+  const bin = resolveBinary(cmd[0], process.env);
+  const probe = await startProbe(['--pid', String(child.pid), ...(bin ? ['--binary-path', bin] : []), ...probeCommon(env)], env, logDir);
+  const forward = (s: NodeJS.Signals) => child.kill(s);
+  process.on('SIGINT', forward).on('SIGTERM', forward);
+  process.kill(child.pid!, 'SIGCONT');
+  const code = await exit;
+  process.off('SIGINT', forward).off('SIGTERM', forward);
+  probe.proc.kill('SIGINT');
+  const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
+  say(`capture stopped: ${stopped ? `${stopped.records} records, ${stopped.ringbuf_drops} lost in the kernel` : 'no stop report'}`);
+  await waitDrained(env);
+  const reader = await Reader.open(env, dir);
+  try {
+    const calls = await reader.calls({ limit: 10_000, since: startedAt.toISOString() });
+    if (!opts.quiet) printSummary(calls);
+  } finally {
+    await reader.close();
+  }
+  if (!pipeline.reused) await pipeline.stop();
+  return code;
+}
+
+/** `agentsight trace`: the pipeline in the foreground, system-wide or filtered, until Ctrl-C. */
+async function traceCommand(opts: { dataDir?: string; pid?: string[]; comm?: string[] }): Promise<number> {
+  const dir = dataDir(process.env, opts.dataDir);
+  const env = runEnv(dir);
+  const logDir = join(dir, 'logs');
+  ensureInfra(env);
+  const pipeline = await Pipeline.start(env, logDir);
+  const filters = [...(opts.pid ?? []).flatMap((p) => ['--pid', p]), ...(opts.comm ?? []).flatMap((c) => ['--comm', c])];
+  const own = [process.pid, ...pipeline.pids()].flatMap((p) => ['--exclude-pid', String(p)]);
+  const probe = await startProbe([...filters, ...own, ...probeCommon(env)], env, logDir);
+  process.stderr.write(`[agentsight] tracing ${filters.length ? filters.join(' ') : 'system-wide'}; Ctrl-C to stop\n`);
+  await new Promise<void>((res) => {
+    process.once('SIGINT', res).once('SIGTERM', res);
+    void probe.exited.then(() => res());
+  });
+  probe.proc.kill('SIGINT');
+  await probe.exited;
+  await waitDrained(env);
+  if (!pipeline.reused) await pipeline.stop();
+  return 0;
+}
+
+function printSummary(calls: Row[]): void {
+  const byModel = new Map<string, { calls: number; input: number; output: number }>();
+  for (const c of calls) {
+    const model = String(c['gen_ai.response.model'] ?? c['gen_ai.request.model'] ?? '?');
+    const m = byModel.get(model) ?? { calls: 0, input: 0, output: 0 };
+    m.calls++;
+    m.input += Number(c['gen_ai.usage.input_tokens'] ?? 0);
+    m.output += Number(c['gen_ai.usage.output_tokens'] ?? 0);
+    byModel.set(model, m);
+  }
+  process.stderr.write(`\n[agentsight] ${calls.length} LLM call(s) captured\n`);
+  if (calls.length) process.stderr.write(table([...byModel], [['model', ([k]) => k], ['calls', ([, v]) => v.calls], ['input_tokens', ([, v]) => v.input], ['output_tokens', ([, v]) => v.output]]) + '\n');
+}
+
+async function withReader<T>(opts: { dataDir?: string }, f: (r: Reader) => Promise<T>): Promise<T> {
+  const r = await Reader.open(process.env, dataDir(process.env, opts.dataDir));
+  try {
+    return await f(r);
+  } finally {
+    await r.close();
+  }
+}
+
+const print = (rows: Row[], json: boolean | undefined, cols: Array<[string, (r: Row) => unknown]>) =>
+  process.stdout.write((json ? JSON.stringify(rows, null, 2) : rows.length ? table(rows, cols) : '(none)') + '\n');
+
+/** Builds the `agentsight` command line. */
+export function program(): Command {
+  const p = new Command('agentsight').description('Zero-instrumentation observability for AI agents (eBPF → JetStream → ClickHouse)');
+  p.command('exec').description('run a command under capture, then print its LLM calls and tokens')
+    .option('--data-dir <dir>', 'data directory (default $AGENTSIGHT_DATA_DIR or ~/.agentsight)')
+    .option('-q, --quiet', 'no summary')
+    .argument('<cmd...>', 'command and arguments (after --)')
+    .action(async (cmd: string[], o) => process.exit(await execCommand(cmd, o)));
+  p.command('trace').description('capture system-wide (or filtered) until Ctrl-C')
+    .option('--data-dir <dir>', 'data directory')
+    .option('--pid <pid...>', 'trace these pids and their descendants')
+    .option('--comm <name...>', 'trace processes with this command name')
+    .action(async (o) => process.exit(await traceCommand(o)));
+  p.command('calls').description('list captured LLM calls')
+    .option('--data-dir <dir>', 'data directory').option('--json', 'JSON array').option('--limit <n>', 'most recent N', '100')
+    .action((o) => withReader(o, async (r) => print(await r.calls({ limit: Number(o.limit) }), o.json, [
+      ['start_time', (c) => c.start_time], ['pid', (c) => c.pid], ['process', (c) => c.process_name],
+      ['provider', (c) => c['gen_ai.provider.name']], ['model', (c) => c['gen_ai.response.model'] ?? c['gen_ai.request.model']],
+      ['in', (c) => c['gen_ai.usage.input_tokens']], ['out', (c) => c['gen_ai.usage.output_tokens']],
+      ['finish', (c) => c['gen_ai.response.finish_reasons']], ['tools', (c) => (c.tool_calls as Row[]).map((t) => t.name)],
+      ['ms', (c) => c.duration_ms],
+    ])));
+  p.command('token').description('token usage by model')
+    .option('--data-dir <dir>', 'data directory').option('--json', 'JSON').option('--period <p>', 'today | week | month', 'today')
+    .action((o) => withReader(o, async (r) => print(await r.token(o.period), o.json, [
+      ['provider', (t) => t.provider], ['model', (t) => t.model], ['calls', (t) => t.calls], ['input', (t) => t.input_tokens],
+      ['output', (t) => t.output_tokens], ['cache_read', (t) => t.cache_read_input_tokens], ['cache_creation', (t) => t.cache_creation_input_tokens],
+    ])));
+  p.command('audit').description('audit records: LLM calls and process exec/exit')
+    .option('--data-dir <dir>', 'data directory').option('--json', 'JSON').option('--pid <pid>', 'only this pid')
+    .option('--type <t>', 'llm | process').option('--limit <n>', 'most recent N', '200')
+    .action((o) => withReader(o, async (r) => print(await r.audit({ pid: o.pid ? Number(o.pid) : undefined, type: o.type, limit: Number(o.limit) }), o.json, [
+      ['ts', (a) => a.ts], ['type', (a) => a.type], ['pid', (a) => a.pid], ['ppid', (a) => a.ppid], ['comm', (a) => a.comm], ['summary', (a) => a.summary],
+    ])));
+  return p;
+}
+
+if (require.main === module) {
+  program().parseAsync(process.argv).catch((err) => {
+    process.stderr.write(`agentsight: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,136 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, realpathSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { STREAMS } from '@agentsight/contracts';
+import { connectNats } from '@agentsight/jetstream';
+import { Child, spawnReady, stopChild } from './children';
+import { apiPort, repoRoot } from './paths';
+
+/** The pipeline's stage services, in start order (api = storage sink + read API). */
+export const STAGES = ['api', 'genai', 'analyzer', 'aggregator', 'parser'] as const;
+
+/** Path of the native producer binary. */
+export function probeBinary(): string {
+  return join(repoRoot(), 'services/probe-producer/build/agentsight-probe');
+}
+
+/** Starts NATS and Redis when they are not running (infra/services.sh; needs them installed: `npm run setup`). */
+export function ensureInfra(env: NodeJS.ProcessEnv): void {
+  execFileSync('bash', [join(repoRoot(), 'infra/services.sh')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+/** True when an api service answers on its port. */
+export async function apiRunning(env: NodeJS.ProcessEnv): Promise<boolean> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${apiPort(env)}/api/health`, { signal: AbortSignal.timeout(1000) });
+    return r.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The stage services of one `exec`/`trace` run, each a child process. When an api service is already running
+ * (e.g. a `trace` in another terminal) the running pipeline is used and nothing is started.
+ */
+export class Pipeline {
+  private constructor(readonly children: Child[], readonly reused: boolean) {}
+
+  /** Starts every stage (api first, parser last), waiting for each to be ready; or reuses a running pipeline. */
+  static async start(env: NodeJS.ProcessEnv, logDir: string): Promise<Pipeline> {
+    if (await apiRunning(env)) return new Pipeline([], true);
+    const children: Child[] = [];
+    try {
+      for (const s of STAGES) {
+        const main = join(repoRoot(), `services/${s}/dist/main.js`);
+        children.push(await spawnReady(s, process.execPath, [main], { env, logDir }));
+      }
+    } catch (err) {
+      for (const c of children.reverse()) await stopChild(c);
+      throw err;
+    }
+    return new Pipeline(children, false);
+  }
+
+  pids(): number[] {
+    return this.children.map((c) => c.proc.pid!).filter(Boolean);
+  }
+
+  /** Stops the stages it started, parser first, each finishing its batch in hand. */
+  async stop(): Promise<void> {
+    for (const c of [...this.children].reverse()) await stopChild(c);
+  }
+}
+
+/**
+ * Waits until the pipeline has processed everything published so far: every consumer of every pipeline stream
+ * has nothing pending and nothing awaiting ack (the parser may keep unfinished messages unacked: its ack-pending
+ * count only has to be stable), three polls in a row. Throws after `timeoutMs`.
+ */
+export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<void> {
+  const nats = await connectNats(env.NATS_URL || 'nats://127.0.0.1:4222', 'agentsight-cli');
+  try {
+    const deadline = Date.now() + timeoutMs;
+    let calm = 0;
+    let last = '';
+    while (Date.now() < deadline) {
+      let busy = false;
+      const parts: string[] = [];
+      for (const s of STREAMS) {
+        for await (const ci of nats.jsm.consumers.list(s.name)) {
+          const parser = ci.name.startsWith('parser-');
+          if (ci.num_pending > 0 || (!parser && ci.num_ack_pending > 0)) busy = true;
+          parts.push(`${ci.name}:${ci.num_pending}:${ci.num_ack_pending}:${ci.delivered.stream_seq}`);
+        }
+      }
+      const snapshot = parts.join(',');
+      calm = !busy && snapshot === last ? calm + 1 : 0;
+      last = snapshot;
+      if (calm >= 3) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`pipeline not drained after ${timeoutMs} ms: ${last}`);
+  } finally {
+    await nats.nc.close();
+  }
+}
+
+/**
+ * Resolves the ELF binary that will run `cmd`: through `$PATH`, symlinks and `#!` interpreters
+ * (`#!/usr/bin/env node` → the real node). Returns null when it cannot tell.
+ */
+export function resolveBinary(cmd: string, env: NodeJS.ProcessEnv, depth = 0): string | null {
+  if (depth > 4) return null;
+  const candidates = cmd.includes('/') ? [cmd] : (env.PATH || '').split(delimiter).map((d) => join(d, cmd));
+  const path = candidates.find((p) => existsSync(p) && statSync(p).isFile());
+  if (!path) return null;
+  const real = realpathSync(path);
+  const head = Buffer.alloc(256);
+  const fd = openSync(real, 'r');
+  const n = readSync(fd, head, 0, 256, 0);
+  closeSync(fd);
+  if (head.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return real;
+  if (head[0] === 0x23 && head[1] === 0x21) {
+    const [interp, ...rest] = head.subarray(2, n).toString().split('\n')[0].trim().split(/\s+/);
+    const target = interp.endsWith('/env') ? rest.find((a) => !a.startsWith('-')) : interp;
+    return target ? resolveBinary(target, env, depth + 1) : null;
+  }
+  return null;
+}
+
+/** State letter of a process from /proc/<pid>/stat (`T` = stopped), or null when it is gone. */
+export function procState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
+}
+
+/** Starts the probe with `args`; resolves once all its probes are attached. */
+export function startProbe(args: string[], env: NodeJS.ProcessEnv, logDir: string): Promise<Child> {
+  const bin = probeBinary();
+  if (!existsSync(bin)) throw new Error(`probe not built: ${bin} (run: npm run setup)`);
+  return spawnReady('probe', bin, args, { env, logDir, timeoutMs: 60_000 });
+}

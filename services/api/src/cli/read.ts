@@ -1,0 +1,47 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { listAudit, listCalls, openClickHouse, tokenSummary } from '@agentsight/clickhouse';
+import { apiPort } from './paths';
+import { apiRunning } from './pipeline';
+
+/** Reads stored data: through a running api service (which owns the chDB directory), else by opening it directly. */
+export class Reader {
+  private constructor(private readonly env: NodeJS.ProcessEnv, private readonly client: ClickHouseClient | null) {}
+
+  static async open(env: NodeJS.ProcessEnv, dataDir: string): Promise<Reader> {
+    if (await apiRunning(env)) return new Reader(env, null);
+    const chdb = join(dataDir, 'chdb');
+    if (!env.CLICKHOUSE_URL && !existsSync(chdb)) throw new Error(`no data yet in ${dataDir} (run agentsight exec or trace first)`);
+    return new Reader(env, await openClickHouse({ url: env.CLICKHOUSE_URL, dataDir: chdb }));
+  }
+
+  private async api<T>(path: string): Promise<T> {
+    const r = await fetch(`http://127.0.0.1:${apiPort(this.env)}${path}`);
+    if (!r.ok) throw new Error(`api ${path}: ${r.status} ${await r.text()}`);
+    return (await r.json()) as T;
+  }
+
+  calls(opts: { limit: number; since?: string; pid?: number }): Promise<Record<string, unknown>[]> {
+    if (!this.client) return this.api(`/api/calls?${qs(opts)}`);
+    return listCalls(this.client, opts) as Promise<Record<string, unknown>[]>;
+  }
+
+  token(period: 'today' | 'week' | 'month'): Promise<Record<string, unknown>[]> {
+    if (!this.client) return this.api(`/api/token?period=${period}`);
+    return tokenSummary(this.client, { period }) as Promise<Record<string, unknown>[]>;
+  }
+
+  audit(opts: { pid?: number; type?: 'llm' | 'process'; limit: number }): Promise<Record<string, unknown>[]> {
+    if (!this.client) return this.api(`/api/audit?${qs(opts)}`);
+    return listAudit(this.client, opts) as Promise<Record<string, unknown>[]>;
+  }
+
+  async close(): Promise<void> {
+    await this.client?.close();
+  }
+}
+
+function qs(o: Record<string, unknown>): string {
+  return new URLSearchParams(Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)])).toString();
+}

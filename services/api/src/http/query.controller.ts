@@ -1,0 +1,48 @@
+import { BadRequestException, Controller, Get, Query } from '@nestjs/common';
+import { listAudit, listCalls, listDeadLetters, tokenSummary } from '@agentsight/clickhouse';
+import { Storage } from '../storage/storage';
+
+const PERIODS = ['today', 'week', 'month'] as const;
+
+/**
+ * Read API over the stored data (JSON), used by the `agentsight` CLI and the dashboard:
+ * `GET /api/health`, `/api/calls?limit&pid&since`, `/api/token?period=today|week|month`,
+ * `/api/audit?pid&type=llm|process&limit`, `/api/dead-letters?limit`.
+ */
+@Controller('api')
+export class QueryController {
+  constructor(private readonly storage: Storage) {}
+
+  @Get('health')
+  health(): { ok: true; pid: number } {
+    return { ok: true, pid: process.pid };
+  }
+
+  @Get('calls')
+  calls(@Query('limit') limit?: string, @Query('pid') pid?: string, @Query('since') since?: string) {
+    return listCalls(this.storage.client, { limit: int(limit, 100), pid: pid ? int(pid, 0) : undefined, since });
+  }
+
+  @Get('token')
+  token(@Query('period') period = 'today') {
+    if (!PERIODS.includes(period as never)) throw new BadRequestException(`period must be one of ${PERIODS.join(', ')}`);
+    return tokenSummary(this.storage.client, { period: period as (typeof PERIODS)[number] });
+  }
+
+  @Get('audit')
+  audit(@Query('pid') pid?: string, @Query('type') type?: string, @Query('limit') limit?: string) {
+    if (type && type !== 'llm' && type !== 'process') throw new BadRequestException('type must be llm or process');
+    return listAudit(this.storage.client, { pid: pid ? int(pid, 0) : undefined, type: type as 'llm' | 'process' | undefined, limit: int(limit, 200) });
+  }
+
+  @Get('dead-letters')
+  deadLetters(@Query('limit') limit?: string) {
+    return listDeadLetters(this.storage.client, { limit: int(limit, 100) });
+  }
+}
+
+function int(s: string | undefined, dflt: number): number {
+  const n = s === undefined ? dflt : Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new BadRequestException(`not a non-negative integer: ${s}`);
+  return n;
+}

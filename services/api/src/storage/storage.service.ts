@@ -1,0 +1,68 @@
+import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { AuditRecord, DeadLetter, Exchange, GenAiEvent } from '@agentsight/contracts';
+import { BatchWriter, auditRow, deadLetterRow, exchangeRow, llmCallRow } from '@agentsight/clickhouse';
+import { ConsumerLoop, StageRuntime } from '@agentsight/jetstream';
+import { Storage } from './storage';
+
+/** A sink: the stream and durable it reads, the table it writes, and its row mapping. */
+interface Sink<T> {
+  stream: string;
+  durable: string;
+  filterSubject: string;
+  table: string;
+  row(value: T): Record<string, unknown>;
+}
+
+const SINKS: Sink<never>[] = [
+  { stream: 'AGENTSIGHT_GENAI', durable: 'storage-genai', filterSubject: 'agentsight.genai.>', table: 'llm_calls', row: (v: GenAiEvent) => llmCallRow(v) },
+  { stream: 'AGENTSIGHT_EXCHANGE', durable: 'storage-exchange', filterSubject: 'agentsight.exchange.>', table: 'exchanges', row: (v: Exchange) => exchangeRow(v) },
+  { stream: 'AGENTSIGHT_AUDIT', durable: 'storage-audit', filterSubject: 'agentsight.audit.>', table: 'audit_events', row: (v: AuditRecord) => auditRow(v) },
+  { stream: 'AGENTSIGHT_DLQ', durable: 'storage-dlq', filterSubject: 'agentsight.dlq.>', table: 'dead_letters', row: (v: DeadLetter) => deadLetterRow(v) },
+] as Sink<never>[];
+
+/**
+ * The storage sink: LLM calls (GenAI events), exchanges (secrets redacted by the row mapping), audit records and
+ * dead letters into ClickHouse, in batches ({@link BatchWriter}). Each input is acked only after the insert holding
+ * its row succeeded; tables are ReplacingMergeTree keyed by the event id, so redelivery and replay do not duplicate.
+ */
+@Injectable()
+export class StorageService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly loops: ConsumerLoop<unknown>[] = [];
+  private writer?: BatchWriter;
+
+  constructor(private readonly rt: StageRuntime, private readonly storage: Storage) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const writer = (this.writer = new BatchWriter(this.storage.client));
+    for (const sink of SINKS) {
+      const loop = new ConsumerLoop<never>(this.rt.nats, {
+        stream: sink.stream, durable: sink.durable, filterSubject: sink.filterSubject,
+        ackWaitMs: 60_000, maxAckPending: 20_000, start: 'keep', maxBatch: 1000,
+      }, {
+        handle: async (batch) => {
+          for (const input of batch) {
+            let row: Record<string, unknown>;
+            try {
+              row = sink.row(input.value);
+            } catch (err) {
+              await this.rt.deadLetter({ reason: 'contract', error: `${sink.table}: ${(err as Error).message}`, input_subject: input.subject, input_seq: input.seq, input_id: input.msgId });
+              input.ack();
+              continue;
+            }
+            writer.add(sink.table, row, () => input.ack());
+          }
+        },
+        undecodable: (i) => this.rt.undecodable(i),
+      });
+      await loop.start();
+      this.loops.push(loop);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const l of this.loops) await l.stop();
+    await this.writer?.close();
+    await this.rt.close();
+    await this.storage.close();
+  }
+}

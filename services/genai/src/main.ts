@@ -1,0 +1,8 @@
+import { runStageService } from '@agentsight/jetstream';
+import { AppModule } from './app.module';
+
+/** GenAI service: LLM calls → OpenTelemetry GenAI semantic events. */
+void runStageService('genai', AppModule).catch((err) => {
+  console.error('genai failed to start:', err);
+  process.exit(1);
+});

@@ -1,0 +1,29 @@
+import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { RawRecord, Subjects } from '@agentsight/contracts';
+import { PartitionGroup, StageRuntime } from '@agentsight/jetstream';
+import { ParserWorker } from './parser.worker';
+
+/** NestJS shell of the parser: claims partitions of `agentsight.raw.ssl.*.<p>` and runs a {@link ParserWorker} on each. */
+@Injectable()
+export class ParserService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private group?: PartitionGroup<RawRecord>;
+
+  constructor(private readonly rt: StageRuntime) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.group = new PartitionGroup<RawRecord>(this.rt.nats, this.rt.redis, {
+      stage: 'parser',
+      stream: 'AGENTSIGHT_RAW',
+      partitions: this.rt.config.partitions,
+      owner: this.rt.owner,
+      filter: (p) => Subjects.rawSslPartition(p),
+      worker: async () => new ParserWorker(this.rt),
+    });
+    await this.group.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.group?.stop();
+    await this.rt.close();
+  }
+}

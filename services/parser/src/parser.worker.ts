@@ -1,0 +1,152 @@
+import { connKey, Direction, HttpEvent, hostToken, normalizeNs, RawRecord, RawSslRecord, rawMsgId, Subjects } from '@agentsight/contracts';
+import type { Input, PartitionWorker, StageRuntime, UndecodableInput } from '@agentsight/jetstream';
+import { HttpStreamParser } from './domain';
+
+/** Redis hash of a connection's consumed offsets, fields `write`/`read` (bytes). Expires a day after last use. */
+const offsetKey = (key: string) => `agentsight:parser:offset:${key}`;
+const OFFSET_TTL_S = 24 * 3600;
+/** Connections idle this long are dropped from memory (their unfinished message is dead-lettered), ns. */
+const IDLE_NS = 10n * 60n * 1_000_000_000n;
+
+interface Pending {
+  end: number;
+  input: Input<RawRecord>;
+}
+
+/**
+ * Parser of one partition of `agentsight.raw.ssl.*.<p>`: feeds SSL fragments in stream order to the
+ * {@link HttpStreamParser}, publishes the HTTP events it completes (in order) and its dead letters, records each
+ * connection direction's consumed offset in Redis, and acks a raw record only when every one of its bytes is in a
+ * published event (or deliberately discarded). After a restart the partition is replayed from its ack floor and the
+ * Redis offsets skip what was already published; event ids are deterministic, so re-published events deduplicate.
+ */
+export class ParserWorker implements PartitionWorker<RawRecord> {
+  private readonly parser = new HttpStreamParser();
+  /** Unacked inputs per `<connKey>|<dir>`, in stream-offset order. */
+  private readonly pending = new Map<string, Pending[]>();
+  private readonly resumed = new Set<string>();
+  private lastEvictNs = 0n;
+
+  constructor(private readonly rt: StageRuntime) {}
+
+  async handle(batch: Input<RawRecord>[]): Promise<void> {
+    await this.loadOffsets(batch);
+    const events: HttpEvent[] = [];
+    const touched = new Set<string>();
+    let newestNs = 0n;
+    for (const input of batch) {
+      const rec = input.value;
+      if (!isSslRecord(rec)) {
+        await this.rt.deadLetter({ reason: 'contract', error: 'not a v1 ssl record', input_subject: input.subject, input_seq: input.seq, input_id: input.msgId });
+        input.ack();
+        continue;
+      }
+      rec.ts_wall_ns = normalizeNs(rec.ts_wall_ns);
+      rec.ts_boot_ns = normalizeNs(rec.ts_boot_ns);
+      const key = connKey(rec);
+      const out = this.parser.push(rec);
+      events.push(...out.events);
+      for (const d of out.deadLetters) {
+        await this.rt.deadLetter({ ...d, input_subject: input.subject, input_seq: input.seq, input_id: d.input_id ?? rawMsgId(rec) });
+      }
+      const pk = `${key}|${rec.dir}`;
+      touched.add(pk);
+      let list = this.pending.get(pk);
+      if (!list) this.pending.set(pk, (list = []));
+      list.push({ end: rec.stream_offset + rec.data.length, input });
+      if (rec.ts_wall_ns > newestNs) newestNs = rec.ts_wall_ns;
+    }
+    await this.publishInOrder(events);
+    await this.commit(touched);
+    if (newestNs - this.lastEvictNs > IDLE_NS / 10n) await this.evict(newestNs);
+  }
+
+  /** Publishes events in order: small ones pipelined, each PubAck awaited before acking any input. */
+  private async publishInOrder(events: HttpEvent[]): Promise<void> {
+    const acks: Promise<unknown>[] = [];
+    for (const ev of events) {
+      const subject = Subjects.http(hostToken(ev.conn.host), ev.conn.partition);
+      const p = this.rt.publisher.publish(subject, ev.id, ev);
+      // A large event goes by claim check (object store first): wait for it so later events cannot overtake it.
+      if (eventBytes(ev) > 512 * 1024) {
+        await Promise.all(acks.splice(0));
+        await p;
+      } else acks.push(p);
+    }
+    await Promise.all(acks);
+  }
+
+  /** Stores consumed offsets of touched connection directions, then acks the inputs they cover. */
+  private async commit(touched: Set<string>): Promise<void> {
+    const multi = this.rt.redis.multi();
+    const acks: Pending[] = [];
+    for (const pk of touched) {
+      const [key, dir] = splitPk(pk);
+      const consumed = this.parser.consumedOffset(key, dir);
+      multi.hset(offsetKey(key), dir, consumed).expire(offsetKey(key), OFFSET_TTL_S);
+      const list = this.pending.get(pk)!;
+      let i = 0;
+      while (i < list.length && list[i].end <= consumed) acks.push(list[i++]);
+      list.splice(0, i);
+      if (!list.length) this.pending.delete(pk);
+    }
+    await multi.exec();
+    for (const a of acks) a.input.ack();
+  }
+
+  /** Before the first record of a connection direction: resume at the offset a previous owner committed. */
+  private async loadOffsets(batch: Input<RawRecord>[]): Promise<void> {
+    const keys = new Set<string>();
+    for (const { value } of batch) if (isSslRecord(value) && !this.resumed.has(connKey(value))) keys.add(connKey(value));
+    if (!keys.size) return;
+    const list = [...keys];
+    const pipe = this.rt.redis.pipeline();
+    for (const k of list) pipe.hmget(offsetKey(k), 'write', 'read');
+    const res = (await pipe.exec()) ?? [];
+    list.forEach((k, i) => {
+      this.resumed.add(k);
+      const [w, r] = (res[i]?.[1] as Array<string | null>) ?? [];
+      if (w) this.parser.resumeAt(k, 'write', Number(w));
+      if (r) this.parser.resumeAt(k, 'read', Number(r));
+    });
+  }
+
+  /** Drops idle connections; their unacked records are acked with a dead letter for the unfinished message. */
+  private async evict(nowNs: bigint): Promise<void> {
+    this.lastEvictNs = nowNs;
+    for (const key of this.parser.evictIdle(nowNs - IDLE_NS)) {
+      this.resumed.delete(key);
+      for (const dir of ['write', 'read'] as Direction[]) {
+        const list = this.pending.get(`${key}|${dir}`);
+        if (!list) continue;
+        this.pending.delete(`${key}|${dir}`);
+        await this.rt.deadLetter({ reason: 'incomplete_message', error: `connection idle for 10 min with an unfinished ${dir} message; ${list.length} records dropped`, conn_key: key, input_subject: list[0].input.subject, input_seq: list[0].input.seq, input_id: list[0].input.msgId });
+        for (const p of list) p.input.ack();
+      }
+    }
+  }
+
+  undecodable(input: UndecodableInput): Promise<void> {
+    return this.rt.undecodable(input);
+  }
+
+  async close(): Promise<void> {
+    this.pending.clear();
+  }
+}
+
+function splitPk(pk: string): [string, Direction] {
+  const i = pk.lastIndexOf('|');
+  return [pk.slice(0, i), pk.slice(i + 1) as Direction];
+}
+
+function eventBytes(ev: HttpEvent): number {
+  return 'body' in ev ? ev.body.length : 'data' in ev ? ev.data.length : 0;
+}
+
+/** Minimal shape check of a decoded raw SSL record (the producer is C; trust nothing). */
+function isSslRecord(r: RawRecord): r is RawSslRecord {
+  const x = r as RawSslRecord;
+  return !!x && x.kind === 'ssl' && typeof x.pid === 'number' && typeof x.ssl === 'number' && x.data instanceof Uint8Array
+    && typeof x.stream_offset === 'number' && (x.dir === 'write' || x.dir === 'read');
+}
