@@ -23,9 +23,11 @@ export interface ConnState {
   pending: HttpRequestEvent[];
   open: OpenResponse | null;
   done: string[];
+  /** Set while the events of an already finished streamed response are being replayed. */
+  replaying: boolean;
 }
 
-export const emptyConnState = (): ConnState => ({ pending: [], open: null, done: [] });
+export const emptyConnState = (): ConnState => ({ pending: [], open: null, done: [], replaying: false });
 
 /** Effect of one event on a connection: whether state changed, an SSE event to append, a finished exchange. */
 export interface Applied {
@@ -53,13 +55,19 @@ export function applyEvent(s: ConnState, ev: HttpEvent): Applied {
       s.pending.push(ev);
       return { changed: true, duplicate: false };
     case 'response_head': {
-      if (s.open?.head.id === ev.id || s.done.includes(ev.id)) return dup;
+      if (s.open?.head.id === ev.id) return dup;
+      if (s.done.includes(ev.id)) {
+        s.replaying = true;
+        return dup;
+      }
+      s.replaying = false;
       let exchange: Exchange | undefined;
       if (s.open) exchange = finish(s, s.open, s.open.last_ns); // a stream that never ended: keep what we have
       s.open = { head: ev, request: s.pending.shift() ?? null, events: [], last_ns: ev.end_ns };
       return { changed: true, duplicate: false, opened: true, exchange };
     }
     case 'sse_event': {
+      if (!s.open && s.replaying) return dup;
       if (!s.open) return { changed: false, duplicate: false, orphan: 'sse event without an open streamed response' };
       if (ev.ordinal < s.open.events.length) return dup;
       const e: SseEvent = { event: ev.event, data: ev.data };
@@ -69,7 +77,10 @@ export function applyEvent(s: ConnState, ev: HttpEvent): Applied {
       return { changed: false, duplicate: false, appended: e };
     }
     case 'response_end': {
-      if (!s.open || s.done.includes(ev.id)) return dup;
+      if (!s.open || s.done.includes(ev.id)) {
+        s.replaying = false;
+        return dup;
+      }
       const open = s.open;
       const exchange = finish(s, open, ev.end_ns, ev.body_incomplete);
       remember(s, ev.id);
