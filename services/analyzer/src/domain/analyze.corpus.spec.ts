@@ -1,0 +1,146 @@
+/**
+ * analyzeExchange + toGenAiEvent against the real traffic corpus: every ground-truth row whose API is OpenAI-style
+ * Chat Completions or Anthropic Messages, asserted exactly (rules A, C and F of the corpus README).
+ *
+ * Rule F (error responses): the ground truth writes the finish as `error:<HTTP status>:<error.type>`. The analyzer
+ * keeps `finish_reasons` for what the model reported (none for a rejected request, so `[]`) and puts the provider's
+ * error type in `error_type` (OTel `error.type`) next to `http_status`; the ground-truth string is rebuilt from those.
+ */
+import { GenAiAttr, type LlmCall } from '@agentsight/contracts';
+import { toGenAiEvent } from '../../../genai/src/domain';
+import { analyzeExchange } from './analyze';
+import { exchangeFor, groundTruth, vercelRequestModel, type GroundTruth } from './corpus-helpers.test';
+
+const HANDLED = new Set(['chat.completions', 'messages']);
+const rows = groundTruth().filter((g) => HANDLED.has(g.api));
+
+/** Ground-truth provider label → OTel gen_ai.provider.name. */
+const PROVIDER: Record<string, string> = {
+  openai: 'openai',
+  'azure-openai': 'azure.ai.openai',
+  deepseek: 'deepseek',
+  xai: 'x_ai',
+  groq: 'groq',
+  anthropic: 'anthropic',
+};
+
+/** First n code points (the README's "first 60 characters", computed in Python). */
+const prefix = (s: string, n = 60) => Array.from(s).slice(0, n).join('');
+
+/** Semconv input tokens from the provider-raw ground truth (Anthropic: input + cache_read + cache_creation). */
+function semconvInput(gt: GroundTruth): number | null {
+  if (gt.api !== 'messages' || gt.input_tokens === null) return gt.input_tokens;
+  return gt.input_tokens + (gt.cache_read_tokens ?? 0) + (gt.cache_creation_tokens ?? 0);
+}
+
+function expectedRequestModel(gt: GroundTruth, call: LlmCall): string | null {
+  if (gt.file.startsWith('vercel__')) return vercelRequestModel(gt);
+  if (gt.file.startsWith('agentsight__')) return 'claude-haiku-4-5-20251001';
+  return call.request_model; // ddtrace: checked against the cassette request below
+}
+
+test('the corpus has the expected number of Chat Completions / Messages rows', () => {
+  expect(rows.length).toBe(29);
+  expect(new Set(rows.map((r) => r.provider))).toEqual(new Set(Object.keys(PROVIDER)));
+});
+
+describe.each(rows.map((g) => [g.file, g] as const))('%s', (_file, gt) => {
+  const ex = exchangeFor(gt);
+  const result = analyzeExchange(ex);
+  const call = result.call!;
+
+  test('is recognised, with no dead letter and one audit record', () => {
+    expect(call).not.toBeNull();
+    expect(result.deadLetters).toEqual([]);
+    expect(call.api).toBe(gt.api);
+    expect(call.provider).toBe(PROVIDER[gt.provider]);
+    expect(call.operation).toBe('chat');
+    expect(call.streaming).toBe(gt.streaming);
+    expect(result.audit).toHaveLength(1);
+    expect(result.audit[0].type).toBe('llm');
+    expect(result.audit[0].summary.startsWith(`${call.provider} `)).toBe(true);
+    if (gt.http) expect(call.http_status).toBe(gt.http.status);
+    expect(call.start_ns).toBe(ex.request.start_ns);
+    expect(call.end_ns).toBe(ex.response!.end_ns);
+  });
+
+  test('model, response id and request model', () => {
+    expect(call.response_model).toBe(gt.model);
+    expect(call.response_id).toBe(gt.response_id);
+    expect(call.request_model).toBe(expectedRequestModel(gt, call));
+    if (gt.file.startsWith('ddtrace__')) {
+      expect(call.request_model).toBe((JSON.parse(Buffer.from(ex.request.body).toString('utf8')) as { model: string }).model);
+    }
+  });
+
+  test('usage: provider-raw numbers and OTel mapping', () => {
+    const u = call.usage;
+    const raw = (call.raw_usage ?? {}) as Record<string, unknown>;
+    expect(u.output_tokens).toBe(gt.output_tokens);
+    expect(u.cache_read_input_tokens).toBe(gt.cache_read_tokens);
+    expect(u.cache_creation_input_tokens).toBe(gt.cache_creation_tokens);
+    expect(u.reasoning_output_tokens).toBe(gt.reasoning_tokens);
+    expect(u.input_tokens).toBe(semconvInput(gt));
+    if (gt.input_tokens === null) {
+      expect(call.raw_usage).toBeNull();
+    } else if (gt.api === 'messages') {
+      expect(raw.input_tokens).toBe(gt.input_tokens);
+      expect(raw.output_tokens).toBe(gt.output_tokens);
+      expect(raw.cache_read_input_tokens ?? null).toBe(gt.cache_read_tokens);
+      expect(raw.cache_creation_input_tokens ?? null).toBe(gt.cache_creation_tokens);
+    } else {
+      expect(raw.prompt_tokens).toBe(gt.input_tokens);
+      expect(raw.completion_tokens).toBe(gt.output_tokens);
+    }
+  });
+
+  test('finish reason (rule F for errors)', () => {
+    if (gt.finish_reason?.startsWith('error:')) {
+      expect(call.finish_reasons).toEqual([]);
+      expect(call.error_type).not.toBeNull();
+      expect(`error:${call.http_status}:${call.error_type}`).toBe(gt.finish_reason);
+    } else {
+      expect(call.error_type).toBeNull();
+      expect(call.finish_reasons).toEqual(gt.finish_reason === null ? [] : [gt.finish_reason]);
+    }
+  });
+
+  test('tool calls: names and arguments (as parsed JSON)', () => {
+    expect(call.tool_calls.map((t) => t.name)).toEqual(gt.tool_calls.map((t) => t.name));
+    call.tool_calls.forEach((t, i) => {
+      expect(JSON.parse(t.arguments)).toEqual(JSON.parse(gt.tool_calls[i].arguments));
+    });
+  });
+
+  test('output text prefix (reasoning/thinking excluded)', () => {
+    if (gt.text_prefix === null) expect(call.output_text).toBe('');
+    else expect(prefix(call.output_text)).toBe(gt.text_prefix);
+  });
+
+  test('GenAI event attributes (semconv v1.41)', () => {
+    const ev = toGenAiEvent(call);
+    const a = ev.attributes;
+    expect(ev.llm_call_id).toBe(call.id);
+    expect(ev.name).toBe(`chat ${call.request_model ?? call.response_model}`);
+    expect(a[GenAiAttr.operationName]).toBe('chat');
+    expect(a[GenAiAttr.providerName]).toBe(PROVIDER[gt.provider]);
+    expect(a[GenAiAttr.responseModel]).toBe(gt.model ?? undefined);
+    expect(a[GenAiAttr.responseId]).toBe(gt.response_id ?? undefined);
+    expect(a[GenAiAttr.usageInputTokens]).toBe(semconvInput(gt) ?? undefined);
+    expect(a[GenAiAttr.usageOutputTokens]).toBe(gt.output_tokens ?? undefined);
+    expect(a[GenAiAttr.usageCacheReadInputTokens]).toBe(gt.cache_read_tokens ?? undefined);
+    expect(a[GenAiAttr.usageCacheCreationInputTokens]).toBe(gt.cache_creation_tokens ?? undefined);
+    expect(a[GenAiAttr.usageReasoningOutputTokens]).toBe(gt.reasoning_tokens ?? undefined);
+    expect(a[GenAiAttr.serverAddress]).toBe(ex.server_address.replace(/:\d+$/, ''));
+    expect(a[GenAiAttr.httpResponseStatusCode]).toBe(ex.response!.status);
+    if (gt.finish_reason?.startsWith('error:')) {
+      expect(a[GenAiAttr.responseFinishReasons]).toBeUndefined();
+      expect(`error:${a[GenAiAttr.httpResponseStatusCode]}:${a[GenAiAttr.errorType]}`).toBe(gt.finish_reason);
+    } else {
+      expect(a[GenAiAttr.responseFinishReasons]).toEqual([gt.finish_reason]);
+      expect(a[GenAiAttr.errorType]).toBeUndefined();
+    }
+    expect(ev.raw_usage).toEqual(call.raw_usage);
+    expect(ev.tool_calls.map((t) => t.name)).toEqual(gt.tool_calls.map((t) => t.name));
+  });
+});

@@ -1,0 +1,42 @@
+/**
+ * Types of the analyzer's domain layer (pure functions, no NATS). The service layer turns these into contract
+ * messages: {@link LlmCall} on `agentsight.llm.<host>`, {@link AuditRecord} on `agentsight.audit.<host>` and, from a
+ * {@link DeadLetterDraft}, a `DeadLetter` on `agentsight.dlq.analyzer.<host>`.
+ */
+import type { AuditRecord, DeadLetter, LlmCall } from '@agentsight/contracts';
+
+/**
+ * A dead letter as the domain layer knows it: what went wrong with which input. The service layer completes it into
+ * a contract `DeadLetter` (adds `v`, `stage`, `host`, `input_subject`, `input_seq`, `ts_ns`, and
+ * `id = deriveId('dlq', stage, input_id, reason)`). At most one draft per (exchange, reason) is produced so that id
+ * stays unique.
+ */
+export interface DeadLetterDraft extends Pick<DeadLetter, 'reason' | 'error' | 'input_id' | 'conn_key' | 'sample'> {
+  /**
+   * Machine-readable cause: `json_parse_error` (a recognised LLM call's request body, response body or SSE `data:` is
+   * not valid JSON), `analyzer_error` (an internal failure; the exchange produced no call).
+   */
+  reason: 'json_parse_error' | 'analyzer_error';
+  /** Human-readable message, e.g. `response.body: Unexpected end of JSON input`; several failures are joined by `; `. */
+  error: string;
+  /** The exchange id (`Exchange.id`). */
+  input_id: string;
+  /** Where the (first) failure was: `request.body`, `response.body`, `response.events[<n>]` or `exchange`. */
+  where: string;
+  /** First bytes (at most {@link DLQ_SAMPLE_BYTES}) of the first offending body or SSE `data:` text. */
+  sample: Uint8Array;
+}
+
+/** Maximum size of a dead letter's `sample`, bytes (4 KiB, as the DeadLetter contract says). */
+export const DLQ_SAMPLE_BYTES = 4096;
+
+/** Result of {@link analyzeExchange}: the LLM call (null when the exchange is not one), its audit, dead letters. */
+export interface AnalyzeResult {
+  call: LlmCall | null;
+  /** `[auditForCall(call)]` when `call` is set, else empty. */
+  audit: AuditRecord[];
+  deadLetters: DeadLetterDraft[];
+}
+
+/** An LLM API family the analyzer understands (`LlmCall.api`). */
+export type LlmApi = 'chat.completions' | 'messages';

@@ -1,0 +1,70 @@
+/**
+ * LLM call → OpenTelemetry GenAI semantic event (semconv v1.41, https://opentelemetry.io/docs/specs/semconv/gen-ai/;
+ * attributes: https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/).
+ */
+import { deriveId, GenAiAttr, type GenAiAttributeValue, type GenAiEvent, type LlmCall } from '@agentsight/contracts';
+
+/** The agentsight host of a connection key (`<host>/<boot_id>/<run>/<pid>/<ssl>`, see `connKey`). */
+export function hostOfConnKey(key: string): string {
+  const slash = key.indexOf('/');
+  return slash >= 0 ? key.slice(0, slash) : key;
+}
+
+/**
+ * The semconv attributes of a call, by {@link GenAiAttr} name; attributes whose value is null (unknown) are omitted,
+ * and so is an empty `gen_ai.response.finish_reasons`.
+ * - `gen_ai.operation.name` (`chat`), `gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.response.model`,
+ *   `gen_ai.response.id`, `gen_ai.response.finish_reasons` (string[]);
+ * - token counts: `gen_ai.usage.input_tokens` (includes cached input, as the semconv requires; for Anthropic
+ *   input + cache_read + cache_creation), `gen_ai.usage.output_tokens`, `gen_ai.usage.cache_read.input_tokens`,
+ *   `gen_ai.usage.cache_creation.input_tokens`, `gen_ai.usage.reasoning.output_tokens`;
+ * - `server.address`, `http.response.status_code`, `error.type` (only when the call failed).
+ */
+export function genAiAttributes(call: LlmCall): Record<string, GenAiAttributeValue> {
+  const a: Record<string, GenAiAttributeValue> = {};
+  const set = (k: string, v: GenAiAttributeValue | null | undefined) => {
+    if (v !== null && v !== undefined && v !== '') a[k] = v;
+  };
+  set(GenAiAttr.operationName, call.operation);
+  set(GenAiAttr.providerName, call.provider);
+  set(GenAiAttr.requestModel, call.request_model);
+  set(GenAiAttr.responseModel, call.response_model);
+  set(GenAiAttr.responseId, call.response_id);
+  if (call.finish_reasons.length) a[GenAiAttr.responseFinishReasons] = [...call.finish_reasons];
+  set(GenAiAttr.usageInputTokens, call.usage.input_tokens);
+  set(GenAiAttr.usageOutputTokens, call.usage.output_tokens);
+  set(GenAiAttr.usageCacheReadInputTokens, call.usage.cache_read_input_tokens);
+  set(GenAiAttr.usageCacheCreationInputTokens, call.usage.cache_creation_input_tokens);
+  set(GenAiAttr.usageReasoningOutputTokens, call.usage.reasoning_output_tokens);
+  set(GenAiAttr.serverAddress, call.server_address);
+  set(GenAiAttr.httpResponseStatusCode, call.http_status);
+  set(GenAiAttr.errorType, call.error_type);
+  return a;
+}
+
+/**
+ * The GenAI event of an LLM call: `name` = `<operation> <request model, else response model>` (just the operation
+ * when neither is known), e.g. `chat gpt-4.1`; `attributes` = {@link genAiAttributes}; `tool_calls`, `raw_usage`
+ * (the provider's usage object as received) and `output_text` kept beside; `host` from the connection key;
+ * `start_ns`/`end_ns` wall-clock ns; `process_name` = the process' comm, else the thread's. Id
+ * `deriveId('genai', call.id)`.
+ */
+export function toGenAiEvent(call: LlmCall): GenAiEvent {
+  const model = call.request_model ?? call.response_model;
+  return {
+    v: 1,
+    id: deriveId('genai', call.id),
+    llm_call_id: call.id,
+    exchange_id: call.exchange_id,
+    name: model ? `${call.operation} ${model}` : call.operation,
+    host: hostOfConnKey(call.conn_key),
+    start_ns: call.start_ns,
+    end_ns: call.end_ns,
+    pid: call.pid,
+    process_name: call.process?.comm || call.comm,
+    attributes: genAiAttributes(call),
+    tool_calls: call.tool_calls.map((t) => ({ ...t })),
+    raw_usage: call.raw_usage,
+    output_text: call.output_text,
+  };
+}
