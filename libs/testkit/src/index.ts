@@ -1,0 +1,5 @@
+/** @agentsight/testkit: real recorded LLM traffic (corpus), a local HTTPS replay server and real TLS client runners. */
+export * from './corpus';
+export * from './replay-server';
+export * from './clients';
+export { parseCliArgs } from './replay-server-cli';
