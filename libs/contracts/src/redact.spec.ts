@@ -67,6 +67,8 @@ describe('redactText', () => {
       expect(redactText(s)).toBe(`using ${REDACTED}, then more`);
     }
     expect(redactText(`curl -H "Authorization: Bearer ${TOKEN}" https://x`)).toBe(`curl -H "Authorization: Bearer ${REDACTED}" https://x`);
+    expect(redactText(`curl -H "x-api-key: ${TOKEN}" -H 'Cookie: a=${TOKEN}' x`)).toBe(`curl -H "x-api-key: ${REDACTED}" -H 'Cookie: ${REDACTED}' x`);
+    expect(redactText(`bad header x-api-key: ${TOKEN}`)).toBe(`bad header x-api-key: ${REDACTED}`);
     expect(redactText('jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U x'))
       .toBe(`jwt ${REDACTED} x`);
     expect(redactText(`export OPENAI_API_KEY=${TOKEN} && GITHUB_TOKEN=${TOKEN} run`))

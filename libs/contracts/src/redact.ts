@@ -68,10 +68,18 @@ const BUILTIN_RULES: Rule[] = [
     source: `(\\b${ci('bearer')}\\s+)(?=[A-Za-z._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{8,}|(\\b${ci('bearer')}\\s+)[A-Za-z0-9._~+/=-]{24,}`,
     replace: (_m, g) => (g[0] ?? g[1] ?? '') + REDACTED,
   },
-  // Raw HTTP header lines (`x-api-key: …`, `Cookie: …`) in text such as a captured request sample.
+  // Header lines of secret headers: raw HTTP text (`x-api-key: …` at a line start: the rest of the line is the
+  // value) and mid-line after a space or quote (`curl -H "x-api-key: …"`: the value ends at a quote, the text after
+  // it is scanned again).
   {
-    source: `(^|[\\r\\n])((?:${['authorization', 'proxy-authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'cookie', 'set-cookie'].map(ci).join('|')})[ \\t]*:[ \\t]*)(?![ \\t]*\\[REDACTED\\])([^\\r\\n]*)`,
-    replace: (_m, g) => (g[0] ?? '') + (g[1] ?? '') + redactHeaderValue(g[2] ?? ''),
+    source: `(^|[\\s"'\`])((?:${['authorization', 'proxy-authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'cookie', 'set-cookie'].map(ci).join('|')})[ \\t]*:[ \\t]*)(?![ \\t]*\\[REDACTED\\])([^\\r\\n]*)`,
+    replace: (_m, g) => {
+      const [pre = '', name = '', value = ''] = g;
+      if (pre === '' || pre === '\n' || pre === '\r') return pre + name + redactHeaderValue(value);
+      const cut = value.search(/["'`]/);
+      if (cut < 0) return pre + name + redactHeaderValue(value);
+      return pre + name + redactHeaderValue(value.slice(0, cut)) + redactText(value.slice(cut));
+    },
   },
   // JSON fields named like a secret with a string value: "api_key": "…", "apiKey":"…", "Authorization": "…".
   // Names ending in `s` (`max_tokens`, `input_tokens`) are counts, not secrets.

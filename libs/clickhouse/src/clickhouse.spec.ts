@@ -1,0 +1,349 @@
+/**
+ * Integration tests against REAL embedded chDB (one client for the whole file: opening costs ~100 ms and a lot
+ * of RAM, and a process can hold only one data directory).
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { redactBytes } from '@agentsight/contracts';
+import * as ts from 'typescript';
+import { audit, deadLetter, exchange, genaiEvent, T0 } from '../test/fixtures';
+import { openClickHouse, readOwnerPid, type ClickHouseClient } from './client';
+import { countRows, getExchange, listAudit, listCalls, listDeadLetters, tokenSummary } from './queries';
+import { auditRow, deadLetterRow, exchangeRow, llmCallRow } from './rows';
+import { ensureSchema, TABLES } from './schema';
+import { BatchWriter } from './writer';
+
+const run = promisify(execFile);
+
+let tmp: string;
+let dataDir: string;
+let client: ClickHouseClient;
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-ch-'));
+  dataDir = path.join(tmp, 'chdb');
+  client = await openClickHouse({ dataDir, ownerName: 'clickhouse.spec' });
+});
+
+afterAll(async () => {
+  await client?.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+async function scalar(query: string, params: Record<string, unknown> = {}): Promise<string> {
+  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
+  const rows = await rs.json<Record<string, string>>();
+  return Object.values(rows[0]!)[0]!;
+}
+
+describe('schema', () => {
+  it('is idempotent (ensureSchema twice)', async () => {
+    await ensureSchema(client);
+    await ensureSchema(client);
+    const rs = await client.query({ query: "SELECT name, engine FROM system.tables WHERE database = 'agentsight' ORDER BY name", format: 'JSONEachRow' });
+    const tables = await rs.json<{ name: string; engine: string }>();
+    expect(tables.map((t) => t.name)).toEqual([...TABLES].sort());
+    for (const t of tables) expect(t.engine).toBe('ReplacingMergeTree');
+  });
+});
+
+describe('idempotent writes', () => {
+  it('stores the same rows twice as one row each (FINAL)', async () => {
+    const db = 'agentsight_dedup';
+    await ensureSchema(client, db);
+    const rows = {
+      llm_calls: llmCallRow(genaiEvent()),
+      exchanges: exchangeRow(exchange()),
+      audit_events: auditRow(audit()),
+      dead_letters: deadLetterRow(deadLetter()),
+    };
+    for (let i = 0; i < 2; i++) {
+      for (const [table, row] of Object.entries(rows)) {
+        await client.insert({ table: `${db}.${table}`, values: [row], format: 'JSONEachRow' });
+      }
+    }
+    expect(await countRows(client, { database: db })).toEqual({ llm_calls: 1, exchanges: 1, audit_events: 1, dead_letters: 1 });
+    expect(await scalar(`SELECT count() FROM ${db}.llm_calls`)).toBe('2'); // without FINAL both copies may still be there
+  });
+});
+
+describe('BatchWriter', () => {
+  it('calls onStored only after the insert succeeded, retrying failures', async () => {
+    const db = 'agentsight_writer';
+    await client.command({ query: `DROP DATABASE IF EXISTS ${db}` });
+    const errors: number[] = [];
+    const writer = new BatchWriter(client, {
+      database: db, maxDelayMs: 10, retryInitialMs: 20, retryMaxMs: 40, maxAttempts: Infinity,
+      onError: (_e, info) => errors.push(info.attempt),
+    });
+    const stored: string[] = [];
+    for (const id of ['a', 'b', 'c']) writer.add('probe', { id, v: 1 }, () => stored.push(id));
+    // The table does not exist yet: inserts fail and are retried; nothing may be acknowledged.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(stored).toEqual([]);
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    expect(writer.pending).toBe(3);
+    await client.command({ query: `CREATE DATABASE ${db}` });
+    await client.command({ query: `CREATE TABLE ${db}.probe (id String, v UInt8) ENGINE = MergeTree ORDER BY id` });
+    await writer.flush();
+    expect(stored.sort()).toEqual(['a', 'b', 'c']);
+    expect(await scalar(`SELECT count() FROM ${db}.probe`)).toBe('3');
+    await writer.close();
+    expect(() => writer.add('probe', { id: 'd', v: 1 }, () => undefined)).toThrow(/closed/);
+  });
+
+  it('flushes at maxRows without waiting for the timer, and gives up after maxAttempts', async () => {
+    const db = 'agentsight_writer';
+    const writer = new BatchWriter(client, { database: db, maxRows: 2, maxDelayMs: 60_000, maxAttempts: 2, retryInitialMs: 10, onError: () => undefined });
+    const stored: string[] = [];
+    writer.add('probe', { id: 'e', v: 2 }, () => stored.push('e'));
+    writer.add('probe', { id: 'f', v: 2 }, () => stored.push('f'));
+    for (let i = 0; i < 100 && stored.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(stored).toEqual(['e', 'f']);
+    const failed: unknown[] = [];
+    writer.add('no_such_table', { id: 'x' }, () => stored.push('x'), (err) => failed.push(err));
+    await writer.flush();
+    expect(failed).toHaveLength(1);
+    expect(stored).not.toContain('x');
+    await writer.close();
+  });
+});
+
+describe('exchanges: bodies round-trip byte-identical', () => {
+  it('stores a 2 MiB binary body as base64 and a 2 MiB text body as text', async () => {
+    const bin = randomBytes(2 << 20);
+    bin[0] = 0xff; // never valid UTF-8
+    // Random valid UTF-8 over many ranges: controls, quotes, backslashes, U+2028, BOM, astral chars …
+    const pool = ['a', 'Z', '0', ' ', '"', '\\', '/', '\n', '\r', '\t', '\u0000', '\u001f', '\u007f', 'é', 'ß', '\u2028', '\u2029', '\uFEFF', '中', '😀', '𝄞', '{', '}', '<', '&'];
+    const parts: string[] = [];
+    let len = 0;
+    while (len < 2 << 20) {
+      const s = pool[Math.floor(Math.random() * pool.length)]!;
+      parts.push(s);
+      len += Buffer.byteLength(s);
+    }
+    const text = new Uint8Array(Buffer.from(parts.join(''), 'utf8'));
+    expect(redactBytes(text)).toBe(text); // nothing to redact: must be stored unchanged
+    const ex = exchange({ id: 'ex-big' }, { body: bin }, { body: text });
+    const writer = new BatchWriter(client);
+    let ok = false;
+    writer.add('exchanges', exchangeRow(ex), () => (ok = true));
+    await writer.close();
+    expect(ok).toBe(true);
+    const got = await getExchange(client, 'ex-big');
+    expect(got).not.toBeNull();
+    expect(Buffer.from(got!.request_body).equals(bin)).toBe(true);
+    expect(Buffer.from(got!.response_body).equals(Buffer.from(text))).toBe(true);
+    expect(await scalar("SELECT request_body_encoding || '/' || response_body_encoding FROM agentsight.exchanges FINAL WHERE exchange_id = 'ex-big'")).toBe('base64/utf8');
+    expect(got!.start_ns).toBe(T0);
+    expect(got!.request_headers).toEqual([['Host', 'api.openai.com'], ['Content-Type', 'application/json']]);
+  });
+});
+
+describe('redaction before storage', () => {
+  const KEYS = {
+    openai: 'sk-proj-Xq3vN8bT2LmP9wRz4YkJ7hFd1sGa6CeU0oVi5nBtQy_AbCdEfGhIjKlMnOp',
+    anthropic: 'sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe9Dc8Ba7Zy6Xw5Vu4Ts3Rq2-AbCdEfAA',
+    google: 'AIzaSyD3x9Kf8Lm2Qp7Rt5Vw1Yz4Bc6Ne0Hj8Ga',
+    aws: 'AKIAIOSFODNN7EXAMPLE',
+    opaque: 'Opaque9Secret8Value7XyZ',
+    cookie: 'sessCookieVal123456',
+  };
+
+  it('never writes a planted key to any column', async () => {
+    const db = 'agentsight_redact';
+    await ensureSchema(client, db);
+    const enc = (s: string) => new TextEncoder().encode(s);
+    const ex = exchange(
+      { id: 'ex-secret', process: { pid: 1, ppid: 0, uid: 0, comm: 'python3', exe: '/usr/bin/python3', argv: ['python3', 'a.py', '--api-key', KEYS.opaque, `--openai=${KEYS.openai}`], start_ns: T0 } },
+      {
+        target: `/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse&key=${KEYS.google}`,
+        headers: [
+          ['Host', 'generativelanguage.googleapis.com'],
+          ['Authorization', `Bearer ${KEYS.openai}`],
+          ['x-api-key', KEYS.anthropic],
+          ['x-goog-api-key', KEYS.google],
+          ['Cookie', `sid=${KEYS.cookie}`],
+          ['X-Amz-Security-Token', KEYS.opaque],
+        ],
+        body: enc(JSON.stringify({ api_key: KEYS.opaque, contents: [{ parts: [{ text: `here is my key ${KEYS.anthropic} and ${KEYS.aws}` }] }] })),
+      },
+      {
+        streaming: true,
+        body: new Uint8Array(),
+        headers: [['Set-Cookie', `sid=${KEYS.cookie}; HttpOnly`]],
+        events: [{ event: 'message', data: JSON.stringify({ text: `echo ${KEYS.openai}`, token: KEYS.opaque }) }],
+      },
+    );
+    const llm = genaiEvent({
+      id: 'genai-secret', llm_call_id: 'call-secret', output_text: `Your key is ${KEYS.anthropic}`,
+      tool_calls: [{ id: 't1', name: 'login', arguments: JSON.stringify({ password: KEYS.opaque, header: `Bearer ${KEYS.openai}` }) }],
+    });
+    const au = audit({ id: 'audit-secret', summary: `exec /usr/bin/curl -H "x-api-key: ${KEYS.anthropic}" -H "Authorization: Bearer ${KEYS.opaque}"`, details: { argv: ['curl', '-H', `Authorization: Bearer ${KEYS.openai}`], env: { OPENAI_API_KEY: KEYS.opaque } } });
+    const dl = deadLetter({ id: 'dlq-secret', sample: enc(`POST /v1/messages?key=${KEYS.google} HTTP/1.1\r\nx-api-key: ${KEYS.opaque}\r\nCookie: ${KEYS.cookie}\r\n\r\n{"apiKey":"${KEYS.opaque}"}`), error: `bad header x-api-key: ${KEYS.opaque}` });
+
+    const writer = new BatchWriter(client, { database: db });
+    writer.add('exchanges', exchangeRow(ex), () => undefined);
+    writer.add('llm_calls', llmCallRow(llm), () => undefined);
+    writer.add('audit_events', auditRow(au), () => undefined);
+    writer.add('dead_letters', deadLetterRow(dl), () => undefined);
+    await writer.close();
+    expect(await countRows(client, { database: db })).toEqual({ llm_calls: 1, exchanges: 1, audit_events: 1, dead_letters: 1 });
+
+    for (const table of TABLES) {
+      const rs = await client.query({ query: 'SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String}', query_params: { db, t: table }, format: 'JSONEachRow' });
+      const cols = (await rs.json<{ name: string }>()).map((c) => c.name);
+      // Every column as text, plus base64 columns decoded.
+      const exprs = cols.map((c) => `toString(\`${c}\`)`);
+      for (const c of cols) if (c.endsWith('base64') || c.endsWith('_body')) exprs.push(`toString(tryBase64Decode(toString(\`${c}\`)))`);
+      const all = `arrayStringConcat([${exprs.join(', ')}], '\\n')`;
+      expect(await scalar(`SELECT count() FROM ${db}.${table}`)).toBe('1');
+      for (const [name, key] of Object.entries(KEYS)) {
+        const hits = await scalar(`SELECT count() FROM ${db}.${table} WHERE positionCaseInsensitive(${all}, {k:String}) > 0`, { k: key });
+        if (hits !== '0') throw new Error(`${name} key found in ${db}.${table}`);
+      }
+      // Sanity: the search expression does find text that is there.
+      expect(await scalar(`SELECT count() FROM ${db}.${table} WHERE positionCaseInsensitive(${all}, '[REDACTED]') > 0`)).toBe('1');
+    }
+    const got = await getExchange(client, 'ex-secret', { database: db });
+    expect(got!.target).toBe('/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse&key=[REDACTED]');
+    expect(got!.request_headers).toContainEqual(['Authorization', 'Bearer [REDACTED]']);
+    expect(got!.process_argv).toEqual(['python3', 'a.py', '--api-key', '[REDACTED]', '--openai=[REDACTED]']);
+    expect(Buffer.from(got!.response_body).toString()).toBe(`event: message\ndata: {"text":"echo [REDACTED]","token":"[REDACTED]"}\n\n`);
+  });
+});
+
+describe('queries', () => {
+  const db = 'agentsight_q';
+
+  beforeAll(async () => {
+    await ensureSchema(client, db);
+    const writer = new BatchWriter(client, { database: db });
+    writer.add('llm_calls', llmCallRow(genaiEvent()), () => undefined);
+    writer.add('llm_calls', llmCallRow(genaiEvent({
+      id: 'genai-2', llm_call_id: 'call-2', pid: 7, process_name: 'python3', start_ns: T0 + 60_000_000_000n, end_ns: T0 + 62_000_000_000n,
+      attrs: {
+        'gen_ai.provider.name': 'anthropic', 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'claude-haiku-4-5',
+        'gen_ai.response.model': 'claude-haiku-4-5-20251001', 'gen_ai.response.id': 'msg_1', 'gen_ai.response.finish_reasons': ['end_turn'],
+        'gen_ai.usage.input_tokens': 10, 'gen_ai.usage.output_tokens': 222, 'gen_ai.usage.cache_read.input_tokens': 0,
+        'gen_ai.usage.cache_creation.input_tokens': 5, 'server.address': 'api.anthropic.com', 'http.response.status_code': 529, 'error.type': 'overloaded_error',
+      },
+      tool_calls: [], raw_usage: null,
+    })), () => undefined);
+    writer.add('audit_events', auditRow(audit()), () => undefined);
+    writer.add('audit_events', auditRow(audit({ id: 'audit-2', type: 'llm', action: 'llm_call', pid: 7, ts_ns: T0 + 1n, summary: 'anthropic claude-haiku-4-5 in=10 out=222', details: { model: 'claude-haiku-4-5' } })), () => undefined);
+    writer.add('dead_letters', deadLetterRow(deadLetter()), () => undefined);
+    await writer.close();
+  });
+
+  it('listCalls returns the `agentsight calls --json` shape, newest first', async () => {
+    const calls = await listCalls(client, { limit: 10, database: db });
+    expect(calls.map((c) => c.call_id)).toEqual(['call-2', 'call-1']);
+    expect(calls[1]).toEqual({
+      call_id: 'call-1',
+      start_time: '2024-05-01T12:00:00.123Z',
+      duration_ms: 1234.5,
+      pid: 4242,
+      process_name: 'node',
+      'server.address': 'api.openai.com',
+      'http.response.status_code': 200,
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.request.model': 'gpt-4.1',
+      'gen_ai.response.model': 'gpt-4.1-2025-04-14',
+      'gen_ai.response.id': 'chatcmpl-abc',
+      'gen_ai.response.finish_reasons': ['tool_calls'],
+      'gen_ai.usage.input_tokens': 120,
+      'gen_ai.usage.output_tokens': 30,
+      'gen_ai.usage.cache_read.input_tokens': 100,
+      'gen_ai.usage.cache_creation.input_tokens': null,
+      tool_calls: [
+        { name: 'get_weather', arguments: { city: 'Paris', unit: 'c' } },
+        { name: 'broken', arguments: '{"city": "Par' },
+      ],
+      raw_usage: { prompt_tokens: 120, completion_tokens: 30, prompt_tokens_details: { cached_tokens: 100 } },
+      'error.type': null,
+    });
+    expect(calls[0]).toMatchObject({ 'http.response.status_code': 529, 'error.type': 'overloaded_error', tool_calls: [], raw_usage: null, 'gen_ai.usage.cache_creation.input_tokens': 5 });
+    expect((await listCalls(client, { limit: 10, pid: 7, database: db })).map((c) => c.call_id)).toEqual(['call-2']);
+    expect((await listCalls(client, { limit: 10, since: new Date('2024-05-01T12:00:30Z'), database: db })).map((c) => c.call_id)).toEqual(['call-2']);
+    expect(await listCalls(client, { limit: 1, database: db })).toHaveLength(1);
+  });
+
+  it('tokenSummary sums tokens per provider/model over the period', async () => {
+    const tdb = 'agentsight_tokens';
+    await ensureSchema(client, tdb);
+    const now = new Date(2024, 4, 15, 12, 0, 0).getTime(); // local noon
+    const at = (msAgo: number) => BigInt(now - msAgo) * 1_000_000n;
+    const H = 3_600_000;
+    const mk = (i: number, msAgo: number, provider: string, model: string, inp: number, out: number, cr: number | undefined, cc?: number) =>
+      llmCallRow(genaiEvent({
+        id: `g${i}`, llm_call_id: `c${i}`, start_ns: at(msAgo), end_ns: at(msAgo) + 1n,
+        attrs: {
+          'gen_ai.provider.name': provider, 'gen_ai.response.model': model, 'gen_ai.usage.input_tokens': inp, 'gen_ai.usage.output_tokens': out,
+          ...(cr === undefined ? { 'gen_ai.usage.cache_read.input_tokens': undefined as never } : { 'gen_ai.usage.cache_read.input_tokens': cr }),
+          ...(cc === undefined ? {} : { 'gen_ai.usage.cache_creation.input_tokens': cc }),
+        },
+      }));
+    const rows = [
+      mk(1, 1 * H, 'openai', 'gpt-4.1', 100, 10, 50),
+      mk(2, 2 * H, 'openai', 'gpt-4.1', 200, 20, undefined),
+      mk(3, 3 * H, 'anthropic', 'claude-haiku-4-5', 1000, 5, 0, 300),
+      mk(4, 3 * 24 * H, 'openai', 'gpt-4.1', 1, 1, 1), // this week
+      mk(5, 20 * 24 * H, 'openai', 'gpt-4.1', 7, 7, 7), // this month
+      mk(6, 40 * 24 * H, 'openai', 'gpt-4.1', 9999, 9999, 9999), // older
+    ];
+    await client.insert({ table: `${tdb}.llm_calls`, values: [...rows, rows[0]!], format: 'JSONEachRow' });
+    expect(await tokenSummary(client, { period: 'today', now, database: tdb })).toEqual([
+      { provider: 'anthropic', model: 'claude-haiku-4-5', calls: 1, input_tokens: 1000, output_tokens: 5, cache_read_input_tokens: 0, cache_creation_input_tokens: 300 },
+      { provider: 'openai', model: 'gpt-4.1', calls: 2, input_tokens: 300, output_tokens: 30, cache_read_input_tokens: 50, cache_creation_input_tokens: 0 },
+    ]);
+    const week = await tokenSummary(client, { period: 'week', now, database: tdb });
+    expect(week.find((r) => r.provider === 'openai')).toMatchObject({ calls: 3, input_tokens: 301, output_tokens: 31, cache_read_input_tokens: 51 });
+    const month = await tokenSummary(client, { period: 'month', now, database: tdb });
+    expect(month.find((r) => r.provider === 'openai')).toMatchObject({ calls: 4, input_tokens: 308, output_tokens: 38, cache_read_input_tokens: 58 });
+  });
+
+  it('listAudit and listDeadLetters', async () => {
+    const all = await listAudit(client, { limit: 10, database: db });
+    expect(all.map((a) => a.id)).toEqual(['audit-2', 'audit-1']);
+    expect(all[1]).toMatchObject({ type: 'process', action: 'exec', ts: '2024-05-01T12:00:00.123Z', pid: 4242, ppid: 1, details: { duration_ns: '12345678901234567890' } });
+    expect((await listAudit(client, { type: 'llm', limit: 10, database: db })).map((a) => a.id)).toEqual(['audit-2']);
+    expect((await listAudit(client, { pid: 4242, limit: 10, database: db })).map((a) => a.id)).toEqual(['audit-1']);
+    const dl = await listDeadLetters(client, { limit: 10, database: db });
+    expect(dl).toEqual([{
+      id: 'dlq-1', stage: 'parser', host: 'devbox', reason: 'http_parse_error', error: 'bad request line', input_subject: 'agentsight.raw.ssl.devbox.3',
+      input_seq: 77, input_id: 'raw-77', conn_key: 'devbox/boot/1/4242/0x1', sample_base64: Buffer.from('GARBAGE / HTTP/1.1\r\n').toString('base64'),
+      ts: '2024-05-01T12:00:00.123Z',
+    }]);
+    expect(await getExchange(client, 'nope', { database: db })).toBeNull();
+  });
+});
+
+describe('locked data directory', () => {
+  it('a second process gets a clear error naming the owner', async () => {
+    expect(readOwnerPid(dataDir)).toMatchObject({ pid: process.pid, name: 'clickhouse.spec', alive: true });
+    // The child runs the real client.ts, transpiled to JS (it needs only @clickhouse/client and chdb at run time).
+    const src = fs.readFileSync(path.join(__dirname, 'client.ts'), 'utf8');
+    const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
+    fs.writeFileSync(path.join(tmp, 'client.js'), js);
+    const child = `
+      const { openClickHouse } = require(${JSON.stringify(path.join(tmp, 'client.js'))});
+      openClickHouse({ dataDir: process.argv[1] }).then(
+        async (c) => { console.log(JSON.stringify({ ok: true })); await c.close(); },
+        (e) => console.log(JSON.stringify({ ok: false, name: e.name, code: e.code, ownerPid: e.ownerPid, message: e.message })));`;
+    const repoNodeModules = path.resolve(__dirname, '../../../node_modules');
+    const { stdout } = await run(process.execPath, ['-e', child, dataDir], { env: { ...process.env, NODE_PATH: repoNodeModules }, timeout: 60_000 });
+    const res = JSON.parse(stdout.trim().split('\n').pop()!);
+    expect(res).toMatchObject({ ok: false, name: 'ChdbLockedError', code: 'CHDB_LOCKED', ownerPid: process.pid });
+    expect(res.message).toContain(dataDir);
+    expect(res.message).toContain(`process ${process.pid} (clickhouse.spec)`);
+    expect(res.message).toMatch(/Code 76/);
+    // Our own client still works.
+    expect(Number(await scalar('SELECT 1'))).toBe(1);
+  });
+});

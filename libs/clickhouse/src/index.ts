@@ -1,0 +1,9 @@
+/**
+ * ClickHouse storage of agentsight: connection (server or embedded chDB), schema, row mappings (with secret
+ * redaction), batched acknowledged writes and the read queries of the API/CLI.
+ */
+export * from './client';
+export * from './schema';
+export * from './rows';
+export * from './writer';
+export * from './queries';

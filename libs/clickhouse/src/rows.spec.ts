@@ -1,0 +1,62 @@
+import { audit, deadLetter, exchange, genaiEvent, T0 } from '../test/fixtures';
+import { auditRow, deadLetterRow, decodeBody, encodeBody, exchangeRow, llmCallRow, nsToDateTime64, sseText } from './rows';
+import { timeToNs, periodStartMs } from './queries';
+
+describe('rows (pure)', () => {
+  it('formats DateTime64(9) exactly', () => {
+    expect(nsToDateTime64(T0)).toBe('2024-05-01 12:00:00.123456789');
+    expect(nsToDateTime64(0n)).toBe('1970-01-01 00:00:00.000000000');
+    expect(nsToDateTime64(1n)).toBe('1970-01-01 00:00:00.000000001');
+  });
+
+  it('maps a GenAI event', () => {
+    const r = llmCallRow(genaiEvent());
+    expect(r).toMatchObject({
+      call_id: 'call-1', event_id: 'genai-1', start_time: '2024-05-01 12:00:00.123456789', end_time: '2024-05-01 12:00:01.357956789',
+      duration_ms: 1234.5, provider: 'openai', request_model: 'gpt-4.1', finish_reasons: ['tool_calls'], input_tokens: 120,
+      cache_creation_input_tokens: null, reasoning_output_tokens: null, http_status: 200, error_type: null,
+    });
+    expect(JSON.parse(r.tool_calls)[0]).toEqual({ id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris","unit":"c"}' });
+    expect(JSON.parse(r.raw_usage)).toEqual({ prompt_tokens: 120, completion_tokens: 30, prompt_tokens_details: { cached_tokens: 100 } });
+  });
+
+  it('rejects invalid input (for dead-lettering)', () => {
+    expect(() => llmCallRow({ ...genaiEvent(), start_ns: 'soon' as never })).toThrow(/start_ns/);
+    expect(() => exchangeRow({ ...exchange(), request: undefined as never })).toThrow(/without request/);
+  });
+
+  it('encodes bodies as utf8 or base64, byte-exact', () => {
+    const text = new TextEncoder().encode('\uFEFFhé\u0000llo 😀');
+    expect(encodeBody(text).encoding).toBe('utf8');
+    expect(Buffer.from(decodeBody(encodeBody(text).body, 'utf8')).equals(Buffer.from(text))).toBe(true);
+    const bin = new Uint8Array([0xff, 0x00, 0xc3, 0x28]);
+    expect(encodeBody(bin)).toEqual({ body: Buffer.from(bin).toString('base64'), encoding: 'base64' });
+  });
+
+  it('re-serialises SSE events', () => {
+    expect(sseText([{ event: 'message', data: '{"a":1}' }, { event: 'done', data: 'x\ny', last_event_id: '7' }]))
+      .toBe('event: message\ndata: {"a":1}\n\nevent: done\nid: 7\ndata: x\ndata: y\n\n');
+    const r = exchangeRow(exchange({}, {}, { streaming: true, body: new Uint8Array(), events: [{ event: 'message', data: '{"x":1}' }] }));
+    expect(r.response_body).toBe('event: message\ndata: {"x":1}\n\n');
+    expect(r.sse_events).toBe(1);
+  });
+
+  it('maps exchanges without response, audit records and dead letters', () => {
+    const r = exchangeRow(exchange({}, {}, null));
+    expect(r).toMatchObject({ has_response: false, status: null, response_body: '', end_time: '2024-05-01 12:00:00.124456789' });
+    const a = auditRow(audit());
+    expect(JSON.parse(a.details).duration_ns).toBe('12345678901234567890');
+    const d = deadLetterRow(deadLetter());
+    expect(Buffer.from(d.sample_base64, 'base64').toString()).toBe('GARBAGE / HTTP/1.1\r\n');
+    expect(d.input_seq).toBe('77');
+  });
+
+  it('parses times', () => {
+    const now = Date.UTC(2024, 0, 10, 12);
+    expect(timeToNs('2h', now)).toBe(BigInt(now - 7_200_000) * 1_000_000n);
+    expect(timeToNs('2024-01-01T00:00:00Z')).toBe(BigInt(Date.UTC(2024, 0, 1)) * 1_000_000n);
+    expect(timeToNs(5n)).toBe(5n);
+    expect(() => timeToNs('yesterday-ish')).toThrow(/not a time/);
+    expect(periodStartMs('week', now)).toBe(now - 7 * 86_400_000);
+  });
+});

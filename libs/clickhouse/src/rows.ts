@@ -1,0 +1,341 @@
+/**
+ * Pure mappings from the pipeline's contracts to JSONEachRow rows of the tables in `schema.ts`.
+ *
+ * Conventions: `DateTime64(9)` values are strings `YYYY-MM-DD hh:mm:ss.nnnnnnnnn` (UTC); bigints are decimal
+ * strings; JSON columns are JSON text (bigints inside become numbers when safe, else strings). `ingested_at` is
+ * omitted (the column default fills it). Every text that can carry a secret goes through the redaction of
+ * `@agentsight/contracts` first: secrets never reach storage.
+ *
+ * Each function throws an Error on a structurally invalid input (e.g. a timestamp that is not an integer), so the
+ * caller can dead-letter it.
+ */
+import {
+  redactArgv,
+  redactBytes,
+  redactHeaders,
+  redactText,
+  redactUrl,
+  redactValue,
+  type AuditRecord,
+  type DeadLetter,
+  type Exchange,
+  type GenAiEvent,
+  type HeaderList,
+  type SseEvent,
+} from '@agentsight/contracts';
+
+/** Row of `llm_calls`. */
+export type LlmCallRow = {
+  call_id: string;
+  event_id: string;
+  name: string;
+  host: string;
+  start_time: string;
+  end_time: string;
+  duration_ms: number;
+  pid: number;
+  process_name: string;
+  server_address: string;
+  http_status: number | null;
+  operation: string;
+  provider: string;
+  request_model: string | null;
+  response_model: string | null;
+  response_id: string | null;
+  finish_reasons: string[];
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cache_read_input_tokens: number | null;
+  cache_creation_input_tokens: number | null;
+  reasoning_output_tokens: number | null;
+  error_type: string | null;
+  tool_calls: string;
+  raw_usage: string;
+  attributes: string;
+  output_text: string;
+  exchange_id: string;
+};
+
+/** How a body is stored: `utf8` = as text (it was valid UTF-8), `base64` = base64 of the bytes. */
+export type BodyEncoding = 'utf8' | 'base64';
+
+/** Row of `exchanges`. */
+export type ExchangeRow = {
+  exchange_id: string;
+  host: string;
+  conn_key: string;
+  pid: number;
+  tid: number;
+  uid: number;
+  comm: string;
+  ppid: number | null;
+  process_exe: string;
+  process_argv: string[];
+  server_address: string;
+  method: string;
+  target: string;
+  request_version: string;
+  request_headers: Array<[string, string]>;
+  request_body: string;
+  request_body_encoding: BodyEncoding;
+  request_body_incomplete: string | null;
+  has_response: boolean;
+  status: number | null;
+  reason: string;
+  response_headers: Array<[string, string]>;
+  response_body: string;
+  response_body_encoding: BodyEncoding;
+  response_body_incomplete: string | null;
+  streaming: boolean;
+  sse_events: number;
+  start_time: string;
+  end_time: string;
+};
+
+/** Row of `audit_events`. */
+export type AuditRow = {
+  id: string;
+  type: string;
+  action: string;
+  host: string;
+  ts: string;
+  pid: number;
+  ppid: number;
+  comm: string;
+  summary: string;
+  details: string;
+};
+
+/** Row of `dead_letters`. */
+export type DeadLetterRow = {
+  id: string;
+  stage: string;
+  host: string;
+  reason: string;
+  error: string;
+  input_subject: string;
+  input_seq: string;
+  input_id: string | null;
+  conn_key: string | null;
+  sample_base64: string;
+  ts: string;
+};
+
+/** Any row of the four tables. */
+export type AnyRow = LlmCallRow | ExchangeRow | AuditRow | DeadLetterRow;
+
+const NS_PER_S = 1_000_000_000n;
+
+/** Coerces a timestamp (bigint ns; a safe-integer number or decimal string is accepted too) to bigint ns. */
+export function toNs(v: unknown, what = 'timestamp'): bigint {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
+  if (typeof v === 'string' && /^-?\d+$/.test(v)) return BigInt(v);
+  throw new Error(`${what} is not an integer ns value: ${String(v)}`);
+}
+
+/** Wall-clock ns → ClickHouse `DateTime64(9)` text in UTC: `YYYY-MM-DD hh:mm:ss.nnnnnnnnn`. */
+export function nsToDateTime64(ns: bigint): string {
+  let secs = ns / NS_PER_S;
+  let frac = ns % NS_PER_S;
+  if (frac < 0n) {
+    frac += NS_PER_S;
+    secs -= 1n;
+  }
+  const iso = new Date(Number(secs) * 1000).toISOString(); // YYYY-MM-DDThh:mm:ss.000Z
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${frac.toString().padStart(9, '0')}`;
+}
+
+/** JSON.stringify that writes bigints as numbers when safe, else as decimal strings. */
+export function jsonText(v: unknown): string {
+  return JSON.stringify(v ?? null, (_k, x) => {
+    if (typeof x === 'bigint') return x <= BigInt(Number.MAX_SAFE_INTEGER) && x >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(x) : x.toString();
+    if (x instanceof Uint8Array) return Buffer.from(x).toString('base64');
+    return x;
+  });
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Stores bytes as text when they are valid UTF-8, else base64. Inverse: {@link decodeBody}. */
+export function encodeBody(b: Uint8Array): { body: string; encoding: BodyEncoding } {
+  if (b.length === 0) return { body: '', encoding: 'utf8' };
+  try {
+    return { body: decoder.decode(b), encoding: 'utf8' };
+  } catch {
+    return { body: Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64'), encoding: 'base64' };
+  }
+}
+
+/** Bytes of a stored body (inverse of {@link encodeBody}). */
+export function decodeBody(body: string, encoding: string): Uint8Array {
+  return new Uint8Array(encoding === 'base64' ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8'));
+}
+
+/**
+ * SSE events as text: `event: <event>\n`, `id: <id>\n` when present, one `data: <line>\n` per line of `data`, then a
+ * blank line. Parsing it back with the WHATWG rules gives the same events.
+ */
+export function sseText(events: SseEvent[]): string {
+  let out = '';
+  for (const e of events) {
+    out += `event: ${e.event}\n`;
+    if (e.last_event_id !== undefined) out += `id: ${e.last_event_id}\n`;
+    for (const line of e.data.split('\n')) out += `data: ${line}\n`;
+    out += '\n';
+  }
+  return out;
+}
+
+function str(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  return String(v);
+}
+
+function num(v: unknown): number | null {
+  if (v === undefined || v === null || v === '') return null;
+  const n = typeof v === 'bigint' ? Number(v) : Number(v);
+  return Number.isFinite(n) ? n : null;
+}
+
+function uint(v: unknown, what: string): number {
+  const n = typeof v === 'bigint' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new Error(`${what} is not a non-negative integer: ${String(v)}`);
+  return n;
+}
+
+function headers(h: HeaderList | undefined): Array<[string, string]> {
+  return redactHeaders(h ?? []).map(([k, v]) => [String(k), String(v)]);
+}
+
+/**
+ * `llm_calls` row of a GenAI event (one per LLM call). Semconv attributes become columns (missing → null; token
+ * counts stay null when not reported); `tool_calls` = JSON array of `{id,name,arguments}` with arguments redacted;
+ * `raw_usage` = JSON (or `null`); `attributes` = JSON of all attributes; `output_text` redacted.
+ */
+export function llmCallRow(ev: GenAiEvent): LlmCallRow {
+  if (!ev || typeof ev.id !== 'string' || !ev.id) throw new Error('genai event without id');
+  const a = ev.attributes ?? {};
+  const start = toNs(ev.start_ns, 'start_ns');
+  const end = toNs(ev.end_ns, 'end_ns');
+  const finish = a['gen_ai.response.finish_reasons'];
+  const status = num(a['http.response.status_code']);
+  return {
+    call_id: ev.llm_call_id || ev.id,
+    event_id: ev.id,
+    name: ev.name ?? '',
+    host: ev.host ?? '',
+    start_time: nsToDateTime64(start),
+    end_time: nsToDateTime64(end),
+    duration_ms: Number(end - start) / 1e6,
+    pid: uint(ev.pid, 'pid'),
+    process_name: ev.process_name ?? '',
+    server_address: str(a['server.address']) ?? '',
+    http_status: status,
+    operation: str(a['gen_ai.operation.name']) ?? '',
+    provider: str(a['gen_ai.provider.name']) ?? '',
+    request_model: str(a['gen_ai.request.model']),
+    response_model: str(a['gen_ai.response.model']),
+    response_id: str(a['gen_ai.response.id']),
+    finish_reasons: Array.isArray(finish) ? finish.map(String) : finish === undefined ? [] : [String(finish)],
+    input_tokens: num(a['gen_ai.usage.input_tokens']),
+    output_tokens: num(a['gen_ai.usage.output_tokens']),
+    cache_read_input_tokens: num(a['gen_ai.usage.cache_read.input_tokens']),
+    cache_creation_input_tokens: num(a['gen_ai.usage.cache_creation.input_tokens']),
+    reasoning_output_tokens: num(a['gen_ai.usage.reasoning.output_tokens']),
+    error_type: str(a['error.type']),
+    tool_calls: jsonText((ev.tool_calls ?? []).map((t) => ({ id: t.id ?? null, name: t.name, arguments: redactText(String(t.arguments ?? '')) }))),
+    raw_usage: jsonText(ev.raw_usage ?? null),
+    attributes: jsonText(redactValue(a)),
+    output_text: redactText(ev.output_text ?? ''),
+    exchange_id: ev.exchange_id ?? '',
+  };
+}
+
+/**
+ * `exchanges` row. Redaction: headers ({@link redactHeaders}), target ({@link redactUrl}), argv, and both bodies
+ * ({@link redactBytes}: UTF-8 text only) — secrets never reach storage. Bodies are stored per {@link encodeBody};
+ * a streamed response's body is its SSE events as {@link sseText} (when it has no events, its raw body).
+ */
+export function exchangeRow(ex: Exchange): ExchangeRow {
+  if (!ex || typeof ex.id !== 'string' || !ex.id) throw new Error('exchange without id');
+  const req = ex.request;
+  if (!req) throw new Error(`exchange ${ex.id} without request`);
+  const res = ex.response;
+  const reqBody = encodeBody(redactBytes(req.body ?? new Uint8Array()));
+  let resBody: { body: string; encoding: BodyEncoding } = { body: '', encoding: 'utf8' };
+  if (res) {
+    if (res.streaming && res.events?.length) resBody = { body: redactText(sseText(res.events)), encoding: 'utf8' };
+    else resBody = encodeBody(redactBytes(res.body ?? new Uint8Array()));
+  }
+  const start = toNs(req.start_ns, 'request.start_ns');
+  const end = res ? toNs(res.end_ns, 'response.end_ns') : toNs(req.end_ns, 'request.end_ns');
+  const p = ex.process;
+  return {
+    exchange_id: ex.id,
+    host: ex.conn?.host ?? '',
+    conn_key: ex.conn?.key ?? '',
+    pid: uint(p?.pid ?? ex.conn?.pid ?? 0, 'pid'),
+    tid: uint(ex.conn?.tid ?? 0, 'tid'),
+    uid: uint(p?.uid ?? ex.conn?.uid ?? 0, 'uid'),
+    comm: p?.comm ?? ex.conn?.comm ?? '',
+    ppid: p ? uint(p.ppid, 'ppid') : null,
+    process_exe: p?.exe ?? '',
+    process_argv: redactArgv(p?.argv ?? []),
+    server_address: ex.server_address ?? '',
+    method: req.method ?? '',
+    target: redactUrl(req.target ?? ''),
+    request_version: req.version ?? '',
+    request_headers: headers(req.headers),
+    request_body: reqBody.body,
+    request_body_encoding: reqBody.encoding,
+    request_body_incomplete: req.body_incomplete ?? null,
+    has_response: res !== null && res !== undefined,
+    status: res ? uint(res.status, 'status') : null,
+    reason: res?.reason ?? '',
+    response_headers: headers(res?.headers),
+    response_body: resBody.body,
+    response_body_encoding: resBody.encoding,
+    response_body_incomplete: res?.body_incomplete ?? null,
+    streaming: res?.streaming ?? false,
+    sse_events: res?.events?.length ?? 0,
+    start_time: nsToDateTime64(start),
+    end_time: nsToDateTime64(end),
+  };
+}
+
+/** `audit_events` row; `summary` and `details` (JSON) redacted (audited command lines can carry keys). */
+export function auditRow(a: AuditRecord): AuditRow {
+  if (!a || typeof a.id !== 'string' || !a.id) throw new Error('audit record without id');
+  return {
+    id: a.id,
+    type: a.type,
+    action: a.action ?? '',
+    host: a.host ?? '',
+    ts: nsToDateTime64(toNs(a.ts_ns, 'ts_ns')),
+    pid: uint(a.pid, 'pid'),
+    ppid: uint(a.ppid ?? 0, 'ppid'),
+    comm: a.comm ?? '',
+    summary: redactText(a.summary ?? ''),
+    details: jsonText(redactValue(a.details ?? {})),
+  };
+}
+
+/** `dead_letters` row; the sample is redacted when it is UTF-8 text, then base64-encoded; `error` is redacted. */
+export function deadLetterRow(d: DeadLetter): DeadLetterRow {
+  if (!d || typeof d.id !== 'string' || !d.id) throw new Error('dead letter without id');
+  const sample = d.sample ? redactBytes(d.sample) : new Uint8Array();
+  return {
+    id: d.id,
+    stage: d.stage,
+    host: d.host ?? '',
+    reason: d.reason ?? '',
+    error: redactText(d.error ?? ''),
+    input_subject: d.input_subject ?? '',
+    input_seq: String(uint(d.input_seq ?? 0, 'input_seq')),
+    input_id: d.input_id ?? null,
+    conn_key: d.conn_key ?? null,
+    sample_base64: Buffer.from(sample.buffer, sample.byteOffset, sample.byteLength).toString('base64'),
+    ts: nsToDateTime64(toNs(d.ts_ns, 'ts_ns')),
+  };
+}

@@ -1,0 +1,159 @@
+/**
+ * agentsight's ClickHouse schema (works on a server and on embedded chDB).
+ *
+ * Choices:
+ * - Every table is `ReplacingMergeTree(ingested_at)` ORDER BY its deterministic id (the ids of the contracts are
+ *   derived from the inputs, so a redelivered or replayed message produces the same id). Writing a row twice is
+ *   therefore harmless: background merges keep one (the latest `ingested_at`), and every query reads with `FINAL`
+ *   so duplicates are never visible even before a merge. Dedup happens within a partition, so the partition key
+ *   is derived from the row's own (deterministic) event time, never from `ingested_at`.
+ * - `ingested_at DateTime64(9,'UTC') DEFAULT now64(9)`: filled by the server; rows from `rows.ts` omit it.
+ * - Times are `DateTime64(9,'UTC')` (wall-clock ns, exact: the contracts' bigint ns fit).
+ * - Token counts are `Nullable(UInt64)`: null = the provider did not report it (distinct from 0).
+ * - JSON payloads (`tool_calls`, `raw_usage`, `attributes`, `details`) are `String` holding JSON text: portable
+ *   across ClickHouse versions and read with `JSONExtract*` when needed.
+ * - Bodies (`exchanges.*_body`) are `String` with an `*_body_encoding` column: `utf8` = the bytes were valid UTF-8
+ *   and are stored as that text; `base64` = anything else, stored base64. Either way the bytes round-trip exactly
+ *   (see `getExchange`). Streamed responses keep no concatenated body in the contract; their `response_body` is the
+ *   SSE events re-serialised as `event: <event>\n` + (`id: <id>\n`) + one `data: <line>\n` per data line + `\n`
+ *   (comments, `retry:` fields and the original line endings are not preserved).
+ * - Secrets are redacted before rows are built (`rows.ts`), so no column ever holds an API key.
+ * - Strings that repeat (host, model, provider …) are `LowCardinality`.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+
+/** Tables created by {@link ensureSchema}. */
+export const TABLES = ['llm_calls', 'exchanges', 'audit_events', 'dead_letters'] as const;
+export type TableName = (typeof TABLES)[number];
+
+/** Default database name. */
+export const DEFAULT_DATABASE = 'agentsight';
+
+const TS = "DateTime64(9, 'UTC')";
+const ENGINE = 'ENGINE = ReplacingMergeTree(ingested_at)';
+
+/** DDL statements of the schema for `database` (each `IF NOT EXISTS`). */
+export function schemaStatements(database: string = DEFAULT_DATABASE): string[] {
+  const db = quoteIdent(database);
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${db}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.llm_calls (
+      call_id String COMMENT 'LLM call id (LlmCall.id = GenAiEvent.llm_call_id)',
+      event_id String COMMENT 'GenAiEvent.id',
+      name String COMMENT '<operation> <model>',
+      host LowCardinality(String),
+      start_time ${TS} COMMENT 'first request byte, wall clock',
+      end_time ${TS} COMMENT 'last response byte, wall clock',
+      duration_ms Float64,
+      pid UInt32,
+      process_name LowCardinality(String),
+      server_address LowCardinality(String),
+      http_status Nullable(UInt16),
+      operation LowCardinality(String) COMMENT 'gen_ai.operation.name',
+      provider LowCardinality(String) COMMENT 'gen_ai.provider.name',
+      request_model LowCardinality(Nullable(String)),
+      response_model LowCardinality(Nullable(String)),
+      response_id Nullable(String),
+      finish_reasons Array(String),
+      input_tokens Nullable(UInt64) COMMENT 'includes cached input (semconv)',
+      output_tokens Nullable(UInt64),
+      cache_read_input_tokens Nullable(UInt64),
+      cache_creation_input_tokens Nullable(UInt64),
+      reasoning_output_tokens Nullable(UInt64),
+      error_type Nullable(String),
+      tool_calls String COMMENT 'JSON array of {id,name,arguments}',
+      raw_usage String COMMENT 'JSON: provider usage object or null',
+      attributes String COMMENT 'JSON: gen_ai.* / server.* / http.* attributes',
+      output_text String,
+      exchange_id String,
+      ingested_at ${TS} DEFAULT now64(9)
+    ) ${ENGINE}
+    PARTITION BY toYYYYMM(start_time)
+    ORDER BY call_id`,
+    `CREATE TABLE IF NOT EXISTS ${db}.exchanges (
+      exchange_id String,
+      host LowCardinality(String),
+      conn_key String,
+      pid UInt32,
+      tid UInt32,
+      uid UInt32,
+      comm LowCardinality(String),
+      ppid Nullable(UInt32),
+      process_exe String,
+      process_argv Array(String) COMMENT 'redacted',
+      server_address LowCardinality(String),
+      method LowCardinality(String),
+      target String COMMENT 'request-target, redacted',
+      request_version LowCardinality(String),
+      request_headers Array(Tuple(String, String)) COMMENT 'wire order, secret values redacted',
+      request_body String,
+      request_body_encoding LowCardinality(String) COMMENT 'utf8 | base64',
+      request_body_incomplete LowCardinality(Nullable(String)) COMMENT 'short | decode_error | null',
+      has_response Bool,
+      status Nullable(UInt16),
+      reason String,
+      response_headers Array(Tuple(String, String)),
+      response_body String COMMENT 'for streams: SSE events re-serialised (event:/id:/data: lines)',
+      response_body_encoding LowCardinality(String),
+      response_body_incomplete LowCardinality(Nullable(String)),
+      streaming Bool,
+      sse_events UInt32,
+      start_time ${TS} COMMENT 'first request byte',
+      end_time ${TS} COMMENT 'last response byte (last request byte when no response)',
+      ingested_at ${TS} DEFAULT now64(9)
+    ) ${ENGINE}
+    PARTITION BY toYYYYMM(start_time)
+    ORDER BY exchange_id`,
+    `CREATE TABLE IF NOT EXISTS ${db}.audit_events (
+      id String,
+      type LowCardinality(String) COMMENT 'llm | process',
+      action LowCardinality(String),
+      host LowCardinality(String),
+      ts ${TS},
+      pid UInt32,
+      ppid UInt32,
+      comm LowCardinality(String),
+      summary String COMMENT 'redacted',
+      details String COMMENT 'JSON, redacted',
+      ingested_at ${TS} DEFAULT now64(9)
+    ) ${ENGINE}
+    PARTITION BY toYYYYMM(ts)
+    ORDER BY id`,
+    `CREATE TABLE IF NOT EXISTS ${db}.dead_letters (
+      id String,
+      stage LowCardinality(String),
+      host LowCardinality(String),
+      reason LowCardinality(String),
+      error String,
+      input_subject String,
+      input_seq UInt64,
+      input_id Nullable(String),
+      conn_key Nullable(String),
+      sample_base64 String COMMENT 'first bytes of the input, redacted when UTF-8 text',
+      ts ${TS},
+      ingested_at ${TS} DEFAULT now64(9)
+    ) ${ENGINE}
+    PARTITION BY toYYYYMM(ts)
+    ORDER BY id`,
+  ];
+}
+
+/**
+ * Creates the database and tables if missing (idempotent: safe on every start, concurrently from several
+ * processes against a server). Does not migrate existing tables. Throws the ClickHouse error on failure.
+ */
+export async function ensureSchema(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<void> {
+  for (const query of schemaStatements(database)) {
+    await client.command({ query });
+  }
+}
+
+/** Quotes an identifier for SQL (`agentsight` → `` `agentsight` ``). */
+export function quoteIdent(name: string): string {
+  return '`' + name.replace(/\\/g, '\\\\').replace(/`/g, '\\`') + '`';
+}
+
+/** `database`.`table`, quoted. */
+export function qualified(database: string, table: string): string {
+  return `${quoteIdent(database)}.${quoteIdent(table)}`;
+}

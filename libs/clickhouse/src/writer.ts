@@ -1,0 +1,201 @@
+/**
+ * Batched, acknowledged inserts: the storage sink adds one row per input and acks the input in `onStored`, which
+ * runs only after the INSERT holding the row succeeded (at-least-once; the tables deduplicate by id).
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { DEFAULT_DATABASE, qualified } from './schema';
+
+export interface BatchWriterOptions {
+  /** Database of the tables (default `agentsight`). */
+  database?: string;
+  /** Flush a table's batch when it holds this many rows (default 500). */
+  maxRows?: number;
+  /** …or this many bytes of string data, approximately (default 16 MiB; bodies can be large). */
+  maxBytes?: number;
+  /** …or when its oldest row has waited this many ms (default 200). */
+  maxDelayMs?: number;
+  /** Attempts per batch before giving up on it (default 8; Infinity = retry forever). */
+  maxAttempts?: number;
+  /** First retry delay in ms, doubled per attempt with ±25 % jitter (default 100). */
+  retryInitialMs?: number;
+  /** Cap of the retry delay in ms (default 5000). */
+  retryMaxMs?: number;
+  /** Told about every failed attempt (`final` = the batch was given up) and about throwing callbacks. */
+  onError?: (err: unknown, info: { table: string; rows: number; attempt: number; final: boolean }) => void;
+}
+
+interface Pending {
+  row: Record<string, unknown>;
+  onStored: () => void;
+  onFailed?: (err: unknown) => void;
+  bytes: number;
+}
+
+interface TableState {
+  queue: Pending[];
+  bytes: number;
+  timer: NodeJS.Timeout | null;
+  inflight: Promise<void> | null;
+}
+
+/**
+ * Collects rows per table and inserts them with `client.insert({ table, values, format: 'JSONEachRow' })`.
+ *
+ * - A table's batch is flushed at `maxRows` rows, `maxBytes` bytes or `maxDelayMs` after its first row.
+ * - One insert per table is in flight at a time; rows added meanwhile form the next batch.
+ * - A failed insert is retried with exponential backoff (`retryInitialMs` doubling up to `retryMaxMs`) up to
+ *   `maxAttempts`; then the batch is dropped and each row's `onFailed` (if any) is called — its input stays unacked,
+ *   so JetStream redelivers it later.
+ * - `onStored` runs once per row, only after a successful insert; exceptions from it are reported to `onError` and
+ *   do not affect other rows.
+ *
+ * The writer does not own the client: `close()` flushes and stops, the caller closes the client afterwards.
+ */
+export class BatchWriter {
+  private readonly tables = new Map<string, TableState>();
+  private readonly database: string;
+  private readonly maxRows: number;
+  private readonly maxBytes: number;
+  private readonly maxDelayMs: number;
+  private readonly maxAttempts: number;
+  private readonly retryInitialMs: number;
+  private readonly retryMaxMs: number;
+  private closed = false;
+
+  constructor(private readonly client: ClickHouseClient, private readonly opts: BatchWriterOptions = {}) {
+    this.database = opts.database ?? DEFAULT_DATABASE;
+    this.maxRows = opts.maxRows ?? 500;
+    this.maxBytes = opts.maxBytes ?? 16 << 20;
+    this.maxDelayMs = opts.maxDelayMs ?? 200;
+    this.maxAttempts = opts.maxAttempts ?? 8;
+    this.retryInitialMs = opts.retryInitialMs ?? 100;
+    this.retryMaxMs = opts.retryMaxMs ?? 5000;
+  }
+
+  /**
+   * Queues `row` for `table` (a table name of the writer's database, e.g. `llm_calls`). `onStored` is called after
+   * the insert containing the row succeeded; `onFailed` if the writer gave up on it. Throws when closed.
+   */
+  add(table: string, row: Record<string, unknown>, onStored: () => void, onFailed?: (err: unknown) => void): void {
+    if (this.closed) throw new Error('BatchWriter is closed');
+    let st = this.tables.get(table);
+    if (!st) {
+      st = { queue: [], bytes: 0, timer: null, inflight: null };
+      this.tables.set(table, st);
+    }
+    const bytes = approxBytes(row);
+    st.queue.push({ row, onStored, onFailed, bytes });
+    st.bytes += bytes;
+    if (st.queue.length >= this.maxRows || st.bytes >= this.maxBytes) this.kick(table, st);
+    else if (!st.timer && !st.inflight) st.timer = setTimeout(() => this.kick(table, st!), this.maxDelayMs);
+  }
+
+  /** Rows queued or in flight, over all tables. */
+  get pending(): number {
+    let n = 0;
+    for (const st of this.tables.values()) n += st.queue.length;
+    return n + this.inflightRows;
+  }
+
+  private inflightRows = 0;
+
+  /**
+   * Inserts everything queued now (and anything added while flushing); resolves when no row is queued or in
+   * flight. Rows of batches given up on are not an error here (see `onFailed`).
+   */
+  async flush(): Promise<void> {
+    for (;;) {
+      const waits: Promise<void>[] = [];
+      for (const [table, st] of this.tables) {
+        if (st.queue.length && !st.inflight) this.kick(table, st);
+        if (st.inflight) waits.push(st.inflight);
+      }
+      if (waits.length === 0) return;
+      await Promise.all(waits);
+    }
+  }
+
+  /** Flushes (waiting for retries; forever if `maxAttempts` is Infinity and inserts keep failing), then refuses
+   * further rows. Does not close the client. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    for (const st of this.tables.values()) if (st.timer) clearTimeout(st.timer);
+  }
+
+  private kick(table: string, st: TableState): void {
+    if (st.timer) {
+      clearTimeout(st.timer);
+      st.timer = null;
+    }
+    if (st.inflight || st.queue.length === 0) return;
+    // Take up to maxRows rows / maxBytes bytes (at least one row).
+    let n = 0;
+    let bytes = 0;
+    while (n < st.queue.length && n < this.maxRows && (n === 0 || bytes + st.queue[n]!.bytes <= this.maxBytes)) bytes += st.queue[n++]!.bytes;
+    const batch = st.queue.splice(0, n);
+    st.bytes -= bytes;
+    this.inflightRows += batch.length;
+    st.inflight = this.insert(table, batch).finally(() => {
+      this.inflightRows -= batch.length;
+      st.inflight = null;
+      if (st.queue.length >= this.maxRows || st.bytes >= this.maxBytes || this.closed) this.kick(table, st);
+      else if (st.queue.length && !st.timer) st.timer = setTimeout(() => this.kick(table, st), this.maxDelayMs);
+    });
+  }
+
+  private async insert(table: string, batch: Pending[]): Promise<void> {
+    const values = batch.map((p) => p.row);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.insert({ table: qualified(this.database, table), values, format: 'JSONEachRow' });
+        break;
+      } catch (err) {
+        const final = attempt >= this.maxAttempts;
+        this.report(err, { table, rows: batch.length, attempt, final });
+        if (final) {
+          for (const p of batch) this.safe(() => p.onFailed?.(err), table);
+          return;
+        }
+        const base = Math.min(this.retryInitialMs * 2 ** (attempt - 1), this.retryMaxMs);
+        await sleep(base * (0.75 + Math.random() * 0.5));
+      }
+    }
+    for (const p of batch) this.safe(p.onStored, table);
+  }
+
+  private safe(fn: () => void, table: string): void {
+    try {
+      fn();
+    } catch (err) {
+      this.report(err, { table, rows: 1, attempt: 0, final: false });
+    }
+  }
+
+  private report(err: unknown, info: { table: string; rows: number; attempt: number; final: boolean }): void {
+    if (this.opts.onError) {
+      try {
+        this.opts.onError(err, info);
+      } catch {
+        /* ignore */
+      }
+    } else {
+      console.error(`[BatchWriter] ${info.table}: insert of ${info.rows} rows failed (attempt ${info.attempt}${info.final ? ', giving up' : ''}): ${(err as Error)?.message ?? err}`);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Rough size of a row: total length of its strings (bodies dominate), plus a little per field. */
+function approxBytes(row: Record<string, unknown>): number {
+  let n = 0;
+  for (const v of Object.values(row)) {
+    if (typeof v === 'string') n += v.length + 8;
+    else if (Array.isArray(v)) for (const x of v) n += typeof x === 'string' ? x.length + 4 : Array.isArray(x) ? String(x).length + 8 : 16;
+    else n += 16;
+  }
+  return n;
+}

@@ -1,0 +1,113 @@
+/** Test fixtures (contract objects) shared by the specs of this lib. Not exported from index.ts. */
+import type { AuditRecord, DeadLetter, Exchange, GenAiEvent } from '@agentsight/contracts';
+
+/** 2024-05-01T12:00:00.123456789Z in ns. */
+export const T0 = 1714564800123456789n;
+
+export function genaiEvent(over: Partial<GenAiEvent> & { attrs?: GenAiEvent['attributes'] } = {}): GenAiEvent {
+  const { attrs, ...rest } = over;
+  return {
+    v: 1,
+    id: 'genai-1',
+    llm_call_id: 'call-1',
+    exchange_id: 'ex-1',
+    name: 'chat gpt-4.1',
+    host: 'devbox',
+    start_ns: T0,
+    end_ns: T0 + 1_234_500_000n,
+    pid: 4242,
+    process_name: 'node',
+    attributes: {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.request.model': 'gpt-4.1',
+      'gen_ai.response.model': 'gpt-4.1-2025-04-14',
+      'gen_ai.response.id': 'chatcmpl-abc',
+      'gen_ai.response.finish_reasons': ['tool_calls'],
+      'gen_ai.usage.input_tokens': 120,
+      'gen_ai.usage.output_tokens': 30,
+      'gen_ai.usage.cache_read.input_tokens': 100,
+      'server.address': 'api.openai.com',
+      'http.response.status_code': 200,
+      ...attrs,
+    },
+    tool_calls: [
+      { id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris","unit":"c"}' },
+      { id: 'call_2', name: 'broken', arguments: '{"city": "Par' },
+    ],
+    raw_usage: { prompt_tokens: 120, completion_tokens: 30, prompt_tokens_details: { cached_tokens: 100 } },
+    output_text: 'Let me check.',
+    ...rest,
+  };
+}
+
+export function exchange(over: Partial<Exchange> = {}, req: Partial<Exchange['request']> = {}, res: Partial<NonNullable<Exchange['response']>> | null = {}): Exchange {
+  return {
+    v: 1,
+    id: 'ex-1',
+    conn: { key: 'devbox/boot/1/4242/0x1', host: 'devbox', boot_id: 'boot', run: 1, pid: 4242, tid: 4243, uid: 1000, comm: 'node', ssl: '0x1', partition: 3 },
+    process: { pid: 4242, ppid: 1, uid: 1000, comm: 'node', exe: '/usr/bin/node', argv: ['node', 'agent.js'], start_ns: T0 - 5_000_000_000n },
+    server_address: 'api.openai.com',
+    request: {
+      method: 'POST',
+      target: '/v1/chat/completions',
+      version: 'HTTP/1.1',
+      headers: [['Host', 'api.openai.com'], ['Content-Type', 'application/json']],
+      body: new TextEncoder().encode('{"model":"gpt-4.1","messages":[]}'),
+      start_ns: T0,
+      end_ns: T0 + 1_000_000n,
+      ...req,
+    },
+    response:
+      res === null
+        ? null
+        : {
+            status: 200,
+            reason: 'OK',
+            version: 'HTTP/1.1',
+            headers: [['Content-Type', 'application/json']],
+            body: new TextEncoder().encode('{"id":"chatcmpl-abc"}'),
+            events: [],
+            streaming: false,
+            start_ns: T0 + 500_000_000n,
+            end_ns: T0 + 1_234_500_000n,
+            ...res,
+          },
+    ...over,
+  };
+}
+
+export function audit(over: Partial<AuditRecord> = {}): AuditRecord {
+  return {
+    v: 1,
+    id: 'audit-1',
+    type: 'process',
+    action: 'exec',
+    host: 'devbox',
+    ts_ns: T0,
+    pid: 4242,
+    ppid: 1,
+    comm: 'node',
+    summary: 'exec /usr/bin/node agent.js',
+    details: { event: 'exec', filename: '/usr/bin/node', argv: ['node', 'agent.js'], duration_ns: 12345678901234567890n },
+    ...over,
+  };
+}
+
+export function deadLetter(over: Partial<DeadLetter> = {}): DeadLetter {
+  return {
+    v: 1,
+    id: 'dlq-1',
+    stage: 'parser',
+    host: 'devbox',
+    reason: 'http_parse_error',
+    error: 'bad request line',
+    input_subject: 'agentsight.raw.ssl.devbox.3',
+    input_seq: 77,
+    input_id: 'raw-77',
+    conn_key: 'devbox/boot/1/4242/0x1',
+    sample: new TextEncoder().encode('GARBAGE / HTTP/1.1\r\n'),
+    ts_ns: T0,
+    ...over,
+  };
+}
