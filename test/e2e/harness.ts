@@ -163,3 +163,52 @@ export function startProbe(infra: Infra, args: string[]): Promise<Child> {
 
 export { stopChild };
 export const sh = (cmd: string) => execFileSync('sh', ['-c', cmd]).toString();
+
+/** State letter of a process (`T` = stopped) or null when gone. */
+function state(pid: number): string | null {
+  try {
+    const s = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8') as string;
+    return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
+}
+
+/** Result of {@link captureRun}. */
+export interface CaptureRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  pid: number;
+  /** The probe's `stopped` line: records, published, ringbuf_drops, publish_failures, last_seq. */
+  probe: Record<string, any>;
+}
+
+/**
+ * Runs `sh -c script` under the probe: the shell starts stopped, the probe attaches to it (and its descendants),
+ * then it runs to completion; the probe is stopped (draining everything to JetStream) before this resolves.
+ * `during` runs while the script runs (e.g. to kill a stage mid-stream).
+ */
+export async function captureRun(infra: Infra, script: string, env: NodeJS.ProcessEnv = infra.env, during?: () => Promise<void>): Promise<CaptureRun> {
+  const child = spawn('/bin/sh', ['-c', `kill -STOP $$; exec sh -c "$0"`, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exit = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  while (state(child.pid!) !== 'T') await new Promise((r) => setTimeout(r, 5));
+  const probe = await startProbe(infra, ['--pid', String(child.pid)]);
+  process.kill(child.pid!, 'SIGCONT');
+  await during?.();
+  const code = await exit;
+  probe.proc.kill('SIGINT');
+  const { lines } = await probe.exited;
+  return { code, stdout, stderr, pid: child.pid!, probe: lines.find((l) => l.event === 'stopped') ?? {} };
+}
+
+/** GET a JSON path of the test's api service. */
+export async function api<T = any>(infra: Infra, path: string): Promise<T> {
+  const r = await fetch(`http://127.0.0.1:${infra.env.AGENTSIGHT_API_PORT}${path}`);
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+  return (await r.json()) as T;
+}

@@ -91,6 +91,8 @@ export interface CallSummary {
   /** The provider's usage object, or null. */
   raw_usage: Record<string, unknown> | null;
   'error.type': string | null;
+  /** The answer text (reasoning excluded), redacted. */
+  output_text: string;
 }
 
 export interface ListCallsOptions extends DbOption {
@@ -119,13 +121,13 @@ export async function listCalls(client: ClickHouseClient, opts: ListCallsOptions
     http_status: number | null; operation: string; provider: string; request_model: string | null; response_model: string | null;
     response_id: string | null; finish_reasons: string[]; input_tokens: string | null; output_tokens: string | null;
     cache_read_input_tokens: string | null; cache_creation_input_tokens: string | null; tool_calls: string; raw_usage: string;
-    error_type: string | null;
+    error_type: string | null; output_text: string;
   };
   const rs = await rows<R>(
     client,
     `SELECT call_id, toString(toUnixTimestamp64Nano(start_time)) AS start_ns, duration_ms, pid, process_name, server_address,
             http_status, operation, provider, request_model, response_model, response_id, finish_reasons, input_tokens,
-            output_tokens, cache_read_input_tokens, cache_creation_input_tokens, tool_calls, raw_usage, error_type
+            output_tokens, cache_read_input_tokens, cache_creation_input_tokens, tool_calls, raw_usage, error_type, output_text
      FROM ${qualified(opts.database ?? DEFAULT_DATABASE, 'llm_calls')} FINAL
      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
      ORDER BY start_time DESC, call_id
@@ -161,6 +163,7 @@ export async function listCalls(client: ClickHouseClient, opts: ListCallsOptions
         : [],
       raw_usage: usage && typeof usage === 'object' && !Array.isArray(usage) ? (usage as Record<string, unknown>) : null,
       'error.type': r.error_type,
+      output_text: r.output_text,
     };
   });
 }
@@ -417,4 +420,40 @@ export async function countRows(client: ClickHouseClient, opts: DbOption = {}): 
   const out = Object.fromEntries(TABLES.map((t) => [t, 0])) as Record<TableName, number>;
   for (const r of rs) out[r.table] = Number(r.n);
   return out;
+}
+
+/** One exchange in a listing (no bodies). */
+export interface ExchangeSummary {
+  exchange_id: string;
+  /** ISO 8601, UTC, ms precision. */
+  start_time: string;
+  pid: number;
+  comm: string;
+  server_address: string;
+  method: string;
+  target: string;
+  status: number | null;
+  streaming: boolean;
+  /** Stored (redacted) request body size, bytes. */
+  request_body_bytes: number;
+}
+
+/** Latest exchanges, newest first; `target` keeps those whose request-target starts with it. */
+export async function listExchanges(client: ClickHouseClient, opts: DbOption & { target?: string; limit?: number } = {}): Promise<ExchangeSummary[]> {
+  const params: Record<string, unknown> = { limit: clampLimit(opts.limit, 100), target: opts.target ?? '' };
+  type R = { exchange_id: string; start_ns: string; pid: number; comm: string; server_address: string; method: string; target: string; status: number | null; streaming: number; request_body_bytes: string };
+  const rs = await rows<R>(
+    client,
+    `SELECT exchange_id, toString(toUnixTimestamp64Nano(start_time)) AS start_ns, pid, comm, server_address, method, target, status,
+            streaming, if(request_body_encoding = 'base64', length(base64Decode(request_body)), length(request_body)) AS request_body_bytes
+     FROM ${qualified(opts.database ?? DEFAULT_DATABASE, 'exchanges')} FINAL
+     WHERE startsWith(target, {target:String})
+     ORDER BY start_time DESC, exchange_id
+     LIMIT {limit:UInt32}`,
+    params,
+  );
+  return rs.map((r) => ({
+    exchange_id: r.exchange_id, start_time: nsIso(r.start_ns), pid: Number(r.pid), comm: r.comm, server_address: r.server_address,
+    method: r.method, target: r.target, status: n(r.status), streaming: Boolean(r.streaming), request_body_bytes: Number(r.request_body_bytes),
+  }));
 }

@@ -59,4 +59,6 @@ export interface LlmCall {
   comm: string;
   process: ProcessInfo | null;
   conn_key: string;
+  /** Host that captured the call (as in the raw records). */
+  host: string;
 }

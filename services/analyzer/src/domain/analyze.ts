@@ -198,6 +198,7 @@ function analyze(ex: Exchange): AnalyzeResult {
     comm: ex.conn.comm,
     process: ex.process,
     conn_key: ex.conn.key,
+    host: ex.conn.host,
   };
   return { call, audit: [auditForCall(call)], deadLetters: failures.length ? [deadLetter(ex, failures)] : [] };
 }

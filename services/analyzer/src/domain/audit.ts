@@ -4,12 +4,6 @@
  */
 import { deriveId, rawMsgId, type AuditRecord, type LlmCall, type RawProcRecord } from '@agentsight/contracts';
 
-/** The agentsight host of a connection key (`<host>/<boot_id>/<run>/<pid>/<ssl>`, see `connKey`). */
-export function hostOfConnKey(key: string): string {
-  const slash = key.indexOf('/');
-  return slash >= 0 ? key.slice(0, slash) : key;
-}
-
 function fmt(n: number | null): string {
   return n === null ? '?' : String(n);
 }
@@ -45,7 +39,7 @@ export function auditForCall(call: LlmCall): AuditRecord {
     id: deriveId('audit', 'llm', call.id),
     type: 'llm',
     action: 'llm_call',
-    host: hostOfConnKey(call.conn_key),
+    host: call.host,
     ts_ns: call.start_ns,
     pid: call.pid,
     ppid: call.process?.ppid ?? 0,

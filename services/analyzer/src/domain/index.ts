@@ -3,7 +3,7 @@
  * no NATS; the service layer publishes the results.
  */
 export { analyzeExchange, NO_RESPONSE_ERROR } from './analyze';
-export { auditForCall, auditForProc, llmSummary, procSummary, hostOfConnKey } from './audit';
+export { auditForCall, auditForProc, llmSummary, procSummary } from './audit';
 export { anthropicUsage, extractAnthropicMessages } from './anthropic-messages';
 export { extractOpenAiChat, openAiUsage } from './openai-chat';
 export { apiFromPath, providerFor, targetPath } from './providers';

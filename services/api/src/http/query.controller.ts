@@ -1,5 +1,5 @@
-import { BadRequestException, Controller, Get, Query } from '@nestjs/common';
-import { listAudit, listCalls, listDeadLetters, tokenSummary } from '@agentsight/clickhouse';
+import { BadRequestException, Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
+import { getExchange, listAudit, listCalls, listDeadLetters, listExchanges, tokenSummary } from '@agentsight/clickhouse';
 import { Storage } from '../storage/storage';
 
 const PERIODS = ['today', 'week', 'month'] as const;
@@ -7,7 +7,8 @@ const PERIODS = ['today', 'week', 'month'] as const;
 /**
  * Read API over the stored data (JSON), used by the `agentsight` CLI and the dashboard:
  * `GET /api/health`, `/api/calls?limit&pid&since`, `/api/token?period=today|week|month`,
- * `/api/audit?pid&type=llm|process&limit`, `/api/dead-letters?limit`.
+ * `/api/audit?pid&type=llm|process&limit`, `/api/dead-letters?limit`, `/api/exchanges?target&limit` and
+ * `/api/exchanges/:id` (bodies base64 in `request_body_base64` / `response_body_base64`, secrets redacted).
  */
 @Controller('api')
 export class QueryController {
@@ -33,6 +34,25 @@ export class QueryController {
   audit(@Query('pid') pid?: string, @Query('type') type?: string, @Query('limit') limit?: string) {
     if (type && type !== 'llm' && type !== 'process') throw new BadRequestException('type must be llm or process');
     return listAudit(this.storage.client, { pid: pid ? int(pid, 0) : undefined, type: type as 'llm' | 'process' | undefined, limit: int(limit, 200) });
+  }
+
+  @Get('exchanges')
+  exchanges(@Query('target') target?: string, @Query('limit') limit?: string) {
+    return listExchanges(this.storage.client, { target, limit: int(limit, 100) });
+  }
+
+  @Get('exchanges/:id')
+  async exchange(@Param('id') id: string) {
+    const ex = await getExchange(this.storage.client, id);
+    if (!ex) throw new NotFoundException(`no exchange ${id}`);
+    const { request_body, response_body, start_ns, end_ns, ...rest } = ex;
+    return {
+      ...rest,
+      start_ns: start_ns.toString(),
+      end_ns: end_ns.toString(),
+      request_body_base64: Buffer.from(request_body).toString('base64'),
+      response_body_base64: Buffer.from(response_body).toString('base64'),
+    };
   }
 
   @Get('dead-letters')

@@ -33,6 +33,7 @@ function call(over: Partial<LlmCall> = {}): LlmCall {
     comm: 'HTTP Client',
     process: null,
     conn_key: connKey({ host: 'dev-box', boot_id: 'b', run: 1, pid: 60228, ssl: 0xabc }),
+    host: 'dev-box',
     ...over,
   };
 }

@@ -4,12 +4,6 @@
  */
 import { deriveId, GenAiAttr, type GenAiAttributeValue, type GenAiEvent, type LlmCall } from '@agentsight/contracts';
 
-/** The agentsight host of a connection key (`<host>/<boot_id>/<run>/<pid>/<ssl>`, see `connKey`). */
-export function hostOfConnKey(key: string): string {
-  const slash = key.indexOf('/');
-  return slash >= 0 ? key.slice(0, slash) : key;
-}
-
 /**
  * The semconv attributes of a call, by {@link GenAiAttr} name; attributes whose value is null (unknown) are omitted,
  * and so is an empty `gen_ai.response.finish_reasons`.
@@ -57,7 +51,7 @@ export function toGenAiEvent(call: LlmCall): GenAiEvent {
     llm_call_id: call.id,
     exchange_id: call.exchange_id,
     name: model ? `${call.operation} ${model}` : call.operation,
-    host: hostOfConnKey(call.conn_key),
+    host: call.host,
     start_ns: call.start_ns,
     end_ns: call.end_ns,
     pid: call.pid,
