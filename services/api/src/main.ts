@@ -10,7 +10,6 @@ import { apiPort } from './cli/paths';
 async function main(): Promise<void> {
   const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
   app.enableShutdownHooks(['SIGINT', 'SIGTERM']);
-  app.useBodyParser('json');
   const port = apiPort();
   await app.listen(port, '127.0.0.1');
   process.stdout.write(JSON.stringify({ event: 'ready', service: 'api', pid: process.pid, port }) + '\n');

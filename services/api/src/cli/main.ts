@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { constants, hostname } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import type { AuditEntry, CallSummary, TokenSummaryRow } from '@agentsight/clickhouse';
 import { table } from './format';
 import { dataDir } from './paths';
 import { ensureInfra, Pipeline, procState, resolveBinary, startProbe, waitDrained } from './pipeline';
 import { Reader } from './read';
 
-type Row = Record<string, unknown>;
 
 /** Environment of the services a run starts: data directory and a per-run instance name. */
 function runEnv(dir: string): NodeJS.ProcessEnv {
@@ -79,7 +79,7 @@ async function traceCommand(opts: { dataDir?: string; pid?: string[]; comm?: str
   return 0;
 }
 
-function printSummary(calls: Row[]): void {
+function printSummary(calls: CallSummary[]): void {
   const byModel = new Map<string, { calls: number; input: number; output: number }>();
   for (const c of calls) {
     const model = String(c['gen_ai.response.model'] ?? c['gen_ai.request.model'] ?? '?');
@@ -102,8 +102,9 @@ async function withReader<T>(opts: { dataDir?: string }, f: (r: Reader) => Promi
   }
 }
 
-const print = (rows: Row[], json: boolean | undefined, cols: Array<[string, (r: Row) => unknown]>) =>
+function print<T>(rows: T[], json: boolean | undefined, cols: Array<[string, (r: T) => unknown]>): void {
   process.stdout.write((json ? JSON.stringify(rows, null, 2) : rows.length ? table(rows, cols) : '(none)') + '\n');
+}
 
 /** Builds the `agentsight` command line. */
 export function program(): Command {
@@ -120,23 +121,23 @@ export function program(): Command {
     .action(async (o) => process.exit(await traceCommand(o)));
   p.command('calls').description('list captured LLM calls')
     .option('--data-dir <dir>', 'data directory').option('--json', 'JSON array').option('--limit <n>', 'most recent N', '100')
-    .action((o) => withReader(o, async (r) => print(await r.calls({ limit: Number(o.limit) }), o.json, [
+    .action((o) => withReader(o, async (r) => print<CallSummary>(await r.calls({ limit: Number(o.limit) }), o.json, [
       ['start_time', (c) => c.start_time], ['pid', (c) => c.pid], ['process', (c) => c.process_name],
       ['provider', (c) => c['gen_ai.provider.name']], ['model', (c) => c['gen_ai.response.model'] ?? c['gen_ai.request.model']],
       ['in', (c) => c['gen_ai.usage.input_tokens']], ['out', (c) => c['gen_ai.usage.output_tokens']],
-      ['finish', (c) => c['gen_ai.response.finish_reasons']], ['tools', (c) => (c.tool_calls as Row[]).map((t) => t.name)],
+      ['finish', (c) => c['gen_ai.response.finish_reasons']], ['tools', (c) => c.tool_calls.map((t) => t.name)],
       ['ms', (c) => c.duration_ms],
     ])));
   p.command('token').description('token usage by model')
     .option('--data-dir <dir>', 'data directory').option('--json', 'JSON').option('--period <p>', 'today | week | month', 'today')
-    .action((o) => withReader(o, async (r) => print(await r.token(o.period), o.json, [
+    .action((o) => withReader(o, async (r) => print<TokenSummaryRow>(await r.token(o.period), o.json, [
       ['provider', (t) => t.provider], ['model', (t) => t.model], ['calls', (t) => t.calls], ['input', (t) => t.input_tokens],
       ['output', (t) => t.output_tokens], ['cache_read', (t) => t.cache_read_input_tokens], ['cache_creation', (t) => t.cache_creation_input_tokens],
     ])));
   p.command('audit').description('audit records: LLM calls and process exec/exit')
     .option('--data-dir <dir>', 'data directory').option('--json', 'JSON').option('--pid <pid>', 'only this pid')
     .option('--type <t>', 'llm | process').option('--limit <n>', 'most recent N', '200')
-    .action((o) => withReader(o, async (r) => print(await r.audit({ pid: o.pid ? Number(o.pid) : undefined, type: o.type, limit: Number(o.limit) }), o.json, [
+    .action((o) => withReader(o, async (r) => print<AuditEntry>(await r.audit({ pid: o.pid ? Number(o.pid) : undefined, type: o.type, limit: Number(o.limit) }), o.json, [
       ['ts', (a) => a.ts], ['type', (a) => a.type], ['pid', (a) => a.pid], ['ppid', (a) => a.ppid], ['comm', (a) => a.comm], ['summary', (a) => a.summary],
     ])));
   return p;

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { listAudit, listCalls, openClickHouse, tokenSummary } from '@agentsight/clickhouse';
+import type { AuditEntry, CallSummary, TokenSummaryRow } from '@agentsight/clickhouse';
 import { apiPort } from './paths';
 import { apiRunning } from './pipeline';
 
@@ -22,19 +23,16 @@ export class Reader {
     return (await r.json()) as T;
   }
 
-  calls(opts: { limit: number; since?: string; pid?: number }): Promise<Record<string, unknown>[]> {
-    if (!this.client) return this.api(`/api/calls?${qs(opts)}`);
-    return listCalls(this.client, opts) as Promise<Record<string, unknown>[]>;
+  calls(opts: { limit: number; since?: string; pid?: number }): Promise<CallSummary[]> {
+    return this.client ? listCalls(this.client, opts) : this.api(`/api/calls?${qs(opts)}`);
   }
 
-  token(period: 'today' | 'week' | 'month'): Promise<Record<string, unknown>[]> {
-    if (!this.client) return this.api(`/api/token?period=${period}`);
-    return tokenSummary(this.client, { period }) as Promise<Record<string, unknown>[]>;
+  token(period: 'today' | 'week' | 'month'): Promise<TokenSummaryRow[]> {
+    return this.client ? tokenSummary(this.client, { period }) : this.api(`/api/token?period=${period}`);
   }
 
-  audit(opts: { pid?: number; type?: 'llm' | 'process'; limit: number }): Promise<Record<string, unknown>[]> {
-    if (!this.client) return this.api(`/api/audit?${qs(opts)}`);
-    return listAudit(this.client, opts) as Promise<Record<string, unknown>[]>;
+  audit(opts: { pid?: number; type?: 'llm' | 'process'; limit: number }): Promise<AuditEntry[]> {
+    return this.client ? listAudit(this.client, opts) : this.api(`/api/audit?${qs(opts)}`);
   }
 
   async close(): Promise<void> {
@@ -43,5 +41,5 @@ export class Reader {
 }
 
 function qs(o: Record<string, unknown>): string {
-  return new URLSearchParams(Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)])).toString();
+  return new URLSearchParams(Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)])).toString();
 }
