@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Kernel -> producer layout of one SSL plaintext fragment (ring-buffer record), the kernel side of RawSslRecord
+ * (libs/contracts/src/raw.ts). Shared by bpf/sslsniff.bpf.c and services/probe-producer.
+ */
+#ifndef AGENTSIGHT_SSL_EVENT_H
+#define AGENTSIGHT_SSL_EVENT_H
+
+#include "event_common.h"
+
+/** Maximum plaintext bytes in one ring-buffer record; larger calls are split into fragments of this size. */
+#define SSL_FRAG_MAX (32 * 1024)
+/** Largest call payload that is emitted, bytes (bpf_loop iterations = SSL_CALL_MAX / SSL_FRAG_MAX). Larger calls
+ * are counted as dropped (records + bytes), never truncated silently. */
+#define SSL_CALL_MAX (64u * 1024 * 1024)
+
+enum ssl_fn {
+	SSL_FN_WRITE = 0,
+	SSL_FN_READ = 1,
+	SSL_FN_WRITE_EX = 2,
+	SSL_FN_READ_EX = 3,
+};
+
+enum ssl_dir {
+	SSL_DIR_WRITE = 0, /* plaintext sent by the process */
+	SSL_DIR_READ = 1,  /* plaintext received by the process */
+};
+
+/**
+ * One fragment of one SSL_{read,write}[_ex] call. The record's ring-buffer size may exceed
+ * sizeof(struct as_ssl_event) + frag_len (size classes); only frag_len bytes of data are valid.
+ */
+struct as_ssl_event {
+	__u32 type;        /* EVENT_SSL */
+	__u32 pid;         /* tgid */
+	__u32 tid;
+	__u32 uid;
+	__u64 ts_ns;       /* CLOCK_BOOTTIME ns at the call's return (same for all fragments of a call) */
+	__u64 ssl;         /* SSL* */
+	__u32 len;         /* the call's payload size, bytes */
+	__u32 frag_offset; /* offset of this fragment in the call's payload, bytes */
+	__u32 frag_len;    /* bytes of data in this fragment */
+	__u8 fn;           /* enum ssl_fn */
+	__u8 dir;          /* enum ssl_dir */
+	__u16 _pad;
+	char comm[TASK_COMM_LEN_]; /* thread name */
+	__u8 data[];
+};
+
+#endif

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+/*
+ * TLS plaintext capture: uprobe + uretprobe on SSL_write, SSL_read, SSL_write_ex, SSL_read_ex.
+ *
+ * Entry saves (SSL*, buf, out-param) keyed by (tid, fn); return emits the plaintext as ordered fragments of at most
+ * SSL_FRAG_MAX bytes (bpf_loop), each in a ring-buffer record sized by class (512 B / 4 KiB / 32 KiB of data) so
+ * small calls do not waste ring space. A failed reservation stops the call and counts every remaining fragment and
+ * byte in `drops`: the fragments a consumer sees are always a prefix of the call.
+ */
+#include "common.bpf.h"
+#include "ssl_event.h"
+
+struct call_key {
+	__u32 tid;
+	__u32 fn;
+};
+
+struct call_args {
+	__u64 ssl;
+	__u64 buf;
+	__u64 outlen; /* size_t* of the _ex calls, else 0 */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct call_key);
+	__type(value, struct call_args);
+} active_calls SEC(".maps");
+
+/* State of one call while its fragments are emitted. */
+struct emit_ctx {
+	__u64 ts_ns;
+	__u64 ssl;
+	__u64 buf;
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	__u32 len;
+	__u8 fn;
+	__u8 dir;
+	char comm[TASK_COMM_LEN_];
+};
+
+static __always_inline int call_entry(__u32 fn, __u64 ssl, __u64 buf, __u64 outlen)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	__u32 uid = (__u32)bpf_get_current_uid_gid();
+
+	if (!pid_allowed(tgid, uid, (struct task_struct *)bpf_get_current_task()))
+		return 0;
+
+	struct call_key k = { .tid = (__u32)id, .fn = fn };
+	struct call_args a = { .ssl = ssl, .buf = buf, .outlen = outlen };
+
+	bpf_map_update_elem(&active_calls, &k, &a, BPF_ANY);
+	return 0;
+}
+
+/* Emits the fragment at `off` (n bytes, n <= cap) into a record with room for cap data bytes. 0, or -1 when the
+ * reservation failed, -2 when the user memory could not be read (record discarded). */
+static __always_inline int emit_sized(struct emit_ctx *c, __u64 off, __u64 n, const __u64 cap)
+{
+	struct as_ssl_event *e = bpf_ringbuf_reserve(&events, sizeof(struct as_ssl_event) + cap, 0);
+
+	if (!e)
+		return -1;
+	e->type = EVENT_SSL;
+	e->pid = c->pid;
+	e->tid = c->tid;
+	e->uid = c->uid;
+	e->ts_ns = c->ts_ns;
+	e->ssl = c->ssl;
+	e->len = c->len;
+	e->frag_offset = (__u32)off;
+	e->frag_len = (__u32)n;
+	e->fn = c->fn;
+	e->dir = c->dir;
+	e->_pad = 0;
+	__builtin_memcpy(e->comm, c->comm, TASK_COMM_LEN_);
+
+	barrier_var(n);
+	if (n > cap) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return -2;
+	}
+	if (bpf_probe_read_user(e->data, n, (const void *)(c->buf + off))) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return -2;
+	}
+	bpf_ringbuf_submit(e, wakeup_flags());
+	return 0;
+}
+
+static long emit_frag_cb(__u32 i, void *data)
+{
+	struct emit_ctx *c = data;
+	__u64 len = c->len;
+	__u64 off = (__u64)i * SSL_FRAG_MAX;
+	__u64 n;
+	int err;
+
+	if (off >= len)
+		return 1;
+	n = len - off;
+	if (n > SSL_FRAG_MAX)
+		n = SSL_FRAG_MAX;
+
+	if (n <= 512)
+		err = emit_sized(c, off, n, 512);
+	else if (n <= 4096)
+		err = emit_sized(c, off, n, 4096);
+	else
+		err = emit_sized(c, off, n, SSL_FRAG_MAX);
+	if (err) {
+		/* This and every later fragment of the call are lost: count them all. */
+		__u64 left = len - off;
+
+		count_drop((left + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX, left);
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline int call_return(struct pt_regs *ctx, __u32 fn)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_key k = { .tid = (__u32)id, .fn = fn };
+	struct call_args *a = bpf_map_lookup_elem(&active_calls, &k);
+	struct emit_ctx c = {};
+	__u64 len;
+
+	if (!a)
+		return 0;
+	c.ssl = a->ssl;
+	c.buf = a->buf;
+	if (fn == SSL_FN_WRITE_EX || fn == SSL_FN_READ_EX) {
+		size_t out = 0;
+
+		/* int SSL_{read,write}_ex(SSL*, void*, size_t, size_t *out): 1 on success. */
+		if ((int)PT_REGS_RC(ctx) != 1 || !a->outlen ||
+		    bpf_probe_read_user(&out, sizeof(out), (const void *)a->outlen)) {
+			bpf_map_delete_elem(&active_calls, &k);
+			return 0;
+		}
+		len = out;
+	} else {
+		int ret = (int)PT_REGS_RC(ctx);
+
+		if (ret <= 0) {
+			bpf_map_delete_elem(&active_calls, &k);
+			return 0;
+		}
+		len = (__u64)ret;
+	}
+	bpf_map_delete_elem(&active_calls, &k);
+	if (len == 0)
+		return 0;
+	if (len > SSL_CALL_MAX) {
+		count_drop((len + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX, len);
+		return 0;
+	}
+
+	c.ts_ns = bpf_ktime_get_boot_ns();
+	c.pid = id >> 32;
+	c.tid = (__u32)id;
+	c.uid = (__u32)bpf_get_current_uid_gid();
+	c.len = (__u32)len;
+	c.fn = fn;
+	c.dir = (fn == SSL_FN_WRITE || fn == SSL_FN_WRITE_EX) ? SSL_DIR_WRITE : SSL_DIR_READ;
+	bpf_get_current_comm(c.comm, sizeof(c.comm));
+
+	bpf_loop((c.len + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX, emit_frag_cb, &c, 0);
+	return 0;
+}
+
+/* int SSL_write(SSL *ssl, const void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(probe_ssl_write, void *ssl, const void *buf)
+{
+	return call_entry(SSL_FN_WRITE, (__u64)ssl, (__u64)buf, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(retprobe_ssl_write)
+{
+	return call_return(ctx, SSL_FN_WRITE);
+}
+
+/* int SSL_read(SSL *ssl, void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(probe_ssl_read, void *ssl, void *buf)
+{
+	return call_entry(SSL_FN_READ, (__u64)ssl, (__u64)buf, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(retprobe_ssl_read)
+{
+	return call_return(ctx, SSL_FN_READ);
+}
+
+/* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written) */
+SEC("uprobe")
+int BPF_KPROBE(probe_ssl_write_ex, void *ssl, const void *buf, size_t num, size_t *written)
+{
+	return call_entry(SSL_FN_WRITE_EX, (__u64)ssl, (__u64)buf, (__u64)written);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(retprobe_ssl_write_ex)
+{
+	return call_return(ctx, SSL_FN_WRITE_EX);
+}
+
+/* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
+SEC("uprobe")
+int BPF_KPROBE(probe_ssl_read_ex, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	return call_entry(SSL_FN_READ_EX, (__u64)ssl, (__u64)buf, (__u64)readbytes);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(retprobe_ssl_read_ex)
+{
+	return call_return(ctx, SSL_FN_READ_EX);
+}

@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "publisher.h"
+
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define STREAM_NAME "AGENTSIGHT_RAW"
+#define STREAM_SUBJECT "agentsight.raw.>"
+#define NS_PER_SEC 1000000000LL
+#define PUBACK_WAIT_MS 10000   /* a PubAck not received within this is an error -> retry */
+#define MAX_PENDING 8192       /* async publishes in flight */
+#define STALL_WAIT_MS 5        /* wait in js_PublishMsgAsync when MAX_PENDING is reached, then queue */
+#define PUMP_BUDGET_MS 20      /* time one publisher_pump may spend republishing */
+#define STREAM_RETRY_MS 3000
+
+struct qnode {
+	natsMsg *msg;
+	struct qnode *next;
+};
+
+struct publisher {
+	natsOptions *opts;
+	natsConnection *nc;
+	jsCtx *js;
+	jsPubOptions pubopts;
+	volatile bool stream_ok;
+	volatile bool closing; /* set by publisher_destroy: disconnects are expected */
+	int64_t next_stream_try_ms;
+
+	pthread_mutex_t lock; /* protects the queue and the counters below (ack handler runs in a nats thread) */
+	struct qnode *head, *tail;
+	uint64_t queued, queued_bytes;
+	size_t queue_max_bytes;
+	uint64_t published, failures, sent, acked_or_failed;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Appends (or prepends) msg to the retry queue; when the queue is full the oldest records are dropped and
+ * counted as failures. Takes ownership of msg. Caller holds p->lock. */
+static void queue_push_locked(struct publisher *p, natsMsg *msg, bool front)
+{
+	struct qnode *n = malloc(sizeof(*n));
+	size_t len = (size_t)natsMsg_GetDataLength(msg);
+
+	if (!n) {
+		natsMsg_Destroy(msg);
+		p->failures++;
+		return;
+	}
+	n->msg = msg;
+	n->next = NULL;
+	if (front) {
+		n->next = p->head;
+		p->head = n;
+		if (!p->tail)
+			p->tail = n;
+	} else {
+		if (p->tail)
+			p->tail->next = n;
+		else
+			p->head = n;
+		p->tail = n;
+	}
+	p->queued++;
+	p->queued_bytes += len;
+	while (p->queued_bytes > p->queue_max_bytes && p->head && p->head != n) {
+		struct qnode *old = p->head;
+
+		p->head = old->next;
+		if (!p->head)
+			p->tail = NULL;
+		p->queued--;
+		p->queued_bytes -= (size_t)natsMsg_GetDataLength(old->msg);
+		p->failures++;
+		natsMsg_Destroy(old->msg);
+		free(old);
+	}
+}
+
+static natsMsg *queue_pop_locked(struct publisher *p)
+{
+	struct qnode *n = p->head;
+	natsMsg *m;
+
+	if (!n)
+		return NULL;
+	p->head = n->next;
+	if (!p->head)
+		p->tail = NULL;
+	p->queued--;
+	p->queued_bytes -= (size_t)natsMsg_GetDataLength(n->msg);
+	m = n->msg;
+	free(n);
+	return m;
+}
+
+/* PubAck (or error / ack timeout) of one async publish; runs in a nats.c thread. */
+static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+	struct publisher *p = closure;
+
+	(void)js;
+	pthread_mutex_lock(&p->lock);
+	p->acked_or_failed++;
+	if (pa) {
+		p->published++;
+		natsMsg_Destroy(msg);
+	} else {
+		/* Negative ack or timeout: retry later with the same Nats-Msg-Id. */
+		if (pae && p->failures + p->published < 20)
+			fprintf(stderr, "agentsight-probe: publish to %s failed (%s), will retry\n", natsMsg_GetSubject(msg),
+				pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
+		queue_push_locked(p, msg, false);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+	struct publisher *p = closure;
+
+	(void)nc;
+	if (!p->closing)
+		fprintf(stderr, "agentsight-probe: NATS disconnected, buffering\n");
+}
+
+/* After a reconnect the PubAcks of publishes in flight at the disconnect never come: requeue those publishes at the
+ * front of the retry queue now (same Nats-Msg-Id, so the ones the server did store are dropped as duplicates). */
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+	struct publisher *p = closure;
+	natsMsgList pending;
+	int i;
+
+	(void)nc;
+	fprintf(stderr, "agentsight-probe: NATS reconnected\n");
+	p->stream_ok = false; /* a restarted server may have lost the stream: js_AddStream again (idempotent) */
+	if (!p->js || js_PublishAsyncGetPendingList(&pending, p->js) != NATS_OK)
+		return;
+	pthread_mutex_lock(&p->lock);
+	for (i = pending.Count - 1; i >= 0; i--) {
+		queue_push_locked(p, pending.Msgs[i], true);
+		pending.Msgs[i] = NULL;
+		p->acked_or_failed++;
+	}
+	pthread_mutex_unlock(&p->lock);
+	fprintf(stderr, "agentsight-probe: %d unacknowledged publishes requeued\n", pending.Count);
+	natsMsgList_Destroy(&pending);
+}
+
+static void ensure_stream(struct publisher *p)
+{
+	jsStreamConfig cfg;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	const char *subjects[] = { STREAM_SUBJECT };
+	natsStatus s;
+
+	if (p->stream_ok || natsConnection_Status(p->nc) != NATS_CONN_STATUS_CONNECTED || now_ms() < p->next_stream_try_ms)
+		return;
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = STREAM_NAME;
+	cfg.Subjects = subjects;
+	cfg.SubjectsLen = 1;
+	cfg.Storage = js_FileStorage;
+	cfg.MaxAge = 7LL * 24 * 3600 * NS_PER_SEC;
+	cfg.Duplicates = 10LL * 60 * NS_PER_SEC;
+	s = js_AddStream(&si, p->js, &cfg, NULL, &jerr);
+	if (s == NATS_OK || jerr == JSStreamNameExistErr) {
+		/* Created, or it exists (possibly with another config, which we then use as is). */
+		p->stream_ok = true;
+	} else {
+		fprintf(stderr, "agentsight-probe: cannot create stream %s: %s (%d); will retry\n", STREAM_NAME,
+			natsStatus_GetText(s), (int)jerr);
+		p->next_stream_try_ms = now_ms() + STREAM_RETRY_MS;
+	}
+	jsStreamInfo_Destroy(si);
+}
+
+struct publisher *publisher_create(const char *url, size_t queue_max_bytes)
+{
+	struct publisher *p = calloc(1, sizeof(*p));
+	jsOptions jo;
+	natsStatus s;
+
+	if (!p)
+		return NULL;
+	pthread_mutex_init(&p->lock, NULL);
+	p->queue_max_bytes = queue_max_bytes;
+
+	s = natsOptions_Create(&p->opts);
+	if (s == NATS_OK)
+		s = natsOptions_SetURL(p->opts, url);
+	if (s == NATS_OK)
+		s = natsOptions_SetName(p->opts, "agentsight-probe");
+	if (s == NATS_OK)
+		s = natsOptions_SetAllowReconnect(p->opts, true);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(p->opts, -1); /* forever */
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectWait(p->opts, 500);
+	if (s == NATS_OK)
+		s = natsOptions_SetPingInterval(p->opts, 5000);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxPingsOut(p->opts, 3);
+	if (s == NATS_OK)
+		s = natsOptions_SetRetryOnFailedConnect(p->opts, true, NULL, NULL);
+	if (s == NATS_OK)
+		s = natsOptions_SetDisconnectedCB(p->opts, on_disconnected, p);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectedCB(p->opts, on_reconnected, p);
+	if (s != NATS_OK) {
+		fprintf(stderr, "agentsight-probe: NATS options: %s\n", natsStatus_GetText(s));
+		goto fail;
+	}
+	s = natsConnection_Connect(&p->nc, p->opts);
+	if (s == NATS_NOT_YET_CONNECTED) {
+		fprintf(stderr, "agentsight-probe: NATS at %s not reachable yet; buffering and retrying\n", url);
+	} else if (s != NATS_OK) {
+		fprintf(stderr, "agentsight-probe: NATS connect %s: %s\n", url, natsStatus_GetText(s));
+		goto fail;
+	}
+	jsOptions_Init(&jo);
+	jo.Wait = 3000;
+	jo.PublishAsync.MaxPending = MAX_PENDING;
+	jo.PublishAsync.AckHandler = on_ack;
+	jo.PublishAsync.AckHandlerClosure = p;
+	jo.PublishAsync.StallWait = STALL_WAIT_MS;
+	s = natsConnection_JetStream(&p->js, p->nc, &jo);
+	if (s != NATS_OK) {
+		fprintf(stderr, "agentsight-probe: JetStream context: %s\n", natsStatus_GetText(s));
+		goto fail;
+	}
+	jsPubOptions_Init(&p->pubopts);
+	p->pubopts.MaxWait = PUBACK_WAIT_MS;
+	ensure_stream(p);
+	return p;
+fail:
+	if (p->nc)
+		natsConnection_Destroy(p->nc);
+	natsOptions_Destroy(p->opts);
+	free(p);
+	return NULL;
+}
+
+/* Sends one message; on success the library owns it. Returns false (msg still ours) when it must be retried. */
+static bool try_send(struct publisher *p, natsMsg **msg)
+{
+	natsStatus s;
+
+	if (natsConnection_Status(p->nc) != NATS_CONN_STATUS_CONNECTED)
+		return false;
+	s = js_PublishMsgAsync(p->js, msg, &p->pubopts);
+	if (s == NATS_OK) {
+		pthread_mutex_lock(&p->lock);
+		p->sent++;
+		pthread_mutex_unlock(&p->lock);
+		return true;
+	}
+	return false;
+}
+
+void publisher_publish(struct publisher *p, const char *subject, const char *msg_id, const void *data, size_t len)
+{
+	natsMsg *msg = NULL;
+	bool queue_empty;
+
+	if (natsMsg_Create(&msg, subject, NULL, data, (int)len) != NATS_OK ||
+	    natsMsgHeader_Set(msg, "Nats-Msg-Id", msg_id) != NATS_OK) {
+		natsMsg_Destroy(msg);
+		pthread_mutex_lock(&p->lock);
+		p->failures++;
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	queue_empty = p->head == NULL;
+	pthread_mutex_unlock(&p->lock);
+	/* Keep order: while older records wait for a retry, newer ones queue behind them. */
+	if (queue_empty && try_send(p, &msg))
+		return;
+	pthread_mutex_lock(&p->lock);
+	queue_push_locked(p, msg, false);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void publisher_pump(struct publisher *p)
+{
+	int64_t deadline = now_ms() + PUMP_BUDGET_MS;
+	natsMsg *msg;
+
+	ensure_stream(p);
+	while (natsConnection_Status(p->nc) == NATS_CONN_STATUS_CONNECTED && now_ms() < deadline) {
+		pthread_mutex_lock(&p->lock);
+		msg = queue_pop_locked(p);
+		pthread_mutex_unlock(&p->lock);
+		if (!msg)
+			break;
+		if (!try_send(p, &msg)) {
+			pthread_mutex_lock(&p->lock);
+			queue_push_locked(p, msg, true);
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+	}
+}
+
+int publisher_flush(struct publisher *p, int64_t timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	struct publisher_stats st;
+	natsMsgList pending;
+	int i;
+
+	for (;;) {
+		publisher_pump(p);
+		publisher_get_stats(p, &st);
+		if (st.queued == 0 && st.in_flight == 0)
+			return 0;
+		if (now_ms() >= deadline)
+			break;
+		if (st.in_flight > 0) {
+			jsPubOptions o;
+
+			jsPubOptions_Init(&o);
+			o.MaxWait = 100;
+			js_PublishAsyncComplete(p->js, &o);
+		} else {
+			struct timespec ts = { 0, 20 * 1000000 };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	/* Deadline: what is still queued or unacknowledged is lost for good. */
+	pthread_mutex_lock(&p->lock);
+	while (p->head) {
+		natsMsg *m = queue_pop_locked(p);
+
+		natsMsg_Destroy(m);
+		p->failures++;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (js_PublishAsyncGetPendingList(&pending, p->js) == NATS_OK) {
+		pthread_mutex_lock(&p->lock);
+		for (i = 0; i < pending.Count; i++) {
+			p->failures++;
+			p->acked_or_failed++;
+		}
+		pthread_mutex_unlock(&p->lock);
+		natsMsgList_Destroy(&pending);
+	}
+	return -1;
+}
+
+void publisher_get_stats(struct publisher *p, struct publisher_stats *out)
+{
+	pthread_mutex_lock(&p->lock);
+	out->published = p->published;
+	out->failures = p->failures;
+	out->queued = p->queued;
+	out->queued_bytes = p->queued_bytes;
+	out->in_flight = p->sent - p->acked_or_failed;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void publisher_destroy(struct publisher *p)
+{
+	if (!p)
+		return;
+	publisher_flush(p, 0);
+	p->closing = true;
+	jsCtx_Destroy(p->js);
+	natsConnection_Destroy(p->nc);
+	natsOptions_Destroy(p->opts);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "records.h"
+
+#include <string.h>
+
+#define BASE_FIELDS 8 /* v, kind + the six rec_base fields */
+
+static void pack_cstr(msgpack_packer *pk, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s ? s : "", n);
+}
+
+static void pack_key(msgpack_packer *pk, const char *k)
+{
+	pack_cstr(pk, k);
+}
+
+static void pack_base(msgpack_packer *pk, const struct rec_base *b, const char *kind)
+{
+	pack_key(pk, "v");
+	msgpack_pack_uint8(pk, 1);
+	pack_key(pk, "kind");
+	pack_cstr(pk, kind);
+	pack_key(pk, "host");
+	pack_cstr(pk, b->host);
+	pack_key(pk, "boot_id");
+	pack_cstr(pk, b->boot_id);
+	pack_key(pk, "run");
+	msgpack_pack_uint64(pk, b->run);
+	pack_key(pk, "seq");
+	msgpack_pack_uint64(pk, b->seq);
+	pack_key(pk, "ts_boot_ns");
+	msgpack_pack_fix_uint64(pk, b->ts_boot_ns);
+	pack_key(pk, "ts_wall_ns");
+	msgpack_pack_fix_uint64(pk, b->ts_wall_ns);
+}
+
+void encode_ssl(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_ssl *r)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(sbuf);
+	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, BASE_FIELDS + 13);
+	pack_base(&pk, b, "ssl");
+	pack_key(&pk, "pid");
+	msgpack_pack_uint32(&pk, r->pid);
+	pack_key(&pk, "tid");
+	msgpack_pack_uint32(&pk, r->tid);
+	pack_key(&pk, "uid");
+	msgpack_pack_uint32(&pk, r->uid);
+	pack_key(&pk, "comm");
+	pack_cstr(&pk, r->comm);
+	pack_key(&pk, "ssl");
+	msgpack_pack_uint64(&pk, r->ssl);
+	pack_key(&pk, "fn");
+	pack_cstr(&pk, r->fn);
+	pack_key(&pk, "dir");
+	pack_cstr(&pk, r->dir);
+	pack_key(&pk, "len");
+	msgpack_pack_uint32(&pk, r->len);
+	pack_key(&pk, "frag_offset");
+	msgpack_pack_uint32(&pk, r->frag_offset);
+	pack_key(&pk, "frag_total");
+	msgpack_pack_uint32(&pk, r->frag_total);
+	pack_key(&pk, "stream_offset");
+	msgpack_pack_uint64(&pk, r->stream_offset);
+	pack_key(&pk, "partition");
+	msgpack_pack_uint32(&pk, r->partition);
+	pack_key(&pk, "data");
+	msgpack_pack_bin(&pk, r->data_len);
+	msgpack_pack_bin_body(&pk, r->data, r->data_len);
+}
+
+void encode_proc(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_proc *r)
+{
+	msgpack_packer pk;
+	size_t i, start, argc = 0;
+
+	msgpack_sbuffer_clear(sbuf);
+	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, BASE_FIELDS + 10);
+	pack_base(&pk, b, "proc");
+	pack_key(&pk, "event");
+	pack_cstr(&pk, r->event);
+	pack_key(&pk, "pid");
+	msgpack_pack_uint32(&pk, r->pid);
+	pack_key(&pk, "ppid");
+	msgpack_pack_uint32(&pk, r->ppid);
+	pack_key(&pk, "uid");
+	msgpack_pack_uint32(&pk, r->uid);
+	pack_key(&pk, "comm");
+	pack_cstr(&pk, r->comm);
+	pack_key(&pk, "filename");
+	pack_cstr(&pk, r->filename);
+
+	/* argv: NUL-separated; a last argument without its NUL (cut) still counts. */
+	for (i = 0; i < r->args_len; i++)
+		if (r->args[i] == 0)
+			argc++;
+	if (r->args_len && r->args[r->args_len - 1] != 0)
+		argc++;
+	pack_key(&pk, "argv");
+	msgpack_pack_array(&pk, argc);
+	for (i = 0, start = 0; i <= r->args_len && argc; i++) {
+		if (i == r->args_len || r->args[i] == 0) {
+			if (i == r->args_len && start == i)
+				break;
+			msgpack_pack_str(&pk, i - start);
+			msgpack_pack_str_body(&pk, r->args + start, i - start);
+			start = i + 1;
+		}
+	}
+	pack_key(&pk, "argv_truncated");
+	if (r->argv_truncated)
+		msgpack_pack_true(&pk);
+	else
+		msgpack_pack_false(&pk);
+	pack_key(&pk, "exit_code");
+	msgpack_pack_int32(&pk, r->exit_code);
+	pack_key(&pk, "duration_ns");
+	msgpack_pack_uint64(&pk, r->duration_ns);
+}
+
+void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_loss *r)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(sbuf);
+	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, BASE_FIELDS + 4);
+	pack_base(&pk, b, "loss");
+	pack_key(&pk, "ringbuf_drops");
+	msgpack_pack_uint64(&pk, r->ringbuf_drops);
+	pack_key(&pk, "ringbuf_drop_bytes");
+	msgpack_pack_uint64(&pk, r->ringbuf_drop_bytes);
+	pack_key(&pk, "records");
+	msgpack_pack_uint64(&pk, r->records);
+	pack_key(&pk, "publish_failures");
+	msgpack_pack_uint64(&pk, r->publish_failures);
+}

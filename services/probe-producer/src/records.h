@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * msgpack encoders of the raw records (libs/contracts/src/raw.ts, contract v1): maps with string keys, strings as
+ * str, `data` as bin, ts_boot_ns/ts_wall_ns always uint64 (0xcf), other integers in their smallest encoding.
+ */
+#ifndef AGENTSIGHT_RECORDS_H
+#define AGENTSIGHT_RECORDS_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Fields common to every record. */
+struct rec_base {
+	const char *host;    /* --host */
+	const char *boot_id; /* /proc/sys/kernel/random/boot_id */
+	uint64_t run;        /* CLOCK_BOOTTIME ns at producer start */
+	uint64_t seq;        /* per-run record counter */
+	uint64_t ts_boot_ns; /* CLOCK_BOOTTIME ns */
+	uint64_t ts_wall_ns; /* CLOCK_REALTIME ns */
+};
+
+/** One SSL fragment. */
+struct rec_ssl {
+	uint32_t pid, tid, uid;
+	const char *comm;
+	uint64_t ssl;
+	const char *fn;  /* "SSL_write" ... */
+	const char *dir; /* "write" | "read" */
+	uint32_t len, frag_offset, frag_total;
+	uint64_t stream_offset; /* bytes */
+	uint32_t partition;
+	const void *data;
+	size_t data_len; /* bytes */
+};
+
+/** One process event. */
+struct rec_proc {
+	const char *event; /* "exec" | "exit" | "snapshot" */
+	uint32_t pid, ppid, uid;
+	const char *comm;
+	const char *filename;
+	const char *args; /* NUL-separated argv */
+	size_t args_len;  /* bytes in args */
+	bool argv_truncated;
+	int32_t exit_code;
+	uint64_t duration_ns;
+};
+
+/** Loss counters since the run started. */
+struct rec_loss {
+	uint64_t ringbuf_drops, ringbuf_drop_bytes, records, publish_failures;
+};
+
+/** Encode a record into sbuf (cleared first). */
+void encode_ssl(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_ssl *r);
+void encode_proc(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_proc *r);
+void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_loss *r);
+
+#endif
