@@ -1,0 +1,133 @@
+/**
+ * End-to-end pipeline benchmark (not a test): `npx tsx bench/pipeline.bench.ts [connections]` after `npm run setup`,
+ * as root. Private NATS, Redis and chDB on this machine, the five stage services as processes, the real probe.
+ *
+ * 1. Throughput: raw SSL records of `connections` recorded streamed calls (vercel__openai-text.chunks.txt: request
+ *    + status/headers + one record per SSE event, as captured from real clients) are published to the raw subjects
+ *    as fast as JetStream takes them; the clock stops when every call is stored. Records/s = records / elapsed.
+ * 2. Latency: 30 streamed calls by a real Node client under real capture, one after another; latency = time the
+ *    call's row is readable through the API − the client's exit (end of the response), polled every 10 ms.
+ * 3. RSS: VmHWM (peak) and VmRSS of each service and of the probe at the end.
+ * Writes bench/out/pipeline.json and prints a Markdown summary.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connKey, RawSslRecord, Subjects } from '@agentsight/contracts';
+import { connectNats, Publisher } from '@agentsight/jetstream';
+import { fixtureBytes, loadFixture, startReplayServer } from '@agentsight/testkit';
+import { api, startInfra, startProbe, Stages } from '../test/e2e/harness';
+
+const CONNECTIONS = Number(process.argv[2] || 200);
+const LATENCY_CALLS = 30;
+const FIXTURE = 'vercel__openai-text.chunks.txt';
+
+function rss(pid: number): { hwm_mib: number; rss_mib: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0);
+  return { hwm_mib: +(kb('VmHWM') / 1024).toFixed(1), rss_mib: +(kb('VmRSS') / 1024).toFixed(1) };
+}
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+/** Raw records of one captured streamed call on connection `i`, as the probe publishes them. */
+function recordsOf(i: number, events: Buffer[], seqBase: number): RawSslRecord[] {
+  const host = 'bench';
+  const pid = 100000 + i;
+  const ssl = 0x7f0000000000 + i * 0x1000;
+  const body = Buffer.from(JSON.stringify({ model: 'gpt-4.1-nano', stream: true, messages: [{ role: 'user', content: 'Invent a holiday' }] }));
+  const req = Buffer.concat([Buffer.from(`POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+  const chunks = [
+    { dir: 'write' as const, data: req },
+    { dir: 'read' as const, data: Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n') },
+    ...events.map((e) => ({ dir: 'read' as const, data: Buffer.concat([Buffer.from(e.length.toString(16) + '\r\n'), e, Buffer.from('\r\n')]) })),
+    { dir: 'read' as const, data: Buffer.from('0\r\n\r\n') },
+  ];
+  const off = { write: 0, read: 0 };
+  const partition = i % 8;
+  return chunks.map((c, k) => {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const r: RawSslRecord = {
+      v: 1, kind: 'ssl', host, boot_id: 'bench-boot', run: 1, seq: seqBase + k, ts_boot_ns: now, ts_wall_ns: now, pid, tid: pid, uid: 0,
+      comm: 'bench', ssl, fn: c.dir === 'write' ? 'SSL_write' : 'SSL_read', dir: c.dir, len: c.data.length, frag_offset: 0,
+      frag_total: c.data.length, stream_offset: off[c.dir], partition, data: c.data,
+    };
+    off[c.dir] += c.data.length;
+    return r;
+  });
+}
+
+async function main(): Promise<void> {
+  const infra = await startInfra();
+  const stages = new Stages(infra.env);
+  await stages.startAll();
+  const out: Record<string, unknown> = { date: new Date().toISOString(), connections: CONNECTIONS, machine: `${require('node:os').cpus().length} cores` };
+  try {
+    // 1. Throughput.
+    const fixture = loadFixture(FIXTURE);
+    const nats = await connectNats(infra.natsUrl, 'bench');
+    const pub = new Publisher(nats.js, nats.large);
+    const all = Array.from({ length: CONNECTIONS }, (_, i) => recordsOf(i, fixture.body, i * 10_000));
+    const total = all.reduce((n, r) => n + r.length, 0);
+    const t0 = Date.now();
+    const pending: Promise<unknown>[] = [];
+    // Connections interleaved record by record, as concurrent agents would be.
+    for (let k = 0; k < Math.max(...all.map((r) => r.length)); k++) {
+      for (const recs of all) {
+        const r = recs[k];
+        if (!r) continue;
+        pending.push(pub.publish(Subjects.rawSsl('bench', r.partition), `bench:${connKey(r)}:${r.seq}`, r));
+        if (pending.length >= 2000) await Promise.all(pending.splice(0));
+      }
+    }
+    await Promise.all(pending);
+    const published = Date.now();
+    for (;;) {
+      const calls = await api<unknown[]>(infra, `/api/calls?limit=${CONNECTIONS + 10}`);
+      if (calls.length >= CONNECTIONS) break;
+      if (Date.now() - t0 > 900_000) throw new Error(`only ${calls.length} of ${CONNECTIONS} calls stored after 15 min`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const elapsed = (Date.now() - t0) / 1000;
+    out.throughput = { records: total, seconds: elapsed, records_per_s: Math.round(total / elapsed), publish_seconds: (published - t0) / 1000, calls_per_s: +(CONNECTIONS / elapsed).toFixed(1) };
+    await nats.nc.close();
+
+    // 2. Latency under real capture.
+    const server = await startReplayServer({});
+    const probe = await startProbe(infra, ['--pid', String(process.pid)]);
+    const client = join(__dirname, '../test/e2e/client.js');
+    const lat: number[] = [];
+    let known = (await api<unknown[]>(infra, '/api/calls?limit=100000')).length;
+    for (let k = 0; k < LATENCY_CALLS; k++) {
+      await new Promise<void>((res, rej) => {
+        const p = spawn(process.execPath, [client, server.url, server.caPath, 'stream', '/v1/chat/completions', FIXTURE, '0'], { stdio: 'ignore' });
+        p.on('exit', (c) => (c === 0 ? res() : rej(new Error(`client exit ${c}`))));
+      });
+      const end = Date.now();
+      for (;;) {
+        const n = (await api<unknown[]>(infra, '/api/calls?limit=100000')).length;
+        if (n > known) { known = n; break; }
+        if (Date.now() - end > 60_000) throw new Error('call not stored within 60 s');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      lat.push(Date.now() - end);
+    }
+    out.latency_ms = { calls: lat.length, p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat) };
+    out.rss = Object.fromEntries([...stages.children].map(([n, c]) => [n, rss(c.proc.pid!)]).concat([['probe', rss(probe.proc.pid!)]]));
+    probe.proc.kill('SIGINT');
+    const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
+    out.probe = stopped;
+    await server.close();
+  } finally {
+    await stages.stopAll();
+    await infra.stop();
+  }
+  mkdirSync(join(__dirname, 'out'), { recursive: true });
+  writeFileSync(join(__dirname, 'out/pipeline.json'), JSON.stringify(out, null, 2));
+  console.log(JSON.stringify(out, null, 2));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
