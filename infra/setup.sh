@@ -25,7 +25,10 @@ stamp=node_modules/.agentsight-lock-sha
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] npm ci"
-  npm ci --no-fund --no-audit --loglevel=error
+  # Some npm 11 versions write a lock file without other platforms' optional packages (nx's native binaries) and
+  # then refuse it in `npm ci` ("Missing: @nx/nx-darwin-arm64@ from lock file", npm/cli#9846); `npm install`
+  # installs the same locked versions.
+  npm ci --no-fund --no-audit --loglevel=error 2>/dev/null || npm install --no-fund --no-audit --loglevel=error
   echo "$want" > "$stamp"
 fi
 
