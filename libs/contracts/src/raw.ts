@@ -102,7 +102,27 @@ export interface RawLossRecord extends RawBase {
   publish_failures: number;
 }
 
-export type RawRecord = RawSslRecord | RawProcRecord | RawLossRecord;
+/**
+ * End of a TLS connection (subject `agentsight.raw.ssl.<host>.<partition>`, the connection's own partition, so it
+ * comes after every fragment of the connection). Published when the process exits, for each connection it used:
+ * a client often stops reading a response it has what it needs from (an SDK that stops at `data: [DONE]` never
+ * reads the chunked terminator), and only the close tells the parser that nothing more will come.
+ */
+export interface RawSslCloseRecord extends RawBase {
+  kind: 'ssl_close';
+  pid: number;
+  tid: number;
+  uid: number;
+  comm: string;
+  ssl: number;
+  partition: number;
+  reason: 'process_exit';
+  /** Bytes published per direction (the next `stream_offset` each direction would have had). */
+  write_offset: number;
+  read_offset: number;
+}
+
+export type RawRecord = RawSslRecord | RawSslCloseRecord | RawProcRecord | RawLossRecord;
 
 /** `Nats-Msg-Id` of a raw record: `<boot_id>:<run>:<seq>`. */
 export function rawMsgId(r: Pick<RawBase, 'boot_id' | 'run' | 'seq'>): string {
@@ -110,7 +130,7 @@ export function rawMsgId(r: Pick<RawBase, 'boot_id' | 'run' | 'seq'>): string {
 }
 
 /** Identity of a TLS connection across the pipeline: `<host>/<boot_id>/<run>/<pid>/<ssl as hex>`. */
-export function connKey(r: Pick<RawSslRecord, 'host' | 'boot_id' | 'run' | 'pid' | 'ssl'>): string {
+export function connKey(r: Pick<RawSslRecord | RawSslCloseRecord, 'host' | 'boot_id' | 'run' | 'pid' | 'ssl'>): string {
   return `${r.host}/${r.boot_id}/${r.run}/${r.pid}/0x${r.ssl.toString(16)}`;
 }
 

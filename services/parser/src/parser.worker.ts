@@ -1,6 +1,6 @@
-import { connKey, Direction, HttpEvent, hostToken, normalizeNs, RawRecord, RawSslRecord, rawMsgId, Subjects } from '@agentsight/contracts';
+import { connKey, Direction, HttpEvent, hostToken, normalizeNs, RawRecord, RawSslCloseRecord, RawSslRecord, rawMsgId, Subjects } from '@agentsight/contracts';
 import type { Input, PartitionWorker, StageRuntime, UndecodableInput } from '@agentsight/jetstream';
-import { HttpStreamParser } from './domain';
+import { HttpStreamParser, ParseOutput } from './domain';
 
 /** Redis hash of a connection's consumed offsets, fields `write`/`read` (bytes). Expires a day after last use. */
 const offsetKey = (key: string) => `agentsight:parser:offset:${key}`;
@@ -33,9 +33,23 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
     await this.loadOffsets(batch);
     const events: HttpEvent[] = [];
     const touched = new Set<string>();
+    const closedInputs: Input<RawRecord>[] = [];
+    const closed = new Map<string, RawSslCloseRecord>();
     let newestNs = 0n;
     for (const input of batch) {
       const rec = input.value;
+      if (rec?.kind === 'ssl_close') {
+        // Ends whatever each direction had in progress; every byte of the connection is then consumed.
+        const out = this.parser.close(rec);
+        events.push(...out.events);
+        for (const d of out.deadLetters) await this.rt.deadLetter({ ...d, input_subject: input.subject, input_seq: input.seq, input_id: d.input_id ?? rawMsgId(rec) });
+        const key = connKey(rec);
+        touched.add(`${key}|write`).add(`${key}|read`);
+        this.resumed.delete(key);
+        closed.set(key, rec);
+        closedInputs.push(input);
+        continue;
+      }
       if (!isSslRecord(rec)) {
         await this.rt.deadLetter({ reason: 'contract', error: 'not a v1 ssl record', input_subject: input.subject, input_seq: input.seq, input_id: input.msgId });
         input.ack();
@@ -57,7 +71,8 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
       if (rec.ts_wall_ns > newestNs) newestNs = rec.ts_wall_ns;
     }
     await this.publishInOrder(events);
-    await this.commit(touched);
+    await this.commit(touched, closed);
+    for (const i of closedInputs) i.ack();
     if (newestNs - this.lastEvictNs > IDLE_NS / 10n) await this.evict(newestNs);
   }
 
@@ -76,15 +91,19 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
     await Promise.all(acks);
   }
 
-  /** Stores consumed offsets of touched connection directions, then acks the inputs they cover. */
-  private async commit(touched: Set<string>): Promise<void> {
+  /**
+   * Stores consumed offsets of touched connection directions (for a closed connection: everything it sent), then
+   * acks the inputs they cover.
+   */
+  private async commit(touched: Set<string>, closed: Map<string, RawSslCloseRecord>): Promise<void> {
     const multi = this.rt.redis.multi();
     const acks: Pending[] = [];
     for (const pk of touched) {
       const [key, dir] = splitPk(pk);
-      const consumed = this.parser.consumedOffset(key, dir);
+      const end = closed.get(key);
+      const consumed = end ? (dir === 'write' ? end.write_offset : end.read_offset) : this.parser.consumedOffset(key, dir);
       multi.hset(offsetKey(key), dir, consumed).expire(offsetKey(key), OFFSET_TTL_S);
-      const list = this.pending.get(pk)!;
+      const list = this.pending.get(pk) ?? [];
       let i = 0;
       while (i < list.length && list[i].end <= consumed) acks.push(list[i++]);
       list.splice(0, i);
@@ -111,10 +130,17 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
     });
   }
 
-  /** Drops idle connections; their unacked records are acked with a dead letter for the unfinished message. */
+  /**
+   * Drops connections idle for {@link IDLE_NS}: what they had in progress is finished as incomplete (a response
+   * without a length ends here) and published; records still unacked after that are acked with a dead letter.
+   */
   private async evict(nowNs: bigint): Promise<void> {
     this.lastEvictNs = nowNs;
-    for (const key of this.parser.evictIdle(nowNs - IDLE_NS)) {
+    const out: ParseOutput = { events: [], deadLetters: [] };
+    const keys = this.parser.evictIdle(nowNs - IDLE_NS, out);
+    await this.publishInOrder(out.events);
+    for (const d of out.deadLetters) await this.rt.deadLetter(d);
+    for (const key of keys) {
       this.resumed.delete(key);
       for (const dir of ['write', 'read'] as Direction[]) {
         const list = this.pending.get(`${key}|${dir}`);

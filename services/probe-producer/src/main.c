@@ -442,6 +442,46 @@ static void handle_ssl(const struct as_ssl_event *e, size_t size)
 	publish_current(subject, &b);
 }
 
+/*
+ * On process exit: one ssl_close record per connection the process used, on the connection's partition, so the
+ * parser knows nothing more will come (libs/contracts/src/raw.ts RawSslCloseRecord).
+ */
+static void publish_closes(uint32_t pid, uint32_t uid, const char *comm, uint64_t ts_boot_ns)
+{
+	struct pidinfo *pi = pid_get(pid, false);
+	struct conn *c, *o;
+	struct rec_base b;
+	struct rec_ssl_close r;
+	char subject[320];
+
+	if (!pi)
+		return;
+	for (c = pi->conns; c; c = c->next) {
+		bool first = true;
+
+		for (o = pi->conns; o != c; o = o->next)
+			if (o->ssl == c->ssl)
+				first = false;
+		if (!first)
+			continue;
+		r = (struct rec_ssl_close){ .pid = pid, .tid = pid, .uid = uid, .comm = comm, .ssl = c->ssl,
+					    .reason = "process_exit" };
+		for (o = pi->conns; o; o = o->next) {
+			if (o->ssl != c->ssl)
+				continue;
+			if (o->dir == SSL_DIR_WRITE)
+				r.write_offset = o->pos;
+			else
+				r.read_offset = o->pos;
+		}
+		r.partition = (uint32_t)(fnv1a64_pid_ssl(pid, c->ssl) % opt.partitions);
+		next_base(&b, ts_boot_ns);
+		encode_ssl_close(&g.sbuf, &b, &r);
+		snprintf(subject, sizeof(subject), "agentsight.raw.ssl.%s.%u", g.host_token, r.partition);
+		publish_current(subject, &b);
+	}
+}
+
 static void handle_proc(const struct as_proc_event *e, size_t size)
 {
 	char comm[TASK_COMM_LEN_ + 1], filename[PROC_FILENAME_MAX + 1];
@@ -474,6 +514,7 @@ static void handle_proc(const struct as_proc_event *e, size_t size)
 		r.args = "";
 		r.exit_code = e->exit_code;
 		r.duration_ns = e->duration_ns;
+		publish_closes(e->pid, e->uid, comm, e->ts_ns);
 		publish_proc(&r, e->ts_ns);
 		pid_remove(e->pid);
 	}

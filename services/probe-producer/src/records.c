@@ -75,6 +75,34 @@ void encode_ssl(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct re
 	msgpack_pack_bin_body(&pk, r->data, r->data_len);
 }
 
+void encode_ssl_close(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_ssl_close *r)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(sbuf);
+	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, BASE_FIELDS + 9);
+	pack_base(&pk, b, "ssl_close");
+	pack_key(&pk, "pid");
+	msgpack_pack_uint32(&pk, r->pid);
+	pack_key(&pk, "tid");
+	msgpack_pack_uint32(&pk, r->tid);
+	pack_key(&pk, "uid");
+	msgpack_pack_uint32(&pk, r->uid);
+	pack_key(&pk, "comm");
+	pack_cstr(&pk, r->comm);
+	pack_key(&pk, "ssl");
+	msgpack_pack_uint64(&pk, r->ssl);
+	pack_key(&pk, "partition");
+	msgpack_pack_uint32(&pk, r->partition);
+	pack_key(&pk, "reason");
+	pack_cstr(&pk, r->reason);
+	pack_key(&pk, "write_offset");
+	msgpack_pack_uint64(&pk, r->write_offset);
+	pack_key(&pk, "read_offset");
+	msgpack_pack_uint64(&pk, r->read_offset);
+}
+
 void encode_proc(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_proc *r)
 {
 	msgpack_packer pk;

@@ -35,6 +35,16 @@ struct rec_ssl {
 	size_t data_len; /* bytes */
 };
 
+/** End of one connection (all its fragments were published before). */
+struct rec_ssl_close {
+	uint32_t pid, tid, uid;
+	const char *comm;
+	uint64_t ssl;
+	uint32_t partition;
+	const char *reason; /* "process_exit" */
+	uint64_t write_offset, read_offset; /* bytes published per direction */
+};
+
 /** One process event. */
 struct rec_proc {
 	const char *event; /* "exec" | "exit" | "snapshot" */
@@ -55,6 +65,7 @@ struct rec_loss {
 
 /** Encode a record into sbuf (cleared first). */
 void encode_ssl(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_ssl *r);
+void encode_ssl_close(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_ssl_close *r);
 void encode_proc(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_proc *r);
 void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_loss *r);
 

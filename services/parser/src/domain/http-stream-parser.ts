@@ -1,0 +1,960 @@
+/**
+ * Incremental HTTP/1.1 reassembly of TLS plaintext (RFC 9112 framing, RFC 9110 content codings, WHATWG SSE).
+ *
+ * One {@link HttpStreamParser} holds the state of every connection it has seen. Connections are keyed by
+ * {@link connKey} of the raw records; each has two independent directions: `write` (what the process sent:
+ * requests) and `read` (responses). Bytes of a direction are placed by `stream_offset`, so duplicates and replays
+ * are ignored and holes (lost records) are detected.
+ *
+ * Output, per message:
+ * - a request → one `request` event once its body is complete;
+ * - a non-`text/event-stream` response → one `response` event with the whole decoded body;
+ * - a `text/event-stream` response → `response_head` (streaming: true) at once, one `sse_event` per event as soon as
+ *   its terminating blank line has been decoded (through chunked framing and gzip/deflate/br), then `response_end`.
+ * 1xx interim responses are consumed and counted, not emitted (the contract has no event for them).
+ *
+ * Ids are deterministic — `deriveId('http', conn.key, dir, message start offset, type, ordinal)` (ordinal = event
+ * index for `sse_event`, else 0) — so replaying the same records yields the same ids.
+ *
+ * Body framing (RFC 9112 §6.3): HEAD/1xx/204/304 responses have no body (request methods are queued per connection
+ * for the pairing); Transfer-Encoding chunked (extensions ignored, trailer fields appended to `headers` of
+ * `request`/`response` events); Content-Length; otherwise a request has no body and a response is read until the
+ * connection closes — the probe reports no close, so such a response ends when its connection is evicted by
+ * {@link HttpStreamParser.evictIdle}. A CONNECT 2xx or 101 response turns the connection opaque (ignored, counted).
+ */
+import {
+  connKey,
+  deriveId,
+  headerValue,
+  hostToken,
+  normalizeNs,
+  rawMsgId,
+  Subjects,
+  type ConnRef,
+  type Direction,
+  type HeaderList,
+  type HttpEvent,
+  type RawSslRecord,
+  type SseEvent,
+} from '@agentsight/contracts';
+import { ByteQueue, concatBytes } from './byte-queue';
+import { decodeAll, DecodeError, IncrementalDecoder, parseContentCodings } from './content-coding';
+import { bodyFraming, HeadError, MAX_START_LINE, parseHead, startVerdict, type Framing, type ParsedHead } from './http-head';
+import { SseDecoder, SseTooLargeError } from './sse-decoder';
+import type { ConnCloseInput, DeadLetterDraft, HttpStreamParserOptions, ParseOutput, ParserDeadLetterReason, ParserStats } from './types';
+
+const DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024;
+const DEFAULT_MAX_HEADER = 256 * 1024;
+const MAX_CHUNK_LINE = 4096;
+const MAX_SAMPLE = 4096;
+const MAX_PENDING_METHODS = 1024;
+const LF = 0x0a;
+const CR = 0x0d;
+
+type Codings = ReturnType<typeof parseContentCodings>;
+
+/** Where a piece of a message lies: stream offset and the record that carried it. */
+interface Pos {
+  offset: number;
+  rec: RawSslRecord;
+}
+
+/** A message whose head has been parsed and whose body is being read. */
+interface Message {
+  head: ParsedHead;
+  start: Pos;
+  /** Record carrying the last byte read so far. */
+  lastRec: RawSslRecord;
+  framing: Framing;
+  /** `length` framing: body bytes still expected. */
+  remaining: number;
+  /** `chunked` framing state. */
+  chunkPhase: 'size' | 'data' | 'crlf' | 'trailers';
+  chunkLeft: number;
+  trailers: HeaderList;
+  trailerBytes: number;
+  codings: Codings;
+  /** Set when the Content-Encoding cannot be decoded by this runtime. */
+  codingError: DecodeError | null;
+  expectContinue: boolean;
+  /** Too large: bytes are read (to stay in sync) but dropped, nothing is emitted. */
+  discard: boolean;
+  wireBodyBytes: number;
+  /** Non-streamed body, transfer coding removed, content coding not yet undone. */
+  raw: Uint8Array[];
+  streaming: boolean;
+  decoder: IncrementalDecoder | null;
+  sse: SseDecoder | null;
+  sseBroken: boolean;
+  decodeFailed: boolean;
+  events: number;
+  decodedBytes: number;
+  /** Wire position of the body piece where the current (undispatched) SSE event began. */
+  eventStart: Pos | null;
+}
+
+type Mode =
+  /** At a message boundary or reading a head. */
+  | 'head'
+  /** Reading a body. */
+  | 'body'
+  /** Lost sync: dropping bytes until a record starts with a plausible start line. */
+  | 'resync'
+  /** Not HTTP/1 (h2, upgraded, tunnel): everything is dropped. */
+  | 'opaque';
+
+class DirState {
+  readonly q = new ByteQueue<RawSslRecord>();
+  /** Stream offset after the last byte received; -1 until the first record (or resumeAt). */
+  next = -1;
+  /** consumedOffset(): only moves at message boundaries or over discarded bytes. */
+  consumed = 0;
+  mode: Mode = 'head';
+  /** The head being read starts at a known boundary (so garbage there is reported), not at a resync guess. */
+  strict = true;
+  /** Head scanning: 0 = reading the start line, 1 = reading header fields. */
+  headPhase: 0 | 1 = 0;
+  headScan = 0;
+  /** Blank-line detector: 0 in a line, 1 after LF, 2 after LF CR. */
+  nl = 0;
+  notHttpReported = false;
+  msg: Message | null = null;
+  constructor(readonly dir: Direction) {}
+}
+
+class ConnState {
+  readonly write = new DirState('write');
+  readonly read = new DirState('read');
+  /** Methods of requests not yet answered by a final response, oldest first. */
+  readonly methods: Array<{ method: string; msg: Message | null }> = [];
+  lastSeenNs = 0n;
+  constructor(readonly key: string) {}
+  side(dir: Direction): DirState {
+    return dir === 'write' ? this.write : this.read;
+  }
+}
+
+/** Output collector passed through one call. */
+type Out = ParseOutput;
+const newOut = (): Out => ({ events: [], deadLetters: [] });
+
+/**
+ * Stateful, synchronous HTTP/1.1 reassembler for many TLS connections. Not thread-safe (single consumer per
+ * partition). Never throws from its public methods: problems become dead letters and counters.
+ */
+export class HttpStreamParser {
+  private readonly conns = new Map<string, ConnState>();
+  private readonly maxMessage: number;
+  private readonly maxHeader: number;
+  private readonly st: ParserStats = {
+    records: 0,
+    bytes: 0,
+    duplicateBytes: 0,
+    gaps: 0,
+    gapBytes: 0,
+    requests: 0,
+    responses: 0,
+    streamedResponses: 0,
+    sseEvents: 0,
+    interimResponses: 0,
+    lateJoins: 0,
+    resyncs: 0,
+    discardedBytes: 0,
+    shortBodies: 0,
+    sseIncompleteTails: 0,
+    deadLetters: {},
+    evictedConnections: 0,
+    connections: 0,
+    bufferedBytes: 0,
+  };
+
+  /** @param opts size limits, see {@link HttpStreamParserOptions}. */
+  constructor(opts: HttpStreamParserOptions = {}) {
+    this.maxMessage = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
+    this.maxHeader = opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER;
+  }
+
+  /**
+   * Feeds one raw fragment, in partition (capture) order, and returns what it completed. Bytes below what was
+   * already received for (conn, dir) are ignored (duplicates, replays); a hole in `stream_offset` ends the message in
+   * progress as incomplete (`body_incomplete: 'short'`) and resyncs. When the first byte of a response arrives while
+   * the only unanswered request is still short of its Content-Length (and did not `Expect: 100-continue`), that
+   * request is emitted with `body_incomplete: 'short'` and `body_missing_bytes`. Never throws.
+   */
+  push(rec: RawSslRecord): ParseOutput {
+    const out = newOut();
+    let conn: ConnState | undefined;
+    try {
+      if (!rec || !ArrayBuffer.isView(rec.data) || !Number.isSafeInteger(rec.stream_offset) || rec.stream_offset < 0 || (rec.dir !== 'write' && rec.dir !== 'read')) {
+        this.deadLetter(out, rec, 'contract', 'raw ssl record without data, with an invalid stream_offset or dir', rec && ArrayBuffer.isView(rec.data) ? rec.data : new Uint8Array(0));
+        return out;
+      }
+      this.st.records++;
+      this.st.bytes += rec.data.length;
+      const key = connKey(rec);
+      conn = this.conns.get(key);
+      if (!conn) {
+        conn = new ConnState(key);
+        this.conns.set(key, conn);
+      }
+      if (rec.ts_wall_ns > conn.lastSeenNs) conn.lastSeenNs = rec.ts_wall_ns;
+      this.feed(conn, conn.side(rec.dir), rec, out);
+    } catch (e) {
+      // A bug must not take the consumer down: report it and reset the direction.
+      this.deadLetter(out, rec, 'internal_error', e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e), rec?.data ?? new Uint8Array(0));
+      if (conn && rec) this.resetToResync(conn.side(rec.dir));
+    }
+    return out;
+  }
+
+  /**
+   * Bytes of (conn, dir) below this stream offset are fully represented in emitted events or deliberately discarded,
+   * so a record may be acked once `consumedOffset >= rec.stream_offset + rec.data.length`. Moves only at message
+   * boundaries (end of a request or of a whole response, streamed or not) and over discarded bytes, since a restart
+   * can only resume there. 0 for an unknown connection.
+   */
+  consumedOffset(key: string, dir: Direction): number {
+    const c = this.conns.get(key);
+    return c ? c.side(dir).consumed : 0;
+  }
+
+  /**
+   * After a restart: bytes of (conn, dir) below `offset` were consumed before (offset is a message boundary taken from
+   * {@link consumedOffset}); they are skipped when replayed and parsing restarts at `offset`. Call before pushing that
+   * direction's records. Request methods of the previous run are lost, so a response to a HEAD request that was
+   * in flight at the restart is parsed as if it had a body.
+   */
+  resumeAt(key: string, dir: Direction, offset: number): void {
+    let c = this.conns.get(key);
+    if (!c) {
+      c = new ConnState(key);
+      this.conns.set(key, c);
+    }
+    const d = c.side(dir);
+    d.msg?.decoder?.close();
+    d.msg = null;
+    d.next = offset;
+    d.consumed = offset;
+    d.q.reset(offset);
+    d.mode = 'head';
+    d.strict = true;
+    this.resetHeadScan(d);
+  }
+
+  /**
+   * Drops the state of connections whose last record is older than `olderThanNs` (wall-clock ns) and returns their
+   * keys. Messages in flight are finalised into `out` when given (else their events are lost): a response without
+   * length (read until close) ends normally — eviction is how its end is observed, since the probe reports no close;
+   * any other body is emitted as far as it got with `body_incomplete: 'short'` (and `body_missing_bytes` when the
+   * Content-Length tells); partial heads are dropped (counted in `discardedBytes`).
+   */
+  evictIdle(olderThanNs: bigint, out?: ParseOutput): string[] {
+    const sink = out ?? newOut();
+    const evicted: string[] = [];
+    for (const [key, c] of this.conns) {
+      if (c.lastSeenNs >= olderThanNs) continue;
+      for (const d of [c.write, c.read]) {
+        try {
+          if (d.msg) this.finish(c, d, d.msg, d.msg.framing.type === 'close' ? 'complete' : 'short', sink);
+          else if (d.q.length > 0) this.st.discardedBytes += d.q.length;
+        } catch (e) {
+          sink.deadLetters.push(this.draft(null, key, 'internal_error', e instanceof Error ? e.message : String(e), new Uint8Array(0)));
+        }
+        d.msg?.decoder?.close();
+      }
+      this.conns.delete(key);
+      evicted.push(key);
+      this.st.evictedConnections++;
+    }
+    return evicted;
+  }
+
+  /**
+   * End of a connection (the contract's `ssl_close` record: the producer saw the process exit; `write_offset` /
+   * `read_offset` = bytes it published per direction). Messages in flight are finalised as on eviction (a response
+   * read until close ends normally; any other unfinished body, e.g. a stream whose terminator the client never read,
+   * is emitted with `body_incomplete: 'short'`), partial heads are dropped, and both directions count as consumed up
+   * to the close offsets, so every record of the connection can be acked. The state is kept (so
+   * {@link consumedOffset} answers) until {@link evictIdle} drops it; bytes arriving later parse as new messages.
+   * Never throws.
+   */
+  close(rec: ConnCloseInput): ParseOutput {
+    const out = newOut();
+    let key = '';
+    try {
+      key = connKey(rec);
+      let c = this.conns.get(key);
+      if (!c) {
+        c = new ConnState(key);
+        this.conns.set(key, c);
+      }
+      const ts = normalizeNs(rec.ts_wall_ns);
+      if (ts > c.lastSeenNs) c.lastSeenNs = ts;
+      for (const d of [c.write, c.read]) {
+        const closeAt = d.dir === 'write' ? rec.write_offset : rec.read_offset;
+        if (d.msg) this.finish(c, d, d.msg, d.msg.framing.type === 'close' ? 'complete' : 'short', out);
+        this.st.discardedBytes += d.q.length;
+        const at = Math.max(d.next, Number.isSafeInteger(closeAt) ? closeAt : 0, 0);
+        d.q.reset(at);
+        d.next = at;
+        d.consumed = at;
+        d.mode = 'head';
+        d.strict = true;
+        this.resetHeadScan(d);
+      }
+      c.methods.length = 0;
+    } catch (e) {
+      out.deadLetters.push(this.draft(null, key || null, 'internal_error', e instanceof Error ? e.message : String(e), new Uint8Array(0)));
+    }
+    return out;
+  }
+
+  /** Counters and gauges (see {@link ParserStats}). */
+  stats(): ParserStats {
+    let buffered = 0;
+    for (const c of this.conns.values())
+      for (const d of [c.write, c.read]) {
+        buffered += d.q.length;
+        if (d.msg) for (const r of d.msg.raw) buffered += r.length;
+      }
+    return { ...this.st, deadLetters: { ...this.st.deadLetters }, connections: this.conns.size, bufferedBytes: buffered };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  private feed(c: ConnState, d: DirState, rec: RawSslRecord, out: Out): void {
+    let data = rec.data;
+    const start = rec.stream_offset;
+    const end = start + data.length;
+    if (d.next < 0) {
+      d.next = start;
+      d.consumed = start;
+      d.q.reset(start);
+      if (start > 0) {
+        // Capture began in the middle of this direction: find the next message start.
+        this.st.lateJoins++;
+        this.enterResync(d);
+      }
+    }
+    if (end <= d.next) {
+      this.st.duplicateBytes += data.length;
+      return;
+    }
+    let atRecordStart = true;
+    if (start < d.next) {
+      this.st.duplicateBytes += d.next - start;
+      data = data.subarray(d.next - start);
+      atRecordStart = false;
+    } else if (start > d.next) {
+      this.gap(c, d, start, out);
+    }
+    // A response starting while its request body is still short of Content-Length: the request is all there is.
+    if (d.dir === 'read' && !d.msg && d.q.length === 0 && d.mode !== 'opaque') this.finishShortRequest(c, out);
+
+    if (d.mode === 'opaque') {
+      this.discard(d, data.length, end);
+      return;
+    }
+    if (d.mode === 'resync') {
+      if (!atRecordStart || startVerdict((i) => data[i], Math.min(data.length, 32), d.dir === 'write') !== 'maybe') {
+        this.discard(d, data.length, end);
+        return;
+      }
+      d.mode = 'head';
+      d.strict = false;
+      this.resetHeadScan(d);
+    }
+    d.q.push(data, rec);
+    d.next = end;
+    this.drive(c, d, out);
+  }
+
+  /** Runs the state machine over the queued bytes as far as they go. */
+  private drive(c: ConnState, d: DirState, out: Out): void {
+    for (;;) {
+      if (d.mode === 'head') {
+        if (!this.readHead(c, d, out)) return;
+      } else if (d.mode === 'body') {
+        if (!this.readBody(c, d, out)) return;
+      } else {
+        // resync / opaque: whatever is queued is dropped.
+        this.discard(d, d.q.length, d.next);
+        return;
+      }
+    }
+  }
+
+  /** Reads a head; returns true when one was consumed (or dropped) and parsing can go on. */
+  private readHead(c: ConnState, d: DirState, out: Out): boolean {
+    const q = d.q;
+    if (d.headPhase === 0) {
+      // Empty lines before a message are ignored (RFC 9112 §2.2).
+      let k = 0;
+      while (k < q.length && (q.byteAt(k) === CR || q.byteAt(k) === LF)) k++;
+      if (k > 0) {
+        q.skip(k);
+        d.consumed = q.offset;
+        d.headScan = 0;
+      }
+      if (q.length === 0) return false;
+      const lf = q.indexOfLf(d.headScan);
+      const lineLen = lf < 0 ? q.length : lf;
+      const verdict = startVerdict((i) => q.byteAt(i), Math.min(lineLen, 32), d.dir === 'write');
+      if (verdict === 'h2') return this.headFailure(c, d, 'unsupported_protocol', 'HTTP/2 connection preface (PRI * HTTP/2.0): HTTP/2 is not parsed', out);
+      if (verdict === 'no') return this.headFailure(c, d, 'not_http', `${d.dir === 'write' ? 'request' : 'status'} line expected at stream offset ${q.offset}`, out);
+      if (lf < 0) {
+        if (q.length > MAX_START_LINE) return this.headFailure(c, d, 'not_http', `no line end within ${MAX_START_LINE} bytes at stream offset ${q.offset}`, out);
+        d.headScan = q.length;
+        return false;
+      }
+      d.headPhase = 1;
+      d.headScan = lf + 1;
+      d.nl = 1;
+    }
+    let nl = d.nl;
+    const endIdx = q.scan(d.headScan, (b) => {
+      if (b === LF) {
+        if (nl !== 0) return true;
+        nl = 1;
+      } else if (b === CR && nl === 1) nl = 2;
+      else nl = 0;
+      return false;
+    });
+    if (endIdx < 0) {
+      d.nl = nl;
+      d.headScan = q.length;
+      if (q.length > this.maxHeader) return this.headFailure(c, d, 'http_parse_error', `header block exceeds ${this.maxHeader} bytes`, out);
+      return false;
+    }
+    if (endIdx + 1 > this.maxHeader) return this.headFailure(c, d, 'http_parse_error', `header block exceeds ${this.maxHeader} bytes`, out);
+    const start: Pos = { offset: q.offset, rec: q.metaAt(0) };
+    const endRec = q.metaAt(endIdx);
+    let head: ParsedHead;
+    let framing: Framing;
+    const isRequest = d.dir === 'write';
+    const headBytes = q.take(endIdx + 1);
+    try {
+      head = parseHead(headBytes, isRequest);
+      const interim = head.kind === 'response' && head.status >= 100 && head.status < 200;
+      framing = bodyFraming(head, interim || isRequest ? undefined : c.methods[0]?.method);
+    } catch (e) {
+      const he = e instanceof HeadError ? e : new HeadError(String(e), 'http_parse_error');
+      const sample = Uint8Array.from(headBytes.subarray(0, MAX_SAMPLE));
+      return this.headFailure(c, d, he.reason, `${he.message} (stream offset ${start.offset})`, out, sample, start.rec);
+    }
+    this.resetHeadScan(d);
+    d.strict = true;
+    this.beginMessage(c, d, head, framing, start, endRec, out);
+    return true;
+  }
+
+  private beginMessage(c: ConnState, d: DirState, head: ParsedHead, framing: Framing, start: Pos, headEndRec: RawSslRecord, out: Out): void {
+    const headEnd = d.q.offset;
+    if (head.kind === 'response') {
+      if (head.status >= 100 && head.status < 200) {
+        this.st.interimResponses++;
+        d.consumed = headEnd;
+        if (head.status === 101) this.makeOpaque(c);
+        return;
+      }
+      const req = c.methods.shift();
+      if (req?.method === 'CONNECT' && head.status >= 200 && head.status < 300) {
+        d.consumed = headEnd;
+        this.makeOpaque(c);
+        return;
+      }
+    } else {
+      c.methods.push({ method: head.method, msg: null });
+      if (c.methods.length > MAX_PENDING_METHODS) c.methods.shift();
+    }
+    let codings: Codings = [];
+    let codingError: DecodeError | null = null;
+    try {
+      codings = parseContentCodings(headerValue(head.headers, 'content-encoding'));
+    } catch (e) {
+      codingError = e instanceof DecodeError ? e : new DecodeError(String(e));
+    }
+    const streaming = head.kind === 'response' && framing.type !== 'none' && /^\s*text\/event-stream\s*(;|$)/i.test(headerValue(head.headers, 'content-type') ?? '');
+    const msg: Message = {
+      head,
+      start,
+      lastRec: headEndRec,
+      framing,
+      remaining: framing.type === 'length' ? framing.length : 0,
+      chunkPhase: 'size',
+      chunkLeft: 0,
+      trailers: [],
+      trailerBytes: 0,
+      codings,
+      codingError,
+      expectContinue: head.kind === 'request' && /100-continue/i.test(headerValue(head.headers, 'expect') ?? ''),
+      discard: false,
+      wireBodyBytes: 0,
+      raw: [],
+      streaming,
+      decoder: null,
+      sse: null,
+      sseBroken: false,
+      decodeFailed: false,
+      events: 0,
+      decodedBytes: 0,
+      eventStart: null,
+    };
+    if (head.kind === 'request') c.methods[c.methods.length - 1].msg = msg;
+    d.msg = msg;
+    d.mode = 'body';
+    if (framing.type === 'length' && framing.length > this.maxMessage && !streaming) this.tooLarge(d, msg, `Content-Length ${framing.length} exceeds ${this.maxMessage} bytes`, out);
+    if (streaming) {
+      this.st.streamedResponses++;
+      msg.sse = new SseDecoder(this.maxMessage);
+      if (codingError) this.decodeFailure(c, d, msg, codingError, new Uint8Array(0), out);
+      else if (codings.length > 0) msg.decoder = new IncrementalDecoder(codings, Number.MAX_SAFE_INTEGER);
+      if (head.kind === 'response')
+        out.events.push({
+          ...this.base(c, d, msg, 'response_head', 0, start.rec, headEndRec, headEnd),
+          type: 'response_head',
+          status: head.status,
+          reason: head.reason,
+          version: head.version,
+          headers: head.headers,
+          streaming: true,
+        });
+    }
+    if (framing.type === 'none') this.finish(c, d, msg, 'complete', out);
+  }
+
+  /** Reads body bytes; returns true when the message ended and parsing can go on. */
+  private readBody(c: ConnState, d: DirState, out: Out): boolean {
+    const msg = d.msg!;
+    const q = d.q;
+    switch (msg.framing.type) {
+      case 'length': {
+        const k = Math.min(msg.remaining, q.length);
+        if (k > 0) {
+          q.takeViews(k, (v, rec, off) => this.bodyBytes(c, d, msg, v, rec, off, out));
+          msg.remaining -= k;
+        }
+        if (msg.remaining > 0) return false;
+        this.finish(c, d, msg, 'complete', out);
+        return true;
+      }
+      case 'close':
+        if (q.length > 0) q.takeViews(q.length, (v, rec, off) => this.bodyBytes(c, d, msg, v, rec, off, out));
+        return false;
+      case 'chunked':
+        return this.readChunked(c, d, msg, out);
+      default:
+        this.finish(c, d, msg, 'complete', out);
+        return true;
+    }
+  }
+
+  /** Chunked transfer coding (RFC 9112 §7.1). */
+  private readChunked(c: ConnState, d: DirState, msg: Message, out: Out): boolean {
+    const q = d.q;
+    for (;;) {
+      switch (msg.chunkPhase) {
+        case 'size': {
+          const lf = q.indexOfLf(0);
+          if (lf < 0) {
+            if (q.length > MAX_CHUNK_LINE) return this.bodyFailure(c, d, msg, `chunk-size line longer than ${MAX_CHUNK_LINE} bytes`, out);
+            return false;
+          }
+          msg.lastRec = q.metaAt(lf);
+          const line = Buffer.from(q.take(lf + 1)).toString('latin1');
+          const semi = line.indexOf(';');
+          const sizeText = (semi >= 0 ? line.slice(0, semi) : line).trim();
+          if (!/^[0-9a-fA-F]{1,15}$/.test(sizeText)) return this.bodyFailure(c, d, msg, `invalid chunk-size line ${JSON.stringify(line.slice(0, 40))}`, out);
+          const size = parseInt(sizeText, 16);
+          if (size === 0) msg.chunkPhase = 'trailers';
+          else {
+            msg.chunkPhase = 'data';
+            msg.chunkLeft = size;
+          }
+          break;
+        }
+        case 'data': {
+          const k = Math.min(msg.chunkLeft, q.length);
+          if (k > 0) {
+            q.takeViews(k, (v, rec, off) => this.bodyBytes(c, d, msg, v, rec, off, out));
+            msg.chunkLeft -= k;
+          }
+          if (msg.chunkLeft > 0) return false;
+          msg.chunkPhase = 'crlf';
+          break;
+        }
+        case 'crlf': {
+          if (q.length === 0) return false;
+          const b0 = q.byteAt(0);
+          if (b0 === LF) q.skip(1);
+          else if (b0 === CR) {
+            if (q.length < 2) return false;
+            if (q.byteAt(1) !== LF) return this.bodyFailure(c, d, msg, 'chunk data not followed by CRLF', out);
+            q.skip(2);
+          } else return this.bodyFailure(c, d, msg, 'chunk data not followed by CRLF', out);
+          msg.chunkPhase = 'size';
+          break;
+        }
+        case 'trailers': {
+          const lf = q.indexOfLf(0);
+          if (lf < 0) {
+            if (msg.trailerBytes + q.length > this.maxHeader) return this.bodyFailure(c, d, msg, `trailer section exceeds ${this.maxHeader} bytes`, out);
+            return false;
+          }
+          msg.lastRec = q.metaAt(lf);
+          msg.trailerBytes += lf + 1;
+          const line = Buffer.from(q.take(lf + 1)).toString('latin1').replace(/\r?\n$/, '');
+          if (line === '') {
+            this.finish(c, d, msg, 'complete', out);
+            return true;
+          }
+          const colon = line.indexOf(':');
+          if (colon > 0) msg.trailers.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+          if (msg.trailerBytes > this.maxHeader) return this.bodyFailure(c, d, msg, `trailer section exceeds ${this.maxHeader} bytes`, out);
+          break;
+        }
+      }
+    }
+  }
+
+  /** One piece of body (transfer coding removed), at stream offset `off`, carried by `rec`. */
+  private bodyBytes(c: ConnState, d: DirState, msg: Message, v: Uint8Array, rec: RawSslRecord, off: number, out: Out): void {
+    msg.lastRec = rec;
+    msg.wireBodyBytes += v.length;
+    if (msg.discard) return;
+    if (!msg.streaming) {
+      if (msg.wireBodyBytes > this.maxMessage) {
+        this.tooLarge(d, msg, `body exceeds ${this.maxMessage} bytes`, out);
+        return;
+      }
+      msg.raw.push(v);
+      return;
+    }
+    if (msg.decodeFailed || msg.sseBroken) return;
+    const at: Pos = { offset: off, rec };
+    if (!msg.decoder) {
+      this.sseBytes(c, d, msg, v, at, off + v.length, out);
+      return;
+    }
+    let pieces: Uint8Array[];
+    try {
+      pieces = msg.decoder.write(v);
+    } catch (e) {
+      this.decodeFailure(c, d, msg, e, v, out);
+      return;
+    }
+    for (const p of pieces) this.sseBytes(c, d, msg, p, at, off + v.length, out);
+  }
+
+  /**
+   * Decoded SSE bytes that came out of the wire piece starting at `at` and ending at `wireEnd`. An event's span and
+   * start_ns/end_ns are those of the wire pieces in which its first and last decoded bytes surfaced (exact to the
+   * piece: compressed bytes do not map to decoded bytes).
+   */
+  private sseBytes(c: ConnState, d: DirState, msg: Message, bytes: Uint8Array, at: Pos, wireEnd: number, out: Out): void {
+    if (bytes.length === 0 || msg.sseBroken) return;
+    msg.decodedBytes += bytes.length;
+    let evStart: Pos = msg.eventStart ?? at;
+    const sse = msg.sse!;
+    try {
+      sse.push(bytes, (e: SseEvent) => {
+        const ordinal = msg.events++;
+        this.st.sseEvents++;
+        const ev: HttpEvent = {
+          ...this.base(c, d, msg, 'sse_event', ordinal, evStart.rec, at.rec, wireEnd),
+          type: 'sse_event',
+          ordinal,
+          event: e.event,
+          data: e.data,
+        };
+        ev.span.start_offset = evStart.offset;
+        if (e.last_event_id !== undefined) ev.last_event_id = e.last_event_id;
+        out.events.push(ev);
+        // The next event begins in this piece at the earliest.
+        evStart = at;
+      });
+    } catch (e) {
+      if (!(e instanceof SseTooLargeError)) throw e;
+      msg.sseBroken = true;
+      this.deadLetter(out, at.rec, 'too_large', `${e.message} (${d.dir} message at stream offset ${msg.start.offset})`, bytes.subarray(0, MAX_SAMPLE), c.key);
+      return;
+    }
+    msg.eventStart = sse.pending() ? evStart : null;
+  }
+
+  /** Ends a message: emits it, moves consumedOffset, and gets ready for the next one. */
+  private finish(c: ConnState, d: DirState, msg: Message, how: 'complete' | 'short', out: Out): void {
+    const end = d.q.offset;
+    const missing = how === 'short' && msg.framing.type === 'length' && msg.remaining > 0 ? msg.remaining : undefined;
+    if (how === 'short') this.st.shortBodies++;
+    if (!msg.discard) {
+      if (msg.streaming) this.finishStream(c, d, msg, how, end, out);
+      else this.finishWhole(c, d, msg, how, missing, end, out);
+    }
+    msg.decoder?.close();
+    if (msg.head.kind === 'request') {
+      const m = c.methods.find((x) => x.msg === msg);
+      if (m) m.msg = null;
+    }
+    d.msg = null;
+    d.mode = 'head';
+    d.strict = true;
+    this.resetHeadScan(d);
+    d.consumed = end;
+  }
+
+  private finishWhole(c: ConnState, d: DirState, msg: Message, how: 'complete' | 'short', missing: number | undefined, end: number, out: Out): void {
+    const raw = concatBytes(msg.raw, msg.wireBodyBytes);
+    msg.raw = [];
+    let body: Uint8Array = raw;
+    let incomplete: 'short' | 'decode_error' | undefined = how === 'short' ? 'short' : undefined;
+    if (msg.codingError) {
+      if (!incomplete) {
+        incomplete = 'decode_error';
+        this.deadLetter(out, msg.lastRec, 'decode_error', `${msg.codingError.message} (${d.dir} message at stream offset ${msg.start.offset})`, raw);
+      }
+    } else if (msg.codings.length > 0 && raw.length > 0) {
+      try {
+        body = decodeAll(raw, msg.codings, this.maxMessage);
+      } catch (e) {
+        const de = e instanceof DecodeError ? e : new DecodeError(String(e));
+        if (de.kind === 'too_large') {
+          this.deadLetter(out, msg.lastRec, 'too_large', `${de.message} (${d.dir} message at stream offset ${msg.start.offset})`, raw);
+          return;
+        }
+        // A short body cannot be expected to decode; `short` already says why.
+        if (!incomplete) {
+          incomplete = 'decode_error';
+          this.deadLetter(out, msg.lastRec, 'decode_error', `${de.message} (${d.dir} message at stream offset ${msg.start.offset})`, raw);
+        }
+      }
+    }
+    const head = msg.head;
+    const headers = msg.trailers.length > 0 ? [...head.headers, ...msg.trailers] : head.headers;
+    if (head.kind === 'request') {
+      this.st.requests++;
+      const ev: HttpEvent = {
+        ...this.base(c, d, msg, 'request', 0, msg.start.rec, msg.lastRec, end),
+        type: 'request',
+        method: head.method,
+        target: head.target,
+        version: head.version,
+        headers,
+        body,
+      };
+      if (incomplete) ev.body_incomplete = incomplete;
+      if (missing !== undefined) ev.body_missing_bytes = missing;
+      out.events.push(ev);
+    } else {
+      this.st.responses++;
+      const ev: HttpEvent = {
+        ...this.base(c, d, msg, 'response', 0, msg.start.rec, msg.lastRec, end),
+        type: 'response',
+        status: head.status,
+        reason: head.reason,
+        version: head.version,
+        headers,
+        body,
+      };
+      if (incomplete) ev.body_incomplete = incomplete;
+      if (missing !== undefined) ev.body_missing_bytes = missing;
+      out.events.push(ev);
+    }
+  }
+
+  private finishStream(c: ConnState, d: DirState, msg: Message, how: 'complete' | 'short', end: number, out: Out): void {
+    if (how === 'complete' && msg.decoder && !msg.decodeFailed) {
+      try {
+        const at: Pos = { offset: end, rec: msg.lastRec };
+        for (const p of msg.decoder.end()) this.sseBytes(c, d, msg, p, at, end, out);
+      } catch (e) {
+        this.decodeFailure(c, d, msg, e, new Uint8Array(0), out);
+      }
+    }
+    if (msg.sse?.end()) this.st.sseIncompleteTails++;
+    this.st.responses++;
+    const ev: HttpEvent = {
+      ...this.base(c, d, msg, 'response_end', 0, msg.start.rec, msg.lastRec, end),
+      type: 'response_end',
+      events: msg.events,
+      body_bytes: msg.decodedBytes,
+    };
+    if (how === 'short') ev.body_incomplete = 'short';
+    else if (msg.decodeFailed) ev.body_incomplete = 'decode_error';
+    out.events.push(ev);
+  }
+
+  /** The common event fields. `end` = stream offset after the last byte of what the event covers. */
+  private base(c: ConnState, d: DirState, msg: Message, type: HttpEvent['type'], ordinal: number, first: RawSslRecord, last: RawSslRecord, end: number) {
+    return {
+      v: 1 as const,
+      id: deriveId('http', c.key, d.dir, msg.start.offset, type, ordinal),
+      conn: connRef(c.key, msg.start.rec),
+      span: { dir: d.dir, start_offset: msg.start.offset, end_offset: end },
+      start_ns: first.ts_wall_ns,
+      end_ns: last.ts_wall_ns,
+    };
+  }
+
+  // --- failures and resync ---------------------------------------------------------------------------------------
+
+  /** A head that is not (valid) HTTP: report as the reason says, drop the queued bytes, resync. Returns false. */
+  private headFailure(c: ConnState, d: DirState, reason: ParserDeadLetterReason, error: string, out: Out, sample?: Uint8Array, rec?: RawSslRecord): boolean {
+    const q = d.q;
+    const first = rec ?? (q.length > 0 ? q.metaAt(0) : null);
+    if (!sample) sample = q.length > 0 ? Uint8Array.from(q.take(Math.min(q.length, MAX_SAMPLE))) : new Uint8Array(0);
+    if (reason === 'unsupported_protocol') {
+      this.deadLetter(out, first, reason, `${d.dir}: ${error}`, sample, c.key);
+      this.makeOpaque(c);
+      return false;
+    }
+    if (reason === 'not_http' && !d.strict) {
+      // A resync guess that did not pan out: keep looking, silently.
+    } else if (reason === 'not_http') {
+      if (!d.notHttpReported) {
+        d.notHttpReported = true;
+        this.deadLetter(out, first, reason, `${d.dir}: ${error}`, sample, c.key);
+      }
+    } else this.deadLetter(out, first, reason, `${d.dir}: ${error}`, sample, c.key);
+    this.resetToResync(d);
+    return false;
+  }
+
+  /** A framing error inside a body: the message is emitted as far as it got (short), then the direction resyncs. */
+  private bodyFailure(c: ConnState, d: DirState, msg: Message, error: string, out: Out): boolean {
+    const sample = Uint8Array.from(d.q.take(Math.min(d.q.length, MAX_SAMPLE)));
+    this.deadLetter(out, msg.lastRec, 'http_parse_error', `${d.dir}: ${error} (message at stream offset ${msg.start.offset})`, sample, c.key);
+    this.finish(c, d, msg, 'short', out);
+    this.resetToResync(d);
+    return false;
+  }
+
+  private decodeFailure(c: ConnState, d: DirState, msg: Message, e: unknown, sample: Uint8Array, out: Out): void {
+    msg.decodeFailed = true;
+    msg.decoder?.close();
+    msg.decoder = null;
+    const de = e instanceof DecodeError ? e : new DecodeError(String(e));
+    this.deadLetter(out, msg.lastRec, de.kind, `${de.message} (${d.dir} message at stream offset ${msg.start.offset})`, sample.subarray(0, MAX_SAMPLE), c.key);
+  }
+
+  private tooLarge(d: DirState, msg: Message, error: string, out: Out): void {
+    msg.discard = true;
+    msg.raw = [];
+    this.deadLetter(out, msg.lastRec, 'too_large', `${d.dir} message at stream offset ${msg.start.offset}: ${error}`, new Uint8Array(0));
+  }
+
+  /** Hole in the stream: end the message in progress as short, drop partial heads, resync at `newOffset`. */
+  private gap(c: ConnState, d: DirState, newOffset: number, out: Out): void {
+    this.st.gaps++;
+    this.st.gapBytes += newOffset - d.next;
+    if (d.msg) this.finish(c, d, d.msg, 'short', out);
+    this.st.discardedBytes += d.q.length;
+    d.q.reset(newOffset);
+    d.next = newOffset;
+    d.consumed = newOffset;
+    if (d.mode !== 'opaque') this.enterResync(d);
+  }
+
+  /** The `write` side's only unanswered request is short of its Content-Length: emit it as is. */
+  private finishShortRequest(c: ConnState, out: Out): void {
+    const w = c.write;
+    const m = w.msg;
+    if (!m || m.head.kind !== 'request' || m.framing.type !== 'length' || m.remaining <= 0 || m.expectContinue) return;
+    if (c.methods.length !== 1 || c.methods[0].msg !== m) return;
+    this.finish(c, w, m, 'short', out);
+    // Any late body bytes are not a request: skip to the next plausible request line.
+    this.enterResync(w);
+  }
+
+  private makeOpaque(c: ConnState): void {
+    for (const d of [c.write, c.read]) {
+      d.msg?.decoder?.close();
+      d.msg = null;
+      this.st.discardedBytes += d.q.length;
+      d.q.reset(d.next < 0 ? 0 : d.next);
+      if (d.next >= 0) d.consumed = d.next;
+      d.mode = 'opaque';
+    }
+  }
+
+  private resetToResync(d: DirState): void {
+    d.msg?.decoder?.close();
+    d.msg = null;
+    this.st.discardedBytes += d.q.length;
+    const at = d.next < 0 ? d.q.offset : d.next;
+    d.q.reset(at);
+    d.consumed = at;
+    this.enterResync(d);
+  }
+
+  private enterResync(d: DirState): void {
+    if (d.mode === 'opaque') return;
+    d.mode = 'resync';
+    d.strict = false;
+    this.resetHeadScan(d);
+    this.st.resyncs++;
+  }
+
+  private discard(d: DirState, n: number, end: number): void {
+    this.st.discardedBytes += n;
+    d.next = end;
+    d.q.reset(end);
+    d.consumed = end;
+  }
+
+  private resetHeadScan(d: DirState): void {
+    d.headPhase = 0;
+    d.headScan = 0;
+    d.nl = 0;
+  }
+
+  // --- dead letters ----------------------------------------------------------------------------------------------
+
+  private deadLetter(out: Out, rec: RawSslRecord | null | undefined, reason: ParserDeadLetterReason, error: string, sample: Uint8Array, key?: string): void {
+    const k = key ?? (rec && typeof rec.host === 'string' ? safeConnKey(rec) : null);
+    out.deadLetters.push(this.draft(rec ?? null, k, reason, error, sample));
+  }
+
+  private draft(rec: RawSslRecord | null, key: string | null, reason: ParserDeadLetterReason, error: string, sample: Uint8Array): DeadLetterDraft {
+    this.st.deadLetters[reason] = (this.st.deadLetters[reason] ?? 0) + 1;
+    const inputId = rec && rec.boot_id !== undefined ? rawMsgId(rec) : null;
+    const host = rec?.host ?? '';
+    return {
+      v: 1,
+      id: deriveId('dlq', 'parser', inputId ?? key ?? '', reason),
+      stage: 'parser',
+      host,
+      reason,
+      error,
+      input_subject: rec ? Subjects.rawSsl(hostToken(host), rec.partition) : '',
+      input_id: inputId,
+      conn_key: key,
+      sample: sample.length > MAX_SAMPLE ? Uint8Array.from(sample.subarray(0, MAX_SAMPLE)) : sample,
+      ts_ns: rec?.ts_wall_ns ?? 0n,
+    };
+  }
+}
+
+function safeConnKey(rec: RawSslRecord): string | null {
+  try {
+    return connKey(rec);
+  } catch {
+    return null;
+  }
+}
+
+/** The contract's ConnRef of a connection, from one of its records (tid/comm: that record's). */
+export function connRef(key: string, rec: RawSslRecord): ConnRef {
+  return {
+    key,
+    host: rec.host,
+    boot_id: rec.boot_id,
+    run: rec.run,
+    pid: rec.pid,
+    tid: rec.tid,
+    uid: rec.uid,
+    comm: rec.comm,
+    ssl: `0x${rec.ssl.toString(16)}`,
+    partition: rec.partition,
+  };
+}

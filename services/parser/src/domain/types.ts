@@ -1,0 +1,85 @@
+import type { DeadLetter, HttpEvent, RawSslRecord } from '@agentsight/contracts';
+
+/**
+ * What {@link HttpStreamParser.close} needs of a connection-close record (the contract's `ssl_close` raw record
+ * satisfies it structurally): the connection identity, the wall-clock time (ns) and the bytes published per
+ * direction (the next `stream_offset` each direction would have had).
+ */
+export type ConnCloseInput = Pick<RawSslRecord, 'host' | 'boot_id' | 'run' | 'pid' | 'ssl'> & {
+  ts_wall_ns: bigint | number;
+  write_offset: number;
+  read_offset: number;
+};
+
+/** Options of {@link HttpStreamParser}. All sizes in bytes. */
+export interface HttpStreamParserOptions {
+  /**
+   * Largest message body kept (wire bytes, and decoded bytes of a non-streamed body; for a streamed SSE body, the
+   * largest single event). A larger message is skipped with a `too_large` dead letter; parsing carries on after it.
+   * Default 256 MiB.
+   */
+  maxMessageBytes?: number;
+  /** Largest head (start line + header fields) or trailer section; larger → `http_parse_error`. Default 256 KiB. */
+  maxHeaderBytes?: number;
+}
+
+/** Dead-letter causes produced by the parser. */
+export type ParserDeadLetterReason =
+  /** A direction's bytes at a message boundary are not HTTP/1.x (once per connection direction). */
+  | 'not_http'
+  /** HTTP/2 (connection preface) or another HTTP version: the whole connection is then ignored. */
+  | 'unsupported_protocol'
+  /** A malformed head, chunk-size line or framing header; the direction resyncs. */
+  | 'http_parse_error'
+  /** Content coding failed (corrupt, truncated or unsupported coding); the message is still emitted. */
+  | 'decode_error'
+  /** A message beyond `maxMessageBytes`; the message is skipped. */
+  | 'too_large'
+  /** The input record breaks the raw contract (no `data`, bad offset …). */
+  | 'contract'
+  /** A bug in the parser; that direction's state was reset. */
+  | 'internal_error';
+
+/**
+ * A dead letter as the domain can fill it: everything of the {@link DeadLetter} contract but `input_seq` (the
+ * JetStream sequence, known only to the shell). `id` = deriveId('dlq', 'parser', input_id, reason) with `input_id`
+ * the raw record's Nats-Msg-Id; `input_subject` is the record's raw subject; `ts_ns` the record's wall-clock ns.
+ */
+export type DeadLetterDraft = Omit<DeadLetter, 'input_seq' | 'reason'> & { reason: ParserDeadLetterReason };
+
+/** What one call produced, in emission order. */
+export interface ParseOutput {
+  events: HttpEvent[];
+  deadLetters: DeadLetterDraft[];
+}
+
+/** Counters since construction (monotonic) plus current gauges. */
+export interface ParserStats {
+  records: number;
+  bytes: number;
+  /** Bytes of records (or record prefixes) below the direction's stream position: replays, duplicates. */
+  duplicateBytes: number;
+  /** Holes in a direction's stream offsets (lost records) and the bytes missing in them. */
+  gaps: number;
+  gapBytes: number;
+  requests: number;
+  responses: number;
+  streamedResponses: number;
+  sseEvents: number;
+  interimResponses: number;
+  /** Directions first seen mid-stream (capture began late) that had to resync. */
+  lateJoins: number;
+  /** Times a direction entered resync (late join, gap, garbage, parse error, short request). */
+  resyncs: number;
+  /** Bytes dropped while resyncing or after a protocol we do not parse. */
+  discardedBytes: number;
+  /** Requests finalised short of their Content-Length (response began / eviction). */
+  shortBodies: number;
+  /** Streams that ended inside an SSE event (the incomplete event is discarded, per spec). */
+  sseIncompleteTails: number;
+  deadLetters: Record<string, number>;
+  evictedConnections: number;
+  /** Gauges. */
+  connections: number;
+  bufferedBytes: number;
+}
