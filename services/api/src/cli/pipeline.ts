@@ -78,6 +78,7 @@ export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000): 
       const parts: string[] = [];
       for (const s of STREAMS) {
         for await (const ci of nats.jsm.consumers.list(s.name)) {
+          if (!ci.config.durable_name) continue; // someone's ephemeral reader, not a pipeline stage
           const parser = ci.name.startsWith('parser-');
           if (ci.num_pending > 0 || (!parser && ci.num_ack_pending > 0)) busy = true;
           parts.push(`${ci.name}:${ci.num_pending}:${ci.num_ack_pending}:${ci.delivered.stream_seq}`);
