@@ -21,6 +21,7 @@ import {
   rawMsgId,
   RawLossRecord,
   RawProcRecord,
+  RawSslCloseRecord,
   RawRecord,
   RawSslRecord,
   Subjects,
@@ -325,11 +326,30 @@ describeCapture('agentsight-probe real capture', () => {
       const wall = normalizeNs(g.rec.ts_wall_ns);
       expect(Number(wall / 1_000_000n)).toBeGreaterThan(Date.now() - 120_000);
       expect(Number(wall / 1_000_000n)).toBeLessThanOrEqual(Date.now());
-      if (g.rec.kind === 'ssl') {
+      if (g.rec.kind === 'ssl' || g.rec.kind === 'ssl_close') {
         expect(g.subject).toBe(Subjects.rawSsl(token, g.rec.partition));
         expect(g.rec.partition).toBe(partitionOf(g.rec.pid, g.rec.ssl, PARTITIONS));
       } else if (g.rec.kind === 'proc') expect(g.subject).toBe(Subjects.rawProc(token));
       else expect(g.subject).toBe(Subjects.rawLoss(token));
+    }
+    // Every connection of the (exited) clients is closed exactly once, after its last fragment, with the
+    // byte count of each direction.
+    const bytes = new Map<string, { write: number; read: number; lastSeq: number }>();
+    for (const g of got) {
+      if (g.rec.kind !== 'ssl') continue;
+      const k = `${g.rec.pid}/${g.rec.ssl}`;
+      const b = bytes.get(k) ?? { write: 0, read: 0, lastSeq: 0 };
+      b[g.rec.dir] += g.rec.data.length;
+      b.lastSeq = Math.max(b.lastSeq, g.rec.seq);
+      bytes.set(k, b);
+    }
+    const closes = got.filter((g) => g.rec.kind === 'ssl_close').map((g) => g.rec as RawSslCloseRecord);
+    expect(closes.map((c) => `${c.pid}/${c.ssl}`).sort()).toEqual([...bytes.keys()].sort());
+    for (const c of closes) {
+      const b = bytes.get(`${c.pid}/${c.ssl}`)!;
+      expect([c.write_offset, c.read_offset]).toEqual([b.write, b.read]);
+      expect(c.seq).toBeGreaterThan(b.lastSeq);
+      expect(c.reason).toBe('process_exit');
     }
     // Low-rate records are not held back in the ring buffer: exec records reach JetStream quickly.
     const delays = got.filter((g) => g.rec.kind === 'proc' && (g.rec as RawProcRecord).event === 'exec')
