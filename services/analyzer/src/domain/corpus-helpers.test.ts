@@ -1,5 +1,5 @@
 /**
- * Test helpers: build {@link Exchange}s from the real traffic corpus (/work/shared/corpus, see its README.md) the
+ * Test helpers: build {@link Exchange}s from the real traffic corpus (`corpusDir()`: ../shared/corpus beside the repository, see its README.md) the
  * way the wire would carry them. Not a test file: the `.test.ts` suffix keeps it out of the service build (tsconfig
  * excludes `*.test.ts`) while Jest only runs `*.spec.ts`.
  */
@@ -8,31 +8,13 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as yaml from 'js-yaml';
 import { connKey, type ConnRef, type Exchange, type HeaderList, type SseEvent } from '@agentsight/contracts';
+import { corpusDir, groundTruth, type GroundTruthEntry } from '@agentsight/testkit';
 
-export const CORPUS = process.env.AGENTSIGHT_CORPUS ?? '/work/shared/corpus';
+export const CORPUS = corpusDir();
 
 /** One element of ground_truth.json (provider-raw numbers; see the corpus README "How the ground truth was derived"). */
-export interface GroundTruth {
-  file: string;
-  provider: string;
-  api: string;
-  streaming: boolean;
-  model: string | null;
-  response_id: string | null;
-  input_tokens: number | null;
-  output_tokens: number | null;
-  cache_read_tokens: number | null;
-  cache_creation_tokens: number | null;
-  reasoning_tokens: number | null;
-  finish_reason: string | null;
-  tool_calls: Array<{ name: string; arguments: string }>;
-  text_prefix: string | null;
-  http?: { method: string; uri: string; status: number };
-}
-
-export function groundTruth(): GroundTruth[] {
-  return JSON.parse(readFileSync(join(CORPUS, 'ground_truth.json'), 'utf8')) as GroundTruth[];
-}
+export type GroundTruth = GroundTruthEntry;
+export { groundTruth };
 
 const enc = new TextEncoder();
 export const bytes = (s: string): Uint8Array => enc.encode(s);

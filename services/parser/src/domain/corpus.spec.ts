@@ -1,5 +1,5 @@
 /**
- * The real eBPF capture of Claude Code (/work/shared/corpus, README section "The real eBPF capture"), fed through
+ * The real eBPF capture of Claude Code (`corpusDir()`, README section "The real eBPF capture"), fed through
  * HttpStreamParser as RawSslRecords.
  *
  * Byte recovery: the capture's `data` is text; characters ≥ U+0100 are UTF-8 (2–3 bytes), characters < U+0100 one
@@ -14,13 +14,14 @@
  * `write`, read records on `read`), and records are fed in capture order (so connections interleave).
  */
 import * as fs from 'node:fs';
+import { corpusDir } from '@agentsight/testkit';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { connKey, headerValue, type HttpEvent, type RawSslRecord } from '@agentsight/contracts';
 import { HttpStreamParser } from './http-stream-parser';
 import type { DeadLetterDraft } from './types';
 
-const CORPUS = '/work/shared/corpus';
+const CORPUS = corpusDir();
 const lines: Array<{ function: string; timestamp_ns: number; pid: number; tid: number; uid: number; comm: string; data: string; len: number }> = fs
   .readFileSync(path.join(CORPUS, 'agentsight__claude-code-raw.jsonl'), 'utf8')
   .trim()
