@@ -5,8 +5,9 @@
  * 1. Throughput: raw SSL records of `connections` recorded streamed calls (vercel__openai-text.chunks.txt: request
  *    + status/headers + one record per SSE event, as captured from real clients) are published to the raw subjects
  *    as fast as JetStream takes them; the clock stops when every call is stored. Records/s = records / elapsed.
- * 2. Latency: 30 streamed calls by a real Node client under real capture, one after another; latency = time the
- *    call's row is readable through the API − the client's exit (end of the response), polled every 10 ms.
+ * 2. Latency: 30 streamed calls (the same recording, 300 SSE events) by a real Node client under real capture, one
+ *    after another; latency = time the call's row is readable through the API − the client's exit (end of the
+ *    response), polled every 10 ms.
  * 3. RSS: VmHWM (peak) and VmRSS of each service and of the probe at the end.
  * Writes bench/out/pipeline.json and prints a Markdown summary.
  */
@@ -15,7 +16,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connKey, RawSslRecord, Subjects } from '@agentsight/contracts';
 import { connectNats, Publisher } from '@agentsight/jetstream';
-import { fixtureBytes, loadFixture, startReplayServer } from '@agentsight/testkit';
+import { loadFixture } from '@agentsight/testkit';
 import { api, startInfra, startProbe, Stages } from '../test/e2e/harness';
 
 const CONNECTIONS = Number(process.argv[2] || 200);
@@ -92,8 +93,10 @@ async function main(): Promise<void> {
     out.throughput = { records: total, seconds: elapsed, records_per_s: Math.round(total / elapsed), publish_seconds: (published - t0) / 1000, calls_per_s: +(CONNECTIONS / elapsed).toFixed(1) };
     await nats.nc.close();
 
-    // 2. Latency under real capture.
-    const server = await startReplayServer({});
+    // 2. Latency under real capture. The replay server is its own process, started before the probe, so only the
+    // clients (started after, as descendants of this process) are traced.
+    const serverProc = spawn(process.execPath, [join(__dirname, '../libs/testkit/dist/replay-server-cli.js')], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const server = await new Promise<{ url: string; caPath: string }>((res) => serverProc.stdout!.once('data', (d) => res(JSON.parse(String(d).split('\n')[0]))));
     const probe = await startProbe(infra, ['--pid', String(process.pid)]);
     const client = join(__dirname, '../test/e2e/client.js');
     const lat: number[] = [];
@@ -117,7 +120,7 @@ async function main(): Promise<void> {
     probe.proc.kill('SIGINT');
     const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
     out.probe = stopped;
-    await server.close();
+    serverProc.kill('SIGTERM');
   } finally {
     await stages.stopAll();
     await infra.stop();
