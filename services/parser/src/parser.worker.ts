@@ -8,9 +8,13 @@ const OFFSET_TTL_S = 24 * 3600;
 /** Connections idle this long are dropped from memory (their unfinished message is dead-lettered), ns. */
 const IDLE_NS = 10n * 60n * 1_000_000_000n;
 
+/** An unacked raw record: where its bytes end in its connection direction, and how to ack it (no payload kept). */
 interface Pending {
   end: number;
-  input: Input<RawRecord>;
+  subject: string;
+  seq: number;
+  msgId: string | null;
+  ack(): void;
 }
 
 /**
@@ -67,7 +71,7 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
       touched.add(pk);
       let list = this.pending.get(pk);
       if (!list) this.pending.set(pk, (list = []));
-      list.push({ end: rec.stream_offset + rec.data.length, input });
+      list.push({ end: rec.stream_offset + rec.data.length, subject: input.subject, seq: input.seq, msgId: input.msgId, ack: input.ack });
       if (rec.ts_wall_ns > newestNs) newestNs = rec.ts_wall_ns;
     }
     await this.publishInOrder(events);
@@ -110,7 +114,7 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
       if (!list.length) this.pending.delete(pk);
     }
     await multi.exec();
-    for (const a of acks) a.input.ack();
+    for (const a of acks) a.ack();
   }
 
   /** Before the first record of a connection direction: resume at the offset a previous owner committed. */
@@ -146,8 +150,8 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
         const list = this.pending.get(`${key}|${dir}`);
         if (!list) continue;
         this.pending.delete(`${key}|${dir}`);
-        await this.rt.deadLetter({ reason: 'incomplete_message', error: `connection idle for 10 min with an unfinished ${dir} message; ${list.length} records dropped`, conn_key: key, input_subject: list[0].input.subject, input_seq: list[0].input.seq, input_id: list[0].input.msgId });
-        for (const p of list) p.input.ack();
+        await this.rt.deadLetter({ reason: 'incomplete_message', error: `connection idle for 10 min with an unfinished ${dir} message; ${list.length} records dropped`, conn_key: key, input_subject: list[0].subject, input_seq: list[0].seq, input_id: list[0].msgId });
+        for (const p of list) p.ack();
       }
     }
   }
