@@ -10,7 +10,7 @@ import { decode, DeadLetter } from '@agentsight/contracts';
 import { connectNats } from '@agentsight/jetstream';
 import { groundTruthFor, startReplayServer, ReplayServer } from '@agentsight/testkit';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
-import { api, captureRun, describeCapture, Infra, Stages, startInfra } from './harness';
+import { api, captureRun, describeCapture, Infra, sh, Stages, startInfra } from './harness';
 
 type Row = Record<string, any>;
 const CLIENT = join(__dirname, 'client.js');
@@ -97,22 +97,28 @@ describeCapture('pipeline guarantees under real capture', () => {
     const waitRequest = async (n: number) => {
       while (server.requests.length < requestsBefore + n) await new Promise((r) => setTimeout(r, 20));
     };
+    // Whether a streaming client is still reading its response (so a kill lands mid-stream).
+    const streaming = (fixture: string) => sh(`pgrep -f 'client.js .* stream .*${fixture}' || true`).trim() !== '';
+    const midStream: boolean[] = [];
     const run = await captureRun(infra, [
       node(`stream /v1/chat/completions ${fixtures[0]} 10`),
       node(`stream /v1/messages ${fixtures[1]} 150`),
     ].join(' && '), infra.env, async () => {
       await waitRequest(1);
       await new Promise((r) => setTimeout(r, 1200));
+      midStream.push(streaming(fixtures[0]));
       await stages.kill9('parser');
       await new Promise((r) => setTimeout(r, 300));
       await stages.start('parser');
       await waitRequest(2);
       await new Promise((r) => setTimeout(r, 700));
+      midStream.push(streaming(fixtures[1]));
       await stages.kill9('aggregator');
       await new Promise((r) => setTimeout(r, 300));
       await stages.start('aggregator');
     });
     expect(run.code).toBe(0);
+    expect(midStream).toEqual([true, true]);
     await waitDrained(infra.env);
     const calls = (await api<Row[]>(infra, '/api/calls')).filter((c) => !before.has(c.call_id));
     expect(calls).toHaveLength(2);
