@@ -3,3 +3,4 @@ export * from './corpus';
 export * from './replay-server';
 export * from './clients';
 export { parseCliArgs } from './replay-server-cli';
+export * from './capture';

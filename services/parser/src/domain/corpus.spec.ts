@@ -14,7 +14,7 @@
  * `write`, read records on `read`), and records are fed in capture order (so connections interleave).
  */
 import * as fs from 'node:fs';
-import { corpusDir } from '@agentsight/testkit';
+import { claudeCodeCapture, corpusDir, range, recordBytes } from '@agentsight/testkit';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { connKey, headerValue, type HttpEvent, type RawSslRecord } from '@agentsight/contracts';
@@ -22,92 +22,8 @@ import { HttpStreamParser } from './http-stream-parser';
 import type { DeadLetterDraft } from './types';
 
 const CORPUS = corpusDir();
-const lines: Array<{ function: string; timestamp_ns: number; pid: number; tid: number; uid: number; comm: string; data: string; len: number }> = fs
-  .readFileSync(path.join(CORPUS, 'agentsight__claude-code-raw.jsonl'), 'utf8')
-  .trim()
-  .split('\n')
-  .map((l) => JSON.parse(l));
-
-/** Record index → indices of characters U+0080–U+00FF that stand for 2-byte UTF-8 (see the file comment). */
-const WIDEN: Record<number, number[]> = { 14: [1052], 42: [17], 57: [4], 82: [53] };
-// Records 8 and 9 (the eval response) also hold 3 + 4 such characters (their `len` says so), but they are not resolved:
-// that chunk's gzip member cannot be checked (its last chunk is missing) and the search space is too large.
-
-function recordBytes(i: number): Buffer {
-  const widen = new Set(WIDEN[i] ?? []);
-  const out: number[] = [];
-  let ci = 0;
-  for (const ch of lines[i].data) {
-    const cp = ch.codePointAt(0)!;
-    if (cp < 0x100 && !widen.has(ci)) out.push(cp);
-    else out.push(...Buffer.from(ch, 'utf8'));
-    ci++;
-  }
-  return Buffer.from(out);
-}
-
-/** The README's exchanges: request records (write) → response records (read). */
-const EXCHANGES: Array<{ name: string; w: number[]; r: number[] }> = [
-  { name: 'mcp_servers', w: [0], r: [4, 5] },
-  { name: 'eval', w: [1], r: [7, 8, 9] },
-  { name: 'penguin', w: [2], r: [10, 11] },
-  { name: 'client_data', w: [3], r: [6] },
-  { name: 'settings', w: [12], r: [14, 15, 16] },
-  { name: 'grove', w: [13], r: [17, 18] },
-  { name: 'messages', w: [19, 20], r: range(21, 85) },
-  { name: 'event_logging', w: [86, 87], r: [89, 90] },
-  { name: 'logs', w: [88], r: [91] },
-];
-
-function range(a: number, b: number): number[] {
-  return Array.from({ length: b - a + 1 }, (_, k) => a + k);
-}
-
-/** Builds the RawSslRecords, in capture order, with synthetic connections and real byte offsets. */
-function buildRecords(): { recs: RawSslRecord[]; sslOf: Map<string, number> } {
-  const owner = new Map<number, { ssl: number; dir: 'write' | 'read' }>();
-  const sslOf = new Map<string, number>();
-  EXCHANGES.forEach((x, k) => {
-    const ssl = 0x7f0000001000 + k * 0x100;
-    sslOf.set(x.name, ssl);
-    for (const i of x.w) owner.set(i, { ssl, dir: 'write' });
-    for (const i of x.r) owner.set(i, { ssl, dir: 'read' });
-  });
-  const offsets = new Map<string, number>();
-  const recs: RawSslRecord[] = [];
-  lines.forEach((l, i) => {
-    const o = owner.get(i)!;
-    expect(o.dir).toBe(l.function.startsWith('WRITE') ? 'write' : 'read');
-    const data = recordBytes(i);
-    const ok = `${o.ssl}|${o.dir}`;
-    const off = offsets.get(ok) ?? 0;
-    offsets.set(ok, off + data.length);
-    recs.push({
-      v: 1,
-      kind: 'ssl',
-      host: 'corpus-host',
-      boot_id: 'b00t',
-      run: 1,
-      seq: i,
-      ts_boot_ns: BigInt(l.timestamp_ns),
-      ts_wall_ns: BigInt(l.timestamp_ns),
-      pid: l.pid,
-      tid: l.tid,
-      uid: l.uid,
-      comm: l.comm,
-      ssl: o.ssl,
-      fn: o.dir === 'write' ? 'SSL_write' : 'SSL_read',
-      dir: o.dir,
-      len: data.length,
-      frag_offset: 0,
-      frag_total: data.length,
-      stream_offset: off,
-      partition: 0,
-      data,
-    });
-  });
-  return { recs, sslOf };
-}
+const { lines } = claudeCodeCapture();
+const buildRecords = () => { const c = claudeCodeCapture(); return { recs: c.records, sslOf: c.sslOf }; };
 
 /** Reference SSE parse of the README's decoded body (simple: `\n` line ends, `event:`/`data:` lines). */
 function referenceSse(text: string): Array<{ event: string; data: string }> {
