@@ -3,6 +3,7 @@
 //   post <path> <fixture|-> <body file|inline json>   POST and print the status
 //   garbage                                            a TLS connection that sends binary garbage, not HTTP
 //   stream <path> <fixture> <delay ms>                 POST a streamed request, read the response to the end
+//   secret <path> <fixture> <key>                      POST with the key in Authorization, x-api-key and the body
 const https = require('node:https');
 const tls = require('node:tls');
 const fs = require('node:fs');
@@ -33,6 +34,10 @@ async function main() {
     const [path, fixture, delay] = args;
     const body = Buffer.from(JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
     console.log(JSON.stringify(await post(path, fixture, body, { 'x-replay-delay-ms': delay })));
+  } else if (cmd === 'secret') {
+    const [path, fixture, key] = args;
+    const body = Buffer.from(JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 10, api_key: key, messages: [{ role: 'user', content: `my key is ${key}` }] }));
+    console.log(JSON.stringify(await post(path, fixture, body, { authorization: `Bearer ${key}`, 'x-api-key': key, cookie: `session=${key}` })));
   } else if (cmd === 'garbage') {
     await new Promise((resolve) => {
       const s = tls.connect({ host: url.hostname, port: Number(url.port), ca, ALPNProtocols: ['http/1.1'] }, () => {

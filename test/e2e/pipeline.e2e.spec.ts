@@ -90,6 +90,25 @@ describeCapture('pipeline guarantees under real capture', () => {
     expect(stored.some((d) => d.reason === 'not_http')).toBe(true);
   }, 120_000);
 
+  test('API keys in headers and bodies never reach storage', async () => {
+    const key = `sk-ant-api03-${createHash('sha256').update(String(Date.now())).digest('hex')}`;
+    const run = await captureRun(infra, node(`secret /v1/messages vercel__anthropic-text.json ${key}`));
+    expect(run.code).toBe(0);
+    expect(server.requests.some((r) => r.headers['x-api-key'] === key)).toBe(true); // it really went over TLS
+    await waitDrained(infra.env);
+    const list: Row[] = await api(infra, '/api/exchanges?target=/v1/messages');
+    expect(list.length).toBeGreaterThan(0);
+    const secret = key.slice(14); // the random part
+    for (const e of list) {
+      const ex: Row = await api(infra, `/api/exchanges/${e.exchange_id}`);
+      const text = JSON.stringify(ex) + Buffer.from(ex.request_body_base64, 'base64').toString() + Buffer.from(ex.response_body_base64, 'base64').toString();
+      expect(text).not.toContain(secret);
+    }
+    const planted = await Promise.all(list.map((e) => api(infra, `/api/exchanges/${e.exchange_id}`)));
+    expect(planted.some((ex: Row) => ex.request_headers.some(([k, v]: string[]) => k.toLowerCase() === 'x-api-key' && v === '[REDACTED]'))).toBe(true);
+    for (const path of ['/api/calls', '/api/audit', '/api/dead-letters']) expect(JSON.stringify(await api(infra, path))).not.toContain(secret);
+  }, 120_000);
+
   test('kill -9 of the parser, then of the aggregator, mid-stream: calls equal the reference, no duplicates', async () => {
     const before = new Set((await api<Row[]>(infra, '/api/calls')).map((c) => c.call_id));
     const fixtures = ['vercel__openai-text.chunks.txt', 'vercel__anthropic-text.chunks.txt'];
