@@ -112,7 +112,24 @@ export interface HttpResponseEndEvent extends HttpEventBase {
   body_incomplete?: 'short' | 'decode_error';
 }
 
-export type HttpEvent = HttpRequestEvent | HttpResponseHeadEvent | HttpResponseEvent | HttpSseEvent | HttpResponseEndEvent;
+/**
+ * The connection ended: its process exited (`close`, from the probe's `ssl_close`) or it was idle past the parser's
+ * limit (`idle`). Always the connection's last event; whatever it had in progress was emitted before it (finished as
+ * incomplete where its end was not seen), so a request still unanswered will get no response. `span` is the write
+ * direction's end.
+ */
+export interface HttpConnectionEndEvent extends HttpEventBase {
+  type: 'connection_end';
+  reason: 'close' | 'idle';
+}
+
+export type HttpEvent =
+  | HttpRequestEvent
+  | HttpResponseHeadEvent
+  | HttpResponseEvent
+  | HttpSseEvent
+  | HttpResponseEndEvent
+  | HttpConnectionEndEvent;
 
 /** Case-insensitive header lookup; returns the first value or undefined. */
 export function headerValue(headers: HeaderList, name: string): string | undefined {

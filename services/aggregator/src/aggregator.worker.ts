@@ -38,6 +38,7 @@ export class AggregatorWorker implements PartitionWorker<HttpEvent> {
     const multi = this.rt.redis.multi();
     const dirty = new Set<string>();
     const finished: Exchange[] = [];
+    const ended = new Set<string>();
     for (const { value: ev, subject, seq, msgId } of batch) {
       normalizeEvent(ev);
       const key = ev.conn.key;
@@ -47,11 +48,12 @@ export class AggregatorWorker implements PartitionWorker<HttpEvent> {
       if (r.opened) multi.del(eventsKey(key));
       if (r.appended) multi.rpush(eventsKey(key), encode(r.appended)).expire(eventsKey(key), TTL_S);
       if (r.changed) dirty.add(key);
-      if (r.exchange) {
-        const ex = withProcess(r.exchange, await this.procs.get(ev.conn.host, ev.conn.pid));
+      for (const raw of r.exchanges) {
+        const ex = withProcess(raw, await this.procs.get(ev.conn.host, ev.conn.pid));
         finished.push(ex);
         multi.hset(outboxKey(this.partition), ex.id, encode(ex));
       }
+      if (r.ended) ended.add(key);
     }
     const now = Date.now();
     for (const key of dirty) {
@@ -59,6 +61,11 @@ export class AggregatorWorker implements PartitionWorker<HttpEvent> {
       multi.set(stateKey(key), encode(persisted(s)), 'EX', TTL_S);
       if (!s.open) multi.del(eventsKey(key));
       multi.zadd(connIndex(this.partition), now, key);
+    }
+    // An ended connection keeps its state (the ids it finished, for replays) only until it expires from Redis.
+    for (const key of ended) {
+      multi.expire(stateKey(key), 600).del(eventsKey(key)).zrem(connIndex(this.partition), key);
+      this.states.delete(key);
     }
     multi.zremrangebyrank(connIndex(this.partition), 0, -MAX_CONNECTIONS_PER_PARTITION - 1);
     await multi.exec();

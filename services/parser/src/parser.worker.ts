@@ -5,8 +5,13 @@ import { HttpStreamParser, ParseOutput } from './domain';
 /** Redis hash of a connection's consumed offsets, fields `write`/`read` (bytes). Expires a day after last use. */
 const offsetKey = (key: string) => `agentsight:parser:offset:${key}`;
 const OFFSET_TTL_S = 24 * 3600;
-/** Connections idle this long are dropped from memory (their unfinished message is dead-lettered), ns. */
-const IDLE_NS = 10n * 60n * 1_000_000_000n;
+/**
+ * Connections idle this long are dropped from memory (their unfinished message is finished as incomplete), ns:
+ * `AGENTSIGHT_PARSER_IDLE_S`, default 600.
+ */
+const IDLE_NS = BigInt(Math.round(Number(process.env.AGENTSIGHT_PARSER_IDLE_S || 600) * 1e9));
+/** How often a partition checks whether it has been silent for the idle time, ms. */
+const QUIET_CHECK_MS = Math.min(30_000, Number(IDLE_NS / 4_000_000n));
 
 /** An unacked raw record: where its bytes end in its connection direction, and how to ack it (no payload kept). */
 interface Pending {
@@ -30,10 +35,39 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
   private readonly pending = new Map<string, Pending[]>();
   private readonly resumed = new Set<string>();
   private lastEvictNs = 0n;
+  /** Newest record time seen (wall ns): the parser's clock, so a replay of old records evicts as it did live. */
+  private newestNs = 0n;
+  /** Local time (ms) of the last batch: a partition silent for {@link IDLE_NS} has its clock advanced. */
+  private lastBatchAt = Date.now();
+  /** Batches and timer-driven evictions run one at a time. */
+  private busy: Promise<void> = Promise.resolve();
+  private readonly quietTimer: NodeJS.Timeout;
 
-  constructor(private readonly rt: StageRuntime) {}
+  constructor(private readonly rt: StageRuntime) {
+    this.quietTimer = setInterval(() => void this.whenQuiet(), QUIET_CHECK_MS).unref();
+  }
 
-  async handle(batch: Input<RawRecord>[]): Promise<void> {
+  handle(batch: Input<RawRecord>[]): Promise<void> {
+    return this.serial(() => this.process(batch));
+  }
+
+  private serial(f: () => Promise<void>): Promise<void> {
+    const run = this.busy.then(f);
+    this.busy = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * When no record arrived for {@link IDLE_NS} of local time and records are still unacked, nothing will move the
+   * parser's clock: advance it past the idle limit so unfinished messages are finished and the ack floor moves on.
+   */
+  private async whenQuiet(): Promise<void> {
+    if (!this.pending.size || Date.now() - this.lastBatchAt < Number(IDLE_NS / 1_000_000n)) return;
+    await this.serial(() => this.evict(this.newestNs + IDLE_NS + 1n)).catch((e) => console.error('[parser] idle eviction failed:', e));
+  }
+
+  private async process(batch: Input<RawRecord>[]): Promise<void> {
+    this.lastBatchAt = Date.now();
     await this.loadOffsets(batch);
     const events: HttpEvent[] = [];
     const touched = new Set<string>();
@@ -77,7 +111,8 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
     await this.publishInOrder(events);
     await this.commit(touched, closed);
     for (const i of closedInputs) i.ack();
-    if (newestNs - this.lastEvictNs > IDLE_NS / 10n) await this.evict(newestNs);
+    if (newestNs > this.newestNs) this.newestNs = newestNs;
+    if (this.newestNs - this.lastEvictNs > IDLE_NS / 10n) await this.evict(this.newestNs);
   }
 
   /** Publishes events in order: small ones pipelined, each PubAck awaited before acking any input. */
@@ -150,7 +185,7 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
         const list = this.pending.get(`${key}|${dir}`);
         if (!list) continue;
         this.pending.delete(`${key}|${dir}`);
-        await this.rt.deadLetter({ reason: 'incomplete_message', error: `connection idle for 10 min with an unfinished ${dir} message; ${list.length} records dropped`, conn_key: key, input_subject: list[0].subject, input_seq: list[0].seq, input_id: list[0].msgId });
+        await this.rt.deadLetter({ reason: 'incomplete_message', error: `connection idle for ${IDLE_NS / 1_000_000_000n} s with an unfinished ${dir} message; ${list.length} records dropped`, conn_key: key, input_subject: list[0].subject, input_seq: list[0].seq, input_id: list[0].msgId });
         for (const p of list) p.ack();
       }
     }
@@ -161,6 +196,8 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.quietTimer);
+    await this.busy;
     this.pending.clear();
   }
 }

@@ -18,13 +18,13 @@ test('pairs requests with responses in order and gathers SSE events into one exc
   applyEvent(s, sse('e0', 0, 4));
   applyEvent(s, sse('e1', 1, 5));
   const r = applyEvent(s, end('end1', 6));
-  expect(r.exchange?.request.target).toBe('/a');
-  expect(r.exchange?.response?.events.map((e) => e.data)).toEqual(['d0', 'd1']);
-  expect(r.exchange?.response?.end_ns).toBe(7n);
-  expect(r.exchange?.server_address).toBe('api.example');
+  expect(r.exchanges[0]?.request.target).toBe('/a');
+  expect(r.exchanges[0]?.response?.events.map((e) => e.data)).toEqual(['d0', 'd1']);
+  expect(r.exchanges[0]?.response?.end_ns).toBe(7n);
+  expect(r.exchanges[0]?.server_address).toBe('api.example');
   const r2 = applyEvent(s, { ...base('resp2', 8), type: 'response', status: 404, reason: 'Not Found', version: 'HTTP/1.1', headers: [], body: Buffer.from('no') });
-  expect(r2.exchange?.request.target).toBe('/b');
-  expect(r2.exchange?.response?.status).toBe(404);
+  expect(r2.exchanges[0]?.request.target).toBe('/b');
+  expect(r2.exchanges[0]?.response?.status).toBe(404);
   expect(s.pending).toHaveLength(0);
 });
 
@@ -32,10 +32,10 @@ test('replayed events are recognised and change nothing', () => {
   const s = emptyConnState();
   const events = [req('r1', 1), head('h1', 2), sse('e0', 0, 3), sse('e1', 1, 4), end('end1', 5)];
   const first = events.map((e) => applyEvent(s, e));
-  expect(first.filter((r) => r.exchange)).toHaveLength(1);
+  expect(first.filter((r) => r.exchanges.length)).toHaveLength(1);
   const again = events.map((e) => applyEvent(s, e));
   expect(again.every((r) => r.duplicate)).toBe(true);
-  expect(again.some((r) => r.exchange)).toBe(false);
+  expect(again.some((r) => r.exchanges.length > 0)).toBe(false);
   // A replay in the middle of a stream: the same ordinal is dropped, the next one appended.
   const t = emptyConnState();
   applyEvent(t, req('r9', 1));
@@ -56,9 +56,29 @@ test('exchange ids are deterministic per request', () => {
   const b = emptyConnState();
   const ex = (s: ReturnType<typeof emptyConnState>) => {
     applyEvent(s, req('r1', 1));
-    return applyEvent(s, { ...base('resp', 2), type: 'response', status: 200, reason: 'OK', version: 'HTTP/1.1', headers: [], body: Buffer.from('x') }).exchange!.id;
+    return applyEvent(s, { ...base('resp', 2), type: 'response', status: 200, reason: 'OK', version: 'HTTP/1.1', headers: [], body: Buffer.from('x') }).exchanges[0].id;
   };
   const [idA, idB] = [ex(a), ex(b)];
   expect(idA).toBe(idB);
   expect(idA).toMatch(/^[0-9a-f]{32}$/);
+});
+
+test('connection_end turns what the connection still holds into exchanges', () => {
+  const s = emptyConnState();
+  applyEvent(s, req('r1', 1, '/stream'));
+  applyEvent(s, head('h1', 2));
+  applyEvent(s, sse('e0', 0, 3));
+  applyEvent(s, req('r2', 4, '/unanswered'));
+  const end: HttpEvent = { ...base('ce', 9), type: 'connection_end', reason: 'close' };
+  const r = applyEvent(s, end);
+  expect(r.ended).toBe(true);
+  expect(r.exchanges.map((x) => [x.request.target, x.response?.status ?? null, x.response?.body_incomplete ?? null])).toEqual([
+    ['/stream', 200, 'short'],
+    ['/unanswered', null, null],
+  ]);
+  expect(r.exchanges[0].response?.events.map((e) => e.data)).toEqual(['d0']);
+  expect(s.pending).toHaveLength(0);
+  expect(s.open).toBeNull();
+  // A replayed connection_end finds nothing more to finish.
+  expect(applyEvent(s, end).exchanges).toEqual([]);
 });

@@ -37,8 +37,10 @@ export interface Applied {
   /** Set when a streamed response started (its previous event list must be cleared). */
   opened?: boolean;
   appended?: SseEvent;
-  /** A finished exchange; `process` is null here, the caller joins it. */
-  exchange?: Exchange;
+  /** Finished exchanges, in order; `process` is null here, the caller joins it. */
+  exchanges: Exchange[];
+  /** The connection ended: its state can be dropped. */
+  ended?: boolean;
   /** Why an event could not be placed (e.g. an SSE event with no open response). */
   orphan?: string;
 }
@@ -48,12 +50,12 @@ export interface Applied {
  * for events replayed after a restart: requests by id, SSE events by ordinal, responses by id.
  */
 export function applyEvent(s: ConnState, ev: HttpEvent): Applied {
-  const dup: Applied = { changed: false, duplicate: true };
+  const dup: Applied = { changed: false, duplicate: true, exchanges: [] };
   switch (ev.type) {
     case 'request':
       if (s.done.includes(ev.id) || s.pending.some((r) => r.id === ev.id) || s.open?.request?.id === ev.id) return dup;
       s.pending.push(ev);
-      return { changed: true, duplicate: false };
+      return { changed: true, duplicate: false, exchanges: [] };
     case 'response_head': {
       if (s.open?.head.id === ev.id) return dup;
       if (s.done.includes(ev.id)) {
@@ -61,20 +63,19 @@ export function applyEvent(s: ConnState, ev: HttpEvent): Applied {
         return dup;
       }
       s.replaying = false;
-      let exchange: Exchange | undefined;
-      if (s.open) exchange = finish(s, s.open, s.open.last_ns); // a stream that never ended: keep what we have
+      const exchanges = s.open ? [finish(s, s.open, s.open.last_ns, 'short')] : []; // a stream that never ended
       s.open = { head: ev, request: s.pending.shift() ?? null, events: [], last_ns: ev.end_ns };
-      return { changed: true, duplicate: false, opened: true, exchange };
+      return { changed: true, duplicate: false, opened: true, exchanges };
     }
     case 'sse_event': {
       if (!s.open && s.replaying) return dup;
-      if (!s.open) return { changed: false, duplicate: false, orphan: 'sse event without an open streamed response' };
+      if (!s.open) return { changed: false, duplicate: false, exchanges: [], orphan: 'sse event without an open streamed response' };
       if (ev.ordinal < s.open.events.length) return dup;
       const e: SseEvent = { event: ev.event, data: ev.data };
       if (ev.last_event_id !== undefined) e.last_event_id = ev.last_event_id;
       s.open.events.push(e);
       if (ev.end_ns > s.open.last_ns) s.open.last_ns = ev.end_ns;
-      return { changed: false, duplicate: false, appended: e };
+      return { changed: false, duplicate: false, exchanges: [], appended: e };
     }
     case 'response_end': {
       if (!s.open || s.done.includes(ev.id)) {
@@ -84,7 +85,7 @@ export function applyEvent(s: ConnState, ev: HttpEvent): Applied {
       const open = s.open;
       const exchange = finish(s, open, ev.end_ns, ev.body_incomplete);
       remember(s, ev.id);
-      return { changed: true, duplicate: false, exchange };
+      return { changed: true, duplicate: false, exchanges: [exchange] };
     }
     case 'response': {
       if (s.done.includes(ev.id)) return dup;
@@ -94,15 +95,26 @@ export function applyEvent(s: ConnState, ev: HttpEvent): Applied {
       return {
         changed: true,
         duplicate: false,
-        exchange: build(request, {
+        exchanges: [build(request, {
           status: ev.status, reason: ev.reason, version: ev.version, headers: ev.headers, body: ev.body,
           body_incomplete: ev.body_incomplete, events: [], streaming: false, start_ns: ev.start_ns, end_ns: ev.end_ns,
-        }, ev),
+        }, ev)],
       };
+    }
+    case 'connection_end': {
+      // Nothing more will come: an open stream ends as it is, unanswered requests become exchanges without response.
+      const exchanges = s.open ? [finish(s, s.open, s.open.last_ns, 'short')] : [];
+      for (const req of s.pending.splice(0)) {
+        remember(s, req.id);
+        exchanges.push(build(req, null, req));
+      }
+      s.replaying = false;
+      return { changed: exchanges.length > 0, duplicate: false, exchanges, ended: true };
     }
   }
 }
 
+/** Ends the open streamed response of `s` as an exchange (body_incomplete when its end was not seen). */
 function finish(s: ConnState, open: OpenResponse, endNs: bigint, incomplete?: 'short' | 'decode_error'): Exchange {
   s.open = null;
   remember(s, open.head.id);

@@ -541,6 +541,8 @@ describe('HttpStreamParser: replays, duplicates and restarts', () => {
     const e = sink.events[0];
     if (e.type !== 'request') throw new Error('not a request');
     expect([text(e.body), e.body_incomplete, e.body_missing_bytes]).toEqual(['abc', 'short', 6]);
+    expect(sink.events.map((x) => x.type)).toEqual(['request', 'connection_end']);
+    expect(sink.events[1]).toMatchObject({ type: 'connection_end', reason: 'idle', conn: { key: old.key } });
     expect(p.stats().connections).toBe(1);
   });
 
@@ -550,10 +552,15 @@ describe('HttpStreamParser: replays, duplicates and restarts', () => {
     const stream = 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n10\r\ndata: [DONE]\n\n  \r\n';
     feed(p, [c.rec('write', 'POST /s HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}'), c.rec('read', stream)]);
     expect(p.consumedOffset(c.key, 'read')).toBe(0);
-    const out = p.close({ host: 'h', boot_id: 'b', run: 7, pid: c.pid, ssl: c.ssl, ts_wall_ns: 99_999n, write_offset: 41, read_offset: stream.length + 7 });
+    const out = p.close({ host: 'h', boot_id: 'b', run: 7, pid: c.pid, tid: c.pid, uid: 0, comm: 'agent', ssl: c.ssl, partition: 3, ts_wall_ns: 99_999n, write_offset: 41, read_offset: stream.length + 7 });
     expect(summary(out.events)).toEqual([{ t: 'response_end', n: 1, bytes: 16, inc: 'short', end: stream.length }]);
+    // The connection's last event says it ended; nothing it had is left pending.
+    expect(out.events.map((e) => e.type)).toEqual(['response_end', 'connection_end']);
+    expect(out.events[1]).toMatchObject({ type: 'connection_end', reason: 'close', conn: { key: c.key, pid: c.pid } });
     expect(p.consumedOffset(c.key, 'write')).toBe(41);
     expect(p.consumedOffset(c.key, 'read')).toBe(stream.length + 7);
-    expect(p.evictIdle(99_999n + 1n)).toEqual([c.key]);
+    const later: ParseOutput = { events: [], deadLetters: [] };
+    expect(p.evictIdle(99_999n + 1n, later)).toEqual([c.key]);
+    expect(later.events).toEqual([]); // ended once, not again at eviction
   });
 });

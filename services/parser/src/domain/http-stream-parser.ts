@@ -128,6 +128,10 @@ class ConnState {
   /** Methods of requests not yet answered by a final response, oldest first. */
   readonly methods: Array<{ method: string; msg: Message | null }> = [];
   lastSeenNs = 0n;
+  /** The latest record of the connection (names the connection in a `connection_end`). */
+  ref: Pick<RawSslRecord, 'host' | 'boot_id' | 'run' | 'pid' | 'tid' | 'uid' | 'comm' | 'ssl' | 'partition'> | null = null;
+  /** A `connection_end` was emitted. */
+  ended = false;
   constructor(readonly key: string) {}
   side(dir: Direction): DirState {
     return dir === 'write' ? this.write : this.read;
@@ -198,6 +202,7 @@ export class HttpStreamParser {
         this.conns.set(key, conn);
       }
       if (rec.ts_wall_ns > conn.lastSeenNs) conn.lastSeenNs = rec.ts_wall_ns;
+      conn.ref = rec;
       this.feed(conn, conn.side(rec.dir), rec, out);
     } catch (e) {
       // A bug must not take the consumer down: report it and reset the direction.
@@ -262,6 +267,7 @@ export class HttpStreamParser {
         }
         d.msg?.decoder?.close();
       }
+      this.endConnection(c, 'idle', c.lastSeenNs, sink);
       this.conns.delete(key);
       evicted.push(key);
       this.st.evictedConnections++;
@@ -303,6 +309,8 @@ export class HttpStreamParser {
         this.resetHeadScan(d);
       }
       c.methods.length = 0;
+      c.ref = rec;
+      this.endConnection(c, 'close', ts, out);
     } catch (e) {
       out.deadLetters.push(this.draft(null, key || null, 'internal_error', e instanceof Error ? e.message : String(e), new Uint8Array(0)));
     }
@@ -785,6 +793,23 @@ export class HttpStreamParser {
   }
 
   /** The common event fields. `end` = stream offset after the last byte of what the event covers. */
+  /** Emits the connection's `connection_end` (once; a closed connection is not ended again when evicted). */
+  private endConnection(c: ConnState, reason: 'close' | 'idle', ts: bigint, out: Out): void {
+    if (c.ended || !c.ref) return;
+    c.ended = true;
+    const at = c.write.consumed;
+    out.events.push({
+      v: 1,
+      id: deriveId('http', c.key, 'connection_end'),
+      conn: connRef(c.key, c.ref),
+      span: { dir: 'write', start_offset: at, end_offset: at },
+      start_ns: ts,
+      end_ns: ts,
+      type: 'connection_end',
+      reason,
+    });
+  }
+
   private base(c: ConnState, d: DirState, msg: Message, type: HttpEvent['type'], ordinal: number, first: RawSslRecord, last: RawSslRecord, end: number) {
     return {
       v: 1 as const,
@@ -944,7 +969,7 @@ function safeConnKey(rec: RawSslRecord): string | null {
 }
 
 /** The contract's ConnRef of a connection, from one of its records (tid/comm: that record's). */
-export function connRef(key: string, rec: RawSslRecord): ConnRef {
+export function connRef(key: string, rec: Pick<RawSslRecord, 'host' | 'boot_id' | 'run' | 'pid' | 'tid' | 'uid' | 'comm' | 'ssl' | 'partition'>): ConnRef {
   return {
     key,
     host: rec.host,

@@ -1,14 +1,12 @@
-import type { DeadLetter, HttpEvent, RawSslRecord } from '@agentsight/contracts';
+import type { DeadLetter, HttpEvent, RawSslCloseRecord, RawSslRecord } from '@agentsight/contracts';
 
 /**
- * What {@link HttpStreamParser.close} needs of a connection-close record (the contract's `ssl_close` raw record
- * satisfies it structurally): the connection identity, the wall-clock time (ns) and the bytes published per
- * direction (the next `stream_offset` each direction would have had).
+ * What {@link HttpStreamParser.close} needs of a connection-close record (the contract's `ssl_close` raw record):
+ * the connection identity (as in {@link ConnRef}), the wall-clock time (ns) and the bytes published per direction
+ * (the next `stream_offset` each direction would have had).
  */
-export type ConnCloseInput = Pick<RawSslRecord, 'host' | 'boot_id' | 'run' | 'pid' | 'ssl'> & {
+export type ConnCloseInput = Pick<RawSslCloseRecord, 'host' | 'boot_id' | 'run' | 'pid' | 'tid' | 'uid' | 'comm' | 'ssl' | 'partition' | 'write_offset' | 'read_offset'> & {
   ts_wall_ns: bigint | number;
-  write_offset: number;
-  read_offset: number;
 };
 
 /** Options of {@link HttpStreamParser}. All sizes in bytes. */
