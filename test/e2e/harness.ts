@@ -8,28 +8,25 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { BPF_REQUIRED, bpfUnavailableReason, probeBinary } from '@agentsight/testkit';
 import { Child, spawnReady, stopChild } from '../../services/api/src/cli/children';
 
 export const ROOT = resolve(__dirname, '../..');
 export const CLI = join(ROOT, 'services/api/bin/agentsight.js');
-export const PROBE = join(ROOT, 'services/probe-producer/build/agentsight-probe');
+export const PROBE = probeBinary();
 
 /**
  * Whether real capture can run here (root, BTF, built probe). When it cannot: tests skip, unless
  * AGENTSIGHT_REQUIRE_BPF=1, in which case they fail with the reason.
  */
 export function captureUnavailable(): string | null {
-  if (process.getuid?.() !== 0) return 'not root';
-  if (!existsSync('/sys/kernel/btf/vmlinux')) return 'kernel has no BTF';
-  if (!existsSync(PROBE)) return `probe not built (${PROBE}); run npm run setup`;
-  if (!existsSync(join(ROOT, 'services/parser/dist/main.js'))) return 'services not built; run npm run setup';
-  return null;
+  return bpfUnavailableReason() ?? (existsSync(join(ROOT, 'services/parser/dist/main.js')) ? null : 'services not built; run npm run setup');
 }
 
 /** `describe` that runs only when capture is available (or fails when AGENTSIGHT_REQUIRE_BPF=1). */
 export function describeCapture(name: string, fn: () => void): void {
   const why = captureUnavailable();
-  if (why && process.env.AGENTSIGHT_REQUIRE_BPF !== '1') {
+  if (why && !BPF_REQUIRED) {
     // eslint-disable-next-line no-console
     console.warn(`skipping "${name}": ${why} (set AGENTSIGHT_REQUIRE_BPF=1 to fail instead)`);
     describe.skip(name, fn);

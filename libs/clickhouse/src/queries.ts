@@ -3,7 +3,7 @@
  * its parameters server-side (`{name:Type}`). Times in results are ISO 8601 UTC strings with ms precision.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { decodeBody } from './rows';
+import { decodeBody, type ExchangeRow } from './rows';
 import { DEFAULT_DATABASE, TABLES, qualified, type TableName } from './schema';
 
 /**
@@ -343,37 +343,14 @@ export async function listDeadLetters(client: ClickHouseClient, opts: ListDeadLe
 }
 
 /** A stored exchange with its bodies decoded back to bytes (as stored, i.e. after redaction). */
-export interface StoredExchange {
-  exchange_id: string;
-  host: string;
-  conn_key: string;
-  pid: number;
-  tid: number;
-  uid: number;
-  comm: string;
-  ppid: number | null;
-  process_exe: string;
-  process_argv: string[];
-  server_address: string;
-  method: string;
-  target: string;
-  request_version: string;
-  request_headers: Array<[string, string]>;
+export type StoredExchange = Omit<ExchangeRow, 'request_body' | 'request_body_encoding' | 'response_body' | 'response_body_encoding' | 'start_time' | 'end_time'> & {
   request_body: Uint8Array;
-  request_body_incomplete: string | null;
-  has_response: boolean;
-  status: number | null;
-  reason: string;
-  response_headers: Array<[string, string]>;
   /** For streamed responses: the SSE events as text (see schema.ts). */
   response_body: Uint8Array;
-  response_body_incomplete: string | null;
-  streaming: boolean;
-  sse_events: number;
   /** Wall-clock ns. */
   start_ns: bigint;
   end_ns: bigint;
-}
+};
 
 /** One exchange by id, or null when absent. */
 export async function getExchange(client: ClickHouseClient, id: string, opts: DbOption = {}): Promise<StoredExchange | null> {

@@ -4,3 +4,4 @@ export * from './replay-server';
 export * from './clients';
 export { parseCliArgs } from './replay-server-cli';
 export * from './capture';
+export * from './bpf';

@@ -10,6 +10,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { BPF_REQUIRED, bpfUnavailableReason, probeBinary } from '@agentsight/testkit';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
@@ -27,25 +28,11 @@ import {
   Subjects,
 } from '@agentsight/contracts';
 
-const PKG = path.resolve(__dirname, '..');
-const BIN = path.join(PKG, 'build', 'agentsight-probe');
+const BIN = probeBinary();
 const NATS_URL = process.env.NATS_URL || 'nats://127.0.0.1:4222';
-const REQUIRE = process.env.AGENTSIGHT_REQUIRE_BPF === '1';
+const REQUIRE = BPF_REQUIRED;
 const FRAG_MAX = 32 * 1024;
 const PARTITIONS = 8;
-
-function bpfUnavailableReason(): string | null {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not running as root';
-  if (!fs.existsSync('/sys/kernel/btf/vmlinux')) return 'no kernel BTF (/sys/kernel/btf/vmlinux)';
-  if (!fs.existsSync(BIN)) {
-    try {
-      execFileSync('make', ['-C', PKG], { stdio: 'pipe' });
-    } catch (e) {
-      return `cannot build agentsight-probe: ${(e as Error).message}`;
-    }
-  }
-  return null;
-}
 
 const skipReason = bpfUnavailableReason();
 if (skipReason && !REQUIRE) {

@@ -9,28 +9,18 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { BPF_REQUIRED, bpfUnavailableReason, probeBinary } from '@agentsight/testkit';
 import { connect } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { JsMsg } from '@nats-io/jetstream';
 import { decode, rawMsgId, RawRecord, RawSslRecord } from '@agentsight/contracts';
 
-const PKG = path.resolve(__dirname, '..');
-const BIN = path.join(PKG, 'build', 'agentsight-probe');
-const REQUIRE = process.env.AGENTSIGHT_REQUIRE_BPF === '1';
+const BIN = probeBinary();
+const REQUIRE = BPF_REQUIRED;
 const NATS_SERVER = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => fs.existsSync(p));
 
 function unavailable(): string | null {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not running as root';
-  if (!fs.existsSync('/sys/kernel/btf/vmlinux')) return 'no kernel BTF (/sys/kernel/btf/vmlinux)';
-  if (!NATS_SERVER) return 'no nats-server binary';
-  if (!fs.existsSync(BIN)) {
-    try {
-      execFileSync('make', ['-C', PKG], { stdio: 'pipe' });
-    } catch (e) {
-      return `cannot build agentsight-probe: ${(e as Error).message}`;
-    }
-  }
-  return null;
+  return NATS_SERVER ? bpfUnavailableReason() : 'no nats-server binary';
 }
 const skipReason = unavailable();
 if (skipReason && !REQUIRE) process.stderr.write(`SKIPPED probe-producer reconnect test: ${skipReason} (set AGENTSIGHT_REQUIRE_BPF=1 to make this fail)\n`);

@@ -34,6 +34,8 @@ import {
   type Direction,
   type HeaderList,
   type HttpEvent,
+  type HttpRequestEvent,
+  type HttpResponseEvent,
   type RawSslRecord,
   type SseEvent,
 } from '@agentsight/contracts';
@@ -739,35 +741,15 @@ export class HttpStreamParser {
     }
     const head = msg.head;
     const headers = msg.trailers.length > 0 ? [...head.headers, ...msg.trailers] : head.headers;
-    if (head.kind === 'request') {
-      this.st.requests++;
-      const ev: HttpEvent = {
-        ...this.base(c, d, msg, 'request', 0, msg.start.rec, msg.lastRec, end),
-        type: 'request',
-        method: head.method,
-        target: head.target,
-        version: head.version,
-        headers,
-        body,
-      };
-      if (incomplete) ev.body_incomplete = incomplete;
-      if (missing !== undefined) ev.body_missing_bytes = missing;
-      out.events.push(ev);
-    } else {
-      this.st.responses++;
-      const ev: HttpEvent = {
-        ...this.base(c, d, msg, 'response', 0, msg.start.rec, msg.lastRec, end),
-        type: 'response',
-        status: head.status,
-        reason: head.reason,
-        version: head.version,
-        headers,
-        body,
-      };
-      if (incomplete) ev.body_incomplete = incomplete;
-      if (missing !== undefined) ev.body_missing_bytes = missing;
-      out.events.push(ev);
-    }
+    const ev: HttpRequestEvent | HttpResponseEvent =
+      head.kind === 'request'
+        ? { ...this.base(c, d, msg, 'request', 0, msg.start.rec, msg.lastRec, end), type: 'request', method: head.method, target: head.target, version: head.version, headers, body }
+        : { ...this.base(c, d, msg, 'response', 0, msg.start.rec, msg.lastRec, end), type: 'response', status: head.status, reason: head.reason, version: head.version, headers, body };
+    if (incomplete) ev.body_incomplete = incomplete;
+    if (missing !== undefined) ev.body_missing_bytes = missing;
+    if (head.kind === 'request') this.st.requests++;
+    else this.st.responses++;
+    out.events.push(ev);
   }
 
   private finishStream(c: ConnState, d: DirState, msg: Message, how: 'complete' | 'short', end: number, out: Out): void {
