@@ -49,6 +49,13 @@ export interface ConsumeSpec {
    */
   start: 'ack_floor' | 'keep';
   maxBatch?: number;
+  /**
+   * When the handler throws (e.g. NATS or Redis unreachable past the publisher's retries) the loop stops consuming;
+   * its unacked inputs stay pending. Then `onFailure` is called (the owner restarts it, see {@link PartitionGroup}),
+   * or, without one, the loop starts again after `restartAfterMs` (default 1000).
+   */
+  onFailure?: (err: Error) => void;
+  restartAfterMs?: number;
 }
 
 /**
@@ -59,6 +66,7 @@ export class ConsumerLoop<T> {
   private messages: ConsumerMessages | null = null;
   private stopped = false;
   private done: Promise<void> | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly nats: Nats,
@@ -68,6 +76,7 @@ export class ConsumerLoop<T> {
 
   /** Creates (or resets) the durable and starts consuming; resolves once consuming has begun. */
   async start(): Promise<void> {
+    this.stopped = false;
     await prepareDurable(this.nats, this.spec);
     const consumer = await this.nats.js.consumers.get(this.spec.stream, this.spec.durable);
     this.messages = await consumer.consume({ max_messages: Math.min(1000, this.spec.maxBatch ?? 500) });
@@ -113,7 +122,18 @@ export class ConsumerLoop<T> {
           await this.handler.undecodable({ ...base, data: m.data, error: error as Error });
         }
       }
-      if (batch.length) await this.handler.handle(batch);
+      if (!batch.length) continue;
+      try {
+        await this.handler.handle(batch);
+      } catch (err) {
+        console.error(`[${this.spec.durable}] batch failed, consumer stopped: ${(err as Error)?.stack ?? err}`);
+        this.stopped = true;
+        messages.stop();
+        if (this.spec.onFailure) this.spec.onFailure(err as Error);
+        else this.restartTimer = setTimeout(() => {
+          this.start().catch((e) => console.error(`[${this.spec.durable}] restart failed:`, e));
+        }, this.spec.restartAfterMs ?? 1000);
+      }
     }
     await reader.catch(() => undefined);
   }
@@ -121,6 +141,7 @@ export class ConsumerLoop<T> {
   /** Stops fetching, lets the batch in hand finish, and closes the subscription (unacked inputs stay pending). */
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     this.messages?.stop();
     await this.done?.catch(() => undefined);
   }

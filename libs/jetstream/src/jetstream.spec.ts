@@ -90,6 +90,69 @@ test('a partition worker that stops without acking gets its inputs again, in ord
   await redis.del(`agentsight:lease:probe:0`);
 });
 
+test('a batch that throws: the partition is claimed again and its inputs come again from the ack floor', async () => {
+  const pub = new Publisher(nats.js, nats.large);
+  for (let i = 0; i < 10; i++) await pub.publish(`${subj}.0`, `f${i}`, { i });
+  const got: number[] = [];
+  let failures = 0;
+  const group = new PartitionGroup<{ i: number }>(nats, redis, {
+    stage: 'genai', stream, partitions: 1, owner: `spec-${stream}`, filter: () => `${subj}.0`,
+    worker: async (): Promise<PartitionWorker<{ i: number }>> => ({
+      handle: async (batch: Input<{ i: number }>[]) => {
+        for (const m of batch) {
+          if (m.value.i === 5 && failures === 0) {
+            failures++;
+            throw new Error('simulated outage');
+          }
+          got.push(m.value.i);
+          m.ack();
+        }
+      },
+      undecodable: async () => undefined,
+      close: async () => undefined,
+    }),
+  });
+  const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  try {
+    await group.start();
+    await waitFor(() => got.includes(9), 20_000);
+  } finally {
+    await group.stop();
+    errors.mockRestore();
+  }
+  expect(failures).toBe(1);
+  // 0..4 before the failure; after the re-claim everything from the floor (5) again, in order.
+  expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  await redis.del(`agentsight:lease:genai:0`);
+}, 30_000);
+
+test('a plain consumer loop restarts itself after a failed batch', async () => {
+  const pub = new Publisher(nats.js, nats.large);
+  for (let i = 0; i < 3; i++) await pub.publish(`${subj}.s`, `s${i}`, { i });
+  const seen: number[] = [];
+  let thrown = false;
+  const loop = new ConsumerLoop<{ i: number }>(nats, { stream, durable: 'restart', filterSubject: `${subj}.s`, ackWaitMs: 1000, maxAckPending: 100, start: 'keep', restartAfterMs: 100 }, {
+    handle: async (batch) => {
+      if (!thrown) {
+        thrown = true;
+        throw new Error('simulated outage');
+      }
+      for (const m of batch) { seen.push(m.value.i); m.ack(); }
+    },
+    undecodable: async () => undefined,
+  });
+  const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  try {
+    await loop.start();
+    await waitFor(() => seen.length >= 3, 20_000);
+  } finally {
+    await loop.stop();
+    errors.mockRestore();
+  }
+  expect(thrown).toBe(true);
+  expect([...new Set(seen)].sort()).toEqual([0, 1, 2]);
+}, 30_000);
+
 test('decode rejects garbage with an error (never a crash)', () => {
   expect(() => decode(Buffer.from([0xc1, 0xff, 0x00]))).toThrow();
 });

@@ -89,6 +89,10 @@ export class PartitionGroup<T> {
       ackWaitMs: this.spec.ackWaitMs ?? 3_600_000,
       maxAckPending: this.spec.maxAckPending ?? 50_000,
       start: 'ack_floor',
+      // A failed batch drops the partition's state; the next tick claims it again from the ack floor.
+      onFailure: () => {
+        this.ticking = this.ticking.then(() => this.release(p, false)).catch((e) => console.error(`[${this.spec.stage}] release of ${p}:`, e));
+      },
     };
     const loop = new ConsumerLoop<T>(this.nats, spec, worker);
     await loop.start();
