@@ -30,31 +30,46 @@ async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: bool
   ensureInfra(env);
   const startedAt = new Date();
   const pipeline = await Pipeline.start(env, logDir);
-  say(pipeline.reused ? 'using the running pipeline' : `pipeline started (logs in ${logDir})`);
-  // The command starts stopped, so the probe is attached before its first instruction.
-  const child = spawn('/bin/sh', ['-c', 'kill -STOP $$; exec "$@"', 'sh', ...cmd], { stdio: 'inherit', env: process.env });
-  const exit = new Promise<number>((res) => child.on('exit', (code, sig) => res(code ?? 128 + (sig ? constants.signals[sig] ?? 0 : 0))));
-  while (procState(child.pid!) !== 'T' && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
-  const bin = resolveBinary(cmd[0], process.env);
-  const probe = await startProbe(['--pid', String(child.pid), ...(bin ? ['--binary-path', bin] : []), ...probeCommon(env)], env, logDir);
-  const forward = (s: NodeJS.Signals) => child.kill(s);
-  process.on('SIGINT', forward).on('SIGTERM', forward);
-  process.kill(child.pid!, 'SIGCONT');
-  const code = await exit;
-  process.off('SIGINT', forward).off('SIGTERM', forward);
-  probe.proc.kill('SIGINT');
-  const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
-  say(`capture stopped: ${stopped ? `${stopped.records} records, ${stopped.ringbuf_drops} lost in the kernel` : 'no stop report'}`);
-  await waitDrained(env);
-  const reader = await Reader.open(env, dir);
   try {
-    const calls = await reader.calls({ limit: 10_000, since: startedAt.toISOString() });
-    if (!opts.quiet) printSummary(calls);
+    say(pipeline.reused ? 'using the running pipeline' : `pipeline started (logs in ${logDir})`);
+    // The command starts stopped, so the probe is attached before its first instruction.
+    const child = spawn('/bin/sh', ['-c', 'kill -STOP $$; exec "$@"', 'sh', ...cmd], { stdio: 'inherit', env: process.env });
+    const exit = new Promise<number>((res) => child.on('exit', (code, sig) => res(code ?? 128 + (sig ? constants.signals[sig] ?? 0 : 0))));
+    while (procState(child.pid!) !== 'T' && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
+    const bin = resolveBinary(cmd[0], process.env);
+    let probe;
+    try {
+      probe = await startProbe(['--pid', String(child.pid), ...(bin ? ['--binary-path', bin] : []), ...probeCommon(env)], env, logDir);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
+    const forward = (s: NodeJS.Signals) => child.kill(s);
+    process.on('SIGINT', forward).on('SIGTERM', forward);
+    process.kill(child.pid!, 'SIGCONT');
+    const code = await exit;
+    process.off('SIGINT', forward).off('SIGTERM', forward);
+    probe.proc.kill('SIGINT');
+    const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
+    say(`capture stopped: ${stopped ? `${stopped.records} records, ${stopped.ringbuf_drops} lost in the kernel` : 'no stop report'}`);
+    if (stopped && Number(stopped.ringbuf_drops) > 0) say(`warning: ${stopped.ringbuf_drops} records were lost in the kernel ring buffer`);
+    try {
+      await waitDrained(env);
+    } catch (err) {
+      say(`warning: ${(err as Error).message}; the summary may be incomplete`);
+    }
+    if (!opts.quiet) {
+      const reader = await Reader.open(env, dir);
+      try {
+        printSummary(await reader.calls({ limit: 10_000, since: startedAt.toISOString() }));
+      } finally {
+        await reader.close();
+      }
+    }
+    return code;
   } finally {
-    await reader.close();
+    if (!pipeline.reused) await pipeline.stop();
   }
-  if (!pipeline.reused) await pipeline.stop();
-  return code;
 }
 
 /** `agentsight trace`: the pipeline in the foreground, system-wide or filtered, until Ctrl-C. */
@@ -64,19 +79,23 @@ async function traceCommand(opts: { dataDir?: string; pid?: string[]; comm?: str
   const logDir = join(dir, 'logs');
   ensureInfra(env);
   const pipeline = await Pipeline.start(env, logDir);
-  const filters = [...(opts.pid ?? []).flatMap((p) => ['--pid', p]), ...(opts.comm ?? []).flatMap((c) => ['--comm', c])];
-  const own = [process.pid, ...pipeline.pids()].flatMap((p) => ['--exclude-pid', String(p)]);
-  const probe = await startProbe([...filters, ...own, ...probeCommon(env)], env, logDir);
-  process.stderr.write(`[agentsight] tracing ${filters.length ? filters.join(' ') : 'system-wide'}; Ctrl-C to stop\n`);
-  await new Promise<void>((res) => {
-    process.once('SIGINT', res).once('SIGTERM', res);
-    void probe.exited.then(() => res());
-  });
-  probe.proc.kill('SIGINT');
-  await probe.exited;
-  await waitDrained(env);
-  if (!pipeline.reused) await pipeline.stop();
-  return 0;
+  try {
+    const filters = [...(opts.pid ?? []).flatMap((p) => ['--pid', p]), ...(opts.comm ?? []).flatMap((c) => ['--comm', c])];
+    const own = [process.pid, ...pipeline.pids()].flatMap((p) => ['--exclude-pid', String(p)]);
+    const probe = await startProbe([...filters, ...own, ...probeCommon(env)], env, logDir);
+    process.stderr.write(`[agentsight] tracing ${filters.length ? filters.join(' ') : 'system-wide'}; Ctrl-C to stop\n`);
+    await new Promise<void>((res) => {
+      process.once('SIGINT', res).once('SIGTERM', res);
+      void probe.exited.then(() => res());
+    });
+    probe.proc.kill('SIGINT');
+    const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
+    process.stderr.write(`[agentsight] capture stopped: ${stopped ? `${stopped.records} records, ${stopped.ringbuf_drops} lost in the kernel` : 'no stop report'}\n`);
+    await waitDrained(env).catch((err) => process.stderr.write(`[agentsight] warning: ${(err as Error).message}\n`));
+    return 0;
+  } finally {
+    if (!pipeline.reused) await pipeline.stop();
+  }
 }
 
 function printSummary(calls: CallSummary[]): void {
