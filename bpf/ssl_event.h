@@ -14,11 +14,19 @@
  * are counted as dropped (records + bytes), never truncated silently. */
 #define SSL_CALL_MAX (64u * 1024 * 1024)
 
+/** The probed TLS library function a record comes from. */
 enum ssl_fn {
-	SSL_FN_WRITE = 0,
-	SSL_FN_READ = 1,
-	SSL_FN_WRITE_EX = 2,
-	SSL_FN_READ_EX = 3,
+	SSL_FN_WRITE = 0,         /* OpenSSL SSL_write */
+	SSL_FN_READ = 1,          /* OpenSSL SSL_read */
+	SSL_FN_WRITE_EX = 2,      /* OpenSSL SSL_write_ex */
+	SSL_FN_READ_EX = 3,       /* OpenSSL SSL_read_ex */
+	SSL_FN_GNUTLS_SEND = 4,   /* GnuTLS gnutls_record_send */
+	SSL_FN_GNUTLS_RECV = 5,   /* GnuTLS gnutls_record_recv */
+	SSL_FN_NSPR_WRITE = 6,    /* NSS (NSPR) PR_Write */
+	SSL_FN_NSPR_READ = 7,     /* NSS (NSPR) PR_Read */
+	SSL_FN_NSPR_SEND = 8,     /* NSS (NSPR) PR_Send */
+	SSL_FN_NSPR_RECV = 9,     /* NSS (NSPR) PR_Recv */
+	SSL_FN_COUNT = 10,
 };
 
 enum ssl_dir {
@@ -27,7 +35,7 @@ enum ssl_dir {
 };
 
 /**
- * One fragment of one SSL_{read,write}[_ex] call. The record's ring-buffer size may exceed
+ * One fragment of one SSL_{read,write}[_ex], gnutls_record_{send,recv} or PR_{Write,Read,Send,Recv} call. The record's ring-buffer size may exceed
  * sizeof(struct as_ssl_event) + frag_len (size classes); only frag_len bytes of data are valid.
  */
 struct as_ssl_event {
@@ -36,7 +44,7 @@ struct as_ssl_event {
 	__u32 tid;
 	__u32 uid;
 	__u64 ts_ns;       /* CLOCK_BOOTTIME ns at the call's return (same for all fragments of a call) */
-	__u64 ssl;         /* SSL* */
+	__u64 ssl;         /* SSL*, gnutls_session_t or PRFileDesc*: the connection's identity in the process */
 	__u32 len;         /* the call's payload size, bytes */
 	__u32 frag_offset; /* offset of this fragment in the call's payload, bytes */
 	__u32 frag_len;    /* bytes of data in this fragment */

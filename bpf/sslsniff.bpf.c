@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
 /*
- * TLS plaintext capture: uprobe + uretprobe on SSL_write, SSL_read, SSL_write_ex, SSL_read_ex.
+ * TLS plaintext capture: uprobe + uretprobe on OpenSSL's SSL_write, SSL_read, SSL_write_ex, SSL_read_ex and
+ * GnuTLS's gnutls_record_send, gnutls_record_recv (the session pointer plays the role of the SSL*), and NSPR's
+ * PR_Write, PR_Read, PR_Send, PR_Recv for NSS (the PRFileDesc* does). The NSPR functions serve every kind of file
+ * descriptor; only descriptors whose top layer is not NSPR's own (PR_NSPR_IO_LAYER: plain files, sockets, pipes) are
+ * captured, i.e. the SSL layer NSS pushes with SSL_ImportFD, but also any other custom I/O layer.
  *
  * Entry saves (SSL*, buf, out-param) keyed by (tid, fn); return emits the plaintext as ordered fragments of at most
  * SSL_FRAG_MAX bytes (bpf_loop), each in a ring-buffer record sized by class (512 B / 4 KiB / 32 KiB of data) so
@@ -27,6 +31,11 @@ struct {
 	__type(key, struct call_key);
 	__type(value, struct call_args);
 } active_calls SEC(".maps");
+
+/* NSPR (prio.h): byte offset of PRFileDesc.identity (after methods, secret, lower, higher, dtor; 64-bit), and the
+ * identity of NSPR's own bottom layer. */
+#define PRFILEDESC_IDENTITY_OFF 40
+#define PR_NSPR_IO_LAYER 0
 
 /* State of one call while its fragments are emitted. */
 struct emit_ctx {
@@ -56,6 +65,17 @@ static __always_inline int call_entry(__u32 fn, __u64 ssl, __u64 buf, __u64 outl
 
 	bpf_map_update_elem(&active_calls, &k, &a, BPF_ANY);
 	return 0;
+}
+
+/* Entry of an NSPR I/O call on fd: recorded only when fd's top layer is not a plain NSPR file/socket (see above). */
+static __always_inline int nspr_entry(__u32 fn, __u64 fd, __u64 buf)
+{
+	int identity;
+
+	if (bpf_probe_read_user(&identity, sizeof(identity), (const void *)(fd + PRFILEDESC_IDENTITY_OFF)) ||
+	    identity == PR_NSPR_IO_LAYER)
+		return 0;
+	return call_entry(fn, fd, buf, 0);
 }
 
 /* Emits the fragment at `off` (n bytes, n <= cap) into a record with room for cap data bytes. 0, or -1 when the
@@ -123,6 +143,31 @@ static long emit_frag_cb(__u32 i, void *data)
 	return 0;
 }
 
+/* Payload size of a finished call from its return value (and out-parameter), bytes; 0 when nothing was transferred
+ * (error, EOF, retry codes). */
+static __always_inline __u64 call_len(struct pt_regs *ctx, __u32 fn, __u64 outlen)
+{
+	if (fn == SSL_FN_WRITE_EX || fn == SSL_FN_READ_EX) {
+		size_t out = 0;
+
+		/* int SSL_{read,write}_ex(SSL*, void*, size_t, size_t *out): 1 on success. */
+		if ((int)PT_REGS_RC(ctx) != 1 || !outlen || bpf_probe_read_user(&out, sizeof(out), (const void *)outlen))
+			return 0;
+		return out;
+	}
+	if (fn == SSL_FN_GNUTLS_SEND || fn == SSL_FN_GNUTLS_RECV) {
+		/* ssize_t gnutls_record_{send,recv}: bytes, 0 at EOF, or a negative GNUTLS_E_* (AGAIN, INTERRUPTED, ...). */
+		long ret = (long)PT_REGS_RC(ctx);
+
+		return ret > 0 ? (__u64)ret : 0;
+	}
+	/* int SSL_{read,write} / PRInt32 PR_{Write,Read,Send,Recv}: bytes, or <= 0 on EOF, error or retry (-1 with
+	 * WANT_READ / PR_WOULD_BLOCK_ERROR in non-blocking I/O). */
+	int ret = (int)PT_REGS_RC(ctx);
+
+	return ret > 0 ? (__u64)ret : 0;
+}
+
 static __always_inline int call_return(struct pt_regs *ctx, __u32 fn)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -135,25 +180,7 @@ static __always_inline int call_return(struct pt_regs *ctx, __u32 fn)
 		return 0;
 	c.ssl = a->ssl;
 	c.buf = a->buf;
-	if (fn == SSL_FN_WRITE_EX || fn == SSL_FN_READ_EX) {
-		size_t out = 0;
-
-		/* int SSL_{read,write}_ex(SSL*, void*, size_t, size_t *out): 1 on success. */
-		if ((int)PT_REGS_RC(ctx) != 1 || !a->outlen ||
-		    bpf_probe_read_user(&out, sizeof(out), (const void *)a->outlen)) {
-			bpf_map_delete_elem(&active_calls, &k);
-			return 0;
-		}
-		len = out;
-	} else {
-		int ret = (int)PT_REGS_RC(ctx);
-
-		if (ret <= 0) {
-			bpf_map_delete_elem(&active_calls, &k);
-			return 0;
-		}
-		len = (__u64)ret;
-	}
+	len = call_len(ctx, fn, a->outlen);
 	bpf_map_delete_elem(&active_calls, &k);
 	if (len == 0)
 		return 0;
@@ -168,7 +195,10 @@ static __always_inline int call_return(struct pt_regs *ctx, __u32 fn)
 	c.uid = (__u32)bpf_get_current_uid_gid();
 	c.len = (__u32)len;
 	c.fn = fn;
-	c.dir = (fn == SSL_FN_WRITE || fn == SSL_FN_WRITE_EX) ? SSL_DIR_WRITE : SSL_DIR_READ;
+	c.dir = (fn == SSL_FN_WRITE || fn == SSL_FN_WRITE_EX || fn == SSL_FN_GNUTLS_SEND || fn == SSL_FN_NSPR_WRITE ||
+		 fn == SSL_FN_NSPR_SEND)
+			? SSL_DIR_WRITE
+			: SSL_DIR_READ;
 	bpf_get_current_comm(c.comm, sizeof(c.comm));
 
 	bpf_loop((c.len + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX, emit_frag_cb, &c, 0);
@@ -225,4 +255,82 @@ SEC("uretprobe")
 int BPF_KRETPROBE(retprobe_ssl_read_ex)
 {
 	return call_return(ctx, SSL_FN_READ_EX);
+}
+
+/* ssize_t gnutls_record_send(gnutls_session_t session, const void *data, size_t data_size) */
+SEC("uprobe")
+int BPF_KPROBE(probe_gnutls_send, void *session, const void *data)
+{
+	return call_entry(SSL_FN_GNUTLS_SEND, (__u64)session, (__u64)data, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(retprobe_gnutls_send)
+{
+	return call_return(ctx, SSL_FN_GNUTLS_SEND);
+}
+
+/* ssize_t gnutls_record_recv(gnutls_session_t session, void *data, size_t data_size) */
+SEC("uprobe")
+int BPF_KPROBE(probe_gnutls_recv, void *session, void *data)
+{
+	return call_entry(SSL_FN_GNUTLS_RECV, (__u64)session, (__u64)data, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(retprobe_gnutls_recv)
+{
+	return call_return(ctx, SSL_FN_GNUTLS_RECV);
+}
+
+/* PRInt32 PR_Write(PRFileDesc *fd, const void *buf, PRInt32 amount) */
+SEC("uprobe")
+int BPF_KPROBE(probe_nspr_write, void *fd, const void *buf)
+{
+	return nspr_entry(SSL_FN_NSPR_WRITE, (__u64)fd, (__u64)buf);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(retprobe_nspr_write)
+{
+	return call_return(ctx, SSL_FN_NSPR_WRITE);
+}
+
+/* PRInt32 PR_Read(PRFileDesc *fd, void *buf, PRInt32 amount) */
+SEC("uprobe")
+int BPF_KPROBE(probe_nspr_read, void *fd, void *buf)
+{
+	return nspr_entry(SSL_FN_NSPR_READ, (__u64)fd, (__u64)buf);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(retprobe_nspr_read)
+{
+	return call_return(ctx, SSL_FN_NSPR_READ);
+}
+
+/* PRInt32 PR_Send(PRFileDesc *fd, const void *buf, PRInt32 amount, PRIntn flags, PRIntervalTime timeout) */
+SEC("uprobe")
+int BPF_KPROBE(probe_nspr_send, void *fd, const void *buf)
+{
+	return nspr_entry(SSL_FN_NSPR_SEND, (__u64)fd, (__u64)buf);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(retprobe_nspr_send)
+{
+	return call_return(ctx, SSL_FN_NSPR_SEND);
+}
+
+/* PRInt32 PR_Recv(PRFileDesc *fd, void *buf, PRInt32 amount, PRIntn flags, PRIntervalTime timeout) */
+SEC("uprobe")
+int BPF_KPROBE(probe_nspr_recv, void *fd, void *buf)
+{
+	return nspr_entry(SSL_FN_NSPR_RECV, (__u64)fd, (__u64)buf);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(retprobe_nspr_recv)
+{
+	return call_return(ctx, SSL_FN_NSPR_RECV);
 }

@@ -44,7 +44,12 @@ export interface RawSslRecord extends RawBase {
   comm: string;
   /** The `SSL*` pointer: the TLS connection's identity within `pid` (a JS number; user pointers are < 2^53). */
   ssl: number;
-  fn: 'SSL_write' | 'SSL_read' | 'SSL_write_ex' | 'SSL_read_ex';
+  /**
+   * The probed TLS function: OpenSSL `SSL_*`; GnuTLS `gnutls_record_*` (`ssl` is then the `gnutls_session_t`); NSS's
+   * NSPR `PR_*` (`ssl` is then the `PRFileDesc*`; also sees fds with a non-TLS custom I/O layer).
+   */
+  fn: 'SSL_write' | 'SSL_read' | 'SSL_write_ex' | 'SSL_read_ex' | 'gnutls_record_send' | 'gnutls_record_recv'
+    | 'PR_Write' | 'PR_Read' | 'PR_Send' | 'PR_Recv';
   dir: Direction;
   /** The call's byte count (return value, or `*written`/`*readbytes` for the `_ex` calls), bytes. */
   len: number;

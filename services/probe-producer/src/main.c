@@ -32,8 +32,40 @@
 #define QUEUE_MAX_BYTES (256u << 20)     /* retry queue bound, bytes */
 #define FLUSH_TIMEOUT_MS 15000           /* shutdown: wait this long for PubAcks */
 #define PID_BUCKETS 4096
+#define MAX_TARGETS (MAX_LIST + 5)          /* --binary-path + system libssl, libgnutls, libnspr4 + 2 node paths */
+#define MAX_LINKS (MAX_TARGETS * SSL_FN_COUNT * 2)
 
-static const char *const ssl_fns[] = { "SSL_write", "SSL_read", "SSL_write_ex", "SSL_read_ex" };
+/* Symbol names, indexed by enum ssl_fn (also the `fn` of the records). */
+static const char *const ssl_fns[SSL_FN_COUNT] = {
+	[SSL_FN_WRITE] = "SSL_write",
+	[SSL_FN_READ] = "SSL_read",
+	[SSL_FN_WRITE_EX] = "SSL_write_ex",
+	[SSL_FN_READ_EX] = "SSL_read_ex",
+	[SSL_FN_GNUTLS_SEND] = "gnutls_record_send",
+	[SSL_FN_GNUTLS_RECV] = "gnutls_record_recv",
+	[SSL_FN_NSPR_WRITE] = "PR_Write",
+	[SSL_FN_NSPR_READ] = "PR_Read",
+	[SSL_FN_NSPR_SEND] = "PR_Send",
+	[SSL_FN_NSPR_RECV] = "PR_Recv",
+};
+
+/*
+ * TLS libraries whose functions are probed together: every function of a family that a binary exports is probed,
+ * and missing ones are reported only when the binary exports at least one function of the family.
+ */
+struct tls_family {
+	const char *name;
+	const char *system_soname; /* system library probed by default (ldconfig -p) */
+	enum ssl_fn fns[4];
+	int nfns;
+};
+
+static const struct tls_family tls_families[] = {
+	{ "OpenSSL", "libssl.so.3", { SSL_FN_WRITE, SSL_FN_READ, SSL_FN_WRITE_EX, SSL_FN_READ_EX }, 4 },
+	{ "GnuTLS", "libgnutls.so.30", { SSL_FN_GNUTLS_SEND, SSL_FN_GNUTLS_RECV }, 2 },
+	{ "NSS", "libnspr4.so", { SSL_FN_NSPR_WRITE, SSL_FN_NSPR_READ, SSL_FN_NSPR_SEND, SSL_FN_NSPR_RECV }, 4 },
+};
+#define N_FAMILIES ((int)(sizeof(tls_families) / sizeof(tls_families[0])))
 static const char *const ssl_dirs[] = { "write", "read" };
 
 /* Command-line options. */
@@ -74,9 +106,9 @@ struct pidinfo {
 static struct {
 	struct sslsniff_bpf *ssl_skel;
 	struct process_bpf *proc_skel;
-	struct bpf_link *links[(MAX_LIST + 3) * 8];
+	struct bpf_link *links[MAX_LINKS];
 	int nlinks;
-	char attached[MAX_LIST + 3][PATH_MAX];
+	char attached[MAX_TARGETS][PATH_MAX];
 	int nattached;
 	struct ring_buffer *rb;
 	struct publisher *pub;
@@ -403,7 +435,7 @@ static void handle_ssl(const struct as_ssl_event *e, size_t size)
 	struct rec_ssl r;
 	char comm[TASK_COMM_LEN_ + 1], subject[320];
 
-	if (size < sizeof(*e) || e->frag_len > size - sizeof(*e) || e->fn > SSL_FN_READ_EX || e->dir > SSL_DIR_READ) {
+	if (size < sizeof(*e) || e->frag_len > size - sizeof(*e) || e->fn >= SSL_FN_COUNT || e->dir > SSL_DIR_READ) {
 		fprintf(stderr, "agentsight-probe: malformed SSL record (%zu bytes) skipped\n", size);
 		return;
 	}
@@ -619,42 +651,75 @@ static void load_bpf(void)
 	}
 }
 
-/* Attaches entry + return probes of every SSL function path exports; returns the number of functions attached. */
+/* Attaches entry + return probes of every TLS function (all families) path exports; returns the number of functions
+ * attached. */
 static int attach_binary(const char *path)
 {
 	struct sslsniff_bpf *s = g.ssl_skel;
-	struct bpf_program *entry[] = { s->progs.probe_ssl_write, s->progs.probe_ssl_read, s->progs.probe_ssl_write_ex,
-					s->progs.probe_ssl_read_ex };
-	struct bpf_program *ret[] = { s->progs.retprobe_ssl_write, s->progs.retprobe_ssl_read,
-				      s->progs.retprobe_ssl_write_ex, s->progs.retprobe_ssl_read_ex };
-	int i, n = 0;
+	struct bpf_program *entry[SSL_FN_COUNT] = {
+		[SSL_FN_WRITE] = s->progs.probe_ssl_write,
+		[SSL_FN_READ] = s->progs.probe_ssl_read,
+		[SSL_FN_WRITE_EX] = s->progs.probe_ssl_write_ex,
+		[SSL_FN_READ_EX] = s->progs.probe_ssl_read_ex,
+		[SSL_FN_GNUTLS_SEND] = s->progs.probe_gnutls_send,
+		[SSL_FN_GNUTLS_RECV] = s->progs.probe_gnutls_recv,
+		[SSL_FN_NSPR_WRITE] = s->progs.probe_nspr_write,
+		[SSL_FN_NSPR_READ] = s->progs.probe_nspr_read,
+		[SSL_FN_NSPR_SEND] = s->progs.probe_nspr_send,
+		[SSL_FN_NSPR_RECV] = s->progs.probe_nspr_recv,
+	};
+	struct bpf_program *ret[SSL_FN_COUNT] = {
+		[SSL_FN_WRITE] = s->progs.retprobe_ssl_write,
+		[SSL_FN_READ] = s->progs.retprobe_ssl_read,
+		[SSL_FN_WRITE_EX] = s->progs.retprobe_ssl_write_ex,
+		[SSL_FN_READ_EX] = s->progs.retprobe_ssl_read_ex,
+		[SSL_FN_GNUTLS_SEND] = s->progs.retprobe_gnutls_send,
+		[SSL_FN_GNUTLS_RECV] = s->progs.retprobe_gnutls_recv,
+		[SSL_FN_NSPR_WRITE] = s->progs.retprobe_nspr_write,
+		[SSL_FN_NSPR_READ] = s->progs.retprobe_nspr_read,
+		[SSL_FN_NSPR_SEND] = s->progs.retprobe_nspr_send,
+		[SSL_FN_NSPR_RECV] = s->progs.retprobe_nspr_recv,
+	};
+	int f, i, n = 0;
 
-	for (i = 0; i < 4; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, eo, .func_name = ssl_fns[i], .retprobe = false);
-		LIBBPF_OPTS(bpf_uprobe_opts, ro, .func_name = ssl_fns[i], .retprobe = true);
-		struct bpf_link *le, *lr;
+	for (f = 0; f < N_FAMILIES; f++) {
+		const struct tls_family *fam = &tls_families[f];
+		bool exported[4], any = false;
 
-		if (!elf_exports_function(path, ssl_fns[i])) {
-			fprintf(stderr, "agentsight-probe: %s: no %s symbol, not probed\n", path, ssl_fns[i]);
-			continue;
+		for (i = 0; i < fam->nfns; i++) {
+			exported[i] = elf_exports_function(path, ssl_fns[fam->fns[i]]);
+			any = any || exported[i];
 		}
-		if (g.nlinks + 2 > (int)(sizeof(g.links) / sizeof(g.links[0])))
-			die("too many probes");
-		le = bpf_program__attach_uprobe_opts(entry[i], -1, path, 0, &eo);
-		if (!le) {
-			fprintf(stderr, "agentsight-probe: %s: cannot attach %s: %s\n", path, ssl_fns[i], strerror(errno));
+		if (!any)
 			continue;
+		for (i = 0; i < fam->nfns; i++) {
+			enum ssl_fn fn = fam->fns[i];
+			LIBBPF_OPTS(bpf_uprobe_opts, eo, .func_name = ssl_fns[fn], .retprobe = false);
+			LIBBPF_OPTS(bpf_uprobe_opts, ro, .func_name = ssl_fns[fn], .retprobe = true);
+			struct bpf_link *le, *lr;
+
+			if (!exported[i]) {
+				fprintf(stderr, "agentsight-probe: %s: no %s symbol, not probed\n", path, ssl_fns[fn]);
+				continue;
+			}
+			if (g.nlinks + 2 > MAX_LINKS)
+				die("too many probes");
+			le = bpf_program__attach_uprobe_opts(entry[fn], -1, path, 0, &eo);
+			if (!le) {
+				fprintf(stderr, "agentsight-probe: %s: cannot attach %s: %s\n", path, ssl_fns[fn], strerror(errno));
+				continue;
+			}
+			lr = bpf_program__attach_uprobe_opts(ret[fn], -1, path, 0, &ro);
+			if (!lr) {
+				fprintf(stderr, "agentsight-probe: %s: cannot attach %s return: %s\n", path, ssl_fns[fn],
+					strerror(errno));
+				bpf_link__destroy(le);
+				continue;
+			}
+			g.links[g.nlinks++] = le;
+			g.links[g.nlinks++] = lr;
+			n++;
 		}
-		lr = bpf_program__attach_uprobe_opts(ret[i], -1, path, 0, &ro);
-		if (!lr) {
-			fprintf(stderr, "agentsight-probe: %s: cannot attach %s return: %s\n", path, ssl_fns[i],
-				strerror(errno));
-			bpf_link__destroy(le);
-			continue;
-		}
-		g.links[g.nlinks++] = le;
-		g.links[g.nlinks++] = lr;
-		n++;
 	}
 	return n;
 }
@@ -675,11 +740,13 @@ static void try_attach(const char *path, bool required, bool only_if_exports)
 			return;
 	if (only_if_exports && !elf_exports_function(real, "SSL_write"))
 		return;
-	if (attach_binary(real) > 0 && g.nattached < (int)(sizeof(g.attached) / sizeof(g.attached[0]))) {
+	if (g.nattached == MAX_TARGETS)
+		die("too many probed binaries");
+	if (attach_binary(real) > 0) {
 		snprintf(g.attached[g.nattached], PATH_MAX, "%s", real);
 		g.nattached++;
 	} else if (required) {
-		fprintf(stderr, "agentsight-probe: %s: no SSL function could be probed\n", real);
+		fprintf(stderr, "agentsight-probe: %s: no TLS function could be probed\n", real);
 	}
 }
 
@@ -688,17 +755,20 @@ static void attach_all(void)
 	char path[PATH_MAX];
 	int i;
 
-	if (find_system_libssl(path, sizeof(path)) == 0)
-		try_attach(path, true, false);
-	else
-		fprintf(stderr, "agentsight-probe: system libssl.so.3 not found\n");
+	for (i = 0; i < N_FAMILIES; i++) {
+		if (find_system_library(tls_families[i].system_soname, path, sizeof(path)) == 0)
+			try_attach(path, true, false);
+		else
+			fprintf(stderr, "agentsight-probe: system %s not found, %s not probed\n",
+				tls_families[i].system_soname, tls_families[i].name);
+	}
 	for (i = 0; i < opt.nbinaries; i++)
 		try_attach(opt.binaries[i], true, false);
 	if (find_on_path("node", path, sizeof(path)) == 0)
 		try_attach(path, false, true);
 	try_attach("/usr/bin/node", false, true);
 	if (g.nattached == 0)
-		die("no SSL probe could be attached");
+		die("no TLS probe could be attached");
 }
 
 static void print_json_string(const char *s)

@@ -186,14 +186,14 @@ out:
 	free(set);
 }
 
-int find_system_libssl(char *out, size_t outlen)
+int find_system_library(const char *soname, char *out, size_t outlen)
 {
-	static const char *const fallbacks[] = {
-		"/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.3",
-		"/lib/aarch64-linux-gnu/libssl.so.3", "/usr/lib/aarch64-linux-gnu/libssl.so.3",
-		"/usr/lib64/libssl.so.3", "/lib64/libssl.so.3", "/usr/lib/libssl.so.3", "/lib/libssl.so.3",
+	static const char *const dirs[] = {
+		"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+		"/usr/lib64", "/lib64", "/usr/lib", "/lib",
 	};
 	FILE *f = popen("ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null", "r");
+	size_t namelen = strlen(soname);
 	char line[1024];
 	size_t i;
 
@@ -202,7 +202,7 @@ int find_system_libssl(char *out, size_t outlen)
 			char *arrow = strstr(line, "=> ");
 			char *name = line + strspn(line, " \t");
 
-			if (!arrow || strncmp(name, "libssl.so.3 ", 12) != 0)
+			if (!arrow || strncmp(name, soname, namelen) != 0 || name[namelen] != ' ')
 				continue;
 #if defined(__x86_64__)
 			if (!strstr(line, "x86-64"))
@@ -217,10 +217,11 @@ int find_system_libssl(char *out, size_t outlen)
 		}
 		pclose(f);
 	}
-	for (i = 0; i < sizeof(fallbacks) / sizeof(fallbacks[0]); i++) {
-		char buf[PATH_MAX];
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char path[PATH_MAX], buf[PATH_MAX];
 
-		if (realpath(fallbacks[i], buf) && strlen(buf) < outlen) {
+		snprintf(path, sizeof(path), "%s/%s", dirs[i], soname);
+		if (realpath(path, buf) && strlen(buf) < outlen) {
 			strcpy(out, buf);
 			return 0;
 		}

@@ -27,8 +27,9 @@ int read_ppid(uint32_t pid);
 /** Calls fn(pid, ctx) for every process currently running that descends from root (root excluded). */
 void for_each_descendant(uint32_t root, void (*fn)(uint32_t pid, void *ctx), void *ctx);
 
-/** Path of the system libssl.so.3 (ldconfig -p, then standard paths) into out; -1 when not found. */
-int find_system_libssl(char *out, size_t outlen);
+/** Real path of the system library `soname` (e.g. "libssl.so.3"; ldconfig -p, then standard paths) into out; -1
+ * when not found. */
+int find_system_library(const char *soname, char *out, size_t outlen);
 
 /** Real path of `name` found on PATH into out; -1 when not found. */
 int find_on_path(const char *name, char *out, size_t outlen);
