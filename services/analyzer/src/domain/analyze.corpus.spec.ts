@@ -1,6 +1,7 @@
 /**
- * analyzeExchange + toGenAiEvent against the real traffic corpus: every ground-truth row whose API is OpenAI-style
- * Chat Completions or Anthropic Messages, asserted exactly (rules A, C and F of the corpus README).
+ * analyzeExchange + toGenAiEvent against the real traffic corpus: EVERY ground-truth row (OpenAI-style Chat
+ * Completions, OpenAI Responses, Anthropic Messages, Gemini generateContent/streamGenerateContent, Bedrock
+ * ConverseStream), asserted exactly (rules A–F of the corpus README).
  *
  * Rule F (error responses): the ground truth writes the finish as `error:<HTTP status>:<error.type>`. The analyzer
  * keeps `finish_reasons` for what the model reported (none for a rejected request, so `[]`) and puts the provider's
@@ -9,10 +10,19 @@
 import { GenAiAttr, type LlmCall } from '@agentsight/contracts';
 import { toGenAiEvent } from '../../../genai/src/domain';
 import { analyzeExchange } from './analyze';
+import { modelFromPath, targetPath } from './providers';
 import { exchangeFor, groundTruth, vercelRequestModel, type GroundTruth } from './corpus-helpers.test';
 
-const HANDLED = new Set(['chat.completions', 'messages']);
-const rows = groundTruth().filter((g) => HANDLED.has(g.api));
+/** Ground-truth `api` label → `LlmCall.api` and `operation` (streaming is `LlmCall.streaming`, not in the API name). */
+const API: Record<string, { api: string; operation: string }> = {
+  'chat.completions': { api: 'chat.completions', operation: 'chat' },
+  messages: { api: 'messages', operation: 'chat' },
+  responses: { api: 'responses', operation: 'chat' },
+  generateContent: { api: 'generate_content', operation: 'generate_content' },
+  streamGenerateContent: { api: 'generate_content', operation: 'generate_content' },
+  'converse-stream': { api: 'converse', operation: 'chat' },
+};
+const rows = groundTruth();
 
 /** Ground-truth provider label → OTel gen_ai.provider.name. */
 const PROVIDER: Record<string, string> = {
@@ -22,29 +32,39 @@ const PROVIDER: Record<string, string> = {
   xai: 'x_ai',
   groq: 'groq',
   anthropic: 'anthropic',
+  'google-gemini': 'gcp.gemini',
+  'amazon-bedrock': 'aws.bedrock',
 };
+
+/** APIs whose provider input count excludes cache reads/writes (semconv input = input + cache_read + cache_creation). */
+const ADDS_CACHE = new Set(['messages', 'converse-stream']);
 
 /** First n code points (the README's "first 60 characters", computed in Python). */
 const prefix = (s: string, n = 60) => Array.from(s).slice(0, n).join('');
 
-/** Semconv input tokens from the provider-raw ground truth (Anthropic: input + cache_read + cache_creation). */
+/** Semconv input tokens from the provider-raw ground truth (Anthropic, Bedrock: input + cache_read + cache_creation). */
 function semconvInput(gt: GroundTruth): number | null {
-  if (gt.api !== 'messages' || gt.input_tokens === null) return gt.input_tokens;
+  if (!ADDS_CACHE.has(gt.api) || gt.input_tokens === null) return gt.input_tokens;
   return gt.input_tokens + (gt.cache_read_tokens ?? 0) + (gt.cache_creation_tokens ?? 0);
 }
 
-function expectedRequestModel(gt: GroundTruth, call: LlmCall): string | null {
+/** Request model: the request body's `model`, else (Gemini, Bedrock) the model named in the request path. */
+function expectedRequestModel(gt: GroundTruth, call: LlmCall, target: string): string | null {
+  const fromPath = modelFromPath(targetPath(target));
+  if (gt.api === 'converse-stream') return 'us.anthropic.claude-3-7-sonnet-20250219-v1:0';
+  if (API[gt.api].api === 'generate_content') return fromPath;
   if (gt.file.startsWith('vercel__')) return vercelRequestModel(gt);
   if (gt.file.startsWith('agentsight__')) return 'claude-haiku-4-5-20251001';
   return call.request_model; // ddtrace: checked against the cassette request below
 }
 
-test('the corpus has the expected number of Chat Completions / Messages rows', () => {
-  expect(rows.length).toBe(29);
+test('every ground-truth row is covered: 54 calls of 6 APIs and 8 providers', () => {
+  expect(rows.length).toBe(54);
+  expect(new Set(rows.map((r) => r.api))).toEqual(new Set(Object.keys(API)));
   expect(new Set(rows.map((r) => r.provider))).toEqual(new Set(Object.keys(PROVIDER)));
 });
 
-describe.each(rows.map((g) => [g.file, g] as const))('%s', (_file, gt) => {
+describe.each(rows.map((g) => [`${g.file}${g.call !== undefined ? `#${g.call}` : ''}`, g] as const))('%s', (_file, gt) => {
   const ex = exchangeFor(gt);
   const result = analyzeExchange(ex);
   const call = result.call!;
@@ -52,9 +72,9 @@ describe.each(rows.map((g) => [g.file, g] as const))('%s', (_file, gt) => {
   test('is recognised, with no dead letter and one audit record', () => {
     expect(call).not.toBeNull();
     expect(result.deadLetters).toEqual([]);
-    expect(call.api).toBe(gt.api);
+    expect(call.api).toBe(API[gt.api].api);
     expect(call.provider).toBe(PROVIDER[gt.provider]);
-    expect(call.operation).toBe('chat');
+    expect(call.operation).toBe(API[gt.api].operation);
     expect(call.streaming).toBe(gt.streaming);
     expect(result.audit).toHaveLength(1);
     expect(result.audit[0].type).toBe('llm');
@@ -67,8 +87,8 @@ describe.each(rows.map((g) => [g.file, g] as const))('%s', (_file, gt) => {
   test('model, response id and request model', () => {
     expect(call.response_model).toBe(gt.model);
     expect(call.response_id).toBe(gt.response_id);
-    expect(call.request_model).toBe(expectedRequestModel(gt, call));
-    if (gt.file.startsWith('ddtrace__')) {
+    expect(call.request_model).toBe(expectedRequestModel(gt, call, ex.request.target));
+    if (gt.file.startsWith('ddtrace__') && API[gt.api].api !== 'generate_content' && gt.api !== 'converse-stream') {
       expect(call.request_model).toBe((JSON.parse(Buffer.from(ex.request.body).toString('utf8')) as { model: string }).model);
     }
   });
@@ -88,6 +108,21 @@ describe.each(rows.map((g) => [g.file, g] as const))('%s', (_file, gt) => {
       expect(raw.output_tokens).toBe(gt.output_tokens);
       expect(raw.cache_read_input_tokens ?? null).toBe(gt.cache_read_tokens);
       expect(raw.cache_creation_input_tokens ?? null).toBe(gt.cache_creation_tokens);
+    } else if (gt.api === 'responses') {
+      expect(raw.input_tokens).toBe(gt.input_tokens);
+      expect(raw.output_tokens).toBe(gt.output_tokens);
+      expect((raw.input_tokens_details as Record<string, unknown>).cached_tokens).toBe(gt.cache_read_tokens);
+      expect((raw.output_tokens_details as Record<string, unknown>).reasoning_tokens).toBe(gt.reasoning_tokens);
+    } else if (API[gt.api].api === 'generate_content') {
+      expect(raw.promptTokenCount).toBe(gt.input_tokens);
+      expect(raw.candidatesTokenCount ?? null).toBe(gt.output_tokens);
+      expect(raw.cachedContentTokenCount ?? null).toBe(gt.cache_read_tokens);
+      expect(raw.thoughtsTokenCount ?? null).toBe(gt.reasoning_tokens);
+    } else if (gt.api === 'converse-stream') {
+      expect(raw.inputTokens).toBe(gt.input_tokens);
+      expect(raw.outputTokens).toBe(gt.output_tokens);
+      expect(raw.cacheReadInputTokens ?? null).toBe(gt.cache_read_tokens);
+      expect(raw.cacheWriteInputTokens ?? null).toBe(gt.cache_creation_tokens);
     } else {
       expect(raw.prompt_tokens).toBe(gt.input_tokens);
       expect(raw.completion_tokens).toBe(gt.output_tokens);
@@ -105,10 +140,18 @@ describe.each(rows.map((g) => [g.file, g] as const))('%s', (_file, gt) => {
     }
   });
 
-  test('tool calls: names and arguments (as parsed JSON)', () => {
+  test('tool calls: names and arguments (as parsed JSON; raw text for custom tools)', () => {
     expect(call.tool_calls.map((t) => t.name)).toEqual(gt.tool_calls.map((t) => t.name));
     call.tool_calls.forEach((t, i) => {
-      expect(JSON.parse(t.arguments)).toEqual(JSON.parse(gt.tool_calls[i].arguments));
+      const want = gt.tool_calls[i].arguments;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(want);
+      } catch {
+        expect(t.arguments).toBe(want); // OpenAI custom tool: raw input text
+        return;
+      }
+      expect(JSON.parse(t.arguments)).toEqual(parsed);
     });
   });
 
@@ -121,8 +164,8 @@ describe.each(rows.map((g) => [g.file, g] as const))('%s', (_file, gt) => {
     const ev = toGenAiEvent(call);
     const a = ev.attributes;
     expect(ev.llm_call_id).toBe(call.id);
-    expect(ev.name).toBe(`chat ${call.request_model ?? call.response_model}`);
-    expect(a[GenAiAttr.operationName]).toBe('chat');
+    expect(ev.name).toBe(`${API[gt.api].operation} ${call.request_model ?? call.response_model}`);
+    expect(a[GenAiAttr.operationName]).toBe(API[gt.api].operation);
     expect(a[GenAiAttr.providerName]).toBe(PROVIDER[gt.provider]);
     expect(a[GenAiAttr.responseModel]).toBe(gt.model ?? undefined);
     expect(a[GenAiAttr.responseId]).toBe(gt.response_id ?? undefined);

@@ -5,32 +5,54 @@
 import { deriveId, headerValue, type Exchange, type LlmCall } from '@agentsight/contracts';
 import { auditForCall } from './audit';
 import { extractAnthropicMessages } from './anthropic-messages';
+import { bedrockErrorType, extractBedrockConverse, extractBedrockInvoke } from './bedrock';
+import { extractDashscope } from './dashscope';
+import { decodeEventStream, looksLikeEventStream } from './eventstream';
 import { emptyExtraction, type Extraction, type JsonEvent, type ResponseJson } from './extraction';
-import { decodeUtf8, looksLikeJson, looksLikeSse, obj, parseJson, parseSseText, salvageString, str } from './json';
+import { extractGemini } from './gemini';
+import { decodeUtf8, looksLikeJson, looksLikeSse, obj, parseJson, parseSseText, salvageString, str, type JsonObject } from './json';
+import { extractOllama, isOllamaShape } from './ollama';
 import { extractOpenAiChat } from './openai-chat';
-import { apiFromPath, providerFor, stripPort, targetHost, targetPath } from './providers';
+import { extractOpenAiResponses } from './openai-responses';
+import { apiFromPath, isStreamingPath, modelFromPath, providerFor, stripPort, targetHost, targetPath } from './providers';
 import { DLQ_SAMPLE_BYTES, type AnalyzeResult, type DeadLetterDraft, type LlmApi } from './types';
 
 /** `LlmCall.error_type` of a recognised request whose connection ended before any response arrived. */
 export const NO_RESPONSE_ERROR = 'no_response';
 
 interface ParseFailure {
+  reason: 'json_parse_error' | 'eventstream_error';
   where: string;
   error: string;
-  text: string;
+  /** The offending text or bytes (sampled into the dead letter). */
+  text: string | Uint8Array;
 }
 
 interface ParsedResponse {
   json: ResponseJson;
-  /** True when the response was read as SSE (parser events, or an SSE-shaped body). */
+  /** True when the response was read as a stream (parser SSE events, an SSE-shaped body, NDJSON or event-stream). */
   sse: boolean;
   /** The body text (non-streamed), for salvage and shape sniffing. */
   text: string;
 }
 
+/** `LlmCall.operation` (OTel `gen_ai.operation.name`) of each API. */
+const OPERATIONS: Record<LlmApi, string> = {
+  'chat.completions': 'chat',
+  responses: 'chat',
+  messages: 'chat',
+  generate_content: 'generate_content',
+  converse: 'chat',
+  invoke_model: 'chat',
+  'ollama.chat': 'chat',
+  'ollama.generate': 'text_completion',
+  'dashscope.generation': 'chat',
+};
+
 const encoder = new TextEncoder();
 
-function sample(text: string): Uint8Array {
+function sample(text: string | Uint8Array): Uint8Array {
+  if (typeof text !== 'string') return text.slice(0, DLQ_SAMPLE_BYTES);
   const bytes = encoder.encode(text.length > DLQ_SAMPLE_BYTES ? text.slice(0, DLQ_SAMPLE_BYTES) : text);
   return bytes.length > DLQ_SAMPLE_BYTES ? bytes.slice(0, DLQ_SAMPLE_BYTES) : bytes;
 }
@@ -39,12 +61,60 @@ function isJsonContentType(headers: Array<[string, string]>): boolean {
   return /[/+]json\b/i.test(headerValue(headers, 'content-type') ?? '');
 }
 
-/** Parses the response: SSE events (from the parser, or from an SSE-shaped body) or one JSON body. */
-function parseResponse(ex: Exchange, failures: ParseFailure[]): ParsedResponse {
+/** Reads an AWS event-stream body into events (payload JSON), reporting CRC/framing problems and non-JSON payloads. */
+function parseEventStream(body: Uint8Array, failures: ParseFailure[]): JsonEvent[] {
+  const { messages, problems } = decodeEventStream(body);
+  for (const p of problems) {
+    failures.push({ reason: 'eventstream_error', where: `response.frames[${p.index}]@${p.offset}`, error: p.error, text: body.subarray(p.offset, p.offset + DLQ_SAMPLE_BYTES) });
+  }
+  const out: JsonEvent[] = [];
+  messages.forEach((m, i) => {
+    const h = m.headers;
+    const messageType = typeof h[':message-type'] === 'string' ? h[':message-type'] : 'event';
+    const name = messageType === 'exception' ? h[':exception-type'] : messageType === 'error' ? h[':error-code'] : h[':event-type'];
+    const text = decodeUtf8(m.payload);
+    let json: unknown = null;
+    if (text.trim() !== '') {
+      const r = parseJson(text);
+      if (r.ok) json = r.value;
+      else if (messageType === 'event') {
+        failures.push({ reason: 'json_parse_error', where: `response.frames[${i}]`, error: r.error, text });
+        return;
+      } else json = { message: text };
+    }
+    out.push({ event: typeof name === 'string' ? name : '', json, message_type: messageType });
+  });
+  return out;
+}
+
+/** Reads an NDJSON body (one JSON document per line) into events. */
+function parseNdjson(text: string, failures: ParseFailure[]): JsonEvent[] {
+  const out: JsonEvent[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === '') return;
+    const r = parseJson(line);
+    if (r.ok) out.push({ event: 'message', json: r.value });
+    else failures.push({ reason: 'json_parse_error', where: `response.lines[${i}]`, error: r.error, text: line });
+  });
+  return out;
+}
+
+/**
+ * Parses the response: AWS event-stream messages (Bedrock, by Content-Type or by a valid first prelude), NDJSON lines
+ * (Ollama), SSE events (from the parser, or from an SSE-shaped body) or one JSON body.
+ */
+function parseResponse(ex: Exchange, api: LlmApi | null, failures: ParseFailure[]): ParsedResponse {
   const res = ex.response;
   if (!res) return { json: {}, sse: false, text: '' };
   let events = res.events ?? [];
-  const text = events.length ? '' : decodeUtf8(res.body);
+  const contentType = headerValue(res.headers, 'content-type') ?? '';
+  const body = res.body ?? new Uint8Array(0);
+  if (!events.length && body.length && (/amazon\.eventstream/i.test(contentType) || ((api === 'converse' || api === 'invoke_model') && looksLikeEventStream(body)))) {
+    return { json: { events: parseEventStream(body, failures) }, sse: true, text: '' };
+  }
+  const text = events.length ? '' : decodeUtf8(body);
+  const ndjson = /x-ndjson|jsonl/i.test(contentType) || ((api === 'ollama.chat' || api === 'ollama.generate') && /\}\s*\n\s*\{/.test(text));
+  if (!events.length && ndjson && text.trim() !== '') return { json: { events: parseNdjson(text, failures) }, sse: true, text };
   if (!events.length && looksLikeSse(text)) events = parseSseText(text);
   if (events.length || res.streaming) {
     const out: JsonEvent[] = [];
@@ -53,7 +123,7 @@ function parseResponse(ex: Exchange, failures: ParseFailure[]): ParsedResponse {
       if (data === '' || data === '[DONE]') return;
       const r = parseJson(data);
       if (r.ok) out.push({ event: ev.event, json: r.value });
-      else failures.push({ where: `response.events[${i}]`, error: r.error, text: ev.data });
+      else failures.push({ reason: 'json_parse_error', where: `response.events[${i}]`, error: r.error, text: ev.data });
     });
     return { json: { events: out }, sse: true, text };
   }
@@ -62,7 +132,7 @@ function parseResponse(ex: Exchange, failures: ParseFailure[]): ParsedResponse {
   if (!expectJson) return { json: {}, sse: false, text };
   const r = parseJson(text);
   if (r.ok) return { json: { body: r.value }, sse: false, text };
-  failures.push({ where: 'response.body', error: r.error, text });
+  failures.push({ reason: 'json_parse_error', where: 'response.body', error: r.error, text });
   return { json: {}, sse: false, text };
 }
 
@@ -85,47 +155,95 @@ function apiFromShape(res: ParsedResponse, rawText: string): LlmApi | null {
       return 'chat.completions';
     }
     if (d.type === 'message_start' || (d.type === 'message' && Array.isArray(d.content))) return 'messages';
+    if (object === 'response' || (typeof d.type === 'string' && d.type.startsWith('response.') && obj(d.response))) return 'responses';
+    if (Array.isArray(d.candidates) && (str(d.modelVersion) !== null || obj(d.usageMetadata))) return 'generate_content';
     return null;
   }
   // Unparseable: sniff the text.
   if (/"object"\s*:\s*"chat\.completion/.test(rawText)) return 'chat.completions';
   if (/"type"\s*:\s*"message_start"/.test(rawText)) return 'messages';
+  if (/"object"\s*:\s*"response"/.test(rawText)) return 'responses';
   return null;
 }
 
-function deadLetter(ex: Exchange, failures: ParseFailure[]): DeadLetterDraft {
-  const first = failures[0];
-  const more = failures.length > 1 ? ` (+${failures.length - 1} more: ${failures.slice(1, 4).map((f) => f.where).join(', ')}${failures.length > 4 ? ', …' : ''})` : '';
-  return {
-    reason: 'json_parse_error',
-    error: `${first.where}: ${first.error}${more}`,
-    input_id: ex.id,
-    conn_key: ex.conn?.key ?? null,
-    where: first.where,
-    sample: sample(first.text),
-  };
+/** One draft per reason (so `deriveId('dlq', stage, input_id, reason)` stays unique), in order of first failure. */
+function deadLetters(ex: Exchange, failures: ParseFailure[]): DeadLetterDraft[] {
+  const reasons = [...new Set(failures.map((f) => f.reason))];
+  return reasons.map((reason) => {
+    const mine = failures.filter((f) => f.reason === reason);
+    const first = mine[0];
+    const more = mine.length > 1 ? ` (+${mine.length - 1} more: ${mine.slice(1, 4).map((f) => f.where).join(', ')}${mine.length > 4 ? ', …' : ''})` : '';
+    return {
+      reason,
+      error: `${first.where}: ${first.error}${more}`,
+      input_id: ex.id,
+      conn_key: ex.conn?.key ?? null,
+      where: first.where,
+      sample: sample(first.text),
+    };
+  });
 }
 
-function extract(api: LlmApi, res: ResponseJson): Extraction {
-  return api === 'messages' ? extractAnthropicMessages(res) : extractOpenAiChat(res);
+function extract(api: LlmApi, ex: Exchange, res: ResponseJson, reqJson: JsonObject | undefined, failures: ParseFailure[]): Extraction {
+  switch (api) {
+    case 'messages':
+      return extractAnthropicMessages(res);
+    case 'responses':
+      return extractOpenAiResponses(res);
+    case 'generate_content':
+      return extractGemini(res);
+    case 'converse':
+      return extractBedrockConverse(res);
+    case 'invoke_model': {
+      const r = extractBedrockInvoke(res, ex.response?.headers ?? []);
+      for (const e of r.failures) failures.push({ reason: 'json_parse_error', where: 'response.chunk.bytes', error: e, text: '' });
+      return r.x;
+    }
+    case 'ollama.chat':
+    case 'ollama.generate':
+      return extractOllama(res);
+    case 'dashscope.generation':
+      return extractDashscope(res, obj(reqJson?.parameters)?.incremental_output === true);
+    default:
+      return extractOpenAiChat(res);
+  }
+}
+
+/** True when a request body has the shape of an Ollama native call for `api` (model + messages | prompt). */
+function ollamaRequest(api: LlmApi, reqJson: JsonObject | undefined): boolean {
+  if (!reqJson || typeof reqJson.model !== 'string') return false;
+  return api === 'ollama.chat' ? Array.isArray(reqJson.messages) : typeof reqJson.prompt === 'string';
 }
 
 /**
  * Recognises an LLM call in an exchange and extracts it.
  *
- * Recognition: a `POST` whose path ends in `/chat/completions` (OpenAI Chat Completions and OpenAI-compatible servers)
- * or `/v1/messages` (Anthropic Messages); otherwise, for a `POST` with a JSON body carrying `messages`, the response
- * shape (`object: chat.completion[.chunk]`, or Anthropic `message`/`message_start`). Provider = from the server host
- * (see `providerFor`), fallback `openai` / `anthropic`. A non-streamed body that is SSE text (wrong Content-Type) is
- * read as SSE.
+ * Recognition (a `POST`), by path first (see `apiFromPath`): `…/chat/completions` (OpenAI Chat Completions and
+ * compatibles), `…/v1/messages` (Anthropic), `…/v1/responses` (OpenAI Responses), `…:generateContent` /
+ * `…:streamGenerateContent` (Gemini API, Vertex AI), `/model/<id>/converse[-stream]` and
+ * `/model/<id>/invoke[-with-response-stream]` (Bedrock), `/api/chat` and `/api/generate` (Ollama: only with Ollama's
+ * request and response shapes), `/api/v1/services/aigc/…/generation` (DashScope native); otherwise, for a `POST` whose
+ * JSON body carries `messages`, `input` or `contents`, by response shape (`chat.completion[.chunk]`, Anthropic
+ * `message`/`message_start`, a Responses `response`, a Gemini `candidates` document). Provider = from the server host
+ * (see `providerFor`), else the API's own. Response framing: the parser's SSE events; an SSE-shaped body (wrong
+ * Content-Type); AWS event-stream bytes (Content-Type `application/vnd.amazon.eventstream`, or a valid first prelude on
+ * a Bedrock path); NDJSON (`application/x-ndjson`, or several JSON lines on an Ollama path); else one JSON body
+ * (Gemini: possibly an array of chunks).
  *
- * Output: `call` (id `deriveId('llm', exchange.id)`; timing start = `request.start_ns`, end = `response.end_ns`, ns;
- * tokens per OTel GenAI semconv v1.41, provider numbers in `raw_usage`), `audit` = `[auditForCall(call)]`, and at most
- * one `json_parse_error` dead letter draft for a recognised call whose request body, response body or SSE `data:` is
- * not valid JSON (the call is still returned, best effort: bad events are skipped, models salvaged from the text).
- * HTTP ≥ 400: `error_type` = the body's `error.type` (else `error.code`, else the status as text); an `error` SSE
- * event sets it too (e.g. `overloaded_error`); no response at all gives {@link NO_RESPONSE_ERROR}. Not an LLM call →
- * `{ call: null, audit: [], deadLetters: [] }`. Never throws (an internal failure yields an `analyzer_error` draft).
+ * Output: `call` (id `deriveId('llm', exchange.id)`; `operation` `chat`, `generate_content` for Gemini,
+ * `text_completion` for Ollama `/api/generate`; `request_model` from the body, else from the path (Gemini
+ * `models/<m>:…`, Bedrock `/model/<id>/…`, URL-decoded); `streaming` when the response was a stream or the path names a
+ * streaming method; timing start = `request.start_ns`, end = `response.end_ns`, ns; tokens per OTel GenAI semconv
+ * v1.41, input including cached tokens, provider numbers in `raw_usage`), `audit` = `[auditForCall(call)]`, and dead
+ * letter drafts, at most one per reason: `json_parse_error` for a recognised call whose request body, response body,
+ * SSE `data:`, NDJSON line or event-stream payload is not valid JSON, `eventstream_error` for an event-stream CRC32
+ * mismatch or broken framing (the call is still returned, best effort: bad events are skipped, models salvaged from
+ * the text). Errors (rule F): HTTP ≥ 400 → `error_type` = the body's error type (OpenAI `error.type`/`code`, Anthropic
+ * `error.type`, Google `error.status`, Bedrock `x-amzn-errortype`, DashScope `code`), else the status as text; error
+ * events mid-stream set it too (Anthropic `error`, Responses `error`/`response.failed`, Gemini `{error}` chunks,
+ * Bedrock exception messages, Ollama `{error}` lines); no response at all gives {@link NO_RESPONSE_ERROR}. Not an LLM
+ * call → `{ call: null, audit: [], deadLetters: [] }`. Never throws (an internal failure yields an `analyzer_error`
+ * draft).
  */
 export function analyzeExchange(ex: Exchange): AnalyzeResult {
   try {
@@ -152,24 +270,31 @@ function analyze(ex: Exchange): AnalyzeResult {
   const none: AnalyzeResult = { call: null, audit: [], deadLetters: [] };
   const req = ex.request;
   if (!req || req.method.toUpperCase() !== 'POST') return none;
-  const pathApi = apiFromPath(targetPath(req.target));
+  const path = targetPath(req.target);
+  const pathApi = apiFromPath(path);
   const reqText = decodeUtf8(req.body);
   const reqParsed = reqText.trim() === '' ? undefined : parseJson(reqText);
   const reqJson = reqParsed?.ok ? obj(reqParsed.value) : undefined;
-  if (!pathApi && !(reqJson && Array.isArray(reqJson.messages))) return none;
+  const ollama = pathApi === 'ollama.chat' || pathApi === 'ollama.generate';
+  if (ollama && !ollamaRequest(pathApi, reqJson)) return none;
+  if (!pathApi && !(reqJson && (Array.isArray(reqJson.messages) || reqJson.input !== undefined || Array.isArray(reqJson.contents)))) return none;
 
   const failures: ParseFailure[] = [];
-  const parsed = parseResponse(ex, failures);
+  const parsed = parseResponse(ex, pathApi, failures);
+  // Ollama's generic paths: a 2xx answer must have Ollama's shape; an error status on an Ollama-shaped request is a failed call.
+  if (ollama && ex.response && ex.response.status < 400 && !isOllamaShape(parsed.json)) return none;
   const api = pathApi ?? apiFromShape(parsed, parsed.text);
   if (!api) return none;
-  if (reqParsed && !reqParsed.ok) failures.unshift({ where: 'request.body', error: reqParsed.error, text: reqText });
+  if (reqParsed && !reqParsed.ok) failures.unshift({ reason: 'json_parse_error', where: 'request.body', error: reqParsed.error, text: reqText });
 
-  const x = ex.response ? extract(api, parsed.json) : emptyExtraction();
+  const x = ex.response ? extract(api, ex, parsed.json, reqJson, failures) : emptyExtraction();
   if (!x.response_model && failures.some((f) => f.where === 'response.body')) x.response_model = salvageString(parsed.text, 'model');
   const status = ex.response?.status ?? null;
   let errorType = x.error_type;
   if (!ex.response) errorType = NO_RESPONSE_ERROR;
-  else if (status !== null && status >= 400 && !errorType) errorType = String(status);
+  else if (status !== null && status >= 400 && !errorType) {
+    errorType = (api === 'converse' || api === 'invoke_model' ? bedrockErrorType(ex.response.headers, parsed.json.body) : null) ?? String(status);
+  }
 
   const server = stripPort(ex.server_address || targetHost(req.target));
   const call: LlmCall = {
@@ -178,9 +303,9 @@ function analyze(ex: Exchange): AnalyzeResult {
     exchange_id: ex.id,
     provider: providerFor(server, api),
     api,
-    operation: 'chat',
-    streaming: Boolean(ex.response?.streaming) || parsed.sse,
-    request_model: str(reqJson?.model) ?? (reqParsed && !reqParsed.ok ? salvageString(reqText, 'model') : null),
+    operation: OPERATIONS[api],
+    streaming: Boolean(ex.response?.streaming) || parsed.sse || isStreamingPath(path),
+    request_model: str(reqJson?.model) ?? (reqParsed && !reqParsed.ok ? salvageString(reqText, 'model') : null) ?? modelFromPath(path),
     response_model: x.response_model,
     response_id: x.response_id,
     usage: x.usage,
@@ -200,5 +325,5 @@ function analyze(ex: Exchange): AnalyzeResult {
     conn_key: ex.conn.key,
     host: ex.conn.host,
   };
-  return { call, audit: [auditForCall(call)], deadLetters: failures.length ? [deadLetter(ex, failures)] : [] };
+  return { call, audit: [auditForCall(call)], deadLetters: deadLetters(ex, failures) };
 }

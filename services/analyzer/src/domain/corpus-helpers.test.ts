@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as yaml from 'js-yaml';
 import { connKey, type ConnRef, type Exchange, type HeaderList, type SseEvent } from '@agentsight/contracts';
-import { corpusDir, groundTruth, type GroundTruthEntry } from '@agentsight/testkit';
+import { corpusDir, fixtureBytes, groundTruth, loadFixture, type GroundTruthEntry } from '@agentsight/testkit';
 
 export const CORPUS = corpusDir();
 
@@ -126,6 +126,54 @@ export function vercelRequestModel(gt: GroundTruth): string {
   return gt.model ?? 'o1-mini';
 }
 
+/** Hosts of the vercel fixtures whose request the testkit's `loadFixture` reconstructs (Responses, Gemini, Bedrock). */
+const VERCEL_HOSTS: Record<string, string> = {
+  openai: 'api.openai.com',
+  'google-gemini': 'generativelanguage.googleapis.com',
+  'amazon-bedrock': 'bedrock-runtime.us-east-1.amazonaws.com',
+};
+
+/**
+ * A synthesised request body for a vercel fixture outside Chat Completions / Messages, in the API's own shape:
+ * Responses `{model, input, stream}`, Gemini `{contents}` (model in the path), Bedrock Converse `{messages}` (model
+ * in the path).
+ */
+function vercelRequestBody(gt: GroundTruth): string {
+  if (gt.api === 'responses') return JSON.stringify({ model: vercelRequestModel(gt), input: 'Hello', ...(gt.streaming ? { stream: true } : {}) });
+  if (gt.api === 'converse-stream') return JSON.stringify({ messages: [{ role: 'user', content: [{ text: 'Hello' }] }] });
+  return JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'Hello' }] }] });
+}
+
+/**
+ * Fixture replayed by the testkit (`loadFixture`: vercel Responses/Gemini/Bedrock chunks re-framed as the wire carries
+ * them, jsgenai recordings) → Exchange as the parser/aggregator would publish it: `text/event-stream` bodies become SSE
+ * events, anything else (JSON, AWS event-stream bytes) stays a non-streamed body. The request is the recorded one
+ * (jsgenai) or synthesised ({@link vercelRequestBody}).
+ */
+export function fixtureExchange(gt: GroundTruth): Exchange {
+  const f = loadFixture(gt.file, gt.call ?? 0);
+  const body = fixtureBytes(f);
+  const respHeaders: HeaderList = Object.entries(f.headers).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((one): [string, string] => [k, one]));
+  const sse = /text\/event-stream/i.test(header(respHeaders, 'content-type') ?? '');
+  let host = VERCEL_HOSTS[gt.provider] ?? 'localhost';
+  let reqBody: string;
+  if (gt.file.startsWith('jsgenai__')) {
+    const doc = JSON.parse(readFileSync(join(CORPUS, gt.file), 'utf8')) as { interactions: Array<{ request: { serverAddress: string } }> };
+    host = doc.interactions[gt.call ?? 0].request.serverAddress;
+    reqBody = JSON.stringify(f.requestBody);
+  } else reqBody = vercelRequestBody(gt);
+  return makeExchange({
+    id: `fixture:${gt.file}#${gt.call ?? 0}`,
+    host,
+    method: f.method,
+    target: f.path,
+    reqBody,
+    status: f.status,
+    respHeaders,
+    ...(sse ? { events: sseEvents(body.toString('utf8')), streaming: true } : { respBody: new Uint8Array(body), streaming: false }),
+  });
+}
+
 /**
  * vercel/ai fixture → Exchange. The fixture stores no request, so a minimal request is synthesised (model
  * {@link vercelRequestModel}, `stream` as the fixture). `.chunks.txt`: each line becomes an SSE `data:` event
@@ -158,7 +206,7 @@ export function vercelExchange(gt: GroundTruth): Exchange {
 function headerList(h: unknown): HeaderList {
   const out: HeaderList = [];
   for (const [k, v] of Object.entries((h ?? {}) as Record<string, unknown>)) {
-    for (const one of Array.isArray(v) ? v : [v]) out.push([k, String(one)]);
+    for (const one of Array.isArray(v) ? v : [v]) out.push([k, one instanceof Uint8Array ? Buffer.from(one).toString('utf8') : String(one)]);
   }
   return out;
 }
@@ -168,16 +216,18 @@ function header(h: HeaderList, name: string): string | undefined {
 }
 
 /**
- * DataDog/dd-trace-py vcrpy cassette → Exchange (first interaction). Bodies as the parser would deliver them:
- * gzip `!!binary` bodies gunzipped; the httpx-flavoured cassette (`response.content`) is already decoded text.
- * `text/event-stream` responses become SSE events; anything else stays a body, even SSE text under a JSON
- * Content-Type (the parser only splits by Content-Type).
+ * DataDog/dd-trace-py vcrpy cassette → Exchange (interaction `gt.call`, default 0). Bodies as the parser would deliver
+ * them: gzip `!!binary` bodies gunzipped; AWS event-stream `!!binary` bodies kept as bytes (the parser does not split
+ * them); `!!binary` header values decoded as UTF-8; the httpx-flavoured cassette (`response.content`) is already
+ * decoded text. `text/event-stream` responses become SSE events; anything else stays a body, even SSE text under a
+ * JSON Content-Type (the parser only splits by Content-Type).
  */
 export function ddtraceExchange(gt: GroundTruth): Exchange {
-  const doc = yaml.load(readFileSync(join(CORPUS, gt.file), 'utf8'), { schema: yaml.YAML11_SCHEMA }) as {
+  // js-yaml 4 has no YAML11_SCHEMA export; its DEFAULT_SCHEMA carries the YAML 1.1 types vcrpy uses (!!binary, timestamps, merge).
+  const doc = yaml.load(readFileSync(join(CORPUS, gt.file), 'utf8'), { schema: yaml.DEFAULT_SCHEMA }) as {
     interactions: Array<{ request: Record<string, unknown>; response: Record<string, unknown> }>;
   };
-  const { request, response } = doc.interactions[0];
+  const { request, response } = doc.interactions[gt.call ?? 0];
   const url = new URL(String(request.uri));
   const reqHeaders = headerList(request.headers);
   const respHeaders = headerList(response.headers);
@@ -192,7 +242,7 @@ export function ddtraceExchange(gt: GroundTruth): Exchange {
   const isSse = /text\/event-stream/i.test(header(respHeaders, 'content-type') ?? '');
   const text = typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8');
   return makeExchange({
-    id: `ddtrace:${gt.file}`,
+    id: `ddtrace:${gt.file}#${gt.call ?? 0}`,
     host: url.host,
     method: String(request.method),
     target: url.pathname + url.search,
@@ -289,10 +339,11 @@ export function claudeCodeExchange(): Exchange {
   });
 }
 
-/** Exchange for a ground-truth row whose API the analyzer handles (Chat Completions / Messages). */
+/** Exchange for a ground-truth row (every API of the corpus). */
 export function exchangeFor(gt: GroundTruth): Exchange {
   if (gt.file.startsWith('agentsight__')) return claudeCodeExchange();
-  if (gt.file.startsWith('vercel__')) return vercelExchange(gt);
+  if (gt.file.startsWith('jsgenai__')) return fixtureExchange(gt);
+  if (gt.file.startsWith('vercel__')) return VERCEL_ENDPOINTS[gt.provider] && (gt.api === 'chat.completions' || gt.api === 'messages') ? vercelExchange(gt) : fixtureExchange(gt);
   if (gt.file.startsWith('ddtrace__')) return ddtraceExchange(gt);
   throw new Error(`no exchange builder for ${gt.file}`);
 }

@@ -1,17 +1,23 @@
 /** What an API-specific extractor reads from a response: the part of an {@link LlmCall} that depends on the API. */
 import type { LlmCall, ToolCall, Usage } from '@agentsight/contracts';
 
-/** A parsed SSE event: the `event:` name and the JSON of its `data:` (events whose data is not JSON are left out). */
+/**
+ * A parsed stream event: an SSE event (`event:` name, JSON of its `data:`), an NDJSON line (event `message`) or an
+ * AWS event-stream message (event = `:event-type`, or `:exception-type`/`:error-code` for an exception/error message;
+ * JSON of its payload). Events whose data is not JSON are left out.
+ */
 export interface JsonEvent {
   event: string;
   json: unknown;
+  /** AWS event-stream `:message-type` (`event` | `exception` | `error`); absent for SSE and NDJSON. */
+  message_type?: string;
 }
 
 /** The response as JSON: either one body document (`body`) or the stream's events (`events`), never both. */
 export interface ResponseJson {
   /** Parsed non-streamed body; undefined when the body was empty or not JSON. */
   body?: unknown;
-  /** Parsed SSE events of a streamed response, in order; undefined when not streamed. */
+  /** Parsed events of a streamed response (SSE, NDJSON lines or event-stream messages), in order; undefined when not streamed. */
   events?: JsonEvent[];
 }
 

@@ -13,15 +13,20 @@ import type { AuditRecord, DeadLetter, LlmCall } from '@agentsight/contracts';
  */
 export interface DeadLetterDraft extends Pick<DeadLetter, 'reason' | 'error' | 'input_id' | 'conn_key' | 'sample'> {
   /**
-   * Machine-readable cause: `json_parse_error` (a recognised LLM call's request body, response body or SSE `data:` is
-   * not valid JSON), `analyzer_error` (an internal failure; the exchange produced no call).
+   * Machine-readable cause: `json_parse_error` (a recognised LLM call's request body, response body, SSE `data:`,
+   * NDJSON line or event-stream payload is not valid JSON), `eventstream_error` (an AWS event-stream body whose prelude
+   * or message CRC32 does not match, or whose framing is broken/truncated), `analyzer_error` (an internal failure; the
+   * exchange produced no call).
    */
-  reason: 'json_parse_error' | 'analyzer_error';
+  reason: 'json_parse_error' | 'eventstream_error' | 'analyzer_error';
   /** Human-readable message, e.g. `response.body: Unexpected end of JSON input`; several failures are joined by `; `. */
   error: string;
   /** The exchange id (`Exchange.id`). */
   input_id: string;
-  /** Where the (first) failure was: `request.body`, `response.body`, `response.events[<n>]` or `exchange`. */
+  /**
+   * Where the (first) failure was: `request.body`, `response.body`, `response.events[<n>]`, `response.lines[<n>]`
+   * (NDJSON), `response.frames[<n>]` (event-stream frame n, or `@<byte offset>` for framing) or `exchange`.
+   */
   where: string;
   /** First bytes (at most {@link DLQ_SAMPLE_BYTES}) of the first offending body or SSE `data:` text. */
   sample: Uint8Array;
@@ -38,5 +43,19 @@ export interface AnalyzeResult {
   deadLetters: DeadLetterDraft[];
 }
 
-/** An LLM API family the analyzer understands (`LlmCall.api`). */
-export type LlmApi = 'chat.completions' | 'messages';
+/**
+ * An LLM API family the analyzer understands (`LlmCall.api`): OpenAI Chat Completions and compatibles, OpenAI
+ * Responses, Anthropic Messages, Gemini generateContent/streamGenerateContent (Gemini API and Vertex AI), Bedrock
+ * Converse/ConverseStream and InvokeModel[WithResponseStream], Ollama's native `/api/chat` and `/api/generate`, and
+ * DashScope's native text generation. Streaming or not is `LlmCall.streaming`, not part of the API name.
+ */
+export type LlmApi =
+  | 'chat.completions'
+  | 'responses'
+  | 'messages'
+  | 'generate_content'
+  | 'converse'
+  | 'invoke_model'
+  | 'ollama.chat'
+  | 'ollama.generate'
+  | 'dashscope.generation';
