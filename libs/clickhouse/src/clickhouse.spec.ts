@@ -14,7 +14,7 @@ import { audit, deadLetter, exchange, genaiEvent, T0 } from '../test/fixtures';
 import { openClickHouse, readOwnerPid, type ClickHouseClient } from './client';
 import { countRows, getExchange, listAudit, listCalls, listDeadLetters, tokenSummary } from './queries';
 import { auditRow, deadLetterRow, exchangeRow, llmCallRow } from './rows';
-import { ensureSchema, TABLES } from './schema';
+import { ensureSchema, migrationStatements, TABLES } from './schema';
 import { BatchWriter } from './writer';
 
 const run = promisify(execFile);
@@ -48,6 +48,48 @@ describe('schema', () => {
     const tables = await rs.json<{ name: string; engine: string }>();
     expect(tables.map((t) => t.name)).toEqual([...TABLES].sort());
     for (const t of tables) expect(t.engine).toBe('ReplacingMergeTree');
+  });
+});
+
+describe('schema migration of tables created by an older version', () => {
+  /** `llm_calls` exactly as the first released schema created it (before the cost columns). */
+  const OLD_LLM_CALLS = (db: string) => `CREATE TABLE ${db}.llm_calls (
+      call_id String, event_id String, name String, host LowCardinality(String),
+      start_time DateTime64(9, 'UTC'), end_time DateTime64(9, 'UTC'), duration_ms Float64, pid UInt32,
+      process_name LowCardinality(String), server_address LowCardinality(String), http_status Nullable(UInt16),
+      operation LowCardinality(String), provider LowCardinality(String), request_model LowCardinality(Nullable(String)),
+      response_model LowCardinality(Nullable(String)), response_id Nullable(String), finish_reasons Array(String),
+      input_tokens Nullable(UInt64), output_tokens Nullable(UInt64), cache_read_input_tokens Nullable(UInt64),
+      cache_creation_input_tokens Nullable(UInt64), reasoning_output_tokens Nullable(UInt64), error_type Nullable(String),
+      tool_calls String, raw_usage String, attributes String, output_text String, exchange_id String,
+      ingested_at DateTime64(9, 'UTC') DEFAULT now64(9)
+    ) ENGINE = ReplacingMergeTree(ingested_at) PARTITION BY toYYYYMM(start_time) ORDER BY call_id`;
+
+  it('ensureSchema adds the cost columns; old rows read null, new rows keep their cost', async () => {
+    const db = 'agentsight_old';
+    await client.command({ query: `DROP DATABASE IF EXISTS ${db}` });
+    await client.command({ query: `CREATE DATABASE ${db}` });
+    await client.command({ query: OLD_LLM_CALLS(db) });
+    const { cost_usd: _c, price_id: _p, ...oldRow } = llmCallRow(genaiEvent());
+    await client.insert({ table: `${db}.llm_calls`, values: [oldRow], format: 'JSONEachRow' });
+
+    expect(migrationStatements(db)).toEqual([
+      expect.stringMatching(/^ALTER TABLE `agentsight_old`\.`llm_calls` ADD COLUMN IF NOT EXISTS `cost_usd` Nullable\(Float64\)/),
+      expect.stringMatching(/^ALTER TABLE `agentsight_old`\.`llm_calls` ADD COLUMN IF NOT EXISTS `price_id` Nullable\(String\)/),
+    ]);
+    await ensureSchema(client, db);
+    await ensureSchema(client, db); // idempotent on a migrated table too
+    const rs = await client.query({ query: `SELECT name, type FROM system.columns WHERE database = '${db}' AND table = 'llm_calls' AND name IN ('cost_usd', 'price_id') ORDER BY name`, format: 'JSONEachRow' });
+    expect(await rs.json()).toEqual([{ name: 'cost_usd', type: 'Nullable(Float64)' }, { name: 'price_id', type: 'Nullable(String)' }]);
+
+    const priced = genaiEvent({ id: 'genai-new', llm_call_id: 'call-new', start_ns: T0 + 1_000_000_000n, end_ns: T0 + 2_000_000_000n, cost_usd: 0.00033, cost: { breakdown: { input: 0.00004, cache_read: 0.00005, cache_write: 0, output: 0.00024, reasoning: 0 }, price_id: 'openai/gpt-4.1@2026-06-21' } });
+    await client.insert({ table: `${db}.llm_calls`, values: [llmCallRow(priced)], format: 'JSONEachRow' });
+    const calls = await listCalls(client, { database: db });
+    expect(calls.map((c) => [c.call_id, c.cost_usd])).toEqual([['call-new', 0.00033], ['call-1', null]]);
+    expect(await scalar(`SELECT price_id FROM ${db}.llm_calls FINAL WHERE call_id = 'call-new'`)).toBe('openai/gpt-4.1@2026-06-21');
+    expect(await scalar(`SELECT count() FROM ${db}.llm_calls FINAL WHERE price_id IS NULL AND cost_usd IS NULL`)).toBe('1');
+    const sum = await tokenSummary(client, { period: 'month', now: Number(T0 / 1_000_000n) + 60_000, database: db });
+    expect(sum.totals).toMatchObject({ calls: 2, cost_usd: 0.00033, unpriced_calls: 1 });
   });
 });
 
@@ -268,6 +310,7 @@ describe('queries', () => {
       raw_usage: { prompt_tokens: 120, completion_tokens: 30, prompt_tokens_details: { cached_tokens: 100 } },
       'error.type': null,
       output_text: 'Let me check.',
+      cost_usd: null,
     });
     expect(calls[0]).toMatchObject({ 'http.response.status_code': 529, 'error.type': 'overloaded_error', tool_calls: [], raw_usage: null, 'gen_ai.usage.cache_creation.input_tokens': 5 });
     expect((await listCalls(client, { limit: 10, pid: 7, database: db })).map((c) => c.call_id)).toEqual(['call-2']);
@@ -275,38 +318,90 @@ describe('queries', () => {
     expect(await listCalls(client, { limit: 1, database: db })).toHaveLength(1);
   });
 
-  it('tokenSummary sums tokens per provider/model over the period', async () => {
+  describe('tokenSummary', () => {
     const tdb = 'agentsight_tokens';
-    await ensureSchema(client, tdb);
-    const now = new Date(2024, 4, 15, 12, 0, 0).getTime(); // local noon
-    const at = (msAgo: number) => BigInt(now - msAgo) * 1_000_000n;
+    const now = new Date(2024, 4, 15, 12, 0, 0).getTime(); // local noon, Wednesday
     const H = 3_600_000;
-    const mk = (i: number, msAgo: number, provider: string, model: string, inp: number, out: number, cr: number | undefined, cc?: number) =>
-      llmCallRow(genaiEvent({
-        id: `g${i}`, llm_call_id: `c${i}`, start_ns: at(msAgo), end_ns: at(msAgo) + 1n,
-        attrs: {
-          'gen_ai.provider.name': provider, 'gen_ai.response.model': model, 'gen_ai.usage.input_tokens': inp, 'gen_ai.usage.output_tokens': out,
-          ...(cr === undefined ? { 'gen_ai.usage.cache_read.input_tokens': undefined as never } : { 'gen_ai.usage.cache_read.input_tokens': cr }),
-          ...(cc === undefined ? {} : { 'gen_ai.usage.cache_creation.input_tokens': cc }),
-        },
-      }));
-    const rows = [
-      mk(1, 1 * H, 'openai', 'gpt-4.1', 100, 10, 50),
-      mk(2, 2 * H, 'openai', 'gpt-4.1', 200, 20, undefined),
-      mk(3, 3 * H, 'anthropic', 'claude-haiku-4-5', 1000, 5, 0, 300),
-      mk(4, 3 * 24 * H, 'openai', 'gpt-4.1', 1, 1, 1), // this week
-      mk(5, 20 * 24 * H, 'openai', 'gpt-4.1', 7, 7, 7), // this month
-      mk(6, 40 * 24 * H, 'openai', 'gpt-4.1', 9999, 9999, 9999), // older
-    ];
-    await client.insert({ table: `${tdb}.llm_calls`, values: [...rows, rows[0]!], format: 'JSONEachRow' });
-    expect(await tokenSummary(client, { period: 'today', now, database: tdb })).toEqual([
-      { provider: 'anthropic', model: 'claude-haiku-4-5', calls: 1, input_tokens: 1000, output_tokens: 5, cache_read_input_tokens: 0, cache_creation_input_tokens: 300 },
-      { provider: 'openai', model: 'gpt-4.1', calls: 2, input_tokens: 300, output_tokens: 30, cache_read_input_tokens: 50, cache_creation_input_tokens: 0 },
-    ]);
-    const week = await tokenSummary(client, { period: 'week', now, database: tdb });
-    expect(week.find((r) => r.provider === 'openai')).toMatchObject({ calls: 3, input_tokens: 301, output_tokens: 31, cache_read_input_tokens: 51 });
-    const month = await tokenSummary(client, { period: 'month', now, database: tdb });
-    expect(month.find((r) => r.provider === 'openai')).toMatchObject({ calls: 4, input_tokens: 308, output_tokens: 38, cache_read_input_tokens: 58 });
+    const D = 24 * H;
+
+    beforeAll(async () => {
+      await ensureSchema(client, tdb);
+      const at = (msAgo: number) => BigInt(now - msAgo) * 1_000_000n;
+      const mk = (i: number, msAgo: number, provider: string, model: string, inp: number, out: number, cr: number | undefined, cc: number | undefined, cost: number | null, process_name = 'node') =>
+        llmCallRow(genaiEvent({
+          id: `g${i}`, llm_call_id: `c${i}`, start_ns: at(msAgo), end_ns: at(msAgo) + 1n, process_name,
+          attrs: {
+            'gen_ai.provider.name': provider, 'gen_ai.response.model': model, 'gen_ai.usage.input_tokens': inp, 'gen_ai.usage.output_tokens': out,
+            ...(cr === undefined ? { 'gen_ai.usage.cache_read.input_tokens': undefined as never } : { 'gen_ai.usage.cache_read.input_tokens': cr }),
+            ...(cc === undefined ? {} : { 'gen_ai.usage.cache_creation.input_tokens': cc }),
+          },
+          cost_usd: cost,
+          cost: cost === null ? null : { breakdown: { input: cost, cache_read: 0, cache_write: 0, output: 0, reasoning: 0 }, price_id: `test/${model}@2024-01-01` },
+        }));
+      const rows = [
+        mk(1, 1 * H, 'openai', 'gpt-4.1', 100, 10, 50, undefined, 0.001),
+        mk(2, 2 * H, 'openai', 'gpt-4.1', 200, 20, undefined, undefined, null), // unpriced
+        mk(3, 3 * H, 'anthropic', 'claude-haiku-4-5', 1000, 5, 0, 300, 0.002, 'python3'),
+        mk(7, 25 * H, 'openai', 'gpt-4.1', 50, 5, 0, undefined, 0.004), // yesterday 11:00
+        mk(4, 3 * D, 'openai', 'gpt-4.1', 1, 1, 1, undefined, 0.0005), // this week
+        mk(8, 10 * D, 'anthropic', 'claude-haiku-4-5', 10, 10, 0, 0, null), // last week, unpriced
+        mk(5, 20 * D, 'openai', 'gpt-4.1', 7, 7, 7, undefined, 0.0001), // this month
+        mk(6, 40 * D, 'openai', 'gpt-4.1', 9999, 9999, 9999, undefined, 1), // last month
+      ];
+      await client.insert({ table: `${tdb}.llm_calls`, values: [...rows, rows[0]!], format: 'JSONEachRow' });
+    });
+
+    it('today, per provider/model: tokens, cost of the priced calls and unpriced calls', async () => {
+      const s = await tokenSummary(client, { period: 'today', now, database: tdb });
+      expect(s).toMatchObject({ period: 'today', group_by: 'model', from: new Date(2024, 4, 15).toISOString(), to: new Date(now).toISOString() });
+      expect(s.rows).toEqual([
+        { provider: 'anthropic', model: 'claude-haiku-4-5', process_name: null, calls: 1, input_tokens: 1000, output_tokens: 5, cache_read_input_tokens: 0, cache_creation_input_tokens: 300, reasoning_output_tokens: 0, cost_usd: 0.002, unpriced_calls: 0 },
+        { provider: 'openai', model: 'gpt-4.1', process_name: null, calls: 2, input_tokens: 300, output_tokens: 30, cache_read_input_tokens: 50, cache_creation_input_tokens: 0, reasoning_output_tokens: 0, cost_usd: 0.001, unpriced_calls: 1 },
+      ]);
+      expect(s.totals).toEqual({ calls: 3, input_tokens: 1300, output_tokens: 35, cache_read_input_tokens: 50, cache_creation_input_tokens: 300, reasoning_output_tokens: 0, cost_usd: 0.003, unpriced_calls: 1 });
+      expect(s.previous).toBeUndefined();
+      expect(s.change).toBeUndefined();
+    });
+
+    it('periods: yesterday, week, last_week (all unpriced → null, not $0), month, last_month', async () => {
+      const t = async (period: Parameters<typeof tokenSummary>[1]['period']) => (await tokenSummary(client, { period, now, database: tdb })).totals;
+      expect(await t('yesterday')).toMatchObject({ calls: 1, input_tokens: 50, output_tokens: 5, cost_usd: 0.004, unpriced_calls: 0 });
+      expect(await t('week')).toMatchObject({ calls: 5, input_tokens: 1351, output_tokens: 41, cache_read_input_tokens: 51, cost_usd: 0.0075, unpriced_calls: 1 });
+      expect(await t('last_week')).toMatchObject({ calls: 1, input_tokens: 10, cost_usd: null, unpriced_calls: 1 });
+      expect(await t('month')).toMatchObject({ calls: 7, input_tokens: 1368, output_tokens: 58, cost_usd: 0.0076, unpriced_calls: 2 });
+      expect(await t('last_month')).toMatchObject({ calls: 1, input_tokens: 9999, cost_usd: 1, unpriced_calls: 0 });
+      // No calls at all: $0 is a fact then, not a guess.
+      expect(await tokenSummary(client, { period: 'today', now: now + 400 * D, database: tdb })).toMatchObject({ rows: [], totals: { calls: 0, cost_usd: 0, unpriced_calls: 0 } });
+    });
+
+    it('group by provider and by process', async () => {
+      const byProvider = await tokenSummary(client, { period: 'today', groupBy: 'provider', now, database: tdb });
+      expect(byProvider.rows.map((r) => [r.provider, r.model, r.process_name, r.calls, r.cost_usd])).toEqual([['anthropic', null, null, 1, 0.002], ['openai', null, null, 2, 0.001]]);
+      const byProcess = await tokenSummary(client, { period: 'week', groupBy: 'process', now, database: tdb });
+      expect(byProcess.rows.map((r) => [r.process_name, r.provider, r.calls, r.input_tokens, r.cost_usd, r.unpriced_calls])).toEqual([
+        ['python3', null, 1, 1000, 0.002, 0],
+        ['node', null, 4, 351, 0.0055, 1],
+      ]);
+      expect(byProcess.group_by).toBe('process');
+    });
+
+    it('compare: previous period totals and the change', async () => {
+      // today (00:00–12:00) vs yesterday 00:00–12:00 (same time of day): only call 7.
+      const s = await tokenSummary(client, { period: 'today', compare: true, now, database: tdb });
+      expect(s.previous).toEqual({
+        from: new Date(2024, 4, 14).toISOString(), to: new Date(2024, 4, 14, 12).toISOString(),
+        totals: { calls: 1, input_tokens: 50, output_tokens: 5, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, reasoning_output_tokens: 0, cost_usd: 0.004, unpriced_calls: 0 },
+      });
+      // cost 0.003 vs 0.004 → −0.001 (−25 %); tokens 1 335 vs 55 → +2 327.3 %
+      expect(s.change).toEqual({ calls: 2, input_tokens: 1250, output_tokens: 30, cost_usd: -0.001, cost_usd_pct: -25, tokens_pct: 2327.3 });
+      // week vs last_week: last week is entirely unpriced, so the cost change is unknown.
+      const w = await tokenSummary(client, { period: 'week', compare: true, now, database: tdb });
+      expect(w.previous?.totals).toMatchObject({ calls: 1, cost_usd: null });
+      expect(w.change).toMatchObject({ calls: 4, cost_usd: null, cost_usd_pct: null });
+      // month vs last_month
+      const m = await tokenSummary(client, { period: 'month', compare: true, now, database: tdb });
+      expect(m.change).toMatchObject({ calls: 6, cost_usd: -0.9924, cost_usd_pct: -99.2 });
+    });
   });
 
   it('listAudit and listDeadLetters', async () => {

@@ -1,6 +1,6 @@
 import { audit, deadLetter, exchange, genaiEvent, T0 } from '../test/fixtures';
 import { auditRow, deadLetterRow, decodeBody, encodeBody, exchangeRow, llmCallRow, nsToDateTime64, sseText } from './rows';
-import { timeToNs, periodStartMs } from './queries';
+import { timeToNs, periodRange, periodStartMs, previousPeriodRange } from './queries';
 
 describe('rows (pure)', () => {
   it('formats DateTime64(9) exactly', () => {
@@ -18,6 +18,15 @@ describe('rows (pure)', () => {
     });
     expect(JSON.parse(r.tool_calls)[0]).toEqual({ id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris","unit":"c"}' });
     expect(JSON.parse(r.raw_usage)).toEqual({ prompt_tokens: 120, completion_tokens: 30, prompt_tokens_details: { cached_tokens: 100 } });
+    // No cost in the event (unpriced, or written before costs existed) → null columns.
+    expect(r).toMatchObject({ cost_usd: null, price_id: null });
+  });
+
+  it('maps the cost of a priced event', () => {
+    const breakdown = { input: 0.00004, cache_read: 0.00005, cache_write: 0, output: 0.00024, reasoning: 0 };
+    expect(llmCallRow(genaiEvent({ cost_usd: 0.00033, cost: { breakdown, price_id: 'openai/gpt-4.1@2026-06-21' } }))).toMatchObject({ cost_usd: 0.00033, price_id: 'openai/gpt-4.1@2026-06-21' });
+    expect(llmCallRow(genaiEvent({ cost_usd: null, cost: null }))).toMatchObject({ cost_usd: null, price_id: null });
+    expect(llmCallRow(genaiEvent({ cost_usd: Number.NaN, cost: { breakdown, price_id: 'x' } }))).toMatchObject({ cost_usd: null, price_id: null });
   });
 
   it('rejects invalid input (for dead-lettering)', () => {
@@ -58,5 +67,14 @@ describe('rows (pure)', () => {
     expect(timeToNs(5n)).toBe(5n);
     expect(() => timeToNs('yesterday-ish')).toThrow(/not a time/);
     expect(periodStartMs('week', now)).toBe(now - 7 * 86_400_000);
+    expect(periodRange('last_week', now)).toEqual({ start: now - 14 * 86_400_000, end: now - 7 * 86_400_000 });
+    expect(periodRange('last_month', now)).toEqual({ start: now - 60 * 86_400_000, end: now - 30 * 86_400_000 });
+    const noon = new Date(2024, 0, 10, 12).getTime();
+    expect(periodRange('yesterday', noon)).toEqual({ start: new Date(2024, 0, 9).getTime(), end: new Date(2024, 0, 10).getTime() });
+    expect(previousPeriodRange('today', noon)).toEqual({ start: new Date(2024, 0, 9).getTime(), end: new Date(2024, 0, 9, 12).getTime() });
+    expect(previousPeriodRange('yesterday', noon)).toEqual({ start: new Date(2024, 0, 8).getTime(), end: new Date(2024, 0, 9).getTime() });
+    expect(previousPeriodRange('week', now)).toEqual(periodRange('last_week', now));
+    expect(previousPeriodRange('month', now)).toEqual(periodRange('last_month', now));
+    expect(() => periodRange('fortnight' as never, now)).toThrow(/unknown period/);
   });
 });

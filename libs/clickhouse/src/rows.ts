@@ -54,6 +54,9 @@ export type LlmCallRow = {
   attributes: string;
   output_text: string;
   exchange_id: string;
+  /** USD at list prices; null = unpriced. */
+  cost_usd: number | null;
+  price_id: string | null;
 };
 
 /** How a body is stored: `utf8` = as text (it was valid UTF-8), `base64` = base64 of the bytes. */
@@ -211,7 +214,8 @@ function headers(h: HeaderList | undefined): Array<[string, string]> {
 /**
  * `llm_calls` row of a GenAI event (one per LLM call). Semconv attributes become columns (missing → null; token
  * counts stay null when not reported); `tool_calls` = JSON array of `{id,name,arguments}` with arguments redacted;
- * `raw_usage` = JSON (or `null`); `attributes` = JSON of all attributes; `output_text` redacted.
+ * `raw_usage` = JSON (or `null`); `attributes` = JSON of all attributes; `output_text` redacted; `cost_usd` / `price_id`
+ * from the event's cost (null when unpriced or absent).
  */
 export function llmCallRow(ev: GenAiEvent): LlmCallRow {
   if (!ev || typeof ev.id !== 'string' || !ev.id) throw new Error('genai event without id');
@@ -249,7 +253,15 @@ export function llmCallRow(ev: GenAiEvent): LlmCallRow {
     attributes: jsonText(redactValue(a)),
     output_text: redactText(ev.output_text ?? ''),
     exchange_id: ev.exchange_id ?? '',
+    ...cost(ev),
   };
+}
+
+/** Cost columns of an event; events from before costs existed (no `cost_usd`) and non-finite values give null. */
+function cost(ev: GenAiEvent): { cost_usd: number | null; price_id: string | null } {
+  const usd = ev.cost_usd;
+  if (typeof usd !== 'number' || !Number.isFinite(usd) || usd < 0) return { cost_usd: null, price_id: null };
+  return { cost_usd: usd, price_id: typeof ev.cost?.price_id === 'string' ? ev.cost.price_id : null };
 }
 
 /**

@@ -19,6 +19,9 @@
  *   (comments, `retry:` fields and the original line endings are not preserved).
  * - Secrets are redacted before rows are built (`rows.ts`), so no column ever holds an API key.
  * - Strings that repeat (host, model, provider …) are `LowCardinality`.
+ * - Costs are `Nullable(Float64)` USD at list prices: null = unpriced (never 0 for "unknown").
+ * - Tables may already exist on users' machines with an older layout: columns added later are listed in
+ *   {@link COLUMN_MIGRATIONS} and added by {@link ensureSchema} with `ALTER TABLE … ADD COLUMN IF NOT EXISTS`.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 
@@ -31,6 +34,30 @@ export const DEFAULT_DATABASE = 'agentsight';
 
 const TS = "DateTime64(9, 'UTC')";
 const ENGINE = 'ENGINE = ReplacingMergeTree(ingested_at)';
+
+/** A column added after its table was first released (name, type with COMMENT, and the column it follows). */
+export interface ColumnMigration {
+  table: TableName;
+  name: string;
+  type: string;
+  after: string;
+}
+
+/** Cost columns of `llm_calls` (issue 4), in CREATE order after `exchange_id`. */
+const LLM_CALLS_COST_COLUMNS: ColumnMigration[] = [
+  { table: 'llm_calls', name: 'cost_usd', type: "Nullable(Float64) COMMENT 'USD at list prices (GenAiEvent.cost_usd); null = unpriced'", after: 'exchange_id' },
+  { table: 'llm_calls', name: 'price_id', type: "Nullable(String) COMMENT 'price-table entry used (GenAiEvent.cost.price_id)'", after: 'cost_usd' },
+];
+
+/** Columns added to existing tables since the first schema, oldest first (each becomes an idempotent ALTER). */
+export const COLUMN_MIGRATIONS: readonly ColumnMigration[] = [...LLM_CALLS_COST_COLUMNS];
+
+/** `ALTER TABLE … ADD COLUMN IF NOT EXISTS` statements bringing older tables of `database` up to date. */
+export function migrationStatements(database: string = DEFAULT_DATABASE): string[] {
+  return COLUMN_MIGRATIONS.map(
+    (c) => `ALTER TABLE ${qualified(database, c.table)} ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${c.type} AFTER ${quoteIdent(c.after)}`,
+  );
+}
 
 /** DDL statements of the schema for `database` (each `IF NOT EXISTS`). */
 export function schemaStatements(database: string = DEFAULT_DATABASE): string[] {
@@ -66,6 +93,7 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
       attributes String COMMENT 'JSON: gen_ai.* / server.* / http.* attributes',
       output_text String,
       exchange_id String,
+      ${LLM_CALLS_COST_COLUMNS.map((c) => `${c.name} ${c.type}`).join(',\n      ')},
       ingested_at ${TS} DEFAULT now64(9)
     ) ${ENGINE}
     PARTITION BY toYYYYMM(start_time)
@@ -139,11 +167,13 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
 }
 
 /**
- * Creates the database and tables if missing (idempotent: safe on every start, concurrently from several
- * processes against a server). Does not migrate existing tables. Throws the ClickHouse error on failure.
+ * Creates the database and tables if missing, then adds the columns of {@link COLUMN_MIGRATIONS} to tables created by
+ * an older version (idempotent: safe on every start, concurrently from several processes against a server; rows
+ * written before a column existed read its default, i.e. null for the cost columns). Throws the ClickHouse error on
+ * failure.
  */
 export async function ensureSchema(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<void> {
-  for (const query of schemaStatements(database)) {
+  for (const query of [...schemaStatements(database), ...migrationStatements(database)]) {
     await client.command({ query });
   }
 }

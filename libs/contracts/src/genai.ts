@@ -25,6 +25,28 @@ export const GenAiAttr = {
 export type GenAiAttributeValue = string | number | boolean | string[];
 
 /**
+ * Cost of one call split by token type, in USD (each part = tokens of that type × its list price per 1M tokens / 1e6):
+ * - `input`: uncached input tokens (semconv input minus cache reads minus cache writes);
+ * - `cache_read`: input tokens read from the provider's prompt cache;
+ * - `cache_write`: input tokens written to the prompt cache (Anthropic: 5-minute and 1-hour writes, each at its price);
+ * - `output`: output tokens other than reasoning tokens;
+ * - `reasoning`: reasoning/thinking output tokens (priced as output unless the price table says otherwise).
+ */
+export interface GenAiCostBreakdown {
+  input: number;
+  cache_read: number;
+  cache_write: number;
+  output: number;
+  reasoning: number;
+}
+
+/** How a call was priced: the breakdown (USD) and the price-table entry used (`<entry id>@<as_of>[>threshold]`). */
+export interface GenAiCost {
+  breakdown: GenAiCostBreakdown;
+  price_id: string;
+}
+
+/**
  * One semantic event per LLM call (an OTel "inference" span in event form). `name` is `<operation> <model>`,
  * e.g. `chat gpt-4.1`. `id` = deriveId('genai', llm call id).
  */
@@ -45,4 +67,12 @@ export interface GenAiEvent {
   /** The provider's usage object as received, kept beside the semconv numbers. */
   raw_usage: Record<string, unknown> | null;
   output_text: string;
+  /**
+   * Estimated cost of the call in USD at list prices (`@agentsight/pricing`, built-in table merged with
+   * `AGENTSIGHT_PRICES`); null = unpriced (unknown model, no price for a token type used, or no usage reported).
+   * Never 0 for "unknown". Absent in events from before this field existed: read as null.
+   */
+  cost_usd: number | null;
+  /** Breakdown and price id behind {@link cost_usd}; null exactly when `cost_usd` is null. */
+  cost: GenAiCost | null;
 }

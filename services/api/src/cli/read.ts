@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { listAudit, listCalls, openClickHouse, tokenSummary } from '@agentsight/clickhouse';
-import type { AuditEntry, CallSummary, TokenSummaryRow } from '@agentsight/clickhouse';
+import type { AuditEntry, CallSummary, TokenGroupBy, TokenPeriod, TokenSummary } from '@agentsight/clickhouse';
 import { apiPort } from './paths';
 import { apiRunning } from './pipeline';
 
@@ -27,8 +27,12 @@ export class Reader {
     return this.client ? listCalls(this.client, opts) : this.api(`/api/calls?${qs(opts)}`);
   }
 
-  token(period: 'today' | 'week' | 'month'): Promise<TokenSummaryRow[]> {
-    return this.client ? tokenSummary(this.client, { period }) : this.api(`/api/token?period=${period}`);
+  /** Tokens and cost (USD) over `period` per group, with the previous period and the change when `compare`. */
+  async token(opts: { period: TokenPeriod; groupBy: TokenGroupBy; compare: boolean }): Promise<TokenSummary> {
+    if (this.client) return tokenSummary(this.client, opts);
+    const s = await this.api<TokenSummary | unknown[]>(`/api/token?${qs({ period: opts.period, group_by: opts.groupBy, compare: opts.compare ? 1 : undefined })}`);
+    if (Array.isArray(s)) throw new Error(`the running agentsight api (port ${apiPort(this.env)}) is an older version without costs: restart it`);
+    return s;
   }
 
   audit(opts: { pid?: number; type?: 'llm' | 'process'; limit: number }): Promise<AuditEntry[]> {

@@ -1,12 +1,14 @@
 import { BadRequestException, Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
-import { getExchange, listAudit, listCalls, listDeadLetters, listExchanges, tokenSummary } from '@agentsight/clickhouse';
+import { getExchange, listAudit, listCalls, listDeadLetters, listExchanges, TOKEN_GROUP_BYS, TOKEN_PERIODS, tokenSummary } from '@agentsight/clickhouse';
+import type { TokenGroupBy, TokenPeriod } from '@agentsight/clickhouse';
 import { Storage } from '../storage/storage';
-
-const PERIODS = ['today', 'week', 'month'] as const;
 
 /**
  * Read API over the stored data (JSON), used by the `agentsight` CLI and the dashboard:
- * `GET /api/health`, `/api/calls?limit&pid&since`, `/api/token?period=today|week|month`,
+ * `GET /api/health`, `/api/calls?limit&pid&since` (each call with `cost_usd`, null = unpriced),
+ * `/api/token?period=today|yesterday|week|last_week|month|last_month&group_by=model|provider|process&compare=1`
+ * (a `TokenSummary`: rows, totals with `cost_usd` in USD and `unpriced_calls`, and with `compare` the previous
+ * period's totals and the change),
  * `/api/audit?pid&type=llm|process&limit`, `/api/dead-letters?limit`, `/api/exchanges?target&limit` and
  * `/api/exchanges/:id` (bodies base64 in `request_body_base64` / `response_body_base64`, secrets redacted).
  */
@@ -25,9 +27,15 @@ export class QueryController {
   }
 
   @Get('token')
-  token(@Query('period') period = 'today') {
-    if (!PERIODS.includes(period as never)) throw new BadRequestException(`period must be one of ${PERIODS.join(', ')}`);
-    return tokenSummary(this.storage.client, { period: period as (typeof PERIODS)[number] });
+  token(@Query('period') period = 'today', @Query('group_by') groupBy = 'model', @Query('compare') compare?: string) {
+    if (!TOKEN_PERIODS.includes(period as never)) throw new BadRequestException(`period must be one of ${TOKEN_PERIODS.join(', ')}`);
+    if (!TOKEN_GROUP_BYS.includes(groupBy as never)) throw new BadRequestException(`group_by must be one of ${TOKEN_GROUP_BYS.join(', ')}`);
+    if (compare !== undefined && !['', '0', '1', 'true', 'false'].includes(compare)) throw new BadRequestException('compare must be 1/true or 0/false');
+    return tokenSummary(this.storage.client, {
+      period: period as TokenPeriod,
+      groupBy: groupBy as TokenGroupBy,
+      compare: compare === '' || compare === '1' || compare === 'true',
+    });
   }
 
   @Get('audit')

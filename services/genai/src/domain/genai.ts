@@ -2,7 +2,8 @@
  * LLM call → OpenTelemetry GenAI semantic event (semconv v1.41, https://opentelemetry.io/docs/specs/semconv/gen-ai/;
  * attributes: https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/).
  */
-import { deriveId, GenAiAttr, type GenAiAttributeValue, type GenAiEvent, type LlmCall } from '@agentsight/contracts';
+import { deriveId, GenAiAttr, type GenAiAttributeValue, type GenAiCost, type GenAiEvent, type LlmCall } from '@agentsight/contracts';
+import { defaultPriceTable, priceCall, type PriceTable } from '@agentsight/pricing';
 
 /**
  * The semconv attributes of a call, by {@link GenAiAttr} name; attributes whose value is null (unknown) are omitted,
@@ -36,14 +37,36 @@ export function genAiAttributes(call: LlmCall): Record<string, GenAiAttributeVal
   return a;
 }
 
+let priceWarned = false;
+
+/**
+ * Cost of a call at list prices (`@agentsight/pricing`: priced by the response model, else the request model, of its
+ * provider; USD). Null = unpriced (unknown model, a token type without a price, no usage). Never throws: if the price
+ * table cannot be loaded at all, a warning goes to stderr once and every call is unpriced.
+ */
+export function callCost(call: LlmCall, prices?: PriceTable): { cost_usd: number | null; cost: GenAiCost | null } {
+  let priced: ReturnType<typeof priceCall> = null;
+  try {
+    priced = priceCall(
+      { provider: call.provider, model: call.response_model, request_model: call.request_model, usage: call.usage, raw_usage: call.raw_usage },
+      prices ?? defaultPriceTable(),
+    );
+  } catch (err) {
+    if (!priceWarned) process.stderr.write(`[agentsight-genai] pricing unavailable, calls stay unpriced: ${(err as Error).message}\n`);
+    priceWarned = true;
+  }
+  return priced ? { cost_usd: priced.cost_usd, cost: { breakdown: priced.breakdown, price_id: priced.price_id } } : { cost_usd: null, cost: null };
+}
+
 /**
  * The GenAI event of an LLM call: `name` = `<operation> <request model, else response model>` (just the operation
  * when neither is known), e.g. `chat gpt-4.1`; `attributes` = {@link genAiAttributes}; `tool_calls`, `raw_usage`
  * (the provider's usage object as received) and `output_text` kept beside; `host` from the connection key;
- * `start_ns`/`end_ns` wall-clock ns; `process_name` = the process' comm, else the thread's. Id
+ * `start_ns`/`end_ns` wall-clock ns; `process_name` = the process' comm, else the thread's; `cost_usd`/`cost` =
+ * {@link callCost} (with `opts.prices`, default: the built-in table merged with `AGENTSIGHT_PRICES`). Id
  * `deriveId('genai', call.id)`.
  */
-export function toGenAiEvent(call: LlmCall): GenAiEvent {
+export function toGenAiEvent(call: LlmCall, opts: { prices?: PriceTable } = {}): GenAiEvent {
   const model = call.request_model ?? call.response_model;
   return {
     v: 1,
@@ -60,5 +83,6 @@ export function toGenAiEvent(call: LlmCall): GenAiEvent {
     tool_calls: call.tool_calls.map((t) => ({ ...t })),
     raw_usage: call.raw_usage,
     output_text: call.output_text,
+    ...callCost(call, opts.prices),
   };
 }

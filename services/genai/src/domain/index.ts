@@ -1,2 +1,2 @@
 /** GenAI domain: LLM calls → OpenTelemetry GenAI semantic events (semconv v1.41). Pure TypeScript, no NATS. */
-export { genAiAttributes, toGenAiEvent } from './genai';
+export { callCost, genAiAttributes, toGenAiEvent } from './genai';
