@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { constants, hostname } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import type { AuditEntry, CallSummary, TokenSummaryRow } from '@agentsight/clickhouse';
+import { TOKEN_GROUP_BYS, TOKEN_PERIODS } from '@agentsight/clickhouse';
+import type { AuditEntry, CallSummary, TokenGroupBy, TokenPeriod, TokenSummary, TokenSummaryRow, TokenTotals } from '@agentsight/clickhouse';
 import { table } from './format';
 import { dataDir } from './paths';
 import { ensureInfra, Pipeline, procState, resolveBinary, startProbe, waitDrained } from './pipeline';
@@ -125,6 +126,40 @@ function print<T>(rows: T[], json: boolean | undefined, cols: Array<[string, (r:
   process.stdout.write((json ? JSON.stringify(rows, null, 2) : rows.length ? table(rows, cols) : '(none)') + '\n');
 }
 
+/** USD for humans: `unpriced` when unknown (never $0), else `$…` plus how many calls could not be priced. */
+export function usdText(cost: number | null, unpriced = 0): string {
+  if (cost === null) return 'unpriced';
+  const a = Math.abs(cost);
+  const v = cost.toFixed(a === 0 || a >= 1 ? 2 : a >= 0.01 ? 4 : 6);
+  return `${v.startsWith('-') ? '-$' + v.slice(1) : '$' + v}${unpriced ? ` + ${unpriced} unpriced` : ''}`;
+}
+
+/** `agentsight token` as text: one line per group, a total line, and with --compare the previous period and the change. */
+export function tokenText(s: TokenSummary): string {
+  const total: TokenSummaryRow = { ...s.totals, provider: 'total', model: null, process_name: 'total' };
+  const keys: Array<[string, (t: TokenSummaryRow) => unknown]> =
+    s.group_by === 'model' ? [['provider', (t) => t.provider], ['model', (t) => (t === total ? '' : t.model || '?')]]
+      : s.group_by === 'provider' ? [['provider', (t) => t.provider]] : [['process', (t) => t.process_name]];
+  const cols: Array<[string, (t: TokenSummaryRow) => unknown]> = [
+    ...keys, ['calls', (t) => t.calls], ['input', (t) => t.input_tokens], ['output', (t) => t.output_tokens],
+    ['cache_read', (t) => t.cache_read_input_tokens], ['cache_write', (t) => t.cache_creation_input_tokens], ['cost', (t) => usdText(t.cost_usd, t.unpriced_calls)],
+  ];
+  const out = [`${s.period}: ${s.from} → ${s.to}`, s.rows.length ? table([...s.rows, total], cols) : '(none)'];
+  if (s.previous && s.change) {
+    const p = s.previous.totals;
+    const c = s.change;
+    const signed = (n: number) => (n > 0 ? `+${n}` : String(n));
+    const pctText = (n: number | null) => (n === null ? '' : ` (${n > 0 ? '+' : ''}${n}%)`);
+    out.push(`previous: ${s.previous.from} → ${s.previous.to}: ${totalsText(p)}`);
+    out.push(`change: ${signed(c.calls)} calls, ${signed(c.input_tokens + c.output_tokens)} tokens${pctText(c.tokens_pct)}, cost ${c.cost_usd === null ? 'unknown (unpriced)' : (c.cost_usd > 0 ? '+' : '') + usdText(c.cost_usd)}${pctText(c.cost_usd_pct)}`);
+  }
+  return out.join('\n');
+}
+
+function totalsText(t: TokenTotals): string {
+  return `${t.calls} calls, ${t.input_tokens} input + ${t.output_tokens} output tokens, ${usdText(t.cost_usd, t.unpriced_calls)}`;
+}
+
 /** Builds the `agentsight` command line. */
 export function program(): Command {
   const p = new Command('agentsight').description('Zero-instrumentation observability for AI agents (eBPF → JetStream → ClickHouse)');
@@ -147,18 +182,30 @@ export function program(): Command {
       ['finish', (c) => c['gen_ai.response.finish_reasons']], ['tools', (c) => c.tool_calls.map((t) => t.name)],
       ['ms', (c) => c.duration_ms],
     ])));
-  p.command('token').description('token usage by model')
-    .option('--data-dir <dir>', 'data directory').option('--json', 'JSON').option('--period <p>', 'today | week | month', 'today')
-    .action((o) => withReader(o, async (r) => print<TokenSummaryRow>(await r.token(o.period), o.json, [
-      ['provider', (t) => t.provider], ['model', (t) => t.model], ['calls', (t) => t.calls], ['input', (t) => t.input_tokens],
-      ['output', (t) => t.output_tokens], ['cache_read', (t) => t.cache_read_input_tokens], ['cache_creation', (t) => t.cache_creation_input_tokens],
-    ])));
+  p.command('token').description('tokens and cost (USD, list prices) by model, provider or process')
+    .option('--data-dir <dir>', 'data directory').option('--json', 'JSON')
+    .option('--period <p>', TOKEN_PERIODS.join(' | '), 'today')
+    .option('--group-by <g>', TOKEN_GROUP_BYS.join(' | '), 'model')
+    .option('--compare', 'also show the previous period and the change')
+    .action(async (o) => {
+      if (!TOKEN_PERIODS.includes(o.period)) throw new Error(`--period must be one of ${TOKEN_PERIODS.join(', ')}`);
+      if (!TOKEN_GROUP_BYS.includes(o.groupBy)) throw new Error(`--group-by must be one of ${TOKEN_GROUP_BYS.join(', ')}`);
+      return withReader(o, async (r) => {
+        const s = await r.token({ period: o.period as TokenPeriod, groupBy: o.groupBy as TokenGroupBy, compare: Boolean(o.compare) });
+        process.stdout.write((o.json ? JSON.stringify(s, null, 2) : tokenText(s)) + '\n');
+      });
+    });
   p.command('audit').description('audit records: LLM calls and process exec/exit')
     .option('--data-dir <dir>', 'data directory').option('--json', 'JSON').option('--pid <pid>', 'only this pid')
     .option('--type <t>', 'llm | process').option('--limit <n>', 'most recent N', '200')
     .action((o) => withReader(o, async (r) => print<AuditEntry>(await r.audit({ pid: o.pid ? Number(o.pid) : undefined, type: o.type, limit: Number(o.limit) }), o.json, [
       ['ts', (a) => a.ts], ['type', (a) => a.type], ['pid', (a) => a.pid], ['ppid', (a) => a.ppid], ['comm', (a) => a.comm], ['summary', (a) => a.summary],
     ])));
+  p.command('discover').description('find running AI agents: match /proc (cmdline, comm, exe, mapped/open files) against allow/deny rules')
+    .option('--list-known', 'print the known agents and their rules').option('--verbose', 'explain each match')
+    .option('--json', 'JSON array').option('--rules <file>', 'user rules (JSON) merged over the built-in ones (default <data dir>/rules.json if present)')
+    .option('--data-dir <dir>', 'data directory')
+    .action(async (o) => process.exit((await import('./discover/command')).discoverCommand(o)));
   return p;
 }
 
