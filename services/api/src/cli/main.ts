@@ -100,17 +100,24 @@ async function traceCommand(opts: { dataDir?: string; pid?: string[]; comm?: str
 }
 
 function printSummary(calls: CallSummary[]): void {
-  const byModel = new Map<string, { calls: number; input: number; output: number }>();
+  const byModel = new Map<string, { calls: number; input: number; output: number; cost: number | null; unpriced: number }>();
   for (const c of calls) {
     const model = String(c['gen_ai.response.model'] ?? c['gen_ai.request.model'] ?? '?');
-    const m = byModel.get(model) ?? { calls: 0, input: 0, output: 0 };
+    const m = byModel.get(model) ?? { calls: 0, input: 0, output: 0, cost: null, unpriced: 0 };
     m.calls++;
     m.input += Number(c['gen_ai.usage.input_tokens'] ?? 0);
     m.output += Number(c['gen_ai.usage.output_tokens'] ?? 0);
+    if (c.cost_usd === null || c.cost_usd === undefined) m.unpriced++;
+    else m.cost = (m.cost ?? 0) + c.cost_usd;
     byModel.set(model, m);
   }
   process.stderr.write(`\n[agentsight] ${calls.length} LLM call(s) captured\n`);
-  if (calls.length) process.stderr.write(table([...byModel], [['model', ([k]) => k], ['calls', ([, v]) => v.calls], ['input_tokens', ([, v]) => v.input], ['output_tokens', ([, v]) => v.output]]) + '\n');
+  if (calls.length) {
+    process.stderr.write(table([...byModel], [
+      ['model', ([k]) => k], ['calls', ([, v]) => v.calls], ['input_tokens', ([, v]) => v.input], ['output_tokens', ([, v]) => v.output],
+      ['cost', ([, v]) => usdText(v.cost, v.cost === null ? 0 : v.unpriced)],
+    ]) + '\n');
+  }
 }
 
 async function withReader<T>(opts: { dataDir?: string }, f: (r: Reader) => Promise<T>): Promise<T> {
