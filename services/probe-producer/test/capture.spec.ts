@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BPF_REQUIRED, bpfUnavailableReason, probeBinary } from '@agentsight/testkit';
+import { FRAG_MAX, makeCert, PARTITIONS, partitionOf, reassemble, startHttpsServer } from './harness';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
@@ -31,8 +32,6 @@ import {
 const BIN = probeBinary();
 const NATS_URL = process.env.NATS_URL || 'nats://127.0.0.1:4222';
 const REQUIRE = BPF_REQUIRED;
-const FRAG_MAX = 32 * 1024;
-const PARTITIONS = 8;
 
 const skipReason = bpfUnavailableReason();
 if (skipReason && !REQUIRE) {
@@ -40,19 +39,6 @@ if (skipReason && !REQUIRE) {
   process.stderr.write(`SKIPPED probe-producer capture test: ${skipReason} (set AGENTSIGHT_REQUIRE_BPF=1 to make this fail)\n`);
 }
 const describeCapture = skipReason && !REQUIRE ? describe.skip : describe;
-
-/** fnv1a64 over the pid (4 bytes LE) then the SSL pointer (8 bytes LE), as the producer partitions. */
-function partitionOf(pid: number, ssl: number, partitions: number): number {
-  const buf = Buffer.alloc(12);
-  buf.writeUInt32LE(pid, 0);
-  buf.writeBigUInt64LE(BigInt(ssl), 4);
-  let h = 0xcbf29ce484222325n;
-  for (const b of buf) {
-    h ^= BigInt(b);
-    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
-  }
-  return Number(h % BigInt(partitions));
-}
 
 interface Got {
   subject: string;
@@ -83,23 +69,6 @@ function exited(cp: ChildProcess): Promise<{ code: number | null; stderr: string
   let stderr = '';
   cp.stderr?.on('data', (d) => (stderr += d));
   return new Promise((resolve) => cp.on('exit', (code) => resolve({ code, stderr })));
-}
-
-/** Reassembles one direction of one connection from its fragments, checking contiguity by stream_offset. */
-function reassemble(recs: RawSslRecord[]): Buffer {
-  const sorted = [...recs].sort((a, b) => a.stream_offset - b.stream_offset);
-  let next = 0;
-  const parts: Buffer[] = [];
-  for (const r of sorted) {
-    expect(r.stream_offset).toBe(next); // no gap, no overlap
-    expect(r.frag_total).toBe(r.len);
-    expect(r.frag_offset + r.data.length).toBeLessThanOrEqual(r.frag_total);
-    expect(r.data.length).toBeLessThanOrEqual(FRAG_MAX);
-    expect(r.data.length).toBe(Math.min(FRAG_MAX, r.frag_total - r.frag_offset));
-    parts.push(Buffer.from(r.data));
-    next += r.data.length;
-  }
-  return Buffer.concat(parts);
 }
 
 /** SSL records of pid grouped by connection (ssl pointer) for dir. */
@@ -142,32 +111,12 @@ describeCapture('agentsight-probe real capture', () => {
   beforeAll(async () => {
     if (skipReason) throw new Error(`BPF required (AGENTSIGHT_REQUIRE_BPF=1) but unavailable: ${skipReason}`);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-capture-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', path.join(tmp, 'key.pem'), '-out', path.join(tmp, 'cert.pem')], { stdio: 'pipe' });
+    makeCert(tmp);
     pythonExe = execFileSync('python3', ['-c', 'import sys; print(sys.executable)']).toString().trim();
 
     // HTTPS server (ALPN http/1.1 only): answers every request with a response body derived from the path and the
     // received body, so the clients' received bytes are known and distinct.
-    const serverJs = `
-      const https = require('https'), fs = require('fs'), crypto = require('crypto');
-      const srv = https.createServer({ key: fs.readFileSync(process.argv[1]), cert: fs.readFileSync(process.argv[2]), ALPNProtocols: ['http/1.1'] }, (req, res) => {
-        const chunks = [];
-        req.on('data', (c) => chunks.push(c));
-        req.on('end', () => {
-          const body = Buffer.concat(chunks);
-          const head = Buffer.from('RESP ' + req.url + ' len=' + body.length + ' sha=' + crypto.createHash('sha256').update(body).digest('hex') + '\\n');
-          const filler = crypto.createHash('sha512').update(req.url).digest();
-          const out = Buffer.concat([head, Buffer.alloc(70000).map((_, i) => filler[i % filler.length])]);
-          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length });
-          res.end(out);
-        });
-      });
-      srv.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: srv.address().port })));`;
-    server = spawn(process.execPath, ['-e', serverJs, path.join(tmp, 'key.pem'), path.join(tmp, 'cert.pem')], { stdio: ['ignore', 'pipe', 'inherit'] });
-    port = await new Promise<number>((resolve, reject) => {
-      server.stdout!.once('data', (d) => resolve(JSON.parse(d.toString()).port));
-      server.once('exit', (c) => reject(new Error(`server exited ${c}`)));
-    });
+    ({ server, port } = await startHttpsServer(path.join(tmp, 'key.pem'), path.join(tmp, 'cert.pem')));
     nc = await connect({ servers: NATS_URL });
 
     // Request bodies: random bytes with the marker at both ends.

@@ -47,6 +47,7 @@ export function reassemble(recs: RawSslRecord[]): Buffer {
   for (const r of sorted) {
     expect(r.stream_offset).toBe(next); // no gap, no overlap
     expect(r.frag_total).toBe(r.len);
+    expect(r.frag_offset + r.data.length).toBeLessThanOrEqual(r.frag_total);
     expect(r.data.length).toBe(Math.min(FRAG_MAX, r.frag_total - r.frag_offset));
     parts.push(Buffer.from(r.data));
     next += r.data.length;
