@@ -1,15 +1,26 @@
 /** Audit records from the analyzer (subject `agentsight.audit.<host>`), contract v1. */
 
+/** Types of audit records (the `--type` / `?type=` filter values). */
+export const AUDIT_TYPES = ['llm', 'process', 'file', 'net'] as const;
+export type AuditType = (typeof AUDIT_TYPES)[number];
+
+/** True if t is one of {@link AUDIT_TYPES}. */
+export function isAuditType(t: unknown): t is AuditType {
+  return typeof t === 'string' && (AUDIT_TYPES as readonly string[]).includes(t);
+}
+
 /**
  * One audited action. `id` is deterministic: deriveId('audit', type, source id).
  * - `llm`: an LLM call (`details`: provider, model, tokens, finish reason, tool names).
  * - `process`: an exec or exit (`details`: event, filename, argv, ppid, exit_code, duration_ns).
+ * - `file`: a file open, action `open` (`details`: path, flags, flags_text, mode, result, fd, errno).
+ * - `net`: a connect(), action `connect` (`details`: family, address, port, result, errno).
  */
 export interface AuditRecord {
   v: 1;
   id: string;
-  type: 'llm' | 'process';
-  /** What happened, e.g. `exec`, `exit`, `llm_call`. */
+  type: AuditType;
+  /** What happened, e.g. `exec`, `exit`, `llm_call`, `open`, `connect`. */
   action: string;
   host: string;
   /** Wall-clock ns. */

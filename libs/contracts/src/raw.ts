@@ -92,6 +92,59 @@ export interface RawProcRecord extends RawBase {
 }
 
 /**
+ * A file open by a traced process (subject `agentsight.raw.proc.<host>`, so ordered with the process' exec and exit):
+ * one per `open`/`openat`/`openat2`/`creat` syscall, emitted when it returns (kernel: raw tracepoint `sys_exit`).
+ * Opens of `/proc`, `/sys` and `/dev` (the path as passed starts with one of them) are not published unless the
+ * producer runs with `--all-files`; they are counted in {@link RawLossRecord.file_opens_skipped}. `--no-file-events`
+ * turns these records off. Opens made through io_uring and 32-bit (compat) syscalls are not seen.
+ */
+export interface RawFileOpenRecord extends RawBase {
+  kind: 'file_open';
+  pid: number;
+  tid: number;
+  uid: number;
+  ppid: number;
+  /** Thread name (`task->comm`), at most 15 bytes. */
+  comm: string;
+  /** The path as the process passed it: a relative path is relative to its cwd or the `openat` dirfd. */
+  path: string;
+  /** True when the path was longer than the kernel's PATH_MAX (4096 bytes, the open then fails); never a silent cut. */
+  path_truncated: boolean;
+  /** Open flags as passed (`O_*` bits of this architecture; the `O_LARGEFILE` 64-bit kernels add is removed). */
+  flags: number;
+  /** `flags` as text: the access mode then the other flags, e.g. `O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC`. */
+  flags_text: string;
+  /** Permission bits for a created file (`O_CREAT`/`O_TMPFILE`), else 0. */
+  mode: number;
+  /** The new fd (>= 0) or -errno (e.g. -2 = ENOENT). */
+  result: number;
+}
+
+/**
+ * A `connect()` by a traced process (subject `agentsight.raw.proc.<host>`), emitted when the syscall returns (kernel:
+ * raw tracepoint `sys_exit`). Only AF_INET, AF_INET6 and AF_UNIX targets; `--no-net-events` turns these records off.
+ * Connects made through io_uring, 32-bit (compat) syscalls and sendto()/sendmsg() with an address are not seen.
+ */
+export interface RawNetConnectRecord extends RawBase {
+  kind: 'net_connect';
+  pid: number;
+  tid: number;
+  uid: number;
+  ppid: number;
+  comm: string;
+  family: 'inet' | 'inet6' | 'unix';
+  /**
+   * inet: dotted quad; inet6: RFC 5952 text (`::1`, `::ffff:1.2.3.4`), no scope id; unix: the socket path,
+   * `@name` for an abstract socket (inner NULs as `@`), `''` for an unnamed one or a sockaddr too short for its family.
+   */
+  address: string;
+  /** Port (host order); 0 for unix. */
+  port: number;
+  /** 0, or -errno: -115 (EINPROGRESS) is the normal result of a non-blocking connect, -111 = ECONNREFUSED. */
+  result: number;
+}
+
+/**
  * Loss accounting (subject `agentsight.raw.loss.<host>`): counters since the run started, published periodically
  * and on exit. A non-zero `ringbuf_drops` means records were lost in the kernel; the count is never silent.
  */
@@ -105,6 +158,8 @@ export interface RawLossRecord extends RawBase {
   records: number;
   /** Records whose publish failed for good after retries. */
   publish_failures: number;
+  /** Opens under /proc, /sys or /dev deliberately not published (no `--all-files`); not a loss. */
+  file_opens_skipped: number;
 }
 
 /**
@@ -127,7 +182,10 @@ export interface RawSslCloseRecord extends RawBase {
   read_offset: number;
 }
 
-export type RawRecord = RawSslRecord | RawSslCloseRecord | RawProcRecord | RawLossRecord;
+/** Records on `agentsight.raw.proc.<host>`, in the order the kernel emitted them per process. */
+export type RawProcSubjectRecord = RawProcRecord | RawFileOpenRecord | RawNetConnectRecord;
+
+export type RawRecord = RawSslRecord | RawSslCloseRecord | RawProcRecord | RawFileOpenRecord | RawNetConnectRecord | RawLossRecord;
 
 /** `Nats-Msg-Id` of a raw record: `<boot_id>:<run>:<seq>`. */
 export function rawMsgId(r: Pick<RawBase, 'boot_id' | 'run' | 'seq'>): string {

@@ -1,12 +1,13 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Exchange, hostToken, normalizeNs, RawRecord, Subjects } from '@agentsight/contracts';
+import { type AuditRecord, Exchange, hostToken, normalizeNs, RawRecord, Subjects } from '@agentsight/contracts';
 import { ConsumerLoop, Derived, runStatelessStage, StageRuntime } from '@agentsight/jetstream';
 import { analyzeExchange, auditForProc } from './domain';
+import { auditForFile, auditForNet } from './domain/audit';
 
 /**
  * NestJS shell of the analyzer: exchanges (`agentsight.exchange.>`, durable `analyzer`) → LLM calls on
- * `agentsight.llm.<host>` + audit records on `agentsight.audit.<host>`; process records
- * (`agentsight.raw.proc.>`, durable `analyzer-proc`) → process audit records.
+ * `agentsight.llm.<host>` + audit records on `agentsight.audit.<host>`; records of `agentsight.raw.proc.>` (durable
+ * `analyzer-proc`) → audit records by kind: `proc` → `process`, `file_open` → `file`, `net_connect` → `net`.
  */
 @Injectable()
 export class AnalyzerService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -25,9 +26,11 @@ export class AnalyzerService implements OnApplicationBootstrap, OnApplicationShu
       return d;
     }));
     this.loops.push(await runStatelessStage<RawRecord>(this.rt, { stream: 'AGENTSIGHT_RAW', durable: 'analyzer-proc', filterSubject: 'agentsight.raw.proc.>' }, (rec) => {
-      if (rec.kind !== 'proc') return { outputs: [] };
-      rec.ts_wall_ns = normalizeNs(rec.ts_wall_ns);
-      const a = auditForProc(rec);
+      let a: AuditRecord;
+      if (rec.kind === 'proc') a = auditForProc({ ...rec, ts_wall_ns: normalizeNs(rec.ts_wall_ns) });
+      else if (rec.kind === 'file_open') a = auditForFile({ ...rec, ts_wall_ns: normalizeNs(rec.ts_wall_ns) });
+      else if (rec.kind === 'net_connect') a = auditForNet({ ...rec, ts_wall_ns: normalizeNs(rec.ts_wall_ns) });
+      else return { outputs: [] };
       return { outputs: [{ subject: Subjects.audit(hostToken(rec.host)), id: a.id, value: a }] };
     }));
   }

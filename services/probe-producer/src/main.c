@@ -24,6 +24,7 @@
 #include "sslsniff.skel.h"
 
 #include "publisher.h"
+#include "io_format.h"
 #include "records.h"
 #include "sysinfo.h"
 
@@ -84,6 +85,9 @@ static struct {
 	const char *host;
 	uint32_t partitions;
 	uint64_t stats_interval_ms;
+	bool no_file_events; /* --no-file-events */
+	bool no_net_events;  /* --no-net-events */
+	bool all_files;      /* --all-files: also opens of /proc, /sys, /dev */
 } opt;
 
 /* Stream position of one (pid, ssl, dir). */
@@ -121,6 +125,8 @@ static struct {
 	uint64_t seq;
 	int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	uint64_t records;        /* ring-buffer records read */
+	bool file_events;        /* file opens are recorded */
+	bool net_events;         /* connect() calls are recorded */
 	bool have_last_seq;
 	uint64_t last_seq;
 	struct pidinfo *pids[PID_BUCKETS];
@@ -158,7 +164,10 @@ static void usage(FILE *f)
 		"  --nats-url URL       default $NATS_URL or nats://127.0.0.1:4222\n"
 		"  --host NAME          host name in records and subjects (default: hostname)\n"
 		"  --partitions N       partitions of agentsight.raw.ssl.<host>.<p> (default 8)\n"
-		"  --stats-interval-ms N  period of loss records (default 5000)\n");
+		"  --stats-interval-ms N  period of loss records (default 5000)\n"
+		"  --no-file-events     do not record file opens\n"
+		"  --no-net-events      do not record connect() calls\n"
+		"  --all-files          also record opens under /proc, /sys and /dev (skipped and counted by default)\n");
 }
 
 static uint64_t parse_u64(const char *s, const char *what)
@@ -185,6 +194,9 @@ static void parse_args(int argc, char **argv)
 		{ "host", required_argument, NULL, 'H' },
 		{ "partitions", required_argument, NULL, 'P' },
 		{ "stats-interval-ms", required_argument, NULL, 's' },
+		{ "no-file-events", no_argument, NULL, 'F' },
+		{ "no-net-events", no_argument, NULL, 'N' },
+		{ "all-files", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -236,6 +248,15 @@ static void parse_args(int argc, char **argv)
 			opt.stats_interval_ms = parse_u64(optarg, "--stats-interval-ms");
 			if (!opt.stats_interval_ms)
 				die("--stats-interval-ms must be > 0");
+			break;
+		case 'F':
+			opt.no_file_events = true;
+			break;
+		case 'N':
+			opt.no_net_events = true;
+			break;
+		case 'A':
+			opt.all_files = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -385,28 +406,37 @@ static void publish_snapshot(uint32_t pid, const char *comm_hint)
 	publish_proc(&r, boottime_ns());
 }
 
-static void read_drops(uint64_t *records, uint64_t *bytes)
+/* A record of pid arrived: publish a snapshot first when neither an exec nor a snapshot of it was published. */
+static void ensure_known(uint32_t pid, const char *comm)
+{
+	struct pidinfo *pi = pid_get(pid, true);
+
+	if (!pi->known) {
+		publish_snapshot(pid, comm);
+		pi->known = true;
+	}
+}
+
+/* Sum over CPUs of the per-CPU counter array map_fd at index k. */
+static uint64_t sum_percpu(int map_fd, uint32_t k)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	uint64_t vals[ncpu > 0 ? ncpu : 1];
-	uint32_t k;
+	uint64_t vals[ncpu > 0 ? ncpu : 1], sum = 0;
 	int i;
 
-	*records = *bytes = 0;
-	if (ncpu <= 0)
-		return;
-	for (k = 0; k < DROP_MAX; k++) {
-		uint64_t sum = 0;
+	if (ncpu <= 0 || bpf_map_lookup_elem(map_fd, &k, vals))
+		return 0;
+	for (i = 0; i < ncpu; i++)
+		sum += vals[i];
+	return sum;
+}
 
-		if (bpf_map_lookup_elem(bpf_map__fd(g.ssl_skel->maps.drops), &k, vals))
-			continue;
-		for (i = 0; i < ncpu; i++)
-			sum += vals[i];
-		if (k == DROP_RECORDS)
-			*records = sum;
-		else
-			*bytes = sum;
-	}
+static void read_drops(uint64_t *records, uint64_t *bytes)
+{
+	int fd = bpf_map__fd(g.ssl_skel->maps.drops);
+
+	*records = sum_percpu(fd, DROP_RECORDS);
+	*bytes = sum_percpu(fd, DROP_BYTES);
 }
 
 static void publish_loss(void)
@@ -417,6 +447,7 @@ static void publish_loss(void)
 	char subject[320];
 
 	read_drops(&r.ringbuf_drops, &r.ringbuf_drop_bytes);
+	r.file_opens_skipped = sum_percpu(bpf_map__fd(g.proc_skel->maps.io_skips), SKIP_FILE_PSEUDO);
 	publisher_get_stats(g.pub, &st);
 	r.publish_failures = st.failures;
 	next_base(&b, boottime_ns());
@@ -442,11 +473,8 @@ static void handle_ssl(const struct as_ssl_event *e, size_t size)
 	memcpy(comm, e->comm, TASK_COMM_LEN_);
 	comm[TASK_COMM_LEN_] = 0;
 
-	pi = pid_get(e->pid, true);
-	if (!pi->known) {
-		publish_snapshot(e->pid, comm);
-		pi->known = true;
-	}
+	ensure_known(e->pid, comm);
+	pi = pid_get(e->pid, false);
 	c = conn_get(pi, e->ssl, e->dir);
 	if (e->frag_offset == 0) {
 		c->call_base = c->pos;
@@ -552,6 +580,76 @@ static void handle_proc(const struct as_proc_event *e, size_t size)
 	}
 }
 
+/* Publishes a record already encoded in g.sbuf on agentsight.raw.proc.<host> (proc-ordered with exec/exit). */
+static void publish_on_proc_subject(const struct rec_base *b)
+{
+	char subject[320];
+
+	snprintf(subject, sizeof(subject), "agentsight.raw.proc.%s", g.host_token);
+	publish_current(subject, b);
+}
+
+static void handle_file_open(const struct as_file_event *e, size_t size)
+{
+	char comm[TASK_COMM_LEN_ + 1], flags_text[256];
+	struct rec_file_open r = { 0 };
+	struct rec_base b;
+
+	if (size < sizeof(*e) || e->path_len > size - sizeof(*e) || e->path_len >= FILE_PATH_MAX) {
+		fprintf(stderr, "agentsight-probe: malformed file-open record (%zu bytes) skipped\n", size);
+		return;
+	}
+	memcpy(comm, e->comm, TASK_COMM_LEN_);
+	comm[TASK_COMM_LEN_] = 0;
+	ensure_known(e->pid, comm);
+
+	r.pid = e->pid;
+	r.tid = e->tid;
+	r.uid = e->uid;
+	r.ppid = e->ppid;
+	r.comm = comm;
+	r.path = e->path;
+	r.path_len = e->path_len;
+	r.path_truncated = e->path_truncated;
+	r.flags = e->flags;
+	open_flags_text(r.flags, flags_text, sizeof(flags_text));
+	r.flags_text = flags_text;
+	r.mode = e->mode;
+	r.result = e->result;
+	next_base(&b, e->ts_ns);
+	encode_file_open(&g.sbuf, &b, &r);
+	publish_on_proc_subject(&b);
+}
+
+static void handle_net_connect(const struct as_net_event *e, size_t size)
+{
+	char comm[TASK_COMM_LEN_ + 1];
+	struct rec_net_connect r = { 0 };
+	struct sock_target t;
+	struct rec_base b;
+
+	if (size < sizeof(*e) || e->addr_len > NET_ADDR_MAX || sock_target_decode(e->addr, e->addr_len, &t)) {
+		fprintf(stderr, "agentsight-probe: malformed connect record (%zu bytes) skipped\n", size);
+		return;
+	}
+	memcpy(comm, e->comm, TASK_COMM_LEN_);
+	comm[TASK_COMM_LEN_] = 0;
+	ensure_known(e->pid, comm);
+
+	r.pid = e->pid;
+	r.tid = e->tid;
+	r.uid = e->uid;
+	r.ppid = e->ppid;
+	r.comm = comm;
+	r.family = t.family;
+	r.address = t.address;
+	r.port = t.port;
+	r.result = e->result;
+	next_base(&b, e->ts_ns);
+	encode_net_connect(&g.sbuf, &b, &r);
+	publish_on_proc_subject(&b);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	uint32_t type;
@@ -565,6 +663,10 @@ static int on_record(void *ctx, void *data, size_t size)
 		handle_ssl(data, size);
 	else if (type == EVENT_EXEC || type == EVENT_EXIT)
 		handle_proc(data, size);
+	else if (type == EVENT_FILE_OPEN)
+		handle_file_open(data, size);
+	else if (type == EVENT_NET_CONNECT)
+		handle_net_connect(data, size);
 	else
 		fprintf(stderr, "agentsight-probe: unknown record type %u skipped\n", type);
 	return 0;
@@ -619,6 +721,13 @@ static void load_bpf(void)
 	if (!p)
 		die("cannot open the process BPF object: %s", strerror(errno));
 	SET_FILTERS(p->rodata);
+	g.file_events = !opt.no_file_events;
+	g.net_events = !opt.no_net_events;
+	p->rodata->file_events = g.file_events;
+	p->rodata->net_events = g.net_events;
+	p->rodata->all_files = opt.all_files;
+	/* The syscall-exit hook runs on every syscall of the system: not loaded at all when neither kind is wanted. */
+	bpf_program__set_autoload(p->progs.handle_sys_exit, g.file_events || g.net_events);
 	/* One ring buffer, one drop counter, one set of filter maps for both objects. */
 	if (bpf_map__reuse_fd(p->maps.events, bpf_map__fd(s->maps.events)) ||
 	    bpf_map__reuse_fd(p->maps.drops, bpf_map__fd(s->maps.drops)) ||
@@ -847,7 +956,8 @@ int main(int argc, char **argv)
 			putchar(',');
 		print_json_string(g.attached[i]);
 	}
-	printf("]}\n");
+	printf("],\"file_events\":%s,\"net_events\":%s}\n", g.file_events ? "true" : "false",
+	       g.net_events ? "true" : "false");
 	fflush(stdout);
 
 	next_stats = boottime_ns() + opt.stats_interval_ms * 1000000ull;
@@ -881,9 +991,11 @@ int main(int argc, char **argv)
 	publisher_get_stats(g.pub, &st);
 	read_drops(&drops, &drop_bytes);
 	printf("{\"event\":\"stopped\",\"records\":%llu,\"published\":%llu,\"ringbuf_drops\":%llu,"
-	       "\"publish_failures\":%llu,\"last_seq\":%lld}\n",
+	       "\"publish_failures\":%llu,\"file_opens_skipped\":%llu,\"last_seq\":%lld}\n",
 	       (unsigned long long)g.records, (unsigned long long)st.published, (unsigned long long)drops,
-	       (unsigned long long)st.failures, g.have_last_seq ? (long long)g.last_seq : -1LL);
+	       (unsigned long long)st.failures,
+	       (unsigned long long)sum_percpu(bpf_map__fd(g.proc_skel->maps.io_skips), SKIP_FILE_PSEUDO),
+	       g.have_last_seq ? (long long)g.last_seq : -1LL);
 	fflush(stdout);
 
 	publisher_destroy(g.pub);

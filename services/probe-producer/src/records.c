@@ -18,6 +18,14 @@ static void pack_key(msgpack_packer *pk, const char *k)
 	pack_cstr(pk, k);
 }
 
+static void pack_bool(msgpack_packer *pk, bool v)
+{
+	if (v)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
 static void pack_base(msgpack_packer *pk, const struct rec_base *b, const char *kind)
 {
 	pack_key(pk, "v");
@@ -143,14 +151,69 @@ void encode_proc(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct r
 		}
 	}
 	pack_key(&pk, "argv_truncated");
-	if (r->argv_truncated)
-		msgpack_pack_true(&pk);
-	else
-		msgpack_pack_false(&pk);
+	pack_bool(&pk, r->argv_truncated);
 	pack_key(&pk, "exit_code");
 	msgpack_pack_int32(&pk, r->exit_code);
 	pack_key(&pk, "duration_ns");
 	msgpack_pack_uint64(&pk, r->duration_ns);
+}
+
+/* pid, tid, uid, ppid, comm: the first five fields of the file / network records. */
+static void pack_task(msgpack_packer *pk, uint32_t pid, uint32_t tid, uint32_t uid, uint32_t ppid, const char *comm)
+{
+	pack_key(pk, "pid");
+	msgpack_pack_uint32(pk, pid);
+	pack_key(pk, "tid");
+	msgpack_pack_uint32(pk, tid);
+	pack_key(pk, "uid");
+	msgpack_pack_uint32(pk, uid);
+	pack_key(pk, "ppid");
+	msgpack_pack_uint32(pk, ppid);
+	pack_key(pk, "comm");
+	pack_cstr(pk, comm);
+}
+
+void encode_file_open(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_file_open *r)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(sbuf);
+	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, BASE_FIELDS + 11);
+	pack_base(&pk, b, "file_open");
+	pack_task(&pk, r->pid, r->tid, r->uid, r->ppid, r->comm);
+	pack_key(&pk, "path");
+	msgpack_pack_str(&pk, r->path_len);
+	msgpack_pack_str_body(&pk, r->path, r->path_len);
+	pack_key(&pk, "path_truncated");
+	pack_bool(&pk, r->path_truncated);
+	pack_key(&pk, "flags");
+	msgpack_pack_uint64(&pk, r->flags);
+	pack_key(&pk, "flags_text");
+	pack_cstr(&pk, r->flags_text);
+	pack_key(&pk, "mode");
+	msgpack_pack_uint32(&pk, r->mode);
+	pack_key(&pk, "result");
+	msgpack_pack_int32(&pk, r->result);
+}
+
+void encode_net_connect(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_net_connect *r)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(sbuf);
+	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, BASE_FIELDS + 9);
+	pack_base(&pk, b, "net_connect");
+	pack_task(&pk, r->pid, r->tid, r->uid, r->ppid, r->comm);
+	pack_key(&pk, "family");
+	pack_cstr(&pk, r->family);
+	pack_key(&pk, "address");
+	pack_cstr(&pk, r->address);
+	pack_key(&pk, "port");
+	msgpack_pack_uint16(&pk, r->port);
+	pack_key(&pk, "result");
+	msgpack_pack_int32(&pk, r->result);
 }
 
 void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_loss *r)
@@ -159,7 +222,7 @@ void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct r
 
 	msgpack_sbuffer_clear(sbuf);
 	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, BASE_FIELDS + 4);
+	msgpack_pack_map(&pk, BASE_FIELDS + 5);
 	pack_base(&pk, b, "loss");
 	pack_key(&pk, "ringbuf_drops");
 	msgpack_pack_uint64(&pk, r->ringbuf_drops);
@@ -169,4 +232,6 @@ void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct r
 	msgpack_pack_uint64(&pk, r->records);
 	pack_key(&pk, "publish_failures");
 	msgpack_pack_uint64(&pk, r->publish_failures);
+	pack_key(&pk, "file_opens_skipped");
+	msgpack_pack_uint64(&pk, r->file_opens_skipped);
 }

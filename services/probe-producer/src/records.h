@@ -58,15 +58,41 @@ struct rec_proc {
 	uint64_t duration_ns;
 };
 
+/** One file open (subject agentsight.raw.proc.<host>). */
+struct rec_file_open {
+	uint32_t pid, tid, uid, ppid;
+	const char *comm;
+	const char *path;
+	size_t path_len; /* bytes in path */
+	bool path_truncated;
+	uint64_t flags;         /* open flags as the process passed them */
+	const char *flags_text; /* "O_WRONLY|O_CREAT|O_TRUNC" */
+	uint32_t mode;
+	int32_t result; /* fd or -errno */
+};
+
+/** One connect() (subject agentsight.raw.proc.<host>). */
+struct rec_net_connect {
+	uint32_t pid, tid, uid, ppid;
+	const char *comm;
+	const char *family; /* "inet" | "inet6" | "unix" */
+	const char *address;
+	uint16_t port;  /* host byte order, 0 for unix */
+	int32_t result; /* 0 or -errno */
+};
+
 /** Loss counters since the run started. */
 struct rec_loss {
 	uint64_t ringbuf_drops, ringbuf_drop_bytes, records, publish_failures;
+	uint64_t file_opens_skipped; /* opens of /proc, /sys, /dev not emitted (no --all-files) */
 };
 
 /** Encode a record into sbuf (cleared first). */
 void encode_ssl(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_ssl *r);
 void encode_ssl_close(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_ssl_close *r);
 void encode_proc(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_proc *r);
+void encode_file_open(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_file_open *r);
+void encode_net_connect(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_net_connect *r);
 void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_loss *r);
 
 #endif

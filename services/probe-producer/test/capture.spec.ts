@@ -265,7 +265,7 @@ describeCapture('agentsight-probe real capture', () => {
       if (g.rec.kind === 'ssl' || g.rec.kind === 'ssl_close') {
         expect(g.subject).toBe(Subjects.rawSsl(token, g.rec.partition));
         expect(g.rec.partition).toBe(partitionOf(g.rec.pid, g.rec.ssl, PARTITIONS));
-      } else if (g.rec.kind === 'proc') expect(g.subject).toBe(Subjects.rawProc(token));
+      } else if (g.rec.kind === 'proc' || g.rec.kind === 'file_open' || g.rec.kind === 'net_connect') expect(g.subject).toBe(Subjects.rawProc(token));
       else expect(g.subject).toBe(Subjects.rawLoss(token));
     }
     // Every connection of the (exited) clients is closed exactly once, after its last fragment, with the
@@ -387,6 +387,7 @@ describeCapture('agentsight-probe real capture', () => {
     const last = loss[loss.length - 1];
     expect(last.seq).toBe(stopped.last_seq);
     expect(last).toMatchObject({ ringbuf_drops: 0, ringbuf_drop_bytes: 0, publish_failures: 0, records: stopped.records });
-    expect(stopped.records).toBe(ssl().length + proc().filter((r) => r.event !== 'snapshot').length);
+    const io = got.filter((g) => g.rec.kind === 'file_open' || g.rec.kind === 'net_connect').length;
+    expect(stopped.records).toBe(ssl().length + proc().filter((r) => r.event !== 'snapshot').length + io);
   });
 });

@@ -1,8 +1,10 @@
 /**
- * Audit records (contract `AuditRecord`, subject `agentsight.audit.<host>`): one per LLM call and one per process
- * event. Ids are deterministic, `deriveId('audit', type, source id)`, so a replay gives the same records.
+ * Audit records (contract `AuditRecord`, subject `agentsight.audit.<host>`): one per LLM call, process event, file
+ * open and connect(). Ids are deterministic, `deriveId('audit', type, source id)`, so a replay gives the same records.
  */
-import { deriveId, rawMsgId, type AuditRecord, type LlmCall, type RawProcRecord } from '@agentsight/contracts';
+import {
+  deriveId, rawMsgId, type AuditRecord, type LlmCall, type RawFileOpenRecord, type RawNetConnectRecord, type RawProcRecord,
+} from '@agentsight/contracts';
 
 function fmt(n: number | null): string {
   return n === null ? '?' : String(n);
@@ -109,6 +111,109 @@ export function auditForProc(rec: RawProcRecord): AuditRecord {
       uid: rec.uid,
       exit_code: rec.exit_code,
       duration_ns: rec.duration_ns,
+      source_id: rawMsgId(rec),
+    },
+  };
+}
+
+/**
+ * Linux errno numbers (asm-generic, shared by x86-64 and arm64) → names, for the results of the probe's records
+ * (the probe only runs on Linux, whatever platform the analyzer runs on).
+ */
+const ERRNO_NAMES: ReadonlyMap<number, string> = new Map(Object.entries({
+  EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, EIO: 5, ENXIO: 6, E2BIG: 7, ENOEXEC: 8, EBADF: 9, ECHILD: 10, EAGAIN: 11,
+  ENOMEM: 12, EACCES: 13, EFAULT: 14, EBUSY: 16, EEXIST: 17, EXDEV: 18, ENODEV: 19, ENOTDIR: 20, EISDIR: 21,
+  EINVAL: 22, ENFILE: 23, EMFILE: 24, ENOTTY: 25, ETXTBSY: 26, EFBIG: 27, ENOSPC: 28, ESPIPE: 29, EROFS: 30,
+  EMLINK: 31, EPIPE: 32, ENAMETOOLONG: 36, ENOSYS: 38, ELOOP: 40, ENODATA: 61, EOVERFLOW: 75, ENOTSOCK: 88,
+  EDESTADDRREQ: 89, EPROTOTYPE: 91, EOPNOTSUPP: 95, EAFNOSUPPORT: 97, EADDRINUSE: 98, EADDRNOTAVAIL: 99,
+  ENETDOWN: 100, ENETUNREACH: 101, ECONNABORTED: 103, ECONNRESET: 104, ENOBUFS: 105, EISCONN: 106, ETIMEDOUT: 110,
+  ECONNREFUSED: 111, EHOSTDOWN: 112, EHOSTUNREACH: 113, EALREADY: 114, EINPROGRESS: 115, EDQUOT: 122,
+}).map(([name, n]) => [n, name]));
+
+/** Name of a negative syscall result (`-2` → `ENOENT`), `errno <n>` when unknown, null for a result >= 0. */
+export function errnoName(result: number): string | null {
+  if (result >= 0) return null;
+  return ERRNO_NAMES.get(-result) ?? `errno ${-result}`;
+}
+
+/** One line for a file open: `open <path>[…] <flags_text> → fd <n>` or `→ <ERRNO>`, e.g. `open /etc/hosts O_RDONLY → fd 3`. */
+export function fileSummary(rec: RawFileOpenRecord): string {
+  const path = (rec.path || '?') + (rec.path_truncated ? '…' : '');
+  return `open ${quoteArg(path)} ${rec.flags_text} → ${rec.result >= 0 ? `fd ${rec.result}` : errnoName(rec.result)}`;
+}
+
+/** `host:port` of a connect target (`[v6]:port` for inet6), `unix:<path>` for a unix socket. */
+export function netTarget(rec: Pick<RawNetConnectRecord, 'family' | 'address' | 'port'>): string {
+  if (rec.family === 'unix') return `unix:${rec.address || '?'}`;
+  const addr = rec.address || '?';
+  return rec.family === 'inet6' ? `[${addr}]:${rec.port}` : `${addr}:${rec.port}`;
+}
+
+/** One line for a connect(): `connect <target> → ok` or `→ <ERRNO>`, e.g. `connect 127.0.0.1:443 → ok`. */
+export function netSummary(rec: RawNetConnectRecord): string {
+  return `connect ${netTarget(rec)} → ${rec.result === 0 ? 'ok' : errnoName(rec.result)}`;
+}
+
+/**
+ * The audit record of a file open: type `file`, action `open`, `ts_ns` = the record's wall-clock ns, `details` = path,
+ * path_truncated, flags, flags_text, mode, result, fd (null on failure), errno (name, null on success), tid, uid.
+ * Id `deriveId('audit', 'file', '<boot_id>:<run>:<seq>')`.
+ */
+export function auditForFile(rec: RawFileOpenRecord): AuditRecord {
+  return {
+    v: 1,
+    id: deriveId('audit', 'file', rawMsgId(rec)),
+    type: 'file',
+    action: 'open',
+    host: rec.host,
+    ts_ns: rec.ts_wall_ns,
+    pid: rec.pid,
+    ppid: rec.ppid ?? 0,
+    comm: rec.comm,
+    summary: fileSummary(rec),
+    details: {
+      path: rec.path,
+      path_truncated: rec.path_truncated,
+      flags: rec.flags,
+      flags_text: rec.flags_text,
+      mode: rec.mode,
+      result: rec.result,
+      fd: rec.result >= 0 ? rec.result : null,
+      errno: errnoName(rec.result),
+      tid: rec.tid,
+      uid: rec.uid,
+      source_id: rawMsgId(rec),
+    },
+  };
+}
+
+/**
+ * The audit record of a connect(): type `net`, action `connect`, `ts_ns` = the record's wall-clock ns, `details` =
+ * family, address, port, target (`host:port`, `[v6]:port`, `unix:<path>`), result, errno (name, null on success;
+ * `EINPROGRESS` is a non-blocking connect in progress, not a failure), tid, uid.
+ * Id `deriveId('audit', 'net', '<boot_id>:<run>:<seq>')`.
+ */
+export function auditForNet(rec: RawNetConnectRecord): AuditRecord {
+  return {
+    v: 1,
+    id: deriveId('audit', 'net', rawMsgId(rec)),
+    type: 'net',
+    action: 'connect',
+    host: rec.host,
+    ts_ns: rec.ts_wall_ns,
+    pid: rec.pid,
+    ppid: rec.ppid ?? 0,
+    comm: rec.comm,
+    summary: netSummary(rec),
+    details: {
+      family: rec.family,
+      address: rec.address,
+      port: rec.port,
+      target: netTarget(rec),
+      result: rec.result,
+      errno: errnoName(rec.result),
+      tid: rec.tid,
+      uid: rec.uid,
       source_id: rawMsgId(rec),
     },
   };

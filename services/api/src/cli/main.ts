@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants, hostname } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { AUDIT_TYPES, isAuditType } from '@agentsight/contracts';
 import { TOKEN_GROUP_BYS, TOKEN_PERIODS } from '@agentsight/clickhouse';
 import type { AuditEntry, CallSummary, TokenGroupBy, TokenPeriod, TokenSummary, TokenSummaryRow, TokenTotals } from '@agentsight/clickhouse';
 import { table } from './format';
@@ -202,12 +203,15 @@ export function program(): Command {
         process.stdout.write((o.json ? JSON.stringify(s, null, 2) : tokenText(s)) + '\n');
       });
     });
-  p.command('audit').description('audit records: LLM calls and process exec/exit')
+  p.command('audit').description('audit records: LLM calls, process exec/exit, file opens, connect() calls')
     .option('--data-dir <dir>', 'data directory').option('--json', 'JSON').option('--pid <pid>', 'only this pid')
-    .option('--type <t>', 'llm | process').option('--limit <n>', 'most recent N', '200')
-    .action((o) => withReader(o, async (r) => print<AuditEntry>(await r.audit({ pid: o.pid ? Number(o.pid) : undefined, type: o.type, limit: Number(o.limit) }), o.json, [
-      ['ts', (a) => a.ts], ['type', (a) => a.type], ['pid', (a) => a.pid], ['ppid', (a) => a.ppid], ['comm', (a) => a.comm], ['summary', (a) => a.summary],
-    ])));
+    .option('--type <t>', AUDIT_TYPES.join(' | ')).option('--limit <n>', 'most recent N', '200')
+    .action((o) => {
+      if (o.type !== undefined && !isAuditType(o.type)) throw new Error(`--type must be one of ${AUDIT_TYPES.join(', ')}`);
+      return withReader(o, async (r) => print<AuditEntry>(await r.audit({ pid: o.pid ? Number(o.pid) : undefined, type: o.type, limit: Number(o.limit) }), o.json, [
+        ['ts', (a) => a.ts], ['type', (a) => a.type], ['pid', (a) => a.pid], ['ppid', (a) => a.ppid], ['comm', (a) => a.comm], ['summary', (a) => a.summary],
+      ]));
+    });
   p.command('discover').description('find running AI agents: match /proc (cmdline, comm, exe, mapped/open files) against allow/deny rules')
     .option('--list-known', 'print the known agents and their rules').option('--verbose', 'explain each match')
     .option('--json', 'JSON array').option('--rules <file>', 'user rules (JSON) merged over the built-in ones (default <data dir>/rules.json if present)')

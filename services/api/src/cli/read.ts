@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { listAudit, listCalls, openClickHouse, tokenSummary } from '@agentsight/clickhouse';
 import type { AuditEntry, CallSummary, TokenGroupBy, TokenPeriod, TokenSummary } from '@agentsight/clickhouse';
+import type { AuditType } from '@agentsight/contracts';
 import { apiPort } from './paths';
 import { apiRunning } from './pipeline';
 
@@ -35,7 +36,7 @@ export class Reader {
     return s;
   }
 
-  audit(opts: { pid?: number; type?: 'llm' | 'process'; limit: number }): Promise<AuditEntry[]> {
+  audit(opts: { pid?: number; type?: AuditType; limit: number }): Promise<AuditEntry[]> {
     return this.client ? listAudit(this.client, opts) : this.api(`/api/audit?${qs(opts)}`);
   }
 

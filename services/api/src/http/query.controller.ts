@@ -1,6 +1,7 @@
 import { BadRequestException, Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
 import { getExchange, listAudit, listCalls, listDeadLetters, listExchanges, TOKEN_GROUP_BYS, TOKEN_PERIODS, tokenSummary } from '@agentsight/clickhouse';
 import type { TokenGroupBy, TokenPeriod } from '@agentsight/clickhouse';
+import { AUDIT_TYPES, isAuditType } from '@agentsight/contracts';
 import { Storage } from '../storage/storage';
 
 /**
@@ -9,7 +10,7 @@ import { Storage } from '../storage/storage';
  * `/api/token?period=today|yesterday|week|last_week|month|last_month&group_by=model|provider|process&compare=1`
  * (a `TokenSummary`: rows, totals with `cost_usd` in USD and `unpriced_calls`, and with `compare` the previous
  * period's totals and the change),
- * `/api/audit?pid&type=llm|process&limit`, `/api/dead-letters?limit`, `/api/exchanges?target&limit` and
+ * `/api/audit?pid&type=llm|process|file|net&limit`, `/api/dead-letters?limit`, `/api/exchanges?target&limit` and
  * `/api/exchanges/:id` (bodies base64 in `request_body_base64` / `response_body_base64`, secrets redacted).
  */
 @Controller('api')
@@ -40,8 +41,8 @@ export class QueryController {
 
   @Get('audit')
   audit(@Query('pid') pid?: string, @Query('type') type?: string, @Query('limit') limit?: string) {
-    if (type && type !== 'llm' && type !== 'process') throw new BadRequestException('type must be llm or process');
-    return listAudit(this.storage.client, { pid: pid ? int(pid, 0) : undefined, type: type as 'llm' | 'process' | undefined, limit: int(limit, 200) });
+    if (type && !isAuditType(type)) throw new BadRequestException(`type must be one of ${AUDIT_TYPES.join(', ')}`);
+    return listAudit(this.storage.client, { pid: pid ? int(pid, 0) : undefined, type: isAuditType(type) ? type : undefined, limit: int(limit, 200) });
   }
 
   @Get('exchanges')
