@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { redactBytes } from '@agentsight/contracts';
+import { GenAiAttr, redactBytes } from '@agentsight/contracts';
 import * as ts from 'typescript';
 import { audit, deadLetter, exchange, genaiEvent, T0 } from '../test/fixtures';
 import { openClickHouse, readOwnerPid, type ClickHouseClient } from './client';
@@ -65,31 +65,49 @@ describe('schema migration of tables created by an older version', () => {
       ingested_at DateTime64(9, 'UTC') DEFAULT now64(9)
     ) ENGINE = ReplacingMergeTree(ingested_at) PARTITION BY toYYYYMM(start_time) ORDER BY call_id`;
 
-  it('ensureSchema adds the cost columns; old rows read null, new rows keep their cost', async () => {
+  it('ensureSchema adds the cost and usage-source columns; old rows read null / reported, new rows keep theirs', async () => {
     const db = 'agentsight_old';
     await client.command({ query: `DROP DATABASE IF EXISTS ${db}` });
     await client.command({ query: `CREATE DATABASE ${db}` });
     await client.command({ query: OLD_LLM_CALLS(db) });
-    const { cost_usd: _c, price_id: _p, ...oldRow } = llmCallRow(genaiEvent());
+    const { cost_usd: _c, price_id: _p, usage_source: _s, usage_tokenizer: _t, ...oldRow } = llmCallRow(genaiEvent());
     await client.insert({ table: `${db}.llm_calls`, values: [oldRow], format: 'JSONEachRow' });
 
     expect(migrationStatements(db)).toEqual([
       expect.stringMatching(/^ALTER TABLE `agentsight_old`\.`llm_calls` ADD COLUMN IF NOT EXISTS `cost_usd` Nullable\(Float64\)/),
       expect.stringMatching(/^ALTER TABLE `agentsight_old`\.`llm_calls` ADD COLUMN IF NOT EXISTS `price_id` Nullable\(String\)/),
+      expect.stringMatching(/^ALTER TABLE `agentsight_old`\.`llm_calls` ADD COLUMN IF NOT EXISTS `usage_source` LowCardinality\(String\) DEFAULT 'reported' .* AFTER `price_id`$/),
+      expect.stringMatching(/^ALTER TABLE `agentsight_old`\.`llm_calls` ADD COLUMN IF NOT EXISTS `usage_tokenizer` Nullable\(String\) .* AFTER `usage_source`$/),
     ]);
     await ensureSchema(client, db);
     await ensureSchema(client, db); // idempotent on a migrated table too
     const rs = await client.query({ query: `SELECT name, type FROM system.columns WHERE database = '${db}' AND table = 'llm_calls' AND name IN ('cost_usd', 'price_id') ORDER BY name`, format: 'JSONEachRow' });
     expect(await rs.json()).toEqual([{ name: 'cost_usd', type: 'Nullable(Float64)' }, { name: 'price_id', type: 'Nullable(String)' }]);
+    const us = await client.query({ query: `SELECT name, type, default_expression FROM system.columns WHERE database = '${db}' AND table = 'llm_calls' AND name LIKE 'usage_%' ORDER BY name`, format: 'JSONEachRow' });
+    expect(await us.json()).toEqual([
+      { name: 'usage_source', type: 'LowCardinality(String)', default_expression: "'reported'" },
+      { name: 'usage_tokenizer', type: 'Nullable(String)', default_expression: '' },
+    ]);
 
     const priced = genaiEvent({ id: 'genai-new', llm_call_id: 'call-new', start_ns: T0 + 1_000_000_000n, end_ns: T0 + 2_000_000_000n, cost_usd: 0.00033, cost: { breakdown: { input: 0.00004, cache_read: 0.00005, cache_write: 0, output: 0.00024, reasoning: 0 }, price_id: 'openai/gpt-4.1@2026-06-21' } });
     await client.insert({ table: `${db}.llm_calls`, values: [llmCallRow(priced)], format: 'JSONEachRow' });
     const calls = await listCalls(client, { database: db });
     expect(calls.map((c) => [c.call_id, c.cost_usd])).toEqual([['call-new', 0.00033], ['call-1', null]]);
+    expect(calls.map((c) => [c.call_id, c.usage_source, c.usage_tokenizer])).toEqual([['call-new', 'reported', null], ['call-1', 'reported', null]]);
     expect(await scalar(`SELECT price_id FROM ${db}.llm_calls FINAL WHERE call_id = 'call-new'`)).toBe('openai/gpt-4.1@2026-06-21');
     expect(await scalar(`SELECT count() FROM ${db}.llm_calls FINAL WHERE price_id IS NULL AND cost_usd IS NULL`)).toBe('1');
     const sum = await tokenSummary(client, { period: 'month', now: Number(T0 / 1_000_000n) + 60_000, database: db });
     expect(sum.totals).toMatchObject({ calls: 2, cost_usd: 0.00033, unpriced_calls: 1 });
+    // An estimated call (no usage reported by the provider) keeps its source and tokenizer.
+    const estimated = genaiEvent({
+      id: 'genai-est', llm_call_id: 'call-est', start_ns: T0 + 3_000_000_000n, end_ns: T0 + 4_000_000_000n, raw_usage: null,
+      attrs: { 'gen_ai.usage.input_tokens': 16, 'gen_ai.usage.output_tokens': 290, [GenAiAttr.usageSource]: 'estimated', [GenAiAttr.usageTokenizer]: 'o200k_base' },
+    });
+    await client.insert({ table: `${db}.llm_calls`, values: [llmCallRow(estimated)], format: 'JSONEachRow' });
+    expect((await listCalls(client, { database: db, limit: 1 }))[0]).toMatchObject({
+      call_id: 'call-est', usage_source: 'estimated', usage_tokenizer: 'o200k_base', 'gen_ai.usage.input_tokens': 16, 'gen_ai.usage.output_tokens': 290, raw_usage: null,
+    });
+    expect(await scalar(`SELECT count() FROM ${db}.llm_calls FINAL WHERE usage_source = 'estimated'`)).toBe('1');
   });
 });
 
@@ -311,6 +329,8 @@ describe('queries', () => {
       'error.type': null,
       output_text: 'Let me check.',
       cost_usd: null,
+      usage_source: 'reported',
+      usage_tokenizer: null,
     });
     expect(calls[0]).toMatchObject({ 'http.response.status_code': 529, 'error.type': 'overloaded_error', tool_calls: [], raw_usage: null, 'gen_ai.usage.cache_creation.input_tokens': 5 });
     expect((await listCalls(client, { limit: 10, pid: 7, database: db })).map((c) => c.call_id)).toEqual(['call-2']);

@@ -2,6 +2,7 @@
  * Read queries used by the API and the CLI. Every query reads with `FINAL` (rows deduplicated by id) and binds
  * its parameters server-side (`{name:Type}`). Times in results are ISO 8601 UTC strings with ms precision.
  */
+import type { AuditType } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { decodeBody, type ExchangeRow } from './rows';
 import { DEFAULT_DATABASE, TABLES, qualified, type TableName } from './schema';
@@ -95,6 +96,13 @@ export interface CallSummary {
   output_text: string;
   /** Cost in USD at list prices; null = unpriced (unknown model or price, or stored before costs existed). */
   cost_usd: number | null;
+  /**
+   * `reported`: the token counts are the provider's; `estimated`: the provider reported none and agentsight counted
+   * them with `usage_tokenizer` (cost is then an estimate too). Calls stored before this existed read `reported`.
+   */
+  usage_source: 'reported' | 'estimated';
+  /** Tokenizer of estimated counts (`o200k_base`, `cl100k_base`, `qwen3`, `estimate:o200k_base`, …); null when reported. */
+  usage_tokenizer: string | null;
 }
 
 export interface ListCallsOptions extends DbOption {
@@ -123,14 +131,14 @@ export async function listCalls(client: ClickHouseClient, opts: ListCallsOptions
     http_status: number | null; operation: string; provider: string; request_model: string | null; response_model: string | null;
     response_id: string | null; finish_reasons: string[]; input_tokens: string | null; output_tokens: string | null;
     cache_read_input_tokens: string | null; cache_creation_input_tokens: string | null; tool_calls: string; raw_usage: string;
-    error_type: string | null; output_text: string; cost_usd: number | null;
+    error_type: string | null; output_text: string; cost_usd: number | null; usage_source: string; usage_tokenizer: string | null;
   };
   const rs = await rows<R>(
     client,
     `SELECT call_id, toString(toUnixTimestamp64Nano(start_time)) AS start_ns, duration_ms, pid, process_name, server_address,
             http_status, operation, provider, request_model, response_model, response_id, finish_reasons, input_tokens,
             output_tokens, cache_read_input_tokens, cache_creation_input_tokens, tool_calls, raw_usage, error_type, output_text,
-            cost_usd
+            cost_usd, usage_source, usage_tokenizer
      FROM ${qualified(opts.database ?? DEFAULT_DATABASE, 'llm_calls')} FINAL
      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
      ORDER BY start_time DESC, call_id
@@ -168,6 +176,8 @@ export async function listCalls(client: ClickHouseClient, opts: ListCallsOptions
       'error.type': r.error_type,
       output_text: r.output_text,
       cost_usd: r.cost_usd === null || r.cost_usd === undefined ? null : Number(r.cost_usd),
+      usage_source: r.usage_source === 'estimated' ? 'estimated' : 'reported',
+      usage_tokenizer: r.usage_source === 'estimated' ? (r.usage_tokenizer ?? null) : null,
     };
   });
 }
@@ -415,7 +425,8 @@ export interface AuditEntry {
 
 export interface ListAuditOptions extends DbOption {
   pid?: number;
-  type?: 'llm' | 'process';
+  /** Only this audit type (`llm` | `process` | `file` | `net`, contract `AUDIT_TYPES`). */
+  type?: AuditType;
   since?: TimeInput;
   /** Max rows (default 200), newest first. */
   limit?: number;

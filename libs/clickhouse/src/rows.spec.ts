@@ -1,3 +1,4 @@
+import { GenAiAttr } from '@agentsight/contracts';
 import { audit, deadLetter, exchange, genaiEvent, T0 } from '../test/fixtures';
 import { auditRow, deadLetterRow, decodeBody, encodeBody, exchangeRow, llmCallRow, nsToDateTime64, sseText } from './rows';
 import { timeToNs, periodRange, periodStartMs, previousPeriodRange } from './queries';
@@ -20,6 +21,17 @@ describe('rows (pure)', () => {
     expect(JSON.parse(r.raw_usage)).toEqual({ prompt_tokens: 120, completion_tokens: 30, prompt_tokens_details: { cached_tokens: 100 } });
     // No cost in the event (unpriced, or written before costs existed) → null columns.
     expect(r).toMatchObject({ cost_usd: null, price_id: null });
+    // No agentsight.usage.* attributes → provider-reported usage.
+    expect(r).toMatchObject({ usage_source: 'reported', usage_tokenizer: null });
+  });
+
+  it('maps estimated usage (agentsight.usage.source / tokenizer attributes)', () => {
+    const r = llmCallRow(genaiEvent({ attrs: { [GenAiAttr.usageSource]: 'estimated', [GenAiAttr.usageTokenizer]: 'qwen3' } }));
+    expect(r).toMatchObject({ usage_source: 'estimated', usage_tokenizer: 'qwen3', input_tokens: 120 });
+    expect(JSON.parse(r.attributes)[GenAiAttr.usageSource]).toBe('estimated');
+    // A tokenizer without the estimated marker is ignored; an unknown source value reads as reported.
+    expect(llmCallRow(genaiEvent({ attrs: { [GenAiAttr.usageTokenizer]: 'qwen3' } }))).toMatchObject({ usage_source: 'reported', usage_tokenizer: null });
+    expect(llmCallRow(genaiEvent({ attrs: { [GenAiAttr.usageSource]: 'guessed' } }))).toMatchObject({ usage_source: 'reported', usage_tokenizer: null });
   });
 
   it('maps the cost of a priced event', () => {

@@ -10,6 +10,7 @@
  * caller can dead-letter it.
  */
 import {
+  GenAiAttr,
   redactArgv,
   redactBytes,
   redactHeaders,
@@ -57,6 +58,10 @@ export type LlmCallRow = {
   /** USD at list prices; null = unpriced. */
   cost_usd: number | null;
   price_id: string | null;
+  /** `reported` | `estimated` (token counts counted by agentsight, see `LlmCall.usage_source`). */
+  usage_source: 'reported' | 'estimated';
+  /** Tokenizer of estimated counts; null when reported. */
+  usage_tokenizer: string | null;
 };
 
 /** How a body is stored: `utf8` = as text (it was valid UTF-8), `base64` = base64 of the bytes. */
@@ -215,7 +220,8 @@ function headers(h: HeaderList | undefined): Array<[string, string]> {
  * `llm_calls` row of a GenAI event (one per LLM call). Semconv attributes become columns (missing → null; token
  * counts stay null when not reported); `tool_calls` = JSON array of `{id,name,arguments}` with arguments redacted;
  * `raw_usage` = JSON (or `null`); `attributes` = JSON of all attributes; `output_text` redacted; `cost_usd` / `price_id`
- * from the event's cost (null when unpriced or absent).
+ * from the event's cost (null when unpriced or absent); `usage_source` / `usage_tokenizer` from the
+ * `agentsight.usage.*` attributes (`reported` / null when absent).
  */
 export function llmCallRow(ev: GenAiEvent): LlmCallRow {
   if (!ev || typeof ev.id !== 'string' || !ev.id) throw new Error('genai event without id');
@@ -254,7 +260,18 @@ export function llmCallRow(ev: GenAiEvent): LlmCallRow {
     output_text: redactText(ev.output_text ?? ''),
     exchange_id: ev.exchange_id ?? '',
     ...cost(ev),
+    ...usageSource(a),
   };
+}
+
+/**
+ * Usage provenance columns from the event's agentsight attributes (`agentsight.usage.source` = `estimated`,
+ * `agentsight.usage.tokenizer`); events without them (provider-reported usage, or written before estimation existed)
+ * are `reported` with a null tokenizer.
+ */
+function usageSource(a: GenAiEvent['attributes']): { usage_source: 'reported' | 'estimated'; usage_tokenizer: string | null } {
+  if (a[GenAiAttr.usageSource] !== 'estimated') return { usage_source: 'reported', usage_tokenizer: null };
+  return { usage_source: 'estimated', usage_tokenizer: str(a[GenAiAttr.usageTokenizer]) };
 }
 
 /** Cost columns of an event; events from before costs existed (no `cost_usd`) and non-finite values give null. */

@@ -9,7 +9,8 @@
  *   is derived from the row's own (deterministic) event time, never from `ingested_at`.
  * - `ingested_at DateTime64(9,'UTC') DEFAULT now64(9)`: filled by the server; rows from `rows.ts` omit it.
  * - Times are `DateTime64(9,'UTC')` (wall-clock ns, exact: the contracts' bigint ns fit).
- * - Token counts are `Nullable(UInt64)`: null = the provider did not report it (distinct from 0).
+ * - Token counts are `Nullable(UInt64)`: null = the provider did not report it (distinct from 0). `usage_source` says
+ *   whether they are the provider's (`reported`) or counted by agentsight with `usage_tokenizer` (`estimated`).
  * - JSON payloads (`tool_calls`, `raw_usage`, `attributes`, `details`) are `String` holding JSON text: portable
  *   across ClickHouse versions and read with `JSONExtract*` when needed.
  * - Bodies (`exchanges.*_body`) are `String` with an `*_body_encoding` column: `utf8` = the bytes were valid UTF-8
@@ -49,8 +50,25 @@ const LLM_CALLS_COST_COLUMNS: ColumnMigration[] = [
   { table: 'llm_calls', name: 'price_id', type: "Nullable(String) COMMENT 'price-table entry used (GenAiEvent.cost.price_id)'", after: 'cost_usd' },
 ];
 
+/**
+ * Usage provenance columns of `llm_calls` (issue 4, token estimation), in CREATE order after `price_id`:
+ * `usage_source` = `reported` (the provider's counts) | `estimated` (counted by agentsight because the provider
+ * reported none; `LlmCall.usage_source`), rows from before the column existed read `reported` (they only ever held
+ * provider counts); `usage_tokenizer` = the tokenizer of estimated counts (`o200k_base`, `qwen3`,
+ * `estimate:o200k_base`, …), null when reported.
+ */
+const LLM_CALLS_USAGE_COLUMNS: ColumnMigration[] = [
+  {
+    table: 'llm_calls',
+    name: 'usage_source',
+    type: "LowCardinality(String) DEFAULT 'reported' COMMENT 'reported | estimated (token counts counted by agentsight: the provider reported none)'",
+    after: 'price_id',
+  },
+  { table: 'llm_calls', name: 'usage_tokenizer', type: "Nullable(String) COMMENT 'tokenizer of estimated token counts; null when reported'", after: 'usage_source' },
+];
+
 /** Columns added to existing tables since the first schema, oldest first (each becomes an idempotent ALTER). */
-export const COLUMN_MIGRATIONS: readonly ColumnMigration[] = [...LLM_CALLS_COST_COLUMNS];
+export const COLUMN_MIGRATIONS: readonly ColumnMigration[] = [...LLM_CALLS_COST_COLUMNS, ...LLM_CALLS_USAGE_COLUMNS];
 
 /** `ALTER TABLE … ADD COLUMN IF NOT EXISTS` statements bringing older tables of `database` up to date. */
 export function migrationStatements(database: string = DEFAULT_DATABASE): string[] {
@@ -93,7 +111,7 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
       attributes String COMMENT 'JSON: gen_ai.* / server.* / http.* attributes',
       output_text String,
       exchange_id String,
-      ${LLM_CALLS_COST_COLUMNS.map((c) => `${c.name} ${c.type}`).join(',\n      ')},
+      ${[...LLM_CALLS_COST_COLUMNS, ...LLM_CALLS_USAGE_COLUMNS].map((c) => `${c.name} ${c.type}`).join(',\n      ')},
       ingested_at ${TS} DEFAULT now64(9)
     ) ${ENGINE}
     PARTITION BY toYYYYMM(start_time)
@@ -134,7 +152,7 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
     ORDER BY exchange_id`,
     `CREATE TABLE IF NOT EXISTS ${db}.audit_events (
       id String,
-      type LowCardinality(String) COMMENT 'llm | process',
+      type LowCardinality(String) COMMENT 'llm | process | file | net',
       action LowCardinality(String),
       host LowCardinality(String),
       ts ${TS},
@@ -169,7 +187,8 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
 /**
  * Creates the database and tables if missing, then adds the columns of {@link COLUMN_MIGRATIONS} to tables created by
  * an older version (idempotent: safe on every start, concurrently from several processes against a server; rows
- * written before a column existed read its default, i.e. null for the cost columns). Throws the ClickHouse error on
+ * written before a column existed read its default, i.e. null for the cost columns and `usage_tokenizer`, `reported`
+ * for `usage_source`). Throws the ClickHouse error on
  * failure.
  */
 export async function ensureSchema(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<void> {

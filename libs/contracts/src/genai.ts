@@ -20,6 +20,13 @@ export const GenAiAttr = {
   serverAddress: 'server.address',
   httpResponseStatusCode: 'http.response.status_code',
   errorType: 'error.type',
+  /**
+   * agentsight extension (not semconv): `estimated` when the `gen_ai.usage.input_tokens`/`output_tokens` values were
+   * counted by agentsight because the provider reported no usage (`LlmCall.usage_source`); absent when reported.
+   */
+  usageSource: 'agentsight.usage.source',
+  /** agentsight extension: the tokenizer behind estimated counts (`LlmCall.usage_tokenizer`); absent when reported. */
+  usageTokenizer: 'agentsight.usage.tokenizer',
 } as const;
 
 export type GenAiAttributeValue = string | number | boolean | string[];

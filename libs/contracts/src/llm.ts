@@ -40,6 +40,26 @@ export interface LlmCall {
   response_model: string | null;
   response_id: string | null;
   usage: Usage;
+  /**
+   * Where {@link usage}'s input/output token counts come from:
+   * - `reported`: from the provider's usage (also when it reported none and nothing could be counted: the counts are
+   *   then null; and when it reported only some counts: the missing ones stay null, the provider's accounting is
+   *   authoritative, e.g. Gemini omits `candidatesTokenCount` when a reply is only thoughts);
+   * - `estimated`: the response (HTTP < 400) carried neither an input nor an output count (a stream without
+   *   `stream_options.include_usage`, a server that never reports usage, a stream cut before its usage chunk), so the
+   *   analyzer counted them with {@link usage_tokenizer}: `input_tokens` from the request body (message texts, roles,
+   *   names, system/instructions, tool calls and results, tool definitions as JSON text, plus the chat template's
+   *   per-message overhead), `output_tokens` from `output_text` plus each tool call's name and arguments. Cache and
+   *   reasoning counts stay null. Reasoning/thinking output is not visible in `output_text` and is not counted.
+   * Calls written before this field existed read as `reported`.
+   */
+  usage_source: 'reported' | 'estimated';
+  /**
+   * Tokenizer that produced estimated counts (`@agentsight/tokens`): `o200k_base` / `cl100k_base` (tiktoken, OpenAI
+   * models), `qwen3` (Qwen models), `estimate:o200k_base` (any other model: o200k_base as a proxy) or
+   * `estimate:chars/4` (no tokenizer could be loaded). Null when `usage_source` is `reported`.
+   */
+  usage_tokenizer: string | null;
   /** The provider's usage object(s) as received (merged for streams), for audit and re-derivation. */
   raw_usage: Record<string, unknown> | null;
   /** Provider finish/stop reasons, one per choice. */

@@ -3,6 +3,7 @@
  * real capture, error events, recognition by body shape and host, and totality. Inputs are corpus bytes, cut or
  * spliced where a case needs it.
  */
+import { countTokens } from '@agentsight/tokens';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deriveId, type Exchange } from '@agentsight/contracts';
@@ -37,6 +38,7 @@ describe('broken JSON → json_parse_error dead letter and a best-effort call', 
     expect(r.call!.request_model).toBe('gpt-4.1-nano');
     expect(r.call!.response_model).toBe('gpt-4.1-nano-2025-04-14');
     expect(r.call!.usage.input_tokens).toBeNull();
+    expect(r.call!).toMatchObject({ usage_source: 'reported', usage_tokenizer: null }); // unreadable body: output unknown, not estimated
     expect(r.call!.error_type).toBeNull();
     expect(r.audit).toHaveLength(1);
   });
@@ -231,7 +233,10 @@ describe('OpenAI stream tool-call grouping', () => {
     ]);
     expect(c.finish_reasons).toEqual(['tool_calls', 'tool_calls']);
     expect(c.raw_usage).toBeNull();
-    expect(c.usage.input_tokens).toBeNull();
+    // No usage chunk: estimated (gpt-4o → o200k_base); the output is the tool calls' names and arguments.
+    expect(c).toMatchObject({ usage_source: 'estimated', usage_tokenizer: 'o200k_base' });
+    expect(c.usage.output_tokens).toBe(c.tool_calls.reduce((n, t) => n + countTokens('gpt-4o', t.name).tokens + countTokens('gpt-4o', t.arguments).tokens, 0));
+    expect(c.usage.input_tokens).toBeGreaterThan(0);
   });
 });
 

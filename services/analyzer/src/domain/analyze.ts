@@ -16,6 +16,7 @@ import { extractOpenAiChat } from './openai-chat';
 import { extractOpenAiResponses } from './openai-responses';
 import { apiFromPath, isStreamingPath, modelFromPath, providerFor, stripPort, targetHost, targetPath } from './providers';
 import { DLQ_SAMPLE_BYTES, type AnalyzeResult, type DeadLetterDraft, type LlmApi } from './types';
+import { estimateUsage } from './usage-estimate';
 
 /** `LlmCall.error_type` of a recognised request whose connection ended before any response arrived. */
 export const NO_RESPONSE_ERROR = 'no_response';
@@ -234,8 +235,9 @@ function ollamaRequest(api: LlmApi, reqJson: JsonObject | undefined): boolean {
  * `text_completion` for Ollama `/api/generate`; `request_model` from the body, else from the path (Gemini
  * `models/<m>:…`, Bedrock `/model/<id>/…`, URL-decoded); `streaming` when the response was a stream or the path names a
  * streaming method; timing start = `request.start_ns`, end = `response.end_ns`, ns; tokens per OTel GenAI semconv
- * v1.41, input including cached tokens, provider numbers in `raw_usage`), `audit` = `[auditForCall(call)]`, and dead
- * letter drafts, at most one per reason: `json_parse_error` for a recognised call whose request body, response body,
+ * v1.41, input including cached tokens, provider numbers in `raw_usage`; when the response carried no usage at all,
+ * counted with the model's tokenizer and marked `usage_source: 'estimated'`, see `estimateUsage`), `audit` =
+ * `[auditForCall(call)]`, and dead letter drafts, at most one per reason: `json_parse_error` for a recognised call whose request body, response body,
  * SSE `data:`, NDJSON line or event-stream payload is not valid JSON, `eventstream_error` for an event-stream CRC32
  * mismatch or broken framing (the call is still returned, best effort: bad events are skipped, models salvaged from
  * the text). Errors (rule F): HTTP ≥ 400 → `error_type` = the body's error type (OpenAI `error.type`/`code`, Anthropic
@@ -297,6 +299,17 @@ function analyze(ex: Exchange): AnalyzeResult {
   }
 
   const server = stripPort(ex.server_address || targetHost(req.target));
+  const requestModel = str(reqJson?.model) ?? (reqParsed && !reqParsed.ok ? salvageString(reqText, 'model') : null) ?? modelFromPath(path);
+  const usage = estimateUsage({
+    usage: x.usage,
+    status: ex.response ? status : null,
+    error_type: errorType,
+    model: x.response_model ?? requestModel,
+    request: reqJson,
+    output_text: x.output_text,
+    tool_calls: x.tool_calls,
+    response_readable: !failures.some((f) => f.where === 'response.body'),
+  });
   const call: LlmCall = {
     v: 1,
     id: deriveId('llm', ex.id),
@@ -305,10 +318,12 @@ function analyze(ex: Exchange): AnalyzeResult {
     api,
     operation: OPERATIONS[api],
     streaming: Boolean(ex.response?.streaming) || parsed.sse || isStreamingPath(path),
-    request_model: str(reqJson?.model) ?? (reqParsed && !reqParsed.ok ? salvageString(reqText, 'model') : null) ?? modelFromPath(path),
+    request_model: requestModel,
     response_model: x.response_model,
     response_id: x.response_id,
-    usage: x.usage,
+    usage: usage.usage,
+    usage_source: usage.usage_source,
+    usage_tokenizer: usage.usage_tokenizer,
     raw_usage: x.raw_usage,
     finish_reasons: x.finish_reasons,
     tool_calls: x.tool_calls,

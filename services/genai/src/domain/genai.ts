@@ -13,6 +13,8 @@ import { defaultPriceTable, priceCall, type PriceTable } from '@agentsight/prici
  * - token counts: `gen_ai.usage.input_tokens` (includes cached input, as the semconv requires; for Anthropic
  *   input + cache_read + cache_creation), `gen_ai.usage.output_tokens`, `gen_ai.usage.cache_read.input_tokens`,
  *   `gen_ai.usage.cache_creation.input_tokens`, `gen_ai.usage.reasoning.output_tokens`;
+ * - when the analyzer counted the tokens itself (`usage_source` `estimated`): `agentsight.usage.source` = `estimated`
+ *   and `agentsight.usage.tokenizer` (absent for provider-reported usage, the default);
  * - `server.address`, `http.response.status_code`, `error.type` (only when the call failed).
  */
 export function genAiAttributes(call: LlmCall): Record<string, GenAiAttributeValue> {
@@ -31,6 +33,10 @@ export function genAiAttributes(call: LlmCall): Record<string, GenAiAttributeVal
   set(GenAiAttr.usageCacheReadInputTokens, call.usage.cache_read_input_tokens);
   set(GenAiAttr.usageCacheCreationInputTokens, call.usage.cache_creation_input_tokens);
   set(GenAiAttr.usageReasoningOutputTokens, call.usage.reasoning_output_tokens);
+  if (call.usage_source === 'estimated') {
+    a[GenAiAttr.usageSource] = 'estimated';
+    set(GenAiAttr.usageTokenizer, call.usage_tokenizer);
+  }
   set(GenAiAttr.serverAddress, call.server_address);
   set(GenAiAttr.httpResponseStatusCode, call.http_status);
   set(GenAiAttr.errorType, call.error_type);
