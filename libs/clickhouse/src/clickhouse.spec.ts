@@ -12,7 +12,7 @@ import { GenAiAttr, redactBytes } from '@agentsight/contracts';
 import * as ts from 'typescript';
 import { audit, deadLetter, exchange, genaiEvent, T0 } from '../test/fixtures';
 import { openClickHouse, readOwnerPid, type ClickHouseClient } from './client';
-import { countRows, getExchange, listAudit, listCalls, listDeadLetters, tokenSummary } from './queries';
+import { auditSummary, countRows, getExchange, listAudit, listCalls, listDeadLetters, tokenSummary } from './queries';
 import { auditRow, deadLetterRow, exchangeRow, llmCallRow } from './rows';
 import { ensureSchema, migrationStatements, TABLES } from './schema';
 import { BatchWriter } from './writer';
@@ -437,6 +437,102 @@ describe('queries', () => {
       ts: '2024-05-01T12:00:00.123Z',
     }]);
     expect(await getExchange(client, 'nope', { database: db })).toBeNull();
+  });
+});
+
+describe('audit: since filter and auditSummary', () => {
+  const adb = 'agentsight_audit';
+  const S = 1_000_000_000n;
+  /** ISO (ms) of T0 + `sec` seconds: T0 is …:00.123456789, so this is ≤ the record's ns time (at or after includes it). */
+  const iso = (sec: number) => new Date(Number(T0 / 1_000_000n) + sec * 1000).toISOString();
+  const exec = (id: string, sec: number, pid: number, argv: string[], filename: string) =>
+    auditRow(audit({ id, pid, ts_ns: T0 + BigInt(sec) * S, summary: `exec ${filename}`, details: { event: 'exec', filename, argv } }));
+  const connect = (id: string, sec: number, target: string, result: number, errno: string | null) =>
+    auditRow(audit({ id, type: 'net', action: 'connect', pid: 100, ts_ns: T0 + BigInt(sec) * S, summary: `connect ${target}`, details: { target, result, errno } }));
+  const call = (i: number, sec: number, pid: number, provider: string, inp: number, out: number, cost: number | null) =>
+    llmCallRow(genaiEvent({
+      id: `ag${i}`, llm_call_id: `ac${i}`, pid, start_ns: T0 + BigInt(sec) * S, end_ns: T0 + BigInt(sec) * S + 1n,
+      attrs: { 'gen_ai.provider.name': provider, 'gen_ai.usage.input_tokens': inp, 'gen_ai.usage.output_tokens': out },
+      cost_usd: cost,
+      cost: cost === null ? null : { breakdown: { input: cost, cache_read: 0, cache_write: 0, output: 0, reasoning: 0 }, price_id: 'test/x@2024-01-01' },
+    }));
+
+  beforeAll(async () => {
+    await ensureSchema(client, adb);
+    const a1 = exec('a1', 0, 100, ['/usr/bin/git', 'status'], '/usr/bin/git');
+    const auditRows = [
+      exec('old', -3600, 100, ['curl', 'x'], '/usr/bin/curl'), // before the window
+      a1, a1, // stored twice: counted once (FINAL)
+      exec('a2', 10, 100, ['git', 'log'], '/usr/bin/git'),
+      exec('a3', 20, 100, [], '/bin/ls'), // no argv: basename of filename
+      exec('a4', 30, 200, ['python3', 'x.py'], '/usr/bin/python3.12'),
+      auditRow(audit({ id: 'a5', action: 'exit', pid: 100, ts_ns: T0 + 40n * S, summary: 'exit 0 after 1.0 ms', details: { event: 'exit', filename: '', argv: [] } })),
+      connect('a6', 50, '1.2.3.4:443', 0, null),
+      connect('a7', 60, '1.2.3.4:443', -111, 'ECONNREFUSED'),
+      connect('a8', 61, '[::1]:80', -115, 'EINPROGRESS'), // in progress: not a failure
+      auditRow(audit({ id: 'a9', type: 'file', action: 'open', pid: 100, ts_ns: T0 + 70n * S, summary: 'open /etc/hosts O_RDONLY → fd 3', details: { path: '/etc/hosts' } })),
+      auditRow(audit({ id: 'a10', type: 'llm', action: 'llm_call', pid: 100, ts_ns: T0 + 80n * S, summary: 'openai gpt-4.1', details: {} })),
+    ];
+    const c1 = call(1, 5, 100, 'openai', 100, 10, 0.001);
+    const callRows = [
+      call(5, -3600, 100, 'openai', 9999, 9999, 1), // before the window
+      c1, c1,
+      call(3, 7, 100, 'anthropic', 1000, 5, 0.002),
+      call(4, 8, 200, 'anthropic', 50, 5, 0.5),
+      call(2, 9, 100, 'openai', 200, 20, null), // unpriced
+    ];
+    await client.insert({ table: `${adb}.audit_events`, values: auditRows, format: 'JSONEachRow' });
+    await client.insert({ table: `${adb}.llm_calls`, values: callRows, format: 'JSONEachRow' });
+  });
+
+  it('listAudit since: ISO (at or after, inclusive) and relative', async () => {
+    const ids = async (since: string) => (await listAudit(client, { since, limit: 100, database: adb })).map((a) => a.id);
+    expect(await ids(iso(50))).toEqual(['a10', 'a9', 'a8', 'a7', 'a6']);
+    expect(await ids(iso(0))).toHaveLength(10);
+    expect(await ids('1h')).toEqual([]); // the fixtures are from 2024
+    expect((await listAudit(client, { since: '', limit: 100, database: adb })).map((a) => a.id)).toContain('old');
+    await expect(listAudit(client, { since: 'yesterday-ish', database: adb })).rejects.toThrow(/not a time/);
+  });
+
+  it('summary over a window: counts per type/action, top commands and connects, providers, tokens and cost', async () => {
+    const s = await auditSummary(client, { since: iso(0), database: adb });
+    expect(s).toEqual({
+      filters: { pid: null, type: null, since: '2024-05-01T12:00:00.123Z' },
+      total: 10,
+      by_type: [{ type: 'process', count: 5 }, { type: 'net', count: 3 }, { type: 'file', count: 1 }, { type: 'llm', count: 1 }],
+      by_action: [
+        { type: 'process', action: 'exec', count: 4 }, { type: 'net', action: 'connect', count: 3 },
+        { type: 'file', action: 'open', count: 1 }, { type: 'llm', action: 'llm_call', count: 1 }, { type: 'process', action: 'exit', count: 1 },
+      ],
+      top_commands: [{ command: 'git', count: 2 }, { command: 'ls', count: 1 }, { command: 'python3', count: 1 }],
+      top_connects: [{ target: '1.2.3.4:443', count: 2, failed: 1 }, { target: '[::1]:80', count: 1, failed: 0 }],
+      providers: [{ provider: 'anthropic', calls: 2 }, { provider: 'openai', calls: 2 }],
+      llm: { calls: 4, input_tokens: 1350, output_tokens: 40, cost_usd: 0.503, priced_calls: 3, unpriced_calls: 1 },
+    });
+  });
+
+  it('summary filtered by pid (no since), by type, and top', async () => {
+    const p = await auditSummary(client, { pid: 100, database: adb });
+    expect(p.total).toBe(10);
+    expect(p.top_commands).toEqual([{ command: 'git', count: 2 }, { command: 'curl', count: 1 }, { command: 'ls', count: 1 }]);
+    expect(p.providers).toEqual([{ provider: 'openai', calls: 3 }, { provider: 'anthropic', calls: 1 }]);
+    expect(p.llm).toEqual({ calls: 4, input_tokens: 11_299, output_tokens: 10_034, cost_usd: 1.003, priced_calls: 3, unpriced_calls: 1 });
+
+    const n = await auditSummary(client, { type: 'net', since: iso(0), top: 1, database: adb });
+    expect(n).toMatchObject({ filters: { type: 'net' }, total: 3, by_type: [{ type: 'net', count: 3 }], top_commands: [], top_connects: [{ target: '1.2.3.4:443', count: 2, failed: 1 }] });
+    expect(n.llm.calls).toBe(4); // the LLM section is filtered by pid/since only
+  });
+
+  it('summary cost: null when every call in the window is unpriced, 0 with no calls; relative since', async () => {
+    const u = await auditSummary(client, { since: new Date(Number(T0 / 1_000_000n) + 8_500).toISOString(), database: adb });
+    expect(u.llm).toEqual({ calls: 1, input_tokens: 200, output_tokens: 20, cost_usd: null, priced_calls: 0, unpriced_calls: 1 });
+    const now = Number(T0 / 1_000_000n) + 60_000; // relative to T0 + 60 s
+    const r = await auditSummary(client, { since: '15s', now, database: adb });
+    expect(r.filters.since).toBe('2024-05-01T12:00:45.123Z');
+    expect(r.total).toBe(5);
+    expect(r.llm).toEqual({ calls: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0, priced_calls: 0, unpriced_calls: 0 });
+    expect(r.providers).toEqual([]);
+    await expect(auditSummary(client, { since: 'soon', database: adb })).rejects.toThrow(/not a time/);
   });
 });
 

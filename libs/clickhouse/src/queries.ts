@@ -432,22 +432,38 @@ export interface ListAuditOptions extends DbOption {
   limit?: number;
 }
 
-/** Audit records, newest first. */
-export async function listAudit(client: ClickHouseClient, opts: ListAuditOptions = {}): Promise<AuditEntry[]> {
+/**
+ * WHERE conditions (and their bound parameters) of the audit filters: `pid`, `type` (only when `withType`) and `since`
+ * (`sinceNs`, already resolved) on the time column `tsCol`.
+ */
+function auditFilters(f: { pid?: number; type?: AuditType; sinceNs: bigint | null }, tsCol: string, withType: boolean): { where: string[]; params: Record<string, unknown> } {
   const where: string[] = [];
-  const params: Record<string, unknown> = { limit: clampLimit(opts.limit, 200) };
-  if (opts.pid !== undefined) {
+  const params: Record<string, unknown> = {};
+  if (f.pid !== undefined) {
     where.push('pid = {pid:UInt32}');
-    params.pid = opts.pid;
+    params.pid = f.pid;
   }
-  if (opts.type) {
+  if (withType && f.type) {
     where.push('type = {type:String}');
-    params.type = opts.type;
+    params.type = f.type;
   }
-  if (opts.since !== undefined && opts.since !== '') {
-    where.push("ts >= fromUnixTimestamp64Nano({since:Int64}, 'UTC')");
-    params.since = timeToNs(opts.since).toString();
+  if (f.sinceNs !== null) {
+    where.push(`${tsCol} >= fromUnixTimestamp64Nano({since:Int64}, 'UTC')`);
+    params.since = f.sinceNs.toString();
   }
+  return { where, params };
+}
+
+/** `since` resolved to ns (null when absent or empty); throws on an unparseable time. */
+function sinceNs(since: TimeInput | undefined, now?: number): bigint | null {
+  return since === undefined || since === '' ? null : timeToNs(since, now);
+}
+
+/** Audit records (at or after `since` when given), newest first. */
+export async function listAudit(client: ClickHouseClient, opts: ListAuditOptions = {}): Promise<AuditEntry[]> {
+  const limit = clampLimit(opts.limit, 200);
+  const { where, params } = auditFilters({ pid: opts.pid, type: opts.type, sinceNs: sinceNs(opts.since) }, 'ts', true);
+  params.limit = limit;
   type R = Omit<AuditEntry, 'ts' | 'details'> & { ts_ns: string; details: string };
   const rs = await rows<R>(
     client,
@@ -462,6 +478,139 @@ export async function listAudit(client: ClickHouseClient, opts: ListAuditOptions
     const d = parseJson(details);
     return { ...r, pid: Number(r.pid), ppid: Number(r.ppid), ts: nsIso(ts_ns), details: d && typeof d === 'object' ? (d as Record<string, unknown>) : {} };
   });
+}
+
+export interface AuditSummaryOptions extends DbOption {
+  /** Only this process. */
+  pid?: number;
+  /** Only audit records of this type (the LLM section ignores it: see {@link AuditSummary.llm}). */
+  type?: AuditType;
+  /** Only records at or after this time (ISO 8601, `30m`, `2h`, `7d`, …; see {@link TimeInput}). */
+  since?: TimeInput;
+  /** Length of the `top_commands` / `top_connects` lists (default 10). */
+  top?: number;
+  /** Reference "now" in ms for a relative `since` (tests); default Date.now(). */
+  now?: number;
+}
+
+/** LLM usage in the window of an {@link AuditSummary} (tokens are counts, costs USD at list prices). */
+export interface AuditLlmTotals {
+  /** LLM calls (rows of `llm_calls`). */
+  calls: number;
+  /** Sum of input tokens (includes cached input); calls without a count add 0. */
+  input_tokens: number;
+  /** Sum of output tokens; calls without a count add 0. */
+  output_tokens: number;
+  /** Sum of `cost_usd` over the priced calls; null when there are calls but none is priced (never $0 for unknown); 0 with no calls. */
+  cost_usd: number | null;
+  /** Calls with a cost. */
+  priced_calls: number;
+  /** Calls without a cost (unknown model or price, or stored before costs existed): not in `cost_usd`. */
+  unpriced_calls: number;
+}
+
+/**
+ * `agentsight audit --summary` (`GET /api/audit/summary`): one summary of the audit records matching the filters.
+ * Lists are sorted by count (descending), then name.
+ */
+export interface AuditSummary {
+  /** The filters applied: `since` resolved to ISO 8601 UTC (ms precision), null when absent. */
+  filters: { pid: number | null; type: AuditType | null; since: string | null };
+  /** Audit records matching the filters. */
+  total: number;
+  /** Record count per type (`llm` | `process` | `file` | `net`). */
+  by_type: Array<{ type: string; count: number }>;
+  /** Record count per (type, action), e.g. `process`/`exec`, `net`/`connect`. */
+  by_action: Array<{ type: string; action: string; count: number }>;
+  /**
+   * Most executed commands (process `exec` records): the basename of `details.argv[0]`, else of `details.filename`
+   * (`?` when both are empty), at most `top`.
+   */
+  top_commands: Array<{ command: string; count: number }>;
+  /**
+   * Most frequent connect() targets (net `connect` records, `details.target`: `host:port`, `[v6]:port`,
+   * `unix:<path>`), at most `top`; `failed` = how many returned an error other than `EINPROGRESS`.
+   */
+  top_connects: Array<{ target: string; count: number; failed: number }>;
+  /** LLM calls per provider (`gen_ai.provider.name`) from `llm_calls`, same pid/since (the `type` filter is not applied). */
+  providers: Array<{ provider: string; calls: number }>;
+  /** Token and cost totals of the LLM calls (`llm_calls`) that started in the window, same pid/since (`type` not applied). */
+  llm: AuditLlmTotals;
+}
+
+/**
+ * One summary over the audit records matching `pid` / `type` / `since` (see {@link AuditSummary}): counts per type and
+ * action, top executed commands and connect targets, and the LLM providers, tokens and cost (`llm_calls`, filtered by
+ * `pid` / `since` only). Throws on an unparseable `since`.
+ */
+export async function auditSummary(client: ClickHouseClient, opts: AuditSummaryOptions = {}): Promise<AuditSummary> {
+  const db = opts.database ?? DEFAULT_DATABASE;
+  const top = clampLimit(opts.top, 10);
+  const since = sinceNs(opts.since, opts.now);
+  const f = { pid: opts.pid, type: opts.type, sinceNs: since };
+  const audit = auditFilters(f, 'ts', true);
+  const llm = auditFilters(f, 'start_time', false);
+  const auditTable = qualified(db, 'audit_events');
+  const and = (extra: string[]) => `WHERE ${[...audit.where, ...extra].join(' AND ')}`;
+
+  const actions = await rows<{ type: string; action: string; count: string }>(
+    client,
+    `SELECT type, action, count() AS count FROM ${auditTable} FINAL
+     ${audit.where.length ? `WHERE ${audit.where.join(' AND ')}` : ''}
+     GROUP BY type, action ORDER BY count DESC, type, action`,
+    audit.params,
+  );
+  const commands = await rows<{ command: string; count: string }>(
+    client,
+    `SELECT replaceRegexpOne(if(JSONExtractString(details, 'argv', 1) != '', JSONExtractString(details, 'argv', 1),
+                                JSONExtractString(details, 'filename')), '^.*/', '') AS command, count() AS count
+     FROM ${auditTable} FINAL
+     ${and(["type = 'process'", "action = 'exec'"])}
+     GROUP BY command ORDER BY count DESC, command LIMIT {top:UInt32}`,
+    { ...audit.params, top },
+  );
+  const connects = await rows<{ target: string; count: string; failed: string }>(
+    client,
+    `SELECT JSONExtractString(details, 'target') AS target, count() AS count,
+            countIf(JSONExtractInt(details, 'result') < 0 AND JSONExtractString(details, 'errno') != 'EINPROGRESS') AS failed
+     FROM ${auditTable} FINAL
+     ${and(["type = 'net'", "action = 'connect'"])}
+     GROUP BY target ORDER BY count DESC, target LIMIT {top:UInt32}`,
+    { ...audit.params, top },
+  );
+  const providers = await rows<{ provider: string; calls: string; input_tokens: string; output_tokens: string; cost_sum: number; unpriced: string }>(
+    client,
+    `SELECT provider, count() AS calls, sum(coalesce(input_tokens, 0)) AS input_tokens, sum(coalesce(output_tokens, 0)) AS output_tokens,
+            sum(coalesce(cost_usd, 0)) AS cost_sum, countIf(cost_usd IS NULL) AS unpriced
+     FROM ${qualified(db, 'llm_calls')} FINAL
+     ${llm.where.length ? `WHERE ${llm.where.join(' AND ')}` : ''}
+     GROUP BY provider ORDER BY calls DESC, provider`,
+    llm.params,
+  );
+
+  const byType = new Map<string, number>();
+  for (const a of actions) byType.set(a.type, (byType.get(a.type) ?? 0) + Number(a.count));
+  const totals: AuditLlmTotals = { calls: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0, priced_calls: 0, unpriced_calls: 0 };
+  let cost = 0;
+  for (const p of providers) {
+    totals.calls += Number(p.calls);
+    totals.input_tokens += Number(p.input_tokens);
+    totals.output_tokens += Number(p.output_tokens);
+    totals.unpriced_calls += Number(p.unpriced);
+    cost += Number(p.cost_sum);
+  }
+  totals.priced_calls = totals.calls - totals.unpriced_calls;
+  totals.cost_usd = totals.calls === 0 ? 0 : totals.priced_calls === 0 ? null : usd(cost);
+  return {
+    filters: { pid: opts.pid ?? null, type: opts.type ?? null, since: since === null ? null : nsIso(since) },
+    total: [...byType.values()].reduce((a, b) => a + b, 0),
+    by_type: [...byType].map(([type, count]) => ({ type, count })).sort((a, b) => b.count - a.count || a.type.localeCompare(b.type)),
+    by_action: actions.map((a) => ({ type: a.type, action: a.action, count: Number(a.count) })),
+    top_commands: commands.map((c) => ({ command: c.command || '?', count: Number(c.count) })),
+    top_connects: connects.map((c) => ({ target: c.target || '?', count: Number(c.count), failed: Number(c.failed) })),
+    providers: providers.map((p) => ({ provider: p.provider, calls: Number(p.calls) })),
+    llm: totals,
+  };
 }
 
 /** One stored dead letter. */

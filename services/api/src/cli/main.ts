@@ -206,11 +206,35 @@ export function program(): Command {
   p.command('audit').description('audit records: LLM calls, process exec/exit, file opens, connect() calls')
     .option('--data-dir <dir>', 'data directory').option('--json', 'JSON').option('--pid <pid>', 'only this pid')
     .option('--type <t>', AUDIT_TYPES.join(' | ')).option('--limit <n>', 'most recent N', '200')
+    .option('--since <t>', 'only records at or after this time: ISO 8601 or back from now (30m, 2h, 7d, 1w)')
+    .option('--summary', 'one summary instead of the records: counts per type/action, top commands and connect targets, LLM providers, tokens and cost')
     .action((o) => {
       if (o.type !== undefined && !isAuditType(o.type)) throw new Error(`--type must be one of ${AUDIT_TYPES.join(', ')}`);
-      return withReader(o, async (r) => print<AuditEntry>(await r.audit({ pid: o.pid ? Number(o.pid) : undefined, type: o.type, limit: Number(o.limit) }), o.json, [
-        ['ts', (a) => a.ts], ['type', (a) => a.type], ['pid', (a) => a.pid], ['ppid', (a) => a.ppid], ['comm', (a) => a.comm], ['summary', (a) => a.summary],
-      ]));
+      if (o.pid !== undefined && !/^\d+$/.test(o.pid)) throw new Error(`--pid must be a non-negative integer: ${o.pid}`);
+      const filters = { pid: o.pid !== undefined ? Number(o.pid) : undefined, type: o.type, since: o.since as string | undefined };
+      if (!o.summary) {
+        return withReader(o, async (r) => print<AuditEntry>(await r.audit({ ...filters, limit: Number(o.limit) }), o.json, [
+          ['ts', (a) => a.ts], ['type', (a) => a.type], ['pid', (a) => a.pid], ['ppid', (a) => a.ppid], ['comm', (a) => a.comm], ['summary', (a) => a.summary],
+        ]));
+      }
+      return withReader(o, async (r) => {
+        const s = await r.auditSummary(filters);
+        if (o.json) return void process.stdout.write(JSON.stringify(s, null, 2) + '\n');
+        const f = s.filters;
+        const scope = [f.since ? `since ${f.since}` : 'all time', f.pid !== null ? `pid ${f.pid}` : '', f.type ? `type ${f.type}` : ''].filter(Boolean).join(', ');
+        const section = <T>(title: string, rows: T[], cols: Array<[string, (x: T) => unknown]>) => `\n${title}:\n${rows.length ? table(rows, cols) : '(none)'}`;
+        const l = s.llm;
+        const out = [
+          `audit summary (${scope}): ${s.total} record(s)${s.by_type.length ? ': ' + s.by_type.map((t) => `${t.type} ${t.count}`).join(', ') : ''}`,
+          section('by action', s.by_action, [['type', (a) => a.type], ['action', (a) => a.action], ['count', (a) => a.count]]),
+          section('top commands (exec)', s.top_commands, [['command', (c) => c.command], ['count', (c) => c.count]]),
+          section('top connect targets', s.top_connects, [['target', (c) => c.target], ['count', (c) => c.count], ['failed', (c) => c.failed]]),
+          `\nLLM calls${f.type ? ' (all types)' : ''}: ${l.calls}${s.providers.length ? ' (' + s.providers.map((p) => `${p.provider} ${p.calls}`).join(', ') + ')' : ''}, ` +
+            `${l.input_tokens} input + ${l.output_tokens} output tokens, cost ${usdText(l.cost_usd, l.cost_usd === null ? 0 : l.unpriced_calls)}` +
+            (l.cost_usd === null ? ` (${l.unpriced_calls} call(s))` : ''),
+        ];
+        process.stdout.write(out.join('\n') + '\n');
+      });
     });
   p.command('discover').description('find running AI agents: match /proc (cmdline, comm, exe, mapped/open files) against allow/deny rules')
     .option('--list-known', 'print the known agents and their rules').option('--verbose', 'explain each match')

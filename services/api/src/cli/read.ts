@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { listAudit, listCalls, openClickHouse, tokenSummary } from '@agentsight/clickhouse';
-import type { AuditEntry, CallSummary, TokenGroupBy, TokenPeriod, TokenSummary } from '@agentsight/clickhouse';
+import { auditSummary, listAudit, listCalls, openClickHouse, timeToNs, tokenSummary } from '@agentsight/clickhouse';
+import type { AuditEntry, AuditSummary, CallSummary, TokenGroupBy, TokenPeriod, TokenSummary } from '@agentsight/clickhouse';
 import type { AuditType } from '@agentsight/contracts';
 import { apiPort } from './paths';
 import { apiRunning } from './pipeline';
@@ -36,8 +36,25 @@ export class Reader {
     return s;
   }
 
-  audit(opts: { pid?: number; type?: AuditType; limit: number }): Promise<AuditEntry[]> {
-    return this.client ? listAudit(this.client, opts) : this.api(`/api/audit?${qs(opts)}`);
+  /** Audit records, newest first; `since` = ISO 8601 or a duration back from now (`30m`, `2h`, `7d`). */
+  async audit(opts: { pid?: number; type?: AuditType; since?: string; limit: number }): Promise<AuditEntry[]> {
+    const since = opts.since ? timeToNs(opts.since) : null; // throws a readable error on a bad time
+    if (this.client) return listAudit(this.client, opts);
+    const rs = await this.api<AuditEntry[]>(`/api/audit?${qs(opts)}`);
+    // An older running api ignores `since`; keeping the records at or after it is exact (newest first, then cut).
+    return since === null ? rs : rs.filter((a) => BigInt(Date.parse(a.ts)) * 1_000_000n >= since - (since % 1_000_000n));
+  }
+
+  /** One summary of the audit records (and LLM calls) matching the filters. */
+  async auditSummary(opts: { pid?: number; type?: AuditType; since?: string }): Promise<AuditSummary> {
+    if (opts.since) timeToNs(opts.since); // throws a readable error on a bad time
+    if (this.client) return auditSummary(this.client, opts);
+    try {
+      return await this.api<AuditSummary>(`/api/audit/summary?${qs(opts)}`);
+    } catch (err) {
+      if (/: 404 /.test((err as Error).message)) throw new Error(`the running agentsight api (port ${apiPort(this.env)}) is an older version without audit summaries: restart it`);
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

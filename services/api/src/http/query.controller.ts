@@ -1,7 +1,7 @@
 import { BadRequestException, Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
-import { getExchange, listAudit, listCalls, listDeadLetters, listExchanges, TOKEN_GROUP_BYS, TOKEN_PERIODS, tokenSummary } from '@agentsight/clickhouse';
+import { auditSummary, getExchange, listAudit, listCalls, listDeadLetters, listExchanges, timeToNs, TOKEN_GROUP_BYS, TOKEN_PERIODS, tokenSummary } from '@agentsight/clickhouse';
 import type { TokenGroupBy, TokenPeriod } from '@agentsight/clickhouse';
-import { AUDIT_TYPES, isAuditType } from '@agentsight/contracts';
+import { AUDIT_TYPES, isAuditType, type AuditType } from '@agentsight/contracts';
 import { Storage } from '../storage/storage';
 
 /**
@@ -10,7 +10,9 @@ import { Storage } from '../storage/storage';
  * `/api/token?period=today|yesterday|week|last_week|month|last_month&group_by=model|provider|process&compare=1`
  * (a `TokenSummary`: rows, totals with `cost_usd` in USD and `unpriced_calls`, and with `compare` the previous
  * period's totals and the change),
- * `/api/audit?pid&type=llm|process|file|net&limit`, `/api/dead-letters?limit`, `/api/exchanges?target&limit` and
+ * `/api/audit?pid&type=llm|process|file|net&since&limit` (`since`: ISO 8601 or `30s`/`15m`/`2h`/`7d`/`1w` back from now;
+ * records at or after it), `/api/audit/summary?pid&type&since` (an `AuditSummary`: counts per type and action, top
+ * commands and connect targets, LLM providers, tokens and cost), `/api/dead-letters?limit`, `/api/exchanges?target&limit` and
  * `/api/exchanges/:id` (bodies base64 in `request_body_base64` / `response_body_base64`, secrets redacted).
  */
 @Controller('api')
@@ -40,9 +42,13 @@ export class QueryController {
   }
 
   @Get('audit')
-  audit(@Query('pid') pid?: string, @Query('type') type?: string, @Query('limit') limit?: string) {
-    if (type && !isAuditType(type)) throw new BadRequestException(`type must be one of ${AUDIT_TYPES.join(', ')}`);
-    return listAudit(this.storage.client, { pid: pid ? int(pid, 0) : undefined, type: isAuditType(type) ? type : undefined, limit: int(limit, 200) });
+  audit(@Query('pid') pid?: string, @Query('type') type?: string, @Query('since') since?: string, @Query('limit') limit?: string) {
+    return listAudit(this.storage.client, { ...auditFilters(pid, type, since), limit: int(limit, 200) });
+  }
+
+  @Get('audit/summary')
+  auditSummary(@Query('pid') pid?: string, @Query('type') type?: string, @Query('since') since?: string) {
+    return auditSummary(this.storage.client, auditFilters(pid, type, since));
   }
 
   @Get('exchanges')
@@ -74,4 +80,17 @@ function int(s: string | undefined, dflt: number): number {
   const n = s === undefined ? dflt : Number(s);
   if (!Number.isInteger(n) || n < 0) throw new BadRequestException(`not a non-negative integer: ${s}`);
   return n;
+}
+
+/** The `pid` / `type` / `since` query parameters of the audit endpoints, validated (400 on a bad value). */
+function auditFilters(pid: string | undefined, type: string | undefined, since: string | undefined): { pid?: number; type?: AuditType; since?: string } {
+  if (type && !isAuditType(type)) throw new BadRequestException(`type must be one of ${AUDIT_TYPES.join(', ')}`);
+  if (since) {
+    try {
+      timeToNs(since);
+    } catch (err) {
+      throw new BadRequestException((err as Error).message);
+    }
+  }
+  return { pid: pid ? int(pid, 0) : undefined, type: isAuditType(type) ? type : undefined, since: since || undefined };
 }
