@@ -7,7 +7,8 @@ import { TOKEN_GROUP_BYS, TOKEN_PERIODS } from '@agentsight/clickhouse';
 import type { AuditEntry, CallSummary, TokenGroupBy, TokenPeriod, TokenSummary, TokenSummaryRow, TokenTotals } from '@agentsight/clickhouse';
 import { table } from './format';
 import { dataDir } from './paths';
-import { ensureInfra, Pipeline, procState, resolveBinary, startProbe, waitDrained } from './pipeline';
+import { ensureInfra, Pipeline, procState, startProbe, waitDrained } from './pipeline';
+import { resolveTarget, sudoUserHome, userBinDirs } from './resolve';
 import { Reader } from './read';
 
 
@@ -35,10 +36,15 @@ async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: bool
   try {
     say(pipeline.reused ? 'using the running pipeline' : `pipeline started (logs in ${logDir})`);
     // The command starts stopped, so the probe is attached before its first instruction.
-    const child = spawn('/bin/sh', ['-c', 'kill -STOP $$; exec "$@"', 'sh', ...cmd], { stdio: 'inherit', env: process.env });
+    // Under sudo the command may live in the invoking user's installs (~/.local/bin, nvm, bun …): find it there too.
+    const home = sudoUserHome(process.env);
+    const childEnv = home ? { ...process.env, PATH: [process.env.PATH, ...userBinDirs(home)].filter(Boolean).join(':') } : process.env;
+    const target = resolveTarget(cmd[0], { env: process.env, sudoUserHome: home });
+    if (!target.binary) say(`note: ${target.reason ?? 'no binary resolved'}; only the system TLS libraries and node are probed`);
+    const child = spawn('/bin/sh', ['-c', 'kill -STOP $$; exec "$@"', 'sh', ...cmd], { stdio: 'inherit', env: childEnv });
     const exit = new Promise<number>((res) => child.on('exit', (code, sig) => res(code ?? 128 + (sig ? constants.signals[sig] ?? 0 : 0))));
     while (procState(child.pid!) !== 'T' && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
-    const bin = resolveBinary(cmd[0], process.env);
+    const bin = target.binary;
     let probe;
     try {
       probe = await startProbe(['--pid', String(child.pid), ...(bin ? ['--binary-path', bin] : []), ...probeCommon(env)], env, logDir);

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync, statSync, openSync, readSync, closeSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { STREAMS } from '@agentsight/contracts';
 import { connectNats } from '@agentsight/jetstream';
 import { Child, spawnReady, stopChild } from './children';
@@ -96,28 +96,8 @@ export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000): 
   }
 }
 
-/**
- * Resolves the ELF binary that will run `cmd`: through `$PATH`, symlinks and `#!` interpreters
- * (`#!/usr/bin/env node` → the real node). Returns null when it cannot tell.
- */
-export function resolveBinary(cmd: string, env: NodeJS.ProcessEnv, depth = 0): string | null {
-  if (depth > 4) return null;
-  const candidates = cmd.includes('/') ? [cmd] : (env.PATH || '').split(delimiter).map((d) => join(d, cmd));
-  const path = candidates.find((p) => existsSync(p) && statSync(p).isFile());
-  if (!path) return null;
-  const real = realpathSync(path);
-  const head = Buffer.alloc(256);
-  const fd = openSync(real, 'r');
-  const n = readSync(fd, head, 0, 256, 0);
-  closeSync(fd);
-  if (head.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return real;
-  if (head[0] === 0x23 && head[1] === 0x21) {
-    const [interp, ...rest] = head.subarray(2, n).toString().split('\n')[0].trim().split(/\s+/);
-    const target = interp.endsWith('/env') ? rest.find((a) => !a.startsWith('-')) : interp;
-    return target ? resolveBinary(target, env, depth + 1) : null;
-  }
-  return null;
-}
+/** The ELF binary that will run `cmd` (see ./resolve; kept here for existing imports). */
+export { resolveBinary } from './resolve';
 
 /** State letter of a process from /proc/<pid>/stat (`T` = stopped), or null when it is gone. */
 export function procState(pid: number): string | null {
