@@ -46,14 +46,20 @@ static void pack_base(msgpack_packer *pk, const struct rec_base *b, const char *
 	msgpack_pack_fix_uint64(pk, b->ts_wall_ns);
 }
 
+/* Starts a record in sbuf (cleared first): a map of the base fields plus `extra` more, kind `kind`. */
+static void begin_record(msgpack_packer *pk, msgpack_sbuffer *sbuf, const struct rec_base *b, const char *kind, unsigned extra)
+{
+	msgpack_sbuffer_clear(sbuf);
+	msgpack_packer_init(pk, sbuf, msgpack_sbuffer_write);
+	msgpack_pack_map(pk, BASE_FIELDS + extra);
+	pack_base(pk, b, kind);
+}
+
 void encode_ssl(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_ssl *r)
 {
 	msgpack_packer pk;
 
-	msgpack_sbuffer_clear(sbuf);
-	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, BASE_FIELDS + 13);
-	pack_base(&pk, b, "ssl");
+	begin_record(&pk, sbuf, b, "ssl", 13);
 	pack_key(&pk, "pid");
 	msgpack_pack_uint32(&pk, r->pid);
 	pack_key(&pk, "tid");
@@ -87,10 +93,7 @@ void encode_ssl_close(msgpack_sbuffer *sbuf, const struct rec_base *b, const str
 {
 	msgpack_packer pk;
 
-	msgpack_sbuffer_clear(sbuf);
-	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, BASE_FIELDS + 9);
-	pack_base(&pk, b, "ssl_close");
+	begin_record(&pk, sbuf, b, "ssl_close", 9);
 	pack_key(&pk, "pid");
 	msgpack_pack_uint32(&pk, r->pid);
 	pack_key(&pk, "tid");
@@ -116,10 +119,7 @@ void encode_proc(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct r
 	msgpack_packer pk;
 	size_t i, start, argc = 0;
 
-	msgpack_sbuffer_clear(sbuf);
-	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, BASE_FIELDS + 10);
-	pack_base(&pk, b, "proc");
+	begin_record(&pk, sbuf, b, "proc", 10);
 	pack_key(&pk, "event");
 	pack_cstr(&pk, r->event);
 	pack_key(&pk, "pid");
@@ -177,10 +177,7 @@ void encode_file_open(msgpack_sbuffer *sbuf, const struct rec_base *b, const str
 {
 	msgpack_packer pk;
 
-	msgpack_sbuffer_clear(sbuf);
-	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, BASE_FIELDS + 11);
-	pack_base(&pk, b, "file_open");
+	begin_record(&pk, sbuf, b, "file_open", 11);
 	pack_task(&pk, r->pid, r->tid, r->uid, r->ppid, r->comm);
 	pack_key(&pk, "path");
 	msgpack_pack_str(&pk, r->path_len);
@@ -201,10 +198,7 @@ void encode_net_connect(msgpack_sbuffer *sbuf, const struct rec_base *b, const s
 {
 	msgpack_packer pk;
 
-	msgpack_sbuffer_clear(sbuf);
-	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, BASE_FIELDS + 9);
-	pack_base(&pk, b, "net_connect");
+	begin_record(&pk, sbuf, b, "net_connect", 9);
 	pack_task(&pk, r->pid, r->tid, r->uid, r->ppid, r->comm);
 	pack_key(&pk, "family");
 	pack_cstr(&pk, r->family);
@@ -220,10 +214,7 @@ void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct r
 {
 	msgpack_packer pk;
 
-	msgpack_sbuffer_clear(sbuf);
-	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, BASE_FIELDS + 5);
-	pack_base(&pk, b, "loss");
+	begin_record(&pk, sbuf, b, "loss", 5);
 	pack_key(&pk, "ringbuf_drops");
 	msgpack_pack_uint64(&pk, r->ringbuf_drops);
 	pack_key(&pk, "ringbuf_drop_bytes");
