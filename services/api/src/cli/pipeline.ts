@@ -96,9 +96,6 @@ export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000): 
   }
 }
 
-/** The ELF binary that will run `cmd` (see ./resolve; kept here for existing imports). */
-export { resolveBinary } from './resolve';
-
 /** State letter of a process from /proc/<pid>/stat (`T` = stopped), or null when it is gone. */
 export function procState(pid: number): string | null {
   try {

@@ -4,7 +4,6 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpath
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { envCommand, MAX_DEPTH, resolveBinary, resolveTarget, shellNodeWords, sudoUserHome, userBinDirs } from './resolve';
-import { resolveBinary as pipelineResolveBinary } from './pipeline';
 
 const NODE = realpathSync(process.execPath);
 /** A small real ELF executable that is not node. */
@@ -280,10 +279,9 @@ describe('sudoUserHome', () => {
 });
 
 describe('resolveBinary', () => {
-  it('is resolveTarget(...).binary, also as exported by pipeline', () => {
+  it('is resolveTarget(...).binary', () => {
     const tool = file('bin/tool', '#!/usr/bin/env node\n');
     expect(resolveBinary('tool', env)).toBe(NODE);
-    expect(pipelineResolveBinary).toBe(resolveBinary);
     expect(resolveBinary(tool, env)).toBe(NODE);
     expect(resolveBinary('no-such-agent', env)).toBeNull();
   });
