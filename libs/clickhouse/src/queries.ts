@@ -4,7 +4,7 @@
  */
 import type { AuditType } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { decodeBody, type ExchangeRow } from './rows';
+import { decodeBody, type AuditRow, type ExchangeRow } from './rows';
 import { DEFAULT_DATABASE, TABLES, qualified, type TableName } from './schema';
 
 /**
@@ -408,20 +408,8 @@ export async function tokenSummary(client: ClickHouseClient, opts: TokenSummaryO
   return out;
 }
 
-/** One stored audit record. */
-export interface AuditEntry {
-  id: string;
-  type: string;
-  action: string;
-  host: string;
-  /** ISO 8601, UTC. */
-  ts: string;
-  pid: number;
-  ppid: number;
-  comm: string;
-  summary: string;
-  details: Record<string, unknown>;
-}
+/** One stored audit record: its row with `ts` as ISO 8601 (UTC) and `details` parsed. */
+export type AuditEntry = Omit<AuditRow, 'details'> & { details: Record<string, unknown> };
 
 export interface ListAuditOptions extends DbOption {
   pid?: number;

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BPF_REQUIRED, bpfUnavailableReason, probeBinary } from '@agentsight/testkit';
-import { FRAG_MAX, makeCert, PARTITIONS, partitionOf, reassemble, startHttpsServer } from './harness';
+import { FRAG_MAX, makeCert, PARTITIONS, partitionOf, reassemble, startHttpsServer, waitStopped } from './harness';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
@@ -54,15 +54,6 @@ function spawnStopped(cmd: string, args: string[], outFile: string): ChildProces
   const cp = spawn('sh', ['-c', 'kill -STOP $$; exec "$@"', 'sh', cmd, ...args], { stdio: ['ignore', out, 'pipe'] });
   fs.closeSync(out);
   return cp;
-}
-
-async function waitStopped(pid: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('T')) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`process ${pid} did not stop`);
 }
 
 function exited(cp: ChildProcess): Promise<{ code: number | null; stderr: string }> {

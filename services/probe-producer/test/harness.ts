@@ -94,7 +94,8 @@ export async function startHttpsServer(key: string, cert: string): Promise<{ ser
   return { server, port };
 }
 
-async function waitStopped(pid: number): Promise<void> {
+/** Waits until `pid` is stopped (state `T`); throws after 2 s. */
+export async function waitStopped(pid: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('T')) return;
