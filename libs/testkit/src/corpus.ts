@@ -170,28 +170,26 @@ export function splitEventStreamFrames(buf: Buffer): Buffer[] {
   return out;
 }
 
-/** Encodes one AWS event-stream frame with string headers `:event-type`, `:content-type`, `:message-type`. */
-function encodeEventStreamFrame(eventType: string, payload: Buffer): Buffer {
-  const hdrs: Buffer[] = [];
-  for (const [k, v] of [[':event-type', eventType], [':content-type', 'application/json'], [':message-type', 'event']]) {
-    const kb = Buffer.from(k);
-    const vb = Buffer.from(v);
-    const h = Buffer.alloc(1 + kb.length + 1 + 2 + vb.length);
-    h.writeUInt8(kb.length, 0);
-    kb.copy(h, 1);
-    h.writeUInt8(7, 1 + kb.length); // type 7 = string
-    h.writeUInt16BE(vb.length, 2 + kb.length);
-    vb.copy(h, 4 + kb.length);
-    hdrs.push(h);
-  }
-  const headers = Buffer.concat(hdrs);
-  const total = 12 + headers.length + payload.length + 4;
+/**
+ * Encodes one AWS event-stream frame (`application/vnd.amazon.eventstream`): prelude (total length, headers length,
+ * CRC32), string headers (type 7) in the given order, payload, message CRC32 — CRCs by Node's zlib.
+ */
+export function encodeEventStreamFrame(headers: Record<string, string>, payload: Uint8Array | string): Buffer {
+  const hs = Buffer.concat(
+    Object.entries(headers).map(([k, v]) => {
+      const kb = Buffer.from(k);
+      const vb = Buffer.from(v);
+      return Buffer.concat([Buffer.from([kb.length]), kb, Buffer.from([7, vb.length >> 8, vb.length & 0xff]), vb]);
+    }),
+  );
+  const pb = Buffer.from(payload);
+  const total = 12 + hs.length + pb.length + 4;
   const frame = Buffer.alloc(total);
   frame.writeUInt32BE(total, 0);
-  frame.writeUInt32BE(headers.length, 4);
+  frame.writeUInt32BE(hs.length, 4);
   frame.writeUInt32BE(zlib.crc32(frame.subarray(0, 8)), 8);
-  headers.copy(frame, 12);
-  payload.copy(frame, 12 + headers.length);
+  hs.copy(frame, 12);
+  pb.copy(frame, 12 + hs.length);
   frame.writeUInt32BE(zlib.crc32(frame.subarray(0, total - 4)), total - 4);
   return frame;
 }
@@ -267,7 +265,7 @@ function loadVercelChunks(file: string, text: string, gt: GroundTruthEntry): Fix
     body = lines.map((l) => {
       const obj = JSON.parse(l) as Record<string, unknown>;
       const [eventType, payload] = Object.entries(obj)[0];
-      return encodeEventStreamFrame(eventType, Buffer.from(JSON.stringify(payload)));
+      return encodeEventStreamFrame({ ':event-type': eventType, ':content-type': 'application/json', ':message-type': 'event' }, JSON.stringify(payload));
     });
   } else {
     const withEvent = gt.api === 'messages' || gt.api === 'responses';

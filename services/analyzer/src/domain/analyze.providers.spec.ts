@@ -9,7 +9,7 @@ import { countTokens, tokenizerFor } from '@agentsight/tokens';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
-import { groundTruthFor } from '@agentsight/testkit';
+import { encodeEventStreamFrame, groundTruthFor } from '@agentsight/testkit';
 import { analyzeExchange } from './analyze';
 import { crc32, decodeEventStream } from './eventstream';
 import { apiFromPath, modelFromPath, providerFor } from './providers';
@@ -19,25 +19,7 @@ const corpus = (f: string) => readFileSync(join(CORPUS, f), 'utf8');
 const lines = (f: string) => corpus(f).trim().split('\n');
 
 /** An AWS event-stream frame with string headers, CRCs by Node's zlib (independent of the analyzer's table CRC). */
-function frame(headers: Record<string, string>, payload: string): Buffer {
-  const hs = Buffer.concat(
-    Object.entries(headers).map(([k, v]) => {
-      const kb = Buffer.from(k);
-      const vb = Buffer.from(v);
-      return Buffer.concat([Buffer.from([kb.length]), kb, Buffer.from([7, vb.length >> 8, vb.length & 0xff]), vb]);
-    }),
-  );
-  const pb = Buffer.from(payload);
-  const total = 12 + hs.length + pb.length + 4;
-  const f = Buffer.alloc(total);
-  f.writeUInt32BE(total, 0);
-  f.writeUInt32BE(hs.length, 4);
-  f.writeUInt32BE(zlib.crc32(f.subarray(0, 8)), 8);
-  hs.copy(f, 12);
-  pb.copy(f, 12 + hs.length);
-  f.writeUInt32BE(zlib.crc32(f.subarray(0, total - 4)), total - 4);
-  return f;
-}
+const frame = encodeEventStreamFrame;
 
 const BEDROCK_GT = groundTruthFor('ddtrace__bedrock_converse_stream_prompt_caching.yaml', 0);
 const bedrockEx = () => ddtraceExchange(BEDROCK_GT);
