@@ -1,7 +1,7 @@
 /** Audit records from the analyzer (subject `agentsight.audit.<host>`), contract v1. */
 
 /** Types of audit records (the `--type` / `?type=` filter values). */
-export const AUDIT_TYPES = ['llm', 'process', 'file', 'net'] as const;
+export const AUDIT_TYPES = ['llm', 'tool', 'process', 'file', 'net'] as const;
 export type AuditType = (typeof AUDIT_TYPES)[number];
 
 /** True if t is one of {@link AUDIT_TYPES}. */
@@ -12,6 +12,7 @@ export function isAuditType(t: unknown): t is AuditType {
 /**
  * One audited action. `id` is deterministic: deriveId('audit', type, source id).
  * - `llm`: an LLM call (`details`: provider, model, tokens, finish reason, tool names).
+ * - `tool`: a tool use, action `execute_tool` (`details`: the ToolUse fields, see tool.ts).
  * - `process`: an exec or exit (`details`: event, filename, argv, ppid, exit_code, duration_ns).
  * - `file`: a file open, action `open` (`details`: path, flags, flags_text, mode, result, fd, errno).
  * - `net`: a connect(), action `connect` (`details`: family, address, port, result, errno).

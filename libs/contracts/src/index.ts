@@ -4,6 +4,7 @@ export * from './http';
 export * from './exchange';
 export * from './llm';
 export * from './audit';
+export * from './tool';
 export * from './genai';
 export * from './dlq';
 export * from './codec';

@@ -182,10 +182,39 @@ export interface RawSslCloseRecord extends RawBase {
   read_offset: number;
 }
 
+/**
+ * Bytes a traced process read from or wrote to its stdin, stdout or stderr (fd 0, 1, 2), from `read`/`write`/
+ * `readv`/`writev` syscalls as they return (subject `agentsight.raw.stdio.<host>.<partition>`, partition =
+ * pid % partitions, so one process' stdio is in order). Local MCP servers speak JSON-RPC over these pipes. A call
+ * larger than one ring-buffer record is split into ordered fragments like {@link RawSslRecord}; nothing is truncated.
+ */
+export interface RawStdioRecord extends RawBase {
+  kind: 'stdio';
+  pid: number;
+  tid: number;
+  uid: number;
+  ppid: number;
+  comm: string;
+  /** 0 = stdin, 1 = stdout, 2 = stderr (the fd number the process used). */
+  fd: number;
+  /** `read`: the process received the bytes; `write`: it sent them. */
+  dir: Direction;
+  /** The syscall's byte count (its return value), bytes. */
+  len: number;
+  /** Offset of this fragment in the call's payload, bytes. */
+  frag_offset: number;
+  /** Size of the call's payload, bytes (equals `len`). */
+  frag_total: number;
+  /** Offset of this fragment's first byte in the (pid, fd, dir) byte stream since the run started, bytes. */
+  stream_offset: number;
+  partition: number;
+  data: Uint8Array;
+}
+
 /** Records on `agentsight.raw.proc.<host>`, in the order the kernel emitted them per process. */
 export type RawProcSubjectRecord = RawProcRecord | RawFileOpenRecord | RawNetConnectRecord;
 
-export type RawRecord = RawSslRecord | RawSslCloseRecord | RawProcRecord | RawFileOpenRecord | RawNetConnectRecord | RawLossRecord;
+export type RawRecord = RawSslRecord | RawSslCloseRecord | RawStdioRecord | RawProcRecord | RawFileOpenRecord | RawNetConnectRecord | RawLossRecord;
 
 /** `Nats-Msg-Id` of a raw record: `<boot_id>:<run>:<seq>`. */
 export function rawMsgId(r: Pick<RawBase, 'boot_id' | 'run' | 'seq'>): string {

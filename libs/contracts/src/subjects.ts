@@ -9,10 +9,12 @@
  * | probe → parser   | `agentsight.raw.ssl.<host>.<partition>`        | `AGENTSIGHT_RAW`      |
  * | probe            | `agentsight.raw.proc.<host>` (exec/exit/snapshot, file_open, net_connect) | `AGENTSIGHT_RAW` |
  * | probe            | `agentsight.raw.loss.<host>` (loss counters)   | `AGENTSIGHT_RAW`      |
+ * | probe → parser   | `agentsight.raw.stdio.<host>.<partition>`      | `AGENTSIGHT_RAW`      |
  * | parser → agg.    | `agentsight.http.<host>.<partition>`           | `AGENTSIGHT_HTTP`     |
  * | agg. → analyzer  | `agentsight.exchange.<host>`                   | `AGENTSIGHT_EXCHANGE` |
  * | analyzer → genai | `agentsight.llm.<host>`                        | `AGENTSIGHT_LLM`      |
  * | analyzer         | `agentsight.audit.<host>`                      | `AGENTSIGHT_AUDIT`    |
+ * | analyzer         | `agentsight.tool.<host>` (tool uses)           | `AGENTSIGHT_TOOL`     |
  * | genai → sinks    | `agentsight.genai.<host>`                      | `AGENTSIGHT_GENAI`    |
  * | any stage        | `agentsight.dlq.<stage>.<host>`                | `AGENTSIGHT_DLQ`      |
  */
@@ -33,10 +35,12 @@ export const Subjects = {
   rawSsl: (host: string, partition: number) => `agentsight.raw.ssl.${host}.${partition}`,
   rawProc: (host: string) => `agentsight.raw.proc.${host}`,
   rawLoss: (host: string) => `agentsight.raw.loss.${host}`,
+  rawStdio: (host: string, partition: number) => `agentsight.raw.stdio.${host}.${partition}`,
   http: (host: string, partition: number) => `agentsight.http.${host}.${partition}`,
   exchange: (host: string) => `agentsight.exchange.${host}`,
   llm: (host: string) => `agentsight.llm.${host}`,
   audit: (host: string) => `agentsight.audit.${host}`,
+  tool: (host: string) => `agentsight.tool.${host}`,
   genai: (host: string) => `agentsight.genai.${host}`,
   dlq: (stage: Stage, host: string) => `agentsight.dlq.${stage}.${host}`,
   /** Filter of one partition over every host, e.g. `agentsight.raw.ssl.*.3`. */
@@ -60,6 +64,7 @@ export const STREAMS: readonly StreamSpec[] = [
   { name: 'AGENTSIGHT_EXCHANGE', subjects: ['agentsight.exchange.>'] },
   { name: 'AGENTSIGHT_LLM', subjects: ['agentsight.llm.>'] },
   { name: 'AGENTSIGHT_AUDIT', subjects: ['agentsight.audit.>'] },
+  { name: 'AGENTSIGHT_TOOL', subjects: ['agentsight.tool.>'] },
   { name: 'AGENTSIGHT_GENAI', subjects: ['agentsight.genai.>'] },
   { name: 'AGENTSIGHT_DLQ', subjects: ['agentsight.dlq.>'] },
 ];
