@@ -8,6 +8,8 @@ import type { AuditEntry, CallSummary, TokenGroupBy, TokenPeriod, TokenSummary, 
 import { table } from './format';
 import { dataDir } from './paths';
 import { ensureInfra, Pipeline, procState, startProbe, waitDrained } from './pipeline';
+import { dockerRef, processBinaries, resolveContainer } from './container';
+import { scanProcesses } from './discover/scan';
 import { resolveTarget, sudoUserHome, userBinDirs } from './resolve';
 import { Reader } from './read';
 
@@ -80,30 +82,99 @@ async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: bool
   }
 }
 
-/** `agentsight trace`: the pipeline in the foreground, system-wide or filtered, until Ctrl-C. */
-async function traceCommand(opts: { dataDir?: string; pid?: string[]; comm?: string[] }): Promise<number> {
+/** What one foreground capture traces: probe filter flags, extra binaries, and when it ends by itself. */
+interface CaptureSpec {
+  /** Probe flags selecting processes (`--pid N`, `--comm C`); none = system-wide. */
+  filters: string[];
+  /** Binaries/libraries to attach to besides the probe's defaults (system TLS libraries, node). */
+  binaries: string[];
+  /** What is traced, for the user. */
+  label: string;
+  /** Stop by itself once all these pids have exited (`record -p`); empty = until Ctrl-C. */
+  untilExit: number[];
+}
+
+/**
+ * Runs the pipeline (or reuses the running one) and the probe in the foreground until Ctrl-C, SIGTERM, the probe's
+ * end, or the exit of every pid in `untilExit`; then waits until what was captured is stored.
+ */
+async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }): Promise<number> {
   const dir = dataDir(process.env, opts.dataDir);
   const env = runEnv(dir);
   const logDir = join(dir, 'logs');
   ensureInfra(env);
   const pipeline = await Pipeline.start(env, logDir);
   try {
-    const filters = [...(opts.pid ?? []).flatMap((p) => ['--pid', p]), ...(opts.comm ?? []).flatMap((c) => ['--comm', c])];
     const own = [process.pid, ...pipeline.pids()].flatMap((p) => ['--exclude-pid', String(p)]);
-    const probe = await startProbe([...filters, ...own, ...probeCommon(env)], env, logDir);
-    process.stderr.write(`[agentsight] tracing ${filters.length ? filters.join(' ') : 'system-wide'}; Ctrl-C to stop\n`);
+    const probe = await startProbe([...spec.filters, ...spec.binaries.flatMap((b) => ['--binary-path', b]), ...own, ...probeCommon(env)], env, logDir);
+    process.stderr.write(`[agentsight] tracing ${spec.label}; Ctrl-C to stop\n`);
+    let poll: NodeJS.Timeout | undefined;
     await new Promise<void>((res) => {
       process.once('SIGINT', res).once('SIGTERM', res);
       void probe.exited.then(() => res());
+      if (spec.untilExit.length) {
+        poll = setInterval(() => {
+          if (spec.untilExit.every((pid) => procState(pid) === null || procState(pid) === 'Z')) res();
+        }, 250);
+      }
     });
+    clearInterval(poll);
     probe.proc.kill('SIGINT');
     const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
     process.stderr.write(`[agentsight] capture stopped: ${stopped ? `${stopped.records} records, ${stopped.ringbuf_drops} lost in the kernel` : 'no stop report'}\n`);
+    if (stopped && Number(stopped.ringbuf_drops) > 0) process.stderr.write(`[agentsight] warning: ${stopped.ringbuf_drops} records were lost in the kernel ring buffer\n`);
     await waitDrained(env).catch((err) => process.stderr.write(`[agentsight] warning: ${(err as Error).message}\n`));
     return 0;
   } finally {
     if (!pipeline.reused) await pipeline.stop();
   }
+}
+
+/** `agentsight trace`: the pipeline in the foreground, system-wide or filtered, until Ctrl-C. */
+async function traceCommand(opts: { dataDir?: string; pid?: string[]; comm?: string[] }): Promise<number> {
+  const filters = [...(opts.pid ?? []).flatMap((p) => ['--pid', p]), ...(opts.comm ?? []).flatMap((c) => ['--comm', c])];
+  return captureInForeground({ filters, binaries: [], label: filters.length ? filters.join(' ') : 'system-wide', untilExit: [] }, opts);
+}
+
+/**
+ * `agentsight record -p <pid> | -c <comm> [--binary-path P]`: captures running processes (and what they start).
+ * The binaries to hook are resolved without configuration: each target process' executable and the TLS libraries it
+ * maps (through `/proc/<pid>/root`, so processes in containers work too), `--binary-path` names resolved like `exec`
+ * does (PATH, symlinks, shebang wrappers, npm launchers, the sudo user's installs), and `docker://<name|id>` as in
+ * `container.ts` (the container's processes are then traced when no -p/-c is given). `-p` stops by itself when
+ * every given pid has exited.
+ */
+async function recordCommand(opts: { dataDir?: string; pid?: string[]; comm?: string[]; binaryPath?: string[] }): Promise<number> {
+  const pids = (opts.pid ?? []).map((p) => {
+    if (!/^\d+$/.test(p)) throw new Error(`--pid must be a process id: ${p}`);
+    if (procState(Number(p)) === null) throw new Error(`no process ${p}`);
+    return Number(p);
+  });
+  const comms = opts.comm ?? [];
+  const binaries: string[] = [];
+  const containerPids: number[] = [];
+  const notes: string[] = [];
+  for (const b of opts.binaryPath ?? []) {
+    const ref = dockerRef(b);
+    if (ref !== null) {
+      const c = resolveContainer(ref);
+      binaries.push(...c.binaries);
+      containerPids.push(...c.pids);
+      notes.push(`container ${ref} (${c.id.slice(0, 12)}): ${c.pids.length} process(es), attaching to pid ${c.pid}: ${c.binaries.join(', ')}${c.families.length ? ` (${c.families.join(', ')})` : ' (no TLS symbols: byte patterns)'}`);
+      continue;
+    }
+    const t = resolveTarget(b, { env: process.env });
+    if (!t.binary) throw new Error(`--binary-path ${b}: ${t.reason ?? 'no binary resolved'}`);
+    binaries.push(t.binary);
+  }
+  for (const pid of [...pids, ...scanProcesses().filter((p) => comms.includes(p.comm)).map((p) => p.pid)]) binaries.push(...processBinaries(pid));
+  if (!pids.length && !comms.length && !containerPids.length) throw new Error('record needs -p <pid>, -c <comm> or --binary-path docker://<container>');
+  const traced = pids.length || comms.length ? pids : containerPids;
+  const filters = [...traced.flatMap((p) => ['--pid', String(p)]), ...comms.flatMap((c) => ['--comm', c])];
+  for (const n of notes) process.stderr.write(`[agentsight] ${n}\n`);
+  const unique = [...new Set(binaries)];
+  const label = `${filters.join(' ')}${unique.length ? ` (binaries: ${unique.join(', ')})` : ''}`;
+  return captureInForeground({ filters, binaries: unique, label, untilExit: pids.length ? pids : [] }, opts);
 }
 
 function printSummary(calls: CallSummary[]): void {
@@ -187,6 +258,12 @@ export function program(): Command {
     .option('--pid <pid...>', 'trace these pids and their descendants')
     .option('--comm <name...>', 'trace processes with this command name')
     .action(async (o) => process.exit(await traceCommand(o)));
+  p.command('record').description('capture running processes by pid or command name (or a container), resolving the binaries to hook')
+    .option('--data-dir <dir>', 'data directory')
+    .option('-p, --pid <pid...>', 'these processes and their descendants; stops when they have all exited')
+    .option('-c, --comm <name...>', 'processes with this command name, running or started later')
+    .option('--binary-path <path...>', 'also hook this binary (a command name is resolved like exec does) or docker://<name|id>')
+    .action(async (o) => process.exit(await recordCommand(o)));
   p.command('calls').description('list captured LLM calls')
     .option('--data-dir <dir>', 'data directory').option('--json', 'JSON array').option('--limit <n>', 'most recent N', '100')
     .action((o) => withReader(o, async (r) => print<CallSummary>(await r.calls({ limit: Number(o.limit) }), o.json, [
