@@ -1,13 +1,13 @@
 /**
- * `agentsight record` under real capture, zero configuration: the target is an already running agent whose binary is
- * a private copy of node (an inode the probe does not hook by default), so only record's own resolution
- * (`/proc/<pid>/exe`, or the container's process tree for `docker://`) can make its TLS visible.
+ * Zero-config targets under real capture: the agent's binary is always a private copy of node (an inode the probe does
+ * not hook by default), so only agentsight's own resolution can make its TLS visible.
+ * - `exec -- ./agent`: a `#!/usr/bin/env node` script whose `node` on PATH is that copy.
  * - `record -p <pid>`: stops by itself when the process exits; its call is stored.
  * - `record --binary-path docker://<id>`: the agent runs in a simulated container (own mount namespace where the binary
  *   exists only under /mnt, a Docker-style cgroup); its call is stored.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { groundTruthFor, startReplayServer, ReplayServer } from '@agentsight/testkit';
@@ -49,7 +49,7 @@ function ready(child: ChildProcess): Promise<void> {
   });
 }
 
-describeCapture('agentsight record', () => {
+describeCapture('zero-config targets: exec of a shebang script, record', () => {
   let infra: Infra;
   let server: ReplayServer;
   let work: string;
@@ -74,7 +74,26 @@ describeCapture('agentsight record', () => {
     return calls.filter((c) => c.pid === pid);
   }
 
-  test('-p <pid>: hooks the running process\' own binary, stops when it exits, the call is stored', async () => {
+  test('exec -- <#!/usr/bin/env node script>: the node on PATH behind the shebang is hooked', async () => {
+    const bin = join(work, 'bin');
+    mkdirSync(bin, { recursive: true });
+    copyFileSync(join(work, 'app', 'agent-node'), join(bin, 'node'));
+    execFileSync('chmod', ['+x', join(bin, 'node')]);
+    const body = JSON.stringify({ model: 'gpt-4.1-nano', messages: [{ role: 'user', content: 'Invent a new holiday' }] });
+    writeFileSync(join(bin, 'holiday-agent'), `#!/usr/bin/env node\n`
+      + `require('node:https').request('${server.url}/v1/chat/completions', { method: 'POST', ca: require('node:fs').readFileSync('${server.caPath}'), agent: false, `
+      + `headers: { 'content-type': 'application/json', 'x-replay-fixture': '${FIXTURE}' } }, (r) => { r.resume(); r.on('end', () => console.log('pid', process.pid)); }).end(${JSON.stringify(body)});\n`);
+    execFileSync('chmod', ['+x', join(bin, 'holiday-agent')]);
+    const out = await runCli(['exec', '--', 'holiday-agent'], { ...infra.env, PATH: `${bin}:${infra.env.PATH}` });
+    expect(out.code).toBe(0);
+    const pid = Number(/pid (\d+)/.exec(out.stdout)?.[1]);
+    const calls = await callsOf(pid);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].process_name).toBe('node');
+    expect(calls[0]['gen_ai.response.id']).toBe(groundTruthFor(FIXTURE).response_id);
+  }, 180_000);
+
+  test('record -p <pid>: hooks the running process\' own binary, stops when it exits, the call is stored', async () => {
     const child = agent([join(work, 'app', 'agent-node')], server);
     await ready(child);
     const rec = await startRecord(['-p', String(child.pid)], infra.env);
@@ -88,7 +107,7 @@ describeCapture('agentsight record', () => {
     expect(calls[0]['gen_ai.usage.output_tokens']).toBe(groundTruthFor(FIXTURE).output_tokens);
   }, 180_000);
 
-  test('--binary-path docker://<id>: the agent in a container is found and captured', async () => {
+  test('record --binary-path docker://<id>: the agent in a container is found and captured', async () => {
     const v2 = ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'].find((d) => existsSync(join(d, 'cgroup.procs')) && !existsSync(join(d, 'tasks')));
     const cgroup = v2 ? join(v2, `docker-${CONTAINER_ID}.scope`) : join('/sys/fs/cgroup/pids/docker', CONTAINER_ID);
     mkdirSync(cgroup, { recursive: true });
