@@ -13,15 +13,27 @@ export interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; lines: Record<string, unknown>[] }>;
 }
 
+/** Options of {@link spawnReady}. */
+export interface SpawnReadyOptions {
+  env: NodeJS.ProcessEnv;
+  logDir: string;
+  /** Default 60 000 ms. */
+  timeoutMs?: number;
+  /** Give the child a stdin pipe (`proc.stdin`); default: /dev/null. */
+  stdin?: boolean;
+  /** Called with each JSON line printed after `ready`, as it arrives (they are also collected for `exited`). */
+  onLine?: (msg: Record<string, unknown>) => void;
+}
+
 /**
  * Spawns `cmd args`, logging its output to `<logDir>/<name>.log`, and resolves when it prints its ready line.
  * Rejects when it exits first or does not get ready within `timeoutMs`, quoting the log's tail.
  */
-export function spawnReady(name: string, cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; logDir: string; timeoutMs?: number }): Promise<Child> {
+export function spawnReady(name: string, cmd: string, args: string[], opts: SpawnReadyOptions): Promise<Child> {
   mkdirSync(opts.logDir, { recursive: true });
   const logPath = join(opts.logDir, `${name}.log`);
   const log = createWriteStream(logPath, { flags: 'a' });
-  const proc = spawn(cmd, args, { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(cmd, args, { env: opts.env, stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   proc.stderr!.pipe(log, { end: false });
   const lines: Record<string, unknown>[] = [];
   let tail = '';
@@ -46,7 +58,10 @@ export function spawnReady(name: string, cmd: string, args: string[], opts: { en
         ready = msg;
         clearTimeout(timer);
         resolve({ name, proc, ready: msg, exited });
-      } else if (msg && ready) lines.push(msg);
+      } else if (msg && ready) {
+        lines.push(msg);
+        opts.onLine?.(msg);
+      }
     });
     proc.stderr!.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-2000)));
     void exited.then(({ code, signal }) => {

@@ -9,7 +9,10 @@ import { table } from './format';
 import { dataDir } from './paths';
 import { ensureInfra, Pipeline, procState, startProbe, waitDrained } from './pipeline';
 import { dockerRef, processBinaries, resolveContainer } from './container';
-import { scanProcesses } from './discover/scan';
+import { loadRules } from './discover/command';
+import { discover, evaluate, isOwnProcess, ProcessInfo } from './discover/rules';
+import { readProcess, scanProcesses } from './discover/scan';
+import { repoRoot } from './paths';
 import { resolveTarget, sudoUserHome, userBinDirs } from './resolve';
 import { Reader } from './read';
 
@@ -92,6 +95,8 @@ interface CaptureSpec {
   label: string;
   /** Stop by itself once all these pids have exited (`record -p`); empty = until Ctrl-C. */
   untilExit: number[];
+  /** With `--follow-exec` in `filters`: whether to trace a process offered at its exec (answered on the probe's stdin). */
+  offer?: (o: ExecOffer) => boolean;
 }
 
 /**
@@ -106,7 +111,25 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
   const pipeline = await Pipeline.start(env, logDir);
   try {
     const own = [process.pid, ...pipeline.pids()].flatMap((p) => ['--exclude-pid', String(p)]);
-    const probe = await startProbe([...spec.filters, ...spec.binaries.flatMap((b) => ['--binary-path', b]), ...own, ...probeCommon(env)], env, logDir);
+    let answer: ((line: string) => void) | undefined;
+    const probe = await startProbe([...spec.filters, ...spec.binaries.flatMap((b) => ['--binary-path', b]), ...own, ...probeCommon(env)], env, logDir, {
+      stdin: Boolean(spec.offer),
+      onLine: (msg) => {
+        if (msg.event === 'exec_offer' && spec.offer && answer) {
+          const o = msg as unknown as ExecOffer;
+          let yes = false;
+          try {
+            yes = spec.offer(o);
+          } catch (err) {
+            process.stderr.write(`[agentsight] warning: cannot evaluate pid ${o.pid}: ${(err as Error).message}\n`);
+          }
+          answer(`${yes ? 'trace' : 'skip'} ${o.pid}\n`);
+        } else if (msg.event === 'stats') {
+          statsWarning(msg);
+        }
+      },
+    });
+    answer = (line) => probe.proc.stdin?.write(line);
     process.stderr.write(`[agentsight] tracing ${spec.label}; Ctrl-C to stop\n`);
     let poll: NodeJS.Timeout | undefined;
     await new Promise<void>((res) => {
@@ -122,7 +145,8 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
     probe.proc.kill('SIGINT');
     const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
     process.stderr.write(`[agentsight] capture stopped: ${stopped ? `${stopped.records} records, ${stopped.ringbuf_drops} lost in the kernel` : 'no stop report'}\n`);
-    if (stopped && Number(stopped.ringbuf_drops) > 0) process.stderr.write(`[agentsight] warning: ${stopped.ringbuf_drops} records were lost in the kernel ring buffer\n`);
+    const counters = stopped ? probeCountersText(stopped) : '';
+    if (counters) process.stderr.write(counters.split('\n').map((l) => `[agentsight] ${l}`).join('\n') + '\n');
     await waitDrained(env).catch((err) => process.stderr.write(`[agentsight] warning: ${(err as Error).message}\n`));
     return 0;
   } finally {
@@ -130,10 +154,81 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
   }
 }
 
+/** Per-probe counters as the probe prints them in its `stats` and `stopped` lines. */
+interface ProbeCounters {
+  binary: string;
+  fn: string;
+  records: number;
+  fragments: number;
+  bytes: number;
+  ringbuf_drops: number;
+}
+
+let lastDrops = 0;
+
+/** On a periodic `stats` line: a warning the user sees as soon as the kernel dropped records (never silent). */
+function statsWarning(msg: Record<string, unknown>): void {
+  const drops = Number(msg.ringbuf_drops ?? 0);
+  if (drops > lastDrops) process.stderr.write(`[agentsight] warning: ${drops - lastDrops} record(s) lost in the kernel ring buffer (${drops} so far)\n`);
+  lastDrops = Math.max(lastDrops, drops);
+}
+
+/**
+ * The probe's final counters for the user: one line per probe that saw traffic or lost records (binary, function,
+ * records, fragments, bytes, reservation failures), attach failures, and a warning when anything was lost.
+ */
+export function probeCountersText(stopped: Record<string, unknown>): string {
+  const probes = (Array.isArray(stopped.probes) ? stopped.probes : []) as ProbeCounters[];
+  const failures = (Array.isArray(stopped.attach_failures) ? stopped.attach_failures : []) as Array<{ binary: string; fn: string; error: string }>;
+  const active = probes.filter((p) => p.records || p.ringbuf_drops);
+  const out: string[] = [];
+  if (active.length) {
+    out.push(table(active, [['binary', (p) => p.binary], ['fn', (p) => p.fn], ['records', (p) => p.records], ['fragments', (p) => p.fragments], ['bytes', (p) => p.bytes], ['lost', (p) => p.ringbuf_drops]]));
+  }
+  for (const f of failures) out.push(`attach failed: ${f.binary} ${f.fn}: ${f.error}`);
+  const drops = Number(stopped.ringbuf_drops ?? 0);
+  const pubFail = Number(stopped.publish_failures ?? 0);
+  if (drops > 0) out.push(`warning: ${drops} record(s) were lost in the kernel ring buffer`);
+  if (pubFail > 0) out.push(`warning: ${pubFail} record(s) could not be published to NATS`);
+  return out.join('\n');
+}
+
 /** `agentsight trace`: the pipeline in the foreground, system-wide or filtered, until Ctrl-C. */
-async function traceCommand(opts: { dataDir?: string; pid?: string[]; comm?: string[] }): Promise<number> {
+async function traceCommand(opts: { dataDir?: string; pid?: string[]; comm?: string[]; discover?: boolean; rules?: string }): Promise<number> {
   const filters = [...(opts.pid ?? []).flatMap((p) => ['--pid', p]), ...(opts.comm ?? []).flatMap((c) => ['--comm', c])];
-  return captureInForeground({ filters, binaries: [], label: filters.length ? filters.join(' ') : 'system-wide', untilExit: [] }, opts);
+  if (!opts.discover) return captureInForeground({ filters, binaries: [], label: filters.length ? filters.join(' ') : 'system-wide', untilExit: [] }, opts);
+  const { rules, userFile } = loadRules(opts.rules, dataDir(process.env, opts.dataDir));
+  const self = { pid: process.pid, root: repoRoot() };
+  const { found } = discover(rules, scanProcesses({ files: true }), (p) => isOwnProcess(p, self));
+  for (const d of found) process.stderr.write(`[agentsight] tracing ${d.verdict.agent} (pid ${d.process.pid}, rule ${d.verdict.rule.id})\n`);
+  const label = `discovered agents (${found.length} running${userFile ? `, rules ${userFile}` : ''}) and the ones that start`;
+  return captureInForeground({
+    filters: [...filters, ...found.flatMap((d) => ['--pid', String(d.process.pid)]), '--follow-exec'],
+    binaries: [...new Set(found.flatMap((d) => processBinaries(d.process.pid)))],
+    label,
+    untilExit: [],
+    offer: (o) => {
+      const v = evaluate(rules, offeredProcess(o));
+      if (v.agent) process.stderr.write(`[agentsight] tracing ${v.agent} (pid ${o.pid}, rule ${v.rule!.id}): ${o.argv.join(' ')}\n`);
+      return Boolean(v.agent);
+    },
+  }, opts);
+}
+
+/** An `exec_offer` line of the probe (`--follow-exec`): a process that just exec'd and is not traced yet. */
+interface ExecOffer {
+  pid: number;
+  ppid: number;
+  uid: number;
+  comm: string;
+  filename: string;
+  argv: string[];
+}
+
+/** What the discovery rules see of an offered process: the offer, with the resolved exe and cwd from /proc when readable. */
+function offeredProcess(o: ExecOffer): ProcessInfo {
+  const live = readProcess(o.pid, { files: false });
+  return { pid: o.pid, ppid: o.ppid, uid: o.uid, comm: o.comm, exe: live?.exe ?? o.filename, argv: o.argv.length ? o.argv : live?.argv ?? [], cwd: live?.cwd ?? null };
 }
 
 /**
@@ -255,6 +350,8 @@ export function program(): Command {
     .action(async (cmd: string[], o) => process.exit(await execCommand(cmd, o)));
   p.command('trace').description('capture system-wide (or filtered) until Ctrl-C')
     .option('--data-dir <dir>', 'data directory')
+    .option('--discover', 'trace the AI agents the discovery rules find, running now or started later')
+    .option('--rules <file>', 'with --discover: user rules (JSON) merged over the built-in ones (default <data dir>/rules.json if present)')
     .option('--pid <pid...>', 'trace these pids and their descendants')
     .option('--comm <name...>', 'trace processes with this command name')
     .action(async (o) => process.exit(await traceCommand(o)));

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STREAMS } from '@agentsight/contracts';
 import { connectNats } from '@agentsight/jetstream';
-import { Child, spawnReady, stopChild } from './children';
+import { Child, spawnReady, SpawnReadyOptions, stopChild } from './children';
 import { apiPort, repoRoot } from './paths';
 
 /** The pipeline's stage services, in start order (api = storage sink + read API). */
@@ -107,8 +107,8 @@ export function procState(pid: number): string | null {
 }
 
 /** Starts the probe with `args`; resolves once all its probes are attached. */
-export function startProbe(args: string[], env: NodeJS.ProcessEnv, logDir: string): Promise<Child> {
+export function startProbe(args: string[], env: NodeJS.ProcessEnv, logDir: string, extra: Pick<SpawnReadyOptions, 'stdin' | 'onLine'> = {}): Promise<Child> {
   const bin = probeBinary();
   if (!existsSync(bin)) throw new Error(`probe not built: ${bin} (run: npm run setup)`);
-  return spawnReady('probe', bin, args, { env, logDir, timeoutMs: 60_000 });
+  return spawnReady('probe', bin, args, { env, logDir, timeoutMs: 60_000, ...extra });
 }
