@@ -10,10 +10,11 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { GenAiAttr, redactBytes } from '@agentsight/contracts';
 import * as ts from 'typescript';
-import { audit, deadLetter, exchange, genaiEvent, T0 } from '../test/fixtures';
+import { agentEvent, audit, deadLetter, exchange, genaiEvent, T0, toolEvent, toolUse } from '../test/fixtures';
 import { openClickHouse, readOwnerPid, type ClickHouseClient } from './client';
 import { auditSummary, countRows, getExchange, listAudit, listCalls, listDeadLetters, tokenSummary } from './queries';
-import { auditRow, deadLetterRow, exchangeRow, llmCallRow } from './rows';
+import { auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, toolUseRow } from './rows';
+import { listGenAiSpans, listToolUses } from './tool-queries';
 import { ensureSchema, migrationStatements, TABLES } from './schema';
 import { BatchWriter } from './writer';
 
@@ -78,6 +79,11 @@ describe('schema migration of tables created by an older version', () => {
       expect.stringMatching(/^ALTER TABLE `agentsight_old`\.`llm_calls` ADD COLUMN IF NOT EXISTS `price_id` Nullable\(String\)/),
       expect.stringMatching(/^ALTER TABLE `agentsight_old`\.`llm_calls` ADD COLUMN IF NOT EXISTS `usage_source` LowCardinality\(String\) DEFAULT 'reported' .* AFTER `price_id`$/),
       expect.stringMatching(/^ALTER TABLE `agentsight_old`\.`llm_calls` ADD COLUMN IF NOT EXISTS `usage_tokenizer` Nullable\(String\) .* AFTER `usage_source`$/),
+      expect.stringMatching(/ADD COLUMN IF NOT EXISTS `conversation_id` /),
+      expect.stringMatching(/ADD COLUMN IF NOT EXISTS `agent_name` /),
+      // Token breakdown (usage_detail), in CREATE order after agent_name.
+      ...['input_system_tokens', 'input_user_tokens', 'input_assistant_tokens', 'input_tool_tokens', 'output_text_tokens', 'output_reasoning_tokens', 'output_tool_call_tokens']
+        .map((c) => expect.stringMatching(new RegExp(`^ALTER TABLE \`agentsight_old\`\\.\`llm_calls\` ADD COLUMN IF NOT EXISTS \`${c}\` Nullable\\(UInt64\\) `))),
     ]);
     await ensureSchema(client, db);
     await ensureSchema(client, db); // idempotent on a migrated table too
@@ -120,13 +126,15 @@ describe('idempotent writes', () => {
       exchanges: exchangeRow(exchange()),
       audit_events: auditRow(audit()),
       dead_letters: deadLetterRow(deadLetter()),
+      tool_uses: toolUseRow(toolUse()),
+      genai_spans: genAiSpanRow(toolEvent()),
     };
     for (let i = 0; i < 2; i++) {
       for (const [table, row] of Object.entries(rows)) {
         await client.insert({ table: `${db}.${table}`, values: [row], format: 'JSONEachRow' });
       }
     }
-    expect(await countRows(client, { database: db })).toEqual({ llm_calls: 1, exchanges: 1, audit_events: 1, dead_letters: 1 });
+    expect(await countRows(client, { database: db })).toEqual({ llm_calls: 1, exchanges: 1, audit_events: 1, dead_letters: 1, tool_uses: 1, genai_spans: 1 });
     expect(await scalar(`SELECT count() FROM ${db}.llm_calls`)).toBe('2'); // without FINAL both copies may still be there
   });
 });
@@ -251,8 +259,10 @@ describe('redaction before storage', () => {
     writer.add('llm_calls', llmCallRow(llm), () => undefined);
     writer.add('audit_events', auditRow(au), () => undefined);
     writer.add('dead_letters', deadLetterRow(dl), () => undefined);
+    writer.add('tool_uses', toolUseRow(toolUse({ arguments: `{"command":"curl -H 'x-api-key: ${KEYS.anthropic}' https://x?key=${KEYS.google}"}`, result: `OPENAI_API_KEY=${KEYS.opaque} ${KEYS.openai} ${KEYS.aws} ${KEYS.cookie.length > 0 ? 'Cookie: sid=' + KEYS.cookie : ''}` })), () => undefined);
+    writer.add('genai_spans', genAiSpanRow(toolEvent({ attributes: { 'gen_ai.tool.name': 'Bash', 'gen_ai.tool.call.arguments': `{"token":"${KEYS.opaque}","k":"${KEYS.anthropic} ${KEYS.openai} ${KEYS.google} ${KEYS.aws}"}`, 'gen_ai.tool.call.result': `Set-Cookie: sid=${KEYS.cookie}` } })), () => undefined);
     await writer.close();
-    expect(await countRows(client, { database: db })).toEqual({ llm_calls: 1, exchanges: 1, audit_events: 1, dead_letters: 1 });
+    expect(await countRows(client, { database: db })).toEqual({ llm_calls: 1, exchanges: 1, audit_events: 1, dead_letters: 1, tool_uses: 1, genai_spans: 1 });
 
     for (const table of TABLES) {
       const rs = await client.query({ query: 'SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String}', query_params: { db, t: table }, format: 'JSONEachRow' });
@@ -321,6 +331,7 @@ describe('queries', () => {
       'gen_ai.usage.output_tokens': 30,
       'gen_ai.usage.cache_read.input_tokens': 100,
       'gen_ai.usage.cache_creation.input_tokens': null,
+      'gen_ai.usage.reasoning.output_tokens': null,
       tool_calls: [
         { name: 'get_weather', arguments: { city: 'Paris', unit: 'c' } },
         { name: 'broken', arguments: '{"city": "Par' },
@@ -331,6 +342,7 @@ describe('queries', () => {
       cost_usd: null,
       usage_source: 'reported',
       usage_tokenizer: null,
+      usage_detail: null,
     });
     expect(calls[0]).toMatchObject({ 'http.response.status_code': 529, 'error.type': 'overloaded_error', tool_calls: [], raw_usage: null, 'gen_ai.usage.cache_creation.input_tokens': 5 });
     expect((await listCalls(client, { limit: 10, pid: 7, database: db })).map((c) => c.call_id)).toEqual(['call-2']);
@@ -557,5 +569,92 @@ describe('locked data directory', () => {
     expect(res.message).toMatch(/Code 76/);
     // Our own client still works.
     expect(Number(await scalar('SELECT 1'))).toBe(1);
+  });
+});
+
+describe('token breakdown by role and type (usage_detail columns, tokenSummary detail, listCalls)', () => {
+  const ddb = 'agentsight_detail';
+  const now = new Date(2024, 4, 15, 12, 0, 0).getTime();
+  /** The hand-computed call of the analyzer's usage-detail.spec.ts (input 50, output 20 with 3 reasoning). */
+  const hand = { input: { system: 11, user: 12, assistant: 17, tool: 10 }, output: { text: 6, reasoning: 3, tool_calls: 11 }, tokenizer: 'o200k_base' };
+  const text = { input: { system: 0, user: 16, assistant: 0, tool: 0 }, output: { text: 300, reasoning: 0, tool_calls: 0 }, tokenizer: 'o200k_base' };
+
+  beforeAll(async () => {
+    await ensureSchema(client, ddb);
+    const mk = (i: number, model: string, provider: string, inp: number, out: number, usage_detail: typeof hand | null) =>
+      llmCallRow(genaiEvent({
+        id: `dg${i}`, llm_call_id: `dc${i}`, start_ns: BigInt(now - i * 60_000) * 1_000_000n, end_ns: BigInt(now - i * 60_000) * 1_000_000n + 1n,
+        attrs: { 'gen_ai.provider.name': provider, 'gen_ai.response.model': model, 'gen_ai.usage.input_tokens': inp, 'gen_ai.usage.output_tokens': out },
+        ...(usage_detail ? { usage_detail } : {}),
+      }));
+    await client.insert({ table: `${ddb}.llm_calls`, values: [mk(1, 'gpt-4o', 'openai', 50, 20, hand), mk(2, 'gpt-4o', 'openai', 16, 300, text), mk(3, 'claude-haiku-4-5', 'anthropic', 12, 30, null)], format: 'JSONEachRow' });
+  });
+
+  it('sums the breakdown per group and in the totals; calls without one are counted apart', async () => {
+    const s = await tokenSummary(client, { period: 'today', now: now + 1000, database: ddb, detail: true });
+    const none = { input: { system: 0, user: 0, assistant: 0, tool: 0 }, output: { text: 0, reasoning: 0, tool_calls: 0 }, input_calls: 0, output_calls: 0 };
+    // gpt-4o: input 11+0, 12+16, 17+0, 10+0 = 11/28/17/10 (= 50 + 16 input tokens); output 6+300, 3+0, 11+0 = 306/3/11 (= 20 + 300).
+    expect(s.rows.map((r) => [r.model, r.input_tokens, r.output_tokens, r.detail])).toEqual([
+      ['gpt-4o', 66, 320, { input: { system: 11, user: 28, assistant: 17, tool: 10 }, output: { text: 306, reasoning: 3, tool_calls: 11 }, input_calls: 2, output_calls: 2 }],
+      ['claude-haiku-4-5', 12, 30, none],
+    ]);
+    expect(s.totals.detail).toEqual({ input: { system: 11, user: 28, assistant: 17, tool: 10 }, output: { text: 306, reasoning: 3, tool_calls: 11 }, input_calls: 2, output_calls: 2 });
+    // Without `detail`, nothing changes in the summary's shape.
+    const plain = await tokenSummary(client, { period: 'today', now: now + 1000, database: ddb });
+    expect(plain.totals.detail).toBeUndefined();
+    expect(plain.rows.every((r) => r.detail === undefined)).toBe(true);
+  });
+
+  it('listCalls returns each call\'s breakdown (null when it has none)', async () => {
+    const calls = await listCalls(client, { database: ddb });
+    expect(calls.map((c) => [c.call_id, c.usage_detail])).toEqual([
+      ['dc1', { input: hand.input, output: hand.output }],
+      ['dc2', { input: text.input, output: text.output }],
+      ['dc3', null],
+    ]);
+  });
+});
+
+
+describe('versioned records: tool uses, execute_tool / invoke_agent spans, tool audit records', () => {
+  it('keeps the highest version whatever the insert order; calls stay LLM calls only', async () => {
+    const db = 'agentsight_versions';
+    await ensureSchema(client, db);
+    const ins = (table: string, row: Record<string, unknown>) => client.insert({ table: `${db}.${table}`, values: [row], format: 'JSONEachRow' });
+    // The complete record first, then the older versions (a result-only v2, a request-only v1).
+    await ins('tool_uses', toolUseRow(toolUse()));
+    await ins('tool_uses', toolUseRow(toolUse({ version: 1, result: null, success: null, end_ns: null, result_llm_call_id: null })));
+    await ins('tool_uses', toolUseRow(toolUse({ version: 2, start_ns: null, origin_llm_call_id: null })));
+    const tools = await listToolUses(client, { database: db });
+    expect(tools).toHaveLength(1);
+    expect(tools[0]).toMatchObject({
+      id: 'tool-1', version: 3, name: 'Bash', result: 'total 0', success: true, duration_ms: 1500, origin_llm_call_id: 'call-1',
+      start_ns: T0.toString(), end_ns: (T0 + 1_500_000_000n).toString(), start_time: '2024-05-01T12:00:00.123Z', conversation_id: 'conv-1', agent_name: 'claude-code',
+    });
+    expect(await listToolUses(client, { database: db, pid: 1 })).toEqual([]);
+    expect(await listToolUses(client, { database: db, conversation: 'conv-1' })).toHaveLength(1);
+
+    await ins('genai_spans', genAiSpanRow(agentEvent()));
+    await ins('genai_spans', genAiSpanRow(agentEvent({ version: 2, llm_calls: 1, tool_uses: 0, cost_usd: null })));
+    await ins('genai_spans', genAiSpanRow(toolEvent({ version: 2, start_ns: null })));
+    await ins('genai_spans', genAiSpanRow(toolEvent()));
+    const sessions = await listGenAiSpans(client, { database: db, kind: 'invoke_agent' });
+    expect(sessions).toEqual([expect.objectContaining({ id: 'span-agent-1', version: 4, llm_calls: 2, tool_uses: 1, cost_usd: 0.0042, duration_ms: 9000, agent_name: 'claude-code' })]);
+    const toolSpans = await listGenAiSpans(client, { database: db, kind: 'execute_tool' });
+    expect(toolSpans).toEqual([expect.objectContaining({ id: 'span-tool-1', version: 3, tool_name: 'Bash', tool_use_id: 'tool-1', success: true, duration_ms: 1500 })]);
+    expect(() => genAiSpanRow(genaiEvent() as never)).toThrow(/not a span event/);
+
+    const toolAudit = (version: number, summary: string) => audit({ id: 'audit-tool-1', type: 'tool', action: 'execute_tool', summary, details: { tool_use_id: 'tool-1', version } });
+    await ins('audit_events', auditRow(toolAudit(3, 'tool Bash {} → ok')));
+    await ins('audit_events', auditRow(toolAudit(1, 'tool Bash {} → pending')));
+    const a = await listAudit(client, { database: db, type: 'tool' });
+    expect(a.map((x) => [x.summary, x.details.version])).toEqual([['tool Bash {} → ok', 3]]);
+    // Non-versioned audit rows leave ingested_at to the server.
+    expect(auditRow(audit()).ingested_at).toBeUndefined();
+
+    // An inference event's session columns.
+    await ins('llm_calls', llmCallRow(genaiEvent({ conversation_id: 'conv-1', attrs: { 'gen_ai.agent.name': 'claude-code' } })));
+    expect(await scalar(`SELECT concat(conversation_id, '/', agent_name) FROM ${db}.llm_calls FINAL`)).toBe('conv-1/claude-code');
+    expect(await listCalls(client, { database: db })).toHaveLength(1);
   });
 });

@@ -7,3 +7,5 @@ export * from './schema';
 export * from './rows';
 export * from './writer';
 export * from './queries';
+export * from './links';
+export * from './tool-queries';

@@ -43,6 +43,14 @@ describe('causal links from tool uses to actions', () => {
     expect(links.get('a2')).toMatchObject({ ambiguous: true });
   });
 
+  test('a child started while the response was still being read (before start_ns) is linked from when the call was sent', () => {
+    const t = [{ ...tool('s1', 100, 70, 80), open_ns: s(65) }, { ...tool('s0', 100, 60, 65), open_ns: s(55) }];
+    const st = [...starts, start(600, 100, 68)];
+    const links = linkActions([act('c1', 600, 100, 68, '/usr/bin/ls'), act('own', 100, 1, 68, '/tmp/z')], t, st);
+    expect(links.get('c1')?.tool_use_id).toBe('s1');
+    expect(links.has('own')).toBe(false);
+  });
+
   test('an open window (result not seen yet) links what follows its start', () => {
     const links = linkActions([act('n1', 300, 100, 99, '/usr/bin/sleep')], [tool('t3', 100, 31, null)], starts);
     expect(links.get('n1')?.tool_use_id).toBe('t3');

@@ -1,13 +1,17 @@
 /**
  * Causal links: which tool use led to an exec, a file open or a connect().
  *
- * A tool use of an agent spans from the LLM response that asked for it (`start_ns`) to the request that carried its
- * result back (`end_ns`; open while the result is not seen). An action is linked to a tool use of agent process A
- * when the acting process is A or one of its descendants and:
- * - the action is A's own (in-process tools, e.g. a file read by the agent itself): its time lies in the window;
+ * A tool use of an agent spans from the LLM response that asked for it (`start_ns`, its last byte) to the request
+ * that carried its result back (`end_ns`; open while the result is not seen). An action is linked to a tool use of
+ * agent process A when the acting process is A or one of its descendants and:
+ * - the action is A's own (in-process tools, e.g. a file read by the agent itself): its time lies in
+ *   [start_ns, end_ns];
  * - else: the time A's child on the path to the actor started (its exec, or the action's own time when that start is
- *   not known) lies in the window — so a command a tool started stays linked to it after the result went back
- *   (a server it left running, a slow child of a shell).
+ *   not known) lies in [open_ns, end_ns] — so a command a tool started stays linked to it after the result went back
+ *   (a server it left running, a slow child of a shell). `open_ns` is when the LLM call that asked for the tool was
+ *   sent: agents run tools while the response still streams, and a client may read the response's last bytes only
+ *   after the tool ran (node's openai SDK reads the chunked terminator after a synchronous tool returns), so a
+ *   child can start before `start_ns`. Sequential calls do not overlap: the next call is sent with the result.
  * The closest agent ancestor wins (an agent started by another agent owns its own tools' actions). When several tool
  * uses' windows match (parallel tool calls of one response), the ones whose arguments mention the action's subject
  * (the command's basename, the file path, the connect address) are preferred; the latest start then wins and the link
@@ -22,8 +26,10 @@ export interface ToolWindow {
   host: string;
   /** The agent process. */
   pid: number;
-  /** Wall-clock ns; null = unknown (the tool use cannot be linked). */
+  /** Wall-clock ns: the end of the response that asked for the tool; null = unknown (the tool use cannot be linked). */
   start_ns: bigint | null;
+  /** Wall-clock ns: when the LLM call that asked for the tool was sent; null = unknown (start_ns is used). */
+  open_ns?: bigint | null;
   /** Wall-clock ns; null = the result is not seen yet (the window is open). */
   end_ns: bigint | null;
   name: string;
@@ -115,13 +121,12 @@ export function linkActions(actions: Action[], tools: ToolWindow[], starts: Proc
     // Walk up from the actor: chain[i] is a pid, t[i] the time that pid's process started (or the action's time).
     let pid = a.pid;
     let ppid: number | null = a.ppid;
-    let child: { pid: number; started: bigint } | null = null;
+    let child = null as { pid: number; started: bigint } | null;
     for (let depth = 0; depth < MAX_DEPTH && pid > 0; depth++) {
       const agentTools = toolsByAgent.get(key(a.host, pid));
       const started = startAt(startsByPid.get(key(a.host, pid)), a.ts_ns);
       if (agentTools) {
-        const t = child ? child.started : a.ts_ns;
-        const link = choose(agentTools, t, a.subject);
+        const link = child ? choose(agentTools, child.started, a.subject, true) : choose(agentTools, a.ts_ns, a.subject, false);
         if (link) links.set(a.id, link);
         break;
       }
@@ -135,8 +140,9 @@ export function linkActions(actions: Action[], tools: ToolWindow[], starts: Proc
   return links;
 }
 
-function choose(tools: ToolWindow[], t: bigint, subject: string): CausalLink | null {
-  let inWindow = tools.filter((w) => w.start_ns! <= t && (w.end_ns === null || t <= w.end_ns));
+function choose(tools: ToolWindow[], t: bigint, subject: string, descendant: boolean): CausalLink | null {
+  const opens = (w: ToolWindow) => (descendant && w.open_ns != null && w.open_ns < w.start_ns! ? w.open_ns : w.start_ns!);
+  let inWindow = tools.filter((w) => opens(w) <= t && (w.end_ns === null || t <= w.end_ns));
   if (!inWindow.length) return null;
   const named = inWindow.filter((w) => mentions(w.arguments, subject));
   if (named.length) inWindow = named;

@@ -2,8 +2,9 @@
  * Read queries used by the API and the CLI. Every query reads with `FINAL` (rows deduplicated by id) and binds
  * its parameters server-side (`{name:Type}`). Times in results are ISO 8601 UTC strings with ms precision.
  */
-import type { AuditType } from '@agentsight/contracts';
+import type { AuditType, UsageDetail } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { linkActions, type Action, type CausalLink, type ProcessStart, type ToolWindow } from './links';
 import { decodeBody, type AuditRow, type ExchangeRow } from './rows';
 import { DEFAULT_DATABASE, TABLES, qualified, type TableName } from './schema';
 
@@ -88,6 +89,7 @@ export interface CallSummary {
   'gen_ai.usage.output_tokens': number | null;
   'gen_ai.usage.cache_read.input_tokens': number | null;
   'gen_ai.usage.cache_creation.input_tokens': number | null;
+  'gen_ai.usage.reasoning.output_tokens': number | null;
   tool_calls: CallToolCall[];
   /** The provider's usage object, or null. */
   raw_usage: Record<string, unknown> | null;
@@ -103,6 +105,11 @@ export interface CallSummary {
   usage_source: 'reported' | 'estimated';
   /** Tokenizer of estimated counts (`o200k_base`, `cl100k_base`, `qwen3`, `estimate:o200k_base`, …); null when reported. */
   usage_tokenizer: string | null;
+  /**
+   * Input tokens by role and output tokens by type (`LlmCall.usage_detail`; `tokenizer` is not stored, so absent here);
+   * null when the call has no breakdown (or was stored before it existed).
+   */
+  usage_detail: Omit<UsageDetail, 'tokenizer'> | null;
 }
 
 export interface ListCallsOptions extends DbOption {
@@ -130,15 +137,17 @@ export async function listCalls(client: ClickHouseClient, opts: ListCallsOptions
     call_id: string; start_ns: string; duration_ms: number; pid: number; process_name: string; server_address: string;
     http_status: number | null; operation: string; provider: string; request_model: string | null; response_model: string | null;
     response_id: string | null; finish_reasons: string[]; input_tokens: string | null; output_tokens: string | null;
-    cache_read_input_tokens: string | null; cache_creation_input_tokens: string | null; tool_calls: string; raw_usage: string;
+    cache_read_input_tokens: string | null; cache_creation_input_tokens: string | null; reasoning_output_tokens: string | null;
+    tool_calls: string; raw_usage: string;
     error_type: string | null; output_text: string; cost_usd: number | null; usage_source: string; usage_tokenizer: string | null;
-  };
+  } & Record<(typeof DETAIL_COLUMNS)[number], string | null>;
   const rs = await rows<R>(
     client,
     `SELECT call_id, toString(toUnixTimestamp64Nano(start_time)) AS start_ns, duration_ms, pid, process_name, server_address,
             http_status, operation, provider, request_model, response_model, response_id, finish_reasons, input_tokens,
-            output_tokens, cache_read_input_tokens, cache_creation_input_tokens, tool_calls, raw_usage, error_type, output_text,
-            cost_usd, usage_source, usage_tokenizer
+            output_tokens, cache_read_input_tokens, cache_creation_input_tokens, reasoning_output_tokens, tool_calls, raw_usage,
+            error_type, output_text,
+            cost_usd, usage_source, usage_tokenizer, ${DETAIL_COLUMNS.join(', ')}
      FROM ${qualified(opts.database ?? DEFAULT_DATABASE, 'llm_calls')} FINAL
      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
      ORDER BY start_time DESC, call_id
@@ -166,6 +175,7 @@ export async function listCalls(client: ClickHouseClient, opts: ListCallsOptions
       'gen_ai.usage.output_tokens': n(r.output_tokens),
       'gen_ai.usage.cache_read.input_tokens': n(r.cache_read_input_tokens),
       'gen_ai.usage.cache_creation.input_tokens': n(r.cache_creation_input_tokens),
+      'gen_ai.usage.reasoning.output_tokens': n(r.reasoning_output_tokens),
       tool_calls: Array.isArray(tools)
         ? tools.map((t: { name?: unknown; arguments?: unknown }) => ({
             name: String(t?.name ?? ''),
@@ -178,8 +188,23 @@ export async function listCalls(client: ClickHouseClient, opts: ListCallsOptions
       cost_usd: r.cost_usd === null || r.cost_usd === undefined ? null : Number(r.cost_usd),
       usage_source: r.usage_source === 'estimated' ? 'estimated' : 'reported',
       usage_tokenizer: r.usage_source === 'estimated' ? (r.usage_tokenizer ?? null) : null,
+      usage_detail: detailOf(r),
     };
   });
+}
+
+/** `llm_calls` columns of the token breakdown (see schema.ts), input by role then output by type. */
+const DETAIL_COLUMNS = [
+  'input_system_tokens', 'input_user_tokens', 'input_assistant_tokens', 'input_tool_tokens',
+  'output_text_tokens', 'output_reasoning_tokens', 'output_tool_call_tokens',
+] as const;
+
+/** A call's breakdown from its columns; a half is null when its columns are null. */
+function detailOf(r: Record<(typeof DETAIL_COLUMNS)[number], string | number | null>): CallSummary['usage_detail'] {
+  const v = DETAIL_COLUMNS.map((c) => n(r[c]));
+  const input = v[0] === null ? null : { system: v[0], user: v[1] ?? 0, assistant: v[2] ?? 0, tool: v[3] ?? 0 };
+  const output = v[4] === null ? null : { text: v[4], reasoning: v[5] ?? 0, tool_calls: v[6] ?? 0 };
+  return input || output ? { input, output } : null;
 }
 
 /** Periods of {@link tokenSummary}. */
@@ -206,6 +231,21 @@ export interface TokenTotals {
   cost_usd: number | null;
   /** Calls without a cost (unknown model/price, or stored before costs existed). */
   unpriced_calls: number;
+  /** With `detail`: the token breakdown summed over the calls that have one. */
+  detail?: TokenDetail;
+}
+
+/**
+ * Token breakdown of a set of calls (`agentsight token --detail`), tokens: sums of `LlmCall.usage_detail` over the
+ * calls that have one. `input` sums to those calls' input tokens; `output` to their output tokens except where the
+ * provider reports reasoning apart (Gemini, xAI), see `UsageDetail`.
+ */
+export interface TokenDetail {
+  input: { system: number; user: number; assistant: number; tool: number };
+  output: { text: number; reasoning: number; tool_calls: number };
+  /** Calls with an input breakdown / with an output breakdown (calls without one are not in the sums). */
+  input_calls: number;
+  output_calls: number;
 }
 
 /** Totals of one group over a period. The key fields not used by the grouping are null. */
@@ -265,6 +305,8 @@ export interface TokenSummaryOptions extends DbOption {
   compare?: boolean;
   /** Reference "now" in ms (tests); default Date.now(). */
   now?: number;
+  /** Also sum the token breakdown by role and type ({@link TokenDetail}) per group and in the totals. */
+  detail?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -324,7 +366,20 @@ const GROUP_KEYS: Record<TokenGroupBy, { select: string; keys: string[] }> = {
 
 const usd = (v: number): number => Math.round(v * 1e12) / 1e12;
 
-function sumTotals(rows: TokenTotals[]): TokenTotals {
+function sumDetail(rows: TokenTotals[]): TokenDetail | undefined {
+  if (!rows.some((r) => r.detail)) return undefined;
+  const d: TokenDetail = { input: { system: 0, user: 0, assistant: 0, tool: 0 }, output: { text: 0, reasoning: 0, tool_calls: 0 }, input_calls: 0, output_calls: 0 };
+  for (const r of rows) {
+    if (!r.detail) continue;
+    for (const k of Object.keys(d.input) as Array<keyof TokenDetail['input']>) d.input[k] += r.detail.input[k];
+    for (const k of Object.keys(d.output) as Array<keyof TokenDetail['output']>) d.output[k] += r.detail.output[k];
+    d.input_calls += r.detail.input_calls;
+    d.output_calls += r.detail.output_calls;
+  }
+  return d;
+}
+
+function sumTotals(rows: TokenTotals[], detail = false): TokenTotals {
   const t = { calls: 0, input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, reasoning_output_tokens: 0, unpriced_calls: 0 };
   let cost = 0;
   let priced = 0;
@@ -335,10 +390,12 @@ function sumTotals(rows: TokenTotals[]): TokenTotals {
       priced += r.calls - r.unpriced_calls;
     }
   }
-  return { ...t, cost_usd: t.calls === 0 ? 0 : priced === 0 ? null : usd(cost) };
+  const out: TokenTotals = { ...t, cost_usd: t.calls === 0 ? 0 : priced === 0 ? null : usd(cost) };
+  if (detail) out.detail = sumDetail(rows) ?? { input: { system: 0, user: 0, assistant: 0, tool: 0 }, output: { text: 0, reasoning: 0, tool_calls: 0 }, input_calls: 0, output_calls: 0 };
+  return out;
 }
 
-async function summaryRows(client: ClickHouseClient, groupBy: TokenGroupBy, start: number, end: number, database: string): Promise<TokenSummaryRow[]> {
+async function summaryRows(client: ClickHouseClient, groupBy: TokenGroupBy, start: number, end: number, database: string, detail = false): Promise<TokenSummaryRow[]> {
   const g = GROUP_KEYS[groupBy];
   if (!g) throw new Error(`unknown group-by: ${String(groupBy)} (one of ${TOKEN_GROUP_BYS.join(', ')})`);
   type R = Record<string, string | number>;
@@ -350,6 +407,8 @@ async function summaryRows(client: ClickHouseClient, groupBy: TokenGroupBy, star
             sum(coalesce(cache_creation_input_tokens, 0)) AS cache_creation_input_tokens,
             sum(coalesce(reasoning_output_tokens, 0)) AS reasoning_output_tokens,
             sum(coalesce(cost_usd, 0)) AS cost_sum, countIf(cost_usd IS NULL) AS unpriced_calls
+            ${detail ? `, ${DETAIL_COLUMNS.map((c) => `sum(coalesce(${c}, 0)) AS d_${c}`).join(', ')},
+              countIf(input_system_tokens IS NOT NULL) AS input_detail_calls, countIf(output_text_tokens IS NOT NULL) AS output_detail_calls` : ''}
      FROM ${qualified(database, 'llm_calls')} FINAL
      WHERE start_time >= fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND start_time < fromUnixTimestamp64Nano({to:Int64}, 'UTC')
      GROUP BY ${g.keys.join(', ')}
@@ -371,6 +430,16 @@ async function summaryRows(client: ClickHouseClient, groupBy: TokenGroupBy, star
       reasoning_output_tokens: Number(r.reasoning_output_tokens),
       cost_usd: unpriced === calls ? null : usd(Number(r.cost_sum)),
       unpriced_calls: unpriced,
+      ...(detail
+        ? {
+            detail: {
+              input: { system: Number(r.d_input_system_tokens), user: Number(r.d_input_user_tokens), assistant: Number(r.d_input_assistant_tokens), tool: Number(r.d_input_tool_tokens) },
+              output: { text: Number(r.d_output_text_tokens), reasoning: Number(r.d_output_reasoning_tokens), tool_calls: Number(r.d_output_tool_call_tokens) },
+              input_calls: Number(r.input_detail_calls),
+              output_calls: Number(r.output_detail_calls),
+            },
+          }
+        : {}),
     };
   });
 }
@@ -380,15 +449,16 @@ const pct = (now: number | null, before: number | null): number | null =>
 
 /**
  * Tokens (counts) and cost (USD) of the calls that started in `period`, per group (`groupBy`: provider + model,
- * provider, or process), with totals; with `compare`, also the previous period's totals and the change.
+ * provider, or process), with totals; with `compare`, also the previous period's totals and the change; with
+ * `detail`, every group and the totals also carry the token breakdown by role and type ({@link TokenDetail}).
  */
 export async function tokenSummary(client: ClickHouseClient, opts: TokenSummaryOptions): Promise<TokenSummary> {
   const now = opts.now ?? Date.now();
   const groupBy = opts.groupBy ?? 'model';
   const database = opts.database ?? DEFAULT_DATABASE;
   const cur = periodRange(opts.period, now);
-  const rowsNow = await summaryRows(client, groupBy, cur.start, cur.end, database);
-  const totals = sumTotals(rowsNow);
+  const rowsNow = await summaryRows(client, groupBy, cur.start, cur.end, database, opts.detail);
+  const totals = sumTotals(rowsNow, opts.detail);
   const out: TokenSummary = {
     period: opts.period, group_by: groupBy, from: new Date(cur.start).toISOString(), to: new Date(cur.end).toISOString(), rows: rowsNow, totals,
   };
@@ -408,8 +478,12 @@ export async function tokenSummary(client: ClickHouseClient, opts: TokenSummaryO
   return out;
 }
 
-/** One stored audit record: its row with `ts` as ISO 8601 (UTC) and `details` parsed. */
-export type AuditEntry = Omit<AuditRow, 'details'> & { details: Record<string, unknown> };
+/**
+ * One stored audit record: its row with `ts` as ISO 8601 (UTC) and `details` parsed. Execs, file opens and connects
+ * that a tool use of an agent caused carry `caused_by` (rules in `links.ts`): the tool use, its call id and the LLM
+ * call that asked for it.
+ */
+export type AuditEntry = Omit<AuditRow, 'details'> & { details: Record<string, unknown>; caused_by?: CausalLink };
 
 export interface ListAuditOptions extends DbOption {
   pid?: number;
@@ -462,11 +536,93 @@ export async function listAudit(client: ClickHouseClient, opts: ListAuditOptions
      LIMIT {limit:UInt32}`,
     params,
   );
-  return rs.map(({ ts_ns, details, ...r }) => {
+  const entries = rs.map(({ ts_ns, details, ...r }) => {
     const d = parseJson(details);
-    return { ...r, pid: Number(r.pid), ppid: Number(r.ppid), ts: nsIso(ts_ns), details: d && typeof d === 'object' ? (d as Record<string, unknown>) : {} };
+    return { ...r, pid: Number(r.pid), ppid: Number(r.ppid), ts: nsIso(ts_ns), ts_ns: BigInt(ts_ns), details: d && typeof d === 'object' ? (d as Record<string, unknown>) : {} };
   });
+  await linkEntries(client, opts.database ?? DEFAULT_DATABASE, entries);
+  return entries.map(({ ts_ns: _ts, ...e }) => e);
 }
+
+/** Tool uses and process starts this long before the oldest action are considered for its causal link, ns. */
+const LINK_LOOKBACK_NS = 24n * 3600n * 1_000_000_000n;
+/**
+ * Tool uses recorded this long after the newest action are considered too, ns: a tool use's time is the end of the
+ * response that asked for it, which a client may read only after the tool ran (see `links.ts`).
+ */
+const LINK_LOOKAHEAD_NS = 10n * 60n * 1_000_000_000n;
+
+function nsOrNull(v: unknown): bigint | null {
+  if (v === null || v === undefined || v === '') return null;
+  try {
+    return BigInt(typeof v === 'number' ? Math.trunc(v) : (v as string | bigint));
+  } catch {
+    return null;
+  }
+}
+
+/** The subject an action is about, for matching tool arguments: the executed file, the opened path, the address. */
+function actionSubject(e: { action: string; details: Record<string, unknown> }): string {
+  const d = e.details;
+  const argv = Array.isArray(d.argv) ? (d.argv as unknown[]) : [];
+  return String((e.action === 'exec' ? d.filename || argv[0] : e.action === 'open' ? d.path : d.address) ?? '');
+}
+
+/**
+ * Sets `caused_by` on the exec, open and connect entries a tool use caused ({@link linkActions}), reading the tool
+ * uses, LLM calls (for tool uses whose start is unknown: the end of the agent's last LLM call before the result) and
+ * process starts of the entries' hosts from `audit_events`.
+ */
+async function linkEntries(client: ClickHouseClient, database: string, entries: Array<AuditEntry & { ts_ns: bigint }>): Promise<void> {
+  const linkable = entries.filter((e) => (e.type === 'process' && e.action === 'exec') || e.type === 'file' || e.type === 'net');
+  if (!linkable.length) return;
+  const hosts = [...new Set(linkable.map((e) => e.host))];
+  const from = linkable.reduce((m, e) => (e.ts_ns < m ? e.ts_ns : m), linkable[0].ts_ns) - LINK_LOOKBACK_NS;
+  const to = linkable.reduce((m, e) => (e.ts_ns > m ? e.ts_ns : m), linkable[0].ts_ns);
+  type R = { id: string; type: string; action: string; host: string; ts_ns: string; pid: number; ppid: number; details: string };
+  const related = await rows<R>(
+    client,
+    `SELECT id, type, action, host, toString(toUnixTimestamp64Nano(ts)) AS ts_ns, pid, ppid, details
+     FROM ${qualified(database, 'audit_events')} FINAL
+     WHERE host IN {hosts:Array(String)} AND ts >= fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Nano({to:Int64}, 'UTC')
+       AND (type IN ('tool', 'llm') OR (type = 'process' AND action IN ('exec', 'snapshot')))`,
+    { hosts, from: from.toString(), to: (to + LINK_LOOKAHEAD_NS).toString() },
+  );
+  const llmEnds = new Map<string, bigint[]>();
+  const llmStart = new Map<string, bigint>();
+  const tools: ToolWindow[] = [];
+  const starts: ProcessStart[] = [];
+  for (const r of related) {
+    const d = (parseJson(r.details) ?? {}) as Record<string, unknown>;
+    const ts = BigInt(r.ts_ns);
+    if (r.type === 'process') starts.push({ host: r.host, pid: Number(r.pid), ppid: Number(r.ppid), ts_ns: ts });
+    else if (r.type === 'llm') {
+      const k = `${r.host}\u001f${r.pid}`;
+      llmEnds.set(k, [...(llmEnds.get(k) ?? []), ts + BigInt(Math.trunc(Number(d.duration_ns ?? 0)))]);
+      if (typeof d.llm_call_id === 'string') llmStart.set(d.llm_call_id, ts);
+    } else {
+      tools.push({
+        id: String(d.tool_use_id ?? d.id ?? r.id), host: r.host, pid: Number(d.pid ?? r.pid), start_ns: nsOrNull(d.start_ns), end_ns: nsOrNull(d.end_ns),
+        name: String(d.name ?? ''), call_id: (d.call_id as string | null) ?? null, arguments: String(d.arguments ?? ''),
+        origin_llm_call_id: (d.origin_llm_call_id as string | null) ?? null,
+      });
+    }
+  }
+  for (const t of tools) {
+    if (t.origin_llm_call_id) t.open_ns = llmStart.get(t.origin_llm_call_id) ?? null;
+    if (t.start_ns !== null || t.end_ns === null) continue;
+    const before = (llmEnds.get(`${t.host}\u001f${t.pid}`) ?? []).filter((e) => e <= t.end_ns!);
+    if (before.length) t.start_ns = before.reduce((m, e) => (e > m ? e : m));
+  }
+  const actions: Action[] = linkable.map((e) => ({ id: e.id, host: e.host, pid: e.pid, ppid: e.ppid, ts_ns: e.ts_ns, subject: actionSubject(e) }));
+  const links = linkActions(actions, tools, starts);
+  for (const e of linkable) {
+    const l = links.get(e.id);
+    if (l) e.caused_by = l;
+  }
+}
+
+
 
 export interface AuditSummaryOptions extends DbOption {
   /** Only this process. */

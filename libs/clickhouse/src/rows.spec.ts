@@ -1,4 +1,4 @@
-import { GenAiAttr } from '@agentsight/contracts';
+import { configureRedaction, GenAiAttr } from '@agentsight/contracts';
 import { audit, deadLetter, exchange, genaiEvent, T0 } from '../test/fixtures';
 import { auditRow, deadLetterRow, decodeBody, encodeBody, exchangeRow, llmCallRow, nsToDateTime64, sseText } from './rows';
 import { timeToNs, periodRange, periodStartMs, previousPeriodRange } from './queries';
@@ -88,5 +88,28 @@ describe('rows (pure)', () => {
     expect(previousPeriodRange('week', now)).toEqual(periodRange('last_week', now));
     expect(previousPeriodRange('month', now)).toEqual(periodRange('last_month', now));
     expect(() => periodRange('fortnight' as never, now)).toThrow(/unknown period/);
+  });
+
+  it('storage rows use the user redaction config (AGENTSIGHT_REDACT_PATTERNS shape): headers, target, bodies, argv, call text', () => {
+    const tok = 'acme_live_Q3k9Zt7Wb2Lm8Xp4Rv6Ny1Hc';
+    configureRedaction({ headers: ['x-acme-session'], patterns: [{ name: 'acme-token', regex: 'acme_live_[A-Za-z0-9]{24}' }], disable: ['cookie'] });
+    try {
+      const r = exchangeRow(exchange(
+        { process: { pid: 4242, ppid: 1, uid: 1000, comm: 'node', exe: '/usr/bin/node', argv: ['node', 'agent.js', tok], start_ns: T0 } },
+        {
+          target: `/v1/chat/completions?session=${tok}`,
+          headers: [['Host', 'api.openai.com'], ['X-Acme-Session', 'opaque'], ['Cookie', 'theme=dark'], ['X-Trace', tok]],
+          body: new TextEncoder().encode(`{"model":"gpt-4.1","messages":[{"role":"user","content":"${tok}"}]}`),
+        },
+      ));
+      expect(r.target).toBe('/v1/chat/completions?session=[REDACTED]');
+      expect(r.request_headers).toEqual([['Host', 'api.openai.com'], ['X-Acme-Session', '[REDACTED]'], ['Cookie', 'theme=dark'], ['X-Trace', '[REDACTED]']]);
+      expect(r.request_body).toBe('{"model":"gpt-4.1","messages":[{"role":"user","content":"[REDACTED]"}]}');
+      expect(r.process_argv).toEqual(['node', 'agent.js', '[REDACTED]']);
+      const call = llmCallRow(genaiEvent({ output_text: `your token: ${tok}` }));
+      expect(call.output_text).toBe('your token: [REDACTED]');
+    } finally {
+      configureRedaction(null);
+    }
   });
 });

@@ -20,9 +20,12 @@ import {
   type AuditRecord,
   type DeadLetter,
   type Exchange,
+  type GenAiAgentEvent,
   type GenAiEvent,
+  type GenAiToolEvent,
   type HeaderList,
   type SseEvent,
+  type ToolUse,
 } from '@agentsight/contracts';
 
 /** Row of `llm_calls`. */
@@ -62,6 +65,88 @@ export type LlmCallRow = {
   usage_source: 'reported' | 'estimated';
   /** Tokenizer of estimated counts; null when reported. */
   usage_tokenizer: string | null;
+  /** `gen_ai.conversation.id` / `gen_ai.agent.name`; null when unknown (or stored before they existed). */
+  conversation_id: string | null;
+  agent_name: string | null;
+} & UsageDetailColumns;
+
+/**
+ * Token breakdown columns of `llm_calls` (tokens; `LlmCall.usage_detail`): input by role, output by type; null when
+ * the event carries no breakdown (or that half of it is unknown).
+ */
+export type UsageDetailColumns = {
+  input_system_tokens: number | null;
+  input_user_tokens: number | null;
+  input_assistant_tokens: number | null;
+  input_tool_tokens: number | null;
+  output_text_tokens: number | null;
+  output_reasoning_tokens: number | null;
+  output_tool_call_tokens: number | null;
+};
+
+/** The {@link UsageDetailColumns} of a GenAI event's `usage_detail` (all null when absent). */
+export function usageDetailColumns(d: GenAiEvent['usage_detail']): UsageDetailColumns {
+  const i = d?.input ?? null;
+  const o = d?.output ?? null;
+  return {
+    input_system_tokens: i ? num(i.system) : null,
+    input_user_tokens: i ? num(i.user) : null,
+    input_assistant_tokens: i ? num(i.assistant) : null,
+    input_tool_tokens: i ? num(i.tool) : null,
+    output_text_tokens: o ? num(o.text) : null,
+    output_reasoning_tokens: o ? num(o.reasoning) : null,
+    output_tool_call_tokens: o ? num(o.tool_calls) : null,
+  };
+}
+
+/** Row of `tool_uses` (one per ToolUse id; the highest `version` is kept). */
+export type ToolUseRow = {
+  id: string;
+  version: number;
+  source: string;
+  host: string;
+  pid: number;
+  comm: string;
+  agent_name: string | null;
+  conversation_id: string | null;
+  name: string;
+  call_id: string | null;
+  tool_type: string;
+  arguments: string;
+  result: string | null;
+  success: boolean | null;
+  start_time: string | null;
+  end_time: string | null;
+  duration_ms: number | null;
+  origin_llm_call_id: string | null;
+  result_llm_call_id: string | null;
+};
+
+/** Row of `genai_spans`: an `execute_tool` or `invoke_agent` event (the highest `version` per id is kept). */
+export type GenAiSpanRow = {
+  id: string;
+  version: number;
+  kind: 'execute_tool' | 'invoke_agent';
+  name: string;
+  host: string;
+  pid: number;
+  process_name: string;
+  conversation_id: string | null;
+  agent_name: string | null;
+  tool_use_id: string | null;
+  tool_name: string | null;
+  success: boolean | null;
+  start_time: string | null;
+  end_time: string | null;
+  duration_ms: number | null;
+  llm_calls: number;
+  tool_uses: number;
+  tool_errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number | null;
+  unpriced_calls: number;
+  attributes: string;
 };
 
 /** How a body is stored: `utf8` = as text (it was valid UTF-8), `base64` = base64 of the bytes. */
@@ -112,6 +197,8 @@ export type AuditRow = {
   comm: string;
   summary: string;
   details: string;
+  /** Only for versioned records (type `tool`): the version as ns after the epoch, so the highest version wins. */
+  ingested_at?: string;
 };
 
 /** Row of `dead_letters`. */
@@ -129,8 +216,8 @@ export type DeadLetterRow = {
   ts: string;
 };
 
-/** Any row of the four tables. */
-export type AnyRow = LlmCallRow | ExchangeRow | AuditRow | DeadLetterRow;
+/** Any row of the tables. */
+export type AnyRow = LlmCallRow | ExchangeRow | AuditRow | DeadLetterRow | ToolUseRow | GenAiSpanRow;
 
 const NS_PER_S = 1_000_000_000n;
 
@@ -261,6 +348,84 @@ export function llmCallRow(ev: GenAiEvent): LlmCallRow {
     exchange_id: ev.exchange_id ?? '',
     ...cost(ev),
     ...usageSource(a),
+    conversation_id: str(ev.conversation_id ?? a[GenAiAttr.conversationId]),
+    agent_name: str(a[GenAiAttr.agentName]),
+    ...usageDetailColumns(ev.usage_detail),
+  };
+}
+
+function nsOrNull(v: unknown, what: string): bigint | null {
+  return v === null || v === undefined ? null : toNs(v, what);
+}
+
+function durationMs(start: bigint | null, end: bigint | null): number | null {
+  return start !== null && end !== null ? Number(end - start) / 1e6 : null;
+}
+
+/**
+ * `tool_uses` row of a ToolUse; `arguments`/`result` redacted again ({@link redactText}: the analyzer redacts them, but
+ * storage never trusts that). Throws on a record without id or version.
+ */
+export function toolUseRow(t: ToolUse): ToolUseRow {
+  if (!t || typeof t.id !== 'string' || !t.id) throw new Error('tool use without id');
+  const start = nsOrNull(t.start_ns, 'start_ns');
+  const end = nsOrNull(t.end_ns, 'end_ns');
+  return {
+    id: t.id,
+    version: uint(t.version, 'version'),
+    source: t.source ?? 'llm',
+    host: t.host ?? '',
+    pid: uint(t.pid, 'pid'),
+    comm: t.comm ?? '',
+    agent_name: t.agent_name ?? null,
+    conversation_id: t.conversation_id ?? null,
+    name: t.name ?? '',
+    call_id: t.call_id ?? null,
+    tool_type: t.tool_type ?? 'function',
+    arguments: redactText(String(t.arguments ?? '')),
+    result: t.result === null || t.result === undefined ? null : redactText(String(t.result)),
+    success: typeof t.success === 'boolean' ? t.success : null,
+    start_time: start === null ? null : nsToDateTime64(start),
+    end_time: end === null ? null : nsToDateTime64(end),
+    duration_ms: durationMs(start, end),
+    origin_llm_call_id: t.origin_llm_call_id ?? null,
+    result_llm_call_id: t.result_llm_call_id ?? null,
+  };
+}
+
+/** `genai_spans` row of an `execute_tool` or `invoke_agent` event; attributes redacted. Throws on another kind. */
+export function genAiSpanRow(ev: GenAiToolEvent | GenAiAgentEvent): GenAiSpanRow {
+  if (!ev || typeof ev.id !== 'string' || !ev.id) throw new Error('genai event without id');
+  if (ev.kind !== 'execute_tool' && ev.kind !== 'invoke_agent') throw new Error(`not a span event: ${String((ev as { kind?: unknown }).kind)}`);
+  const start = nsOrNull(ev.start_ns, 'start_ns');
+  const end = nsOrNull(ev.end_ns, 'end_ns');
+  const a = ev.attributes ?? {};
+  const agent = ev.kind === 'invoke_agent' ? ev : null;
+  const tool = ev.kind === 'execute_tool' ? ev : null;
+  return {
+    id: ev.id,
+    version: uint(ev.version, 'version'),
+    kind: ev.kind,
+    name: ev.name ?? '',
+    host: ev.host ?? '',
+    pid: uint(ev.pid ?? 0, 'pid'),
+    process_name: ev.process_name ?? '',
+    conversation_id: ev.conversation_id ?? null,
+    agent_name: agent?.agent_name ?? str(a[GenAiAttr.agentName]),
+    tool_use_id: tool?.tool_use_id ?? null,
+    tool_name: tool ? str(a[GenAiAttr.toolName]) : null,
+    success: tool && typeof tool.success === 'boolean' ? tool.success : null,
+    start_time: start === null ? null : nsToDateTime64(start),
+    end_time: end === null ? null : nsToDateTime64(end),
+    duration_ms: durationMs(start, end),
+    llm_calls: agent?.llm_calls ?? 0,
+    tool_uses: agent?.tool_uses ?? 0,
+    tool_errors: agent?.tool_errors ?? 0,
+    input_tokens: agent?.input_tokens ?? 0,
+    output_tokens: agent?.output_tokens ?? 0,
+    cost_usd: agent && typeof agent.cost_usd === 'number' && Number.isFinite(agent.cost_usd) ? agent.cost_usd : null,
+    unpriced_calls: agent?.unpriced_calls ?? 0,
+    attributes: jsonText(redactValue(a)),
   };
 }
 
@@ -333,10 +498,16 @@ export function exchangeRow(ex: Exchange): ExchangeRow {
   };
 }
 
-/** `audit_events` row; `summary` and `details` (JSON) redacted (audited command lines can carry keys). */
+/**
+ * `audit_events` row; `summary` and `details` (JSON) redacted (audited command lines can carry keys). Versioned
+ * records (`details.version`, type `tool`) get `ingested_at` = their version in ns after the epoch, so the table's
+ * `ReplacingMergeTree(ingested_at)` keeps the highest version whatever the insert order.
+ */
 export function auditRow(a: AuditRecord): AuditRow {
   if (!a || typeof a.id !== 'string' || !a.id) throw new Error('audit record without id');
+  const version = a.type === 'tool' ? a.details?.version : undefined;
   return {
+    ...(typeof version === 'number' && Number.isInteger(version) && version > 0 ? { ingested_at: nsToDateTime64(BigInt(version)) } : {}),
     id: a.id,
     type: a.type,
     action: a.action ?? '',

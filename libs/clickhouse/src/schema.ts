@@ -21,13 +21,17 @@
  * - Secrets are redacted before rows are built (`rows.ts`), so no column ever holds an API key.
  * - Strings that repeat (host, model, provider …) are `LowCardinality`.
  * - Costs are `Nullable(Float64)` USD at list prices: null = unpriced (never 0 for "unknown").
+ * - Versioned records (tool uses, `execute_tool` / `invoke_agent` events) live in `tool_uses` and `genai_spans`,
+ *   `ReplacingMergeTree(version)` without partitions (a record's time fields can move between versions), so the highest
+ *   version wins whatever the insert order. Their `tool` audit records share `audit_events`: `auditRow` sets their
+ *   `ingested_at` to the record's version (ns after the epoch) so there too the highest version wins.
  * - Tables may already exist on users' machines with an older layout: columns added later are listed in
  *   {@link COLUMN_MIGRATIONS} and added by {@link ensureSchema} with `ALTER TABLE … ADD COLUMN IF NOT EXISTS`.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 
 /** Tables created by {@link ensureSchema}. */
-export const TABLES = ['llm_calls', 'exchanges', 'audit_events', 'dead_letters'] as const;
+export const TABLES = ['llm_calls', 'exchanges', 'audit_events', 'dead_letters', 'tool_uses', 'genai_spans'] as const;
 export type TableName = (typeof TABLES)[number];
 
 /** Default database name. */
@@ -67,8 +71,32 @@ const LLM_CALLS_USAGE_COLUMNS: ColumnMigration[] = [
   { table: 'llm_calls', name: 'usage_tokenizer', type: "Nullable(String) COMMENT 'tokenizer of estimated token counts; null when reported'", after: 'usage_source' },
 ];
 
+/**
+ * Agent-session columns of `llm_calls`, after `usage_tokenizer`: `conversation_id` (`gen_ai.conversation.id`) and
+ * `agent_name` (`gen_ai.agent.name`); null for calls stored before they existed.
+ */
+const LLM_CALLS_SESSION_COLUMNS: ColumnMigration[] = [
+  { table: 'llm_calls', name: 'conversation_id', type: "Nullable(String) COMMENT 'gen_ai.conversation.id (agent session)'", after: 'usage_tokenizer' },
+  { table: 'llm_calls', name: 'agent_name', type: "LowCardinality(Nullable(String)) COMMENT 'gen_ai.agent.name'", after: 'conversation_id' },
+];
+
+/**
+ * Token breakdown columns of `llm_calls` (`LlmCall.usage_detail`, `agentsight token --detail`), after `agent_name`:
+ * input tokens by role and output tokens by type, scaled to the call's totals; null when the call has no breakdown
+ * (no totals, or stored before the breakdown existed).
+ */
+const LLM_CALLS_DETAIL_COLUMNS: ColumnMigration[] = [
+  { table: 'llm_calls', name: 'input_system_tokens', type: "Nullable(UInt64) COMMENT 'input tokens of the system role: system prompt, instructions, tool definitions'", after: 'agent_name' },
+  { table: 'llm_calls', name: 'input_user_tokens', type: "Nullable(UInt64) COMMENT 'input tokens of user messages'", after: 'input_system_tokens' },
+  { table: 'llm_calls', name: 'input_assistant_tokens', type: "Nullable(UInt64) COMMENT 'input tokens of earlier assistant turns and their tool calls'", after: 'input_user_tokens' },
+  { table: 'llm_calls', name: 'input_tool_tokens', type: "Nullable(UInt64) COMMENT 'input tokens of tool results'", after: 'input_assistant_tokens' },
+  { table: 'llm_calls', name: 'output_text_tokens', type: "Nullable(UInt64) COMMENT 'output tokens of answer text'", after: 'input_tool_tokens' },
+  { table: 'llm_calls', name: 'output_reasoning_tokens', type: "Nullable(UInt64) COMMENT 'output tokens of reasoning/thinking'", after: 'output_text_tokens' },
+  { table: 'llm_calls', name: 'output_tool_call_tokens', type: "Nullable(UInt64) COMMENT 'output tokens of tool calls (names + arguments)'", after: 'output_reasoning_tokens' },
+];
+
 /** Columns added to existing tables since the first schema, oldest first (each becomes an idempotent ALTER). */
-export const COLUMN_MIGRATIONS: readonly ColumnMigration[] = [...LLM_CALLS_COST_COLUMNS, ...LLM_CALLS_USAGE_COLUMNS];
+export const COLUMN_MIGRATIONS: readonly ColumnMigration[] = [...LLM_CALLS_COST_COLUMNS, ...LLM_CALLS_USAGE_COLUMNS, ...LLM_CALLS_SESSION_COLUMNS, ...LLM_CALLS_DETAIL_COLUMNS];
 
 /** `ALTER TABLE … ADD COLUMN IF NOT EXISTS` statements bringing older tables of `database` up to date. */
 export function migrationStatements(database: string = DEFAULT_DATABASE): string[] {
@@ -111,7 +139,7 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
       attributes String COMMENT 'JSON: gen_ai.* / server.* / http.* attributes',
       output_text String,
       exchange_id String,
-      ${[...LLM_CALLS_COST_COLUMNS, ...LLM_CALLS_USAGE_COLUMNS].map((c) => `${c.name} ${c.type}`).join(',\n      ')},
+      ${[...LLM_CALLS_COST_COLUMNS, ...LLM_CALLS_USAGE_COLUMNS, ...LLM_CALLS_SESSION_COLUMNS, ...LLM_CALLS_DETAIL_COLUMNS].map((c) => `${c.name} ${c.type}`).join(',\n      ')},
       ingested_at ${TS} DEFAULT now64(9)
     ) ${ENGINE}
     PARTITION BY toYYYYMM(start_time)
@@ -152,7 +180,7 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
     ORDER BY exchange_id`,
     `CREATE TABLE IF NOT EXISTS ${db}.audit_events (
       id String,
-      type LowCardinality(String) COMMENT 'llm | process | file | net',
+      type LowCardinality(String) COMMENT 'llm | tool | process | file | net',
       action LowCardinality(String),
       host LowCardinality(String),
       ts ${TS},
@@ -180,6 +208,56 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
       ingested_at ${TS} DEFAULT now64(9)
     ) ${ENGINE}
     PARTITION BY toYYYYMM(ts)
+    ORDER BY id`,
+    `CREATE TABLE IF NOT EXISTS ${db}.tool_uses (
+      id String COMMENT 'ToolUse.id',
+      version UInt32 COMMENT '1 request known, 2 result known, 3 both; the highest is kept',
+      source LowCardinality(String) COMMENT 'llm | mcp',
+      host LowCardinality(String),
+      pid UInt32 COMMENT 'agent process',
+      comm LowCardinality(String),
+      agent_name LowCardinality(Nullable(String)) COMMENT 'gen_ai.agent.name',
+      conversation_id Nullable(String) COMMENT 'gen_ai.conversation.id',
+      name LowCardinality(String) COMMENT 'gen_ai.tool.name',
+      call_id Nullable(String) COMMENT 'gen_ai.tool.call.id',
+      tool_type LowCardinality(String) COMMENT 'gen_ai.tool.type',
+      arguments String COMMENT 'redacted',
+      result Nullable(String) COMMENT 'redacted; null until seen',
+      success Nullable(Bool),
+      start_time Nullable(${TS}) COMMENT 'end of the LLM response that requested the call',
+      end_time Nullable(${TS}) COMMENT 'start of the request that carried the result',
+      duration_ms Nullable(Float64),
+      origin_llm_call_id Nullable(String) COMMENT 'llm_calls.call_id of the requesting call',
+      result_llm_call_id Nullable(String) COMMENT 'llm_calls.call_id of the call whose request carried the result',
+      ingested_at ${TS} DEFAULT now64(9)
+    ) ENGINE = ReplacingMergeTree(version)
+    ORDER BY id`,
+    `CREATE TABLE IF NOT EXISTS ${db}.genai_spans (
+      id String COMMENT 'GenAiToolEvent.id / GenAiAgentEvent.id',
+      version UInt64 COMMENT 'the highest is kept',
+      kind LowCardinality(String) COMMENT 'execute_tool | invoke_agent',
+      name String COMMENT 'execute_tool <tool> | invoke_agent <agent>',
+      host LowCardinality(String),
+      pid UInt32,
+      process_name LowCardinality(String),
+      conversation_id Nullable(String),
+      agent_name LowCardinality(Nullable(String)),
+      tool_use_id Nullable(String) COMMENT 'execute_tool: tool_uses.id',
+      tool_name LowCardinality(Nullable(String)),
+      success Nullable(Bool),
+      start_time Nullable(${TS}),
+      end_time Nullable(${TS}),
+      duration_ms Nullable(Float64),
+      llm_calls UInt32 COMMENT 'invoke_agent totals',
+      tool_uses UInt32,
+      tool_errors UInt32,
+      input_tokens UInt64,
+      output_tokens UInt64,
+      cost_usd Nullable(Float64) COMMENT 'USD; null = nothing priced',
+      unpriced_calls UInt32,
+      attributes String COMMENT 'JSON, redacted',
+      ingested_at ${TS} DEFAULT now64(9)
+    ) ENGINE = ReplacingMergeTree(version)
     ORDER BY id`,
   ];
 }

@@ -1,5 +1,5 @@
 /** Test fixtures (contract objects) shared by the specs of this lib. Not exported from index.ts. */
-import type { AuditRecord, DeadLetter, Exchange, GenAiEvent } from '@agentsight/contracts';
+import type { AuditRecord, DeadLetter, Exchange, GenAiAgentEvent, GenAiEvent, GenAiToolEvent, ToolUse } from '@agentsight/contracts';
 
 /** 2024-05-01T12:00:00.123456789Z in ns. */
 export const T0 = 1714564800123456789n;
@@ -108,6 +108,78 @@ export function deadLetter(over: Partial<DeadLetter> = {}): DeadLetter {
     conn_key: 'devbox/boot/1/4242/0x1',
     sample: new TextEncoder().encode('GARBAGE / HTTP/1.1\r\n'),
     ts_ns: T0,
+    ...over,
+  };
+}
+
+export function toolUse(over: Partial<ToolUse> = {}): ToolUse {
+  return {
+    v: 1,
+    id: 'tool-1',
+    version: 3,
+    source: 'llm',
+    host: 'devbox',
+    pid: 4242,
+    comm: 'claude',
+    agent_name: 'claude-code',
+    conversation_id: 'conv-1',
+    name: 'Bash',
+    call_id: 'toolu_1',
+    tool_type: 'function',
+    arguments: '{"command":"ls -la"}',
+    result: 'total 0',
+    success: true,
+    start_ns: T0,
+    end_ns: T0 + 1_500_000_000n,
+    origin_llm_call_id: 'call-1',
+    result_llm_call_id: 'call-2',
+    ...over,
+  };
+}
+
+export function toolEvent(over: Partial<GenAiToolEvent> = {}): GenAiToolEvent {
+  return {
+    v: 1,
+    kind: 'execute_tool',
+    id: 'span-tool-1',
+    version: 3,
+    tool_use_id: 'tool-1',
+    name: 'execute_tool Bash',
+    host: 'devbox',
+    start_ns: T0,
+    end_ns: T0 + 1_500_000_000n,
+    pid: 4242,
+    process_name: 'claude',
+    conversation_id: 'conv-1',
+    success: true,
+    origin_llm_call_id: 'call-1',
+    attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'Bash' },
+    ...over,
+  };
+}
+
+export function agentEvent(over: Partial<GenAiAgentEvent> = {}): GenAiAgentEvent {
+  return {
+    v: 1,
+    kind: 'invoke_agent',
+    id: 'span-agent-1',
+    version: 4,
+    name: 'invoke_agent claude-code',
+    agent_name: 'claude-code',
+    conversation_id: 'conv-1',
+    host: 'devbox',
+    pid: 4242,
+    process_name: 'claude',
+    start_ns: T0,
+    end_ns: T0 + 9_000_000_000n,
+    llm_calls: 2,
+    tool_uses: 1,
+    tool_errors: 0,
+    input_tokens: 1200,
+    output_tokens: 80,
+    cost_usd: 0.0042,
+    unpriced_calls: 0,
+    attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'claude-code' },
     ...over,
   };
 }

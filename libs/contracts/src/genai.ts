@@ -2,7 +2,7 @@
  * OpenTelemetry GenAI semantic events (subject `agentsight.genai.<host>`), contract v1, names per semconv v1.41
  * (https://opentelemetry.io/docs/specs/semconv/gen-ai/). All attribute names live in {@link GenAiAttr}.
  */
-import type { ToolCall } from './llm';
+import type { ToolCall, UsageDetail } from './llm';
 
 /** Attribute names used by agentsight (semconv v1.41 `gen_ai.*`, plus `server.*`, `http.*`, `error.type`). */
 export const GenAiAttr = {
@@ -27,7 +27,32 @@ export const GenAiAttr = {
   usageSource: 'agentsight.usage.source',
   /** agentsight extension: the tokenizer behind estimated counts (`LlmCall.usage_tokenizer`); absent when reported. */
   usageTokenizer: 'agentsight.usage.tokenizer',
+  conversationId: 'gen_ai.conversation.id',
+  agentName: 'gen_ai.agent.name',
+  agentId: 'gen_ai.agent.id',
+  toolName: 'gen_ai.tool.name',
+  toolCallId: 'gen_ai.tool.call.id',
+  toolType: 'gen_ai.tool.type',
+  /** Opt-in content (see {@link captureContentEnabled}): JSON text of the arguments / the result of a tool call. */
+  toolCallArguments: 'gen_ai.tool.call.arguments',
+  toolCallResult: 'gen_ai.tool.call.result',
+  /** Opt-in content: JSON text per the semconv JSON schemas (input/output messages, system instructions, tool definitions). */
+  inputMessages: 'gen_ai.input.messages',
+  outputMessages: 'gen_ai.output.messages',
+  systemInstructions: 'gen_ai.system_instructions',
+  toolDefinitions: 'gen_ai.tool.definitions',
 } as const;
+
+/**
+ * True when GenAI content capture is on: `AGENTSIGHT_CAPTURE_CONTENT` is `1`/`true`, or (when that is unset) OTel's
+ * `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` is `true`/`1`. Default off: no message, instruction, tool
+ * definition, tool argument or tool result text is put into events (the raw exchanges are stored redacted regardless).
+ */
+export function captureContentEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  const own = env.AGENTSIGHT_CAPTURE_CONTENT;
+  const v = (own !== undefined && own !== '' ? own : env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT ?? '').trim().toLowerCase();
+  return v === '1' || v === 'true';
+}
 
 export type GenAiAttributeValue = string | number | boolean | string[];
 
@@ -59,6 +84,8 @@ export interface GenAiCost {
  */
 export interface GenAiEvent {
   v: 1;
+  /** Absent (older events) or `inference`: one LLM call. See {@link GenAiToolEvent}, {@link GenAiAgentEvent}. */
+  kind?: 'inference';
   id: string;
   llm_call_id: string;
   exchange_id: string;
@@ -82,4 +109,74 @@ export interface GenAiEvent {
   cost_usd: number | null;
   /** Breakdown and price id behind {@link cost_usd}; null exactly when `cost_usd` is null. */
   cost: GenAiCost | null;
+  /** `gen_ai.conversation.id` of the call (also in `attributes`); absent in older events. */
+  conversation_id?: string | null;
+  /** Input tokens by role, output tokens by type (`LlmCall.usage_detail`); absent when the call has none. */
+  usage_detail?: UsageDetail | null;
 }
+
+/**
+ * One `execute_tool {gen_ai.tool.name}` event per tool use (an OTel "execute tool" span in event form), re-published
+ * as the tool use is completed: `id` = deriveId('genai', 'execute_tool', tool use id), `version` = the ToolUse's
+ * version (Nats-Msg-Id `<id>:v<version>`; storage keeps the highest). Attributes: `gen_ai.operation.name`
+ * (`execute_tool`), `gen_ai.tool.name`, `gen_ai.tool.call.id`, `gen_ai.tool.type`, `gen_ai.conversation.id`,
+ * `gen_ai.agent.name`, `error.type` (`tool_error` when the result says it failed), and only with content capture on
+ * `gen_ai.tool.call.arguments` / `gen_ai.tool.call.result`.
+ */
+export interface GenAiToolEvent {
+  v: 1;
+  kind: 'execute_tool';
+  id: string;
+  version: number;
+  tool_use_id: string;
+  /** `execute_tool <tool name>`. */
+  name: string;
+  host: string;
+  /** Wall-clock ns; null when that half of the tool use is not known (see ToolUse). */
+  start_ns: bigint | null;
+  end_ns: bigint | null;
+  pid: number;
+  process_name: string;
+  conversation_id: string | null;
+  success: boolean | null;
+  origin_llm_call_id: string | null;
+  attributes: Record<string, GenAiAttributeValue>;
+}
+
+/**
+ * One `invoke_agent {gen_ai.agent.name}` event per agent session (= `gen_ai.conversation.id`), totals over its LLM
+ * calls and tool uses. Every update replaces the previous one: `id` = deriveId('genai', 'invoke_agent', host,
+ * conversation id), `version` = number of distinct contributions folded in so far (LLM calls, tool uses, tool failures;
+ * Nats-Msg-Id `<id>:v<version>`), storage keeps the highest. Attributes: `gen_ai.operation.name` (`invoke_agent`),
+ * `gen_ai.agent.name`, `gen_ai.agent.id` (= `id`), `gen_ai.conversation.id`, `gen_ai.provider.name` (of the first call),
+ * `gen_ai.usage.input_tokens` / `output_tokens` (sums).
+ */
+export interface GenAiAgentEvent {
+  v: 1;
+  kind: 'invoke_agent';
+  id: string;
+  version: number;
+  /** `invoke_agent <agent name>`. */
+  name: string;
+  agent_name: string;
+  conversation_id: string;
+  host: string;
+  pid: number;
+  process_name: string;
+  /** Wall-clock ns: first start and last end over the session's calls and tool uses. */
+  start_ns: bigint;
+  end_ns: bigint;
+  llm_calls: number;
+  tool_uses: number;
+  tool_errors: number;
+  /** Sums over the calls that reported (or estimated) them, tokens. */
+  input_tokens: number;
+  output_tokens: number;
+  /** Sum of priced calls' cost, USD (nano-USD precision); null when no call was priced. */
+  cost_usd: number | null;
+  unpriced_calls: number;
+  attributes: Record<string, GenAiAttributeValue>;
+}
+
+/** Anything published on `agentsight.genai.<host>`: an inference event (no `kind` or `inference`), a tool or an agent event. */
+export type GenAiRecord = GenAiEvent | GenAiToolEvent | GenAiAgentEvent;

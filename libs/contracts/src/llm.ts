@@ -24,6 +24,26 @@ export interface Usage {
   reasoning_output_tokens: number | null;
 }
 
+/**
+ * Where the tokens of one call went, in tokens (`LlmCall.usage_detail`, computed by the analyzer's `usage-detail.ts`):
+ * - `input` by the role of the prompt text they come from: `system` (system prompt / instructions / developer messages,
+ *   and tool definitions), `user`, `assistant` (earlier answers and their tool calls), `tool` (tool results, also when
+ *   the API carries them inside a user turn); each message's chat-template overhead counts with its role;
+ * - `output` by type: `text` (answer text), `reasoning` (thinking/reasoning), `tool_calls` (tool names + arguments).
+ * Shares are counted with the model's tokenizer (`tokenizer`, as `@agentsight/tokens` picks it) and then scaled (largest
+ * remainder, integers) so they sum to the call's totals: `input` sums to `usage.input_tokens`; `output` sums to
+ * `usage.output_tokens`, except that a reasoning count the provider reports (`usage.reasoning_output_tokens`) is taken
+ * as is and only the rest is shared between text and tool calls; Gemini and xAI report reasoning apart from their output
+ * count, so there `text + tool_calls` = `output_tokens` and `reasoning` = the reported reasoning count. A half is null when its total is
+ * unknown (null) or there was nothing to count it from (e.g. a request body that is not JSON).
+ */
+export interface UsageDetail {
+  input: { system: number; user: number; assistant: number; tool: number } | null;
+  output: { text: number; reasoning: number; tool_calls: number } | null;
+  /** Tokenizer that counted the shares (`o200k_base`, `cl100k_base`, `qwen3`, `estimate:o200k_base`, …). */
+  tokenizer: string;
+}
+
 /** One LLM call. `id` = deriveId('llm', exchange id). */
 export interface LlmCall {
   v: 1;
@@ -60,6 +80,11 @@ export interface LlmCall {
    * `estimate:chars/4` (no tokenizer could be loaded). Null when `usage_source` is `reported`.
    */
   usage_tokenizer: string | null;
+  /**
+   * Input tokens by role and output tokens by type ({@link UsageDetail}); null when neither total is known. Absent in
+   * calls from before this field existed (read as null).
+   */
+  usage_detail?: UsageDetail | null;
   /** The provider's usage object(s) as received (merged for streams), for audit and re-derivation. */
   raw_usage: Record<string, unknown> | null;
   /** Provider finish/stop reasons, one per choice. */
@@ -81,4 +106,44 @@ export interface LlmCall {
   conn_key: string;
   /** Host that captured the call (as in the raw records). */
   host: string;
+  /**
+   * OTel `gen_ai.conversation.id` (the agent session the call belongs to), see the analyzer's `conversation.ts`: the
+   * provider's own id when the request carries one (OpenAI Responses `conversation`, the first response id of a
+   * `previous_response_id` chain, Anthropic `metadata.user_id` with `session_<uuid>` as Claude Code sends, any
+   * `conversation_id`/`session_id` field), else one per agent process: `deriveId('conversation', host, boot_id, pid,
+   * process start_ns)`. Absent in calls from before this field existed (read as null).
+   */
+  conversation_id?: string | null;
+  /** OTel `gen_ai.agent.name`: the agent behind the process (`claude-code`, `gemini-cli`, `codex`, … or the script / comm), see `agentName`. */
+  agent_name?: string | null;
+  /**
+   * Prompt and answer as OTel GenAI semconv v1.41 JSON values, only when content capture is on
+   * (`AGENTSIGHT_CAPTURE_CONTENT=1` or `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`), secrets redacted;
+   * null/absent otherwise.
+   */
+  content?: LlmContent | null;
+}
+
+/**
+ * The messages of one call in the shapes of semconv v1.41 (`gen-ai-input-messages.json`, `gen-ai-output-messages.json`,
+ * `gen-ai-system-instructions.json`, `gen_ai.tool.definitions`). Parts: `{type:'text', content}`,
+ * `{type:'tool_call', id, name, arguments}`, `{type:'tool_call_response', id, response}`, `{type:'reasoning', content}`,
+ * `{type:'uri'|'blob', modality, mime_type?, uri|content}`, `{type:'server_tool_call'…}`.
+ */
+export interface LlmContent {
+  input_messages: GenAiMessage[];
+  output_messages: GenAiMessage[];
+  system_instructions: GenAiPart[];
+  tool_definitions: Array<Record<string, unknown>>;
+}
+
+/** One semconv message part (`type` plus its fields). */
+export type GenAiPart = { type: string } & Record<string, unknown>;
+
+/** One semconv message: role (`system` | `user` | `assistant` | `tool`), parts, and for output messages `finish_reason`. */
+export interface GenAiMessage {
+  role: string;
+  parts: GenAiPart[];
+  name?: string;
+  finish_reason?: string;
 }

@@ -7,6 +7,10 @@ import {
   redactUrl,
   redactValue,
   setRedactionPatterns,
+  configureRedaction,
+  loadRedactionConfig,
+  RedactionConfigError,
+  redactionRules,
 } from './redact';
 
 // Realistic-looking (fake) keys.
@@ -192,5 +196,74 @@ describe('setRedactionPatterns', () => {
     expect(redactText(`k ${OPENAI}`)).toBe(`k ${REDACTED}`);
     setRedactionPatterns([]);
     expect(redactText('corp-123456')).toBe('corp-123456');
+  });
+});
+
+describe('user redaction config (AGENTSIGHT_REDACT_PATTERNS)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('node:fs') as typeof import('node:fs');
+  const dir = fs.mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'agentsight-redact-'));
+  const file = (name: string, text: string) => {
+    const p = `${dir}/${name}`;
+    fs.writeFileSync(p, text);
+    return p;
+  };
+  const load = (path: string) => loadRedactionConfig({ AGENTSIGHT_REDACT_PATTERNS: path }, { reload: true });
+  const ACME = 'acme_live_Q3k9Zt7Wb2Lm8Xp4Rv6Ny1Hc';
+  afterEach(() => configureRedaction(null));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('a user pattern redacts a custom token shape in headers, query strings and bodies; user headers are secret', () => {
+    expect(redactText(`token ${ACME}`)).toBe(`token ${ACME}`); // not a built-in shape
+    const cfg = load(file('ok.json', JSON.stringify({
+      headers: ['X-Acme-Session'],
+      patterns: [{ name: 'acme-token', regex: 'acme_(?:live|test)_[A-Za-z0-9]{24}' }, { name: 'corp-id', regex: 'CORP-[0-9]{6}', flags: 'i' }],
+    })));
+    expect(cfg).toEqual({ headers: ['x-acme-session'], patterns: [{ name: 'acme-token', regex: 'acme_(?:live|test)_[A-Za-z0-9]{24}' }, { name: 'corp-id', regex: 'CORP-[0-9]{6}', flags: 'i' }], disable: [] });
+    expect(redactHeaders([['Referer', `https://app/x?t=${ACME}`], ['X-Acme-Session', 'opaque-value-42'], ['X-Trace', 'corp-123456'], ['Accept', 'text/plain']]))
+      .toEqual([['Referer', `https://app/x?t=${REDACTED}`], ['X-Acme-Session', REDACTED], ['X-Trace', REDACTED], ['Accept', 'text/plain']]);
+    expect(redactUrl(`/v1/chat/completions?session=${ACME}&alt=sse`)).toBe(`/v1/chat/completions?session=${REDACTED}&alt=sse`);
+    const body = new TextEncoder().encode(JSON.stringify({ messages: [{ role: 'user', content: `use ${ACME} please` }] }));
+    expect(new TextDecoder().decode(redactBytes(body))).toBe(JSON.stringify({ messages: [{ role: 'user', content: `use ${REDACTED} please` }] }));
+    // The user header in raw text (curl -H) too, and the built-ins still apply.
+    expect(redactText(`curl -H "X-Acme-Session: abc" ${OPENAI}`)).toBe(`curl -H "X-Acme-Session: ${REDACTED}" ${REDACTED}`);
+    expect(redactionRules().patterns.slice(-2)).toEqual(['acme-token', 'corp-id']);
+  });
+
+  it('a disabled built-in no longer applies (pattern and header), the others still do', () => {
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
+    expect(redactText(`jwt ${jwt}`)).toBe(`jwt ${REDACTED}`);
+    load(file('off.json', JSON.stringify({ disable: ['jwt', 'cookie', 'secret-header-words'] })));
+    expect(redactText(`jwt ${jwt}`)).toBe(`jwt ${jwt}`);
+    expect(redactHeaders([['Cookie', 'session=abc'], ['X-Auth-Token', 'zzz'], ['Authorization', 'Bearer abc123def']]))
+      .toEqual([['Cookie', 'session=abc'], ['X-Auth-Token', 'zzz'], ['Authorization', `Bearer ${REDACTED}`]]);
+    expect(redactText('Cookie: a=1\r\nx-api-key: k1\r\n')).toBe(`Cookie: a=1\r\nx-api-key: ${REDACTED}\r\n`);
+    expect(redactionRules().patterns).not.toContain('jwt');
+    expect(redactText(`k ${OPENAI}`)).toBe(`k ${REDACTED}`);
+  });
+
+  it('a bad file is a clear error naming the file and the problem, never silently ignored', () => {
+    const bad: Array<[string, string, RegExp]> = [
+      ['json.json', '{"patterns": [', /not valid JSON/],
+      ['shape.json', '{"patterns": {"name": "x"}}', /"patterns" must be an array/],
+      ['regex.json', '{"patterns": [{"name": "broken", "regex": "acme_[A-Z"}]}', /pattern "broken": invalid regex/],
+      ['flags.json', '{"patterns": [{"name": "g", "regex": "x+", "flags": "g"}]}', /pattern "g": "flags" may only be "" or "i"/],
+      ['empty.json', '{"patterns": [{"name": "e", "regex": "x*"}]}', /pattern "e": matches the empty string/],
+      ['disable.json', '{"disable": ["jwtt"]}', /"disable": unknown built-in "jwtt"/],
+      ['field.json', '{"header": ["x"]}', /unknown field "header"/],
+    ];
+    for (const [name, text, msg] of bad) {
+      const p = file(name, text);
+      let err: unknown;
+      try {
+        load(p);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(RedactionConfigError);
+      expect((err as Error).message).toContain(`AGENTSIGHT_REDACT_PATTERNS=${p}`);
+      expect((err as Error).message).toMatch(msg);
+    }
+    expect(() => load(`${dir}/missing.json`)).toThrow(/AGENTSIGHT_REDACT_PATTERNS=.*missing\.json: cannot read the file/);
   });
 });

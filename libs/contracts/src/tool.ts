@@ -13,18 +13,32 @@
 export interface ToolUse {
   v: 1;
   /**
-   * Deterministic: `deriveId('tool', host, pid, call_id)` when the provider gives a call id (unique within an agent
-   * process), else `deriveId('tool', origin_llm_call_id, index of the call in that response)`; MCP:
-   * `deriveId('tool', 'mcp', host, server pid, JSON-RPC id, request stream offset)`.
+   * Deterministic: `deriveId('tool', host, pid, call key)` where the call key is the provider's call id (unique within
+   * an agent process) or, for providers without ids (Gemini, Ollama, legacy `function_call`), the synthetic key
+   * `turn:<index of the model turn in the request history>:<name>#<occurrence of that name in the turn>` that both the
+   * response and the later request can compute (see the analyzer's `tools.ts`); MCP: `deriveId('tool', 'mcp', host,
+   * boot_id, request channel as '<dev>:<ino>', JSON-RPC id)` when the request's pipe or socket is known (both ends of the channel give the same id, so a call seen by the client and by the server
+   * is one record), else `deriveId('tool', 'mcp', host, boot_id, run, observing pid, fd, JSON-RPC id, request stream
+   * offset)`.
    */
   id: string;
-  /** Orders re-publications of the same `id`: 1 = the call is known (requested), 2 = its result is known too. */
+  /**
+   * Orders re-publications of the same `id` (storage keeps the highest): 1 = only the request is known (from the LLM
+   * response), 2 = only the result is known (a later request; name/arguments from its history, origin unknown),
+   * 3 = both halves are known. Each version is published with `Nats-Msg-Id` `<id>:v<version>`.
+   */
   version: number;
   source: 'llm' | 'mcp';
   host: string;
-  /** Agent process (for `llm`: the process that made the LLM calls; for `mcp`: the MCP client). */
+  /**
+   * Agent process (for `llm`: the process that made the LLM calls; for `mcp`: the MCP client: the process itself when
+   * its stdio carried the call, else the parent of the MCP server whose stdio did, normally the client that spawned it).
+   */
   pid: number;
+  /** `comm` of {@link pid}; `''` for `mcp` when only the server's stdio was seen (the client's name is not known there). */
   comm: string;
+  /** `gen_ai.agent.name` of the agent process (as LlmCall.agent_name), or null. */
+  agent_name?: string | null;
   /** `gen_ai.conversation.id` of the agent session the call belongs to (see LlmCall.conversation_id), or null. */
   conversation_id: string | null;
   /** `gen_ai.tool.name`. */

@@ -5,3 +5,4 @@ export * from './clients';
 export { parseCliArgs } from './replay-server-cli';
 export * from './capture';
 export * from './bpf';
+export * from './ground-truth';

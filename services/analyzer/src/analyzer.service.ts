@@ -1,12 +1,15 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { type AuditRecord, Exchange, hostToken, normalizeNs, RawRecord, Subjects } from '@agentsight/contracts';
-import { ConsumerLoop, Derived, runStatelessStage, StageRuntime } from '@agentsight/jetstream';
-import { analyzeExchange, auditForProc } from './domain';
+import { type AuditRecord, captureContentEnabled, Exchange, hostToken, normalizeNs, RawRecord, Subjects } from '@agentsight/contracts';
+import { ConsumerLoop, runStatelessStage, StageRuntime } from '@agentsight/jetstream';
+import { auditForProc } from './domain';
 import { auditForFile, auditForNet } from './domain/audit';
+import { deriveExchange } from './derive';
+import { ToolIndex } from './tool-index';
 
 /**
  * NestJS shell of the analyzer: exchanges (`agentsight.exchange.>`, durable `analyzer`) → LLM calls on
- * `agentsight.llm.<host>` + audit records on `agentsight.audit.<host>`; records of `agentsight.raw.proc.>` (durable
+ * `agentsight.llm.<host>` + audit records on `agentsight.audit.<host>` + tool uses on `agentsight.tool.<host>` (see
+ * `derive.ts`; tool halves indexed in Redis by `ToolIndex`; content capture per `captureContentEnabled()`); records of `agentsight.raw.proc.>` (durable
  * `analyzer-proc`) → audit records by kind: `proc` → `process`, `file_open` → `file`, `net_connect` → `net`.
  */
 @Injectable()
@@ -16,14 +19,11 @@ export class AnalyzerService implements OnApplicationBootstrap, OnApplicationShu
   constructor(private readonly rt: StageRuntime) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    const index = new ToolIndex(this.rt.redis);
+    const captureContent = captureContentEnabled();
     this.loops.push(await runStatelessStage<Exchange>(this.rt, { stream: 'AGENTSIGHT_EXCHANGE', durable: 'analyzer', filterSubject: 'agentsight.exchange.>' }, (ex) => {
       normalizeExchange(ex);
-      const host = hostToken(ex.conn.host);
-      const r = analyzeExchange(ex);
-      const d: Derived = { outputs: [], deadLetters: r.deadLetters };
-      if (r.call) d.outputs.push({ subject: Subjects.llm(host), id: r.call.id, value: r.call });
-      for (const a of r.audit) d.outputs.push({ subject: Subjects.audit(host), id: a.id, value: a });
-      return d;
+      return deriveExchange(ex, index, { captureContent });
     }));
     this.loops.push(await runStatelessStage<RawRecord>(this.rt, { stream: 'AGENTSIGHT_RAW', durable: 'analyzer-proc', filterSubject: 'agentsight.raw.proc.>' }, (rec) => {
       let a: AuditRecord;

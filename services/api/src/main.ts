@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import { loadRedactionConfig } from '@agentsight/contracts';
 import { AppModule } from './app.module';
 import { apiPort } from './cli/paths';
 
@@ -8,6 +9,7 @@ import { apiPort } from './cli/paths';
  * (default 7396). Prints `{"event":"ready","service":"api","pid":…,"port":…}` once listening.
  */
 async function main(): Promise<void> {
+  loadRedactionConfig(); // AGENTSIGHT_REDACT_PATTERNS: a bad file is a startup error, before storage opens
   const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
   app.enableShutdownHooks(['SIGINT', 'SIGTERM']);
   const port = apiPort();

@@ -1,26 +1,30 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { hostToken, LlmCall, normalizeNs, Subjects } from '@agentsight/contracts';
+import { captureContentEnabled, type LlmCall, type ToolUse } from '@agentsight/contracts';
 import { ConsumerLoop, runStatelessStage, StageRuntime } from '@agentsight/jetstream';
-import { toGenAiEvent } from './domain';
+import { deriveCall, deriveTool } from './derive';
+import { SessionStore } from './session-store';
 
-/** NestJS shell of genai: LLM calls (`agentsight.llm.>`, durable `genai`) → OTel GenAI events on `agentsight.genai.<host>`. */
+/**
+ * NestJS shell of genai: LLM calls (`agentsight.llm.>`, durable `genai`) → inference events, tool uses
+ * (`agentsight.tool.>`, durable `genai-tool`) → `execute_tool` events, and for both the `invoke_agent` event of their
+ * agent session (totals in Redis, `SessionStore`), all on `agentsight.genai.<host>`. Content attributes per
+ * `captureContentEnabled()`.
+ */
 @Injectable()
 export class GenAiService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private loop?: ConsumerLoop<LlmCall>;
+  private loops: ConsumerLoop<unknown>[] = [];
 
   constructor(private readonly rt: StageRuntime) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.loop = await runStatelessStage<LlmCall>(this.rt, { stream: 'AGENTSIGHT_LLM', durable: 'genai', filterSubject: 'agentsight.llm.>' }, (call) => {
-      call.start_ns = normalizeNs(call.start_ns);
-      call.end_ns = normalizeNs(call.end_ns);
-      const ev = toGenAiEvent(call);
-      return { outputs: [{ subject: Subjects.genai(hostToken(ev.host)), id: ev.id, value: ev }] };
-    });
+    const sessions = new SessionStore(this.rt.redis);
+    const opts = { captureContent: captureContentEnabled() };
+    this.loops.push(await runStatelessStage<LlmCall>(this.rt, { stream: 'AGENTSIGHT_LLM', durable: 'genai', filterSubject: 'agentsight.llm.>' }, (call) => deriveCall(call, sessions, opts)));
+    this.loops.push(await runStatelessStage<ToolUse>(this.rt, { stream: 'AGENTSIGHT_TOOL', durable: 'genai-tool', filterSubject: 'agentsight.tool.>' }, (t) => deriveTool(t, sessions, opts)));
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.loop?.stop();
+    for (const l of this.loops) await l.stop();
     await this.rt.close();
   }
 }

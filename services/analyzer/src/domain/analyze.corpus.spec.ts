@@ -8,44 +8,19 @@
  * error type in `error_type` (OTel `error.type`) next to `http_status`; the ground-truth string is rebuilt from those.
  */
 import { GenAiAttr, type LlmCall } from '@agentsight/contracts';
+import { GT_API as API, GT_PROVIDER as PROVIDER, groundTruthDiff, semconvInputTokens as semconvInput, textPrefix as prefix, type ObservedCall } from '@agentsight/testkit';
 import { toGenAiEvent } from '../../../genai/src/domain';
 import { analyzeExchange } from './analyze';
 import { modelFromPath, targetPath } from './providers';
 import { exchangeFor, groundTruth, vercelRequestModel, type GroundTruth } from './corpus-helpers.test';
 
-/** Ground-truth `api` label → `LlmCall.api` and `operation` (streaming is `LlmCall.streaming`, not in the API name). */
-const API: Record<string, { api: string; operation: string }> = {
-  'chat.completions': { api: 'chat.completions', operation: 'chat' },
-  messages: { api: 'messages', operation: 'chat' },
-  responses: { api: 'responses', operation: 'chat' },
-  generateContent: { api: 'generate_content', operation: 'generate_content' },
-  streamGenerateContent: { api: 'generate_content', operation: 'generate_content' },
-  'converse-stream': { api: 'converse', operation: 'chat' },
-};
+// API / PROVIDER maps, the semconv input rule and the 60-character prefix are shared with the end-to-end capture spec
+// (test/e2e/corpus-capture.spec.ts) through @agentsight/testkit (ground-truth.ts).
 const rows = groundTruth();
 
-/** Ground-truth provider label → OTel gen_ai.provider.name. */
-const PROVIDER: Record<string, string> = {
-  openai: 'openai',
-  'azure-openai': 'azure.ai.openai',
-  deepseek: 'deepseek',
-  xai: 'x_ai',
-  groq: 'groq',
-  anthropic: 'anthropic',
-  'google-gemini': 'gcp.gemini',
-  'amazon-bedrock': 'aws.bedrock',
-};
-
-/** APIs whose provider input count excludes cache reads/writes (semconv input = input + cache_read + cache_creation). */
-const ADDS_CACHE = new Set(['messages', 'converse-stream']);
-
-/** First n code points (the README's "first 60 characters", computed in Python). */
-const prefix = (s: string, n = 60) => Array.from(s).slice(0, n).join('');
-
-/** Semconv input tokens from the provider-raw ground truth (Anthropic, Bedrock: input + cache_read + cache_creation). */
-function semconvInput(gt: GroundTruth): number | null {
-  if (!ADDS_CACHE.has(gt.api) || gt.input_tokens === null) return gt.input_tokens;
-  return gt.input_tokens + (gt.cache_read_tokens ?? 0) + (gt.cache_creation_tokens ?? 0);
+/** An analyzer call in the shape the shared ground-truth comparison takes. */
+function observed(call: LlmCall): ObservedCall {
+  return { ...call.usage, ...call, tool_calls: call.tool_calls };
 }
 
 /** Request model: the request body's `model`, else (Gemini, Bedrock) the model named in the request path. */
@@ -158,6 +133,13 @@ describe.each(rows.map((g) => [`${g.file}${g.call !== undefined ? `#${g.call}` :
   test('output text prefix (reasoning/thinking excluded)', () => {
     if (gt.text_prefix === null) expect(call.output_text).toBe('');
     else expect(prefix(call.output_text)).toBe(gt.text_prefix);
+  });
+
+  test('the shared ground-truth comparison finds no difference, and does find a changed count', () => {
+    expect(groundTruthDiff(gt, observed(call))).toEqual([]);
+    const off = observed(call);
+    off.output_tokens = (off.output_tokens ?? 0) + 1;
+    expect(groundTruthDiff(gt, off)).toEqual([`output_tokens: got ${off.output_tokens}, want ${JSON.stringify(gt.output_tokens)}`]);
   });
 
   test('GenAI event attributes (semconv v1.41)', () => {

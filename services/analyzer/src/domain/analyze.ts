@@ -17,6 +17,16 @@ import { extractOpenAiResponses } from './openai-responses';
 import { apiFromPath, isStreamingPath, modelFromPath, providerFor, stripPort, targetHost, targetPath } from './providers';
 import { DLQ_SAMPLE_BYTES, type AnalyzeResult, type DeadLetterDraft, type LlmApi } from './types';
 import { estimateUsage } from './usage-estimate';
+import { reasoningText, usageDetail } from './usage-detail';
+import { agentName, conversationOf } from './conversation';
+import { llmContent, normalizeRequest } from './messages';
+import { redactValue } from '@agentsight/contracts';
+
+/** Options of {@link analyzeExchange}. */
+export interface AnalyzeOptions {
+  /** Put the semconv messages into `LlmCall.content` (redacted); default false (see `captureContentEnabled`). */
+  captureContent?: boolean;
+}
 
 /** `LlmCall.error_type` of a recognised request whose connection ended before any response arrived. */
 export const NO_RESPONSE_ERROR = 'no_response';
@@ -247,9 +257,9 @@ function ollamaRequest(api: LlmApi, reqJson: JsonObject | undefined): boolean {
  * call → `{ call: null, audit: [], deadLetters: [] }`. Never throws (an internal failure yields an `analyzer_error`
  * draft).
  */
-export function analyzeExchange(ex: Exchange): AnalyzeResult {
+export function analyzeExchange(ex: Exchange, opts: AnalyzeOptions = {}): AnalyzeResult {
   try {
-    return analyze(ex);
+    return analyze(ex, opts);
   } catch (e) {
     return {
       call: null,
@@ -268,7 +278,7 @@ export function analyzeExchange(ex: Exchange): AnalyzeResult {
   }
 }
 
-function analyze(ex: Exchange): AnalyzeResult {
+function analyze(ex: Exchange, opts: AnalyzeOptions): AnalyzeResult {
   const none: AnalyzeResult = { call: null, audit: [], deadLetters: [] };
   const req = ex.request;
   if (!req || req.method.toUpperCase() !== 'POST') return none;
@@ -324,6 +334,10 @@ function analyze(ex: Exchange): AnalyzeResult {
     usage: usage.usage,
     usage_source: usage.usage_source,
     usage_tokenizer: usage.usage_tokenizer,
+    usage_detail: usageDetail({
+      usage: usage.usage, api, provider: providerFor(server, api), model: x.response_model ?? requestModel, request: reqJson, output_text: x.output_text,
+      tool_calls: x.tool_calls, reasoning_text: reasoningText(parsed.json),
+    }),
     raw_usage: x.raw_usage,
     finish_reasons: x.finish_reasons,
     tool_calls: x.tool_calls,
@@ -340,5 +354,11 @@ function analyze(ex: Exchange): AnalyzeResult {
     conn_key: ex.conn.key,
     host: ex.conn.host,
   };
-  return { call, audit: [auditForCall(call)], deadLetters: deadLetters(ex, failures) };
+  // Sessions, semconv messages and tool uses (conversation.ts, messages.ts, tools.ts).
+  const request = normalizeRequest(api, reqJson);
+  const conversation = conversationOf(api, ex, reqJson);
+  call.conversation_id = conversation.id;
+  call.agent_name = agentName(ex.process, ex.conn.comm);
+  call.content = opts.captureContent ? redactValue(llmContent(request, x)) : null;
+  return { call, audit: [auditForCall(call)], deadLetters: deadLetters(ex, failures), request, conversation };
 }

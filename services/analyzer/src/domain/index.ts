@@ -16,3 +16,9 @@ export { apiFromPath, isStreamingPath, modelFromPath, providerFor, targetPath } 
 export { parseSseText } from './json';
 export type { Extraction, JsonEvent, ResponseJson } from './extraction';
 export { DLQ_SAMPLE_BYTES, type AnalyzeResult, type DeadLetterDraft, type LlmApi } from './types';
+export { llmContent, normalizeRequest, outputMessages, semconvFinishReason, toSemconvMessages, type NormalizedRequest, type NormMessage } from './messages';
+export { agentName, conversationOf, processConversationId, type ConversationRef } from './conversation';
+export {
+  auditForTool, mergeToolUse, toolRequests, toolResults, toolSummary, toolUseId, turnKey, versionedMsgId,
+  type ToolRequestHalf, type ToolResultHalf,
+} from './tools';

@@ -4,6 +4,8 @@
  * {@link DeadLetterDraft}, a `DeadLetter` on `agentsight.dlq.analyzer.<host>`.
  */
 import type { AuditRecord, DeadLetter, LlmCall } from '@agentsight/contracts';
+import type { ConversationRef } from './conversation';
+import type { NormalizedRequest } from './messages';
 
 /**
  * A dead letter as the domain layer knows it: what went wrong with which input. The service layer completes it into
@@ -41,6 +43,10 @@ export interface AnalyzeResult {
   /** `[auditForCall(call)]` when `call` is set, else empty. */
   audit: AuditRecord[];
   deadLetters: DeadLetterDraft[];
+  /** The request in semconv form (tool-use matching, content), when `call` is set. */
+  request?: NormalizedRequest;
+  /** Where `call.conversation_id` came from (the service resolves Responses `previous_response_id` chains). */
+  conversation?: ConversationRef;
 }
 
 /**

@@ -29,15 +29,17 @@ function pushCall(out: string[], name: unknown, args: unknown): void {
  * string; `{text}` parts (OpenAI `text`/`input_text`/`output_text`, Anthropic, Gemini, Bedrock, DashScope), `refusal`;
  * tool calls as name + arguments (Anthropic `tool_use`, Bedrock `toolUse`, Gemini `functionCall`); tool results
  * (Anthropic `tool_result`, Bedrock `toolResult` incl. `{json}`, Gemini `functionResponse` as name + JSON). Images,
- * audio, files, documents and thinking/reasoning blocks are left out.
+ * audio, files, documents and thinking/reasoning blocks are left out. With `toolOut`, tool results go there instead of
+ * `out` (so {@link promptByRole} can count them as the `tool` role even inside a `user` message).
  */
-export function contentTexts(content: unknown, out: string[] = []): string[] {
+export function contentTexts(content: unknown, out: string[] = [], toolOut?: string[]): string[] {
+  const results = toolOut ?? out;
   if (typeof content === 'string') {
     push(out, content);
     return out;
   }
   if (Array.isArray(content)) {
-    for (const p of content) contentTexts(p, out);
+    for (const p of content) contentTexts(p, out, toolOut);
     return out;
   }
   const o = obj(content);
@@ -50,16 +52,22 @@ export function contentTexts(content: unknown, out: string[] = []): string[] {
   const fc = obj(o.functionCall);
   if (fc) pushCall(out, fc.name, fc.args);
   const fr = obj(o.functionResponse);
-  if (fr) pushCall(out, fr.name, fr.response);
-  if (o.type === 'tool_result') contentTexts(o.content, out);
+  if (fr) pushCall(results, fr.name, fr.response);
+  if (o.type === 'tool_result') contentTexts(o.content, results);
   const toolResult = obj(o.toolResult);
-  if (toolResult) contentTexts(toolResult.content, out);
+  if (toolResult) contentTexts(toolResult.content, results);
   if (o.json !== undefined && o.type === undefined) push(out, asText(o.json));
   return out;
 }
 
-/** One message or input item → a prompt message (null for items that carry no prompt text, e.g. `reasoning`). */
-function messageOf(item: unknown): PromptMessage | null {
+/** A prompt message whose tool results may be kept apart (`tool_parts`, see {@link contentTexts}'s `toolOut`). */
+type RoleMessage = PromptMessage & { tool_parts?: string[] };
+
+/**
+ * One message or input item → a prompt message (null for items that carry no prompt text, e.g. `reasoning`). With
+ * `splitTools`, tool results inside the message's content go to `tool_parts` instead of `parts`.
+ */
+function messageOf(item: unknown, splitTools = false): RoleMessage | null {
   if (typeof item === 'string') return { role: 'user', parts: [item] };
   const m = obj(item);
   if (!m) return null;
@@ -78,14 +86,15 @@ function messageOf(item: unknown): PromptMessage | null {
     case 'item_reference':
       return null;
   }
-  contentTexts(m.content ?? m.parts, parts);
+  const toolParts: string[] | undefined = splitTools ? [] : undefined;
+  contentTexts(m.content ?? m.parts, parts, toolParts);
   for (const tc of arr(m.tool_calls)) {
     const fn = obj(obj(tc)?.function);
     if (fn) pushCall(parts, fn.name, fn.arguments);
   }
   const legacy = obj(m.function_call);
   if (legacy) pushCall(parts, legacy.name, legacy.arguments);
-  return { role: str(m.role) ?? 'user', name: str(m.name), parts };
+  return { role: str(m.role) ?? 'user', name: str(m.name), parts, ...(toolParts?.length ? { tool_parts: toolParts } : {}) };
 }
 
 /**
@@ -102,7 +111,20 @@ function messageOf(item: unknown): PromptMessage | null {
  * as its JSON text.
  */
 export function promptFromRequest(req: JsonObject): Prompt {
-  const messages: PromptMessage[] = [];
+  return promptWalk(req, false);
+}
+
+/**
+ * {@link promptFromRequest} with tool results kept apart: each message may carry `tool_parts`, the texts of the tool
+ * results in its content (Anthropic `tool_result` blocks and Gemini `functionResponse` parts inside `user` turns,
+ * Bedrock `toolResult`), which belong to the `tool` role although the message's role says otherwise.
+ */
+export function promptByRole(req: JsonObject): { messages: RoleMessage[]; tools: string[] } {
+  return promptWalk(req, true);
+}
+
+function promptWalk(req: JsonObject, splitTools: boolean): { messages: RoleMessage[]; tools: string[] } {
+  const messages: RoleMessage[] = [];
   const system: string[] = [];
   contentTexts(req.system, system);
   contentTexts(req.instructions, system);
@@ -111,7 +133,7 @@ export function promptFromRequest(req: JsonObject): Prompt {
   if (system.length) messages.push({ role: 'system', parts: system });
   const dash = obj(req.input);
   for (const item of [...arr(req.messages), ...arr(req.contents), ...arr(dash?.messages), ...arr(req.input)]) {
-    const m = messageOf(item);
+    const m = messageOf(item, splitTools);
     if (m) messages.push(m);
   }
   for (const p of [typeof req.input === 'string' ? req.input : undefined, req.prompt, dash?.prompt, req.inputText]) {

@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { constants, hostname } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { AUDIT_TYPES, isAuditType } from '@agentsight/contracts';
+import { AUDIT_TYPES, isAuditType, loadRedactionConfig } from '@agentsight/contracts';
 import { TOKEN_GROUP_BYS, TOKEN_PERIODS } from '@agentsight/clickhouse';
-import type { AuditEntry, CallSummary, TokenGroupBy, TokenPeriod, TokenSummary, TokenSummaryRow, TokenTotals } from '@agentsight/clickhouse';
+import type { AuditEntry, CallSummary, GenAiSpanEntry, TokenGroupBy, TokenPeriod, TokenSummary, TokenSummaryRow, TokenTotals, ToolUseEntry } from '@agentsight/clickhouse';
 import { table } from './format';
 import { dataDir } from './paths';
 import { ensureInfra, Pipeline, procState, startProbe, waitDrained } from './pipeline';
@@ -152,6 +152,13 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
   } finally {
     if (!pipeline.reused) await pipeline.stop();
   }
+}
+
+/** ` ← tool Bash (toolu_…) of LLM call 1a2b3c4d` for an action a tool use caused; '' otherwise. */
+export function causeText(a: AuditEntry): string {
+  const c = a.caused_by;
+  if (!c) return '';
+  return ` ← tool ${c.tool_name}${c.call_id ? ` (${c.call_id})` : ''}${c.llm_call_id ? ` of LLM call ${c.llm_call_id.slice(0, 8)}` : ''}${c.ambiguous ? ' [ambiguous]' : ''}`;
 }
 
 /** Per-probe counters as the probe prints them in its `stats` and `stopped` lines. */
@@ -325,6 +332,7 @@ export function tokenText(s: TokenSummary): string {
     ['cache_read', (t) => t.cache_read_input_tokens], ['cache_write', (t) => t.cache_creation_input_tokens], ['cost', (t) => usdText(t.cost_usd, t.unpriced_calls)],
   ];
   const out = [`${s.period}: ${s.from} → ${s.to}`, s.rows.length ? table([...s.rows, total], cols) : '(none)'];
+  if (s.totals.detail && s.rows.length) out.push('', detailText([...s.rows, total], keys));
   if (s.previous && s.change) {
     const p = s.previous.totals;
     const c = s.change;
@@ -336,6 +344,25 @@ export function tokenText(s: TokenSummary): string {
   return out.join('\n');
 }
 
+/**
+ * `token --detail`: per group, input tokens by role and output tokens by type (each with its share of the group's
+ * breakdown in %), and how many calls have a breakdown.
+ */
+function detailText(rows: TokenSummaryRow[], keys: Array<[string, (t: TokenSummaryRow) => unknown]>): string {
+  const pct = (part: number, all: number) => (all > 0 ? `${part} (${Math.round((part / all) * 100)}%)` : String(part));
+  const inSum = (t: TokenSummaryRow) => (t.detail ? t.detail.input.system + t.detail.input.user + t.detail.input.assistant + t.detail.input.tool : 0);
+  const outSum = (t: TokenSummaryRow) => (t.detail ? t.detail.output.text + t.detail.output.reasoning + t.detail.output.tool_calls : 0);
+  const cols: Array<[string, (t: TokenSummaryRow) => unknown]> = [
+    ...keys,
+    ['in:system', (t) => pct(t.detail?.input.system ?? 0, inSum(t))], ['in:user', (t) => pct(t.detail?.input.user ?? 0, inSum(t))],
+    ['in:assistant', (t) => pct(t.detail?.input.assistant ?? 0, inSum(t))], ['in:tool', (t) => pct(t.detail?.input.tool ?? 0, inSum(t))],
+    ['out:text', (t) => pct(t.detail?.output.text ?? 0, outSum(t))], ['out:reasoning', (t) => pct(t.detail?.output.reasoning ?? 0, outSum(t))],
+    ['out:tool_calls', (t) => pct(t.detail?.output.tool_calls ?? 0, outSum(t))],
+    ['calls w/ detail', (t) => `${t.detail?.input_calls ?? 0}/${t.calls}`],
+  ];
+  return `tokens by role (input) and type (output):\n${table(rows, cols)}`;
+}
+
 function totalsText(t: TokenTotals): string {
   return `${t.calls} calls, ${t.input_tokens} input + ${t.output_tokens} output tokens, ${usdText(t.cost_usd, t.unpriced_calls)}`;
 }
@@ -343,6 +370,8 @@ function totalsText(t: TokenTotals): string {
 /** Builds the `agentsight` command line. */
 export function program(): Command {
   const p = new Command('agentsight').description('Zero-instrumentation observability for AI agents (eBPF → JetStream → ClickHouse)');
+  // A bad AGENTSIGHT_REDACT_PATTERNS file stops every command before it captures, stores or prints anything.
+  p.hook('preAction', () => { loadRedactionConfig(); });
   p.command('exec').description('run a command under capture, then print its LLM calls and tokens')
     .option('--data-dir <dir>', 'data directory (default $AGENTSIGHT_DATA_DIR or ~/.agentsight)')
     .option('-q, --quiet', 'no summary')
@@ -370,20 +399,41 @@ export function program(): Command {
       ['finish', (c) => c['gen_ai.response.finish_reasons']], ['tools', (c) => c.tool_calls.map((t) => t.name)],
       ['ms', (c) => c.duration_ms],
     ])));
+  p.command('tools').description('tool uses: what the model asked for, the arguments, the result, how long it took')
+    .option('--data-dir <dir>', 'data directory').option('--json', 'JSON array').option('--limit <n>', 'most recent N', '200')
+    .option('--pid <pid>', 'only this agent pid').option('--conversation <id>', 'only this gen_ai.conversation.id')
+    .option('--since <t>', 'only tool uses at or after this time: ISO 8601 or back from now (30m, 2h, 7d, 1w)')
+    .action((o) => {
+      if (o.pid !== undefined && !/^\d+$/.test(o.pid)) throw new Error(`--pid must be a non-negative integer: ${o.pid}`);
+      return withReader(o, async (r) => print<ToolUseEntry>(await r.tools({ pid: o.pid !== undefined ? Number(o.pid) : undefined, conversation: o.conversation, since: o.since, limit: Number(o.limit) }), o.json, [
+        ['start_time', (t) => t.start_time ?? t.end_time], ['pid', (t) => t.pid], ['agent', (t) => t.agent_name], ['tool', (t) => t.name],
+        ['arguments', (t) => (t.arguments.length > 60 ? `${t.arguments.slice(0, 60)}…` : t.arguments)],
+        ['result', (t) => (t.result === null ? 'pending' : t.success === false ? 'error' : t.success === true ? 'ok' : 'returned')], ['ms', (t) => t.duration_ms],
+      ]));
+    });
+  p.command('sessions').description('agent sessions (gen_ai.conversation.id): calls, tool uses, tokens and cost of each')
+    .option('--data-dir <dir>', 'data directory').option('--json', 'JSON array').option('--limit <n>', 'most recent N', '100')
+    .option('--since <t>', 'only sessions active at or after this time')
+    .action((o) => withReader(o, async (r) => print<GenAiSpanEntry>(await r.sessions({ since: o.since, limit: Number(o.limit) }), o.json, [
+      ['start_time', (s) => s.start_time], ['agent', (s) => s.agent_name], ['pid', (s) => s.pid], ['conversation', (s) => s.conversation_id],
+      ['calls', (s) => s.llm_calls], ['tools', (s) => s.tool_uses], ['tool_errors', (s) => s.tool_errors], ['in', (s) => s.input_tokens], ['out', (s) => s.output_tokens],
+      ['cost', (s) => usdText(s.cost_usd, s.cost_usd === null ? 0 : s.unpriced_calls)], ['ms', (s) => s.duration_ms],
+    ])));
   p.command('token').description('tokens and cost (USD, list prices) by model, provider or process')
     .option('--data-dir <dir>', 'data directory').option('--json', 'JSON')
     .option('--period <p>', TOKEN_PERIODS.join(' | '), 'today')
     .option('--group-by <g>', TOKEN_GROUP_BYS.join(' | '), 'model')
     .option('--compare', 'also show the previous period and the change')
+    .option('--detail', 'break input tokens down by role (system, user, assistant, tool) and output tokens by type (text, reasoning, tool calls)')
     .action(async (o) => {
       if (!TOKEN_PERIODS.includes(o.period)) throw new Error(`--period must be one of ${TOKEN_PERIODS.join(', ')}`);
       if (!TOKEN_GROUP_BYS.includes(o.groupBy)) throw new Error(`--group-by must be one of ${TOKEN_GROUP_BYS.join(', ')}`);
       return withReader(o, async (r) => {
-        const s = await r.token({ period: o.period as TokenPeriod, groupBy: o.groupBy as TokenGroupBy, compare: Boolean(o.compare) });
+        const s = await r.token({ period: o.period as TokenPeriod, groupBy: o.groupBy as TokenGroupBy, compare: Boolean(o.compare), detail: Boolean(o.detail) });
         process.stdout.write((o.json ? JSON.stringify(s, null, 2) : tokenText(s)) + '\n');
       });
     });
-  p.command('audit').description('audit records: LLM calls, process exec/exit, file opens, connect() calls')
+  p.command('audit').description('audit records: LLM calls, tool uses, process exec/exit, file opens, connect() calls')
     .option('--data-dir <dir>', 'data directory').option('--json', 'JSON').option('--pid <pid>', 'only this pid')
     .option('--type <t>', AUDIT_TYPES.join(' | ')).option('--limit <n>', 'most recent N', '200')
     .option('--since <t>', 'only records at or after this time: ISO 8601 or back from now (30m, 2h, 7d, 1w)')
@@ -394,7 +444,7 @@ export function program(): Command {
       const filters = { pid: o.pid !== undefined ? Number(o.pid) : undefined, type: o.type, since: o.since as string | undefined };
       if (!o.summary) {
         return withReader(o, async (r) => print<AuditEntry>(await r.audit({ ...filters, limit: Number(o.limit) }), o.json, [
-          ['ts', (a) => a.ts], ['type', (a) => a.type], ['pid', (a) => a.pid], ['ppid', (a) => a.ppid], ['comm', (a) => a.comm], ['summary', (a) => a.summary],
+          ['ts', (a) => a.ts], ['type', (a) => a.type], ['pid', (a) => a.pid], ['ppid', (a) => a.ppid], ['comm', (a) => a.comm], ['summary', (a) => a.summary + causeText(a)],
         ]));
       }
       return withReader(o, async (r) => {

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { auditSummary, listAudit, listCalls, openClickHouse, timeToNs, tokenSummary } from '@agentsight/clickhouse';
-import type { AuditEntry, AuditSummary, CallSummary, TokenGroupBy, TokenPeriod, TokenSummary } from '@agentsight/clickhouse';
+import { auditSummary, listAudit, listCalls, listGenAiSpans, listToolUses, openClickHouse, timeToNs, tokenSummary } from '@agentsight/clickhouse';
+import type { AuditEntry, AuditSummary, CallSummary, GenAiSpanEntry, TokenGroupBy, TokenPeriod, TokenSummary, ToolUseEntry } from '@agentsight/clickhouse';
 import type { AuditType } from '@agentsight/contracts';
 import { apiPort } from './paths';
 import { apiRunning } from './pipeline';
@@ -28,10 +28,15 @@ export class Reader {
     return this.client ? listCalls(this.client, opts) : this.api(`/api/calls?${qs(opts)}`);
   }
 
-  /** Tokens and cost (USD) over `period` per group, with the previous period and the change when `compare`. */
-  async token(opts: { period: TokenPeriod; groupBy: TokenGroupBy; compare: boolean }): Promise<TokenSummary> {
+  /**
+   * Tokens and cost (USD) over `period` per group, with the previous period and the change when `compare`, and the
+   * breakdown by role and type when `detail`.
+   */
+  async token(opts: { period: TokenPeriod; groupBy: TokenGroupBy; compare: boolean; detail?: boolean }): Promise<TokenSummary> {
     if (this.client) return tokenSummary(this.client, opts);
-    const s = await this.api<TokenSummary | unknown[]>(`/api/token?${qs({ period: opts.period, group_by: opts.groupBy, compare: opts.compare ? 1 : undefined })}`);
+    const s = await this.api<TokenSummary | unknown[]>(
+      `/api/token?${qs({ period: opts.period, group_by: opts.groupBy, compare: opts.compare ? 1 : undefined, detail: opts.detail ? 1 : undefined })}`,
+    );
     if (Array.isArray(s)) throw new Error(`the running agentsight api (port ${apiPort(this.env)}) is an older version without costs: restart it`);
     return s;
   }
@@ -55,6 +60,18 @@ export class Reader {
       if (/: 404 /.test((err as Error).message)) throw new Error(`the running agentsight api (port ${apiPort(this.env)}) is an older version without audit summaries: restart it`);
       throw err;
     }
+  }
+
+  /** Tool uses (latest version of each), newest first. */
+  tools(opts: { pid?: number; conversation?: string; since?: string; limit: number }): Promise<ToolUseEntry[]> {
+    if (opts.since) timeToNs(opts.since); // throws a readable error on a bad time
+    return this.client ? listToolUses(this.client, opts) : this.api(`/api/tools?${qs(opts)}`);
+  }
+
+  /** Agent sessions (`invoke_agent` events with their totals), newest first. */
+  sessions(opts: { conversation?: string; since?: string; limit: number }): Promise<GenAiSpanEntry[]> {
+    if (opts.since) timeToNs(opts.since);
+    return this.client ? listGenAiSpans(this.client, { ...opts, kind: 'invoke_agent' }) : this.api(`/api/sessions?${qs(opts)}`);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { BadRequestException, Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
-import { auditSummary, getExchange, listAudit, listCalls, listDeadLetters, listExchanges, timeToNs, TOKEN_GROUP_BYS, TOKEN_PERIODS, tokenSummary } from '@agentsight/clickhouse';
+import { auditSummary, getExchange, listAudit, listCalls, listDeadLetters, listExchanges, listGenAiSpans, listToolUses, timeToNs, TOKEN_GROUP_BYS, TOKEN_PERIODS, tokenSummary } from '@agentsight/clickhouse';
 import type { TokenGroupBy, TokenPeriod } from '@agentsight/clickhouse';
 import { AUDIT_TYPES, isAuditType, type AuditType } from '@agentsight/contracts';
 import { Storage } from '../storage/storage';
@@ -9,11 +9,14 @@ import { Storage } from '../storage/storage';
  * `GET /api/health`, `/api/calls?limit&pid&since` (each call with `cost_usd`, null = unpriced),
  * `/api/token?period=today|yesterday|week|last_week|month|last_month&group_by=model|provider|process&compare=1`
  * (a `TokenSummary`: rows, totals with `cost_usd` in USD and `unpriced_calls`, and with `compare` the previous
- * period's totals and the change),
+ * period's totals and the change; `&detail=1` adds each group's token breakdown by role and type, `TokenDetail`),
  * `/api/audit?pid&type=llm|process|file|net&since&limit` (`since`: ISO 8601 or `30s`/`15m`/`2h`/`7d`/`1w` back from now;
  * records at or after it), `/api/audit/summary?pid&type&since` (an `AuditSummary`: counts per type and action, top
  * commands and connect targets, LLM providers, tokens and cost), `/api/dead-letters?limit`, `/api/exchanges?target&limit` and
- * `/api/exchanges/:id` (bodies base64 in `request_body_base64` / `response_body_base64`, secrets redacted).
+ * `/api/exchanges/:id` (bodies base64 in `request_body_base64` / `response_body_base64`, secrets redacted),
+ * `/api/tools?pid&conversation&since&limit` (tool uses, `ToolUseEntry`: the latest version of each),
+ * `/api/sessions?conversation&since&limit` (agent sessions: `invoke_agent` events with their totals) and
+ * `/api/spans?kind=execute_tool|invoke_agent&conversation&since&limit` (`GenAiSpanEntry`).
  */
 @Controller('api')
 export class QueryController {
@@ -30,14 +33,16 @@ export class QueryController {
   }
 
   @Get('token')
-  token(@Query('period') period = 'today', @Query('group_by') groupBy = 'model', @Query('compare') compare?: string) {
+  token(@Query('period') period = 'today', @Query('group_by') groupBy = 'model', @Query('compare') compare?: string, @Query('detail') detail?: string) {
     if (!TOKEN_PERIODS.includes(period as never)) throw new BadRequestException(`period must be one of ${TOKEN_PERIODS.join(', ')}`);
     if (!TOKEN_GROUP_BYS.includes(groupBy as never)) throw new BadRequestException(`group_by must be one of ${TOKEN_GROUP_BYS.join(', ')}`);
     if (compare !== undefined && !['', '0', '1', 'true', 'false'].includes(compare)) throw new BadRequestException('compare must be 1/true or 0/false');
+    if (detail !== undefined && !['', '0', '1', 'true', 'false'].includes(detail)) throw new BadRequestException('detail must be 1/true or 0/false');
     return tokenSummary(this.storage.client, {
       period: period as TokenPeriod,
       groupBy: groupBy as TokenGroupBy,
       compare: compare === '' || compare === '1' || compare === 'true',
+      detail: detail === '' || detail === '1' || detail === 'true',
     });
   }
 
@@ -70,6 +75,22 @@ export class QueryController {
     };
   }
 
+  @Get('tools')
+  tools(@Query('pid') pid?: string, @Query('conversation') conversation?: string, @Query('since') since?: string, @Query('limit') limit?: string) {
+    return listToolUses(this.storage.client, { pid: pid ? int(pid, 0) : undefined, conversation: conversation || undefined, since: sinceParam(since), limit: int(limit, 200) });
+  }
+
+  @Get('sessions')
+  sessions(@Query('conversation') conversation?: string, @Query('since') since?: string, @Query('limit') limit?: string) {
+    return listGenAiSpans(this.storage.client, { kind: 'invoke_agent', conversation: conversation || undefined, since: sinceParam(since), limit: int(limit, 200) });
+  }
+
+  @Get('spans')
+  spans(@Query('kind') kind?: string, @Query('conversation') conversation?: string, @Query('since') since?: string, @Query('limit') limit?: string) {
+    if (kind && kind !== 'execute_tool' && kind !== 'invoke_agent') throw new BadRequestException('kind must be execute_tool or invoke_agent');
+    return listGenAiSpans(this.storage.client, { kind: (kind || undefined) as 'execute_tool' | 'invoke_agent' | undefined, conversation: conversation || undefined, since: sinceParam(since), limit: int(limit, 200) });
+  }
+
   @Get('dead-letters')
   deadLetters(@Query('limit') limit?: string) {
     return listDeadLetters(this.storage.client, { limit: int(limit, 100) });
@@ -80,6 +101,17 @@ function int(s: string | undefined, dflt: number): number {
   const n = s === undefined ? dflt : Number(s);
   if (!Number.isInteger(n) || n < 0) throw new BadRequestException(`not a non-negative integer: ${s}`);
   return n;
+}
+
+/** A `since` query parameter, validated (400 on a bad time); undefined when absent. */
+function sinceParam(since: string | undefined): string | undefined {
+  if (!since) return undefined;
+  try {
+    timeToNs(since);
+  } catch (err) {
+    throw new BadRequestException((err as Error).message);
+  }
+  return since;
 }
 
 /** The `pid` / `type` / `since` query parameters of the audit endpoints, validated (400 on a bad value). */

@@ -1,6 +1,6 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { AuditRecord, DeadLetter, Exchange, GenAiEvent } from '@agentsight/contracts';
-import { BatchWriter, auditRow, deadLetterRow, exchangeRow, llmCallRow } from '@agentsight/clickhouse';
+import { AuditRecord, DeadLetter, Exchange, GenAiEvent, GenAiRecord, ToolUse } from '@agentsight/contracts';
+import { BatchWriter, auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, toolUseRow } from '@agentsight/clickhouse';
 import { ConsumerLoop, StageRuntime } from '@agentsight/jetstream';
 import { Storage } from './storage';
 
@@ -9,19 +9,30 @@ interface Sink<T> {
   stream: string;
   durable: string;
   filterSubject: string;
-  table: string;
+  /** The table, or how to pick it per value (the genai subject carries inference, tool and agent events). */
+  table: string | ((value: T) => string);
   row(value: T): Record<string, unknown>;
 }
 
+/** Inference events (no `kind`) → `llm_calls`; `execute_tool` / `invoke_agent` events → `genai_spans`. */
+function genAiTable(v: GenAiRecord): string {
+  return v && 'kind' in v && (v.kind === 'execute_tool' || v.kind === 'invoke_agent') ? 'genai_spans' : 'llm_calls';
+}
+
+function genAiRow(v: GenAiRecord): Record<string, unknown> {
+  return genAiTable(v) === 'genai_spans' ? genAiSpanRow(v as Exclude<GenAiRecord, GenAiEvent>) : llmCallRow(v as GenAiEvent);
+}
+
 const SINKS: Sink<never>[] = [
-  { stream: 'AGENTSIGHT_GENAI', durable: 'storage-genai', filterSubject: 'agentsight.genai.>', table: 'llm_calls', row: (v: GenAiEvent) => llmCallRow(v) },
+  { stream: 'AGENTSIGHT_GENAI', durable: 'storage-genai', filterSubject: 'agentsight.genai.>', table: genAiTable, row: genAiRow },
+  { stream: 'AGENTSIGHT_TOOL', durable: 'storage-tool', filterSubject: 'agentsight.tool.>', table: 'tool_uses', row: (v: ToolUse) => toolUseRow(v) },
   { stream: 'AGENTSIGHT_EXCHANGE', durable: 'storage-exchange', filterSubject: 'agentsight.exchange.>', table: 'exchanges', row: (v: Exchange) => exchangeRow(v) },
   { stream: 'AGENTSIGHT_AUDIT', durable: 'storage-audit', filterSubject: 'agentsight.audit.>', table: 'audit_events', row: (v: AuditRecord) => auditRow(v) },
   { stream: 'AGENTSIGHT_DLQ', durable: 'storage-dlq', filterSubject: 'agentsight.dlq.>', table: 'dead_letters', row: (v: DeadLetter) => deadLetterRow(v) },
 ] as Sink<never>[];
 
 /**
- * The storage sink: LLM calls (GenAI events), exchanges (secrets redacted by the row mapping), audit records and
+ * The storage sink: LLM calls (GenAI inference events), tool uses, `execute_tool`/`invoke_agent` events, exchanges (secrets redacted by the row mapping), audit records and
  * dead letters into ClickHouse, in batches ({@link BatchWriter}). Each input is acked only after the insert holding
  * its row succeeded; tables are ReplacingMergeTree keyed by the event id, so redelivery and replay do not duplicate.
  */
@@ -42,14 +53,16 @@ export class StorageService implements OnApplicationBootstrap, OnApplicationShut
         handle: async (batch) => {
           for (const input of batch) {
             let row: Record<string, unknown>;
+            let table = typeof sink.table === 'string' ? sink.table : '?';
             try {
+              if (typeof sink.table !== 'string') table = sink.table(input.value);
               row = sink.row(input.value);
             } catch (err) {
-              await this.rt.deadLetter({ reason: 'contract', error: `${sink.table}: ${(err as Error).message}`, input_subject: input.subject, input_seq: input.seq, input_id: input.msgId });
+              await this.rt.deadLetter({ reason: 'contract', error: `${table}: ${(err as Error).message}`, input_subject: input.subject, input_seq: input.seq, input_id: input.msgId });
               input.ack();
               continue;
             }
-            writer.add(sink.table, row, () => input.ack());
+            writer.add(table, row, () => input.ack());
           }
         },
         undecodable: (i) => this.rt.undecodable(i),

@@ -2,7 +2,7 @@
  * LLM call → OpenTelemetry GenAI semantic event (semconv v1.41, https://opentelemetry.io/docs/specs/semconv/gen-ai/;
  * attributes: https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/).
  */
-import { deriveId, GenAiAttr, type GenAiAttributeValue, type GenAiCost, type GenAiEvent, type LlmCall } from '@agentsight/contracts';
+import { deriveId, GenAiAttr, redactValue, type GenAiAttributeValue, type GenAiCost, type GenAiEvent, type LlmCall } from '@agentsight/contracts';
 import { defaultPriceTable, priceCall, type PriceTable } from '@agentsight/pricing';
 
 /**
@@ -15,9 +15,12 @@ import { defaultPriceTable, priceCall, type PriceTable } from '@agentsight/prici
  *   `gen_ai.usage.cache_creation.input_tokens`, `gen_ai.usage.reasoning.output_tokens`;
  * - when the analyzer counted the tokens itself (`usage_source` `estimated`): `agentsight.usage.source` = `estimated`
  *   and `agentsight.usage.tokenizer` (absent for provider-reported usage, the default);
- * - `server.address`, `http.response.status_code`, `error.type` (only when the call failed).
+ * - `server.address`, `http.response.status_code`, `error.type` (only when the call failed);
+ * - `gen_ai.conversation.id`, `gen_ai.agent.name` (when known);
+ * - only with `opts.captureContent` and `call.content` set: `gen_ai.input.messages`, `gen_ai.output.messages`,
+ *   `gen_ai.system_instructions`, `gen_ai.tool.definitions` as JSON text (semconv JSON schemas; redacted again here).
  */
-export function genAiAttributes(call: LlmCall): Record<string, GenAiAttributeValue> {
+export function genAiAttributes(call: LlmCall, opts: { captureContent?: boolean } = {}): Record<string, GenAiAttributeValue> {
   const a: Record<string, GenAiAttributeValue> = {};
   const set = (k: string, v: GenAiAttributeValue | null | undefined) => {
     if (v !== null && v !== undefined && v !== '') a[k] = v;
@@ -40,6 +43,15 @@ export function genAiAttributes(call: LlmCall): Record<string, GenAiAttributeVal
   set(GenAiAttr.serverAddress, call.server_address);
   set(GenAiAttr.httpResponseStatusCode, call.http_status);
   set(GenAiAttr.errorType, call.error_type);
+  set(GenAiAttr.conversationId, call.conversation_id);
+  set(GenAiAttr.agentName, call.agent_name);
+  if (opts.captureContent && call.content) {
+    const c = redactValue(call.content);
+    a[GenAiAttr.inputMessages] = JSON.stringify(c.input_messages);
+    a[GenAiAttr.outputMessages] = JSON.stringify(c.output_messages);
+    if (c.system_instructions.length) a[GenAiAttr.systemInstructions] = JSON.stringify(c.system_instructions);
+    if (c.tool_definitions.length) a[GenAiAttr.toolDefinitions] = JSON.stringify(c.tool_definitions);
+  }
   return a;
 }
 
@@ -69,12 +81,13 @@ export function callCost(call: LlmCall, prices?: PriceTable): { cost_usd: number
  * when neither is known), e.g. `chat gpt-4.1`; `attributes` = {@link genAiAttributes}; `tool_calls`, `raw_usage`
  * (the provider's usage object as received) and `output_text` kept beside; `host` from the connection key;
  * `start_ns`/`end_ns` wall-clock ns; `process_name` = the process' comm, else the thread's; `cost_usd`/`cost` =
- * {@link callCost} (with `opts.prices`, default: the built-in table merged with `AGENTSIGHT_PRICES`). Id
+ * {@link callCost} (with `opts.prices`, default: the built-in table merged with `AGENTSIGHT_PRICES`); `conversation_id`
+ * and `usage_detail` when the call has them; content attributes only with `opts.captureContent`. No `kind` (= inference). Id
  * `deriveId('genai', call.id)`.
  */
-export function toGenAiEvent(call: LlmCall, opts: { prices?: PriceTable } = {}): GenAiEvent {
+export function toGenAiEvent(call: LlmCall, opts: { prices?: PriceTable; captureContent?: boolean } = {}): GenAiEvent {
   const model = call.request_model ?? call.response_model;
-  return {
+  const ev: GenAiEvent = {
     v: 1,
     id: deriveId('genai', call.id),
     llm_call_id: call.id,
@@ -85,10 +98,13 @@ export function toGenAiEvent(call: LlmCall, opts: { prices?: PriceTable } = {}):
     end_ns: call.end_ns,
     pid: call.pid,
     process_name: call.process?.comm || call.comm,
-    attributes: genAiAttributes(call),
+    attributes: genAiAttributes(call, { captureContent: opts.captureContent }),
     tool_calls: call.tool_calls.map((t) => ({ ...t })),
     raw_usage: call.raw_usage,
     output_text: call.output_text,
     ...callCost(call, opts.prices),
   };
+  if (call.conversation_id) ev.conversation_id = call.conversation_id;
+  if (call.usage_detail) ev.usage_detail = call.usage_detail; // token breakdown (agentsight token --detail)
+  return ev;
 }

@@ -1,0 +1,115 @@
+/**
+ * Agent sessions: `gen_ai.conversation.id` and `gen_ai.agent.name` of an LLM call (semconv v1.41).
+ */
+import { deriveId, type Exchange, type ProcessInfo } from '@agentsight/contracts';
+import { obj, parseJson, str, type JsonObject } from './json';
+import type { LlmApi } from './types';
+
+/** Where a call's conversation id came from (see {@link conversationOf}). */
+export interface ConversationRef {
+  /** The conversation id: the provider's, or the per-process default. */
+  id: string;
+  source: 'provider' | 'process';
+  /**
+   * OpenAI Responses `previous_response_id` of the request (only when the request names no `conversation`): the
+   * service resolves it to the conversation of the chain's first call (Redis index of response ids), else keeps `id`
+   * = this previous response id.
+   */
+  previous_response_id: string | null;
+}
+
+/** Session id inside an Anthropic `metadata.user_id`: `user_<h>_account_<uuid>_session_<uuid>` (Claude Code), or a JSON text with `session_id`. */
+function anthropicSession(userId: string): string | null {
+  const m = /(?:^|_)session_(.+)$/.exec(userId);
+  if (m) return m[1];
+  const r = userId.trim().startsWith('{') ? parseJson(userId) : null;
+  return r?.ok ? (str(obj(r.value)?.session_id) ?? str(obj(r.value)?.sessionId)) : null;
+}
+
+/** The first `conversation_id` / `session_id` (or camelCase) string at the top level or inside `metadata`. */
+function explicitId(req: JsonObject): string | null {
+  for (const o of [req, obj(req.metadata)]) {
+    if (!o) continue;
+    for (const k of ['conversation_id', 'conversationId', 'session_id', 'sessionId']) {
+      const v = o[k];
+      if (typeof v === 'string' && v) return v;
+      if (typeof v === 'number') return String(v);
+    }
+  }
+  return null;
+}
+
+/**
+ * The per-process default conversation: `deriveId('conversation', host, boot_id, pid, process start_ns)` (start 0
+ * when the process is unknown) = one conversation per agent process.
+ */
+export function processConversationId(ex: Pick<Exchange, 'conn' | 'process'>): string {
+  return deriveId('conversation', ex.conn.host, ex.conn.boot_id, ex.conn.pid, ex.process?.start_ns ?? 0n);
+}
+
+/**
+ * The conversation of a call, first match wins:
+ * 1. OpenAI Responses `conversation` (a string, or `{id}`);
+ * 2. Anthropic `metadata.user_id` carrying `session_<id>` (Claude Code) or a JSON `session_id`;
+ * 3. any `conversation_id` / `session_id` (also camelCase) field at the top level or in `metadata`;
+ * 4. the per-process default ({@link processConversationId}), with a Responses `previous_response_id` handed to the
+ *    service for chain resolution.
+ */
+export function conversationOf(api: LlmApi, ex: Pick<Exchange, 'conn' | 'process'>, req: JsonObject | undefined): ConversationRef {
+  const provider = (id: string): ConversationRef => ({ id, source: 'provider', previous_response_id: null });
+  if (req) {
+    if (api === 'responses') {
+      const c = typeof req.conversation === 'string' ? req.conversation : str(obj(req.conversation)?.id);
+      if (c) return provider(c);
+    }
+    const userId = str(obj(req.metadata)?.user_id);
+    if (userId) {
+      const s = anthropicSession(userId);
+      if (s) return provider(s);
+    }
+    const e = explicitId(req);
+    if (e) return provider(e);
+  }
+  const prev = api === 'responses' ? str(req?.previous_response_id) : null;
+  return { id: processConversationId(ex), source: 'process', previous_response_id: prev };
+}
+
+/** Known agents: name → patterns over the executable / script paths and comm (as the discovery rules name them). */
+const KNOWN_AGENTS: ReadonlyArray<readonly [string, RegExp]> = [
+  ['claude-code', /(^|\/)(claude)$|@anthropic-ai\/claude-code\/|\/claude\/versions\//],
+  ['gemini-cli', /(^|\/)gemini$|@google\/gemini-cli\//],
+  ['codex', /(^|\/)codex(-[\w.-]+)?$|@openai\/codex\//],
+  ['aider', /(^|\/)aider$/],
+  ['openclaw', /(^|\/)openclaw[\w-]*$|node_modules\/openclaw\//],
+  ['opencode', /(^|\/)opencode$|opencode-ai\//],
+  ['goose', /(^|\/)goosed?$/],
+  ['cursor-agent', /(^|\/)cursor-agent$|\/cursor-agent\//],
+];
+
+const INTERPRETERS = /(^|\/)(node|nodejs|node\d+|bun|deno|python[\d.]*|pypy\d*|ruby|perl)$/;
+
+/**
+ * `gen_ai.agent.name` of a process: a known agent (`claude-code`, `gemini-cli`, `codex`, `aider`, `openclaw`,
+ * `opencode`, `goose`, `cursor-agent`) when its comm, executable or script path says so; else, for an interpreter
+ * (node, bun, deno, python, ruby, perl) running a script, the script's base name without extension (`agent.js` →
+ * `agent`; `python -m pkg` → `pkg`); else the process name (comm). Null only when nothing is known.
+ */
+export function agentName(proc: ProcessInfo | null, comm: string): string | null {
+  const candidates = [proc?.comm ?? '', comm, proc?.exe ?? '', ...(proc?.argv ?? []).slice(0, 3)].filter((s) => s !== '');
+  for (const [name, re] of KNOWN_AGENTS) if (candidates.some((c) => re.test(c))) return name;
+  const argv = proc?.argv ?? [];
+  if (argv.length > 1 && (INTERPRETERS.test(argv[0]) || INTERPRETERS.test(proc?.exe ?? ''))) {
+    for (let i = 1; i < argv.length; i++) {
+      const a = argv[i];
+      if (a === '-m' && argv[i + 1]) return argv[i + 1];
+      if (a.startsWith('-')) continue;
+      const base = a.slice(a.lastIndexOf('/') + 1).replace(/\.(c|m)?(js|ts|py|rb|pl)$/, '');
+      if (base === 'index' || base === 'main' || base === 'cli') {
+        const parts = a.split('/');
+        return parts.length > 1 ? (parts[parts.length - 2] === 'dist' || parts[parts.length - 2] === 'src' ? (parts[parts.length - 3] ?? base) : parts[parts.length - 2]) : base;
+      }
+      return base || null;
+    }
+  }
+  return proc?.comm || comm || null;
+}
