@@ -1,5 +1,5 @@
 /** Request/response exchanges built by the aggregator (subject `agentsight.exchange.<host>`), contract v1. */
-import type { ConnRef, HeaderList, SseEvent } from './http';
+import type { BodyIncomplete, ConnRef, HeaderList, SseEvent, StreamReset } from './http';
 
 /** What the pipeline knows of the process behind a connection (from exec/snapshot records). */
 export interface ProcessInfo {
@@ -21,7 +21,7 @@ export interface ExchangeRequest {
   version: string;
   headers: HeaderList;
   body: Uint8Array;
-  body_incomplete?: 'short' | 'decode_error';
+  body_incomplete?: BodyIncomplete;
   start_ns: bigint;
   end_ns: bigint;
 }
@@ -33,7 +33,7 @@ export interface ExchangeResponse {
   headers: HeaderList;
   /** Decoded body; for a streamed response, the concatenation is not kept here: see `events`. */
   body: Uint8Array;
-  body_incomplete?: 'short' | 'decode_error';
+  body_incomplete?: BodyIncomplete;
   /** SSE events of a streamed response in order; empty when not streamed. */
   events: SseEvent[];
   streaming: boolean;
@@ -56,4 +56,8 @@ export interface Exchange {
   server_address: string;
   request: ExchangeRequest;
   response: ExchangeResponse | null;
+  /** HTTP/2 stream identifier of the exchange; absent for HTTP/1.1. */
+  stream_id?: number;
+  /** HTTP/2: how the stream was ended early (RST_STREAM / GOAWAY), when it was. */
+  stream_reset?: StreamReset;
 }

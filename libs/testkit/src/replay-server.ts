@@ -16,6 +16,7 @@ import * as crypto from 'crypto';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
+import * as http2 from 'http2';
 import * as https from 'https';
 import type { AddressInfo } from 'net';
 import * as os from 'os';
@@ -39,7 +40,21 @@ export interface ReplayServerOptions {
   port?: number;
   /** Default delay between streamed chunks, in milliseconds (overridden per request by `x-replay-delay-ms`). Default 0. */
   delayMs?: number;
+  /**
+   * Extra DNS names for the certificate (e.g. `api.openai.com`), so a client that resolves a provider's real host name
+   * to 127.0.0.1 (curl `--resolve`, a custom `lookup`) verifies the server under that name, with real SNI and Host.
+   */
+  hostnames?: string[];
+  /**
+   * Opt-in HTTP/2: serve with node:http2 `createSecureServer({ allowHTTP1: true })`, ALPN `h2` then `http/1.1`, so
+   * clients that offer h2 (curl, node:http2, Go, httpx http2=True) speak HTTP/2 and the others HTTP/1.1. Same
+   * endpoints and headers; a streamed fixture is written one DATA frame per chunk. Default false (ALPN `http/1.1` only).
+   */
+  h2?: boolean;
 }
+
+/** A request handler for node:http, node:https or node:http2 (compatibility API) servers. */
+export type ReplayHandler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
 /** One request as received by the server (recorded after its body was fully read). */
 export interface RecordedRequest {
@@ -50,8 +65,10 @@ export interface RecordedRequest {
   headers: http.IncomingHttpHeaders;
   /** Raw request body bytes. */
   body: Buffer;
-  /** ALPN protocol negotiated on the connection (`http/1.1`), or false when the client offered none. */
+  /** ALPN protocol negotiated on the connection (`http/1.1`, `h2`), or false when the client offered none. */
   alpnProtocol: string | false | null;
+  /** HTTP version of the request as node reports it: `1.1` or `2.0`. */
+  httpVersion?: string;
   /** `<file>#<index>` of the fixture served, when one was. */
   fixture?: string;
 }
@@ -71,16 +88,19 @@ export interface ReplayServer {
 }
 
 /**
- * Creates a self-signed RSA-2048 certificate for CN=localhost with SAN DNS:localhost, IP:127.0.0.1 (valid 1 day) in a new
- * temporary directory, using the openssl CLI. Returns the paths and PEM texts.
+ * Creates a self-signed RSA-2048 certificate for CN=localhost with SAN DNS:localhost, IP:127.0.0.1 and DNS:<each of
+ * `hostnames`> (valid 1 day) in a new temporary directory, using the openssl CLI. Returns the paths and PEM texts.
+ * Throws on a host name that is not a plain DNS name.
  */
-export function makeSelfSignedCert(): { dir: string; certPath: string; keyPath: string; certPem: string; keyPem: string } {
+export function makeSelfSignedCert(hostnames: string[] = []): { dir: string; certPath: string; keyPath: string; certPem: string; keyPem: string } {
+  for (const h of hostnames) if (!/^[A-Za-z0-9.-]+$/.test(h)) throw new Error(`makeSelfSignedCert: not a DNS name: ${h}`);
+  const san = ['DNS:localhost', 'IP:127.0.0.1', ...hostnames.map((h) => `DNS:${h}`)].join(',');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-replay-'));
   const certPath = path.join(dir, 'cert.pem');
   const keyPath = path.join(dir, 'key.pem');
   execFileSync('openssl', [
     'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', keyPath, '-out', certPath,
+    '-addext', `subjectAltName=${san}`, '-keyout', keyPath, '-out', certPath,
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   return { dir, certPath, keyPath, certPem: fs.readFileSync(certPath, 'utf8'), keyPem: fs.readFileSync(keyPath, 'utf8') };
 }
@@ -97,9 +117,13 @@ function sendJson(res: http.ServerResponse, status: number, obj: unknown): void 
   res.end(body);
 }
 
-/** Writes `fx` to `res`: streaming fixtures chunk by chunk (chunked encoding), others with a Content-Length. */
-async function replay(res: http.ServerResponse, fx: Fixture, gzip: boolean, delayMs: number): Promise<void> {
+/** Connection-specific header fields that HTTP/2 forbids (RFC 9113 §8.2.2); node:http2 refuses to send them. */
+const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+/** Writes `fx` to `res`: streaming fixtures chunk by chunk (chunked encoding / DATA frames), others with a Content-Length. */
+async function replay(res: http.ServerResponse, fx: Fixture, gzip: boolean, delayMs: number, h2 = false): Promise<void> {
   const headers: http.OutgoingHttpHeaders = { ...fx.headers, 'x-replay-fixture': `${fx.file}#${fx.index}` };
+  if (h2) for (const k of Object.keys(headers)) if (H2_FORBIDDEN.has(k.toLowerCase())) delete headers[k];
   // Never compress twice: recorded gzip bodies already carry their own Content-Encoding.
   const compress = gzip && !fx.headers['content-encoding'];
   if (compress) headers['content-encoding'] = 'gzip';
@@ -136,15 +160,14 @@ async function replay(res: http.ServerResponse, fx: Fixture, gzip: boolean, dela
 }
 
 /**
- * Starts the replay server on 127.0.0.1 (HTTPS, ALPN `http/1.1` only, fresh self-signed cert). Fixtures are loaded lazily and
- * cached; an unknown fixture in `routes` only fails the request that selects it (HTTP 500 with a JSON error).
+ * The replay server's request handler (endpoints in the module comment) for any node server, e.g. a cleartext
+ * `http2.createServer` in tests that need the plaintext frames; each request is appended to `requests`. Only `routes`,
+ * `gzip` and `delayMs` of `opts` apply.
  */
-export async function startReplayServer(opts: ReplayServerOptions = {}): Promise<ReplayServer> {
+export function createReplayHandler(opts: ReplayServerOptions, requests: RecordedRequest[]): ReplayHandler {
   const routes: Record<string, string[]> = { ...DEFAULT_ROUTES, ...(opts.routes ?? {}) };
   const rotation = new Map<string, number>();
   const cache = new Map<string, Fixture>();
-  const requests: RecordedRequest[] = [];
-  const cert = makeSelfSignedCert();
 
   const fixture = (ref: string): Fixture => {
     const { file, index } = parseFixtureRef(ref);
@@ -157,9 +180,10 @@ export async function startReplayServer(opts: ReplayServerOptions = {}): Promise
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    const h2 = req.httpVersionMajor === 2;
     const rec: RecordedRequest = {
       method: req.method ?? '', path: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks),
-      alpnProtocol: (req.socket as TLSSocket).alpnProtocol ?? null,
+      alpnProtocol: (req.socket as TLSSocket).alpnProtocol ?? null, httpVersion: req.httpVersion,
     };
     requests.push(rec);
     const pathname = new URL(rec.path, 'https://x').pathname;
@@ -194,19 +218,52 @@ export async function startReplayServer(opts: ReplayServerOptions = {}): Promise
       return;
     }
     rec.fixture = `${fx.file}#${fx.index}`;
-    await replay(res, fx, gzip, delayMs);
+    await replay(res, fx, gzip, delayMs, h2);
   };
 
-  const server = https.createServer({ key: cert.keyPem, cert: cert.certPem, ALPNProtocols: ['http/1.1'] }, (req, res) => {
-    handle(req, res).catch((err) => {
-      if (!res.headersSent) sendJson(res, 500, { error: { type: 'replay_server_error', message: String(err) } });
-      else res.destroy(err as Error);
+  // The http2 compatibility objects offer the same surface the handler uses.
+  return (req, res) => {
+    const r = req as http.IncomingMessage;
+    const w = res as http.ServerResponse;
+    handle(r, w).catch((err) => {
+      if (!w.headersSent) sendJson(w, 500, { error: { type: 'replay_server_error', message: String(err) } });
+      else w.destroy(err as Error);
     });
+  };
+}
+
+/**
+ * Starts the replay server on 127.0.0.1 (HTTPS, fresh self-signed cert; ALPN `http/1.1` only, or `h2` + `http/1.1` with
+ * `opts.h2`). Fixtures are loaded lazily and cached; an unknown fixture in `routes` only fails the request that selects
+ * it (HTTP 500 with a JSON error).
+ */
+export async function startReplayServer(opts: ReplayServerOptions = {}): Promise<ReplayServer> {
+  const requests: RecordedRequest[] = [];
+  const cert = makeSelfSignedCert(opts.hostnames ?? []);
+  const handler = createReplayHandler(opts, requests);
+  const sessions = new Set<http2.Http2Session>();
+  let server: https.Server | http2.Http2SecureServer;
+  if (opts.h2) {
+    const s2 = http2.createSecureServer({ key: cert.keyPem, cert: cert.certPem, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'] }, handler);
+    s2.on('session', (s) => {
+      sessions.add(s);
+      s.on('close', () => sessions.delete(s));
+    });
+    s2.setTimeout(0);
+    server = s2;
+  } else {
+    const s1 = https.createServer({ key: cert.keyPem, cert: cert.certPem, ALPNProtocols: ['http/1.1'] }, handler);
+    // No request/keep-alive timeouts getting in the way of slow (delayed) streams or stopped clients.
+    s1.requestTimeout = 0;
+    s1.headersTimeout = 0;
+    server = s1;
+  }
+  const sockets = new Set<TLSSocket>();
+  server.on('secureConnection', (s: TLSSocket) => {
+    s.setNoDelay(true);
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
   });
-  server.on('secureConnection', (s: TLSSocket) => s.setNoDelay(true));
-  // No request/keep-alive timeouts getting in the way of slow (delayed) streams or stopped clients.
-  server.requestTimeout = 0;
-  server.headersTimeout = 0;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -225,7 +282,9 @@ export async function startReplayServer(opts: ReplayServerOptions = {}): Promise
       closed = true;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        if ('closeAllConnections' in server) server.closeAllConnections();
+        for (const s of sessions) s.destroy();
+        for (const s of sockets) s.destroy();
       });
       fs.rmSync(cert.dir, { recursive: true, force: true });
     },

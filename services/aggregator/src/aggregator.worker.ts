@@ -5,7 +5,8 @@ import type { ProcessStore } from './process-store';
 
 const TTL_S = 24 * 3600;
 const stateKey = (k: string) => `agentsight:agg:conn:${k}`;
-const eventsKey = (k: string) => `agentsight:agg:events:${k}`;
+/** SSE events of the open HTTP/1.1 response of connection `k`, or of HTTP/2 stream `sid`'s open response. */
+const eventsKey = (k: string, sid?: number) => (sid === undefined ? `agentsight:agg:events:${k}` : `agentsight:agg:events:${k}#${sid}`);
 const connIndex = (p: number) => `agentsight:agg:conns:${p}`;
 const outboxKey = (p: number) => `agentsight:agg:outbox:${p}`;
 /** Most connections whose state one partition keeps; the least recently used beyond this are dropped. */
@@ -45,8 +46,9 @@ export class AggregatorWorker implements PartitionWorker<HttpEvent> {
       const s = this.states.get(key)!;
       const r = applyEvent(s, ev);
       if (r.orphan) await this.rt.deadLetter({ reason: 'orphan_event', error: r.orphan, conn_key: key, input_subject: subject, input_seq: seq, input_id: msgId ?? ev.id });
-      if (r.opened) multi.del(eventsKey(key));
-      if (r.appended) multi.rpush(eventsKey(key), encode(r.appended)).expire(eventsKey(key), TTL_S);
+      if (r.opened) multi.del(eventsKey(key, r.stream_id));
+      if (r.appended) multi.rpush(eventsKey(key, r.stream_id), encode(r.appended)).expire(eventsKey(key, r.stream_id), TTL_S);
+      for (const sid of r.closedStreams ?? []) multi.del(eventsKey(key, sid));
       if (r.changed) dirty.add(key);
       for (const raw of r.exchanges) {
         const ex = withProcess(raw, await this.procs.get(ev.conn.host, ev.conn.pid));
@@ -86,13 +88,22 @@ export class AggregatorWorker implements PartitionWorker<HttpEvent> {
     const pipe = this.rt.redis.pipeline();
     for (const k of keys) pipe.getBuffer(stateKey(k)).lrangeBuffer(eventsKey(k), 0, -1);
     const res = (await pipe.exec()) ?? [];
+    const h2Open: Array<[string, number, NonNullable<ConnState['open']>]> = [];
     keys.forEach((k, i) => {
       const blob = res[2 * i]?.[1] as Buffer | null;
       const evs = (res[2 * i + 1]?.[1] as Buffer[] | null) ?? [];
       const s = blob ? restore(decode<ConnState>(blob)) : emptyConnState();
       if (s.open) s.open.events = evs.map((b) => decode<SseEvent>(b));
+      for (const [sid, slot] of Object.entries(s.streams ?? {})) if (slot.open) h2Open.push([k, Number(sid), slot.open]);
       this.states.set(k, s);
     });
+    // HTTP/2 streams with a streamed response in progress: their events, one list per stream.
+    if (h2Open.length) {
+      const p2 = this.rt.redis.pipeline();
+      for (const [k, sid] of h2Open) p2.lrangeBuffer(eventsKey(k, sid), 0, -1);
+      const lists = (await p2.exec()) ?? [];
+      h2Open.forEach(([, , open], i) => (open.events = ((lists[i]?.[1] as Buffer[] | null) ?? []).map((b) => decode<SseEvent>(b))));
+    }
     if (this.states.size > MAX_CONNECTIONS_PER_PARTITION) {
       for (const k of this.states.keys()) {
         if (this.states.size <= MAX_CONNECTIONS_PER_PARTITION / 2) break;
@@ -112,16 +123,23 @@ export class AggregatorWorker implements PartitionWorker<HttpEvent> {
 
 /** The state as stored in Redis: open-response events live in their own list. */
 function persisted(s: ConnState): ConnState {
-  return s.open ? { ...s, open: { ...s.open, events: [] } } : s;
+  const out = s.open ? { ...s, open: { ...s.open, events: [] } } : { ...s };
+  if (s.streams) {
+    out.streams = {};
+    for (const [sid, slot] of Object.entries(s.streams)) out.streams[sid] = slot.open ? { ...slot, open: { ...slot.open, events: [] } } : slot;
+  }
+  return out;
 }
 
 function restore(s: ConnState): ConnState {
   for (const r of s.pending) normalizeEvent(r);
-  if (s.open) {
-    normalizeEvent(s.open.head);
-    if (s.open.request) normalizeEvent(s.open.request);
-    s.open.last_ns = normalizeNs(s.open.last_ns);
+  for (const open of [s.open, ...Object.values(s.streams ?? {}).map((x) => x.open)]) {
+    if (!open) continue;
+    normalizeEvent(open.head);
+    if (open.request) normalizeEvent(open.request);
+    open.last_ns = normalizeNs(open.last_ns);
   }
+  for (const slot of Object.values(s.streams ?? {})) if (slot.request) normalizeEvent(slot.request);
   return s;
 }
 

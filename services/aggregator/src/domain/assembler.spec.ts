@@ -1,4 +1,4 @@
-import { ConnRef, HttpEvent, HttpRequestEvent } from '@agentsight/contracts';
+import { ConnRef, deriveId, HttpEvent, HttpRequestEvent } from '@agentsight/contracts';
 import { applyEvent, emptyConnState } from './assembler';
 
 const conn: ConnRef = { key: 'h/b/1/42/0x10', host: 'h', boot_id: 'b', run: 1, pid: 42, tid: 42, uid: 0, comm: 'node', ssl: '0x10', partition: 3 };
@@ -81,4 +81,68 @@ test('connection_end turns what the connection still holds into exchanges', () =
   expect(s.open).toBeNull();
   // A replayed connection_end finds nothing more to finish.
   expect(applyEvent(s, end).exchanges).toEqual([]);
+});
+
+describe('HTTP/2: pairing by (connection, stream_id)', () => {
+  const h2 = <T extends HttpEvent>(ev: T, sid: number): T => ({ ...ev, stream_id: sid, version: 'HTTP/2' } as T);
+  const reset = { frame: 'RST_STREAM' as const, error_code: 8, error: 'CANCEL', by: 'write' as const };
+
+  test('three interleaved streams on one connection become three exchanges that never mix', () => {
+    const s = emptyConnState();
+    const evs: HttpEvent[] = [
+      h2(req('r1', 1, '/one'), 1), h2(req('r3', 2, '/three'), 3), h2(req('r5', 3, '/five'), 5),
+      h2(head('h3', 4), 3), h2(head('h1', 5), 1),
+      h2(sse('a', 0, 6), 3), h2(sse('b', 0, 7), 1), h2(sse('c', 1, 8), 3),
+      h2({ ...base('resp5', 9), type: 'response', status: 200, reason: '', version: 'HTTP/2', headers: [], body: Buffer.from('{}') }, 5),
+      h2(sse('d', 1, 10), 1), h2(end('e1', 11), 1), h2(end('e3', 12), 3),
+    ];
+    const out = evs.flatMap((e) => applyEvent(s, e).exchanges);
+    expect(out.map((x) => [x.stream_id, x.request.target, x.response?.events.map((e) => e.data) ?? null])).toEqual([
+      [5, '/five', []],
+      [1, '/one', ['d0', 'd1']],
+      [3, '/three', ['d0', 'd1']],
+    ]);
+    expect(out.map((x) => x.id)).toEqual(['r5', 'r1', 'r3'].map((id) => deriveId('exchange', id)));
+    expect(s.streams).toEqual({});
+    // Replaying all of it changes nothing.
+    expect(evs.flatMap((e) => applyEvent(s, e).exchanges)).toEqual([]);
+  });
+
+  test('the SSE lists are per stream: appended/opened name the stream, finished streams are closed', () => {
+    const s = emptyConnState();
+    applyEvent(s, h2(req('r1', 1), 1));
+    expect(applyEvent(s, h2(head('h1', 2), 1))).toMatchObject({ opened: true, stream_id: 1 });
+    expect(applyEvent(s, h2(sse('x', 0, 3), 1))).toMatchObject({ appended: { data: 'd0' }, stream_id: 1 });
+    expect(applyEvent(s, h2(sse('x', 0, 3), 1)).duplicate).toBe(true);
+    expect(applyEvent(s, h2(end('e', 4), 1))).toMatchObject({ closedStreams: [1] });
+    expect(applyEvent(s, h2(sse('y', 0, 3), 7)).orphan).toMatch(/stream 7/);
+  });
+
+  test('RST_STREAM: a reset response, and a request with no response, end with the reset as the reason', () => {
+    const s = emptyConnState();
+    applyEvent(s, h2(req('r1', 1, '/streamed'), 1));
+    applyEvent(s, h2(head('h1', 2), 1));
+    applyEvent(s, h2(sse('a', 0, 3), 1));
+    const r1 = applyEvent(s, h2({ ...end('e1', 4), body_incomplete: 'reset', reset }, 1));
+    expect(r1.exchanges[0]).toMatchObject({ stream_id: 1, stream_reset: reset, response: { body_incomplete: 'reset', streaming: true } });
+    expect(applyEvent(s, h2({ ...base('sr1', 5), type: 'stream_reset', stream_id: 1, reset }, 1)).exchanges).toEqual([]);
+    applyEvent(s, h2(req('r3', 6, '/unanswered'), 3));
+    const goaway = { frame: 'GOAWAY' as const, error_code: 0, error: 'NO_ERROR', by: 'read' as const };
+    const r3 = applyEvent(s, h2({ ...base('sr3', 7), type: 'stream_reset', stream_id: 3, reset: goaway }, 3));
+    expect(r3.exchanges.map((x) => [x.request.target, x.response, x.stream_reset])).toEqual([['/unanswered', null, goaway]]);
+    // A request reset while being sent, with no response: one exchange at once.
+    const r5 = applyEvent(s, h2({ ...req('r5', 8, '/upload'), body_incomplete: 'reset', reset }, 5));
+    expect(r5.exchanges.map((x) => [x.request.body_incomplete, x.stream_reset])).toEqual([['reset', reset]]);
+  });
+
+  test('connection_end finishes every open stream in stream order, HTTP/1.1 state included', () => {
+    const s = emptyConnState();
+    applyEvent(s, h2(req('r3', 1, '/three'), 3));
+    applyEvent(s, h2(req('r1', 2, '/one'), 1));
+    applyEvent(s, h2(head('h1', 3), 1));
+    const r = applyEvent(s, { ...base('ce', 9), type: 'connection_end', reason: 'close' });
+    expect(r.exchanges.map((x) => [x.stream_id, x.request.target, x.response?.body_incomplete ?? null])).toEqual([[1, '/one', 'short'], [3, '/three', null]]);
+    expect(r.closedStreams).toEqual([1, 3]);
+    expect(r.ended).toBe(true);
+  });
 });

@@ -433,16 +433,20 @@ describe('HttpStreamParser: garbage, other protocols, resync', () => {
     expect(back.events.map((e) => (e.type === 'request' ? e.target : ''))).toEqual(['/back']);
   });
 
-  it('the HTTP/2 preface yields one unsupported_protocol dead letter and the connection is ignored', () => {
+  it('the HTTP/2 preface at the start of a connection switches it to HTTP/2 (h2/h2-parser.spec.ts); later, it is unsupported_protocol', () => {
     const c = new Conn();
     const p = new HttpStreamParser();
     const preface = enc('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
     const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
-    const { events, deadLetters } = feed(p, [c.rec('write', Buffer.concat([preface, settings])), c.rec('read', settings), c.rec('write', settings), c.rec('read', 'HTTP/1.1 200 OK\r\n\r\n')]);
-    expect(events).toEqual([]);
-    expect(deadLetters.map((d) => d.reason)).toEqual(['unsupported_protocol']);
+    const h2 = feed(p, [c.rec('write', Buffer.concat([preface, settings])), c.rec('read', settings), c.rec('write', settings)]);
+    expect(h2.deadLetters).toEqual([]);
+    expect(p.stats().h2Connections).toBe(1);
+    expect(p.consumedOffset(c.key, 'read')).toBe(9);
+    const d = new Conn(0xdef);
+    const { events, deadLetters } = feed(p, [d.rec('write', 'GET / HTTP/1.1\r\n\r\n'), d.rec('read', 'HTTP/1.1 204 No Content\r\n\r\n'), d.rec('write', Buffer.concat([preface, settings]))]);
+    expect(events.map((e) => e.type)).toEqual(['request', 'response']);
+    expect(deadLetters.map((x) => x.reason)).toEqual(['unsupported_protocol']);
     expect(text(deadLetters[0].sample)).toContain('PRI * HTTP/2.0');
-    expect(p.consumedOffset(c.key, 'read')).toBe(9 + 19);
   });
 
   it('a malformed header block yields http_parse_error, then the direction resyncs', () => {

@@ -1,5 +1,10 @@
 /**
- * Incremental HTTP/1.1 reassembly of TLS plaintext (RFC 9112 framing, RFC 9110 content codings, WHATWG SSE).
+ * Incremental HTTP/1.1 and HTTP/2 reassembly of TLS plaintext (RFC 9112 framing, RFC 9113 + RFC 7541 HPACK for h2,
+ * RFC 9110 content codings, WHATWG SSE).
+ *
+ * HTTP/2: a connection whose write side begins with the client connection preface (`PRI * HTTP/2.0…`) or whose read
+ * side begins with a server SETTINGS frame is handed to an {@link H2Connection} (./h2/connection), which emits the
+ * same events per stream with `stream_id` set; everything below about framing is HTTP/1.1.
  *
  * One {@link HttpStreamParser} holds the state of every connection it has seen. Connections are keyed by
  * {@link connKey} of the raw records; each has two independent directions: `write` (what the process sent:
@@ -43,6 +48,8 @@ import { ByteQueue, concatBytes } from './byte-queue';
 import { decodeAll, DecodeError, IncrementalDecoder, parseContentCodings } from './content-coding';
 import { bodyFraming, HeadError, MAX_START_LINE, parseHead, startVerdict, type Framing, type ParsedHead } from './http-head';
 import { SseDecoder, SseTooLargeError } from './sse-decoder';
+import { H2Connection, type H2DirSnapshot, type H2Host } from './h2/connection';
+import { CLIENT_PREFACE, looksLikeServerPreface } from './h2/frames';
 import type { ConnCloseInput, DeadLetterDraft, HttpStreamParserOptions, ParseOutput, ParserDeadLetterReason, ParserStats } from './types';
 
 const DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024;
@@ -134,6 +141,8 @@ class ConnState {
   ref: Pick<RawSslRecord, 'host' | 'boot_id' | 'run' | 'pid' | 'tid' | 'uid' | 'comm' | 'ssl' | 'partition'> | null = null;
   /** A `connection_end` was emitted. */
   ended = false;
+  /** Set when the connection is HTTP/2: it then parses both directions, the DirStates only place bytes. */
+  h2: H2Connection | null = null;
   constructor(readonly key: string) {}
   side(dir: Direction): DirState {
     return dir === 'write' ? this.write : this.read;
@@ -170,6 +179,8 @@ export class HttpStreamParser {
     sseIncompleteTails: 0,
     deadLetters: {},
     evictedConnections: 0,
+    h2Connections: 0,
+    h2Resets: 0,
     connections: 0,
     bufferedBytes: 0,
   };
@@ -222,16 +233,27 @@ export class HttpStreamParser {
    */
   consumedOffset(key: string, dir: Direction): number {
     const c = this.conns.get(key);
-    return c ? c.side(dir).consumed : 0;
+    if (!c) return 0;
+    return c.h2 ? c.h2.consumed(dir) : c.side(dir).consumed;
+  }
+
+  /**
+   * HTTP/2 connections: the state of (conn, dir) at {@link consumedOffset} (HPACK dynamic table …), to persist with the
+   * offset and hand back to {@link resumeAt}; null for HTTP/1 and unknown connections. JSON-serialisable.
+   */
+  h2State(key: string, dir: Direction): H2DirSnapshot | null {
+    return this.conns.get(key)?.h2?.snapshot(dir) ?? null;
   }
 
   /**
    * After a restart: bytes of (conn, dir) below `offset` were consumed before (offset is a message boundary taken from
    * {@link consumedOffset}); they are skipped when replayed and parsing restarts at `offset`. Call before pushing that
    * direction's records. Request methods of the previous run are lost, so a response to a HEAD request that was
-   * in flight at the restart is parsed as if it had a body.
+   * in flight at the restart is parsed as if it had a body. `h2` is {@link h2State} as it was at that offset: given, the
+   * connection resumes as HTTP/2 with that HPACK state (an HTTP/2 connection resumed without it at a non-zero offset
+   * cannot decode that direction any more and ignores it).
    */
-  resumeAt(key: string, dir: Direction, offset: number): void {
+  resumeAt(key: string, dir: Direction, offset: number, h2?: H2DirSnapshot | null): void {
     let c = this.conns.get(key);
     if (!c) {
       c = new ConnState(key);
@@ -246,6 +268,8 @@ export class HttpStreamParser {
     d.mode = 'head';
     d.strict = true;
     this.resetHeadScan(d);
+    if (h2 && !c.h2) this.beginH2(c, d);
+    c.h2?.resume(dir, offset, h2 ?? null);
   }
 
   /**
@@ -260,6 +284,11 @@ export class HttpStreamParser {
     const evicted: string[] = [];
     for (const [key, c] of this.conns) {
       if (c.lastSeenNs >= olderThanNs) continue;
+      try {
+        c.h2?.finishAll(sink);
+      } catch (e) {
+        sink.deadLetters.push(this.draft(null, key, 'internal_error', e instanceof Error ? e.message : String(e), new Uint8Array(0)));
+      }
       for (const d of [c.write, c.read]) {
         try {
           if (d.msg) this.finish(c, d, d.msg, d.msg.framing.type === 'close' ? 'complete' : 'short', sink);
@@ -298,6 +327,10 @@ export class HttpStreamParser {
       }
       const ts = normalizeNs(rec.ts_wall_ns);
       if (ts > c.lastSeenNs) c.lastSeenNs = ts;
+      if (c.h2) {
+        c.h2.finishAll(out);
+        c.h2.closeAt(rec.write_offset, rec.read_offset);
+      }
       for (const d of [c.write, c.read]) {
         const closeAt = d.dir === 'write' ? rec.write_offset : rec.read_offset;
         if (d.msg) this.finish(c, d, d.msg, d.msg.framing.type === 'close' ? 'complete' : 'short', out);
@@ -327,6 +360,7 @@ export class HttpStreamParser {
         buffered += d.q.length;
         if (d.msg) for (const r of d.msg.raw) buffered += r.length;
       }
+    for (const c of this.conns.values()) if (c.h2) buffered += c.h2.bufferedBytes();
     return { ...this.st, deadLetters: { ...this.st.deadLetters }, connections: this.conns.size, bufferedBytes: buffered };
   }
 
@@ -355,8 +389,15 @@ export class HttpStreamParser {
       this.st.duplicateBytes += d.next - start;
       data = data.subarray(d.next - start);
       atRecordStart = false;
-    } else if (start > d.next) {
-      this.gap(c, d, start, out);
+    } else if (start > d.next && !c.h2) {
+      this.gap(c, d, start, out); // (an HTTP/2 connection sees the hole itself)
+    }
+    const dataOffset = end - data.length;
+    if (!c.h2 && atRecordStart && dataOffset === 0 && this.startsH2(c, d, data)) this.beginH2(c, d);
+    if (c.h2) {
+      c.h2.push(d.dir, data, dataOffset, rec, out);
+      d.next = end;
+      return;
     }
     // A response starting while its request body is still short of Content-Length: the request is all there is.
     if (d.dir === 'read' && !d.msg && d.q.length === 0 && d.mode !== 'opaque') this.finishShortRequest(c, out);
@@ -410,7 +451,15 @@ export class HttpStreamParser {
       const lf = q.indexOfLf(d.headScan);
       const lineLen = lf < 0 ? q.length : lf;
       const verdict = startVerdict((i) => q.byteAt(i), Math.min(lineLen, 32), d.dir === 'write');
-      if (verdict === 'h2') return this.headFailure(c, d, 'unsupported_protocol', 'HTTP/2 connection preface (PRI * HTTP/2.0): HTTP/2 is not parsed', out);
+      if (verdict === 'h2' && d.dir === 'write' && q.offset === 0 && c.methods.length === 0) {
+        // The preface arrived in pieces too short to be recognised on arrival: hand what is queued to HTTP/2.
+        this.beginH2(c, d);
+        const h2 = c.h2!;
+        this.resetHeadScan(d);
+        q.takeViews(q.length, (v, rec, off) => h2.push(d.dir, v, off, rec, out));
+        return false;
+      }
+      if (verdict === 'h2') return this.headFailure(c, d, 'unsupported_protocol', `HTTP/2 connection preface (PRI * HTTP/2.0) at stream offset ${q.offset}, not at the start of the connection`, out);
       if (verdict === 'no') return this.headFailure(c, d, 'not_http', `${d.dir === 'write' ? 'request' : 'status'} line expected at stream offset ${q.offset}`, out);
       if (lf < 0) {
         if (q.length > MAX_START_LINE) return this.headFailure(c, d, 'not_http', `no line end within ${MAX_START_LINE} bytes at stream offset ${q.offset}`, out);
@@ -801,6 +850,44 @@ export class HttpStreamParser {
       start_ns: first.ts_wall_ns,
       end_ns: last.ts_wall_ns,
     };
+  }
+
+  // --- HTTP/2 ----------------------------------------------------------------------------------------------------
+
+  /**
+   * Whether the first bytes of a direction (stream offset 0) open an HTTP/2 connection: the client preface on the write
+   * side (at least its first 4 octets, `PRI `, when the record is shorter), or a server SETTINGS frame on the read side
+   * while the write side has sent nothing.
+   */
+  private startsH2(c: ConnState, d: DirState, data: Uint8Array): boolean {
+    if (d.q.length > 0 || d.msg || d.mode === 'opaque') return false;
+    if (d.dir === 'write') {
+      const n = Math.min(data.length, CLIENT_PREFACE.length);
+      if (n < 4) return false;
+      for (let i = 0; i < n; i++) if (data[i] !== CLIENT_PREFACE[i]) return false;
+      return true;
+    }
+    if (c.write.next > 0 || c.methods.length > 0) return false;
+    if (data.length >= 9) return looksLikeServerPreface(data);
+    // A shorter first read: the start of a frame header (length < 2^16, type SETTINGS, no flags), never `HTTP/1.`.
+    return data[0] === 0 && (data.length < 4 || data[3] === 4) && (data.length < 5 || data[4] === 0);
+  }
+
+  /** Turns `c` into an HTTP/2 connection; `d` starts at offset 0, the other side where it is (broken if past 0). */
+  private beginH2(c: ConnState, d: DirState): void {
+    const host: H2Host = {
+      key: c.key,
+      maxMessage: this.maxMessage,
+      maxHeader: this.maxHeader,
+      stats: this.st,
+      connRef: (rec) => connRef(c.key, rec),
+      deadLetter: (out, rec, reason, error, sample) => this.deadLetter(out, rec, reason, error, sample, c.key),
+    };
+    const h2 = new H2Connection(host);
+    const other = d.dir === 'write' ? c.read : c.write;
+    h2.startAt(d.dir, 0);
+    h2.startAt(other.dir, Math.max(0, other.next));
+    c.h2 = h2;
   }
 
   // --- failures and resync ---------------------------------------------------------------------------------------

@@ -25,8 +25,13 @@ export interface HttpStreamParserOptions {
 export type ParserDeadLetterReason =
   /** A direction's bytes at a message boundary are not HTTP/1.x (once per connection direction). */
   | 'not_http'
-  /** HTTP/2 (connection preface) or another HTTP version: the whole connection is then ignored. */
+  /** An HTTP/2 preface where a connection is already HTTP/1 (not at its start): the whole connection is then ignored. */
   | 'unsupported_protocol'
+  /**
+   * HTTP/2: a malformed frame (its stream ends short), or an HPACK error, broken header-block sequence or capture hole
+   * after which that direction cannot be decoded any more (ignored until the connection ends).
+   */
+  | 'h2_error'
   /** A malformed head, chunk-size line or framing header; the direction resyncs. */
   | 'http_parse_error'
   /** Content coding failed (corrupt, truncated or unsupported coding); the message is still emitted. */
@@ -77,6 +82,9 @@ export interface ParserStats {
   sseIncompleteTails: number;
   deadLetters: Record<string, number>;
   evictedConnections: number;
+  /** Connections parsed as HTTP/2, and HTTP/2 streams ended by RST_STREAM or GOAWAY. */
+  h2Connections: number;
+  h2Resets: number;
   /** Gauges. */
   connections: number;
   bufferedBytes: number;
