@@ -11,6 +11,10 @@
 
 /** Bytes of the NUL-separated argv area (mm->arg_start..arg_end) copied; longer argv sets argv_truncated. */
 #define PROC_ARGS_MAX 4096
+/** Values of the traced_pids map: traced, or traced until the producer's verdict on an offered exec. */
+#define TRACED 1
+#define TRACED_PROVISIONAL 2
+
 /** Bytes of the exec'd file name copied (including the NUL). */
 #define PROC_FILENAME_MAX 512
 
@@ -24,7 +28,8 @@ struct as_proc_event {
 	__s32 exit_code;   /* exit: status >> 8, or 128 + signal */
 	__u32 args_len;    /* exec: valid bytes in args */
 	__u8 argv_truncated;
-	__u8 _pad[7];
+	__u8 provisional;  /* exec under --follow-exec of a process not traced yet: the producer decides */
+	__u8 _pad[6];
 	char comm[TASK_COMM_LEN_];
 	char filename[PROC_FILENAME_MAX];
 	char args[PROC_ARGS_MAX];
@@ -36,6 +41,7 @@ struct as_proc_event {
 enum proc_io_event_type {
 	EVENT_FILE_OPEN = 4,
 	EVENT_NET_CONNECT = 5,
+	EVENT_STDIO = 6,
 };
 
 /** Bytes of an opened path copied (including the NUL): the kernel's PATH_MAX, so only a path the kernel itself
@@ -79,6 +85,46 @@ struct as_net_event {
 	__u32 _pad;
 	char comm[TASK_COMM_LEN_]; /* thread name */
 	__u8 addr[NET_ADDR_MAX];   /* the sockaddr as passed (family in the first 2 bytes, host byte order) */
+};
+
+/** Maximum bytes of stdio data in one ring-buffer record; larger calls are split into fragments. */
+#define STDIO_FRAG_MAX (32 * 1024)
+/** Largest stdio call emitted, bytes; larger calls are counted as dropped (records + bytes), never cut silently. */
+#define STDIO_CALL_MAX (64u * 1024 * 1024)
+
+/** Kind of file behind a stdio fd (`ftype` of struct as_stdio_event), from its inode's mode. */
+enum stdio_ftype {
+	STDIO_FT_OTHER = 0,
+	STDIO_FT_FIFO = 1, /* pipe or named FIFO */
+	STDIO_FT_SOCK = 2, /* socket (node/libuv give children socketpairs as "pipes") */
+	STDIO_FT_CHR = 3,  /* character device: tty, /dev/null */
+	STDIO_FT_REG = 4,  /* regular file */
+};
+
+/**
+ * One fragment of the bytes of one read / write / readv / writev on fd 0, 1 or 2 that returned > 0, emitted at the
+ * syscall's return (kernel side of RawStdioRecord). The ring-buffer record may be larger than
+ * sizeof(struct as_stdio_event) + frag_len (size classes); only frag_len bytes of data are valid.
+ */
+struct as_stdio_event {
+	__u32 type;        /* EVENT_STDIO */
+	__u32 pid;         /* tgid */
+	__u32 tid;
+	__u32 uid;
+	__u32 ppid;        /* real parent's tgid */
+	__u32 fd;          /* 0, 1 or 2 */
+	__u64 ts_ns;       /* CLOCK_BOOTTIME ns at the call's return (same for all fragments of a call) */
+	__u64 ino;         /* channel inode: a pipe's inode, for an AF_UNIX socket min(own, peer) inode; 0 unknown */
+	__u32 dev;         /* s_dev of that inode's superblock */
+	__u32 len;         /* the call's byte count (return value) */
+	__u32 frag_offset; /* offset of this fragment in the call's bytes */
+	__u32 frag_len;    /* bytes of data in this fragment */
+	__u8 dir;          /* 0 = write, 1 = read (as enum ssl_dir) */
+	__u8 ftype;        /* enum stdio_ftype */
+	__u16 _pad;
+	char comm[TASK_COMM_LEN_]; /* thread name */
+	__u32 _pad2;
+	__u8 data[];
 };
 
 /** Indexes of the per-CPU `io_skips` array of process.bpf.c: events deliberately not emitted. */

@@ -8,7 +8,11 @@
  * exit the saved user registers still hold its arguments (only the return register changed), so one program sees
  * the arguments and the result of open/openat/openat2/creat/connect. It runs on every syscall exit of the system (a
  * syscall-number check first) and puts syscalls on the kernel's slower traced path, so the producer does not load it
- * at all under --no-file-events --no-net-events.
+ * at all under --no-file-events --no-net-events --no-stdio.
+ *
+ * The same program records the bytes of read/write/readv/writev on fds 0, 1 and 2 (stdio: local MCP servers speak
+ * JSON-RPC there): at the exit of a read the buffer holds what was read, at the exit of a write it still holds
+ * what was written, and the iovec array of readv/writev is still in user memory.
  */
 #include "common.bpf.h"
 #include "proc_event.h"
@@ -26,6 +30,10 @@
 #define NR_OPENAT 257
 #define NR_OPENAT2 437
 #define NR_CONNECT 42
+#define NR_READ 0
+#define NR_WRITE 1
+#define NR_READV 19
+#define NR_WRITEV 20
 #define SYSCALL_NR(regs) ((regs)->orig_ax)
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_OPEN -1000
@@ -33,6 +41,10 @@
 #define NR_OPENAT 56
 #define NR_OPENAT2 437
 #define NR_CONNECT 203
+#define NR_READ 63
+#define NR_WRITE 64
+#define NR_READV 65
+#define NR_WRITEV 66
 #define SYSCALL_NR(regs) ((regs)->syscallno)
 #else
 #error "file/net events: syscall numbers of this architecture are not defined"
@@ -40,11 +52,18 @@
 #define O_WRONLY_ 01
 #define O_CREAT_ 0100
 #define O_TRUNC_ 01000
+#define S_IFMT_ 0170000
+#define S_IFIFO_ 0010000
+#define S_IFCHR_ 0020000
+#define S_IFREG_ 0100000
+#define S_IFSOCK_ 0140000
+#define IOV_MAX_ 1024
 
 /* Set by the producer before load: which syscalls to record, and also opens of /proc, /sys, /dev (--all-files). */
 const volatile bool file_events = false;
 const volatile bool net_events = false;
 const volatile bool all_files = false;
+const volatile bool stdio_events = false;
 
 /* Buffer of one file-open record: header (struct as_file_event) + the largest path. */
 struct file_event_buf {
@@ -67,6 +86,9 @@ struct {
 	__type(value, __u64);
 } io_skips SEC(".maps");
 
+/* --follow-exec: offer every exec of an untraced process to the producer (requires filter_pids). */
+const volatile bool follow_exec = false;
+
 /* A process forked: a child of a traced (excluded) process is traced (excluded) too. Threads are skipped. */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
@@ -79,8 +101,12 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	if (bpf_map_lookup_elem(&excluded_pids, &ptgid))
 		bpf_map_update_elem(&excluded_pids, &ctgid, &one, BPF_ANY);
-	if (filter_pids && bpf_map_lookup_elem(&traced_pids, &ptgid))
-		bpf_map_update_elem(&traced_pids, &ctgid, &one, BPF_ANY);
+	if (filter_pids) {
+		__u8 *v = bpf_map_lookup_elem(&traced_pids, &ptgid);
+
+		if (v) /* traced (1) or, under --follow-exec, still awaiting the producer's verdict (2) */
+			bpf_map_update_elem(&traced_pids, &ctgid, v, BPF_ANY);
+	}
 	return 0;
 }
 
@@ -91,8 +117,22 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	__u32 uid = (__u32)bpf_get_current_uid_gid();
 	struct as_proc_event *e;
 	__u64 start, end, len;
+	__u8 offer = 0;
 
-	if (!pid_allowed(tgid, uid, p))
+	/*
+	 * --follow-exec: a process that is not traced (or only provisionally, forked before a verdict) is traced
+	 * provisionally from its exec on; the producer offers it to its controller, then traces it for good or drops it.
+	 */
+	if (follow_exec && !bpf_map_lookup_elem(&excluded_pids, &tgid)) {
+		__u8 *v = bpf_map_lookup_elem(&traced_pids, &tgid);
+		__u8 two = TRACED_PROVISIONAL;
+
+		if (!v || *v == TRACED_PROVISIONAL) {
+			bpf_map_update_elem(&traced_pids, &tgid, &two, BPF_ANY);
+			offer = 1;
+		}
+	}
+	if (!offer && !pid_allowed(tgid, uid, p))
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -108,6 +148,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	e->exit_code = 0;
 	e->argv_truncated = 0;
 	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
+	e->provisional = offer;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename)) < 0)
 		e->filename[0] = 0;
@@ -163,6 +204,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 			e->args_len = 0;
 			e->argv_truncated = 0;
 			__builtin_memset(e->_pad, 0, sizeof(e->_pad));
+			e->provisional = 0;
 			BPF_CORE_READ_STR_INTO(&e->comm, p, group_leader, comm);
 			e->filename[0] = 0;
 			bpf_ringbuf_submit(e, wakeup_flags());
@@ -289,23 +331,227 @@ static __always_inline void emit_net_connect(const void *uaddr, int addrlen, __u
 	bpf_ringbuf_submit(e, wakeup_flags());
 }
 
-/* A syscall returns: emit the record of a traced thread's open or connect, with its arguments and result. */
+/* State of one stdio call while its fragments are emitted (bpf_loop). The bytes are walked segment by segment: one
+ * segment for read/write, the iovecs in order for readv/writev. */
+struct stdio_ctx {
+	__u64 ts_ns;
+	__u64 ino;
+	__u64 seg;      /* user address of the rest of the current segment */
+	__u64 seg_left; /* bytes left in the current segment */
+	__u64 iov;      /* user address of the next struct iovec (readv/writev), 0 for read/write */
+	__u64 iov_left; /* iovecs not yet visited */
+	__u64 off;      /* bytes of the call already emitted */
+	__u64 len;      /* the call's byte count (return value) */
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	__u32 ppid;
+	__u32 fd;
+	__u32 dev;
+	__u8 dir;
+	__u8 ftype;
+	char comm[TASK_COMM_LEN_];
+};
+
+/* Per-CPU home of the stdio_ctx of the call being emitted: a map value, not the stack, so the verifier does not track
+ * its changing offsets precisely and the bpf_loop callback converges (a stack context made it explore > 1M insns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stdio_ctx);
+} stdio_scratch SEC(".maps");
+
+/* What bpf_loop hands the callback (must live on the stack): the map value. */
+struct stdio_loop {
+	struct stdio_ctx *c;
+};
+
+/* Emits the next n bytes (n <= cap) of the call into a record with room for cap data bytes; 0, or -1 on failure. */
+static __always_inline int emit_stdio_sized(struct stdio_ctx *c, __u64 n, const __u64 cap)
+{
+	struct as_stdio_event *e = bpf_ringbuf_reserve(&events, sizeof(struct as_stdio_event) + cap, 0);
+
+	if (!e)
+		return -1;
+	e->type = EVENT_STDIO;
+	e->pid = c->pid;
+	e->tid = c->tid;
+	e->uid = c->uid;
+	e->ppid = c->ppid;
+	e->fd = c->fd;
+	e->ts_ns = c->ts_ns;
+	e->ino = c->ino;
+	e->dev = c->dev;
+	e->len = (__u32)c->len;
+	e->frag_offset = (__u32)c->off;
+	e->frag_len = (__u32)n;
+	e->dir = c->dir;
+	e->ftype = c->ftype;
+	e->_pad = 0;
+	e->_pad2 = 0;
+	__builtin_memcpy(e->comm, c->comm, TASK_COMM_LEN_);
+	barrier_var(n);
+	if (n > cap || bpf_probe_read_user(e->data, n, (const void *)c->seg)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return -1;
+	}
+	bpf_ringbuf_submit(e, wakeup_flags());
+	return 0;
+}
+
+static long stdio_frag_cb(__u32 i, void *data)
+{
+	struct stdio_ctx *c = ((struct stdio_loop *)data)->c;
+	__u64 n;
+	int err;
+
+	if (c->off >= c->len)
+		return 1;
+	if (c->seg_left == 0) { /* next iovec (readv/writev); one loop iteration */
+		struct iovec v = {};
+
+		if (!c->iov || !c->iov_left || bpf_probe_read_user(&v, sizeof(v), (const void *)c->iov))
+			goto lost;
+		c->seg = (__u64)v.iov_base;
+		c->seg_left = v.iov_len;
+		c->iov += sizeof(v);
+		c->iov_left--;
+		return 0;
+	}
+	n = c->len - c->off;
+	if (n > c->seg_left)
+		n = c->seg_left;
+	if (n > STDIO_FRAG_MAX)
+		n = STDIO_FRAG_MAX;
+	if (n <= 512)
+		err = emit_stdio_sized(c, n, 512);
+	else if (n <= 4096)
+		err = emit_stdio_sized(c, n, 4096);
+	else
+		err = emit_stdio_sized(c, n, STDIO_FRAG_MAX);
+	if (err)
+		goto lost;
+	c->off += n;
+	c->seg += n;
+	c->seg_left -= n;
+	return 0;
+lost:
+	/* This and every later fragment of the call are lost: count them all (consumers see a prefix of the call). */
+	n = c->len - c->off;
+	count_drop((n + STDIO_FRAG_MAX - 1) / STDIO_FRAG_MAX, n);
+	c->off = c->len;
+	return 1;
+}
+
+/* Channel identity of `fd` of task: inode (and its superblock's dev) of the file; for an AF_UNIX socket the smaller
+ * of its and its peer's inode, so both ends of a socketpair agree (both ends of a pipe share one inode anyway). */
+static __always_inline void stdio_channel(struct task_struct *task, __u32 fd, struct stdio_ctx *c)
+{
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	struct file *f = NULL;
+	struct inode *inode;
+	__u32 mode;
+
+	c->ftype = STDIO_FT_OTHER;
+	if (!fds || bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return;
+	inode = BPF_CORE_READ(f, f_inode);
+	mode = BPF_CORE_READ(inode, i_mode) & S_IFMT_;
+	c->ino = BPF_CORE_READ(inode, i_ino);
+	c->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	if (mode == S_IFIFO_) {
+		c->ftype = STDIO_FT_FIFO;
+	} else if (mode == S_IFCHR_) {
+		c->ftype = STDIO_FT_CHR;
+	} else if (mode == S_IFREG_) {
+		c->ftype = STDIO_FT_REG;
+	} else if (mode == S_IFSOCK_) {
+		struct socket *sock = BPF_CORE_READ(f, private_data);
+		struct sock *sk = BPF_CORE_READ(sock, sk);
+		__u64 peer_ino;
+
+		c->ftype = STDIO_FT_SOCK;
+		if (sk && BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX_) {
+			peer_ino = BPF_CORE_READ((struct unix_sock *)sk, peer, sk_socket, file, f_inode, i_ino);
+			if (peer_ino && peer_ino < c->ino)
+				c->ino = peer_ino;
+		}
+	}
+}
+
+/* Emits the bytes of a stdio call (fd 0-2) that returned ret > 0: buf for read/write, iov[iovcnt] for readv/writev. */
+static __always_inline void emit_stdio(struct pt_regs *regs, long nr, long ret, __u32 fd, __u64 id,
+				       struct task_struct *task)
+{
+	struct stdio_loop loop;
+	struct stdio_ctx *cp;
+	__u32 zero = 0;
+	__u64 loops;
+
+	if ((__u64)ret > STDIO_CALL_MAX) {
+		count_drop(((__u64)ret + STDIO_FRAG_MAX - 1) / STDIO_FRAG_MAX, ret);
+		return;
+	}
+	cp = bpf_map_lookup_elem(&stdio_scratch, &zero);
+	if (!cp)
+		return;
+	loop.c = cp;
+#define c (*cp)
+	__builtin_memset(cp, 0, sizeof(*cp));
+	c.ts_ns = bpf_ktime_get_boot_ns();
+	c.len = (__u64)ret;
+	c.pid = id >> 32;
+	c.tid = (__u32)id;
+	c.uid = (__u32)bpf_get_current_uid_gid();
+	c.ppid = BPF_CORE_READ(task, real_parent, tgid);
+	c.fd = fd;
+	c.dir = (nr == NR_WRITE || nr == NR_WRITEV) ? 0 : 1;
+	bpf_get_current_comm(c.comm, sizeof(c.comm));
+	stdio_channel(task, fd, cp);
+	loops = (c.len + STDIO_FRAG_MAX - 1) / STDIO_FRAG_MAX + 1;
+	if (nr == NR_READ || nr == NR_WRITE) {
+		c.seg = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		c.seg_left = c.len;
+	} else {
+		c.iov = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		c.iov_left = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		if (c.iov_left > IOV_MAX_)
+			c.iov_left = IOV_MAX_;
+		loops += 2 * c.iov_left; /* one iteration per iovec, and at most one extra fragment at each iovec's end */
+	}
+#undef c
+	bpf_loop(loops, stdio_frag_cb, &loop, 0);
+}
+
+/* A syscall returns: emit the record of a traced thread's open, connect or stdio call, with its arguments and result. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 {
 	long nr = SYSCALL_NR(regs);
 	bool open_call = nr == NR_OPENAT || nr == NR_OPENAT2 || nr == NR_OPEN || nr == NR_CREAT;
+	bool stdio_call = nr == NR_READ || nr == NR_WRITE || nr == NR_READV || nr == NR_WRITEV;
 	struct task_struct *task;
+	__u32 fd = 0;
 	__u64 id;
 
-	if (!(open_call && file_events) && !(nr == NR_CONNECT && net_events))
+	if (stdio_call) {
+		if (!stdio_events || ret <= 0)
+			return 0;
+		fd = (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		if (fd > 2)
+			return 0;
+	} else if (!(open_call && file_events) && !(nr == NR_CONNECT && net_events)) {
 		return 0;
+	}
 	id = bpf_get_current_pid_tgid();
 	task = bpf_get_current_task_btf();
 	if (compat_syscall(task) || !pid_allowed(id >> 32, (__u32)bpf_get_current_uid_gid(), task))
 		return 0;
 
-	if (nr == NR_OPENAT) { /* openat(dfd, filename, flags, mode) */
+	if (stdio_call) { /* read/write(fd, buf, count), readv/writev(fd, iov, iovcnt) */
+		emit_stdio(regs, nr, ret, fd, id, task);
+	} else if (nr == NR_OPENAT) { /* openat(dfd, filename, flags, mode) */
 		emit_file_open((const char *)PT_REGS_PARM2_CORE_SYSCALL(regs), (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs),
 			       (__u32)PT_REGS_PARM4_CORE_SYSCALL(regs), id, task, (int)ret);
 	} else if (nr == NR_OPENAT2) { /* openat2(dfd, filename, struct open_how *how, size) */

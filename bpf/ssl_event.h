@@ -26,7 +26,8 @@ enum ssl_fn {
 	SSL_FN_NSPR_READ = 7,     /* NSS (NSPR) PR_Read */
 	SSL_FN_NSPR_SEND = 8,     /* NSS (NSPR) PR_Send */
 	SSL_FN_NSPR_RECV = 9,     /* NSS (NSPR) PR_Recv */
-	SSL_FN_COUNT = 10,
+	SSL_FN_DO_HANDSHAKE = 10, /* OpenSSL / BoringSSL SSL_do_handshake: struct as_ssl_hs_event, not plaintext */
+	SSL_FN_COUNT = 11,
 };
 
 enum ssl_dir {
@@ -53,6 +54,52 @@ struct as_ssl_event {
 	__u16 _pad;
 	char comm[TASK_COMM_LEN_]; /* thread name */
 	__u8 data[];
+};
+
+/**
+ * Record type of struct as_ssl_hs_event, continuing enum event_type (event_common.h: 1..3) after the process side's
+ * types (proc_event.h: 4..); SSL-side types start at 16 so that both sides can grow independently.
+ */
+enum ssl_event_type {
+	EVENT_SSL_HANDSHAKE = 16,
+	EVENT_EXEC_WAKEUP = 17, /* struct as_wakeup_event: no content, ignored by the producer */
+};
+
+/**
+ * Emitted right after a traced process' exec record with BPF_RB_FORCE_WAKEUP (records normally use
+ * BPF_RB_NO_WAKEUP), so the producer reads the exec now and can attach to a new binary before it runs far.
+ */
+struct as_wakeup_event {
+	__u32 type; /* EVENT_EXEC_WAKEUP */
+	__u32 pid;  /* tgid */
+};
+
+/** One SSL_do_handshake call (OpenSSL by symbol, BoringSSL by pattern), emitted when it returns. Fixed size. */
+struct as_ssl_hs_event {
+	__u32 type;        /* EVENT_SSL_HANDSHAKE */
+	__u32 pid;         /* tgid */
+	__u32 tid;
+	__u32 uid;
+	__u64 ts_ns;       /* CLOCK_BOOTTIME ns at the call's return */
+	__u64 ssl;         /* SSL* */
+	__u64 duration_ns; /* ns from the call's entry to its return */
+	__s32 result;      /* return value: 1 = handshake complete, <= 0 = failed or must be retried (SSL_get_error) */
+	__u32 probe;       /* probe id (attach cookie) */
+	char comm[TASK_COMM_LEN_]; /* thread name */
+};
+
+/** Capacity of the per-probe counter array `probe_stats`: ids of attached (binary, function) pairs. */
+#define MAX_PROBES 1024
+
+/**
+ * Counters of one probe (binary + function), per CPU in `probe_stats`, indexed by the probe id the producer passes
+ * as the BPF attach cookie of both the entry and the return link.
+ */
+struct probe_stat {
+	__u64 records;       /* calls whose first record was emitted (SSL: calls with payload; handshake: calls) */
+	__u64 fragments;     /* ring-buffer records emitted */
+	__u64 bytes;         /* plaintext bytes emitted */
+	__u64 ringbuf_drops; /* records lost in the kernel: failed reservation, unreadable user memory, call > SSL_CALL_MAX */
 };
 
 #endif

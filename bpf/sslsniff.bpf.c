@@ -10,6 +10,12 @@
  * SSL_FRAG_MAX bytes (bpf_loop), each in a ring-buffer record sized by class (512 B / 4 KiB / 32 KiB of data) so
  * small calls do not waste ring space. A failed reservation stops the call and counts every remaining fragment and
  * byte in `drops`: the fragments a consumer sees are always a prefix of the call.
+ *
+ * SSL_do_handshake (OpenSSL, BoringSSL) emits one small struct as_ssl_hs_event per call (result, duration).
+ *
+ * Every link carries a BPF cookie: the producer's probe id of (binary, function). The return programs count records,
+ * fragments, bytes and drops per probe in `probe_stats` (the same programs serve every binary, so the cookie is the
+ * only way to tell which binary a call came from).
  */
 #include "common.bpf.h"
 #include "ssl_event.h"
@@ -22,7 +28,8 @@ struct call_key {
 struct call_args {
 	__u64 ssl;
 	__u64 buf;
-	__u64 outlen; /* size_t* of the _ex calls, else 0 */
+	__u64 outlen;   /* size_t* of the _ex calls, else 0 */
+	__u64 start_ns; /* CLOCK_BOOTTIME at entry (SSL_do_handshake only, for its duration) */
 };
 
 struct {
@@ -31,6 +38,19 @@ struct {
 	__type(key, struct call_key);
 	__type(value, struct call_args);
 } active_calls SEC(".maps");
+
+/* Per-CPU counters per probe id (attach cookie), see struct probe_stat. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_PROBES);
+	__type(key, __u32);
+	__type(value, struct probe_stat);
+} probe_stats SEC(".maps");
+
+static __always_inline struct probe_stat *probe_stat_of(__u32 probe)
+{
+	return bpf_map_lookup_elem(&probe_stats, &probe);
+}
 
 /* NSPR (prio.h): byte offset of PRFileDesc.identity (after methods, secret, lower, higher, dtor; 64-bit), and the
  * identity of NSPR's own bottom layer. */
@@ -46,6 +66,7 @@ struct emit_ctx {
 	__u32 tid;
 	__u32 uid;
 	__u32 len;
+	__u32 probe; /* probe id (attach cookie) */
 	__u8 fn;
 	__u8 dir;
 	char comm[TASK_COMM_LEN_];
@@ -62,6 +83,9 @@ static __always_inline int call_entry(__u32 fn, __u64 ssl, __u64 buf, __u64 outl
 
 	struct call_key k = { .tid = (__u32)id, .fn = fn };
 	struct call_args a = { .ssl = ssl, .buf = buf, .outlen = outlen };
+
+	if (fn == SSL_FN_DO_HANDSHAKE)
+		a.start_ns = bpf_ktime_get_boot_ns();
 
 	bpf_map_update_elem(&active_calls, &k, &a, BPF_ANY);
 	return 0;
@@ -118,6 +142,7 @@ static long emit_frag_cb(__u32 i, void *data)
 	struct emit_ctx *c = data;
 	__u64 len = c->len;
 	__u64 off = (__u64)i * SSL_FRAG_MAX;
+	struct probe_stat *st;
 	__u64 n;
 	int err;
 
@@ -133,12 +158,22 @@ static long emit_frag_cb(__u32 i, void *data)
 		err = emit_sized(c, off, n, 4096);
 	else
 		err = emit_sized(c, off, n, SSL_FRAG_MAX);
+	st = probe_stat_of(c->probe);
 	if (err) {
 		/* This and every later fragment of the call are lost: count them all. */
 		__u64 left = len - off;
+		__u64 frags = (left + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX;
 
-		count_drop((left + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX, left);
+		count_drop(frags, left);
+		if (st)
+			st->ringbuf_drops += frags;
 		return 1;
+	}
+	if (st) {
+		if (i == 0)
+			st->records++;
+		st->fragments++;
+		st->bytes += n;
 	}
 	return 0;
 }
@@ -184,8 +219,13 @@ static __always_inline int call_return(struct pt_regs *ctx, __u32 fn)
 	bpf_map_delete_elem(&active_calls, &k);
 	if (len == 0)
 		return 0;
+	c.probe = (__u32)bpf_get_attach_cookie(ctx);
 	if (len > SSL_CALL_MAX) {
+		struct probe_stat *st = probe_stat_of(c.probe);
+
 		count_drop((len + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX, len);
+		if (st)
+			st->ringbuf_drops += (len + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX;
 		return 0;
 	}
 
@@ -333,4 +373,71 @@ SEC("uretprobe")
 int BPF_KRETPROBE(retprobe_nspr_recv)
 {
 	return call_return(ctx, SSL_FN_NSPR_RECV);
+}
+
+/* int SSL_do_handshake(SSL *ssl): OpenSSL by symbol, BoringSSL (Bun) by pattern. */
+SEC("uprobe")
+int BPF_KPROBE(probe_ssl_do_handshake, void *ssl)
+{
+	return call_entry(SSL_FN_DO_HANDSHAKE, (__u64)ssl, 0, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(retprobe_ssl_do_handshake)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_key k = { .tid = (__u32)id, .fn = SSL_FN_DO_HANDSHAKE };
+	struct call_args *a = bpf_map_lookup_elem(&active_calls, &k);
+	__u32 probe = (__u32)bpf_get_attach_cookie(ctx);
+	struct probe_stat *st = probe_stat_of(probe);
+	struct as_ssl_hs_event *e;
+	__u64 now, ssl, start;
+
+	if (!a)
+		return 0;
+	ssl = a->ssl;
+	start = a->start_ns;
+	bpf_map_delete_elem(&active_calls, &k);
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop(1, 0);
+		if (st)
+			st->ringbuf_drops++;
+		return 0;
+	}
+	now = bpf_ktime_get_boot_ns();
+	e->type = EVENT_SSL_HANDSHAKE;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->ts_ns = now;
+	e->ssl = ssl;
+	e->duration_ns = now - start;
+	e->result = (int)PT_REGS_RC(ctx);
+	e->probe = probe;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, wakeup_flags());
+	if (st) {
+		st->records++;
+		st->fragments++;
+	}
+	return 0;
+}
+
+/*
+ * Exec of a traced process: wake the producer at once (the exec record itself, from process.bpf.c, is submitted
+ * without a wakeup), so attach-on-exec runs before the new program gets far. Attached after process.bpf.c's exec
+ * program, so it runs after it on the same tracepoint.
+ */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(exec_wakeup, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct as_wakeup_event e = { .type = EVENT_EXEC_WAKEUP, .pid = tgid };
+
+	if (!pid_allowed(tgid, (__u32)bpf_get_current_uid_gid(), (struct task_struct *)bpf_get_current_task()))
+		return 0;
+	bpf_ringbuf_output(&events, &e, sizeof(e), BPF_RB_FORCE_WAKEUP);
+	return 0;
 }

@@ -150,14 +150,23 @@ describeCapture('pipeline guarantees under real capture', () => {
       expect(c['gen_ai.response.finish_reasons']).toEqual([gt.finish_reason]);
       expect(c.output_text.startsWith(gt.text_prefix)).toBe(true);
     }
-    // No duplicates anywhere downstream: one exchange and one GenAI event per call in the streams themselves.
+    // No duplicates anywhere downstream, in the streams themselves: one LLM call and one inference event per call, and
+    // each version of an agent-session event (invoke_agent, re-published as the session grows) exactly once.
     const nats = await connectNats(infra.natsUrl, 'e2e-count');
     try {
-      const genai = await nats.jsm.streams.info('AGENTSIGHT_GENAI');
       const llm = await nats.jsm.streams.info('AGENTSIGHT_LLM');
       const stored = await api<Row[]>(infra, '/api/calls');
-      expect(genai.state.messages).toBe(stored.length);
       expect(llm.state.messages).toBe(stored.length);
+      const events: Array<{ id: string; kind?: string; version?: number }> = [];
+      const c = await nats.js.consumers.get('AGENTSIGHT_GENAI');
+      for (;;) {
+        const m = await c.next({ expires: 1000 });
+        if (!m) break;
+        events.push(decode(m.data));
+      }
+      expect(events.filter((e) => !e.kind || e.kind === 'inference')).toHaveLength(stored.length);
+      const versions = events.map((e) => `${e.kind}|${e.id}|${e.version ?? 0}`);
+      expect(new Set(versions).size).toBe(versions.length);
     } finally {
       await nats.nc.close();
     }

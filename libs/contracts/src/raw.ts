@@ -160,6 +160,64 @@ export interface RawLossRecord extends RawBase {
   publish_failures: number;
   /** Opens under /proc, /sys or /dev deliberately not published (no `--all-files`); not a loss. */
   file_opens_skipped: number;
+  /**
+   * Counters per attached probe (one TLS function of one binary or library), in attach order, since the run started.
+   * Absent in records of producers older than this field.
+   */
+  probes?: RawProbeCounters[];
+  /** Functions that could not be probed (kept up to 256 per run), in the order they failed. Absent like `probes`. */
+  attach_failures?: RawAttachFailure[];
+}
+
+/** Counters of one attached probe ({@link RawLossRecord.probes}). */
+export interface RawProbeCounters {
+  /** Real path of the probed binary or library (e.g. `/usr/lib/x86_64-linux-gnu/libssl.so.3`). */
+  binary: string;
+  /** The probed function: a {@link RawSslRecord} `fn`, or `SSL_do_handshake`. */
+  fn: string;
+  /** Calls whose first ring-buffer record was emitted: SSL data calls with a payload (records with `frag_offset` 0),
+   * or handshake calls. */
+  records: number;
+  /** Ring-buffer records emitted: SSL fragments ({@link RawSslRecord}s) or {@link RawSslHandshakeRecord}s. */
+  fragments: number;
+  /** Plaintext bytes emitted. */
+  bytes: number;
+  /** Records of this probe lost in the kernel (failed ring-buffer reservation, unreadable user memory, a call larger
+   * than 64 MiB); also counted in {@link RawLossRecord.ringbuf_drops}. */
+  ringbuf_drops: number;
+}
+
+/** A function of a binary the producer found but could not probe ({@link RawLossRecord.attach_failures}). */
+export interface RawAttachFailure {
+  binary: string;
+  /** Function name (`SSL_read`, ...). */
+  fn: string;
+  /** Why, e.g. `no SSL_read_ex symbol, not probed`, `cannot attach: …`, or for a stripped BoringSSL (Bun) whose
+   * pattern did not match exactly once: `Bun v1.4.5 (a7733435c): pattern matched 0 times (need 1; …)`. */
+  error: string;
+}
+
+/**
+ * One `SSL_do_handshake` call of OpenSSL (by symbol) or BoringSSL (Bun, by pattern), emitted when it returns (subject
+ * `agentsight.raw.ssl.<host>.<partition>`, the connection's partition). Non-blocking I/O calls it repeatedly: every call
+ * is a record; `result` 1 ends the handshake. `SSL_connect`/`SSL_accept` call it in both libraries, and so do
+ * BoringSSL's `SSL_read`/`SSL_write` when the handshake is not done; OpenSSL's `SSL_read`/`SSL_write` run an implicit
+ * handshake without it (not seen). Informational: consumers of plaintext ignore it.
+ */
+export interface RawSslHandshakeRecord extends RawBase {
+  kind: 'ssl_handshake';
+  pid: number;
+  tid: number;
+  uid: number;
+  comm: string;
+  /** The `SSL*`, as in {@link RawSslRecord.ssl}. */
+  ssl: number;
+  fn: 'SSL_do_handshake';
+  partition: number;
+  /** Return value: 1 = handshake complete; 0 = failed (shut down); < 0 = error or retry (`SSL_get_error`, e.g. WANT_READ). */
+  result: number;
+  /** Time from the call's entry to its return, ns. */
+  duration_ns: number;
 }
 
 /**
@@ -184,9 +242,13 @@ export interface RawSslCloseRecord extends RawBase {
 
 /**
  * Bytes a traced process read from or wrote to its stdin, stdout or stderr (fd 0, 1, 2), from `read`/`write`/
- * `readv`/`writev` syscalls as they return (subject `agentsight.raw.stdio.<host>.<partition>`, partition =
- * pid % partitions, so one process' stdio is in order). Local MCP servers speak JSON-RPC over these pipes. A call
- * larger than one ring-buffer record is split into ordered fragments like {@link RawSslRecord}; nothing is truncated.
+ * `readv`/`writev` syscalls that returned > 0, as they return (kernel: raw tracepoint `sys_exit`; subject
+ * `agentsight.raw.stdio.<host>.<partition>`, partition = pid % partitions, so one process' stdio is in order).
+ * Local MCP servers speak JSON-RPC over these pipes. A call larger than one ring-buffer record (32 KiB) is split into
+ * ordered fragments like {@link RawSslRecord} (readv/writev also at iovec boundaries); nothing is truncated, a
+ * reservation failure is counted in {@link RawLossRecord.ringbuf_drops} and the fragments that arrive are a prefix
+ * of the call. On by default; the producer's `--no-stdio` turns these records off. Not seen: `pread`/`pwrite`,
+ * `send*`/`recv*`, `splice`/`sendfile`, io_uring and 32-bit (compat) syscalls.
  */
 export interface RawStdioRecord extends RawBase {
   kind: 'stdio';
@@ -199,22 +261,44 @@ export interface RawStdioRecord extends RawBase {
   fd: number;
   /** `read`: the process received the bytes; `write`: it sent them. */
   dir: Direction;
+  /**
+   * Kind of file behind the fd (from its inode's mode): `fifo` = pipe or named FIFO, `sock` = socket (node/libuv
+   * give a child's "pipes" as AF_UNIX socketpairs), `chr` = character device (tty, /dev/null), `reg` = file.
+   */
+  ftype: 'fifo' | 'sock' | 'chr' | 'reg' | 'other';
+  /**
+   * Identity of the byte channel behind the fd, the same for both ends: the inode number of a pipe/FIFO; for an
+   * AF_UNIX socket the smaller of its and its peer's inode numbers; else the file's inode. 0 when unknown.
+   */
+  ino: number;
+  /** `st_dev` (kernel encoding) of the filesystem of {@link ino}'s inode (pipefs, sockfs, …). */
+  dev: number;
   /** The syscall's byte count (its return value), bytes. */
   len: number;
   /** Offset of this fragment in the call's payload, bytes. */
   frag_offset: number;
   /** Size of the call's payload, bytes (equals `len`). */
   frag_total: number;
-  /** Offset of this fragment's first byte in the (pid, fd, dir) byte stream since the run started, bytes. */
+  /**
+   * Offset of this fragment's first byte in the (pid, fd, dir) byte stream since the run started, bytes (counted by
+   * the producer from the call sizes; a call whose first fragment was dropped does not advance it).
+   */
   stream_offset: number;
+  /** Partition this record was published to: pid % partitions. */
   partition: number;
+  /** The bytes of this fragment. */
   data: Uint8Array;
+}
+
+/** Identity of one process' stdio fd across the pipeline: `<host>/<boot_id>/<run>/<pid>/fd<fd>`. */
+export function stdioKey(r: Pick<RawStdioRecord, 'host' | 'boot_id' | 'run' | 'pid' | 'fd'>): string {
+  return `${r.host}/${r.boot_id}/${r.run}/${r.pid}/fd${r.fd}`;
 }
 
 /** Records on `agentsight.raw.proc.<host>`, in the order the kernel emitted them per process. */
 export type RawProcSubjectRecord = RawProcRecord | RawFileOpenRecord | RawNetConnectRecord;
 
-export type RawRecord = RawSslRecord | RawSslCloseRecord | RawStdioRecord | RawProcRecord | RawFileOpenRecord | RawNetConnectRecord | RawLossRecord;
+export type RawRecord = RawSslRecord | RawSslCloseRecord | RawSslHandshakeRecord | RawStdioRecord | RawProcRecord | RawFileOpenRecord | RawNetConnectRecord | RawLossRecord;
 
 /** `Nats-Msg-Id` of a raw record: `<boot_id>:<run>:<seq>`. */
 export function rawMsgId(r: Pick<RawBase, 'boot_id' | 'run' | 'seq'>): string {

@@ -14,7 +14,7 @@
  * | agg. → analyzer  | `agentsight.exchange.<host>`                   | `AGENTSIGHT_EXCHANGE` |
  * | analyzer → genai | `agentsight.llm.<host>`                        | `AGENTSIGHT_LLM`      |
  * | analyzer         | `agentsight.audit.<host>`                      | `AGENTSIGHT_AUDIT`    |
- * | analyzer         | `agentsight.tool.<host>` (tool uses)           | `AGENTSIGHT_TOOL`     |
+ * | analyzer, parser | `agentsight.tool.<host>` (tool uses; parser: MCP over stdio) | `AGENTSIGHT_TOOL` |
  * | genai → sinks    | `agentsight.genai.<host>`                      | `AGENTSIGHT_GENAI`    |
  * | any stage        | `agentsight.dlq.<stage>.<host>`                | `AGENTSIGHT_DLQ`      |
  */
@@ -46,6 +46,8 @@ export const Subjects = {
   /** Filter of one partition over every host, e.g. `agentsight.raw.ssl.*.3`. */
   rawSslPartition: (partition: number) => `agentsight.raw.ssl.*.${partition}`,
   httpPartition: (partition: number) => `agentsight.http.*.${partition}`,
+  /** Filter of one stdio partition over every host, e.g. `agentsight.raw.stdio.*.3`. */
+  rawStdioPartition: (partition: number) => `agentsight.raw.stdio.*.${partition}`,
 } as const;
 
 /** Pipeline stages, as named in dead-letter subjects and consumer names. */

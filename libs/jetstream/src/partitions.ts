@@ -23,6 +23,11 @@ export interface PartitionWorker<T> extends BatchHandler<T> {
 /** Options of a {@link PartitionGroup}. */
 export interface PartitionGroupSpec<T> {
   stage: Stage;
+  /**
+   * Name of the group in durable consumer names (`<name>-p<N>`) and lease keys; default `stage`. A stage with two
+   * partitioned inputs gives the second one its own name (the parser's stdio input: `parser-stdio`).
+   */
+  name?: string;
   stream: string;
   partitions: number;
   /** Lease owner identity, e.g. `<host>:<instance>`: stable across restarts of the same instance. */
@@ -36,8 +41,8 @@ export interface PartitionGroupSpec<T> {
 
 /**
  * Ordered, horizontally scalable consumption of a partitioned subject: each partition has one durable consumer
- * (`<stage>-p<N>`), and at most one instance processes it at a time, holding a Redis lease
- * (`agentsight:lease:<stage>:<N>`, {@link LEASE_TTL_MS}). Instances claim free partitions greedily every few
+ * (`<name>-p<N>`, name defaults to the stage), and at most one instance processes it at a time, holding a Redis lease
+ * (`agentsight:lease:<name>:<N>`, {@link LEASE_TTL_MS}). Instances claim free partitions greedily every few
  * seconds. On each claim the durable is reset to its ack floor (see {@link ConsumeSpec.start}), so the new owner
  * sees every unfinished input again, in order.
  */
@@ -57,7 +62,7 @@ export class PartitionGroup<T> {
   async start(): Promise<void> {
     await this.tick();
     this.timer = setInterval(() => {
-      this.ticking = this.ticking.then(() => this.tick()).catch((e) => console.error(`[${this.spec.stage}] lease tick:`, e));
+      this.ticking = this.ticking.then(() => this.tick()).catch((e) => console.error(`[${this.spec.name ?? this.spec.stage}] lease tick:`, e));
     }, LEASE_TTL_MS / 3);
   }
 
@@ -67,7 +72,7 @@ export class PartitionGroup<T> {
   }
 
   private key(p: number): string {
-    return `agentsight:lease:${this.spec.stage}:${p}`;
+    return `agentsight:lease:${this.spec.name ?? this.spec.stage}:${p}`;
   }
 
   private async tick(): Promise<void> {
@@ -84,7 +89,7 @@ export class PartitionGroup<T> {
     const worker = await this.spec.worker(p);
     const spec: ConsumeSpec = {
       stream: this.spec.stream,
-      durable: `${this.spec.stage}-p${p}`,
+      durable: `${this.spec.name ?? this.spec.stage}-p${p}`,
       filterSubject: this.spec.filter(p),
       ackWaitMs: this.spec.ackWaitMs ?? 3_600_000,
       maxAckPending: this.spec.maxAckPending ?? 50_000,

@@ -1,8 +1,12 @@
 import { connKey, Direction, HttpEvent, hostToken, normalizeNs, RawRecord, RawSslCloseRecord, RawSslRecord, rawMsgId, Subjects } from '@agentsight/contracts';
 import type { Input, PartitionWorker, StageRuntime, UndecodableInput } from '@agentsight/jetstream';
-import { HttpStreamParser, ParseOutput } from './domain';
+import { HttpStreamParser, ParseOutput, type H2DirSnapshot } from './domain';
 
-/** Redis hash of a connection's consumed offsets, fields `write`/`read` (bytes). Expires a day after last use. */
+/**
+ * Redis hash of a connection's consumed offsets, fields `write`/`read` (bytes), and for HTTP/2 connections `h2:write`/
+ * `h2:read`: JSON of the direction's state at that offset (HPACK dynamic table …, {@link HttpStreamParser.h2State}),
+ * written in the same MULTI as the offset. Expires a day after last use.
+ */
 const offsetKey = (key: string) => `agentsight:parser:offset:${key}`;
 const OFFSET_TTL_S = 24 * 3600;
 /**
@@ -88,6 +92,11 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
         closedInputs.push(input);
         continue;
       }
+      if (rec?.kind === 'ssl_handshake') {
+        // SSL_do_handshake result and duration (informational): no plaintext, nothing to parse or publish.
+        input.ack();
+        continue;
+      }
       if (!isSslRecord(rec)) {
         await this.rt.deadLetter({ reason: 'contract', error: 'not a v1 ssl record', input_subject: input.subject, input_seq: input.seq, input_id: input.msgId });
         input.ack();
@@ -142,6 +151,8 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
       const end = closed.get(key);
       const consumed = end ? (dir === 'write' ? end.write_offset : end.read_offset) : this.parser.consumedOffset(key, dir);
       multi.hset(offsetKey(key), dir, consumed).expire(offsetKey(key), OFFSET_TTL_S);
+      const h2 = end ? null : this.parser.h2State(key, dir);
+      if (h2) multi.hset(offsetKey(key), `h2:${dir}`, JSON.stringify(h2));
       const list = this.pending.get(pk) ?? [];
       let i = 0;
       while (i < list.length && list[i].end <= consumed) acks.push(list[i++]);
@@ -159,13 +170,13 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
     if (!keys.size) return;
     const list = [...keys];
     const pipe = this.rt.redis.pipeline();
-    for (const k of list) pipe.hmget(offsetKey(k), 'write', 'read');
+    for (const k of list) pipe.hmget(offsetKey(k), 'write', 'read', 'h2:write', 'h2:read');
     const res = (await pipe.exec()) ?? [];
     list.forEach((k, i) => {
       this.resumed.add(k);
-      const [w, r] = (res[i]?.[1] as Array<string | null>) ?? [];
-      if (w) this.parser.resumeAt(k, 'write', Number(w));
-      if (r) this.parser.resumeAt(k, 'read', Number(r));
+      const [w, r, h2w, h2r] = (res[i]?.[1] as Array<string | null>) ?? [];
+      if (w) this.parser.resumeAt(k, 'write', Number(w), parseH2State(h2w));
+      if (r) this.parser.resumeAt(k, 'read', Number(r), parseH2State(h2r));
     });
   }
 
@@ -199,6 +210,16 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
     clearInterval(this.quietTimer);
     await this.busy;
     this.pending.clear();
+  }
+}
+
+/** A stored HTTP/2 direction state, or null when absent or unreadable (the direction then cannot resume as h2). */
+function parseH2State(json: string | null | undefined): H2DirSnapshot | null {
+  if (!json) return null;
+  try {
+    return JSON.parse(json) as H2DirSnapshot;
+  } catch {
+    return null;
   }
 }
 

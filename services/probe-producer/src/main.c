@@ -24,17 +24,18 @@
 #include "sslsniff.skel.h"
 
 #include "publisher.h"
+#include "follow.h"
 #include "io_format.h"
 #include "records.h"
 #include "sysinfo.h"
+#include "tls_patterns.h"
 
 #define MAX_LIST 64
 #define POLL_MS 50                       /* ring-buffer poll timeout = max delay of a low-rate record */
 #define QUEUE_MAX_BYTES (256u << 20)     /* retry queue bound, bytes */
 #define FLUSH_TIMEOUT_MS 15000           /* shutdown: wait this long for PubAcks */
 #define PID_BUCKETS 4096
-#define MAX_TARGETS (MAX_LIST + 5)          /* --binary-path + system libssl, libgnutls, libnspr4 + 2 node paths */
-#define MAX_LINKS (MAX_TARGETS * SSL_FN_COUNT * 2)
+#define MAX_ATTACH_FAILURES 256          /* attach failures kept for the loss record / stats line */
 
 /* Symbol names, indexed by enum ssl_fn (also the `fn` of the records). */
 static const char *const ssl_fns[SSL_FN_COUNT] = {
@@ -48,6 +49,7 @@ static const char *const ssl_fns[SSL_FN_COUNT] = {
 	[SSL_FN_NSPR_READ] = "PR_Read",
 	[SSL_FN_NSPR_SEND] = "PR_Send",
 	[SSL_FN_NSPR_RECV] = "PR_Recv",
+	[SSL_FN_DO_HANDSHAKE] = "SSL_do_handshake",
 };
 
 /*
@@ -57,12 +59,12 @@ static const char *const ssl_fns[SSL_FN_COUNT] = {
 struct tls_family {
 	const char *name;
 	const char *system_soname; /* system library probed by default (ldconfig -p) */
-	enum ssl_fn fns[4];
+	enum ssl_fn fns[5];
 	int nfns;
 };
 
 static const struct tls_family tls_families[] = {
-	{ "OpenSSL", "libssl.so.3", { SSL_FN_WRITE, SSL_FN_READ, SSL_FN_WRITE_EX, SSL_FN_READ_EX }, 4 },
+	{ "OpenSSL", "libssl.so.3", { SSL_FN_WRITE, SSL_FN_READ, SSL_FN_WRITE_EX, SSL_FN_READ_EX, SSL_FN_DO_HANDSHAKE }, 5 },
 	{ "GnuTLS", "libgnutls.so.30", { SSL_FN_GNUTLS_SEND, SSL_FN_GNUTLS_RECV }, 2 },
 	{ "NSS", "libnspr4.so", { SSL_FN_NSPR_WRITE, SSL_FN_NSPR_READ, SSL_FN_NSPR_SEND, SSL_FN_NSPR_RECV }, 4 },
 };
@@ -88,6 +90,8 @@ static struct {
 	bool no_file_events; /* --no-file-events */
 	bool no_net_events;  /* --no-net-events */
 	bool all_files;      /* --all-files: also opens of /proc, /sys, /dev */
+	bool follow_exec;    /* --follow-exec: offer processes that exec to the controller (follow.h) */
+	bool no_stdio;       /* --no-stdio */
 } opt;
 
 /* Stream position of one (pid, ssl, dir). */
@@ -104,16 +108,39 @@ struct pidinfo {
 	uint32_t pid;
 	bool known; /* an exec or snapshot record was published */
 	struct conn *conns;
+	uint64_t stdio_pos[3][2];  /* stdio bytes seen per (fd, dir), including the current call */
+	uint64_t stdio_base[3][2]; /* stream offset of the current stdio call's first byte per (fd, dir) */
 	struct pidinfo *next;
+};
+
+/* A binary or library checked for TLS functions (whether or not anything was attached): each inode is checked once. */
+struct target {
+	dev_t dev;
+	ino_t ino;
+	char *path;    /* real path (or /proc/<pid>/exe when the file is not reachable by a path) */
+	bool attached; /* at least one function probed */
+};
+
+/* One attached (binary, function): its id is the BPF cookie of both links and the index in `probe_stats`. */
+struct probe {
+	const char *binary; /* target path */
+	const char *fn;     /* ssl_fns[] */
 };
 
 static struct {
 	struct sslsniff_bpf *ssl_skel;
 	struct process_bpf *proc_skel;
-	struct bpf_link *links[MAX_LINKS];
-	int nlinks;
-	char attached[MAX_TARGETS][PATH_MAX];
-	int nattached;
+	struct bpf_link **links;
+	int nlinks, links_cap;
+	struct bpf_link *exec_wakeup; /* sslsniff.bpf.c exec_wakeup */
+	struct target *targets;
+	int ntargets, targets_cap;
+	struct probe probes[MAX_PROBES];
+	int nprobes;
+	struct rec_attach_failure failures[MAX_ATTACH_FAILURES];
+	int nfailures;
+	uint64_t failures_dropped; /* failures beyond MAX_ATTACH_FAILURES (counted, not listed) */
+	bool no_more_attach;       /* stopping: the links are being destroyed */
 	struct ring_buffer *rb;
 	struct publisher *pub;
 	msgpack_sbuffer sbuf;
@@ -127,12 +154,16 @@ static struct {
 	uint64_t records;        /* ring-buffer records read */
 	bool file_events;        /* file opens are recorded */
 	bool net_events;         /* connect() calls are recorded */
+	bool stdio_events;       /* stdio reads/writes are recorded */
 	bool have_last_seq;
 	uint64_t last_seq;
 	struct pidinfo *pids[PID_BUCKETS];
 } g;
 
 static volatile sig_atomic_t stopping;
+
+static void attach_on_event(uint32_t pid, const char *file, bool is_exec);
+static bool is_shared_library(const char *path, size_t len);
 
 static void on_signal(int sig)
 {
@@ -167,7 +198,10 @@ static void usage(FILE *f)
 		"  --stats-interval-ms N  period of loss records (default 5000)\n"
 		"  --no-file-events     do not record file opens\n"
 		"  --no-net-events      do not record connect() calls\n"
-		"  --all-files          also record opens under /proc, /sys and /dev (skipped and counted by default)\n");
+		"  --all-files          also record opens under /proc, /sys and /dev (skipped and counted by default)\n"
+		"  --follow-exec        offer every process that execs to the controller on stdout, trace it if stdin\n"
+		"                       answers `trace <pid>` (see follow.h)\n"
+		"  --no-stdio           do not record reads/writes on fds 0, 1, 2\n");
 }
 
 static uint64_t parse_u64(const char *s, const char *what)
@@ -197,6 +231,8 @@ static void parse_args(int argc, char **argv)
 		{ "no-file-events", no_argument, NULL, 'F' },
 		{ "no-net-events", no_argument, NULL, 'N' },
 		{ "all-files", no_argument, NULL, 'A' },
+		{ "follow-exec", no_argument, NULL, 'E' },
+		{ "no-stdio", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -257,6 +293,12 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'A':
 			opt.all_files = true;
+			break;
+		case 'E':
+			opt.follow_exec = true;
+			break;
+		case 'S':
+			opt.no_stdio = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -439,21 +481,100 @@ static void read_drops(uint64_t *records, uint64_t *bytes)
 	*bytes = sum_percpu(fd, DROP_BYTES);
 }
 
-static void publish_loss(void)
+/* Sums the per-CPU counters of every attached probe into out (g.nprobes entries). */
+static void read_probe_stats(struct rec_probe_stat *out)
 {
-	struct rec_loss r = { .records = g.records };
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(g.ssl_skel->maps.probe_stats), i, c;
+	struct probe_stat vals[ncpu > 0 ? ncpu : 1];
+
+	for (i = 0; i < g.nprobes; i++) {
+		__u32 k = (__u32)i;
+
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].binary = g.probes[i].binary;
+		out[i].fn = g.probes[i].fn;
+		if (ncpu <= 0 || bpf_map_lookup_elem(fd, &k, vals))
+			continue;
+		for (c = 0; c < ncpu; c++) {
+			out[i].records += vals[c].records;
+			out[i].fragments += vals[c].fragments;
+			out[i].bytes += vals[c].bytes;
+			out[i].ringbuf_drops += vals[c].ringbuf_drops;
+		}
+	}
+}
+
+/* Fills every counter of a loss record (probes: g.nprobes entries of storage). */
+static void read_loss(struct rec_loss *r, struct rec_probe_stat *probes)
+{
 	struct publisher_stats st;
+
+	memset(r, 0, sizeof(*r));
+	r->records = g.records;
+	read_drops(&r->ringbuf_drops, &r->ringbuf_drop_bytes);
+	r->file_opens_skipped = sum_percpu(bpf_map__fd(g.proc_skel->maps.io_skips), SKIP_FILE_PSEUDO);
+	publisher_get_stats(g.pub, &st);
+	r->publish_failures = st.failures;
+	read_probe_stats(probes);
+	r->probes = probes;
+	r->nprobes = (size_t)g.nprobes;
+	r->attach_failures = g.failures;
+	r->nattach_failures = (size_t)g.nfailures;
+}
+
+static void print_json_string(const char *s);
+
+/* stdout: `,"probes":[...],"attach_failures":[...]` of r (for the stats and stopped lines). */
+static void print_probe_counters(const struct rec_loss *r)
+{
+	size_t i;
+
+	printf(",\"probes\":[");
+	for (i = 0; i < r->nprobes; i++) {
+		const struct rec_probe_stat *p = &r->probes[i];
+
+		printf("%s{\"binary\":", i ? "," : "");
+		print_json_string(p->binary);
+		printf(",\"fn\":\"%s\",\"records\":%llu,\"fragments\":%llu,\"bytes\":%llu,\"ringbuf_drops\":%llu}", p->fn,
+		       (unsigned long long)p->records, (unsigned long long)p->fragments, (unsigned long long)p->bytes,
+		       (unsigned long long)p->ringbuf_drops);
+	}
+	printf("],\"attach_failures\":[");
+	for (i = 0; i < r->nattach_failures; i++) {
+		printf("%s{\"binary\":", i ? "," : "");
+		print_json_string(r->attach_failures[i].binary);
+		printf(",\"fn\":\"%s\",\"error\":", r->attach_failures[i].fn);
+		print_json_string(r->attach_failures[i].error);
+		putchar('}');
+	}
+	putchar(']');
+}
+
+/* Publishes the loss record; with `print`, also the stdout `stats` line carrying the same counters. */
+static void publish_loss(bool print)
+{
+	static struct rec_probe_stat probes[MAX_PROBES];
+	struct publisher_stats st;
+	struct rec_loss r;
 	struct rec_base b;
 	char subject[320];
 
-	read_drops(&r.ringbuf_drops, &r.ringbuf_drop_bytes);
-	r.file_opens_skipped = sum_percpu(bpf_map__fd(g.proc_skel->maps.io_skips), SKIP_FILE_PSEUDO);
-	publisher_get_stats(g.pub, &st);
-	r.publish_failures = st.failures;
+	read_loss(&r, probes);
 	next_base(&b, boottime_ns());
 	encode_loss(&g.sbuf, &b, &r);
 	snprintf(subject, sizeof(subject), "agentsight.raw.loss.%s", g.host_token);
 	publish_current(subject, &b);
+	if (!print)
+		return;
+	publisher_get_stats(g.pub, &st);
+	printf("{\"event\":\"stats\",\"records\":%llu,\"published\":%llu,\"ringbuf_drops\":%llu,"
+	       "\"ringbuf_drop_bytes\":%llu,\"publish_failures\":%llu,\"file_opens_skipped\":%llu",
+	       (unsigned long long)r.records, (unsigned long long)st.published, (unsigned long long)r.ringbuf_drops,
+	       (unsigned long long)r.ringbuf_drop_bytes, (unsigned long long)r.publish_failures,
+	       (unsigned long long)r.file_opens_skipped);
+	print_probe_counters(&r);
+	printf("}\n");
+	fflush(stdout);
 }
 
 /* ---- ring-buffer records ---- */
@@ -498,6 +619,36 @@ static void handle_ssl(const struct as_ssl_event *e, size_t size)
 
 	next_base(&b, e->ts_ns);
 	encode_ssl(&g.sbuf, &b, &r);
+	snprintf(subject, sizeof(subject), "agentsight.raw.ssl.%s.%u", g.host_token, r.partition);
+	publish_current(subject, &b);
+}
+
+/* One SSL_do_handshake call: published on the connection's partition, before its first data of the same call order. */
+static void handle_ssl_handshake(const struct as_ssl_hs_event *e, size_t size)
+{
+	char comm[TASK_COMM_LEN_ + 1], subject[320];
+	struct rec_ssl_handshake r = { 0 };
+	struct rec_base b;
+
+	if (size < sizeof(*e)) {
+		fprintf(stderr, "agentsight-probe: malformed handshake record (%zu bytes) skipped\n", size);
+		return;
+	}
+	memcpy(comm, e->comm, TASK_COMM_LEN_);
+	comm[TASK_COMM_LEN_] = 0;
+	ensure_known(e->pid, comm);
+
+	r.pid = e->pid;
+	r.tid = e->tid;
+	r.uid = e->uid;
+	r.comm = comm;
+	r.ssl = e->ssl;
+	r.fn = ssl_fns[SSL_FN_DO_HANDSHAKE];
+	r.partition = (uint32_t)(fnv1a64_pid_ssl(e->pid, e->ssl) % opt.partitions);
+	r.result = e->result;
+	r.duration_ns = e->duration_ns;
+	next_base(&b, e->ts_ns);
+	encode_ssl_handshake(&g.sbuf, &b, &r);
 	snprintf(subject, sizeof(subject), "agentsight.raw.ssl.%s.%u", g.host_token, r.partition);
 	publish_current(subject, &b);
 }
@@ -561,6 +712,8 @@ static void handle_proc(const struct as_proc_event *e, size_t size)
 	r.uid = e->uid;
 	r.comm = comm;
 	if (e->type == EVENT_EXEC) {
+		/* A binary the probes do not cover yet: attach before anything else of this process is read. */
+		attach_on_event(e->pid, filename, true);
 		r.event = "exec";
 		r.filename = filename;
 		r.args = e->args;
@@ -602,6 +755,14 @@ static void handle_file_open(const struct as_file_event *e, size_t size)
 	memcpy(comm, e->comm, TASK_COMM_LEN_);
 	comm[TASK_COMM_LEN_] = 0;
 	ensure_known(e->pid, comm);
+	if (e->result >= 0 && !e->path_truncated && is_shared_library(e->path, e->path_len)) {
+		/* A library loaded at run time (a venv's bundled libssl): probe it before it is used. */
+		char lib[FILE_PATH_MAX + 1];
+
+		memcpy(lib, e->path, e->path_len);
+		lib[e->path_len] = 0;
+		attach_on_event(e->pid, lib, false);
+	}
 
 	r.pid = e->pid;
 	r.tid = e->tid;
@@ -650,6 +811,82 @@ static void handle_net_connect(const struct as_net_event *e, size_t size)
 	publish_on_proc_subject(&b);
 }
 
+/*
+ * --follow-exec: decides an offered exec, and drops the records of processes not traced after all (their exit record
+ * too). Every record layout starts with the type and the tgid; proc, file and net records carry the parent too.
+ */
+static bool follow_admits(uint32_t type, const void *data, size_t size)
+{
+	const struct as_proc_event *pe = data;
+	uint32_t pid, ppid = 0;
+	bool dropped;
+
+	if (size < 2 * sizeof(uint32_t))
+		return true;
+	memcpy(&pid, (const char *)data + sizeof(uint32_t), sizeof(pid));
+	if ((type == EVENT_EXEC || type == EVENT_EXIT) && size >= sizeof(*pe)) {
+		if (type == EVENT_EXEC && pe->provisional)
+			return follow_decide(pe);
+		ppid = pe->ppid;
+	} else if (type == EVENT_FILE_OPEN && size >= sizeof(struct as_file_event)) {
+		ppid = ((const struct as_file_event *)data)->ppid;
+	} else if (type == EVENT_NET_CONNECT && size >= sizeof(struct as_net_event)) {
+		ppid = ((const struct as_net_event *)data)->ppid;
+	} else if (type == EVENT_STDIO && size >= sizeof(struct as_stdio_event)) {
+		ppid = ((const struct as_stdio_event *)data)->ppid;
+	}
+	dropped = follow_dropped(pid, ppid);
+	if (type == EVENT_EXIT)
+		follow_forget(pid);
+	return !dropped;
+}
+
+static const char *const stdio_ftypes[] = { "other", "fifo", "sock", "chr", "reg" };
+
+/* One stdio fragment: stream_offset per (pid, fd, dir), partition pid % partitions (one process' stdio in order). */
+static void handle_stdio(const struct as_stdio_event *e, size_t size)
+{
+	char comm[TASK_COMM_LEN_ + 1], subject[320];
+	struct rec_stdio r = { 0 };
+	struct pidinfo *pi;
+	struct rec_base b;
+
+	if (size < sizeof(*e) || e->frag_len > size - sizeof(*e) || e->fd > 2 || e->dir > SSL_DIR_READ ||
+	    e->frag_offset + (uint64_t)e->frag_len > e->len) {
+		fprintf(stderr, "agentsight-probe: malformed stdio record (%zu bytes) skipped\n", size);
+		return;
+	}
+	memcpy(comm, e->comm, TASK_COMM_LEN_);
+	comm[TASK_COMM_LEN_] = 0;
+	ensure_known(e->pid, comm);
+	pi = pid_get(e->pid, false);
+	if (e->frag_offset == 0) {
+		pi->stdio_base[e->fd][e->dir] = pi->stdio_pos[e->fd][e->dir];
+		pi->stdio_pos[e->fd][e->dir] += e->len;
+	}
+	r.pid = e->pid;
+	r.tid = e->tid;
+	r.uid = e->uid;
+	r.ppid = e->ppid;
+	r.comm = comm;
+	r.fd = e->fd;
+	r.dir = ssl_dirs[e->dir];
+	r.ftype = e->ftype < sizeof(stdio_ftypes) / sizeof(stdio_ftypes[0]) ? stdio_ftypes[e->ftype] : "other";
+	r.ino = e->ino;
+	r.dev = e->dev;
+	r.len = e->len;
+	r.frag_offset = e->frag_offset;
+	r.frag_total = e->len;
+	r.stream_offset = pi->stdio_base[e->fd][e->dir] + e->frag_offset;
+	r.partition = e->pid % opt.partitions;
+	r.data = e->data;
+	r.data_len = e->frag_len;
+	next_base(&b, e->ts_ns);
+	encode_stdio(&g.sbuf, &b, &r);
+	snprintf(subject, sizeof(subject), "agentsight.raw.stdio.%s.%u", g.host_token, r.partition);
+	publish_current(subject, &b);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	uint32_t type;
@@ -659,6 +896,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	memcpy(&type, data, sizeof(type));
 	g.records++;
+	if (follow_enabled() && !follow_admits(type, data, size))
+		return 0;
 	if (type == EVENT_SSL)
 		handle_ssl(data, size);
 	else if (type == EVENT_EXEC || type == EVENT_EXIT)
@@ -667,6 +906,12 @@ static int on_record(void *ctx, void *data, size_t size)
 		handle_file_open(data, size);
 	else if (type == EVENT_NET_CONNECT)
 		handle_net_connect(data, size);
+	else if (type == EVENT_SSL_HANDSHAKE)
+		handle_ssl_handshake(data, size);
+	else if (type == EVENT_EXEC_WAKEUP)
+		g.records--; /* only a wakeup, not a record */
+	else if (type == EVENT_STDIO)
+		handle_stdio(data, size);
 	else
 		fprintf(stderr, "agentsight-probe: unknown record type %u skipped\n", type);
 	return 0;
@@ -695,7 +940,7 @@ static void add_pid_cb(uint32_t pid, void *ctx)
 
 #define SET_FILTERS(rodata)                                                                    \
 	do {                                                                                   \
-		(rodata)->filter_pids = opt.npids > 0;                                         \
+		(rodata)->filter_pids = opt.npids > 0 || opt.follow_exec;                      \
 		(rodata)->filter_uid = opt.has_uid;                                            \
 		(rodata)->target_uid = opt.uid;                                                \
 		(rodata)->n_comms = (__u32)opt.ncomms;                                         \
@@ -721,13 +966,16 @@ static void load_bpf(void)
 	if (!p)
 		die("cannot open the process BPF object: %s", strerror(errno));
 	SET_FILTERS(p->rodata);
+	p->rodata->follow_exec = opt.follow_exec;
 	g.file_events = !opt.no_file_events;
 	g.net_events = !opt.no_net_events;
 	p->rodata->file_events = g.file_events;
 	p->rodata->net_events = g.net_events;
 	p->rodata->all_files = opt.all_files;
-	/* The syscall-exit hook runs on every syscall of the system: not loaded at all when neither kind is wanted. */
-	bpf_program__set_autoload(p->progs.handle_sys_exit, g.file_events || g.net_events);
+	g.stdio_events = !opt.no_stdio;
+	p->rodata->stdio_events = g.stdio_events;
+	/* The syscall-exit hook runs on every syscall of the system: not loaded at all when no kind is wanted. */
+	bpf_program__set_autoload(p->progs.handle_sys_exit, g.file_events || g.net_events || g.stdio_events);
 	/* One ring buffer, one drop counter, one set of filter maps for both objects. */
 	if (bpf_map__reuse_fd(p->maps.events, bpf_map__fd(s->maps.events)) ||
 	    bpf_map__reuse_fd(p->maps.drops, bpf_map__fd(s->maps.drops)) ||
@@ -737,10 +985,16 @@ static void load_bpf(void)
 	err = process_bpf__load(p);
 	if (err)
 		die("cannot load the process BPF programs: %s", strerror(-err));
+	if (opt.follow_exec)
+		follow_init(bpf_map__fd(p->maps.traced_pids));
 	/* Fork tracking first, then the roots, then the roots' existing descendants: no fork is missed. */
 	err = process_bpf__attach(p);
 	if (err)
 		die("cannot attach the process tracepoints: %s", strerror(-err));
+	/* After process.bpf.c's exec program: see exec_wakeup in sslsniff.bpf.c. */
+	g.exec_wakeup = bpf_program__attach(s->progs.exec_wakeup);
+	if (!g.exec_wakeup)
+		die("cannot attach the exec wakeup: %s", strerror(errno));
 	g.ssl_skel = s;
 	g.proc_skel = p;
 
@@ -760,126 +1014,6 @@ static void load_bpf(void)
 	}
 }
 
-/* Attaches entry + return probes of every TLS function (all families) path exports; returns the number of functions
- * attached. */
-static int attach_binary(const char *path)
-{
-	struct sslsniff_bpf *s = g.ssl_skel;
-	struct bpf_program *entry[SSL_FN_COUNT] = {
-		[SSL_FN_WRITE] = s->progs.probe_ssl_write,
-		[SSL_FN_READ] = s->progs.probe_ssl_read,
-		[SSL_FN_WRITE_EX] = s->progs.probe_ssl_write_ex,
-		[SSL_FN_READ_EX] = s->progs.probe_ssl_read_ex,
-		[SSL_FN_GNUTLS_SEND] = s->progs.probe_gnutls_send,
-		[SSL_FN_GNUTLS_RECV] = s->progs.probe_gnutls_recv,
-		[SSL_FN_NSPR_WRITE] = s->progs.probe_nspr_write,
-		[SSL_FN_NSPR_READ] = s->progs.probe_nspr_read,
-		[SSL_FN_NSPR_SEND] = s->progs.probe_nspr_send,
-		[SSL_FN_NSPR_RECV] = s->progs.probe_nspr_recv,
-	};
-	struct bpf_program *ret[SSL_FN_COUNT] = {
-		[SSL_FN_WRITE] = s->progs.retprobe_ssl_write,
-		[SSL_FN_READ] = s->progs.retprobe_ssl_read,
-		[SSL_FN_WRITE_EX] = s->progs.retprobe_ssl_write_ex,
-		[SSL_FN_READ_EX] = s->progs.retprobe_ssl_read_ex,
-		[SSL_FN_GNUTLS_SEND] = s->progs.retprobe_gnutls_send,
-		[SSL_FN_GNUTLS_RECV] = s->progs.retprobe_gnutls_recv,
-		[SSL_FN_NSPR_WRITE] = s->progs.retprobe_nspr_write,
-		[SSL_FN_NSPR_READ] = s->progs.retprobe_nspr_read,
-		[SSL_FN_NSPR_SEND] = s->progs.retprobe_nspr_send,
-		[SSL_FN_NSPR_RECV] = s->progs.retprobe_nspr_recv,
-	};
-	int f, i, n = 0;
-
-	for (f = 0; f < N_FAMILIES; f++) {
-		const struct tls_family *fam = &tls_families[f];
-		bool exported[4], any = false;
-
-		for (i = 0; i < fam->nfns; i++) {
-			exported[i] = elf_exports_function(path, ssl_fns[fam->fns[i]]);
-			any = any || exported[i];
-		}
-		if (!any)
-			continue;
-		for (i = 0; i < fam->nfns; i++) {
-			enum ssl_fn fn = fam->fns[i];
-			LIBBPF_OPTS(bpf_uprobe_opts, eo, .func_name = ssl_fns[fn], .retprobe = false);
-			LIBBPF_OPTS(bpf_uprobe_opts, ro, .func_name = ssl_fns[fn], .retprobe = true);
-			struct bpf_link *le, *lr;
-
-			if (!exported[i]) {
-				fprintf(stderr, "agentsight-probe: %s: no %s symbol, not probed\n", path, ssl_fns[fn]);
-				continue;
-			}
-			if (g.nlinks + 2 > MAX_LINKS)
-				die("too many probes");
-			le = bpf_program__attach_uprobe_opts(entry[fn], -1, path, 0, &eo);
-			if (!le) {
-				fprintf(stderr, "agentsight-probe: %s: cannot attach %s: %s\n", path, ssl_fns[fn], strerror(errno));
-				continue;
-			}
-			lr = bpf_program__attach_uprobe_opts(ret[fn], -1, path, 0, &ro);
-			if (!lr) {
-				fprintf(stderr, "agentsight-probe: %s: cannot attach %s return: %s\n", path, ssl_fns[fn],
-					strerror(errno));
-				bpf_link__destroy(le);
-				continue;
-			}
-			g.links[g.nlinks++] = le;
-			g.links[g.nlinks++] = lr;
-			n++;
-		}
-	}
-	return n;
-}
-
-/* Adds path (resolved) to the targets unless already there; `required` reports a missing file. */
-static void try_attach(const char *path, bool required, bool only_if_exports)
-{
-	char real[PATH_MAX];
-	int i;
-
-	if (!realpath(path, real)) {
-		if (required)
-			fprintf(stderr, "agentsight-probe: %s: %s\n", path, strerror(errno));
-		return;
-	}
-	for (i = 0; i < g.nattached; i++)
-		if (strcmp(g.attached[i], real) == 0)
-			return;
-	if (only_if_exports && !elf_exports_function(real, "SSL_write"))
-		return;
-	if (g.nattached == MAX_TARGETS)
-		die("too many probed binaries");
-	if (attach_binary(real) > 0) {
-		snprintf(g.attached[g.nattached], PATH_MAX, "%s", real);
-		g.nattached++;
-	} else if (required) {
-		fprintf(stderr, "agentsight-probe: %s: no TLS function could be probed\n", real);
-	}
-}
-
-static void attach_all(void)
-{
-	char path[PATH_MAX];
-	int i;
-
-	for (i = 0; i < N_FAMILIES; i++) {
-		if (find_system_library(tls_families[i].system_soname, path, sizeof(path)) == 0)
-			try_attach(path, true, false);
-		else
-			fprintf(stderr, "agentsight-probe: system %s not found, %s not probed\n",
-				tls_families[i].system_soname, tls_families[i].name);
-	}
-	for (i = 0; i < opt.nbinaries; i++)
-		try_attach(opt.binaries[i], true, false);
-	if (find_on_path("node", path, sizeof(path)) == 0)
-		try_attach(path, false, true);
-	try_attach("/usr/bin/node", false, true);
-	if (g.nattached == 0)
-		die("no TLS probe could be attached");
-}
-
 static void print_json_string(const char *s)
 {
 	putchar('"');
@@ -894,6 +1028,387 @@ static void print_json_string(const char *s)
 			putchar(c);
 	}
 	putchar('"');
+}
+
+static void *grow(void *arr, int *cap, size_t elem)
+{
+	int ncap = *cap ? *cap * 2 : 64;
+	void *p = realloc(arr, (size_t)ncap * elem);
+
+	if (!p)
+		die("out of memory");
+	*cap = ncap;
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (!d)
+		die("out of memory");
+	return d;
+}
+
+/* Remembers that fn of binary could not be probed (reported in loss records and stats lines) and says so on stderr. */
+static void attach_failed(const char *binary, const char *fn, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "agentsight-probe: %s: %s: %s\n", binary, fn, msg);
+	if (g.nfailures == MAX_ATTACH_FAILURES) {
+		g.failures_dropped++;
+		return;
+	}
+	g.failures[g.nfailures].binary = binary;
+	g.failures[g.nfailures].fn = fn;
+	g.failures[g.nfailures].error = xstrdup(msg);
+	g.nfailures++;
+}
+
+/*
+ * Attaches the entry and return programs of fn to the file open_path, by symbol (func_name) or at a file offset
+ * (func_name NULL), under a new probe id passed as the BPF cookie; `binary` (kept, not copied) names it in counters
+ * and failures. True on success; a failure is recorded.
+ */
+static bool attach_fn(const char *open_path, const char *binary, enum ssl_fn fn, const char *func_name, uint64_t offset)
+{
+	struct sslsniff_bpf *s = g.ssl_skel;
+	struct bpf_program *entry[SSL_FN_COUNT] = {
+		[SSL_FN_WRITE] = s->progs.probe_ssl_write,
+		[SSL_FN_READ] = s->progs.probe_ssl_read,
+		[SSL_FN_WRITE_EX] = s->progs.probe_ssl_write_ex,
+		[SSL_FN_READ_EX] = s->progs.probe_ssl_read_ex,
+		[SSL_FN_GNUTLS_SEND] = s->progs.probe_gnutls_send,
+		[SSL_FN_GNUTLS_RECV] = s->progs.probe_gnutls_recv,
+		[SSL_FN_NSPR_WRITE] = s->progs.probe_nspr_write,
+		[SSL_FN_NSPR_READ] = s->progs.probe_nspr_read,
+		[SSL_FN_NSPR_SEND] = s->progs.probe_nspr_send,
+		[SSL_FN_NSPR_RECV] = s->progs.probe_nspr_recv,
+		[SSL_FN_DO_HANDSHAKE] = s->progs.probe_ssl_do_handshake,
+	};
+	struct bpf_program *ret[SSL_FN_COUNT] = {
+		[SSL_FN_WRITE] = s->progs.retprobe_ssl_write,
+		[SSL_FN_READ] = s->progs.retprobe_ssl_read,
+		[SSL_FN_WRITE_EX] = s->progs.retprobe_ssl_write_ex,
+		[SSL_FN_READ_EX] = s->progs.retprobe_ssl_read_ex,
+		[SSL_FN_GNUTLS_SEND] = s->progs.retprobe_gnutls_send,
+		[SSL_FN_GNUTLS_RECV] = s->progs.retprobe_gnutls_recv,
+		[SSL_FN_NSPR_WRITE] = s->progs.retprobe_nspr_write,
+		[SSL_FN_NSPR_READ] = s->progs.retprobe_nspr_read,
+		[SSL_FN_NSPR_SEND] = s->progs.retprobe_nspr_send,
+		[SSL_FN_NSPR_RECV] = s->progs.retprobe_nspr_recv,
+		[SSL_FN_DO_HANDSHAKE] = s->progs.retprobe_ssl_do_handshake,
+	};
+	int id = g.nprobes;
+	LIBBPF_OPTS(bpf_uprobe_opts, eo, .func_name = func_name, .retprobe = false, .bpf_cookie = (__u64)id);
+	LIBBPF_OPTS(bpf_uprobe_opts, ro, .func_name = func_name, .retprobe = true, .bpf_cookie = (__u64)id);
+	struct bpf_link *le, *lr;
+
+	if (id == MAX_PROBES) {
+		attach_failed(binary, ssl_fns[fn], "more than %d probes, not probed", MAX_PROBES);
+		return false;
+	}
+	{
+		/* The id may have been used by a probe rolled back (all-or-nothing pattern attach): start from zero. */
+		int ncpu = libbpf_num_possible_cpus();
+		struct probe_stat zero[ncpu > 0 ? ncpu : 1];
+		__u32 key = (__u32)id;
+
+		memset(zero, 0, sizeof(zero));
+		bpf_map_update_elem(bpf_map__fd(s->maps.probe_stats), &key, zero, BPF_ANY);
+	}
+	le = bpf_program__attach_uprobe_opts(entry[fn], -1, open_path, func_name ? 0 : offset, &eo);
+	if (!le) {
+		attach_failed(binary, ssl_fns[fn], "cannot attach: %s", strerror(errno));
+		return false;
+	}
+	lr = bpf_program__attach_uprobe_opts(ret[fn], -1, open_path, func_name ? 0 : offset, &ro);
+	if (!lr) {
+		attach_failed(binary, ssl_fns[fn], "cannot attach the return probe: %s", strerror(errno));
+		bpf_link__destroy(le);
+		return false;
+	}
+	while (g.nlinks + 2 > g.links_cap)
+		g.links = grow(g.links, &g.links_cap, sizeof(*g.links));
+	g.links[g.nlinks++] = le;
+	g.links[g.nlinks++] = lr;
+	g.probes[id].binary = binary;
+	g.probes[id].fn = ssl_fns[fn];
+	g.nprobes++;
+	return true;
+}
+
+/* stdout: one `attached` line per (binary, family) newly probed. */
+static void print_attached(const char *path, const char *family, const char *how)
+{
+	printf("{\"event\":\"attached\",\"path\":");
+	print_json_string(path);
+	printf(",\"family\":\"%s\",\"how\":\"%s\"}\n", family, how);
+	fflush(stdout);
+}
+
+/*
+ * Probes the TLS functions of one binary (the file open_path, reported as `path`, a string kept by the caller):
+ * every function of every family it exports in .dynsym (by symbol); when it exports none, BoringSSL's
+ * SSL_read/SSL_write/SSL_do_handshake located by the pattern table (tls_patterns.c), all three or nothing.
+ * `required` reports a binary without TLS functions. Returns the number of functions attached.
+ */
+static int attach_binary(const char *open_path, const char *path, bool required)
+{
+	struct pattern_match m;
+	int f, i, n = 0, families = 0, err;
+
+	for (f = 0; f < N_FAMILIES; f++) {
+		const struct tls_family *fam = &tls_families[f];
+		bool exported[5], any = false;
+		int before = n;
+
+		for (i = 0; i < fam->nfns; i++) {
+			exported[i] = elf_exports_function(open_path, ssl_fns[fam->fns[i]]);
+			any = any || exported[i];
+		}
+		if (!any)
+			continue;
+		families++;
+		for (i = 0; i < fam->nfns; i++) {
+			enum ssl_fn fn = fam->fns[i];
+
+			if (!exported[i]) {
+				attach_failed(path, ssl_fns[fn], "no %s symbol, not probed", ssl_fns[fn]);
+				continue;
+			}
+			n += attach_fn(open_path, path, fn, ssl_fns[fn], 0);
+		}
+		if (n > before)
+			print_attached(path, fam->name, "symbols");
+	}
+	if (families)
+		return n;
+
+	err = locate_boringssl(open_path, &m);
+	if (err || !m.boringssl) {
+		if (required)
+			fprintf(stderr, "agentsight-probe: %s: no TLS function found (%s)\n", path,
+				err ? strerror(-err) : "no OpenSSL, GnuTLS or NSPR symbols, no BoringSSL");
+		return 0;
+	}
+	if (!m.entry) {
+		/* Never a partial attach: a binary whose functions are not all found is not probed at all. */
+		fprintf(stderr,
+			"agentsight-probe: %s: stripped BoringSSL (%s) not recognised: no pattern set matches every function "
+			"exactly once (closest %s: SSL_read %u, SSL_write %u, SSL_do_handshake %u matches); nothing attached "
+			"to this binary; add its patterns to services/probe-producer/src/tls_patterns.c\n",
+			path, m.version, m.closest ? m.closest : "-", m.counts[PATTERN_SSL_READ],
+			m.counts[PATTERN_SSL_WRITE], m.counts[PATTERN_SSL_DO_HANDSHAKE]);
+		for (i = 0; i < PATTERN_FN_COUNT; i++)
+			if (g.nfailures < MAX_ATTACH_FAILURES) {
+				char msg[256];
+
+				snprintf(msg, sizeof(msg), "%s: pattern matched %u times (need 1; closest set %s); nothing attached",
+					 m.version, m.counts[i], m.closest ? m.closest : "-");
+				g.failures[g.nfailures].binary = path;
+				g.failures[g.nfailures].fn = pattern_fn_names[i];
+				g.failures[g.nfailures].error = xstrdup(msg);
+				g.nfailures++;
+			} else {
+				g.failures_dropped++;
+			}
+		return 0;
+	}
+	{
+		static const enum ssl_fn fns[PATTERN_FN_COUNT] = {
+			[PATTERN_SSL_READ] = SSL_FN_READ,
+			[PATTERN_SSL_WRITE] = SSL_FN_WRITE,
+			[PATTERN_SSL_DO_HANDSHAKE] = SSL_FN_DO_HANDSHAKE,
+		};
+		int first = g.nlinks, first_probe = g.nprobes;
+
+		for (i = 0; i < PATTERN_FN_COUNT; i++) {
+			if (!attach_fn(open_path, path, fns[i], NULL, m.offsets[i])) {
+				/* All or nothing: undo the functions already attached to this binary. */
+				while (g.nlinks > first)
+					bpf_link__destroy(g.links[--g.nlinks]);
+				g.nprobes = first_probe;
+				fprintf(stderr, "agentsight-probe: %s (%s): %s could not be attached; nothing attached to this binary\n",
+					path, m.version, pattern_fn_names[i]);
+				return 0;
+			}
+		}
+		fprintf(stderr, "agentsight-probe: %s: %s, BoringSSL located by pattern set %s (SSL_read +0x%llx, SSL_write "
+			"+0x%llx, SSL_do_handshake +0x%llx)\n", path, m.version, m.entry,
+			(unsigned long long)m.offsets[PATTERN_SSL_READ], (unsigned long long)m.offsets[PATTERN_SSL_WRITE],
+			(unsigned long long)m.offsets[PATTERN_SSL_DO_HANDSHAKE]);
+		print_attached(path, "BoringSSL", "pattern");
+		return PATTERN_FN_COUNT;
+	}
+}
+
+/*
+ * Checks the file `open_path` (identity: st of it) once per inode and attaches its TLS functions; `path` is the name
+ * reported (real path). Returns the number of functions attached now (0 when seen before).
+ */
+static int attach_inode(const char *open_path, const char *path, const struct stat *st, bool required)
+{
+	struct target *t;
+	int i, n;
+
+	for (i = 0; i < g.ntargets; i++)
+		if (g.targets[i].dev == st->st_dev && g.targets[i].ino == st->st_ino)
+			return 0;
+	if (g.ntargets == g.targets_cap)
+		g.targets = grow(g.targets, &g.targets_cap, sizeof(*g.targets));
+	t = &g.targets[g.ntargets++];
+	t->dev = st->st_dev;
+	t->ino = st->st_ino;
+	t->path = xstrdup(path);
+	t->attached = false;
+	/* Probes and failures keep t->path: the string lives as long as the producer. */
+	n = attach_binary(open_path, t->path, required);
+	t->attached = n > 0;
+	return n;
+}
+
+/* Startup: adds path (resolved) to the targets unless its inode is there; `required` reports a missing file. */
+static void try_attach(const char *path, bool required)
+{
+	char real[PATH_MAX];
+	struct stat st;
+
+	if (strncmp(path, "/proc/", 6) == 0) {
+		/* /proc/<pid>/root/... or /proc/<pid>/exe: a file in another mount namespace. realpath() would give its path
+		 * as seen inside that namespace, which on the host names another file or none: use it as given. */
+		if (stat(path, &st)) {
+			if (required)
+				fprintf(stderr, "agentsight-probe: %s: %s\n", path, strerror(errno));
+			return;
+		}
+		snprintf(real, sizeof(real), "%s", path);
+	} else if (!realpath(path, real) || stat(real, &st)) {
+		if (required)
+			fprintf(stderr, "agentsight-probe: %s: %s\n", path, strerror(errno));
+		return;
+	}
+	if (attach_inode(real, real, &st, required) == 0 && required) {
+		int i;
+
+		for (i = 0; i < g.ntargets; i++)
+			if (g.targets[i].dev == st.st_dev && g.targets[i].ino == st.st_ino && g.targets[i].attached)
+				return;
+		fprintf(stderr, "agentsight-probe: %s: no TLS function could be probed\n", real);
+	}
+}
+
+/* Startup: the executable of a traced process already running (a --pid root or descendant). */
+static void attach_running_cb(uint32_t pid, void *ctx)
+{
+	char exe[64], real[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	(void)ctx;
+	snprintf(exe, sizeof(exe), "/proc/%u/exe", pid);
+	n = readlink(exe, real, sizeof(real) - 1);
+	if (n <= 0 || stat(exe, &st))
+		return;
+	real[n] = 0;
+	attach_inode(exe, real, &st, false);
+}
+
+/*
+ * A traced process executed a file or opened a shared library: probe it if its inode is new. Runs synchronously in
+ * the ring-buffer callback, so the probes are in place before the producer reads the process' next records (uprobes
+ * also apply to mappings that already exist, so calls after the attach are seen even if the process started them
+ * before). `file` is /proc/<pid>/exe for an exec, the opened path otherwise.
+ */
+static void attach_on_event(uint32_t pid, const char *file, bool is_exec)
+{
+	char open_path[PATH_MAX], real[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (g.no_more_attach)
+		return;
+	if (is_exec) {
+		/* The executed file itself, even when its path was relative, is gone, or the process has exited (then the
+		 * path from the record, when absolute). */
+		snprintf(open_path, sizeof(open_path), "/proc/%u/exe", pid);
+		if (stat(open_path, &st) == 0 && (n = readlink(open_path, real, sizeof(real) - 1)) > 0) {
+			real[n] = 0;
+			/* Not reachable under its name any more (deleted, other mount namespace): attach through /proc. */
+			{
+				struct stat st2;
+
+				if (stat(real, &st2) == 0 && st2.st_dev == st.st_dev && st2.st_ino == st.st_ino)
+					snprintf(open_path, sizeof(open_path), "%s", real);
+			}
+		} else if (file[0] == '/' && realpath(file, real) && stat(real, &st) == 0) {
+			snprintf(open_path, sizeof(open_path), "%s", real);
+		} else {
+			return;
+		}
+	} else {
+		/* The path as the process sees it, through its root and cwd (another mount namespace: a container). Not
+		 * realpath()'d: that would resolve /proc/<pid>/root to "/" and name the host's file, not the process'. */
+		if (file[0] == '/')
+			snprintf(open_path, sizeof(open_path), "/proc/%u/root%s", pid, file);
+		else
+			snprintf(open_path, sizeof(open_path), "/proc/%u/cwd/%s", pid, file);
+		if (stat(open_path, &st))
+			return;
+		snprintf(real, sizeof(real), "%s", file);
+	}
+	attach_inode(open_path, real, &st, false);
+}
+
+/* True for a shared-library path: basename ends in ".so" or contains ".so." (libssl.so.3). */
+static bool is_shared_library(const char *path, size_t len)
+{
+	const char *base = path, *p;
+	size_t i, blen;
+
+	for (i = 0; i < len; i++)
+		if (path[i] == '/')
+			base = path + i + 1;
+	blen = len - (size_t)(base - path);
+	if (blen >= 3 && memcmp(base + blen - 3, ".so", 3) == 0)
+		return true;
+	for (p = base; p + 4 <= path + len; p++)
+		if (memcmp(p, ".so.", 4) == 0)
+			return true;
+	return false;
+}
+
+static void attach_all(void)
+{
+	char path[PATH_MAX];
+	int i;
+
+	for (i = 0; i < N_FAMILIES; i++) {
+		if (find_system_library(tls_families[i].system_soname, path, sizeof(path)) == 0)
+			try_attach(path, true);
+		else
+			fprintf(stderr, "agentsight-probe: system %s not found, %s not probed\n",
+				tls_families[i].system_soname, tls_families[i].name);
+	}
+	for (i = 0; i < opt.nbinaries; i++)
+		try_attach(opt.binaries[i], true);
+	if (find_on_path("node", path, sizeof(path)) == 0)
+		try_attach(path, false);
+	try_attach("/usr/bin/node", false);
+	if (find_on_path("bun", path, sizeof(path)) == 0)
+		try_attach(path, false);
+	/* Traced processes already running: their executables (a Bun started before the producer). */
+	for (i = 0; i < opt.npids; i++) {
+		attach_running_cb(opt.pids[i], NULL);
+		for_each_descendant(opt.pids[i], attach_running_cb, NULL);
+	}
+	if (g.nprobes == 0)
+		die("no TLS probe could be attached");
 }
 
 static void refresh_wall_offset(void)
@@ -951,13 +1466,15 @@ int main(int argc, char **argv)
 	}
 
 	printf("{\"event\":\"ready\",\"pid\":%d,\"attached\":[", (int)getpid());
-	for (i = 0; i < g.nattached; i++) {
-		if (i)
+	for (i = 0, n = 0; i < g.ntargets; i++) {
+		if (!g.targets[i].attached)
+			continue;
+		if (n++)
 			putchar(',');
-		print_json_string(g.attached[i]);
+		print_json_string(g.targets[i].path);
 	}
-	printf("],\"file_events\":%s,\"net_events\":%s}\n", g.file_events ? "true" : "false",
-	       g.net_events ? "true" : "false");
+	printf("],\"file_events\":%s,\"net_events\":%s,\"stdio_events\":%s}\n", g.file_events ? "true" : "false",
+	       g.net_events ? "true" : "false", g.stdio_events ? "true" : "false");
 	fflush(stdout);
 
 	next_stats = boottime_ns() + opt.stats_interval_ms * 1000000ull;
@@ -972,30 +1489,40 @@ int main(int argc, char **argv)
 		publisher_pump(g.pub);
 		if (boottime_ns() >= next_stats) {
 			refresh_wall_offset();
-			publish_loss();
+			publish_loss(true);
 			next_stats = boottime_ns() + opt.stats_interval_ms * 1000000ull;
 		}
 	}
 
 	/* Stop: no new records, drain the ring buffer completely, publish, wait for the PubAcks. */
+	g.no_more_attach = true;
 	for (i = 0; i < g.nlinks; i++)
 		bpf_link__destroy(g.links[i]);
 	g.nlinks = 0;
+	bpf_link__destroy(g.exec_wakeup);
 	process_bpf__detach(g.proc_skel);
 	while ((n = ring_buffer__consume(g.rb)) > 0)
 		publisher_pump(g.pub);
 	publisher_flush(g.pub, FLUSH_TIMEOUT_MS);
-	publish_loss();
+	publish_loss(false);
 	publisher_flush(g.pub, FLUSH_TIMEOUT_MS / 3);
 
 	publisher_get_stats(g.pub, &st);
 	read_drops(&drops, &drop_bytes);
 	printf("{\"event\":\"stopped\",\"records\":%llu,\"published\":%llu,\"ringbuf_drops\":%llu,"
-	       "\"publish_failures\":%llu,\"file_opens_skipped\":%llu,\"last_seq\":%lld}\n",
+	       "\"publish_failures\":%llu,\"file_opens_skipped\":%llu,\"last_seq\":%lld",
 	       (unsigned long long)g.records, (unsigned long long)st.published, (unsigned long long)drops,
 	       (unsigned long long)st.failures,
 	       (unsigned long long)sum_percpu(bpf_map__fd(g.proc_skel->maps.io_skips), SKIP_FILE_PSEUDO),
 	       g.have_last_seq ? (long long)g.last_seq : -1LL);
+	{
+		static struct rec_probe_stat probes[MAX_PROBES];
+		struct rec_loss r;
+
+		read_loss(&r, probes);
+		print_probe_counters(&r);
+	}
+	printf("}\n");
 	fflush(stdout);
 
 	publisher_destroy(g.pub);

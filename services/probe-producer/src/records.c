@@ -210,11 +210,42 @@ void encode_net_connect(msgpack_sbuffer *sbuf, const struct rec_base *b, const s
 	msgpack_pack_int32(&pk, r->result);
 }
 
+void encode_stdio(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_stdio *r)
+{
+	msgpack_packer pk;
+
+	begin_record(&pk, sbuf, b, "stdio", 16);
+	pack_task(&pk, r->pid, r->tid, r->uid, r->ppid, r->comm);
+	pack_key(&pk, "fd");
+	msgpack_pack_uint32(&pk, r->fd);
+	pack_key(&pk, "dir");
+	pack_cstr(&pk, r->dir);
+	pack_key(&pk, "ftype");
+	pack_cstr(&pk, r->ftype);
+	pack_key(&pk, "ino");
+	msgpack_pack_uint64(&pk, r->ino);
+	pack_key(&pk, "dev");
+	msgpack_pack_uint32(&pk, r->dev);
+	pack_key(&pk, "len");
+	msgpack_pack_uint32(&pk, r->len);
+	pack_key(&pk, "frag_offset");
+	msgpack_pack_uint32(&pk, r->frag_offset);
+	pack_key(&pk, "frag_total");
+	msgpack_pack_uint32(&pk, r->frag_total);
+	pack_key(&pk, "stream_offset");
+	msgpack_pack_uint64(&pk, r->stream_offset);
+	pack_key(&pk, "partition");
+	msgpack_pack_uint32(&pk, r->partition);
+	pack_key(&pk, "data");
+	msgpack_pack_bin(&pk, r->data_len);
+	msgpack_pack_bin_body(&pk, r->data, r->data_len);
+}
+
 void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_loss *r)
 {
 	msgpack_packer pk;
 
-	begin_record(&pk, sbuf, b, "loss", 5);
+	begin_record(&pk, sbuf, b, "loss", 7);
 	pack_key(&pk, "ringbuf_drops");
 	msgpack_pack_uint64(&pk, r->ringbuf_drops);
 	pack_key(&pk, "ringbuf_drop_bytes");
@@ -225,4 +256,59 @@ void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct r
 	msgpack_pack_uint64(&pk, r->publish_failures);
 	pack_key(&pk, "file_opens_skipped");
 	msgpack_pack_uint64(&pk, r->file_opens_skipped);
+	pack_key(&pk, "probes");
+	msgpack_pack_array(&pk, r->nprobes);
+	for (size_t i = 0; i < r->nprobes; i++) {
+		const struct rec_probe_stat *p = &r->probes[i];
+
+		msgpack_pack_map(&pk, 6);
+		pack_key(&pk, "binary");
+		pack_cstr(&pk, p->binary);
+		pack_key(&pk, "fn");
+		pack_cstr(&pk, p->fn);
+		pack_key(&pk, "records");
+		msgpack_pack_uint64(&pk, p->records);
+		pack_key(&pk, "fragments");
+		msgpack_pack_uint64(&pk, p->fragments);
+		pack_key(&pk, "bytes");
+		msgpack_pack_uint64(&pk, p->bytes);
+		pack_key(&pk, "ringbuf_drops");
+		msgpack_pack_uint64(&pk, p->ringbuf_drops);
+	}
+	pack_key(&pk, "attach_failures");
+	msgpack_pack_array(&pk, r->nattach_failures);
+	for (size_t i = 0; i < r->nattach_failures; i++) {
+		msgpack_pack_map(&pk, 3);
+		pack_key(&pk, "binary");
+		pack_cstr(&pk, r->attach_failures[i].binary);
+		pack_key(&pk, "fn");
+		pack_cstr(&pk, r->attach_failures[i].fn);
+		pack_key(&pk, "error");
+		pack_cstr(&pk, r->attach_failures[i].error);
+	}
+}
+
+void encode_ssl_handshake(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_ssl_handshake *r)
+{
+	msgpack_packer pk;
+
+	begin_record(&pk, sbuf, b, "ssl_handshake", 9);
+	pack_key(&pk, "pid");
+	msgpack_pack_uint32(&pk, r->pid);
+	pack_key(&pk, "tid");
+	msgpack_pack_uint32(&pk, r->tid);
+	pack_key(&pk, "uid");
+	msgpack_pack_uint32(&pk, r->uid);
+	pack_key(&pk, "comm");
+	pack_cstr(&pk, r->comm);
+	pack_key(&pk, "ssl");
+	msgpack_pack_uint64(&pk, r->ssl);
+	pack_key(&pk, "fn");
+	pack_cstr(&pk, r->fn);
+	pack_key(&pk, "partition");
+	msgpack_pack_uint32(&pk, r->partition);
+	pack_key(&pk, "result");
+	msgpack_pack_int32(&pk, r->result);
+	pack_key(&pk, "duration_ns");
+	msgpack_pack_uint64(&pk, r->duration_ns);
 }

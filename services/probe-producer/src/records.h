@@ -81,10 +81,58 @@ struct rec_net_connect {
 	int32_t result; /* 0 or -errno */
 };
 
+/** Counters of one attached probe (binary + function) since the run started (struct probe_stat in ssl_event.h). */
+struct rec_probe_stat {
+	const char *binary; /* real path of the probed file */
+	const char *fn;     /* "SSL_read", ... */
+	uint64_t records;   /* calls whose first ring-buffer record was emitted */
+	uint64_t fragments; /* ring-buffer records emitted */
+	uint64_t bytes;     /* plaintext bytes emitted */
+	uint64_t ringbuf_drops; /* records lost in the kernel */
+};
+
+/** A function of a binary that could not be probed. */
+struct rec_attach_failure {
+	const char *binary;
+	const char *fn;
+	const char *error; /* human-readable reason */
+};
+
+/** One fragment of one stdio call (subject agentsight.raw.stdio.<host>.<p>). */
+struct rec_stdio {
+	uint32_t pid, tid, uid, ppid;
+	const char *comm;
+	uint32_t fd;
+	const char *dir;   /* "write" | "read" */
+	const char *ftype; /* "fifo" | "sock" | "chr" | "reg" | "other" */
+	uint64_t ino;      /* channel inode, 0 unknown */
+	uint32_t dev;
+	uint32_t len, frag_offset, frag_total;
+	uint64_t stream_offset; /* bytes */
+	uint32_t partition;
+	const void *data;
+	size_t data_len; /* bytes */
+};
+
 /** Loss counters since the run started. */
 struct rec_loss {
 	uint64_t ringbuf_drops, ringbuf_drop_bytes, records, publish_failures;
 	uint64_t file_opens_skipped; /* opens of /proc, /sys, /dev not emitted (no --all-files) */
+	const struct rec_probe_stat *probes; /* per attached probe, in attach order */
+	size_t nprobes;
+	const struct rec_attach_failure *attach_failures;
+	size_t nattach_failures;
+};
+
+/** One SSL_do_handshake call (subject agentsight.raw.ssl.<host>.<partition>). */
+struct rec_ssl_handshake {
+	uint32_t pid, tid, uid;
+	const char *comm;
+	uint64_t ssl;
+	const char *fn; /* "SSL_do_handshake" */
+	uint32_t partition;
+	int32_t result;       /* the call's return value */
+	uint64_t duration_ns; /* entry to return, ns */
 };
 
 /** Encode a record into sbuf (cleared first). */
@@ -93,6 +141,8 @@ void encode_ssl_close(msgpack_sbuffer *sbuf, const struct rec_base *b, const str
 void encode_proc(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_proc *r);
 void encode_file_open(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_file_open *r);
 void encode_net_connect(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_net_connect *r);
+void encode_stdio(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_stdio *r);
 void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_loss *r);
+void encode_ssl_handshake(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_ssl_handshake *r);
 
 #endif

@@ -25,6 +25,7 @@ import {
   RawProcRecord,
   RawSslCloseRecord,
   RawRecord,
+  RawSslHandshakeRecord,
   RawSslRecord,
   Subjects,
 } from '@agentsight/contracts';
@@ -192,7 +193,8 @@ describeCapture('agentsight-probe real capture', () => {
       })();
       return msgs;
     };
-    const consumers = [await collect(`agentsight.raw.ssl.${token}.*`), await collect(`agentsight.raw.*.${token}`)];
+    const consumers = [await collect(`agentsight.raw.ssl.${token}.*`), await collect(`agentsight.raw.*.${token}`),
+      await collect(`agentsight.raw.stdio.${token}.*`)];
 
     const exits = Object.fromEntries(Object.entries(procs).map(([n, p]) => [n, exited(p)]));
     for (const p of Object.values(procs)) process.kill(p.pid!, 'SIGCONT');
@@ -253,10 +255,11 @@ describeCapture('agentsight-probe real capture', () => {
       const wall = normalizeNs(g.rec.ts_wall_ns);
       expect(Number(wall / 1_000_000n)).toBeGreaterThan(Date.now() - 120_000);
       expect(Number(wall / 1_000_000n)).toBeLessThanOrEqual(Date.now());
-      if (g.rec.kind === 'ssl' || g.rec.kind === 'ssl_close') {
+      if (g.rec.kind === 'ssl' || g.rec.kind === 'ssl_close' || g.rec.kind === 'ssl_handshake') {
         expect(g.subject).toBe(Subjects.rawSsl(token, g.rec.partition));
         expect(g.rec.partition).toBe(partitionOf(g.rec.pid, g.rec.ssl, PARTITIONS));
       } else if (g.rec.kind === 'proc' || g.rec.kind === 'file_open' || g.rec.kind === 'net_connect') expect(g.subject).toBe(Subjects.rawProc(token));
+      else if (g.rec.kind === 'stdio') expect(g.subject).toBe(Subjects.rawStdio(token, g.rec.pid % PARTITIONS));
       else expect(g.subject).toBe(Subjects.rawLoss(token));
     }
     // Every connection of the (exited) clients is closed exactly once, after its last fragment, with the
@@ -336,6 +339,16 @@ describeCapture('agentsight-probe real capture', () => {
     expect(new Set(frags.map((r) => r.ts_boot_ns)).size).toBe(1);
   });
 
+  it('publishes ssl_handshake records of OpenSSL SSL_do_handshake (by symbol; curl reaches it through SSL_connect)', () => {
+    const hs = got.map((g) => g.rec).filter((r): r is RawSslHandshakeRecord => r.kind === 'ssl_handshake' && r.pid === clients.curl.pid);
+    const curlConns = new Set(ssl().filter((r) => r.pid === clients.curl.pid).map((r) => r.ssl));
+    const done = hs.filter((h) => h.result === 1 && curlConns.has(h.ssl));
+    expect(done.length).toBeGreaterThan(0);
+    expect(done[0]).toMatchObject({ fn: 'SSL_do_handshake', comm: 'curl' });
+    expect(done[0].duration_ns).toBeGreaterThan(0);
+    expect(done[0].seq).toBeLessThan(Math.min(...ssl().filter((r) => r.ssl === done[0].ssl && r.pid === done[0].pid).map((r) => r.seq)));
+  });
+
   it('captures a 16 MiB call completely as 512 ordered fragments', () => {
     const c = clients.big;
     const writes = streamsOf(ssl(), c.pid, 'write');
@@ -378,7 +391,7 @@ describeCapture('agentsight-probe real capture', () => {
     const last = loss[loss.length - 1];
     expect(last.seq).toBe(stopped.last_seq);
     expect(last).toMatchObject({ ringbuf_drops: 0, ringbuf_drop_bytes: 0, publish_failures: 0, records: stopped.records });
-    const io = got.filter((g) => g.rec.kind === 'file_open' || g.rec.kind === 'net_connect').length;
+    const io = got.filter((g) => g.rec.kind === 'file_open' || g.rec.kind === 'net_connect' || g.rec.kind === 'stdio' || g.rec.kind === 'ssl_handshake').length;
     expect(stopped.records).toBe(ssl().length + proc().filter((r) => r.event !== 'snapshot').length + io);
   });
 });

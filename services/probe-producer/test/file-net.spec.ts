@@ -105,13 +105,16 @@ async function runTraced(host: string, script: string, args: string[]): Promise<
 
   const nc = await connect({ servers: NATS_URL });
   try {
-    // proc + loss subjects of this host (these scripts make no TLS calls, so this is every record of the run).
-    const c = await jetstream(nc).consumers.get('AGENTSIGHT_RAW', { filter_subjects: `agentsight.raw.*.${hostToken(host)}`, deliver_policy: DeliverPolicy.All });
+    // proc + loss and stdio subjects of this host (these scripts make no TLS calls, so this is every record of the run).
+    const cs = await Promise.all([`agentsight.raw.*.${hostToken(host)}`, `agentsight.raw.stdio.${hostToken(host)}.*`].map((f) =>
+      jetstream(nc).consumers.get('AGENTSIGHT_RAW', { filter_subjects: f, deliver_policy: DeliverPolicy.All })));
     const recs: RawRecord[] = [];
     const deadline = Date.now() + 20000;
     while (recs.length < stopped.last_seq + 1 && Date.now() < deadline) {
-      const batch = await c.fetch({ max_messages: 1000, expires: 1000 });
-      for await (const m of batch) recs.push(decode<RawRecord>(m.data));
+      for (const c of cs) {
+        const batch = await c.fetch({ max_messages: 1000, expires: 1000 });
+        for await (const m of batch) recs.push(decode<RawRecord>(m.data));
+      }
     }
     return { ready, stopped, recs };
   } finally {

@@ -110,9 +110,16 @@ export interface Got {
   rec: RawRecord;
 }
 
+/** Per-probe counters of the producer's `stats` / `stopped` lines and loss records (RawLossRecord.probes). */
+export interface ProbeCounters { binary: string; fn: string; records: number; fragments: number; bytes: number; ringbuf_drops: number }
+export interface AttachFailure { binary: string; fn: string; error: string }
+
 export interface CaptureResult {
   ready: { pid: number; attached: string[] };
-  stopped: { records: number; published: number; ringbuf_drops: number; publish_failures: number; last_seq: number };
+  stopped: { records: number; published: number; ringbuf_drops: number; publish_failures: number; last_seq: number;
+    probes: ProbeCounters[]; attach_failures: AttachFailure[] };
+  /** Every stdout line of the producer (JSON), in order. */
+  lines: Array<Record<string, unknown> & { event: string }>;
   producerExit: number | null;
   producerStderr: string;
   got: Got[];
@@ -123,17 +130,19 @@ export interface CaptureResult {
 /**
  * Starts `argv` stopped (behind `sh -c 'kill -STOP $$; exec …'`, stdout to outFile), runs the producer with
  * `--pid <it>` and host `host`, resumes the client (then calls `started` with it, e.g. to feed stdin), waits for its
- * exit (30 s at most), stops the producer and returns what JetStream holds for the run.
+ * exit (30 s at most), stops the producer and returns what JetStream holds for the run. `producerArgs` are added to the
+ * producer's command line, `env` to the client's environment.
  */
 export async function captureClient(host: string, argv: string[], outFile: string,
-  started: (cp: ChildProcess) => void = () => undefined): Promise<CaptureResult> {
+  started: (cp: ChildProcess) => void = () => undefined, producerArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {}): Promise<CaptureResult> {
   const token = hostToken(host);
   const nc = await connect({ servers: NATS_URL });
   const got: Got[] = [];
   const decodeErrors: string[] = [];
   try {
     const out = fs.openSync(outFile, 'w');
-    const cp = spawn('sh', ['-c', 'kill -STOP $$; exec "$@"', 'sh', ...argv], { stdio: ['pipe', out, 'pipe'] });
+    const cp = spawn('sh', ['-c', 'kill -STOP $$; exec "$@"', 'sh', ...argv], { stdio: ['pipe', out, 'pipe'], env: { ...process.env, ...env } });
     fs.closeSync(out);
     cp.stdin!.on('error', () => undefined); // EPIPE once the client exited
     let clientErr = '';
@@ -142,7 +151,7 @@ export async function captureClient(host: string, argv: string[], outFile: strin
     await waitStopped(cp.pid!);
 
     const producer = spawn(probeBinary(), ['--pid', String(cp.pid), '--host', host, '--nats-url', NATS_URL,
-      '--partitions', String(PARTITIONS), '--stats-interval-ms', '1000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--partitions', String(PARTITIONS), '--stats-interval-ms', '1000', ...producerArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     let perr = '';
     let pout = '';
     producer.stderr!.on('data', (d) => (perr += d));
@@ -174,7 +183,8 @@ export async function captureClient(host: string, argv: string[], outFile: strin
       })();
       return msgs;
     };
-    const consumers = [await collect(`agentsight.raw.ssl.${token}.*`), await collect(`agentsight.raw.*.${token}`)];
+    const consumers = [await collect(`agentsight.raw.ssl.${token}.*`), await collect(`agentsight.raw.*.${token}`),
+      await collect(`agentsight.raw.stdio.${token}.*`)];
 
     process.kill(cp.pid!, 'SIGCONT');
     started(cp);
@@ -190,7 +200,8 @@ export async function captureClient(host: string, argv: string[], outFile: strin
     const deadline = Date.now() + 20000;
     while (Date.now() < deadline && new Set(got.map((g) => g.rec.seq)).size < stopped.last_seq + 1) await new Promise((r) => setTimeout(r, 50));
     for (const c of consumers) await c.close();
-    return { ready, stopped, producerExit, producerStderr: perr, got, decodeErrors, client };
+    const lines = pout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    return { ready, stopped, lines, producerExit, producerStderr: perr, got, decodeErrors, client };
   } finally {
     await nc.close();
   }

@@ -1,5 +1,5 @@
 /**
- * The parser's domain logic: raw TLS plaintext fragments → HTTP/1.1 events, without any NATS dependency.
+ * The parser's domain logic: raw TLS plaintext fragments → HTTP/1.1 and HTTP/2 events, without any NATS dependency.
  * See {@link HttpStreamParser}.
  */
 export { HttpStreamParser, connRef } from './http-stream-parser';
@@ -8,3 +8,9 @@ export { SseDecoder, SseTooLargeError } from './sse-decoder';
 export { DecodeError, IncrementalDecoder, decodeAll, parseContentCodings } from './content-coding';
 export { parseHead, startVerdict, bodyFraming, HeadError, type ParsedHead, type Framing, type StartVerdict } from './http-head';
 export { ByteQueue, concatBytes } from './byte-queue';
+export { H2Connection, type H2DirSnapshot } from './h2/connection';
+export { HpackDecoder, HpackError, STATIC_TABLE, type HpackSnapshot } from './h2/hpack';
+export { huffmanDecode, huffmanEncode, HuffmanError } from './h2/huffman';
+export { CLIENT_PREFACE, encodeFrame, errorName, FrameType, Flags } from './h2/frames';
+export { JsonRpcFramer, JSONRPC_MAX_FRAME, isJsonRpcMessage, type FramerOutput, type FramerPosition, type FramerStats, type JsonRpcFrame, type JsonRpcFraming, type JsonRpcMessage, type JsonRpcReject } from './jsonrpc';
+export { McpToolCalls, MemoryMcpStateStore, mcpToolUseId, observerKey, pairKey, type McpStateStore, type StdioMeta, type StdioStream } from './mcp';
