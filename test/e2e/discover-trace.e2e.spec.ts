@@ -49,7 +49,7 @@ describeCapture('agentsight trace --discover', () => {
     const early = client(server, 'holiday-agent-early');
     await new Promise((r) => early.stdout!.once('data', r));
     const trace = spawn(process.execPath, [CLI, 'trace', '--discover', '--rules', rules], { env: infra.env, stdio: ['ignore', 'ignore', 'pipe'] });
-    const done = new Promise<number | null>((res) => trace.on('exit', res));
+    const done = new Promise<number | null>((res) => trace.on('close', (code) => res(code)));
     await new Promise<void>((res, rej) => {
       trace.stderr!.on('data', (d) => {
         stderr += d;
@@ -89,6 +89,17 @@ describeCapture('agentsight trace --discover', () => {
     const mine = calls.filter((c) => c.pid === pids.late);
     expect(mine).toHaveLength(1);
     expect(mine[0]['gen_ai.usage.output_tokens']).toBe(groundTruthFor(FIXTURE).output_tokens);
+  });
+
+  test('at the end, the probe\'s per-probe counters are printed: node\'s SSL_write and SSL_read saw the two calls', () => {
+    expect(stderr).toMatch(/\[agentsight\] binary\s+fn\s+records\s+fragments\s+bytes\s+lost/);
+    const row = (fn: string) => stderr.split('\n').find((l) => new RegExp(`node\\s+${fn}\\s`).test(l));
+    for (const fn of ['SSL_write', 'SSL_read']) {
+      const cols = row(fn)?.trim().split(/\s+/) ?? [];
+      expect(Number(cols[cols.length - 4])).toBeGreaterThanOrEqual(2); // records: at least one call per traced agent
+      expect(cols[cols.length - 1]).toBe('0'); // lost
+    }
+    expect(stderr).not.toMatch(/warning: .*lost/);
   });
 
   test('a process the rules do not match is not captured', () => {

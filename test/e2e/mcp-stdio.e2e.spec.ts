@@ -246,7 +246,7 @@ describeCapture('MCP over stdio: capture, JSON-RPC framing, ToolUse', () => {
     await waitDrained(infra.env);
     const got = (await toolUses(nats)).slice(before).map((g) => g.value);
     expect(got.map((t) => [t.name, t.version]).sort()).toEqual([['echo', 1], ['echo', 3], ['fail', 1], ['fail', 3]]);
-    const echo = got.find((t) => t.name === 'echo' && t.version === 2)!;
+    const echo = got.find((t) => t.name === 'echo' && t.version === 3)!;
     expect(JSON.parse(echo.arguments)).toEqual({ text: mark2, api_key: '[REDACTED]' });
     expect(echo.success).toBe(true);
     expect((await nats.jsm.streams.info('AGENTSIGHT_DLQ')).state.messages).toBe(0);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants, hostname } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { AUDIT_TYPES, isAuditType, loadRedactionConfig } from '@agentsight/contracts';
+import { AUDIT_TYPES, isAuditType, loadRedactionConfig, type RawAttachFailure, type RawProbeCounters, type RawProcRecord } from '@agentsight/contracts';
 import { TOKEN_GROUP_BYS, TOKEN_PERIODS } from '@agentsight/clickhouse';
 import type { AuditEntry, CallSummary, GenAiSpanEntry, TokenGroupBy, TokenPeriod, TokenSummary, TokenSummaryRow, TokenTotals, ToolUseEntry } from '@agentsight/clickhouse';
 import { table } from './format';
@@ -161,16 +161,6 @@ export function causeText(a: AuditEntry): string {
   return ` ← tool ${c.tool_name}${c.call_id ? ` (${c.call_id})` : ''}${c.llm_call_id ? ` of LLM call ${c.llm_call_id.slice(0, 8)}` : ''}${c.ambiguous ? ' [ambiguous]' : ''}`;
 }
 
-/** Per-probe counters as the probe prints them in its `stats` and `stopped` lines. */
-interface ProbeCounters {
-  binary: string;
-  fn: string;
-  records: number;
-  fragments: number;
-  bytes: number;
-  ringbuf_drops: number;
-}
-
 let lastDrops = 0;
 
 /** On a periodic `stats` line: a warning the user sees as soon as the kernel dropped records (never silent). */
@@ -181,12 +171,13 @@ function statsWarning(msg: Record<string, unknown>): void {
 }
 
 /**
- * The probe's final counters for the user: one line per probe that saw traffic or lost records (binary, function,
+ * The probe's final counters for the user (its `stopped` line carries the `probes` and `attach_failures` of
+ * RawLossRecord): one line per probe that saw traffic or lost records (binary, function,
  * records, fragments, bytes, reservation failures), attach failures, and a warning when anything was lost.
  */
 export function probeCountersText(stopped: Record<string, unknown>): string {
-  const probes = (Array.isArray(stopped.probes) ? stopped.probes : []) as ProbeCounters[];
-  const failures = (Array.isArray(stopped.attach_failures) ? stopped.attach_failures : []) as Array<{ binary: string; fn: string; error: string }>;
+  const probes = (Array.isArray(stopped.probes) ? stopped.probes : []) as RawProbeCounters[];
+  const failures = (Array.isArray(stopped.attach_failures) ? stopped.attach_failures : []) as RawAttachFailure[];
   const active = probes.filter((p) => p.records || p.ringbuf_drops);
   const out: string[] = [];
   if (active.length) {
@@ -223,14 +214,7 @@ async function traceCommand(opts: { dataDir?: string; pid?: string[]; comm?: str
 }
 
 /** An `exec_offer` line of the probe (`--follow-exec`): a process that just exec'd and is not traced yet. */
-interface ExecOffer {
-  pid: number;
-  ppid: number;
-  uid: number;
-  comm: string;
-  filename: string;
-  argv: string[];
-}
+type ExecOffer = Pick<RawProcRecord, 'pid' | 'ppid' | 'uid' | 'comm' | 'filename' | 'argv'>;
 
 /** What the discovery rules see of an offered process: the offer, with the resolved exe and cwd from /proc when readable. */
 function offeredProcess(o: ExecOffer): ProcessInfo {
