@@ -18,8 +18,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  groundTruth, groundTruthDiff, groundTruthRequest, gtLabel, PY_CLIENT, pythonBin, startReplayServer,
-  type GroundTruthEntry, type ObservedCall, type ReplayServer,
+  groundTruth, groundTruthDiff, groundTruthRequest, gtLabel, observedStoredCall, PY_CLIENT, pythonBin, startReplayServer,
+  type GroundTruthEntry, type ReplayServer, type StoredCallFields,
 } from '@agentsight/testkit';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
 import { api, captureRun, describeCapture, Infra, runCli, Stages, startInfra } from './harness';
@@ -73,27 +73,6 @@ function plan(rows: GroundTruthEntry[], server: ReplayServer, dir: string): Plan
     }
     return { label, client: how, kind: how === 'python' ? 'python urllib' : 'curl', spec };
   });
-}
-
-/** A stored call (`/api/calls` row) in the shape groundTruthDiff compares. */
-function observed(c: Row, streaming: boolean | undefined): ObservedCall {
-  return {
-    provider: c['gen_ai.provider.name'],
-    operation: c['gen_ai.operation.name'],
-    response_model: c['gen_ai.response.model'],
-    response_id: c['gen_ai.response.id'],
-    input_tokens: c['gen_ai.usage.input_tokens'],
-    output_tokens: c['gen_ai.usage.output_tokens'],
-    cache_read_input_tokens: c['gen_ai.usage.cache_read.input_tokens'],
-    cache_creation_input_tokens: c['gen_ai.usage.cache_creation.input_tokens'],
-    reasoning_output_tokens: c['gen_ai.usage.reasoning.output_tokens'],
-    finish_reasons: c['gen_ai.response.finish_reasons'],
-    error_type: c['error.type'],
-    http_status: c['http.response.status_code'],
-    tool_calls: c.tool_calls,
-    output_text: c.output_text,
-    streaming,
-  };
 }
 
 describeCapture('every corpus recording under real capture, official SDKs and plain clients', () => {
@@ -197,6 +176,6 @@ describeCapture('every corpus recording under real capture, official SDKs and pl
     const detail: Row = await api(infra, `/api/exchanges/${ex[0].exchange_id}`);
     const contentType = detail.response_headers.find(([k]: string[]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
     const streaming = detail.streaming || /vnd\.amazon\.eventstream/.test(contentType);
-    expect({ fixture: where, diff: groundTruthDiff(gt, observed(mine[0], streaming)) }).toEqual({ fixture: where, diff: [] });
+    expect({ fixture: where, diff: groundTruthDiff(gt, observedStoredCall(mine[0] as StoredCallFields, streaming)) }).toEqual({ fixture: where, diff: [] });
   });
 });

@@ -40,7 +40,8 @@ async function rows<T>(client: ClickHouseClient, query: string, params: Record<s
   return rs.json<T>();
 }
 
-function nsIso(ns: string | bigint): string {
+/** Wall-clock ns (bigint or decimal text) → ISO 8601 UTC, ms precision. */
+export function nsIso(ns: string | bigint): string {
   return new Date(Number(BigInt(ns) / 1_000_000n)).toISOString();
 }
 
@@ -56,7 +57,8 @@ function parseJson(s: string): unknown {
   }
 }
 
-function clampLimit(limit: number | undefined, dflt: number): number {
+/** A list's row limit: `limit` (else `dflt`) capped at 100 000. Throws when it is not a non-negative integer. */
+export function clampLimit(limit: number | undefined, dflt: number): number {
   const l = limit ?? dflt;
   if (!Number.isInteger(l) || l < 0) throw new Error(`limit must be a non-negative integer: ${limit}`);
   return Math.min(l, 100_000);

@@ -99,55 +99,35 @@ export function usageDetailColumns(d: GenAiEvent['usage_detail']): UsageDetailCo
   };
 }
 
-/** Row of `tool_uses` (one per ToolUse id; the highest `version` is kept). */
-export type ToolUseRow = {
-  id: string;
-  version: number;
-  source: string;
-  host: string;
-  pid: number;
-  comm: string;
-  agent_name: string | null;
-  conversation_id: string | null;
-  name: string;
-  call_id: string | null;
-  tool_type: string;
-  arguments: string;
-  result: string | null;
-  success: boolean | null;
-  start_time: string | null;
-  end_time: string | null;
-  duration_ms: number | null;
-  origin_llm_call_id: string | null;
-  result_llm_call_id: string | null;
-};
+/**
+ * Time columns of a versioned record whose halves arrive separately (`tool_uses`, `genai_spans`): `DateTime64(9)` text
+ * of its wall-clock ns (null = that half is not known yet) and the ms between them (null unless both are known).
+ */
+export type RecordTimeColumns = { start_time: string | null; end_time: string | null; duration_ms: number | null };
 
-/** Row of `genai_spans`: an `execute_tool` or `invoke_agent` event (the highest `version` per id is kept). */
-export type GenAiSpanRow = {
-  id: string;
-  version: number;
-  kind: 'execute_tool' | 'invoke_agent';
-  name: string;
-  host: string;
-  pid: number;
-  process_name: string;
+/**
+ * Row of `tool_uses` (one per ToolUse id; the highest `version` is kept): the {@link ToolUse} fields, times as
+ * {@link RecordTimeColumns}, `agent_name` null when unknown.
+ */
+export type ToolUseRow = Omit<ToolUse, 'v' | 'agent_name' | 'start_ns' | 'end_ns'> & { agent_name: string | null } & RecordTimeColumns;
+
+/** The `invoke_agent` totals (counts; tokens; USD) a `genai_spans` row carries (zero / null for `execute_tool`). */
+export type AgentTotalColumns = Pick<GenAiAgentEvent, 'llm_calls' | 'tool_uses' | 'tool_errors' | 'input_tokens' | 'output_tokens' | 'cost_usd' | 'unpriced_calls'>;
+
+/**
+ * Row of `genai_spans`: an `execute_tool` or `invoke_agent` event (the highest `version` per id is kept). The fields
+ * of one kind only are null (`tool_use_id`, `tool_name`, `success`) or zero ({@link AgentTotalColumns}) for the other;
+ * `attributes` = JSON text.
+ */
+export type GenAiSpanRow = Pick<GenAiToolEvent | GenAiAgentEvent, 'id' | 'version' | 'kind' | 'name' | 'host' | 'pid' | 'process_name'> & {
   conversation_id: string | null;
   agent_name: string | null;
   tool_use_id: string | null;
   tool_name: string | null;
   success: boolean | null;
-  start_time: string | null;
-  end_time: string | null;
-  duration_ms: number | null;
-  llm_calls: number;
-  tool_uses: number;
-  tool_errors: number;
-  input_tokens: number;
-  output_tokens: number;
-  cost_usd: number | null;
-  unpriced_calls: number;
   attributes: string;
-};
+} & RecordTimeColumns &
+  AgentTotalColumns;
 
 /** How a body is stored: `utf8` = as text (it was valid UTF-8), `base64` = base64 of the bytes. */
 export type BodyEncoding = 'utf8' | 'base64';
@@ -354,12 +334,15 @@ export function llmCallRow(ev: GenAiEvent): LlmCallRow {
   };
 }
 
-function nsOrNull(v: unknown, what: string): bigint | null {
-  return v === null || v === undefined ? null : toNs(v, what);
-}
-
-function durationMs(start: bigint | null, end: bigint | null): number | null {
-  return start !== null && end !== null ? Number(end - start) / 1e6 : null;
+/** {@link RecordTimeColumns} of wall-clock ns that may be unknown (null/undefined). Throws on a non-integer value. */
+function recordTimeColumns(startNs: unknown, endNs: unknown): RecordTimeColumns {
+  const start = startNs === null || startNs === undefined ? null : toNs(startNs, 'start_ns');
+  const end = endNs === null || endNs === undefined ? null : toNs(endNs, 'end_ns');
+  return {
+    start_time: start === null ? null : nsToDateTime64(start),
+    end_time: end === null ? null : nsToDateTime64(end),
+    duration_ms: start !== null && end !== null ? Number(end - start) / 1e6 : null,
+  };
 }
 
 /**
@@ -368,8 +351,6 @@ function durationMs(start: bigint | null, end: bigint | null): number | null {
  */
 export function toolUseRow(t: ToolUse): ToolUseRow {
   if (!t || typeof t.id !== 'string' || !t.id) throw new Error('tool use without id');
-  const start = nsOrNull(t.start_ns, 'start_ns');
-  const end = nsOrNull(t.end_ns, 'end_ns');
   return {
     id: t.id,
     version: uint(t.version, 'version'),
@@ -385,9 +366,7 @@ export function toolUseRow(t: ToolUse): ToolUseRow {
     arguments: redactText(String(t.arguments ?? '')),
     result: t.result === null || t.result === undefined ? null : redactText(String(t.result)),
     success: typeof t.success === 'boolean' ? t.success : null,
-    start_time: start === null ? null : nsToDateTime64(start),
-    end_time: end === null ? null : nsToDateTime64(end),
-    duration_ms: durationMs(start, end),
+    ...recordTimeColumns(t.start_ns, t.end_ns),
     origin_llm_call_id: t.origin_llm_call_id ?? null,
     result_llm_call_id: t.result_llm_call_id ?? null,
   };
@@ -397,8 +376,6 @@ export function toolUseRow(t: ToolUse): ToolUseRow {
 export function genAiSpanRow(ev: GenAiToolEvent | GenAiAgentEvent): GenAiSpanRow {
   if (!ev || typeof ev.id !== 'string' || !ev.id) throw new Error('genai event without id');
   if (ev.kind !== 'execute_tool' && ev.kind !== 'invoke_agent') throw new Error(`not a span event: ${String((ev as { kind?: unknown }).kind)}`);
-  const start = nsOrNull(ev.start_ns, 'start_ns');
-  const end = nsOrNull(ev.end_ns, 'end_ns');
   const a = ev.attributes ?? {};
   const agent = ev.kind === 'invoke_agent' ? ev : null;
   const tool = ev.kind === 'execute_tool' ? ev : null;
@@ -415,9 +392,7 @@ export function genAiSpanRow(ev: GenAiToolEvent | GenAiAgentEvent): GenAiSpanRow
     tool_use_id: tool?.tool_use_id ?? null,
     tool_name: tool ? str(a[GenAiAttr.toolName]) : null,
     success: tool && typeof tool.success === 'boolean' ? tool.success : null,
-    start_time: start === null ? null : nsToDateTime64(start),
-    end_time: end === null ? null : nsToDateTime64(end),
-    duration_ms: durationMs(start, end),
+    ...recordTimeColumns(ev.start_ns, ev.end_ns),
     llm_calls: agent?.llm_calls ?? 0,
     tool_uses: agent?.tool_uses ?? 0,
     tool_errors: agent?.tool_errors ?? 0,

@@ -4,67 +4,53 @@
  * ISO 8601 UTC (ms) plus exact ns as decimal strings.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { timeToNs, type DbOption, type TimeInput } from './queries';
+import { clampLimit, nsIso, timeToNs, type DbOption, type TimeInput } from './queries';
+import type { GenAiSpanRow, RecordTimeColumns, ToolUseRow } from './rows';
 import { DEFAULT_DATABASE, qualified } from './schema';
 
-/** One stored tool use (the ToolUse fields; times as ISO 8601 and ns text; null = unknown). */
-export interface ToolUseEntry {
-  id: string;
-  version: number;
-  source: string;
-  host: string;
-  pid: number;
-  comm: string;
-  agent_name: string | null;
-  conversation_id: string | null;
-  name: string;
-  call_id: string | null;
-  tool_type: string;
-  /** Redacted text. */
-  arguments: string;
-  result: string | null;
-  success: boolean | null;
-  start_time: string | null;
-  end_time: string | null;
-  start_ns: string | null;
-  end_ns: string | null;
-  duration_ms: number | null;
-  origin_llm_call_id: string | null;
-  result_llm_call_id: string | null;
-}
+/**
+ * One stored tool use: the `tool_uses` row ({@link ToolUseRow}: the ToolUse fields, `arguments`/`result` redacted) with
+ * `start_time`/`end_time` as ISO 8601 UTC (ms) and `start_ns`/`end_ns` the exact wall-clock ns as decimal text
+ * (null = unknown).
+ */
+export type ToolUseEntry = ToolUseRow & { start_ns: string | null; end_ns: string | null };
 
-export interface ListToolUsesOptions extends DbOption {
-  pid?: number;
-  /** Only tool uses of this `gen_ai.conversation.id`. */
+/** Filters of both lists ({@link listToolUses}, {@link listGenAiSpans}). */
+export interface RecordListOptions extends DbOption {
+  /** Only records of this `gen_ai.conversation.id`. */
   conversation?: string;
-  /** Only tool uses that started (else ended) at or after this time. */
+  /** Only records that started (else ended) at or after this time. */
   since?: TimeInput;
-  /** Max rows (default 200), newest first. */
+  /** Max rows (default 200, at most 100 000), newest first. */
   limit?: number;
 }
 
-function iso(ns: string | null): string | null {
-  return ns === null ? null : new Date(Number(BigInt(ns) / 1_000_000n)).toISOString();
-}
-
-function limitOf(l: number | undefined, dflt: number): number {
-  const v = l ?? dflt;
-  if (!Number.isInteger(v) || v < 0) throw new Error(`limit must be a non-negative integer: ${l}`);
-  return Math.min(v, 100_000);
+export interface ListToolUsesOptions extends RecordListOptions {
+  /** Only tool uses of this agent process. */
+  pid?: number;
 }
 
 function bool(v: unknown): boolean | null {
   return v === null || v === undefined ? null : v === true || v === 1 || v === '1' || v === 'true';
 }
 
-/** Tool uses, newest first (by start, else end). */
-export async function listToolUses(client: ClickHouseClient, opts: ListToolUsesOptions = {}): Promise<ToolUseEntry[]> {
-  const where: string[] = [];
-  const params: Record<string, unknown> = { limit: limitOf(opts.limit, 200) };
-  if (opts.pid !== undefined) {
-    where.push('pid = {pid:UInt32}');
-    params.pid = opts.pid;
-  }
+/**
+ * `SELECT <columns>` over the latest version of each id of a versioned table (`FINAL`), newest first (by start, else
+ * end), filtered by `extra` (SQL conditions whose `{name:Type}` parameters are in `params`) and the `conversation`,
+ * `since` and `limit` (default 200) of `opts`. The `start_time` / `end_time` columns are read as `start_ns` / `end_ns`
+ * (wall-clock ns as decimal text, null = unknown). Rows as JSONEachRow objects (ClickHouse's JSON types: 64-bit
+ * integers may be strings). Throws on a bad limit or time.
+ */
+async function selectLatest<Row, R>(
+  client: ClickHouseClient,
+  table: 'tool_uses' | 'genai_spans',
+  columns: ReadonlyArray<keyof Row & string>,
+  opts: RecordListOptions,
+  extra: string[] = [],
+  params: Record<string, unknown> = {},
+): Promise<R[]> {
+  const where = [...extra];
+  params = { ...params, limit: clampLimit(opts.limit, 200) };
   if (opts.conversation) {
     where.push('conversation_id = {conv:String}');
     params.conv = opts.conversation;
@@ -73,96 +59,93 @@ export async function listToolUses(client: ClickHouseClient, opts: ListToolUsesO
     where.push("coalesce(start_time, end_time) >= fromUnixTimestamp64Nano({since:Int64}, 'UTC')");
     params.since = timeToNs(opts.since).toString();
   }
-  type R = Omit<ToolUseEntry, 'start_time' | 'end_time'>;
   const rs = await client.query({
-    query: `SELECT id, version, source, host, pid, comm, agent_name, conversation_id, name, call_id, tool_type, arguments, result,
-              success, if(isNull(start_time), NULL, toString(toUnixTimestamp64Nano(start_time))) AS start_ns,
-              if(isNull(end_time), NULL, toString(toUnixTimestamp64Nano(end_time))) AS end_ns, duration_ms,
-              origin_llm_call_id, result_llm_call_id
-            FROM ${qualified(opts.database ?? DEFAULT_DATABASE, 'tool_uses')} FINAL
+    query: `SELECT ${columns.map(asRead).join(', ')}
+            FROM ${qualified(opts.database ?? DEFAULT_DATABASE, table)} FINAL
             ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
             ORDER BY coalesce(start_time, end_time) DESC, id
             LIMIT {limit:UInt32}`,
     query_params: params,
     format: 'JSONEachRow',
   });
-  return (await rs.json<R>()).map((r) => ({
-    ...r,
+  return rs.json<R>();
+}
+
+/** A column as {@link selectLatest} reads it: the times as exact ns text. */
+function asRead(c: string): string {
+  return c === 'start_time' || c === 'end_time'
+    ? `if(isNull(${c}), NULL, toString(toUnixTimestamp64Nano(${c}))) AS ${c === 'start_time' ? 'start_ns' : 'end_ns'}`
+    : c;
+}
+
+/** Columns both tables share, as read back: numbers as numbers, `success` as boolean, times as ISO 8601 (ms). */
+function commonColumns(r: {
+  version: unknown;
+  pid: unknown;
+  success: unknown;
+  duration_ms: unknown;
+  start_ns: string | null;
+  end_ns: string | null;
+}): Pick<ToolUseRow & GenAiSpanRow, 'version' | 'pid' | 'success'> & RecordTimeColumns {
+  return {
     version: Number(r.version),
     pid: Number(r.pid),
     success: bool(r.success),
     duration_ms: r.duration_ms === null ? null : Number(r.duration_ms),
-    start_time: iso(r.start_ns),
-    end_time: iso(r.end_ns),
-  }));
+    start_time: r.start_ns === null ? null : nsIso(r.start_ns),
+    end_time: r.end_ns === null ? null : nsIso(r.end_ns),
+  };
 }
 
-/** One stored `execute_tool` / `invoke_agent` event (a `genai_spans` row; `attributes` parsed). */
-export interface GenAiSpanEntry {
-  id: string;
-  version: number;
-  kind: 'execute_tool' | 'invoke_agent';
-  name: string;
-  host: string;
-  pid: number;
-  process_name: string;
-  conversation_id: string | null;
-  agent_name: string | null;
-  tool_use_id: string | null;
-  tool_name: string | null;
-  success: boolean | null;
-  start_time: string | null;
-  end_time: string | null;
-  duration_ms: number | null;
-  llm_calls: number;
-  tool_uses: number;
-  tool_errors: number;
-  input_tokens: number;
-  output_tokens: number;
-  /** USD; null = nothing priced. */
-  cost_usd: number | null;
-  unpriced_calls: number;
-  attributes: Record<string, unknown>;
+/** Columns of `tool_uses` in table order. */
+const TOOL_USE_COLUMNS = [
+  'id', 'version', 'source', 'host', 'pid', 'comm', 'agent_name', 'conversation_id', 'name', 'call_id', 'tool_type', 'arguments', 'result',
+  'success', 'start_time', 'end_time', 'duration_ms', 'origin_llm_call_id', 'result_llm_call_id',
+] as const satisfies ReadonlyArray<keyof ToolUseRow>;
+
+/** Tool uses, newest first (by start, else end). */
+export async function listToolUses(client: ClickHouseClient, opts: ListToolUsesOptions = {}): Promise<ToolUseEntry[]> {
+  const rows = await selectLatest<ToolUseRow, Omit<ToolUseEntry, 'start_time' | 'end_time'>>(
+    client,
+    'tool_uses',
+    TOOL_USE_COLUMNS,
+    opts,
+    opts.pid !== undefined ? ['pid = {pid:UInt32}'] : [],
+    opts.pid !== undefined ? { pid: opts.pid } : {},
+  );
+  return rows.map((r) => ({ ...r, ...commonColumns(r) }));
 }
 
-export interface ListSpansOptions extends DbOption {
+/**
+ * One stored `execute_tool` / `invoke_agent` event: the `genai_spans` row ({@link GenAiSpanRow}) with `attributes`
+ * parsed (`{}` when not a JSON object) and `start_time`/`end_time` as ISO 8601 UTC (ms) (null = unknown).
+ */
+export type GenAiSpanEntry = Omit<GenAiSpanRow, 'attributes'> & { attributes: Record<string, unknown> };
+
+export interface ListSpansOptions extends RecordListOptions {
+  /** Only events of this kind. */
   kind?: 'execute_tool' | 'invoke_agent';
-  conversation?: string;
-  since?: TimeInput;
-  /** Max rows (default 200), newest first. */
-  limit?: number;
 }
+
+/** Columns of `genai_spans` in table order. */
+const GENAI_SPAN_COLUMNS = [
+  'id', 'version', 'kind', 'name', 'host', 'pid', 'process_name', 'conversation_id', 'agent_name', 'tool_use_id', 'tool_name', 'success',
+  'start_time', 'end_time', 'duration_ms', 'llm_calls', 'tool_uses', 'tool_errors', 'input_tokens', 'output_tokens', 'cost_usd', 'unpriced_calls',
+  'attributes',
+] as const satisfies ReadonlyArray<keyof GenAiSpanRow>;
 
 /** `execute_tool` / `invoke_agent` events (the latest version of each), newest first. */
 export async function listGenAiSpans(client: ClickHouseClient, opts: ListSpansOptions = {}): Promise<GenAiSpanEntry[]> {
-  const where: string[] = [];
-  const params: Record<string, unknown> = { limit: limitOf(opts.limit, 200) };
-  if (opts.kind) {
-    where.push('kind = {kind:String}');
-    params.kind = opts.kind;
-  }
-  if (opts.conversation) {
-    where.push('conversation_id = {conv:String}');
-    params.conv = opts.conversation;
-  }
-  if (opts.since !== undefined && opts.since !== '') {
-    where.push("coalesce(start_time, end_time) >= fromUnixTimestamp64Nano({since:Int64}, 'UTC')");
-    params.since = timeToNs(opts.since).toString();
-  }
   type R = Omit<GenAiSpanEntry, 'attributes' | 'start_time' | 'end_time'> & { attributes: string; start_ns: string | null; end_ns: string | null };
-  const rs = await client.query({
-    query: `SELECT id, version, kind, name, host, pid, process_name, conversation_id, agent_name, tool_use_id, tool_name, success,
-              if(isNull(start_time), NULL, toString(toUnixTimestamp64Nano(start_time))) AS start_ns,
-              if(isNull(end_time), NULL, toString(toUnixTimestamp64Nano(end_time))) AS end_ns, duration_ms,
-              llm_calls, tool_uses, tool_errors, input_tokens, output_tokens, cost_usd, unpriced_calls, attributes
-            FROM ${qualified(opts.database ?? DEFAULT_DATABASE, 'genai_spans')} FINAL
-            ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-            ORDER BY coalesce(start_time, end_time) DESC, id
-            LIMIT {limit:UInt32}`,
-    query_params: params,
-    format: 'JSONEachRow',
-  });
-  return (await rs.json<R>()).map(({ start_ns, end_ns, attributes, ...r }) => {
+  const rows = await selectLatest<GenAiSpanRow, R>(
+    client,
+    'genai_spans',
+    GENAI_SPAN_COLUMNS,
+    opts,
+    opts.kind ? ['kind = {kind:String}'] : [],
+    opts.kind ? { kind: opts.kind } : {},
+  );
+  return rows.map(({ start_ns, end_ns, attributes, ...r }) => {
     let attrs: unknown = {};
     try {
       attrs = JSON.parse(attributes);
@@ -171,10 +154,7 @@ export async function listGenAiSpans(client: ClickHouseClient, opts: ListSpansOp
     }
     return {
       ...r,
-      version: Number(r.version),
-      pid: Number(r.pid),
-      success: bool(r.success),
-      duration_ms: r.duration_ms === null ? null : Number(r.duration_ms),
+      ...commonColumns({ ...r, start_ns, end_ns }),
       llm_calls: Number(r.llm_calls),
       tool_uses: Number(r.tool_uses),
       tool_errors: Number(r.tool_errors),
@@ -182,8 +162,6 @@ export async function listGenAiSpans(client: ClickHouseClient, opts: ListSpansOp
       output_tokens: Number(r.output_tokens),
       cost_usd: r.cost_usd === null ? null : Number(r.cost_usd),
       unpriced_calls: Number(r.unpriced_calls),
-      start_time: iso(start_ns),
-      end_time: iso(end_ns),
       attributes: attrs && typeof attrs === 'object' ? (attrs as Record<string, unknown>) : {},
     };
   });

@@ -82,6 +82,48 @@ export interface ObservedCall {
   streaming?: boolean;
 }
 
+/**
+ * A stored call as the read API returns it (`/api/calls`, `agentsight calls --json`: the `CallSummary` of
+ * `@agentsight/clickhouse`), the fields {@link observedStoredCall} reads.
+ */
+export interface StoredCallFields {
+  'gen_ai.provider.name': string;
+  'gen_ai.operation.name': string;
+  'gen_ai.response.model': string | null;
+  'gen_ai.response.id': string | null;
+  'gen_ai.usage.input_tokens': number | null;
+  'gen_ai.usage.output_tokens': number | null;
+  'gen_ai.usage.cache_read.input_tokens': number | null;
+  'gen_ai.usage.cache_creation.input_tokens': number | null;
+  'gen_ai.usage.reasoning.output_tokens': number | null;
+  'gen_ai.response.finish_reasons': string[];
+  'error.type': string | null;
+  'http.response.status_code': number | null;
+  tool_calls: Array<{ name: string; arguments: unknown }>;
+  output_text: string;
+}
+
+/** A stored call in the shape {@link groundTruthDiff} compares; `streaming` when the caller knows it (else not compared). */
+export function observedStoredCall(c: StoredCallFields, streaming?: boolean): ObservedCall {
+  return {
+    provider: c['gen_ai.provider.name'],
+    operation: c['gen_ai.operation.name'],
+    response_model: c['gen_ai.response.model'],
+    response_id: c['gen_ai.response.id'],
+    input_tokens: c['gen_ai.usage.input_tokens'],
+    output_tokens: c['gen_ai.usage.output_tokens'],
+    cache_read_input_tokens: c['gen_ai.usage.cache_read.input_tokens'],
+    cache_creation_input_tokens: c['gen_ai.usage.cache_creation.input_tokens'],
+    reasoning_output_tokens: c['gen_ai.usage.reasoning.output_tokens'],
+    finish_reasons: c['gen_ai.response.finish_reasons'],
+    error_type: c['error.type'],
+    http_status: c['http.response.status_code'],
+    tool_calls: c.tool_calls,
+    output_text: c.output_text,
+    streaming,
+  };
+}
+
 function parsedArgs(v: unknown): unknown {
   if (typeof v !== 'string') return v;
   try {

@@ -1,6 +1,6 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { RawRecord, Subjects } from '@agentsight/contracts';
-import { PartitionGroup, StageRuntime } from '@agentsight/jetstream';
+import { PartitionGroup, StageRuntime, type PartitionWorker } from '@agentsight/jetstream';
 import { ParserWorker } from './parser.worker';
 import { StdioWorker } from './stdio.worker';
 
@@ -16,25 +16,23 @@ export class ParserService implements OnApplicationBootstrap, OnApplicationShutd
   constructor(private readonly rt: StageRuntime) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.group = new PartitionGroup<RawRecord>(this.rt.nats, this.rt.redis, {
-      stage: 'parser',
-      stream: 'AGENTSIGHT_RAW',
-      partitions: this.rt.config.partitions,
-      owner: this.rt.owner,
-      filter: (p) => Subjects.rawSslPartition(p),
-      worker: async () => new ParserWorker(this.rt),
-    });
+    this.group = this.partitioned('parser', (p) => Subjects.rawSslPartition(p), () => new ParserWorker(this.rt));
     await this.group.start();
-    this.stdio = new PartitionGroup<RawRecord>(this.rt.nats, this.rt.redis, {
+    this.stdio = this.partitioned('parser-stdio', (p) => Subjects.rawStdioPartition(p), () => new StdioWorker(this.rt));
+    await this.stdio.start();
+  }
+
+  /** A partitioned consumer of `AGENTSIGHT_RAW` (durables `<name>-p<N>`) running `worker()` on each partition it owns. */
+  private partitioned(name: string, filter: (p: number) => string, worker: () => PartitionWorker<RawRecord>): PartitionGroup<RawRecord> {
+    return new PartitionGroup<RawRecord>(this.rt.nats, this.rt.redis, {
       stage: 'parser',
-      name: 'parser-stdio',
+      name,
       stream: 'AGENTSIGHT_RAW',
       partitions: this.rt.config.partitions,
       owner: this.rt.owner,
-      filter: (p) => Subjects.rawStdioPartition(p),
-      worker: async () => new StdioWorker(this.rt),
+      filter,
+      worker: async () => worker(),
     });
-    await this.stdio.start();
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,5 +1,6 @@
 import { connKey, Direction, HttpEvent, hostToken, normalizeNs, RawRecord, RawSslCloseRecord, RawSslRecord, rawMsgId, Subjects } from '@agentsight/contracts';
-import type { Input, PartitionWorker, StageRuntime, UndecodableInput } from '@agentsight/jetstream';
+import type { Input, StageRuntime } from '@agentsight/jetstream';
+import { ClockedPartitionWorker } from './clocked-worker';
 import { HttpStreamParser, ParseOutput, type H2DirSnapshot } from './domain';
 
 /**
@@ -14,8 +15,6 @@ const OFFSET_TTL_S = 24 * 3600;
  * `AGENTSIGHT_PARSER_IDLE_S`, default 600.
  */
 const IDLE_NS = BigInt(Math.round(Number(process.env.AGENTSIGHT_PARSER_IDLE_S || 600) * 1e9));
-/** How often a partition checks whether it has been silent for the idle time, ms. */
-const QUIET_CHECK_MS = Math.min(30_000, Number(IDLE_NS / 4_000_000n));
 
 /** An unacked raw record: where its bytes end in its connection direction, and how to ack it (no payload kept). */
 interface Pending {
@@ -33,45 +32,26 @@ interface Pending {
  * published event (or deliberately discarded). After a restart the partition is replayed from its ack floor and the
  * Redis offsets skip what was already published; event ids are deterministic, so re-published events deduplicate.
  */
-export class ParserWorker implements PartitionWorker<RawRecord> {
+export class ParserWorker extends ClockedPartitionWorker {
   private readonly parser = new HttpStreamParser();
   /** Unacked inputs per `<connKey>|<dir>`, in stream-offset order. */
   private readonly pending = new Map<string, Pending[]>();
   private readonly resumed = new Set<string>();
-  private lastEvictNs = 0n;
-  /** Newest record time seen (wall ns): the parser's clock, so a replay of old records evicts as it did live. */
-  private newestNs = 0n;
-  /** Local time (ms) of the last batch: a partition silent for {@link IDLE_NS} has its clock advanced. */
-  private lastBatchAt = Date.now();
-  /** Batches and timer-driven evictions run one at a time. */
-  private busy: Promise<void> = Promise.resolve();
-  private readonly quietTimer: NodeJS.Timeout;
 
-  constructor(private readonly rt: StageRuntime) {
-    this.quietTimer = setInterval(() => void this.whenQuiet(), QUIET_CHECK_MS).unref();
+  constructor(rt: StageRuntime) {
+    super(rt, IDLE_NS, 'parser');
   }
 
-  handle(batch: Input<RawRecord>[]): Promise<void> {
-    return this.serial(() => this.process(batch));
+  /** Records are still unacked (a silent partition then advances its clock to finish them). */
+  protected holdsState(): boolean {
+    return this.pending.size > 0;
   }
 
-  private serial(f: () => Promise<void>): Promise<void> {
-    const run = this.busy.then(f);
-    this.busy = run.catch(() => undefined);
-    return run;
+  protected release(): void {
+    this.pending.clear();
   }
 
-  /**
-   * When no record arrived for {@link IDLE_NS} of local time and records are still unacked, nothing will move the
-   * parser's clock: advance it past the idle limit so unfinished messages are finished and the ack floor moves on.
-   */
-  private async whenQuiet(): Promise<void> {
-    if (!this.pending.size || Date.now() - this.lastBatchAt < Number(IDLE_NS / 1_000_000n)) return;
-    await this.serial(() => this.evict(this.newestNs + IDLE_NS + 1n)).catch((e) => console.error('[parser] idle eviction failed:', e));
-  }
-
-  private async process(batch: Input<RawRecord>[]): Promise<void> {
-    this.lastBatchAt = Date.now();
+  protected async process(batch: Input<RawRecord>[]): Promise<void> {
     await this.loadOffsets(batch);
     const events: HttpEvent[] = [];
     const touched = new Set<string>();
@@ -121,7 +101,6 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
     await this.commit(touched, closed);
     for (const i of closedInputs) i.ack();
     if (newestNs > this.newestNs) this.newestNs = newestNs;
-    if (this.newestNs - this.lastEvictNs > IDLE_NS / 10n) await this.evict(this.newestNs);
   }
 
   /** Publishes events in order: small ones pipelined, each PubAck awaited before acking any input. */
@@ -184,8 +163,7 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
    * Drops connections idle for {@link IDLE_NS}: what they had in progress is finished as incomplete (a response
    * without a length ends here) and published; records still unacked after that are acked with a dead letter.
    */
-  private async evict(nowNs: bigint): Promise<void> {
-    this.lastEvictNs = nowNs;
+  protected async evict(nowNs: bigint): Promise<void> {
     const out: ParseOutput = { events: [], deadLetters: [] };
     const keys = this.parser.evictIdle(nowNs - IDLE_NS, out);
     await this.publishInOrder(out.events);
@@ -200,16 +178,6 @@ export class ParserWorker implements PartitionWorker<RawRecord> {
         for (const p of list) p.ack();
       }
     }
-  }
-
-  undecodable(input: UndecodableInput): Promise<void> {
-    return this.rt.undecodable(input);
-  }
-
-  async close(): Promise<void> {
-    clearInterval(this.quietTimer);
-    await this.busy;
-    this.pending.clear();
   }
 }
 

@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { Direction, hostToken, normalizeNs, RawRecord, RawStdioRecord, stdioKey, Subjects, ToolUse } from '@agentsight/contracts';
-import type { Input, PartitionWorker, StageRuntime, UndecodableInput } from '@agentsight/jetstream';
+import type { Input, StageRuntime } from '@agentsight/jetstream';
+import { ClockedPartitionWorker } from './clocked-worker';
 import { FramerPosition, FramerStats, JsonRpcFramer, JsonRpcReject, McpStateStore, McpToolCalls, StdioMeta } from './domain';
 
 /** Redis state of the stdio stage, all expiring a day after last use. */
@@ -16,7 +17,6 @@ const callKey = (pair: string) => `agentsight:mcp:call:${pair}`;
  * `AGENTSIGHT_STDIO_IDLE_S`, default 600.
  */
 const IDLE_NS = BigInt(Math.round(Number(process.env.AGENTSIGHT_STDIO_IDLE_S || 600) * 1e9));
-const QUIET_CHECK_MS = Math.min(30_000, Number(IDLE_NS / 4_000_000n));
 
 /** {@link McpStateStore} in Redis: claims and pending `tools/call` requests survive restarts and are shared. */
 export class RedisMcpStateStore implements McpStateStore {
@@ -69,37 +69,25 @@ function decodePos(s: string | null): FramerPosition | null {
  * rejected) and the stream's consumed position is in Redis; after a restart the partition is replayed from its ack
  * floor and the positions skip what was already consumed, so nothing is lost or published twice.
  */
-export class StdioWorker implements PartitionWorker<RawRecord> {
+export class StdioWorker extends ClockedPartitionWorker {
   private readonly streams = new Map<string, Stream>();
   private readonly mcp: McpToolCalls;
-  private newestNs = 0n;
-  private lastEvictNs = 0n;
-  private lastBatchAt = Date.now();
-  private busy: Promise<void> = Promise.resolve();
-  private readonly quietTimer: NodeJS.Timeout;
 
-  constructor(private readonly rt: StageRuntime) {
+  constructor(rt: StageRuntime) {
+    super(rt, IDLE_NS, 'parser-stdio');
     this.mcp = new McpToolCalls(new RedisMcpStateStore(rt.redis));
-    this.quietTimer = setInterval(() => void this.whenQuiet(), QUIET_CHECK_MS).unref();
   }
 
-  handle(batch: Input<RawRecord>[]): Promise<void> {
-    return this.serial(() => this.process(batch));
+  /** Streams are open (a silent partition then advances its clock to finish and ack them). */
+  protected holdsState(): boolean {
+    return this.streams.size > 0;
   }
 
-  private serial(f: () => Promise<void>): Promise<void> {
-    const run = this.busy.then(f);
-    this.busy = run.catch(() => undefined);
-    return run;
+  protected release(): void {
+    this.streams.clear();
   }
 
-  private async whenQuiet(): Promise<void> {
-    if (!this.streams.size || Date.now() - this.lastBatchAt < Number(IDLE_NS / 1_000_000n)) return;
-    await this.serial(() => this.evict(this.newestNs + IDLE_NS + 1n)).catch((e) => console.error('[parser-stdio] idle eviction failed:', e));
-  }
-
-  private async process(batch: Input<RawRecord>[]): Promise<void> {
-    this.lastBatchAt = Date.now();
+  protected async process(batch: Input<RawRecord>[]): Promise<void> {
     await this.openStreams(batch);
     const tools: ToolUse[] = [];
     const touched = new Set<Stream>();
@@ -126,7 +114,6 @@ export class StdioWorker implements PartitionWorker<RawRecord> {
     }
     await this.publish(tools);
     await this.commit(touched);
-    if (this.newestNs - this.lastEvictNs > IDLE_NS / 10n) await this.evict(this.newestNs);
   }
 
   /** Publishes tool uses in order and waits for every PubAck. */
@@ -197,8 +184,7 @@ export class StdioWorker implements PartitionWorker<RawRecord> {
    * Drops streams idle for {@link IDLE_NS} (by record time): a message in progress is dead-lettered as incomplete,
    * the position committed and every record acked.
    */
-  private async evict(nowNs: bigint): Promise<void> {
-    this.lastEvictNs = nowNs;
+  protected async evict(nowNs: bigint): Promise<void> {
     const idle = [...this.streams.values()].filter((st) => st.lastNs + IDLE_NS < nowNs);
     if (!idle.length) return;
     for (const st of idle) for (const r of st.framer.finish().rejects) await this.reject(st, r);
@@ -207,16 +193,6 @@ export class StdioWorker implements PartitionWorker<RawRecord> {
       for (const p of st.pending.splice(0)) p.ack(); // bytes below a gap never come
       this.streams.delete(`${st.key}|${st.dir}`);
     }
-  }
-
-  undecodable(input: UndecodableInput): Promise<void> {
-    return this.rt.undecodable(input);
-  }
-
-  async close(): Promise<void> {
-    clearInterval(this.quietTimer);
-    await this.busy;
-    this.streams.clear();
   }
 }
 

@@ -16,8 +16,11 @@
 import { deriveId, redactText, type AuditRecord, type GenAiPart, type LlmCall, type ToolUse } from '@agentsight/contracts';
 import type { NormalizedRequest } from './messages';
 
+/** The agent whose LLM call saw a half: `gen_ai.conversation.id`, `gen_ai.agent.name` (null = unknown), process. */
+export type ToolHalfAgent = Pick<ToolUse, 'pid' | 'comm' | 'conversation_id'> & { agent_name: string | null };
+
 /** What the LLM response tells about one requested tool call. */
-export interface ToolRequestHalf {
+export interface ToolRequestHalf extends ToolHalfAgent {
   key: string;
   call_id: string | null;
   name: string;
@@ -27,14 +30,10 @@ export interface ToolRequestHalf {
   /** Wall-clock ns: end of the response. */
   start_ns: string;
   origin_llm_call_id: string;
-  conversation_id: string | null;
-  agent_name: string | null;
-  pid: number;
-  comm: string;
 }
 
 /** What a later request tells about one tool result. */
-export interface ToolResultHalf {
+export interface ToolResultHalf extends ToolHalfAgent {
   key: string;
   call_id: string | null;
   /** Name and arguments of the call as the request's history repeats them ('' when it does not), redacted. */
@@ -46,10 +45,11 @@ export interface ToolResultHalf {
   /** Wall-clock ns: start of the request. */
   end_ns: string;
   result_llm_call_id: string;
-  conversation_id: string | null;
-  agent_name: string | null;
-  pid: number;
-  comm: string;
+}
+
+/** The {@link ToolHalfAgent} of an LLM call. */
+function agentOf(call: LlmCall): ToolHalfAgent {
+  return { conversation_id: call.conversation_id ?? null, agent_name: call.agent_name ?? null, pid: call.pid, comm: call.comm };
 }
 
 /** A value as text: strings as they are, anything else compact JSON. */
@@ -90,10 +90,7 @@ export function toolRequests(call: LlmCall, req: NormalizedRequest): ToolRequest
       tool_type: toolType(t),
       start_ns: call.end_ns.toString(),
       origin_llm_call_id: call.id,
-      conversation_id: call.conversation_id ?? null,
-      agent_name: call.agent_name ?? null,
-      pid: call.pid,
-      comm: call.comm,
+      ...agentOf(call),
     });
   }
   return out;
@@ -142,10 +139,7 @@ export function toolResults(call: LlmCall, req: NormalizedRequest): ToolResultHa
       success: typeof r._error === 'boolean' ? !r._error : null,
       end_ns: call.start_ns.toString(),
       result_llm_call_id: call.id,
-      conversation_id: call.conversation_id ?? null,
-      agent_name: call.agent_name ?? null,
-      pid: call.pid,
-      comm: call.comm,
+      ...agentOf(call),
     });
   });
   return out;

@@ -280,6 +280,17 @@ describe('HttpStreamParser: responses', () => {
     expect(deadLetters.map((d) => d.reason)).toEqual(['too_large', 'too_large']);
     expect(events.map((e) => (e.type === 'response' ? text(e.body) : e.type))).toEqual(['ok']);
   });
+
+  it('reports an unfinished last SSE event over maxMessageBytes as too_large when the stream ends, and ends the response', () => {
+    const c = new Conn();
+    const p = new HttpStreamParser({ maxMessageBytes: 64 });
+    const body = `data: ${'a'.repeat(40)}\ndata: ${'b'.repeat(40)}`;
+    const { events, deadLetters } = feed(p, [
+      c.rec('read', `HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`),
+    ]);
+    expect(deadLetters.map((d) => d.reason)).toEqual(['too_large']);
+    expect(events.map((e) => e.type)).toEqual(['response_head', 'response_end']);
+  });
 });
 
 /** An SSE body with every line-ending style, comments, multi-line data, ids, empty data and an unterminated tail. */

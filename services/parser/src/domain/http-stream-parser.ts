@@ -42,12 +42,10 @@ import {
   type HttpRequestEvent,
   type HttpResponseEvent,
   type RawSslRecord,
-  type SseEvent,
 } from '@agentsight/contracts';
-import { ByteQueue, concatBytes } from './byte-queue';
-import { decodeAll, DecodeError, IncrementalDecoder, parseContentCodings } from './content-coding';
+import { ByteQueue } from './byte-queue';
 import { bodyFraming, HeadError, MAX_START_LINE, parseHead, startVerdict, type Framing, type ParsedHead } from './http-head';
-import { SseDecoder, SseTooLargeError } from './sse-decoder';
+import { isEventStream, MessageBody, type Pos } from './message-body';
 import { H2Connection, type H2DirSnapshot, type H2Host } from './h2/connection';
 import { CLIENT_PREFACE, looksLikeServerPreface } from './h2/frames';
 import type { ConnCloseInput, DeadLetterDraft, HttpStreamParserOptions, ParseOutput, ParserDeadLetterReason, ParserStats } from './types';
@@ -59,14 +57,6 @@ const MAX_SAMPLE = 4096;
 const MAX_PENDING_METHODS = 1024;
 const LF = 0x0a;
 const CR = 0x0d;
-
-type Codings = ReturnType<typeof parseContentCodings>;
-
-/** Where a piece of a message lies: stream offset and the record that carried it. */
-interface Pos {
-  offset: number;
-  rec: RawSslRecord;
-}
 
 /** A message whose head has been parsed and whose body is being read. */
 interface Message {
@@ -82,24 +72,9 @@ interface Message {
   chunkLeft: number;
   trailers: HeaderList;
   trailerBytes: number;
-  codings: Codings;
-  /** Set when the Content-Encoding cannot be decoded by this runtime. */
-  codingError: DecodeError | null;
   expectContinue: boolean;
-  /** Too large: bytes are read (to stay in sync) but dropped, nothing is emitted. */
-  discard: boolean;
-  wireBodyBytes: number;
-  /** Non-streamed body, transfer coding removed, content coding not yet undone. */
-  raw: Uint8Array[];
-  streaming: boolean;
-  decoder: IncrementalDecoder | null;
-  sse: SseDecoder | null;
-  sseBroken: boolean;
-  decodeFailed: boolean;
-  events: number;
-  decodedBytes: number;
-  /** Wire position of the body piece where the current (undispatched) SSE event began. */
-  eventStart: Pos | null;
+  /** The body after transfer decoding: content decoding, SSE events, size limit. */
+  body: MessageBody;
 }
 
 type Mode =
@@ -260,7 +235,7 @@ export class HttpStreamParser {
       this.conns.set(key, c);
     }
     const d = c.side(dir);
-    d.msg?.decoder?.close();
+    d.msg?.body.close();
     d.msg = null;
     d.next = offset;
     d.consumed = offset;
@@ -296,7 +271,7 @@ export class HttpStreamParser {
         } catch (e) {
           sink.deadLetters.push(this.draft(null, key, 'internal_error', e instanceof Error ? e.message : String(e), new Uint8Array(0)));
         }
-        d.msg?.decoder?.close();
+        d.msg?.body.close();
       }
       this.endConnection(c, 'idle', c.lastSeenNs, sink);
       this.conns.delete(key);
@@ -358,7 +333,7 @@ export class HttpStreamParser {
     for (const c of this.conns.values())
       for (const d of [c.write, c.read]) {
         buffered += d.q.length;
-        if (d.msg) for (const r of d.msg.raw) buffered += r.length;
+        if (d.msg) buffered += d.msg.body.bufferedBytes();
       }
     for (const c of this.conns.values()) if (c.h2) buffered += c.h2.bufferedBytes();
     return { ...this.st, deadLetters: { ...this.st.deadLetters }, connections: this.conns.size, bufferedBytes: buffered };
@@ -526,14 +501,7 @@ export class HttpStreamParser {
       c.methods.push({ method: head.method, msg: null });
       if (c.methods.length > MAX_PENDING_METHODS) c.methods.shift();
     }
-    let codings: Codings = [];
-    let codingError: DecodeError | null = null;
-    try {
-      codings = parseContentCodings(headerValue(head.headers, 'content-encoding'));
-    } catch (e) {
-      codingError = e instanceof DecodeError ? e : new DecodeError(String(e));
-    }
-    const streaming = head.kind === 'response' && framing.type !== 'none' && /^\s*text\/event-stream\s*(;|$)/i.test(headerValue(head.headers, 'content-type') ?? '');
+    const streaming = head.kind === 'response' && framing.type !== 'none' && isEventStream(head.headers);
     const msg: Message = {
       head,
       start,
@@ -544,30 +512,26 @@ export class HttpStreamParser {
       chunkLeft: 0,
       trailers: [],
       trailerBytes: 0,
-      codings,
-      codingError,
       expectContinue: head.kind === 'request' && /100-continue/i.test(headerValue(head.headers, 'expect') ?? ''),
-      discard: false,
-      wireBodyBytes: 0,
-      raw: [],
-      streaming,
-      decoder: null,
-      sse: null,
-      sseBroken: false,
-      decodeFailed: false,
-      events: 0,
-      decodedBytes: 0,
-      eventStart: null,
+      body: new MessageBody(
+        {
+          maxMessage: this.maxMessage,
+          stats: this.st,
+          label: `${d.dir} message at stream offset ${start.offset}`,
+          base: (type, ordinal, first, last, end) => this.base(c, d, msg, type, ordinal, first, last, end),
+          deadLetter: (o, rec, reason, error, sample) => this.deadLetter(o, rec, reason, error, sample, c.key),
+        },
+        head.headers,
+        streaming,
+        headEndRec,
+        out,
+      ),
     };
     if (head.kind === 'request') c.methods[c.methods.length - 1].msg = msg;
     d.msg = msg;
     d.mode = 'body';
-    if (framing.type === 'length' && framing.length > this.maxMessage && !streaming) this.tooLarge(d, msg, `Content-Length ${framing.length} exceeds ${this.maxMessage} bytes`, out);
+    if (framing.type === 'length' && framing.length > this.maxMessage && !streaming) msg.body.tooLarge(headEndRec, `Content-Length ${framing.length} exceeds ${this.maxMessage} bytes`, out);
     if (streaming) {
-      this.st.streamedResponses++;
-      msg.sse = new SseDecoder(this.maxMessage);
-      if (codingError) this.decodeFailure(c, d, msg, codingError, new Uint8Array(0), out);
-      else if (codings.length > 0) msg.decoder = new IncrementalDecoder(codings, Number.MAX_SAFE_INTEGER);
       if (head.kind === 'response')
         out.events.push({
           ...this.base(c, d, msg, 'response_head', 0, start.rec, headEndRec, headEnd),
@@ -590,7 +554,7 @@ export class HttpStreamParser {
       case 'length': {
         const k = Math.min(msg.remaining, q.length);
         if (k > 0) {
-          q.takeViews(k, (v, rec, off) => this.bodyBytes(c, d, msg, v, rec, off, out));
+          q.takeViews(k, (v, rec, off) => this.bodyBytes(msg, v, rec, off, out));
           msg.remaining -= k;
         }
         if (msg.remaining > 0) return false;
@@ -598,7 +562,7 @@ export class HttpStreamParser {
         return true;
       }
       case 'close':
-        if (q.length > 0) q.takeViews(q.length, (v, rec, off) => this.bodyBytes(c, d, msg, v, rec, off, out));
+        if (q.length > 0) q.takeViews(q.length, (v, rec, off) => this.bodyBytes(msg, v, rec, off, out));
         return false;
       case 'chunked':
         return this.readChunked(c, d, msg, out);
@@ -635,7 +599,7 @@ export class HttpStreamParser {
         case 'data': {
           const k = Math.min(msg.chunkLeft, q.length);
           if (k > 0) {
-            q.takeViews(k, (v, rec, off) => this.bodyBytes(c, d, msg, v, rec, off, out));
+            q.takeViews(k, (v, rec, off) => this.bodyBytes(msg, v, rec, off, out));
             msg.chunkLeft -= k;
           }
           if (msg.chunkLeft > 0) return false;
@@ -677,68 +641,9 @@ export class HttpStreamParser {
   }
 
   /** One piece of body (transfer coding removed), at stream offset `off`, carried by `rec`. */
-  private bodyBytes(c: ConnState, d: DirState, msg: Message, v: Uint8Array, rec: RawSslRecord, off: number, out: Out): void {
+  private bodyBytes(msg: Message, v: Uint8Array, rec: RawSslRecord, off: number, out: Out): void {
     msg.lastRec = rec;
-    msg.wireBodyBytes += v.length;
-    if (msg.discard) return;
-    if (!msg.streaming) {
-      if (msg.wireBodyBytes > this.maxMessage) {
-        this.tooLarge(d, msg, `body exceeds ${this.maxMessage} bytes`, out);
-        return;
-      }
-      msg.raw.push(v);
-      return;
-    }
-    if (msg.decodeFailed || msg.sseBroken) return;
-    const at: Pos = { offset: off, rec };
-    if (!msg.decoder) {
-      this.sseBytes(c, d, msg, v, at, off + v.length, out);
-      return;
-    }
-    let pieces: Uint8Array[];
-    try {
-      pieces = msg.decoder.write(v);
-    } catch (e) {
-      this.decodeFailure(c, d, msg, e, v, out);
-      return;
-    }
-    for (const p of pieces) this.sseBytes(c, d, msg, p, at, off + v.length, out);
-  }
-
-  /**
-   * Decoded SSE bytes that came out of the wire piece starting at `at` and ending at `wireEnd`. An event's span and
-   * start_ns/end_ns are those of the wire pieces in which its first and last decoded bytes surfaced (exact to the
-   * piece: compressed bytes do not map to decoded bytes).
-   */
-  private sseBytes(c: ConnState, d: DirState, msg: Message, bytes: Uint8Array, at: Pos, wireEnd: number, out: Out): void {
-    if (bytes.length === 0 || msg.sseBroken) return;
-    msg.decodedBytes += bytes.length;
-    let evStart: Pos = msg.eventStart ?? at;
-    const sse = msg.sse!;
-    try {
-      sse.push(bytes, (e: SseEvent) => {
-        const ordinal = msg.events++;
-        this.st.sseEvents++;
-        const ev: HttpEvent = {
-          ...this.base(c, d, msg, 'sse_event', ordinal, evStart.rec, at.rec, wireEnd),
-          type: 'sse_event',
-          ordinal,
-          event: e.event,
-          data: e.data,
-        };
-        ev.span.start_offset = evStart.offset;
-        if (e.last_event_id !== undefined) ev.last_event_id = e.last_event_id;
-        out.events.push(ev);
-        // The next event begins in this piece at the earliest.
-        evStart = at;
-      });
-    } catch (e) {
-      if (!(e instanceof SseTooLargeError)) throw e;
-      msg.sseBroken = true;
-      this.deadLetter(out, at.rec, 'too_large', `${e.message} (${d.dir} message at stream offset ${msg.start.offset})`, bytes.subarray(0, MAX_SAMPLE), c.key);
-      return;
-    }
-    msg.eventStart = sse.pending() ? evStart : null;
+    msg.body.write(v, { offset: off, rec }, off + v.length, out);
   }
 
   /** Ends a message: emits it, moves consumedOffset, and gets ready for the next one. */
@@ -746,11 +651,11 @@ export class HttpStreamParser {
     const end = d.q.offset;
     const missing = how === 'short' && msg.framing.type === 'length' && msg.remaining > 0 ? msg.remaining : undefined;
     if (how === 'short') this.st.shortBodies++;
-    if (!msg.discard) {
-      if (msg.streaming) this.finishStream(c, d, msg, how, end, out);
+    if (!msg.body.discard) {
+      if (msg.body.streaming) this.finishStream(c, d, msg, how, end, out);
       else this.finishWhole(c, d, msg, how, missing, end, out);
     }
-    msg.decoder?.close();
+    msg.body.close();
     if (msg.head.kind === 'request') {
       const m = c.methods.find((x) => x.msg === msg);
       if (m) m.msg = null;
@@ -763,31 +668,9 @@ export class HttpStreamParser {
   }
 
   private finishWhole(c: ConnState, d: DirState, msg: Message, how: 'complete' | 'short', missing: number | undefined, end: number, out: Out): void {
-    const raw = concatBytes(msg.raw, msg.wireBodyBytes);
-    msg.raw = [];
-    let body: Uint8Array = raw;
-    let incomplete: 'short' | 'decode_error' | undefined = how === 'short' ? 'short' : undefined;
-    if (msg.codingError) {
-      if (!incomplete) {
-        incomplete = 'decode_error';
-        this.deadLetter(out, msg.lastRec, 'decode_error', `${msg.codingError.message} (${d.dir} message at stream offset ${msg.start.offset})`, raw);
-      }
-    } else if (msg.codings.length > 0 && raw.length > 0) {
-      try {
-        body = decodeAll(raw, msg.codings, this.maxMessage);
-      } catch (e) {
-        const de = e instanceof DecodeError ? e : new DecodeError(String(e));
-        if (de.kind === 'too_large') {
-          this.deadLetter(out, msg.lastRec, 'too_large', `${de.message} (${d.dir} message at stream offset ${msg.start.offset})`, raw);
-          return;
-        }
-        // A short body cannot be expected to decode; `short` already says why.
-        if (!incomplete) {
-          incomplete = 'decode_error';
-          this.deadLetter(out, msg.lastRec, 'decode_error', `${de.message} (${d.dir} message at stream offset ${msg.start.offset})`, raw);
-        }
-      }
-    }
+    const whole = msg.body.whole(how, msg.lastRec, out);
+    if (!whole) return;
+    const { body, incomplete } = whole;
     const head = msg.head;
     const headers = msg.trailers.length > 0 ? [...head.headers, ...msg.trailers] : head.headers;
     const ev: HttpRequestEvent | HttpResponseEvent =
@@ -802,25 +685,9 @@ export class HttpStreamParser {
   }
 
   private finishStream(c: ConnState, d: DirState, msg: Message, how: 'complete' | 'short', end: number, out: Out): void {
-    if (how === 'complete' && msg.decoder && !msg.decodeFailed) {
-      try {
-        const at: Pos = { offset: end, rec: msg.lastRec };
-        for (const p of msg.decoder.end()) this.sseBytes(c, d, msg, p, at, end, out);
-      } catch (e) {
-        this.decodeFailure(c, d, msg, e, new Uint8Array(0), out);
-      }
-    }
-    if (msg.sse?.end()) this.st.sseIncompleteTails++;
+    const fields = msg.body.endStream(how, msg.lastRec, end, out);
     this.st.responses++;
-    const ev: HttpEvent = {
-      ...this.base(c, d, msg, 'response_end', 0, msg.start.rec, msg.lastRec, end),
-      type: 'response_end',
-      events: msg.events,
-      body_bytes: msg.decodedBytes,
-    };
-    if (how === 'short') ev.body_incomplete = 'short';
-    else if (msg.decodeFailed) ev.body_incomplete = 'decode_error';
-    out.events.push(ev);
+    out.events.push({ ...this.base(c, d, msg, 'response_end', 0, msg.start.rec, msg.lastRec, end), ...fields });
   }
 
   /** The common event fields. `end` = stream offset after the last byte of what the event covers. */
@@ -923,20 +790,6 @@ export class HttpStreamParser {
     return false;
   }
 
-  private decodeFailure(c: ConnState, d: DirState, msg: Message, e: unknown, sample: Uint8Array, out: Out): void {
-    msg.decodeFailed = true;
-    msg.decoder?.close();
-    msg.decoder = null;
-    const de = e instanceof DecodeError ? e : new DecodeError(String(e));
-    this.deadLetter(out, msg.lastRec, de.kind, `${de.message} (${d.dir} message at stream offset ${msg.start.offset})`, sample.subarray(0, MAX_SAMPLE), c.key);
-  }
-
-  private tooLarge(d: DirState, msg: Message, error: string, out: Out): void {
-    msg.discard = true;
-    msg.raw = [];
-    this.deadLetter(out, msg.lastRec, 'too_large', `${d.dir} message at stream offset ${msg.start.offset}: ${error}`, new Uint8Array(0));
-  }
-
   /** Hole in the stream: end the message in progress as short, drop partial heads, resync at `newOffset`. */
   private gap(c: ConnState, d: DirState, newOffset: number, out: Out): void {
     this.st.gaps++;
@@ -962,7 +815,7 @@ export class HttpStreamParser {
 
   private makeOpaque(c: ConnState): void {
     for (const d of [c.write, c.read]) {
-      d.msg?.decoder?.close();
+      d.msg?.body.close();
       d.msg = null;
       this.st.discardedBytes += d.q.length;
       d.q.reset(d.next < 0 ? 0 : d.next);
@@ -972,7 +825,7 @@ export class HttpStreamParser {
   }
 
   private resetToResync(d: DirState): void {
-    d.msg?.decoder?.close();
+    d.msg?.body.close();
     d.msg = null;
     this.st.discardedBytes += d.q.length;
     const at = d.next < 0 ? d.q.offset : d.next;

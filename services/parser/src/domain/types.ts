@@ -1,4 +1,4 @@
-import type { DeadLetter, HttpEvent, RawSslCloseRecord, RawSslRecord } from '@agentsight/contracts';
+import type { DeadLetter, HttpEvent, RawSslCloseRecord } from '@agentsight/contracts';
 
 /**
  * What {@link HttpStreamParser.close} needs of a connection-close record (the contract's `ssl_close` raw record):

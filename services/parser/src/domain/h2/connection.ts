@@ -32,12 +32,10 @@ import {
   type HttpRequestEvent,
   type HttpResponseEvent,
   type RawSslRecord,
-  type SseEvent,
   type StreamReset,
 } from '@agentsight/contracts';
 import { ByteQueue, concatBytes } from '../byte-queue';
-import { decodeAll, DecodeError, IncrementalDecoder, parseContentCodings } from '../content-coding';
-import { SseDecoder, SseTooLargeError } from '../sse-decoder';
+import { isEventStream, MessageBody, type MessageEnd, type Pos } from '../message-body';
 import type { ParseOutput, ParserDeadLetterReason, ParserStats } from '../types';
 import { CLIENT_PREFACE, errorName, Flags, FRAME_HEADER_BYTES, FrameError, framePayload, FrameType, parseFrameHeader, parseGoaway, parseRstStream, parseSettings, Setting, type FrameHeader } from './frames';
 import { HpackDecoder, HpackError, type HpackSnapshot } from './hpack';
@@ -73,11 +71,6 @@ export interface H2DirSnapshot {
   broken: boolean;
 }
 
-interface Pos {
-  offset: number;
-  rec: RawSslRecord;
-}
-
 /** One direction of one stream: a request (write side) or a response (read side) being read. */
 interface H2Message {
   stream: number;
@@ -92,19 +85,8 @@ interface H2Message {
   status: number;
   headers: HeaderList;
   trailers: HeaderList;
-  codings: ReturnType<typeof parseContentCodings>;
-  codingError: DecodeError | null;
-  discard: boolean;
-  wireBodyBytes: number;
-  raw: Uint8Array[];
-  streaming: boolean;
-  decoder: IncrementalDecoder | null;
-  sse: SseDecoder | null;
-  sseBroken: boolean;
-  decodeFailed: boolean;
-  events: number;
-  decodedBytes: number;
-  eventStart: Pos | null;
+  /** DATA payloads: content decoding, SSE events, size limit (as an HTTP/1.1 body). */
+  body: MessageBody;
 }
 
 /** A header block being gathered (HEADERS or PUSH_PROMISE, then CONTINUATIONs until END_HEADERS). */
@@ -197,7 +179,7 @@ export class H2Connection {
    */
   resume(dir: Direction, offset: number, snap: H2DirSnapshot | null): void {
     const s = this.side(dir);
-    for (const m of s.msgs.values()) m.decoder?.close();
+    for (const m of s.msgs.values()) m.body.close();
     s.msgs.clear();
     s.block = null;
     s.q.reset(offset);
@@ -234,7 +216,7 @@ export class H2Connection {
     let n = 0;
     for (const s of [this.write, this.read]) {
       n += s.q.length;
-      for (const m of s.msgs.values()) for (const r of m.raw) n += r.length;
+      for (const m of s.msgs.values()) n += m.body.bufferedBytes();
       if (s.block) n += s.block.bytes;
     }
     return n;
@@ -504,14 +486,7 @@ export class H2Connection {
     }
     if (authority !== undefined && headerValue(headers, 'host') === undefined) headers.unshift(['host', authority]);
     const kind = s === this.write ? 'request' : 'response';
-    let codings: ReturnType<typeof parseContentCodings> = [];
-    let codingError: DecodeError | null = null;
-    try {
-      codings = parseContentCodings(headerValue(headers, 'content-encoding'));
-    } catch (e) {
-      codingError = e instanceof DecodeError ? e : new DecodeError(String(e));
-    }
-    const streaming = kind === 'response' && !b.endStream && /^\s*text\/event-stream\s*(;|$)/i.test(headerValue(headers, 'content-type') ?? '');
+    const streaming = kind === 'response' && !b.endStream && isEventStream(headers);
     const m: H2Message = {
       stream: b.stream,
       dir: s.dir,
@@ -524,26 +499,22 @@ export class H2Connection {
       status,
       headers,
       trailers: [],
-      codings,
-      codingError,
-      discard: false,
-      wireBodyBytes: 0,
-      raw: [],
-      streaming,
-      decoder: null,
-      sse: null,
-      sseBroken: false,
-      decodeFailed: false,
-      events: 0,
-      decodedBytes: 0,
-      eventStart: null,
+      body: new MessageBody(
+        {
+          maxMessage: this.host.maxMessage,
+          stats: this.host.stats,
+          label: `${s.dir} message of stream ${b.stream}`,
+          base: (type, ordinal, first, last, end) => this.base(m, type, ordinal, first, last, end),
+          deadLetter: (o, rec, reason, error, sample) => this.host.deadLetter(o, rec, reason, error, sample),
+        },
+        headers,
+        streaming,
+        lastRec,
+        out,
+      ),
     };
     s.msgs.set(b.stream, m);
     if (streaming) {
-      this.host.stats.streamedResponses++;
-      m.sse = new SseDecoder(this.host.maxMessage);
-      if (codingError) this.decodeFailure(m, codingError, new Uint8Array(0), out);
-      else if (codings.length > 0) m.decoder = new IncrementalDecoder(codings, Number.MAX_SAFE_INTEGER);
       out.events.push({
         ...this.base(m, 'response_head', 0, b.start.rec, lastRec, end),
         type: 'response_head',
@@ -560,81 +531,18 @@ export class H2Connection {
   /** A piece of DATA payload (padding removed) of `m`, from the frame at `at`, ending at stream offset `frameEnd`. */
   private bodyBytes(m: H2Message, v: Uint8Array, at: Pos, frameEnd: number, out: ParseOutput): void {
     m.lastRec = at.rec;
-    m.wireBodyBytes += v.length;
-    if (m.discard) return;
-    if (!m.streaming) {
-      if (m.wireBodyBytes > this.host.maxMessage) {
-        m.discard = true;
-        m.raw = [];
-        this.host.deadLetter(out, at.rec, 'too_large', `${m.dir} message of stream ${m.stream}: body exceeds ${this.host.maxMessage} bytes`, new Uint8Array(0));
-        return;
-      }
-      m.raw.push(v);
-      return;
-    }
-    if (m.decodeFailed || m.sseBroken) return;
-    if (!m.decoder) {
-      this.sseBytes(m, v, at, frameEnd, out);
-      return;
-    }
-    let pieces: Uint8Array[];
-    try {
-      pieces = m.decoder.write(v);
-    } catch (e) {
-      this.decodeFailure(m, e, v, out);
-      return;
-    }
-    for (const p of pieces) this.sseBytes(m, p, at, frameEnd, out);
-  }
-
-  /** Decoded SSE bytes surfaced by the frame at `at` (spans as for HTTP/1.1: exact to the frame). */
-  private sseBytes(m: H2Message, bytes: Uint8Array, at: Pos, frameEnd: number, out: ParseOutput): void {
-    if (bytes.length === 0 || m.sseBroken) return;
-    m.decodedBytes += bytes.length;
-    let evStart: Pos = m.eventStart ?? at;
-    const sse = m.sse!;
-    try {
-      sse.push(bytes, (e: SseEvent) => {
-        const ordinal = m.events++;
-        this.host.stats.sseEvents++;
-        const ev: HttpEvent = {
-          ...this.base(m, 'sse_event', ordinal, evStart.rec, at.rec, frameEnd),
-          type: 'sse_event',
-          ordinal,
-          event: e.event,
-          data: e.data,
-        };
-        ev.span.start_offset = evStart.offset;
-        if (e.last_event_id !== undefined) ev.last_event_id = e.last_event_id;
-        out.events.push(ev);
-        evStart = at;
-      });
-    } catch (e) {
-      if (!(e instanceof SseTooLargeError)) throw e;
-      m.sseBroken = true;
-      this.host.deadLetter(out, at.rec, 'too_large', `${e.message} (${m.dir} message of stream ${m.stream})`, bytes.subarray(0, MAX_SAMPLE));
-      return;
-    }
-    m.eventStart = sse.pending() ? evStart : null;
-  }
-
-  private decodeFailure(m: H2Message, e: unknown, sample: Uint8Array, out: ParseOutput): void {
-    m.decodeFailed = true;
-    m.decoder?.close();
-    m.decoder = null;
-    const de = e instanceof DecodeError ? e : new DecodeError(String(e));
-    this.host.deadLetter(out, m.lastRec, de.kind, `${de.message} (${m.dir} message of stream ${m.stream})`, sample.subarray(0, MAX_SAMPLE));
+    m.body.write(v, at, frameEnd, out);
   }
 
   /** Ends a message: emits it (request/response, or response_end for a stream) and forgets it. */
-  private finish(s: Side, m: H2Message, how: 'complete' | 'short' | 'reset', out: ParseOutput, reset?: StreamReset): void {
+  private finish(s: Side, m: H2Message, how: MessageEnd, out: ParseOutput, reset?: StreamReset): void {
     s.msgs.delete(m.stream);
     if (how === 'short') this.host.stats.shortBodies++;
-    if (!m.discard) {
-      if (m.streaming) this.finishStream(m, how, out, reset);
+    if (!m.body.discard) {
+      if (m.body.streaming) this.finishStream(m, how, out, reset);
       else this.finishWhole(m, how, out, reset);
     }
-    m.decoder?.close();
+    m.body.close();
     if (m.kind === 'request' && how === 'complete') remember(this.awaiting, m.stream);
     if (m.kind === 'response') {
       this.awaiting.delete(m.stream);
@@ -643,31 +551,10 @@ export class H2Connection {
     s.settle();
   }
 
-  private finishWhole(m: H2Message, how: 'complete' | 'short' | 'reset', out: ParseOutput, reset?: StreamReset): void {
-    const raw = concatBytes(m.raw, m.wireBodyBytes);
-    m.raw = [];
-    let body: Uint8Array = raw;
-    let incomplete: 'short' | 'decode_error' | 'reset' | undefined = how === 'complete' ? undefined : how;
-    if (m.codingError) {
-      if (!incomplete) {
-        incomplete = 'decode_error';
-        this.host.deadLetter(out, m.lastRec, 'decode_error', `${m.codingError.message} (${m.dir} message of stream ${m.stream})`, raw.subarray(0, MAX_SAMPLE));
-      }
-    } else if (m.codings.length > 0 && raw.length > 0) {
-      try {
-        body = decodeAll(raw, m.codings, this.host.maxMessage);
-      } catch (e) {
-        const de = e instanceof DecodeError ? e : new DecodeError(String(e));
-        if (de.kind === 'too_large') {
-          this.host.deadLetter(out, m.lastRec, 'too_large', `${de.message} (${m.dir} message of stream ${m.stream})`, raw.subarray(0, MAX_SAMPLE));
-          return;
-        }
-        if (!incomplete) {
-          incomplete = 'decode_error';
-          this.host.deadLetter(out, m.lastRec, 'decode_error', `${de.message} (${m.dir} message of stream ${m.stream})`, raw.subarray(0, MAX_SAMPLE));
-        }
-      }
-    }
+  private finishWhole(m: H2Message, how: MessageEnd, out: ParseOutput, reset?: StreamReset): void {
+    const whole = m.body.whole(how, m.lastRec, out);
+    if (!whole) return;
+    const { body, incomplete } = whole;
     const headers = m.trailers.length > 0 ? [...m.headers, ...m.trailers] : m.headers;
     const ev: HttpRequestEvent | HttpResponseEvent =
       m.kind === 'request'
@@ -680,25 +567,10 @@ export class H2Connection {
     out.events.push(ev);
   }
 
-  private finishStream(m: H2Message, how: 'complete' | 'short' | 'reset', out: ParseOutput, reset?: StreamReset): void {
-    if (how === 'complete' && m.decoder && !m.decodeFailed) {
-      try {
-        const at: Pos = { offset: m.end, rec: m.lastRec };
-        for (const p of m.decoder.end()) this.sseBytes(m, p, at, m.end, out);
-      } catch (e) {
-        this.decodeFailure(m, e, new Uint8Array(0), out);
-      }
-    }
-    if (m.sse?.end()) this.host.stats.sseIncompleteTails++;
+  private finishStream(m: H2Message, how: MessageEnd, out: ParseOutput, reset?: StreamReset): void {
+    const fields = m.body.endStream(how, m.lastRec, m.end, out);
     this.host.stats.responses++;
-    const ev: HttpEvent = {
-      ...this.base(m, 'response_end', 0, m.start.rec, m.lastRec, m.end),
-      type: 'response_end',
-      events: m.events,
-      body_bytes: m.decodedBytes,
-    };
-    if (how !== 'complete') ev.body_incomplete = how;
-    else if (m.decodeFailed) ev.body_incomplete = 'decode_error';
+    const ev: HttpEvent = { ...this.base(m, 'response_end', 0, m.start.rec, m.lastRec, m.end), ...fields };
     if (how === 'reset' && reset) ev.reset = reset;
     out.events.push(ev);
   }
