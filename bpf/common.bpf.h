@@ -73,6 +73,57 @@ static __always_inline __u64 wakeup_flags(void)
 											 : BPF_RB_NO_WAKEUP;
 }
 
+/*
+ * Emits one record: the hdr_size bytes at hdr (the record's header, filled by the caller; 8-byte aligned, as are
+ * ring-buffer records), then n bytes of user memory at src, in a ring-buffer reservation with room for cap data bytes
+ * (a constant, so the verifier knows the record's size). 0, or -1 when the reservation failed or the user memory could
+ * not be read (nothing emitted then).
+ */
+static __always_inline int emit_sized(const void *hdr, const __u32 hdr_size, __u64 src, __u64 n, const __u64 cap)
+{
+	void *e = bpf_ringbuf_reserve(&events, hdr_size + cap, 0);
+
+	if (!e)
+		return -1;
+	/* Known alignment: copied in 8-byte words, not byte by byte (3x the instructions otherwise). */
+	__builtin_memcpy(__builtin_assume_aligned(e, 8), __builtin_assume_aligned(hdr, 8), hdr_size);
+	barrier_var(n);
+	if (n > cap || bpf_probe_read_user(e + hdr_size, n, (const void *)src)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return -1;
+	}
+	bpf_ringbuf_submit(e, wakeup_flags());
+	return 0;
+}
+
+/*
+ * emit_sized for one fragment of a call (n <= frag_max bytes) in the smallest size class that holds it: 512 B, 4 KiB
+ * or frag_max bytes of data, so small calls do not waste ring space. The consumer sizes data by the header's
+ * fragment length, not by the record's size.
+ */
+static __always_inline int emit_fragment(const void *hdr, const __u32 hdr_size, __u64 src, __u64 n,
+					 const __u64 frag_max)
+{
+	if (n <= 512)
+		return emit_sized(hdr, hdr_size, src, n, 512);
+	if (n <= 4096)
+		return emit_sized(hdr, hdr_size, src, n, 4096);
+	return emit_sized(hdr, hdr_size, src, n, frag_max);
+}
+
+/*
+ * The last `bytes` bytes of a call are lost (a failed fragment, or a call too large): counts them in `drops` as the
+ * fragments of frag_max bytes they would have filled, and returns that fragment count. Consumers then see a prefix of
+ * the call, never a hole.
+ */
+static __always_inline __u64 drop_fragments(__u64 bytes, const __u64 frag_max)
+{
+	__u64 frags = (bytes + frag_max - 1) / frag_max;
+
+	count_drop(frags, bytes);
+	return frags;
+}
+
 static __always_inline bool comm_equals(const char *comm, int k)
 {
 #pragma unroll

@@ -44,6 +44,18 @@ enum proc_io_event_type {
 	EVENT_STDIO = 6,
 };
 
+/**
+ * Leading fields of the file, network and stdio records: the record type and the thread that made the call (so the
+ * producer finds the parent of any of them at the same place).
+ */
+struct as_io_task {
+	__u32 type; /* EVENT_FILE_OPEN, EVENT_NET_CONNECT or EVENT_STDIO */
+	__u32 pid;  /* tgid */
+	__u32 tid;
+	__u32 uid;
+	__u32 ppid; /* real parent's tgid */
+};
+
 /** Bytes of an opened path copied (including the NUL): the kernel's PATH_MAX, so only a path the kernel itself
  * rejects (ENAMETOOLONG) can be cut, and then path_truncated is set. */
 #define FILE_PATH_MAX 4096
@@ -53,11 +65,7 @@ enum proc_io_event_type {
  * sizeof(struct as_file_event) + path_len bytes (variable size).
  */
 struct as_file_event {
-	__u32 type;        /* EVENT_FILE_OPEN */
-	__u32 pid;         /* tgid */
-	__u32 tid;
-	__u32 uid;
-	__u32 ppid;        /* real parent's tgid */
+	struct as_io_task task; /* type EVENT_FILE_OPEN */
 	__s32 result;      /* fd (>= 0) or -errno */
 	__u64 ts_ns;       /* CLOCK_BOOTTIME ns at the call's return */
 	__u64 flags;       /* open flags as passed (creat: O_WRONLY|O_CREAT|O_TRUNC) */
@@ -74,11 +82,7 @@ struct as_file_event {
 
 /** One connect() (AF_INET, AF_INET6 or AF_UNIX only), emitted at the syscall's return. Fixed size. */
 struct as_net_event {
-	__u32 type;        /* EVENT_NET_CONNECT */
-	__u32 pid;         /* tgid */
-	__u32 tid;
-	__u32 uid;
-	__u32 ppid;        /* real parent's tgid */
+	struct as_io_task task; /* type EVENT_NET_CONNECT */
 	__s32 result;      /* 0 or -errno (-EINPROGRESS for a non-blocking socket) */
 	__u64 ts_ns;       /* CLOCK_BOOTTIME ns at the call's return */
 	__u32 addr_len;    /* bytes of addr copied: min(addrlen passed, NET_ADDR_MAX) */
@@ -107,11 +111,7 @@ enum stdio_ftype {
  * sizeof(struct as_stdio_event) + frag_len (size classes); only frag_len bytes of data are valid.
  */
 struct as_stdio_event {
-	__u32 type;        /* EVENT_STDIO */
-	__u32 pid;         /* tgid */
-	__u32 tid;
-	__u32 uid;
-	__u32 ppid;        /* real parent's tgid */
+	struct as_io_task task; /* type EVENT_STDIO */
 	__u32 fd;          /* 0, 1 or 2 */
 	__u64 ts_ns;       /* CLOCK_BOOTTIME ns at the call's return (same for all fragments of a call) */
 	__u64 ino;         /* channel inode: a pipe's inode, for an AF_UNIX socket min(own, peer) inode; 0 unknown */

@@ -237,6 +237,16 @@ static __always_inline bool pseudo_fs_path(const char *p)
 	return false;
 }
 
+/* The leading fields of a file / network / stdio record (type) of the current thread, of process task. */
+static __always_inline void fill_io_task(struct as_io_task *t, __u32 type, __u64 id, struct task_struct *task)
+{
+	t->type = type;
+	t->pid = id >> 32;
+	t->tid = (__u32)id;
+	t->uid = (__u32)bpf_get_current_uid_gid();
+	t->ppid = BPF_CORE_READ(task, real_parent, tgid);
+}
+
 /* Emits the record of an open of filename (user pointer) that returned ret (fd or -errno). */
 static __always_inline void emit_file_open(const char *filename, __u64 flags, __u32 mode, __u64 id,
 					   struct task_struct *task, int ret)
@@ -271,11 +281,7 @@ static __always_inline void emit_file_open(const char *filename, __u64 flags, __
 			*v += 1;
 		return;
 	}
-	e->type = EVENT_FILE_OPEN;
-	e->pid = id >> 32;
-	e->tid = (__u32)id;
-	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	fill_io_task(&e->task, EVENT_FILE_OPEN, id, task);
 	e->result = ret;
 	e->ts_ns = bpf_ktime_get_boot_ns();
 	e->flags = flags;
@@ -318,11 +324,7 @@ static __always_inline void emit_net_connect(const void *uaddr, int addrlen, __u
 	__builtin_memset(e->addr, 0, sizeof(e->addr));
 	if (bpf_probe_read_user(e->addr, len, uaddr))
 		len = 0;
-	e->type = EVENT_NET_CONNECT;
-	e->pid = id >> 32;
-	e->tid = (__u32)id;
-	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	fill_io_task(&e->task, EVENT_NET_CONNECT, id, task);
 	e->result = ret;
 	e->ts_ns = bpf_ktime_get_boot_ns();
 	e->addr_len = (__u32)len;
@@ -334,23 +336,13 @@ static __always_inline void emit_net_connect(const void *uaddr, int addrlen, __u
 /* State of one stdio call while its fragments are emitted (bpf_loop). The bytes are walked segment by segment: one
  * segment for read/write, the iovecs in order for readv/writev. */
 struct stdio_ctx {
-	__u64 ts_ns;
-	__u64 ino;
 	__u64 seg;      /* user address of the rest of the current segment */
 	__u64 seg_left; /* bytes left in the current segment */
 	__u64 iov;      /* user address of the next struct iovec (readv/writev), 0 for read/write */
 	__u64 iov_left; /* iovecs not yet visited */
 	__u64 off;      /* bytes of the call already emitted */
 	__u64 len;      /* the call's byte count (return value) */
-	__u32 pid;
-	__u32 tid;
-	__u32 uid;
-	__u32 ppid;
-	__u32 fd;
-	__u32 dev;
-	__u8 dir;
-	__u8 ftype;
-	char comm[TASK_COMM_LEN_];
+	struct as_stdio_event hdr; /* header of every fragment record; frag_offset / frag_len set per fragment */
 };
 
 /* Per-CPU home of the stdio_ctx of the call being emitted: a map value, not the stack, so the verifier does not track
@@ -366,39 +358,6 @@ struct {
 struct stdio_loop {
 	struct stdio_ctx *c;
 };
-
-/* Emits the next n bytes (n <= cap) of the call into a record with room for cap data bytes; 0, or -1 on failure. */
-static __always_inline int emit_stdio_sized(struct stdio_ctx *c, __u64 n, const __u64 cap)
-{
-	struct as_stdio_event *e = bpf_ringbuf_reserve(&events, sizeof(struct as_stdio_event) + cap, 0);
-
-	if (!e)
-		return -1;
-	e->type = EVENT_STDIO;
-	e->pid = c->pid;
-	e->tid = c->tid;
-	e->uid = c->uid;
-	e->ppid = c->ppid;
-	e->fd = c->fd;
-	e->ts_ns = c->ts_ns;
-	e->ino = c->ino;
-	e->dev = c->dev;
-	e->len = (__u32)c->len;
-	e->frag_offset = (__u32)c->off;
-	e->frag_len = (__u32)n;
-	e->dir = c->dir;
-	e->ftype = c->ftype;
-	e->_pad = 0;
-	e->_pad2 = 0;
-	__builtin_memcpy(e->comm, c->comm, TASK_COMM_LEN_);
-	barrier_var(n);
-	if (n > cap || bpf_probe_read_user(e->data, n, (const void *)c->seg)) {
-		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
-		return -1;
-	}
-	bpf_ringbuf_submit(e, wakeup_flags());
-	return 0;
-}
 
 static long stdio_frag_cb(__u32 i, void *data)
 {
@@ -424,12 +383,9 @@ static long stdio_frag_cb(__u32 i, void *data)
 		n = c->seg_left;
 	if (n > STDIO_FRAG_MAX)
 		n = STDIO_FRAG_MAX;
-	if (n <= 512)
-		err = emit_stdio_sized(c, n, 512);
-	else if (n <= 4096)
-		err = emit_stdio_sized(c, n, 4096);
-	else
-		err = emit_stdio_sized(c, n, STDIO_FRAG_MAX);
+	c->hdr.frag_offset = (__u32)c->off;
+	c->hdr.frag_len = (__u32)n;
+	err = emit_fragment(&c->hdr, sizeof(c->hdr), c->seg, n, STDIO_FRAG_MAX);
 	if (err)
 		goto lost;
 	c->off += n;
@@ -437,9 +393,8 @@ static long stdio_frag_cb(__u32 i, void *data)
 	c->seg_left -= n;
 	return 0;
 lost:
-	/* This and every later fragment of the call are lost: count them all (consumers see a prefix of the call). */
-	n = c->len - c->off;
-	count_drop((n + STDIO_FRAG_MAX - 1) / STDIO_FRAG_MAX, n);
+	/* This and every later fragment of the call are lost. */
+	drop_fragments(c->len - c->off, STDIO_FRAG_MAX);
 	c->off = c->len;
 	return 1;
 }
@@ -453,29 +408,29 @@ static __always_inline void stdio_channel(struct task_struct *task, __u32 fd, st
 	struct inode *inode;
 	__u32 mode;
 
-	c->ftype = STDIO_FT_OTHER;
+	c->hdr.ftype = STDIO_FT_OTHER;
 	if (!fds || bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return;
 	inode = BPF_CORE_READ(f, f_inode);
 	mode = BPF_CORE_READ(inode, i_mode) & S_IFMT_;
-	c->ino = BPF_CORE_READ(inode, i_ino);
-	c->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	c->hdr.ino = BPF_CORE_READ(inode, i_ino);
+	c->hdr.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	if (mode == S_IFIFO_) {
-		c->ftype = STDIO_FT_FIFO;
+		c->hdr.ftype = STDIO_FT_FIFO;
 	} else if (mode == S_IFCHR_) {
-		c->ftype = STDIO_FT_CHR;
+		c->hdr.ftype = STDIO_FT_CHR;
 	} else if (mode == S_IFREG_) {
-		c->ftype = STDIO_FT_REG;
+		c->hdr.ftype = STDIO_FT_REG;
 	} else if (mode == S_IFSOCK_) {
 		struct socket *sock = BPF_CORE_READ(f, private_data);
 		struct sock *sk = BPF_CORE_READ(sock, sk);
 		__u64 peer_ino;
 
-		c->ftype = STDIO_FT_SOCK;
+		c->hdr.ftype = STDIO_FT_SOCK;
 		if (sk && BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX_) {
 			peer_ino = BPF_CORE_READ((struct unix_sock *)sk, peer, sk_socket, file, f_inode, i_ino);
-			if (peer_ino && peer_ino < c->ino)
-				c->ino = peer_ino;
+			if (peer_ino && peer_ino < c->hdr.ino)
+				c->hdr.ino = peer_ino;
 		}
 	}
 }
@@ -490,7 +445,7 @@ static __always_inline void emit_stdio(struct pt_regs *regs, long nr, long ret, 
 	__u64 loops;
 
 	if ((__u64)ret > STDIO_CALL_MAX) {
-		count_drop(((__u64)ret + STDIO_FRAG_MAX - 1) / STDIO_FRAG_MAX, ret);
+		drop_fragments(ret, STDIO_FRAG_MAX);
 		return;
 	}
 	cp = bpf_map_lookup_elem(&stdio_scratch, &zero);
@@ -499,15 +454,13 @@ static __always_inline void emit_stdio(struct pt_regs *regs, long nr, long ret, 
 	loop.c = cp;
 #define c (*cp)
 	__builtin_memset(cp, 0, sizeof(*cp));
-	c.ts_ns = bpf_ktime_get_boot_ns();
 	c.len = (__u64)ret;
-	c.pid = id >> 32;
-	c.tid = (__u32)id;
-	c.uid = (__u32)bpf_get_current_uid_gid();
-	c.ppid = BPF_CORE_READ(task, real_parent, tgid);
-	c.fd = fd;
-	c.dir = (nr == NR_WRITE || nr == NR_WRITEV) ? 0 : 1;
-	bpf_get_current_comm(c.comm, sizeof(c.comm));
+	fill_io_task(&c.hdr.task, EVENT_STDIO, id, task);
+	c.hdr.ts_ns = bpf_ktime_get_boot_ns();
+	c.hdr.fd = fd;
+	c.hdr.len = (__u32)ret;
+	c.hdr.dir = (nr == NR_WRITE || nr == NR_WRITEV) ? 0 : 1;
+	bpf_get_current_comm(c.hdr.comm, sizeof(c.hdr.comm));
 	stdio_channel(task, fd, cp);
 	loops = (c.len + STDIO_FRAG_MAX - 1) / STDIO_FRAG_MAX + 1;
 	if (nr == NR_READ || nr == NR_WRITE) {

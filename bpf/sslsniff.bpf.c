@@ -59,17 +59,9 @@ static __always_inline struct probe_stat *probe_stat_of(__u32 probe)
 
 /* State of one call while its fragments are emitted. */
 struct emit_ctx {
-	__u64 ts_ns;
-	__u64 ssl;
-	__u64 buf;
-	__u32 pid;
-	__u32 tid;
-	__u32 uid;
-	__u32 len;
+	__u64 buf;   /* user address of the call's payload */
 	__u32 probe; /* probe id (attach cookie) */
-	__u8 fn;
-	__u8 dir;
-	char comm[TASK_COMM_LEN_];
+	struct as_ssl_event hdr; /* header of every fragment record; frag_offset / frag_len set per fragment */
 };
 
 static __always_inline int call_entry(__u32 fn, __u64 ssl, __u64 buf, __u64 outlen)
@@ -102,45 +94,10 @@ static __always_inline int nspr_entry(__u32 fn, __u64 fd, __u64 buf)
 	return call_entry(fn, fd, buf, 0);
 }
 
-/* Emits the fragment at `off` (n bytes, n <= cap) into a record with room for cap data bytes. 0, or -1 when the
- * reservation failed, -2 when the user memory could not be read (record discarded). */
-static __always_inline int emit_sized(struct emit_ctx *c, __u64 off, __u64 n, const __u64 cap)
-{
-	struct as_ssl_event *e = bpf_ringbuf_reserve(&events, sizeof(struct as_ssl_event) + cap, 0);
-
-	if (!e)
-		return -1;
-	e->type = EVENT_SSL;
-	e->pid = c->pid;
-	e->tid = c->tid;
-	e->uid = c->uid;
-	e->ts_ns = c->ts_ns;
-	e->ssl = c->ssl;
-	e->len = c->len;
-	e->frag_offset = (__u32)off;
-	e->frag_len = (__u32)n;
-	e->fn = c->fn;
-	e->dir = c->dir;
-	e->_pad = 0;
-	__builtin_memcpy(e->comm, c->comm, TASK_COMM_LEN_);
-
-	barrier_var(n);
-	if (n > cap) {
-		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
-		return -2;
-	}
-	if (bpf_probe_read_user(e->data, n, (const void *)(c->buf + off))) {
-		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
-		return -2;
-	}
-	bpf_ringbuf_submit(e, wakeup_flags());
-	return 0;
-}
-
 static long emit_frag_cb(__u32 i, void *data)
 {
 	struct emit_ctx *c = data;
-	__u64 len = c->len;
+	__u64 len = c->hdr.len;
 	__u64 off = (__u64)i * SSL_FRAG_MAX;
 	struct probe_stat *st;
 	__u64 n;
@@ -151,20 +108,14 @@ static long emit_frag_cb(__u32 i, void *data)
 	n = len - off;
 	if (n > SSL_FRAG_MAX)
 		n = SSL_FRAG_MAX;
-
-	if (n <= 512)
-		err = emit_sized(c, off, n, 512);
-	else if (n <= 4096)
-		err = emit_sized(c, off, n, 4096);
-	else
-		err = emit_sized(c, off, n, SSL_FRAG_MAX);
+	c->hdr.frag_offset = (__u32)off;
+	c->hdr.frag_len = (__u32)n;
+	err = emit_fragment(&c->hdr, sizeof(c->hdr), c->buf + off, n, SSL_FRAG_MAX);
 	st = probe_stat_of(c->probe);
 	if (err) {
-		/* This and every later fragment of the call are lost: count them all. */
-		__u64 left = len - off;
-		__u64 frags = (left + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX;
+		/* This and every later fragment of the call are lost. */
+		__u64 frags = drop_fragments(len - off, SSL_FRAG_MAX);
 
-		count_drop(frags, left);
 		if (st)
 			st->ringbuf_drops += frags;
 		return 1;
@@ -213,7 +164,7 @@ static __always_inline int call_return(struct pt_regs *ctx, __u32 fn)
 
 	if (!a)
 		return 0;
-	c.ssl = a->ssl;
+	c.hdr.ssl = a->ssl;
 	c.buf = a->buf;
 	len = call_len(ctx, fn, a->outlen);
 	bpf_map_delete_elem(&active_calls, &k);
@@ -222,26 +173,27 @@ static __always_inline int call_return(struct pt_regs *ctx, __u32 fn)
 	c.probe = (__u32)bpf_get_attach_cookie(ctx);
 	if (len > SSL_CALL_MAX) {
 		struct probe_stat *st = probe_stat_of(c.probe);
+		__u64 frags = drop_fragments(len, SSL_FRAG_MAX);
 
-		count_drop((len + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX, len);
 		if (st)
-			st->ringbuf_drops += (len + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX;
+			st->ringbuf_drops += frags;
 		return 0;
 	}
 
-	c.ts_ns = bpf_ktime_get_boot_ns();
-	c.pid = id >> 32;
-	c.tid = (__u32)id;
-	c.uid = (__u32)bpf_get_current_uid_gid();
-	c.len = (__u32)len;
-	c.fn = fn;
-	c.dir = (fn == SSL_FN_WRITE || fn == SSL_FN_WRITE_EX || fn == SSL_FN_GNUTLS_SEND || fn == SSL_FN_NSPR_WRITE ||
-		 fn == SSL_FN_NSPR_SEND)
-			? SSL_DIR_WRITE
-			: SSL_DIR_READ;
-	bpf_get_current_comm(c.comm, sizeof(c.comm));
+	c.hdr.type = EVENT_SSL;
+	c.hdr.ts_ns = bpf_ktime_get_boot_ns();
+	c.hdr.pid = id >> 32;
+	c.hdr.tid = (__u32)id;
+	c.hdr.uid = (__u32)bpf_get_current_uid_gid();
+	c.hdr.len = (__u32)len;
+	c.hdr.fn = fn;
+	c.hdr.dir = (fn == SSL_FN_WRITE || fn == SSL_FN_WRITE_EX || fn == SSL_FN_GNUTLS_SEND || fn == SSL_FN_NSPR_WRITE ||
+		     fn == SSL_FN_NSPR_SEND)
+			    ? SSL_DIR_WRITE
+			    : SSL_DIR_READ;
+	bpf_get_current_comm(c.hdr.comm, sizeof(c.hdr.comm));
 
-	bpf_loop((c.len + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX, emit_frag_cb, &c, 0);
+	bpf_loop((len + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX, emit_frag_cb, &c, 0);
 	return 0;
 }
 

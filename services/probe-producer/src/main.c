@@ -403,11 +403,20 @@ static void next_base(struct rec_base *b, uint64_t ts_boot_ns)
 	b->ts_wall_ns = (uint64_t)((int64_t)ts_boot_ns + g.wall_offset_ns);
 }
 
-/* Publishes the record in g.sbuf with the id of base b. */
-static void publish_current(const char *subject, const struct rec_base *b)
-{
-	char id[128];
+#define NO_PARTITION (-1) /* publish_current: a subject without a partition token */
 
+/*
+ * Publishes the record in g.sbuf, encoded with base b, with the id of b on agentsight.raw.<family>.<host> (partition
+ * NO_PARTITION) or agentsight.raw.<family>.<host>.<partition>.
+ */
+static void publish_current(const struct rec_base *b, const char *family, int64_t partition)
+{
+	char id[128], subject[320];
+
+	if (partition == NO_PARTITION)
+		snprintf(subject, sizeof(subject), "agentsight.raw.%s.%s", family, g.host_token);
+	else
+		snprintf(subject, sizeof(subject), "agentsight.raw.%s.%s.%lld", family, g.host_token, (long long)partition);
 	snprintf(id, sizeof(id), "%s:%llu:%llu", g.boot_id, (unsigned long long)g.run, (unsigned long long)b->seq);
 	publisher_publish(g.pub, subject, id, g.sbuf.data, g.sbuf.size);
 	g.have_last_seq = true;
@@ -417,30 +426,28 @@ static void publish_current(const char *subject, const struct rec_base *b)
 static void publish_proc(const struct rec_proc *r, uint64_t ts_boot_ns)
 {
 	struct rec_base b;
-	char subject[320];
 
 	next_base(&b, ts_boot_ns);
 	encode_proc(&g.sbuf, &b, r);
-	snprintf(subject, sizeof(subject), "agentsight.raw.proc.%s", g.host_token);
-	publish_current(subject, &b);
+	publish_current(&b, "proc", NO_PARTITION);
 }
 
 /* Publishes a snapshot of pid from /proc (comm_hint when the process is already gone). */
 static void publish_snapshot(uint32_t pid, const char *comm_hint)
 {
 	static struct proc_snapshot s;
-	struct rec_proc r = { .event = "snapshot", .pid = pid };
+	struct rec_proc r = { .event = "snapshot", .task.pid = pid };
 
 	if (read_proc_snapshot(pid, &s) == 0) {
-		r.ppid = s.ppid;
-		r.uid = s.uid;
-		r.comm = s.comm;
+		r.task.ppid = s.ppid;
+		r.task.uid = s.uid;
+		r.task.comm = s.comm;
 		r.filename = s.exe;
 		r.args = s.args;
 		r.args_len = s.args_len;
 		r.argv_truncated = s.args_truncated;
 	} else {
-		r.comm = comm_hint ? comm_hint : "";
+		r.task.comm = comm_hint ? comm_hint : "";
 		r.filename = "";
 		r.args = "";
 		r.argv_truncated = true; /* unknown argv: the process exited before we could read it */
@@ -448,8 +455,11 @@ static void publish_snapshot(uint32_t pid, const char *comm_hint)
 	publish_proc(&r, boottime_ns());
 }
 
-/* A record of pid arrived: publish a snapshot first when neither an exec nor a snapshot of it was published. */
-static void ensure_known(uint32_t pid, const char *comm)
+/*
+ * A record of pid arrived: publish a snapshot first when neither an exec nor a snapshot of it was published. Returns
+ * what the producer knows about pid.
+ */
+static struct pidinfo *ensure_known(uint32_t pid, const char *comm)
 {
 	struct pidinfo *pi = pid_get(pid, true);
 
@@ -457,6 +467,7 @@ static void ensure_known(uint32_t pid, const char *comm)
 		publish_snapshot(pid, comm);
 		pi->known = true;
 	}
+	return pi;
 }
 
 /* Sum over CPUs of the per-CPU counter array map_fd at index k. */
@@ -557,13 +568,11 @@ static void publish_loss(bool print)
 	struct publisher_stats st;
 	struct rec_loss r;
 	struct rec_base b;
-	char subject[320];
 
 	read_loss(&r, probes);
 	next_base(&b, boottime_ns());
 	encode_loss(&g.sbuf, &b, &r);
-	snprintf(subject, sizeof(subject), "agentsight.raw.loss.%s", g.host_token);
-	publish_current(subject, &b);
+	publish_current(&b, "loss", NO_PARTITION);
 	if (!print)
 		return;
 	publisher_get_stats(g.pub, &st);
@@ -579,78 +588,96 @@ static void publish_loss(bool print)
 
 /* ---- ring-buffer records ---- */
 
+/* True when a ring-buffer record fails its checks (`bad`): says so on stderr, the record is skipped. */
+static bool malformed(bool bad, const char *what, size_t size)
+{
+	if (bad)
+		fprintf(stderr, "agentsight-probe: malformed %s record (%zu bytes) skipped\n", what, size);
+	return bad;
+}
+
+/*
+ * The task of a ring-buffer record into t: the ids as given, the comm (TASK_COMM_LEN_ bytes, NUL-terminated only when
+ * shorter) copied into buf, which t->comm then points to.
+ */
+static void task_of(struct rec_task *t, char buf[TASK_COMM_LEN_ + 1], const char *comm, uint32_t pid, uint32_t tid,
+		    uint32_t uid, uint32_t ppid)
+{
+	memcpy(buf, comm, TASK_COMM_LEN_);
+	buf[TASK_COMM_LEN_] = 0;
+	*t = (struct rec_task){ .pid = pid, .tid = tid, .uid = uid, .ppid = ppid, .comm = buf };
+}
+
+/* task_of for the file, network and stdio records (comm: the record's). */
+static void io_task_of(struct rec_task *t, char buf[TASK_COMM_LEN_ + 1], const struct as_io_task *k, const char *comm)
+{
+	task_of(t, buf, comm, k->pid, k->tid, k->uid, k->ppid);
+}
+
+/* Partition of the connection (pid, ssl): every record of a connection goes to agentsight.raw.ssl.<host>.<this>. */
+static uint32_t ssl_partition(uint32_t pid, uint64_t ssl)
+{
+	return (uint32_t)(fnv1a64_pid_ssl(pid, ssl) % opt.partitions);
+}
+
+/*
+ * Fills f with one fragment of a call (len bytes; this fragment: frag_len bytes of data at frag_offset) on a stream
+ * whose bytes seen so far, including the current call, are *pos and whose current call starts at *call_base (bytes):
+ * a call's first fragment (frag_offset 0) starts a new call at *pos.
+ */
+static void fragment_of(struct rec_fragment *f, uint64_t *pos, uint64_t *call_base, uint32_t len, uint32_t frag_offset,
+			const void *data, uint32_t frag_len, uint32_t partition)
+{
+	if (frag_offset == 0) {
+		*call_base = *pos;
+		*pos += len;
+	}
+	*f = (struct rec_fragment){ .len = len, .frag_offset = frag_offset, .frag_total = len,
+				    .stream_offset = *call_base + frag_offset, .partition = partition, .data = data,
+				    .data_len = frag_len };
+}
+
 static void handle_ssl(const struct as_ssl_event *e, size_t size)
 {
-	struct pidinfo *pi;
-	struct conn *c;
+	char comm[TASK_COMM_LEN_ + 1];
+	struct rec_ssl r = { 0 };
 	struct rec_base b;
-	struct rec_ssl r;
-	char comm[TASK_COMM_LEN_ + 1], subject[320];
+	struct conn *c;
 
-	if (size < sizeof(*e) || e->frag_len > size - sizeof(*e) || e->fn >= SSL_FN_COUNT || e->dir > SSL_DIR_READ) {
-		fprintf(stderr, "agentsight-probe: malformed SSL record (%zu bytes) skipped\n", size);
+	if (malformed(size < sizeof(*e) || e->frag_len > size - sizeof(*e) || e->fn >= SSL_FN_COUNT ||
+		      e->dir > SSL_DIR_READ, "SSL", size))
 		return;
-	}
-	memcpy(comm, e->comm, TASK_COMM_LEN_);
-	comm[TASK_COMM_LEN_] = 0;
-
-	ensure_known(e->pid, comm);
-	pi = pid_get(e->pid, false);
-	c = conn_get(pi, e->ssl, e->dir);
-	if (e->frag_offset == 0) {
-		c->call_base = c->pos;
-		c->pos += e->len;
-	}
-
-	r.pid = e->pid;
-	r.tid = e->tid;
-	r.uid = e->uid;
-	r.comm = comm;
+	task_of(&r.task, comm, e->comm, e->pid, e->tid, e->uid, 0);
+	c = conn_get(ensure_known(e->pid, comm), e->ssl, e->dir);
 	r.ssl = e->ssl;
 	r.fn = ssl_fns[e->fn];
 	r.dir = ssl_dirs[e->dir];
-	r.len = e->len;
-	r.frag_offset = e->frag_offset;
-	r.frag_total = e->len;
-	r.stream_offset = c->call_base + e->frag_offset;
-	r.partition = (uint32_t)(fnv1a64_pid_ssl(e->pid, e->ssl) % opt.partitions);
-	r.data = e->data;
-	r.data_len = e->frag_len;
-
+	fragment_of(&r.frag, &c->pos, &c->call_base, e->len, e->frag_offset, e->data, e->frag_len,
+		    ssl_partition(e->pid, e->ssl));
 	next_base(&b, e->ts_ns);
 	encode_ssl(&g.sbuf, &b, &r);
-	snprintf(subject, sizeof(subject), "agentsight.raw.ssl.%s.%u", g.host_token, r.partition);
-	publish_current(subject, &b);
+	publish_current(&b, "ssl", r.frag.partition);
 }
 
 /* One SSL_do_handshake call: published on the connection's partition, before its first data of the same call order. */
 static void handle_ssl_handshake(const struct as_ssl_hs_event *e, size_t size)
 {
-	char comm[TASK_COMM_LEN_ + 1], subject[320];
+	char comm[TASK_COMM_LEN_ + 1];
 	struct rec_ssl_handshake r = { 0 };
 	struct rec_base b;
 
-	if (size < sizeof(*e)) {
-		fprintf(stderr, "agentsight-probe: malformed handshake record (%zu bytes) skipped\n", size);
+	if (malformed(size < sizeof(*e), "handshake", size))
 		return;
-	}
-	memcpy(comm, e->comm, TASK_COMM_LEN_);
-	comm[TASK_COMM_LEN_] = 0;
+	task_of(&r.task, comm, e->comm, e->pid, e->tid, e->uid, 0);
 	ensure_known(e->pid, comm);
-
-	r.pid = e->pid;
-	r.tid = e->tid;
-	r.uid = e->uid;
-	r.comm = comm;
 	r.ssl = e->ssl;
 	r.fn = ssl_fns[SSL_FN_DO_HANDSHAKE];
-	r.partition = (uint32_t)(fnv1a64_pid_ssl(e->pid, e->ssl) % opt.partitions);
+	r.partition = ssl_partition(e->pid, e->ssl);
 	r.result = e->result;
 	r.duration_ns = e->duration_ns;
 	next_base(&b, e->ts_ns);
 	encode_ssl_handshake(&g.sbuf, &b, &r);
-	snprintf(subject, sizeof(subject), "agentsight.raw.ssl.%s.%u", g.host_token, r.partition);
-	publish_current(subject, &b);
+	publish_current(&b, "ssl", r.partition);
 }
 
 /*
@@ -663,7 +690,6 @@ static void publish_closes(uint32_t pid, uint32_t uid, const char *comm, uint64_
 	struct conn *c, *o;
 	struct rec_base b;
 	struct rec_ssl_close r;
-	char subject[320];
 
 	if (!pi)
 		return;
@@ -675,7 +701,7 @@ static void publish_closes(uint32_t pid, uint32_t uid, const char *comm, uint64_
 				first = false;
 		if (!first)
 			continue;
-		r = (struct rec_ssl_close){ .pid = pid, .tid = pid, .uid = uid, .comm = comm, .ssl = c->ssl,
+		r = (struct rec_ssl_close){ .task = { .pid = pid, .tid = pid, .uid = uid, .comm = comm }, .ssl = c->ssl,
 					    .reason = "process_exit" };
 		for (o = pi->conns; o; o = o->next) {
 			if (o->ssl != c->ssl)
@@ -685,11 +711,10 @@ static void publish_closes(uint32_t pid, uint32_t uid, const char *comm, uint64_
 			else
 				r.read_offset = o->pos;
 		}
-		r.partition = (uint32_t)(fnv1a64_pid_ssl(pid, c->ssl) % opt.partitions);
+		r.partition = ssl_partition(pid, c->ssl);
 		next_base(&b, ts_boot_ns);
 		encode_ssl_close(&g.sbuf, &b, &r);
-		snprintf(subject, sizeof(subject), "agentsight.raw.ssl.%s.%u", g.host_token, r.partition);
-		publish_current(subject, &b);
+		publish_current(&b, "ssl", r.partition);
 	}
 }
 
@@ -698,19 +723,11 @@ static void handle_proc(const struct as_proc_event *e, size_t size)
 	char comm[TASK_COMM_LEN_ + 1], filename[PROC_FILENAME_MAX + 1];
 	struct rec_proc r = { 0 };
 
-	if (size < sizeof(*e) || e->args_len > PROC_ARGS_MAX) {
-		fprintf(stderr, "agentsight-probe: malformed process record (%zu bytes) skipped\n", size);
+	if (malformed(size < sizeof(*e) || e->args_len > PROC_ARGS_MAX, "process", size))
 		return;
-	}
-	memcpy(comm, e->comm, TASK_COMM_LEN_);
-	comm[TASK_COMM_LEN_] = 0;
+	task_of(&r.task, comm, e->comm, e->pid, 0, e->uid, e->ppid);
 	memcpy(filename, e->filename, PROC_FILENAME_MAX);
 	filename[PROC_FILENAME_MAX] = 0;
-
-	r.pid = e->pid;
-	r.ppid = e->ppid;
-	r.uid = e->uid;
-	r.comm = comm;
 	if (e->type == EVENT_EXEC) {
 		/* A binary the probes do not cover yet: attach before anything else of this process is read. */
 		attach_on_event(e->pid, filename, true);
@@ -733,42 +750,26 @@ static void handle_proc(const struct as_proc_event *e, size_t size)
 	}
 }
 
-/* Publishes a record already encoded in g.sbuf on agentsight.raw.proc.<host> (proc-ordered with exec/exit). */
-static void publish_on_proc_subject(const struct rec_base *b)
-{
-	char subject[320];
-
-	snprintf(subject, sizeof(subject), "agentsight.raw.proc.%s", g.host_token);
-	publish_current(subject, b);
-}
-
 static void handle_file_open(const struct as_file_event *e, size_t size)
 {
 	char comm[TASK_COMM_LEN_ + 1], flags_text[256];
 	struct rec_file_open r = { 0 };
 	struct rec_base b;
 
-	if (size < sizeof(*e) || e->path_len > size - sizeof(*e) || e->path_len >= FILE_PATH_MAX) {
-		fprintf(stderr, "agentsight-probe: malformed file-open record (%zu bytes) skipped\n", size);
+	if (malformed(size < sizeof(*e) || e->path_len > size - sizeof(*e) || e->path_len >= FILE_PATH_MAX, "file-open",
+		      size))
 		return;
-	}
-	memcpy(comm, e->comm, TASK_COMM_LEN_);
-	comm[TASK_COMM_LEN_] = 0;
-	ensure_known(e->pid, comm);
+	io_task_of(&r.task, comm, &e->task, e->comm);
+	ensure_known(e->task.pid, comm);
 	if (e->result >= 0 && !e->path_truncated && is_shared_library(e->path, e->path_len)) {
 		/* A library loaded at run time (a venv's bundled libssl): probe it before it is used. */
 		char lib[FILE_PATH_MAX + 1];
 
 		memcpy(lib, e->path, e->path_len);
 		lib[e->path_len] = 0;
-		attach_on_event(e->pid, lib, false);
+		attach_on_event(e->task.pid, lib, false);
 	}
 
-	r.pid = e->pid;
-	r.tid = e->tid;
-	r.uid = e->uid;
-	r.ppid = e->ppid;
-	r.comm = comm;
 	r.path = e->path;
 	r.path_len = e->path_len;
 	r.path_truncated = e->path_truncated;
@@ -779,7 +780,8 @@ static void handle_file_open(const struct as_file_event *e, size_t size)
 	r.result = e->result;
 	next_base(&b, e->ts_ns);
 	encode_file_open(&g.sbuf, &b, &r);
-	publish_on_proc_subject(&b);
+	/* On the proc subject: ordered with the process' exec and exit. */
+	publish_current(&b, "proc", NO_PARTITION);
 }
 
 static void handle_net_connect(const struct as_net_event *e, size_t size)
@@ -789,31 +791,24 @@ static void handle_net_connect(const struct as_net_event *e, size_t size)
 	struct sock_target t;
 	struct rec_base b;
 
-	if (size < sizeof(*e) || e->addr_len > NET_ADDR_MAX || sock_target_decode(e->addr, e->addr_len, &t)) {
-		fprintf(stderr, "agentsight-probe: malformed connect record (%zu bytes) skipped\n", size);
+	if (malformed(size < sizeof(*e) || e->addr_len > NET_ADDR_MAX || sock_target_decode(e->addr, e->addr_len, &t),
+		      "connect", size))
 		return;
-	}
-	memcpy(comm, e->comm, TASK_COMM_LEN_);
-	comm[TASK_COMM_LEN_] = 0;
-	ensure_known(e->pid, comm);
-
-	r.pid = e->pid;
-	r.tid = e->tid;
-	r.uid = e->uid;
-	r.ppid = e->ppid;
-	r.comm = comm;
+	io_task_of(&r.task, comm, &e->task, e->comm);
+	ensure_known(e->task.pid, comm);
 	r.family = t.family;
 	r.address = t.address;
 	r.port = t.port;
 	r.result = e->result;
 	next_base(&b, e->ts_ns);
 	encode_net_connect(&g.sbuf, &b, &r);
-	publish_on_proc_subject(&b);
+	publish_current(&b, "proc", NO_PARTITION);
 }
 
 /*
  * --follow-exec: decides an offered exec, and drops the records of processes not traced after all (their exit record
- * too). Every record layout starts with the type and the tgid; proc, file and net records carry the parent too.
+ * too). Every record layout starts with the type and the tgid; proc records carry the parent too, file, network and
+ * stdio records in their struct as_io_task.
  */
 static bool follow_admits(uint32_t type, const void *data, size_t size)
 {
@@ -828,12 +823,9 @@ static bool follow_admits(uint32_t type, const void *data, size_t size)
 		if (type == EVENT_EXEC && pe->provisional)
 			return follow_decide(pe);
 		ppid = pe->ppid;
-	} else if (type == EVENT_FILE_OPEN && size >= sizeof(struct as_file_event)) {
-		ppid = ((const struct as_file_event *)data)->ppid;
-	} else if (type == EVENT_NET_CONNECT && size >= sizeof(struct as_net_event)) {
-		ppid = ((const struct as_net_event *)data)->ppid;
-	} else if (type == EVENT_STDIO && size >= sizeof(struct as_stdio_event)) {
-		ppid = ((const struct as_stdio_event *)data)->ppid;
+	} else if ((type == EVENT_FILE_OPEN || type == EVENT_NET_CONNECT || type == EVENT_STDIO) &&
+		   size >= sizeof(struct as_io_task)) {
+		ppid = ((const struct as_io_task *)data)->ppid;
 	}
 	dropped = follow_dropped(pid, ppid);
 	if (type == EVENT_EXIT)
@@ -846,45 +838,26 @@ static const char *const stdio_ftypes[] = { "other", "fifo", "sock", "chr", "reg
 /* One stdio fragment: stream_offset per (pid, fd, dir), partition pid % partitions (one process' stdio in order). */
 static void handle_stdio(const struct as_stdio_event *e, size_t size)
 {
-	char comm[TASK_COMM_LEN_ + 1], subject[320];
+	char comm[TASK_COMM_LEN_ + 1];
 	struct rec_stdio r = { 0 };
 	struct pidinfo *pi;
 	struct rec_base b;
 
-	if (size < sizeof(*e) || e->frag_len > size - sizeof(*e) || e->fd > 2 || e->dir > SSL_DIR_READ ||
-	    e->frag_offset + (uint64_t)e->frag_len > e->len) {
-		fprintf(stderr, "agentsight-probe: malformed stdio record (%zu bytes) skipped\n", size);
+	if (malformed(size < sizeof(*e) || e->frag_len > size - sizeof(*e) || e->fd > 2 || e->dir > SSL_DIR_READ ||
+		      e->frag_offset + (uint64_t)e->frag_len > e->len, "stdio", size))
 		return;
-	}
-	memcpy(comm, e->comm, TASK_COMM_LEN_);
-	comm[TASK_COMM_LEN_] = 0;
-	ensure_known(e->pid, comm);
-	pi = pid_get(e->pid, false);
-	if (e->frag_offset == 0) {
-		pi->stdio_base[e->fd][e->dir] = pi->stdio_pos[e->fd][e->dir];
-		pi->stdio_pos[e->fd][e->dir] += e->len;
-	}
-	r.pid = e->pid;
-	r.tid = e->tid;
-	r.uid = e->uid;
-	r.ppid = e->ppid;
-	r.comm = comm;
+	io_task_of(&r.task, comm, &e->task, e->comm);
+	pi = ensure_known(e->task.pid, comm);
 	r.fd = e->fd;
 	r.dir = ssl_dirs[e->dir];
 	r.ftype = e->ftype < sizeof(stdio_ftypes) / sizeof(stdio_ftypes[0]) ? stdio_ftypes[e->ftype] : "other";
 	r.ino = e->ino;
 	r.dev = e->dev;
-	r.len = e->len;
-	r.frag_offset = e->frag_offset;
-	r.frag_total = e->len;
-	r.stream_offset = pi->stdio_base[e->fd][e->dir] + e->frag_offset;
-	r.partition = e->pid % opt.partitions;
-	r.data = e->data;
-	r.data_len = e->frag_len;
+	fragment_of(&r.frag, &pi->stdio_pos[e->fd][e->dir], &pi->stdio_base[e->fd][e->dir], e->len, e->frag_offset,
+		    e->data, e->frag_len, e->task.pid % opt.partitions);
 	next_base(&b, e->ts_ns);
 	encode_stdio(&g.sbuf, &b, &r);
-	snprintf(subject, sizeof(subject), "agentsight.raw.stdio.%s.%u", g.host_token, r.partition);
-	publish_current(subject, &b);
+	publish_current(&b, "stdio", r.frag.partition);
 }
 
 static int on_record(void *ctx, void *data, size_t size)

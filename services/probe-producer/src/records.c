@@ -55,53 +55,91 @@ static void begin_record(msgpack_packer *pk, msgpack_sbuffer *sbuf, const struct
 	pack_base(pk, b, kind);
 }
 
+/*
+ * Which task fields a record kind carries, in its contract order (libs/contracts/src/raw.ts): threads of TLS calls
+ * carry no parent, file/network/stdio records the parent after the uid, proc records describe a process (no tid).
+ */
+enum task_layout {
+	TASK_TLS,  /* pid, tid, uid, comm: ssl, ssl_close, ssl_handshake */
+	TASK_IO,   /* pid, tid, uid, ppid, comm: file_open, net_connect, stdio */
+	TASK_PROC, /* pid, ppid, uid, comm: proc */
+};
+
+/* Map entries pack_task writes for layout l. */
+static unsigned task_fields(enum task_layout l)
+{
+	return l == TASK_IO ? 5 : 4;
+}
+
+/* The task fields of layout l (task_fields(l) map entries). */
+static void pack_task(msgpack_packer *pk, const struct rec_task *t, enum task_layout l)
+{
+	pack_key(pk, "pid");
+	msgpack_pack_uint32(pk, t->pid);
+	if (l == TASK_PROC) {
+		pack_key(pk, "ppid");
+		msgpack_pack_uint32(pk, t->ppid);
+	} else {
+		pack_key(pk, "tid");
+		msgpack_pack_uint32(pk, t->tid);
+	}
+	pack_key(pk, "uid");
+	msgpack_pack_uint32(pk, t->uid);
+	if (l == TASK_IO) {
+		pack_key(pk, "ppid");
+		msgpack_pack_uint32(pk, t->ppid);
+	}
+	pack_key(pk, "comm");
+	pack_cstr(pk, t->comm);
+}
+
+/* Starts a record of task t: the base fields, t's fields (layout l), then room for `own` more entries. */
+static void begin_task_record(msgpack_packer *pk, msgpack_sbuffer *sbuf, const struct rec_base *b, const char *kind,
+			      const struct rec_task *t, enum task_layout l, unsigned own)
+{
+	begin_record(pk, sbuf, b, kind, task_fields(l) + own);
+	pack_task(pk, t, l);
+}
+
+#define FRAGMENT_FIELDS 6
+
+/* len, frag_offset, frag_total, stream_offset, partition, data: the last FRAGMENT_FIELDS entries of ssl and stdio. */
+static void pack_fragment(msgpack_packer *pk, const struct rec_fragment *f)
+{
+	pack_key(pk, "len");
+	msgpack_pack_uint32(pk, f->len);
+	pack_key(pk, "frag_offset");
+	msgpack_pack_uint32(pk, f->frag_offset);
+	pack_key(pk, "frag_total");
+	msgpack_pack_uint32(pk, f->frag_total);
+	pack_key(pk, "stream_offset");
+	msgpack_pack_uint64(pk, f->stream_offset);
+	pack_key(pk, "partition");
+	msgpack_pack_uint32(pk, f->partition);
+	pack_key(pk, "data");
+	msgpack_pack_bin(pk, f->data_len);
+	msgpack_pack_bin_body(pk, f->data, f->data_len);
+}
+
 void encode_ssl(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_ssl *r)
 {
 	msgpack_packer pk;
 
-	begin_record(&pk, sbuf, b, "ssl", 13);
-	pack_key(&pk, "pid");
-	msgpack_pack_uint32(&pk, r->pid);
-	pack_key(&pk, "tid");
-	msgpack_pack_uint32(&pk, r->tid);
-	pack_key(&pk, "uid");
-	msgpack_pack_uint32(&pk, r->uid);
-	pack_key(&pk, "comm");
-	pack_cstr(&pk, r->comm);
+	begin_task_record(&pk, sbuf, b, "ssl", &r->task, TASK_TLS, 3 + FRAGMENT_FIELDS);
 	pack_key(&pk, "ssl");
 	msgpack_pack_uint64(&pk, r->ssl);
 	pack_key(&pk, "fn");
 	pack_cstr(&pk, r->fn);
 	pack_key(&pk, "dir");
 	pack_cstr(&pk, r->dir);
-	pack_key(&pk, "len");
-	msgpack_pack_uint32(&pk, r->len);
-	pack_key(&pk, "frag_offset");
-	msgpack_pack_uint32(&pk, r->frag_offset);
-	pack_key(&pk, "frag_total");
-	msgpack_pack_uint32(&pk, r->frag_total);
-	pack_key(&pk, "stream_offset");
-	msgpack_pack_uint64(&pk, r->stream_offset);
-	pack_key(&pk, "partition");
-	msgpack_pack_uint32(&pk, r->partition);
-	pack_key(&pk, "data");
-	msgpack_pack_bin(&pk, r->data_len);
-	msgpack_pack_bin_body(&pk, r->data, r->data_len);
+	pack_fragment(&pk, &r->frag);
 }
 
 void encode_ssl_close(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_ssl_close *r)
 {
 	msgpack_packer pk;
 
-	begin_record(&pk, sbuf, b, "ssl_close", 9);
-	pack_key(&pk, "pid");
-	msgpack_pack_uint32(&pk, r->pid);
-	pack_key(&pk, "tid");
-	msgpack_pack_uint32(&pk, r->tid);
-	pack_key(&pk, "uid");
-	msgpack_pack_uint32(&pk, r->uid);
-	pack_key(&pk, "comm");
-	pack_cstr(&pk, r->comm);
+	begin_task_record(&pk, sbuf, b, "ssl_close", &r->task, TASK_TLS, 5);
 	pack_key(&pk, "ssl");
 	msgpack_pack_uint64(&pk, r->ssl);
 	pack_key(&pk, "partition");
@@ -119,17 +157,11 @@ void encode_proc(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct r
 	msgpack_packer pk;
 	size_t i, start, argc = 0;
 
-	begin_record(&pk, sbuf, b, "proc", 10);
+	/* event comes before the task fields: begin_task_record does not fit. */
+	begin_record(&pk, sbuf, b, "proc", 1 + task_fields(TASK_PROC) + 5);
 	pack_key(&pk, "event");
 	pack_cstr(&pk, r->event);
-	pack_key(&pk, "pid");
-	msgpack_pack_uint32(&pk, r->pid);
-	pack_key(&pk, "ppid");
-	msgpack_pack_uint32(&pk, r->ppid);
-	pack_key(&pk, "uid");
-	msgpack_pack_uint32(&pk, r->uid);
-	pack_key(&pk, "comm");
-	pack_cstr(&pk, r->comm);
+	pack_task(&pk, &r->task, TASK_PROC);
 	pack_key(&pk, "filename");
 	pack_cstr(&pk, r->filename);
 
@@ -158,27 +190,11 @@ void encode_proc(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct r
 	msgpack_pack_uint64(&pk, r->duration_ns);
 }
 
-/* pid, tid, uid, ppid, comm: the first five fields of the file / network records. */
-static void pack_task(msgpack_packer *pk, uint32_t pid, uint32_t tid, uint32_t uid, uint32_t ppid, const char *comm)
-{
-	pack_key(pk, "pid");
-	msgpack_pack_uint32(pk, pid);
-	pack_key(pk, "tid");
-	msgpack_pack_uint32(pk, tid);
-	pack_key(pk, "uid");
-	msgpack_pack_uint32(pk, uid);
-	pack_key(pk, "ppid");
-	msgpack_pack_uint32(pk, ppid);
-	pack_key(pk, "comm");
-	pack_cstr(pk, comm);
-}
-
 void encode_file_open(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_file_open *r)
 {
 	msgpack_packer pk;
 
-	begin_record(&pk, sbuf, b, "file_open", 11);
-	pack_task(&pk, r->pid, r->tid, r->uid, r->ppid, r->comm);
+	begin_task_record(&pk, sbuf, b, "file_open", &r->task, TASK_IO, 6);
 	pack_key(&pk, "path");
 	msgpack_pack_str(&pk, r->path_len);
 	msgpack_pack_str_body(&pk, r->path, r->path_len);
@@ -198,8 +214,7 @@ void encode_net_connect(msgpack_sbuffer *sbuf, const struct rec_base *b, const s
 {
 	msgpack_packer pk;
 
-	begin_record(&pk, sbuf, b, "net_connect", 9);
-	pack_task(&pk, r->pid, r->tid, r->uid, r->ppid, r->comm);
+	begin_task_record(&pk, sbuf, b, "net_connect", &r->task, TASK_IO, 4);
 	pack_key(&pk, "family");
 	pack_cstr(&pk, r->family);
 	pack_key(&pk, "address");
@@ -214,8 +229,7 @@ void encode_stdio(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct 
 {
 	msgpack_packer pk;
 
-	begin_record(&pk, sbuf, b, "stdio", 16);
-	pack_task(&pk, r->pid, r->tid, r->uid, r->ppid, r->comm);
+	begin_task_record(&pk, sbuf, b, "stdio", &r->task, TASK_IO, 5 + FRAGMENT_FIELDS);
 	pack_key(&pk, "fd");
 	msgpack_pack_uint32(&pk, r->fd);
 	pack_key(&pk, "dir");
@@ -226,19 +240,7 @@ void encode_stdio(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct 
 	msgpack_pack_uint64(&pk, r->ino);
 	pack_key(&pk, "dev");
 	msgpack_pack_uint32(&pk, r->dev);
-	pack_key(&pk, "len");
-	msgpack_pack_uint32(&pk, r->len);
-	pack_key(&pk, "frag_offset");
-	msgpack_pack_uint32(&pk, r->frag_offset);
-	pack_key(&pk, "frag_total");
-	msgpack_pack_uint32(&pk, r->frag_total);
-	pack_key(&pk, "stream_offset");
-	msgpack_pack_uint64(&pk, r->stream_offset);
-	pack_key(&pk, "partition");
-	msgpack_pack_uint32(&pk, r->partition);
-	pack_key(&pk, "data");
-	msgpack_pack_bin(&pk, r->data_len);
-	msgpack_pack_bin_body(&pk, r->data, r->data_len);
+	pack_fragment(&pk, &r->frag);
 }
 
 void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_loss *r)
@@ -292,15 +294,7 @@ void encode_ssl_handshake(msgpack_sbuffer *sbuf, const struct rec_base *b, const
 {
 	msgpack_packer pk;
 
-	begin_record(&pk, sbuf, b, "ssl_handshake", 9);
-	pack_key(&pk, "pid");
-	msgpack_pack_uint32(&pk, r->pid);
-	pack_key(&pk, "tid");
-	msgpack_pack_uint32(&pk, r->tid);
-	pack_key(&pk, "uid");
-	msgpack_pack_uint32(&pk, r->uid);
-	pack_key(&pk, "comm");
-	pack_cstr(&pk, r->comm);
+	begin_task_record(&pk, sbuf, b, "ssl_handshake", &r->task, TASK_TLS, 5);
 	pack_key(&pk, "ssl");
 	msgpack_pack_uint64(&pk, r->ssl);
 	pack_key(&pk, "fn");

@@ -21,24 +21,44 @@ struct rec_base {
 	uint64_t ts_wall_ns; /* CLOCK_REALTIME ns */
 };
 
+/**
+ * The task a record comes from. Which of these fields a record kind carries, and in which order, is fixed by its
+ * contract (records.c enum task_layout); a field a kind does not carry is ignored.
+ */
+struct rec_task {
+	uint32_t pid;     /* tgid */
+	uint32_t tid;     /* thread id (not in proc records) */
+	uint32_t uid;
+	uint32_t ppid;    /* real parent's tgid (proc, file_open, net_connect, stdio records only) */
+	const char *comm; /* thread name (proc: the process' name) */
+};
+
+/**
+ * One fragment of the bytes of one call (SSL or stdio records, packed last in this order): a call longer than one
+ * ring-buffer record arrives as ordered fragments.
+ */
+struct rec_fragment {
+	uint32_t len;           /* the call's byte count */
+	uint32_t frag_offset;   /* offset of this fragment in the call's bytes */
+	uint32_t frag_total;    /* the call's byte count (equals len) */
+	uint64_t stream_offset; /* offset of the fragment's first byte in its stream (per connection / fd and dir), bytes */
+	uint32_t partition;     /* partition of the subject the record is published on */
+	const void *data;
+	size_t data_len; /* bytes of data */
+};
+
 /** One SSL fragment. */
 struct rec_ssl {
-	uint32_t pid, tid, uid;
-	const char *comm;
+	struct rec_task task; /* pid, tid, uid, comm */
 	uint64_t ssl;
 	const char *fn;  /* "SSL_write" ... */
 	const char *dir; /* "write" | "read" */
-	uint32_t len, frag_offset, frag_total;
-	uint64_t stream_offset; /* bytes */
-	uint32_t partition;
-	const void *data;
-	size_t data_len; /* bytes */
+	struct rec_fragment frag;
 };
 
 /** End of one connection (all its fragments were published before). */
 struct rec_ssl_close {
-	uint32_t pid, tid, uid;
-	const char *comm;
+	struct rec_task task; /* pid, tid, uid, comm */
 	uint64_t ssl;
 	uint32_t partition;
 	const char *reason; /* "process_exit" */
@@ -48,8 +68,7 @@ struct rec_ssl_close {
 /** One process event. */
 struct rec_proc {
 	const char *event; /* "exec" | "exit" | "snapshot" */
-	uint32_t pid, ppid, uid;
-	const char *comm;
+	struct rec_task task; /* pid, ppid, uid, comm */
 	const char *filename;
 	const char *args; /* NUL-separated argv */
 	size_t args_len;  /* bytes in args */
@@ -60,8 +79,7 @@ struct rec_proc {
 
 /** One file open (subject agentsight.raw.proc.<host>). */
 struct rec_file_open {
-	uint32_t pid, tid, uid, ppid;
-	const char *comm;
+	struct rec_task task; /* pid, tid, uid, ppid, comm */
 	const char *path;
 	size_t path_len; /* bytes in path */
 	bool path_truncated;
@@ -73,8 +91,7 @@ struct rec_file_open {
 
 /** One connect() (subject agentsight.raw.proc.<host>). */
 struct rec_net_connect {
-	uint32_t pid, tid, uid, ppid;
-	const char *comm;
+	struct rec_task task; /* pid, tid, uid, ppid, comm */
 	const char *family; /* "inet" | "inet6" | "unix" */
 	const char *address;
 	uint16_t port;  /* host byte order, 0 for unix */
@@ -100,18 +117,13 @@ struct rec_attach_failure {
 
 /** One fragment of one stdio call (subject agentsight.raw.stdio.<host>.<p>). */
 struct rec_stdio {
-	uint32_t pid, tid, uid, ppid;
-	const char *comm;
+	struct rec_task task; /* pid, tid, uid, ppid, comm */
 	uint32_t fd;
 	const char *dir;   /* "write" | "read" */
 	const char *ftype; /* "fifo" | "sock" | "chr" | "reg" | "other" */
 	uint64_t ino;      /* channel inode, 0 unknown */
 	uint32_t dev;
-	uint32_t len, frag_offset, frag_total;
-	uint64_t stream_offset; /* bytes */
-	uint32_t partition;
-	const void *data;
-	size_t data_len; /* bytes */
+	struct rec_fragment frag;
 };
 
 /** Loss counters since the run started. */
@@ -126,8 +138,7 @@ struct rec_loss {
 
 /** One SSL_do_handshake call (subject agentsight.raw.ssl.<host>.<partition>). */
 struct rec_ssl_handshake {
-	uint32_t pid, tid, uid;
-	const char *comm;
+	struct rec_task task; /* pid, tid, uid, comm */
 	uint64_t ssl;
 	const char *fn; /* "SSL_do_handshake" */
 	uint32_t partition;
