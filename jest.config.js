@@ -4,7 +4,12 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/libs', '<rootDir>/services', '<rootDir>/test'],
   testMatch: ['**/*.spec.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json', diagnostics: false }] },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json', diagnostics: false }],
+    // The OTLP/HTTP transport loads http/https with a dynamic import(), which Jest's vm cannot run (see the file).
+    '/node_modules/@opentelemetry/otlp-exporter-base/.+\\.js$': '<rootDir>/test/jest-dynamic-import.js',
+  },
+  transformIgnorePatterns: ['/node_modules/(?!@opentelemetry/otlp-exporter-base/)'],
   moduleNameMapper: { '^@agentsight/([a-z-]+)$': '<rootDir>/libs/$1/src' },
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/', '<rootDir>/services/probe-producer/build/'],
   testTimeout: 120000,

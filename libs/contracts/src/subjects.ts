@@ -51,7 +51,7 @@ export const Subjects = {
 } as const;
 
 /** Pipeline stages, as named in dead-letter subjects and consumer names. */
-export type Stage = 'probe' | 'parser' | 'aggregator' | 'analyzer' | 'genai' | 'storage';
+export type Stage = 'probe' | 'parser' | 'aggregator' | 'analyzer' | 'genai' | 'storage' | 'exporter';
 
 /** A JetStream stream of the pipeline: name and subjects (see the table above). */
 export interface StreamSpec {

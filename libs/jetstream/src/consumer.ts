@@ -14,6 +14,10 @@ export interface Input<T> {
   redelivered: boolean;
   value: T;
   ack(): void;
+  /** Resets the ack wait timer (JetStream `+WPI`): the input is still being worked on, do not redeliver it yet. */
+  working?(): void;
+  /** Negative ack (JetStream `-NAK`): redeliver the input now instead of after the ack wait. */
+  nak?(): void;
 }
 
 /** An input that could not be decoded (bad msgpack, missing claim-check object). */
@@ -56,6 +60,11 @@ export interface ConsumeSpec {
    */
   onFailure?: (err: Error) => void;
   restartAfterMs?: number;
+  /**
+   * On {@link ConsumerLoop.stop}, negatively ack the inputs already fetched but not yet handed to the handler, so
+   * they are redelivered at once (to the next instance) instead of after the ack wait. Default false.
+   */
+  nakOnStop?: boolean;
 }
 
 /**
@@ -117,7 +126,7 @@ export class ConsumerLoop<T> {
         };
         try {
           const value = decode<T>(await payloadOf(m, this.nats.large));
-          batch.push({ ...base, redelivered: m.redelivered, value });
+          batch.push({ ...base, redelivered: m.redelivered, value, working: () => m.working(), nak: () => m.nak() });
         } catch (error) {
           await this.handler.undecodable({ ...base, data: m.data, error: error as Error });
         }
@@ -135,6 +144,7 @@ export class ConsumerLoop<T> {
         }, this.spec.restartAfterMs ?? 1000);
       }
     }
+    if (this.spec.nakOnStop) for (const m of queue.splice(0)) m.nak();
     await reader.catch(() => undefined);
   }
 

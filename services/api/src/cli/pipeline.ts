@@ -9,6 +9,24 @@ import { apiPort, repoRoot } from './paths';
 /** The pipeline's stage services, in start order (api = storage sink + read API). */
 export const STAGES = ['api', 'genai', 'analyzer', 'aggregator', 'parser'] as const;
 
+/** Variables of the SLS export preset (services/exporter/src/config.ts). */
+const SLS_EXPORT_VARIABLES = ['AGENTSIGHT_SLS_PROJECT', 'AGENTSIGHT_SLS_ENDPOINT', 'AGENTSIGHT_SLS_INSTANCE', 'AGENTSIGHT_SLS_ACCESS_KEY_ID', 'AGENTSIGHT_SLS_ACCESS_KEY_SECRET'];
+
+/**
+ * True when an export is configured: `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or any
+ * `AGENTSIGHT_SLS_*` preset variable is set (the same rule as the exporter's `exportConfigured`); the pipeline then
+ * starts the exporter service, which fails to start on a configuration that cannot work (e.g. a partial SLS preset).
+ */
+export function exportConfigured(env: NodeJS.ProcessEnv): boolean {
+  const set = (v: string | undefined) => v !== undefined && v.trim() !== '';
+  return set(env.OTEL_EXPORTER_OTLP_ENDPOINT) || set(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) || SLS_EXPORT_VARIABLES.some((k) => set(env[k]));
+}
+
+/** The stage services to start, in order: {@link STAGES}, with the exporter after api when an export is configured. */
+export function stagesFor(env: NodeJS.ProcessEnv): string[] {
+  return exportConfigured(env) ? ['api', 'exporter', ...STAGES.slice(1)] : [...STAGES];
+}
+
 /** Path of the native producer binary. */
 export function probeBinary(): string {
   return join(repoRoot(), 'services/probe-producer/build/agentsight-probe');
@@ -36,12 +54,15 @@ export async function apiRunning(env: NodeJS.ProcessEnv): Promise<boolean> {
 export class Pipeline {
   private constructor(readonly children: Child[], readonly reused: boolean) {}
 
-  /** Starts every stage (api first, parser last), waiting for each to be ready; or reuses a running pipeline. */
+  /**
+   * Starts every stage (api first, then the exporter when an export is configured, parser last), waiting for each to
+   * be ready; or reuses a running pipeline.
+   */
   static async start(env: NodeJS.ProcessEnv, logDir: string): Promise<Pipeline> {
     if (await apiRunning(env)) return new Pipeline([], true);
     const children: Child[] = [];
     try {
-      for (const s of STAGES) {
+      for (const s of stagesFor(env)) {
         const main = join(repoRoot(), `services/${s}/dist/main.js`);
         children.push(await spawnReady(s, process.execPath, [main], { env, logDir }));
       }
@@ -79,6 +100,7 @@ export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000): 
       for (const s of STREAMS) {
         for await (const ci of nats.jsm.consumers.list(s.name)) {
           if (!ci.config.durable_name) continue; // someone's ephemeral reader, not a pipeline stage
+          if (ci.name === 'exporter') continue; // export is not storage: a slow or unreachable collector must not hold the CLI
           const parser = ci.name.startsWith('parser-');
           if (ci.num_pending > 0 || (!parser && ci.num_ack_pending > 0)) busy = true;
           parts.push(`${ci.name}:${ci.num_pending}:${ci.num_ack_pending}:${ci.delivered.stream_seq}`);

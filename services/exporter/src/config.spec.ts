@@ -1,0 +1,85 @@
+/** Export configuration from the environment: OTLP standard variables, the SLS preset, errors, and what gets logged. */
+import { describeExport, exportConfig, exportConfigured, ExportConfigError } from './config';
+import { exportConfigured as cliExportConfigured } from '../../api/src/cli/pipeline';
+
+const SLS = {
+  AGENTSIGHT_SLS_PROJECT: 'test-project',
+  AGENTSIGHT_SLS_ENDPOINT: 'cn-hangzhou.log.aliyuncs.com',
+  AGENTSIGHT_SLS_INSTANCE: 'test-otel',
+  AGENTSIGHT_SLS_ACCESS_KEY_ID: 'LTAI5tExampleKeyId',
+  AGENTSIGHT_SLS_ACCESS_KEY_SECRET: 'Sup3rSecretValueNeverLogged',
+};
+
+test('nothing configured: null, and the CLI agrees it is not configured', () => {
+  expect(exportConfig({})).toBeNull();
+  expect(exportConfigured({})).toBe(false);
+  expect(cliExportConfigured({})).toBe(false);
+});
+
+test('OTEL_EXPORTER_OTLP_ENDPOINT gets v1/traces appended; the traces endpoint is used as is and wins', () => {
+  expect(exportConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })).toEqual({
+    target: 'otlp', url: 'http://collector:4318/v1/traces', protocol: 'http/protobuf', headers: {}, timeoutMs: 10_000, settleS: 300, ackWaitMs: 30_000,
+  });
+  expect(exportConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/base/' })!.url).toBe('http://collector:4318/base/v1/traces');
+  const c = exportConfig({
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://b/custom/path',
+    OTEL_EXPORTER_OTLP_HEADERS: 'api-key=abc%3D%3D, x-team=obs', OTEL_EXPORTER_OTLP_TIMEOUT: '2500', AGENTSIGHT_OTLP_PROTOCOL: 'http/json',
+    AGENTSIGHT_EXPORT_SETTLE_S: '30', AGENTSIGHT_EXPORT_ACK_WAIT_S: '5',
+  })!;
+  expect(c).toEqual({ target: 'otlp', url: 'https://b/custom/path', protocol: 'http/json', headers: { 'api-key': 'abc==', 'x-team': 'obs' }, timeoutMs: 2500, settleS: 30, ackWaitMs: 7500 });
+  for (const env of [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a' }, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://a' }, { AGENTSIGHT_SLS_PROJECT: 'p' }]) {
+    expect(exportConfigured(env)).toBe(true);
+    expect(cliExportConfigured(env)).toBe(true);
+  }
+});
+
+test('OTel protocol variables are honoured; grpc is refused', () => {
+  expect(exportConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' })!.protocol).toBe('http/json');
+  expect(() => exportConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/unsupported OTLP protocol "grpc"/);
+});
+
+test('the SLS preset: documented URL and x-sls-otel-* headers; a full URL endpoint is taken as the base', () => {
+  expect(exportConfig({ ...SLS, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://ignored' })).toEqual({
+    target: 'sls',
+    url: 'https://test-project.cn-hangzhou.log.aliyuncs.com/opentelemetry/v1/traces',
+    protocol: 'http/protobuf',
+    headers: {
+      'x-sls-otel-project': 'test-project', 'x-sls-otel-instance-id': 'test-otel',
+      'x-sls-otel-ak-id': 'LTAI5tExampleKeyId', 'x-sls-otel-ak-secret': 'Sup3rSecretValueNeverLogged',
+    },
+    timeoutMs: 10_000,
+    settleS: 300,
+    ackWaitMs: 30_000,
+  });
+  expect(exportConfig({ ...SLS, AGENTSIGHT_SLS_ENDPOINT: 'http://127.0.0.1:4318/' })!.url).toBe('http://127.0.0.1:4318/opentelemetry/v1/traces');
+});
+
+test('a partial SLS preset is an error naming what is missing, never echoing a value', () => {
+  const { AGENTSIGHT_SLS_INSTANCE: _i, AGENTSIGHT_SLS_ACCESS_KEY_ID: _k, ...partial } = SLS;
+  let err: unknown;
+  try {
+    exportConfig(partial);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ExportConfigError);
+  expect((err as Error).message).toMatch(/missing: AGENTSIGHT_SLS_INSTANCE, AGENTSIGHT_SLS_ACCESS_KEY_ID$/);
+  expect((err as Error).message).not.toContain(SLS.AGENTSIGHT_SLS_ACCESS_KEY_SECRET);
+});
+
+test('bad values are errors: URL, timeout, settle time, header list', () => {
+  expect(() => exportConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' })).toThrow(ExportConfigError);
+  expect(() => exportConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://x/' })).toThrow(/only http/);
+  expect(() => exportConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a', OTEL_EXPORTER_OTLP_TIMEOUT: '-1' })).toThrow(/OTEL_EXPORTER_OTLP_TIMEOUT/);
+  expect(() => exportConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a', AGENTSIGHT_EXPORT_SETTLE_S: 'soon' })).toThrow(/AGENTSIGHT_EXPORT_SETTLE_S/);
+  expect(() => exportConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a', OTEL_EXPORTER_OTLP_HEADERS: 'novalue' })).toThrow(/key=value/);
+});
+
+test('the log line names headers but never shows their values; URL credentials are redacted', () => {
+  const line = describeExport(exportConfig(SLS)!);
+  expect(line).toContain('x-sls-otel-ak-secret');
+  expect(line).not.toContain(SLS.AGENTSIGHT_SLS_ACCESS_KEY_SECRET);
+  expect(line).not.toContain(SLS.AGENTSIGHT_SLS_ACCESS_KEY_ID);
+  const withCreds = describeExport(exportConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://user:hunter2@collector/v1/traces' })!);
+  expect(withCreds).not.toContain('hunter2');
+});

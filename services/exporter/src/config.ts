@@ -1,0 +1,172 @@
+/**
+ * Configuration of the exporter from the environment (plain TS, no I/O).
+ *
+ * OTLP (standard OpenTelemetry exporter variables, https://opentelemetry.io/docs/specs/otel/protocol/exporter/):
+ * - `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: the full traces URL, used as is;
+ * - `OTEL_EXPORTER_OTLP_ENDPOINT`: base URL, `v1/traces` is appended;
+ * - `OTEL_EXPORTER_OTLP_HEADERS` (and `OTEL_EXPORTER_OTLP_TRACES_HEADERS`): `k=v,k2=v2`, URL-encoded values;
+ * - `OTEL_EXPORTER_OTLP_TIMEOUT` (and `_TRACES_TIMEOUT`): ms per export request, default 10 000;
+ * - `AGENTSIGHT_OTLP_PROTOCOL`: `http/protobuf` (default) or `http/json`; when unset, OTel's
+ *   `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL` are honoured (`grpc` is not supported).
+ *
+ * Alibaba Cloud SLS (Simple Log Service, "Import trace data from OpenTelemetry"): SLS ingests OTLP traces at
+ * `https://${project}.${region endpoint}/opentelemetry/v1/traces` with the headers `x-sls-otel-project`,
+ * `x-sls-otel-instance-id`, `x-sls-otel-ak-id`, `x-sls-otel-ak-secret`. The preset is set by all five of
+ * `AGENTSIGHT_SLS_PROJECT`, `AGENTSIGHT_SLS_ENDPOINT` (region endpoint such as `cn-hangzhou.log.aliyuncs.com`; a value
+ * starting with `http://` or `https://` is taken as the whole `${endpoint}` base instead, e.g. a proxy),
+ * `AGENTSIGHT_SLS_INSTANCE` (trace instance id), `AGENTSIGHT_SLS_ACCESS_KEY_ID`, `AGENTSIGHT_SLS_ACCESS_KEY_SECRET`;
+ * it takes precedence over the OTLP endpoint variables.
+ *
+ * Settling of versioned events: `AGENTSIGHT_EXPORT_SETTLE_S` (default 300 s); redelivery after a crash:
+ * `AGENTSIGHT_EXPORT_ACK_WAIT_S` (default 30 s).
+ */
+import { redactUrl } from '@agentsight/contracts';
+
+/** Wire protocol of the OTLP/HTTP export. */
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
+/** A resolved export target. `headers` may hold secrets: never log them (see {@link describeExport}). */
+export interface ExportConfig {
+  /** `otlp` (standard variables) or `sls` (the SLS preset). */
+  target: 'otlp' | 'sls';
+  /** Full URL of the traces endpoint. */
+  url: string;
+  protocol: OtlpProtocol;
+  /** Extra request headers (SLS authentication, `OTEL_EXPORTER_OTLP_HEADERS`). */
+  headers: Record<string, string>;
+  /** Per-request timeout, ms. */
+  timeoutMs: number;
+  /** A versioned event is exported once no newer version came for this long, s. */
+  settleS: number;
+  /**
+   * JetStream ack wait of the exporter's inputs, ms (`AGENTSIGHT_EXPORT_ACK_WAIT_S`, default 30 s, at least 3 × the
+   * timeout): how soon inputs held by a process that died are delivered again. Reset while an export is retried.
+   */
+  ackWaitMs: number;
+}
+
+/** A configuration that cannot work (partial SLS preset, bad protocol or URL). The message names the variables. */
+export class ExportConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExportConfigError';
+  }
+}
+
+/** The SLS preset's variables, in the order they are documented. */
+export const SLS_VARIABLES = [
+  'AGENTSIGHT_SLS_PROJECT', 'AGENTSIGHT_SLS_ENDPOINT', 'AGENTSIGHT_SLS_INSTANCE', 'AGENTSIGHT_SLS_ACCESS_KEY_ID', 'AGENTSIGHT_SLS_ACCESS_KEY_SECRET',
+] as const;
+
+/** Default `AGENTSIGHT_EXPORT_SETTLE_S`, s. */
+export const DEFAULT_SETTLE_S = 300;
+
+const set = (v: string | undefined): v is string => v !== undefined && v.trim() !== '';
+
+/**
+ * True when an export is configured at all: an OTLP endpoint variable or any SLS preset variable is set. (The CLI's
+ * pipeline starts the exporter only then; a partial SLS preset then fails loudly in {@link exportConfig}.)
+ */
+export function exportConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+  return set(env.OTEL_EXPORTER_OTLP_ENDPOINT) || set(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) || SLS_VARIABLES.some((k) => set(env[k]));
+}
+
+/** Parses `k=v,k2=v2` (OTel header list; values URL-decoded). Throws {@link ExportConfigError} on a bad entry. */
+export function parseHeaderList(s: string | undefined, name: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!set(s)) return out;
+  for (const part of s.split(',')) {
+    if (part.trim() === '') continue;
+    const i = part.indexOf('=');
+    if (i <= 0) throw new ExportConfigError(`${name}: "${part.trim().split('=')[0]}" is not a key=value pair`);
+    let value = part.slice(i + 1).trim();
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      /* keep as given */
+    }
+    out[part.slice(0, i).trim()] = value;
+  }
+  return out;
+}
+
+function protocolOf(env: NodeJS.ProcessEnv): OtlpProtocol {
+  const raw = [env.AGENTSIGHT_OTLP_PROTOCOL, env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, env.OTEL_EXPORTER_OTLP_PROTOCOL].find(set);
+  const p = (raw ?? 'http/protobuf').trim().toLowerCase();
+  if (p === 'http/protobuf' || p === 'http/json') return p;
+  throw new ExportConfigError(`unsupported OTLP protocol "${p}" (AGENTSIGHT_OTLP_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL): use http/protobuf or http/json`);
+}
+
+function validUrl(url: string, from: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ExportConfigError(`${from}: not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ExportConfigError(`${from}: only http:// and https:// are supported`);
+  return u.toString();
+}
+
+function positive(v: string | undefined, name: string, dflt: number): number {
+  if (!set(v)) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new ExportConfigError(`${name} must be a positive number (got "${v}")`);
+  return n;
+}
+
+/**
+ * Resolves the export target from `env` (see the module doc). Returns null when nothing is configured (the service
+ * then exits 0). Throws {@link ExportConfigError} when the configuration cannot work: some but not all SLS variables,
+ * an unsupported protocol, a bad URL, header list, timeout or settle time.
+ */
+export function exportConfig(env: NodeJS.ProcessEnv = process.env): ExportConfig | null {
+  const settleS = positive(env.AGENTSIGHT_EXPORT_SETTLE_S, 'AGENTSIGHT_EXPORT_SETTLE_S', DEFAULT_SETTLE_S);
+  const timeoutMs = positive(env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT ?? env.OTEL_EXPORTER_OTLP_TIMEOUT, 'OTEL_EXPORTER_OTLP_TIMEOUT', 10_000);
+  const ackWaitMs = Math.max(3 * timeoutMs, 1000 * positive(env.AGENTSIGHT_EXPORT_ACK_WAIT_S, 'AGENTSIGHT_EXPORT_ACK_WAIT_S', 30));
+  const protocol = protocolOf(env);
+  const headers = {
+    ...parseHeaderList(env.OTEL_EXPORTER_OTLP_HEADERS, 'OTEL_EXPORTER_OTLP_HEADERS'),
+    ...parseHeaderList(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'),
+  };
+  const sls = SLS_VARIABLES.filter((k) => set(env[k]));
+  if (sls.length) {
+    const missing = SLS_VARIABLES.filter((k) => !set(env[k]));
+    if (missing.length) throw new ExportConfigError(`the SLS preset needs all of ${SLS_VARIABLES.join(', ')}; missing: ${missing.join(', ')}`);
+    const project = env.AGENTSIGHT_SLS_PROJECT!.trim();
+    const endpoint = env.AGENTSIGHT_SLS_ENDPOINT!.trim().replace(/\/+$/, '');
+    const base = /^https?:\/\//i.test(endpoint) ? endpoint : `https://${project}.${endpoint}`;
+    return {
+      target: 'sls',
+      url: validUrl(`${base}/opentelemetry/v1/traces`, 'AGENTSIGHT_SLS_ENDPOINT'),
+      protocol,
+      headers: {
+        ...headers,
+        'x-sls-otel-project': project,
+        'x-sls-otel-instance-id': env.AGENTSIGHT_SLS_INSTANCE!.trim(),
+        'x-sls-otel-ak-id': env.AGENTSIGHT_SLS_ACCESS_KEY_ID!.trim(),
+        'x-sls-otel-ak-secret': env.AGENTSIGHT_SLS_ACCESS_KEY_SECRET!.trim(),
+      },
+      timeoutMs,
+      settleS,
+      ackWaitMs,
+    };
+  }
+  let url: string;
+  if (set(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)) url = validUrl(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.trim(), 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  else if (set(env.OTEL_EXPORTER_OTLP_ENDPOINT)) {
+    const base = env.OTEL_EXPORTER_OTLP_ENDPOINT.trim();
+    url = validUrl(`${base}${base.endsWith('/') ? '' : '/'}v1/traces`, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  } else return null;
+  return { target: 'otlp', url, protocol, headers, timeoutMs, settleS, ackWaitMs };
+}
+
+/**
+ * One line describing the configuration for logs: target, URL (credentials in it redacted), protocol and the header
+ * NAMES only — never a header value (the SLS AccessKey secret is one).
+ */
+export function describeExport(c: ExportConfig): string {
+  const names = Object.keys(c.headers);
+  return `${c.target === 'sls' ? 'Alibaba Cloud SLS (OTLP)' : 'OTLP'} ${redactUrl(c.url)} ${c.protocol}` +
+    `${names.length ? `, headers: ${names.join(', ')}` : ''}, timeout ${c.timeoutMs} ms, settle ${c.settleS} s`;
+}

@@ -1,0 +1,6 @@
+/** The exporter's plain-TS modules (GenAI events → OTLP spans), for tests and other packages. */
+export * from './domain/spans';
+export * from './config';
+export * from './export-state';
+export * from './sink';
+export * from './engine';

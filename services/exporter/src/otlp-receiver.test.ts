@@ -1,0 +1,278 @@
+/**
+ * Test helper (not a test: `.test.ts` keeps it out of the build and out of Jest's `*.spec.ts` run): a local OTLP/HTTP
+ * trace receiver on 127.0.0.1, as a collector would be. It decodes `application/x-protobuf` requests with a small
+ * protobuf wire reader over the OTLP trace schema (opentelemetry-proto `trace/v1/trace.proto`,
+ * `collector/trace/v1/trace_service.proto`, `common/v1/common.proto`; `@opentelemetry/otlp-transformer` 0.223 ships no
+ * decoder) and `application/json` requests per the OTLP/JSON mapping, into one normalized shape, and records every
+ * request. `status` decides the HTTP answer per request (default 200).
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+
+export type AttrValue = string | number | boolean | bigint | AttrValue[] | null;
+
+/** A received span, normalized (ids hex, times ns as decimal strings, kind as the OTLP enum number). */
+export interface ReceivedSpan {
+  traceId: string;
+  spanId: string;
+  /** '' when none. */
+  parentSpanId: string;
+  name: string;
+  /** OTLP SpanKind: 1 INTERNAL, 2 SERVER, 3 CLIENT. */
+  kind: number;
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  attributes: Record<string, AttrValue>;
+  /** OTLP StatusCode: 0 UNSET, 1 OK, 2 ERROR. */
+  status: { code: number; message: string };
+  resource: Record<string, AttrValue>;
+  scope: { name: string; version: string };
+}
+
+/** One request the receiver got. */
+export interface ReceivedRequest {
+  path: string;
+  contentType: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** HTTP status answered. */
+  answered: number;
+  spans: ReceivedSpan[];
+}
+
+// ---- protobuf wire format --------------------------------------------------------------------------------------
+
+class Reader {
+  pos = 0;
+  constructor(private readonly buf: Buffer) {}
+  end(): boolean {
+    return this.pos >= this.buf.length;
+  }
+  varint(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      if (this.pos >= this.buf.length) throw new Error('truncated varint');
+      const b = this.buf[this.pos++]!;
+      result |= BigInt(b & 0x7f) << shift;
+      if (!(b & 0x80)) return result;
+      shift += 7n;
+    }
+  }
+  tag(): { field: number; wire: number } {
+    const t = Number(this.varint());
+    return { field: t >>> 3, wire: t & 7 };
+  }
+  bytes(): Buffer {
+    const n = Number(this.varint());
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    if (out.length !== n) throw new Error('truncated bytes');
+    this.pos += n;
+    return out;
+  }
+  fixed64(): bigint {
+    const v = this.buf.readBigUInt64LE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+  fixed32(): number {
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  double(): number {
+    const v = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+  skip(wire: number): void {
+    if (wire === 0) this.varint();
+    else if (wire === 1) this.pos += 8;
+    else if (wire === 2) this.bytes();
+    else if (wire === 5) this.pos += 4;
+    else throw new Error(`unsupported wire type ${wire}`);
+  }
+}
+
+function fields(buf: Buffer, on: (field: number, wire: number, r: Reader) => void): void {
+  const r = new Reader(buf);
+  while (!r.end()) {
+    const { field, wire } = r.tag();
+    const before = r.pos;
+    on(field, wire, r);
+    if (r.pos === before) r.skip(wire);
+  }
+}
+
+function anyValue(buf: Buffer): AttrValue {
+  let v: AttrValue = null;
+  fields(buf, (f, w, r) => {
+    if (f === 1 && w === 2) v = r.bytes().toString('utf8');
+    else if (f === 2 && w === 0) v = r.varint() !== 0n;
+    else if (f === 3 && w === 0) v = intOf(BigInt.asIntN(64, r.varint()));
+    else if (f === 4 && w === 1) v = r.double();
+    else if (f === 5 && w === 2) {
+      const arr: AttrValue[] = [];
+      fields(r.bytes(), (f2, w2, r2) => { if (f2 === 1 && w2 === 2) arr.push(anyValue(r2.bytes())); });
+      v = arr;
+    }
+  });
+  return v;
+}
+
+const intOf = (n: bigint): number | bigint => (n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n);
+
+function keyValue(buf: Buffer): [string, AttrValue] {
+  let key = '';
+  let value: AttrValue = null;
+  fields(buf, (f, w, r) => {
+    if (f === 1 && w === 2) key = r.bytes().toString('utf8');
+    else if (f === 2 && w === 2) value = anyValue(r.bytes());
+  });
+  return [key, value];
+}
+
+function protoSpan(buf: Buffer, resource: Record<string, AttrValue>, scope: { name: string; version: string }): ReceivedSpan {
+  const s: ReceivedSpan = { traceId: '', spanId: '', parentSpanId: '', name: '', kind: 0, startTimeUnixNano: '0', endTimeUnixNano: '0', attributes: {}, status: { code: 0, message: '' }, resource, scope };
+  fields(buf, (f, w, r) => {
+    if (f === 1 && w === 2) s.traceId = r.bytes().toString('hex');
+    else if (f === 2 && w === 2) s.spanId = r.bytes().toString('hex');
+    else if (f === 4 && w === 2) s.parentSpanId = r.bytes().toString('hex');
+    else if (f === 5 && w === 2) s.name = r.bytes().toString('utf8');
+    else if (f === 6 && w === 0) s.kind = Number(r.varint());
+    else if (f === 7 && w === 1) s.startTimeUnixNano = r.fixed64().toString();
+    else if (f === 8 && w === 1) s.endTimeUnixNano = r.fixed64().toString();
+    else if (f === 9 && w === 2) {
+      const [k, v] = keyValue(r.bytes());
+      s.attributes[k] = v;
+    } else if (f === 15 && w === 2) {
+      fields(r.bytes(), (f2, w2, r2) => {
+        if (f2 === 2 && w2 === 2) s.status.message = r2.bytes().toString('utf8');
+        else if (f2 === 3 && w2 === 0) s.status.code = Number(r2.varint());
+      });
+    } else if (f === 16 && w === 5) r.fixed32();
+  });
+  return s;
+}
+
+/** Decodes an `ExportTraceServiceRequest` (protobuf) into spans. */
+export function decodeProtobufTraces(body: Buffer): ReceivedSpan[] {
+  const out: ReceivedSpan[] = [];
+  fields(body, (f, w, r) => {
+    if (f !== 1 || w !== 2) return;
+    const resource: Record<string, AttrValue> = {};
+    const scopeSpans: Buffer[] = [];
+    fields(r.bytes(), (f2, w2, r2) => {
+      if (f2 === 1 && w2 === 2) fields(r2.bytes(), (f3, w3, r3) => {
+        if (f3 === 1 && w3 === 2) {
+          const [k, v] = keyValue(r3.bytes());
+          resource[k] = v;
+        }
+      });
+      else if (f2 === 2 && w2 === 2) scopeSpans.push(r2.bytes());
+    });
+    for (const ss of scopeSpans) {
+      const scope = { name: '', version: '' };
+      const spans: Buffer[] = [];
+      fields(ss, (f3, w3, r3) => {
+        if (f3 === 1 && w3 === 2) fields(r3.bytes(), (f4, w4, r4) => {
+          if (f4 === 1 && w4 === 2) scope.name = r4.bytes().toString('utf8');
+          else if (f4 === 2 && w4 === 2) scope.version = r4.bytes().toString('utf8');
+        });
+        else if (f3 === 2 && w3 === 2) spans.push(r3.bytes());
+      });
+      for (const sp of spans) out.push(protoSpan(sp, resource, scope));
+    }
+  });
+  return out;
+}
+
+// ---- OTLP/JSON ---------------------------------------------------------------------------------------------------
+
+type J = Record<string, any>;
+
+function jsonValue(v: J | undefined): AttrValue {
+  if (!v) return null;
+  if ('stringValue' in v) return v.stringValue;
+  if ('boolValue' in v) return v.boolValue;
+  if ('intValue' in v) return intOf(BigInt(v.intValue));
+  if ('doubleValue' in v) return Number(v.doubleValue);
+  if ('arrayValue' in v) return ((v.arrayValue?.values ?? []) as J[]).map(jsonValue);
+  return null;
+}
+
+const jsonAttrs = (list: J[] | undefined): Record<string, AttrValue> => Object.fromEntries((list ?? []).map((kv) => [kv.key, jsonValue(kv.value)]));
+
+/** Decodes an `ExportTraceServiceRequest` in OTLP/JSON into spans (ids in hex, as the OTLP/JSON mapping requires). */
+export function decodeJsonTraces(body: Buffer): ReceivedSpan[] {
+  const req = JSON.parse(body.toString('utf8')) as J;
+  const out: ReceivedSpan[] = [];
+  for (const rs of (req.resourceSpans ?? []) as J[]) {
+    const resource = jsonAttrs(rs.resource?.attributes);
+    for (const ss of (rs.scopeSpans ?? []) as J[]) {
+      const scope = { name: ss.scope?.name ?? '', version: ss.scope?.version ?? '' };
+      for (const s of (ss.spans ?? []) as J[]) {
+        out.push({
+          traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId ?? '', name: s.name, kind: Number(s.kind ?? 0),
+          startTimeUnixNano: String(s.startTimeUnixNano), endTimeUnixNano: String(s.endTimeUnixNano), attributes: jsonAttrs(s.attributes),
+          status: { code: Number(s.status?.code ?? 0), message: s.status?.message ?? '' }, resource, scope,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+// ---- the receiver ------------------------------------------------------------------------------------------------
+
+/** A running receiver: its URL, what it got, and a switch for its answers. */
+export interface OtlpReceiver {
+  /** `http://127.0.0.1:<port>` (no path). */
+  url: string;
+  requests: ReceivedRequest[];
+  /** Spans of the requests answered 2xx. */
+  accepted(): ReceivedSpan[];
+  /** HTTP status to answer a request with (default 200); may look at the decoded spans. */
+  status: (req: { path: string; spans: ReceivedSpan[] }) => number;
+  close(): Promise<void>;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((res, rej) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => res(Buffer.concat(chunks)));
+    req.on('error', rej);
+  });
+}
+
+/** Starts a receiver on 127.0.0.1 (random port). */
+export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+  const r: OtlpReceiver = {
+    url: '',
+    requests: [],
+    accepted: () => r.requests.filter((q) => q.answered >= 200 && q.answered < 300).flatMap((q) => q.spans),
+    status: () => 200,
+    close: async () => undefined,
+  };
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const body = await readBody(req);
+      const contentType = String(req.headers['content-type'] ?? '');
+      let spans: ReceivedSpan[] = [];
+      let answered: number;
+      try {
+        spans = contentType.includes('json') ? decodeJsonTraces(body) : decodeProtobufTraces(body);
+        answered = r.status({ path: req.url ?? '', spans });
+      } catch {
+        answered = 400;
+      }
+      r.requests.push({ path: req.url ?? '', contentType, headers: { ...req.headers }, answered, spans });
+      const json = contentType.includes('json');
+      res.writeHead(answered, { 'content-type': json ? 'application/json' : 'application/x-protobuf' });
+      res.end(answered < 300 && json ? '{}' : answered < 300 ? Buffer.alloc(0) : json ? '{"code":3,"message":"rejected"}' : Buffer.alloc(0));
+    })();
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+  r.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  r.close = () => new Promise((res) => { server.closeAllConnections(); server.close(() => res()); });
+  return r;
+}
