@@ -11,13 +11,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BPF_REQUIRED, bpfUnavailableReason, probeBinary } from '@agentsight/testkit';
-import { FRAG_MAX, makeCert, PARTITIONS, partitionOf, reassemble, startHttpsServer, waitStopped } from './harness';
+import { collectRun, FRAG_MAX, makeCert, PARTITIONS, partitionOf, reassemble, startHttpsServer, waitStopped } from './harness';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
-import type { JsMsg } from '@nats-io/jetstream';
 import {
-  decode,
   hostToken,
   normalizeNs,
   rawMsgId,
@@ -176,25 +173,7 @@ describeCapture('agentsight-probe real capture', () => {
     ready = (await waitLine('ready', 30000)) as typeof ready;
 
     // Consume this run's subjects (unique host token) while the clients run.
-    const js = jetstream(nc);
-    const collect = async (filter: string) => {
-      const c = await js.consumers.get('AGENTSIGHT_RAW', { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
-      const msgs = await c.consume();
-      (async () => {
-        for await (const m of msgs as AsyncIterable<JsMsg>) {
-          try {
-            decode<RawRecord>(m.data);
-          } catch (e) {
-            decodeErrors.push(`${m.subject}: ${(e as Error).message}`);
-            continue;
-          }
-          got.push({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? '', raw: m.data, rec: decode<RawRecord>(m.data), jsTimestampNs: normalizeNs(m.info.timestampNanos) });
-        }
-      })();
-      return msgs;
-    };
-    const consumers = [await collect(`agentsight.raw.ssl.${token}.*`), await collect(`agentsight.raw.*.${token}`),
-      await collect(`agentsight.raw.stdio.${token}.*`)];
+    const run = await collectRun(nc, token, (m, rec) => got.push({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? '', raw: m.data, rec, jsTimestampNs: normalizeNs(m.info.timestampNanos) }), decodeErrors);
 
     const exits = Object.fromEntries(Object.entries(procs).map(([n, p]) => [n, exited(p)]));
     for (const p of Object.values(procs)) process.kill(p.pid!, 'SIGCONT');
@@ -208,9 +187,7 @@ describeCapture('agentsight-probe real capture', () => {
     producerExit = await producerDone;
 
     // Everything up to last_seq must arrive.
-    const deadline = Date.now() + 20000;
-    while (Date.now() < deadline && new Set(got.map((g) => g.rec.seq)).size < stopped.last_seq + 1) await new Promise((r) => setTimeout(r, 100));
-    for (const c of consumers) await c.close();
+    await run.drain(stopped.last_seq);
     if (perr.trim()) console.log(`producer stderr:\n${perr}`); // eslint-disable-line no-console
   }, 120000);
 

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { probeBinary } from '@agentsight/testkit';
 import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { JsMsg } from '@nats-io/jetstream';
 import { decode, hostToken, RawProcRecord, RawRecord, RawSslCloseRecord, RawSslRecord } from '@agentsight/contracts';
@@ -128,6 +129,45 @@ export interface CaptureResult {
 }
 
 /**
+ * Consumes one run's raw subjects (host token `token`: `raw.ssl.<token>.*`, `raw.<kind>.<token>`,
+ * `raw.stdio.<token>.*`) from the start of AGENTSIGHT_RAW while the run goes on. Each message is decoded once and
+ * handed to `onRecord`; an undecodable one is added to `decodeErrors`. `drain(lastSeq)` waits (20 s at most) until
+ * seq 0..lastSeq have all arrived, then closes the consumers.
+ */
+export async function collectRun(nc: NatsConnection, token: string, onRecord: (m: JsMsg, rec: RawRecord) => void,
+  decodeErrors: string[]): Promise<{ drain(lastSeq: number): Promise<void> }> {
+  const js = jetstream(nc);
+  const seqs = new Set<number>();
+  const collect = async (filter: string) => {
+    const c = await js.consumers.get('AGENTSIGHT_RAW', { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
+    const msgs = await c.consume();
+    (async () => {
+      for await (const m of msgs as AsyncIterable<JsMsg>) {
+        let rec: RawRecord;
+        try {
+          rec = decode<RawRecord>(m.data);
+        } catch (e) {
+          decodeErrors.push(`${m.subject}: ${(e as Error).message}`);
+          continue;
+        }
+        seqs.add(rec.seq);
+        onRecord(m, rec);
+      }
+    })();
+    return msgs;
+  };
+  const consumers = [await collect(`agentsight.raw.ssl.${token}.*`), await collect(`agentsight.raw.*.${token}`),
+    await collect(`agentsight.raw.stdio.${token}.*`)];
+  return {
+    async drain(lastSeq: number) {
+      const deadline = Date.now() + 20000;
+      while (Date.now() < deadline && seqs.size < lastSeq + 1) await new Promise((r) => setTimeout(r, 50));
+      for (const c of consumers) await c.close();
+    },
+  };
+}
+
+/**
  * Starts `argv` stopped (behind `sh -c 'kill -STOP $$; exec …'`, stdout to outFile), runs the producer with
  * `--pid <it>` and host `host`, resumes the client (then calls `started` with it, e.g. to feed stdin), waits for its
  * exit (30 s at most), stops the producer and returns what JetStream holds for the run. `producerArgs` are added to the
@@ -168,23 +208,7 @@ export async function captureClient(host: string, argv: string[], outFile: strin
     };
     const ready = await waitLine<CaptureResult['ready']>('ready', 30000);
 
-    const js = jetstream(nc);
-    const collect = async (filter: string) => {
-      const c = await js.consumers.get('AGENTSIGHT_RAW', { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
-      const msgs = await c.consume();
-      (async () => {
-        for await (const m of msgs as AsyncIterable<JsMsg>) {
-          try {
-            got.push({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? '', rec: decode<RawRecord>(m.data) });
-          } catch (e) {
-            decodeErrors.push(`${m.subject}: ${(e as Error).message}`);
-          }
-        }
-      })();
-      return msgs;
-    };
-    const consumers = [await collect(`agentsight.raw.ssl.${token}.*`), await collect(`agentsight.raw.*.${token}`),
-      await collect(`agentsight.raw.stdio.${token}.*`)];
+    const run = await collectRun(nc, token, (m, rec) => got.push({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? '', rec }), decodeErrors);
 
     process.kill(cp.pid!, 'SIGCONT');
     started(cp);
@@ -197,9 +221,7 @@ export async function captureClient(host: string, argv: string[], outFile: strin
     producer.kill('SIGINT');
     const stopped = await waitLine<CaptureResult['stopped']>('stopped', 30000);
     const producerExit = await producerDone;
-    const deadline = Date.now() + 20000;
-    while (Date.now() < deadline && new Set(got.map((g) => g.rec.seq)).size < stopped.last_seq + 1) await new Promise((r) => setTimeout(r, 50));
-    for (const c of consumers) await c.close();
+    await run.drain(stopped.last_seq);
     const lines = pout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
     return { ready, stopped, lines, producerExit, producerStderr: perr, got, decodeErrors, client };
   } finally {
