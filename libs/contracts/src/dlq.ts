@@ -20,7 +20,10 @@ export interface DeadLetter {
   /** Input id (raw Nats-Msg-Id, event id …) when known. */
   input_id: string | null;
   conn_key: string | null;
-  /** First bytes (at most 4 KiB) of the offending data, for diagnosis. */
+  /** First bytes (at most {@link DEAD_LETTER_SAMPLE_BYTES}) of the offending data, for diagnosis. */
   sample: Uint8Array;
   ts_ns: bigint;
 }
+
+/** Most bytes of the offending input a dead letter carries as `sample` (4 KiB). */
+export const DEAD_LETTER_SAMPLE_BYTES = 4096;

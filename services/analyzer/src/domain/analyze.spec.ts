@@ -6,10 +6,9 @@
 import { countTokens } from '@agentsight/tokens';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deriveId, type Exchange } from '@agentsight/contracts';
+import { DEAD_LETTER_SAMPLE_BYTES, deriveId, type Exchange } from '@agentsight/contracts';
 import { analyzeExchange, NO_RESPONSE_ERROR } from './analyze';
 import { providerFor } from './providers';
-import { DLQ_SAMPLE_BYTES } from './types';
 import { CORPUS, claudeCodeExchange, httpFromRecords, makeExchange, recordNs } from './corpus-helpers.test';
 
 const corpus = (f: string) => readFileSync(join(CORPUS, f), 'utf8');
@@ -46,7 +45,7 @@ describe('broken JSON → json_parse_error dead letter and a best-effort call', 
   test('the sample is capped at 4 KiB', () => {
     const big = `{"model":"gpt-4.1","choices":[{"message":{"content":"${'x'.repeat(10_000)}`;
     const r = analyzeExchange(makeExchange({ host: 'api.openai.com', target: '/v1/chat/completions', reqBody: CHAT_REQ, respBody: big }));
-    expect(r.deadLetters[0].sample.length).toBe(DLQ_SAMPLE_BYTES);
+    expect(r.deadLetters[0].sample.length).toBe(DEAD_LETTER_SAMPLE_BYTES);
     expect(r.call!.response_model).toBe('gpt-4.1');
   });
 

@@ -2,7 +2,7 @@
  * Exchange → LLM call. Pure and total: {@link analyzeExchange} never throws; anything it cannot read becomes a dead
  * letter draft while the best-effort call is still returned.
  */
-import { deriveId, headerValue, type Exchange, type LlmCall } from '@agentsight/contracts';
+import { DEAD_LETTER_SAMPLE_BYTES, deriveId, headerValue, type Exchange, type LlmCall } from '@agentsight/contracts';
 import { auditForCall } from './audit';
 import { extractAnthropicMessages } from './anthropic-messages';
 import { bedrockErrorType, extractBedrockConverse, extractBedrockInvoke } from './bedrock';
@@ -15,7 +15,7 @@ import { extractOllama, isOllamaShape } from './ollama';
 import { extractOpenAiChat } from './openai-chat';
 import { extractOpenAiResponses } from './openai-responses';
 import { apiFromPath, isStreamingPath, modelFromPath, providerFor, stripPort, targetHost, targetPath } from './providers';
-import { DLQ_SAMPLE_BYTES, type AnalyzeResult, type DeadLetterDraft, type LlmApi } from './types';
+import { type AnalyzeResult, type DeadLetterDraft, type LlmApi } from './types';
 import { estimateUsage } from './usage-estimate';
 import { reasoningText, usageDetail } from './usage-detail';
 import { agentName, conversationOf } from './conversation';
@@ -63,9 +63,9 @@ const OPERATIONS: Record<LlmApi, string> = {
 const encoder = new TextEncoder();
 
 function sample(text: string | Uint8Array): Uint8Array {
-  if (typeof text !== 'string') return text.slice(0, DLQ_SAMPLE_BYTES);
-  const bytes = encoder.encode(text.length > DLQ_SAMPLE_BYTES ? text.slice(0, DLQ_SAMPLE_BYTES) : text);
-  return bytes.length > DLQ_SAMPLE_BYTES ? bytes.slice(0, DLQ_SAMPLE_BYTES) : bytes;
+  if (typeof text !== 'string') return text.slice(0, DEAD_LETTER_SAMPLE_BYTES);
+  const bytes = encoder.encode(text.length > DEAD_LETTER_SAMPLE_BYTES ? text.slice(0, DEAD_LETTER_SAMPLE_BYTES) : text);
+  return bytes.length > DEAD_LETTER_SAMPLE_BYTES ? bytes.slice(0, DEAD_LETTER_SAMPLE_BYTES) : bytes;
 }
 
 function isJsonContentType(headers: Array<[string, string]>): boolean {
@@ -76,7 +76,7 @@ function isJsonContentType(headers: Array<[string, string]>): boolean {
 function parseEventStream(body: Uint8Array, failures: ParseFailure[]): JsonEvent[] {
   const { messages, problems } = decodeEventStream(body);
   for (const p of problems) {
-    failures.push({ reason: 'eventstream_error', where: `response.frames[${p.index}]@${p.offset}`, error: p.error, text: body.subarray(p.offset, p.offset + DLQ_SAMPLE_BYTES) });
+    failures.push({ reason: 'eventstream_error', where: `response.frames[${p.index}]@${p.offset}`, error: p.error, text: body.subarray(p.offset, p.offset + DEAD_LETTER_SAMPLE_BYTES) });
   }
   const out: JsonEvent[] = [];
   messages.forEach((m, i) => {

@@ -30,12 +30,10 @@ export interface DeadLetterDraft extends Pick<DeadLetter, 'reason' | 'error' | '
    * (NDJSON), `response.frames[<n>]` (event-stream frame n, or `@<byte offset>` for framing) or `exchange`.
    */
   where: string;
-  /** First bytes (at most {@link DLQ_SAMPLE_BYTES}) of the first offending body or SSE `data:` text. */
+  /** First bytes (at most DEAD_LETTER_SAMPLE_BYTES, contract `dlq.ts`) of the first offending body or SSE `data:` text. */
   sample: Uint8Array;
 }
 
-/** Maximum size of a dead letter's `sample`, bytes (4 KiB, as the DeadLetter contract says). */
-export const DLQ_SAMPLE_BYTES = 4096;
 
 /** Result of {@link analyzeExchange}: the LLM call (null when the exchange is not one), its audit, dead letters. */
 export interface AnalyzeResult {

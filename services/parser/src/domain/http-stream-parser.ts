@@ -28,6 +28,7 @@
  * {@link HttpStreamParser.evictIdle}. A CONNECT 2xx or 101 response turns the connection opaque (ignored, counted).
  */
 import {
+  DEAD_LETTER_SAMPLE_BYTES,
   connKey,
   deriveId,
   headerValue,
@@ -53,7 +54,6 @@ import type { ConnCloseInput, DeadLetterDraft, HttpStreamParserOptions, ParseOut
 const DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024;
 const DEFAULT_MAX_HEADER = 256 * 1024;
 const MAX_CHUNK_LINE = 4096;
-const MAX_SAMPLE = 4096;
 const MAX_PENDING_METHODS = 1024;
 const LF = 0x0a;
 const CR = 0x0d;
@@ -473,7 +473,7 @@ export class HttpStreamParser {
       framing = bodyFraming(head, interim || isRequest ? undefined : c.methods[0]?.method);
     } catch (e) {
       const he = e instanceof HeadError ? e : new HeadError(String(e), 'http_parse_error');
-      const sample = Uint8Array.from(headBytes.subarray(0, MAX_SAMPLE));
+      const sample = Uint8Array.from(headBytes.subarray(0, DEAD_LETTER_SAMPLE_BYTES));
       return this.headFailure(c, d, he.reason, `${he.message} (stream offset ${start.offset})`, out, sample, start.rec);
     }
     this.resetHeadScan(d);
@@ -763,7 +763,7 @@ export class HttpStreamParser {
   private headFailure(c: ConnState, d: DirState, reason: ParserDeadLetterReason, error: string, out: Out, sample?: Uint8Array, rec?: RawSslRecord): boolean {
     const q = d.q;
     const first = rec ?? (q.length > 0 ? q.metaAt(0) : null);
-    if (!sample) sample = q.length > 0 ? Uint8Array.from(q.take(Math.min(q.length, MAX_SAMPLE))) : new Uint8Array(0);
+    if (!sample) sample = q.length > 0 ? Uint8Array.from(q.take(Math.min(q.length, DEAD_LETTER_SAMPLE_BYTES))) : new Uint8Array(0);
     if (reason === 'unsupported_protocol') {
       this.deadLetter(out, first, reason, `${d.dir}: ${error}`, sample, c.key);
       this.makeOpaque(c);
@@ -783,7 +783,7 @@ export class HttpStreamParser {
 
   /** A framing error inside a body: the message is emitted as far as it got (short), then the direction resyncs. */
   private bodyFailure(c: ConnState, d: DirState, msg: Message, error: string, out: Out): boolean {
-    const sample = Uint8Array.from(d.q.take(Math.min(d.q.length, MAX_SAMPLE)));
+    const sample = Uint8Array.from(d.q.take(Math.min(d.q.length, DEAD_LETTER_SAMPLE_BYTES)));
     this.deadLetter(out, msg.lastRec, 'http_parse_error', `${d.dir}: ${error} (message at stream offset ${msg.start.offset})`, sample, c.key);
     this.finish(c, d, msg, 'short', out);
     this.resetToResync(d);
@@ -876,7 +876,7 @@ export class HttpStreamParser {
       input_subject: rec ? Subjects.rawSsl(hostToken(host), rec.partition) : '',
       input_id: inputId,
       conn_key: key,
-      sample: sample.length > MAX_SAMPLE ? Uint8Array.from(sample.subarray(0, MAX_SAMPLE)) : sample,
+      sample: sample.length > DEAD_LETTER_SAMPLE_BYTES ? Uint8Array.from(sample.subarray(0, DEAD_LETTER_SAMPLE_BYTES)) : sample,
       ts_ns: rec?.ts_wall_ns ?? 0n,
     };
   }

@@ -18,6 +18,7 @@
  * (a replay) are dropped, a gap (bytes lost before the producer) makes it skip to the next line start. It never
  * copies record data on append ({@link ByteQueue}), so a message split across reads at every byte stays linear.
  */
+import { DEAD_LETTER_SAMPLE_BYTES } from '@agentsight/contracts';
 import { ByteQueue } from './byte-queue';
 
 /** A JSON-RPC 2.0 request, notification or response object, as parsed. */
@@ -360,7 +361,7 @@ export class JsonRpcFramer<M> {
   private reject(out: FramerOutput<M>, reason: JsonRpcReject<M>['reason'], error: string, n: number): void {
     const meta = this.q.metaAt(0);
     const offset = this.q.offset;
-    const sample = this.q.take(Math.min(n, 4096)).slice();
+    const sample = this.q.take(Math.min(n, DEAD_LETTER_SAMPLE_BYTES)).slice();
     if (n > sample.length) this.q.skip(n - sample.length);
     this.stats.rejected++;
     this.stats.skippedBytes += n;
@@ -371,6 +372,6 @@ export class JsonRpcFramer<M> {
   private rejectBytes(out: FramerOutput<M>, reason: JsonRpcReject<M>['reason'], error: string, offset: number, bytes: Uint8Array, meta: M): void {
     this.stats.rejected++;
     this.stats.skippedBytes += bytes.length;
-    out.rejects.push({ reason, error, offset, sample: bytes.slice(0, 4096), meta });
+    out.rejects.push({ reason, error, offset, sample: bytes.slice(0, DEAD_LETTER_SAMPLE_BYTES), meta });
   }
 }

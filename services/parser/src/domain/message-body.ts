@@ -10,13 +10,12 @@
  * runtime cannot decode, or corrupt coded data, is a `decode_error` dead letter and `body_incomplete: 'decode_error'`.
  */
 import type { BodyIncomplete, HeaderList, HttpEvent, HttpSseEvent, RawSslRecord, SseEvent } from '@agentsight/contracts';
-import { headerValue } from '@agentsight/contracts';
+import { DEAD_LETTER_SAMPLE_BYTES, headerValue } from '@agentsight/contracts';
 import { concatBytes } from './byte-queue';
 import { decodeAll, DecodeError, IncrementalDecoder, parseContentCodings } from './content-coding';
 import { SseDecoder, SseTooLargeError } from './sse-decoder';
 import type { ParseOutput, ParserDeadLetterReason, ParserStats } from './types';
 
-const MAX_SAMPLE = 4096;
 
 /** Where a piece of a message lies: stream offset (bytes) and the record that carried it. */
 export interface Pos {
@@ -245,7 +244,7 @@ export class MessageBody {
     } catch (e) {
       if (!(e instanceof SseTooLargeError)) throw e;
       this.sseBroken = true;
-      this.owner.deadLetter(out, at.rec, 'too_large', `${e.message} (${this.owner.label})`, bytes.subarray(0, MAX_SAMPLE));
+      this.owner.deadLetter(out, at.rec, 'too_large', `${e.message} (${this.owner.label})`, bytes.subarray(0, DEAD_LETTER_SAMPLE_BYTES));
       return;
     }
     this.eventStart = sse.pending() ? evStart : null;
@@ -256,6 +255,6 @@ export class MessageBody {
     this.decoder?.close();
     this.decoder = null;
     const de = e instanceof DecodeError ? e : new DecodeError(String(e));
-    this.owner.deadLetter(out, rec, de.kind, `${de.message} (${this.owner.label})`, sample.subarray(0, MAX_SAMPLE));
+    this.owner.deadLetter(out, rec, de.kind, `${de.message} (${this.owner.label})`, sample.subarray(0, DEAD_LETTER_SAMPLE_BYTES));
   }
 }

@@ -23,6 +23,7 @@
  * direction is ignored until the connection ends ("broken"). The other direction carries on.
  */
 import {
+  DEAD_LETTER_SAMPLE_BYTES,
   deriveId,
   headerValue,
   type ConnRef,
@@ -40,7 +41,6 @@ import type { ParseOutput, ParserDeadLetterReason, ParserStats } from '../types'
 import { CLIENT_PREFACE, errorName, Flags, FRAME_HEADER_BYTES, FrameError, framePayload, FrameType, parseFrameHeader, parseGoaway, parseRstStream, parseSettings, Setting, type FrameHeader } from './frames';
 import { HpackDecoder, HpackError, type HpackSnapshot } from './hpack';
 
-const MAX_SAMPLE = 4096;
 /** Most messages in progress per direction (a peer's MAX_CONCURRENT_STREAMS is typically 100–250). */
 const MAX_OPEN_MESSAGES = 4096;
 /** How many recently reset / answered stream ids a connection remembers. */
@@ -419,7 +419,7 @@ export class H2Connection {
   /** A frame-level error that does not lose the HPACK state: reported, the frame ignored, its stream ended short. */
   private frameError(s: Side, h: FrameHeader, e: unknown, start: Pos, payload: Uint8Array, out: ParseOutput): void {
     const msg = e instanceof FrameError ? e.message : String(e);
-    this.host.deadLetter(out, start.rec, 'h2_error', `${s.dir}: ${typeName(h.type)} frame on stream ${h.streamId} at stream offset ${start.offset}: ${msg}`, payload.subarray(0, MAX_SAMPLE));
+    this.host.deadLetter(out, start.rec, 'h2_error', `${s.dir}: ${typeName(h.type)} frame on stream ${h.streamId} at stream offset ${start.offset}: ${msg}`, payload.subarray(0, DEAD_LETTER_SAMPLE_BYTES));
     const m = s.msgs.get(h.streamId);
     if (m) this.finish(s, m, 'short', out);
   }
@@ -436,7 +436,7 @@ export class H2Connection {
     }
     if (b.type === FrameType.PUSH_PROMISE || b.stream === 0 || b.stream % 2 === 0 || this.resetStreams.has(b.stream)) return;
     if (decoded.tooLarge) {
-      this.host.deadLetter(out, b.start.rec, 'too_large', `${s.dir}: header list of stream ${b.stream} exceeds ${this.host.maxHeader} bytes (stream offset ${b.start.offset})`, block.subarray(0, MAX_SAMPLE));
+      this.host.deadLetter(out, b.start.rec, 'too_large', `${s.dir}: header list of stream ${b.stream} exceeds ${this.host.maxHeader} bytes (stream offset ${b.start.offset})`, block.subarray(0, DEAD_LETTER_SAMPLE_BYTES));
       const m = s.msgs.get(b.stream);
       if (m) this.finish(s, m, 'short', out);
       return;
@@ -613,7 +613,7 @@ export class H2Connection {
 
   /** The direction can no longer be decoded: end its messages short, report, and ignore it from now on. */
   private breakSide(s: Side, rec: RawSslRecord | null, error: string, out: ParseOutput, sample?: Uint8Array): void {
-    this.host.deadLetter(out, rec, 'h2_error', `${error}; this direction is ignored until the connection ends`, (sample ?? new Uint8Array(0)).subarray(0, MAX_SAMPLE));
+    this.host.deadLetter(out, rec, 'h2_error', `${error}; this direction is ignored until the connection ends`, (sample ?? new Uint8Array(0)).subarray(0, DEAD_LETTER_SAMPLE_BYTES));
     for (const m of [...s.msgs.values()]) this.finish(s, m, 'short', out);
     s.block = null;
     s.broken = true;
