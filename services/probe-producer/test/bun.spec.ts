@@ -13,10 +13,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BPF_REQUIRED, bpfUnavailableReason, probeBinary, repoRoot, ReplayServer, startReplayServer } from '@agentsight/testkit';
 import { connect } from '@nats-io/transport-node';
-import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
-import type { JsMsg } from '@nats-io/jetstream';
-import { decode, hostToken, RawLossRecord, RawRecord, RawSslHandshakeRecord, RawSslRecord } from '@agentsight/contracts';
-import { AttachFailure, CaptureResult, captureClient, expectLosslessRun, Got, NATS_URL, PARTITIONS, partitionOf, ProbeCounters, reassemble, systemLibrary } from './harness';
+import { hostToken, RawLossRecord, RawSslHandshakeRecord, RawSslRecord } from '@agentsight/contracts';
+import { AttachFailure, CaptureResult, captureClient, collectRun, expectLosslessRun, Got, NATS_URL, PARTITIONS, partitionOf, ProbeCounters, reassemble, systemLibrary } from './harness';
 
 const BUN = path.join(repoRoot(), 'node_modules/@oven/bun-linux-x64/bin/bun');
 const skipReason = bpfUnavailableReason() ?? (!fs.existsSync(BUN) ? `no Bun binary at ${BUN}` : null);
@@ -120,26 +118,16 @@ function startProducer(args: string[]) {
 /** Collects every record JetStream holds (and receives) for host. */
 async function collect(host: string) {
   const nc = await connect({ servers: NATS_URL });
-  const js = jetstream(nc);
   const got: Got[] = [];
-  const token = hostToken(host);
-  const subs = [];
-  for (const filter of [`agentsight.raw.ssl.${token}.*`, `agentsight.raw.*.${token}`, `agentsight.raw.stdio.${token}.*`]) {
-    const c = await js.consumers.get('AGENTSIGHT_RAW', { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
-    const msgs = await c.consume();
-    subs.push(msgs);
-    (async () => {
-      for await (const m of msgs as AsyncIterable<JsMsg>) got.push({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? '', rec: decode<RawRecord>(m.data) });
-    })();
-  }
+  const decodeErrors: string[] = [];
+  const run = await collectRun(nc, hostToken(host), (m, rec) => got.push({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? '', rec }), decodeErrors);
   return {
     got,
-    /** Waits until seq 0..lastSeq arrived (20 s at most), then stops consuming. */
+    /** Waits until seq 0..lastSeq arrived (20 s at most), then stops consuming; every message must have decoded. */
     close: async (lastSeq: number) => {
-      const deadline = Date.now() + 20000;
-      while (Date.now() < deadline && new Set(got.map((g) => g.rec.seq)).size < lastSeq + 1) await new Promise((r) => setTimeout(r, 50));
-      for (const s of subs) await s.close();
+      await run.drain(lastSeq);
       await nc.close();
+      expect(decodeErrors).toEqual([]);
     },
   };
 }

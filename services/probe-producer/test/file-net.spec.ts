@@ -13,9 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BPF_REQUIRED, bpfUnavailableReason, probeBinary } from '@agentsight/testkit';
 import { connect } from '@nats-io/transport-node';
-import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import {
-  decode,
   hostToken,
   RawFileOpenRecord,
   RawLossRecord,
@@ -24,7 +22,7 @@ import {
   RawRecord,
   Subjects,
 } from '@agentsight/contracts';
-import { captureClient, CaptureResult, expectLosslessRun, NATS_URL } from './harness';
+import { captureClient, CaptureResult, collectRun, expectLosslessRun, NATS_URL } from './harness';
 
 const skipReason = bpfUnavailableReason();
 if (skipReason && !BPF_REQUIRED) {
@@ -105,17 +103,12 @@ async function runTraced(host: string, script: string, args: string[]): Promise<
 
   const nc = await connect({ servers: NATS_URL });
   try {
-    // proc + loss and stdio subjects of this host (these scripts make no TLS calls, so this is every record of the run).
-    const cs = await Promise.all([`agentsight.raw.*.${hostToken(host)}`, `agentsight.raw.stdio.${hostToken(host)}.*`].map((f) =>
-      jetstream(nc).consumers.get('AGENTSIGHT_RAW', { filter_subjects: f, deliver_policy: DeliverPolicy.All })));
+    // Every record of this host's run (these scripts make no TLS calls: proc, loss and stdio records).
     const recs: RawRecord[] = [];
-    const deadline = Date.now() + 20000;
-    while (recs.length < stopped.last_seq + 1 && Date.now() < deadline) {
-      for (const c of cs) {
-        const batch = await c.fetch({ max_messages: 1000, expires: 1000 });
-        for await (const m of batch) recs.push(decode<RawRecord>(m.data));
-      }
-    }
+    const decodeErrors: string[] = [];
+    const run = await collectRun(nc, hostToken(host), (_m, rec) => recs.push(rec), decodeErrors);
+    await run.drain(stopped.last_seq);
+    expect(decodeErrors).toEqual([]);
     return { ready, stopped, recs };
   } finally {
     await nc.close();
