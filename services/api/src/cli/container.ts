@@ -108,15 +108,18 @@ export function resolveContainer(ref: string, opts: { proc?: string; dataRoot?: 
   const pids = readdirSync(proc).filter((d) => /^\d+$/.test(d)).map(Number);
   const members = new Set<number>();
   const children = new Map<number, number[]>();
+  const parent = new Map<number, number>();
   for (const pid of pids) {
     const cg = readProc(proc, pid, 'cgroup');
     const cid = cg ? cgroupContainerId(cg) : null;
     if (cid && (cid.startsWith(id) || id.startsWith(cid))) members.add(pid);
     const pp = ppidOf(proc, pid);
-    if (pp !== null) children.set(pp, [...(children.get(pp) ?? []), pid]);
+    if (pp === null) continue;
+    parent.set(pid, pp);
+    children.set(pp, [...(children.get(pp) ?? []), pid]);
   }
   if (inspected) members.add(inspected.pid);
-  const roots = inspected ? [inspected.pid] : [...members].filter((p) => !members.has(ppidOf(proc, p) ?? -1)).sort((a, b) => a - b);
+  const roots = inspected ? [inspected.pid] : [...members].filter((p) => !members.has(parent.get(p) ?? -1)).sort((a, b) => a - b);
   const order: number[] = [];
   const seen = new Set<number>();
   const queue = [...roots];

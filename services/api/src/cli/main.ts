@@ -137,7 +137,7 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
       void probe.exited.then(() => res());
       if (spec.untilExit.length) {
         poll = setInterval(() => {
-          if (spec.untilExit.every((pid) => procState(pid) === null || procState(pid) === 'Z')) res();
+          if (spec.untilExit.every((pid) => [null, 'Z'].includes(procState(pid)))) res();
         }, 250);
       }
     });
@@ -253,7 +253,7 @@ async function recordCommand(opts: { dataDir?: string; pid?: string[]; comm?: st
     if (!t.binary) throw new Error(`--binary-path ${b}: ${t.reason ?? 'no binary resolved'}`);
     binaries.push(t.binary);
   }
-  for (const pid of [...pids, ...scanProcesses().filter((p) => comms.includes(p.comm)).map((p) => p.pid)]) binaries.push(...processBinaries(pid));
+  for (const pid of [...pids, ...scanProcesses({ files: false }).filter((p) => comms.includes(p.comm)).map((p) => p.pid)]) binaries.push(...processBinaries(pid));
   if (!pids.length && !comms.length && !containerPids.length) throw new Error('record needs -p <pid>, -c <comm> or --binary-path docker://<container>');
   const traced = pids.length || comms.length ? pids : containerPids;
   const filters = [...traced.flatMap((p) => ['--pid', String(p)]), ...comms.flatMap((c) => ['--comm', c])];
