@@ -5,7 +5,7 @@
 import type { AuditType, UsageDetail } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { linkActions, type Action, type CausalLink, type ProcessStart, type ToolWindow } from './links';
-import { decodeBody, type AuditRow, type ExchangeRow } from './rows';
+import { decodeBody, toNs, type AuditRow, type ExchangeRow } from './rows';
 import { DEFAULT_DATABASE, TABLES, qualified, type TableName } from './schema';
 
 /**
@@ -554,10 +554,11 @@ const LINK_LOOKBACK_NS = 24n * 3600n * 1_000_000_000n;
  */
 const LINK_LOOKAHEAD_NS = 10n * 60n * 1_000_000_000n;
 
+/** A ns value of an audit record's details ({@link toNs}), or null when absent or not an integer. */
 function nsOrNull(v: unknown): bigint | null {
   if (v === null || v === undefined || v === '') return null;
   try {
-    return BigInt(typeof v === 'number' ? Math.trunc(v) : (v as string | bigint));
+    return toNs(v);
   } catch {
     return null;
   }
