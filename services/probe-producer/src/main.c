@@ -989,18 +989,7 @@ static void load_bpf(void)
 
 static void print_json_string(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
+	json_write_string(stdout, s, strlen(s));
 }
 
 static void *grow(void *arr, int *cap, size_t elem)
