@@ -28,7 +28,8 @@
 #include "io_format.h"
 #include "records.h"
 #include "sysinfo.h"
-#include "tls_patterns.h"
+#include "locate.h"
+#include "locate_cache.h"
 
 #define MAX_LIST 64
 #define POLL_MS 50                       /* ring-buffer poll timeout = max delay of a low-rate record */
@@ -92,6 +93,7 @@ static struct {
 	bool all_files;      /* --all-files: also opens of /proc, /sys, /dev */
 	bool follow_exec;    /* --follow-exec: offer processes that exec to the controller (follow.h) */
 	bool no_stdio;       /* --no-stdio */
+	const char *cache_dir; /* --cache-dir */
 } opt;
 
 /* Stream position of one (pid, ssl, dir). */
@@ -201,7 +203,8 @@ static void usage(FILE *f)
 		"  --all-files          also record opens under /proc, /sys and /dev (skipped and counted by default)\n"
 		"  --follow-exec        offer every process that execs to the controller on stdout, trace it if stdin\n"
 		"                       answers `trace <pid>` (see follow.h)\n"
-		"  --no-stdio           do not record reads/writes on fds 0, 1, 2\n");
+		"  --no-stdio           do not record reads/writes on fds 0, 1, 2\n"
+		"  --cache-dir DIR      keep located TLS functions of stripped binaries in DIR (locate_cache.h)\n");
 }
 
 static uint64_t parse_u64(const char *s, const char *what)
@@ -233,6 +236,7 @@ static void parse_args(int argc, char **argv)
 		{ "all-files", no_argument, NULL, 'A' },
 		{ "follow-exec", no_argument, NULL, 'E' },
 		{ "no-stdio", no_argument, NULL, 'S' },
+		{ "cache-dir", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -299,6 +303,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'S':
 			opt.no_stdio = true;
+			break;
+		case 'C':
+			opt.cache_dir = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -1012,16 +1019,11 @@ static char *xstrdup(const char *s)
 	return d;
 }
 
-/* Remembers that fn of binary could not be probed (reported in loss records and stats lines) and says so on stderr. */
-static void attach_failed(const char *binary, const char *fn, const char *fmt, ...)
+/* Remembers that fn of binary could not be probed (reported in loss records and stats lines); print: say so on stderr. */
+static void record_failure(const char *binary, const char *fn, const char *msg, bool print)
 {
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "agentsight-probe: %s: %s: %s\n", binary, fn, msg);
+	if (print)
+		fprintf(stderr, "agentsight-probe: %s: %s: %s\n", binary, fn, msg);
 	if (g.nfailures == MAX_ATTACH_FAILURES) {
 		g.failures_dropped++;
 		return;
@@ -1032,12 +1034,27 @@ static void attach_failed(const char *binary, const char *fn, const char *fmt, .
 	g.nfailures++;
 }
 
+/* An attach failure (printf-style message): listed in the loss record / stats line and printed on stderr. */
+static void attach_failed(const char *binary, const char *fn, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	record_failure(binary, fn, msg, true);
+}
+
 /*
  * Attaches the entry and return programs of fn to the file open_path, by symbol (func_name) or at a file offset
  * (func_name NULL), under a new probe id passed as the BPF cookie; `binary` (kept, not copied) names it in counters
- * and failures. True on success; a failure is recorded.
+ * and failures. With nret > 0 the return program is attached as a plain uprobe at each of ret_offsets (the
+ * function's RET instructions, locate.h) instead of as a uretprobe. True on success (every link attached); on a
+ * failure nothing of fn stays attached and the failure is recorded.
  */
-static bool attach_fn(const char *open_path, const char *binary, enum ssl_fn fn, const char *func_name, uint64_t offset)
+static bool attach_fn(const char *open_path, const char *binary, enum ssl_fn fn, const char *func_name, uint64_t offset,
+		      const uint64_t *ret_offsets, uint32_t nret)
 {
 	struct sslsniff_bpf *s = g.ssl_skel;
 	struct bpf_program *entry[SSL_FN_COUNT] = {
@@ -1089,16 +1106,32 @@ static bool attach_fn(const char *open_path, const char *binary, enum ssl_fn fn,
 		attach_failed(binary, ssl_fns[fn], "cannot attach: %s", strerror(errno));
 		return false;
 	}
-	lr = bpf_program__attach_uprobe_opts(ret[fn], -1, open_path, func_name ? 0 : offset, &ro);
-	if (!lr) {
-		attach_failed(binary, ssl_fns[fn], "cannot attach the return probe: %s", strerror(errno));
-		bpf_link__destroy(le);
-		return false;
-	}
-	while (g.nlinks + 2 > g.links_cap)
+	while (g.nlinks + 2 + (int)nret > g.links_cap)
 		g.links = grow(g.links, &g.links_cap, sizeof(*g.links));
 	g.links[g.nlinks++] = le;
-	g.links[g.nlinks++] = lr;
+	if (nret == 0) {
+		lr = bpf_program__attach_uprobe_opts(ret[fn], -1, open_path, func_name ? 0 : offset, &ro);
+		if (!lr) {
+			attach_failed(binary, ssl_fns[fn], "cannot attach the return probe: %s", strerror(errno));
+			bpf_link__destroy(g.links[--g.nlinks]);
+			return false;
+		}
+		g.links[g.nlinks++] = lr;
+	}
+	for (uint32_t r = 0; r < nret; r++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, xo, .retprobe = false, .bpf_cookie = (__u64)id);
+
+		lr = bpf_program__attach_uprobe_opts(ret[fn], -1, open_path, ret_offsets[r], &xo);
+		if (!lr) {
+			attach_failed(binary, ssl_fns[fn], "cannot attach the probe at return +0x%llx: %s",
+				      (unsigned long long)ret_offsets[r], strerror(errno));
+			while (r-- > 0)
+				bpf_link__destroy(g.links[--g.nlinks]);
+			bpf_link__destroy(g.links[--g.nlinks]);
+			return false;
+		}
+		g.links[g.nlinks++] = lr;
+	}
 	g.probes[id].binary = binary;
 	g.probes[id].fn = ssl_fns[fn];
 	g.nprobes++;
@@ -1115,15 +1148,101 @@ static void print_attached(const char *path, const char *family, const char *how
 }
 
 /*
+ * The locators' answer for the file open_path (reported as path): from the cache when the file is unchanged, else
+ * each locator in turn on the mapped file (then cached; *cached says which). Returns false when the file cannot be
+ * read as ELF.
+ */
+static bool locate_tls(const char *open_path, const char *path, struct locate_outcome *o, bool *cached)
+{
+	struct elf_image img;
+	struct stat st;
+	int i, err;
+
+	memset(o, 0, sizeof(*o));
+	if (stat(open_path, &st) == 0) {
+		struct elf_image key = { .dev = st.st_dev, .ino = st.st_ino, .size = (size_t)st.st_size,
+					 .mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec };
+
+		if ((*cached = locate_cache_get(&key, o)))
+			return true;
+	}
+	err = elf_image_open(&img, open_path, true);
+	if (err) {
+		if (err != -ENOEXEC)
+			fprintf(stderr, "agentsight-probe: %s: cannot read: %s\n", path, strerror(-err));
+		return false;
+	}
+	for (i = 0; i < n_tls_locators && o->status == LOCATE_ABSENT; i++) {
+		memset(&o->loc, 0, sizeof(o->loc));
+		o->status = tls_locators[i].locate(&img, &o->loc, o->why, sizeof(o->why));
+	}
+	locate_cache_put(&img, o);
+	elf_image_close(&img);
+	return true;
+}
+
+/*
+ * Attaches the functions the locators find in a binary that exports no TLS symbols: all of them, or none (a
+ * location that is partly attachable is rolled back). An unrecognised stack is reported on stderr and as one attach
+ * failure per function it looked for. Returns the number of functions attached.
+ */
+static int attach_located(const char *open_path, const char *path, bool required)
+{
+	struct locate_outcome o;
+	int first = g.nlinks, first_probe = g.nprobes, i;
+	bool cached = false;
+	char where[512];
+	size_t at = 0;
+
+	if (!locate_tls(open_path, path, &o, &cached) || o.status == LOCATE_ABSENT) {
+		if (required)
+			fprintf(stderr, "agentsight-probe: %s: no TLS function found (no OpenSSL, GnuTLS or NSPR symbols, and "
+				"no statically linked TLS stack recognised)\n", path);
+		return 0;
+	}
+	if (o.status == LOCATE_UNRECOGNISED) {
+		/* Never a partial attach: a binary whose functions are not all located is not probed at all. */
+		fprintf(stderr, "agentsight-probe: %s: stripped %s (%s) not recognised: %s; nothing attached to this binary%s\n",
+			path, o.loc.family, o.loc.build, o.why, cached ? " (from the locator cache)" : "");
+		for (i = 0; i < o.loc.nfns; i++) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "%s: %s; nothing attached", o.loc.build,
+				 o.loc.fns[i].detail[0] ? o.loc.fns[i].detail : o.why);
+			record_failure(path, ssl_fns[o.loc.fns[i].fn], msg, false);
+		}
+		return 0;
+	}
+	for (i = 0; i < o.loc.nfns; i++) {
+		const struct located_fn *fn = &o.loc.fns[i];
+
+		if (!attach_fn(open_path, path, fn->fn, NULL, fn->offset, fn->ret_offsets, fn->nret)) {
+			/* All or nothing: undo the functions already attached to this binary. */
+			while (g.nlinks > first)
+				bpf_link__destroy(g.links[--g.nlinks]);
+			g.nprobes = first_probe;
+			fprintf(stderr, "agentsight-probe: %s (%s): %s could not be attached; nothing attached to this binary\n",
+				path, o.loc.build, ssl_fns[fn->fn]);
+			return 0;
+		}
+		at += (size_t)snprintf(where + at, at < sizeof(where) ? sizeof(where) - at : 0, "%s%s +0x%llx", i ? ", " : "",
+				       ssl_fns[fn->fn], (unsigned long long)fn->offset);
+	}
+	fprintf(stderr, "agentsight-probe: %s: %s, %s located by %s (%s)%s\n", path, o.loc.build, o.loc.family,
+		o.loc.method[0] ? o.loc.method : o.loc.how, where, cached ? " (from the locator cache)" : "");
+	print_attached(path, o.loc.family, o.loc.how);
+	return o.loc.nfns;
+}
+
+/*
  * Probes the TLS functions of one binary (the file open_path, reported as `path`, a string kept by the caller):
- * every function of every family it exports in .dynsym (by symbol); when it exports none, BoringSSL's
- * SSL_read/SSL_write/SSL_do_handshake located by the pattern table (tls_patterns.c), all three or nothing.
+ * every function of every family it exports in .dynsym (by symbol); when it exports none, the functions of a
+ * statically linked TLS stack found by the locators (attach_located), all or nothing.
  * `required` reports a binary without TLS functions. Returns the number of functions attached.
  */
 static int attach_binary(const char *open_path, const char *path, bool required)
 {
-	struct pattern_match m;
-	int f, i, n = 0, families = 0, err;
+	int f, i, n = 0, families = 0;
 
 	for (f = 0; f < N_FAMILIES; f++) {
 		const struct tls_family *fam = &tls_families[f];
@@ -1144,70 +1263,14 @@ static int attach_binary(const char *open_path, const char *path, bool required)
 				attach_failed(path, ssl_fns[fn], "no %s symbol, not probed", ssl_fns[fn]);
 				continue;
 			}
-			n += attach_fn(open_path, path, fn, ssl_fns[fn], 0);
+			n += attach_fn(open_path, path, fn, ssl_fns[fn], 0, NULL, 0);
 		}
 		if (n > before)
 			print_attached(path, fam->name, "symbols");
 	}
 	if (families)
 		return n;
-
-	err = locate_boringssl(open_path, &m);
-	if (err || !m.boringssl) {
-		if (required)
-			fprintf(stderr, "agentsight-probe: %s: no TLS function found (%s)\n", path,
-				err ? strerror(-err) : "no OpenSSL, GnuTLS or NSPR symbols, no BoringSSL");
-		return 0;
-	}
-	if (!m.entry) {
-		/* Never a partial attach: a binary whose functions are not all found is not probed at all. */
-		fprintf(stderr,
-			"agentsight-probe: %s: stripped BoringSSL (%s) not recognised: no pattern set matches every function "
-			"exactly once (closest %s: SSL_read %u, SSL_write %u, SSL_do_handshake %u matches); nothing attached "
-			"to this binary; add its patterns to services/probe-producer/src/tls_patterns.c\n",
-			path, m.version, m.closest ? m.closest : "-", m.counts[PATTERN_SSL_READ],
-			m.counts[PATTERN_SSL_WRITE], m.counts[PATTERN_SSL_DO_HANDSHAKE]);
-		for (i = 0; i < PATTERN_FN_COUNT; i++)
-			if (g.nfailures < MAX_ATTACH_FAILURES) {
-				char msg[256];
-
-				snprintf(msg, sizeof(msg), "%s: pattern matched %u times (need 1; closest set %s); nothing attached",
-					 m.version, m.counts[i], m.closest ? m.closest : "-");
-				g.failures[g.nfailures].binary = path;
-				g.failures[g.nfailures].fn = pattern_fn_names[i];
-				g.failures[g.nfailures].error = xstrdup(msg);
-				g.nfailures++;
-			} else {
-				g.failures_dropped++;
-			}
-		return 0;
-	}
-	{
-		static const enum ssl_fn fns[PATTERN_FN_COUNT] = {
-			[PATTERN_SSL_READ] = SSL_FN_READ,
-			[PATTERN_SSL_WRITE] = SSL_FN_WRITE,
-			[PATTERN_SSL_DO_HANDSHAKE] = SSL_FN_DO_HANDSHAKE,
-		};
-		int first = g.nlinks, first_probe = g.nprobes;
-
-		for (i = 0; i < PATTERN_FN_COUNT; i++) {
-			if (!attach_fn(open_path, path, fns[i], NULL, m.offsets[i])) {
-				/* All or nothing: undo the functions already attached to this binary. */
-				while (g.nlinks > first)
-					bpf_link__destroy(g.links[--g.nlinks]);
-				g.nprobes = first_probe;
-				fprintf(stderr, "agentsight-probe: %s (%s): %s could not be attached; nothing attached to this binary\n",
-					path, m.version, pattern_fn_names[i]);
-				return 0;
-			}
-		}
-		fprintf(stderr, "agentsight-probe: %s: %s, BoringSSL located by pattern set %s (SSL_read +0x%llx, SSL_write "
-			"+0x%llx, SSL_do_handshake +0x%llx)\n", path, m.version, m.entry,
-			(unsigned long long)m.offsets[PATTERN_SSL_READ], (unsigned long long)m.offsets[PATTERN_SSL_WRITE],
-			(unsigned long long)m.offsets[PATTERN_SSL_DO_HANDSHAKE]);
-		print_attached(path, "BoringSSL", "pattern");
-		return PATTERN_FN_COUNT;
-	}
+	return attach_located(open_path, path, required);
 }
 
 /*
@@ -1414,6 +1477,9 @@ int main(int argc, char **argv)
 
 	libbpf_set_print(libbpf_log);
 	load_bpf();
+	if (opt.cache_dir && (err = locate_cache_open(opt.cache_dir)))
+		fprintf(stderr, "agentsight-probe: locator cache %s unusable (%s): every stripped binary is scanned\n",
+			opt.cache_dir, strerror(-err));
 	attach_all();
 	g.rb = ring_buffer__new(bpf_map__fd(g.ssl_skel->maps.events), on_record, NULL, NULL);
 	if (!g.rb)

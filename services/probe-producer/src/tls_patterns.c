@@ -14,17 +14,10 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include "tls_patterns.h"
+#include "locate.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 const char *const pattern_fn_names[PATTERN_FN_COUNT] = {
 	[PATTERN_SSL_READ] = "SSL_read",
@@ -208,18 +201,19 @@ static void find_bun_version(const uint8_t *data, size_t size, char *out, size_t
 		snprintf(out, outlen, "unknown version");
 }
 
-int locate_boringssl(const char *path, struct pattern_match *m)
+enum locate_status locate_boringssl(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen)
 {
+	static const enum ssl_fn fns[PATTERN_FN_COUNT] = {
+		[PATTERN_SSL_READ] = SSL_FN_READ,
+		[PATTERN_SSL_WRITE] = SSL_FN_WRITE,
+		[PATTERN_SSL_DO_HANDSHAKE] = SSL_FN_DO_HANDSHAKE,
+	};
 	static struct pattern parsed[N_ENTRIES][PATTERN_FN_COUNT];
 	static int parsed_ok = -1;
-	const uint8_t *data = MAP_FAILED;
-	struct { size_t off, size; } segs[16];
-	int nsegs = 0, best_unique = -1, fd, e, f, err = 0;
-	struct stat st;
-	Elf *elf = NULL;
-	size_t nph, i;
+	unsigned best_counts[PATTERN_FN_COUNT] = { 0 };
+	const char *closest = NULL;
+	int best_unique = -1, e, f, s;
 
-	memset(m, 0, sizeof(*m));
 	if (parsed_ok < 0) {
 		parsed_ok = 1;
 		for (e = 0; e < N_ENTRIES; e++)
@@ -230,76 +224,56 @@ int locate_boringssl(const char *path, struct pattern_match *m)
 					parsed_ok = 0;
 				}
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size < 64) {
-		err = -ENOEXEC;
-		goto out;
-	}
-	if (elf_version(EV_CURRENT) == EV_NONE || !(elf = elf_begin(fd, ELF_C_READ, NULL)) || elf_kind(elf) != ELF_K_ELF ||
-	    elf_getphdrnum(elf, &nph)) {
-		err = -ENOEXEC;
-		goto out;
-	}
-	for (i = 0; i < nph && nsegs < 16; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
-			continue;
-		if (ph.p_offset > (uint64_t)st.st_size || ph.p_filesz > (uint64_t)st.st_size - ph.p_offset)
-			continue;
-		segs[nsegs].off = ph.p_offset;
-		segs[nsegs].size = ph.p_filesz;
-		nsegs++;
-	}
-	/* Populated at once: page faults one by one cost more than the scan itself (107 MB Bun: ~25 ms). */
-	data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-	if (data == MAP_FAILED) {
-		err = -errno;
-		goto out;
-	}
 	/* Only binaries that carry BoringSSL (its source path, from OPENSSL_PUT_ERROR's __FILE__) or are Bun. */
-	m->boringssl = memmem(data, (size_t)st.st_size, "ssl/ssl_lib.cc", 15) != NULL ||
-		       memmem(data, (size_t)st.st_size, "Bun v", 5) != NULL;
-	if (!m->boringssl)
-		goto out;
-	find_bun_version(data, (size_t)st.st_size, m->version, sizeof(m->version));
-	if (!parsed_ok)
-		goto out;
-	for (e = 0; e < N_ENTRIES && !m->entry; e++) {
+	if (!elf_image_contains(img, "ssl/ssl_lib.cc", 15) && !elf_image_contains(img, "Bun v", 5))
+		return LOCATE_ABSENT;
+	loc->family = "BoringSSL";
+	loc->how = "pattern";
+	find_bun_version(img->data, img->size, loc->build, sizeof(loc->build));
+	loc->nfns = PATTERN_FN_COUNT;
+	for (f = 0; f < PATTERN_FN_COUNT; f++)
+		loc->fns[f].fn = fns[f];
+	if (!parsed_ok) {
+		snprintf(why, whylen, "the pattern table is invalid (bug)");
+		return LOCATE_UNRECOGNISED;
+	}
+	for (e = 0; e < N_ENTRIES; e++) {
 		unsigned counts[PATTERN_FN_COUNT];
 		uint64_t offs[PATTERN_FN_COUNT] = { 0 };
 		int unique = 0;
 
 		for (f = 0; f < PATTERN_FN_COUNT; f++) {
-			int s;
-
 			counts[f] = 0;
-			for (s = 0; s < nsegs; s++) {
+			for (s = 0; s < img->nsegs; s++) {
 				size_t first = 0;
-				unsigned n = count_matches(data + segs[s].off, segs[s].size, &parsed[e][f], &first);
+				unsigned n;
 
+				if (!img->segs[s].exec)
+					continue;
+				n = count_matches(img->data + img->segs[s].offset, img->segs[s].filesz, &parsed[e][f], &first);
 				if (n && !counts[f])
-					offs[f] = segs[s].off + first;
+					offs[f] = img->segs[s].offset + first;
 				counts[f] += n;
 			}
 			unique += counts[f] == 1;
 		}
 		if (unique == PATTERN_FN_COUNT) {
-			m->entry = table[e].name;
-			memcpy(m->offsets, offs, sizeof(offs));
-		} else if (unique > best_unique) {
+			snprintf(loc->method, sizeof(loc->method), "pattern set %s", table[e].name);
+			for (f = 0; f < PATTERN_FN_COUNT; f++)
+				loc->fns[f].offset = offs[f];
+			return LOCATE_FOUND;
+		}
+		if (unique > best_unique) {
 			best_unique = unique;
-			m->closest = table[e].name;
-			memcpy(m->counts, counts, sizeof(counts));
+			closest = table[e].name;
+			memcpy(best_counts, counts, sizeof(counts));
 		}
 	}
-out:
-	if (data != MAP_FAILED)
-		munmap((void *)data, (size_t)st.st_size);
-	if (elf)
-		elf_end(elf);
-	close(fd);
-	return err;
+	snprintf(why, whylen, "no pattern set matches every function exactly once (closest %s: SSL_read %u, SSL_write %u, "
+		 "SSL_do_handshake %u matches)", closest ? closest : "-", best_counts[PATTERN_SSL_READ],
+		 best_counts[PATTERN_SSL_WRITE], best_counts[PATTERN_SSL_DO_HANDSHAKE]);
+	for (f = 0; f < PATTERN_FN_COUNT; f++)
+		snprintf(loc->fns[f].detail, sizeof(loc->fns[f].detail), "pattern matched %u times (need 1; closest set %s)",
+			 best_counts[f], closest ? closest : "-");
+	return LOCATE_UNRECOGNISED;
 }

@@ -22,8 +22,12 @@ function runEnv(dir: string): NodeJS.ProcessEnv {
   return { ...process.env, AGENTSIGHT_DATA_DIR: dir, AGENTSIGHT_INSTANCE: process.env.AGENTSIGHT_INSTANCE || `cli-${process.pid}` };
 }
 
+/** Probe flags every capture command passes: NATS, host, partitions, and the locator cache in the data dir. */
 function probeCommon(env: NodeJS.ProcessEnv): string[] {
-  return ['--nats-url', env.NATS_URL || 'nats://127.0.0.1:4222', '--host', env.AGENTSIGHT_HOST || hostname(), '--partitions', env.AGENTSIGHT_PARTITIONS || '8'];
+  return [
+    '--nats-url', env.NATS_URL || 'nats://127.0.0.1:4222', '--host', env.AGENTSIGHT_HOST || hostname(), '--partitions', env.AGENTSIGHT_PARTITIONS || '8',
+    '--cache-dir', join(env.AGENTSIGHT_DATA_DIR!, 'probe-cache'),
+  ];
 }
 
 /**

@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The locator registry (locate.h): one entry per statically linked TLS stack, in the order they are tried. */
+#include "locate.h"
+
+const struct tls_locator tls_locators[] = {
+	{ .family = "BoringSSL", .version = 1, .locate = locate_boringssl },
+};
+const int n_tls_locators = (int)(sizeof(tls_locators) / sizeof(tls_locators[0]));

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Locating TLS functions in binaries that do not export them (statically linked and stripped TLS stacks: BoringSSL
+ * in Bun, rustls, Go crypto/tls). Each stack has one locator; the producer tries them in order on every binary that
+ * exports no TLS symbols (main.c attach_binary), attaches what one found all-or-nothing, and caches the result per
+ * file identity (locate_cache.h) so the next run attaches at once.
+ *
+ * A locator is a pure function of the file's bytes: it never attaches, prints or allocates beyond the result.
+ */
+#ifndef AGENTSIGHT_LOCATE_H
+#define AGENTSIGHT_LOCATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "elf_image.h"
+#include "ssl_event.h"
+
+#define LOCATE_MAX_FNS 6
+#define LOCATE_MAX_RETS 64
+
+/** One function to probe. */
+struct located_fn {
+	/** The BPF program pair to attach (bpf/ssl_event.h); also the record's `fn`. */
+	enum ssl_fn fn;
+	/** File offset of the function's first instruction (uprobes take file offsets). */
+	uint64_t offset;
+	/** 0: the return program runs as a uretprobe. > 0: it is attached as a plain uprobe at each of these file
+	 * offsets, the function's RET instructions (Go: a uretprobe rewrites the return address on a goroutine stack,
+	 * which the runtime may move or copy, so Go tracers probe the RETs instead). */
+	uint32_t nret;
+	uint64_t ret_offsets[LOCATE_MAX_RETS];
+	/** With LOCATE_UNRECOGNISED: what failed for this function (its attach failure's message, after the build). */
+	char detail[96];
+};
+
+/** What a locator found in one binary. */
+struct tls_location {
+	/** TLS stack, as in the producer's `attached` lines: "BoringSSL", "rustls", "Go crypto/tls" (static string). */
+	const char *family;
+	/** How it was located, e.g. "pattern", "anchors", "gopclntab" (static string). */
+	const char *how;
+	/** How, in more words for the log, e.g. "pattern set bun-1.4.5". */
+	char method[64];
+	/** The build, for messages: "Bun v1.4.6 (358d8293c)", "rustls 0.23.46", "go1.19.8"; "unknown version". */
+	char build[128];
+	/** With LOCATE_FOUND: the functions to probe. With LOCATE_UNRECOGNISED: the functions that were looked for
+	 * (only `fn` is meaningful), each reported as an attach failure. */
+	int nfns;
+	struct located_fn fns[LOCATE_MAX_FNS];
+};
+
+enum locate_status {
+	LOCATE_ABSENT = 0,       /* the stack is not in this binary: the next locator is tried */
+	LOCATE_FOUND = 1,        /* every function located: attach all of them, or none */
+	LOCATE_UNRECOGNISED = 2, /* the stack is there but was not located with certainty (`why` says what failed):
+				  * nothing is attached to the binary and no later locator is tried */
+};
+
+/**
+ * A locator: fills *loc (zeroed by the caller) from the mapped binary img. With LOCATE_UNRECOGNISED, `why` (whylen
+ * bytes) gets one line naming what failed, e.g. "SSL_read: no candidate passed the second check".
+ */
+typedef enum locate_status (*locate_fn)(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
+
+struct tls_locator {
+	const char *family;
+	/** Bumped whenever the locator's results could change: cached results of another version are not used. */
+	unsigned version;
+	locate_fn locate;
+};
+
+/** The locators, in the order they are tried. */
+extern const struct tls_locator tls_locators[];
+extern const int n_tls_locators;
+
+/** Stripped BoringSSL (Bun): tls_patterns.c. */
+enum locate_status locate_boringssl(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
+
+#endif
