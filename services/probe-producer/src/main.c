@@ -94,6 +94,8 @@ static struct {
 	bool follow_exec;    /* --follow-exec: offer processes that exec to the controller (follow.h) */
 	bool no_stdio;       /* --no-stdio */
 	const char *cache_dir; /* --cache-dir */
+	const char *locate[MAX_LIST]; /* --locate */
+	int nlocate;
 } opt;
 
 /* Stream position of one (pid, ssl, dir). */
@@ -204,7 +206,9 @@ static void usage(FILE *f)
 		"  --follow-exec        offer every process that execs to the controller on stdout, trace it if stdin\n"
 		"                       answers `trace <pid>` (see follow.h)\n"
 		"  --no-stdio           do not record reads/writes on fds 0, 1, 2\n"
-		"  --cache-dir DIR      keep located TLS functions of stripped binaries in DIR (locate_cache.h)\n");
+		"  --cache-dir DIR      keep located TLS functions of stripped binaries in DIR (locate_cache.h)\n"
+		"  --locate PATH        print what the locators find in PATH (one JSON line; repeatable) and exit: no BPF,\n"
+		"                       no NATS (with --cache-dir, the cache is used and filled)\n");
 }
 
 static uint64_t parse_u64(const char *s, const char *what)
@@ -237,6 +241,7 @@ static void parse_args(int argc, char **argv)
 		{ "follow-exec", no_argument, NULL, 'E' },
 		{ "no-stdio", no_argument, NULL, 'S' },
 		{ "cache-dir", required_argument, NULL, 'C' },
+		{ "locate", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -306,6 +311,11 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'C':
 			opt.cache_dir = optarg;
+			break;
+		case 'L':
+			if (opt.nlocate == MAX_LIST)
+				die("too many --locate");
+			opt.locate[opt.nlocate++] = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -1436,6 +1446,55 @@ static void attach_all(void)
 		die("no TLS probe could be attached");
 }
 
+/*
+ * --locate: one JSON line per path, what the locators answer (the same code and cache as an attach):
+ * {"path","status":"absent"|"found"|"unrecognised"|"unreadable","family","how","method","build","why","cached",
+ *  "fns":[{"fn","offset","rets":[...]}]} with offsets as file offsets in hex strings ("0x237e500"). Exit 0.
+ */
+static int locate_only(void)
+{
+	static const char *const status[] = { "absent", "found", "unrecognised" };
+	int i, f;
+	uint32_t r;
+
+	for (i = 0; i < opt.nlocate; i++) {
+		struct locate_outcome o;
+		bool cached = false, ok = locate_tls(opt.locate[i], opt.locate[i], &o, &cached);
+
+		printf("{\"path\":");
+		print_json_string(opt.locate[i]);
+		printf(",\"status\":\"%s\",\"cached\":%s", ok ? status[o.status] : "unreadable", cached ? "true" : "false");
+		if (ok && o.status != LOCATE_ABSENT) {
+			printf(",\"family\":");
+			print_json_string(o.loc.family);
+			printf(",\"how\":");
+			print_json_string(o.loc.how);
+			printf(",\"method\":");
+			print_json_string(o.loc.method);
+			printf(",\"build\":");
+			print_json_string(o.loc.build);
+			printf(",\"why\":");
+			print_json_string(o.why);
+			printf(",\"fns\":[");
+			for (f = 0; f < o.loc.nfns; f++) {
+				const struct located_fn *fn = &o.loc.fns[f];
+
+				printf("%s{\"fn\":\"%s\",\"offset\":\"0x%llx\",\"rets\":[", f ? "," : "", ssl_fns[fn->fn],
+				       (unsigned long long)fn->offset);
+				for (r = 0; r < fn->nret; r++)
+					printf("%s\"0x%llx\"", r ? "," : "", (unsigned long long)fn->ret_offsets[r]);
+				printf("],\"detail\":");
+				print_json_string(fn->detail);
+				printf("}");
+			}
+			printf("]");
+		}
+		printf("}\n");
+	}
+	fflush(stdout);
+	return 0;
+}
+
 static void refresh_wall_offset(void)
 {
 	uint64_t b1 = boottime_ns(), w = realtime_ns(), b2 = boottime_ns();
@@ -1452,6 +1511,11 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	if (opt.nlocate) {
+		if (opt.cache_dir && (err = locate_cache_open(opt.cache_dir)))
+			fprintf(stderr, "agentsight-probe: locator cache %s unusable: %s\n", opt.cache_dir, strerror(-err));
+		return locate_only();
+	}
 	g.run = boottime_ns();
 	refresh_wall_offset();
 	if (read_boot_id(g.boot_id, sizeof(g.boot_id)))
