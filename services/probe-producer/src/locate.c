@@ -3,6 +3,6 @@
 #include "locate.h"
 
 const struct tls_locator tls_locators[] = {
-	{ .family = "BoringSSL", .version = 1, .locate = locate_boringssl },
+	{ .family = "BoringSSL", .version = 2, .locate = locate_boringssl },
 };
 const int n_tls_locators = (int)(sizeof(tls_locators) / sizeof(tls_locators[0]));

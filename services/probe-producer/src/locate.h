@@ -38,9 +38,9 @@ struct located_fn {
 struct tls_location {
 	/** TLS stack, as in the producer's `attached` lines: "BoringSSL", "rustls", "Go crypto/tls" (static string). */
 	const char *family;
-	/** How it was located, e.g. "pattern", "anchors", "gopclntab" (static string). */
+	/** How it was located, e.g. "anchors", "gopclntab" (static string). */
 	const char *how;
-	/** How, in more words for the log, e.g. "pattern set bun-1.4.5". */
+	/** How, in more words for the log, e.g. "ssl_lib.cc error anchors + call graph". */
 	char method[64];
 	/** The build, for messages: "Bun v1.4.6 (358d8293c)", "rustls 0.23.46", "go1.19.8"; "unknown version". */
 	char build[128];
@@ -74,7 +74,7 @@ struct tls_locator {
 extern const struct tls_locator tls_locators[];
 extern const int n_tls_locators;
 
-/** Stripped BoringSSL (Bun): tls_patterns.c. */
+/** Stripped BoringSSL (Bun and `bun build --compile` programs), by error-site anchors and call graph: locate_boringssl.c. */
 enum locate_status locate_boringssl(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
 
 #endif

@@ -1,5 +1,5 @@
 /**
- * Real capture tests of Bun (BoringSSL statically linked and stripped: located by byte patterns), attach on exec and
+ * Real capture tests of Bun (BoringSSL statically linked and stripped: located by error-site anchors and call graph), attach on exec and
  * the per-probe counters of agentsight-probe. Real Bun (npm @oven/bun-linux-x64), real probes, the testkit replay
  * HTTPS server (real recorded SSE response, certificate trusted through NODE_EXTRA_CA_CERTS), real JetStream.
  *
@@ -132,7 +132,7 @@ async function collect(host: string) {
   };
 }
 
-describeCapture('agentsight-probe: Bun (stripped BoringSSL by pattern), attach on exec, per-probe counters', () => {
+describeCapture('agentsight-probe: Bun (stripped BoringSSL by anchors), attach on exec, per-probe counters', () => {
   let tmp: string;
   let server: ReplayServer;
   let script: string;
@@ -151,7 +151,7 @@ describeCapture('agentsight-probe: Bun (stripped BoringSSL by pattern), attach o
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  describe('Bun given with --binary-path: located by pattern, streaming fetch captured', () => {
+  describe('Bun given with --binary-path: located by anchors, streaming fetch captured', () => {
     const host = `bun.test-${randomUUID().slice(0, 8)}`;
     const marker = `mk-${randomUUID()}`;
     let r: CaptureResult;
@@ -162,11 +162,11 @@ describeCapture('agentsight-probe: Bun (stripped BoringSSL by pattern), attach o
       if (r.producerStderr.trim()) console.log(`producer stderr:\n${r.producerStderr}`); // eslint-disable-line no-console
     }, 120000);
 
-    it('attaches SSL_read, SSL_write and SSL_do_handshake of the Bun binary by pattern and loses nothing', () => {
+    it('attaches SSL_read, SSL_write and SSL_do_handshake of the Bun binary by anchors and loses nothing', () => {
       expect(r.ready.attached).toContain(bunReal);
       expect(r.lines.filter((l) => l.event === 'attached' && l.path === bunReal)).toEqual([
-        { event: 'attached', path: bunReal, family: 'BoringSSL', how: 'pattern' }]);
-      expect(r.producerStderr).toMatch(new RegExp(`${bunReal}: Bun v1\\.4\\.5 \\([0-9a-f]+\\), BoringSSL located by pattern set bun-1\\.4\\.5`));
+        { event: 'attached', path: bunReal, family: 'BoringSSL', how: 'anchors' }]);
+      expect(r.producerStderr).toMatch(new RegExp(`${bunReal}: Bun v1\\.4\\.5 \\([0-9a-f]+\\), BoringSSL located by ssl_lib\\.cc error anchors \\+ call graph \\(SSL_read \\+0x237e500, SSL_write \\+0x23ffc30, SSL_do_handshake \\+0x23640c0\\)`));
       expectLosslessRun(r);
       expect(server.requests.filter((q) => q.headers['x-agentsight-marker'] === marker)).toHaveLength(1);
     });
@@ -189,7 +189,7 @@ describeCapture('agentsight-probe: Bun (stripped BoringSSL by pattern), attach o
       for (const x of c.records) expect(x.partition).toBe(partitionOf(x.pid, x.ssl, PARTITIONS));
     });
 
-    it('publishes ssl_handshake records (BoringSSL SSL_do_handshake by pattern) on the connection\'s partition', () => {
+    it('publishes ssl_handshake records (BoringSSL SSL_do_handshake by anchors) on the connection\'s partition', () => {
       const c = connectionWithMarker(r.got, r.client.pid, marker);
       const hs = c.handshakes.filter((h) => h.ssl === c.ssl);
       expect(hs.length).toBeGreaterThan(0);
@@ -215,23 +215,23 @@ describeCapture('agentsight-probe: Bun (stripped BoringSSL by pattern), attach o
     });
   });
 
-  it('does not attach anything to a Bun copy whose SSL_read pattern is corrupted, and says so clearly', async () => {
-    // A producer run on the real binary prints where it found SSL_read; flip one fixed byte of its pattern in a copy.
-    // Both runs trace only an idle `sleep`.
+  it('does not attach anything to a Bun copy whose SSL_do_handshake anchor is corrupted, and says so clearly', async () => {
+    // A producer run on the real binary prints where it found SSL_do_handshake; change the reason code of its one
+    // ssl_lib.cc error site (SSL_R_CONNECTION_TYPE_NOT_SET, `mov edx, 0x86`) in a copy. Both runs trace only an idle `sleep`.
     const idle = spawn('sleep', ['120'], { stdio: 'ignore' });
     const probe = startProducer(['--pid', String(idle.pid), '--host', `bun.bad-${randomUUID().slice(0, 8)}`, '--binary-path', BUN]);
     await probe.waitLine((l) => l.event === 'ready', 'ready line');
-    const m = /SSL_read \+0x([0-9a-f]+)/.exec(probe.stderr());
+    const m = /SSL_do_handshake \+0x([0-9a-f]+)/.exec(probe.stderr());
     await probe.stop();
     expect(m).not.toBeNull();
     const bad = path.join(tmp, 'bun-corrupted');
     fs.copyFileSync(BUN, bad);
     const fd = fs.openSync(bad, 'r+');
-    const at = parseInt(m![1], 16) + 13; // `cmp qword [rdi+0x98], 0`: the 0x98 of SSL_is_quic
-    const b = Buffer.alloc(1);
-    fs.readSync(fd, b, 0, 1, at);
-    expect(b[0]).toBe(0x98);
-    fs.writeSync(fd, Buffer.from([0x90]), 0, 1, at);
+    const fnBytes = Buffer.alloc(0x200);
+    fs.readSync(fd, fnBytes, 0, fnBytes.length, parseInt(m![1], 16));
+    const site = fnBytes.indexOf(Buffer.from([0xba, 0x86, 0x00, 0x00, 0x00]));
+    expect(site).toBeGreaterThan(0);
+    fs.writeSync(fd, Buffer.from([0x87]), 0, 1, parseInt(m![1], 16) + site + 1);
     fs.closeSync(fd);
 
     const run = startProducer(['--pid', String(idle.pid), '--host', `bun.bad-${randomUUID().slice(0, 8)}`, '--binary-path', bad]);
@@ -242,13 +242,13 @@ describeCapture('agentsight-probe: Bun (stripped BoringSSL by pattern), attach o
     expect(ready.attached).not.toContain(bad);
     expect(run.lines().filter((l) => l.event === 'attached' && l.path === bad)).toEqual([]);
     expect(run.stderr()).toContain(`${bad}: stripped BoringSSL (Bun v1.4.5 (`);
-    expect(run.stderr()).toMatch(/not recognised: no pattern set matches every function exactly once \(closest bun-1\.4\.5: SSL_read 0, SSL_write 1, SSL_do_handshake 1 matches\); nothing attached to this binary/);
+    expect(run.stderr()).toContain('not recognised: SSL_do_handshake: no function with only SSL_R_CONNECTION_TYPE_NOT_SET; nothing attached to this binary');
     // No partial attach: none of the three functions is probed, all three are reported.
     expect((stopped.probes as ProbeCounters[]).filter((p) => p.binary === bad)).toEqual([]);
     const failures = (stopped.attach_failures as AttachFailure[]).filter((f) => f.binary === bad);
     expect(failures.map((f) => f.fn)).toEqual(['SSL_read', 'SSL_write', 'SSL_do_handshake']);
-    expect(failures[0].error).toMatch(/^Bun v1\.4\.5 \([0-9a-f]+\): pattern matched 0 times/);
-    expect(failures[1].error).toMatch(/pattern matched 1 times/);
+    expect(failures[0].error).toMatch(/^Bun v1\.4\.5 \([0-9a-f]+\): not located \(SSL_do_handshake failed first\); nothing attached$/);
+    expect(failures[2].error).toMatch(/^Bun v1\.4\.5 \([0-9a-f]+\): SSL_do_handshake: no function with only SSL_R_CONNECTION_TYPE_NOT_SET; nothing attached$/);
   }, 120000);
 
   it('attaches a new Bun binary executed by a traced shell without restarting, and captures its HTTPS traffic', async () => {
@@ -275,7 +275,7 @@ describeCapture('agentsight-probe: Bun (stripped BoringSSL by pattern), attach o
       expect(ready.attached).not.toContain(copy);
       sh.stdin!.write('go\n');
       const attached = await run.waitLine((l) => l.event === 'attached' && l.path === copy, `attached line for ${copy}`);
-      expect(attached).toEqual({ event: 'attached', path: copy, family: 'BoringSSL', how: 'pattern' });
+      expect(attached).toEqual({ event: 'attached', path: copy, family: 'BoringSSL', how: 'anchors' });
       sh.stdin!.end();
       const timer = setTimeout(() => sh.kill('SIGKILL'), 30000);
       expect(await shDone).toBe(0);

@@ -28,7 +28,7 @@ export interface ContainerTarget {
   pid: number;
   /** Host paths to attach uprobes to (`/proc/<pid>/root/...`): its executable and the TLS libraries it maps. */
   binaries: string[];
-  /** TLS families found by symbol (empty when none was: the probe then tries its byte patterns on the executable). */
+  /** TLS families found by symbol (empty when none was: the probe then tries its locators of stripped TLS stacks on the executable). */
   families: string[];
 }
 
@@ -136,7 +136,7 @@ export function resolveContainer(ref: string, opts: { proc?: string; dataRoot?: 
     const found = tlsOf(proc, pid);
     if (found) return { ref, id, pids: order, pid, ...found };
   }
-  // Nothing by symbol: hand the init process' executable to the probe, whose byte patterns find stripped BoringSSL.
+  // Nothing by symbol: hand the init process' executable to the probe, whose locators find stripped BoringSSL.
   const init = order[0];
   const exe = hostPath(proc, init, safeReadlink(join(proc, String(init), 'exe')));
   if (!exe) throw new ContainerError(`container ${ref}: cannot read the executable of its process ${init}`);
