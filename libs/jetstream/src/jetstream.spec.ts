@@ -4,7 +4,7 @@ import { connectNats, Nats } from './nats';
 import { connectRedis, Redis } from './redis';
 import { Publisher } from './publisher';
 import { ConsumerLoop, Input } from './consumer';
-import { PartitionGroup, PartitionWorker } from './partitions';
+import { assignedPartitions, PartitionGroup, PartitionWorker } from './partitions';
 import { CLAIM_CHECK_HEADER, INLINE_LIMIT_BYTES } from './large';
 
 // Real NATS JetStream and Redis (127.0.0.1, started by infra/services.sh). Each test uses its own stream.
@@ -69,7 +69,7 @@ test('a partition worker that stops without acking gets its inputs again, in ord
   const run = async (ackUpTo: (i: number) => boolean) => {
     const got: number[] = [];
     const group = new PartitionGroup<{ i: number }>(nats, redis, {
-      stage: 'probe', stream, partitions: 1, owner: `spec-${stream}`, filter: () => `${subj}.0`,
+      stage: 'probe', name: `spec-${stream}`, stream, partitions: 1, owner: `spec-${stream}`, filter: () => `${subj}.0`,
       worker: async (): Promise<PartitionWorker<{ i: number }>> => ({
         handle: async (batch: Input<{ i: number }>[]) => { for (const m of batch) { got.push(m.value.i); if (ackUpTo(m.value.i)) m.ack(); } },
         undecodable: async () => undefined,
@@ -87,7 +87,6 @@ test('a partition worker that stops without acking gets its inputs again, in ord
   expect(seen[0]).toEqual([...Array(20).keys()]);
   // Redelivered from the floor (4): 4..19 in order, including 5..9 that had been acked beyond the floor.
   expect(seen[1]).toEqual([...Array(16).keys()].map((k) => k + 4));
-  await redis.del(`agentsight:lease:probe:0`);
 });
 
 test('a batch that throws: the partition is claimed again and its inputs come again from the ack floor', async () => {
@@ -96,7 +95,7 @@ test('a batch that throws: the partition is claimed again and its inputs come ag
   const got: number[] = [];
   let failures = 0;
   const group = new PartitionGroup<{ i: number }>(nats, redis, {
-    stage: 'genai', stream, partitions: 1, owner: `spec-${stream}`, filter: () => `${subj}.0`,
+    stage: 'genai', name: `spec-${stream}`, stream, partitions: 1, owner: `spec-${stream}`, filter: () => `${subj}.0`,
     worker: async (): Promise<PartitionWorker<{ i: number }>> => ({
       handle: async (batch: Input<{ i: number }>[]) => {
         for (const m of batch) {
@@ -123,7 +122,6 @@ test('a batch that throws: the partition is claimed again and its inputs come ag
   expect(failures).toBe(1);
   // 0..4 before the failure; after the re-claim everything from the floor (5) again, in order.
   expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  await redis.del(`agentsight:lease:genai:0`);
 }, 30_000);
 
 test('a plain consumer loop restarts itself after a failed batch', async () => {
@@ -152,6 +150,74 @@ test('a plain consumer loop restarts itself after a failed batch', async () => {
   expect(thrown).toBe(true);
   expect([...new Set(seen)].sort()).toEqual([0, 1, 2]);
 }, 30_000);
+
+test('assignedPartitions: every partition has exactly one member, shares differ by at most one', () => {
+  for (const n of [1, 2, 3, 5, 8, 11]) {
+    const members = Array.from({ length: n }, (_, i) => `host:${(i * 7) % n}`);
+    const shares = members.map((m) => assignedPartitions(m, [...members].reverse(), 8));
+    expect(shares.flat().sort((a, b) => a - b)).toEqual([...Array(8).keys()]);
+    const sizes = shares.map((s) => s.length);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+  }
+  // Not yet registered: counted in.
+  expect(assignedPartitions('b', ['a'], 4)).toEqual([1, 3]);
+});
+
+test('two instances share 8 partitions 4/4 with never two owners at once, and one takes all when the other stops', async () => {
+  const P = 8;
+  const pub = new Publisher(nats.js, nats.large);
+  const name = `spec-${stream}`;
+  const active = new Map<number, number>();
+  let overlap = 0;
+  const seen = new Map<number, number[]>();
+  const group = (owner: string) => new PartitionGroup<{ p: number; i: number }>(nats, redis, {
+    stage: 'parser', name, stream, partitions: P, owner, filter: (p) => `${subj}.${p}`, leaseTtlMs: 1500,
+    worker: async (p): Promise<PartitionWorker<{ p: number; i: number }>> => ({
+      handle: async (batch) => {
+        active.set(p, (active.get(p) ?? 0) + 1);
+        if (active.get(p)! > 1) overlap++;
+        await new Promise((r) => setTimeout(r, 5));
+        for (const m of batch) {
+          const list = seen.get(m.value.p) ?? [];
+          if (!list.includes(m.value.i)) list.push(m.value.i);
+          seen.set(m.value.p, list);
+          m.ack();
+        }
+        active.set(p, active.get(p)! - 1);
+      },
+      undecodable: async () => undefined,
+      close: async () => undefined,
+    }),
+  });
+  const publishRound = async (from: number, to: number) => {
+    for (let i = from; i < to; i++) for (let p = 0; p < P; p++) await pub.publish(`${subj}.${p}`, `${p}-${i}`, { p, i });
+  };
+  const a = group('a');
+  const b = group('b');
+  try {
+    await a.start();
+    await publishRound(0, 20);
+    await waitFor(() => a.partitions().length === P);
+    const joining = b.start();
+    await publishRound(20, 60);
+    await joining;
+    await waitFor(() => a.partitions().length === P / 2 && b.partitions().length === P / 2, 10_000);
+    expect(a.partitions()).toEqual([0, 2, 4, 6]);
+    expect(b.partitions()).toEqual([1, 3, 5, 7]);
+    await publishRound(60, 80);
+    await waitFor(() => [...Array(P).keys()].every((p) => (seen.get(p)?.length ?? 0) === 80), 10_000);
+    await a.stop();
+    await waitFor(() => b.partitions().length === P, 10_000);
+    await publishRound(80, 100);
+    await waitFor(() => [...Array(P).keys()].every((p) => (seen.get(p)?.length ?? 0) === 100), 10_000);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+  expect(overlap).toBe(0);
+  // Every input of every partition, first seen in publish order across both handoffs.
+  for (let p = 0; p < P; p++) expect(seen.get(p)).toEqual([...Array(100).keys()]);
+}, 60_000);
 
 test('decode rejects garbage with an error (never a crash)', () => {
   expect(() => decode(Buffer.from([0xc1, 0xff, 0x00]))).toThrow();

@@ -3,8 +3,11 @@ import type { Stage } from '@agentsight/contracts';
 import type { Nats } from './nats';
 import { BatchHandler, ConsumerLoop, ConsumeSpec } from './consumer';
 
-/** Lease time of a partition, ms: an instance that dies without releasing loses it after this long. */
-export const LEASE_TTL_MS = 10_000;
+/**
+ * Lease time of a partition and of a membership entry, ms: an instance that dies without releasing loses its
+ * partitions after this long, and the live instances take them over on their next tick (every third of it).
+ */
+export const LEASE_TTL_MS = 6_000;
 
 // Renew only if we still own the lease; take it if free. Returns 1 when we hold it afterwards.
 const CLAIM_SCRIPT = `
@@ -13,6 +16,26 @@ if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 if v == false then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0`;
 const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+// Membership heartbeat: score = expiry time (ms). Drops expired members, then returns the live ones.
+const MEMBERS_SCRIPT = `
+redis.call('ZADD', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[3]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
+return redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], '+inf')`;
+
+/**
+ * The partitions `owner` should hold, given the live `members` of its group (any order): members sorted by name,
+ * partition p goes to member p mod N, so each of N members holds ⌊P/N⌋ or ⌈P/N⌉ of the P partitions and every
+ * member computes the same answer from the same membership. An owner missing from `members` (not yet registered)
+ * is counted in. Pure; exported for tests.
+ */
+export function assignedPartitions(owner: string, members: readonly string[], partitions: number): number[] {
+  const live = [...new Set([...members, owner])].sort();
+  const me = live.indexOf(owner);
+  const out: number[] = [];
+  for (let p = me; p < partitions; p += live.length) out.push(p);
+  return out;
+}
 
 /** A stage's per-partition state machine, created when the partition is claimed and closed when it is released. */
 export interface PartitionWorker<T> extends BatchHandler<T> {
@@ -37,14 +60,28 @@ export interface PartitionGroupSpec<T> {
   worker(p: number): Promise<PartitionWorker<T>>;
   ackWaitMs?: number;
   maxAckPending?: number;
+  /** Lease and membership time, ms; default {@link LEASE_TTL_MS}. Ticks run every third of it. */
+  leaseTtlMs?: number;
 }
 
 /**
  * Ordered, horizontally scalable consumption of a partitioned subject: each partition has one durable consumer
  * (`<name>-p<N>`, name defaults to the stage), and at most one instance processes it at a time, holding a Redis lease
- * (`agentsight:lease:<name>:<N>`, {@link LEASE_TTL_MS}). Instances claim free partitions greedily every few
- * seconds. On each claim the durable is reset to its ack floor (see {@link ConsumeSpec.start}), so the new owner
- * sees every unfinished input again, in order.
+ * (`agentsight:lease:<name>:<N>`, {@link LEASE_TTL_MS}).
+ *
+ * Sharing is fair and membership-aware: every tick (a third of the lease time) each instance renews its entry in
+ * the group's membership set (`agentsight:members:<name>`, a sorted set scored by expiry) and reads the live
+ * members; {@link assignedPartitions} tells it which partitions are its share. It releases the ones it holds
+ * beyond its share with a clean handoff (the batch in hand finishes, the worker closes, then the lease is
+ * deleted) and claims its share's partitions as soon as their leases are free. A lease is the only proof of
+ * ownership, so two instances with different views of the membership never process one partition at once; a dead
+ * instance's entry and leases expire after the lease time and its share moves to the others. On each claim the
+ * durable is reset to its ack floor (see {@link ConsumeSpec.start}), so the new owner sees every unfinished input
+ * again, in order.
+ *
+ * Why Redis and not the broker: JetStream KV per-key TTLs and pinned consumers (priority groups) need
+ * nats-server 2.11; Debian's 2.9 has neither. Leases and membership are ephemeral (rebuilt by the next tick from
+ * the live instances) and no data depends on them, so Redis stays a rebuildable cache.
  */
 export class PartitionGroup<T> {
   private readonly owned = new Map<number, { loop: ConsumerLoop<T>; worker: PartitionWorker<T> }>();
@@ -63,7 +100,7 @@ export class PartitionGroup<T> {
     await this.tick();
     this.timer = setInterval(() => {
       this.ticking = this.ticking.then(() => this.tick()).catch((e) => console.error(`[${this.spec.name ?? this.spec.stage}] lease tick:`, e));
-    }, LEASE_TTL_MS / 3);
+    }, this.ttl / 3);
   }
 
   /** Partitions this instance currently processes. */
@@ -71,15 +108,36 @@ export class PartitionGroup<T> {
     return [...this.owned.keys()].sort((a, b) => a - b);
   }
 
+  private get ttl(): number {
+    return this.spec.leaseTtlMs ?? LEASE_TTL_MS;
+  }
+
+  private get groupName(): string {
+    return this.spec.name ?? this.spec.stage;
+  }
+
   private key(p: number): string {
-    return `agentsight:lease:${this.spec.name ?? this.spec.stage}:${p}`;
+    return `agentsight:lease:${this.groupName}:${p}`;
+  }
+
+  /** Live members of this group (including this instance), by their owner names, sorted. */
+  async members(): Promise<string[]> {
+    const now = Date.now();
+    const live = (await this.redis.eval(MEMBERS_SCRIPT, 1, `agentsight:members:${this.groupName}`, this.spec.owner, now, this.ttl)) as string[];
+    return [...live].sort();
   }
 
   private async tick(): Promise<void> {
     if (this.closed) return;
+    const share = new Set(assignedPartitions(this.spec.owner, await this.members(), this.spec.partitions));
     for (let p = 0; p < this.spec.partitions; p++) {
-      const held = (await this.redis.eval(CLAIM_SCRIPT, 1, this.key(p), this.spec.owner, LEASE_TTL_MS)) === 1;
       const mine = this.owned.get(p);
+      if (!share.has(p)) {
+        // Beyond our share: hand it over (batch in hand finishes first, then the lease goes).
+        if (mine) await this.release(p, true);
+        continue;
+      }
+      const held = (await this.redis.eval(CLAIM_SCRIPT, 1, this.key(p), this.spec.owner, this.ttl)) === 1;
       if (held && !mine) await this.claim(p);
       else if (!held && mine) await this.release(p, false);
     }
@@ -113,11 +171,15 @@ export class PartitionGroup<T> {
     if (dropLease) await this.redis.eval(RELEASE_SCRIPT, 1, this.key(p), this.spec.owner);
   }
 
-  /** Stops every partition (batches in hand finish), closes workers and gives the leases back. */
+  /**
+   * Stops every partition (batches in hand finish), closes workers, gives the leases back and leaves the
+   * membership, so the other instances take the partitions over on their next tick.
+   */
   async stop(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.ticking.catch(() => undefined);
     for (const p of [...this.owned.keys()]) await this.release(p, true);
+    await this.redis.zrem(`agentsight:members:${this.groupName}`, this.spec.owner);
   }
 }
