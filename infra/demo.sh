@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run demo`: set-up, then the example agent (official openai SDK: a streamed call offering a tool, the tool runs
 # a real `ls`, a second call with the result) under `agentsight exec`, against the local HTTPS server replaying
-# recorded OpenAI streams; then prints the stored calls and tokens. Exits non-zero if anything fails.
+# recorded OpenAI streams; then prints the stored calls and tokens, and how to browse them in the dashboard
+# (`agentsight serve`, its URL). Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then exec sudo -E bash "$0" "$@"; fi
@@ -29,3 +30,7 @@ agentsight token
 echo
 echo "[demo] agentsight audit --type process"
 agentsight audit --type process --limit 10
+echo
+echo "[demo] browse this data in the dashboard:"
+echo "[demo]   sudo AGENTSIGHT_DATA_DIR=$AGENTSIGHT_DATA_DIR node services/api/bin/agentsight.js serve"
+echo "[demo]   then open http://127.0.0.1:${AGENTSIGHT_API_PORT:-7396}/"

@@ -9,3 +9,4 @@ export * from './writer';
 export * from './queries';
 export * from './links';
 export * from './tool-queries';
+export * from './dashboard';

@@ -135,6 +135,15 @@ export async function listCalls(client: ClickHouseClient, opts: ListCallsOptions
     where.push('pid = {pid:UInt32}');
     params.pid = opts.pid;
   }
+  return selectCalls(client, opts.database ?? DEFAULT_DATABASE, where, params);
+}
+
+/**
+ * LLM calls matching `where` (SQL conditions over `llm_calls` columns, parameters bound from `params`, which must hold
+ * `limit`), newest first (`start_time DESC, call_id`), shaped as {@link CallSummary}. The one mapping of a stored call
+ * for the CLI and the dashboard.
+ */
+export async function selectCalls(client: ClickHouseClient, database: string, where: string[], params: Record<string, unknown>): Promise<CallSummary[]> {
   type R = {
     call_id: string; start_ns: string; duration_ms: number; pid: number; process_name: string; server_address: string;
     http_status: number | null; operation: string; provider: string; request_model: string | null; response_model: string | null;
@@ -150,7 +159,7 @@ export async function listCalls(client: ClickHouseClient, opts: ListCallsOptions
             output_tokens, cache_read_input_tokens, cache_creation_input_tokens, reasoning_output_tokens, tool_calls, raw_usage,
             error_type, output_text,
             cost_usd, usage_source, usage_tokenizer, ${DETAIL_COLUMNS.join(', ')}
-     FROM ${qualified(opts.database ?? DEFAULT_DATABASE, 'llm_calls')} FINAL
+     FROM ${qualified(database, 'llm_calls')} FINAL
      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
      ORDER BY start_time DESC, call_id
      LIMIT {limit:UInt32}`,
@@ -576,7 +585,7 @@ function actionSubject(e: { action: string; details: Record<string, unknown> }):
  * uses, LLM calls (for tool uses whose start is unknown: the end of the agent's last LLM call before the result) and
  * process starts of the entries' hosts from `audit_events`.
  */
-async function linkEntries(client: ClickHouseClient, database: string, entries: Array<AuditEntry & { ts_ns: bigint }>): Promise<void> {
+export async function linkEntries(client: ClickHouseClient, database: string, entries: Array<AuditEntry & { ts_ns: bigint }>): Promise<void> {
   const linkable = entries.filter((e) => (e.type === 'process' && e.action === 'exec') || e.type === 'file' || e.type === 'net');
   if (!linkable.length) return;
   const hosts = [...new Set(linkable.map((e) => e.host))];

@@ -23,6 +23,8 @@ export interface RecordListOptions extends DbOption {
   since?: TimeInput;
   /** Max rows (default 200, at most 100 000), newest first. */
   limit?: number;
+  /** Only records with one of these ids. */
+  ids?: string[];
 }
 
 export interface ListToolUsesOptions extends RecordListOptions {
@@ -54,6 +56,10 @@ async function selectLatest<Row, R>(
   if (opts.conversation) {
     where.push('conversation_id = {conv:String}');
     params.conv = opts.conversation;
+  }
+  if (opts.ids) {
+    where.push('id IN {ids:Array(String)}');
+    params.ids = opts.ids;
   }
   if (opts.since !== undefined && opts.since !== '') {
     where.push("coalesce(start_time, end_time) >= fromUnixTimestamp64Nano({since:Int64}, 'UTC')");

@@ -11,3 +11,4 @@ export * from './codec';
 export * from './ids';
 export * from './time';
 export * from './redact';
+export * from './dashboard';

@@ -3,10 +3,12 @@ import { stageRuntimeProvider } from '@agentsight/jetstream';
 import { Storage } from './storage/storage';
 import { StorageService } from './storage/storage.service';
 import { QueryController } from './http/query.controller';
+import { DashboardController } from './http/dashboard.controller';
+import { LiveBus } from './http/live';
 
-/** The api service: storage sink (owner of the chDB directory) + read API. */
+/** The api service: storage sink (owner of the chDB directory) + read API + the dashboard's API and live channel. */
 @Module({
-  controllers: [QueryController],
-  providers: [stageRuntimeProvider('storage'), { provide: Storage, useFactory: () => Storage.open() }, StorageService],
+  controllers: [QueryController, DashboardController],
+  providers: [stageRuntimeProvider('storage'), { provide: Storage, useFactory: () => Storage.open() }, StorageService, LiveBus],
 })
 export class AppModule {}

@@ -15,6 +15,8 @@ import { readProcess, scanProcesses } from './discover/scan';
 import { repoRoot } from './paths';
 import { resolveTarget, sudoUserHome, userBinDirs } from './resolve';
 import { Reader } from './read';
+import { dashboardUrl, serveCommand } from './serve';
+import { apiPort } from './paths';
 
 
 /** Environment of the services a run starts: data directory and a per-run instance name. */
@@ -44,6 +46,7 @@ async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: bool
   const pipeline = await Pipeline.start(env, logDir);
   try {
     say(pipeline.reused ? 'using the running pipeline' : `pipeline started (logs in ${logDir})`);
+    say(`dashboard (while this runs): ${dashboardUrl('127.0.0.1', apiPort(env))}`);
     // The command starts stopped, so the probe is attached before its first instruction.
     // Under sudo the command may live in the invoking user's installs (~/.local/bin, nvm, bun …): find it there too.
     const home = sudoUserHome(process.env);
@@ -135,6 +138,7 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
     });
     answer = (line) => probe.proc.stdin?.write(line);
     process.stderr.write(`[agentsight] tracing ${spec.label}; Ctrl-C to stop\n`);
+    process.stderr.write(`[agentsight] dashboard (while this runs): ${dashboardUrl('127.0.0.1', apiPort(env))}\n`);
     let poll: NodeJS.Timeout | undefined;
     await new Promise<void>((res) => {
       process.once('SIGINT', res).once('SIGTERM', res);
@@ -378,6 +382,12 @@ export function program(): Command {
     .option('-c, --comm <name...>', 'processes with this command name, running or started later')
     .option('--binary-path <path...>', 'also hook this binary (a command name is resolved like exec does) or docker://<name|id>')
     .action(async (o) => process.exit(await recordCommand(o)));
+  p.command('serve').description('serve the web dashboard and the read API (runs the pipeline, so exec/trace on the same data dir reuse it)')
+    .option('--host <host>', 'address to bind; not loopback = a token is required (printed, or AGENTSIGHT_UI_TOKEN)', '127.0.0.1')
+    .option('--port <port>', 'port', process.env.AGENTSIGHT_API_PORT || '7396')
+    .option('--data-dir <dir>', 'data directory')
+    .option('--open', 'open the dashboard in a browser (xdg-open)')
+    .action(async (o) => process.exit(await serveCommand(o)));
   p.command('calls').description('list captured LLM calls')
     .option('--data-dir <dir>', 'data directory').option('--json', 'JSON array').option('--limit <n>', 'most recent N', '100')
     .action((o) => withReader(o, async (r) => print<CallSummary>(await r.calls({ limit: Number(o.limit) }), o.json, [

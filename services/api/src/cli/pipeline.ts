@@ -37,11 +37,11 @@ export function ensureInfra(env: NodeJS.ProcessEnv): void {
   execFileSync('bash', [join(repoRoot(), 'infra/services.sh')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
-/** True when an api service answers on its port. */
+/** True when an api service answers on its port (also when it asks for the dashboard token). */
 export async function apiRunning(env: NodeJS.ProcessEnv): Promise<boolean> {
   try {
     const r = await fetch(`http://127.0.0.1:${apiPort(env)}/api/health`, { signal: AbortSignal.timeout(1000) });
-    return r.ok;
+    return r.ok || r.status === 401; // 401: a `serve` with a token (the Reader sends it, see serve.ts cliToken)
   } catch {
     return false;
   }

@@ -6,20 +6,21 @@ import type { AuditEntry, AuditSummary, CallSummary, GenAiSpanEntry, TokenGroupB
 import type { AuditType } from '@agentsight/contracts';
 import { apiPort } from './paths';
 import { apiRunning } from './pipeline';
+import { cliToken } from './serve';
 
 /** Reads stored data: through a running api service (which owns the chDB directory), else by opening it directly. */
 export class Reader {
-  private constructor(private readonly env: NodeJS.ProcessEnv, private readonly client: ClickHouseClient | null) {}
+  private constructor(private readonly env: NodeJS.ProcessEnv, private readonly client: ClickHouseClient | null, private readonly authToken: string | null = null) {}
 
   static async open(env: NodeJS.ProcessEnv, dataDir: string): Promise<Reader> {
-    if (await apiRunning(env)) return new Reader(env, null);
+    if (await apiRunning(env)) return new Reader(env, null, cliToken(env, dataDir));
     const chdb = join(dataDir, 'chdb');
     if (!env.CLICKHOUSE_URL && !existsSync(chdb)) throw new Error(`no data yet in ${dataDir} (run agentsight exec or trace first)`);
     return new Reader(env, await openClickHouse({ url: env.CLICKHOUSE_URL, dataDir: chdb }));
   }
 
   private async api<T>(path: string): Promise<T> {
-    const r = await fetch(`http://127.0.0.1:${apiPort(this.env)}${path}`);
+    const r = await fetch(`http://127.0.0.1:${apiPort(this.env)}${path}`, { headers: this.authToken ? { authorization: `Bearer ${this.authToken}` } : {} });
     if (!r.ok) throw new Error(`api ${path}: ${r.status} ${await r.text()}`);
     return (await r.json()) as T;
   }

@@ -3,6 +3,7 @@ import { AuditRecord, DeadLetter, Exchange, GenAiEvent, GenAiRecord, ToolUse } f
 import { BatchWriter, auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, toolUseRow } from '@agentsight/clickhouse';
 import { ConsumerLoop, StageRuntime } from '@agentsight/jetstream';
 import { Storage } from './storage';
+import { LiveBus } from '../http/live';
 
 /** A sink: the stream and durable it reads, the table it writes, and its row mapping. */
 interface Sink<T> {
@@ -41,7 +42,7 @@ export class StorageService implements OnApplicationBootstrap, OnApplicationShut
   private readonly loops: ConsumerLoop<unknown>[] = [];
   private writer?: BatchWriter;
 
-  constructor(private readonly rt: StageRuntime, private readonly storage: Storage) {}
+  constructor(private readonly rt: StageRuntime, private readonly storage: Storage, private readonly live: LiveBus) {}
 
   async onApplicationBootstrap(): Promise<void> {
     const writer = (this.writer = new BatchWriter(this.storage.client));
@@ -62,7 +63,10 @@ export class StorageService implements OnApplicationBootstrap, OnApplicationShut
               input.ack();
               continue;
             }
-            writer.add(table, row, () => input.ack());
+            writer.add(table, row, () => {
+              input.ack();
+              this.live.stored(table, row);
+            });
           }
         },
         undecodable: (i) => this.rt.undecodable(i),

@@ -1,0 +1,552 @@
+/**
+ * Read queries of the dashboard (`agentsight serve`): overview KPIs, time series aggregated in ClickHouse
+ * (`toStartOfInterval`), cursor-paged and filtered lists, one call's and one session's detail, table sizes and dead
+ * letters grouped for the capture page. Shapes are the contracts of `@agentsight/contracts` (dashboard.ts) or the
+ * entries of queries.ts / tool-queries.ts. Every query reads with `FINAL` and binds its parameters server-side.
+ */
+import type { DeadLetterGroup, LatencyStats, Overview, OverviewKpis, Page, TimeSeries, TopEntry } from '@agentsight/contracts';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { linkEntries, nsIso, selectCalls, timeToNs, type AuditEntry, type CallSummary, type TimeInput } from './queries';
+import { DEFAULT_DATABASE, qualified, TABLES } from './schema';
+import { listGenAiSpans, listToolUses, type GenAiSpanEntry, type ToolUseEntry } from './tool-queries';
+
+async function q<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
+  return rs.json<T>();
+}
+
+const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+
+/** A resolved `[from, to)` range in ns. */
+export interface NsRange {
+  fromNs: bigint;
+  toNs: bigint;
+}
+
+/**
+ * Resolves `from`/`to` ({@link TimeInput}: ISO 8601, ms, or `24h` back from now) to ns; defaults: the last 24 h up to
+ * now. Throws (a readable message) on an unparseable time or when `from` is not before `to`.
+ */
+export function resolveRange(from?: TimeInput, to?: TimeInput, now: number = Date.now()): NsRange {
+  const toNs = to === undefined || to === '' ? BigInt(now) * 1_000_000n : timeToNs(to, now);
+  const fromNs = from === undefined || from === '' ? toNs - 24n * 3600n * 1_000_000_000n : timeToNs(from, now);
+  if (fromNs >= toNs) throw new Error('from must be before to');
+  return { fromNs, toNs };
+}
+
+const NICE_INTERVALS = [1, 5, 10, 30, 60, 300, 600, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400];
+
+/** The bucket width for a range: the smallest "nice" width giving at most `maxBuckets` buckets, seconds. */
+export function intervalFor(r: NsRange, maxBuckets = 120): number {
+  const seconds = Number((r.toNs - r.fromNs) / 1_000_000_000n);
+  return NICE_INTERVALS.find((i) => seconds / i <= maxBuckets) ?? NICE_INTERVALS[NICE_INTERVALS.length - 1];
+}
+
+const rangeParams = (r: NsRange) => ({ from: r.fromNs.toString(), to: r.toNs.toString() });
+const inRange = (col: string) => `${col} >= fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND ${col} < fromUnixTimestamp64Nano({to:Int64}, 'UTC')`;
+const MODEL = "coalesce(response_model, request_model, '?')";
+const AGENT = 'coalesce(agent_name, process_name)';
+/** Cost of a group: null when nothing in it was priced, else the sum over priced calls (USD, nano-USD rounded). */
+const costOf = (sum: unknown, priced: unknown): number | null => (num(priced) === 0 ? null : Math.round(num(sum) * 1e9) / 1e9);
+
+/** `GET /api/overview`: KPIs, latency and top lists of `[from, to)`. */
+export async function overview(client: ClickHouseClient, r: NsRange, opts: { database?: string; top?: number } = {}): Promise<Overview> {
+  const db = opts.database ?? DEFAULT_DATABASE;
+  const p = { ...rangeParams(r), top: opts.top ?? 8 };
+  const calls = qualified(db, 'llm_calls');
+  const [c] = await q<Record<string, unknown>>(
+    client,
+    `SELECT count() AS calls, sum(coalesce(input_tokens, 0)) AS input_tokens, sum(coalesce(output_tokens, 0)) AS output_tokens,
+            sum(coalesce(cache_read_input_tokens, 0)) AS cache_read, sum(coalesce(cache_creation_input_tokens, 0)) AS cache_write,
+            sum(coalesce(cost_usd, 0)) AS cost, countIf(cost_usd IS NOT NULL) AS priced,
+            countIf(error_type IS NOT NULL OR coalesce(http_status, 0) >= 400) AS errors,
+            quantileExact(0.5)(duration_ms) AS p50, quantileExact(0.95)(duration_ms) AS p95
+     FROM ${calls} FINAL WHERE ${inRange('start_time')}`,
+    p,
+  );
+  const [streamed] = await q<{ n: string }>(
+    client,
+    `SELECT count() AS n FROM ${qualified(db, 'exchanges')} FINAL WHERE streaming AND exchange_id IN (SELECT exchange_id FROM ${calls} FINAL WHERE ${inRange('start_time')})`,
+    p,
+  );
+  const [t] = await q<Record<string, unknown>>(
+    client,
+    `SELECT count() AS n, countIf(success = false) AS failed FROM ${qualified(db, 'tool_uses')} FINAL WHERE ${inRange('coalesce(start_time, end_time)')}`,
+    p,
+  );
+  const [a] = await q<Record<string, unknown>>(
+    client,
+    `SELECT countIf(type = 'process' AND action = 'exec') AS execs FROM ${qualified(db, 'audit_events')} FINAL WHERE ${inRange('ts')}`,
+    p,
+  );
+  const [s] = await q<Record<string, unknown>>(
+    client,
+    `SELECT count() AS n FROM ${qualified(db, 'genai_spans')} FINAL
+     WHERE kind = 'invoke_agent' AND coalesce(start_time, end_time) < fromUnixTimestamp64Nano({to:Int64}, 'UTC')
+       AND coalesce(end_time, start_time) >= fromUnixTimestamp64Nano({from:Int64}, 'UTC')`,
+    p,
+  );
+  const [d] = await q<Record<string, unknown>>(client, `SELECT count() AS n FROM ${qualified(db, 'dead_letters')} FINAL WHERE ${inRange('ts')}`, p);
+  const kpis: OverviewKpis = {
+    llm_calls: num(c.calls), input_tokens: num(c.input_tokens), output_tokens: num(c.output_tokens),
+    cache_read_input_tokens: num(c.cache_read), cache_creation_input_tokens: num(c.cache_write),
+    cost_usd: num(c.calls) === 0 ? 0 : costOf(c.cost, c.priced), unpriced_calls: num(c.calls) - num(c.priced),
+    tool_uses: num(t.n), tool_failures: num(t.failed), processes_started: num(a.execs), agents: num(s.n), errors: num(c.errors), dead_letters: num(d.n),
+  };
+  const latency: LatencyStats = {
+    p50_ms: kpis.llm_calls ? num(c.p50) : null, p95_ms: kpis.llm_calls ? num(c.p95) : null, streamed_calls: num(streamed.n),
+    ttft_p50_ms: null, ttft_p95_ms: null,
+    ttft_note: 'time to first token is not captured yet: the pipeline stores no per-chunk arrival times',
+  };
+  const group = (key: string) =>
+    q<Record<string, unknown>>(
+      client,
+      `SELECT ${key} AS name, count() AS count, sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)) AS tokens,
+              sum(coalesce(cost_usd, 0)) AS cost, countIf(cost_usd IS NOT NULL) AS priced
+       FROM ${calls} FINAL WHERE ${inRange('start_time')} GROUP BY name ORDER BY count DESC, name LIMIT {top:UInt32}`,
+      p,
+    ).then((rs) => rs.map((x): TopEntry => ({ name: String(x.name), count: num(x.count), tokens: num(x.tokens), cost_usd: costOf(x.cost, x.priced) })));
+  const tools = await q<Record<string, unknown>>(
+    client,
+    `SELECT name, count() AS count, countIf(success = false) AS failures FROM ${qualified(db, 'tool_uses')} FINAL
+     WHERE ${inRange('coalesce(start_time, end_time)')} GROUP BY name ORDER BY count DESC, name LIMIT {top:UInt32}`,
+    p,
+  );
+  const commands = await q<Record<string, unknown>>(
+    client,
+    `SELECT replaceRegexpOne(if(JSONExtractString(details, 'argv', 1) != '', JSONExtractString(details, 'argv', 1),
+                                JSONExtractString(details, 'filename')), '^.*/', '') AS name, count() AS count
+     FROM ${qualified(db, 'audit_events')} FINAL WHERE type = 'process' AND action = 'exec' AND ${inRange('ts')}
+     GROUP BY name ORDER BY count DESC, name LIMIT {top:UInt32}`,
+    p,
+  );
+  return {
+    from: nsIso(r.fromNs), to: nsIso(r.toNs), kpis, latency,
+    top_agents: await group(AGENT), top_models: await group(MODEL),
+    top_tools: tools.map((x) => ({ name: String(x.name), count: num(x.count), failures: num(x.failures) })),
+    top_commands: commands.map((x) => ({ name: String(x.name) || '?', count: num(x.count) })),
+  };
+}
+
+/** `GET /api/timeseries`: calls, tokens, cost and latency per bucket and model, aggregated in ClickHouse. */
+export async function timeSeries(client: ClickHouseClient, r: NsRange, opts: { database?: string; intervalSeconds?: number } = {}): Promise<TimeSeries> {
+  const interval = opts.intervalSeconds ?? intervalFor(r);
+  const rs = await q<Record<string, unknown>>(
+    client,
+    `SELECT toString(toUnixTimestamp64Nano(toDateTime64(toStartOfInterval(start_time, INTERVAL {interval:UInt32} SECOND), 9, 'UTC'))) AS t_ns,
+            ${MODEL} AS model, count() AS calls, sum(coalesce(input_tokens, 0)) AS input_tokens, sum(coalesce(output_tokens, 0)) AS output_tokens,
+            sum(coalesce(cost_usd, 0)) AS cost, countIf(cost_usd IS NOT NULL) AS priced,
+            quantileExact(0.5)(duration_ms) AS p50, quantileExact(0.95)(duration_ms) AS p95
+     FROM ${qualified(opts.database ?? DEFAULT_DATABASE, 'llm_calls')} FINAL
+     WHERE ${inRange('start_time')}
+     GROUP BY t_ns, model ORDER BY t_ns, model`,
+    { ...rangeParams(r), interval },
+  );
+  return {
+    from: nsIso(r.fromNs), to: nsIso(r.toNs), interval_seconds: interval,
+    points: rs.map((x) => ({
+      t: nsIso(String(x.t_ns)), model: String(x.model), calls: num(x.calls), input_tokens: num(x.input_tokens), output_tokens: num(x.output_tokens),
+      cost_usd: costOf(x.cost, x.priced), unpriced_calls: num(x.calls) - num(x.priced), p50_ms: num(x.p50), p95_ms: num(x.p95),
+    })),
+  };
+}
+
+/** A keyset cursor: the sort time (ns) and id of the last item of a page, as opaque base64url text. */
+export function encodeCursor(ns: string | bigint, id: string): string {
+  return Buffer.from(JSON.stringify([String(ns), id])).toString('base64url');
+}
+
+/** Decodes {@link encodeCursor}'s text; throws `bad cursor` on anything else. */
+export function decodeCursor(c: string): { ns: string; id: string } {
+  try {
+    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === 2 && /^\d+$/.test(v[0]) && typeof v[1] === 'string') return { ns: v[0], id: v[1] };
+  } catch {
+    /* fall through */
+  }
+  throw new Error('bad cursor');
+}
+
+/** Filters of {@link pageCalls}; every one optional. */
+export interface CallFilters {
+  provider?: string;
+  model?: string;
+  /** `gen_ai.agent.name`, else the process name. */
+  agent?: string;
+  pid?: number;
+  conversation?: string;
+  /** `ok` = no error and HTTP < 400; `error` = the rest. */
+  status?: 'ok' | 'error';
+  /** `error.type` equals this. */
+  error?: string;
+  /** Case-insensitive substring of the answer text, tool calls, response id, model, or the request body (prompts). */
+  q?: string;
+  range?: NsRange;
+}
+
+/** `GET /api/llm-calls`: one page of LLM calls, newest first, keyset-paged on (start_time, call_id). */
+export async function pageCalls(client: ClickHouseClient, f: CallFilters, page: { cursor?: string; limit: number }, database = DEFAULT_DATABASE): Promise<Page<CallSummary>> {
+  const where: string[] = [];
+  const params: Record<string, unknown> = { limit: page.limit + 1 };
+  if (f.provider) (where.push('provider = {provider:String}'), (params.provider = f.provider));
+  if (f.model) (where.push(`${MODEL} = {model:String}`), (params.model = f.model));
+  if (f.agent) (where.push(`${AGENT} = {agent:String}`), (params.agent = f.agent));
+  if (f.pid !== undefined) (where.push('pid = {pid:UInt32}'), (params.pid = f.pid));
+  if (f.conversation) (where.push('conversation_id = {conversation:String}'), (params.conversation = f.conversation));
+  if (f.status === 'error') where.push('(error_type IS NOT NULL OR coalesce(http_status, 0) >= 400)');
+  if (f.status === 'ok') where.push('(error_type IS NULL AND coalesce(http_status, 0) < 400)');
+  if (f.error) (where.push('error_type = {error:String}'), (params.error = f.error));
+  if (f.range) (where.push(inRange('start_time')), Object.assign(params, rangeParams(f.range)));
+  if (f.q) {
+    params.q = f.q;
+    where.push(`(positionCaseInsensitiveUTF8(output_text, {q:String}) > 0 OR positionCaseInsensitiveUTF8(tool_calls, {q:String}) > 0
+      OR positionCaseInsensitiveUTF8(coalesce(response_id, ''), {q:String}) > 0 OR positionCaseInsensitiveUTF8(${MODEL}, {q:String}) > 0
+      OR exchange_id IN (SELECT exchange_id FROM ${qualified(database, 'exchanges')} FINAL WHERE positionCaseInsensitiveUTF8(request_body, {q:String}) > 0))`);
+  }
+  if (page.cursor) {
+    const c = decodeCursor(page.cursor);
+    where.push("(start_time < fromUnixTimestamp64Nano({cns:Int64}, 'UTC') OR (start_time = fromUnixTimestamp64Nano({cns:Int64}, 'UTC') AND call_id > {cid:String}))");
+    Object.assign(params, { cns: c.ns, cid: c.id });
+  }
+  const items = await selectCalls(client, database, where, params);
+  const more = items.length > page.limit;
+  const out = items.slice(0, page.limit);
+  const last = out[out.length - 1];
+  if (!more || !last) return { items: out, next_cursor: null };
+  const [ns] = await q<{ ns: string }>(client, `SELECT toString(toUnixTimestamp64Nano(start_time)) AS ns FROM ${qualified(database, 'llm_calls')} FINAL WHERE call_id = {id:String}`, { id: last.call_id });
+  return { items: out, next_cursor: encodeCursor(ns.ns, last.call_id) };
+}
+
+/** One LLM call with what the dashboard's detail page shows next to it. */
+export interface CallDetail {
+  call: CallSummary;
+  exchange_id: string;
+  price_id: string | null;
+  conversation_id: string | null;
+  agent_name: string | null;
+  host: string;
+  end_time: string;
+  /** Tool uses this call asked for (`origin`) or whose result its request carried (`result`). */
+  tool_uses: Array<ToolUseEntry & { relation: 'origin' | 'result' }>;
+  /** Execs, file opens and connects caused by this call's tool uses (causal links). */
+  caused: AuditEntry[];
+}
+
+/** `GET /api/llm-calls/:id`; null when there is no such call. */
+export async function getCall(client: ClickHouseClient, id: string, database = DEFAULT_DATABASE): Promise<CallDetail | null> {
+  const [call] = await selectCalls(client, database, ['call_id = {id:String}'], { id, limit: 1 });
+  if (!call) return null;
+  const [m] = await q<Record<string, string | null>>(
+    client,
+    `SELECT exchange_id, price_id, conversation_id, agent_name, host, toString(toUnixTimestamp64Nano(end_time)) AS end_ns
+     FROM ${qualified(database, 'llm_calls')} FINAL WHERE call_id = {id:String}`,
+    { id },
+  );
+  const tools = await q<{ id: string; origin: string | null }>(
+    client,
+    `SELECT id, origin_llm_call_id AS origin FROM ${qualified(database, 'tool_uses')} FINAL
+     WHERE origin_llm_call_id = {id:String} OR result_llm_call_id = {id:String}`,
+    { id },
+  );
+  const entries = tools.length ? await listToolUses(client, { database, ids: tools.map((t) => t.id), limit: tools.length }) : [];
+  const tool_uses = entries.map((t) => ({ ...t, relation: (t.origin_llm_call_id === id ? 'origin' : 'result') as 'origin' | 'result' }));
+  const startNs = BigInt(Date.parse(call.start_time)) * 1_000_000n;
+  const caused = tool_uses.some((t) => t.relation === 'origin')
+    ? (await auditWindow(client, database, { host: String(m.host), fromNs: startNs - 1_000_000_000n, toNs: startNs + 600n * 1_000_000_000n, types: ['process', 'file', 'net'] })).filter((e) => e.caused_by?.llm_call_id === id)
+    : [];
+  return {
+    call, exchange_id: String(m.exchange_id), price_id: m.price_id, conversation_id: m.conversation_id, agent_name: m.agent_name, host: String(m.host),
+    end_time: nsIso(String(m.end_ns)), tool_uses, caused,
+  };
+}
+
+/**
+ * Audit records of one host in `[fromNs, toNs]` (optionally of some types and pids), oldest first, at most `limit`
+ * (default 5000), with causal links set.
+ */
+export async function auditWindow(
+  client: ClickHouseClient,
+  database: string,
+  w: { host?: string; fromNs: bigint; toNs: bigint; types?: string[]; pids?: number[]; limit?: number },
+): Promise<AuditEntry[]> {
+  const where = ["ts >= fromUnixTimestamp64Nano({from:Int64}, 'UTC')", "ts <= fromUnixTimestamp64Nano({to:Int64}, 'UTC')"];
+  const params: Record<string, unknown> = { from: w.fromNs.toString(), to: w.toNs.toString(), limit: w.limit ?? 5000 };
+  if (w.host) (where.push('host = {host:String}'), (params.host = w.host));
+  if (w.types) (where.push('type IN {types:Array(String)}'), (params.types = w.types));
+  if (w.pids) (where.push('(pid IN {pids:Array(UInt32)} OR ppid IN {pids:Array(UInt32)})'), (params.pids = w.pids));
+  return auditQuery(client, database, where, params, 'ts ASC, id');
+}
+
+async function auditQuery(client: ClickHouseClient, database: string, where: string[], params: Record<string, unknown>, order: string): Promise<AuditEntry[]> {
+  type R = { id: string; type: string; action: string; host: string; ts_ns: string; pid: number; ppid: number; comm: string; summary: string; details: string };
+  const rs = await q<R>(
+    client,
+    `SELECT id, type, action, host, toString(toUnixTimestamp64Nano(ts)) AS ts_ns, pid, ppid, comm, summary, details
+     FROM ${qualified(database, 'audit_events')} FINAL WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT {limit:UInt32}`,
+    params,
+  );
+  const entries = rs.map(({ ts_ns, details, ...r }) => {
+    let d: unknown = {};
+    try {
+      d = JSON.parse(details);
+    } catch {
+      d = {};
+    }
+    return { ...r, pid: Number(r.pid), ppid: Number(r.ppid), ts: nsIso(ts_ns), ts_ns: BigInt(ts_ns), details: (d && typeof d === 'object' ? d : {}) as Record<string, unknown> } as AuditEntry & { ts_ns: bigint };
+  });
+  await linkEntries(client, database, entries);
+  return entries.map(({ ts_ns, ...e }) => ({ ...e, ts_ns: ts_ns.toString() }) as AuditEntry);
+}
+
+/** Filters of {@link pageAudit} (the processes page). */
+export interface AuditFilters {
+  /** Audit types; default process, file, net. */
+  types?: string[];
+  action?: string;
+  pid?: number;
+  comm?: string;
+  /** Case-insensitive substring of the summary (argv, path, address). */
+  q?: string;
+  range?: NsRange;
+}
+
+/** `GET /api/processes`: one page of process/file/net audit records, newest first, keyset-paged on (ts, id). */
+export async function pageAudit(client: ClickHouseClient, f: AuditFilters, page: { cursor?: string; limit: number }, database = DEFAULT_DATABASE): Promise<Page<AuditEntry>> {
+  const where = ['type IN {types:Array(String)}'];
+  const params: Record<string, unknown> = { types: f.types?.length ? f.types : ['process', 'file', 'net'], limit: page.limit + 1 };
+  if (f.action) (where.push('action = {action:String}'), (params.action = f.action));
+  if (f.pid !== undefined) (where.push('(pid = {pid:UInt32} OR ppid = {pid:UInt32})'), (params.pid = f.pid));
+  if (f.comm) (where.push('comm = {comm:String}'), (params.comm = f.comm));
+  if (f.q) (where.push('positionCaseInsensitiveUTF8(summary, {q:String}) > 0'), (params.q = f.q));
+  if (f.range) (where.push(inRange('ts')), Object.assign(params, rangeParams(f.range)));
+  if (page.cursor) {
+    const c = decodeCursor(page.cursor);
+    where.push("(ts < fromUnixTimestamp64Nano({cns:Int64}, 'UTC') OR (ts = fromUnixTimestamp64Nano({cns:Int64}, 'UTC') AND id > {cid:String}))");
+    Object.assign(params, { cns: c.ns, cid: c.id });
+  }
+  const items = await auditQuery(client, database, where, params, 'ts DESC, id');
+  const more = items.length > page.limit;
+  const out = items.slice(0, page.limit);
+  const last = out[out.length - 1] as (AuditEntry & { ts_ns?: string }) | undefined;
+  return { items: out, next_cursor: more && last ? encodeCursor(last.ts_ns!, last.id) : null };
+}
+
+/** Filters of {@link pageSessions}. */
+export interface SessionFilters {
+  agent?: string;
+  /** Only sessions with a call of this model. */
+  model?: string;
+  /** Case-insensitive substring of the agent, conversation id, tool names/arguments, answers or prompts. */
+  q?: string;
+  range?: NsRange;
+}
+
+/** A session row of the sessions page: the `invoke_agent` event and the first user prompt of its first call. */
+export type SessionEntry = GenAiSpanEntry & { first_prompt: string | null; live: boolean };
+
+/** `GET /api/agent-sessions`: one page of agent sessions, newest activity first, keyset-paged on (end, id). */
+export async function pageSessions(client: ClickHouseClient, f: SessionFilters, page: { cursor?: string; limit: number }, database = DEFAULT_DATABASE): Promise<Page<SessionEntry>> {
+  const where = ["kind = 'invoke_agent'"];
+  const params: Record<string, unknown> = { limit: page.limit + 1 };
+  const end = 'coalesce(end_time, start_time)';
+  if (f.agent) (where.push('agent_name = {agent:String}'), (params.agent = f.agent));
+  if (f.range) {
+    where.push(`${end} >= fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND coalesce(start_time, end_time) < fromUnixTimestamp64Nano({to:Int64}, 'UTC')`);
+    Object.assign(params, rangeParams(f.range));
+  }
+  const calls = qualified(database, 'llm_calls');
+  if (f.model) (where.push(`conversation_id IN (SELECT conversation_id FROM ${calls} FINAL WHERE ${MODEL} = {model:String})`), (params.model = f.model));
+  if (f.q) {
+    params.q = f.q;
+    where.push(`(positionCaseInsensitiveUTF8(coalesce(agent_name, ''), {q:String}) > 0 OR positionCaseInsensitiveUTF8(coalesce(conversation_id, ''), {q:String}) > 0
+      OR conversation_id IN (SELECT conversation_id FROM ${qualified(database, 'tool_uses')} FINAL WHERE positionCaseInsensitiveUTF8(name, {q:String}) > 0 OR positionCaseInsensitiveUTF8(arguments, {q:String}) > 0 OR positionCaseInsensitiveUTF8(coalesce(result, ''), {q:String}) > 0)
+      OR conversation_id IN (SELECT conversation_id FROM ${calls} FINAL WHERE positionCaseInsensitiveUTF8(output_text, {q:String}) > 0
+           OR exchange_id IN (SELECT exchange_id FROM ${qualified(database, 'exchanges')} FINAL WHERE positionCaseInsensitiveUTF8(request_body, {q:String}) > 0)))`);
+  }
+  if (page.cursor) {
+    const c = decodeCursor(page.cursor);
+    where.push(`(${end} < fromUnixTimestamp64Nano({cns:Int64}, 'UTC') OR (${end} = fromUnixTimestamp64Nano({cns:Int64}, 'UTC') AND id > {cid:String}))`);
+    Object.assign(params, { cns: c.ns, cid: c.id });
+  }
+  const ids = await q<{ id: string; end_ns: string }>(
+    client,
+    `SELECT id, toString(toUnixTimestamp64Nano(${end})) AS end_ns FROM ${qualified(database, 'genai_spans')} FINAL WHERE ${where.join(' AND ')}
+     ORDER BY ${end} DESC, id LIMIT {limit:UInt32}`,
+    params,
+  );
+  const more = ids.length > page.limit;
+  const pageIds = ids.slice(0, page.limit);
+  const spans = pageIds.length ? await listGenAiSpans(client, { database, ids: pageIds.map((i) => i.id), limit: pageIds.length }) : [];
+  const byId = new Map(spans.map((s) => [s.id, s]));
+  const convs = spans.map((s) => s.conversation_id).filter((c): c is string => Boolean(c));
+  const prompts = await firstPrompts(client, database, convs);
+  const items = pageIds.map((i) => byId.get(i.id)).filter((s): s is GenAiSpanEntry => Boolean(s)).map((s) => ({
+    ...s,
+    first_prompt: s.conversation_id ? prompts.get(s.conversation_id) ?? null : null,
+    live: s.attributes['agentsight.session.ended'] === false || (s.end_time === null),
+  }));
+  const last = pageIds[pageIds.length - 1];
+  return { items, next_cursor: more && last ? encodeCursor(last.end_ns, last.id) : null };
+}
+
+/** The first user prompt of each conversation's first call (from its stored, redacted request body). */
+async function firstPrompts(client: ClickHouseClient, database: string, convs: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (!convs.length) return out;
+  const rs = await q<{ conversation_id: string; body: string; encoding: string }>(
+    client,
+    `SELECT c.conversation_id AS conversation_id, e.request_body AS body, e.request_body_encoding AS encoding
+     FROM (SELECT conversation_id, argMin(exchange_id, start_time) AS exchange_id FROM ${qualified(database, 'llm_calls')} FINAL
+           WHERE conversation_id IN {convs:Array(String)} GROUP BY conversation_id) AS c
+     INNER JOIN (SELECT exchange_id, request_body, request_body_encoding FROM ${qualified(database, 'exchanges')} FINAL
+                 WHERE exchange_id IN (SELECT exchange_id FROM ${qualified(database, 'llm_calls')} FINAL WHERE conversation_id IN {convs:Array(String)})) AS e
+     ON c.exchange_id = e.exchange_id`,
+    { convs },
+  );
+  for (const r of rs) {
+    const text = r.encoding === 'utf8' ? r.body : '';
+    const turns = requestMessages(text);
+    const user = turns.find((t) => t.role === 'user');
+    if (user) out.set(r.conversation_id, user.text);
+  }
+  return out;
+}
+
+/** One message of a request body, as text: `role` as the API names it, text parts joined, tool calls/results summarised. */
+export interface RequestMessage {
+  role: string;
+  text: string;
+  /** Tool results: the id of the tool call answered. */
+  tool_call_id?: string;
+}
+
+function partText(p: unknown): string {
+  if (typeof p === 'string') return p;
+  if (!p || typeof p !== 'object') return '';
+  const o = p as Record<string, unknown>;
+  if (typeof o.text === 'string') return o.text;
+  if (o.type === 'tool_result') return typeof o.content === 'string' ? o.content : Array.isArray(o.content) ? o.content.map(partText).join('\n') : '';
+  if (o.type === 'tool_use') return `[tool call ${String(o.name)} ${JSON.stringify(o.input)}]`;
+  if (Array.isArray(o.parts)) return o.parts.map(partText).join('\n');
+  return '';
+}
+
+/**
+ * The messages of an LLM request body (OpenAI chat `messages` and Responses `input`, Anthropic `system` + `messages`,
+ * Gemini `contents`), in order, as text; [] when the body is not JSON or has none of these.
+ */
+export function requestMessages(body: string): RequestMessage[] {
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(body);
+  } catch {
+    return [];
+  }
+  if (!j || typeof j !== 'object') return [];
+  const out: RequestMessage[] = [];
+  if (typeof j.system === 'string') out.push({ role: 'system', text: j.system });
+  else if (Array.isArray(j.system)) out.push({ role: 'system', text: j.system.map(partText).join('\n') });
+  if (typeof j.instructions === 'string') out.push({ role: 'system', text: j.instructions });
+  const list = Array.isArray(j.messages) ? j.messages : Array.isArray(j.contents) ? j.contents : Array.isArray(j.input) ? j.input : typeof j.input === 'string' ? [{ role: 'user', content: j.input }] : [];
+  for (const m of list as Array<Record<string, unknown>>) {
+    if (!m || typeof m !== 'object') continue;
+    const role = String(m.role ?? m.type ?? '?');
+    let text = typeof m.content === 'string' ? m.content : Array.isArray(m.content) ? m.content.map(partText).join('\n') : Array.isArray(m.parts) ? m.parts.map(partText).join('\n') : typeof m.output === 'string' ? m.output : '';
+    if (Array.isArray(m.tool_calls)) {
+      text += (m.tool_calls as Array<{ function?: { name?: string; arguments?: string } }>).map((t) => `[tool call ${t.function?.name} ${t.function?.arguments ?? ''}]`).join('\n');
+    }
+    const isToolResult = role === 'tool' || (Array.isArray(m.content) && (m.content as Array<{ type?: string }>).some((p) => p?.type === 'tool_result'));
+    out.push({ role: isToolResult ? 'tool' : role === 'model' ? 'assistant' : role, text, ...(typeof m.tool_call_id === 'string' ? { tool_call_id: m.tool_call_id } : {}) });
+  }
+  return out;
+}
+
+/** Everything the session page shows: the session, its calls (with their new input messages), tool uses, spans and the process tree. */
+export interface SessionDetail {
+  session: GenAiSpanEntry;
+  /** The session's calls, oldest first, each with the messages its request added since the previous call. */
+  calls: Array<CallSummary & { new_messages: RequestMessage[] }>;
+  tool_uses: ToolUseEntry[];
+  /** `execute_tool` spans of the conversation. */
+  tool_spans: GenAiSpanEntry[];
+  /** Audit records of the agent's process and its descendants during the session (with causal links), oldest first. */
+  audit: AuditEntry[];
+  /** True when the audit list was cut at its limit. */
+  audit_truncated: boolean;
+}
+
+/** `GET /api/agent-sessions/:conversation`; null when there is no such session. */
+export async function getSession(client: ClickHouseClient, conversation: string, database = DEFAULT_DATABASE): Promise<SessionDetail | null> {
+  const [session] = await listGenAiSpans(client, { database, kind: 'invoke_agent', conversation, limit: 1 });
+  if (!session) return null;
+  const calls = (await selectCalls(client, database, ['conversation_id = {c:String}'], { c: conversation, limit: 10_000 })).reverse();
+  const bodies = await q<{ call_id: string; body: string; encoding: string }>(
+    client,
+    `SELECT l.call_id AS call_id, e.request_body AS body, e.request_body_encoding AS encoding
+     FROM (SELECT call_id, exchange_id FROM ${qualified(database, 'llm_calls')} FINAL WHERE conversation_id = {c:String}) AS l
+     INNER JOIN (SELECT exchange_id, request_body, request_body_encoding FROM ${qualified(database, 'exchanges')} FINAL
+                 WHERE exchange_id IN (SELECT exchange_id FROM ${qualified(database, 'llm_calls')} FINAL WHERE conversation_id = {c:String})) AS e
+     ON l.exchange_id = e.exchange_id`,
+    { c: conversation },
+  );
+  const bodyOf = new Map(bodies.map((b) => [b.call_id, b.encoding === 'utf8' ? b.body : '']));
+  let seen = 0;
+  const withMessages = calls.map((c) => {
+    const msgs = requestMessages(bodyOf.get(c.call_id) ?? '');
+    // Each request repeats the conversation so far: the new part starts after the last assistant message.
+    let lastAssistant = -1;
+    msgs.forEach((m, i) => m.role === 'assistant' && (lastAssistant = i));
+    const fresh = msgs.slice(seen === 0 ? 0 : Math.max(lastAssistant + 1, 0));
+    seen++;
+    return { ...c, new_messages: fresh };
+  });
+  const tool_uses = (await listToolUses(client, { database, conversation, limit: 10_000 })).reverse();
+  const tool_spans = (await listGenAiSpans(client, { database, kind: 'execute_tool', conversation, limit: 10_000 })).reverse();
+  const start = session.start_time ?? calls[0]?.start_time ?? session.end_time;
+  const end = session.end_time ?? start;
+  const limit = 5000;
+  let audit: AuditEntry[] = [];
+  if (start) {
+    const fromNs = BigInt(Date.parse(start)) * 1_000_000n - 1_000_000_000n;
+    const toNs = BigInt(Date.parse(end ?? start)) * 1_000_000n + 1_000_000_000n;
+    const all = await auditWindow(client, database, { host: session.host, fromNs, toNs, types: ['process', 'file', 'net'], limit: limit * 4 });
+    audit = descendantsOf(session.pid, all).slice(0, limit);
+  }
+  return { session, calls: withMessages, tool_uses, tool_spans, audit, audit_truncated: audit.length >= limit };
+}
+
+/** The audit records of `pid` and its descendants (by exec/fork parentage seen in the records). */
+export function descendantsOf(pid: number, entries: AuditEntry[]): AuditEntry[] {
+  const tree = new Set([pid]);
+  for (let grown = true; grown; ) {
+    grown = false;
+    for (const e of entries) if (tree.has(e.ppid) && !tree.has(e.pid)) (tree.add(e.pid), (grown = true));
+  }
+  return entries.filter((e) => tree.has(e.pid));
+}
+
+/** Row counts and on-disk bytes of every table (active parts). */
+export async function tableSizes(client: ClickHouseClient, database = DEFAULT_DATABASE): Promise<Array<{ table: string; rows: number; bytes: number }>> {
+  const out: Array<{ table: string; rows: number; bytes: number }> = [];
+  const bytes = await q<{ table: string; bytes: string }>(
+    client,
+    `SELECT table, sum(bytes_on_disk) AS bytes FROM system.parts WHERE database = {db:String} AND active GROUP BY table`,
+    { db: database },
+  ).catch(() => [] as Array<{ table: string; bytes: string }>);
+  for (const t of TABLES) {
+    const [r] = await q<{ n: string }>(client, `SELECT count() AS n FROM ${qualified(database, t)} FINAL`);
+    out.push({ table: t, rows: num(r?.n), bytes: num(bytes.find((b) => b.table === t)?.bytes) });
+  }
+  return out;
+}
+
+/** Dead letters grouped by stage and reason, most first, with the newest one's error and sample. */
+export async function deadLetterGroups(client: ClickHouseClient, database = DEFAULT_DATABASE): Promise<DeadLetterGroup[]> {
+  const rs = await q<Record<string, string>>(
+    client,
+    `SELECT stage, reason, count() AS count, toString(toUnixTimestamp64Nano(max(ts))) AS last_ns, argMax(error, ts) AS last_error,
+            argMax(sample_base64, ts) AS last_sample
+     FROM ${qualified(database, 'dead_letters')} FINAL GROUP BY stage, reason ORDER BY count DESC, stage, reason`,
+  );
+  return rs.map((r) => ({ stage: r.stage, reason: r.reason, count: num(r.count), last_ts: nsIso(r.last_ns), last_error: r.last_error, last_sample_base64: r.last_sample }));
+}

@@ -1,0 +1,170 @@
+/**
+ * Contracts of the dashboard's read API (`agentsight serve`, services/api/src/http/dashboard.controller.ts), v1.
+ * Every time is ISO 8601 UTC with ms precision unless named `*_ns` (wall-clock ns as decimal text); every cost is USD at
+ * list prices and `null` means unpriced (never 0 for "unknown"); token counts are `null` when the provider did not
+ * report them. Lists page by an opaque cursor: pass `next_cursor` back as `cursor` to get the following page.
+ */
+
+/** One page of a list, newest first. `next_cursor` is null on the last page. */
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+/** The time range a view covers: `[from, to)`. */
+export interface TimeRange {
+  from: string;
+  to: string;
+}
+
+/** KPI cards of the overview for a time range. */
+export interface OverviewKpis {
+  llm_calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_input_tokens: number;
+  cache_creation_input_tokens: number;
+  /** Sum over priced calls; null when no call in the range was priced (0 only when there are no calls). */
+  cost_usd: number | null;
+  /** Calls without a price (unknown model or price, or no usage): their cost is not in `cost_usd`. */
+  unpriced_calls: number;
+  tool_uses: number;
+  /** Tool uses whose result says they failed (`success = false`). */
+  tool_failures: number;
+  /** `exec` audit records. */
+  processes_started: number;
+  /** Distinct agent sessions (`invoke_agent`) active in the range. */
+  agents: number;
+  /** LLM calls with an `error.type` or an HTTP status >= 400. */
+  errors: number;
+  dead_letters: number;
+}
+
+/** Call latency over the range, ms; null when there are no calls. */
+export interface LatencyStats {
+  p50_ms: number | null;
+  p95_ms: number | null;
+  /** Streamed calls in the range (the ones a time to first token applies to). */
+  streamed_calls: number;
+  /**
+   * Time to first token, ms: null because it is not captured yet (the pipeline stores no per-chunk times); `ttft_note`
+   * says so on the page rather than showing a number.
+   */
+  ttft_p50_ms: number | null;
+  ttft_p95_ms: number | null;
+  ttft_note: string | null;
+}
+
+/** One row of a top list (agents, models, tools, commands). */
+export interface TopEntry {
+  name: string;
+  count: number;
+  /** Tokens (input + output) for agents and models; failures for tools; absent for commands. */
+  tokens?: number;
+  cost_usd?: number | null;
+  failures?: number;
+}
+
+/** `GET /api/overview`. */
+export interface Overview extends TimeRange {
+  kpis: OverviewKpis;
+  latency: LatencyStats;
+  top_agents: TopEntry[];
+  top_models: TopEntry[];
+  top_tools: TopEntry[];
+  top_commands: TopEntry[];
+}
+
+/** One bucket × model of {@link TimeSeries}, aggregated in ClickHouse with `toStartOfInterval`. */
+export interface TimeSeriesPoint {
+  /** Bucket start. */
+  t: string;
+  /** Response model, else request model, else `?`. */
+  model: string;
+  calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number | null;
+  unpriced_calls: number;
+  p50_ms: number;
+  p95_ms: number;
+}
+
+/** `GET /api/timeseries`. */
+export interface TimeSeries extends TimeRange {
+  interval_seconds: number;
+  points: TimeSeriesPoint[];
+}
+
+/** Live channel `GET /api/live` (Server-Sent Events): one `stored` event per row the storage sink stored. */
+export interface LiveEvent {
+  /** `llm_calls` | `tool_uses` | `audit_events` | `genai_spans` | `dead_letters` | `exchanges`. */
+  table: string;
+  id: string;
+  /** Audit type / span kind when the table has one. */
+  kind?: string;
+  /** ms since the epoch when the insert was acknowledged by ClickHouse. */
+  stored_at: number;
+}
+
+/** Consumer lag of one durable of a pipeline stream. */
+export interface ConsumerLag {
+  stream: string;
+  durable: string;
+  /** Messages not yet delivered to the stage. */
+  pending: number;
+  /** Delivered, not yet acknowledged. */
+  ack_pending: number;
+  redelivered: number;
+}
+
+/** One JetStream stream's size. */
+export interface StreamSize {
+  stream: string;
+  messages: number;
+  bytes: number;
+}
+
+/** Counters of one attached probe, from the producer's latest loss record (cumulative since its start). */
+export interface ProbeStatus {
+  host: string;
+  binary: string;
+  fn: string;
+  records: number;
+  fragments: number;
+  bytes: number;
+  ringbuf_drops: number;
+}
+
+/** Dead letters grouped by stage and reason, with the newest one's error and sample. */
+export interface DeadLetterGroup {
+  stage: string;
+  reason: string;
+  count: number;
+  last_ts: string;
+  last_error: string;
+  last_sample_base64: string;
+}
+
+/** `GET /api/capture`: capture health. `*_error` fields say why a section could not be read (never a silent zero). */
+export interface CaptureStatus {
+  /** Latest loss record per producer host: kernel loss and per-probe counters; null when none was published. */
+  producers: Array<{
+    host: string;
+    ts: string;
+    records: number;
+    published: number;
+    ringbuf_drops: number;
+    ringbuf_drop_bytes: number;
+    publish_failures: number;
+    file_opens_skipped: number;
+    probes: ProbeStatus[];
+    attach_failures: Array<{ binary: string; fn: string; error: string }>;
+  }>;
+  producers_error: string | null;
+  consumers: ConsumerLag[];
+  streams: StreamSize[];
+  nats_error: string | null;
+  tables: Array<{ table: string; rows: number; bytes: number }>;
+  dead_letters: DeadLetterGroup[];
+}

@@ -1,0 +1,224 @@
+import { BadRequestException, Controller, Get, NotFoundException, Param, Query, Sse, type MessageEvent } from '@nestjs/common';
+import { ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { interval, map, merge, Observable } from 'rxjs';
+import {
+  deadLetterGroups, getCall, getExchange, getSession, overview, pageAudit, pageCalls, pageSessions, resolveRange, tableSizes, timeSeries,
+  type NsRange,
+} from '@agentsight/clickhouse';
+import { decode, STREAMS, type CaptureStatus, type RawLossRecord } from '@agentsight/contracts';
+import { defaultPriceTable, priceCall } from '@agentsight/pricing';
+import { StageRuntime } from '@agentsight/jetstream';
+import { Storage } from '../storage/storage';
+import { LiveBus } from './live';
+
+/** A 400 with the reason when `f` throws (bad time, bad cursor, …). */
+function bad<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    throw new BadRequestException((err as Error).message);
+  }
+}
+
+function range(from?: string, to?: string): NsRange {
+  return bad(() => resolveRange(from, to));
+}
+
+function limitParam(s: string | undefined, dflt = 50): number {
+  if (s === undefined || s === '') return dflt;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1 || n > 500) throw new BadRequestException(`limit must be an integer from 1 to 500: ${s}`);
+  return n;
+}
+
+function pidParam(s: string | undefined): number | undefined {
+  if (s === undefined || s === '') return undefined;
+  if (!/^\d+$/.test(s)) throw new BadRequestException(`pid must be a non-negative integer: ${s}`);
+  return Number(s);
+}
+
+function cursorParam(s: string | undefined): string | undefined {
+  if (!s) return undefined;
+  if (!/^[A-Za-z0-9_-]+$/.test(s)) throw new BadRequestException('bad cursor');
+  return s;
+}
+
+const RANGE_DOC = 'ISO 8601, ms since the epoch, or a duration back from now (15m, 24h, 7d)';
+
+/**
+ * The dashboard's read API (`agentsight serve`; contracts in `@agentsight/contracts` dashboard.ts, OpenAPI at
+ * `/api/docs`): overview, time series, cursor-paged lists with filters and search, one call's and one session's detail,
+ * capture status, and the live channel (`GET /api/live`, Server-Sent Events). Bad parameters answer 400 with the reason.
+ */
+@ApiTags('dashboard')
+@Controller('api')
+export class DashboardController {
+  constructor(private readonly storage: Storage, private readonly live: LiveBus, private readonly rt: StageRuntime) {}
+
+  @Get('overview')
+  @ApiQuery({ name: 'from', required: false, description: `${RANGE_DOC}; default 24h` })
+  @ApiQuery({ name: 'to', required: false, description: `${RANGE_DOC}; default now` })
+  @ApiOkResponse({ description: 'Overview: KPI cards (cost USD, null = unpriced, with the unpriced count), latency, top agents/models/tools/commands' })
+  overview(@Query('from') from?: string, @Query('to') to?: string) {
+    return overview(this.storage.client, range(from, to));
+  }
+
+  @Get('timeseries')
+  @ApiQuery({ name: 'from', required: false, description: RANGE_DOC })
+  @ApiQuery({ name: 'to', required: false, description: RANGE_DOC })
+  @ApiQuery({ name: 'interval', required: false, description: 'bucket width in seconds (default: at most 120 buckets)' })
+  @ApiOkResponse({ description: 'TimeSeries: calls, tokens, cost and latency p50/p95 per bucket and model (toStartOfInterval in ClickHouse)' })
+  timeseries(@Query('from') from?: string, @Query('to') to?: string, @Query('interval') iv?: string) {
+    const r = range(from, to);
+    let intervalSeconds: number | undefined;
+    if (iv !== undefined && iv !== '') {
+      intervalSeconds = Number(iv);
+      if (!Number.isInteger(intervalSeconds) || intervalSeconds < 1) throw new BadRequestException(`interval must be a positive integer (seconds): ${iv}`);
+      if (Number((r.toNs - r.fromNs) / 1_000_000_000n) / intervalSeconds > 2000) throw new BadRequestException('interval too small for the range (more than 2000 buckets)');
+    }
+    return timeSeries(this.storage.client, r, { intervalSeconds });
+  }
+
+  @Get('llm-calls')
+  @ApiQuery({ name: 'cursor', required: false }) @ApiQuery({ name: 'limit', required: false, description: '1..500, default 50' })
+  @ApiQuery({ name: 'provider', required: false }) @ApiQuery({ name: 'model', required: false }) @ApiQuery({ name: 'agent', required: false })
+  @ApiQuery({ name: 'pid', required: false }) @ApiQuery({ name: 'conversation', required: false })
+  @ApiQuery({ name: 'status', required: false, enum: ['ok', 'error'] }) @ApiQuery({ name: 'error', required: false, description: 'error.type' })
+  @ApiQuery({ name: 'q', required: false, description: 'search: answer text, tool calls, response id, model, request body (prompts)' })
+  @ApiQuery({ name: 'from', required: false, description: RANGE_DOC }) @ApiQuery({ name: 'to', required: false, description: RANGE_DOC })
+  @ApiOkResponse({ description: 'Page<CallSummary>, newest first' })
+  calls(@Query() p: Record<string, string | undefined>) {
+    if (p.status && p.status !== 'ok' && p.status !== 'error') throw new BadRequestException('status must be ok or error');
+    return bad(() => pageCalls(this.storage.client, {
+      provider: p.provider || undefined, model: p.model || undefined, agent: p.agent || undefined, pid: pidParam(p.pid),
+      conversation: p.conversation || undefined, status: (p.status || undefined) as 'ok' | 'error' | undefined, error: p.error || undefined, q: p.q || undefined,
+      range: p.from || p.to ? range(p.from, p.to) : undefined,
+    }, { cursor: cursorParam(p.cursor), limit: limitParam(p.limit) })).catch(rethrowBad);
+  }
+
+  @Get('llm-calls/:id')
+  @ApiOkResponse({ description: 'CallDetail: the call, its exchange (headers, bodies as text, redacted), tool uses, caused actions, cost breakdown' })
+  async call(@Param('id') id: string) {
+    const d = await getCall(this.storage.client, id);
+    if (!d) throw new NotFoundException(`no LLM call ${id}`);
+    const ex = await getExchange(this.storage.client, d.exchange_id);
+    const c = d.call;
+    // The stored call keeps its total and price id; the parts are recomputed from the same price table and shown only when they add up.
+    const priced = priceCall({
+      provider: c['gen_ai.provider.name'], model: c['gen_ai.response.model'], request_model: c['gen_ai.request.model'], raw_usage: c.raw_usage,
+      usage: {
+        input_tokens: c['gen_ai.usage.input_tokens'], output_tokens: c['gen_ai.usage.output_tokens'], cache_read_input_tokens: c['gen_ai.usage.cache_read.input_tokens'],
+        cache_creation_input_tokens: c['gen_ai.usage.cache_creation.input_tokens'], reasoning_output_tokens: c['gen_ai.usage.reasoning.output_tokens'],
+      } as never,
+    }, defaultPriceTable());
+    const matches = priced !== null && c.cost_usd !== null && Math.abs(priced.cost_usd - c.cost_usd) < 1e-9 && priced.price_id === d.price_id;
+    return {
+      ...d,
+      cost: c.cost_usd === null
+        ? { cost_usd: null, price_id: null, breakdown: null, note: 'unpriced: no price-table entry for this provider and model, or no token counts' }
+        : { cost_usd: c.cost_usd, price_id: d.price_id, breakdown: matches ? priced!.breakdown : null, note: matches ? null : 'breakdown unavailable: the price table changed since the call was priced' },
+      exchange: ex && {
+        exchange_id: ex.exchange_id, method: ex.method, target: ex.target, server_address: ex.server_address, status: ex.status, reason: ex.reason,
+        request_headers: ex.request_headers, response_headers: ex.response_headers, streaming: ex.streaming, sse_events: ex.sse_events,
+        request_body: bodyText(ex.request_body), response_body: bodyText(ex.response_body),
+        request_body_incomplete: ex.request_body_incomplete, response_body_incomplete: ex.response_body_incomplete,
+        process_argv: ex.process_argv, process_exe: ex.process_exe, pid: ex.pid, ppid: ex.ppid, uid: ex.uid,
+      },
+    };
+  }
+
+  @Get('agent-sessions')
+  @ApiQuery({ name: 'cursor', required: false }) @ApiQuery({ name: 'limit', required: false }) @ApiQuery({ name: 'agent', required: false })
+  @ApiQuery({ name: 'model', required: false }) @ApiQuery({ name: 'q', required: false, description: 'search: prompts, answers, tool names/arguments/results, agent, conversation id' })
+  @ApiQuery({ name: 'from', required: false, description: RANGE_DOC }) @ApiQuery({ name: 'to', required: false, description: RANGE_DOC })
+  @ApiOkResponse({ description: 'Page<SessionEntry> (invoke_agent events with totals and the first user prompt), newest activity first' })
+  sessions(@Query() p: Record<string, string | undefined>) {
+    return bad(() => pageSessions(this.storage.client, {
+      agent: p.agent || undefined, model: p.model || undefined, q: p.q || undefined, range: p.from || p.to ? range(p.from, p.to) : undefined,
+    }, { cursor: cursorParam(p.cursor), limit: limitParam(p.limit) })).catch(rethrowBad);
+  }
+
+  @Get('agent-sessions/:conversation')
+  @ApiOkResponse({ description: 'SessionDetail: the session, its calls with their new messages, tool uses, execute_tool spans, the process tree\'s audit records with causal links' })
+  async session(@Param('conversation') conversation: string) {
+    const s = await getSession(this.storage.client, conversation);
+    if (!s) throw new NotFoundException(`no agent session ${conversation}`);
+    return s;
+  }
+
+  @Get('processes')
+  @ApiQuery({ name: 'cursor', required: false }) @ApiQuery({ name: 'limit', required: false })
+  @ApiQuery({ name: 'type', required: false, description: 'process | file | net, comma-separated (default all three)' })
+  @ApiQuery({ name: 'action', required: false }) @ApiQuery({ name: 'pid', required: false, description: 'this pid or its children' })
+  @ApiQuery({ name: 'comm', required: false }) @ApiQuery({ name: 'q', required: false, description: 'substring of the summary (argv, path, address)' })
+  @ApiQuery({ name: 'from', required: false, description: RANGE_DOC }) @ApiQuery({ name: 'to', required: false, description: RANGE_DOC })
+  @ApiOkResponse({ description: 'Page<AuditEntry> with caused_by (tool use and LLM call) where known' })
+  processes(@Query() p: Record<string, string | undefined>) {
+    const types = p.type ? p.type.split(',') : undefined;
+    if (types?.some((t) => !['process', 'file', 'net'].includes(t))) throw new BadRequestException('type must be process, file or net (comma-separated)');
+    return bad(() => pageAudit(this.storage.client, {
+      types, action: p.action || undefined, pid: pidParam(p.pid), comm: p.comm || undefined, q: p.q || undefined, range: p.from || p.to ? range(p.from, p.to) : undefined,
+    }, { cursor: cursorParam(p.cursor), limit: limitParam(p.limit) })).catch(rethrowBad);
+  }
+
+  @Get('capture')
+  @ApiOkResponse({ description: 'CaptureStatus: probes and kernel loss (latest loss record per producer), consumer lag, stream and table sizes, dead letters by stage and reason' })
+  async capture(): Promise<CaptureStatus> {
+    const out: CaptureStatus = { producers: [], producers_error: null, consumers: [], streams: [], nats_error: null, tables: [], dead_letters: [] };
+    const { jsm } = this.rt.nats;
+    try {
+      for (const s of STREAMS) {
+        const info = await jsm.streams.info(s.name);
+        out.streams.push({ stream: s.name, messages: info.state.messages, bytes: info.state.bytes });
+        for await (const ci of jsm.consumers.list(s.name)) {
+          if (!ci.config.durable_name) continue;
+          out.consumers.push({ stream: s.name, durable: ci.name, pending: ci.num_pending, ack_pending: ci.num_ack_pending, redelivered: ci.num_redelivered });
+        }
+      }
+    } catch (err) {
+      out.nats_error = `cannot read JetStream state: ${(err as Error).message}`;
+    }
+    try {
+      const info = await jsm.streams.info('AGENTSIGHT_RAW', { subjects_filter: 'agentsight.raw.loss.>' });
+      for (const subject of Object.keys(info.state.subjects ?? {})) {
+        const m = await jsm.streams.getMessage('AGENTSIGHT_RAW', { last_by_subj: subject });
+        if (!m) continue;
+        const r = decode<RawLossRecord>(m.data);
+        out.producers.push({
+          host: r.host, ts: new Date(Number(BigInt(r.ts_wall_ns) / 1_000_000n)).toISOString(), records: Number(r.records), published: Number((r as unknown as { published?: number }).published ?? r.records),
+          ringbuf_drops: Number(r.ringbuf_drops), ringbuf_drop_bytes: Number(r.ringbuf_drop_bytes), publish_failures: Number(r.publish_failures), file_opens_skipped: Number(r.file_opens_skipped),
+          probes: (r.probes ?? []).map((p) => ({ host: r.host, binary: p.binary, fn: p.fn, records: Number(p.records), fragments: Number(p.fragments), bytes: Number(p.bytes), ringbuf_drops: Number(p.ringbuf_drops) })),
+          attach_failures: (r.attach_failures ?? []).map((f) => ({ binary: f.binary, fn: f.fn, error: f.error })),
+        });
+      }
+      if (!Object.keys(info.state.subjects ?? {}).length) out.producers_error = 'no loss record in AGENTSIGHT_RAW: no probe has run against this NATS (or its records expired)';
+    } catch (err) {
+      out.producers_error = `cannot read the probes' loss records: ${(err as Error).message}`;
+    }
+    out.tables = await tableSizes(this.storage.client);
+    out.dead_letters = await deadLetterGroups(this.storage.client);
+    return out;
+  }
+
+  /** Live channel: one `stored` event per stored row (LiveEvent JSON), and a `ping` every 15 s to keep proxies open. */
+  @Sse('live')
+  @ApiOkResponse({ description: 'text/event-stream: `stored` events (LiveEvent) as rows are stored; `ping` every 15 s' })
+  liveEvents(): Observable<MessageEvent> {
+    return merge(
+      this.live.events.pipe(map((e): MessageEvent => ({ type: 'stored', data: e }))),
+      interval(15_000).pipe(map((): MessageEvent => ({ type: 'ping', data: { t: Date.now() } }))),
+    );
+  }
+}
+
+function rethrowBad(err: unknown): never {
+  if (err instanceof Error && /^(bad cursor|not a time|from must be)/.test(err.message)) throw new BadRequestException(err.message);
+  throw err;
+}
+
+/** A stored body for the page: UTF-8 text (lossy only when the bytes were not UTF-8, which `binary` says). */
+function bodyText(b: Uint8Array): { text: string; binary: boolean; bytes: number } {
+  const buf = Buffer.from(b);
+  const text = buf.toString('utf8');
+  return { text, binary: !Buffer.from(text, 'utf8').equals(buf), bytes: buf.length };
+}
