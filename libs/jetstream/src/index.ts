@@ -8,3 +8,4 @@ export * from './redis';
 export * from './stage';
 export * from './service';
 export * from './stateless';
+export * from './status';

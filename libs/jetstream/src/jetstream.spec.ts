@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { decode, encode } from '@agentsight/contracts';
-import { connectNats, Nats } from './nats';
+import { connectNats, ensureStreams, Nats, streamLimits } from './nats';
+import { pipelineStatus } from './status';
 import { connectRedis, Redis } from './redis';
 import { Publisher } from './publisher';
 import { ConsumerLoop, Input } from './consumer';
@@ -218,6 +219,76 @@ test('two instances share 8 partitions 4/4 with never two owners at once, and on
   // Every input of every partition, first seen in publish order across both handoffs.
   for (let p = 0; p < P; p++) expect(seen.get(p)).toEqual([...Array(100).keys()]);
 }, 60_000);
+
+test('stream limits: defaults and environment overrides; bad values are refused with the variable named', () => {
+  const spec = { name: 'AGENTSIGHT_RAW', subjects: ['x.>'], maxAgeHours: 72, maxBytes: 2 * 1024 ** 3 };
+  expect(streamLimits(spec, {})).toEqual({ max_age: 72 * 3600e9, max_bytes: 2 * 1024 ** 3 });
+  expect(streamLimits(spec, { AGENTSIGHT_RAW_MAX_BYTES: '512M', AGENTSIGHT_STREAM_MAX_AGE_HOURS: '1.5' })).toEqual({ max_age: 1.5 * 3600e9, max_bytes: 512 * 1024 ** 2 });
+  expect(streamLimits(spec, { AGENTSIGHT_RAW_MAX_BYTES: '4096' }).max_bytes).toBe(4096);
+  expect(() => streamLimits(spec, { AGENTSIGHT_RAW_MAX_BYTES: 'lots' })).toThrow(/AGENTSIGHT_RAW_MAX_BYTES/);
+  expect(() => streamLimits(spec, { AGENTSIGHT_STREAM_MAX_AGE_HOURS: '0' })).toThrow(/AGENTSIGHT_STREAM_MAX_AGE_HOURS/);
+});
+
+test('ensureStreams updates the limits of an existing stream in place; status counts what the limits discarded', async () => {
+  const name = `LIMITS_${randomUUID().slice(0, 8)}`;
+  const spec = { name, subjects: [`lim.${name}.>`], maxAgeHours: 1, maxBytes: 1024 ** 3 };
+  await ensureStreams(nats.jsm, [spec], {});
+  try {
+    const pub = new Publisher(nats.js, nats.large);
+    const body = 'x'.repeat(1000);
+    // A consumer that acks the first 5 of 40, then lags.
+    let acked = 0;
+    const loop = new ConsumerLoop<{ i: number }>(nats, { stream: name, durable: 'lagging', filterSubject: `lim.${name}.>`, ackWaitMs: 60_000, maxAckPending: 5, start: 'keep' }, {
+      handle: async (batch) => { for (const m of batch) if (acked < 5) { m.ack(); acked++; } },
+      undecodable: async () => undefined,
+    });
+    await loop.start();
+    for (let i = 0; i < 40; i++) await pub.publish(`lim.${name}.a`, `l${i}`, { i, body });
+    await waitFor(() => acked === 5);
+    await loop.stop();
+    const before = await nats.jsm.streams.info(name);
+    expect(before.state.messages).toBe(40);
+    // Shrink to ~10 messages: the head goes, the stored tail stays (updated, not re-created).
+    await ensureStreams(nats.jsm, [spec], { [`AGENTSIGHT_${name}_MAX_BYTES`]: '11000' });
+    const after = await nats.jsm.streams.info(name);
+    expect(after.config.max_bytes).toBe(11000);
+    expect(after.state.last_seq).toBe(40);
+    expect(after.state.messages).toBeLessThan(40);
+    const st = await pipelineStatus(nats.jsm, redis, { partitions: 0, specs: [spec], groups: [] });
+    expect(st.streams).toHaveLength(1);
+    const s = st.streams[0];
+    expect(s.discarded).toBe(after.state.first_seq - 1);
+    expect(s.discarded).toBeGreaterThan(20);
+    expect(s.consumers.map((c) => c.durable)).toEqual(['lagging']);
+    expect(s.consumers[0].pending).toBe(after.state.messages); // it had been delivered only up to seq 10
+  } finally {
+    await nats.jsm.streams.delete(name);
+  }
+});
+
+test('status shows a partition group\'s live members and which partition each holds', async () => {
+  const name = `spec-${stream}`;
+  const mk = (owner: string) => new PartitionGroup<unknown>(nats, redis, {
+    stage: 'parser', name, stream, partitions: 4, owner, filter: (p) => `${subj}.${p}`, leaseTtlMs: 1500,
+    worker: async () => ({ handle: async () => undefined, undecodable: async () => undefined, close: async () => undefined }),
+  });
+  const a = mk('h:a');
+  const b = mk('h:b');
+  try {
+    await a.start();
+    await b.start();
+    await waitFor(() => a.partitions().length === 2 && b.partitions().length === 2, 10_000);
+    const st = await pipelineStatus(nats.jsm, redis, { partitions: 4, specs: [], groups: [name] });
+    expect(st.groups).toHaveLength(1);
+    expect(st.groups[0].members.map((m) => m.owner)).toEqual(['h:a', 'h:b']);
+    expect(st.groups[0].owners).toEqual(['h:a', 'h:b', 'h:a', 'h:b']);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+  const gone = await pipelineStatus(nats.jsm, redis, { partitions: 4, specs: [], groups: [name] });
+  expect(gone.groups).toEqual([]);
+}, 30_000);
 
 test('decode rejects garbage with an error (never a crash)', () => {
   expect(() => decode(Buffer.from([0xc1, 0xff, 0x00]))).toThrow();

@@ -5,8 +5,9 @@ import type { JetStreamClient, JetStreamManager, StreamConfig } from '@nats-io/j
 import { Objm, StorageType } from '@nats-io/obj';
 import type { ObjectStore } from '@nats-io/obj';
 import { LARGE_PAYLOAD_BUCKET, STREAMS } from '@agentsight/contracts';
+import type { StreamSpec } from '@agentsight/contracts';
 
-/** Retention of every pipeline stream and of the large-payload bucket: 7 days, in ns. */
+/** Retention of the large-payload bucket (claim-checked bodies of any stream): 7 days, in ns. */
 export const RETENTION_NS = 7 * 24 * 3600 * 1e9;
 /** JetStream duplicate window of every stream (Nats-Msg-Id de-duplication): 10 minutes, in ns. */
 export const DUPLICATE_WINDOW_NS = 10 * 60 * 1e9;
@@ -31,24 +32,62 @@ export async function connectNats(url: string, name: string): Promise<Nats> {
   return { nc, js: jetstream(nc), jsm, large };
 }
 
-/** Creates the streams of {@link STREAMS} that are missing; leaves existing ones as they are. */
-export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
-  for (const s of STREAMS) {
-    try {
-      await jsm.streams.info(s.name);
-    } catch {
+/** Limits of one stream as JetStream takes them. */
+export interface StreamLimits {
+  /** ns. */
+  max_age: number;
+  /** bytes. */
+  max_bytes: number;
+}
+
+/**
+ * The limits of stream `spec` from its defaults ({@link StreamSpec}) and the environment:
+ * `AGENTSIGHT_STREAM_MAX_AGE_HOURS` (every stream) and `AGENTSIGHT_<NAME>_MAX_BYTES` per stream, `<NAME>` being
+ * the stream name without `AGENTSIGHT_` (e.g. `AGENTSIGHT_RAW_MAX_BYTES=4G`; a number of bytes with an optional
+ * K/M/G/T suffix, powers of 1024). Throws on a value that is not a positive size.
+ */
+export function streamLimits(spec: StreamSpec, env: NodeJS.ProcessEnv = process.env): StreamLimits {
+  const hoursVar = env.AGENTSIGHT_STREAM_MAX_AGE_HOURS;
+  const hours = hoursVar ? Number(hoursVar) : spec.maxAgeHours;
+  if (!(hours > 0)) throw new Error(`AGENTSIGHT_STREAM_MAX_AGE_HOURS must be a positive number of hours, got "${hoursVar}"`);
+  const bytesName = `AGENTSIGHT_${spec.name.replace(/^AGENTSIGHT_/, '')}_MAX_BYTES`;
+  const bytes = env[bytesName] ? parseSize(env[bytesName]!, bytesName) : spec.maxBytes;
+  return { max_age: Math.round(hours * 3600 * 1e9), max_bytes: bytes };
+}
+
+function parseSize(text: string, name: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$/i.exec(text);
+  const n = m ? Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] || ' ').toUpperCase()) : NaN;
+  if (!(n > 0)) throw new Error(`${name} must be a positive size in bytes (e.g. 2147483648 or 2G), got "${text}"`);
+  return Math.floor(n);
+}
+
+/**
+ * Creates the streams of `specs` that are missing, with their {@link streamLimits}; on existing streams brings
+ * `max_age` and `max_bytes` to those limits (an update, never a re-create: stored messages stay) and leaves the
+ * rest of their configuration as it is.
+ */
+export async function ensureStreams(jsm: JetStreamManager, specs: readonly StreamSpec[] = STREAMS, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  for (const s of specs) {
+    const limits = streamLimits(s, env);
+    let info = await jsm.streams.info(s.name).catch(() => null);
+    if (!info) {
       const cfg: Partial<StreamConfig> & { name: string } = {
         name: s.name,
         subjects: s.subjects,
-        max_age: RETENTION_NS,
+        ...limits,
         duplicate_window: DUPLICATE_WINDOW_NS,
       };
       try {
         await jsm.streams.add(cfg);
+        continue;
       } catch (err) {
         // Another component may have created it in between.
-        await jsm.streams.info(s.name).catch(() => { throw err; });
+        info = await jsm.streams.info(s.name).catch(() => { throw err; });
       }
+    }
+    if (info.config.max_age !== limits.max_age || info.config.max_bytes !== limits.max_bytes) {
+      await jsm.streams.update(s.name, { ...info.config, ...limits });
     }
   }
 }

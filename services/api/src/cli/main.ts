@@ -464,6 +464,9 @@ export function program(): Command {
         process.stdout.write(out.join('\n') + '\n');
       });
     });
+  p.command('status').description('pipeline state: streams (size, limits, discarded), consumer lag, which instance holds which partitions')
+    .option('--json', 'JSON')
+    .action(async (o) => process.exit(await (await import('./status')).statusCommand(o)));
   p.command('discover').description('find running AI agents: match /proc (cmdline, comm, exe, mapped/open files) against allow/deny rules')
     .option('--list-known', 'print the known agents and their rules').option('--verbose', 'explain each match')
     .option('--json', 'JSON array').option('--rules <file>', 'user rules (JSON) merged over the built-in ones (default <data dir>/rules.json if present)')

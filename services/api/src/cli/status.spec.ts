@@ -1,0 +1,29 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { PipelineStatus } from '@agentsight/jetstream';
+import { statusText } from './status';
+
+test('status text: streams with limits and discards, consumer lag, and each instance\'s partitions', () => {
+  const s: PipelineStatus = {
+    streams: [{
+      name: 'AGENTSIGHT_RAW', messages: 10, bytes: 3 * 1024 * 1024, first_seq: 6, last_seq: 15, max_age_ns: 72 * 3600e9, max_bytes: 2 * 1024 ** 3, discarded: 5,
+      consumers: [{ durable: 'parser-p0', filter_subject: 'agentsight.raw.ssl.*.0', pending: 4, ack_pending: 1, ack_floor: 9 }],
+    }],
+    groups: [{ group: 'parser', members: [{ owner: 'h:a', expires_ms: 1 }, { owner: 'h:b', expires_ms: 1 }], owners: ['h:a', 'h:b', 'h:a', null] }],
+  };
+  const text = statusText(s);
+  expect(text).toMatch(/AGENTSIGHT_RAW\s+10\s+3\.0 MiB\s+2\.0 GiB\s+72h\s+5/);
+  expect(text).toMatch(/AGENTSIGHT_RAW\s+parser-p0\s+4\s+1\s+9/);
+  expect(text).toMatch(/parser\s+h:a\s+0,2\s+3/);
+  expect(text).toMatch(/parser\s+h:b\s+1\s+3/);
+});
+
+test('agentsight status --json reads the real broker: every pipeline stream with its limits', () => {
+  const cli = join(__dirname, '../../bin/agentsight.js');
+  const out = JSON.parse(execFileSync(process.execPath, [cli, 'status', '--json'], { encoding: 'utf8', env: process.env })) as PipelineStatus;
+  const raw = out.streams.find((x) => x.name === 'AGENTSIGHT_RAW');
+  expect(raw).toBeDefined();
+  expect(raw!.max_bytes).toBeGreaterThan(0);
+  expect(raw!.max_age_ns).toBeGreaterThan(0);
+  expect(out.streams.map((x) => x.name)).toEqual(expect.arrayContaining(['AGENTSIGHT_GENAI', 'AGENTSIGHT_DLQ']));
+});
