@@ -327,7 +327,7 @@ int BPF_KRETPROBE(retprobe_nspr_recv)
 	return call_return(ctx, SSL_FN_NSPR_RECV);
 }
 
-/* int SSL_do_handshake(SSL *ssl): OpenSSL by symbol, BoringSSL (Bun) by pattern. */
+/* int SSL_do_handshake(SSL *ssl): OpenSSL by symbol, BoringSSL (Bun) located by anchors. */
 SEC("uprobe")
 int BPF_KPROBE(probe_ssl_do_handshake, void *ssl)
 {

@@ -193,12 +193,13 @@ export interface RawAttachFailure {
   /** Function name (`SSL_read`, ...). */
   fn: string;
   /** Why, e.g. `no SSL_read_ex symbol, not probed`, `cannot attach: …`, or for a stripped BoringSSL (Bun) whose
-   * pattern did not match exactly once: `Bun v1.4.5 (a7733435c): pattern matched 0 times (need 1; …)`. */
+   * functions were not located with certainty: `Bun v1.4.5 (a7733435c): SSL_do_handshake: no function with only
+   * SSL_R_CONNECTION_TYPE_NOT_SET; nothing attached` (the others: `…: not located (SSL_do_handshake failed first)`). */
   error: string;
 }
 
 /**
- * One `SSL_do_handshake` call of OpenSSL (by symbol) or BoringSSL (Bun, by pattern), emitted when it returns (subject
+ * One `SSL_do_handshake` call of OpenSSL (by symbol) or BoringSSL (Bun, by anchors), emitted when it returns (subject
  * `agentsight.raw.ssl.<host>.<partition>`, the connection's partition). Non-blocking I/O calls it repeatedly: every call
  * is a record; `result` 1 ends the handshake. `SSL_connect`/`SSL_accept` call it in both libraries, and so do
  * BoringSSL's `SSL_read`/`SSL_write` when the handshake is not done; OpenSSL's `SSL_read`/`SSL_write` run an implicit

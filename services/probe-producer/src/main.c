@@ -1203,6 +1203,7 @@ static int attach_located(const char *open_path, const char *path, bool required
 	bool cached = false;
 	char where[512];
 	size_t at = 0;
+	uint64_t t0 = boottime_ns();
 
 	if (!locate_tls(open_path, path, &o, &cached) || o.status == LOCATE_ABSENT) {
 		if (required)
@@ -1238,8 +1239,9 @@ static int attach_located(const char *open_path, const char *path, bool required
 		at += (size_t)snprintf(where + at, at < sizeof(where) ? sizeof(where) - at : 0, "%s%s +0x%llx", i ? ", " : "",
 				       ssl_fns[fn->fn], (unsigned long long)fn->offset);
 	}
-	fprintf(stderr, "agentsight-probe: %s: %s, %s located by %s (%s)%s\n", path, o.loc.build, o.loc.family,
-		o.loc.method[0] ? o.loc.method : o.loc.how, where, cached ? " (from the locator cache)" : "");
+	fprintf(stderr, "agentsight-probe: %s: %s, %s located by %s (%s), attached in %.1f ms%s\n", path, o.loc.build,
+		o.loc.family, o.loc.method[0] ? o.loc.method : o.loc.how, where, (double)(boottime_ns() - t0) / 1e6,
+		cached ? " (from the locator cache)" : "");
 	print_attached(path, o.loc.family, o.loc.how);
 	return o.loc.nfns;
 }
