@@ -15,7 +15,7 @@ import { readProcess, scanProcesses } from './discover/scan';
 import { repoRoot } from './paths';
 import { resolveTarget, sudoUserHome, userBinDirs } from './resolve';
 import { Reader } from './read';
-import { dashboardUrl, serveCommand } from './serve';
+import { cliToken, dashboardUrl, serveCommand } from './serve';
 import { apiPort } from './paths';
 
 
@@ -43,7 +43,7 @@ async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: bool
   const say = (s: string) => !opts.quiet && process.stderr.write(`[agentsight] ${s}\n`);
   ensureInfra(env);
   const startedAt = new Date();
-  const pipeline = await Pipeline.start(env, logDir);
+  const pipeline = await Pipeline.start(env, logDir, cliToken(env, dir));
   try {
     say(pipeline.reused ? 'using the running pipeline' : `pipeline started (logs in ${logDir})`);
     say(`dashboard (while this runs): ${dashboardUrl('127.0.0.1', apiPort(env))}`);
@@ -115,7 +115,7 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
   const env = runEnv(dir);
   const logDir = join(dir, 'logs');
   ensureInfra(env);
-  const pipeline = await Pipeline.start(env, logDir);
+  const pipeline = await Pipeline.start(env, logDir, cliToken(env, dir));
   try {
     const own = [process.pid, ...pipeline.pids()].flatMap((p) => ['--exclude-pid', String(p)]);
     let answer: ((line: string) => void) | undefined;

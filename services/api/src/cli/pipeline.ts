@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { STREAMS } from '@agentsight/contracts';
 import { connectNats } from '@agentsight/jetstream';
 import { Child, spawnReady, SpawnReadyOptions, stopChild } from './children';
-import { apiPort, repoRoot } from './paths';
+import { apiPort, dataDir, repoRoot } from './paths';
 
 /** The pipeline's stage services, in start order (api = storage sink + read API). */
 export const STAGES = ['api', 'genai', 'analyzer', 'aggregator', 'parser'] as const;
@@ -48,8 +48,39 @@ export async function apiRunning(env: NodeJS.ProcessEnv): Promise<boolean> {
 }
 
 /**
- * The stage services of one `exec`/`trace` run, each a child process. When an api service is already running
- * (e.g. a `trace` in another terminal) the running pipeline is used and nothing is started.
+ * Throws when an api service already answers on this run's port but stores into another data dir than `dir`:
+ * reusing it would put this run's captures into that installation's store (and its reads would show that store).
+ * `token` is the dashboard token to ask a `serve` with (see serve.ts cliToken); without the right one the owner
+ * cannot be told and the run is refused too. Resolves when no api runs or it is this data dir's.
+ */
+export async function assertOwnInstallation(env: NodeJS.ProcessEnv, dir: string, token: string | null): Promise<void> {
+  if (env.CLICKHOUSE_URL) return; // the store is that server, whichever api writes to it
+  const port = apiPort(env);
+  let r: Response;
+  try {
+    r = await fetch(`http://127.0.0.1:${port}/api/health`, { signal: AbortSignal.timeout(1000), headers: token ? { authorization: `Bearer ${token}` } : {} });
+  } catch {
+    return;
+  }
+  const health = r.ok ? ((await r.json().catch(() => ({}))) as { pid?: number; data_dir?: string }) : {};
+  const mine = realOrResolved(dir);
+  if (health.data_dir && realOrResolved(health.data_dir) === mine) return;
+  const owner = health.data_dir ? `stores into ${health.data_dir} (pid ${health.pid})` : r.status === 401 ? 'asks for a dashboard token this data dir does not have' : `answered ${r.status}`;
+  throw new Error(`the agentsight api on 127.0.0.1:${port} ${owner}, not ${mine}: stop it, use its data dir, or give this run its own port (AGENTSIGHT_API_PORT)`);
+}
+
+function realOrResolved(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+/**
+ * The stage services of one `exec`/`trace` run, each a child process. When an api service of the same data dir is
+ * already running (e.g. a `trace` in another terminal) the running pipeline is used and nothing is started; one of
+ * another data dir is refused ({@link assertOwnInstallation}).
  */
 export class Pipeline {
   private constructor(readonly children: Child[], readonly reused: boolean) {}
@@ -58,8 +89,11 @@ export class Pipeline {
    * Starts every stage (api first, then the exporter when an export is configured, parser last), waiting for each to
    * be ready; or reuses a running pipeline.
    */
-  static async start(env: NodeJS.ProcessEnv, logDir: string): Promise<Pipeline> {
-    if (await apiRunning(env)) return new Pipeline([], true);
+  static async start(env: NodeJS.ProcessEnv, logDir: string, token: string | null = null): Promise<Pipeline> {
+    if (await apiRunning(env)) {
+      await assertOwnInstallation(env, env.AGENTSIGHT_DATA_DIR ?? dataDir(env), token);
+      return new Pipeline([], true);
+    }
     const children: Child[] = [];
     try {
       for (const s of stagesFor(env)) {

@@ -5,7 +5,7 @@ import { auditSummary, listAudit, listCalls, listGenAiSpans, listToolUses, openC
 import type { AuditEntry, AuditSummary, CallSummary, GenAiSpanEntry, TokenGroupBy, TokenPeriod, TokenSummary, ToolUseEntry } from '@agentsight/clickhouse';
 import type { AuditType } from '@agentsight/contracts';
 import { apiPort } from './paths';
-import { apiRunning } from './pipeline';
+import { apiRunning, assertOwnInstallation } from './pipeline';
 import { cliToken } from './serve';
 
 /** Reads stored data: through a running api service (which owns the chDB directory), else by opening it directly. */
@@ -13,7 +13,11 @@ export class Reader {
   private constructor(private readonly env: NodeJS.ProcessEnv, private readonly client: ClickHouseClient | null, private readonly authToken: string | null = null) {}
 
   static async open(env: NodeJS.ProcessEnv, dataDir: string): Promise<Reader> {
-    if (await apiRunning(env)) return new Reader(env, null, cliToken(env, dataDir));
+    if (await apiRunning(env)) {
+      const token = cliToken(env, dataDir);
+      await assertOwnInstallation(env, dataDir, token);
+      return new Reader(env, null, token);
+    }
     const chdb = join(dataDir, 'chdb');
     if (!env.CLICKHOUSE_URL && !existsSync(chdb)) throw new Error(`no data yet in ${dataDir} (run agentsight exec or trace first)`);
     return new Reader(env, await openClickHouse({ url: env.CLICKHOUSE_URL, dataDir: chdb }));

@@ -2,6 +2,7 @@ import { BadRequestException, Controller, Get, NotFoundException, Param, Query }
 import { auditSummary, getExchange, listAudit, listCalls, listDeadLetters, listExchanges, listGenAiSpans, listToolUses, timeToNs, TOKEN_GROUP_BYS, TOKEN_PERIODS, tokenSummary } from '@agentsight/clickhouse';
 import type { TokenGroupBy, TokenPeriod } from '@agentsight/clickhouse';
 import { AUDIT_TYPES, isAuditType, type AuditType } from '@agentsight/contracts';
+import { dataDir } from '../cli/paths';
 import { Storage } from '../storage/storage';
 
 /**
@@ -22,9 +23,10 @@ import { Storage } from '../storage/storage';
 export class QueryController {
   constructor(private readonly storage: Storage) {}
 
+  /** Liveness, and which installation this is: the data dir it stores into (`exec` refuses to reuse another's). */
   @Get('health')
-  health(): { ok: true; pid: number } {
-    return { ok: true, pid: process.pid };
+  health(): { ok: true; pid: number; data_dir: string } {
+    return { ok: true, pid: process.pid, data_dir: dataDir(process.env) };
   }
 
   @Get('calls')
