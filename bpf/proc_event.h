@@ -29,7 +29,8 @@ struct as_proc_event {
 	__u32 args_len;    /* exec: valid bytes in args */
 	__u8 argv_truncated;
 	__u8 provisional;  /* exec under --follow-exec of a process not traced yet: the producer decides */
-	__u8 _pad[6];
+	__u8 held;         /* exec of an executable not checked yet: SIGSTOP sent, the producer sends SIGCONT (hold.bpf.h) */
+	__u8 _pad[5];
 	char comm[TASK_COMM_LEN_];
 	char filename[PROC_FILENAME_MAX];
 	char args[PROC_ARGS_MAX];

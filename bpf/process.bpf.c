@@ -89,6 +89,8 @@ struct {
 /* --follow-exec: offer every exec of an untraced process to the producer (requires filter_pids). */
 const volatile bool follow_exec = false;
 
+static __always_inline __u8 hold_exec(struct linux_binprm *bprm); /* hold.bpf.h */
+
 /* A process forked: a child of a traced (excluded) process is traced (excluded) too. Threads are skipped. */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
@@ -149,6 +151,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	e->argv_truncated = 0;
 	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
 	e->provisional = offer;
+	e->held = hold_exec(bprm); /* a new executable: stopped until the producer attached it */
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename)) < 0)
 		e->filename[0] = 0;
@@ -205,6 +208,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 			e->argv_truncated = 0;
 			__builtin_memset(e->_pad, 0, sizeof(e->_pad));
 			e->provisional = 0;
+			e->held = 0;
 			BPF_CORE_READ_STR_INTO(&e->comm, p, group_leader, comm);
 			e->filename[0] = 0;
 			bpf_ringbuf_submit(e, wakeup_flags());
@@ -246,6 +250,8 @@ static __always_inline void fill_io_task(struct as_io_task *t, __u32 type, __u64
 	t->uid = (__u32)bpf_get_current_uid_gid();
 	t->ppid = BPF_CORE_READ(task, real_parent, tgid);
 }
+
+#include "hold.bpf.h"
 
 /* Emits the record of an open of filename (user pointer) that returned ret (fd or -errno). */
 static __always_inline void emit_file_open(const char *filename, __u64 flags, __u32 mode, __u64 id,
@@ -488,6 +494,8 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	__u32 fd = 0;
 	__u64 id;
 
+	if (hold_sys_exit(regs, nr, ret))
+		return 0;
 	if (stdio_call) {
 		if (!stdio_events || ret <= 0)
 			return 0;

@@ -180,7 +180,7 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
     ORDER BY exchange_id`,
     `CREATE TABLE IF NOT EXISTS ${db}.audit_events (
       id String,
-      type LowCardinality(String) COMMENT 'llm | tool | process | file | net',
+      type LowCardinality(String) COMMENT 'llm | tool | process | file | net | capture',
       action LowCardinality(String),
       host LowCardinality(String),
       ts ${TS},

@@ -1,7 +1,7 @@
 /** Audit records from the analyzer (subject `agentsight.audit.<host>`), contract v1. */
 
 /** Types of audit records (the `--type` / `?type=` filter values). */
-export const AUDIT_TYPES = ['llm', 'tool', 'process', 'file', 'net'] as const;
+export const AUDIT_TYPES = ['llm', 'tool', 'process', 'file', 'net', 'capture'] as const;
 export type AuditType = (typeof AUDIT_TYPES)[number];
 
 /** True if t is one of {@link AUDIT_TYPES}. */
@@ -16,6 +16,9 @@ export function isAuditType(t: unknown): t is AuditType {
  * - `process`: an exec or exit (`details`: event, filename, argv, ppid, exit_code, duration_ns).
  * - `file`: a file open, action `open` (`details`: path, flags, flags_text, mode, result, fd, errno).
  * - `net`: a connect(), action `connect` (`details`: family, address, port, result, errno).
+ * - `capture`: what agentsight could not capture, action `tls_not_captured` (`details`: the RawTlsNoticeRecord
+ *   fields binary, library, cause, reason, address, port, server_name, target): the capture page and `audit --type
+ *   capture` show why a traced process' TLS traffic is missing.
  */
 export interface AuditRecord {
   v: 1;

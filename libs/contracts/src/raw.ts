@@ -296,10 +296,54 @@ export function stdioKey(r: Pick<RawStdioRecord, 'host' | 'boot_id' | 'run' | 'p
   return `${r.host}/${r.boot_id}/${r.run}/${r.pid}/fd${r.fd}`;
 }
 
-/** Records on `agentsight.raw.proc.<host>`, in the order the kernel emitted them per process. */
-export type RawProcSubjectRecord = RawProcRecord | RawFileOpenRecord | RawNetConnectRecord;
+/** Why a {@link RawTlsNoticeRecord}'s traffic is not captured (see its `reason` for the words). */
+export type TlsNoticeCause =
+  /** A statically linked TLS stack was found in `library` (or the executable) but not located with certainty (e.g. an
+   * unknown Bun build): nothing was attached to it. */
+  | 'unrecognised'
+  /** No TLS stack the probe knows was found in what the process maps, or the process maps probed TLS code but no
+   * probed function saw this connection (a TLS library not supported yet, or a connection ended before any data). */
+  | 'unsupported'
+  /** The TLS code was mapped in a way the probe did not see (before the trace started, fd passing, io_uring): it was
+   * attached when this connection revealed it, so only this process' earlier connections are missed. */
+  | 'not_attached';
 
-export type RawRecord = RawSslRecord | RawSslCloseRecord | RawSslHandshakeRecord | RawStdioRecord | RawProcRecord | RawFileOpenRecord | RawNetConnectRecord | RawLossRecord;
+/**
+ * TLS traffic no probe records (subject `agentsight.raw.proc.<host>`, ordered with the process' exec and exit): a
+ * traced process wrote a TLS ClientHello as its first write on a socket it connect()ed (write/writev/sendto/sendmsg,
+ * seen at the syscall's exit) while no probed TLS function was running on that thread, and either it maps no attached
+ * TLS code (published at once) or no SSL record of it followed within 2 s or before its exit. Published once per
+ * (process, binary, library, reason): later connections of the same process for the same reason are only counted
+ * (the producer's `stopped` line, `tls_notices`). Never a silent zero: this is what tells a user why nothing of an
+ * agent was captured. Not seen: TLS over QUIC/UDP, TLS behind a proxy's CONNECT, connections whose first write is not
+ * the ClientHello, io_uring.
+ */
+export interface RawTlsNoticeRecord extends RawBase {
+  kind: 'tls_notice';
+  pid: number;
+  tid: number;
+  uid: number;
+  ppid: number;
+  comm: string;
+  /** The process' executable (real path). */
+  binary: string;
+  /** The library or addon the reason is about, '' when it is the executable itself. */
+  library: string;
+  cause: TlsNoticeCause;
+  /** One line for the user, e.g. `BoringSSL (Bun v1.4.0 (63bb0ca0d)) not recognised: …` or `TLS library not
+   * supported yet: no TLS stack the probe knows in the executable or the libraries it maps`. */
+  reason: string;
+  /** Peer address (dotted quad or RFC 5952 text) and port of the connection. */
+  address: string;
+  port: number;
+  /** Server name (SNI) of the ClientHello, '' when it carried none. */
+  server_name: string;
+}
+
+/** Records on `agentsight.raw.proc.<host>`, in the order the kernel emitted them per process. */
+export type RawProcSubjectRecord = RawProcRecord | RawFileOpenRecord | RawNetConnectRecord | RawTlsNoticeRecord;
+
+export type RawRecord = RawSslRecord | RawSslCloseRecord | RawSslHandshakeRecord | RawStdioRecord | RawProcRecord | RawFileOpenRecord | RawNetConnectRecord | RawTlsNoticeRecord | RawLossRecord;
 
 /** `Nats-Msg-Id` of a raw record: `<boot_id>:<run>:<seq>`. */
 export function rawMsgId(r: Pick<RawBase, 'boot_id' | 'run' | 'seq'>): string {
@@ -317,4 +361,13 @@ export function normalizeNs(x: unknown): bigint {
   if (typeof x === 'number') return BigInt(Math.trunc(x));
   if (typeof x === 'string' && /^\d+$/.test(x)) return BigInt(x);
   return 0n;
+}
+
+/**
+ * The one line that tells a user about a {@link RawTlsNoticeRecord} (CLI, audit summary, capture page):
+ * `TLS of <binary>[ (<library>)] to <server name or address>:<port> not captured: <reason>`.
+ */
+export function tlsNoticeText(n: Pick<RawTlsNoticeRecord, 'binary' | 'library' | 'address' | 'port' | 'server_name' | 'reason'>): string {
+  const peer = n.server_name || (n.address.includes(':') ? `[${n.address}]` : n.address);
+  return `TLS of ${n.binary}${n.library ? ` (${n.library})` : ''} to ${peer}:${n.port} not captured: ${n.reason}`;
 }

@@ -2,7 +2,7 @@ import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nest
 import { type AuditRecord, captureContentEnabled, Exchange, hostToken, normalizeNs, RawRecord, Subjects } from '@agentsight/contracts';
 import { ConsumerLoop, runStatelessStage, StageRuntime } from '@agentsight/jetstream';
 import { auditForProc } from './domain';
-import { auditForFile, auditForNet } from './domain/audit';
+import { auditForFile, auditForNet, auditForTlsNotice } from './domain/audit';
 import { deriveExchange } from './derive';
 import { ToolIndex } from './tool-index';
 
@@ -30,6 +30,7 @@ export class AnalyzerService implements OnApplicationBootstrap, OnApplicationShu
       if (rec.kind === 'proc') a = auditForProc({ ...rec, ts_wall_ns: normalizeNs(rec.ts_wall_ns) });
       else if (rec.kind === 'file_open') a = auditForFile({ ...rec, ts_wall_ns: normalizeNs(rec.ts_wall_ns) });
       else if (rec.kind === 'net_connect') a = auditForNet({ ...rec, ts_wall_ns: normalizeNs(rec.ts_wall_ns) });
+      else if (rec.kind === 'tls_notice') a = auditForTlsNotice({ ...rec, ts_wall_ns: normalizeNs(rec.ts_wall_ns) });
       else return { outputs: [] };
       return { outputs: [{ subject: Subjects.audit(hostToken(rec.host)), id: a.id, value: a }] };
     }));

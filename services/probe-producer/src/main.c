@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "ssl_event.h"
@@ -30,6 +32,9 @@
 #include "sysinfo.h"
 #include "locate.h"
 #include "locate_cache.h"
+#include "hold.h"
+#include "hold_event.h"
+#include "tls_notice.h"
 
 #define MAX_LIST 64
 #define POLL_MS 50                       /* ring-buffer poll timeout = max delay of a low-rate record */
@@ -96,6 +101,9 @@ static struct {
 	const char *cache_dir; /* --cache-dir */
 	const char *locate[MAX_LIST]; /* --locate */
 	int nlocate;
+	uint64_t hold_ms;     /* --hold-ms: bound of an attach hold, 0 = no holds (hold.h) */
+	bool no_map_events;   /* --no-map-events: do not attach files mapped executable */
+	bool no_tls_notices;  /* --no-tls-notices: do not look for TLS no probe records (tls_notice.h) */
 } opt;
 
 /* Stream position of one (pid, ssl, dir). */
@@ -123,6 +131,7 @@ struct target {
 	ino_t ino;
 	char *path;    /* real path (or /proc/<pid>/exe when the file is not reachable by a path) */
 	bool attached; /* at least one function probed */
+	char *why;     /* not attached because a TLS stack was found but not recognised: the locator's message; else NULL */
 };
 
 /* One attached (binary, function): its id is the BPF cookie of both links and the index in `probe_stats`. */
@@ -165,8 +174,13 @@ static struct {
 } g;
 
 static volatile sig_atomic_t stopping;
+static uint64_t tls_hellos; /* ClientHellos of traced processes seen (captured or not) */
+static char last_unrecognised[768]; /* attach_located -> attach_inode: why the last binary's stack was not recognised */
 
 static void attach_on_event(uint32_t pid, const char *file, bool is_exec);
+static void emit_tls_notice(const struct tls_hello *h);
+static void handle_map_exec(const struct as_map_event *e, size_t size);
+static void handle_tls_hello(const struct as_hello_event *e, size_t size);
 static bool is_shared_library(const char *path, size_t len);
 
 static void on_signal(int sig)
@@ -208,7 +222,11 @@ static void usage(FILE *f)
 		"  --no-stdio           do not record reads/writes on fds 0, 1, 2\n"
 		"  --cache-dir DIR      keep located TLS functions of stripped binaries in DIR (locate_cache.h)\n"
 		"  --locate PATH        print what the locators find in PATH (one JSON line; repeatable) and exit: no BPF,\n"
-		"                       no NATS (with --cache-dir, the cache is used and filled)\n");
+		"                       no NATS (with --cache-dir, the cache is used and filled)\n"
+		"  --hold-ms N          stop a traced process that runs a file not checked yet until it is attached, at most\n"
+		"                       N ms (default 1000; 0: never stop processes)\n"
+		"  --no-map-events      do not check files that traced processes map executable (mmap/mprotect PROT_EXEC)\n"
+		"  --no-tls-notices     do not report TLS connections that no probe records\n");
 }
 
 static uint64_t parse_u64(const char *s, const char *what)
@@ -242,6 +260,9 @@ static void parse_args(int argc, char **argv)
 		{ "no-stdio", no_argument, NULL, 'S' },
 		{ "cache-dir", required_argument, NULL, 'C' },
 		{ "locate", required_argument, NULL, 'L' },
+		{ "hold-ms", required_argument, NULL, 'W' },
+		{ "no-map-events", no_argument, NULL, 'M' },
+		{ "no-tls-notices", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -250,6 +271,7 @@ static void parse_args(int argc, char **argv)
 	opt.nats_url = getenv("NATS_URL") && *getenv("NATS_URL") ? getenv("NATS_URL") : "nats://127.0.0.1:4222";
 	opt.partitions = 8;
 	opt.stats_interval_ms = 5000;
+	opt.hold_ms = 1000;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -316,6 +338,15 @@ static void parse_args(int argc, char **argv)
 			if (opt.nlocate == MAX_LIST)
 				die("too many --locate");
 			opt.locate[opt.nlocate++] = optarg;
+			break;
+		case 'W':
+			opt.hold_ms = parse_u64(optarg, "--hold-ms");
+			break;
+		case 'M':
+			opt.no_map_events = true;
+			break;
+		case 'T':
+			opt.no_tls_notices = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -552,6 +583,24 @@ static void read_loss(struct rec_loss *r, struct rec_probe_stat *probes)
 
 static void print_json_string(const char *s);
 
+static void json_string_to(FILE *f, const char *s)
+{
+	json_write_string(f, s, strlen(s));
+}
+
+/* stdout: `,"holds":{...},"tls_notices":[...]` (hold.h, tls_notice.h) for the stats and stopped lines. */
+static void print_hold_counters(void)
+{
+	struct hold_stats h;
+
+	hold_get_stats(&h);
+	printf(",\"holds\":{\"held\":%llu,\"misses\":%llu,\"max_us\":%llu,\"total_us\":%llu,\"bound_ms\":%llu}",
+	       (unsigned long long)h.holds, (unsigned long long)h.misses, (unsigned long long)h.max_us,
+	       (unsigned long long)h.total_us, (unsigned long long)opt.hold_ms);
+	printf(",\"tls_hellos\":%llu", (unsigned long long)tls_hellos);
+	tls_notice_print(stdout, json_string_to);
+}
+
 /* stdout: `,"probes":[...],"attach_failures":[...]` of r (for the stats and stopped lines). */
 static void print_probe_counters(const struct rec_loss *r)
 {
@@ -576,6 +625,7 @@ static void print_probe_counters(const struct rec_loss *r)
 		putchar('}');
 	}
 	putchar(']');
+	print_hold_counters();
 }
 
 /* Publishes the loss record; with `print`, also the stdout `stats` line carrying the same counters. */
@@ -665,6 +715,7 @@ static void handle_ssl(const struct as_ssl_event *e, size_t size)
 		      e->dir > SSL_DIR_READ, "SSL", size))
 		return;
 	task_of(&r.task, comm, e->comm, e->pid, e->tid, e->uid, 0);
+	tls_pending_resolve(e->pid); /* its TLS is captured */
 	c = conn_get(ensure_known(e->pid, comm), e->ssl, e->dir);
 	r.ssl = e->ssl;
 	r.fn = ssl_fns[e->fn];
@@ -686,6 +737,7 @@ static void handle_ssl_handshake(const struct as_ssl_hs_event *e, size_t size)
 	if (malformed(size < sizeof(*e), "handshake", size))
 		return;
 	task_of(&r.task, comm, e->comm, e->pid, e->tid, e->uid, 0);
+	tls_pending_resolve(e->pid); /* its TLS is captured */
 	ensure_known(e->pid, comm);
 	r.ssl = e->ssl;
 	r.fn = ssl_fns[SSL_FN_DO_HANDSHAKE];
@@ -762,6 +814,12 @@ static void handle_proc(const struct as_proc_event *e, size_t size)
 		r.exit_code = e->exit_code;
 		r.duration_ns = e->duration_ns;
 		publish_closes(e->pid, e->uid, comm, e->ts_ns);
+		{
+			struct tls_hello h;
+
+			while (tls_pending_take(e->pid, 0, &h)) /* it exited without any captured TLS */
+				emit_tls_notice(&h);
+		}
 		publish_proc(&r, e->ts_ns);
 		pid_remove(e->pid);
 	}
@@ -840,7 +898,8 @@ static bool follow_admits(uint32_t type, const void *data, size_t size)
 		if (type == EVENT_EXEC && pe->provisional)
 			return follow_decide(pe);
 		ppid = pe->ppid;
-	} else if ((type == EVENT_FILE_OPEN || type == EVENT_NET_CONNECT || type == EVENT_STDIO) &&
+	} else if ((type == EVENT_FILE_OPEN || type == EVENT_NET_CONNECT || type == EVENT_STDIO || type == EVENT_MAP_EXEC ||
+		    type == EVENT_TLS_HELLO) &&
 		   size >= sizeof(struct as_io_task)) {
 		ppid = ((const struct as_io_task *)data)->ppid;
 	}
@@ -877,7 +936,41 @@ static void handle_stdio(const struct as_stdio_event *e, size_t size)
 	publish_current(&b, "stdio", r.frag.partition);
 }
 
+static int on_record_inner(void *ctx, void *data, size_t size);
+
+/*
+ * Ring-buffer callback: a record whose process the kernel stopped until its new file is attached (an exec with
+ * `held`, an EVENT_MAP_EXEC with `held`; hold.h) is handled, attach included, then the process is released.
+ */
 static int on_record(void *ctx, void *data, size_t size)
+{
+	uint32_t type, pid = 0;
+	bool held = false;
+	int ret;
+
+	if (size >= sizeof(struct as_proc_event) && ((const struct as_proc_event *)data)->type == EVENT_EXEC) {
+		held = ((const struct as_proc_event *)data)->held;
+		pid = ((const struct as_proc_event *)data)->pid;
+	} else if (size >= sizeof(struct as_map_event) && ((const struct as_map_event *)data)->task.type == EVENT_MAP_EXEC) {
+		held = ((const struct as_map_event *)data)->held;
+		pid = ((const struct as_map_event *)data)->task.pid;
+	}
+	if (held)
+		hold_begin(pid);
+	ret = on_record_inner(ctx, data, size);
+	if (held && hold_end(pid)) {
+		memcpy(&type, data, sizeof(type));
+		fprintf(stderr, "agentsight-probe: pid %u was released before its %s was attached (--hold-ms %llu passed): "
+			"its first TLS calls may be missed\n", pid, type == EVENT_EXEC ? "executable" : "newly mapped file",
+			(unsigned long long)opt.hold_ms);
+		printf("{\"event\":\"hold_miss\",\"pid\":%u,\"what\":\"%s\",\"bound_ms\":%llu}\n", pid,
+		       type == EVENT_EXEC ? "exec" : "map", (unsigned long long)opt.hold_ms);
+		fflush(stdout);
+	}
+	return ret;
+}
+
+static int on_record_inner(void *ctx, void *data, size_t size)
 {
 	uint32_t type;
 
@@ -902,6 +995,13 @@ static int on_record(void *ctx, void *data, size_t size)
 		g.records--; /* only a wakeup, not a record */
 	else if (type == EVENT_STDIO)
 		handle_stdio(data, size);
+	else if (type == EVENT_MAP_EXEC) {
+		g.records--; /* a control record (attach, hold), not published */
+		handle_map_exec(data, size);
+	} else if (type == EVENT_TLS_HELLO) {
+		g.records--; /* published only as a tls_notice when not captured */
+		handle_tls_hello(data, size);
+	}
 	else
 		fprintf(stderr, "agentsight-probe: unknown record type %u skipped\n", type);
 	return 0;
@@ -964,19 +1064,26 @@ static void load_bpf(void)
 	p->rodata->all_files = opt.all_files;
 	g.stdio_events = !opt.no_stdio;
 	p->rodata->stdio_events = g.stdio_events;
+	p->rodata->hold_new = opt.hold_ms > 0;
+	p->rodata->map_events = !opt.no_map_events;
+	p->rodata->hello_events = !opt.no_tls_notices;
 	/* The syscall-exit hook runs on every syscall of the system: not loaded at all when no kind is wanted. */
-	bpf_program__set_autoload(p->progs.handle_sys_exit, g.file_events || g.net_events || g.stdio_events);
+	bpf_program__set_autoload(p->progs.handle_sys_exit, g.file_events || g.net_events || g.stdio_events ||
+				  !opt.no_map_events || !opt.no_tls_notices);
 	/* One ring buffer, one drop counter, one set of filter maps for both objects. */
 	if (bpf_map__reuse_fd(p->maps.events, bpf_map__fd(s->maps.events)) ||
 	    bpf_map__reuse_fd(p->maps.drops, bpf_map__fd(s->maps.drops)) ||
 	    bpf_map__reuse_fd(p->maps.traced_pids, bpf_map__fd(s->maps.traced_pids)) ||
-	    bpf_map__reuse_fd(p->maps.excluded_pids, bpf_map__fd(s->maps.excluded_pids)))
+	    bpf_map__reuse_fd(p->maps.excluded_pids, bpf_map__fd(s->maps.excluded_pids)) ||
+	    bpf_map__reuse_fd(p->maps.active_calls, bpf_map__fd(s->maps.active_calls)))
 		die("cannot share maps between the BPF objects");
 	err = process_bpf__load(p);
 	if (err)
 		die("cannot load the process BPF programs: %s", strerror(-err));
 	if (opt.follow_exec)
 		follow_init(bpf_map__fd(p->maps.traced_pids));
+	if (hold_init(opt.hold_ms, bpf_map__fd(p->maps.checked_inodes)))
+		die("cannot start the hold watchdog");
 	/* Fork tracking first, then the roots, then the roots' existing descendants: no fork is missed. */
 	err = process_bpf__attach(p);
 	if (err)
@@ -1215,6 +1322,8 @@ static int attach_located(const char *open_path, const char *path, bool required
 		/* Never a partial attach: a binary whose functions are not all located is not probed at all. */
 		fprintf(stderr, "agentsight-probe: %s: stripped %s (%s) not recognised: %s; nothing attached to this binary%s\n",
 			path, o.loc.family, o.loc.build, o.why, cached ? " (from the locator cache)" : "");
+		snprintf(last_unrecognised, sizeof(last_unrecognised), "%s (%s) not recognised: %s", o.loc.family,
+			 o.loc.build, o.why);
 		for (i = 0; i < o.loc.nfns; i++) {
 			char msg[512];
 
@@ -1304,9 +1413,15 @@ static int attach_inode(const char *open_path, const char *path, const struct st
 	t->ino = st->st_ino;
 	t->path = xstrdup(path);
 	t->attached = false;
+	t->why = NULL;
 	/* Probes and failures keep t->path: the string lives as long as the producer. */
+	last_unrecognised[0] = 0;
 	n = attach_binary(open_path, t->path, required);
+	t = &g.targets[g.ntargets - 1]; /* attach_binary does not add targets, but stay safe */
 	t->attached = n > 0;
+	if (!t->attached && last_unrecognised[0])
+		t->why = xstrdup(last_unrecognised);
+	hold_mark_checked(st);
 	return n;
 }
 
@@ -1418,6 +1533,223 @@ static bool is_shared_library(const char *path, size_t len)
 		if (memcmp(p, ".so.", 4) == 0)
 			return true;
 	return false;
+}
+
+/* ---- files mapped executable, TLS notices ---- */
+
+/* The target checked for (dev, ino), or NULL. */
+static struct target *target_of(dev_t dev, ino_t ino)
+{
+	int i;
+
+	for (i = 0; i < g.ntargets; i++)
+		if (g.targets[i].dev == dev && g.targets[i].ino == ino)
+			return &g.targets[i];
+	return NULL;
+}
+
+/*
+ * A traced process mapped a file executable that was not checked yet (bpf/hold.bpf.h): check and attach it now
+ * (the process is stopped when the record is `held`). The file is reached through the mapping's fd while it is open,
+ * else through /proc/<pid>/map_files; the name reported is the link's target.
+ */
+static void handle_map_exec(const struct as_map_event *e, size_t size)
+{
+	char open_path[128], real[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	bool ok = false;
+
+	if (malformed(size < sizeof(*e), "map", size) || g.no_more_attach)
+		return;
+	if (e->fd >= 0) {
+		snprintf(open_path, sizeof(open_path), "/proc/%u/fd/%d", e->task.pid, e->fd);
+		ok = stat(open_path, &st) == 0 && st.st_ino == e->ino;
+	}
+	if (!ok) {
+		long page = sysconf(_SC_PAGESIZE);
+		uint64_t end = (e->addr + e->len + (uint64_t)page - 1) & ~((uint64_t)page - 1);
+
+		snprintf(open_path, sizeof(open_path), "/proc/%u/map_files/%llx-%llx", e->task.pid,
+			 (unsigned long long)e->addr, (unsigned long long)end);
+		ok = stat(open_path, &st) == 0 && st.st_ino == e->ino;
+	}
+	if (!ok || (n = readlink(open_path, real, sizeof(real) - 1)) <= 0)
+		return;
+	real[n] = 0;
+	if (attach_inode(open_path, real, &st, false) > 0)
+		fprintf(stderr, "agentsight-probe: pid %u mapped %s executable: attached\n", e->task.pid, real);
+}
+
+/* The file a line of /proc/<pid>/maps names, when the mapping is executable: its identity and path. */
+static bool parse_maps_line(const char *line, dev_t *dev, ino_t *ino, const char **path)
+{
+	unsigned maj, min;
+	unsigned long long inode;
+	char perms[8];
+	int off = 0;
+
+	if (sscanf(line, "%*x-%*x %7s %*x %x:%x %llu %n", perms, &maj, &min, &inode, &off) < 4 || !off)
+		return false;
+	if (perms[2] != 'x' || !inode || line[off] != '/')
+		return false;
+	*dev = makedev(maj, min);
+	*ino = (ino_t)inode;
+	*path = line + off;
+	return true;
+}
+
+/*
+ * Why a TLS connection of pid that no probed call was seen making may not be captured, from what it maps (into h):
+ * returns true when the process maps attached TLS code (the connection may still go through it: wait and see),
+ * false when it is certainly not captured. A mapped file not checked yet is checked (and attached) now.
+ */
+static bool tls_coverage(uint32_t pid, struct tls_hello *h)
+{
+	char maps[64], exe[64], line[PATH_MAX + 128], attached[256] = "", late[512] = "";
+	struct target *unrecognised = NULL;
+	FILE *f;
+	ssize_t n;
+	int nattached = 0;
+
+	snprintf(exe, sizeof(exe), "/proc/%u/exe", pid);
+	n = readlink(exe, h->binary, sizeof(h->binary) - 1);
+	h->binary[n > 0 ? n : 0] = 0;
+	if (n <= 0)
+		snprintf(h->binary, sizeof(h->binary), "%s", h->comm);
+	h->library[0] = 0;
+	snprintf(maps, sizeof(maps), "/proc/%u/maps", pid);
+	f = fopen(maps, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *path;
+		struct target *t;
+		dev_t dev;
+		ino_t ino;
+
+		line[strcspn(line, "\n")] = 0;
+		if (!parse_maps_line(line, &dev, &ino, &path))
+			continue;
+		t = target_of(dev, ino);
+		if (!t) {
+			/* Mapped without this producer seeing it (before the trace started, or a way it does not watch). */
+			char open_path[PATH_MAX + 32];
+			struct stat st;
+
+			snprintf(open_path, sizeof(open_path), "/proc/%u/root%s", pid, path);
+			if (stat(open_path, &st) || st.st_dev != dev || st.st_ino != ino)
+				continue;
+			if (attach_inode(open_path, path, &st, false) > 0 && !late[0])
+				snprintf(late, sizeof(late), "%s", path);
+			t = target_of(dev, ino);
+			if (!t)
+				continue;
+		}
+		if (t->attached) {
+			if (!strstr(attached, t->path) && strlen(attached) + strlen(t->path) + 3 < sizeof(attached))
+				snprintf(attached + strlen(attached), sizeof(attached) - strlen(attached), "%s%s",
+					 attached[0] ? ", " : "", t->path);
+			nattached++;
+		} else if (t->why && !unrecognised) {
+			unrecognised = t;
+		}
+	}
+	if (f)
+		fclose(f);
+	if (unrecognised) {
+		snprintf(h->library, sizeof(h->library), "%s", strcmp(unrecognised->path, h->binary) ? unrecognised->path : "");
+		snprintf(h->cause, sizeof(h->cause), "unrecognised");
+		snprintf(h->reason, sizeof(h->reason), "%s", unrecognised->why);
+		return false;
+	}
+	if (late[0]) {
+		snprintf(h->library, sizeof(h->library), "%s", late);
+		snprintf(h->cause, sizeof(h->cause), "not_attached");
+		snprintf(h->reason, sizeof(h->reason), "TLS code loaded from a path not yet attached (%s); attached now, "
+			 "later connections are captured", late);
+		return false;
+	}
+	snprintf(h->cause, sizeof(h->cause), "unsupported");
+	if (!nattached) {
+		snprintf(h->reason, sizeof(h->reason), "TLS library not supported yet: no TLS stack the probe knows in the "
+			 "executable or the libraries it maps");
+		return false;
+	}
+	snprintf(h->reason, sizeof(h->reason), "no probed TLS function (%s) saw this connection: a TLS library not "
+		 "supported yet, or a connection that ended before any data", attached);
+	return true;
+}
+
+/* TLS traffic no probe records: the raw record (once per process and reason), stdout and stderr lines. */
+static void emit_tls_notice(const struct tls_hello *h)
+{
+	char comm[TASK_COMM_LEN_ + 1];
+	struct rec_tls_notice r = { 0 };
+	struct rec_base b;
+
+	if (!tls_notice_count(h->pid, h->binary, h->library, h->reason))
+		return;
+	memcpy(comm, h->comm, TASK_COMM_LEN_);
+	comm[TASK_COMM_LEN_] = 0;
+	ensure_known(h->pid, comm);
+	r.task = (struct rec_task){ .pid = h->pid, .tid = h->tid, .uid = h->uid, .ppid = h->ppid, .comm = comm };
+	r.binary = h->binary;
+	r.library = h->library;
+	r.cause = h->cause;
+	r.reason = h->reason;
+	r.address = h->address;
+	r.port = h->port;
+	r.server_name = h->server_name;
+	next_base(&b, h->ts_boot_ns);
+	encode_tls_notice(&g.sbuf, &b, &r);
+	publish_current(&b, "proc", NO_PARTITION);
+	fprintf(stderr, "agentsight-probe: TLS of pid %u (%s%s%s) to %s:%u%s%s not captured: %s\n", h->pid, h->binary,
+		h->library[0] ? ", " : "", h->library, h->address, h->port, h->server_name[0] ? " " : "", h->server_name,
+		h->reason);
+	printf("{\"event\":\"tls_notice\",\"pid\":%u,\"comm\":", h->pid);
+	print_json_string(comm);
+	printf(",\"binary\":");
+	print_json_string(h->binary);
+	printf(",\"library\":");
+	print_json_string(h->library);
+	printf(",\"cause\":\"%s\",\"reason\":", h->cause);
+	print_json_string(h->reason);
+	printf(",\"address\":");
+	print_json_string(h->address);
+	printf(",\"port\":%u,\"server_name\":", h->port);
+	print_json_string(h->server_name);
+	printf("}\n");
+	fflush(stdout);
+}
+
+/* A ClientHello of a traced process (bpf/hold.bpf.h): fine when written inside a probed call; else decided now or
+ * kept pending (tls_notice.h). */
+static void handle_tls_hello(const struct as_hello_event *e, size_t size)
+{
+	struct tls_hello h = { 0 };
+
+	if (malformed(size < sizeof(*e) || e->hello_len > HELLO_BYTES_MAX, "hello", size))
+		return;
+	tls_hellos++;
+	if (e->in_tls_call)
+		return;
+	h.pid = e->task.pid;
+	h.tid = e->task.tid;
+	h.uid = e->task.uid;
+	h.ppid = e->task.ppid;
+	memcpy(h.comm, e->comm, sizeof(h.comm));
+	h.comm[sizeof(h.comm) - 1] = 0;
+	if (e->family == 2)
+		inet_ntop(AF_INET, e->addr, h.address, sizeof(h.address));
+	else
+		inet_ntop(AF_INET6, e->addr, h.address, sizeof(h.address));
+	h.port = e->port;
+	tls_hello_sni(e->hello, e->hello_len, h.server_name, sizeof(h.server_name));
+	h.ts_boot_ns = e->ts_ns;
+	h.deadline_ns = e->ts_ns + TLS_PENDING_NS;
+	if (tls_coverage(h.pid, &h))
+		tls_pending_add(&h);
+	else
+		emit_tls_notice(&h);
 }
 
 static void attach_all(void)
@@ -1580,6 +1912,12 @@ int main(int argc, char **argv)
 		}
 		/* Records are submitted with BPF_RB_NO_WAKEUP unless much data waits: consume them periodically. */
 		ring_buffer__consume(g.rb);
+		{
+			struct tls_hello h;
+
+			while (tls_pending_take(0, boottime_ns(), &h)) /* no captured TLS of its process in time */
+				emit_tls_notice(&h);
+		}
 		publisher_pump(g.pub);
 		if (boottime_ns() >= next_stats) {
 			refresh_wall_offset();
@@ -1590,6 +1928,7 @@ int main(int argc, char **argv)
 
 	/* Stop: no new records, drain the ring buffer completely, publish, wait for the PubAcks. */
 	g.no_more_attach = true;
+	hold_release_all();
 	for (i = 0; i < g.nlinks; i++)
 		bpf_link__destroy(g.links[i]);
 	g.nlinks = 0;
@@ -1597,6 +1936,12 @@ int main(int argc, char **argv)
 	process_bpf__detach(g.proc_skel);
 	while ((n = ring_buffer__consume(g.rb)) > 0)
 		publisher_pump(g.pub);
+	{
+		struct tls_hello h;
+
+		while (tls_pending_take(0, UINT64_MAX, &h)) /* still running without captured TLS: a notice now */
+			emit_tls_notice(&h);
+	}
 	publisher_flush(g.pub, FLUSH_TIMEOUT_MS);
 	publish_loss(false);
 	publisher_flush(g.pub, FLUSH_TIMEOUT_MS / 3);

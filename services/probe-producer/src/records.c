@@ -306,3 +306,24 @@ void encode_ssl_handshake(msgpack_sbuffer *sbuf, const struct rec_base *b, const
 	pack_key(&pk, "duration_ns");
 	msgpack_pack_uint64(&pk, r->duration_ns);
 }
+
+void encode_tls_notice(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_tls_notice *r)
+{
+	msgpack_packer pk;
+
+	begin_task_record(&pk, sbuf, b, "tls_notice", &r->task, TASK_IO, 7);
+	pack_key(&pk, "binary");
+	pack_cstr(&pk, r->binary);
+	pack_key(&pk, "library");
+	pack_cstr(&pk, r->library);
+	pack_key(&pk, "cause");
+	pack_cstr(&pk, r->cause);
+	pack_key(&pk, "reason");
+	pack_cstr(&pk, r->reason);
+	pack_key(&pk, "address");
+	pack_cstr(&pk, r->address);
+	pack_key(&pk, "port");
+	msgpack_pack_uint16(&pk, r->port);
+	pack_key(&pk, "server_name");
+	pack_cstr(&pk, r->server_name);
+}

@@ -146,6 +146,18 @@ struct rec_ssl_handshake {
 	uint64_t duration_ns; /* entry to return, ns */
 };
 
+/** TLS traffic no probe records (subject agentsight.raw.proc.<host>; tls_notice.h, RawTlsNoticeRecord). */
+struct rec_tls_notice {
+	struct rec_task task; /* pid, tid, uid, ppid, comm */
+	const char *binary;   /* the process' executable */
+	const char *library;  /* the file the reason is about when not the executable, else "" */
+	const char *cause;    /* "unrecognised" | "unsupported" | "not_attached" */
+	const char *reason;   /* one line for the user */
+	const char *address;  /* peer address text */
+	uint16_t port;
+	const char *server_name; /* SNI, "" when none */
+};
+
 /** Encode a record into sbuf (cleared first). */
 void encode_ssl(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_ssl *r);
 void encode_ssl_close(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_ssl_close *r);
@@ -155,5 +167,6 @@ void encode_net_connect(msgpack_sbuffer *sbuf, const struct rec_base *b, const s
 void encode_stdio(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_stdio *r);
 void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_loss *r);
 void encode_ssl_handshake(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_ssl_handshake *r);
+void encode_tls_notice(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct rec_tls_notice *r);
 
 #endif

@@ -3,7 +3,8 @@
  * open and connect(). Ids are deterministic, `deriveId('audit', type, source id)`, so a replay gives the same records.
  */
 import {
-  deriveId, rawMsgId, type AuditRecord, type LlmCall, type RawFileOpenRecord, type RawNetConnectRecord, type RawProcRecord,
+  deriveId, rawMsgId, tlsNoticeText, type AuditRecord, type LlmCall, type RawFileOpenRecord, type RawNetConnectRecord, type RawProcRecord,
+  type RawTlsNoticeRecord,
 } from '@agentsight/contracts';
 
 function fmt(n: number | null): string {
@@ -212,6 +213,39 @@ export function auditForNet(rec: RawNetConnectRecord): AuditRecord {
       target: netTarget(rec),
       result: rec.result,
       errno: errnoName(rec.result),
+      tid: rec.tid,
+      uid: rec.uid,
+      source_id: rawMsgId(rec),
+    },
+  };
+}
+
+/**
+ * The audit record of TLS traffic the probe could not capture (RawTlsNoticeRecord): type `capture`, action
+ * `tls_not_captured`, summary {@link tlsNoticeText}, `details` = binary, library, cause, reason, address, port,
+ * server_name, target (`host:port`), tid, uid. Id `deriveId('audit', 'capture', '<boot_id>:<run>:<seq>')`.
+ */
+export function auditForTlsNotice(rec: RawTlsNoticeRecord): AuditRecord {
+  return {
+    v: 1,
+    id: deriveId('audit', 'capture', rawMsgId(rec)),
+    type: 'capture',
+    action: 'tls_not_captured',
+    host: rec.host,
+    ts_ns: rec.ts_wall_ns,
+    pid: rec.pid,
+    ppid: rec.ppid ?? 0,
+    comm: rec.comm,
+    summary: tlsNoticeText(rec),
+    details: {
+      binary: rec.binary,
+      library: rec.library,
+      cause: rec.cause,
+      reason: rec.reason,
+      address: rec.address,
+      port: rec.port,
+      server_name: rec.server_name,
+      target: netTarget({ family: rec.address.includes(':') ? 'inet6' : 'inet', address: rec.address, port: rec.port }),
       tid: rec.tid,
       uid: rec.uid,
       source_id: rawMsgId(rec),

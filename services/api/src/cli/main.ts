@@ -17,6 +17,7 @@ import { resolveTarget, sudoUserHome, userBinDirs } from './resolve';
 import { Reader } from './read';
 import { cliToken, dashboardUrl, serveCommand } from './serve';
 import { apiPort } from './paths';
+import { captureGapsText, liveNoticeText, zeroCallsReason } from './notices';
 
 
 /** Environment of the services a run starts: data directory and a per-run instance name. */
@@ -59,7 +60,13 @@ async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: bool
     const bin = target.binary;
     let probe;
     try {
-      probe = await startProbe(['--pid', String(child.pid), ...(bin ? ['--binary-path', bin] : []), ...probeCommon(env)], env, logDir);
+      probe = await startProbe(['--pid', String(child.pid), ...(bin ? ['--binary-path', bin] : []), ...probeCommon(env)], env, logDir, {
+        onLine: (msg) => {
+          const notice = liveNoticeText(msg);
+          if (notice) say(notice);
+          else if (msg.event === 'stats') statsWarning(msg);
+        },
+      });
     } catch (err) {
       child.kill('SIGKILL');
       throw err;
@@ -73,6 +80,7 @@ async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: bool
     const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
     say(`capture stopped: ${stopped ? `${stopped.records} records, ${stopped.ringbuf_drops} lost in the kernel` : 'no stop report'}`);
     if (stopped && Number(stopped.ringbuf_drops) > 0) say(`warning: ${stopped.ringbuf_drops} records were lost in the kernel ring buffer`);
+    for (const l of captureGapsText(stopped)) say(l);
     try {
       await waitDrained(env);
     } catch (err) {
@@ -81,7 +89,7 @@ async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: bool
     if (!opts.quiet) {
       const reader = await Reader.open(env, dir);
       try {
-        printSummary(await reader.calls({ limit: 10_000, since: startedAt.toISOString() }));
+        printSummary(await reader.calls({ limit: 10_000, since: startedAt.toISOString() }), stopped);
       } finally {
         await reader.close();
       }
@@ -133,6 +141,9 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
           answer(`${yes ? 'trace' : 'skip'} ${o.pid}\n`);
         } else if (msg.event === 'stats') {
           statsWarning(msg);
+        } else {
+          const notice = liveNoticeText(msg);
+          if (notice) process.stderr.write(`[agentsight] ${notice}\n`);
         }
       },
     });
@@ -192,6 +203,7 @@ export function probeCountersText(stopped: Record<string, unknown>): string {
     out.push(table(active, [['binary', (p) => p.binary], ['fn', (p) => p.fn], ['records', (p) => p.records], ['fragments', (p) => p.fragments], ['bytes', (p) => p.bytes], ['lost', (p) => p.ringbuf_drops]]));
   }
   for (const f of failures) out.push(`attach failed: ${f.binary} ${f.fn}: ${f.error}`);
+  out.push(...captureGapsText(stopped));
   const drops = Number(stopped.ringbuf_drops ?? 0);
   const pubFail = Number(stopped.publish_failures ?? 0);
   if (drops > 0) out.push(`warning: ${drops} record(s) were lost in the kernel ring buffer`);
@@ -271,7 +283,7 @@ async function recordCommand(opts: { dataDir?: string; pid?: string[]; comm?: st
   return captureInForeground({ filters, binaries: unique, label, untilExit: pids.length ? pids : [] }, opts);
 }
 
-function printSummary(calls: CallSummary[]): void {
+function printSummary(calls: CallSummary[], stopped: Record<string, unknown> | undefined): void {
   const byModel = new Map<string, { calls: number; input: number; output: number; cost: number | null; unpriced: number }>();
   for (const c of calls) {
     const model = String(c['gen_ai.response.model'] ?? c['gen_ai.request.model'] ?? '?');
@@ -283,7 +295,8 @@ function printSummary(calls: CallSummary[]): void {
     else m.cost = (m.cost ?? 0) + c.cost_usd;
     byModel.set(model, m);
   }
-  process.stderr.write(`\n[agentsight] ${calls.length} LLM call(s) captured\n`);
+  const why = zeroCallsReason(calls.length, stopped);
+  process.stderr.write(`\n[agentsight] ${calls.length} LLM call(s) captured${why ? `: ${why}` : ''}\n`);
   if (calls.length) {
     process.stderr.write(table([...byModel], [
       ['model', ([k]) => k], ['calls', ([, v]) => v.calls], ['input_tokens', ([, v]) => v.input], ['output_tokens', ([, v]) => v.output],

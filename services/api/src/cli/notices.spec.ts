@@ -1,0 +1,46 @@
+/** What the CLI says about uncaptured TLS and about a run with no LLM call (notices.ts), from real probe line shapes. */
+import { captureGapsText, liveNoticeText, zeroCallsReason } from './notices';
+
+const notice = {
+  event: 'tls_notice', pid: 812, comm: 'static-agent', binary: '/opt/agent/static-agent', library: '', cause: 'unsupported',
+  reason: 'TLS library not supported yet: no TLS stack the probe knows in the executable or the libraries it maps',
+  address: '127.0.0.1', port: 8443, server_name: 'api.example.test',
+};
+const stopped = (over: Record<string, unknown>) => ({
+  event: 'stopped', records: 10, probes: [], attach_failures: [], holds: { held: 3, misses: 0, max_us: 900, total_us: 1500, bound_ms: 1000 },
+  tls_hellos: 0, tls_notices: [], ...over,
+});
+
+describe('CLI capture notices', () => {
+  test('a tls_notice line is a warning naming binary, peer and reason; a hold_miss says what may be missed', () => {
+    expect(liveNoticeText(notice)).toBe(`warning: TLS of /opt/agent/static-agent to api.example.test:8443 not captured: ${notice.reason} (pid 812)`);
+    expect(liveNoticeText({ event: 'hold_miss', pid: 9, what: 'exec', bound_ms: 1000 }))
+      .toBe('warning: pid 9 ran before its executable was attached (waited 1000 ms): its first TLS calls may be missed');
+    expect(liveNoticeText({ event: 'stats' })).toBeNull();
+  });
+
+  test('the final lines: one per (binary, library, reason) with counts, then hold misses', () => {
+    const s = stopped({
+      tls_notices: [{ binary: '/usr/bin/node', library: '/home/u/.cache/copilot/runtime.node', reason: 'rustls not recognised', connections: 3, processes: 2 }],
+      holds: { held: 5, misses: 1, max_us: 1_000_500, total_us: 1_200_000, bound_ms: 1000 },
+    });
+    expect(captureGapsText(s)).toEqual([
+      'not captured: 3 TLS connection(s) of /usr/bin/node (/home/u/.cache/copilot/runtime.node) in 2 processes: rustls not recognised',
+      'warning: 1 process(es) ran before their new code was attached (bound 1000 ms): their first TLS calls may be missed',
+    ]);
+    expect(captureGapsText(stopped({}))).toEqual([]);
+    expect(captureGapsText(undefined)).toEqual([]);
+  });
+
+  test('0 LLM calls always says why', () => {
+    expect(zeroCallsReason(2, stopped({}))).toBeNull();
+    expect(zeroCallsReason(0, stopped({ tls_notices: [{ binary: '/a/claude', library: '', reason: 'x', connections: 1, processes: 1 }] })))
+      .toBe('TLS traffic of /a/claude was not captured (see above)');
+    expect(zeroCallsReason(0, stopped({}))).toBe('the traced processes made no TLS connection');
+    expect(zeroCallsReason(0, stopped({ tls_hellos: 2, probes: [{ binary: '/usr/bin/node', fn: 'SSL_do_handshake', records: 2 }] })))
+      .toBe('2 TLS connection(s) were seen but no plaintext was captured');
+    expect(zeroCallsReason(0, stopped({ tls_hellos: 1, probes: [{ binary: '/usr/bin/node', fn: 'SSL_write', records: 4 }, { binary: '/usr/bin/node', fn: 'SSL_read', records: 3 }] })))
+      .toBe('7 TLS call(s) were captured, but none was an LLM API request the analyzer recognises');
+    expect(zeroCallsReason(0, undefined)).toBe('the probe gave no stop report');
+  });
+});
