@@ -142,7 +142,7 @@ describeCapture('agentsight-probe: attach holds, executable mappings, TLS notice
     fs.writeFileSync(script, `const r = await fetch(process.argv[2], { method: 'POST', body: process.argv[3] }); console.log((await r.text()).slice(0, 4));`);
     const r = await tracedShell(`exec "${copy}" "${script}" https://127.0.0.1:${port}/bun ${marker}`, { NODE_EXTRA_CA_CERTS: cert });
     expect(r.out).toBe('RESP\n');
-    expect(r.lines.filter((l) => l.event === 'attached' && l.path === copy)).toEqual([{ event: 'attached', path: copy, family: 'BoringSSL', how: 'pattern' }]);
+    expect(r.lines.filter((l) => l.event === 'attached' && l.path === copy)).toEqual([{ event: 'attached', path: copy, family: 'BoringSSL', how: 'anchors' }]);
     expect(r.lines.filter((l) => l.event === 'hold_miss')).toEqual([]);
     expect(r.stopped.holds.held).toBeGreaterThanOrEqual(1);
     expect(r.stopped.holds).toMatchObject({ misses: 0, bound_ms: 1000 });
