@@ -27,7 +27,9 @@ enum ssl_fn {
 	SSL_FN_NSPR_SEND = 8,     /* NSS (NSPR) PR_Send */
 	SSL_FN_NSPR_RECV = 9,     /* NSS (NSPR) PR_Recv */
 	SSL_FN_DO_HANDSHAKE = 10, /* OpenSSL / BoringSSL SSL_do_handshake: struct as_ssl_hs_event, not plaintext */
-	SSL_FN_COUNT = 11,
+	SSL_FN_GO_WRITE = 11,     /* Go crypto/tls.(*Conn).Write (register ABI; `ssl` is the *tls.Conn) */
+	SSL_FN_GO_READ = 12,      /* Go crypto/tls.(*Conn).Read */
+	SSL_FN_COUNT = 13,
 };
 
 enum ssl_dir {
@@ -45,7 +47,7 @@ struct as_ssl_event {
 	__u32 tid;
 	__u32 uid;
 	__u64 ts_ns;       /* CLOCK_BOOTTIME ns at the call's return (same for all fragments of a call) */
-	__u64 ssl;         /* SSL*, gnutls_session_t or PRFileDesc*: the connection's identity in the process */
+	__u64 ssl;         /* SSL*, gnutls_session_t, PRFileDesc* or Go *tls.Conn: the connection's identity in the process */
 	__u32 len;         /* the call's payload size, bytes */
 	__u32 frag_offset; /* offset of this fragment in the call's payload, bytes */
 	__u32 frag_len;    /* bytes of data in this fragment */

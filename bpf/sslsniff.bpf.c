@@ -13,6 +13,12 @@
  *
  * SSL_do_handshake (OpenSSL, BoringSSL) emits one small struct as_ssl_hs_event per call (result, duration).
  *
+ * Go crypto/tls.(*Conn).Write / Read (Go >= 1.17 register ABI): the entry program reads the receiver and the slice
+ * from RAX, RBX (and the goroutine's g from R14); the return program is attached as a plain uprobe at each RET of the
+ * function (never a uretprobe: it would rewrite a return address on a goroutine stack, which the runtime moves) and
+ * reads n from RAX. A goroutine can park inside Read/Write and resume on another thread, so calls are keyed by
+ * (tgid, g), not by thread.
+ *
  * Every link carries a BPF cookie: the producer's probe id of (binary, function). The return programs count records,
  * fragments, bytes and drops per probe in `probe_stats` (the same programs serve every binary, so the cookie is the
  * only way to tell which binary a call came from).
@@ -154,22 +160,14 @@ static __always_inline __u64 call_len(struct pt_regs *ctx, __u32 fn, __u64 outle
 	return ret > 0 ? (__u64)ret : 0;
 }
 
-static __always_inline int call_return(struct pt_regs *ctx, __u32 fn)
+/* Emits the len payload bytes at user address buf of a finished call of fn on connection ssl (len > 0). */
+static __always_inline int emit_call(struct pt_regs *ctx, __u32 fn, __u64 ssl, __u64 buf, __u64 len)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct call_key k = { .tid = (__u32)id, .fn = fn };
-	struct call_args *a = bpf_map_lookup_elem(&active_calls, &k);
 	struct emit_ctx c = {};
-	__u64 len;
 
-	if (!a)
-		return 0;
-	c.hdr.ssl = a->ssl;
-	c.buf = a->buf;
-	len = call_len(ctx, fn, a->outlen);
-	bpf_map_delete_elem(&active_calls, &k);
-	if (len == 0)
-		return 0;
+	c.hdr.ssl = ssl;
+	c.buf = buf;
 	c.probe = (__u32)bpf_get_attach_cookie(ctx);
 	if (len > SSL_CALL_MAX) {
 		struct probe_stat *st = probe_stat_of(c.probe);
@@ -188,13 +186,31 @@ static __always_inline int call_return(struct pt_regs *ctx, __u32 fn)
 	c.hdr.len = (__u32)len;
 	c.hdr.fn = fn;
 	c.hdr.dir = (fn == SSL_FN_WRITE || fn == SSL_FN_WRITE_EX || fn == SSL_FN_GNUTLS_SEND || fn == SSL_FN_NSPR_WRITE ||
-		     fn == SSL_FN_NSPR_SEND)
+		     fn == SSL_FN_NSPR_SEND || fn == SSL_FN_GO_WRITE)
 			    ? SSL_DIR_WRITE
 			    : SSL_DIR_READ;
 	bpf_get_current_comm(c.hdr.comm, sizeof(c.hdr.comm));
 
 	bpf_loop((len + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX, emit_frag_cb, &c, 0);
 	return 0;
+}
+
+static __always_inline int call_return(struct pt_regs *ctx, __u32 fn)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_key k = { .tid = (__u32)id, .fn = fn };
+	struct call_args *a = bpf_map_lookup_elem(&active_calls, &k);
+	__u64 ssl, buf, len;
+
+	if (!a)
+		return 0;
+	ssl = a->ssl;
+	buf = a->buf;
+	len = call_len(ctx, fn, a->outlen);
+	bpf_map_delete_elem(&active_calls, &k);
+	if (len == 0)
+		return 0;
+	return emit_call(ctx, fn, ssl, buf, len);
 }
 
 /* int SSL_write(SSL *ssl, const void *buf, int num) */
@@ -375,6 +391,83 @@ int BPF_KRETPROBE(retprobe_ssl_do_handshake)
 		st->fragments++;
 	}
 	return 0;
+}
+
+/* Go calls in progress, by goroutine: (tgid, g) -> (*tls.Conn, buf). */
+struct go_call_key {
+	__u64 g;    /* the goroutine's runtime.g (R14 under the register ABI) */
+	__u32 tgid;
+	__u32 fn;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_call_key);
+	__type(value, struct call_args);
+} go_calls SEC(".maps");
+
+/* Entry of crypto/tls.(*Conn).Write / Read (c *Conn, b []byte): RAX = c, RBX = b's data, RCX = len(b), R14 = g. A
+ * stack growth in the prologue re-enters the function from its start: the same (g, fn) is simply written again. */
+static __always_inline int go_entry(struct pt_regs *ctx, __u32 fn)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+
+	if (!pid_allowed(tgid, (__u32)bpf_get_current_uid_gid(), (struct task_struct *)bpf_get_current_task()))
+		return 0;
+
+	struct go_call_key k = { .g = ctx->r14, .tgid = tgid, .fn = fn };
+	struct call_args a = { .ssl = ctx->ax, .buf = ctx->bx };
+
+	bpf_map_update_elem(&go_calls, &k, &a, BPF_ANY);
+	return 0;
+}
+
+/* At a RET of the function: RAX = n (int), RBX:RCX = err; n > 0 bytes of b were written / read, even with an error. */
+static __always_inline int go_return(struct pt_regs *ctx, __u32 fn)
+{
+	struct go_call_key k = { .g = ctx->r14, .tgid = bpf_get_current_pid_tgid() >> 32, .fn = fn };
+	struct call_args *a = bpf_map_lookup_elem(&go_calls, &k);
+	long n = (long)ctx->ax;
+	__u64 ssl, buf;
+
+	if (!a)
+		return 0;
+	ssl = a->ssl;
+	buf = a->buf;
+	bpf_map_delete_elem(&go_calls, &k);
+	if (n <= 0)
+		return 0;
+	return emit_call(ctx, fn, ssl, buf, (__u64)n);
+}
+
+/* func (c *Conn) Write(b []byte) (int, error) */
+SEC("uprobe")
+int probe_go_write(struct pt_regs *ctx)
+{
+	return go_entry(ctx, SSL_FN_GO_WRITE);
+}
+
+/* Attached at each RET of (*Conn).Write (plain uprobes). */
+SEC("uprobe")
+int retprobe_go_write(struct pt_regs *ctx)
+{
+	return go_return(ctx, SSL_FN_GO_WRITE);
+}
+
+/* func (c *Conn) Read(b []byte) (int, error) */
+SEC("uprobe")
+int probe_go_read(struct pt_regs *ctx)
+{
+	return go_entry(ctx, SSL_FN_GO_READ);
+}
+
+/* Attached at each RET of (*Conn).Read (plain uprobes). */
+SEC("uprobe")
+int retprobe_go_read(struct pt_regs *ctx)
+{
+	return go_return(ctx, SSL_FN_GO_READ);
 }
 
 /*

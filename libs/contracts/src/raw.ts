@@ -46,10 +46,11 @@ export interface RawSslRecord extends RawBase {
   ssl: number;
   /**
    * The probed TLS function: OpenSSL `SSL_*`; GnuTLS `gnutls_record_*` (`ssl` is then the `gnutls_session_t`); NSS's
-   * NSPR `PR_*` (`ssl` is then the `PRFileDesc*`; also sees fds with a non-TLS custom I/O layer).
+   * NSPR `PR_*` (`ssl` is then the `PRFileDesc*`; also sees fds with a non-TLS custom I/O layer); Go's
+   * `crypto/tls.(*Conn).Write` / `Read` (`ssl` is then the `*tls.Conn`).
    */
   fn: 'SSL_write' | 'SSL_read' | 'SSL_write_ex' | 'SSL_read_ex' | 'gnutls_record_send' | 'gnutls_record_recv'
-    | 'PR_Write' | 'PR_Read' | 'PR_Send' | 'PR_Recv';
+    | 'PR_Write' | 'PR_Read' | 'PR_Send' | 'PR_Recv' | 'crypto/tls.(*Conn).Write' | 'crypto/tls.(*Conn).Read';
   dir: Direction;
   /** The call's byte count (return value, or `*written`/`*readbytes` for the `_ex` calls), bytes. */
   len: number;

@@ -6,3 +6,4 @@ export { parseCliArgs } from './replay-server-cli';
 export * from './capture';
 export * from './bpf';
 export * from './ground-truth';
+export * from './go';

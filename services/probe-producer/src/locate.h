@@ -74,6 +74,9 @@ struct tls_locator {
 extern const struct tls_locator tls_locators[];
 extern const int n_tls_locators;
 
+/** Go crypto/tls ((*Conn).Write / Read, Go >= 1.17 register ABI, located by .gopclntab or .symtab): go_tls.c. */
+enum locate_status locate_go_tls(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
+
 /** Stripped BoringSSL (Bun and `bun build --compile` programs), by error-site anchors and call graph: locate_boringssl.c. */
 enum locate_status locate_boringssl(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
 

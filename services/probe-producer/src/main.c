@@ -56,6 +56,8 @@ static const char *const ssl_fns[SSL_FN_COUNT] = {
 	[SSL_FN_NSPR_SEND] = "PR_Send",
 	[SSL_FN_NSPR_RECV] = "PR_Recv",
 	[SSL_FN_DO_HANDSHAKE] = "SSL_do_handshake",
+	[SSL_FN_GO_WRITE] = "crypto/tls.(*Conn).Write",
+	[SSL_FN_GO_READ] = "crypto/tls.(*Conn).Read",
 };
 
 /*
@@ -1186,6 +1188,8 @@ static bool attach_fn(const char *open_path, const char *binary, enum ssl_fn fn,
 		[SSL_FN_NSPR_SEND] = s->progs.probe_nspr_send,
 		[SSL_FN_NSPR_RECV] = s->progs.probe_nspr_recv,
 		[SSL_FN_DO_HANDSHAKE] = s->progs.probe_ssl_do_handshake,
+		[SSL_FN_GO_WRITE] = s->progs.probe_go_write,
+		[SSL_FN_GO_READ] = s->progs.probe_go_read,
 	};
 	struct bpf_program *ret[SSL_FN_COUNT] = {
 		[SSL_FN_WRITE] = s->progs.retprobe_ssl_write,
@@ -1199,6 +1203,8 @@ static bool attach_fn(const char *open_path, const char *binary, enum ssl_fn fn,
 		[SSL_FN_NSPR_SEND] = s->progs.retprobe_nspr_send,
 		[SSL_FN_NSPR_RECV] = s->progs.retprobe_nspr_recv,
 		[SSL_FN_DO_HANDSHAKE] = s->progs.retprobe_ssl_do_handshake,
+		[SSL_FN_GO_WRITE] = s->progs.retprobe_go_write,
+		[SSL_FN_GO_READ] = s->progs.retprobe_go_read,
 	};
 	int id = g.nprobes;
 	LIBBPF_OPTS(bpf_uprobe_opts, eo, .func_name = func_name, .retprobe = false, .bpf_cookie = (__u64)id);

@@ -1,0 +1,3 @@
+module agentsight.test/goclient
+
+go 1.19
