@@ -201,6 +201,14 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
     await page.goBack();
     await page.getByTestId('calls-table').waitFor();
     expect(page.url()).toBe(`${origin}/calls`);
+    // Sorting happens on the server and lives in the URL.
+    await page.getByTestId('sort-cost').click();
+    await page.waitForURL(/sort=cost&order=desc/);
+    const top = [...calls].filter((x) => x.cost_usd !== null).sort((a, b) => b.cost_usd - a.cost_usd)[0];
+    await page.getByTestId('calls-table').locator('tbody tr').first().getByText(top['gen_ai.response.id'], { exact: true }).waitFor();
+    const sorted = await (await fetch(`${origin}/api/llm-calls?sort=cost&order=asc&limit=1`)).json();
+    expect(sorted.items[0].cost_usd).toBe(Math.min(...calls.filter((x) => x.cost_usd !== null).map((x) => x.cost_usd)));
+    expect(sorted.next_cursor).not.toBeNull();
     await page.close();
   });
 
@@ -220,6 +228,7 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
     expect(await ls.locator('.cause').first().textContent()).toContain('tool get_current_weather');
     await page.getByTestId('timeline').getByText(/exec \S*ls -la/).waitFor();
     await page.getByTestId('waterfall').locator('canvas').first().waitFor();
+    expect(await page.getByTestId('session-state').textContent()).toBe('ended'); // the agent's exit is recorded
     await shot(page, 'session-detail');
     await page.close();
   });
@@ -302,6 +311,9 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
     expect((await t.json()).message).toMatch(/not a time/);
     const c = await fetch(`${origin}/api/llm-calls?cursor=Zm9v`);
     expect(c.status).toBe(400);
+    const so = await fetch(`${origin}/api/agent-sessions?sort=nope`);
+    expect(so.status).toBe(400);
+    expect((await so.json()).message).toMatch(/sort must be one of/);
     const doc = await fetch(`${origin}/api/docs-json`);
     expect(doc.status).toBe(200);
     expect(Object.keys((await doc.json()).paths)).toEqual(expect.arrayContaining(['/api/overview', '/api/timeseries', '/api/llm-calls', '/api/llm-calls/{id}', '/api/agent-sessions', '/api/capture', '/api/live']));

@@ -31,14 +31,29 @@ export function Loaded<T>({ q, children }: { q: UseQueryResult<T>; children: (da
 }
 
 /** A table over one page of rows (rows come sorted, filtered and paged from the server). */
-/** `columns` from `createColumnHelper<T>()` (mixed value types, hence `unknown[]`). */
-export function DataTable<T>({ rows, columns, testId, empty = 'nothing here' }: { rows: T[]; columns: unknown[]; testId?: string; empty?: string }) {
+/**
+ * `columns` from `createColumnHelper<T>()` (mixed value types, hence `unknown[]`). `sortable` maps a column id to the
+ * API's `sort` key: its header then sorts on the server (URL `sort` and `order`; a second click flips the order).
+ */
+export function DataTable<T>({ rows, columns, testId, empty = 'nothing here', sortable = {} }: { rows: T[]; columns: unknown[]; testId?: string; empty?: string; sortable?: Record<string, string> }) {
+  const [p, set] = useParams();
   const table = useReactTable({ data: rows, columns: columns as ColumnDef<T, unknown>[], getCoreRowModel: getCoreRowModel(), manualPagination: true, manualSorting: true, manualFiltering: true });
+  const header = (id: string, content: ReactNode) => {
+    const key = sortable[id];
+    if (!key) return content;
+    const active = p.sort === key;
+    const dir = active ? (p.order === 'asc' ? 'asc' : 'desc') : null;
+    return (
+      <button className="sort" data-testid={`sort-${key}`} onClick={() => set({ sort: key, order: active && dir === 'desc' ? 'asc' : 'desc' })}>
+        {content} {dir === 'desc' ? '▼' : dir === 'asc' ? '▲' : '↕'}
+      </button>
+    );
+  };
   return (
     <table className="grid" data-testid={testId}>
       <thead>
         {table.getHeaderGroups().map((g) => (
-          <tr key={g.id}>{g.headers.map((h) => <th key={h.id}>{flexRender(h.column.columnDef.header, h.getContext())}</th>)}</tr>
+          <tr key={g.id}>{g.headers.map((h) => <th key={h.id}>{header(h.column.id, flexRender(h.column.columnDef.header, h.getContext()))}</th>)}</tr>
         ))}
       </thead>
       <tbody>

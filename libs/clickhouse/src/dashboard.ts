@@ -2,7 +2,8 @@
  * Read queries of the dashboard (`agentsight serve`): overview KPIs, time series aggregated in ClickHouse
  * (`toStartOfInterval`), cursor-paged and filtered lists, one call's and one session's detail, table sizes and dead
  * letters grouped for the capture page. Shapes are the contracts of `@agentsight/contracts` (dashboard.ts) or the
- * entries of queries.ts / tool-queries.ts. Every query reads with `FINAL` and binds its parameters server-side.
+ * entries of queries.ts / tool-queries.ts. Queries read with `FINAL` (or deduplicate by id where FINAL would merge a large
+ * table: audit records) and bind their parameters server-side.
  */
 import type { DeadLetterGroup, LatencyStats, Overview, OverviewKpis, Page, TimeSeries, TopEntry } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -76,7 +77,8 @@ export async function overview(client: ClickHouseClient, r: NsRange, opts: { dat
   );
   const [a] = await q<Record<string, unknown>>(
     client,
-    `SELECT countIf(type = 'process' AND action = 'exec') AS execs FROM ${qualified(db, 'audit_events')} FINAL WHERE ${inRange('ts')}`,
+    // Without FINAL (which would merge the whole table by id): distinct ids count each record once all the same.
+    `SELECT uniqExact(id) AS execs FROM ${qualified(db, 'audit_events')} WHERE type = 'process' AND action = 'exec' AND ${inRange('ts')}`,
     p,
   );
   const [s] = await q<Record<string, unknown>>(
@@ -115,8 +117,8 @@ export async function overview(client: ClickHouseClient, r: NsRange, opts: { dat
   const commands = await q<Record<string, unknown>>(
     client,
     `SELECT replaceRegexpOne(if(JSONExtractString(details, 'argv', 1) != '', JSONExtractString(details, 'argv', 1),
-                                JSONExtractString(details, 'filename')), '^.*/', '') AS name, count() AS count
-     FROM ${qualified(db, 'audit_events')} FINAL WHERE type = 'process' AND action = 'exec' AND ${inRange('ts')}
+                                JSONExtractString(details, 'filename')), '^.*/', '') AS name, uniqExact(id) AS count
+     FROM ${qualified(db, 'audit_events')} WHERE type = 'process' AND action = 'exec' AND ${inRange('ts')}
      GROUP BY name ORDER BY count DESC, name LIMIT {top:UInt32}`,
     p,
   );
@@ -156,6 +158,39 @@ export function encodeCursor(ns: string | bigint, id: string): string {
   return Buffer.from(JSON.stringify([String(ns), id])).toString('base64url');
 }
 
+/** An offset cursor (lists sorted by something else than time): the number of rows already shown. */
+export function encodeOffsetCursor(offset: number): string {
+  return Buffer.from(JSON.stringify(['o', offset])).toString('base64url');
+}
+
+/** Decodes {@link encodeOffsetCursor}'s text; throws `bad cursor` on anything else. */
+export function decodeOffsetCursor(c: string): number {
+  try {
+    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v[0] === 'o' && Number.isInteger(v[1]) && v[1] >= 0) return v[1];
+  } catch {
+    /* fall through */
+  }
+  throw new Error('bad cursor');
+}
+
+/** Sort keys of the calls list (API `sort`) → column; default `start_time` (newest first, keyset-paged). */
+export const CALL_SORTS: Record<string, string> = {
+  start_time: 'start_time', duration: 'duration_ms', cost: 'cost_usd', input_tokens: 'input_tokens', output_tokens: 'output_tokens',
+};
+
+/** Sort keys of the sessions list (API `sort`) → expression over `genai_spans`; default `last_activity`. */
+export const SESSION_SORTS: Record<string, string> = {
+  last_activity: 'coalesce(end_time, start_time)', first_activity: 'coalesce(start_time, end_time)', cost: 'cost_usd',
+  tokens: 'input_tokens + output_tokens', llm_calls: 'llm_calls', tool_uses: 'tool_uses', tool_errors: 'tool_errors', duration: 'duration_ms',
+};
+
+/** A list's sort: key (one of `keys`) and direction; throws a readable error on anything else. */
+export interface SortSpec {
+  key: string;
+  dir: 'asc' | 'desc';
+}
+
 /** Decodes {@link encodeCursor}'s text; throws `bad cursor` on anything else. */
 export function decodeCursor(c: string): { ns: string; id: string } {
   try {
@@ -185,7 +220,7 @@ export interface CallFilters {
 }
 
 /** `GET /api/llm-calls`: one page of LLM calls, newest first, keyset-paged on (start_time, call_id). */
-export async function pageCalls(client: ClickHouseClient, f: CallFilters, page: { cursor?: string; limit: number }, database = DEFAULT_DATABASE): Promise<Page<CallSummary>> {
+export async function pageCalls(client: ClickHouseClient, f: CallFilters, page: { cursor?: string; limit: number; sort?: SortSpec }, database = DEFAULT_DATABASE): Promise<Page<CallSummary>> {
   const where: string[] = [];
   const params: Record<string, unknown> = { limit: page.limit + 1 };
   if (f.provider) (where.push('provider = {provider:String}'), (params.provider = f.provider));
@@ -202,6 +237,14 @@ export async function pageCalls(client: ClickHouseClient, f: CallFilters, page: 
     where.push(`(positionCaseInsensitiveUTF8(output_text, {q:String}) > 0 OR positionCaseInsensitiveUTF8(tool_calls, {q:String}) > 0
       OR positionCaseInsensitiveUTF8(coalesce(response_id, ''), {q:String}) > 0 OR positionCaseInsensitiveUTF8(${MODEL}, {q:String}) > 0
       OR exchange_id IN (SELECT exchange_id FROM ${qualified(database, 'exchanges')} FINAL WHERE positionCaseInsensitiveUTF8(request_body, {q:String}) > 0))`);
+  }
+  const sorted = page.sort && !(page.sort.key === 'start_time' && page.sort.dir === 'desc');
+  if (sorted) {
+    const col = CALL_SORTS[page.sort!.key];
+    if (!col) throw new Error(`sort must be one of ${Object.keys(CALL_SORTS).join(', ')}`);
+    const offset = page.cursor ? decodeOffsetCursor(page.cursor) : 0;
+    const items = await selectCalls(client, database, where, { ...params, offset }, `${col} ${page.sort!.dir === 'asc' ? 'ASC' : 'DESC'} NULLS LAST, call_id`);
+    return { items: items.slice(0, page.limit), next_cursor: items.length > page.limit ? encodeOffsetCursor(offset + page.limit) : null };
   }
   if (page.cursor) {
     const c = decodeCursor(page.cursor);
@@ -341,11 +384,14 @@ export interface SessionFilters {
   range?: NsRange;
 }
 
-/** A session row of the sessions page: the `invoke_agent` event and the first user prompt of its first call. */
+/**
+ * A session row of the sessions page: the `invoke_agent` event, the first user prompt of its first call, and whether it
+ * is live (no exit of the agent process recorded since the session started).
+ */
 export type SessionEntry = GenAiSpanEntry & { first_prompt: string | null; live: boolean };
 
 /** `GET /api/agent-sessions`: one page of agent sessions, newest activity first, keyset-paged on (end, id). */
-export async function pageSessions(client: ClickHouseClient, f: SessionFilters, page: { cursor?: string; limit: number }, database = DEFAULT_DATABASE): Promise<Page<SessionEntry>> {
+export async function pageSessions(client: ClickHouseClient, f: SessionFilters, page: { cursor?: string; limit: number; sort?: SortSpec }, database = DEFAULT_DATABASE): Promise<Page<SessionEntry>> {
   const where = ["kind = 'invoke_agent'"];
   const params: Record<string, unknown> = { limit: page.limit + 1 };
   const end = 'coalesce(end_time, start_time)';
@@ -363,7 +409,16 @@ export async function pageSessions(client: ClickHouseClient, f: SessionFilters, 
       OR conversation_id IN (SELECT conversation_id FROM ${calls} FINAL WHERE positionCaseInsensitiveUTF8(output_text, {q:String}) > 0
            OR exchange_id IN (SELECT exchange_id FROM ${qualified(database, 'exchanges')} FINAL WHERE positionCaseInsensitiveUTF8(request_body, {q:String}) > 0)))`);
   }
-  if (page.cursor) {
+  const sorted = page.sort && !(page.sort.key === 'last_activity' && page.sort.dir === 'desc');
+  let order = `${end} DESC, id`;
+  let offset: number | null = null;
+  if (sorted) {
+    const expr = SESSION_SORTS[page.sort!.key];
+    if (!expr) throw new Error(`sort must be one of ${Object.keys(SESSION_SORTS).join(', ')}`);
+    order = `${expr} ${page.sort!.dir === 'asc' ? 'ASC' : 'DESC'} NULLS LAST, id`;
+    offset = page.cursor ? decodeOffsetCursor(page.cursor) : 0;
+    params.offset = offset;
+  } else if (page.cursor) {
     const c = decodeCursor(page.cursor);
     where.push(`(${end} < fromUnixTimestamp64Nano({cns:Int64}, 'UTC') OR (${end} = fromUnixTimestamp64Nano({cns:Int64}, 'UTC') AND id > {cid:String}))`);
     Object.assign(params, { cns: c.ns, cid: c.id });
@@ -371,7 +426,7 @@ export async function pageSessions(client: ClickHouseClient, f: SessionFilters, 
   const ids = await q<{ id: string; end_ns: string }>(
     client,
     `SELECT id, toString(toUnixTimestamp64Nano(${end})) AS end_ns FROM ${qualified(database, 'genai_spans')} FINAL WHERE ${where.join(' AND ')}
-     ORDER BY ${end} DESC, id LIMIT {limit:UInt32}`,
+     ORDER BY ${order} LIMIT {limit:UInt32}${offset !== null ? ' OFFSET {offset:UInt64}' : ''}`,
     params,
   );
   const more = ids.length > page.limit;
@@ -380,13 +435,38 @@ export async function pageSessions(client: ClickHouseClient, f: SessionFilters, 
   const byId = new Map(spans.map((s) => [s.id, s]));
   const convs = spans.map((s) => s.conversation_id).filter((c): c is string => Boolean(c));
   const prompts = await firstPrompts(client, database, convs);
+  const exited = await exitedAgents(client, database, spans);
   const items = pageIds.map((i) => byId.get(i.id)).filter((s): s is GenAiSpanEntry => Boolean(s)).map((s) => ({
     ...s,
     first_prompt: s.conversation_id ? prompts.get(s.conversation_id) ?? null : null,
-    live: s.attributes['agentsight.session.ended'] === false || (s.end_time === null),
+    live: !exited.has(`${s.host}\u001f${s.pid}`),
   }));
   const last = pageIds[pageIds.length - 1];
+  if (offset !== null) return { items, next_cursor: more ? encodeOffsetCursor(offset + page.limit) : null };
   return { items, next_cursor: more && last ? encodeCursor(last.end_ns, last.id) : null };
+}
+
+/**
+ * `host \u001f pid` of the sessions whose agent process has an `exit` audit record at or after the session's start: those
+ * sessions are ended; the others are live (or their exit was not captured).
+ */
+async function exitedAgents(client: ClickHouseClient, database: string, spans: GenAiSpanEntry[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  const withStart = spans.filter((s) => s.start_time ?? s.end_time);
+  if (!withStart.length) return out;
+  const from = withStart.reduce((m, s) => Math.min(m, Date.parse((s.start_time ?? s.end_time)!)), Infinity);
+  const rs = await q<{ host: string; pid: number; last_ns: string }>(
+    client,
+    `SELECT host, pid, toString(toUnixTimestamp64Nano(max(ts))) AS last_ns FROM ${qualified(database, 'audit_events')}
+     WHERE type = 'process' AND action = 'exit' AND pid IN {pids:Array(UInt32)} AND host IN {hosts:Array(String)} AND ts >= fromUnixTimestamp64Nano({from:Int64}, 'UTC')
+     GROUP BY host, pid`,
+    { pids: [...new Set(withStart.map((s) => s.pid))], hosts: [...new Set(withStart.map((s) => s.host))], from: (BigInt(from) * 1_000_000n).toString() },
+  );
+  for (const s of withStart) {
+    const start = BigInt(Date.parse((s.start_time ?? s.end_time)!)) * 1_000_000n;
+    if (rs.some((r) => r.host === s.host && Number(r.pid) === s.pid && BigInt(r.last_ns) >= start)) out.add(`${s.host}\u001f${s.pid}`);
+  }
+  return out;
 }
 
 /** The first user prompt of each conversation's first call (from its stored, redacted request body). */
@@ -464,6 +544,8 @@ export function requestMessages(body: string): RequestMessage[] {
 /** Everything the session page shows: the session, its calls (with their new input messages), tool uses, spans and the process tree. */
 export interface SessionDetail {
   session: GenAiSpanEntry;
+  /** False once the agent process' exit is recorded. */
+  live: boolean;
   /** The session's calls, oldest first, each with the messages its request added since the previous call. */
   calls: Array<CallSummary & { new_messages: RequestMessage[] }>;
   tool_uses: ToolUseEntry[];
@@ -512,7 +594,8 @@ export async function getSession(client: ClickHouseClient, conversation: string,
     const all = await auditWindow(client, database, { host: session.host, fromNs, toNs, types: ['process', 'file', 'net'], limit: limit * 4 });
     audit = descendantsOf(session.pid, all).slice(0, limit);
   }
-  return { session, calls: withMessages, tool_uses, tool_spans, audit, audit_truncated: audit.length >= limit };
+  const live = !(await exitedAgents(client, database, [session])).has(`${session.host}\u001f${session.pid}`);
+  return { session, live, calls: withMessages, tool_uses, tool_spans, audit, audit_truncated: audit.length >= limit };
 }
 
 /** The audit records of `pid` and its descendants (by exec/fork parentage seen in the records). */

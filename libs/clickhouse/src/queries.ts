@@ -140,10 +140,17 @@ export async function listCalls(client: ClickHouseClient, opts: ListCallsOptions
 
 /**
  * LLM calls matching `where` (SQL conditions over `llm_calls` columns, parameters bound from `params`, which must hold
- * `limit`), newest first (`start_time DESC, call_id`), shaped as {@link CallSummary}. The one mapping of a stored call
+ * `limit`, and `offset` to skip rows), newest first (`start_time DESC, call_id`) unless `order` (an ORDER BY list over
+ * `llm_calls` columns, never user text) says otherwise, shaped as {@link CallSummary}. The one mapping of a stored call
  * for the CLI and the dashboard.
  */
-export async function selectCalls(client: ClickHouseClient, database: string, where: string[], params: Record<string, unknown>): Promise<CallSummary[]> {
+export async function selectCalls(
+  client: ClickHouseClient,
+  database: string,
+  where: string[],
+  params: Record<string, unknown>,
+  order = 'start_time DESC, call_id',
+): Promise<CallSummary[]> {
   type R = {
     call_id: string; start_ns: string; duration_ms: number; pid: number; process_name: string; server_address: string;
     http_status: number | null; operation: string; provider: string; request_model: string | null; response_model: string | null;
@@ -161,8 +168,8 @@ export async function selectCalls(client: ClickHouseClient, database: string, wh
             cost_usd, usage_source, usage_tokenizer, ${DETAIL_COLUMNS.join(', ')}
      FROM ${qualified(database, 'llm_calls')} FINAL
      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-     ORDER BY start_time DESC, call_id
-     LIMIT {limit:UInt32}`,
+     ORDER BY ${order}
+     LIMIT {limit:UInt32}${params.offset !== undefined ? ' OFFSET {offset:UInt64}' : ''}`,
     params,
   );
   return rs.map((r) => {

@@ -26,7 +26,7 @@ export function CallsPage() {
   const [p, set] = useParams();
   const r = useRange();
   const custom = Boolean(p.range || p.from);
-  const params = { cursor: p.cursor, provider: p.provider, model: p.model, agent: p.agent, pid: p.pid, status: p.status, error: p.error, q: p.q, conversation: p.conversation, ...(custom ? { from: r.from, to: r.to } : {}) };
+  const params = { cursor: p.cursor, sort: p.sort, order: p.order, provider: p.provider, model: p.model, agent: p.agent, pid: p.pid, status: p.status, error: p.error, q: p.q, conversation: p.conversation, ...(custom ? { from: r.from, to: r.to } : {}) };
   const calls = useQuery({ queryKey: ['calls', params], queryFn: () => get<Page<CallSummary>>('llm-calls', params) });
   return (
     <div>
@@ -47,7 +47,8 @@ export function CallsPage() {
       <Loaded q={calls}>
         {(page) => (
           <>
-            <DataTable testId="calls-table" rows={page.items} columns={columns} empty="no LLM call matches" />
+            <DataTable testId="calls-table" rows={page.items} columns={columns} empty="no LLM call matches"
+              sortable={{ start_time: 'start_time', input_tokens: 'input_tokens', output_tokens: 'output_tokens', cost_usd: 'cost', duration_ms: 'duration' }} />
             <Pager next={page.next_cursor} />
           </>
         )}

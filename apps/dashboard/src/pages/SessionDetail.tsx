@@ -55,12 +55,21 @@ function ProcessTree({ audit, agentPid }: { audit: AuditEntry[]; agentPid: numbe
       <span className="mono">pid {pid}</span> <Inert className="mono" text={label} />
       {cause && <span className="cause"> ← tool <Inert text={cause.tool_name} /> {cause.call_id && <span className="mono muted"><Inert text={cause.call_id} /></span>} {cause.llm_call_id && <Link to={`/calls/${encodeURIComponent(cause.llm_call_id)}`}>LLM call</Link>}{cause.ambiguous ? ' (ambiguous)' : ''}</span>}
       <ul>
-        {others(pid).slice(0, 50).map((o) => <li key={o.id} className="leaf">{o.type} <Inert className="mono" text={o.summary} />{o.caused_by && <span className="cause"> ← tool <Inert text={o.caused_by.tool_name} /></span>}</li>)}
+        {others(pid).length > 0 && (
+          <li className="leaf">
+            <details open={others(pid).length <= 8}>
+              <summary>{others(pid).filter((o) => o.type === 'file').length} file opens · {others(pid).filter((o) => o.type === 'net').length} connects</summary>
+              <ul>{others(pid).slice(0, 500).map((o) => <li key={o.id} className="leaf">{o.type} <Inert className="mono" text={o.summary} />{o.caused_by && <span className="cause"> ← tool <Inert text={o.caused_by.tool_name} /></span>}</li>)}</ul>
+            </details>
+          </li>
+        )}
         {depth < 20 && children(pid).map((c) => node(c.pid, String((c.details.argv as string[] | undefined)?.join(' ') ?? c.summary), depth + 1, c.caused_by))}
       </ul>
     </li>
   );
-  return <ul className="tree" data-testid="process-tree">{node(agentPid, '(agent)', 0)}</ul>;
+  const self = execs.filter((e) => e.pid === agentPid).pop();
+  const label = self ? String((self.details.argv as string[] | undefined)?.join(' ') ?? self.summary) : '(agent; its exec was not captured)';
+  return <ul className="tree" data-testid="process-tree">{node(agentPid, label, 0)}</ul>;
 }
 
 /** One timeline of the session: calls, tool uses and audit records, filterable by type, command/path and pid. */
@@ -94,7 +103,7 @@ function Conversation({ d }: { d: SessionDetail }) {
     <div className="conversation" data-testid="conversation">
       {d.calls.map((c) => (
         <div key={c.call_id} className="turn">
-          {c.new_messages.map((m, i) => (
+          {c.new_messages.filter((m) => !(m.role === 'tool' && m.tool_call_id && d.tool_uses.some((u) => u.call_id === m.tool_call_id))).map((m, i) => (
             m.role === 'system' ? <details key={i} className="msg system"><summary>system prompt</summary><InertBlock text={m.text} json={false} /></details>
               : <div key={i} className={`msg ${m.role}`}><span className="role">{m.role}</span><InertBlock text={m.text} json={false} /></div>
           ))}
@@ -131,7 +140,7 @@ export function SessionDetailPage() {
         return (
           <div data-testid="session-detail">
             <h1>Session <Inert text={s.agent_name ?? s.process_name} /> <Inert className="mono muted" text={s.conversation_id ?? ''} /></h1>
-            <p>{int(s.llm_calls)} LLM calls · {int(s.tool_uses)} tool uses ({int(s.tool_errors)} failed) · {int(s.input_tokens)} in / {int(s.output_tokens)} out · {usd(s.cost_usd)}{s.unpriced_calls ? ` + ${s.unpriced_calls} unpriced` : ''} · {time(s.start_time)} → {time(s.end_time)} · pid {s.pid} on <Inert text={s.host} /></p>
+            <p>{int(s.llm_calls)} LLM calls · {int(s.tool_uses)} tool uses ({int(s.tool_errors)} failed) · {int(s.input_tokens)} in / {int(s.output_tokens)} out · {usd(s.cost_usd)}{s.unpriced_calls ? ` + ${s.unpriced_calls} unpriced` : ''} · {time(s.start_time)} → {time(s.end_time)} · pid {s.pid} on <Inert text={s.host} /> · <b data-testid="session-state">{d.live ? 'live' : 'ended'}</b></p>
             <h2>span waterfall</h2>
             <Chart testId="waterfall" option={w.option} height={Math.max(120, 40 + w.bars.length * 28)} />
             <h2>conversation</h2>

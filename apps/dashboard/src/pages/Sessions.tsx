@@ -28,7 +28,7 @@ export function SessionsPage() {
   const [p, set] = useParams();
   const r = useRange();
   const custom = Boolean(p.range || p.from);
-  const params = { cursor: p.cursor, agent: p.agent, model: p.model, q: p.q, ...(custom ? { from: r.from, to: r.to } : {}) };
+  const params = { cursor: p.cursor, sort: p.sort, order: p.order, agent: p.agent, model: p.model, q: p.q, ...(custom ? { from: r.from, to: r.to } : {}) };
   const q = useQuery({ queryKey: ['sessions', params], queryFn: () => get<Page<SessionEntry>>('agent-sessions', params) });
   return (
     <div>
@@ -39,7 +39,8 @@ export function SessionsPage() {
         <FilterInput name="model" label="model" width={16} />
       </div>
       {custom ? <RangePicker /> : <p className="muted">all time · <button className="link" onClick={() => set({ range: '24h' })}>limit to a time range</button></p>}
-      <Loaded q={q}>{(page) => <><DataTable testId="sessions-table" rows={page.items} columns={columns} empty="no session matches" /><Pager next={page.next_cursor} /></>}</Loaded>
+      <Loaded q={q}>{(page) => <><DataTable testId="sessions-table" rows={page.items} columns={columns} empty="no session matches"
+        sortable={{ llm_calls: 'llm_calls', tool_uses: 'tool_uses', tokens: 'tokens', cost_usd: 'cost', start_time: 'first_activity', end_time: 'last_activity', duration_ms: 'duration' }} /><Pager next={page.next_cursor} /></>}</Loaded>
     </div>
   );
 }

@@ -2,8 +2,8 @@ import { BadRequestException, Controller, Get, NotFoundException, Param, Query, 
 import { ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { interval, map, merge, Observable } from 'rxjs';
 import {
-  deadLetterGroups, getCall, getExchange, getSession, overview, pageAudit, pageCalls, pageSessions, resolveRange, tableSizes, timeSeries,
-  type NsRange,
+  CALL_SORTS, deadLetterGroups, getCall, getExchange, getSession, overview, pageAudit, pageCalls, pageSessions, resolveRange, SESSION_SORTS, tableSizes, timeSeries,
+  type NsRange, type SortSpec,
 } from '@agentsight/clickhouse';
 import { decode, STREAMS, type CaptureStatus, type RawLossRecord } from '@agentsight/contracts';
 import { defaultPriceTable, priceCall } from '@agentsight/pricing';
@@ -35,6 +35,13 @@ function pidParam(s: string | undefined): number | undefined {
   if (s === undefined || s === '') return undefined;
   if (!/^\d+$/.test(s)) throw new BadRequestException(`pid must be a non-negative integer: ${s}`);
   return Number(s);
+}
+
+function sortParam(sort: string | undefined, order: string | undefined, keys: Record<string, string>): SortSpec | undefined {
+  if (!sort && !order) return undefined;
+  if (sort && !(sort in keys)) throw new BadRequestException(`sort must be one of ${Object.keys(keys).join(', ')}`);
+  if (order && order !== 'asc' && order !== 'desc') throw new BadRequestException('order must be asc or desc');
+  return { key: sort || Object.keys(keys)[0], dir: (order || 'desc') as 'asc' | 'desc' };
 }
 
 function cursorParam(s: string | undefined): string | undefined {
@@ -86,14 +93,15 @@ export class DashboardController {
   @ApiQuery({ name: 'status', required: false, enum: ['ok', 'error'] }) @ApiQuery({ name: 'error', required: false, description: 'error.type' })
   @ApiQuery({ name: 'q', required: false, description: 'search: answer text, tool calls, response id, model, request body (prompts)' })
   @ApiQuery({ name: 'from', required: false, description: RANGE_DOC }) @ApiQuery({ name: 'to', required: false, description: RANGE_DOC })
-  @ApiOkResponse({ description: 'Page<CallSummary>, newest first' })
+  @ApiQuery({ name: 'sort', required: false, enum: Object.keys(CALL_SORTS) }) @ApiQuery({ name: 'order', required: false, enum: ['desc', 'asc'] })
+  @ApiOkResponse({ description: 'Page<CallSummary>, newest first (or by `sort`)' })
   calls(@Query() p: Record<string, string | undefined>) {
     if (p.status && p.status !== 'ok' && p.status !== 'error') throw new BadRequestException('status must be ok or error');
     return bad(() => pageCalls(this.storage.client, {
       provider: p.provider || undefined, model: p.model || undefined, agent: p.agent || undefined, pid: pidParam(p.pid),
       conversation: p.conversation || undefined, status: (p.status || undefined) as 'ok' | 'error' | undefined, error: p.error || undefined, q: p.q || undefined,
       range: p.from || p.to ? range(p.from, p.to) : undefined,
-    }, { cursor: cursorParam(p.cursor), limit: limitParam(p.limit) })).catch(rethrowBad);
+    }, { cursor: cursorParam(p.cursor), limit: limitParam(p.limit), sort: sortParam(p.sort, p.order, CALL_SORTS) })).catch(rethrowBad);
   }
 
   @Get('llm-calls/:id')
@@ -131,11 +139,12 @@ export class DashboardController {
   @ApiQuery({ name: 'cursor', required: false }) @ApiQuery({ name: 'limit', required: false }) @ApiQuery({ name: 'agent', required: false })
   @ApiQuery({ name: 'model', required: false }) @ApiQuery({ name: 'q', required: false, description: 'search: prompts, answers, tool names/arguments/results, agent, conversation id' })
   @ApiQuery({ name: 'from', required: false, description: RANGE_DOC }) @ApiQuery({ name: 'to', required: false, description: RANGE_DOC })
-  @ApiOkResponse({ description: 'Page<SessionEntry> (invoke_agent events with totals and the first user prompt), newest activity first' })
+  @ApiQuery({ name: 'sort', required: false, enum: Object.keys(SESSION_SORTS) }) @ApiQuery({ name: 'order', required: false, enum: ['desc', 'asc'] })
+  @ApiOkResponse({ description: 'Page<SessionEntry> (invoke_agent events with totals, the first user prompt, live or ended), newest activity first (or by `sort`)' })
   sessions(@Query() p: Record<string, string | undefined>) {
     return bad(() => pageSessions(this.storage.client, {
       agent: p.agent || undefined, model: p.model || undefined, q: p.q || undefined, range: p.from || p.to ? range(p.from, p.to) : undefined,
-    }, { cursor: cursorParam(p.cursor), limit: limitParam(p.limit) })).catch(rethrowBad);
+    }, { cursor: cursorParam(p.cursor), limit: limitParam(p.limit), sort: sortParam(p.sort, p.order, SESSION_SORTS) })).catch(rethrowBad);
   }
 
   @Get('agent-sessions/:conversation')
@@ -212,7 +221,7 @@ export class DashboardController {
 }
 
 function rethrowBad(err: unknown): never {
-  if (err instanceof Error && /^(bad cursor|not a time|from must be)/.test(err.message)) throw new BadRequestException(err.message);
+  if (err instanceof Error && /^(bad cursor|not a time|from must be|sort must be)/.test(err.message)) throw new BadRequestException(err.message);
   throw err;
 }
 
