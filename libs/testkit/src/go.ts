@@ -33,12 +33,19 @@ export function goVersion(): string | null {
  * the build fails; the caller checks goToolchain() first.
  */
 export function buildGoClient(opts: { stripped: boolean; name?: string }): string {
+  return buildGoProgram(path.join(repoRoot(), 'libs/testkit/go-client'), { ...opts, name: opts.name ?? (opts.stripped ? 'goclient-s' : 'goclient') });
+}
+
+/**
+ * Builds the single-package Go program in `src` (go.mod + main.go, standard library only) the way buildGoClient
+ * does, cached under GO_CACHE_DIR/bin by content, toolchain and variant; returns the binary's path (named `name`).
+ */
+export function buildGoProgram(src: string, opts: { stripped: boolean; name: string }): string {
   const go = goToolchain();
   if (!go) throw new Error('no Go toolchain (apt golang-go)');
-  const src = path.join(repoRoot(), 'libs/testkit/go-client');
   const h = createHash('sha256').update(goVersion() ?? '').update(String(opts.stripped));
   for (const f of ['go.mod', 'main.go']) h.update(fs.readFileSync(path.join(src, f)));
-  const name = opts.name ?? (opts.stripped ? 'goclient-s' : 'goclient');
+  const name = opts.name;
   const dir = path.join(GO_CACHE_DIR, 'bin', h.digest('hex').slice(0, 16));
   const out = path.join(dir, name);
   if (fs.existsSync(out)) return out;

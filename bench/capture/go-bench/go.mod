@@ -1,0 +1,3 @@
+module agentsight.bench/gobench
+
+go 1.19
