@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BPF_REQUIRED, bpfUnavailableReason, buildGoClient, goToolchain, goVersion, probeBinary } from '@agentsight/testkit';
 import type { RawSslRecord } from '@agentsight/contracts';
-import { CaptureResult, captureClient, expectLosslessRun, expectSingleConnection, makeCert, startHttpsServer } from './harness';
+import { CaptureResult, captureClient, expectLosslessRun, expectSingleConnection, makeCert, reassemble, startHttpsServer } from './harness';
 
 const GO_WRITE = 'crypto/tls.(*Conn).Write';
 const GO_READ = 'crypto/tls.(*Conn).Read';
@@ -140,4 +140,39 @@ describeCapture('agentsight-probe Go crypto/tls capture (Go client built by gola
       });
     });
   }
+
+  // A Go program from Debian's archive: the `go` command itself (golang-go, Debian's build) fetching a module's info
+  // from a GOPROXY over HTTPS (net/http, the CA given by SSL_CERT_FILE). The local server answers every path with its
+  // own body, so `go` fails to parse it: only the wire is asserted.
+  describe("Debian's go command (GOPROXY over HTTPS)", () => {
+    const host = `go-cmd.test-${randomUUID().slice(0, 8)}`;
+    const mod = `example.com/m${randomUUID().slice(0, 8)}`;
+    let goBin: string;
+    let r: CaptureResult;
+
+    beforeAll(async () => {
+      goBin = fs.realpathSync(goToolchain()!);
+      const home = fs.mkdtempSync(path.join(tmp, 'gohome-'));
+      r = await captureClient(host, [goBin, 'mod', 'download', '-json', `${mod}@v1.0.0`], path.join(tmp, 'go-cmd.out'), () => undefined,
+        ['--binary-path', goBin], { GOPROXY: `https://127.0.0.1:${port}`, SSL_CERT_FILE: cert, GOSUMDB: 'off', GOFLAGS: '-mod=mod',
+          GOPATH: path.join(home, 'path'), GOCACHE: path.join(home, 'cache'), GOMODCACHE: path.join(home, 'mod'), HOME: home, GOTOOLCHAIN: 'local' });
+    }, 120000);
+
+    it('is located by .gopclntab and its HTTPS request and the answer are captured from (*Conn).Write / Read', () => {
+      expect(r.lines).toContainEqual({ event: 'attached', path: goBin, family: 'Go crypto/tls', how: 'gopclntab' });
+      expect(r.stopped).toMatchObject({ ringbuf_drops: 0, publish_failures: 0 });
+      const ssl = r.got.map((g) => g.rec).filter((x): x is RawSslRecord => x.kind === 'ssl' && x.pid === r.client.pid);
+      expect(new Set(ssl.map((x) => x.fn))).toEqual(new Set([GO_WRITE, GO_READ]));
+      const conns = [...new Set(ssl.map((x) => x.ssl))];
+      const streams = conns.map((c) => ({
+        w: reassemble(ssl.filter((x) => x.ssl === c && x.dir === 'write')).toString('latin1'),
+        rd: reassemble(ssl.filter((x) => x.ssl === c && x.dir === 'read')).toString('latin1'),
+      }));
+      const info = streams.filter((s) => s.w.startsWith(`GET /${mod}/@v/v1.0.0.info HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`));
+      expect(info).toHaveLength(1); // one request, captured once
+      expect(info[0].w.split(`GET /${mod}/@v/v1.0.0.info`).length).toBe(2);
+      expect(info[0].rd.startsWith('HTTP/1.1 200 OK\r\n')).toBe(true);
+      expect(info[0].rd).toContain(`RESP /${mod}/@v/v1.0.0.info len=0 sha=`);
+    });
+  });
 });
