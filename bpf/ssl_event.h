@@ -29,7 +29,9 @@ enum ssl_fn {
 	SSL_FN_DO_HANDSHAKE = 10, /* OpenSSL / BoringSSL SSL_do_handshake: struct as_ssl_hs_event, not plaintext */
 	SSL_FN_GO_WRITE = 11,     /* Go crypto/tls.(*Conn).Write (register ABI; `ssl` is the *tls.Conn) */
 	SSL_FN_GO_READ = 12,      /* Go crypto/tls.(*Conn).Read */
-	SSL_FN_COUNT = 13,
+	SSL_FN_RUSTLS_WRITE = 13, /* rustls CommonState::buffer_plaintext (`ssl` is the &mut CommonState) */
+	SSL_FN_RUSTLS_READ = 14,  /* rustls CommonState::take_received_plaintext (decrypted application data) */
+	SSL_FN_COUNT = 15,
 };
 
 enum ssl_dir {

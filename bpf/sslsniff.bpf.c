@@ -471,6 +471,210 @@ int retprobe_go_read(struct pt_regs *ctx)
 }
 
 /*
+ * rustls 0.23 (located in stripped binaries by locate_rustls.c), `ssl` = the connection's &mut CommonState (rdi):
+ *  - CommonState::buffer_plaintext(&mut self, payload: &OutboundChunks, ..) -> usize: the first `ret` bytes of the
+ *    payload. OutboundChunks = {0, ptr, len} (Single) or {chunks.ptr, chunks.len, start, end} (Multiple, the bytes
+ *    [start, end) of the concatenated &[&[u8]] slices); read at entry (the callee may reuse the by-reference copy).
+ *  - CommonState::take_received_plaintext(&mut self, bytes: &Payload): Payload = {cap or niche, ptr, len}; returns
+ *    nothing, so the length saved at entry is the call's payload.
+ */
+struct rustls_args {
+	__u64 ssl;
+	__u64 w[4];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct call_key);
+	__type(value, struct rustls_args);
+} rustls_calls SEC(".maps");
+
+/* Maximum iterations of the Multiple emitter: chunks skipped + fragments emitted. */
+#define RUSTLS_MAX_STEPS 4096
+
+struct rustls_multi_ctx {
+	__u64 chunks;  /* user address of the &[u8] array (ptr, len pairs) */
+	__u64 nchunks;
+	__u64 idx;     /* current chunk */
+	__u64 pos;     /* offset in the current chunk (first: bytes of `start` still to skip) */
+	__u64 done;    /* bytes emitted so far */
+	__u32 probe;
+	struct as_ssl_event hdr;
+};
+
+/* The Multiple emitter's state lives in a per-CPU map value, not on the stack: the verifier then sees its fields as
+ * unknown scalars instead of walking every constant chunk index. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rustls_multi_ctx);
+} rustls_multi SEC(".maps");
+
+/* bpf_loop's context must be on the stack: it holds the map value's address. */
+struct rustls_multi_ref {
+	struct rustls_multi_ctx *c;
+};
+
+static long rustls_multi_cb(__u32 i, void *data)
+{
+	struct rustls_multi_ctx *c = ((struct rustls_multi_ref *)data)->c;
+	__u64 pair[2], n, len = c->hdr.len;
+	struct probe_stat *st;
+	int err;
+
+	if (c->done >= len || c->idx >= c->nchunks || c->idx >= RUSTLS_MAX_STEPS)
+		return 1;
+	if (bpf_probe_read_user(pair, sizeof(pair), (const void *)(c->chunks + c->idx * 16)))
+		goto lost;
+	if (c->pos >= pair[1]) {
+		c->pos -= pair[1];
+		c->idx++;
+		return 0;
+	}
+	n = pair[1] - c->pos;
+	if (n > len - c->done)
+		n = len - c->done;
+	if (n > SSL_FRAG_MAX)
+		n = SSL_FRAG_MAX;
+	c->hdr.frag_offset = (__u32)c->done;
+	c->hdr.frag_len = (__u32)n;
+	err = emit_fragment(&c->hdr, sizeof(c->hdr), pair[0] + c->pos, n, SSL_FRAG_MAX);
+	if (err)
+		goto lost;
+	st = probe_stat_of(c->probe);
+	if (st) {
+		if (c->done == 0)
+			st->records++;
+		st->fragments++;
+		st->bytes += n;
+	}
+	c->done += n;
+	c->pos += n;
+	return c->done >= len;
+lost:
+	st = probe_stat_of(c->probe);
+	{
+		__u64 frags = drop_fragments(len - c->done, SSL_FRAG_MAX);
+
+		if (st)
+			st->ringbuf_drops += frags;
+	}
+	return 1;
+}
+
+static __always_inline int rustls_entry(__u32 fn, __u64 common, __u64 arg)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_key k = { .tid = (__u32)id, .fn = fn };
+	struct rustls_args a = { .ssl = common };
+
+	if (!pid_allowed(id >> 32, (__u32)bpf_get_current_uid_gid(), (struct task_struct *)bpf_get_current_task()))
+		return 0;
+	if (bpf_probe_read_user(a.w, sizeof(a.w), (const void *)arg))
+		return 0;
+	bpf_map_update_elem(&rustls_calls, &k, &a, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int rustls_return(struct pt_regs *ctx, __u32 fn)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_key k = { .tid = (__u32)id, .fn = fn };
+	struct rustls_args *ap = bpf_map_lookup_elem(&rustls_calls, &k);
+	struct rustls_multi_ctx *m;
+	__u32 zero = 0;
+	struct emit_ctx c = {};
+	struct rustls_args a;
+	__u64 len, single = 0;
+
+	if (!ap)
+		return 0;
+	a = *ap;
+	bpf_map_delete_elem(&rustls_calls, &k);
+	if (fn == SSL_FN_RUSTLS_READ) {
+		len = a.w[2];
+		single = a.w[1];
+	} else {
+		len = PT_REGS_RC(ctx);
+		if (a.w[0] == 0) {
+			single = a.w[1];
+			if (len > a.w[2])
+				len = a.w[2];
+		} else if (a.w[3] >= a.w[2] && len > a.w[3] - a.w[2]) {
+			len = a.w[3] - a.w[2];
+		}
+	}
+	if (len == 0)
+		return 0;
+	c.probe = (__u32)bpf_get_attach_cookie(ctx);
+	if (len > SSL_CALL_MAX) {
+		struct probe_stat *st = probe_stat_of(c.probe);
+		__u64 frags = drop_fragments(len, SSL_FRAG_MAX);
+
+		if (st)
+			st->ringbuf_drops += frags;
+		return 0;
+	}
+	c.hdr.type = EVENT_SSL;
+	c.hdr.ts_ns = bpf_ktime_get_boot_ns();
+	c.hdr.pid = id >> 32;
+	c.hdr.tid = (__u32)id;
+	c.hdr.uid = (__u32)bpf_get_current_uid_gid();
+	c.hdr.ssl = a.ssl;
+	c.hdr.len = (__u32)len;
+	c.hdr.fn = fn;
+	c.hdr.dir = fn == SSL_FN_RUSTLS_WRITE ? SSL_DIR_WRITE : SSL_DIR_READ;
+	bpf_get_current_comm(c.hdr.comm, sizeof(c.hdr.comm));
+	if (single) {
+		c.buf = single;
+		bpf_loop((len + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX, emit_frag_cb, &c, 0);
+		return 0;
+	}
+	m = bpf_map_lookup_elem(&rustls_multi, &zero);
+	if (!m)
+		return 0;
+	m->chunks = a.w[0];
+	m->nchunks = a.w[1];
+	m->idx = 0;
+	m->pos = a.w[2];
+	m->done = 0;
+	m->probe = c.probe;
+	m->hdr = c.hdr;
+	{
+		struct rustls_multi_ref ref = { .c = m };
+
+		bpf_loop(RUSTLS_MAX_STEPS, rustls_multi_cb, &ref, 0);
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(probe_rustls_write, void *common, void *payload)
+{
+	return rustls_entry(SSL_FN_RUSTLS_WRITE, (__u64)common, (__u64)payload);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(retprobe_rustls_write)
+{
+	return rustls_return(ctx, SSL_FN_RUSTLS_WRITE);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(probe_rustls_read, void *common, void *payload)
+{
+	return rustls_entry(SSL_FN_RUSTLS_READ, (__u64)common, (__u64)payload);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(retprobe_rustls_read)
+{
+	return rustls_return(ctx, SSL_FN_RUSTLS_READ);
+}
+
+/*
  * Exec of a traced process: wake the producer at once (the exec record itself, from process.bpf.c, is submitted
  * without a wakeup), so attach-on-exec runs before the new program gets far. Attached after process.bpf.c's exec
  * program, so it runs after it on the same tracepoint.

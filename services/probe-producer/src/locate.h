@@ -80,4 +80,8 @@ enum locate_status locate_go_tls(const struct elf_image *img, struct tls_locatio
 /** Stripped BoringSSL (Bun and `bun build --compile` programs), by error-site anchors and call graph: locate_boringssl.c. */
 enum locate_status locate_boringssl(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
 
+/** Stripped rustls 0.23 (Codex), CommonState's plaintext boundary by record_layer.rs anchors, entry shapes and call
+ * graph: locate_rustls.c. */
+enum locate_status locate_rustls(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
+
 #endif

@@ -58,6 +58,8 @@ static const char *const ssl_fns[SSL_FN_COUNT] = {
 	[SSL_FN_DO_HANDSHAKE] = "SSL_do_handshake",
 	[SSL_FN_GO_WRITE] = "crypto/tls.(*Conn).Write",
 	[SSL_FN_GO_READ] = "crypto/tls.(*Conn).Read",
+	[SSL_FN_RUSTLS_WRITE] = "rustls::CommonState::buffer_plaintext",
+	[SSL_FN_RUSTLS_READ] = "rustls::CommonState::take_received_plaintext",
 };
 
 /*
@@ -1190,6 +1192,8 @@ static bool attach_fn(const char *open_path, const char *binary, enum ssl_fn fn,
 		[SSL_FN_DO_HANDSHAKE] = s->progs.probe_ssl_do_handshake,
 		[SSL_FN_GO_WRITE] = s->progs.probe_go_write,
 		[SSL_FN_GO_READ] = s->progs.probe_go_read,
+		[SSL_FN_RUSTLS_WRITE] = s->progs.probe_rustls_write,
+		[SSL_FN_RUSTLS_READ] = s->progs.probe_rustls_read,
 	};
 	struct bpf_program *ret[SSL_FN_COUNT] = {
 		[SSL_FN_WRITE] = s->progs.retprobe_ssl_write,
@@ -1205,6 +1209,8 @@ static bool attach_fn(const char *open_path, const char *binary, enum ssl_fn fn,
 		[SSL_FN_DO_HANDSHAKE] = s->progs.retprobe_ssl_do_handshake,
 		[SSL_FN_GO_WRITE] = s->progs.retprobe_go_write,
 		[SSL_FN_GO_READ] = s->progs.retprobe_go_read,
+		[SSL_FN_RUSTLS_WRITE] = s->progs.retprobe_rustls_write,
+		[SSL_FN_RUSTLS_READ] = s->progs.retprobe_rustls_read,
 	};
 	int id = g.nprobes;
 	LIBBPF_OPTS(bpf_uprobe_opts, eo, .func_name = func_name, .retprobe = false, .bpf_cookie = (__u64)id);

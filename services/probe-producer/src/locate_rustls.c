@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Locating rustls 0.23's plaintext boundary in stripped static Rust binaries (Codex: static-pie musl, rustls + ring),
+ * where every rustls function is a candidate for inlining and nothing is exported.
+ *
+ * The two functions (rustls/src/common_state.rs), both methods of `CommonState`, the state every rustls connection
+ * (client or server) owns exactly one of, so `&mut CommonState` (rdi) is the connection's identity in both
+ * directions, like an SSL*:
+ *
+ *  - WRITE: `CommonState::buffer_plaintext(&mut self, payload: OutboundChunks, sendable_plaintext: &mut
+ *    ChunkVecBuffer) -> usize`, the one function every `Writer::write` / `write_vectored` goes through: it encrypts
+ *    the payload (handshake done) or buffers it until the handshake is done (the buffered bytes are later sent by
+ *    `start_outgoing_traffic`, which this probe does not hook: each byte is captured once, when written). It returns
+ *    how many bytes of the payload it accepted (a prefix, when `sendable_tls` is over its limit). OutboundChunks,
+ *    passed by reference (rsi): `Single(&[u8])` = {0, ptr, len}; `Multiple { chunks: &[&[u8]], start, end }` =
+ *    {chunks.ptr, chunks.len, start, end}; the capture is the first `ret` bytes of that concatenation.
+ *  - READ: `CommonState::take_received_plaintext(&mut self, bytes: Payload)`: every decrypted application-data
+ *    record, on its way into `received_plaintext` (whatever API the application reads it with later: `Reader::read`,
+ *    `fill_buf`/`consume`). Payload (rsi) = {cap or niche, ptr, len} (Owned(Vec) or Borrowed(&[u8])).
+ *
+ * How they are found (rustc's inlining differs between releases, so neither is found by its own bytes alone):
+ *  1. The build: `…/rustls-0.23.N/src/record_layer.rs` in the string regions, and the panic `Location`s
+ *     ({file ptr, file len, line, col}) in the data segments that name it. Without the string the binary has no
+ *     rustls 0.23 (ABSENT).
+ *  2. The record layer: every function whose code loads one of those Locations (`lea r, [rip+d]`, decoded by Zydis;
+ *     `RecordLayer::encrypt_outgoing`'s assertions, standalone or inlined into its callers), with its extent from the
+ *     .eh_frame FDE (Rust binaries always carry unwind tables).
+ *  3. WRITE: the unique function that (a) starts with `Option::take` of a field of `*rdi` (`mov r, [rdi+D]` then a
+ *     store to `[rdi+D]`: buffer_plaintext's inlined `perhaps_write_key_update` taking `queued_key_update_message`),
+ *     (b) reads OutboundChunks' `start`/`end` words ([P+0x10], [P+0x18], P = rsi or its copy), and (c) reaches a
+ *     record-layer function within two direct calls or jumps (buffer_plaintext -> send_appdata_encrypt ->
+ *     encrypt_outgoing).
+ *  4. READ: the unique function that stores 32 into a byte of `*rdi` first (`temper_counters.received_app_data()`
+ *     resets `allowed_key_update_requests` to 32) and loads the Payload's three words [rsi], [rsi+8], [rsi+0x10]
+ *     within its first instructions, and (second check) is called directly from at least two functions (the client
+ *     and server traffic states), none of them the WRITE function.
+ * Every rule must pick exactly one function, or nothing is located (UNRECOGNISED, with the reason).
+ */
+#define _GNU_SOURCE /* memmem */
+#include "locate.h"
+
+#include <Zydis/Zydis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ANCHOR_FILES 8
+#define MAX_LOCS 64
+#define MAX_RL_FUNCS 64
+#define MAX_FN_INSNS 4096
+#define MAX_NOT_RL 8192
+#define MAX_CANDS 16
+
+struct fde_table {
+	const uint8_t *tab; /* eh_frame_hdr binary search table: {int32 start, int32 fde} relative to hdr_addr */
+	uint32_t count;
+	uint64_t hdr_addr;
+};
+
+struct rscan {
+	const struct elf_image *img;
+	ZydisDecoder dec;
+	struct fde_table fdes;
+	uint64_t locs[MAX_LOCS];
+	int nlocs;
+	uint64_t rl_funcs[MAX_RL_FUNCS]; /* starts of record-layer functions (found so far) */
+	int nrl;
+	uint64_t not_rl[MAX_NOT_RL]; /* starts of functions known not to be */
+	int nnot;
+};
+
+static const uint8_t *code_at(const struct elf_image *img, uint64_t vaddr, size_t *avail)
+{
+	int i;
+
+	for (i = 0; i < img->nsegs; i++) {
+		const struct elf_segment *s = &img->segs[i];
+
+		if (s->exec && vaddr >= s->vaddr && vaddr - s->vaddr < s->filesz) {
+			*avail = (size_t)(s->filesz - (vaddr - s->vaddr));
+			return img->data + s->offset + (vaddr - s->vaddr);
+		}
+	}
+	return NULL;
+}
+
+static bool decode(const struct rscan *sc, uint64_t v, ZydisDecodedInstruction *ins, ZydisDecodedOperand *ops)
+{
+	size_t avail;
+	const uint8_t *p = code_at(sc->img, v, &avail);
+
+	return p && ZYAN_SUCCESS(ZydisDecoderDecodeFull(&sc->dec, p, avail > 15 ? 15 : avail, ins, ops));
+}
+
+/* Bytes at vaddr anywhere in a PT_LOAD segment's file bytes (n readable), or NULL. */
+static const uint8_t *bytes_at(const struct elf_image *img, uint64_t vaddr, size_t n)
+{
+	int64_t off = elf_image_vaddr_to_offset(img, vaddr);
+
+	return off >= 0 && (uint64_t)off + n <= img->size ? img->data + off : NULL;
+}
+
+static bool fde_init(struct rscan *sc)
+{
+	const uint8_t *d;
+	uint64_t size, addr;
+
+	if (!elf_image_section(sc->img, ".eh_frame_hdr", &d, &size, &addr) || size < 12 || d[0] != 1 ||
+	    d[2] != 0x03 /* udata4 count */ || d[3] != 0x3b /* datarel sdata4 table */)
+		return false;
+	memcpy(&sc->fdes.count, d + 8, 4);
+	if (12 + (uint64_t)sc->fdes.count * 8 > size)
+		return false;
+	sc->fdes.tab = d + 12;
+	sc->fdes.hdr_addr = addr;
+	return true;
+}
+
+static uint64_t fde_start(const struct rscan *sc, uint32_t i)
+{
+	int32_t s;
+
+	memcpy(&s, sc->fdes.tab + (size_t)i * 8, 4);
+	return sc->fdes.hdr_addr + (uint64_t)(int64_t)s;
+}
+
+/* The function range [*start, *end) of FDE i (pc_begin pcrel sdata4, pc_range udata4, as LLVM emits). */
+static bool fde_range(const struct rscan *sc, uint32_t i, uint64_t *start, uint64_t *end)
+{
+	int32_t f, pc;
+	uint32_t range;
+	uint64_t fde;
+	const uint8_t *p;
+
+	memcpy(&f, sc->fdes.tab + (size_t)i * 8 + 4, 4);
+	fde = sc->fdes.hdr_addr + (uint64_t)(int64_t)f;
+	p = bytes_at(sc->img, fde, 16);
+	if (!p)
+		return false;
+	memcpy(&pc, p + 8, 4);
+	memcpy(&range, p + 12, 4);
+	*start = fde + 8 + (uint64_t)(int64_t)pc;
+	*end = *start + range;
+	return *start == fde_start(sc, i);
+}
+
+/* The function containing v: its start and end; false when no FDE covers v. */
+static bool func_of(const struct rscan *sc, uint64_t v, uint64_t *start, uint64_t *end)
+{
+	uint32_t lo = 0, hi = sc->fdes.count;
+
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (fde_start(sc, mid) <= v)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (!sc->fdes.count || !fde_range(sc, lo, start, end))
+		return false;
+	return v >= *start && v < *end;
+}
+
+/* String regions: `.rodata` when present, else every non-exec PT_LOAD segment. */
+static int string_regions(const struct elf_image *img, const uint8_t **data, uint64_t *size, uint64_t *vaddr, int max)
+{
+	int s, n = 0;
+
+	if (elf_image_section(img, ".rodata", &data[0], &size[0], &vaddr[0]))
+		return 1;
+	for (s = 0; s < img->nsegs && n < max; s++) {
+		if (img->segs[s].exec)
+			continue;
+		data[n] = img->data + img->segs[s].offset;
+		size[n] = img->segs[s].filesz;
+		vaddr[n++] = img->segs[s].vaddr;
+	}
+	return n;
+}
+
+/*
+ * Step 1: the end addresses of strings "…/rustls-0.23.N/src/record_layer.rs" (Rust strings are not NUL-terminated:
+ * a Location names its file by pointer and length), and the version into build.
+ */
+static int find_anchor_files(const struct elf_image *img, uint64_t *ends, int max, char *build, size_t buildlen)
+{
+	static const char needle[] = "/rustls-0.23.";
+	static const char tail[] = "/src/record_layer.rs";
+	const uint8_t *rdata[ELF_IMAGE_MAX_SEGS];
+	uint64_t rsize[ELF_IMAGE_MAX_SEGS], rvaddr[ELF_IMAGE_MAX_SEGS];
+	int s, n = 0, nr = string_regions(img, rdata, rsize, rvaddr, ELF_IMAGE_MAX_SEGS);
+
+	for (s = 0; s < nr; s++) {
+		const uint8_t *base = rdata[s], *at = base, *end = base + rsize[s];
+
+		while (at < end && n < max) {
+			const uint8_t *hit = memmem(at, (size_t)(end - at), needle, sizeof(needle) - 1), *v;
+			size_t tl = sizeof(tail) - 1;
+
+			if (!hit)
+				break;
+			at = hit + 1;
+			v = hit + sizeof(needle) - 1;
+			while (v < end && *v >= '0' && *v <= '9')
+				v++;
+			if (v == hit + sizeof(needle) - 1 || v + tl > end || memcmp(v, tail, tl))
+				continue;
+			if (!build[0])
+				snprintf(build, buildlen, "rustls 0.23.%.*s", (int)(v - (hit + sizeof(needle) - 1)),
+					 (const char *)hit + sizeof(needle) - 1);
+			ends[n++] = rvaddr[s] + (uint64_t)(v + tl - base);
+		}
+	}
+	return n;
+}
+
+/* Step 1b: Location structs {ptr, len, line, col} whose file string ends at one of ends. */
+static void find_locations(struct rscan *sc, const uint64_t *ends, int nends)
+{
+	const struct elf_image *img = sc->img;
+	int s, e;
+
+	for (s = 0; s < img->nsegs; s++) {
+		const struct elf_segment *seg = &img->segs[s];
+		const uint8_t *p = img->data + seg->offset;
+		uint64_t i;
+
+		if (seg->exec)
+			continue;
+		for (i = (8 - (seg->vaddr & 7)) & 7; i + 24 <= seg->filesz && sc->nlocs < MAX_LOCS; i += 8) {
+			uint64_t ptr, len;
+
+			memcpy(&len, p + i + 8, 8);
+			if (len == 0 || len > 512)
+				continue;
+			memcpy(&ptr, p + i, 8);
+			for (e = 0; e < nends; e++)
+				if (ptr + len == ends[e])
+					sc->locs[sc->nlocs++] = seg->vaddr + i;
+		}
+	}
+}
+
+static bool is_loc(const struct rscan *sc, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < sc->nlocs; i++)
+		if (sc->locs[i] == v)
+			return true;
+	return false;
+}
+
+static bool in_list(const uint64_t *l, int n, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (l[i] == v)
+			return true;
+	return false;
+}
+
+/* Step 2: the function [start, end) loads a Location (lea r64, [rip+disp32], decoded). */
+static bool loads_location(const struct rscan *sc, uint64_t start, uint64_t end)
+{
+	uint64_t v = start;
+	int k = 0;
+
+	while (v < end && k++ < MAX_FN_INSNS) {
+		ZydisDecodedInstruction ins;
+		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+		uint64_t t;
+
+		if (!decode(sc, v, &ins, ops))
+			break;
+		if (ins.mnemonic == ZYDIS_MNEMONIC_LEA && ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+		    ops[1].mem.base == ZYDIS_REGISTER_RIP && ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&ins, &ops[1], v, &t)) &&
+		    is_loc(sc, t))
+			return true;
+		v += ins.length;
+	}
+	return false;
+}
+
+/* A record-layer function: one loading a record_layer.rs Location (memoised in sc->rl_funcs / not_rl). */
+static bool is_record_layer(struct rscan *sc, uint64_t start)
+{
+	uint64_t s, e;
+
+	if (in_list(sc->rl_funcs, sc->nrl, start))
+		return true;
+	if (in_list(sc->not_rl, sc->nnot, start))
+		return false;
+	if (func_of(sc, start, &s, &e) && s == start && loads_location(sc, s, e)) {
+		if (sc->nrl < MAX_RL_FUNCS)
+			sc->rl_funcs[sc->nrl++] = start;
+		return true;
+	}
+	if (sc->nnot < MAX_NOT_RL)
+		sc->not_rl[sc->nnot++] = start;
+	return false;
+}
+
+/* Direct call / jmp targets of the function [start, end) (up to max). */
+static int direct_targets(const struct rscan *sc, uint64_t start, uint64_t end, uint64_t *out, int max)
+{
+	uint64_t v = start;
+	int n = 0, k = 0;
+
+	while (v < end && k++ < MAX_FN_INSNS) {
+		ZydisDecodedInstruction ins;
+		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+		uint64_t t;
+
+		if (!decode(sc, v, &ins, ops))
+			break;
+		if ((ins.meta.category == ZYDIS_CATEGORY_CALL || ins.meta.category == ZYDIS_CATEGORY_UNCOND_BR) &&
+		    ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&ins, &ops[0], v, &t)) &&
+		    (t < start || t >= end) && n < max && !in_list(out, n, t))
+			out[n++] = t;
+		v += ins.length;
+	}
+	return n;
+}
+
+/* Step 3c: the function [start, end) reaches a record-layer function within two direct calls/jumps. */
+static bool reaches_record_layer(struct rscan *sc, uint64_t start, uint64_t end)
+{
+	uint64_t t1[256], t2[256];
+	int n1 = direct_targets(sc, start, end, t1, 256), i, j;
+
+	if (loads_location(sc, start, end))
+		return true;
+	for (i = 0; i < n1; i++) {
+		uint64_t s2, e2;
+		int n2;
+
+		if (is_record_layer(sc, t1[i]))
+			return true;
+		if (!func_of(sc, t1[i], &s2, &e2) || s2 != t1[i])
+			continue;
+		n2 = direct_targets(sc, s2, e2, t2, 256);
+		for (j = 0; j < n2; j++)
+			if (is_record_layer(sc, t2[j]))
+				return true;
+	}
+	return false;
+}
+
+static ZydisRegister reg64(ZydisRegister r)
+{
+	return ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r);
+}
+
+static bool is_mem(const ZydisDecodedOperand *op, ZydisRegister base, int64_t disp)
+{
+	return op->type == ZYDIS_OPERAND_TYPE_MEMORY && reg64(op->mem.base) == base && op->mem.index == ZYDIS_REGISTER_NONE &&
+	       op->mem.disp.value == disp;
+}
+
+/* Step 3a/3b: buffer_plaintext's entry shape (see the file comment). */
+static bool write_shape(const struct rscan *sc, uint64_t start, uint64_t end)
+{
+	ZydisRegister payload[4] = { ZYDIS_REGISTER_RSI };
+	int npayload = 1, k, p;
+	int64_t took = -1;
+	bool take = false, w10 = false, w18 = false;
+	uint64_t v = start;
+
+	for (k = 0; v < end && k < 400; k++) {
+		ZydisDecodedInstruction ins;
+		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+
+		if (k == 20 && !take)
+			return false; /* cheap filter first: most functions stop here */
+		if (!decode(sc, v, &ins, ops))
+			return false;
+		if (ins.mnemonic == ZYDIS_MNEMONIC_MOV && ins.operand_count_visible == 2) {
+			/* copies of rsi */
+			if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+			    reg64(ops[1].reg.value) == ZYDIS_REGISTER_RSI && ops[0].size == 64 && npayload < 4)
+				payload[npayload++] = reg64(ops[0].reg.value);
+			/* Option::take of [rdi+D], within the first instructions */
+			if (k < 16 && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && ops[0].size == 64 &&
+			    ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY && reg64(ops[1].mem.base) == ZYDIS_REGISTER_RDI &&
+			    ops[1].mem.index == ZYDIS_REGISTER_NONE && ops[1].mem.disp.value > 0)
+				took = ops[1].mem.disp.value;
+			else if (k < 20 && took > 0 && ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[0].size == 64 &&
+				 is_mem(&ops[0], ZYDIS_REGISTER_RDI, took))
+				take = true;
+			for (p = 0; p < npayload; p++) {
+				if (is_mem(&ops[1], payload[p], 0x10))
+					w10 = true;
+				if (is_mem(&ops[1], payload[p], 0x18))
+					w18 = true;
+			}
+		}
+		v += ins.length;
+	}
+	return take && w10 && w18;
+}
+
+/* Step 4: take_received_plaintext's entry shape (see the file comment). */
+static bool read_shape(const struct rscan *sc, uint64_t start, uint64_t end)
+{
+	bool store32 = false, w0 = false, w8 = false, w16 = false;
+	uint64_t v = start;
+	int k;
+
+	for (k = 0; v < end && k < 12; k++) {
+		ZydisDecodedInstruction ins;
+		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+
+		if (!decode(sc, v, &ins, ops) || ins.meta.category == ZYDIS_CATEGORY_CALL ||
+		    ins.meta.category == ZYDIS_CATEGORY_RET || ins.meta.category == ZYDIS_CATEGORY_UNCOND_BR)
+			break;
+		if (ins.mnemonic == ZYDIS_MNEMONIC_MOV && ins.operand_count_visible == 2) {
+			if (!store32 && ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[0].size == 8 &&
+			    reg64(ops[0].mem.base) == ZYDIS_REGISTER_RDI && ops[0].mem.index == ZYDIS_REGISTER_NONE &&
+			    ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ops[1].imm.value.u == 32)
+				store32 = true;
+			else if (ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY && !store32)
+				return false; /* another store first */
+			if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && ops[0].size == 64) {
+				w0 |= is_mem(&ops[1], ZYDIS_REGISTER_RSI, 0);
+				w8 |= is_mem(&ops[1], ZYDIS_REGISTER_RSI, 8);
+				w16 |= is_mem(&ops[1], ZYDIS_REGISTER_RSI, 0x10);
+			}
+		}
+		v += ins.length;
+	}
+	return store32 && w0 && w8 && w16;
+}
+
+/* Byte prefilters on a function's first 64 bytes before decoding it (most of a binary's functions fail them). */
+static bool may_store32(const uint8_t *p)
+{
+	int i;
+
+	/* mov byte [rdi+disp32], 32: c6 87 d32 20; mov byte [rdi+disp8], 32: c6 47 d8 20 */
+	for (i = 0; i + 7 <= 48; i++)
+		if (p[i] == 0xc6 && ((p[i + 1] == 0x87 && p[i + 6] == 0x20) || (p[i + 1] == 0x47 && p[i + 3] == 0x20)))
+			return true;
+	return false;
+}
+
+static bool may_load_rdi(const uint8_t *p)
+{
+	int i;
+
+	/* mov r64, [rdi+disp]: REX.W (48/4c) 8b modrm with rm = rdi (111) and a displacement */
+	for (i = 0; i + 3 <= 64; i++)
+		if ((p[i] == 0x48 || p[i] == 0x4c) && p[i + 1] == 0x8b && (p[i + 2] & 0x07) == 0x07 &&
+		    ((p[i + 2] & 0xc0) == 0x40 || (p[i + 2] & 0xc0) == 0x80))
+			return true;
+	return false;
+}
+
+/* Number of direct calls (e8 rel32) to target from functions other than `except` (counted up to 8). */
+static int direct_callers(const struct rscan *sc, uint64_t target, uint64_t except)
+{
+	const struct elf_image *img = sc->img;
+	uint64_t seen[8];
+	int s, n = 0;
+
+	for (s = 0; s < img->nsegs && n < 8; s++) {
+		const uint8_t *base = img->data + img->segs[s].offset, *end = base + img->segs[s].filesz, *p = base;
+		uint64_t vbase = img->segs[s].vaddr;
+
+		if (!img->segs[s].exec)
+			continue;
+		size_t i, len = (size_t)(end - base);
+
+		(void)p;
+		for (i = 0; i + 5 <= len && n < 8; i++) {
+			int32_t rel;
+			uint64_t v, fs, fe;
+
+			if (base[i] != 0xe8)
+				continue;
+			v = vbase + i;
+			memcpy(&rel, base + i + 1, 4);
+			if (v + 5 + (uint64_t)(int64_t)rel != target)
+				continue;
+			if (!func_of(sc, v, &fs, &fe) || fs == except || in_list(seen, n, fs))
+				continue;
+			seen[n++] = fs;
+		}
+	}
+	return n;
+}
+
+enum locate_status locate_rustls(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen)
+{
+	struct rscan *sc;
+	uint64_t ends[MAX_ANCHOR_FILES], wc[MAX_CANDS], rc[MAX_CANDS];
+	int nends, nw = 0, nr = 0, ncallers;
+	uint32_t i;
+	enum locate_status st = LOCATE_UNRECOGNISED;
+	char build[64] = "";
+	const char *failed = NULL;
+
+	if (img->machine != 62 /* EM_X86_64 */)
+		return LOCATE_ABSENT;
+	nends = find_anchor_files(img, ends, MAX_ANCHOR_FILES, build, sizeof(build));
+	if (!nends)
+		return LOCATE_ABSENT;
+	sc = calloc(1, sizeof(*sc));
+	if (!sc) {
+		snprintf(why, whylen, "out of memory");
+		return LOCATE_ABSENT;
+	}
+	sc->img = img;
+	ZydisDecoderInit(&sc->dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+	loc->family = "rustls";
+	loc->how = "anchors";
+	snprintf(loc->build, sizeof(loc->build), "%s", build);
+	loc->nfns = 2;
+	loc->fns[0].fn = SSL_FN_RUSTLS_WRITE;
+	loc->fns[1].fn = SSL_FN_RUSTLS_READ;
+	find_locations(sc, ends, nends);
+	if (!sc->nlocs) {
+		/* The source path without a panic Location naming it: this probe or another tool holding the string. */
+		st = LOCATE_ABSENT;
+		goto out;
+	}
+	if (!fde_init(sc)) {
+		snprintf(why, whylen, "no usable .eh_frame_hdr (function extents unknown)");
+		goto out;
+	}
+	for (i = 0; i < sc->fdes.count; i++) {
+		uint64_t s, e;
+		size_t avail;
+		const uint8_t *p;
+
+		if (!fde_range(sc, i, &s, &e) || e - s > 0x10000 || !(p = code_at(img, s, &avail)) || avail < 64)
+			continue;
+		if (may_store32(p) && read_shape(sc, s, e) && nr < MAX_CANDS)
+			rc[nr++] = s;
+		if (may_load_rdi(p) && write_shape(sc, s, e) && reaches_record_layer(sc, s, e) && nw < MAX_CANDS)
+			wc[nw++] = s;
+	}
+	if (nw != 1) {
+		failed = "buffer_plaintext";
+		snprintf(why, whylen, "CommonState::buffer_plaintext: %s with its entry shape reaching the record layer",
+			 nw ? "several functions" : "no function");
+		goto out;
+	}
+	if (nr != 1) {
+		failed = "take_received_plaintext";
+		snprintf(why, whylen, "CommonState::take_received_plaintext: %s with its entry shape",
+			 nr ? "several functions" : "no function");
+		goto out;
+	}
+	ncallers = direct_callers(sc, rc[0], wc[0]);
+	if (ncallers < 2) {
+		failed = "take_received_plaintext";
+		snprintf(why, whylen, "second check: take_received_plaintext candidate at 0x%llx has %d direct caller(s), "
+			 "not the traffic states of both sides", (unsigned long long)rc[0], ncallers);
+		goto out;
+	}
+	{
+		int64_t wo = elf_image_vaddr_to_offset(img, wc[0]), ro = elf_image_vaddr_to_offset(img, rc[0]);
+
+		if (wo < 0 || ro < 0) {
+			snprintf(why, whylen, "located address not in the file");
+			goto out;
+		}
+		loc->fns[0].offset = (uint64_t)wo;
+		loc->fns[1].offset = (uint64_t)ro;
+	}
+	snprintf(loc->method, sizeof(loc->method), "record_layer.rs locations + entry shapes + call graph");
+	st = LOCATE_FOUND;
+out:
+	if (st == LOCATE_UNRECOGNISED) {
+		for (i = 0; i < (uint32_t)loc->nfns; i++) {
+			const char *name = loc->fns[i].fn == SSL_FN_RUSTLS_WRITE ? "buffer_plaintext" : "take_received_plaintext";
+
+			if (failed && strcmp(failed, name))
+				snprintf(loc->fns[i].detail, sizeof(loc->fns[i].detail), "not located (%s failed first)", failed);
+			else
+				snprintf(loc->fns[i].detail, sizeof(loc->fns[i].detail), "%.95s", why);
+		}
+	}
+	free(sc);
+	return st;
+}
