@@ -150,8 +150,9 @@ describe('BatchWriter', () => {
     });
     const stored: string[] = [];
     for (const id of ['a', 'b', 'c']) writer.add('probe', { id, v: 1 }, () => stored.push(id));
-    // The table does not exist yet: inserts fail and are retried; nothing may be acknowledged.
-    await new Promise((r) => setTimeout(r, 300));
+    // The table does not exist yet: inserts fail and are retried; nothing may be acknowledged. (Waits for two
+    // failed attempts rather than a fixed time: an insert into embedded chDB can take seconds on a loaded machine.)
+    for (let i = 0; i < 1000 && errors.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
     expect(stored).toEqual([]);
     expect(errors.length).toBeGreaterThanOrEqual(2);
     expect(writer.pending).toBe(3);
@@ -170,7 +171,8 @@ describe('BatchWriter', () => {
     const stored: string[] = [];
     writer.add('probe', { id: 'e', v: 2 }, () => stored.push('e'));
     writer.add('probe', { id: 'f', v: 2 }, () => stored.push('f'));
-    for (let i = 0; i < 100 && stored.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    // maxDelayMs is a minute: the rows can only be stored this soon by the maxRows flush.
+    for (let i = 0; i < 1000 && stored.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
     expect(stored).toEqual(['e', 'f']);
     const failed: unknown[] = [];
     writer.add('no_such_table', { id: 'x' }, () => stored.push('x'), (err) => failed.push(err));

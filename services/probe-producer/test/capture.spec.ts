@@ -258,12 +258,14 @@ describeCapture('agentsight-probe real capture', () => {
       expect(c.seq).toBeGreaterThan(b.lastSeq);
       expect(c.reason).toBe('process_exit');
     }
-    // Low-rate records are not held back in the ring buffer: exec records reach JetStream quickly.
+    // Low-rate records are not held back in the ring buffer until it fills or the probe stops: exec records reach
+    // JetStream within the periodic consume (100 ms) plus publish. A coarse bound, so a loaded machine does not fail
+    // it; the latency figures themselves are measured in bench/.
     const delays = got.filter((g) => g.rec.kind === 'proc' && (g.rec as RawProcRecord).event === 'exec')
       .map((g) => Number(g.jsTimestampNs - normalizeNs(g.rec.ts_wall_ns)) / 1e6);
     console.log(`exec record capture->JetStream delay (ms): ${delays.map((d) => d.toFixed(1)).join(', ')}`); // eslint-disable-line no-console
     expect(delays.length).toBe(Object.keys(clients).length);
-    for (const d of delays) expect(d).toBeLessThan(250);
+    for (const d of delays) expect(d).toBeLessThan(1500);
   });
 
   it('reassembles curl (SSL_write/SSL_read) request and response exactly', () => {
