@@ -246,6 +246,9 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
     expect(await prod.getByTestId('records').textContent()).toBe(cap.producers[0].records.toLocaleString('en-US'));
     expect(await prod.getByTestId('kernel-loss').textContent()).toContain(`${cap.producers[0].ringbuf_drops} lost in the kernel`);
     await page.getByTestId('tables').getByText('llm_calls').waitFor();
+    // The example agent's TLS all went through probed functions: nothing to report as not captured.
+    expect(cap.not_captured).toEqual([]);
+    await page.getByTestId('not-captured').getByText('every TLS connection seen was captured by a probe').waitFor();
     await shot(page, 'capture');
     await page.close();
   });

@@ -505,7 +505,7 @@ export type AuditEntry = Omit<AuditRow, 'details'> & { details: Record<string, u
 
 export interface ListAuditOptions extends DbOption {
   pid?: number;
-  /** Only this audit type (`llm` | `process` | `file` | `net`, contract `AUDIT_TYPES`). */
+  /** Only this audit type (`llm` | `tool` | `process` | `file` | `net` | `capture`, contract `AUDIT_TYPES`). */
   type?: AuditType;
   since?: TimeInput;
   /** Max rows (default 200), newest first. */

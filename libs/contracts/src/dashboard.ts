@@ -167,4 +167,26 @@ export interface CaptureStatus {
   nats_error: string | null;
   tables: Array<{ table: string; rows: number; bytes: number }>;
   dead_letters: DeadLetterGroup[];
+  /**
+   * TLS traffic of traced processes that no probe recorded (stored `capture` audit records from RawTlsNoticeRecord:
+   * one per process and reason), newest first, at most 100: which binary or library, and why.
+   */
+  not_captured: NotCapturedEntry[];
+}
+
+/** One stored TLS notice ({@link CaptureStatus.not_captured}). */
+export interface NotCapturedEntry {
+  ts: string;
+  host: string;
+  pid: number;
+  comm: string;
+  binary: string;
+  library: string;
+  /** `unrecognised` | `unsupported` | `not_attached` (raw.ts TlsNoticeCause). */
+  cause: string;
+  reason: string;
+  /** `host:port` (or the server name) the connection went to. */
+  peer: string;
+  /** The one line (raw.ts tlsNoticeText). */
+  summary: string;
 }

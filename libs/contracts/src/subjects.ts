@@ -7,7 +7,7 @@
  * | stage            | subject                                        | stream                |
  * |------------------|------------------------------------------------|-----------------------|
  * | probe → parser   | `agentsight.raw.ssl.<host>.<partition>`        | `AGENTSIGHT_RAW`      |
- * | probe            | `agentsight.raw.proc.<host>` (exec/exit/snapshot, file_open, net_connect) | `AGENTSIGHT_RAW` |
+ * | probe            | `agentsight.raw.proc.<host>` (exec/exit/snapshot, file_open, net_connect, tls_notice) | `AGENTSIGHT_RAW` |
  * | probe            | `agentsight.raw.loss.<host>` (loss counters)   | `AGENTSIGHT_RAW`      |
  * | probe → parser   | `agentsight.raw.stdio.<host>.<partition>`      | `AGENTSIGHT_RAW`      |
  * | parser → agg.    | `agentsight.http.<host>.<partition>`           | `AGENTSIGHT_HTTP`     |

@@ -32,6 +32,14 @@ export function CapturePage() {
                 {p.attach_failures.length > 0 && <><h3>not attached</h3><ul>{p.attach_failures.map((f, i) => <li key={i} className="mono"><Inert text={`${f.binary} ${f.fn}: ${f.error}`} /></li>)}</ul></>}
               </div>
             ))}
+            <h2>TLS not captured (binary or library, and why)</h2>
+            <table className="grid compact" data-testid="not-captured">
+              <thead><tr><th>time</th><th>pid</th><th>binary</th><th>library</th><th>to</th><th>why</th></tr></thead>
+              <tbody>
+                {c.not_captured.map((n, i) => <tr key={i} className="error"><td>{time(n.ts)}</td><td className="num">{n.pid}</td><td className="mono"><Inert text={n.binary} /></td><td className="mono"><Inert text={n.library} /></td><td><Inert text={n.peer} /></td><td><Inert text={n.reason} /></td></tr>)}
+                {c.not_captured.length === 0 && <tr><td colSpan={6} className="muted">every TLS connection seen was captured by a probe</td></tr>}
+              </tbody>
+            </table>
             <h2>dead letters by stage and reason</h2>
             <table className="grid compact" data-testid="dead-letters">
               <thead><tr><th>stage</th><th>reason</th><th>count</th><th>last</th><th>last error</th><th>sample</th></tr></thead>

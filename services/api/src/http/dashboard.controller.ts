@@ -2,7 +2,7 @@ import { BadRequestException, Controller, Get, NotFoundException, Param, Query, 
 import { ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { interval, map, merge, Observable } from 'rxjs';
 import {
-  CALL_SORTS, deadLetterGroups, getCall, getExchange, getSession, overview, pageAudit, pageCalls, pageSessions, resolveRange, SESSION_SORTS, tableSizes, timeSeries,
+  CALL_SORTS, deadLetterGroups, getCall, getExchange, getSession, listAudit, overview, pageAudit, pageCalls, pageSessions, resolveRange, SESSION_SORTS, tableSizes, timeSeries,
   type NsRange, type SortSpec,
 } from '@agentsight/clickhouse';
 import { decode, STREAMS, type CaptureStatus, type RawLossRecord } from '@agentsight/contracts';
@@ -173,7 +173,7 @@ export class DashboardController {
   @Get('capture')
   @ApiOkResponse({ description: 'CaptureStatus: probes and kernel loss (latest loss record per producer), consumer lag, stream and table sizes, dead letters by stage and reason' })
   async capture(): Promise<CaptureStatus> {
-    const out: CaptureStatus = { producers: [], producers_error: null, consumers: [], streams: [], nats_error: null, tables: [], dead_letters: [] };
+    const out: CaptureStatus = { producers: [], producers_error: null, consumers: [], streams: [], nats_error: null, tables: [], dead_letters: [], not_captured: [] };
     const { jsm } = this.rt.nats;
     try {
       for (const s of STREAMS) {
@@ -206,6 +206,13 @@ export class DashboardController {
     }
     out.tables = await tableSizes(this.storage.client);
     out.dead_letters = await deadLetterGroups(this.storage.client);
+    out.not_captured = (await listAudit(this.storage.client, { type: 'capture', limit: 100 })).map((a) => {
+      const d = a.details as Record<string, string | number>;
+      return {
+        ts: a.ts, host: a.host, pid: a.pid, comm: a.comm, binary: String(d.binary ?? ''), library: String(d.library ?? ''), cause: String(d.cause ?? ''),
+        reason: String(d.reason ?? ''), peer: d.server_name ? `${d.server_name}:${d.port}` : String(d.target ?? ''), summary: a.summary,
+      };
+    });
     return out;
   }
 
