@@ -180,12 +180,12 @@ static int string_regions(const struct elf_image *img, const uint8_t **data, uin
 }
 
 /*
- * Step 1: the end addresses of strings "…/rustls-0.23.N/src/record_layer.rs" (Rust strings are not NUL-terminated:
+ * Step 1: the end addresses of strings "…/rustls-0.23.N/src/record_layer.rs" (or "…vendor__rustls-0.23.N/…", Bazel) (Rust strings are not NUL-terminated:
  * a Location names its file by pointer and length), and the version into build.
  */
 static int find_anchor_files(const struct elf_image *img, uint64_t *ends, int max, char *build, size_t buildlen)
 {
-	static const char needle[] = "/rustls-0.23.";
+	static const char needle[] = "rustls-0.23."; /* after "/" (cargo) or "__" (Bazel's vendor__rustls-0.23.N) */
 	static const char tail[] = "/src/record_layer.rs";
 	const uint8_t *rdata[ELF_IMAGE_MAX_SEGS];
 	uint64_t rsize[ELF_IMAGE_MAX_SEGS], rvaddr[ELF_IMAGE_MAX_SEGS];
@@ -201,6 +201,8 @@ static int find_anchor_files(const struct elf_image *img, uint64_t *ends, int ma
 			if (!hit)
 				break;
 			at = hit + 1;
+			if (hit == base || (hit[-1] != '/' && hit[-1] != '_'))
+				continue;
 			v = hit + sizeof(needle) - 1;
 			while (v < end && *v >= '0' && *v <= '9')
 				v++;
@@ -239,6 +241,36 @@ static void find_locations(struct rscan *sc, const uint64_t *ends, int nends)
 				if (ptr + len == ends[e])
 					sc->locs[sc->nlocs++] = seg->vaddr + i;
 		}
+	}
+}
+
+static bool in_list(const uint64_t *l, int n, uint64_t v);
+
+/* Step 1b, shared objects: Locations whose file pointer is an R_X86_64_RELATIVE relocation in .rela.dyn (the file
+ * holds 0 there; the addend is the string's address). */
+static void find_rela_locations(struct rscan *sc, const uint64_t *ends, int nends)
+{
+	const uint8_t *r, *p;
+	uint64_t size, addr, i;
+	int e;
+
+	if (!elf_image_section(sc->img, ".rela.dyn", &r, &size, &addr))
+		return;
+	for (i = 0; i + 24 <= size && sc->nlocs < MAX_LOCS; i += 24) {
+		uint64_t off, info, len;
+		int64_t addend;
+
+		memcpy(&off, r + i, 8);
+		memcpy(&info, r + i + 8, 8);
+		memcpy(&addend, r + i + 16, 8);
+		if ((uint32_t)info != 8 /* R_X86_64_RELATIVE */ || !(p = bytes_at(sc->img, off + 8, 8)))
+			continue;
+		memcpy(&len, p, 8);
+		if (len == 0 || len > 512)
+			continue;
+		for (e = 0; e < nends; e++)
+			if ((uint64_t)addend + len == ends[e] && !in_list(sc->locs, sc->nlocs, off))
+				sc->locs[sc->nlocs++] = off;
 	}
 }
 
@@ -521,6 +553,7 @@ enum locate_status locate_rustls(const struct elf_image *img, struct tls_locatio
 	loc->fns[0].fn = SSL_FN_RUSTLS_WRITE;
 	loc->fns[1].fn = SSL_FN_RUSTLS_READ;
 	find_locations(sc, ends, nends);
+	find_rela_locations(sc, ends, nends);
 	if (!sc->nlocs) {
 		/* The source path without a panic Location naming it: this probe or another tool holding the string. */
 		st = LOCATE_ABSENT;
