@@ -28,7 +28,9 @@
  *  4. Second, independent check before a candidate is accepted: the call graph. SSL_do_handshake must be called by
  *     both SSL_write and the read path (two anchors found independently of it), and SSL_read, SSL_write and
  *     SSL_do_handshake must each be the target of direct calls from outside BoringSSL's anchored functions (Bun's
- *     socket code calls them), at their prologue. Every rule must pick exactly one function, or nothing is located.
+ *     socket code calls them), at their prologue, and no direct call from outside may enter one of them at a
+ *     16-byte aligned address right after one of its ret/jmp (which would be another function's entry: a wrong
+ *     start). Every rule must pick exactly one function, or nothing is located.
  *
  * The gate for "this binary has BoringSSL" is at least one decoded ERR_put_error site of ssl_lib.cc (or, for a
  * binary that says it is Bun by its `.bun` section, UNRECOGNISED with the reason): a binary that merely contains
@@ -57,6 +59,7 @@ enum {
 #define MAX_FUNCS 256    /* functions containing them */
 #define MAX_REASONS 16   /* ssl_lib.cc ERR_put_error sites per function */
 #define MAX_CALLS 256    /* direct call targets per function */
+#define MAX_BOUNDS 64     /* possible function boundaries inside one function */
 #define MAX_FN_BYTES (64 * 1024)
 #define MAX_BACK (64 * 1024)
 
@@ -68,6 +71,8 @@ struct bfunc {
 	int ncalls;
 	uint64_t calls[MAX_CALLS]; /* direct call (and tail-jump) targets outside the function */
 	bool calls_truncated;
+	int nbounds;
+	uint64_t bounds[MAX_BOUNDS]; /* 16-byte aligned addresses right after a ret or jmp: where a function could begin */
 };
 
 struct scan {
@@ -332,7 +337,7 @@ static void analyse_function(struct scan *sc, struct bfunc *fn)
 {
 	uint64_t v = fn->start;
 	struct regs r = { 0 };
-	bool first = true;
+	bool first = true, after_end = false;
 
 	while (v - fn->start < MAX_FN_BYTES) {
 		ZydisDecodedInstruction ins;
@@ -381,6 +386,13 @@ static void analyse_function(struct scan *sc, struct bfunc *fn)
 				r.edx_v = val;
 			}
 		}
+		/* A 16-byte aligned instruction after a ret or jmp (and only nop padding since): a possible entry. */
+		if (after_end && (v & 15) == 0 && v != fn->start && fn->nbounds < MAX_BOUNDS)
+			fn->bounds[fn->nbounds++] = v;
+		if (ins.meta.category == ZYDIS_CATEGORY_RET || ins.meta.category == ZYDIS_CATEGORY_UNCOND_BR)
+			after_end = true;
+		else if (ins.mnemonic != ZYDIS_MNEMONIC_NOP)
+			after_end = false;
 		/* A tail call: an unconditional jump leaving the function's prologue-to-here range backwards or far. */
 		if (ins.meta.category == ZYDIS_CATEGORY_UNCOND_BR && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
 		    ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&ins, &ops[0], v, &target)) &&
@@ -425,26 +437,32 @@ static bool calls(const struct bfunc *fn, uint64_t target)
 	return false;
 }
 
-/* Counts, for each of the n targets, the direct calls/jumps (e8/e9 rel32) to it from code outside the anchored
- * functions (one pass over the exec segments; stops when every target has one). */
-static void outside_callers(const struct scan *sc, const uint64_t *targets, int *counts, int n)
+/*
+ * The second check's call-graph pass over the exec segments, for the n candidate functions fns[t]: counts in
+ * callers[t] the direct calls/jumps (e8/e9 rel32) to fns[t]->start from code outside the anchored functions, and in
+ * inner[t] the direct calls (e8) from outside to one of fns[t]->bounds (a 16-byte aligned address right after a ret
+ * or jmp inside it), i.e. another function's entry there: the candidate would then be an earlier function run into
+ * (a function without frame-pointer prologue right after another), and its start the wrong one. e8/e9 bytes inside
+ * other instructions are counted too; at these few exact addresses they are rare, and can only make it refuse.
+ */
+static void call_graph_check(const struct scan *sc, const struct bfunc *const *fns, int *callers, int *inner, int n)
 {
 	const struct elf_image *img = sc->img;
-	int s, f, t, op, missing = n;
+	int s, f, t, op, k;
 
 	for (t = 0; t < n; t++)
-		counts[t] = 0;
-	for (s = 0; s < img->nsegs && missing; s++) {
+		callers[t] = inner[t] = 0;
+	for (s = 0; s < img->nsegs; s++) {
 		const uint8_t *base = img->data + img->segs[s].offset, *end = base + img->segs[s].filesz, *p;
 		uint64_t vbase = img->segs[s].vaddr;
 
 		if (!img->segs[s].exec)
 			continue;
 		for (op = 0xe8; op <= 0xe9; op++) {
-			for (p = base; p + 5 <= end && missing;) {
-				uint64_t v;
+			for (p = base; p + 5 <= end;) {
+				uint64_t v, target;
 				int32_t rel;
-				bool inside = false;
+				bool inside = false, at_start = false, at_bound = false;
 
 				p = memchr(p, op, (size_t)(end - p - 4));
 				if (!p)
@@ -452,14 +470,25 @@ static void outside_callers(const struct scan *sc, const uint64_t *targets, int 
 				v = vbase + (uint64_t)(p - base);
 				memcpy(&rel, p + 1, 4);
 				p++;
-				for (t = 0; t < n && targets[t] != v + 5 + (uint64_t)(int64_t)rel; t++)
-					;
-				if (t == n)
+				target = v + 5 + (uint64_t)(int64_t)rel;
+				for (t = 0; t < n; t++) {
+					if (target < fns[t]->start || target >= fns[t]->end)
+						continue;
+					at_start = target == fns[t]->start;
+					for (k = 0; !at_start && op == 0xe8 && k < fns[t]->nbounds; k++)
+						at_bound = at_bound || fns[t]->bounds[k] == target;
+					break;
+				}
+				if (t == n || (!at_start && !at_bound))
 					continue;
 				for (f = 0; f < sc->nfuncs && !inside; f++)
 					inside = v >= sc->funcs[f].start && v < sc->funcs[f].end;
-				if (!inside && counts[t]++ == 0)
-					missing--;
+				if (inside)
+					continue;
+				if (at_start)
+					callers[t]++;
+				else
+					inner[t]++;
 			}
 		}
 	}
@@ -700,14 +729,22 @@ enum locate_status locate_boringssl(const struct elf_image *img, struct tls_loca
 		uint64_t starts[3] = { r_start, sc->funcs[w].start, sc->funcs[h].start };
 		static const char *const names[3] = { "SSL_read", "SSL_write", "SSL_do_handshake" };
 
-		int ncallers[3];
+		const struct bfunc *cands[3] = { &sc->funcs[rd], &sc->funcs[w], &sc->funcs[h] };
+		int ncallers[3], ninner[3];
 
-		outside_callers(sc, starts, ncallers, 3);
+		call_graph_check(sc, cands, ncallers, ninner, 3);
 		for (i = 0; i < 3; i++) {
 			if (ncallers[i] < 1) {
 				failed_fn = names[i];
 				snprintf(fail, sizeof(fail), "second check: %s candidate at 0x%llx has no direct caller", names[i],
 					 (unsigned long long)starts[i]);
+				goto out;
+			}
+			if (ninner[i]) {
+				failed_fn = names[i];
+				snprintf(fail, sizeof(fail), "second check: %s candidate 0x%llx-0x%llx has %d direct call(s) into "
+					 "its middle (another function's entry)", names[i], (unsigned long long)starts[i],
+					 (unsigned long long)cands[i]->end, ninner[i]);
 				goto out;
 			}
 		}

@@ -128,4 +128,25 @@ int main(void) { return printf("%s %s %s\\n", a, b, c) < 0; }
       ['SSL_do_handshake', '0x0', 'SSL_do_handshake: no function with only SSL_R_CONNECTION_TYPE_NOT_SET'],
     ]);
   });
+  it('refuses, rather than attaching at an earlier function, a Bun whose SSL_write lost its prologue and padding', () => {
+    // The previous function then runs into SSL_write's code: the anchors alone would give that function's start. The
+    // call-graph check sees Bun's direct calls entering the candidate in its middle (at the real entry) and refuses.
+    const i = builds.findIndex((b) => b.name === '@oven/bun-linux-x64' && b.version === '1.4.5');
+    const w = parseInt(cold[i].fns!.find((f) => f.fn === 'SSL_write')!.offset, 16);
+    const copy = path.join(tmp, 'bun-1.4.5-merged');
+    fs.copyFileSync(paths[i], copy);
+    const fd = fs.openSync(copy, 'r+');
+    const pre = Buffer.alloc(32);
+    fs.readSync(fd, pre, 0, 32, w - 32);
+    let k = 31;
+    while (pre[k] === 0xcc) pre[k--] = 0x90; // int3 padding -> nop
+    expect(k).toBeLessThan(31);
+    fs.writeSync(fd, pre, 0, 32, w - 32);
+    fs.writeSync(fd, Buffer.from([0x90, 0x90, 0x90, 0x90]), 0, 4, w); // push rbp; mov rbp, rsp -> nop
+    fs.closeSync(fd);
+    const [a] = locate([copy]);
+    expect(a.status).toBe('unrecognised');
+    expect(a.why).toMatch(/^second check: SSL_write candidate 0x[0-9a-f]+-0x[0-9a-f]+ has \d+ direct call\(s\) into its middle \(another function's entry\)$/);
+    expect(a.fns!.every((f) => f.offset === '0x0')).toBe(true);
+  });
 });
