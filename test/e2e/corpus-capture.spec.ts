@@ -142,8 +142,7 @@ describeCapture('every corpus recording under real capture, official SDKs and pl
       expect({ call: c['gen_ai.response.id'], i }).toEqual({ call: c['gen_ai.response.id'], i: c['gen_ai.usage.input_tokens'] });
       input += i;
       if (d.output) {
-        const apart = ['gcp.gemini', 'x_ai'].includes(c['gen_ai.provider.name']);
-        const o = d.output.text + d.output.tool_calls + (apart ? 0 : d.output.reasoning);
+        const o = d.output.text + d.output.tool_calls + d.output.reasoning;
         expect({ call: c['gen_ai.response.id'], o }).toEqual({ call: c['gen_ai.response.id'], o: c['gen_ai.usage.output_tokens'] });
         output += d.output.text + d.output.reasoning + d.output.tool_calls;
       }

@@ -15,7 +15,7 @@ import { openClickHouse, readOwnerPid, type ClickHouseClient } from './client';
 import { auditSummary, countRows, getExchange, listAudit, listCalls, listDeadLetters, tokenSummary } from './queries';
 import { auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, toolUseRow } from './rows';
 import { listGenAiSpans, listToolUses } from './tool-queries';
-import { ensureSchema, migrationStatements, TABLES } from './schema';
+import { ensureSchema, migrationStatements, reasoningOutputMigration, TABLES } from './schema';
 import { BatchWriter } from './writer';
 
 const run = promisify(execFile);
@@ -114,6 +114,47 @@ describe('schema migration of tables created by an older version', () => {
       call_id: 'call-est', usage_source: 'estimated', usage_tokenizer: 'o200k_base', 'gen_ai.usage.input_tokens': 16, 'gen_ai.usage.output_tokens': 290, raw_usage: null,
     });
     expect(await scalar(`SELECT count() FROM ${db}.llm_calls FINAL WHERE usage_source = 'estimated'`)).toBe('1');
+  });
+});
+
+describe('data migration: reasoning included in output_tokens (issue 8)', () => {
+  it('corrects Gemini and xAI rows of older versions once, leaves corrected and other rows alone', async () => {
+    const db = 'agentsight_reasoning';
+    await client.command({ query: `DROP DATABASE IF EXISTS ${db}` });
+    await ensureSchema(client, db);
+    const gem = (id: string, out: number | undefined, raw: Record<string, number>) => genaiEvent({
+      id: `genai-${id}`, llm_call_id: id, name: 'generate_content gemini-3-pro-preview',
+      attrs: { 'gen_ai.operation.name': 'generate_content', 'gen_ai.provider.name': 'gcp.gemini', 'gen_ai.usage.output_tokens': out, 'gen_ai.usage.reasoning.output_tokens': raw.thoughtsTokenCount },
+      raw_usage: raw,
+    });
+    const rows = [
+      // Stored by an older version: output = candidatesTokenCount only.
+      gem('gem-old', 23, { promptTokenCount: 9, candidatesTokenCount: 23, thoughtsTokenCount: 185 }),
+      // Older version, a reply of thoughts only (Gemini omits candidatesTokenCount): output was null.
+      gem('gem-thoughts', undefined, { promptTokenCount: 9, thoughtsTokenCount: 19 }),
+      // Stored by this version: already 23 + 185.
+      gem('gem-new', 208, { promptTokenCount: 9, candidatesTokenCount: 23, thoughtsTokenCount: 185 }),
+      genaiEvent({
+        id: 'genai-xai', llm_call_id: 'xai-old',
+        attrs: { 'gen_ai.provider.name': 'x_ai', 'gen_ai.usage.output_tokens': 26, 'gen_ai.usage.reasoning.output_tokens': 227 },
+        raw_usage: { prompt_tokens: 307, completion_tokens: 26, completion_tokens_details: { reasoning_tokens: 227 } },
+      }),
+      // OpenAI's completion_tokens always included reasoning: untouched.
+      genaiEvent({ id: 'genai-oai', llm_call_id: 'oai', attrs: { 'gen_ai.usage.output_tokens': 30, 'gen_ai.usage.reasoning.output_tokens': 20 }, raw_usage: { completion_tokens: 30, completion_tokens_details: { reasoning_tokens: 20 } } }),
+    ];
+    await client.insert({ table: `${db}.llm_calls`, values: rows.map((r) => llmCallRow(r)), format: 'JSONEachRow' });
+    const count = async () => Number(await scalar(reasoningOutputMigration(db).count));
+    expect(await count()).toBe(3);
+    await ensureSchema(client, db);
+    expect(await count()).toBe(0);
+    await ensureSchema(client, db); // idempotent: nothing left to correct, nothing corrected twice
+    const calls = await listCalls(client, { database: db });
+    const out = Object.fromEntries(calls.map((c) => [c.call_id, [c['gen_ai.usage.output_tokens'], c['gen_ai.usage.reasoning.output_tokens']]]));
+    expect(out).toEqual({ 'gem-old': [208, 185], 'gem-thoughts': [19, 19], 'gem-new': [208, 185], 'xai-old': [253, 227], oai: [30, 20] });
+    const attrs = await client.query({ query: `SELECT call_id, JSONExtract(attributes, 'gen_ai.usage.output_tokens', 'Nullable(UInt64)') AS o FROM ${db}.llm_calls FINAL ORDER BY call_id`, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
+    expect(await attrs.json()).toEqual([
+      { call_id: 'gem-new', o: 208 }, { call_id: 'gem-old', o: 208 }, { call_id: 'gem-thoughts', o: 19 }, { call_id: 'oai', o: 30 }, { call_id: 'xai-old', o: 253 },
+    ]);
   });
 });
 

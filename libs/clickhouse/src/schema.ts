@@ -26,7 +26,8 @@
  *   version wins whatever the insert order. Their `tool` audit records share `audit_events`: `auditRow` sets their
  *   `ingested_at` to the record's version (ns after the epoch) so there too the highest version wins.
  * - Tables may already exist on users' machines with an older layout: columns added later are listed in
- *   {@link COLUMN_MIGRATIONS} and added by {@link ensureSchema} with `ALTER TABLE … ADD COLUMN IF NOT EXISTS`.
+ *   {@link COLUMN_MIGRATIONS} and added by {@link ensureSchema} with `ALTER TABLE … ADD COLUMN IF NOT EXISTS`; rows whose meaning changed are
+ *   corrected by {@link dataMigrations} (e.g. reasoning included in `output_tokens`, issue 8).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 
@@ -262,16 +263,63 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
   ];
 }
 
+/** A correction of rows written by an older version: `count` finds them (one row, column `n`), `fix` rewrites them. */
+export interface DataMigration {
+  id: string;
+  count: string;
+  fix: string;
+}
+
+/**
+ * Rows of `llm_calls` stored before reasoning was included in `output_tokens` (OTel GenAI semconv v1.41: reasoning
+ * "SHOULD be included in `gen_ai.usage.output_tokens`"): Gemini (`generate_content`) reported
+ * `candidatesTokenCount` and xAI `completion_tokens` / `output_tokens` without their reasoning count, and older
+ * versions stored those as `output_tokens`. Such a row is recognised by its `output_tokens` still equal to the
+ * provider-raw output count in `raw_usage` while `reasoning_output_tokens` > 0 (a corrected row exceeds it by the
+ * reasoning count, so the migration is idempotent); `output_tokens` and `gen_ai.usage.output_tokens` in `attributes`
+ * become output + reasoning. Costs are unchanged (they were already per token type), and so is the output breakdown
+ * (its three parts already summed to output + reasoning). Session totals of `invoke_agent` spans (`genai_spans`)
+ * written before are not recomputed.
+ */
+export function reasoningOutputMigration(database: string = DEFAULT_DATABASE): DataMigration {
+  const t = qualified(database, 'llm_calls');
+  const rawOut =
+    "if(operation = 'generate_content', JSONExtract(raw_usage, 'candidatesTokenCount', 'Nullable(UInt64)'), " +
+    "coalesce(JSONExtract(raw_usage, 'completion_tokens', 'Nullable(UInt64)'), JSONExtract(raw_usage, 'output_tokens', 'Nullable(UInt64)')))";
+  const where = `(operation = 'generate_content' OR provider = 'x_ai') AND coalesce(reasoning_output_tokens, 0) > 0 AND coalesce(output_tokens, 0) = coalesce(${rawOut}, 0)`;
+  const fixed = 'coalesce(output_tokens, 0) + reasoning_output_tokens';
+  return {
+    id: 'llm_calls.output_tokens_include_reasoning',
+    count: `SELECT count() AS n FROM ${t} WHERE ${where}`,
+    fix:
+      `ALTER TABLE ${t} UPDATE output_tokens = ${fixed}, ` +
+      `attributes = if(match(attributes, '"gen_ai\\.usage\\.output_tokens":'), ` +
+      `replaceRegexpOne(attributes, '"gen_ai\\.usage\\.output_tokens":[0-9]+', concat('"gen_ai.usage.output_tokens":', toString(${fixed}))), ` +
+      `replaceRegexpOne(attributes, '^\\{', concat('{"gen_ai.usage.output_tokens":', toString(${fixed}), if(attributes = '{}', '', ',')))) ` +
+      `WHERE ${where} SETTINGS mutations_sync = 2`,
+  };
+}
+
+/** Row corrections run by {@link ensureSchema}, oldest first (each only when its `count` finds rows). */
+export function dataMigrations(database: string = DEFAULT_DATABASE): DataMigration[] {
+  return [reasoningOutputMigration(database)];
+}
+
 /**
  * Creates the database and tables if missing, then adds the columns of {@link COLUMN_MIGRATIONS} to tables created by
  * an older version (idempotent: safe on every start, concurrently from several processes against a server; rows
  * written before a column existed read its default, i.e. null for the cost columns and `usage_tokenizer`, `reported`
- * for `usage_source`). Throws the ClickHouse error on
- * failure.
+ * for `usage_source`), then runs the row corrections of {@link dataMigrations} that find rows to correct. Throws the
+ * ClickHouse error on failure.
  */
 export async function ensureSchema(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<void> {
   for (const query of [...schemaStatements(database), ...migrationStatements(database)]) {
     await client.command({ query });
+  }
+  for (const m of dataMigrations(database)) {
+    const rs = await client.query({ query: m.count, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
+    const [row] = (await rs.json()) as Array<{ n: number }>;
+    if (Number(row?.n ?? 0) > 0) await client.command({ query: m.fix });
   }
 }
 

@@ -12,3 +12,4 @@ export * from './ids';
 export * from './time';
 export * from './redact';
 export * from './dashboard';
+export * from './agents';

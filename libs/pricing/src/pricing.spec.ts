@@ -117,13 +117,13 @@ describe('priceCall', () => {
     expect(g?.price_id).toMatch(/^gcp\.gemini\/gemini-2\.5-pro@.*>200000$/);
   });
 
-  it('reasoning tokens: priced as output; part of output_tokens for OpenAI, apart for Gemini', () => {
+  it('reasoning tokens: priced as output; part of output_tokens for every provider (Gemini thoughts added by the analyzer)', () => {
     // o4-mini: output $4.40. 1 000 output of which 600 reasoning: 400 × 4.4 = 0.00176 + 600 × 4.4 = 0.00264 → 0.0044
     const o = priceCall({ provider: 'openai', model: 'o4-mini', usage: usage({ input_tokens: 0, output_tokens: 1_000, reasoning_output_tokens: 600 }) }, table);
     expect(o?.breakdown).toEqual({ input: 0, cache_read: 0, cache_write: 0, output: 0.00176, reasoning: 0.00264 });
     expect(o?.cost_usd).toBe(0.0044);
-    // gemini-2.5-flash: output $2.50; candidates 1 000 + thoughts 500 (reported apart): 0.0025 + 0.00125 → 0.00375
-    const g = priceCall({ provider: 'gcp.gemini', model: 'gemini-2.5-flash', usage: usage({ input_tokens: 0, output_tokens: 1_000, reasoning_output_tokens: 500 }) }, table);
+    // gemini-2.5-flash: output $2.50; candidates 1 000 + thoughts 500 = output_tokens 1 500: 0.0025 + 0.00125 → 0.00375
+    const g = priceCall({ provider: 'gcp.gemini', model: 'gemini-2.5-flash', usage: usage({ input_tokens: 0, output_tokens: 1_500, reasoning_output_tokens: 500 }) }, table);
     expect(g?.breakdown.reasoning).toBe(0.00125);
     expect(g?.cost_usd).toBe(0.00375);
   });

@@ -10,10 +10,9 @@
  *   1-hour writes are split by `raw_usage.cache_creation.ephemeral_5m_input_tokens` / `ephemeral_1h_input_tokens`
  *   when present, else all writes count as 5-minute writes).
  * - Reasoning tokens (`reasoning_output_tokens`) are billed at the entry's `reasoning` price, which defaults to its
- *   `output` price. Whether `output_tokens` already includes them follows the analyzer's mapping per provider: it does
- *   for OpenAI-style usage (`completion_tokens` / `output_tokens` include reasoning), it does not for Gemini
- *   (`candidatesTokenCount` excludes `thoughtsTokenCount`; providers in {@link REASONING_APART_PROVIDERS}); an entry
- *   can say otherwise with `reasoning_in_output`.
+ *   `output` price. `output_tokens` includes them (OTel semconv; the analyzer adds
+ *   Gemini's `thoughtsTokenCount` and xAI's reasoning count, which those providers report apart), so output −
+ *   reasoning is billed at `output`; an entry can say otherwise with `reasoning_in_output: false`.
  * - Tiers: when the call's input tokens (cache reads and writes included) exceed a tier's `above_input_tokens`, every
  *   token of the call is billed at that tier's prices (the highest threshold exceeded wins).
  *
@@ -63,7 +62,7 @@ export interface PriceEntry {
   tiers?: PriceTier[];
   /**
    * Whether the call's `output_tokens` include its reasoning tokens (then only the rest is billed at `output`).
-   * Default: true, except for {@link REASONING_APART_PROVIDERS}.
+   * Default: true (semconv: the analyzer includes reasoning in `output_tokens` for every provider).
    */
   reasoning_in_output?: boolean;
   /** Where the prices were published. */
@@ -113,9 +112,6 @@ export const PRICES_ENV = 'AGENTSIGHT_PRICES';
 
 /** Path of the built-in table (`libs/pricing/prices.json`, beside `src/` and `dist/`). */
 export const BUILTIN_PRICES_PATH = path.join(__dirname, '..', 'prices.json');
-
-/** Providers whose `output_tokens` exclude reasoning tokens (the analyzer reports Gemini thoughts apart). */
-export const REASONING_APART_PROVIDERS: readonly string[] = ['gcp.gemini', 'gcp.vertex_ai', 'gcp.gen_ai'];
 
 const RATE_KEYS = ['input', 'cache_read', 'cache_write_5m', 'cache_write_1h', 'output', 'reasoning'] as const;
 
@@ -325,7 +321,7 @@ export function priceCall(call: PriceCallInput, table: PriceTable = defaultPrice
   const w1h = Math.min(cacheWrite, rawInt(split, 'ephemeral_1h_input_tokens') ?? 0);
   const w5m = cacheWrite - w1h;
   const output = nn(u.output_tokens);
-  const inOutput = entry.reasoning_in_output ?? !REASONING_APART_PROVIDERS.includes(call.provider);
+  const inOutput = entry.reasoning_in_output ?? true;
   const reasoning = inOutput ? Math.min(nn(u.reasoning_output_tokens), output) : nn(u.reasoning_output_tokens);
   const plainOut = inOutput ? output - reasoning : output;
 

@@ -6,6 +6,8 @@
  * Mapping decisions (the ground truth holds provider-raw numbers):
  * - `gen_ai.usage.input_tokens` includes cached input (semconv): Anthropic Messages and Bedrock Converse report it
  *   apart, so input = input + cache_read + cache_creation for them; OpenAI and Gemini already include it.
+ * - `gen_ai.usage.output_tokens` includes reasoning (semconv): Gemini and xAI report it apart, so output = output +
+ *   reasoning for them ({@link semconvOutputTokens}).
  * - Rule F (errors): the ground truth writes `error:<HTTP status>:<error type>`; a call keeps `finish_reasons` for
  *   what the model reported (none for a rejected request, `[]`) and carries the type in `error_type`.
  * - Tool-call arguments compare as parsed JSON (key order and whitespace are not significant); OpenAI custom tools
@@ -55,6 +57,18 @@ export function textPrefix(s: string, n = 60): string {
 export function semconvInputTokens(gt: GroundTruthEntry): number | null {
   if (!ADDS_CACHE.has(gt.api) || gt.input_tokens === null) return gt.input_tokens;
   return gt.input_tokens + (gt.cache_read_tokens ?? 0) + (gt.cache_creation_tokens ?? 0);
+}
+
+/** Ground-truth providers whose output count leaves reasoning out (semconv output = output + reasoning). */
+const REASONING_APART = new Set(['google-gemini', 'xai']);
+
+/**
+ * Semconv `gen_ai.usage.output_tokens` (tokens) from the provider-raw ground truth: reasoning included (Gemini's
+ * `candidatesTokenCount` and xAI's output count exclude it, so it is added); null when neither is reported.
+ */
+export function semconvOutputTokens(gt: GroundTruthEntry): number | null {
+  if (!REASONING_APART.has(gt.provider) || gt.reasoning_tokens === null) return gt.output_tokens;
+  return (gt.output_tokens ?? 0) + gt.reasoning_tokens;
 }
 
 /** An LLM call in the neutral shape {@link groundTruthDiff} compares (from an `LlmCall` or a stored call). */
@@ -162,7 +176,7 @@ export function groundTruthDiff(gt: GroundTruthEntry, call: ObservedCall): strin
   check('response_model', call.response_model, gt.model);
   check('response_id', call.response_id, gt.response_id);
   check('input_tokens', call.input_tokens, semconvInputTokens(gt));
-  check('output_tokens', call.output_tokens, gt.output_tokens);
+  check('output_tokens', call.output_tokens, semconvOutputTokens(gt));
   check('cache_read_input_tokens', call.cache_read_input_tokens, gt.cache_read_tokens);
   check('cache_creation_input_tokens', call.cache_creation_input_tokens, gt.cache_creation_tokens);
   check('reasoning_output_tokens', call.reasoning_output_tokens, gt.reasoning_tokens);

@@ -8,7 +8,7 @@
  * error type in `error_type` (OTel `error.type`) next to `http_status`; the ground-truth string is rebuilt from those.
  */
 import { GenAiAttr, type LlmCall } from '@agentsight/contracts';
-import { GT_API as API, GT_PROVIDER as PROVIDER, groundTruthDiff, semconvInputTokens as semconvInput, textPrefix as prefix, type ObservedCall } from '@agentsight/testkit';
+import { GT_API as API, GT_PROVIDER as PROVIDER, groundTruthDiff, semconvInputTokens as semconvInput, semconvOutputTokens as semconvOutput, textPrefix as prefix, type ObservedCall } from '@agentsight/testkit';
 import { toGenAiEvent } from '../../../genai/src/domain';
 import { analyzeExchange } from './analyze';
 import { modelFromPath, targetPath } from './providers';
@@ -71,7 +71,7 @@ describe.each(rows.map((g) => [`${g.file}${g.call !== undefined ? `#${g.call}` :
   test('usage: provider-raw numbers and OTel mapping', () => {
     const u = call.usage;
     const raw = (call.raw_usage ?? {}) as Record<string, unknown>;
-    expect(u.output_tokens).toBe(gt.output_tokens);
+    expect(u.output_tokens).toBe(semconvOutput(gt));
     expect(u.cache_read_input_tokens).toBe(gt.cache_read_tokens);
     expect(u.cache_creation_input_tokens).toBe(gt.cache_creation_tokens);
     expect(u.reasoning_output_tokens).toBe(gt.reasoning_tokens);
@@ -139,7 +139,7 @@ describe.each(rows.map((g) => [`${g.file}${g.call !== undefined ? `#${g.call}` :
     expect(groundTruthDiff(gt, observed(call))).toEqual([]);
     const off = observed(call);
     off.output_tokens = (off.output_tokens ?? 0) + 1;
-    expect(groundTruthDiff(gt, off)).toEqual([`output_tokens: got ${off.output_tokens}, want ${JSON.stringify(gt.output_tokens)}`]);
+    expect(groundTruthDiff(gt, off)).toEqual([`output_tokens: got ${off.output_tokens}, want ${JSON.stringify(semconvOutput(gt))}`]);
   });
 
   test('GenAI event attributes (semconv v1.41)', () => {
@@ -152,7 +152,7 @@ describe.each(rows.map((g) => [`${g.file}${g.call !== undefined ? `#${g.call}` :
     expect(a[GenAiAttr.responseModel]).toBe(gt.model ?? undefined);
     expect(a[GenAiAttr.responseId]).toBe(gt.response_id ?? undefined);
     expect(a[GenAiAttr.usageInputTokens]).toBe(semconvInput(gt) ?? undefined);
-    expect(a[GenAiAttr.usageOutputTokens]).toBe(gt.output_tokens ?? undefined);
+    expect(a[GenAiAttr.usageOutputTokens]).toBe(semconvOutput(gt) ?? undefined);
     expect(a[GenAiAttr.usageCacheReadInputTokens]).toBe(gt.cache_read_tokens ?? undefined);
     expect(a[GenAiAttr.usageCacheCreationInputTokens]).toBe(gt.cache_creation_tokens ?? undefined);
     expect(a[GenAiAttr.usageReasoningOutputTokens]).toBe(gt.reasoning_tokens ?? undefined);

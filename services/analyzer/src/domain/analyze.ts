@@ -18,6 +18,7 @@ import { apiFromPath, isStreamingPath, modelFromPath, providerFor, stripPort, ta
 import { type AnalyzeResult, type DeadLetterDraft, type LlmApi } from './types';
 import { estimateUsage } from './usage-estimate';
 import { reasoningText, usageDetail } from './usage-detail';
+import { withReasoningInOutput } from './reasoning';
 import { agentName, conversationOf } from './conversation';
 import { llmContent, normalizeRequest } from './messages';
 import { redactValue } from '@agentsight/contracts';
@@ -310,8 +311,9 @@ function analyze(ex: Exchange, opts: AnalyzeOptions): AnalyzeResult {
 
   const server = stripPort(ex.server_address || targetHost(req.target));
   const requestModel = str(reqJson?.model) ?? (reqParsed && !reqParsed.ok ? salvageString(reqText, 'model') : null) ?? modelFromPath(path);
+  const provider = providerFor(server, api);
   const usage = estimateUsage({
-    usage: x.usage,
+    usage: withReasoningInOutput(x.usage, api, provider),
     status: ex.response ? status : null,
     error_type: errorType,
     model: x.response_model ?? requestModel,
@@ -324,7 +326,7 @@ function analyze(ex: Exchange, opts: AnalyzeOptions): AnalyzeResult {
     v: 1,
     id: deriveId('llm', ex.id),
     exchange_id: ex.id,
-    provider: providerFor(server, api),
+    provider,
     api,
     operation: OPERATIONS[api],
     streaming: Boolean(ex.response?.streaming) || parsed.sse || isStreamingPath(path),
@@ -335,7 +337,7 @@ function analyze(ex: Exchange, opts: AnalyzeOptions): AnalyzeResult {
     usage_source: usage.usage_source,
     usage_tokenizer: usage.usage_tokenizer,
     usage_detail: usageDetail({
-      usage: usage.usage, api, provider: providerFor(server, api), model: x.response_model ?? requestModel, request: reqJson, output_text: x.output_text,
+      usage: usage.usage, api, provider, model: x.response_model ?? requestModel, request: reqJson, output_text: x.output_text,
       tool_calls: x.tool_calls, reasoning_text: reasoningText(parsed.json),
     }),
     raw_usage: x.raw_usage,

@@ -5,8 +5,8 @@
  *
  * API reference: https://ai.google.dev/api/generate-content ; usage mapping per OTel GenAI semconv v1.41
  * (https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/): `promptTokenCount` already includes
- * `cachedContentTokenCount`, so it maps to `gen_ai.usage.input_tokens` unchanged; `candidatesTokenCount` (which
- * excludes `thoughtsTokenCount`) is the output count, thoughts are reported apart as reasoning tokens.
+ * `cachedContentTokenCount`, so it maps to `gen_ai.usage.input_tokens` unchanged; `candidatesTokenCount` excludes
+ * `thoughtsTokenCount`: `analyzeExchange` adds the thoughts to the output count (`reasoning.ts`), as semconv asks.
  */
 import type { ToolCall, Usage } from '@agentsight/contracts';
 import { arr, num, obj, str, type JsonObject } from './json';
@@ -14,7 +14,7 @@ import { emptyExtraction, type Extraction, type ResponseJson } from './extractio
 
 /**
  * Maps a Gemini `usageMetadata` to OTel meanings (token counts): input = `promptTokenCount` (includes cached),
- * output = `candidatesTokenCount`, cache_read = `cachedContentTokenCount`, reasoning = `thoughtsTokenCount`,
+ * output = `candidatesTokenCount` (provider-raw: reasoning not yet added, see `withReasoningInOutput`), cache_read = `cachedContentTokenCount`, reasoning = `thoughtsTokenCount`,
  * cache_creation = null (Gemini reports none).
  */
 export function geminiUsage(u: JsonObject | undefined): Usage {

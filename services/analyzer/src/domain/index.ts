@@ -7,6 +7,7 @@ export { auditForCall, auditForProc, llmSummary, procSummary } from './audit';
 export { anthropicUsage, extractAnthropicMessages } from './anthropic-messages';
 export { extractOpenAiChat, openAiUsage } from './openai-chat';
 export { extractOpenAiResponses, responsesFinish, responsesUsage } from './openai-responses';
+export { reportsReasoningApart, withReasoningInOutput } from './reasoning';
 export { extractGemini, geminiUsage, googleErrorType } from './gemini';
 export { bedrockErrorType, bedrockUsage, extractBedrockConverse, extractBedrockInvoke } from './bedrock';
 export { crc32, decodeEventStream, looksLikeEventStream, type EventStreamDecode, type EventStreamMessage } from './eventstream';

@@ -97,7 +97,7 @@ export function reasoningText(res: ResponseJson): string {
 export interface DetailInput {
   usage: Usage;
   api: LlmApi;
-  /** `gen_ai.provider.name` (xAI, like Gemini, reports reasoning apart from its output count). */
+  /** `gen_ai.provider.name`. */
   provider: string;
   /** `response_model ?? request_model`: the model whose tokenizer counts. */
   model: string | null;
@@ -115,8 +115,7 @@ export interface DetailInput {
  * per-message overhead ({@link templateOverhead}) go to its role, tool results inside it to `tool`; tool definitions
  * (JSON text) to `system`. Output weights: `output_text`, each tool call's name and arguments, and (only when the
  * provider reported no reasoning count) the visible reasoning text. A reported reasoning count is kept as is; it is
- * taken as part of `output_tokens` except for Gemini and xAI (and whenever it exceeds `output_tokens`), whose output
- * counts leave reasoning out. Never throws: a failure gives null.
+ * taken as part of `output_tokens` (semconv, see `reasoning.ts`) unless it exceeds `output_tokens`. Never throws: a failure gives null.
  */
 export function usageDetail(c: DetailInput): UsageDetail | null {
   if (c.usage.input_tokens === null && c.usage.output_tokens === null) return null;
@@ -150,9 +149,9 @@ export function usageDetail(c: DetailInput): UsageDetail | null {
       const calls = c.tool_calls.reduce((a, t) => a + count(t.name) + count(t.arguments), 0);
       const reported = c.usage.reasoning_output_tokens;
       if (reported !== null) {
-        // Gemini's candidatesTokenCount and xAI's completion_tokens exclude reasoning (so does any count smaller than
-        // the reasoning count); OpenAI, Azure, DeepSeek and the Responses API include it.
-        const apart = c.api === 'generate_content' || c.provider === 'x_ai' || reported > out;
+        // output_tokens includes reasoning (semconv; the analyzer adds Gemini's and xAI's, see reasoning.ts); a count
+        // smaller than the reasoning count can only have left it out.
+        const apart = reported > out;
         const rest = apart ? out : out - reported;
         const s = scaleShares([text, calls], rest);
         if (s) output = { text: s[0], reasoning: reported, tool_calls: s[1] };

@@ -365,7 +365,7 @@ function detailText(rows: TokenSummaryRow[], keys: Array<[string, (t: TokenSumma
     ['out:tool_calls', (t) => pct(t.detail?.output.tool_calls ?? 0, outSum(t))],
     ['calls w/ detail', (t) => `${t.detail?.input_calls ?? 0}/${t.calls}`],
   ];
-  return `tokens by role (input) and type (output):\n${table(rows, cols)}`;
+  return `tokens by role (input) and type (output):\n${table(rows, cols).replace(/\n$/, '')}\n(output includes reasoning, per OTel semconv; for Gemini and xAI, which report it apart, agentsight adds it)`;
 }
 
 function totalsText(t: TokenTotals): string {
@@ -435,7 +435,7 @@ export function program(): Command {
     .option('--period <p>', TOKEN_PERIODS.join(' | '), 'today')
     .option('--group-by <g>', TOKEN_GROUP_BYS.join(' | '), 'model')
     .option('--compare', 'also show the previous period and the change')
-    .option('--detail', 'break input tokens down by role (system, user, assistant, tool) and output tokens by type (text, reasoning, tool calls)')
+    .option('--detail', 'break input tokens down by role (system, user, assistant, tool) and output tokens by type (text, reasoning, tool calls); output includes reasoning for every provider (Gemini/xAI report it apart, agentsight adds it)')
     .action(async (o) => {
       if (!TOKEN_PERIODS.includes(o.period)) throw new Error(`--period must be one of ${TOKEN_PERIODS.join(', ')}`);
       if (!TOKEN_GROUP_BYS.includes(o.groupBy)) throw new Error(`--group-by must be one of ${TOKEN_GROUP_BYS.join(', ')}`);

@@ -18,6 +18,7 @@ test('--detail prints input tokens by role and output tokens by type, with share
   // 11/66 = 17 %, 28/66 = 42 %, 17/66 = 26 %, 10/66 = 15 %; 306/320 = 96 %, 3/320 = 1 %, 11/320 = 3 %.
   expect(lines[at + 2].split(/\s{2,}/)).toEqual(['openai', 'gpt-4o', '11 (17%)', '28 (42%)', '17 (26%)', '10 (15%)', '306 (96%)', '3 (1%)', '11 (3%)', '2/3']);
   expect(lines[at + 3].split(/\s{2,}/)).toEqual(['total', '11 (17%)', '28 (42%)', '17 (26%)', '10 (15%)', '306 (96%)', '3 (1%)', '11 (3%)', '2/3']);
+  expect(lines[at + 4]).toBe('(output includes reasoning, per OTel semconv; for Gemini and xAI, which report it apart, agentsight adds it)');
   // Without a breakdown in the summary, no detail block.
   const { detail: _d, ...plainTotals } = s.totals;
   expect(tokenText({ ...s, rows: s.rows.map(({ detail: _x, ...r }) => r), totals: plainTotals })).not.toContain('tokens by role');

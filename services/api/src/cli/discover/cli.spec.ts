@@ -96,7 +96,7 @@ describe('agentsight discover (compiled)', () => {
   it('--list-known prints every built-in agent and its rules', async () => {
     const r = await agentsight(['discover', '--list-known']);
     expect(r.code).toBe(0);
-    for (const agent of ['Claude Code', 'Gemini CLI', 'Codex', 'Aider', 'OpenClaw', 'OpenCode', 'Goose', 'Cursor Agent', 'Node LLM SDK', 'Python LLM SDK']) {
+    for (const agent of ['Claude Code', 'Gemini CLI', 'Qwen Code', 'Codex', 'Copilot CLI', 'Crush', 'Aider', 'OpenClaw', 'OpenCode', 'Goose', 'Cursor Agent', 'Node LLM SDK', 'Python LLM SDK']) {
       expect(r.stdout).toMatch(new RegExp(`^${agent}\\s+\\S+\\s+allow\\s+\\S`, 'm'));
     }
     expect(r.stdout).toMatch(/^Claude Code\s+claude-code\.node\s+allow\s+exe=\*\/node\|.* arg=\*\/@anthropic-ai\/claude-code\/\*\|\*\/bin\/claude$/m);

@@ -184,7 +184,7 @@ describe('built-in rules', () => {
 
   it('are valid and have unique ids', () => {
     expect(new Set(builtin.map((r) => r.id)).size).toBe(builtin.length);
-    expect(new Set(builtin.map((r) => r.agent))).toEqual(new Set(['Claude Code', 'Gemini CLI', 'Codex', 'Aider', 'OpenClaw', 'OpenCode', 'Goose', 'Cursor Agent', 'Node LLM SDK', 'Python LLM SDK']));
+    expect(new Set(builtin.map((r) => r.agent))).toEqual(new Set(['Claude Code', 'Gemini CLI', 'Qwen Code', 'Codex', 'Copilot CLI', 'Crush', 'Aider', 'OpenClaw', 'OpenCode', 'Goose', 'Cursor Agent', 'Node LLM SDK', 'Python LLM SDK']));
   });
 
   const SITE = '/home/u/.venv/lib/python3.11/site-packages';
