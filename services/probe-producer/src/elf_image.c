@@ -127,3 +127,19 @@ bool elf_image_contains(const struct elf_image *img, const void *needle, size_t 
 {
 	return memmem(img->data, img->size, needle, len) != NULL;
 }
+
+int elf_image_string_regions(const struct elf_image *img, const uint8_t **data, uint64_t *size, uint64_t *vaddr, int max)
+{
+	int s, n = 0;
+
+	if (max > 0 && elf_image_section(img, ".rodata", &data[0], &size[0], &vaddr[0]))
+		return 1;
+	for (s = 0; s < img->nsegs && n < max; s++) {
+		if (img->segs[s].exec)
+			continue;
+		data[n] = img->data + img->segs[s].offset;
+		size[n] = img->segs[s].filesz;
+		vaddr[n++] = img->segs[s].vaddr;
+	}
+	return n;
+}

@@ -60,6 +60,13 @@ int64_t elf_image_vaddr_to_offset(const struct elf_image *img, uint64_t vaddr);
 /** Virtual address of file offset off (in a PT_LOAD segment), or 0 when no segment maps it. */
 uint64_t elf_image_offset_to_vaddr(const struct elf_image *img, uint64_t off);
 
+/**
+ * The regions holding string constants: `.rodata` when the file has section headers (so e.g. Bun's `.bun` section,
+ * up to 100 MB of a compiled app's JavaScript, is not searched), else every non-exec PT_LOAD segment. Fills up to
+ * max (file bytes, size, vaddr) triples; returns how many.
+ */
+int elf_image_string_regions(const struct elf_image *img, const uint8_t **data, uint64_t *size, uint64_t *vaddr, int max);
+
 /** True when the needle (len bytes) occurs anywhere in the file. */
 bool elf_image_contains(const struct elf_image *img, const void *needle, size_t len);
 

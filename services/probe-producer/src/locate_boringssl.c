@@ -119,34 +119,13 @@ static bool is_file(const struct scan *sc, uint64_t v)
 	return false;
 }
 
-/*
- * The regions holding string constants: `.rodata` when the file has section headers (Bun's does; its `.bun`
- * section, up to 100 MB of a compiled app's JavaScript, is not searched), else every non-exec PT_LOAD segment.
- * Fills up to max (file bytes, size, vaddr) triples; returns how many.
- */
-static int string_regions(const struct elf_image *img, const uint8_t **data, uint64_t *size, uint64_t *vaddr, int max)
-{
-	int s, n = 0;
-
-	if (elf_image_section(img, ".rodata", &data[0], &size[0], &vaddr[0]))
-		return 1;
-	for (s = 0; s < img->nsegs && n < max; s++) {
-		if (img->segs[s].exec)
-			continue;
-		data[n] = img->data + img->segs[s].offset;
-		size[n] = img->segs[s].filesz;
-		vaddr[n++] = img->segs[s].vaddr;
-	}
-	return n;
-}
-
 /* Step 1a: NUL-terminated strings ending in "ssl/ssl_lib.cc" (their start addresses). */
 static void find_files(struct scan *sc)
 {
 	static const char needle[] = "ssl/ssl_lib.cc"; /* with its NUL */
 	const uint8_t *rdata[ELF_IMAGE_MAX_SEGS];
 	uint64_t rsize[ELF_IMAGE_MAX_SEGS], rvaddr[ELF_IMAGE_MAX_SEGS];
-	int s, nr = string_regions(sc->img, rdata, rsize, rvaddr, ELF_IMAGE_MAX_SEGS);
+	int s, nr = elf_image_string_regions(sc->img, rdata, rsize, rvaddr, ELF_IMAGE_MAX_SEGS);
 
 	for (s = 0; s < nr && sc->nfiles < MAX_FILES; s++) {
 		const uint8_t *base = rdata[s], *at = base, *end = base + rsize[s];
@@ -528,7 +507,7 @@ static void find_bun_version(const struct elf_image *img, char *out, size_t outl
 
 	const uint8_t *rdata[ELF_IMAGE_MAX_SEGS];
 	uint64_t rsize[ELF_IMAGE_MAX_SEGS], rvaddr[ELF_IMAGE_MAX_SEGS];
-	int nr = string_regions(img, rdata, rsize, rvaddr, ELF_IMAGE_MAX_SEGS);
+	int nr = elf_image_string_regions(img, rdata, rsize, rvaddr, ELF_IMAGE_MAX_SEGS);
 
 	for (k = 0; k < 2; k++) {
 		for (s = 0; s < nr; s++) {

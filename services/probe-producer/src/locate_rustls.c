@@ -162,23 +162,6 @@ static bool func_of(const struct rscan *sc, uint64_t v, uint64_t *start, uint64_
 	return v >= *start && v < *end;
 }
 
-/* String regions: `.rodata` when present, else every non-exec PT_LOAD segment. */
-static int string_regions(const struct elf_image *img, const uint8_t **data, uint64_t *size, uint64_t *vaddr, int max)
-{
-	int s, n = 0;
-
-	if (elf_image_section(img, ".rodata", &data[0], &size[0], &vaddr[0]))
-		return 1;
-	for (s = 0; s < img->nsegs && n < max; s++) {
-		if (img->segs[s].exec)
-			continue;
-		data[n] = img->data + img->segs[s].offset;
-		size[n] = img->segs[s].filesz;
-		vaddr[n++] = img->segs[s].vaddr;
-	}
-	return n;
-}
-
 /*
  * Step 1: the end addresses of strings "…/rustls-0.23.N/src/record_layer.rs" (or "…vendor__rustls-0.23.N/…", Bazel) (Rust strings are not NUL-terminated:
  * a Location names its file by pointer and length), and the version into build.
@@ -189,7 +172,7 @@ static int find_anchor_files(const struct elf_image *img, uint64_t *ends, int ma
 	static const char tail[] = "/src/record_layer.rs";
 	const uint8_t *rdata[ELF_IMAGE_MAX_SEGS];
 	uint64_t rsize[ELF_IMAGE_MAX_SEGS], rvaddr[ELF_IMAGE_MAX_SEGS];
-	int s, n = 0, nr = string_regions(img, rdata, rsize, rvaddr, ELF_IMAGE_MAX_SEGS);
+	int s, n = 0, nr = elf_image_string_regions(img, rdata, rsize, rvaddr, ELF_IMAGE_MAX_SEGS);
 
 	for (s = 0; s < nr; s++) {
 		const uint8_t *base = rdata[s], *at = base, *end = base + rsize[s];
