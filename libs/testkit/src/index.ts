@@ -7,3 +7,4 @@ export * from './capture';
 export * from './bpf';
 export * from './ground-truth';
 export * from './go';
+export * from './responses-server';

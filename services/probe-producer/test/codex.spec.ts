@@ -7,84 +7,23 @@
  * The binaries (≈290–315 MB each) are fetched by `npm pack` once and cached under
  * $AGENTSIGHT_TEST_CACHE/codex (default /var/cache/agentsight-test/codex). Needs root (eBPF) and NATS.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { probeBinary } from '@agentsight/testkit';
+import { makeCaAndLeaf, probeBinary, startResponsesServer } from '@agentsight/testkit';
 import type { RawSslRecord } from '@agentsight/contracts';
 import { captureClient } from './harness';
-import { fetchAll, NpmFile } from './npm-binaries';
+import { CODEX_CACHE, FOUND, REFUSED } from './codex-builds';
+import { fetchAll } from './npm-binaries';
 
 jest.setTimeout(600_000);
-
-const CODEX_CACHE = path.join(process.env.AGENTSIGHT_TEST_CACHE || '/var/cache/agentsight-test', 'codex');
-const FILE = 'vendor/x86_64-unknown-linux-musl/bin/codex';
-/** Pinned releases: the linux-x64 build is published as a version of @openai/codex itself (`<v>-linux-x64`). */
-const FOUND: Array<NpmFile & { rustls: string }> = [
-  { name: '@openai/codex', version: '0.171.0-linux-x64', file: FILE, rustls: 'rustls 0.23.46' },
-  { name: '@openai/codex', version: '0.160.0-linux-x64', file: FILE, rustls: 'rustls 0.23.45' },
-];
-/** An older release whose buffer_plaintext is inlined differently: refused, never attached at a guess. */
-const REFUSED: NpmFile & { rustls: string } = { name: '@openai/codex', version: '0.140.0-linux-x64', file: FILE, rustls: 'rustls 0.23.36' };
 
 interface Located { status: string; family?: string; build?: string; why?: string; fns?: Array<{ fn: string; offset: string }> }
 
 function locate(bin: string): Located {
   return JSON.parse(execFileSync(probeBinary(), ['--locate', bin], { encoding: 'utf8' }).trim());
-}
-
-/** A CA and a leaf for localhost/127.0.0.1 signed by it (rustls refuses a self-signed leaf): paths in dir. */
-function makeCaAndLeaf(dir: string): { ca: string; key: string; cert: string } {
-  const f = (n: string) => path.join(dir, n);
-  const sh = (args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  sh(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=agentsight-test-ca', '-keyout', f('ca.key'),
-    '-out', f('ca.pem'), '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
-  sh(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', f('leaf.key'), '-out', f('leaf.csr')]);
-  fs.writeFileSync(f('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-  sh(['x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1',
-    '-extfile', f('ext.cnf'), '-out', f('leaf.pem')]);
-  return { ca: f('ca.pem'), key: f('leaf.key'), cert: f('leaf.pem') };
-}
-
-/**
- * HTTPS server (HTTP/1.1) answering POST /v1/responses with a minimal valid Responses stream (text `answer`, usage),
- * anything else 404. Prints its port, then one JSON line per request on stderr.
- */
-async function startResponsesServer(key: string, cert: string, answer: string): Promise<{ server: ChildProcess; port: number; log: () => string }> {
-  const js = `
-    const https = require('https'), fs = require('fs');
-    const answer = process.argv[3];
-    const srv = https.createServer({ key: fs.readFileSync(process.argv[1]), cert: fs.readFileSync(process.argv[2]), ALPNProtocols: ['http/1.1'] }, (req, res) => {
-      const chunks = [];
-      req.on('data', (c) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks);
-        console.error(JSON.stringify({ method: req.method, url: req.url, bytes: body.length }));
-        if (req.method !== 'POST' || !req.url.endsWith('/responses')) { res.writeHead(404, { 'content-type': 'application/json' }); res.end('{}'); return; }
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const id = 'resp_agentsight_1';
-        const ev = (type, o) => res.write('event: ' + type + '\\ndata: ' + JSON.stringify({ type, ...o }) + '\\n\\n');
-        const item = { type: 'message', id: 'msg_1', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: answer, annotations: [] }] };
-        ev('response.created', { response: { id, object: 'response', status: 'in_progress', model: 'gpt-test' } });
-        ev('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } });
-        ev('response.output_text.delta', { item_id: 'msg_1', output_index: 0, content_index: 0, delta: answer });
-        ev('response.output_item.done', { output_index: 0, item });
-        ev('response.completed', { response: { id, object: 'response', status: 'completed', model: 'gpt-test', output: [item],
-          usage: { input_tokens: 11, input_tokens_details: { cached_tokens: 0 }, output_tokens: 3, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 14 } } });
-        res.end();
-      });
-    });
-    srv.listen(0, '127.0.0.1', () => console.log(srv.address().port));`;
-  const server = spawn(process.execPath, ['-e', js, key, cert, answer], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  server.stderr!.on('data', (d) => (log += d));
-  const port = await new Promise<number>((resolve, reject) => {
-    server.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
-    server.once('exit', (c) => reject(new Error(`server exited ${c}: ${log}`)));
-  });
-  return { server, port, log: () => log };
 }
 
 let bins: string[] = [];
