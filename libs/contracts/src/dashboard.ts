@@ -5,6 +5,8 @@
  * report them. Lists page by an opaque cursor: pass `next_cursor` back as `cursor` to get the following page.
  */
 
+import type { RawProbeCounters } from './raw';
+
 /** One page of a list, newest first. `next_cursor` is null on the last page. */
 export interface Page<T> {
   items: T[];
@@ -125,15 +127,9 @@ export interface StreamSize {
   bytes: number;
 }
 
-/** Counters of one attached probe, from the producer's latest loss record (cumulative since its start). */
-export interface ProbeStatus {
+/** Counters of one attached probe, from the producer's latest loss record (cumulative since its start), with its host. */
+export interface ProbeStatus extends RawProbeCounters {
   host: string;
-  binary: string;
-  fn: string;
-  records: number;
-  fragments: number;
-  bytes: number;
-  ringbuf_drops: number;
 }
 
 /** Dead letters grouped by stage and reason, with the newest one's error and sample. */
