@@ -26,10 +26,9 @@ stamp=node_modules/.agentsight-lock-sha
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] npm ci"
-  # Some npm 11 versions write a lock file without other platforms' optional packages (nx's native binaries) and
-  # then refuse it in `npm ci` ("Missing: @nx/nx-darwin-arm64@ from lock file", npm/cli#9846); `npm install`
-  # installs the same locked versions.
-  npm ci --no-fund --no-audit --loglevel=error 2>/dev/null || npm install --no-fund --no-audit --loglevel=error
+  # The lock file holds every platform's optional packages that the registry publishes (chdb publishes only
+  # @chdb/lib-linux-x64-gnu), so `npm ci` installs it as committed and never rewrites it.
+  npm ci --no-fund --no-audit --loglevel=error
   echo "$want" > "$stamp"
 fi
 
