@@ -16,6 +16,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureSchema, openClickHouse } from '@agentsight/clickhouse';
+import { apiToken } from '@agentsight/jetstream';
 import { ROOT, startInfra, Stages } from '../test/e2e/harness';
 
 const CALLS = Number(process.argv[2] || 100_000);
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
     await stages.start('api');
     const base = `http://127.0.0.1:${infra.env.AGENTSIGHT_API_PORT}`;
     const get = async (p: string) => {
-      const r = await fetch(base + p);
+      const r = await fetch(base + p, { headers: { authorization: `Bearer ${apiToken(infra.env)}` } });
       if (!r.ok) throw new Error(`${p}: ${r.status} ${await r.text()}`);
       return r.json();
     };

@@ -89,6 +89,9 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
   let serve: Awaited<ReturnType<typeof startServe>>;
   let browser: Browser;
   let origin: string;
+  let token: string;
+  /** fetch with the read API's token (every request needs it, loopback included). */
+  const authed = (url: string, init: RequestInit = {}) => fetch(url, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } });
   let calls: Row[];
   let execStderr = '';
   const foreign: string[] = [];
@@ -106,7 +109,7 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
       dialogs.push(d.message());
       void d.dismiss();
     });
-    await page.goto(origin + path);
+    await page.goto(`${origin}${path}${path.includes('?') ? '&' : '?'}token=${token}`); // sets the cookie, redirects to the path
     return page;
   }
 
@@ -121,7 +124,8 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
     replay = await startReplayServer({ routes: EXAMPLE_AGENT_ROUTES });
     xss = await startXssServer();
     serve = await startServe(infra.env, ['--port', infra.env.AGENTSIGHT_API_PORT!]);
-    origin = serve.url.replace(/\/$/, '');
+    origin = new URL(serve.url).origin;
+    token = new URL(serve.url).searchParams.get('token')!;
     const dir = join(infra.dataDir, 'xss');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'body.json'), JSON.stringify({ model: 'gpt-4.1-nano', messages: [{ role: 'user', content: `prompt ${PAYLOAD}` }] }));
@@ -149,9 +153,12 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
   }, 60_000);
 
   test('serve printed a loopback URL; exec printed it too; the page is served with a strict CSP', async () => {
-    expect(serve.url).toBe(`http://127.0.0.1:${infra.env.AGENTSIGHT_API_PORT}/`);
+    expect(serve.url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${infra.env.AGENTSIGHT_API_PORT}/\\?token=[A-Za-z0-9_-]{40,}$`));
     expect(execStderr).toContain(`[agentsight] dashboard (while this runs): ${serve.url}`);
-    const r = await fetch(origin + '/');
+    // Loopback too: nothing without the token.
+    expect((await fetch(origin + '/')).status).toBe(401);
+    expect((await fetch(origin + '/api/llm-calls')).status).toBe(401);
+    const r = await authed(origin + '/');
     expect(r.status).toBe(200);
     expect(r.headers.get('content-security-policy')).toMatch(/default-src 'self'; script-src 'self'/);
     const html = await r.text();
@@ -206,7 +213,7 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
     await page.waitForURL(/sort=cost&order=desc/);
     const top = [...calls].filter((x) => x.cost_usd !== null).sort((a, b) => b.cost_usd - a.cost_usd)[0];
     await page.getByTestId('calls-table').locator('tbody tr').first().getByText(top['gen_ai.response.id'], { exact: true }).waitFor();
-    const sorted = await (await fetch(`${origin}/api/llm-calls?sort=cost&order=asc&limit=1`)).json();
+    const sorted = await (await authed(`${origin}/api/llm-calls?sort=cost&order=asc&limit=1`)).json();
     expect(sorted.items[0].cost_usd).toBe(Math.min(...calls.filter((x) => x.cost_usd !== null).map((x) => x.cost_usd)));
     expect(sorted.next_cursor).not.toBeNull();
     await page.close();
@@ -238,7 +245,7 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
     await page.getByTestId('processes-table').getByText(`exec /usr/bin/ls -la ${join(ROOT, 'examples')}`).waitFor();
     await page.getByTestId('processes-table').getByText('get_current_weather').waitFor();
     await shot(page, 'processes');
-    const cap = await (await fetch(`${origin}/api/capture`)).json();
+    const cap = await (await authed(`${origin}/api/capture`)).json();
     expect(cap.producers.length).toBeGreaterThan(0);
     await page.goto(origin + '/capture');
     const prod = page.getByTestId('producer').first();
@@ -306,18 +313,18 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
   });
 
   test('bad query parameters get a 400 with the reason; OpenAPI is at /api/docs', async () => {
-    const r = await fetch(`${origin}/api/llm-calls?limit=0`);
+    const r = await authed(`${origin}/api/llm-calls?limit=0`);
     expect(r.status).toBe(400);
     expect((await r.json()).message).toMatch(/limit must be an integer/);
-    const t = await fetch(`${origin}/api/overview?from=yesterday-ish`);
+    const t = await authed(`${origin}/api/overview?from=yesterday-ish`);
     expect(t.status).toBe(400);
     expect((await t.json()).message).toMatch(/not a time/);
-    const c = await fetch(`${origin}/api/llm-calls?cursor=Zm9v`);
+    const c = await authed(`${origin}/api/llm-calls?cursor=Zm9v`);
     expect(c.status).toBe(400);
-    const so = await fetch(`${origin}/api/agent-sessions?sort=nope`);
+    const so = await authed(`${origin}/api/agent-sessions?sort=nope`);
     expect(so.status).toBe(400);
     expect((await so.json()).message).toMatch(/sort must be one of/);
-    const doc = await fetch(`${origin}/api/docs-json`);
+    const doc = await authed(`${origin}/api/docs-json`);
     expect(doc.status).toBe(200);
     expect(Object.keys((await doc.json()).paths)).toEqual(expect.arrayContaining(['/api/overview', '/api/timeseries', '/api/llm-calls', '/api/llm-calls/{id}', '/api/agent-sessions', '/api/capture', '/api/live']));
   });
@@ -348,7 +355,7 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
       const again = await fetch(`${base}/api/overview`, { headers: { cookie: cookie.split(';')[0] } });
       expect(again.status).toBe(200);
       expect((await fetch(`${base}/api/overview`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
-      // The CLI on this machine reads through it with the token file (mode 0600) the serve wrote.
+      // The CLI on this machine reads through it with the machine's api token (secrets.json, mode 0600).
       const cli = await runCli(['calls', '--json'], other.env);
       expect(cli.code).toBe(0);
       expect(JSON.parse(cli.stdout)).toEqual([]);

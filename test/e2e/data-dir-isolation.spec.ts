@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { apiToken } from '@agentsight/jetstream';
 import { runCli, Stages, startInfra, type Infra } from './harness';
 
 let infra: Infra;
@@ -25,7 +26,7 @@ afterAll(async () => {
 });
 
 test('health names the data dir the api stores into', async () => {
-  const r = await fetch(`http://127.0.0.1:${infra.env.AGENTSIGHT_API_PORT}/api/health`);
+  const r = await fetch(`http://127.0.0.1:${infra.env.AGENTSIGHT_API_PORT}/api/health`, { headers: { authorization: `Bearer ${apiToken(infra.env)}` } });
   expect(await r.json()).toEqual(expect.objectContaining({ ok: true, data_dir: infra.dataDir }));
 });
 

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { apiToken, ensureSecrets } from '@agentsight/jetstream';
 import { BPF_REQUIRED, bpfUnavailableReason, probeBinary } from '@agentsight/testkit';
 import { Child, spawnReady, stopChild } from '../../services/api/src/cli/children';
 
@@ -81,8 +82,14 @@ export async function startInfra(): Promise<Infra> {
   await waitPort(natsPort);
   await waitPort(redisPort);
   const natsUrl = `nats://127.0.0.1:${natsPort}`;
+  // These brokers are private to the test (temp dirs, ephemeral ports) and open; the read API's token lives in a
+  // private config dir, as /etc/agentsight's does for a user (test/e2e/security.spec.ts covers agentsight's own brokers).
+  const configDir = join(dataDir, 'etc');
+  ensureSecrets({ AGENTSIGHT_CONFIG_DIR: configDir });
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    AGENTSIGHT_CONFIG_DIR: configDir,
+    AGENTSIGHT_UI_TOKEN: '',
     NATS_URL: natsUrl,
     REDIS_URL: `redis://127.0.0.1:${redisPort}`,
     AGENTSIGHT_DATA_DIR: dataDir,
@@ -205,7 +212,7 @@ export async function captureRun(infra: Infra, script: string, env: NodeJS.Proce
 
 /** GET a JSON path of the test's api service. */
 export async function api<T = any>(infra: Infra, path: string): Promise<T> {
-  const r = await fetch(`http://127.0.0.1:${infra.env.AGENTSIGHT_API_PORT}${path}`);
+  const r = await fetch(`http://127.0.0.1:${infra.env.AGENTSIGHT_API_PORT}${path}`, { headers: { authorization: `Bearer ${apiToken(infra.env)}` } });
   if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
   return (await r.json()) as T;
 }

@@ -9,3 +9,4 @@ export * from './stage';
 export * from './service';
 export * from './stateless';
 export * from './status';
+export * from './brokers';

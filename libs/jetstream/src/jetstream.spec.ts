@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { decode, encode } from '@agentsight/contracts';
 import { connectNats, ensureStreams, Nats, streamLimits } from './nats';
+import { pipelineConfig } from './config';
 import { pipelineStatus } from './status';
 import { connectRedis, Redis } from './redis';
 import { Publisher } from './publisher';
@@ -9,15 +10,15 @@ import { assignedPartitions, PartitionGroup, PartitionWorker } from './partition
 import { CLAIM_CHECK_HEADER, INLINE_LIMIT_BYTES } from './large';
 
 // Real NATS JetStream and Redis (127.0.0.1, started by infra/services.sh). Each test uses its own stream.
-const NATS_URL = process.env.NATS_URL || 'nats://127.0.0.1:4222';
+const CONFIG = pipelineConfig();
 let nats: Nats;
 let redis: Redis;
 let stream: string;
 let subj: string;
 
 beforeAll(async () => {
-  nats = await connectNats(NATS_URL, 'jetstream-spec');
-  redis = await connectRedis(process.env.REDIS_URL || 'redis://127.0.0.1:6379', 'jetstream-spec');
+  nats = await connectNats(CONFIG.nats, 'jetstream-spec');
+  redis = await connectRedis(CONFIG.redisUrl, 'jetstream-spec');
 });
 afterAll(async () => {
   await nats.nc.close();

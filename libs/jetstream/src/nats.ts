@@ -1,11 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { credsAuthenticator } from '@nats-io/nats-core';
+import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
 import { Objm, StorageType } from '@nats-io/obj';
 import type { ObjectStore } from '@nats-io/obj';
 import { LARGE_PAYLOAD_BUCKET, STREAMS } from '@agentsight/contracts';
 import type { StreamSpec } from '@agentsight/contracts';
+import type { NatsTarget } from './config';
 
 /** Retention of the large-payload bucket (claim-checked bodies of any stream): 7 days, in ns. */
 export const RETENTION_NS = 7 * 24 * 3600 * 1e9;
@@ -21,11 +24,25 @@ export interface Nats {
 }
 
 /**
- * Connects to NATS (reconnecting forever), and makes sure every pipeline stream and the large-payload bucket
- * exist. Throws when the first connection fails or JetStream is not enabled on the server.
+ * nats.js connection options for `target` (a plain URL string = no credentials beyond what it carries): servers,
+ * user/password or the `.creds` file's JWT authenticator, and the inbox prefix.
  */
-export async function connectNats(url: string, name: string): Promise<Nats> {
-  const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+export function natsConnectOptions(target: NatsTarget | string): ConnectionOptions {
+  const t: NatsTarget = typeof target === 'string' ? { url: target, managed: false } : target;
+  const o: ConnectionOptions = { servers: t.url };
+  if (t.credsFile) o.authenticator = credsAuthenticator(readFileSync(t.credsFile));
+  else if (t.user !== undefined) Object.assign(o, { user: t.user, pass: t.pass ?? '' });
+  if (t.inboxPrefix) o.inboxPrefix = t.inboxPrefix;
+  return o;
+}
+
+/**
+ * Connects to NATS (reconnecting forever) with `target`'s credentials ({@link natsConnectOptions}), and makes sure
+ * every pipeline stream and the large-payload bucket exist. Throws when the first connection fails (including an
+ * authorization error) or JetStream is not enabled on the server.
+ */
+export async function connectNats(target: NatsTarget | string, name: string): Promise<Nats> {
+  const nc = await connect({ ...natsConnectOptions(target), name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const jsm = await jetstreamManager(nc);
   await ensureStreams(jsm);
   const large = await new Objm(nc).create(LARGE_PAYLOAD_BUCKET, { ttl: RETENTION_NS, storage: StorageType.File });

@@ -28,7 +28,7 @@ export class StageRuntime {
   /** Connects to NATS and Redis per {@link pipelineConfig}; throws when either is unreachable at start. */
   static async connect(stage: Stage, env: NodeJS.ProcessEnv = process.env): Promise<StageRuntime> {
     const config = pipelineConfig(env);
-    const nats = await connectNats(config.natsUrl, `agentsight-${stage}`);
+    const nats = await connectNats(config.nats, `agentsight-${stage}`);
     const redis = await connectRedis(config.redisUrl, `agentsight-${stage}`);
     return new StageRuntime(stage, config, nats, redis);
   }

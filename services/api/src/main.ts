@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express from 'express';
 import { loadRedactionConfig } from '@agentsight/contracts';
+import { apiToken, secretsFile } from '@agentsight/jetstream';
 import { AppModule } from './app.module';
 import { apiPort, repoRoot } from './cli/paths';
 import { dashboardStatic, isLoopback, webGuard } from './http/web';
@@ -12,14 +13,14 @@ import { dashboardStatic, isLoopback, webGuard } from './http/web';
 /**
  * api service: stores pipeline output in ClickHouse and serves the read API, the dashboard (`apps/dashboard/dist`) and
  * its live channel on `AGENTSIGHT_UI_HOST` (default 127.0.0.1) port `AGENTSIGHT_API_PORT` (default 7396); OpenAPI at
- * `/api/docs`. A host that is not loopback requires `AGENTSIGHT_UI_TOKEN` (refuses to start without); when set, every
- * request needs it. Prints `{"event":"ready","service":"api","pid":…,"port":…,"host":…}` once listening.
+ * `/api/docs`. Every request needs the token (loopback included): `AGENTSIGHT_UI_TOKEN`, else `api_token` of
+ * /etc/agentsight/secrets.json (root-only); refuses to start without one. Prints `{"event":"ready","service":"api","pid":…,"port":…,"host":…}` once listening.
  */
 async function main(): Promise<void> {
   loadRedactionConfig(); // AGENTSIGHT_REDACT_PATTERNS: a bad file is a startup error, before storage opens
   const host = process.env.AGENTSIGHT_UI_HOST || '127.0.0.1';
-  const token = process.env.AGENTSIGHT_UI_TOKEN || null;
-  if (!isLoopback(host) && !token) throw new Error(`binding ${host} (not loopback) needs a token: set AGENTSIGHT_UI_TOKEN (agentsight serve makes one)`);
+  const token = apiToken(process.env);
+  if (!token) throw new Error(`the read API needs a token (every local user could read captured data otherwise): set AGENTSIGHT_UI_TOKEN, or run as root with ${secretsFile(process.env)} (the CLI and npm run setup create it)`);
   const app = await NestFactory.create<NestExpressApplication>(AppModule, { logger: ['error', 'warn'] });
   app.disable('x-powered-by');
   app.use(webGuard({ token, allowedHosts: isLoopback(host) ? ['127.0.0.1', 'localhost', '::1', host] : null }));

@@ -1,11 +1,11 @@
 /**
- * The export engine against real Redis (127.0.0.1:6379, keys under a per-run prefix), the real OTel OTLP/HTTP
+ * The export engine against real Redis (agentsight's Redis, libs/jetstream/src/config.ts redisUrl(), keys under a per-run prefix), the real OTel OTLP/HTTP
  * exporters and a local OTLP receiver; events are real GenAI events (corpus → analyzer domain → genai domain).
  * The settle clock is injected: no test waits for a timer or asserts a duration.
  */
 import { randomBytes } from 'node:crypto';
 import { GenAiAttr, type GenAiRecord } from '@agentsight/contracts';
-import { connectRedis, type DeadLetterDraft, type Redis } from '@agentsight/jetstream';
+import { connectRedis, redisUrl, type DeadLetterDraft, type Redis } from '@agentsight/jetstream';
 import { groundTruthFor } from '@agentsight/testkit';
 import { exchangeFor } from '../../analyzer/src/domain/corpus-helpers.test';
 import { analyzeExchange, mergeToolUse, toolRequests, type ToolResultHalf } from '../../analyzer/src/domain';
@@ -70,7 +70,7 @@ describe('export engine (real Redis, real OTLP exporter, local receiver)', () =>
   const ids = () => receiver.accepted().map((s) => s.spanId);
 
   beforeAll(async () => {
-    redis = await connectRedis('redis://127.0.0.1:6379', 'exporter-engine-test');
+    redis = await connectRedis(redisUrl(), 'exporter-engine-test');
     receiver = await startOtlpReceiver();
   });
   beforeEach(() => {

@@ -1,9 +1,9 @@
 /**
  * execute_tool / invoke_agent events and opt-in content attributes; the session store against the real Redis
- * (127.0.0.1:6379, keys under a host name unique to this run, deleted afterwards).
+ * (agentsight's Redis, libs/jetstream/src/config.ts redisUrl(), keys under a host name unique to this run, deleted afterwards).
  */
 import { captureContentEnabled, connKey, deriveId, type LlmCall, type ToolUse } from '@agentsight/contracts';
-import { connectRedis, type Redis } from '@agentsight/jetstream';
+import { connectRedis, redisUrl, type Redis } from '@agentsight/jetstream';
 import { agentEventId, toAgentEvent, toGenAiEvent, toToolEvent } from './domain';
 import { deriveCall, deriveTool } from './derive';
 import { SessionStore } from './session-store';
@@ -74,7 +74,7 @@ describe('content capture', () => {
 describe('agent sessions (real Redis)', () => {
   let redis: Redis;
   beforeAll(async () => {
-    redis = await connectRedis(process.env.REDIS_URL || 'redis://127.0.0.1:6379', 'genai-spec');
+    redis = await connectRedis(redisUrl(), 'genai-spec');
   });
   afterAll(async () => {
     const keys = await redis.keys(`agentsight:session:${HOST}:*`);

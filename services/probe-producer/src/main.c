@@ -214,7 +214,8 @@ static void usage(FILE *f)
 		"  --uid N              trace only processes of uid N\n"
 		"  --exclude-pid N      never trace N and its descendants (repeatable)\n"
 		"  --binary-path P      also attach to binary/library P (repeatable)\n"
-		"  --nats-url URL       default $NATS_URL or nats://127.0.0.1:4222\n"
+		"  --nats-url URL       default $NATS_URL or nats://127.0.0.1:7422 (agentsight's own NATS); credentials from\n"
+		"                       $NATS_CREDS (.creds file) or $NATS_USER/$NATS_PASSWORD, never from argv\n"
 		"  --host NAME          host name in records and subjects (default: hostname)\n"
 		"  --partitions N       partitions of agentsight.raw.ssl.<host>.<p> (default 8)\n"
 		"  --stats-interval-ms N  period of loss records (default 5000)\n"
@@ -272,7 +273,7 @@ static void parse_args(int argc, char **argv)
 	};
 	int c;
 
-	opt.nats_url = getenv("NATS_URL") && *getenv("NATS_URL") ? getenv("NATS_URL") : "nats://127.0.0.1:4222";
+	opt.nats_url = getenv("NATS_URL") && *getenv("NATS_URL") ? getenv("NATS_URL") : "nats://127.0.0.1:7422";
 	opt.partitions = 8;
 	opt.stats_interval_ms = 5000;
 	opt.hold_ms = 1000;

@@ -205,6 +205,12 @@ struct publisher *publisher_create(const char *url, size_t queue_max_bytes)
 		s = natsOptions_SetURL(p->opts, url);
 	if (s == NATS_OK)
 		s = natsOptions_SetName(p->opts, "agentsight-probe");
+	/* Credentials come from the environment (never argv, which every local user can read in /proc):
+	 * NATS_CREDS = a .creds file (user JWT + nkey seed), else NATS_USER / NATS_PASSWORD. */
+	if (s == NATS_OK && getenv("NATS_CREDS") && *getenv("NATS_CREDS"))
+		s = natsOptions_SetUserCredentialsFromFiles(p->opts, getenv("NATS_CREDS"), NULL);
+	else if (s == NATS_OK && getenv("NATS_USER") && *getenv("NATS_USER"))
+		s = natsOptions_SetUserInfo(p->opts, getenv("NATS_USER"), getenv("NATS_PASSWORD") ? getenv("NATS_PASSWORD") : "");
 	if (s == NATS_OK)
 		s = natsOptions_SetAllowReconnect(p->opts, true);
 	if (s == NATS_OK)

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { BPF_REQUIRED, bpfUnavailableReason, probeBinary, repoRoot, ReplayServer, startReplayServer } from '@agentsight/testkit';
 import { connect } from '@nats-io/transport-node';
 import { hostToken, RawLossRecord, RawSslHandshakeRecord, RawSslRecord } from '@agentsight/contracts';
-import { AttachFailure, CaptureResult, captureClient, collectRun, expectLosslessRun, Got, NATS_URL, PARTITIONS, partitionOf, ProbeCounters, reassemble, systemLibrary } from './harness';
+import { AttachFailure, CaptureResult, captureClient, collectRun, expectLosslessRun, Got, NATS_URL, PARTITIONS, partitionOf, ProbeCounters, reassemble, systemLibrary, NATS_OPTS, PROBE_ENV } from './harness';
 
 const BUN = path.join(repoRoot(), 'node_modules/@oven/bun-linux-x64/bin/bun');
 const skipReason = bpfUnavailableReason() ?? (!fs.existsSync(BUN) ? `no Bun binary at ${BUN}` : null);
@@ -89,7 +89,7 @@ function expectCountersMatch(probes: ProbeCounters[], binary: string, ssl: RawSs
 /** A producer process with its stdout lines. */
 function startProducer(args: string[]) {
   const p = spawn(probeBinary(), ['--nats-url', NATS_URL, '--partitions', String(PARTITIONS), '--stats-interval-ms', '500', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+    { stdio: ['ignore', 'pipe', 'pipe'], env: PROBE_ENV });
   let out = '';
   let err = '';
   p.stdout!.on('data', (d) => (out += d));
@@ -117,7 +117,7 @@ function startProducer(args: string[]) {
 
 /** Collects every record JetStream holds (and receives) for host. */
 async function collect(host: string) {
-  const nc = await connect({ servers: NATS_URL });
+  const nc = await connect({ ...NATS_OPTS });
   const got: Got[] = [];
   const decodeErrors: string[] = [];
   const run = await collectRun(nc, hostToken(host), (m, rec) => got.push({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? '', rec }), decodeErrors);

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BPF_REQUIRED, bpfUnavailableReason, probeBinary } from '@agentsight/testkit';
-import { collectRun, FRAG_MAX, makeCert, PARTITIONS, partitionOf, reassemble, startHttpsServer, waitStopped } from './harness';
+import { collectRun, FRAG_MAX, makeCert, PARTITIONS, partitionOf, reassemble, startHttpsServer, waitStopped, NATS_URL, NATS_OPTS, PROBE_ENV } from './harness';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
@@ -28,7 +28,6 @@ import {
 } from '@agentsight/contracts';
 
 const BIN = probeBinary();
-const NATS_URL = process.env.NATS_URL || 'nats://127.0.0.1:4222';
 const REQUIRE = BPF_REQUIRED;
 
 const skipReason = bpfUnavailableReason();
@@ -106,7 +105,7 @@ describeCapture('agentsight-probe real capture', () => {
     // HTTPS server (ALPN http/1.1 only): answers every request with a response body derived from the path and the
     // received body, so the clients' received bytes are known and distinct.
     ({ server, port } = await startHttpsServer(path.join(tmp, 'key.pem'), path.join(tmp, 'cert.pem')));
-    nc = await connect({ servers: NATS_URL });
+    nc = await connect({ ...NATS_OPTS });
 
     // Request bodies: random bytes with the marker at both ends.
     for (const [name, size] of [['curl', 300 * 1024], ['python', 100 * 1024], ['node', 300 * 1024], ['big', 16 * 1024 * 1024]] as const) {
@@ -145,7 +144,7 @@ describeCapture('agentsight-probe real capture', () => {
 
     // Producer: traces the three stopped shells (and what they exec).
     const producer = spawn(BIN, [...Object.values(procs).flatMap((p) => ['--pid', String(p.pid)]), '--host', host,
-      '--nats-url', NATS_URL, '--partitions', String(PARTITIONS), '--stats-interval-ms', '1000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--nats-url', NATS_URL, '--partitions', String(PARTITIONS), '--stats-interval-ms', '1000'], { stdio: ['ignore', 'pipe', 'pipe'], env: PROBE_ENV });
     let stdout = '';
     let perr = '';
     producer.stderr!.on('data', (d) => (perr += d));

@@ -22,7 +22,7 @@ import {
   RawRecord,
   Subjects,
 } from '@agentsight/contracts';
-import { captureClient, CaptureResult, collectRun, expectLosslessRun, NATS_URL } from './harness';
+import { captureClient, CaptureResult, collectRun, expectLosslessRun, NATS_URL, NATS_OPTS, PROBE_ENV } from './harness';
 
 const skipReason = bpfUnavailableReason();
 if (skipReason && !BPF_REQUIRED) {
@@ -81,7 +81,7 @@ async function runTraced(host: string, script: string, args: string[]): Promise<
   const sh = spawn('sh', ['-c', 'kill -STOP $$; exec sh -c "$1"', 'sh', script], { stdio: 'ignore' });
   const shDone = new Promise<void>((r) => sh.on('exit', () => r()));
   for (let i = 0; i < 200 && !/\) T/.test(fs.readFileSync(`/proc/${sh.pid}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 10));
-  const producer = spawn(probeBinary(), ['--pid', String(sh.pid), '--host', host, '--nats-url', NATS_URL, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const producer = spawn(probeBinary(), ['--pid', String(sh.pid), '--host', host, '--nats-url', NATS_URL, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: PROBE_ENV });
   let out = '';
   let err = '';
   producer.stdout!.on('data', (d) => (out += d));
@@ -101,7 +101,7 @@ async function runTraced(host: string, script: string, args: string[]): Promise<
   producer.kill('SIGINT');
   const stopped = await line('stopped');
 
-  const nc = await connect({ servers: NATS_URL });
+  const nc = await connect({ ...NATS_OPTS });
   try {
     // Every record of this host's run (these scripts make no TLS calls: proc, loss and stdio records).
     const recs: RawRecord[] = [];

@@ -7,12 +7,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { probeBinary } from '@agentsight/testkit';
 import { connect } from '@nats-io/transport-node';
+import { natsConnectOptions, natsTarget, probeNatsEnv } from '@agentsight/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { JsMsg } from '@nats-io/jetstream';
 import { decode, hostToken, RawProcRecord, RawRecord, RawSslCloseRecord, RawSslRecord } from '@agentsight/contracts';
 
-export const NATS_URL = process.env.NATS_URL || 'nats://127.0.0.1:4222';
+/** agentsight's NATS (libs/jetstream/src/config.ts: NATS_URL, else the managed server started by the set-up). */
+export const NATS_URL = natsTarget().url;
+/** Connection options of the test's reader (the pipeline's user on the managed server). */
+export const NATS_OPTS = natsConnectOptions(natsTarget());
+/** Environment of the probe: its own NATS user (may only publish raw subjects), as the CLI gives it. */
+export const PROBE_ENV: NodeJS.ProcessEnv = { ...process.env, ...probeNatsEnv() };
 export const FRAG_MAX = 32 * 1024;
 export const PARTITIONS = 8;
 
@@ -177,7 +183,7 @@ export async function captureClient(host: string, argv: string[], outFile: strin
   started: (cp: ChildProcess) => void = () => undefined, producerArgs: string[] = [],
   env: NodeJS.ProcessEnv = {}): Promise<CaptureResult> {
   const token = hostToken(host);
-  const nc = await connect({ servers: NATS_URL });
+  const nc = await connect({ ...NATS_OPTS });
   const got: Got[] = [];
   const decodeErrors: string[] = [];
   try {
@@ -191,7 +197,7 @@ export async function captureClient(host: string, argv: string[], outFile: strin
     await waitStopped(cp.pid!);
 
     const producer = spawn(probeBinary(), ['--pid', String(cp.pid), '--host', host, '--nats-url', NATS_URL,
-      '--partitions', String(PARTITIONS), '--stats-interval-ms', '1000', ...producerArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--partitions', String(PARTITIONS), '--stats-interval-ms', '1000', ...producerArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: PROBE_ENV });
     let perr = '';
     let pout = '';
     producer.stderr!.on('data', (d) => (perr += d));

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { BPF_REQUIRED, bpfUnavailableReason, probeBinary, repoRoot } from '@agentsight/testkit';
 import { connect } from '@nats-io/transport-node';
 import { hostToken, RawRecord, RawSslRecord, RawTlsNoticeRecord } from '@agentsight/contracts';
-import { collectRun, Got, makeCert, NATS_URL, ProbeCounters, reassemble, startHttpsServer, systemLibrary } from './harness';
+import { collectRun, Got, makeCert, NATS_URL, ProbeCounters, reassemble, startHttpsServer, systemLibrary, NATS_OPTS, PROBE_ENV } from './harness';
 
 const BUN = path.join(repoRoot(), 'node_modules/@oven/bun-linux-x64/bin/bun');
 const skipReason = bpfUnavailableReason();
@@ -28,7 +28,7 @@ type Line = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 /** One producer run: its stdout JSON lines and stderr as they come. */
 function startProducer(args: string[]) {
-  const p = spawn(probeBinary(), [...args, '--nats-url', NATS_URL, '--stats-interval-ms', '60000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(probeBinary(), [...args, '--nats-url', NATS_URL, '--stats-interval-ms', '60000'], { stdio: ['ignore', 'pipe', 'pipe'], env: PROBE_ENV });
   let out = '';
   let err = '';
   p.stdout!.on('data', (d) => (out += d));
@@ -67,7 +67,7 @@ async function tracedShell(script: string, env: NodeJS.ProcessEnv = {}, extra: s
   sh.stdout!.on('data', (d) => (shOut += d));
   sh.stderr!.on('data', (d) => (shErr += d));
   const shDone = new Promise<number | null>((resolve) => sh.on('exit', (c) => resolve(c)));
-  const nc = await connect({ servers: NATS_URL });
+  const nc = await connect({ ...NATS_OPTS });
   const got: Got[] = [];
   const decodeErrors: string[] = [];
   const col = await collectRun(nc, hostToken(host), (m, rec) => got.push({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? '', rec }), decodeErrors);

@@ -1,5 +1,6 @@
 import { spawn, ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { privateDir, privateFile } from '@agentsight/jetstream';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -30,9 +31,9 @@ export interface SpawnReadyOptions {
  * Rejects when it exits first or does not get ready within `timeoutMs`, quoting the log's tail.
  */
 export function spawnReady(name: string, cmd: string, args: string[], opts: SpawnReadyOptions): Promise<Child> {
-  mkdirSync(opts.logDir, { recursive: true });
-  const logPath = join(opts.logDir, `${name}.log`);
-  const log = createWriteStream(logPath, { flags: 'a' });
+  privateDir(opts.logDir);
+  const logPath = privateFile(join(opts.logDir, `${name}.log`));
+  const log = createWriteStream(logPath, { flags: 'a', mode: 0o600 });
   const proc = spawn(cmd, args, { env: opts.env, stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   proc.stderr!.pipe(log, { end: false });
   const lines: Record<string, unknown>[] = [];

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { AUDIT_TYPES, isAuditType, loadRedactionConfig, type RawAttachFailure, type RawProbeCounters, type RawProcRecord } from '@agentsight/contracts';
 import { TOKEN_GROUP_BYS, TOKEN_PERIODS } from '@agentsight/clickhouse';
 import type { AuditEntry, CallSummary, GenAiSpanEntry, TokenGroupBy, TokenPeriod, TokenSummary, TokenSummaryRow, TokenTotals, ToolUseEntry } from '@agentsight/clickhouse';
+import { privateDir } from '@agentsight/jetstream';
 import { table } from './format';
 import { dataDir } from './paths';
 import { ensureInfra, Pipeline, procState, startProbe, waitDrained } from './pipeline';
@@ -20,15 +21,16 @@ import { apiPort } from './paths';
 import { captureGapsText, liveNoticeText, zeroCallsReason } from './notices';
 
 
-/** Environment of the services a run starts: data directory and a per-run instance name. */
+/** Environment of the services a run starts: data directory (made private, 0700) and a per-run instance name. */
 function runEnv(dir: string): NodeJS.ProcessEnv {
+  privateDir(dir);
   return { ...process.env, AGENTSIGHT_DATA_DIR: dir, AGENTSIGHT_INSTANCE: process.env.AGENTSIGHT_INSTANCE || `cli-${process.pid}` };
 }
 
-/** Probe flags every capture command passes: NATS, host, partitions, and the locator cache in the data dir. */
+/** Probe flags every capture command passes: host, partitions, and the locator cache in the data dir (NATS: see startProbe). */
 function probeCommon(env: NodeJS.ProcessEnv): string[] {
   return [
-    '--nats-url', env.NATS_URL || 'nats://127.0.0.1:4222', '--host', env.AGENTSIGHT_HOST || hostname(), '--partitions', env.AGENTSIGHT_PARTITIONS || '8',
+    '--host', env.AGENTSIGHT_HOST || hostname(), '--partitions', env.AGENTSIGHT_PARTITIONS || '8',
     '--cache-dir', join(env.AGENTSIGHT_DATA_DIR!, 'probe-cache'),
   ];
 }
@@ -42,12 +44,12 @@ async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: bool
   const env = runEnv(dir);
   const logDir = join(dir, 'logs');
   const say = (s: string) => !opts.quiet && process.stderr.write(`[agentsight] ${s}\n`);
-  ensureInfra(env);
+  await ensureInfra(env);
   const startedAt = new Date();
   const pipeline = await Pipeline.start(env, logDir, cliToken(env, dir));
   try {
     say(pipeline.reused ? 'using the running pipeline' : `pipeline started (logs in ${logDir})`);
-    say(`dashboard (while this runs): ${dashboardUrl('127.0.0.1', apiPort(env))}`);
+    say(`dashboard (while this runs): ${dashboardUrl('127.0.0.1', apiPort(env), cliToken(env, dir))}`);
     // The command starts stopped, so the probe is attached before its first instruction.
     // Under sudo the command may live in the invoking user's installs (~/.local/bin, nvm, bun …): find it there too.
     const home = sudoUserHome(process.env);
@@ -122,7 +124,7 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
   const dir = dataDir(process.env, opts.dataDir);
   const env = runEnv(dir);
   const logDir = join(dir, 'logs');
-  ensureInfra(env);
+  await ensureInfra(env);
   const pipeline = await Pipeline.start(env, logDir, cliToken(env, dir));
   try {
     const own = [process.pid, ...pipeline.pids()].flatMap((p) => ['--exclude-pid', String(p)]);
@@ -149,7 +151,7 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
     });
     answer = (line) => probe.proc.stdin?.write(line);
     process.stderr.write(`[agentsight] tracing ${spec.label}; Ctrl-C to stop\n`);
-    process.stderr.write(`[agentsight] dashboard (while this runs): ${dashboardUrl('127.0.0.1', apiPort(env))}\n`);
+    process.stderr.write(`[agentsight] dashboard (while this runs): ${dashboardUrl('127.0.0.1', apiPort(env), cliToken(env, dir))}\n`);
     let poll: NodeJS.Timeout | undefined;
     await new Promise<void>((res) => {
       process.once('SIGINT', res).once('SIGTERM', res);

@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { STREAMS } from '@agentsight/contracts';
-import { connectNats } from '@agentsight/jetstream';
+import { connectNats, ensureBrokers, ensureSecrets, natsTarget, privateDir, probeNatsEnv } from '@agentsight/jetstream';
 import { Child, spawnReady, SpawnReadyOptions, stopChild } from './children';
 import { apiPort, dataDir, repoRoot } from './paths';
 
@@ -32,9 +31,15 @@ export function probeBinary(): string {
   return join(repoRoot(), 'services/probe-producer/build/agentsight-probe');
 }
 
-/** Starts NATS and Redis when they are not running (infra/services.sh; needs them installed: `npm run setup`). */
-export function ensureInfra(env: NodeJS.ProcessEnv): void {
-  execFileSync('bash', [join(repoRoot(), 'infra/services.sh')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+/**
+ * Makes the run's data dir private (0700) and starts agentsight's own NATS and Redis, with credentials, when they
+ * are not running (libs/jetstream/src/brokers.ts; needs nats-server and redis-server installed: `npm run setup`).
+ * Throws when an open or foreign server holds their ports.
+ */
+export async function ensureInfra(env: NodeJS.ProcessEnv): Promise<void> {
+  const dir = privateDir(env.AGENTSIGHT_DATA_DIR ?? dataDir(env));
+  ensureSecrets(env); // the read API's token, also when both brokers are external
+  await ensureBrokers(env, { dataDir: dir, say: (l) => process.stderr.write(`[agentsight] ${l}\n`) });
 }
 
 /** True when an api service answers on its port (also when it asks for the dashboard token). */
@@ -123,7 +128,7 @@ export class Pipeline {
  * count only has to be stable), three polls in a row. Throws after `timeoutMs`.
  */
 export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<void> {
-  const nats = await connectNats(env.NATS_URL || 'nats://127.0.0.1:4222', 'agentsight-cli');
+  const nats = await connectNats(natsTarget(env), 'agentsight-cli');
   try {
     const deadline = Date.now() + timeoutMs;
     let calm = 0;
@@ -162,9 +167,12 @@ export function procState(pid: number): string | null {
   }
 }
 
-/** Starts the probe with `args`; resolves once all its probes are attached. */
+/**
+ * Starts the probe with `args`; resolves once all its probes are attached. Its NATS server and credentials (the
+ * probe's own user on agentsight's NATS) go in its environment ({@link probeNatsEnv}), never in its argv.
+ */
 export function startProbe(args: string[], env: NodeJS.ProcessEnv, logDir: string, extra: Pick<SpawnReadyOptions, 'stdin' | 'onLine'> = {}): Promise<Child> {
   const bin = probeBinary();
   if (!existsSync(bin)) throw new Error(`probe not built: ${bin} (run: npm run setup)`);
-  return spawnReady('probe', bin, args, { env, logDir, timeoutMs: 60_000, ...extra });
+  return spawnReady('probe', bin, args, { env: { ...env, ...probeNatsEnv(env) }, logDir, timeoutMs: 60_000, ...extra });
 }

@@ -1,24 +1,32 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { apiToken, ensureSecrets, privateDir, secretsFile, writePrivateFile } from '@agentsight/jetstream';
 import { isLoopback } from '../http/web';
 import { dataDir } from './paths';
 import { apiRunning, ensureInfra, Pipeline } from './pipeline';
 
-/** File (mode 0600, in the data dir) holding the token of a running `serve`, so the CLI on this machine can read through it. */
+/**
+ * File (mode 0600, in the data dir) holding the token of a running `serve` started with its own
+ * `AGENTSIGHT_UI_TOKEN`, so the CLI on this machine can read through it.
+ */
 export function tokenFile(dir: string): string {
   return join(dir, 'ui-token');
 }
 
-/** The dashboard token the CLI sends: `AGENTSIGHT_UI_TOKEN`, else the data dir's token file, else none. */
+/**
+ * The read API token the CLI sends: `AGENTSIGHT_UI_TOKEN`, else the data dir's token file (a `serve` with a token of
+ * its own), else the machine's api token (`api_token` of /etc/agentsight/secrets.json, root-only), else none.
+ */
 export function cliToken(env: NodeJS.ProcessEnv, dir: string): string | null {
   if (env.AGENTSIGHT_UI_TOKEN) return env.AGENTSIGHT_UI_TOKEN;
   try {
-    return readFileSync(tokenFile(dir), 'utf8').trim() || null;
+    const t = readFileSync(tokenFile(dir), 'utf8').trim();
+    if (t) return t;
   } catch {
-    return null;
+    /* no serve with its own token */
   }
+  return apiToken(env);
 }
 
 /** The dashboard's URL for a host and port (IPv6 in brackets; 0.0.0.0 / :: shown as given). */
@@ -37,44 +45,43 @@ export interface ServeOptions {
 
 /**
  * `agentsight serve`: runs the pipeline (api = storage sink + read API + dashboard, and the other stages, so an
- * `exec`/`trace` on the same data dir reuses it) bound to `--host`/`--port`, prints the dashboard URL, and keeps
- * running until Ctrl-C/SIGTERM. A host that is not loopback gets a token (AGENTSIGHT_UI_TOKEN, else a new random
- * one, printed and written 0600 to `<data dir>/ui-token` while serving).
+ * `exec`/`trace` on the same data dir reuses it) bound to `--host`/`--port`, prints the dashboard URL with its token,
+ * and keeps running until Ctrl-C/SIGTERM. Every request needs the token, loopback included: AGENTSIGHT_UI_TOKEN
+ * (then also written 0600 to `<data dir>/ui-token` while serving, for the CLI), else the machine's api token in
+ * /etc/agentsight/secrets.json (generated once, root-only). The printed URL's `?token=` sets an HttpOnly cookie
+ * at the first visit, so the browser keeps access.
  */
 export async function serveCommand(o: ServeOptions): Promise<number> {
   const port = Number(o.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be 1..65535: ${o.port}`);
-  const dir = dataDir(process.env, o.dataDir);
-  mkdirSync(dir, { recursive: true });
+  const dir = privateDir(dataDir(process.env, o.dataDir));
   const loopback = isLoopback(o.host);
-  const token = process.env.AGENTSIGHT_UI_TOKEN || (loopback ? null : randomBytes(24).toString('base64url'));
+  const own = process.env.AGENTSIGHT_UI_TOKEN || null;
+  const token = own ?? ensureSecrets(process.env).api_token;
   const env: NodeJS.ProcessEnv = {
     ...process.env, AGENTSIGHT_DATA_DIR: dir, AGENTSIGHT_INSTANCE: process.env.AGENTSIGHT_INSTANCE || `cli-${process.pid}`,
-    AGENTSIGHT_API_PORT: String(port), AGENTSIGHT_UI_HOST: o.host, ...(token ? { AGENTSIGHT_UI_TOKEN: token } : {}),
+    AGENTSIGHT_API_PORT: String(port), AGENTSIGHT_UI_HOST: o.host, AGENTSIGHT_UI_TOKEN: token,
   };
   if (await apiRunning(env)) {
-    process.stderr.write(`[agentsight] an agentsight api already serves port ${port}; its dashboard: ${dashboardUrl('127.0.0.1', port)}\n`);
+    process.stderr.write(`[agentsight] an agentsight api already serves port ${port}; its dashboard: ${dashboardUrl('127.0.0.1', port)} (token: ${own ? 'AGENTSIGHT_UI_TOKEN' : `api_token in ${secretsFile(process.env)}`})\n`);
     return 1;
   }
-  ensureInfra(env);
+  await ensureInfra(env);
   const logDir = join(dir, 'logs');
-  if (token) {
-    writeFileSync(tokenFile(dir), token + '\n', { mode: 0o600 });
-    chmodSync(tokenFile(dir), 0o600);
-  }
+  if (own) writePrivateFile(tokenFile(dir), own + '\n');
   let pipeline: Pipeline | undefined;
   try {
     pipeline = await Pipeline.start(env, logDir);
     const url = dashboardUrl(o.host, port, token);
     process.stdout.write(`agentsight dashboard: ${url}\n`);
-    if (token) process.stderr.write(`[agentsight] ${o.host} is not loopback: every request needs the token above (AGENTSIGHT_UI_TOKEN to choose it)\n`);
+    process.stderr.write(`[agentsight] every request needs the token in this URL (${own ? 'AGENTSIGHT_UI_TOKEN' : `api_token in ${secretsFile(process.env)}`}); ${loopback ? 'loopback' : `${o.host} is not loopback`}: open it once, the browser keeps a cookie\n`);
     if (o.open) openBrowser(url);
     process.stderr.write(`[agentsight] serving ${dir} (logs in ${logDir}); Ctrl-C to stop\n`);
     await new Promise<void>((res) => process.once('SIGINT', res).once('SIGTERM', res));
     return 0;
   } finally {
     await pipeline?.stop();
-    if (token && existsSync(tokenFile(dir))) rmSync(tokenFile(dir), { force: true });
+    if (own && existsSync(tokenFile(dir))) rmSync(tokenFile(dir), { force: true });
   }
 }
 

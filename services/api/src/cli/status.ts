@@ -46,7 +46,7 @@ export function statusText(s: PipelineStatus): string {
  */
 export async function statusCommand(o: { json?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const config = pipelineConfig(env);
-  const nats = await connectNats(config.natsUrl, 'agentsight-status');
+  const nats = await connectNats(config.nats, 'agentsight-status');
   const redis = await connectRedis(config.redisUrl, 'agentsight-status');
   try {
     const s = await pipelineStatus(nats.jsm, redis, { partitions: config.partitions });
