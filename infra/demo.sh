@@ -33,4 +33,4 @@ agentsight audit --type process --limit 10
 echo
 echo "[demo] browse this data in the dashboard:"
 echo "[demo]   sudo AGENTSIGHT_DATA_DIR=$AGENTSIGHT_DATA_DIR node services/api/bin/agentsight.js serve"
-echo "[demo]   then open http://127.0.0.1:${AGENTSIGHT_API_PORT:-7396}/"
+echo "[demo]   then open the URL it prints (it carries the read API token; every request needs it, see README Security)"
