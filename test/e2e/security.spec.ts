@@ -159,7 +159,11 @@ d('local data exposure (as nobody)', () => {
     const port = await freePort();
     const open = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     try {
-      await new Promise((r) => setTimeout(r, 500));
+      const { connect: tcp } = await import('node:net');
+      for (let up = false; !up; ) {
+        up = await new Promise<boolean>((r) => { const c = tcp(port, '127.0.0.1', () => { c.destroy(); r(true); }); c.on('error', () => r(false)); });
+        if (!up) await new Promise((r) => setTimeout(r, 50));
+      }
       await expect(ensureInfra({ ...env, AGENTSIGHT_REDIS_PORT: String(port) })).rejects.toThrow(/answers without a password/);
     } finally {
       open.kill('SIGTERM');
