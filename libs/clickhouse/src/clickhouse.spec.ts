@@ -15,7 +15,8 @@ import { openClickHouse, readOwnerPid, type ClickHouseClient } from './client';
 import { auditSummary, countRows, getExchange, listAudit, listCalls, listDeadLetters, tokenSummary } from './queries';
 import { auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, toolUseRow } from './rows';
 import { listGenAiSpans, listToolUses } from './tool-queries';
-import { ensureSchema, migrationStatements, reasoningOutputMigration, TABLES } from './schema';
+import { pageAudit } from './dashboard';
+import { ensureSchema, migrationStatements, reasoningOutputMigration, relayoutTable, SORTING_KEYS, TABLES } from './schema';
 import { BatchWriter } from './writer';
 
 const run = promisify(execFile);
@@ -694,8 +695,11 @@ describe('versioned records: tool uses, execute_tool / invoke_agent spans, tool 
     const toolAudit = (version: number, summary: string) => audit({ id: 'audit-tool-1', type: 'tool', action: 'execute_tool', summary, details: { tool_use_id: 'tool-1', version } });
     await ins('audit_events', auditRow(toolAudit(3, 'tool Bash {} → ok')));
     await ins('audit_events', auditRow(toolAudit(1, 'tool Bash {} → pending')));
+    // A result-only version stamped with the tool's end: another ts, so another row of the table (host, ts, id).
+    await ins('audit_events', auditRow({ ...toolAudit(2, 'tool Bash {} → returned'), ts_ns: T0 + 1_500_000_000n }));
     const a = await listAudit(client, { database: db, type: 'tool' });
     expect(a.map((x) => [x.summary, x.details.version])).toEqual([['tool Bash {} → ok', 3]]);
+    expect((await auditSummary(client, { database: db, type: 'tool' })).by_type).toEqual([{ type: 'tool', count: 1 }]);
     // Non-versioned audit rows leave ingested_at to the server.
     expect(auditRow(audit()).ingested_at).toBeUndefined();
 
@@ -703,5 +707,57 @@ describe('versioned records: tool uses, execute_tool / invoke_agent spans, tool 
     await ins('llm_calls', llmCallRow(genaiEvent({ conversation_id: 'conv-1', attrs: { 'gen_ai.agent.name': 'claude-code' } })));
     expect(await scalar(`SELECT concat(conversation_id, '/', agent_name) FROM ${db}.llm_calls FINAL`)).toBe('conv-1/claude-code');
     expect(await listCalls(client, { database: db })).toHaveLength(1);
+  });
+});
+
+describe('audit_events ordered by time (host, ts, id)', () => {
+  const sortingKey = (db: string) => scalar("SELECT sorting_key FROM system.tables WHERE database = {db:String} AND name = 'audit_events'", { db });
+
+  it('a table of an older version (ORDER BY id) is rebuilt with every row and version, once', async () => {
+    const db = 'agentsight_old_audit';
+    await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
+    await client.command({
+      query: `CREATE TABLE ${db}.audit_events (id String, type LowCardinality(String), action LowCardinality(String), host LowCardinality(String),
+        ts DateTime64(9, 'UTC'), pid UInt32, ppid UInt32, comm LowCardinality(String), summary String, details String,
+        ingested_at DateTime64(9, 'UTC') DEFAULT now64(9)) ENGINE = ReplacingMergeTree(ingested_at) PARTITION BY toYYYYMM(ts) ORDER BY id`,
+    });
+    const ins = (rec: Parameters<typeof auditRow>[0]) => client.insert({ table: `${db}.audit_events`, values: [auditRow(rec)], format: 'JSONEachRow' });
+    await ins(audit());
+    await ins(audit({ id: 'audit-2', ts_ns: T0 + 1000n, type: 'file', action: 'open', summary: 'open /etc/hosts' }));
+    await ins(audit({ id: 'audit-tool', type: 'tool', action: 'execute_tool', summary: 'v3', details: { version: 3 } }));
+    await ins(audit({ id: 'audit-tool', type: 'tool', action: 'execute_tool', summary: 'v1', details: { version: 1 } }));
+    const before = await listAudit(client, { database: db });
+    expect(before.map((e) => e.summary)).toEqual(['open /etc/hosts', 'exec /usr/bin/node agent.js', 'v3']);
+    expect(await sortingKey(db)).toBe('id');
+
+    await ensureSchema(client, db);
+    expect(await sortingKey(db)).toBe(SORTING_KEYS.audit_events);
+    expect(await listAudit(client, { database: db })).toEqual(before);
+    expect(await scalar(`SELECT count() FROM system.tables WHERE database = '${db}' AND name LIKE '%relayout%'`)).toBe('0');
+    expect(await relayoutTable(client, db, 'audit_events')).toBe(false);
+  });
+
+  it('pageAudit pages newest first through records spread over months, each once, in order', async () => {
+    const db = 'agentsight_audit_pages';
+    await ensureSchema(client, db);
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const ago = [600n, 7200n, 3n * 86_400n, 20n * 86_400n, 60n * 86_400n, 61n * 86_400n].map((s) => now - s * 1_000_000_000n);
+    await client.insert({
+      table: `${db}.audit_events`,
+      values: ago.map((ts, i) => auditRow(audit({ id: `a${i}`, ts_ns: ts, summary: `exec ${i}` }))),
+      format: 'JSONEachRow',
+    });
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let n = 0; n < 10; n++) {
+      const page = await pageAudit(client, {}, { cursor, limit: 2 }, db);
+      seen.push(...page.items.map((e) => e.summary));
+      if (!page.next_cursor) break;
+      cursor = page.next_cursor;
+    }
+    expect(seen).toEqual(['exec 0', 'exec 1', 'exec 2', 'exec 3', 'exec 4', 'exec 5']);
+    const ranged = await pageAudit(client, { range: { fromNs: now - 30n * 86_400n * 1_000_000_000n, toNs: now } }, { limit: 10 }, db);
+    expect(ranged.items.map((e) => e.summary)).toEqual(['exec 0', 'exec 1', 'exec 2', 'exec 3']);
+    expect(ranged.next_cursor).toBeNull();
   });
 });

@@ -353,6 +353,15 @@ export interface AuditFilters {
   range?: NsRange;
 }
 
+/**
+ * Look-back windows of {@link pageAudit}, ns: the newest page of a large table is read from the last hour first and
+ * widened only while the window holds fewer rows than the page needs (`audit_events` is ordered by time, so a window
+ * reads just its granules; the whole table is read only when the newest rows are that sparse).
+ */
+const NEWEST_FIRST_WINDOWS_NS = [3600n, 86_400n, 7n * 86_400n, 30n * 86_400n].map((s) => s * 1_000_000_000n);
+/** A host's clock may run ahead of the reader's: the open-ended newest page starts this far after now, ns. */
+const CLOCK_SKEW_NS = 86_400n * 1_000_000_000n;
+
 /** `GET /api/processes`: one page of process/file/net audit records, newest first, keyset-paged on (ts, id). */
 export async function pageAudit(client: ClickHouseClient, f: AuditFilters, page: { cursor?: string; limit: number }, database = DEFAULT_DATABASE): Promise<Page<AuditEntry>> {
   const where = ['type IN {types:Array(String)}'];
@@ -362,12 +371,22 @@ export async function pageAudit(client: ClickHouseClient, f: AuditFilters, page:
   if (f.comm) (where.push('comm = {comm:String}'), (params.comm = f.comm));
   if (f.q) (where.push('positionCaseInsensitiveUTF8(summary, {q:String}) > 0'), (params.q = f.q));
   if (f.range) (where.push(inRange('ts')), Object.assign(params, rangeParams(f.range)));
+  let upper = f.range ? f.range.toNs : BigInt(Date.now()) * 1_000_000n + CLOCK_SKEW_NS;
   if (page.cursor) {
     const c = decodeCursor(page.cursor);
     where.push("(ts < fromUnixTimestamp64Nano({cns:Int64}, 'UTC') OR (ts = fromUnixTimestamp64Nano({cns:Int64}, 'UTC') AND id > {cid:String}))");
     Object.assign(params, { cns: c.ns, cid: c.id });
+    upper = BigInt(c.ns);
   }
-  const items = await auditQuery(client, database, where, params, 'ts DESC, id');
+  const floor = f.range?.fromNs ?? null;
+  let items: AuditEntry[] = [];
+  for (const w of [...NEWEST_FIRST_WINDOWS_NS, null]) {
+    const from = w === null ? floor : floor === null || upper - w > floor ? upper - w : floor;
+    items = from === null
+      ? await auditQuery(client, database, where, params, 'ts DESC, id')
+      : await auditQuery(client, database, [...where, "ts >= fromUnixTimestamp64Nano({wfrom:Int64}, 'UTC')"], { ...params, wfrom: from.toString() }, 'ts DESC, id');
+    if (items.length > page.limit || from === floor) break;
+  }
   const more = items.length > page.limit;
   const out = items.slice(0, page.limit);
   const last = out[out.length - 1] as (AuditEntry & { ts_ns?: string }) | undefined;

@@ -1,5 +1,6 @@
 /**
- * Read queries used by the API and the CLI. Every query reads with `FINAL` (rows deduplicated by id) and binds
+ * Read queries used by the API and the CLI. Every query reads with `FINAL` (rows deduplicated by id) or counts
+ * distinct ids (`uniqExact(id)`, where a `FINAL` would merge more than the query needs), and binds
  * its parameters server-side (`{name:Type}`). Times in results are ISO 8601 UTC strings with ms precision.
  */
 import type { AuditType, UsageDetail } from '@agentsight/contracts';
@@ -554,12 +555,28 @@ export async function listAudit(client: ClickHouseClient, opts: ListAuditOptions
      LIMIT {limit:UInt32}`,
     params,
   );
-  const entries = rs.map(({ ts_ns, details, ...r }) => {
+  const entries = latestToolVersions(rs.map(({ ts_ns, details, ...r }) => {
     const d = parseJson(details);
     return { ...r, pid: Number(r.pid), ppid: Number(r.ppid), ts: nsIso(ts_ns), ts_ns: BigInt(ts_ns), details: d && typeof d === 'object' ? (d as Record<string, unknown>) : {} };
-  });
+  }).map((e) => ({ row: e, details: e.details }))).map((x) => x.row);
   await linkEntries(client, opts.database ?? DEFAULT_DATABASE, entries);
   return entries.map(({ ts_ns: _ts, ...e }) => e);
+}
+
+/**
+ * Of the rows of one `tool` audit record, keeps the one with the highest `details.version` (versions are stored apart
+ * when a later one moved the record's ts: see `SORTING_KEYS` in schema.ts); every other row passes; order is kept.
+ * Shape: `{ row: { id, type }, details: { version? } }[]` in, the same shape out.
+ */
+export function latestToolVersions<T extends { row: { id: string; type: string }; details: Record<string, unknown> }>(list: T[]): T[] {
+  const best = new Map<string, T>();
+  const version = (x: T) => (typeof x.details.version === 'number' ? x.details.version : 0);
+  for (const x of list) {
+    if (x.row.type !== 'tool') continue;
+    const b = best.get(x.row.id);
+    if (!b || version(x) > version(b)) best.set(x.row.id, x);
+  }
+  return list.filter((x) => x.row.type !== 'tool' || best.get(x.row.id) === x);
 }
 
 /** Tool uses and process starts this long before the oldest action are considered for its causal link, ns. */
@@ -611,8 +628,7 @@ export async function linkEntries(client: ClickHouseClient, database: string, en
   const llmStart = new Map<string, bigint>();
   const tools: ToolWindow[] = [];
   const starts: ProcessStart[] = [];
-  for (const r of related) {
-    const d = (parseJson(r.details) ?? {}) as Record<string, unknown>;
+  for (const { row: r, details: d } of latestToolVersions(related.map((row) => ({ row, details: (parseJson(row.details) ?? {}) as Record<string, unknown> })))) {
     const ts = BigInt(r.ts_ns);
     if (r.type === 'process') starts.push({ host: r.host, pid: Number(r.pid), ppid: Number(r.ppid), ts_ns: ts });
     else if (r.type === 'llm') {
@@ -718,7 +734,8 @@ export async function auditSummary(client: ClickHouseClient, opts: AuditSummaryO
 
   const actions = await rows<{ type: string; action: string; count: string }>(
     client,
-    `SELECT type, action, count() AS count FROM ${auditTable} FINAL
+    // Without FINAL (a whole-table merge when no `since` narrows it): distinct ids count each record once all the same.
+    `SELECT type, action, uniqExact(id) AS count FROM ${auditTable}
      ${audit.where.length ? `WHERE ${audit.where.join(' AND ')}` : ''}
      GROUP BY type, action ORDER BY count DESC, type, action`,
     audit.params,
@@ -726,17 +743,17 @@ export async function auditSummary(client: ClickHouseClient, opts: AuditSummaryO
   const commands = await rows<{ command: string; count: string }>(
     client,
     `SELECT replaceRegexpOne(if(JSONExtractString(details, 'argv', 1) != '', JSONExtractString(details, 'argv', 1),
-                                JSONExtractString(details, 'filename')), '^.*/', '') AS command, count() AS count
-     FROM ${auditTable} FINAL
+                                JSONExtractString(details, 'filename')), '^.*/', '') AS command, uniqExact(id) AS count
+     FROM ${auditTable}
      ${and(["type = 'process'", "action = 'exec'"])}
      GROUP BY command ORDER BY count DESC, command LIMIT {top:UInt32}`,
     { ...audit.params, top },
   );
   const connects = await rows<{ target: string; count: string; failed: string }>(
     client,
-    `SELECT JSONExtractString(details, 'target') AS target, count() AS count,
-            countIf(JSONExtractInt(details, 'result') < 0 AND JSONExtractString(details, 'errno') != 'EINPROGRESS') AS failed
-     FROM ${auditTable} FINAL
+    `SELECT JSONExtractString(details, 'target') AS target, uniqExact(id) AS count,
+            uniqExactIf(id, JSONExtractInt(details, 'result') < 0 AND JSONExtractString(details, 'errno') != 'EINPROGRESS') AS failed
+     FROM ${auditTable}
      ${and(["type = 'net'", "action = 'connect'"])}
      GROUP BY target ORDER BY count DESC, target LIMIT {top:UInt32}`,
     { ...audit.params, top },

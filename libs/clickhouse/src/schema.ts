@@ -99,6 +99,18 @@ const LLM_CALLS_DETAIL_COLUMNS: ColumnMigration[] = [
 /** Columns added to existing tables since the first schema, oldest first (each becomes an idempotent ALTER). */
 export const COLUMN_MIGRATIONS: readonly ColumnMigration[] = [...LLM_CALLS_COST_COLUMNS, ...LLM_CALLS_USAGE_COLUMNS, ...LLM_CALLS_SESSION_COLUMNS, ...LLM_CALLS_DETAIL_COLUMNS];
 
+/**
+ * Sorting keys that differ from the table's first release, as `system.tables.sorting_key` prints them. A table found
+ * with another key is rebuilt by {@link relayoutTable}.
+ * - `audit_events` (host, ts, id), was `id`: every read of it is a time window (a session's process tree, the processes
+ *   page, causal links' look-back), which under `FINAL` merged the whole table when ordered by id alone; ordered by
+ *   time, `FINAL` merges just the window's granules. Deduplication is still by id: an audit record's id is derived
+ *   from its content, so copies of one record share host and ts too. The exception is a `tool` record, whose ts is
+ *   its tool use's start and may move when a later version learns the start: readers keep the highest
+ *   `details.version` per id ({@link latestToolVersions}) and count with `uniqExact(id)`.
+ */
+export const SORTING_KEYS = { audit_events: 'host, ts, id' } as const satisfies Partial<Record<TableName, string>>;
+
 /** `ALTER TABLE … ADD COLUMN IF NOT EXISTS` statements bringing older tables of `database` up to date. */
 export function migrationStatements(database: string = DEFAULT_DATABASE): string[] {
   return COLUMN_MIGRATIONS.map(
@@ -193,7 +205,7 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
       ingested_at ${TS} DEFAULT now64(9)
     ) ${ENGINE}
     PARTITION BY toYYYYMM(ts)
-    ORDER BY id`,
+    ORDER BY (${SORTING_KEYS.audit_events})`,
     `CREATE TABLE IF NOT EXISTS ${db}.dead_letters (
       id String,
       stage LowCardinality(String),
@@ -309,18 +321,61 @@ export function dataMigrations(database: string = DEFAULT_DATABASE): DataMigrati
  * Creates the database and tables if missing, then adds the columns of {@link COLUMN_MIGRATIONS} to tables created by
  * an older version (idempotent: safe on every start, concurrently from several processes against a server; rows
  * written before a column existed read its default, i.e. null for the cost columns and `usage_tokenizer`, `reported`
- * for `usage_source`), then runs the row corrections of {@link dataMigrations} that find rows to correct. Throws the
+ * for `usage_source`), rebuilds tables whose sorting key changed ({@link relayoutTable}), then runs the row
+ * corrections of {@link dataMigrations} that find rows to correct. Throws the
  * ClickHouse error on failure.
  */
 export async function ensureSchema(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<void> {
   for (const query of [...schemaStatements(database), ...migrationStatements(database)]) {
     await client.command({ query });
   }
+  for (const table of Object.keys(SORTING_KEYS) as Array<keyof typeof SORTING_KEYS>) await relayoutTable(client, database, table);
   for (const m of dataMigrations(database)) {
     const rs = await client.query({ query: m.count, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
     const [row] = (await rs.json()) as Array<{ n: number }>;
     if (Number(row?.n ?? 0) > 0) await client.command({ query: m.fix });
   }
+}
+
+/**
+ * Rebuilds `table` of `database` when its sorting key is not {@link SORTING_KEYS}' (a table created by an older
+ * version): creates `<table>__relayout` from the current DDL, copies every row (with its `ingested_at`, so versions
+ * keep their order), swaps the two with `EXCHANGE TABLES`, copies again the rows written to the old table between the
+ * first copy and the swap (rows are idempotent, so a row copied twice is one row), and drops the old table. Returns
+ * true when it rebuilt. Run it from one process (embedded chDB allows only one anyway; against a server, upgrade
+ * with one storage instance running). Throws the ClickHouse error on failure; a failure before the swap leaves the
+ * table as it was (the copy is dropped and redone on the next start).
+ */
+export async function relayoutTable(client: ClickHouseClient, database: string, table: keyof typeof SORTING_KEYS): Promise<boolean> {
+  const key = async () => {
+    const rs = await client.query({
+      query: 'SELECT sorting_key FROM system.tables WHERE database = {db:String} AND name = {t:String}',
+      query_params: { db: database, t: table },
+      format: 'JSONEachRow',
+    });
+    return ((await rs.json()) as Array<{ sorting_key: string }>)[0]?.sorting_key;
+  };
+  const current = await key();
+  if (current === undefined || current === SORTING_KEYS[table]) return false;
+  const prefix = `CREATE TABLE IF NOT EXISTS ${quoteIdent(database)}.${table} (`;
+  const ddl = schemaStatements(database).find((s) => s.startsWith(prefix));
+  if (!ddl) throw new Error(`no DDL for ${table}`);
+  const tmp = qualified(database, `${table}__relayout`);
+  const live = qualified(database, table);
+  await client.command({ query: `DROP TABLE IF EXISTS ${tmp} SYNC` });
+  await client.command({ query: `CREATE TABLE ${tmp} (` + ddl.slice(prefix.length) });
+  const rs = await client.query({
+    query: 'SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position',
+    query_params: { db: database, t: `${table}__relayout` },
+    format: 'JSONEachRow',
+  });
+  const cols = ((await rs.json()) as Array<{ name: string }>).map((c) => quoteIdent(c.name)).join(', ');
+  const copy = (from: string, to: string) => client.command({ query: `INSERT INTO ${to} (${cols}) SELECT ${cols} FROM ${from}` });
+  await copy(live, tmp);
+  await client.command({ query: `EXCHANGE TABLES ${live} AND ${tmp}` });
+  await copy(tmp, live);
+  await client.command({ query: `DROP TABLE ${tmp} SYNC` });
+  return true;
 }
 
 /** Quotes an identifier for SQL (`agentsight` → `` `agentsight` ``). */
