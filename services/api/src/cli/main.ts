@@ -479,6 +479,12 @@ export function program(): Command {
         process.stdout.write(out.join('\n') + '\n');
       });
     });
+  p.command('import').description('import eunomia agentsight sslsniff JSON lines as raw records: analysed and stored like a capture')
+    .argument('<file>', 'sslsniff output, one JSON object per line')
+    .option('--host <name>', 'host name to store the records under', 'imported')
+    .option('--data-dir <dir>', 'data directory (default ~/.agentsight)')
+    .option('--json', 'print the import report as JSON')
+    .action(async (file: string, o) => process.exit(await (await import('./import/command')).importCommand(file, o)));
   p.command('status').description('pipeline state: streams (size, limits, discarded), consumer lag, which instance holds which partitions')
     .option('--json', 'JSON')
     .action(async (o) => process.exit(await (await import('./status')).statusCommand(o)));
