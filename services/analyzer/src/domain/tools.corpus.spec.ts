@@ -7,7 +7,7 @@
 import { decodeUtf8 } from './json';
 import { analyzeExchange } from './analyze';
 import { exchangeFor, groundTruth, makeExchange, type GroundTruth } from './corpus-helpers.test';
-import { mergeToolUse, toolRequests, toolResults, toolSummary, auditForTool, turnKey, type ToolRequestHalf, type ToolResultHalf } from './tools';
+import { mergeToolUse, toolRequests, toolResults, toolSummary, auditForTool, turnKey, keysByTurn, type ToolRequestHalf, type ToolResultHalf } from './tools';
 import { normalizeRequest, outputMessages, semconvFinishReason } from './messages';
 import { agentName, conversationOf } from './conversation';
 import type { Exchange, LlmCall, ToolCall } from '@agentsight/contracts';
@@ -70,7 +70,7 @@ describe('request halves: every tool call of every corpus fixture', () => {
       const tc = call.tool_calls[i];
       expect(h.call_id).toBe(tc.id);
       // Providers with call ids key by them; Gemini (no ids here) by model-turn position, name and occurrence.
-      if (tc.id) expect(h.key).toBe(tc.id);
+      if (tc.id && !keysByTurn(call.api)) expect(h.key).toBe(tc.id);
       else expect(h.key).toBe(turnKey(r.request!.history_length, h.name, halves.slice(0, i).filter((x) => x.name === h.name).length));
       expect(h.start_ns).toBe(call.end_ns.toString());
       expect(h.origin_llm_call_id).toBe(call.id);
@@ -134,6 +134,32 @@ describe('recorded next turns (Gemini: no call ids, matched by name and order)',
       expect(t.version).toBe(3);
       expect(toolSummary(t)).toMatch(new RegExp(`^tool ${names[i]} \\{.*\\} → returned$`));
     });
+  });
+
+  test('Gemini CLI\'s own call ids (on the history\'s functionCall/functionResponse, never in the response) do not split a tool use', () => {
+    // gemini-cli 0.61 answers a functionCall without id by putting `run_shell_command_<ms>_<n>` on both parts of the
+    // next request: the result half must still meet the request half (one tool use, version 3), and carry that id.
+    const gts = groundTruth().filter((g) => g.file === 'ddtrace__agent_run_async.yaml').sort((a, b) => (a.call ?? 0) - (b.call ?? 0));
+    const first = analyzed(gts[0]);
+    expect(first.call.tool_calls.every((t) => t.id === null)).toBe(true);
+    const ex = exchangeFor(gts[1]);
+    const body = JSON.parse(decodeUtf8(ex.request.body));
+    let n = 0;
+    for (const c of body.contents) for (const p of c.parts ?? []) {
+      if (p.functionCall) p.functionCall.id = `${p.functionCall.name}_1796234910656_${n}`;
+      if (p.functionResponse) p.functionResponse.id = `${p.functionResponse.name}_1796234910656_${n++}`;
+    }
+    const next = makeExchange({
+      id: `${ex.id}:ids`, host: ex.server_address, target: ex.request.target, reqBody: JSON.stringify(body), status: 200,
+      respBody: '{}', pid: ex.conn.pid, times: { reqStart: 5_000_000_000n, reqEnd: 5_000_100_000n, respStart: 5_100_000_000n, respEnd: 5_200_000_000n },
+    });
+    const second = analyzeExchange(next);
+    const reqs = toolRequests(first.call, first.r.request!);
+    const res = toolResults(second.call!, second.request!);
+    expect(res.map((h) => h.key)).toEqual(reqs.map((h) => h.key));
+    expect(res.map((h) => h.call_id)).toEqual(['search_docs_1796234910656_0', 'multiply_1796234910656_1']);
+    const t = mergeToolUse(first.call.host, reqs[0], res[0]);
+    expect(t).toMatchObject({ version: 3, name: 'search_docs', call_id: 'search_docs_1796234910656_0' });
   });
 
   test('a server-side MCP tool (call and result both in the model turn) gives no client result half', () => {

@@ -6,7 +6,10 @@
  * Both halves compute the same **call key**: the provider's call id, or for providers without ids (Gemini, Ollama,
  * legacy `function_call`) `turn:<h>:<name>#<k>` where `h` = position of the model turn in the request history (the
  * requesting call's history length; the index of that assistant message in the later request) and `k` = occurrence
- * of that tool name within the turn (results are matched by name and order, Gemini's documented rule). The service
+ * of that tool name within the turn (results are matched by name and order, Gemini's documented rule). Gemini is
+ * always keyed by turn, ids or not: its `functionCall.id` is optional and clients assign their own (Gemini CLI puts
+ * `run_shell_command_<ms>_<n>` on the history's functionCall/functionResponse that the response never carried), so an
+ * id seen on one half only must not split one tool use in two ({@link keysByTurn}). The service
  * keeps both halves in Redis under `agentsight:tool:<host>:<pid>:<key>` and publishes {@link mergeToolUse} of what it
  * has, so the highest version (3 = both halves) is the same whatever the processing order.
  *
@@ -66,6 +69,11 @@ function toolType(t: { id: string | null; name: string }): string {
   return 'function';
 }
 
+/** Whether the call keys of an API are always turn keys, ids or not (Gemini `generateContent`, see the module doc). */
+export function keysByTurn(api: string): boolean {
+  return api === 'generate_content';
+}
+
 /** Key of the k-th call named `name` in the model turn at history position `turn` (providers without call ids). */
 export function turnKey(turn: number, name: string, k: number): string {
   return `turn:${turn}:${name}#${k}`;
@@ -83,7 +91,7 @@ export function toolRequests(call: LlmCall, req: NormalizedRequest): ToolRequest
     const k = seen.get(t.name) ?? 0;
     seen.set(t.name, k + 1);
     out.push({
-      key: t.id ?? turnKey(req.history_length, t.name, k),
+      key: t.id && !keysByTurn(call.api) ? t.id : turnKey(req.history_length, t.name, k),
       call_id: t.id,
       name: t.name,
       arguments: redactText(t.arguments),
@@ -119,7 +127,7 @@ export function toolResults(call: LlmCall, req: NormalizedRequest): ToolResultHa
     const id = typeof r.id === 'string' && r.id ? r.id : null;
     let match: GenAiPart | undefined;
     let key: string;
-    if (id) {
+    if (id && !keysByTurn(call.api)) {
       match = turnCalls.find((c) => c.id === id);
       key = id;
     } else {
