@@ -9,6 +9,7 @@ import { privateDir } from '@agentsight/jetstream';
 import { table } from './format';
 import { dataDir } from './paths';
 import { ensureInfra, Pipeline, procState, startProbe, waitDrained } from './pipeline';
+import { restartsText } from './supervise';
 import { dockerRef, processBinaries, resolveContainer } from './container';
 import { loadRules } from './discover/command';
 import { discover, evaluate, isOwnProcess, ProcessInfo } from './discover/rules';
@@ -83,20 +84,18 @@ async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: bool
     say(`capture stopped: ${stopped ? `${stopped.records} records, ${stopped.ringbuf_drops} lost in the kernel` : 'no stop report'}`);
     if (stopped && Number(stopped.ringbuf_drops) > 0) say(`warning: ${stopped.ringbuf_drops} records were lost in the kernel ring buffer`);
     for (const l of captureGapsText(stopped)) say(l);
-    try {
-      await waitDrained(env);
-    } catch (err) {
-      say(`warning: ${(err as Error).message}; the summary may be incomplete`);
-    }
+    const problem = await drainSupervised(env, pipeline);
+    if (problem) say(`error: ${problem}; not everything captured was stored`);
+    for (const l of restartsText(pipeline.restarts)) say(l);
     if (!opts.quiet) {
       const reader = await Reader.open(env, dir);
       try {
-        printSummary(await reader.calls({ limit: 10_000, since: startedAt.toISOString() }), stopped);
+        printSummary(await reader.calls({ limit: 10_000, since: startedAt.toISOString() }), stopped, { incomplete: Boolean(problem), restarts: pipeline.restarts.length });
       } finally {
         await reader.close();
       }
     }
-    return code;
+    return problem && code === 0 ? 1 : code;
   } finally {
     if (!pipeline.reused) await pipeline.stop();
   }
@@ -156,6 +155,7 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
     await new Promise<void>((res) => {
       process.once('SIGINT', res).once('SIGTERM', res);
       void probe.exited.then(() => res());
+      pipeline.whenFailed().catch(() => res()); // a stage crash-looped: stop capturing, say so, fail
       if (spec.untilExit.length) {
         poll = setInterval(() => {
           if (spec.untilExit.every((pid) => [null, 'Z'].includes(procState(pid)))) res();
@@ -168,8 +168,10 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
     process.stderr.write(`[agentsight] capture stopped: ${stopped ? `${stopped.records} records, ${stopped.ringbuf_drops} lost in the kernel` : 'no stop report'}\n`);
     const counters = stopped ? probeCountersText(stopped) : '';
     if (counters) process.stderr.write(counters.split('\n').map((l) => `[agentsight] ${l}`).join('\n') + '\n');
-    await waitDrained(env).catch((err) => process.stderr.write(`[agentsight] warning: ${(err as Error).message}\n`));
-    return 0;
+    const problem = await drainSupervised(env, pipeline);
+    for (const l of restartsText(pipeline.restarts)) process.stderr.write(`[agentsight] ${l}\n`);
+    if (problem) process.stderr.write(`[agentsight] error: ${problem}; not everything captured was stored\n`);
+    return problem ? 1 : 0;
   } finally {
     if (!pipeline.reused) await pipeline.stop();
   }
@@ -285,7 +287,24 @@ async function recordCommand(opts: { dataDir?: string; pid?: string[]; comm?: st
   return captureInForeground({ filters, binaries: unique, label, untilExit: pids.length ? pids : [] }, opts);
 }
 
-function printSummary(calls: CallSummary[], stopped: Record<string, unknown> | undefined): void {
+/**
+ * Waits until everything published is stored ({@link waitDrained}) while the supervised stages may restart; the
+ * reason when it did not get there (drain timeout, or a stage that crash-looped), else null.
+ */
+async function drainSupervised(env: NodeJS.ProcessEnv, pipeline: Pipeline): Promise<string | null> {
+  try {
+    await Promise.race([waitDrained(env), pipeline.whenFailed()]);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return pipeline.failure?.message ?? null;
+}
+
+/**
+ * The end-of-run summary: the calls stored since the run started (the count is what is stored, never less), by
+ * model; `incomplete` when the pipeline did not drain, and how many stage restarts there were.
+ */
+function printSummary(calls: CallSummary[], stopped: Record<string, unknown> | undefined, run: { incomplete: boolean; restarts: number } = { incomplete: false, restarts: 0 }): void {
   const byModel = new Map<string, { calls: number; input: number; output: number; cost: number | null; unpriced: number }>();
   for (const c of calls) {
     const model = String(c['gen_ai.response.model'] ?? c['gen_ai.request.model'] ?? '?');
@@ -297,8 +316,9 @@ function printSummary(calls: CallSummary[], stopped: Record<string, unknown> | u
     else m.cost = (m.cost ?? 0) + c.cost_usd;
     byModel.set(model, m);
   }
-  const why = zeroCallsReason(calls.length, stopped);
-  process.stderr.write(`\n[agentsight] ${calls.length} LLM call(s) captured${why ? `: ${why}` : ''}\n`);
+  const why = run.incomplete ? '' : zeroCallsReason(calls.length, stopped);
+  const extra = [run.incomplete ? 'stored so far (incomplete: see the error above)' : '', run.restarts ? `${run.restarts} stage restart(s) during the run` : ''].filter(Boolean).join('; ');
+  process.stderr.write(`\n[agentsight] ${calls.length} LLM call(s) captured${extra ? ` (${extra})` : ''}${why ? `: ${why}` : ''}\n`);
   if (calls.length) {
     process.stderr.write(table([...byModel], [
       ['model', ([k]) => k], ['calls', ([, v]) => v.calls], ['input_tokens', ([, v]) => v.input], ['output_tokens', ([, v]) => v.output],

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { STREAMS } from '@agentsight/contracts';
 import { connectNats, ensureBrokers, ensureSecrets, natsTarget, privateDir, probeNatsEnv } from '@agentsight/jetstream';
 import { Child, spawnReady, SpawnReadyOptions, stopChild } from './children';
+import { RestartPolicy, type StageRestart } from './supervise';
 import { apiPort, dataDir, repoRoot } from './paths';
 
 /** The pipeline's stage services, in start order (api = storage sink + read API). */
@@ -83,43 +84,116 @@ function realOrResolved(p: string): string {
 }
 
 /**
- * The stage services of one `exec`/`trace` run, each a child process. When an api service of the same data dir is
- * already running (e.g. a `trace` in another terminal) the running pipeline is used and nothing is started; one of
- * another data dir is refused ({@link assertOwnInstallation}).
+ * The stage services of one `exec`/`trace`/`record`/`serve` run, each a child process, supervised: a stage that exits
+ * or is killed while the run goes on is restarted ({@link RestartPolicy}: backoff, crash-loop limit) with the same
+ * instance name, so it takes its partition leases back and resumes from the durables' ack floor (nothing it had not
+ * acked is lost, nothing it had acked is redone). After a crash loop the stage stays down and {@link Pipeline.failure}
+ * says why; the run must then fail. When an api service of the same data dir is already running (e.g. a `serve`) the
+ * running pipeline is used and nothing is started (its own run supervises it); one of another data dir is refused
+ * ({@link assertOwnInstallation}).
  */
 export class Pipeline {
-  private constructor(readonly children: Child[], readonly reused: boolean) {}
+  /** Restarts so far, in order. */
+  readonly restarts: StageRestart[] = [];
+  /** Set when a stage crash-looped and was given up. */
+  failure: Error | null = null;
+  private stopping = false;
+  private readonly failed: Promise<Error>;
+  private fail!: (err: Error) => void;
+
+  private constructor(
+    readonly children: Child[],
+    readonly reused: boolean,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly logDir: string,
+    private readonly policy: RestartPolicy,
+    private readonly say: (line: string) => void,
+  ) {
+    this.failed = new Promise((res) => (this.fail = res));
+    children.forEach((_, i) => this.supervise(i));
+  }
 
   /**
    * Starts every stage (api first, then the exporter when an export is configured, parser last), waiting for each to
-   * be ready; or reuses a running pipeline.
+   * be ready; or reuses a running pipeline. `say` prints restart notices (default: stderr).
    */
-  static async start(env: NodeJS.ProcessEnv, logDir: string, token: string | null = null): Promise<Pipeline> {
+  static async start(env: NodeJS.ProcessEnv, logDir: string, token: string | null = null, opts: { policy?: RestartPolicy; say?: (line: string) => void } = {}): Promise<Pipeline> {
+    const policy = opts.policy ?? new RestartPolicy();
+    const say = opts.say ?? ((l: string) => process.stderr.write(`[agentsight] ${l}\n`));
     if (await apiRunning(env)) {
       await assertOwnInstallation(env, env.AGENTSIGHT_DATA_DIR ?? dataDir(env), token);
-      return new Pipeline([], true);
+      return new Pipeline([], true, env, logDir, policy, say);
     }
     const children: Child[] = [];
     try {
-      for (const s of stagesFor(env)) {
-        const main = join(repoRoot(), `services/${s}/dist/main.js`);
-        children.push(await spawnReady(s, process.execPath, [main], { env, logDir }));
-      }
+      for (const s of stagesFor(env)) children.push(await startStage(s, env, logDir));
     } catch (err) {
       for (const c of children.reverse()) await stopChild(c);
       throw err;
     }
-    return new Pipeline(children, false);
+    return new Pipeline(children, false, env, logDir, policy, say);
+  }
+
+  private supervise(i: number): void {
+    const c = this.children[i];
+    void c.exited.then(async ({ code, signal }) => {
+      if (this.stopping) return;
+      const reason = signal ? `signal ${signal}` : `exit code ${code}`;
+      const delay = this.policy.next(c.name, Date.now());
+      if (delay === null) {
+        const err = new Error(`${c.name} keeps crashing (${reason}); agentsight gave up restarting it: see ${join(this.logDir, `${c.name}.log`)}`);
+        this.failure = err;
+        this.say(`error: ${err.message}`);
+        this.fail(err);
+        return;
+      }
+      this.restarts.push({ stage: c.name, reason, at: new Date().toISOString() });
+      this.say(`warning: ${c.name} stopped (${reason}); restarting it in ${delay} ms`);
+      await new Promise((r) => setTimeout(r, delay));
+      while (!this.stopping) {
+        try {
+          this.children[i] = await startStage(c.name, this.env, this.logDir);
+          if (this.stopping) {
+            await stopChild(this.children[i]);
+            return;
+          }
+          this.say(`${c.name} restarted (pid ${this.children[i].proc.pid})`);
+          this.supervise(i);
+          return;
+        } catch (err) {
+          const again = this.policy.next(c.name, Date.now());
+          if (again === null) {
+            const e = new Error(`${c.name} could not be restarted: ${(err as Error).message}`);
+            this.failure = e;
+            this.say(`error: ${e.message}`);
+            this.fail(e);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, again));
+        }
+      }
+    });
+  }
+
+  /** Rejects with {@link Pipeline.failure} once a stage crash-looped; never settles otherwise. */
+  async whenFailed(): Promise<never> {
+    throw await this.failed;
   }
 
   pids(): number[] {
     return this.children.map((c) => c.proc.pid!).filter(Boolean);
   }
 
-  /** Stops the stages it started, parser first, each finishing its batch in hand. */
+  /** Stops the stages it started, parser first, each finishing its batch in hand; no more restarts. */
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const c of [...this.children].reverse()) await stopChild(c);
   }
+}
+
+/** Starts one stage service and waits for its ready line. */
+function startStage(name: string, env: NodeJS.ProcessEnv, logDir: string): Promise<Child> {
+  return spawnReady(name, process.execPath, [join(repoRoot(), `services/${name}/dist/main.js`)], { env, logDir });
 }
 
 /**

@@ -77,8 +77,10 @@ export async function serveCommand(o: ServeOptions): Promise<number> {
     process.stderr.write(`[agentsight] every request needs the token in this URL (${own ? 'AGENTSIGHT_UI_TOKEN' : `api_token in ${secretsFile(process.env)}`}); ${loopback ? 'loopback' : `${o.host} is not loopback`}: open it once, the browser keeps a cookie\n`);
     if (o.open) openBrowser(url);
     process.stderr.write(`[agentsight] serving ${dir} (logs in ${logDir}); Ctrl-C to stop\n`);
-    await new Promise<void>((res) => process.once('SIGINT', res).once('SIGTERM', res));
-    return 0;
+    const failed = pipeline.whenFailed().catch((err: Error) => err);
+    const end = await Promise.race([new Promise<null>((res) => process.once('SIGINT', () => res(null)).once('SIGTERM', () => res(null))), failed]);
+    if (end) process.stderr.write(`[agentsight] error: ${end.message}; stopping\n`);
+    return end ? 1 : 0;
   } finally {
     await pipeline?.stop();
     if (own && existsSync(tokenFile(dir))) rmSync(tokenFile(dir), { force: true });
