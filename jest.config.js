@@ -5,7 +5,7 @@ module.exports = {
   roots: ['<rootDir>/libs', '<rootDir>/services', '<rootDir>/test'],
   testMatch: ['**/*.spec.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json', diagnostics: false }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }],
     // The OTLP/HTTP transport loads http/https with a dynamic import(), which Jest's vm cannot run (see the file).
     '/node_modules/@opentelemetry/otlp-exporter-base/.+\\.js$': '<rootDir>/test/jest-dynamic-import.js',
   },

@@ -29,7 +29,7 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 async function generate(dataDir: string): Promise<Record<string, number>> {
   const ch = await openClickHouse({ dataDir: join(dataDir, 'chdb') });
   await ensureSchema(ch);
-  const run = (query: string) => ch.command({ query, clickhouse_settings: { max_insert_threads: 2 } });
+  const run = (query: string) => ch.command({ query, clickhouse_settings: { max_insert_threads: '2' } });
   const t0 = Date.now();
   // Times: spread over the last 30 days, newest = number 0. Session s = number % SESSIONS; its agent pid = 20000 + s.
   const ts = (span: string) => `now64(9) - toIntervalNanosecond(toInt64(number) * intDiv(toInt64(30 * 86400) * 1000000000, ${span}))`;
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
       if (!r.ok) throw new Error(`${p}: ${r.status} ${await r.text()}`);
       return r.json();
     };
-    const page = await get('/api/llm-calls?limit=50');
+    const page = (await get('/api/llm-calls?limit=50')) as { next_cursor: string | null; items: Array<{ call_id: string }> };
     const session = 'conv-42';
     const paths: Array<[string, string]> = [
       ['overview', '/api/overview?from=30d'], ['overview 24h', '/api/overview?from=24h'], ['timeseries 30d', '/api/timeseries?from=30d'],

@@ -125,7 +125,7 @@ describe('data migration: reasoning included in output_tokens (issue 8)', () => 
     await ensureSchema(client, db);
     const gem = (id: string, out: number | undefined, raw: Record<string, number>) => genaiEvent({
       id: `genai-${id}`, llm_call_id: id, name: 'generate_content gemini-3-pro-preview',
-      attrs: { 'gen_ai.operation.name': 'generate_content', 'gen_ai.provider.name': 'gcp.gemini', 'gen_ai.usage.output_tokens': out, 'gen_ai.usage.reasoning.output_tokens': raw.thoughtsTokenCount },
+      attrs: { 'gen_ai.operation.name': 'generate_content', 'gen_ai.provider.name': 'gcp.gemini', 'gen_ai.usage.output_tokens': out as number, 'gen_ai.usage.reasoning.output_tokens': raw.thoughtsTokenCount },
       raw_usage: raw,
     });
     const rows = [

@@ -38,7 +38,8 @@ export function genaiEvent(over: Partial<GenAiEvent> & { attrs?: GenAiEvent['att
     raw_usage: { prompt_tokens: 120, completion_tokens: 30, prompt_tokens_details: { cached_tokens: 100 } },
     output_text: 'Let me check.',
     ...rest,
-  };
+    // Without `cost_usd`/`cost` unless given: an event of the version before those fields (read as null).
+  } as GenAiEvent;
 }
 
 export function exchange(over: Partial<Exchange> = {}, req: Partial<Exchange['request']> = {}, res: Partial<NonNullable<Exchange['response']>> | null = {}): Exchange {

@@ -23,6 +23,8 @@ function call(over: Partial<LlmCall> = {}): LlmCall {
     response_model: 'claude-haiku-4-5-20251001',
     response_id: 'msg_014DDKVf4AE8b2x3UG7g6zer',
     usage: { input_tokens: 25251, output_tokens: 222, cache_read_input_tokens: 25241, cache_creation_input_tokens: 0, reasoning_output_tokens: null },
+    usage_source: 'reported',
+    usage_tokenizer: null,
     raw_usage: { input_tokens: 10, cache_read_input_tokens: 25241, cache_creation_input_tokens: 0, output_tokens: 222 },
     finish_reasons: ['end_turn'],
     tool_calls: [{ id: 'toolu_1', name: 'Bash', arguments: '{"command":"ls"}' }],
