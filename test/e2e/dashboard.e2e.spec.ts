@@ -213,7 +213,7 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
     await page.waitForURL(/sort=cost&order=desc/);
     const top = [...calls].filter((x) => x.cost_usd !== null).sort((a, b) => b.cost_usd - a.cost_usd)[0];
     await page.getByTestId('calls-table').locator('tbody tr').first().getByText(top['gen_ai.response.id'], { exact: true }).waitFor();
-    const sorted = await (await authed(`${origin}/api/llm-calls?sort=cost&order=asc&limit=1`)).json();
+    const sorted = (await (await authed(`${origin}/api/llm-calls?sort=cost&order=asc&limit=1`)).json()) as { items: Array<{ cost_usd: number }>; next_cursor: string | null };
     expect(sorted.items[0].cost_usd).toBe(Math.min(...calls.filter((x) => x.cost_usd !== null).map((x) => x.cost_usd)));
     expect(sorted.next_cursor).not.toBeNull();
     await page.close();
@@ -245,7 +245,7 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
     await page.getByTestId('processes-table').getByText(`exec /usr/bin/ls -la ${join(ROOT, 'examples')}`).waitFor();
     await page.getByTestId('processes-table').getByText('get_current_weather').waitFor();
     await shot(page, 'processes');
-    const cap = await (await authed(`${origin}/api/capture`)).json();
+    const cap = (await (await authed(`${origin}/api/capture`)).json()) as { producers: Array<{ records: number; ringbuf_drops: number }>; not_captured: unknown[] };
     expect(cap.producers.length).toBeGreaterThan(0);
     await page.goto(origin + '/capture');
     const prod = page.getByTestId('producer').first();
@@ -263,7 +263,7 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
   test('a call made while the page is open appears within 2 s of being stored, without a reload', async () => {
     const page = await open('/calls');
     await page.getByTestId('calls-table').waitFor();
-    await page.evaluate(() => ((window as unknown as { __loaded: number }).__loaded = 1));
+    await page.evaluate(() => ((globalThis as unknown as { __loaded: number }).__loaded = 1));
     await page.getByTestId('live').getByText('live').waitFor();
     const gt = groundTruthFor('vercel__anthropic-text.chunks.txt');
     const ran = await runCli(['exec', '-q', '--', 'curl', '-sS', '--http1.1', '--cacert', replay.caPath, `${replay.url}/v1/messages`, '-H', 'x-replay-fixture: vercel__anthropic-text.chunks.txt',
@@ -273,7 +273,7 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
     const storedBy = Date.now(); // exec returns once the pipeline drained: the call is stored
     await page.getByTestId('calls-table').getByText(gt.response_id!, { exact: true }).waitFor({ timeout: 2000 });
     expect(Date.now() - storedBy).toBeLessThanOrEqual(2000);
-    expect(await page.evaluate(() => (window as unknown as { __loaded?: number }).__loaded)).toBe(1); // same document: no reload
+    expect(await page.evaluate(() => (globalThis as unknown as { __loaded?: number }).__loaded)).toBe(1); // same document: no reload
     await page.close();
   });
 
@@ -284,7 +284,7 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
     const check = async (page: Page) => {
       pages.push(page);
       await page.waitForTimeout(300);
-      expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+      expect(await page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss)).toBeUndefined();
       expect(await page.locator('img[src="x"], main script, a[href^="javascript:"]').count()).toBe(0);
     };
     // Call detail: the response text, the request body (prompt) and the tool arguments.
@@ -315,18 +315,18 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
   test('bad query parameters get a 400 with the reason; OpenAPI is at /api/docs', async () => {
     const r = await authed(`${origin}/api/llm-calls?limit=0`);
     expect(r.status).toBe(400);
-    expect((await r.json()).message).toMatch(/limit must be an integer/);
+    expect(((await r.json()) as { message: string }).message).toMatch(/limit must be an integer/);
     const t = await authed(`${origin}/api/overview?from=yesterday-ish`);
     expect(t.status).toBe(400);
-    expect((await t.json()).message).toMatch(/not a time/);
+    expect(((await t.json()) as { message: string }).message).toMatch(/not a time/);
     const c = await authed(`${origin}/api/llm-calls?cursor=Zm9v`);
     expect(c.status).toBe(400);
     const so = await authed(`${origin}/api/agent-sessions?sort=nope`);
     expect(so.status).toBe(400);
-    expect((await so.json()).message).toMatch(/sort must be one of/);
+    expect(((await so.json()) as { message: string }).message).toMatch(/sort must be one of/);
     const doc = await authed(`${origin}/api/docs-json`);
     expect(doc.status).toBe(200);
-    expect(Object.keys((await doc.json()).paths)).toEqual(expect.arrayContaining(['/api/overview', '/api/timeseries', '/api/llm-calls', '/api/llm-calls/{id}', '/api/agent-sessions', '/api/capture', '/api/live']));
+    expect(Object.keys(((await doc.json()) as { paths: Record<string, unknown> }).paths)).toEqual(expect.arrayContaining(['/api/overview', '/api/timeseries', '/api/llm-calls', '/api/llm-calls/{id}', '/api/agent-sessions', '/api/capture', '/api/live']));
   });
 
   test('the pages requested nothing from any other host and violated no CSP rule', () => {
