@@ -182,6 +182,20 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
     await page.close();
   });
 
+  test('overview latency: time to first chunk of the streamed calls, each no later than its call\'s end', async () => {
+    const ttfc = calls.filter((c) => c['gen_ai.response.time_to_first_chunk'] !== null);
+    expect(ttfc.length).toBeGreaterThan(0); // the example agent streams
+    for (const c of ttfc) {
+      expect(c['gen_ai.response.time_to_first_chunk']).toBeGreaterThan(0);
+      expect(c['gen_ai.response.time_to_first_chunk'] * 1000).toBeLessThanOrEqual(c.duration_ms);
+    }
+    const o = await (await authed(`${origin}/api/overview?from=30d`)).json();
+    expect(o.latency.ttft_note).toBeNull();
+    const ms = ttfc.map((c) => c['gen_ai.response.time_to_first_chunk'] * 1000);
+    expect(o.latency.ttft_p50_ms).toBeGreaterThanOrEqual(Math.min(...ms) - 1e-6);
+    expect(o.latency.ttft_p95_ms).toBeLessThanOrEqual(Math.max(...ms) + 1e-6);
+  });
+
   test('calls list and detail show the stored model, response id, tokens and cost exactly', async () => {
     const gt = groundTruthFor('ddtrace__completion_stream_with_tools.yaml');
     const c = calls.find((x) => x['gen_ai.response.id'] === gt.response_id)!;

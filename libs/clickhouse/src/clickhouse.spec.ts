@@ -85,6 +85,7 @@ describe('schema migration of tables created by an older version', () => {
       // Token breakdown (usage_detail), in CREATE order after agent_name.
       ...['input_system_tokens', 'input_user_tokens', 'input_assistant_tokens', 'input_tool_tokens', 'output_text_tokens', 'output_reasoning_tokens', 'output_tool_call_tokens']
         .map((c) => expect.stringMatching(new RegExp(`^ALTER TABLE \`agentsight_old\`\\.\`llm_calls\` ADD COLUMN IF NOT EXISTS \`${c}\` Nullable\\(UInt64\\) `))),
+      expect.stringMatching(/ADD COLUMN IF NOT EXISTS `time_to_first_chunk_ms` Nullable\(Float64\) .* AFTER `output_tool_call_tokens`$/),
     ]);
     await ensureSchema(client, db);
     await ensureSchema(client, db); // idempotent on a migrated table too
@@ -115,6 +116,11 @@ describe('schema migration of tables created by an older version', () => {
       call_id: 'call-est', usage_source: 'estimated', usage_tokenizer: 'o200k_base', 'gen_ai.usage.input_tokens': 16, 'gen_ai.usage.output_tokens': 290, raw_usage: null,
     });
     expect(await scalar(`SELECT count() FROM ${db}.llm_calls FINAL WHERE usage_source = 'estimated'`)).toBe('1');
+    // A streamed call's time to first chunk (seconds in the event, ms in the column); null for the others.
+    const streamed = genaiEvent({ id: 'genai-ttfc', llm_call_id: 'call-ttfc', start_ns: T0 + 5_000_000_000n, end_ns: T0 + 6_000_000_000n, attrs: { [GenAiAttr.responseTimeToFirstChunk]: 0.25 } });
+    await client.insert({ table: `${db}.llm_calls`, values: [llmCallRow(streamed)], format: 'JSONEachRow' });
+    expect(await scalar(`SELECT arrayStringConcat(groupArray(concat(call_id, '=', ifNull(toString(time_to_first_chunk_ms), 'null'))), ',') FROM (SELECT call_id, time_to_first_chunk_ms FROM ${db}.llm_calls FINAL ORDER BY call_id)`))
+      .toBe('call-1=null,call-est=null,call-new=null,call-ttfc=250');
   });
 });
 
@@ -375,6 +381,7 @@ describe('queries', () => {
       'gen_ai.response.model': 'gpt-4.1-2025-04-14',
       'gen_ai.response.id': 'chatcmpl-abc',
       'gen_ai.response.finish_reasons': ['tool_calls'],
+      'gen_ai.response.time_to_first_chunk': null,
       'gen_ai.usage.input_tokens': 120,
       'gen_ai.usage.output_tokens': 30,
       'gen_ai.usage.cache_read.input_tokens': 100,

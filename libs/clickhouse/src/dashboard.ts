@@ -61,7 +61,9 @@ export async function overview(client: ClickHouseClient, r: NsRange, opts: { dat
             sum(coalesce(cache_read_input_tokens, 0)) AS cache_read, sum(coalesce(cache_creation_input_tokens, 0)) AS cache_write,
             sum(coalesce(cost_usd, 0)) AS cost, countIf(cost_usd IS NOT NULL) AS priced,
             countIf(error_type IS NOT NULL OR coalesce(http_status, 0) >= 400) AS errors,
-            quantileExact(0.5)(duration_ms) AS p50, quantileExact(0.95)(duration_ms) AS p95
+            quantileExact(0.5)(duration_ms) AS p50, quantileExact(0.95)(duration_ms) AS p95,
+            count(time_to_first_chunk_ms) AS ttft_n, quantileExact(0.5)(time_to_first_chunk_ms) AS ttft50,
+            quantileExact(0.95)(time_to_first_chunk_ms) AS ttft95
      FROM ${calls} FINAL WHERE ${inRange('start_time')}`,
     p,
   );
@@ -97,8 +99,12 @@ export async function overview(client: ClickHouseClient, r: NsRange, opts: { dat
   };
   const latency: LatencyStats = {
     p50_ms: kpis.llm_calls ? num(c.p50) : null, p95_ms: kpis.llm_calls ? num(c.p95) : null, streamed_calls: num(streamed.n),
-    ttft_p50_ms: null, ttft_p95_ms: null,
-    ttft_note: 'time to first token is not captured yet: the pipeline stores no per-chunk arrival times',
+    ttft_p50_ms: num(c.ttft_n) ? num(c.ttft50) : null, ttft_p95_ms: num(c.ttft_n) ? num(c.ttft95) : null,
+    ttft_note: num(c.ttft_n)
+      ? null
+      : num(streamed.n)
+        ? 'no streamed call in this range has a first-chunk time (calls stored before agentsight recorded it)'
+        : 'no streamed call in this range: time to first chunk is measured on streamed calls only',
   };
   const group = (key: string) =>
     q<Record<string, unknown>>(

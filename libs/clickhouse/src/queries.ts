@@ -88,6 +88,8 @@ export interface CallSummary {
   'gen_ai.response.model': string | null;
   'gen_ai.response.id': string | null;
   'gen_ai.response.finish_reasons': string[];
+  /** Streamed calls: seconds from the first request byte to the first SSE event; null otherwise (or stored before it existed). */
+  'gen_ai.response.time_to_first_chunk': number | null;
   'gen_ai.usage.input_tokens': number | null;
   'gen_ai.usage.output_tokens': number | null;
   'gen_ai.usage.cache_read.input_tokens': number | null;
@@ -159,6 +161,7 @@ export async function selectCalls(
     cache_read_input_tokens: string | null; cache_creation_input_tokens: string | null; reasoning_output_tokens: string | null;
     tool_calls: string; raw_usage: string;
     error_type: string | null; output_text: string; cost_usd: number | null; usage_source: string; usage_tokenizer: string | null;
+    time_to_first_chunk_ms: number | null;
   } & Record<(typeof DETAIL_COLUMNS)[number], string | null>;
   const rs = await rows<R>(
     client,
@@ -166,7 +169,7 @@ export async function selectCalls(
             http_status, operation, provider, request_model, response_model, response_id, finish_reasons, input_tokens,
             output_tokens, cache_read_input_tokens, cache_creation_input_tokens, reasoning_output_tokens, tool_calls, raw_usage,
             error_type, output_text,
-            cost_usd, usage_source, usage_tokenizer, ${DETAIL_COLUMNS.join(', ')}
+            cost_usd, usage_source, usage_tokenizer, time_to_first_chunk_ms, ${DETAIL_COLUMNS.join(', ')}
      FROM ${qualified(database, 'llm_calls')} FINAL
      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
      ORDER BY ${order}
@@ -190,6 +193,7 @@ export async function selectCalls(
       'gen_ai.response.model': r.response_model,
       'gen_ai.response.id': r.response_id,
       'gen_ai.response.finish_reasons': r.finish_reasons,
+      'gen_ai.response.time_to_first_chunk': r.time_to_first_chunk_ms === null ? null : Number(r.time_to_first_chunk_ms) / 1000,
       'gen_ai.usage.input_tokens': n(r.input_tokens),
       'gen_ai.usage.output_tokens': n(r.output_tokens),
       'gen_ai.usage.cache_read.input_tokens': n(r.cache_read_input_tokens),

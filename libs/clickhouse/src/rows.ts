@@ -68,6 +68,8 @@ export type LlmCallRow = {
   /** `gen_ai.conversation.id` / `gen_ai.agent.name`; null when unknown (or stored before they existed). */
   conversation_id: string | null;
   agent_name: string | null;
+  /** Streamed calls: ms from the request's first byte to the first SSE event (`gen_ai.response.time_to_first_chunk`); else null. */
+  time_to_first_chunk_ms: number | null;
 } & UsageDetailColumns;
 
 /**
@@ -330,6 +332,7 @@ export function llmCallRow(ev: GenAiEvent): LlmCallRow {
     ...usageSource(a),
     conversation_id: str(ev.conversation_id ?? a[GenAiAttr.conversationId]),
     agent_name: str(a[GenAiAttr.agentName]),
+    time_to_first_chunk_ms: typeof a[GenAiAttr.responseTimeToFirstChunk] === 'number' ? (a[GenAiAttr.responseTimeToFirstChunk] as number) * 1000 : null,
     ...usageDetailColumns(ev.usage_detail),
   };
 }

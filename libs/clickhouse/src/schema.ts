@@ -96,8 +96,19 @@ const LLM_CALLS_DETAIL_COLUMNS: ColumnMigration[] = [
   { table: 'llm_calls', name: 'output_tool_call_tokens', type: "Nullable(UInt64) COMMENT 'output tokens of tool calls (names + arguments)'", after: 'output_reasoning_tokens' },
 ];
 
+/** Latency columns of `llm_calls` (issue 9, time to first chunk of streamed calls), after `output_tool_call_tokens`. */
+const LLM_CALLS_LATENCY_COLUMNS: ColumnMigration[] = [
+  {
+    table: 'llm_calls', name: 'time_to_first_chunk_ms',
+    type: "Nullable(Float64) COMMENT 'streamed calls: ms from the first request byte to the first SSE event (gen_ai.response.time_to_first_chunk); null otherwise'",
+    after: 'output_tool_call_tokens',
+  },
+];
+
 /** Columns added to existing tables since the first schema, oldest first (each becomes an idempotent ALTER). */
-export const COLUMN_MIGRATIONS: readonly ColumnMigration[] = [...LLM_CALLS_COST_COLUMNS, ...LLM_CALLS_USAGE_COLUMNS, ...LLM_CALLS_SESSION_COLUMNS, ...LLM_CALLS_DETAIL_COLUMNS];
+export const COLUMN_MIGRATIONS: readonly ColumnMigration[] = [
+  ...LLM_CALLS_COST_COLUMNS, ...LLM_CALLS_USAGE_COLUMNS, ...LLM_CALLS_SESSION_COLUMNS, ...LLM_CALLS_DETAIL_COLUMNS, ...LLM_CALLS_LATENCY_COLUMNS,
+];
 
 /**
  * Sorting keys that differ from the table's first release, as `system.tables.sorting_key` prints them. A table found
@@ -152,7 +163,7 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
       attributes String COMMENT 'JSON: gen_ai.* / server.* / http.* attributes',
       output_text String,
       exchange_id String,
-      ${[...LLM_CALLS_COST_COLUMNS, ...LLM_CALLS_USAGE_COLUMNS, ...LLM_CALLS_SESSION_COLUMNS, ...LLM_CALLS_DETAIL_COLUMNS].map((c) => `${c.name} ${c.type}`).join(',\n      ')},
+      ${COLUMN_MIGRATIONS.filter((c) => c.table === 'llm_calls').map((c) => `${c.name} ${c.type}`).join(',\n      ')},
       ingested_at ${TS} DEFAULT now64(9)
     ) ${ENGINE}
     PARTITION BY toYYYYMM(start_time)

@@ -49,8 +49,9 @@ export interface LatencyStats {
   /** Streamed calls in the range (the ones a time to first token applies to). */
   streamed_calls: number;
   /**
-   * Time to first token, ms: null because it is not captured yet (the pipeline stores no per-chunk times); `ttft_note`
-   * says so on the page rather than showing a number.
+   * Time to first chunk of the streamed calls (`llm_calls.time_to_first_chunk_ms`: first request byte → first SSE
+   * event, OTel `gen_ai.response.time_to_first_chunk`), ms; null when no streamed call of the range has one, and then
+   * `ttft_note` says why on the page rather than showing a number.
    */
   ttft_p50_ms: number | null;
   ttft_p95_ms: number | null;

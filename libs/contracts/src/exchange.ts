@@ -39,6 +39,12 @@ export interface ExchangeResponse {
   streaming: boolean;
   /** Wall-clock ns of the first response byte. */
   start_ns: bigint;
+  /**
+   * Streamed responses: wall-clock ns of the record carrying the first SSE event's first byte (the "first chunk" of
+   * OTel GenAI semconv's `gen_ai.response.time_to_first_chunk`). Absent when not streamed, when no event arrived, and
+   * in exchanges of versions before this field.
+   */
+  first_event_ns?: bigint;
   /** Wall-clock ns of the last response byte. */
   end_ns: bigint;
 }

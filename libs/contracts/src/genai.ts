@@ -11,6 +11,8 @@ export const GenAiAttr = {
   requestModel: 'gen_ai.request.model',
   responseModel: 'gen_ai.response.model',
   responseId: 'gen_ai.response.id',
+  /** Streamed calls: seconds from the request's first byte to the first SSE event (semconv, experimental). */
+  responseTimeToFirstChunk: 'gen_ai.response.time_to_first_chunk',
   responseFinishReasons: 'gen_ai.response.finish_reasons',
   usageInputTokens: 'gen_ai.usage.input_tokens',
   usageOutputTokens: 'gen_ai.usage.output_tokens',

@@ -99,6 +99,11 @@ export interface LlmCall {
   /** Wall-clock ns: first request byte, last response byte. */
   start_ns: bigint;
   end_ns: bigint;
+  /**
+   * Streamed calls: wall-clock ns of the first SSE event (the exchange's `response.first_event_ns`); absent otherwise
+   * and in calls of versions before this field.
+   */
+  first_chunk_ns?: bigint;
   pid: number;
   tid: number;
   comm: string;

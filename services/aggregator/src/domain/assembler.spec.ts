@@ -21,10 +21,12 @@ test('pairs requests with responses in order and gathers SSE events into one exc
   expect(r.exchanges[0]?.request.target).toBe('/a');
   expect(r.exchanges[0]?.response?.events.map((e) => e.data)).toEqual(['d0', 'd1']);
   expect(r.exchanges[0]?.response?.end_ns).toBe(7n);
+  expect(r.exchanges[0]?.response?.first_event_ns).toBe(4n); // the first SSE event's record, not the head's
   expect(r.exchanges[0]?.server_address).toBe('api.example');
   const r2 = applyEvent(s, { ...base('resp2', 8), type: 'response', status: 404, reason: 'Not Found', version: 'HTTP/1.1', headers: [], body: Buffer.from('no') });
   expect(r2.exchanges[0]?.request.target).toBe('/b');
   expect(r2.exchanges[0]?.response?.status).toBe(404);
+  expect(r2.exchanges[0]?.response).not.toHaveProperty('first_event_ns');
   expect(s.pending).toHaveLength(0);
 });
 

@@ -10,6 +10,8 @@ export interface OpenResponse {
   head: HttpResponseHeadEvent;
   request: HttpRequestEvent | null;
   events: SseEvent[];
+  /** Wall-clock ns of the record carrying the first SSE event's first byte; absent until one arrived. */
+  first_event_ns?: bigint;
   /** Wall-clock ns of the last byte seen so far. */
   last_ns: bigint;
 }
@@ -90,6 +92,7 @@ export function applyEvent(s: ConnState, ev: HttpEvent): Applied {
       if (ev.ordinal < s.open.events.length) return dup;
       const e: SseEvent = { event: ev.event, data: ev.data };
       if (ev.last_event_id !== undefined) e.last_event_id = ev.last_event_id;
+      if (s.open.events.length === 0) s.open.first_event_ns = ev.start_ns;
       s.open.events.push(e);
       if (ev.end_ns > s.open.last_ns) s.open.last_ns = ev.end_ns;
       return { changed: false, duplicate: false, exchanges: [], appended: e };
@@ -187,6 +190,7 @@ function applyStreamEvent(s: ConnState, ev: Exclude<HttpEvent, { type: 'connecti
       if (ev.ordinal < open.events.length) return dup;
       const e: SseEvent = { event: ev.event, data: ev.data };
       if (ev.last_event_id !== undefined) e.last_event_id = ev.last_event_id;
+      if (open.events.length === 0) open.first_event_ns = ev.start_ns;
       open.events.push(e);
       if (ev.end_ns > open.last_ns) open.last_ns = ev.end_ns;
       return { changed: false, duplicate: false, exchanges: [], appended: e, stream_id: sid };
@@ -229,6 +233,7 @@ function finish(s: ConnState, open: OpenResponse, endNs: bigint, incomplete?: Bo
   return build(open.request, {
     status: h.status, reason: h.reason, version: h.version, headers: h.headers, body: new Uint8Array(0),
     body_incomplete: incomplete, events: open.events, streaming: true, start_ns: h.start_ns, end_ns: endNs,
+    ...(open.first_event_ns !== undefined ? { first_event_ns: open.first_event_ns } : {}),
   }, h, sid, reset);
 }
 

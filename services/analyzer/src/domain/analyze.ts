@@ -349,6 +349,7 @@ function analyze(ex: Exchange, opts: AnalyzeOptions): AnalyzeResult {
     http_status: status,
     start_ns: req.start_ns,
     end_ns: ex.response?.end_ns ?? req.end_ns,
+    ...(ex.response?.first_event_ns !== undefined ? { first_chunk_ns: ex.response.first_event_ns } : {}),
     pid: ex.conn.pid,
     tid: ex.conn.tid,
     comm: ex.conn.comm,

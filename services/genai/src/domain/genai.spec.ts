@@ -122,6 +122,12 @@ test('OpenAI reasoning tokens map to gen_ai.usage.reasoning.output_tokens', () =
   expect(a[GenAiAttr.providerName]).toBe('azure.ai.openai');
 });
 
+test('a streamed call carries gen_ai.response.time_to_first_chunk in seconds from its first request byte', () => {
+  const c = call();
+  expect(genAiAttributes({ ...c, first_chunk_ns: c.start_ns + 412_500_000n })[GenAiAttr.responseTimeToFirstChunk]).toBe(0.4125);
+  expect(GenAiAttr.responseTimeToFirstChunk in genAiAttributes(c)).toBe(false); // not streamed: absent, not 0
+});
+
 test('name falls back to the response model, then to the operation alone', () => {
   expect(toGenAiEvent(call({ request_model: null })).name).toBe('chat claude-haiku-4-5-20251001');
   expect(toGenAiEvent(call({ request_model: null, response_model: null })).name).toBe('chat');

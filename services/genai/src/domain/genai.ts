@@ -10,6 +10,8 @@ import { defaultPriceTable, priceCall, type PriceTable } from '@agentsight/prici
  * and so is an empty `gen_ai.response.finish_reasons`.
  * - `gen_ai.operation.name` (`chat`), `gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.response.model`,
  *   `gen_ai.response.id`, `gen_ai.response.finish_reasons` (string[]);
+ * - streamed calls: `gen_ai.response.time_to_first_chunk`, seconds from the request's first byte (its issuance, as
+ *   captured) to the record carrying the first SSE event;
  * - token counts: `gen_ai.usage.input_tokens` (includes cached input, as the semconv requires; for Anthropic
  *   input + cache_read + cache_creation), `gen_ai.usage.output_tokens`, `gen_ai.usage.cache_read.input_tokens`,
  *   `gen_ai.usage.cache_creation.input_tokens`, `gen_ai.usage.reasoning.output_tokens`;
@@ -31,6 +33,9 @@ export function genAiAttributes(call: LlmCall, opts: { captureContent?: boolean 
   set(GenAiAttr.responseModel, call.response_model);
   set(GenAiAttr.responseId, call.response_id);
   if (call.finish_reasons.length) a[GenAiAttr.responseFinishReasons] = [...call.finish_reasons];
+  if (call.first_chunk_ns !== undefined && call.first_chunk_ns >= call.start_ns) {
+    a[GenAiAttr.responseTimeToFirstChunk] = Number(call.first_chunk_ns - call.start_ns) / 1e9;
+  }
   set(GenAiAttr.usageInputTokens, call.usage.input_tokens);
   set(GenAiAttr.usageOutputTokens, call.usage.output_tokens);
   set(GenAiAttr.usageCacheReadInputTokens, call.usage.cache_read_input_tokens);
