@@ -95,6 +95,8 @@ export async function startInfra(): Promise<Infra> {
     AGENTSIGHT_DATA_DIR: dataDir,
     AGENTSIGHT_API_PORT: String(apiPort),
     AGENTSIGHT_HOST: 'e2e-host',
+    // Fixtures carry corpus times (some from 1970): no TTL, so none of them expires on insert.
+    AGENTSIGHT_RETENTION_DAYS: '0',
   };
   return {
     env,

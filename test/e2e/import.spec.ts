@@ -20,6 +20,8 @@ describe('agentsight import of an sslsniff capture', () => {
   beforeAll(async () => {
     if (!existsSync(join(ROOT, 'services/api/dist/main.js'))) throw new Error('services not built: run npm run setup');
     infra = await startInfra();
+    // The capture is from 2026-03-17: keep it past the default TTL.
+    infra.env.AGENTSIGHT_RETENTION_DAYS = '3650';
     stages = new Stages(infra.env);
     await stages.startAll();
     out = await runCli(['import', FILE, '--host', 'laptop-b'], infra.env);
@@ -73,6 +75,15 @@ describe('agentsight import of an sslsniff capture', () => {
     expect(c['gen_ai.response.finish_reasons']).toEqual([gt.finish_reason]);
     expect(c.output_text.startsWith(gt.text_prefix!)).toBe(true);
     expect(c.start_time.startsWith('2026-03-17T01:11:3')).toBe(true);
+  });
+
+  test('the capture page and status show the store bounds (TTL days, size cap, nothing dropped)', async () => {
+    const c: Row = await api(infra, '/api/capture');
+    expect(c.retention).toMatchObject({ retention_days: 3650, max_bytes: 10 * 1024 ** 3, over_cap: false, dropped: { days: 0, rows: 0, bytes: 0 } });
+    expect(c.retention.store_bytes).toBeGreaterThan(0);
+    const st = await runCli(['status'], infra.env);
+    expect(st.stdout).toMatch(/store: .* on disk, size cap 10\.0 GiB \(AGENTSIGHT_STORE_MAX_BYTES\), rows kept 3650 days/);
+    expect(st.stdout).toContain('nothing dropped by the size cap');
   });
 
   test('importing the same file again stores nothing twice', async () => {

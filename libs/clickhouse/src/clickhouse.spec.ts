@@ -16,11 +16,13 @@ import { auditSummary, countRows, getExchange, listAudit, listCalls, listDeadLet
 import { auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, toolUseRow } from './rows';
 import { listGenAiSpans, listToolUses } from './tool-queries';
 import { pageAudit } from './dashboard';
-import { ensureSchema, migrationStatements, reasoningOutputMigration, relayoutTable, SORTING_KEYS, TABLES } from './schema';
+import { ensureSchema, migrationStatements, reasoningOutputMigration, relayoutTable, RETENTION_LOG, SORTING_KEYS, TABLES } from './schema';
 import { BatchWriter } from './writer';
 
 const run = promisify(execFile);
 
+/** The fixtures' times are from 2024: keep them past the default TTL. */
+const KEEP = { retentionDays: 3650 };
 let tmp: string;
 let dataDir: string;
 let client: ClickHouseClient;
@@ -44,12 +46,12 @@ async function scalar(query: string, params: Record<string, unknown> = {}): Prom
 
 describe('schema', () => {
   it('is idempotent (ensureSchema twice)', async () => {
-    await ensureSchema(client);
-    await ensureSchema(client);
+    await ensureSchema(client, undefined, KEEP);
+    await ensureSchema(client, undefined, KEEP);
     const rs = await client.query({ query: "SELECT name, engine FROM system.tables WHERE database = 'agentsight' ORDER BY name", format: 'JSONEachRow' });
     const tables = await rs.json<{ name: string; engine: string }>();
-    expect(tables.map((t) => t.name)).toEqual([...TABLES].sort());
-    for (const t of tables) expect(t.engine).toBe('ReplacingMergeTree');
+    expect(tables.map((t) => t.name)).toEqual([...TABLES, RETENTION_LOG].sort());
+    for (const t of tables) expect(t.engine).toBe(t.name === RETENTION_LOG ? 'MergeTree' : 'ReplacingMergeTree');
   });
 });
 
@@ -87,8 +89,8 @@ describe('schema migration of tables created by an older version', () => {
         .map((c) => expect.stringMatching(new RegExp(`^ALTER TABLE \`agentsight_old\`\\.\`llm_calls\` ADD COLUMN IF NOT EXISTS \`${c}\` Nullable\\(UInt64\\) `))),
       expect.stringMatching(/ADD COLUMN IF NOT EXISTS `time_to_first_chunk_ms` Nullable\(Float64\) .* AFTER `output_tool_call_tokens`$/),
     ]);
-    await ensureSchema(client, db);
-    await ensureSchema(client, db); // idempotent on a migrated table too
+    await ensureSchema(client, db, KEEP);
+    await ensureSchema(client, db, KEEP); // idempotent on a migrated table too
     const rs = await client.query({ query: `SELECT name, type FROM system.columns WHERE database = '${db}' AND table = 'llm_calls' AND name IN ('cost_usd', 'price_id') ORDER BY name`, format: 'JSONEachRow' });
     expect(await rs.json()).toEqual([{ name: 'cost_usd', type: 'Nullable(Float64)' }, { name: 'price_id', type: 'Nullable(String)' }]);
     const us = await client.query({ query: `SELECT name, type, default_expression FROM system.columns WHERE database = '${db}' AND table = 'llm_calls' AND name LIKE 'usage_%' ORDER BY name`, format: 'JSONEachRow' });
@@ -128,7 +130,7 @@ describe('data migration: reasoning included in output_tokens (issue 8)', () => 
   it('corrects Gemini and xAI rows of older versions once, leaves corrected and other rows alone', async () => {
     const db = 'agentsight_reasoning';
     await client.command({ query: `DROP DATABASE IF EXISTS ${db}` });
-    await ensureSchema(client, db);
+    await ensureSchema(client, db, KEEP);
     const gem = (id: string, out: number | undefined, raw: Record<string, number>) => genaiEvent({
       id: `genai-${id}`, llm_call_id: id, name: 'generate_content gemini-3-pro-preview',
       attrs: { 'gen_ai.operation.name': 'generate_content', 'gen_ai.provider.name': 'gcp.gemini', 'gen_ai.usage.output_tokens': out as number, 'gen_ai.usage.reasoning.output_tokens': raw.thoughtsTokenCount },
@@ -152,9 +154,9 @@ describe('data migration: reasoning included in output_tokens (issue 8)', () => 
     await client.insert({ table: `${db}.llm_calls`, values: rows.map((r) => llmCallRow(r)), format: 'JSONEachRow' });
     const count = async () => Number(await scalar(reasoningOutputMigration(db).count));
     expect(await count()).toBe(3);
-    await ensureSchema(client, db);
+    await ensureSchema(client, db, KEEP);
     expect(await count()).toBe(0);
-    await ensureSchema(client, db); // idempotent: nothing left to correct, nothing corrected twice
+    await ensureSchema(client, db, KEEP); // idempotent: nothing left to correct, nothing corrected twice
     const calls = await listCalls(client, { database: db });
     const out = Object.fromEntries(calls.map((c) => [c.call_id, [c['gen_ai.usage.output_tokens'], c['gen_ai.usage.reasoning.output_tokens']]]));
     expect(out).toEqual({ 'gem-old': [208, 185], 'gem-thoughts': [19, 19], 'gem-new': [208, 185], 'xai-old': [253, 227], oai: [30, 20] });
@@ -168,7 +170,7 @@ describe('data migration: reasoning included in output_tokens (issue 8)', () => 
 describe('idempotent writes', () => {
   it('stores the same rows twice as one row each (FINAL)', async () => {
     const db = 'agentsight_dedup';
-    await ensureSchema(client, db);
+    await ensureSchema(client, db, KEEP);
     const rows = {
       llm_calls: llmCallRow(genaiEvent()),
       exchanges: exchangeRow(exchange()),
@@ -278,7 +280,7 @@ describe('redaction before storage', () => {
 
   it('never writes a planted key to any column', async () => {
     const db = 'agentsight_redact';
-    await ensureSchema(client, db);
+    await ensureSchema(client, db, KEEP);
     const enc = (s: string) => new TextEncoder().encode(s);
     const ex = exchange(
       { id: 'ex-secret', process: { pid: 1, ppid: 0, uid: 0, comm: 'python3', exe: '/usr/bin/python3', argv: ['python3', 'a.py', '--api-key', KEYS.opaque, `--openai=${KEYS.openai}`], start_ns: T0 } },
@@ -345,7 +347,7 @@ describe('queries', () => {
   const db = 'agentsight_q';
 
   beforeAll(async () => {
-    await ensureSchema(client, db);
+    await ensureSchema(client, db, KEEP);
     const writer = new BatchWriter(client, { database: db });
     writer.add('llm_calls', llmCallRow(genaiEvent()), () => undefined);
     writer.add('llm_calls', llmCallRow(genaiEvent({
@@ -412,7 +414,7 @@ describe('queries', () => {
     const D = 24 * H;
 
     beforeAll(async () => {
-      await ensureSchema(client, tdb);
+      await ensureSchema(client, tdb, KEEP);
       const at = (msAgo: number) => BigInt(now - msAgo) * 1_000_000n;
       const mk = (i: number, msAgo: number, provider: string, model: string, inp: number, out: number, cr: number | undefined, cc: number | undefined, cost: number | null, process_name = 'node') =>
         llmCallRow(genaiEvent({
@@ -525,7 +527,7 @@ describe('audit: since filter and auditSummary', () => {
     }));
 
   beforeAll(async () => {
-    await ensureSchema(client, adb);
+    await ensureSchema(client, adb, KEEP);
     const a1 = exec('a1', 0, 100, ['/usr/bin/git', 'status'], '/usr/bin/git');
     const auditRows = [
       exec('old', -3600, 100, ['curl', 'x'], '/usr/bin/curl'), // before the window
@@ -635,7 +637,7 @@ describe('token breakdown by role and type (usage_detail columns, tokenSummary d
   const text = { input: { system: 0, user: 16, assistant: 0, tool: 0 }, output: { text: 300, reasoning: 0, tool_calls: 0 }, tokenizer: 'o200k_base' };
 
   beforeAll(async () => {
-    await ensureSchema(client, ddb);
+    await ensureSchema(client, ddb, KEEP);
     const mk = (i: number, model: string, provider: string, inp: number, out: number, usage_detail: typeof hand | null) =>
       llmCallRow(genaiEvent({
         id: `dg${i}`, llm_call_id: `dc${i}`, start_ns: BigInt(now - i * 60_000) * 1_000_000n, end_ns: BigInt(now - i * 60_000) * 1_000_000n + 1n,
@@ -674,7 +676,7 @@ describe('token breakdown by role and type (usage_detail columns, tokenSummary d
 describe('versioned records: tool uses, execute_tool / invoke_agent spans, tool audit records', () => {
   it('keeps the highest version whatever the insert order; calls stay LLM calls only', async () => {
     const db = 'agentsight_versions';
-    await ensureSchema(client, db);
+    await ensureSchema(client, db, KEEP);
     const ins = (table: string, row: Record<string, unknown>) => client.insert({ table: `${db}.${table}`, values: [row], format: 'JSONEachRow' });
     // The complete record first, then the older versions (a result-only v2, a request-only v1).
     await ins('tool_uses', toolUseRow(toolUse()));
@@ -737,7 +739,7 @@ describe('audit_events ordered by time (host, ts, id)', () => {
     expect(before.map((e) => e.summary)).toEqual(['open /etc/hosts', 'exec /usr/bin/node agent.js', 'v3']);
     expect(await sortingKey(db)).toBe('id');
 
-    await ensureSchema(client, db);
+    await ensureSchema(client, db, KEEP);
     expect(await sortingKey(db)).toBe(SORTING_KEYS.audit_events);
     expect(await listAudit(client, { database: db })).toEqual(before);
     expect(await scalar(`SELECT count() FROM system.tables WHERE database = '${db}' AND name LIKE '%relayout%'`)).toBe('0');
@@ -746,7 +748,7 @@ describe('audit_events ordered by time (host, ts, id)', () => {
 
   it('pageAudit pages newest first through records spread over months, each once, in order', async () => {
     const db = 'agentsight_audit_pages';
-    await ensureSchema(client, db);
+    await ensureSchema(client, db, KEEP);
     const now = BigInt(Date.now()) * 1_000_000n;
     const ago = [600n, 7200n, 3n * 86_400n, 20n * 86_400n, 60n * 86_400n, 61n * 86_400n].map((s) => now - s * 1_000_000_000n);
     await client.insert({

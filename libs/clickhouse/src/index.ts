@@ -10,3 +10,4 @@ export * from './queries';
 export * from './links';
 export * from './tool-queries';
 export * from './dashboard';
+export * from './retention';

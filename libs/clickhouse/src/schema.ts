@@ -129,9 +129,54 @@ export function migrationStatements(database: string = DEFAULT_DATABASE): string
   );
 }
 
+/** Default of `AGENTSIGHT_RETENTION_DAYS`: rows older than this many days are deleted by their table's TTL. */
+export const DEFAULT_RETENTION_DAYS = 90;
+
+/** Options of the schema: how long rows are kept. */
+export interface SchemaOptions {
+  /** Days a row is kept after its time column ({@link TTL_COLUMNS}); 0 = no TTL; default {@link DEFAULT_RETENTION_DAYS}. */
+  retentionDays?: number;
+}
+
+/** `AGENTSIGHT_RETENTION_DAYS` (whole days; 0 = no TTL, rows kept until the size cap), else {@link DEFAULT_RETENTION_DAYS}; throws on a bad value. */
+export function retentionDays(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.AGENTSIGHT_RETENTION_DAYS;
+  if (v === undefined || v.trim() === '') return DEFAULT_RETENTION_DAYS;
+  // The TTL is a DateTime (until 2106): more than 10000 days would overflow it.
+  if (!/^\d+$/.test(v.trim()) || Number(v) > 10_000) throw new Error(`AGENTSIGHT_RETENTION_DAYS must be a whole number of days from 0 (no TTL) to 10000, not ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+/**
+ * Partition keys: one partition per day of the row's own (deterministic) event time, so a replayed row lands in the
+ * partition of its first copy and the size cap can drop whole days, oldest first. The versioned tables (`tool_uses`,
+ * `genai_spans`) stay unpartitioned (their time fields move between versions, and dedup is per partition).
+ */
+export const PARTITION_KEYS = {
+  llm_calls: 'toYYYYMMDD(start_time)',
+  exchanges: 'toYYYYMMDD(start_time)',
+  audit_events: 'toYYYYMMDD(ts)',
+  dead_letters: 'toYYYYMMDD(ts)',
+} as const satisfies Partial<Record<TableName, string>>;
+
+/** The column each table's TTL counts from: the event time; for the versioned tables the time the row was stored. */
+export const TTL_COLUMNS: Record<TableName, string> = {
+  llm_calls: 'start_time', exchanges: 'start_time', audit_events: 'ts', dead_letters: 'ts', tool_uses: 'ingested_at', genai_spans: 'ingested_at',
+};
+
+/** Table of what the size cap dropped (one row per table and day), read by `agentsight status` and the capture page. */
+export const RETENTION_LOG = 'retention_drops';
+
+/** TTL expression of `table` for `days`, as the DDL and `MODIFY TTL` write it. */
+export function ttlExpression(table: TableName, days: number): string {
+  return `toDateTime(${TTL_COLUMNS[table]}) + toIntervalDay(${days})`;
+}
+
 /** DDL statements of the schema for `database` (each `IF NOT EXISTS`). */
-export function schemaStatements(database: string = DEFAULT_DATABASE): string[] {
+export function schemaStatements(database: string = DEFAULT_DATABASE, opts: SchemaOptions = {}): string[] {
   const db = quoteIdent(database);
+  const days = opts.retentionDays ?? DEFAULT_RETENTION_DAYS;
+  const ttl = (t: TableName) => (days > 0 ? `TTL ${ttlExpression(t, days)}` : '');
   return [
     `CREATE DATABASE IF NOT EXISTS ${db}`,
     `CREATE TABLE IF NOT EXISTS ${db}.llm_calls (
@@ -166,8 +211,9 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
       ${COLUMN_MIGRATIONS.filter((c) => c.table === 'llm_calls').map((c) => `${c.name} ${c.type}`).join(',\n      ')},
       ingested_at ${TS} DEFAULT now64(9)
     ) ${ENGINE}
-    PARTITION BY toYYYYMM(start_time)
-    ORDER BY call_id`,
+    PARTITION BY ${PARTITION_KEYS.llm_calls}
+    ORDER BY call_id
+    ${ttl('llm_calls')}`,
     `CREATE TABLE IF NOT EXISTS ${db}.exchanges (
       exchange_id String,
       host LowCardinality(String),
@@ -200,8 +246,9 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
       end_time ${TS} COMMENT 'last response byte (last request byte when no response)',
       ingested_at ${TS} DEFAULT now64(9)
     ) ${ENGINE}
-    PARTITION BY toYYYYMM(start_time)
-    ORDER BY exchange_id`,
+    PARTITION BY ${PARTITION_KEYS.exchanges}
+    ORDER BY exchange_id
+    ${ttl('exchanges')}`,
     `CREATE TABLE IF NOT EXISTS ${db}.audit_events (
       id String,
       type LowCardinality(String) COMMENT 'llm | tool | process | file | net | capture',
@@ -215,8 +262,9 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
       details String COMMENT 'JSON, redacted',
       ingested_at ${TS} DEFAULT now64(9)
     ) ${ENGINE}
-    PARTITION BY toYYYYMM(ts)
-    ORDER BY (${SORTING_KEYS.audit_events})`,
+    PARTITION BY ${PARTITION_KEYS.audit_events}
+    ORDER BY (${SORTING_KEYS.audit_events})
+    ${ttl('audit_events')}`,
     `CREATE TABLE IF NOT EXISTS ${db}.dead_letters (
       id String,
       stage LowCardinality(String),
@@ -231,8 +279,9 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
       ts ${TS},
       ingested_at ${TS} DEFAULT now64(9)
     ) ${ENGINE}
-    PARTITION BY toYYYYMM(ts)
-    ORDER BY id`,
+    PARTITION BY ${PARTITION_KEYS.dead_letters}
+    ORDER BY id
+    ${ttl('dead_letters')}`,
     `CREATE TABLE IF NOT EXISTS ${db}.tool_uses (
       id String COMMENT 'ToolUse.id',
       version UInt32 COMMENT '1 request known, 2 result known, 3 both; the highest is kept',
@@ -255,7 +304,8 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
       result_llm_call_id Nullable(String) COMMENT 'llm_calls.call_id of the call whose request carried the result',
       ingested_at ${TS} DEFAULT now64(9)
     ) ENGINE = ReplacingMergeTree(version)
-    ORDER BY id`,
+    ORDER BY id
+    ${ttl('tool_uses')}`,
     `CREATE TABLE IF NOT EXISTS ${db}.genai_spans (
       id String COMMENT 'GenAiToolEvent.id / GenAiAgentEvent.id',
       version UInt64 COMMENT 'the highest is kept',
@@ -282,7 +332,16 @@ export function schemaStatements(database: string = DEFAULT_DATABASE): string[] 
       attributes String COMMENT 'JSON, redacted',
       ingested_at ${TS} DEFAULT now64(9)
     ) ENGINE = ReplacingMergeTree(version)
-    ORDER BY id`,
+    ORDER BY id
+    ${ttl('genai_spans')}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.${RETENTION_LOG} (
+      ts ${TS} COMMENT 'when the size cap dropped it',
+      table LowCardinality(String),
+      partition String COMMENT 'day (YYYYMMDD) dropped; versioned tables: rows ingested up to that day deleted',
+      rows UInt64,
+      bytes UInt64 COMMENT 'on-disk bytes freed'
+    ) ENGINE = MergeTree
+    ORDER BY ts`,
   ];
 }
 
@@ -333,14 +392,26 @@ export function dataMigrations(database: string = DEFAULT_DATABASE): DataMigrati
  * an older version (idempotent: safe on every start, concurrently from several processes against a server; rows
  * written before a column existed read its default, i.e. null for the cost columns and `usage_tokenizer`, `reported`
  * for `usage_source`), rebuilds tables whose sorting key changed ({@link relayoutTable}), then runs the row
- * corrections of {@link dataMigrations} that find rows to correct. Throws the
+ * corrections of {@link dataMigrations} that find rows to correct, and sets each table's TTL to `opts.retentionDays`
+ * (`MODIFY TTL`, or `REMOVE TTL` for 0) when it differs. Throws the
  * ClickHouse error on failure.
  */
-export async function ensureSchema(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<void> {
-  for (const query of [...schemaStatements(database), ...migrationStatements(database)]) {
+export async function ensureSchema(client: ClickHouseClient, database: string = DEFAULT_DATABASE, opts: SchemaOptions = {}): Promise<void> {
+  for (const query of [...schemaStatements(database, opts), ...migrationStatements(database)]) {
     await client.command({ query });
   }
-  for (const table of Object.keys(SORTING_KEYS) as Array<keyof typeof SORTING_KEYS>) await relayoutTable(client, database, table);
+  for (const table of TABLES) await relayoutTable(client, database, table, opts);
+  const days = opts.retentionDays ?? DEFAULT_RETENTION_DAYS;
+  for (const table of TABLES) {
+    const rs = await client.query({
+      query: 'SELECT create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = {t:String}',
+      query_params: { db: database, t: table },
+      format: 'JSONEachRow',
+    });
+    const q = ((await rs.json()) as Array<{ q: string }>)[0]?.q ?? '';
+    if (days > 0 && !q.includes(`TTL ${ttlExpression(table, days)}`)) await client.command({ query: `ALTER TABLE ${qualified(database, table)} MODIFY TTL ${ttlExpression(table, days)}` });
+    if (days === 0 && /\bTTL /.test(q)) await client.command({ query: `ALTER TABLE ${qualified(database, table)} REMOVE TTL` });
+  }
   for (const m of dataMigrations(database)) {
     const rs = await client.query({ query: m.count, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
     const [row] = (await rs.json()) as Array<{ n: number }>;
@@ -349,27 +420,27 @@ export async function ensureSchema(client: ClickHouseClient, database: string = 
 }
 
 /**
- * Rebuilds `table` of `database` when its sorting key is not {@link SORTING_KEYS}' (a table created by an older
- * version): creates `<table>__relayout` from the current DDL, copies every row (with its `ingested_at`, so versions
+ * Rebuilds `table` of `database` when its sorting key is not {@link SORTING_KEYS}' or its partition key not
+ * {@link PARTITION_KEYS}' (a table created by an older version, e.g. partitioned by month before issue 11): creates `<table>__relayout` from the current DDL, copies every row (with its `ingested_at`, so versions
  * keep their order), swaps the two with `EXCHANGE TABLES`, copies again the rows written to the old table between the
  * first copy and the swap (rows are idempotent, so a row copied twice is one row), and drops the old table. Returns
  * true when it rebuilt. Run it from one process (embedded chDB allows only one anyway; against a server, upgrade
  * with one storage instance running). Throws the ClickHouse error on failure; a failure before the swap leaves the
  * table as it was (the copy is dropped and redone on the next start).
  */
-export async function relayoutTable(client: ClickHouseClient, database: string, table: keyof typeof SORTING_KEYS): Promise<boolean> {
-  const key = async () => {
-    const rs = await client.query({
-      query: 'SELECT sorting_key FROM system.tables WHERE database = {db:String} AND name = {t:String}',
-      query_params: { db: database, t: table },
-      format: 'JSONEachRow',
-    });
-    return ((await rs.json()) as Array<{ sorting_key: string }>)[0]?.sorting_key;
-  };
-  const current = await key();
-  if (current === undefined || current === SORTING_KEYS[table]) return false;
+export async function relayoutTable(client: ClickHouseClient, database: string, table: TableName, opts: SchemaOptions = {}): Promise<boolean> {
+  const rs0 = await client.query({
+    query: 'SELECT sorting_key, partition_key FROM system.tables WHERE database = {db:String} AND name = {t:String}',
+    query_params: { db: database, t: table },
+    format: 'JSONEachRow',
+  });
+  const current = ((await rs0.json()) as Array<{ sorting_key: string; partition_key: string }>)[0];
+  if (current === undefined) return false;
+  const wantSort = (SORTING_KEYS as Partial<Record<TableName, string>>)[table];
+  const wantPartition = (PARTITION_KEYS as Partial<Record<TableName, string>>)[table] ?? '';
+  if ((wantSort === undefined || current.sorting_key === wantSort) && current.partition_key === wantPartition) return false;
   const prefix = `CREATE TABLE IF NOT EXISTS ${quoteIdent(database)}.${table} (`;
-  const ddl = schemaStatements(database).find((s) => s.startsWith(prefix));
+  const ddl = schemaStatements(database, opts).find((s) => s.startsWith(prefix));
   if (!ddl) throw new Error(`no DDL for ${table}`);
   const tmp = qualified(database, `${table}__relayout`);
   const live = qualified(database, table);

@@ -163,12 +163,26 @@ export interface CaptureStatus {
   streams: StreamSize[];
   nats_error: string | null;
   tables: Array<{ table: string; rows: number; bytes: number }>;
+  /**
+   * Bounds of the store: the TTL (`AGENTSIGHT_RETENTION_DAYS`), the size cap (`AGENTSIGHT_STORE_MAX_BYTES`, 0 = none),
+   * the store's bytes, whether it is still over the cap, and what the cap dropped so far (whole days, oldest first).
+   */
+  retention: StoreRetention;
   dead_letters: DeadLetterGroup[];
   /**
    * TLS traffic of traced processes that no probe recorded (stored `capture` audit records from RawTlsNoticeRecord:
    * one per process and reason), newest first, at most 100: which binary or library, and why.
    */
   not_captured: NotCapturedEntry[];
+}
+
+/** {@link CaptureStatus.retention}. */
+export interface StoreRetention {
+  retention_days: number;
+  max_bytes: number;
+  store_bytes: number;
+  over_cap: boolean;
+  dropped: { days: number; rows: number; bytes: number; last: string | null; newest_day: string | null };
 }
 
 /** One stored TLS notice ({@link CaptureStatus.not_captured}). */

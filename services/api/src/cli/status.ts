@@ -1,5 +1,8 @@
 import { connectNats, connectRedis, pipelineConfig, pipelineStatus, type PipelineStatus } from '@agentsight/jetstream';
+import type { StoreRetention } from '@agentsight/contracts';
 import { table } from './format';
+import { apiPort, dataDir } from './paths';
+import { cliToken } from './serve';
 
 /** Bytes for humans, powers of 1024 (`512 B`, `3.2 MiB`). */
 function bytesText(n: number): string {
@@ -38,10 +41,37 @@ export function statusText(s: PipelineStatus): string {
   return out.join('\n');
 }
 
+/** The store's bounds as text (`store:` section of `agentsight status`); `null` = the api does not run. */
+export function storeText(r: StoreRetention | null, why: string): string {
+  if (!r) return `store: ${why}`;
+  const d = r.dropped;
+  return [
+    `store: ${bytesText(r.store_bytes)} on disk, size cap ${r.max_bytes ? bytesText(r.max_bytes) : 'none'} (AGENTSIGHT_STORE_MAX_BYTES), rows kept ${r.retention_days} days (AGENTSIGHT_RETENTION_DAYS)`,
+    d.days
+      ? `  dropped by the size cap: ${d.days} day(s) up to ${d.newest_day}, ${d.rows} rows, ${bytesText(d.bytes)} (last at ${d.last})`
+      : '  nothing dropped by the size cap',
+    ...(r.over_cap ? ['  warning: still over the cap with only the newest day left'] : []),
+  ].join('\n');
+}
+
+/** The store's bounds from the running api (`/api/capture`), or why they cannot be read. */
+async function storeRetention(env: NodeJS.ProcessEnv): Promise<{ r: StoreRetention | null; why: string }> {
+  const token = cliToken(env, dataDir(env));
+  try {
+    const res = await fetch(`http://127.0.0.1:${apiPort(env)}/api/capture`, { signal: AbortSignal.timeout(10_000), headers: token ? { authorization: `Bearer ${token}` } : {} });
+    if (!res.ok) return { r: null, why: `the api on port ${apiPort(env)} answered ${res.status}` };
+    const c = (await res.json()) as { retention?: StoreRetention };
+    return c.retention ? { r: c.retention, why: '' } : { r: null, why: 'the running api is older than the store bounds' };
+  } catch {
+    return { r: null, why: `no api runs on port ${apiPort(env)} (sizes and drops are read from it; start \`agentsight serve\`)` };
+  }
+}
+
 /**
  * `agentsight status [--json]`: the broker side of the pipeline, read from NATS and Redis (`NATS_URL`,
  * `REDIS_URL`): every stream's size, limits and what its limits discarded, each durable's lag, and which live
- * instance of each partitioned stage holds which partitions. Returns the exit code; throws when NATS or Redis is
+ * instance of each partitioned stage holds which partitions; and, from the running api, the store's size, its bounds and
+ * what its size cap dropped. Returns the exit code; throws when NATS or Redis is
  * unreachable.
  */
 export async function statusCommand(o: { json?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -50,7 +80,8 @@ export async function statusCommand(o: { json?: boolean }, env: NodeJS.ProcessEn
   const redis = await connectRedis(config.redisUrl, 'agentsight-status');
   try {
     const s = await pipelineStatus(nats.jsm, redis, { partitions: config.partitions });
-    process.stdout.write((o.json ? JSON.stringify(s, null, 2) : statusText(s)) + '\n');
+    const store = await storeRetention(env);
+    process.stdout.write((o.json ? JSON.stringify({ ...s, store: store.r, store_error: store.r ? null : store.why }, null, 2) : `${statusText(s)}\n\n${storeText(store.r, store.why)}`) + '\n');
     return 0;
   } finally {
     await nats.nc.close();

@@ -2,7 +2,7 @@ import { BadRequestException, Controller, Get, NotFoundException, Param, Query, 
 import { ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { interval, map, merge, Observable } from 'rxjs';
 import {
-  CALL_SORTS, deadLetterGroups, getCall, getExchange, getSession, listAudit, overview, pageAudit, pageCalls, pageSessions, resolveRange, SESSION_SORTS, tableSizes, timeSeries,
+  CALL_SORTS, deadLetterGroups, getCall, getExchange, getSession, listAudit, overview, pageAudit, pageCalls, pageSessions, resolveRange, SESSION_SORTS, tableSizes, timeSeries, storeBytes, droppedTotals,
   type NsRange, type SortSpec,
 } from '@agentsight/clickhouse';
 import { decode, STREAMS, type CaptureStatus, type RawLossRecord } from '@agentsight/contracts';
@@ -173,7 +173,7 @@ export class DashboardController {
   @Get('capture')
   @ApiOkResponse({ description: 'CaptureStatus: probes and kernel loss (latest loss record per producer), consumer lag, stream and table sizes, dead letters by stage and reason' })
   async capture(): Promise<CaptureStatus> {
-    const out: CaptureStatus = { producers: [], producers_error: null, consumers: [], streams: [], nats_error: null, tables: [], dead_letters: [], not_captured: [] };
+    const out: CaptureStatus = { producers: [], producers_error: null, consumers: [], streams: [], nats_error: null, tables: [], retention: { retention_days: 0, max_bytes: 0, store_bytes: 0, over_cap: false, dropped: { days: 0, rows: 0, bytes: 0, last: null, newest_day: null } }, dead_letters: [], not_captured: [] };
     const { jsm } = this.rt.nats;
     try {
       for (const s of STREAMS) {
@@ -205,6 +205,10 @@ export class DashboardController {
       out.producers_error = `cannot read the probes' loss records: ${(err as Error).message}`;
     }
     out.tables = await tableSizes(this.storage.client);
+    out.retention = {
+      retention_days: this.storage.retentionDays, max_bytes: this.storage.maxBytes, store_bytes: await storeBytes(this.storage.client),
+      over_cap: this.storage.lastCap?.over ?? false, dropped: await droppedTotals(this.storage.client),
+    };
     out.dead_letters = await deadLetterGroups(this.storage.client);
     out.not_captured = (await listAudit(this.storage.client, { type: 'capture', limit: 100 })).map((a) => {
       const d = a.details as Record<string, string | number>;

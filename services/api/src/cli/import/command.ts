@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostToken, rawMsgId, Subjects } from '@agentsight/contracts';
+import { retentionDays } from '@agentsight/clickhouse';
 import { connectNats, natsTarget, privateDir, Publisher } from '@agentsight/jetstream';
 import { ensureInfra, Pipeline, waitDrained } from '../pipeline';
 import { dataDir } from '../paths';
@@ -47,6 +48,11 @@ export async function importCommand(file: string, o: { host?: string; dataDir?: 
     for (const l of importReportText(file, host, report)) say(l);
     say('nothing to import');
     return 1;
+  }
+  const days = retentionDays(env);
+  const oldest = records.reduce((m, r) => (r.ts_wall_ns < m ? r.ts_wall_ns : m), records[0].ts_wall_ns);
+  if (oldest < BigInt(Date.now() - days * 86_400_000) * 1_000_000n) {
+    say(`warning: the capture starts ${new Date(Number(oldest / 1_000_000n)).toISOString()}, more than AGENTSIGHT_RETENTION_DAYS (${days}) days ago: the store's TTL deletes such rows; run the pipeline with a larger AGENTSIGHT_RETENTION_DAYS to keep them`);
   }
   await ensureInfra(env);
   const pipeline = await Pipeline.start(env, join(dir, 'logs'), cliToken(env, dir));
