@@ -8,3 +8,4 @@ export * from './bpf';
 export * from './ground-truth';
 export * from './go';
 export * from './responses-server';
+export * from './mock-llm';

@@ -1,0 +1,2 @@
+/** Scripted mock LLM provider: see ./server.ts. */
+export * from './server';
