@@ -189,7 +189,7 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
       expect(c['gen_ai.response.time_to_first_chunk']).toBeGreaterThan(0);
       expect(c['gen_ai.response.time_to_first_chunk'] * 1000).toBeLessThanOrEqual(c.duration_ms);
     }
-    const o = await (await authed(`${origin}/api/overview?from=30d`)).json();
+    const o = (await (await authed(`${origin}/api/overview?from=30d`)).json()) as { latency: Record<string, number | string | null> };
     expect(o.latency.ttft_note).toBeNull();
     const ms = ttfc.map((c) => c['gen_ai.response.time_to_first_chunk'] * 1000);
     expect(o.latency.ttft_p50_ms).toBeGreaterThanOrEqual(Math.min(...ms) - 1e-6);
