@@ -20,7 +20,7 @@
  * Settling of versioned events: `AGENTSIGHT_EXPORT_SETTLE_S` (default 300 s); redelivery after a crash:
  * `AGENTSIGHT_EXPORT_ACK_WAIT_S` (default 30 s).
  */
-import { redactUrl } from '@agentsight/contracts';
+import { exportConfigured, redactUrl, SLS_VARIABLES } from '@agentsight/contracts';
 
 /** Wire protocol of the OTLP/HTTP export. */
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
@@ -53,23 +53,13 @@ export class ExportConfigError extends Error {
   }
 }
 
-/** The SLS preset's variables, in the order they are documented. */
-export const SLS_VARIABLES = [
-  'AGENTSIGHT_SLS_PROJECT', 'AGENTSIGHT_SLS_ENDPOINT', 'AGENTSIGHT_SLS_INSTANCE', 'AGENTSIGHT_SLS_ACCESS_KEY_ID', 'AGENTSIGHT_SLS_ACCESS_KEY_SECRET',
-] as const;
+/** The SLS preset's variables and the "export configured" rule live in `@agentsight/contracts` (one rule, CLI and exporter). */
+export { exportConfigured, SLS_VARIABLES };
 
 /** Default `AGENTSIGHT_EXPORT_SETTLE_S`, s. */
 export const DEFAULT_SETTLE_S = 300;
 
 const set = (v: string | undefined): v is string => v !== undefined && v.trim() !== '';
-
-/**
- * True when an export is configured at all: an OTLP endpoint variable or any SLS preset variable is set. (The CLI's
- * pipeline starts the exporter only then; a partial SLS preset then fails loudly in {@link exportConfig}.)
- */
-export function exportConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
-  return set(env.OTEL_EXPORTER_OTLP_ENDPOINT) || set(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) || SLS_VARIABLES.some((k) => set(env[k]));
-}
 
 /** Parses `k=v,k2=v2` (OTel header list; values URL-decoded). Throws {@link ExportConfigError} on a bad entry. */
 export function parseHeaderList(s: string | undefined, name: string): Record<string, string> {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { STREAMS } from '@agentsight/contracts';
+import { exportConfigured, STREAMS } from '@agentsight/contracts';
 import { connectNats, ensureBrokers, ensureSecrets, natsTarget, privateDir, probeNatsEnv } from '@agentsight/jetstream';
 import { Child, spawnReady, SpawnReadyOptions, stopChild } from './children';
 import { RestartPolicy, type StageRestart } from './supervise';
@@ -8,19 +8,6 @@ import { apiPort, dataDir, repoRoot } from './paths';
 
 /** The pipeline's stage services, in start order (api = storage sink + read API). */
 export const STAGES = ['api', 'genai', 'analyzer', 'aggregator', 'parser'] as const;
-
-/** Variables of the SLS export preset (services/exporter/src/config.ts). */
-const SLS_EXPORT_VARIABLES = ['AGENTSIGHT_SLS_PROJECT', 'AGENTSIGHT_SLS_ENDPOINT', 'AGENTSIGHT_SLS_INSTANCE', 'AGENTSIGHT_SLS_ACCESS_KEY_ID', 'AGENTSIGHT_SLS_ACCESS_KEY_SECRET'];
-
-/**
- * True when an export is configured: `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or any
- * `AGENTSIGHT_SLS_*` preset variable is set (the same rule as the exporter's `exportConfigured`); the pipeline then
- * starts the exporter service, which fails to start on a configuration that cannot work (e.g. a partial SLS preset).
- */
-export function exportConfigured(env: NodeJS.ProcessEnv): boolean {
-  const set = (v: string | undefined) => v !== undefined && v.trim() !== '';
-  return set(env.OTEL_EXPORTER_OTLP_ENDPOINT) || set(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) || SLS_EXPORT_VARIABLES.some((k) => set(env[k]));
-}
 
 /** The stage services to start, in order: {@link STAGES}, with the exporter after api when an export is configured. */
 export function stagesFor(env: NodeJS.ProcessEnv): string[] {
