@@ -7,3 +7,13 @@ import { createHash } from 'node:crypto';
 export function deriveId(...parts: Array<string | number | bigint>): string {
   return createHash('sha256').update(parts.map(String).join('\u001f')).digest('hex').slice(0, 32);
 }
+
+/**
+ * `Nats-Msg-Id` of one version of a versioned derived record (tool uses and their audit, GenAI events):
+ * `<id>:v<version>:<first 8 hex of deriveId(JSON of content)>` (bigints as decimal text), so a corrected
+ * re-publication of the same version is not dropped by JetStream's duplicate window while a redelivery is.
+ */
+export function versionedMsgId(id: string, version: number, content: unknown): string {
+  const text = JSON.stringify(content, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+  return `${id}:v${version}:${deriveId(text).slice(0, 8)}`;
+}

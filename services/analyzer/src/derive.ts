@@ -3,9 +3,9 @@
  * index is Redis): the LLM call with its resolved conversation, its audit record, and for each tool call requested by
  * its response or answered by its request the current ToolUse and its `tool` audit record.
  */
-import { hostToken, Subjects, type Exchange, type ToolUse } from '@agentsight/contracts';
+import { hostToken, Subjects, versionedMsgId, type Exchange, type ToolUse } from '@agentsight/contracts';
 import type { Derived } from '@agentsight/jetstream';
-import { analyzeExchange, auditForTool, mergeToolUse, toolRequests, toolResults, versionedMsgId } from './domain';
+import { analyzeExchange, auditForTool, mergeToolUse, toolRequests, toolResults } from './domain';
 import type { ToolIndex } from './tool-index';
 
 /** Options of {@link deriveExchange}. */

@@ -3,7 +3,7 @@
  * its session's `invoke_agent` event; a tool use → its `execute_tool` event and its session's `invoke_agent` event.
  * Versioned events go out with `Nats-Msg-Id` `<id>:v<version>:<hash>` (storage keeps the highest version).
  */
-import { deriveId, hostToken, normalizeNs, Subjects, type GenAiAgentEvent, type LlmCall, type ToolUse } from '@agentsight/contracts';
+import { hostToken, normalizeNs, Subjects, versionedMsgId, type GenAiAgentEvent, type LlmCall, type ToolUse } from '@agentsight/contracts';
 import type { Derived, Output } from '@agentsight/jetstream';
 import { toAgentEvent, toGenAiEvent, toToolEvent } from './domain';
 import type { SessionStore } from './session-store';
@@ -11,12 +11,6 @@ import type { SessionStore } from './session-store';
 /** Options of the derivations: content capture (see `captureContentEnabled`). */
 export interface GenAiDeriveOptions {
   captureContent?: boolean;
-}
-
-/** `<id>:v<version>:<first 8 hex of sha256(content)>`. */
-export function versionedMsgId(id: string, version: number, content: unknown): string {
-  const text = JSON.stringify(content, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
-  return `${id}:v${version}:${deriveId(text).slice(0, 8)}`;
 }
 
 function agentOutput(ev: GenAiAgentEvent): Output {

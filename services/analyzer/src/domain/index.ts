@@ -20,6 +20,6 @@ export { type AnalyzeResult, type DeadLetterDraft, type LlmApi } from './types';
 export { llmContent, normalizeRequest, outputMessages, semconvFinishReason, toSemconvMessages, type NormalizedRequest, type NormMessage } from './messages';
 export { agentName, conversationOf, processConversationId, type ConversationRef } from './conversation';
 export {
-  auditForTool, mergeToolUse, toolRequests, toolResults, toolSummary, toolUseId, turnKey, versionedMsgId,
+  auditForTool, mergeToolUse, toolRequests, toolResults, toolSummary, toolUseId, turnKey,
   type ToolRequestHalf, type ToolResultHalf,
 } from './tools';

@@ -189,12 +189,6 @@ export function mergeToolUse(host: string, request: ToolRequestHalf | null, resu
   };
 }
 
-/** `Nats-Msg-Id` of one version of a record: `<id>:v<version>:<first 8 hex of sha256(content)>` (a corrected re-publication of the same version is not dropped). */
-export function versionedMsgId(id: string, version: number, content: unknown): string {
-  const text = JSON.stringify(content, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
-  return `${id}:v${version}:${deriveId(text).slice(0, 8)}`;
-}
-
 function clip(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n)}…` : s;
 }
