@@ -18,8 +18,11 @@ import * as zlib from 'node:zlib';
 export class DecodeError extends Error {
   constructor(
     message: string,
-    /** `too_large` when the decoded output would exceed the cap, else `decode_error`. */
-    readonly kind: 'decode_error' | 'too_large' = 'decode_error',
+    /**
+     * `too_large` when the decoded output would exceed the absolute cap, `decompression_limit` when it would exceed
+     * the expansion-ratio cap ({@link decompressionLimit}: a decompression bomb), else `decode_error`.
+     */
+    readonly kind: 'decode_error' | 'too_large' | 'decompression_limit' = 'decode_error',
   ) {
     super(message);
     this.name = 'DecodeError';
@@ -27,6 +30,38 @@ export class DecodeError extends Error {
 }
 
 type Coding = 'gzip' | 'deflate' | 'br' | 'zstd';
+
+/**
+ * Decoded bytes a content-coded body may always reach, whatever its compression ratio (bytes; 1 MiB). Above it the
+ * {@link MAX_DECOMPRESSION_RATIO} applies.
+ */
+export const DECOMPRESSION_FLOOR_BYTES = 1024 * 1024;
+
+/**
+ * Largest expansion allowed above {@link DECOMPRESSION_FLOOR_BYTES}: decoded bytes per coded (wire) byte received so
+ * far (200×; ordinary text and JSON compress 3–20×, a gzip bomb of zeros ~1000×).
+ */
+export const MAX_DECOMPRESSION_RATIO = 200;
+
+/**
+ * Most decoded bytes allowed once `codedBytes` coded bytes were received: max({@link DECOMPRESSION_FLOOR_BYTES},
+ * {@link MAX_DECOMPRESSION_RATIO} × `codedBytes`). More is a decompression bomb ({@link DecodeError} kind
+ * `decompression_limit`). With stacked codings every stage's output is held to it.
+ */
+export function decompressionLimit(codedBytes: number): number {
+  return Math.max(DECOMPRESSION_FLOOR_BYTES, MAX_DECOMPRESSION_RATIO * codedBytes);
+}
+
+/** The error for output over `min(maxOutput, decompressionLimit(codedBytes))`. */
+function overLimit(codedBytes: number, maxOutput: number): DecodeError {
+  const ratioCap = decompressionLimit(codedBytes);
+  if (ratioCap < maxOutput)
+    return new DecodeError(
+      `decoded body exceeds ${ratioCap} bytes, more than ${MAX_DECOMPRESSION_RATIO}× its ${codedBytes} coded bytes (decompression bomb)`,
+      'decompression_limit',
+    );
+  return new DecodeError(`decoded body exceeds ${maxOutput} bytes`, 'too_large');
+}
 
 /** zlib's own ceiling for `maxOutputLength` (the largest Buffer). */
 const MAX_OUTPUT_LENGTH = bufferConstants.MAX_LENGTH;
@@ -63,11 +98,13 @@ function errMessage(e: unknown): string {
 
 /**
  * Decodes a whole body. `codings` as returned by {@link parseContentCodings}; `maxOutput` caps the decoded size
- * (bytes). Throws {@link DecodeError} (`too_large` when the cap is hit).
+ * (bytes), and so does {@link decompressionLimit} of the body's length (zlib stops there, nothing more is allocated).
+ * Throws {@link DecodeError} (`too_large` when `maxOutput` is hit, `decompression_limit` when the ratio cap is).
  */
 export function decodeAll(body: Uint8Array, codings: readonly Coding[], maxOutput: number): Uint8Array {
   let cur: Uint8Array = body;
-  const opts = { maxOutputLength: Math.max(1, Math.min(maxOutput, MAX_OUTPUT_LENGTH)) };
+  const cap = Math.min(maxOutput, decompressionLimit(body.length));
+  const opts = { maxOutputLength: Math.max(1, Math.min(cap, MAX_OUTPUT_LENGTH)) };
   for (let i = codings.length - 1; i >= 0; i--) {
     try {
       switch (codings[i]) {
@@ -85,7 +122,7 @@ export function decodeAll(body: Uint8Array, codings: readonly Coding[], maxOutpu
           break;
       }
     } catch (e) {
-      if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new DecodeError(`decoded body exceeds ${maxOutput} bytes`, 'too_large');
+      if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw overLimit(body.length, maxOutput);
       throw new DecodeError(`${codings[i]}: ${errMessage(e)}`);
     }
   }
@@ -199,7 +236,9 @@ const incrementalSupported = (() => {
 /**
  * Incremental decoder for a chain of codings: `write()` returns the decoded bytes available so far (possibly
  * none), `end()` the rest and verifies the stream is complete (e.g. the gzip CRC32/ISIZE trailer). Both throw
- * {@link DecodeError}; after an error the decoder is unusable. Output is capped at `maxOutput` bytes in total.
+ * {@link DecodeError}; after an error the decoder is unusable. Output is capped at `maxOutput` bytes in total
+ * (`too_large`) and at {@link decompressionLimit} of the coded bytes written so far (`decompression_limit`), checked
+ * per 16 KiB of output so a bomb is stopped before its output is held.
  */
 export class IncrementalDecoder {
   /** False when the runtime lacks the zlib internals; then output comes only from `end()`. */
@@ -207,7 +246,10 @@ export class IncrementalDecoder {
   private readonly steps: ZlibStep[];
   private readonly buffered: Uint8Array[] | null;
   private bufferedBytes = 0;
-  private produced = 0;
+  /** Coded bytes written so far. */
+  private codedBytes = 0;
+  /** Output bytes of each step so far (in decoding order). */
+  private readonly stepOut: number[];
 
   constructor(
     private readonly codings: readonly Coding[],
@@ -216,10 +258,12 @@ export class IncrementalDecoder {
     // Steps in decoding order: the last applied coding is undone first.
     this.steps = incrementalSupported ? codings.map((c) => new ZlibStep(c)).reverse() : [];
     this.buffered = incrementalSupported ? null : [];
+    this.stepOut = this.steps.map(() => 0);
   }
 
   /** Feeds encoded bytes; returns the decoded bytes they completed. */
   write(input: Uint8Array): Uint8Array[] {
+    this.codedBytes += input.length;
     if (this.buffered) {
       this.buffered.push(input);
       this.bufferedBytes += input.length;
@@ -244,21 +288,23 @@ export class IncrementalDecoder {
 
   private run(input: Uint8Array, finish: boolean): Uint8Array[] {
     let cur: Uint8Array[] = [input];
-    for (const step of this.steps) {
+    const limit = Math.min(this.maxOutput, decompressionLimit(this.codedBytes));
+    for (let i = 0; i < this.steps.length; i++) {
+      const step = this.steps[i];
       const next: Uint8Array[] = [];
+      const emit = (b: Uint8Array): void => {
+        this.stepOut[i] += b.length;
+        if (this.stepOut[i] > limit) throw overLimit(this.codedBytes, this.maxOutput);
+        next.push(b);
+      };
       try {
-        for (const piece of cur) step.write(piece, false, (b) => next.push(b));
-        if (finish) step.write(new Uint8Array(0), true, (b) => next.push(b));
+        for (const piece of cur) step.write(piece, false, emit);
+        if (finish) step.write(new Uint8Array(0), true, emit);
       } catch (e) {
         this.close();
         throw e instanceof DecodeError ? e : new DecodeError(errMessage(e));
       }
       cur = next;
-    }
-    for (const b of cur) this.produced += b.length;
-    if (this.produced > this.maxOutput) {
-      this.close();
-      throw new DecodeError(`decoded body exceeds ${this.maxOutput} bytes`, 'too_large');
     }
     return cur.length === 1 && cur[0] === input && input.length === 0 ? [] : cur;
   }

@@ -10,6 +10,13 @@ export type StartVerdict = 'maybe' | 'no' | 'h2';
 /** Longest start line accepted (bytes); a longer first line is not treated as HTTP. */
 export const MAX_START_LINE = 16 * 1024;
 
+/**
+ * Most header fields one message's head (or trailer section, or HTTP/2 header list) may have (a count; 256). The byte
+ * size is capped separately (`maxHeaderBytes`). A head with more fields is still parsed for its framing, then the
+ * message is skipped with a `too_large` dead letter so the rest of the connection stays in sync.
+ */
+export const MAX_HEADER_FIELDS = 256;
+
 const H2_PREFACE = 'PRI * HTTP/2.0';
 const STATUS_PREFIX = 'HTTP/1.';
 

@@ -45,7 +45,7 @@ import {
   type RawSslRecord,
 } from '@agentsight/contracts';
 import { ByteQueue } from './byte-queue';
-import { bodyFraming, HeadError, MAX_START_LINE, parseHead, startVerdict, type Framing, type ParsedHead } from './http-head';
+import { bodyFraming, HeadError, MAX_HEADER_FIELDS, MAX_START_LINE, parseHead, startVerdict, type Framing, type ParsedHead } from './http-head';
 import { isEventStream, MessageBody, type Pos } from './message-body';
 import { H2Connection, type H2DirSnapshot, type H2Host } from './h2/connection';
 import { CLIENT_PREFACE, looksLikeServerPreface } from './h2/frames';
@@ -72,6 +72,8 @@ interface Message {
   chunkLeft: number;
   trailers: HeaderList;
   trailerBytes: number;
+  /** More than MAX_HEADER_FIELDS trailer fields came (reported once; the extra ones dropped). */
+  trailersCut?: boolean;
   expectContinue: boolean;
   /** The body after transfer decoding: content decoding, SSE events, size limit. */
   body: MessageBody;
@@ -501,7 +503,8 @@ export class HttpStreamParser {
       c.methods.push({ method: head.method, msg: null });
       if (c.methods.length > MAX_PENDING_METHODS) c.methods.shift();
     }
-    const streaming = head.kind === 'response' && framing.type !== 'none' && isEventStream(head.headers);
+    const tooManyFields = head.headers.length > MAX_HEADER_FIELDS;
+    const streaming = !tooManyFields && head.kind === 'response' && framing.type !== 'none' && isEventStream(head.headers);
     const msg: Message = {
       head,
       start,
@@ -530,7 +533,8 @@ export class HttpStreamParser {
     if (head.kind === 'request') c.methods[c.methods.length - 1].msg = msg;
     d.msg = msg;
     d.mode = 'body';
-    if (framing.type === 'length' && framing.length > this.maxMessage && !streaming) msg.body.tooLarge(headEndRec, `Content-Length ${framing.length} exceeds ${this.maxMessage} bytes`, out);
+    if (tooManyFields) msg.body.tooLarge(headEndRec, `header section has ${head.headers.length} fields, more than ${MAX_HEADER_FIELDS}`, out);
+    else if (framing.type === 'length' && framing.length > this.maxMessage && !streaming) msg.body.tooLarge(headEndRec, `Content-Length ${framing.length} exceeds ${this.maxMessage} bytes`, out);
     if (streaming) {
       if (head.kind === 'response')
         out.events.push({
@@ -632,7 +636,14 @@ export class HttpStreamParser {
             return true;
           }
           const colon = line.indexOf(':');
-          if (colon > 0) msg.trailers.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+          if (colon > 0) {
+            if (msg.trailers.length < MAX_HEADER_FIELDS) msg.trailers.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+            else if (!msg.trailersCut) {
+              // The section's end is still found by its blank line: keep the message, drop the extra fields.
+              msg.trailersCut = true;
+              this.deadLetter(out, msg.lastRec, 'too_large', `${d.dir}: trailer section has more than ${MAX_HEADER_FIELDS} fields, the rest dropped (message at stream offset ${msg.start.offset})`, new Uint8Array(0), c.key);
+            }
+          }
           if (msg.trailerBytes > this.maxHeader) return this.bodyFailure(c, d, msg, `trailer section exceeds ${this.maxHeader} bytes`, out);
           break;
         }

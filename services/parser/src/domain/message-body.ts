@@ -6,7 +6,9 @@
  * {@link BodyOwner}.
  *
  * Limits: a non-streamed body over `maxMessage` wire bytes, or decoding to more, is dropped (`too_large` dead letter,
- * nothing emitted); an SSE event over `maxMessage` stops the stream's events (`too_large`). A Content-Encoding this
+ * nothing emitted); one decoding beyond the expansion cap (`decompressionLimit` in `content-coding.ts`) likewise
+ * (`decompression_limit`); an SSE event over `maxMessage` stops the stream's events (`too_large`), and so does a
+ * streamed body beyond the expansion cap (`decompression_limit`, `body_incomplete: 'decode_error'`). A Content-Encoding this
  * runtime cannot decode, or corrupt coded data, is a `decode_error` dead letter and `body_incomplete: 'decode_error'`.
  */
 import type { BodyIncomplete, HeaderList, HttpEvent, HttpSseEvent, RawSslRecord, SseEvent } from '@agentsight/contracts';
@@ -167,8 +169,8 @@ export class MessageBody {
         body = decodeAll(raw, this.codings, this.owner.maxMessage);
       } catch (e) {
         const de = e instanceof DecodeError ? e : new DecodeError(String(e));
-        if (de.kind === 'too_large') {
-          this.owner.deadLetter(out, rec, 'too_large', `${de.message} (${this.owner.label})`, raw);
+        if (de.kind === 'too_large' || de.kind === 'decompression_limit') {
+          this.owner.deadLetter(out, rec, de.kind, `${de.message} (${this.owner.label})`, raw);
           return null;
         }
         // A short body cannot be expected to decode; `short` already says why.

@@ -36,8 +36,17 @@ export type ParserDeadLetterReason =
   | 'http_parse_error'
   /** Content coding failed (corrupt, truncated or unsupported coding); the message is still emitted. */
   | 'decode_error'
-  /** A message beyond `maxMessageBytes`; the message is skipped. */
+  /**
+   * A message beyond a size limit: `maxMessageBytes` (body, decoded body, SSE event) or more than
+   * `MAX_HEADER_FIELDS` header fields (HTTP/1.1 head or HTTP/2 header list); the message is skipped. Too many
+   * HTTP/1.1 trailer fields: the rest are dropped, the message is kept.
+   */
   | 'too_large'
+  /**
+   * A content-coded body decoding to more than `decompressionLimit()` (1 MiB and 200× its coded bytes so far): a
+   * decompression bomb. A whole body is skipped; a streamed one stops its events and ends `decode_error`.
+   */
+  | 'decompression_limit'
   /** The input record breaks the raw contract (no `data`, bad offset …). */
   | 'contract'
   /** A bug in the parser; that direction's state was reset. */

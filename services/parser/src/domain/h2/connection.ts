@@ -37,6 +37,7 @@ import {
 } from '@agentsight/contracts';
 import { ByteQueue, concatBytes } from '../byte-queue';
 import { isEventStream, MessageBody, type MessageEnd, type Pos } from '../message-body';
+import { MAX_HEADER_FIELDS } from '../http-head';
 import type { ParseOutput, ParserDeadLetterReason, ParserStats } from '../types';
 import { CLIENT_PREFACE, errorName, Flags, FRAME_HEADER_BYTES, FrameError, framePayload, FrameType, parseFrameHeader, parseGoaway, parseRstStream, parseSettings, Setting, type FrameHeader } from './frames';
 import { HpackDecoder, HpackError, type HpackSnapshot } from './hpack';
@@ -435,8 +436,9 @@ export class H2Connection {
       return;
     }
     if (b.type === FrameType.PUSH_PROMISE || b.stream === 0 || b.stream % 2 === 0 || this.resetStreams.has(b.stream)) return;
-    if (decoded.tooLarge) {
-      this.host.deadLetter(out, b.start.rec, 'too_large', `${s.dir}: header list of stream ${b.stream} exceeds ${this.host.maxHeader} bytes (stream offset ${b.start.offset})`, block.subarray(0, DEAD_LETTER_SAMPLE_BYTES));
+    if (decoded.tooLarge || decoded.headers.length > MAX_HEADER_FIELDS) {
+      const what = decoded.tooLarge ? `exceeds ${this.host.maxHeader} bytes` : `has ${decoded.headers.length} fields, more than ${MAX_HEADER_FIELDS}`;
+      this.host.deadLetter(out, b.start.rec, 'too_large', `${s.dir}: header list of stream ${b.stream} ${what} (stream offset ${b.start.offset})`, block.subarray(0, DEAD_LETTER_SAMPLE_BYTES));
       const m = s.msgs.get(b.stream);
       if (m) this.finish(s, m, 'short', out);
       return;

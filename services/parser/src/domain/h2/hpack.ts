@@ -13,6 +13,13 @@ import { huffmanDecode, HuffmanError } from './huffman';
 /** The default SETTINGS_HEADER_TABLE_SIZE and initial dynamic table size (RFC 9113 §6.5.2), in bytes. */
 export const DEFAULT_HEADER_TABLE_SIZE = 4096;
 
+/**
+ * Largest dynamic table this decoder keeps (bytes; 64 KiB, what browsers announce, 16× the default). A peer's
+ * SETTINGS_HEADER_TABLE_SIZE above it is clamped here; an encoder that then sizes its table beyond it is an HPACK error
+ * (`h2_error` dead letter naming this cap), so one connection cannot make the parser hold up to 4 GiB of table.
+ */
+export const MAX_HPACK_TABLE_BYTES = 64 * 1024;
+
 /** RFC 7541 Appendix A, indices 1..61. */
 // prettier-ignore
 export const STATIC_TABLE: ReadonlyArray<readonly [string, string]> = [
@@ -80,24 +87,31 @@ export class HpackDecoder {
   private size = 0;
   /** Current maximum table size (bytes), changed by dynamic table size updates. */
   private maxSize: number;
-  /** Largest maximum the encoder may choose: the decoding side's SETTINGS_HEADER_TABLE_SIZE (bytes). */
+  /**
+   * Largest maximum the encoder may choose: the decoding side's SETTINGS_HEADER_TABLE_SIZE (bytes), at most
+   * {@link MAX_HPACK_TABLE_BYTES}.
+   */
   private limit: number;
+  /** SETTINGS_HEADER_TABLE_SIZE as announced (bytes; may exceed {@link limit}), for error messages. */
+  private announced: number;
   /** Bumped on every table change (cheap "did it change since the last snapshot" test). */
   version = 0;
 
   /** @param limit initial SETTINGS_HEADER_TABLE_SIZE in bytes (also the initial table size), default 4096. */
   constructor(limit = DEFAULT_HEADER_TABLE_SIZE) {
-    this.limit = limit;
-    this.maxSize = limit;
+    this.announced = limit;
+    this.limit = Math.min(limit, MAX_HPACK_TABLE_BYTES);
+    this.maxSize = this.limit;
   }
 
   /**
    * The decoding side announced SETTINGS_HEADER_TABLE_SIZE = `bytes`: the encoder may now size its table up to this
    * (signalled by a size update in a later block). A smaller value than the current size is enforced by the encoder's
-   * obligatory size update, not here.
+   * obligatory size update, not here. Clamped to {@link MAX_HPACK_TABLE_BYTES}.
    */
   setLimit(bytes: number): void {
-    this.limit = bytes;
+    this.announced = bytes;
+    this.limit = Math.min(bytes, MAX_HPACK_TABLE_BYTES);
   }
 
   /**
@@ -179,7 +193,10 @@ export class HpackDecoder {
         // Dynamic table size update (§6.3): 001xxxxx, only at the start of a block (§4.2).
         if (fieldSeen) throw new HpackError('dynamic table size update after a header field');
         const n = int(5);
-        if (n > this.limit) throw new HpackError(`dynamic table size update to ${n} above the limit ${this.limit}`);
+        if (n > this.limit) {
+          if (n <= this.announced) throw new HpackError(`dynamic table size update to ${n} above the parser's cap of ${MAX_HPACK_TABLE_BYTES} bytes (MAX_HPACK_TABLE_BYTES)`);
+          throw new HpackError(`dynamic table size update to ${n} above the limit ${this.limit}`);
+        }
         this.maxSize = n;
         this.evict(0);
         this.version++;
