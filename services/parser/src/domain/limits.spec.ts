@@ -8,6 +8,7 @@ import type { Direction, HttpEvent, RawSslRecord } from '@agentsight/contracts';
 import { decodeAll, DECOMPRESSION_FLOOR_BYTES, DecodeError, IncrementalDecoder, MAX_DECOMPRESSION_RATIO } from './content-coding';
 import { MAX_HEADER_FIELDS } from './http-head';
 import { HttpStreamParser } from './http-stream-parser';
+import { CLIENT_PREFACE, encodeFrame, Flags, FrameType } from './h2/frames';
 import { HpackDecoder, HpackError, MAX_HPACK_TABLE_BYTES } from './h2/hpack';
 import type { DeadLetterDraft } from './types';
 
@@ -213,6 +214,26 @@ describe('header field count', () => {
     const r = events[1];
     expect(r.type === 'response' && [text(r.body), r.headers.length]).toEqual(['abc', 1 + MAX_HEADER_FIELDS]);
     expectNextExchange(events);
+  });
+});
+
+describe('HTTP/2 header field count', () => {
+  /** Literal header field without indexing, new name (RFC 7541 §6.2.2), short strings. */
+  const lit = (name: string, value: string) => Buffer.concat([Buffer.from([0x00, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]);
+  const head = (path: string, extra = 0) =>
+    Buffer.concat([Buffer.from([0x83, 0x87]), lit(':path', path), lit(':authority', 'a'), ...Array.from({ length: extra }, (_, i) => lit(`x-f${i}`, 'v'))]);
+
+  it(`a request with more than ${MAX_HEADER_FIELDS} fields: too_large, its stream skipped; the next stream parses`, () => {
+    const c = new Conn();
+    const p = new HttpStreamParser();
+    const settings = encodeFrame(FrameType.SETTINGS, 0, 0, Buffer.alloc(0));
+    const { events, deadLetters } = run(p, [
+      c.rec('write', Buffer.concat([CLIENT_PREFACE, settings, encodeFrame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, head('/many', MAX_HEADER_FIELDS + 1))])),
+      c.rec('read', settings),
+      c.rec('write', encodeFrame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 3, head('/next'))),
+    ]);
+    expect(deadLetters.map((d) => [d.reason, /header list of stream 1 has 261 fields, more than 256/.test(d.error)])).toEqual([['too_large', true]]);
+    expect(events.map((e) => [e.type, e.stream_id, e.type === 'request' && e.target])).toEqual([['request', 3, '/next']]);
   });
 });
 
