@@ -13,4 +13,4 @@ export * from './time';
 export * from './redact';
 export * from './dashboard';
 export * from './agents';
-export * from './export-env';
+export * from './export';

@@ -9,3 +9,4 @@ export * from './ground-truth';
 export * from './go';
 export * from './responses-server';
 export * from './mock-llm';
+export * from './fake-sls';

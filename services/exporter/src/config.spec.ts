@@ -1,5 +1,7 @@
 /** Export configuration from the environment: OTLP standard variables, the SLS preset, errors, and what gets logged. */
-import { describeExport, exportConfig, exportConfigured, ExportConfigError } from './config';
+import { exportTargets } from '@agentsight/contracts';
+import { describeExport, describeSls, exportConfig, exportConfigured, ExportConfigError, logtailConfig, slsLogConfig } from './config';
+import { exportConfigured as cliExportConfigured } from '../../api/src/cli/pipeline';
 
 const SLS = {
   AGENTSIGHT_SLS_PROJECT: 'test-project',
@@ -79,4 +81,48 @@ test('the log line names headers but never shows their values; URL credentials a
   expect(line).not.toContain(SLS.AGENTSIGHT_SLS_ACCESS_KEY_ID);
   const withCreds = describeExport(exportConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://user:hunter2@collector/v1/traces' })!);
   expect(withCreds).not.toContain('hunter2');
+});
+
+describe('SLS logstore and Logtail file configuration', () => {
+  const LOGSTORE = {
+    AGENTSIGHT_SLS_ENDPOINT: 'cn-hangzhou.log.aliyuncs.com', AGENTSIGHT_SLS_PROJECT: 'proj', AGENTSIGHT_SLS_LOGSTORE: 'agentsight',
+    ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAI-logstore-id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'logstore-secret-never-logged',
+  };
+
+  test('endpoint → https://<project>.<endpoint>; a URL endpoint is the whole base; lz4 by default; STS token optional', () => {
+    expect(slsLogConfig(LOGSTORE)).toEqual({
+      baseUrl: 'https://proj.cn-hangzhou.log.aliyuncs.com', project: 'proj', logstore: 'agentsight', accessKeyId: 'LTAI-logstore-id',
+      accessKeySecret: 'logstore-secret-never-logged', securityToken: null, compress: 'lz4', audit: false, timeoutMs: 10_000,
+    });
+    const c = slsLogConfig({ ...LOGSTORE, AGENTSIGHT_SLS_ENDPOINT: 'http://127.0.0.1:9999/', ALIBABA_CLOUD_SECURITY_TOKEN: 'sts', AGENTSIGHT_SLS_COMPRESS: 'deflate', AGENTSIGHT_SLS_AUDIT: 'true' })!;
+    expect(c).toMatchObject({ baseUrl: 'http://127.0.0.1:9999', securityToken: 'sts', compress: 'deflate', audit: true });
+    // The logstore alone is not the OTLP trace preset.
+    expect(exportConfig(LOGSTORE)).toBeNull();
+    expect(exportTargets(LOGSTORE).map((t) => t.name)).toEqual(['sls']);
+    expect(exportTargets({ ...LOGSTORE, AGENTSIGHT_SLS_AUDIT: '1', AGENTSIGHT_SLS_LOGTAIL_FILE: '/tmp/x.log' }).map((t) => [t.name, t.durable, t.stream])).toEqual([
+      ['sls', 'exporter-sls', 'AGENTSIGHT_GENAI'], ['sls-audit', 'exporter-sls-audit', 'AGENTSIGHT_AUDIT'],
+      ['logtail', 'exporter-logtail', 'AGENTSIGHT_GENAI'], ['logtail-audit', 'exporter-logtail-audit', 'AGENTSIGHT_AUDIT'],
+    ]);
+    for (const env of [LOGSTORE, { AGENTSIGHT_SLS_LOGTAIL_FILE: '/tmp/x.log' }]) {
+      expect(exportConfigured(env)).toBe(true);
+      expect(cliExportConfigured(env)).toBe(true);
+    }
+  });
+
+  test('missing credentials, bad compression, endpoint and project without a logstore or trace instance: errors naming variables only', () => {
+    const { ALIBABA_CLOUD_ACCESS_KEY_ID: _i, ...noId } = LOGSTORE;
+    expect(() => slsLogConfig(noId)).toThrow(/missing: ALIBABA_CLOUD_ACCESS_KEY_ID$/);
+    expect(() => slsLogConfig({ ...LOGSTORE, AGENTSIGHT_SLS_COMPRESS: 'zstd' })).toThrow(/lz4 or deflate/);
+    const { AGENTSIGHT_SLS_LOGSTORE: _l, ...noStore } = LOGSTORE;
+    expect(() => exportConfig(noStore)).toThrow(/neither AGENTSIGHT_SLS_LOGSTORE/);
+    const line = describeSls(slsLogConfig({ ...LOGSTORE, ALIBABA_CLOUD_SECURITY_TOKEN: 'sts-secret-token' })!);
+    expect(line).toContain('https://proj.cn-hangzhou.log.aliyuncs.com/logstores/agentsight');
+    for (const s of ['logstore-secret-never-logged', 'LTAI-logstore-id', 'sts-secret-token']) expect(line).not.toContain(s);
+  });
+
+  test('Logtail file: size and count of rotated files', () => {
+    expect(logtailConfig({ AGENTSIGHT_SLS_LOGTAIL_FILE: '/var/log/a.log' })).toEqual({ path: '/var/log/a.log', maxBytes: 100 * 1024 * 1024, files: 5, audit: false });
+    expect(logtailConfig({ AGENTSIGHT_SLS_LOGTAIL_FILE: '/a', AGENTSIGHT_SLS_LOGTAIL_MAX_MB: '0.5', AGENTSIGHT_SLS_LOGTAIL_FILES: '2' })).toMatchObject({ maxBytes: 524_288, files: 2 });
+    expect(() => logtailConfig({ AGENTSIGHT_SLS_LOGTAIL_FILE: '/a', AGENTSIGHT_SLS_LOGTAIL_FILES: '1.5' })).toThrow(/whole number/);
+  });
 });

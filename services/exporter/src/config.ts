@@ -15,12 +15,22 @@
  * `AGENTSIGHT_SLS_PROJECT`, `AGENTSIGHT_SLS_ENDPOINT` (region endpoint such as `cn-hangzhou.log.aliyuncs.com`; a value
  * starting with `http://` or `https://` is taken as the whole `${endpoint}` base instead, e.g. a proxy),
  * `AGENTSIGHT_SLS_INSTANCE` (trace instance id), `AGENTSIGHT_SLS_ACCESS_KEY_ID`, `AGENTSIGHT_SLS_ACCESS_KEY_SECRET`;
- * it takes precedence over the OTLP endpoint variables.
+ * it takes precedence over the OTLP endpoint variables. It is chosen by any of the last three (the first two are
+ * shared with the logstore export).
+ *
+ * Alibaba Cloud SLS logstore (PutLogs, see {@link slsLogConfig}): `AGENTSIGHT_SLS_ENDPOINT`, `AGENTSIGHT_SLS_PROJECT`,
+ * `AGENTSIGHT_SLS_LOGSTORE`, credentials `ALIBABA_CLOUD_ACCESS_KEY_ID` / `ALIBABA_CLOUD_ACCESS_KEY_SECRET` (and
+ * `ALIBABA_CLOUD_SECURITY_TOKEN` for STS); the Logtail file: `AGENTSIGHT_SLS_LOGTAIL_FILE` ({@link logtailConfig}).
+ * An endpoint and project with neither a logstore nor the trace preset's variables is an error.
  *
  * Settling of versioned events: `AGENTSIGHT_EXPORT_SETTLE_S` (default 300 s); redelivery after a crash:
  * `AGENTSIGHT_EXPORT_ACK_WAIT_S` (default 30 s).
  */
-import { exportConfigured, redactUrl, SLS_VARIABLES } from '@agentsight/contracts';
+import {
+  exportConfigured, flagOn, redactUrl, SLS_AUDIT_VARIABLE, SLS_LOGSTORE_VARIABLE, SLS_LOGTAIL_FILE_VARIABLE, SLS_TRACE_ONLY_VARIABLES, SLS_TRACE_VARIABLES,
+} from '@agentsight/contracts';
+
+export { exportConfigured };
 
 /** Wire protocol of the OTLP/HTTP export. */
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
@@ -53,8 +63,8 @@ export class ExportConfigError extends Error {
   }
 }
 
-/** The SLS preset's variables and the "export configured" rule live in `@agentsight/contracts` (one rule, CLI and exporter). */
-export { exportConfigured, SLS_VARIABLES };
+/** The SLS OTLP trace preset's variables, in the order they are documented (`@agentsight/contracts` export.ts). */
+export const SLS_VARIABLES = SLS_TRACE_VARIABLES;
 
 /** Default `AGENTSIGHT_EXPORT_SETTLE_S`, s. */
 export const DEFAULT_SETTLE_S = 300;
@@ -119,8 +129,12 @@ export function exportConfig(env: NodeJS.ProcessEnv = process.env): ExportConfig
     ...parseHeaderList(env.OTEL_EXPORTER_OTLP_HEADERS, 'OTEL_EXPORTER_OTLP_HEADERS'),
     ...parseHeaderList(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'),
   };
-  const sls = SLS_VARIABLES.filter((k) => set(env[k]));
-  if (sls.length) {
+  if ((set(env.AGENTSIGHT_SLS_PROJECT) || set(env.AGENTSIGHT_SLS_ENDPOINT)) && !set(env[SLS_LOGSTORE_VARIABLE]) && !SLS_TRACE_ONLY_VARIABLES.some((k) => set(env[k]))) {
+    throw new ExportConfigError(
+      `AGENTSIGHT_SLS_PROJECT/AGENTSIGHT_SLS_ENDPOINT are set, but neither ${SLS_LOGSTORE_VARIABLE} (logstore, PutLogs) nor the trace preset's ${SLS_TRACE_ONLY_VARIABLES.join(', ')}`,
+    );
+  }
+  if (SLS_TRACE_ONLY_VARIABLES.some((k) => set(env[k]))) {
     const missing = SLS_VARIABLES.filter((k) => !set(env[k]));
     if (missing.length) throw new ExportConfigError(`the SLS preset needs all of ${SLS_VARIABLES.join(', ')}; missing: ${missing.join(', ')}`);
     const project = env.AGENTSIGHT_SLS_PROJECT!.trim();
@@ -159,4 +173,97 @@ export function describeExport(c: ExportConfig): string {
   const names = Object.keys(c.headers);
   return `${c.target === 'sls' ? 'Alibaba Cloud SLS (OTLP)' : 'OTLP'} ${redactUrl(c.url)} ${c.protocol}` +
     `${names.length ? `, headers: ${names.join(', ')}` : ''}, timeout ${c.timeoutMs} ms, settle ${c.settleS} s`;
+}
+
+/** Compression of PutLogs bodies (`x-log-compresstype`). */
+export type SlsCompression = 'lz4' | 'deflate';
+
+/** A resolved SLS logstore target. `accessKeySecret` and `securityToken` are secrets: never log them. */
+export interface SlsLogConfig {
+  /** Base URL: `https://<project>.<endpoint>`, or the endpoint itself when it starts with `http://`/`https://`. */
+  baseUrl: string;
+  project: string;
+  logstore: string;
+  accessKeyId: string;
+  accessKeySecret: string;
+  /** STS token (`x-acs-security-token`), null without STS. */
+  securityToken: string | null;
+  /** `AGENTSIGHT_SLS_COMPRESS`: `lz4` (default) or `deflate`. */
+  compress: SlsCompression;
+  /** Also export the audit records (`AGENTSIGHT_SLS_AUDIT`). */
+  audit: boolean;
+  /** Per-request timeout, ms (`AGENTSIGHT_SLS_TIMEOUT_MS`, default 10 000). */
+  timeoutMs: number;
+}
+
+/** Variables the logstore export needs, in the order they are documented. */
+export const SLS_LOGSTORE_VARIABLES = [
+  'AGENTSIGHT_SLS_ENDPOINT', 'AGENTSIGHT_SLS_PROJECT', SLS_LOGSTORE_VARIABLE, 'ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET',
+] as const;
+
+/**
+ * The SLS logstore target from `env`, or null when `AGENTSIGHT_SLS_LOGSTORE` is unset. Throws
+ * {@link ExportConfigError} when a variable of {@link SLS_LOGSTORE_VARIABLES} is missing (names only, never a value),
+ * the endpoint is not a usable URL, or the compression or timeout is bad.
+ */
+export function slsLogConfig(env: NodeJS.ProcessEnv = process.env): SlsLogConfig | null {
+  if (!set(env[SLS_LOGSTORE_VARIABLE])) return null;
+  const missing = SLS_LOGSTORE_VARIABLES.filter((k) => !set(env[k]));
+  if (missing.length) throw new ExportConfigError(`the SLS logstore export needs ${SLS_LOGSTORE_VARIABLES.join(', ')}; missing: ${missing.join(', ')}`);
+  const project = env.AGENTSIGHT_SLS_PROJECT!.trim();
+  const endpoint = env.AGENTSIGHT_SLS_ENDPOINT!.trim().replace(/\/+$/, '');
+  const base = /^https?:\/\//i.test(endpoint) ? endpoint : `https://${project}.${endpoint}`;
+  const compress = (env.AGENTSIGHT_SLS_COMPRESS ?? 'lz4').trim().toLowerCase() || 'lz4';
+  if (compress !== 'lz4' && compress !== 'deflate') throw new ExportConfigError(`AGENTSIGHT_SLS_COMPRESS must be lz4 or deflate (got "${compress}")`);
+  return {
+    baseUrl: validUrl(base, 'AGENTSIGHT_SLS_ENDPOINT').replace(/\/+$/, ''),
+    project,
+    logstore: env[SLS_LOGSTORE_VARIABLE]!.trim(),
+    accessKeyId: env.ALIBABA_CLOUD_ACCESS_KEY_ID!.trim(),
+    accessKeySecret: env.ALIBABA_CLOUD_ACCESS_KEY_SECRET!.trim(),
+    securityToken: set(env.ALIBABA_CLOUD_SECURITY_TOKEN) ? env.ALIBABA_CLOUD_SECURITY_TOKEN.trim() : null,
+    compress,
+    audit: flagOn(env[SLS_AUDIT_VARIABLE]),
+    timeoutMs: positive(env.AGENTSIGHT_SLS_TIMEOUT_MS, 'AGENTSIGHT_SLS_TIMEOUT_MS', 10_000),
+  };
+}
+
+/** One line for logs: logstore URL, compression, STS or not; the AccessKey id, secret and token never. */
+export function describeSls(c: SlsLogConfig): string {
+  return `SLS logstore ${redactUrl(c.baseUrl)}/logstores/${c.logstore} (project ${c.project}), ${c.compress}` +
+    `${c.securityToken ? ', STS token' : ''}${c.audit ? ', with audit records' : ''}, timeout ${c.timeoutMs} ms`;
+}
+
+/** The Logtail file target: the SLS logs as JSON lines in a size-rotated file. */
+export interface LogtailConfig {
+  path: string;
+  /** Rotate before a write would make the file larger than this, bytes (`AGENTSIGHT_SLS_LOGTAIL_MAX_MB`, default 100). */
+  maxBytes: number;
+  /** Rotated files kept beside it (`<path>.1` newest … `<path>.<files>`; `AGENTSIGHT_SLS_LOGTAIL_FILES`, default 5). */
+  files: number;
+  /** Also write the audit records (`AGENTSIGHT_SLS_AUDIT`). */
+  audit: boolean;
+}
+
+/** The Logtail file target from `env`, or null when `AGENTSIGHT_SLS_LOGTAIL_FILE` is unset; throws on bad sizes. */
+export function logtailConfig(env: NodeJS.ProcessEnv = process.env): LogtailConfig | null {
+  if (!set(env[SLS_LOGTAIL_FILE_VARIABLE])) return null;
+  const files = positive(env.AGENTSIGHT_SLS_LOGTAIL_FILES, 'AGENTSIGHT_SLS_LOGTAIL_FILES', 5);
+  if (!Number.isInteger(files)) throw new ExportConfigError('AGENTSIGHT_SLS_LOGTAIL_FILES must be a whole number');
+  return {
+    path: env[SLS_LOGTAIL_FILE_VARIABLE]!.trim(),
+    maxBytes: Math.round(positive(env.AGENTSIGHT_SLS_LOGTAIL_MAX_MB, 'AGENTSIGHT_SLS_LOGTAIL_MAX_MB', 100) * 1024 * 1024),
+    files,
+    audit: flagOn(env[SLS_AUDIT_VARIABLE]),
+  };
+}
+
+/** Settle time and ack wait shared by every target (see {@link ExportConfig}); throws on bad values. */
+export function exportTiming(env: NodeJS.ProcessEnv = process.env): { settleS: number; ackWaitMs: number } {
+  const settleS = positive(env.AGENTSIGHT_EXPORT_SETTLE_S, 'AGENTSIGHT_EXPORT_SETTLE_S', DEFAULT_SETTLE_S);
+  const timeoutMs = Math.max(
+    positive(env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT ?? env.OTEL_EXPORTER_OTLP_TIMEOUT, 'OTEL_EXPORTER_OTLP_TIMEOUT', 10_000),
+    positive(env.AGENTSIGHT_SLS_TIMEOUT_MS, 'AGENTSIGHT_SLS_TIMEOUT_MS', 10_000),
+  );
+  return { settleS, ackWaitMs: Math.max(3 * timeoutMs, 1000 * positive(env.AGENTSIGHT_EXPORT_ACK_WAIT_S, 'AGENTSIGHT_EXPORT_ACK_WAIT_S', 30)) };
 }

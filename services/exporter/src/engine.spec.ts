@@ -6,53 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import { GenAiAttr, type GenAiRecord } from '@agentsight/contracts';
 import { connectRedis, redisUrl, type DeadLetterDraft, type Redis } from '@agentsight/jetstream';
-import { groundTruthFor } from '@agentsight/testkit';
-import { exchangeFor } from '../../analyzer/src/domain/corpus-helpers.test';
-import { analyzeExchange, mergeToolUse, toolRequests, type ToolResultHalf } from '../../analyzer/src/domain';
-import { toAgentEvent, toGenAiEvent, toToolEvent } from '../../genai/src/domain';
 import type { ExportConfig } from './config';
-import { ExportEngine, type Delivery } from './engine';
+import { ExportEngine } from './engine';
+import { delivery, events } from './test-events.test';
 import { ExportState } from './export-state';
 import { OtlpSink, otlpExporter } from './sink';
-import { spanIdOf } from './domain/spans';
+import { spanIdOf, spanModel } from './domain/spans';
 import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.test';
 
 const SETTLE_MS = 300_000;
-
-/** Real events of one agent session: two inference events, a tool use in versions 1..3, and session updates 1..3. */
-function events() {
-  const calls = ['ddtrace__completion_stream_with_tools.yaml', 'ddtrace__chat_completion_tool_call_streamed.yaml'].map((f) => {
-    const r = analyzeExchange(exchangeFor(groundTruthFor(f)));
-    return { call: { ...r.call!, pid: 4242, conversation_id: 'conv-e' }, req: r.request! };
-  });
-  const host = calls[0]!.call.host;
-  const inference = calls.map(({ call }) => toGenAiEvent(call));
-  const half = { ...toolRequests(calls[0]!.call, calls[0]!.req)[0]! };
-  const result: ToolResultHalf = {
-    key: half.key, call_id: half.call_id, name: half.name, arguments: half.arguments, result: 'ok', success: true,
-    end_ns: (BigInt(half.start_ns) + 500_000_000n).toString(), result_llm_call_id: inference[1]!.llm_call_id,
-    conversation_id: half.conversation_id, agent_name: half.agent_name, pid: half.pid, comm: half.comm,
-  };
-  const tool = [mergeToolUse(host, half, null), mergeToolUse(host, null, result), mergeToolUse(host, half, result)].map((t) => toToolEvent(t));
-  const session = [1, 2, 3].map((version) => toAgentEvent(host, 'conv-e', {
-    version, agent_name: 'agent', pid: 4242, process_name: 'node', provider: 'openai', llm_calls: Math.min(version, 2), tool_uses: version > 2 ? 1 : 0,
-    tool_errors: 0, input_tokens: 100 * version, output_tokens: 10 * version, cost_nusd: 0, unpriced_calls: 0,
-    start_ns: inference[0]!.start_ns, end_ns: inference[1]!.end_ns,
-  }));
-  return { inference, tool, session };
-}
-
-let seq = 0;
-/** A delivery that records its fate. */
-function delivery(value: GenAiRecord, onAck?: () => void): Delivery & { acked: number; naked: number } {
-  const d = {
-    value, subject: 'agentsight.genai.test', seq: ++seq, msgId: `${value.id}:${seq}`, acked: 0, naked: 0,
-    ack: () => { d.acked++; onAck?.(); },
-    working: () => undefined,
-    nak: () => { d.naked++; },
-  };
-  return d;
-}
 
 describe('export engine (real Redis, real OTLP exporter, local receiver)', () => {
   let redis: Redis;
@@ -65,7 +27,7 @@ describe('export engine (real Redis, real OTLP exporter, local receiver)', () =>
     target: 'otlp', url: `${receiver.url}/v1/traces`, protocol, headers: {}, timeoutMs: 1500, settleS: SETTLE_MS / 1000, ackWaitMs: 30_000,
   });
   const engine = (protocol?: ExportConfig['protocol']) => new ExportEngine(new ExportState(redis, 3600, prefix), new OtlpSink(otlpExporter(config(protocol))), {
-    settleMs: SETTLE_MS, leaseMs: 5_000, maxBackoffMs: 1000, now: () => clock, deadLetter: async (d) => { dead.push(d); },
+    model: spanModel, settleMs: SETTLE_MS, leaseMs: 5_000, maxBackoffMs: 1000, now: () => clock, deadLetter: async (d) => { dead.push(d); },
   });
   const ids = () => receiver.accepted().map((s) => s.spanId);
 

@@ -1,23 +1,23 @@
 /**
- * What the exporter does with GenAI events, without NATS (inputs arrive as {@link Delivery}s, state is Redis through
- * {@link ExportState}, spans leave through a {@link SpanSink}):
- * - inference events and `execute_tool` events at version 3 are final: exported at once, in micro-batches; each input
- *   is acked only after the collector accepted its span (and its done marker is in Redis);
- * - other versioned events (`execute_tool` v1/v2, `invoke_agent`) are stored as pending (newest version) and acked;
- *   {@link ExportEngine.flush} exports each once no newer version came for the settle time;
- * - a collector that fails (network, timeout, 5xx, 429, auth) is retried with exponential backoff (1 s doubling to
- *   `maxBackoffMs`), nothing acked meanwhile (the inputs' ack wait is reset on every attempt), so nothing is lost;
- * - a span the collector rejects as invalid (400/413/422, found by bisecting the batch) is dead-lettered
- *   (`otlp_rejected`), an event that cannot be a span too (`contract`); everything else of the batch goes on;
- * - an event whose span was exported already (done marker) is acked without exporting it again.
+ * The delivery loop every export target shares (OTLP spans, SLS logs, the Logtail file), without NATS: inputs arrive as
+ * {@link Delivery}s, state is Redis through {@link ExportState}, items leave through an {@link ItemSink}; what an input
+ * becomes, and whether it is final, is the target's {@link ExportModel}.
+ * - final inputs (inference events, `execute_tool` events at version 3, audit records other than tool versions
+ *   below 3) are exported at once, in micro-batches; each input is acked only after the receiver accepted its item
+ *   (and its done marker is in Redis);
+ * - other versioned inputs (`execute_tool` v1/v2, `invoke_agent`, tool audit records v1/v2) are stored as pending
+ *   (newest version) and acked; {@link ExportEngine.flush} exports each once no newer version came for the settle
+ *   time (or at once after {@link ExportState.expedite});
+ * - a receiver that fails (network, timeout, 5xx, throttling, auth) is retried with exponential backoff (1 s doubling
+ *   to `maxBackoffMs`), nothing acked meanwhile (the inputs' ack wait is reset on every attempt), so nothing is lost;
+ * - an item the receiver rejects as invalid (found by the sink bisecting the batch) is dead-lettered
+ *   (`model.rejectedReason`), an input that cannot be an item too (`contract`); everything else of the batch goes on;
+ * - an input whose item was exported already (done marker) is acked without exporting it again.
  * Handling and flushing never overlap (one lock).
  */
-import { encode, hostToken, Subjects, type GenAiRecord } from '@agentsight/contracts';
+import { encode } from '@agentsight/contracts';
 import type { DeadLetterDraft } from '@agentsight/jetstream';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { isFinal, recordKind, toSpan } from './domain/spans';
 import type { ExportState } from './export-state';
-import type { SpanSink } from './sink';
 
 /** One input of {@link ExportEngine.handle}: a decoded message and its acknowledgements. */
 export interface Delivery {
@@ -30,8 +30,47 @@ export interface Delivery {
   nak?(): void;
 }
 
+/** Outcome of one item of a batch sent by an {@link ItemSink}. */
+export type ItemOutcome = { status: 'ok' } | { status: 'rejected'; error: string } | { status: 'transient'; error: string };
+
+/**
+ * Sends item batches; `export` resolves with one outcome per item, in order, and never rejects. A sink bisects a
+ * batch the receiver rejects as invalid, so only the offending items come out `rejected`.
+ */
+export interface ItemSink<T> {
+  export(items: T[]): Promise<ItemOutcome[]>;
+  shutdown(): Promise<void>;
+}
+
+/** An input made ready for export by {@link ExportModel.prepare}. */
+export interface Prepared<T> {
+  /** Id of the exported thing (the done marker's key): versions of one event share it. */
+  id: string;
+  /** 0 for immutable inputs. */
+  version: number;
+  /** Exported at once (true) or after it settled (false). */
+  final: boolean;
+  item: T;
+}
+
+/** What one export target makes of its inputs. */
+export interface ExportModel<T> {
+  /** What an item is called in logs: `span`, `log`. */
+  item: string;
+  /** Dead-letter reason of an item the receiver rejected as invalid, e.g. `otlp_rejected`, `sls_rejected`. */
+  rejectedReason: string;
+  /** Prepares an input (a decoded message, or a settled pending one); throws when it cannot be exported. */
+  prepare(value: unknown): Prepared<T>;
+  /** Short name of an item for a rejection message (e.g. the span id and event name). */
+  label(item: T, value: unknown): string;
+  /** Subject the input of a settled item came from (dead letters of flushed items have no delivery). */
+  subjectOf(value: unknown): string;
+}
+
 /** Options of {@link ExportEngine}. */
-export interface EngineOptions {
+export interface EngineOptions<T> {
+  /** What inputs become (see {@link ExportModel}). */
+  model: ExportModel<T>;
   /** Settle time of versioned events, ms. */
   settleMs: number;
   /** How long a claimed due event is reserved for one flush attempt, ms (retried after it when the export failed). */
@@ -45,26 +84,24 @@ export interface EngineOptions {
   now?: () => number;
 }
 
-interface Work {
+interface Work<T> {
   id: string;
-  /** 0 for inference events. */
+  /** 0 for immutable inputs. */
   version: number;
-  event: GenAiRecord;
-  span: ReadableSpan;
+  value: unknown;
+  item: T;
   inputs: Delivery[];
 }
 
-const versionOf = (ev: GenAiRecord): number => (recordKind(ev) === 'inference' ? 0 : Number((ev as { version?: unknown }).version));
-
 /** See the module doc. */
-export class ExportEngine {
+export class ExportEngine<T> {
   private lock: Promise<unknown> = Promise.resolve();
   private stopping = false;
   private wake: (() => void) | null = null;
-  /** Spans accepted by the collector since start (for logs and tests). */
+  /** Items accepted by the receiver since start (for logs and tests). */
   exported = 0;
 
-  constructor(private readonly state: ExportState, private readonly sink: SpanSink, private readonly opts: EngineOptions) {}
+  constructor(private readonly state: ExportState, private readonly sink: ItemSink<T>, private readonly opts: EngineOptions<T>) {}
 
   private now(): number {
     return (this.opts.now ?? Date.now)();
@@ -93,8 +130,8 @@ export class ExportEngine {
     });
   }
 
-  private async dead(reason: string, error: string, ev: unknown, input: Delivery | null): Promise<void> {
-    const e = ev as Partial<GenAiRecord> | null;
+  private async dead(reason: string, error: string, ev: unknown, input: Delivery | null, id: string | null): Promise<void> {
+    const e = ev as { host?: unknown } | null;
     let sample: Uint8Array | undefined;
     try {
       sample = encode(ev);
@@ -104,9 +141,9 @@ export class ExportEngine {
     await this.opts.deadLetter({
       reason,
       error,
-      input_subject: input?.subject ?? (typeof e?.host === 'string' ? Subjects.genai(hostToken(e.host)) : ''),
+      input_subject: input?.subject ?? this.opts.model.subjectOf(ev),
       input_seq: input?.seq ?? 0,
-      input_id: input ? input.msgId : typeof e?.id === 'string' ? `${e.id}:v${versionOf(e as GenAiRecord)}` : null,
+      input_id: input ? input.msgId : id,
       ...(typeof e?.host === 'string' ? { host: e.host } : {}),
       ...(sample ? { sample } : {}),
     });
@@ -121,30 +158,26 @@ export class ExportEngine {
   }
 
   private async handleLocked(batch: Delivery[]): Promise<void> {
-    const finals = new Map<string, Work>();
+    const finals = new Map<string, Work<T>>();
     for (const d of batch) {
-      const ev = d.value as GenAiRecord;
-      const kind = ev && typeof ev === 'object' ? recordKind(ev) : null;
-      let span: ReadableSpan;
+      let p: Prepared<T>;
       try {
-        if (!kind) throw new Error(`not a GenAI record (kind ${JSON.stringify((ev as { kind?: unknown })?.kind)})`);
-        if (kind !== 'inference' && !Number.isFinite(versionOf(ev))) throw new Error(`${kind} event ${ev.id} without a version`);
-        span = toSpan(ev);
+        p = this.opts.model.prepare(d.value);
       } catch (err) {
-        await this.dead('contract', (err as Error).message, ev, d);
+        await this.dead('contract', (err as Error).message, d.value, d, null);
         d.ack();
         continue;
       }
-      if (!isFinal(ev)) {
-        await this.state.offer(ev as GenAiRecord & { version: number }, this.now() + this.opts.settleMs);
+      if (!p.final) {
+        await this.state.offer(p.id, p.version, d.value, this.now() + this.opts.settleMs);
         d.ack();
         continue;
       }
-      const w = finals.get(ev.id);
-      if (!w) finals.set(ev.id, { id: ev.id, version: versionOf(ev), event: ev, span, inputs: [d] });
+      const w = finals.get(p.id);
+      if (!w) finals.set(p.id, { id: p.id, version: p.version, value: d.value, item: p.item, inputs: [d] });
       else {
         w.inputs.push(d);
-        if (versionOf(ev) > w.version) Object.assign(w, { version: versionOf(ev), event: ev, span });
+        if (p.version > w.version) Object.assign(w, { version: p.version, value: d.value, item: p.item });
       }
     }
     const done = await this.state.doneOf([...finals.keys()]);
@@ -161,7 +194,7 @@ export class ExportEngine {
       }
       const again = await this.exportWork(todo, true);
       if (!again.length) return;
-      this.log('warn', `export of ${again.length} span(s) failed, retrying in ${Math.round(backoff / 1000)} s: ${again.error}`);
+      this.log('warn', `export of ${again.length} ${this.opts.model.item}(s) failed, retrying in ${Math.round(backoff / 1000)} s: ${again.error}`);
       for (const w of again) for (const i of w.inputs) i.working?.();
       await this.sleep(backoff);
       for (const w of again) for (const i of w.inputs) i.working?.();
@@ -171,14 +204,14 @@ export class ExportEngine {
   }
 
   /**
-   * Exports `work` once: accepted spans are marked done and their inputs acked, rejected ones dead-lettered (and
+   * Exports `work` once: accepted items are marked done and their inputs acked, rejected ones dead-lettered (and
    * acked); returns the transient failures (with the last error) for the caller to retry.
    */
-  private async exportWork(work: Work[], fromInputs: boolean): Promise<Work[] & { error?: string }> {
-    const outcomes = await this.sink.export(work.map((w) => w.span));
-    const again: Work[] & { error?: string } = [];
-    const ok: Work[] = [];
-    const rejected: Array<{ w: Work; error: string }> = [];
+  private async exportWork(work: Array<Work<T>>, fromInputs: boolean): Promise<Array<Work<T>> & { error?: string }> {
+    const outcomes = await this.sink.export(work.map((w) => w.item));
+    const again: Array<Work<T>> & { error?: string } = [];
+    const ok: Array<Work<T>> = [];
+    const rejected: Array<{ w: Work<T>; error: string }> = [];
     work.forEach((w, i) => {
       const o = outcomes[i]!;
       if (o.status === 'ok') ok.push(w);
@@ -189,7 +222,8 @@ export class ExportEngine {
       }
     });
     for (const { w, error } of rejected) {
-      await this.dead('otlp_rejected', `collector rejected span ${w.span.spanContext().spanId} (${w.event.name}): ${error}`, w.event, fromInputs ? w.inputs[0]! : null);
+      const m = this.opts.model;
+      await this.dead(m.rejectedReason, `receiver rejected ${m.item} ${m.label(w.item, w.value)}: ${error}`, w.value, fromInputs ? w.inputs[0]! : null, `${w.id}:v${w.version}`);
     }
     await this.state.finish([...ok.map((w) => ({ id: w.id, version: w.version })), ...rejected.map(({ w }) => ({ id: w.id, version: null }))]);
     for (const w of [...ok, ...rejected.map((r) => r.w)]) for (const i of w.inputs) i.ack();
@@ -204,9 +238,11 @@ export class ExportEngine {
   flush(limit = 500): Promise<number> {
     return this.locked(async () => {
       if (this.stopping) return 0;
-      const due = await this.state.claimDue(this.now(), this.opts.leaseMs, limit);
-      if (!due.length) return 0;
-      const work: Work[] = [];
+      const claimed = await this.state.claimDue(this.now(), this.opts.leaseMs, limit);
+      if (!claimed.length) return 0;
+      const done = await this.state.doneOf(claimed.map((d) => d.id));
+      const due = claimed.filter((d) => !done.has(d.id));
+      const work: Array<Work<T>> = [];
       const forget: Array<{ id: string; version: null }> = [];
       for (const d of due) {
         if (!d.event) {
@@ -214,16 +250,17 @@ export class ExportEngine {
           continue;
         }
         try {
-          work.push({ id: d.id, version: versionOf(d.event), event: d.event, span: toSpan(d.event), inputs: [] });
+          const p = this.opts.model.prepare(d.event);
+          work.push({ id: d.id, version: p.version, value: d.event, item: p.item, inputs: [] });
         } catch (err) {
-          await this.dead('contract', (err as Error).message, d.event, null);
+          await this.dead('contract', (err as Error).message, d.event, null, d.id);
           forget.push({ id: d.id, version: null });
         }
       }
-      await this.state.finish(forget);
+      await this.state.finish([...forget, ...[...done].map((id) => ({ id, version: null }))]);
       const before = this.exported;
       const again = work.length ? await this.exportWork(work, false) : [];
-      if (again.length) this.log('warn', `export of ${again.length} settled span(s) failed, retrying in ${Math.round(this.opts.leaseMs / 1000)} s: ${again.error}`);
+      if (again.length) this.log('warn', `export of ${again.length} settled ${this.opts.model.item}(s) failed, retrying in ${Math.round(this.opts.leaseMs / 1000)} s: ${again.error}`);
       return this.exported - before;
     });
   }

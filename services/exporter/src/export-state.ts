@@ -1,21 +1,22 @@
 /**
- * The exporter's state in Redis (its only state), so a restart neither loses nor re-exports a span:
- * - `agentsight:export:done:<event id>` (string: the exported version, TTL {@link DONE_TTL_S}): the span of this
- *   event was accepted by the collector; later copies and versions of the event are dropped (spans are immutable);
- * - `agentsight:export:pending` (hash event id → msgpack of the newest version seen), `agentsight:export:version`
- *   (hash event id → that version) and `agentsight:export:due` (sorted set event id → due time, ms since the epoch):
- *   versioned events (`execute_tool` below version 3, `invoke_agent`) waiting to settle. A newer version replaces the
+ * An export target's state in Redis (its only state), so a restart neither loses nor re-exports an item. Keys under
+ * the target's prefix (`agentsight:export` for OTLP spans, see {@link EXPORT_KEY_PREFIX}; each target its own):
+ * - `<prefix>:done:<event id>` (string: the exported version, TTL {@link DONE_TTL_S}): the item of this
+ *   event was accepted by the receiver; later copies and versions of the event are dropped (items are immutable);
+ * - `<prefix>:pending` (hash event id → msgpack of the newest version seen), `<prefix>:version`
+ *   (hash event id → that version) and `<prefix>:due` (sorted set event id → due time, ms since the epoch):
+ *   versioned events (`execute_tool` below version 3, `invoke_agent`, tool audit records) waiting to settle. A newer version replaces the
  *   payload and moves the due time to its arrival + settle time; a redelivered copy of the same version changes
  *   nothing; an older one is ignored.
  * Each change is one Lua script, so concurrent instances and redeliveries cannot interleave.
  */
-import { decode, encode, type GenAiRecord } from '@agentsight/contracts';
+import { decode, encode } from '@agentsight/contracts';
 import type { Redis } from '@agentsight/jetstream';
 
 /** TTL of the done markers, s: 7 days, the streams' retention (nothing older can be redelivered or replayed). */
 export const DONE_TTL_S = 7 * 86_400;
 
-/** Prefix of every key of the exporter's state. */
+/** Prefix of every key of the OTLP target's state (other targets: `agentsight:export:<target>`). */
 export const EXPORT_KEY_PREFIX = 'agentsight:export';
 
 // KEYS: pending, version, due, done key. ARGV: id, version, payload, due ms.
@@ -53,14 +54,21 @@ end
 return 1
 `;
 
+// KEYS: due. ARGV: now ms. Every event due later becomes due now.
+const EXPEDITE = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], tonumber(ARGV[1]), id) end
+return #ids
+`;
+
 /** Result of {@link ExportState.offer}. */
 export type OfferResult = 'pending' | 'done' | 'stale';
 
 /** A versioned event whose settle time has passed, claimed for export. */
 export interface DueEvent {
   id: string;
-  /** The newest version seen; null when its payload is missing or does not decode (then forget it). */
-  event: GenAiRecord | null;
+  /** The newest version seen (as it was offered); null when its payload is missing or does not decode (then forget it). */
+  event: unknown;
 }
 
 /** See the module doc. */
@@ -79,11 +87,11 @@ export class ExportState {
   }
 
   /**
-   * Records a versioned event to export once it settles (`dueMs`, ms since the epoch). `done`: already exported
+   * Records version `version` of event `id` (payload `ev`, msgpack) to export once it settles (`dueMs`, ms since the epoch). `done`: already exported
    * (drop it); `stale`: a newer version is pending (drop it); `pending`: stored.
    */
-  async offer(ev: GenAiRecord & { version: number }, dueMs: number): Promise<OfferResult> {
-    return (await this.redis.eval(OFFER, 4, this.pending, this.versions, this.due, this.donePrefix + ev.id, ev.id, String(ev.version), encode(ev), String(Math.round(dueMs)))) as OfferResult;
+  async offer(id: string, version: number, ev: unknown, dueMs: number): Promise<OfferResult> {
+    return (await this.redis.eval(OFFER, 4, this.pending, this.versions, this.due, this.donePrefix + id, id, String(version), encode(ev), String(Math.round(dueMs)))) as OfferResult;
   }
 
   /** Which of `ids` were exported already (done markers). */
@@ -103,9 +111,9 @@ export class ExportState {
     const payloads = await this.redis.hmgetBuffer(this.pending, ...ids);
     return ids.map((id, i) => {
       const p = payloads[i];
-      let event: GenAiRecord | null = null;
+      let event: unknown = null;
       try {
-        event = p ? decode<GenAiRecord>(p) : null;
+        event = p ? decode<unknown>(p) : null;
       } catch {
         event = null;
       }
@@ -126,5 +134,15 @@ export class ExportState {
   /** Number of versioned events waiting to settle. */
   async pendingCount(): Promise<number> {
     return this.redis.zcard(this.due);
+  }
+
+  /**
+   * Makes every pending event due now (`agentsight exec` at its end: the run's sessions are over, so their newest
+   * versions are final); the next flush exports them. An event claimed by a flush in flight is made due too (its claim
+   * cannot be told from a due time): a second flush skips it once the first one marked it done. Resolves with how many
+   * were moved.
+   */
+  async expedite(nowMs: number): Promise<number> {
+    return (await this.redis.eval(EXPEDITE, 1, this.due, String(nowMs))) as number;
   }
 }

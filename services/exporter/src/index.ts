@@ -4,3 +4,6 @@ export * from './config';
 export * from './export-state';
 export * from './sink';
 export * from './engine';
+export * from './domain/sls-logs';
+export * from './sls-client';
+export * from './sls-sink';

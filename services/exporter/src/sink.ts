@@ -7,6 +7,7 @@ import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trac
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ExportConfig } from './config';
+import type { ItemOutcome, ItemSink } from './engine';
 
 /**
  * HTTP statuses meaning "this request is invalid" (OTLP/HTTP: 400 Bad Request; 413 too large; 422): the spans in it
@@ -16,13 +17,10 @@ import type { ExportConfig } from './config';
 export const REJECTED_STATUSES: ReadonlySet<number> = new Set([400, 413, 422]);
 
 /** Outcome of one span of a batch. */
-export type SpanOutcome = { status: 'ok' } | { status: 'rejected'; error: string } | { status: 'transient'; error: string };
+export type SpanOutcome = ItemOutcome;
 
 /** Sends span batches; `export` resolves with one outcome per span, in order, and never rejects. */
-export interface SpanSink {
-  export(spans: ReadableSpan[]): Promise<SpanOutcome[]>;
-  shutdown(): Promise<void>;
-}
+export type SpanSink = ItemSink<ReadableSpan>;
 
 /** The OTel exporter for a configuration (url, headers, timeout and protocol from `c`; no compression). */
 export function otlpExporter(c: ExportConfig): SpanExporter {

@@ -8,7 +8,7 @@ import type { AuditEntry, CallSummary, GenAiSpanEntry, TokenGroupBy, TokenPeriod
 import { privateDir } from '@agentsight/jetstream';
 import { table } from './format';
 import { dataDir } from './paths';
-import { ensureInfra, Pipeline, procState, startProbe, waitDrained } from './pipeline';
+import { DEFAULT_EXPORT_WAIT_S, ensureInfra, exportConfigured, Pipeline, procState, startProbe, waitDrained, waitExported } from './pipeline';
 import { restartsText } from './supervise';
 import { dockerRef, processBinaries, resolveContainer } from './container';
 import { loadRules } from './discover/command';
@@ -22,10 +22,71 @@ import { apiPort } from './paths';
 import { captureGapsText, liveNoticeText, zeroCallsReason } from './notices';
 
 
-/** Environment of the services a run starts: data directory (made private, 0700) and a per-run instance name. */
-function runEnv(dir: string): NodeJS.ProcessEnv {
+/** Export flags of `exec`, `trace` and `record` (each sets its `AGENTSIGHT_SLS_*` variable for the run's services). */
+export interface ExportFlags {
+  slsEndpoint?: string;
+  slsProject?: string;
+  slsLogstore?: string;
+  slsCompress?: string;
+  slsAudit?: boolean;
+  slsLogtailFile?: string;
+  /** Bound of the wait for the exports at the end, s (default {@link DEFAULT_EXPORT_WAIT_S}). */
+  exportWait?: string;
+}
+
+/** The flag → variable table of {@link ExportFlags} (README "SLS logstore export"). */
+const EXPORT_FLAG_VARIABLES: Array<[keyof ExportFlags, string]> = [
+  ['slsEndpoint', 'AGENTSIGHT_SLS_ENDPOINT'], ['slsProject', 'AGENTSIGHT_SLS_PROJECT'], ['slsLogstore', 'AGENTSIGHT_SLS_LOGSTORE'],
+  ['slsCompress', 'AGENTSIGHT_SLS_COMPRESS'], ['slsLogtailFile', 'AGENTSIGHT_SLS_LOGTAIL_FILE'],
+];
+
+/** Adds the export flags to a capture command. */
+function withExportFlags(c: Command): Command {
+  return c
+    .option('--sls-endpoint <endpoint>', 'SLS endpoint (cn-hangzhou.log.aliyuncs.com → https://<project>.<endpoint>; a http(s):// URL is the whole base URL); $AGENTSIGHT_SLS_ENDPOINT')
+    .option('--sls-project <project>', 'SLS project; $AGENTSIGHT_SLS_PROJECT')
+    .option('--sls-logstore <logstore>', 'send every GenAI event as an SLS log (PutLogs; credentials from ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET, STS _SECURITY_TOKEN); $AGENTSIGHT_SLS_LOGSTORE')
+    .option('--sls-compress <how>', 'lz4 (default) or deflate; $AGENTSIGHT_SLS_COMPRESS')
+    .option('--sls-audit', 'also send the audit records (logstore and Logtail file); $AGENTSIGHT_SLS_AUDIT=1')
+    .option('--sls-logtail-file <path>', 'write the same logs as JSON lines to this size-rotated file for iLogtail; $AGENTSIGHT_SLS_LOGTAIL_FILE')
+    .option('--export-wait <s>', `at the end, wait at most this long for the exports (SLS, OTLP) to deliver what was captured (default ${DEFAULT_EXPORT_WAIT_S})`);
+}
+
+/** Environment of the services a run starts: data directory (made private, 0700), a per-run instance name, and the export flags. */
+function runEnv(dir: string, flags: ExportFlags = {}): NodeJS.ProcessEnv {
   privateDir(dir);
-  return { ...process.env, AGENTSIGHT_DATA_DIR: dir, AGENTSIGHT_INSTANCE: process.env.AGENTSIGHT_INSTANCE || `cli-${process.pid}` };
+  const env: NodeJS.ProcessEnv = { ...process.env, AGENTSIGHT_DATA_DIR: dir, AGENTSIGHT_INSTANCE: process.env.AGENTSIGHT_INSTANCE || `cli-${process.pid}` };
+  for (const [flag, variable] of EXPORT_FLAG_VARIABLES) {
+    const v = flags[flag];
+    if (typeof v === 'string' && v !== '') env[variable] = v;
+  }
+  if (flags.slsAudit) env.AGENTSIGHT_SLS_AUDIT = '1';
+  return env;
+}
+
+/** The `--export-wait` bound, ms; throws on a value that is not a non-negative number. */
+function exportWaitMs(flags: ExportFlags): number {
+  if (flags.exportWait === undefined) return DEFAULT_EXPORT_WAIT_S * 1000;
+  const n = Number(flags.exportWait);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--export-wait must be a number of seconds: ${flags.exportWait}`);
+  return n * 1000;
+}
+
+/**
+ * At the end of a run: waits (bounded) until every configured export delivered what the run captured, and says what
+ * is still pending when the bound is hit. `own`: the run started its own pipeline, so events still waiting to settle
+ * are final and go out at once (a reused pipeline's other sessions may still be going on: they settle as usual).
+ */
+async function finishExports(env: NodeJS.ProcessEnv, flags: ExportFlags, own: boolean, say: (s: string) => void): Promise<void> {
+  if (own && !exportConfigured(env)) return;
+  const bound = exportWaitMs(flags);
+  const w = await waitExported(env, bound, own).catch((err) => ({ delivered: false, pending: [(err as Error).message], targets: ['?'] }));
+  if (!w.targets.length) return;
+  if (w.delivered) say(`exports delivered (${w.targets.join(', ')})`);
+  else {
+    say(`warning: exports not delivered after ${bound / 1000} s (--export-wait); the exporter goes on ${own ? 'at the next run (nothing is lost: inputs stay unacked)' : 'in the running pipeline'}:`);
+    for (const p of w.pending) say(`  ${p}`);
+  }
 }
 
 /** Probe flags every capture command passes: host, partitions, and the locator cache in the data dir (NATS: see startProbe). */
@@ -40,9 +101,10 @@ function probeCommon(env: NodeJS.ProcessEnv): string[] {
  * `agentsight exec -- cmd args`: runs the command (terminal attached) under capture of its whole process tree,
  * waits until everything captured is stored, prints a summary, and exits with the command's exit code.
  */
-async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: boolean }): Promise<number> {
+async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: boolean } & ExportFlags): Promise<number> {
   const dir = dataDir(process.env, opts.dataDir);
-  const env = runEnv(dir);
+  const env = runEnv(dir, opts);
+  exportWaitMs(opts);
   const logDir = join(dir, 'logs');
   const say = (s: string) => !opts.quiet && process.stderr.write(`[agentsight] ${s}\n`);
   await ensureInfra(env);
@@ -87,6 +149,7 @@ async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: bool
     const problem = await drainSupervised(env, pipeline);
     if (problem) say(`error: ${problem}; not everything captured was stored`);
     for (const l of restartsText(pipeline.restarts)) say(l);
+    await finishExports(env, opts, !pipeline.reused, (s) => (s.startsWith('exports delivered') ? say(s) : process.stderr.write(`[agentsight] ${s}\n`)));
     if (!opts.quiet) {
       const reader = await Reader.open(env, dir);
       try {
@@ -119,9 +182,10 @@ interface CaptureSpec {
  * Runs the pipeline (or reuses the running one) and the probe in the foreground until Ctrl-C, SIGTERM, the probe's
  * end, or the exit of every pid in `untilExit`; then waits until what was captured is stored.
  */
-async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }): Promise<number> {
+async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string } & ExportFlags): Promise<number> {
   const dir = dataDir(process.env, opts.dataDir);
-  const env = runEnv(dir);
+  const env = runEnv(dir, opts);
+  exportWaitMs(opts);
   const logDir = join(dir, 'logs');
   await ensureInfra(env);
   const pipeline = await Pipeline.start(env, logDir, cliToken(env, dir));
@@ -171,6 +235,7 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
     const problem = await drainSupervised(env, pipeline);
     for (const l of restartsText(pipeline.restarts)) process.stderr.write(`[agentsight] ${l}\n`);
     if (problem) process.stderr.write(`[agentsight] error: ${problem}; not everything captured was stored\n`);
+    await finishExports(env, opts, !pipeline.reused, (s) => process.stderr.write(`[agentsight] ${s}\n`));
     return problem ? 1 : 0;
   } finally {
     if (!pipeline.reused) await pipeline.stop();
@@ -216,7 +281,7 @@ export function probeCountersText(stopped: Record<string, unknown>): string {
 }
 
 /** `agentsight trace`: the pipeline in the foreground, system-wide or filtered, until Ctrl-C. */
-async function traceCommand(opts: { dataDir?: string; pid?: string[]; comm?: string[]; discover?: boolean; rules?: string }): Promise<number> {
+async function traceCommand(opts: { dataDir?: string; pid?: string[]; comm?: string[]; discover?: boolean; rules?: string } & ExportFlags): Promise<number> {
   const filters = [...(opts.pid ?? []).flatMap((p) => ['--pid', p]), ...(opts.comm ?? []).flatMap((c) => ['--comm', c])];
   if (!opts.discover) return captureInForeground({ filters, binaries: [], label: filters.length ? filters.join(' ') : 'system-wide', untilExit: [] }, opts);
   const { rules, userFile } = loadRules(opts.rules, dataDir(process.env, opts.dataDir));
@@ -254,7 +319,7 @@ function offeredProcess(o: ExecOffer): ProcessInfo {
  * `container.ts` (the container's processes are then traced when no -p/-c is given). `-p` stops by itself when
  * every given pid has exited.
  */
-async function recordCommand(opts: { dataDir?: string; pid?: string[]; comm?: string[]; binaryPath?: string[] }): Promise<number> {
+async function recordCommand(opts: { dataDir?: string; pid?: string[]; comm?: string[]; binaryPath?: string[] } & ExportFlags): Promise<number> {
   const pids = (opts.pid ?? []).map((p) => {
     if (!/^\d+$/.test(p)) throw new Error(`--pid must be a process id: ${p}`);
     if (procState(Number(p)) === null) throw new Error(`no process ${p}`);
@@ -399,19 +464,19 @@ export function program(): Command {
   const p = new Command('agentsight').description('Zero-instrumentation observability for AI agents (eBPF → JetStream → ClickHouse)');
   // A bad AGENTSIGHT_REDACT_PATTERNS file stops every command before it captures, stores or prints anything.
   p.hook('preAction', () => { loadRedactionConfig(); });
-  p.command('exec').description('run a command under capture, then print its LLM calls and tokens')
+  withExportFlags(p.command('exec')).description('run a command under capture, then print its LLM calls and tokens')
     .option('--data-dir <dir>', 'data directory (default $AGENTSIGHT_DATA_DIR or ~/.agentsight)')
     .option('-q, --quiet', 'no summary')
     .argument('<cmd...>', 'command and arguments (after --)')
     .action(async (cmd: string[], o) => process.exit(await execCommand(cmd, o)));
-  p.command('trace').description('capture system-wide (or filtered) until Ctrl-C')
+  withExportFlags(p.command('trace')).description('capture system-wide (or filtered) until Ctrl-C')
     .option('--data-dir <dir>', 'data directory')
     .option('--discover', 'trace the AI agents the discovery rules find, running now or started later')
     .option('--rules <file>', 'with --discover: user rules (JSON) merged over the built-in ones (default <data dir>/rules.json if present)')
     .option('--pid <pid...>', 'trace these pids and their descendants')
     .option('--comm <name...>', 'trace processes with this command name')
     .action(async (o) => process.exit(await traceCommand(o)));
-  p.command('record').description('capture running processes by pid or command name (or a container), resolving the binaries to hook')
+  withExportFlags(p.command('record')).description('capture running processes by pid or command name (or a container), resolving the binaries to hook')
     .option('--data-dir <dir>', 'data directory')
     .option('-p, --pid <pid...>', 'these processes and their descendants; stops when they have all exited')
     .option('-c, --comm <name...>', 'processes with this command name, running or started later')

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { exportConfigured, STREAMS } from '@agentsight/contracts';
+import { EXPORT_STATUS_SUBJECT, exportConfigured, isExportDurable, STREAMS, type ExportStatus } from '@agentsight/contracts';
 import { connectNats, ensureBrokers, ensureSecrets, natsTarget, privateDir, probeNatsEnv } from '@agentsight/jetstream';
 import { Child, spawnReady, SpawnReadyOptions, stopChild } from './children';
 import { RestartPolicy, type StageRestart } from './supervise';
@@ -8,6 +8,13 @@ import { apiPort, dataDir, repoRoot } from './paths';
 
 /** The pipeline's stage services, in start order (api = storage sink + read API). */
 export const STAGES = ['api', 'genai', 'analyzer', 'aggregator', 'parser'] as const;
+
+/**
+ * True when an export is configured (OTLP endpoint, SLS trace preset, SLS logstore or Logtail file; the rule lives in
+ * `@agentsight/contracts` export.ts, shared with the exporter); the pipeline then starts the exporter service, which
+ * fails to start on a configuration that cannot work (e.g. a partial SLS preset).
+ */
+export { exportConfigured };
 
 /** The stage services to start, in order: {@link STAGES}, with the exporter after api when an export is configured. */
 export function stagesFor(env: NodeJS.ProcessEnv): string[] {
@@ -200,7 +207,7 @@ export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000): 
       for (const s of STREAMS) {
         for await (const ci of nats.jsm.consumers.list(s.name)) {
           if (!ci.config.durable_name) continue; // someone's ephemeral reader, not a pipeline stage
-          if (ci.name === 'exporter') continue; // export is not storage: a slow or unreachable collector must not hold the CLI
+          if (isExportDurable(ci.name)) continue; // export is not storage (see waitExported): a slow or unreachable collector must not hold the CLI
           const parser = ci.name.startsWith('parser-');
           if (ci.num_pending > 0 || (!parser && ci.num_ack_pending > 0)) busy = true;
           parts.push(`${ci.name}:${ci.num_pending}:${ci.num_ack_pending}:${ci.delivered.stream_seq}`);
@@ -213,6 +220,61 @@ export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000): 
       await new Promise((r) => setTimeout(r, 250));
     }
     throw new Error(`pipeline not drained after ${timeoutMs} ms: ${last}`);
+  } finally {
+    await nats.nc.close();
+  }
+}
+
+/** Default bound of {@link waitExported} for `exec` and `trace`, s (`--export-wait`). */
+export const DEFAULT_EXPORT_WAIT_S = 60;
+
+/** What {@link waitExported} found: whether every export delivered everything, and one line per target that did not. */
+export interface ExportWait {
+  delivered: boolean;
+  /** Per target still holding something: `<target> (<where>): N not delivered, M waiting to settle`. */
+  pending: string[];
+  /** Targets that answered (empty: no exporter runs). */
+  targets: string[];
+}
+
+/**
+ * Waits, at most `boundMs`, until every export target of the running exporter has delivered everything in its input
+ * stream: its durable has nothing pending and nothing awaiting ack, and no versioned event waits to settle, two polls
+ * in a row. The exporter is asked on {@link EXPORT_STATUS_SUBJECT}; with `expedite` (a run that started its own
+ * pipeline: its sessions are over) events waiting to settle are made due at once. No exporter answering = nothing to
+ * wait for. Never throws on a slow receiver: the result says what is pending.
+ */
+export async function waitExported(env: NodeJS.ProcessEnv, boundMs: number, expedite: boolean): Promise<ExportWait> {
+  const nats = await connectNats(natsTarget(env), 'agentsight-cli-export');
+  try {
+    const deadline = Date.now() + boundMs;
+    let calm = 0;
+    let pending: string[] = [];
+    let names: string[] = [];
+    for (;;) {
+      let status: ExportStatus;
+      try {
+        const m = await nats.nc.request(EXPORT_STATUS_SUBJECT, JSON.stringify({ expedite }), { timeout: 3000 });
+        status = JSON.parse(new TextDecoder().decode(m.data)) as ExportStatus;
+      } catch {
+        if (!names.length) return { delivered: true, pending: [], targets: [] };
+        status = { targets: [] };
+        pending = ['the exporter did not answer'];
+      }
+      if (status.targets.length) {
+        names = status.targets.map((t) => t.name);
+        pending = [];
+        for (const t of status.targets) {
+          const ci = await nats.jsm.consumers.info(t.stream, t.durable).catch(() => null);
+          const open = ci ? ci.num_pending + ci.num_ack_pending : 0;
+          if (open || t.settling) pending.push(`${t.name} (${t.describe}): ${open} not delivered, ${t.settling} waiting to settle`);
+        }
+      }
+      calm = pending.length ? 0 : calm + 1;
+      if (calm >= 2) return { delivered: true, pending: [], targets: names };
+      if (Date.now() > deadline) return { delivered: false, pending, targets: names };
+      await new Promise((r) => setTimeout(r, 300));
+    }
   } finally {
     await nats.nc.close();
   }

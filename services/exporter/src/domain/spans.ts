@@ -14,8 +14,9 @@
 import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime, type SpanContext } from '@opentelemetry/api';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ExportModel } from '../engine';
 import {
-  deriveId, GenAiAttr, normalizeNs, redactValue,
+  deriveId, GenAiAttr, hostToken, normalizeNs, redactValue, Subjects,
   type GenAiAgentEvent, type GenAiAttributeValue, type GenAiEvent, type GenAiRecord, type GenAiToolEvent,
 } from '@agentsight/contracts';
 
@@ -202,3 +203,39 @@ export function toSpan(ev: GenAiRecord): ReadableSpan {
     droppedLinksCount: 0,
   };
 }
+
+/** Version of a GenAI record: 0 for inference events (immutable), else its `version`. */
+export function genAiVersion(ev: GenAiRecord): number {
+  return recordKind(ev) === 'inference' ? 0 : Number((ev as { version?: unknown }).version);
+}
+
+/**
+ * Checks what every GenAI export target needs of a record: a known kind and, for versioned kinds, a finite version.
+ * Returns the kind; throws a {@link SpanMappingError} otherwise.
+ */
+export function checkGenAiRecord(value: unknown): 'inference' | 'execute_tool' | 'invoke_agent' {
+  const ev = value as GenAiRecord;
+  const kind = ev && typeof ev === 'object' ? recordKind(ev) : null;
+  if (!kind) throw new SpanMappingError(`not a GenAI record (kind ${JSON.stringify((ev as { kind?: unknown })?.kind)})`);
+  if (kind !== 'inference' && !Number.isFinite(genAiVersion(ev))) throw new SpanMappingError(`${kind} event ${ev.id} without a version`);
+  return kind;
+}
+
+/** Subject of a GenAI record's host (`agentsight.genai.<host>`), '' without a host. */
+export function genAiSubjectOf(value: unknown): string {
+  const host = (value as { host?: unknown } | null)?.host;
+  return typeof host === 'string' ? Subjects.genai(hostToken(host)) : '';
+}
+
+/** The OTLP target's {@link ExportModel}: GenAI records → spans ({@link toSpan}), final per {@link isFinal}. */
+export const spanModel: ExportModel<ReadableSpan> = {
+  item: 'span',
+  rejectedReason: 'otlp_rejected',
+  prepare(value) {
+    checkGenAiRecord(value);
+    const ev = value as GenAiRecord;
+    return { id: ev.id, version: genAiVersion(ev), final: isFinal(ev), item: toSpan(ev) };
+  },
+  label: (span) => `${span.spanContext().spanId} (${span.name})`,
+  subjectOf: genAiSubjectOf,
+};
