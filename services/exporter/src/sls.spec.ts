@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GenAiAttr, type AuditRecord, type GenAiRecord } from '@agentsight/contracts';
 import { connectRedis, redisUrl, type DeadLetterDraft, type Redis } from '@agentsight/jetstream';
-import { startFakeSls, type FakeSls, type FakeSlsLog } from '@agentsight/testkit';
+import { startFakeSls, type FakeSls, type FakeSlsAnswer, type FakeSlsLog } from '@agentsight/testkit';
 import type { SlsCompression, SlsLogConfig } from './config';
 import { ExportEngine } from './engine';
 import { ExportState } from './export-state';
@@ -149,7 +149,7 @@ describe('SLS logstore export (real Redis, PutLogs client, fake SLS)', () => {
 
   test('500, 403 WriteQuotaExceed and a slow answer in between: nothing lost, nothing duplicated, nothing acked early', async () => {
     const { inference, tool } = events('conv-sls-4');
-    const script = [{ status: 500, errorCode: 'InternalServerError' }, { status: 403, errorCode: 'WriteQuotaExceed' }, { status: 403, errorCode: 'ServerBusy' }, 'slow', { status: 503 }];
+    const script: Array<FakeSlsAnswer | 'slow'> = [{ status: 500, errorCode: 'InternalServerError' }, { status: 403, errorCode: 'WriteQuotaExceed' }, { status: 403, errorCode: 'ServerBusy' }, 'slow', { status: 503 }];
     fake.respond = async () => {
       const s = script.shift();
       if (s === 'slow') {
