@@ -8,6 +8,7 @@ import type { Direction, HttpEvent, RawSslRecord } from '@agentsight/contracts';
 import { decodeAll, DECOMPRESSION_FLOOR_BYTES, DecodeError, IncrementalDecoder, MAX_DECOMPRESSION_RATIO } from './content-coding';
 import { MAX_HEADER_FIELDS } from './http-head';
 import { HttpStreamParser } from './http-stream-parser';
+import { run } from './parser-run.test';
 import { CLIENT_PREFACE, encodeFrame, Flags, FrameType } from './h2/frames';
 import { HpackDecoder, HpackError, MAX_HPACK_TABLE_BYTES } from './h2/hpack';
 import type { DeadLetterDraft } from './types';
@@ -66,17 +67,6 @@ class Conn {
     for (let i = 0; i < bytes.length; i += 16384) out.push(this.rec(dir, bytes.subarray(i, i + 16384)));
     return out;
   }
-}
-
-function run(p: HttpStreamParser, recs: RawSslRecord[]): { events: HttpEvent[]; deadLetters: DeadLetterDraft[] } {
-  const events: HttpEvent[] = [];
-  const deadLetters: DeadLetterDraft[] = [];
-  for (const r of recs) {
-    const o = p.push(r);
-    events.push(...o.events);
-    deadLetters.push(...o.deadLetters);
-  }
-  return { events, deadLetters };
 }
 
 const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');

@@ -10,6 +10,7 @@ import * as zlib from 'node:zlib';
 import { connKey, type Direction, type HttpEvent, type RawSslRecord } from '@agentsight/contracts';
 import { createReplayHandler, fixtureBytes, loadFixture, type RecordedRequest } from '@agentsight/testkit';
 import { HttpStreamParser } from '../http-stream-parser';
+import { run } from '../parser-run.test';
 import type { DeadLetterDraft } from '../types';
 import { CLIENT_PREFACE, encodeFrame, Flags, FrameType } from './frames';
 import { huffmanEncode } from './huffman';
@@ -102,17 +103,6 @@ class Conn {
 }
 
 const recordsOf = (chunks: Chunk[], conn = new Conn()) => chunks.map((c) => conn.rec(c.dir, c.data));
-
-function run(p: HttpStreamParser, recs: RawSslRecord[]): { events: HttpEvent[]; deadLetters: DeadLetterDraft[] } {
-  const events: HttpEvent[] = [];
-  const deadLetters: DeadLetterDraft[] = [];
-  for (const r of recs) {
-    const o = p.push(r);
-    events.push(...o.events);
-    deadLetters.push(...o.deadLetters);
-  }
-  return { events, deadLetters };
-}
 
 const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
 /** Comparable view of an event (times excluded, ids included: they must not depend on how bytes were cut). */
