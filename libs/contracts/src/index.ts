@@ -14,3 +14,4 @@ export * from './redact';
 export * from './dashboard';
 export * from './agents';
 export * from './export';
+export * from './resource';

@@ -10,6 +10,7 @@
  * | probe            | `agentsight.raw.proc.<host>` (exec/exit/snapshot, file_open, net_connect, tls_notice) | `AGENTSIGHT_RAW` |
  * | probe            | `agentsight.raw.loss.<host>` (loss counters)   | `AGENTSIGHT_RAW`      |
  * | probe → parser   | `agentsight.raw.stdio.<host>.<partition>`      | `AGENTSIGHT_RAW`      |
+ * | sampler (CLI)    | `agentsight.raw.resource.<host>` (resource samples) | `AGENTSIGHT_RAW`  |
  * | parser → agg.    | `agentsight.http.<host>.<partition>`           | `AGENTSIGHT_HTTP`     |
  * | agg. → analyzer  | `agentsight.exchange.<host>`                   | `AGENTSIGHT_EXCHANGE` |
  * | analyzer → genai | `agentsight.llm.<host>`                        | `AGENTSIGHT_LLM`      |
@@ -35,6 +36,8 @@ export const Subjects = {
   rawSsl: (host: string, partition: number) => `agentsight.raw.ssl.${host}.${partition}`,
   rawProc: (host: string) => `agentsight.raw.proc.${host}`,
   rawLoss: (host: string) => `agentsight.raw.loss.${host}`,
+  /** Resource samples of traced trees (`RawResourceSample`, resource.ts). */
+  rawResource: (host: string) => `agentsight.raw.resource.${host}`,
   rawStdio: (host: string, partition: number) => `agentsight.raw.stdio.${host}.${partition}`,
   http: (host: string, partition: number) => `agentsight.http.${host}.${partition}`,
   exchange: (host: string) => `agentsight.exchange.${host}`,
