@@ -3,19 +3,14 @@
  * letter draft while the best-effort call is still returned.
  */
 import { DEAD_LETTER_SAMPLE_BYTES, deriveId, headerValue, type Exchange, type LlmCall } from '@agentsight/contracts';
+import type { LlmApiAdapter } from './api-adapter';
+import { adapterForPath, LLM_APIS } from './apis';
 import { auditForCall } from './audit';
-import { extractAnthropicMessages } from './anthropic-messages';
-import { bedrockErrorType, extractBedrockConverse, extractBedrockInvoke } from './bedrock';
-import { extractDashscope } from './dashscope';
 import { decodeEventStream, looksLikeEventStream } from './eventstream';
 import { emptyExtraction, type Extraction, type JsonEvent, type ResponseJson } from './extraction';
-import { extractGemini } from './gemini';
 import { decodeUtf8, looksLikeJson, looksLikeSse, obj, parseJson, parseSseText, salvageString, str, type JsonObject } from './json';
-import { extractOllama, isOllamaShape } from './ollama';
-import { extractOpenAiChat } from './openai-chat';
-import { extractOpenAiResponses } from './openai-responses';
-import { apiFromPath, isStreamingPath, modelFromPath, providerFor, stripPort, targetHost, targetPath } from './providers';
-import { type AnalyzeResult, type DeadLetterDraft, type LlmApi } from './types';
+import { isStreamingPath, modelFromPath, providerFor, stripPort, targetHost, targetPath } from './providers';
+import { type AnalyzeResult, type DeadLetterDraft } from './types';
 import { estimateUsage } from './usage-estimate';
 import { reasoningText, usageDetail } from './usage-detail';
 import { withReasoningInOutput } from './reasoning';
@@ -47,19 +42,6 @@ interface ParsedResponse {
   /** The body text (non-streamed), for salvage and shape sniffing. */
   text: string;
 }
-
-/** `LlmCall.operation` (OTel `gen_ai.operation.name`) of each API. */
-const OPERATIONS: Record<LlmApi, string> = {
-  'chat.completions': 'chat',
-  responses: 'chat',
-  messages: 'chat',
-  generate_content: 'generate_content',
-  converse: 'chat',
-  invoke_model: 'chat',
-  'ollama.chat': 'chat',
-  'ollama.generate': 'text_completion',
-  'dashscope.generation': 'chat',
-};
 
 const encoder = new TextEncoder();
 
@@ -115,17 +97,17 @@ function parseNdjson(text: string, failures: ParseFailure[]): JsonEvent[] {
  * Parses the response: AWS event-stream messages (Bedrock, by Content-Type or by a valid first prelude), NDJSON lines
  * (Ollama), SSE events (from the parser, or from an SSE-shaped body) or one JSON body.
  */
-function parseResponse(ex: Exchange, api: LlmApi | null, failures: ParseFailure[]): ParsedResponse {
+function parseResponse(ex: Exchange, api: LlmApiAdapter | undefined, failures: ParseFailure[]): ParsedResponse {
   const res = ex.response;
   if (!res) return { json: {}, sse: false, text: '' };
   let events = res.events ?? [];
   const contentType = headerValue(res.headers, 'content-type') ?? '';
   const body = res.body ?? new Uint8Array(0);
-  if (!events.length && body.length && (/amazon\.eventstream/i.test(contentType) || ((api === 'converse' || api === 'invoke_model') && looksLikeEventStream(body)))) {
+  if (!events.length && body.length && (/amazon\.eventstream/i.test(contentType) || (api?.framing === 'eventstream' && looksLikeEventStream(body)))) {
     return { json: { events: parseEventStream(body, failures) }, sse: true, text: '' };
   }
   const text = events.length ? '' : decodeUtf8(body);
-  const ndjson = /x-ndjson|jsonl/i.test(contentType) || ((api === 'ollama.chat' || api === 'ollama.generate') && /\}\s*\n\s*\{/.test(text));
+  const ndjson = /x-ndjson|jsonl/i.test(contentType) || (api?.framing === 'ndjson' && /\}\s*\n\s*\{/.test(text));
   if (!events.length && ndjson && text.trim() !== '') return { json: { events: parseNdjson(text, failures) }, sse: true, text };
   if (!events.length && looksLikeSse(text)) events = parseSseText(text);
   if (events.length || res.streaming) {
@@ -158,24 +140,12 @@ function firstDoc(res: ResponseJson): Record<string, unknown> | undefined {
   return undefined;
 }
 
-/** Recognises an API by response shape (for servers on unusual paths), or null. */
-function apiFromShape(res: ParsedResponse, rawText: string): LlmApi | null {
+/** Recognises an API by response shape (for servers on unusual paths): the first adapter matching, or undefined. */
+function apiFromShape(res: ParsedResponse, rawText: string): LlmApiAdapter | undefined {
   const d = firstDoc(res.json);
-  if (d) {
-    const object = str(d.object) ?? '';
-    if (object.startsWith('chat.completion') || (Array.isArray(d.choices) && (str(d.model) !== null || str(d.id) !== null) && object !== 'text_completion')) {
-      return 'chat.completions';
-    }
-    if (d.type === 'message_start' || (d.type === 'message' && Array.isArray(d.content))) return 'messages';
-    if (object === 'response' || (typeof d.type === 'string' && d.type.startsWith('response.') && obj(d.response))) return 'responses';
-    if (Array.isArray(d.candidates) && (str(d.modelVersion) !== null || obj(d.usageMetadata))) return 'generate_content';
-    return null;
-  }
   // Unparseable: sniff the text.
-  if (/"object"\s*:\s*"chat\.completion/.test(rawText)) return 'chat.completions';
-  if (/"type"\s*:\s*"message_start"/.test(rawText)) return 'messages';
-  if (/"object"\s*:\s*"response"/.test(rawText)) return 'responses';
-  return null;
+  if (!d) return LLM_APIS.find((a) => a.matchesResponseText?.(rawText));
+  return LLM_APIS.find((a) => a.matchesResponse?.(d));
 }
 
 /** One draft per reason (so `deriveId('dlq', stage, input_id, reason)` stays unique), in order of first failure. */
@@ -194,37 +164,6 @@ function deadLetters(ex: Exchange, failures: ParseFailure[]): DeadLetterDraft[] 
       sample: sample(first.text),
     };
   });
-}
-
-function extract(api: LlmApi, ex: Exchange, res: ResponseJson, reqJson: JsonObject | undefined, failures: ParseFailure[]): Extraction {
-  switch (api) {
-    case 'messages':
-      return extractAnthropicMessages(res);
-    case 'responses':
-      return extractOpenAiResponses(res);
-    case 'generate_content':
-      return extractGemini(res);
-    case 'converse':
-      return extractBedrockConverse(res);
-    case 'invoke_model': {
-      const r = extractBedrockInvoke(res, ex.response?.headers ?? []);
-      for (const e of r.failures) failures.push({ reason: 'json_parse_error', where: 'response.chunk.bytes', error: e, text: '' });
-      return r.x;
-    }
-    case 'ollama.chat':
-    case 'ollama.generate':
-      return extractOllama(res);
-    case 'dashscope.generation':
-      return extractDashscope(res, obj(reqJson?.parameters)?.incremental_output === true);
-    default:
-      return extractOpenAiChat(res);
-  }
-}
-
-/** True when a request body has the shape of an Ollama native call for `api` (model + messages | prompt). */
-function ollamaRequest(api: LlmApi, reqJson: JsonObject | undefined): boolean {
-  if (!reqJson || typeof reqJson.model !== 'string') return false;
-  return api === 'ollama.chat' ? Array.isArray(reqJson.messages) : typeof reqJson.prompt === 'string';
 }
 
 /**
@@ -284,29 +223,35 @@ function analyze(ex: Exchange, opts: AnalyzeOptions): AnalyzeResult {
   const req = ex.request;
   if (!req || req.method.toUpperCase() !== 'POST') return none;
   const path = targetPath(req.target);
-  const pathApi = apiFromPath(path);
+  const pathApi = adapterForPath(path);
   const reqText = decodeUtf8(req.body);
   const reqParsed = reqText.trim() === '' ? undefined : parseJson(reqText);
   const reqJson = reqParsed?.ok ? obj(reqParsed.value) : undefined;
-  const ollama = pathApi === 'ollama.chat' || pathApi === 'ollama.generate';
-  if (ollama && !ollamaRequest(pathApi, reqJson)) return none;
+  if (pathApi?.acceptsRequest && !pathApi.acceptsRequest(reqJson)) return none;
   if (!pathApi && !(reqJson && (Array.isArray(reqJson.messages) || reqJson.input !== undefined || Array.isArray(reqJson.contents)))) return none;
 
   const failures: ParseFailure[] = [];
   const parsed = parseResponse(ex, pathApi, failures);
-  // Ollama's generic paths: a 2xx answer must have Ollama's shape; an error status on an Ollama-shaped request is a failed call.
-  if (ollama && ex.response && ex.response.status < 400 && !isOllamaShape(parsed.json)) return none;
-  const api = pathApi ?? apiFromShape(parsed, parsed.text);
-  if (!api) return none;
+  // Generic paths (Ollama's): a 2xx answer must have the API's shape; an error status on a request of its shape is a failed call.
+  if (pathApi?.acceptsResponse && ex.response && ex.response.status < 400 && !pathApi.acceptsResponse(parsed.json)) return none;
+  const adapter = pathApi ?? apiFromShape(parsed, parsed.text);
+  if (!adapter) return none;
+  const api = adapter.api;
   if (reqParsed && !reqParsed.ok) failures.unshift({ reason: 'json_parse_error', where: 'request.body', error: reqParsed.error, text: reqText });
 
-  const x = ex.response ? extract(api, ex, parsed.json, reqJson, failures) : emptyExtraction();
+  const x = ex.response
+    ? adapter.extract(parsed.json, {
+        headers: ex.response.headers,
+        request: reqJson,
+        fail: (where, error) => failures.push({ reason: 'json_parse_error', where, error, text: '' }),
+      })
+    : emptyExtraction();
   if (!x.response_model && failures.some((f) => f.where === 'response.body')) x.response_model = salvageString(parsed.text, 'model');
   const status = ex.response?.status ?? null;
   let errorType = x.error_type;
   if (!ex.response) errorType = NO_RESPONSE_ERROR;
   else if (status !== null && status >= 400 && !errorType) {
-    errorType = (api === 'converse' || api === 'invoke_model' ? bedrockErrorType(ex.response.headers, parsed.json.body) : null) ?? String(status);
+    errorType = adapter.errorType?.(ex.response.headers, parsed.json.body) ?? String(status);
   }
 
   const server = stripPort(ex.server_address || targetHost(req.target));
@@ -328,7 +273,7 @@ function analyze(ex: Exchange, opts: AnalyzeOptions): AnalyzeResult {
     exchange_id: ex.id,
     provider,
     api,
-    operation: OPERATIONS[api],
+    operation: adapter.operation,
     streaming: Boolean(ex.response?.streaming) || parsed.sse || isStreamingPath(path),
     request_model: requestModel,
     response_model: x.response_model,

@@ -7,7 +7,9 @@
  */
 import type { ToolCall, Usage } from '@agentsight/contracts';
 import { arr, num, obj, str, type JsonObject } from './json';
+import { defineApi, pushText } from './api-adapter';
 import { emptyExtraction, type Extraction, type ResponseJson } from './extraction';
+import { messagesHistory } from './history';
 
 /** Content block types whose `input` is a tool call requested by the model. */
 const TOOL_BLOCKS = new Set(['tool_use', 'server_tool_use', 'mcp_tool_use']);
@@ -159,3 +161,32 @@ function extractStream(events: Array<{ event: string; json: unknown }>): Extract
     .map((b): ToolCall => ({ id: b.id, name: b.name ?? '', arguments: toolArguments(b) }));
   return x;
 }
+
+/** Reasoning text of an Anthropic document: stream `thinking_delta`s and thinking `content_block_start`s, body thinking blocks. */
+function anthropicReasoning(d: JsonObject, out: string[]): void {
+  const delta = obj(d.delta);
+  if (delta?.type === 'thinking_delta') pushText(out, delta.thinking);
+  const block = obj(d.content_block);
+  if (block?.type === 'thinking') pushText(out, block.thinking);
+  for (const c of arr(d.content)) {
+    const o = obj(c);
+    if (o?.type === 'thinking') pushText(out, o.thinking);
+  }
+}
+
+/**
+ * Anthropic Messages: `…/v1/messages` (also DeepSeek's `/anthropic/v1/messages`; not OpenAI Assistants'
+ * `/threads/<id>/messages`, not `/v1/messages/count_tokens` or `/v1/messages/batches`); off-path, a `message` /
+ * `message_start` document.
+ */
+export const anthropicMessagesApi = defineApi({
+  api: 'messages',
+  provider: 'anthropic',
+  operation: 'chat',
+  matchesPath: (p) => /(^|\/)v1\/messages$/.test(p),
+  matchesResponse: (d) => d.type === 'message_start' || (d.type === 'message' && Array.isArray(d.content)),
+  matchesResponseText: (t) => /"type"\s*:\s*"message_start"/.test(t),
+  extract: (res) => extractAnthropicMessages(res),
+  history: messagesHistory,
+  reasoning: anthropicReasoning,
+});

@@ -12,8 +12,10 @@
  */
 import { headerValue, type HeaderList, type ToolCall, type Usage } from '@agentsight/contracts';
 import { extractAnthropicMessages } from './anthropic-messages';
+import { decodeSegment, defineApi, pushText } from './api-adapter';
 import { emptyExtraction, type Extraction, type JsonEvent, type ResponseJson } from './extraction';
 import { arr, num, obj, parseJson, str, type JsonObject } from './json';
+import { messagesHistory } from './history';
 import { extractOpenAiChat } from './openai-chat';
 
 /**
@@ -228,3 +230,52 @@ export function extractBedrockInvoke(res: ResponseJson, headers: HeaderList): { 
   if (exc) x.error_type = exc;
   return { x, failures };
 }
+
+/** The model id or ARN of a Bedrock runtime path `/model/<id>/converse…|invoke…`, URL-decoded, or null. */
+function bedrockModelFromPath(path: string): string | null {
+  const m = /(?:^|\/)model\/([^/]+)\/(?:converse|invoke)/.exec(path);
+  return m ? decodeSegment(m[1]) : null;
+}
+
+/**
+ * Bedrock Converse / ConverseStream: `/model/<id>/converse[-stream]`, the stream an AWS event-stream body; the model
+ * from the path (e.g. `us.anthropic.claude-3-7-sonnet-20250219-v1:0`, or an inference-profile ARN).
+ */
+export const bedrockConverseApi = defineApi({
+  api: 'converse',
+  provider: 'aws.bedrock',
+  operation: 'chat',
+  matchesPath: (p) => /(^|\/)model\/[^/]+\/converse(-stream)?$/.test(p),
+  framing: 'eventstream',
+  modelFromPath: bedrockModelFromPath,
+  streamingPath: (p) => /\/converse-stream$/.test(p),
+  extract: (res) => extractBedrockConverse(res),
+  errorType: bedrockErrorType,
+  history: messagesHistory,
+  reasoning: (d, out) => {
+    for (const c of arr(obj(obj(d.output)?.message)?.content)) pushText(out, obj(obj(obj(c)?.reasoningContent)?.reasoningText)?.text);
+    pushText(out, obj(obj(d.delta)?.reasoningContent)?.text);
+  },
+});
+
+/**
+ * Bedrock InvokeModel / InvokeModelWithResponseStream: `/model/<id>/invoke[-with-response-stream]`, the body (or the
+ * stream's chunks) in the model's native format (Anthropic Messages, Chat Completions, Titan, Llama, Mistral).
+ */
+export const bedrockInvokeApi = defineApi({
+  api: 'invoke_model',
+  provider: 'aws.bedrock',
+  operation: 'chat',
+  matchesPath: (p) => /(^|\/)model\/[^/]+\/invoke(-with-response-stream)?$/.test(p),
+  framing: 'eventstream',
+  modelFromPath: bedrockModelFromPath,
+  streamingPath: (p) => /\/invoke-with-response-stream$/.test(p),
+  extract: (res, ctx) => {
+    const r = extractBedrockInvoke(res, ctx.headers);
+    for (const e of r.failures) ctx.fail('response.chunk.bytes', e);
+    return r.x;
+  },
+  errorType: bedrockErrorType,
+  history: messagesHistory,
+  // No reasoning reader of its own: the native bodies are Anthropic's and Chat Completions' shapes, read by theirs.
+});

@@ -3,7 +3,7 @@
  */
 import { deriveId, KNOWN_AGENTS, type Exchange, type KnownAgentKey, type ProcessInfo } from '@agentsight/contracts';
 import { obj, parseJson, str, type JsonObject } from './json';
-import type { LlmApi } from './types';
+import { apiAdapter } from './apis';
 
 /** Where a call's conversation id came from (see {@link conversationOf}). */
 export interface ConversationRef {
@@ -49,19 +49,18 @@ export function processConversationId(ex: Pick<Exchange, 'conn' | 'process'>): s
 
 /**
  * The conversation of a call, first match wins:
- * 1. OpenAI Responses `conversation` (a string, or `{id}`);
+ * 1. the API's own conversation field (adapter `conversation`: OpenAI Responses `conversation`, a string or `{id}`);
  * 2. Anthropic `metadata.user_id` carrying `session_<id>` (Claude Code) or a JSON `session_id`;
  * 3. any `conversation_id` / `session_id` (also camelCase) field at the top level or in `metadata`;
- * 4. the per-process default ({@link processConversationId}), with a Responses `previous_response_id` handed to the
- *    service for chain resolution.
+ * 4. the per-process default ({@link processConversationId}), with the previous response the request continues
+ *    (adapter `previousResponseId`: Responses `previous_response_id`) handed to the service for chain resolution.
  */
-export function conversationOf(api: LlmApi, ex: Pick<Exchange, 'conn' | 'process'>, req: JsonObject | undefined): ConversationRef {
+export function conversationOf(api: string, ex: Pick<Exchange, 'conn' | 'process'>, req: JsonObject | undefined): ConversationRef {
   const provider = (id: string): ConversationRef => ({ id, source: 'provider', previous_response_id: null });
+  const adapter = apiAdapter(api);
   if (req) {
-    if (api === 'responses') {
-      const c = typeof req.conversation === 'string' ? req.conversation : str(obj(req.conversation)?.id);
-      if (c) return provider(c);
-    }
+    const c = adapter?.conversation?.(req);
+    if (c) return provider(c);
     const userId = str(obj(req.metadata)?.user_id);
     if (userId) {
       const s = anthropicSession(userId);
@@ -70,7 +69,7 @@ export function conversationOf(api: LlmApi, ex: Pick<Exchange, 'conn' | 'process
     const e = explicitId(req);
     if (e) return provider(e);
   }
-  const prev = api === 'responses' ? str(req?.previous_response_id) : null;
+  const prev = adapter?.previousResponseId?.(req) ?? null;
   return { id: processConversationId(ex), source: 'process', previous_response_id: prev };
 }
 

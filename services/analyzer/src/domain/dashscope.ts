@@ -8,7 +8,9 @@
  * semconv v1.41: `input_tokens` includes `prompt_tokens_details.cached_tokens` (OpenAI-style), so it maps unchanged.
  */
 import type { ToolCall, Usage } from '@agentsight/contracts';
+import { defineApi } from './api-adapter';
 import { emptyExtraction, type Extraction, type ResponseJson } from './extraction';
+import { messagesHistory } from './history';
 import { arr, num, obj, str, type JsonObject } from './json';
 
 /**
@@ -80,3 +82,16 @@ export function extractDashscope(res: ResponseJson, incremental: boolean): Extra
   x.tool_calls = [...tools.entries()].sort((a, b) => a[0] - b[0]).map(([, t]) => t);
   return x;
 }
+
+/**
+ * DashScope native text generation: `/api/v1/services/aigc/(text|multimodal)-generation/generation` (history in
+ * `input.messages` or a prompt in `input.prompt`; deltas when `parameters.incremental_output` is true).
+ */
+export const dashscopeApi = defineApi({
+  api: 'dashscope.generation',
+  provider: 'alibaba.dashscope',
+  operation: 'chat',
+  matchesPath: (p) => /\/api\/v1\/services\/aigc\/(text|multimodal)-generation\/generation$/.test(p),
+  extract: (res, ctx) => extractDashscope(res, obj(ctx.request?.parameters)?.incremental_output === true),
+  history: messagesHistory,
+});

@@ -8,9 +8,12 @@
  * `cachedContentTokenCount`, so it maps to `gen_ai.usage.input_tokens` unchanged; `candidatesTokenCount` excludes
  * `thoughtsTokenCount`: `analyzeExchange` adds the thoughts to the output count (`reasoning.ts`), as semconv asks.
  */
-import type { ToolCall, Usage } from '@agentsight/contracts';
+import type { GenAiPart, ToolCall, Usage } from '@agentsight/contracts';
+import { decodeSegment, defineApi, pushText } from './api-adapter';
 import { arr, num, obj, str, type JsonObject } from './json';
 import { emptyExtraction, type Extraction, type ResponseJson } from './extraction';
+import { mediaPart, role, text } from './history';
+import type { NormMessage } from './messages';
 
 /**
  * Maps a Gemini `usageMetadata` to OTel meanings (token counts): input = `promptTokenCount` (includes cached),
@@ -183,3 +186,67 @@ export function extractGemini(res: ResponseJson): Extraction {
   x.raw_usage = usage ?? null;
   return x;
 }
+
+/** Gemini `contents` → messages (`model` → assistant; `functionResponse` parts keep their name in `_name`). */
+function geminiContents(contents: unknown[]): NormMessage[] {
+  const out: NormMessage[] = [];
+  contents.forEach((raw, index) => {
+    const c = obj(raw);
+    if (!c) return;
+    out.push({ role: role(c.role), parts: geminiParts(arr(c.parts)), index });
+  });
+  return out;
+}
+
+/** Gemini `parts` → semconv parts (`functionCall`, `functionResponse` with `_name`, `thought` text as reasoning, media). */
+export function geminiParts(parts: unknown[]): GenAiPart[] {
+  const out: GenAiPart[] = [];
+  for (const raw of parts) {
+    const p = obj(raw);
+    if (!p) continue;
+    const fc = obj(p.functionCall);
+    const fr = obj(p.functionResponse);
+    if (fc) out.push({ type: 'tool_call', id: str(fc.id), name: str(fc.name) ?? '', arguments: fc.args ?? {} });
+    else if (fr) out.push({ type: 'tool_call_response', id: str(fr.id), response: fr.response ?? null, _name: str(fr.name) ?? '' });
+    else if (typeof p.text === 'string') out.push(p.thought === true ? { type: 'reasoning', content: p.text } : text(p.text));
+    else {
+      const m = mediaPart(p);
+      if (m) out.push(m);
+    }
+  }
+  return out;
+}
+
+
+/**
+ * Gemini `generateContent` / `streamGenerateContent`: `…:generateContent`, `…:streamGenerateContent` (Gemini API
+ * `/v1beta/models/<m>:…`, Vertex AI `/v1/projects/<p>/locations/<l>/publishers/google/models/<m>:…`, Code Assist
+ * `/v1internal:…`); off-path, a `candidates` document with `modelVersion` or `usageMetadata`. The model may come from
+ * the path (`models/<m>:…`, also `tunedModels/<m>`); `candidatesTokenCount` leaves thoughts out (`reasoning.ts`);
+ * function calls are keyed by turn (`tools.ts`).
+ */
+export const geminiApi = defineApi({
+  api: 'generate_content',
+  provider: 'gcp.gemini',
+  operation: 'generate_content',
+  matchesPath: (p) => /:(stream)?[gG]enerate[cC]ontent$/.test(p),
+  matchesResponse: (d) => Array.isArray(d.candidates) && (str(d.modelVersion) !== null || obj(d.usageMetadata) !== undefined),
+  modelFromPath: (p) => {
+    const m = /(?:^|\/)(?:models|tunedModels)\/([^/:]+):[A-Za-z]+$/.exec(p);
+    return m ? decodeSegment(m[1]) : null;
+  },
+  streamingPath: (p) => /:stream[gG]enerate[cC]ontent$/.test(p),
+  extract: (res) => extractGemini(res),
+  history: (req) => {
+    const list = arr(req.contents);
+    return { list, messages: geminiContents(list) };
+  },
+  reasoning: (d, out) => {
+    for (const p of arr(obj(obj(arr(d.candidates)[0])?.content)?.parts)) {
+      const o = obj(p);
+      if (o?.thought === true) pushText(out, o.text);
+    }
+  },
+  reasoningApart: true,
+  toolKeysByTurn: true,
+});

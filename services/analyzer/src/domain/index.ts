@@ -3,6 +3,8 @@
  * no NATS; the service layer publishes the results.
  */
 export { analyzeExchange, NO_RESPONSE_ERROR } from './analyze';
+export { defineApi, type ExtractContext, type History, type LlmApiAdapter } from './api-adapter';
+export { apiAdapter, LLM_APIS } from './apis';
 export { auditForCall, auditForProc, llmSummary, procSummary } from './audit';
 export { anthropicUsage, extractAnthropicMessages } from './anthropic-messages';
 export { extractOpenAiChat, openAiUsage } from './openai-chat';

@@ -7,7 +7,9 @@
  * (https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/): input = `prompt_eval_count`, output = `eval_count`.
  */
 import type { Usage } from '@agentsight/contracts';
+import { defineApi } from './api-adapter';
 import { emptyExtraction, type Extraction, type ResponseJson } from './extraction';
+import { messagesHistory } from './history';
 import { arr, num, obj, str, type JsonObject } from './json';
 
 /** Usage fields of a final Ollama chunk kept as `raw_usage` (counts in tokens, durations in ns as Ollama reports them). */
@@ -74,3 +76,32 @@ export function extractOllama(res: ResponseJson): Extraction {
   }
   return x;
 }
+
+/**
+ * Ollama's native chat: `POST /api/chat`. The path is generic, so a call also needs Ollama's request shape (a string
+ * `model` and a `messages` list) and, when it succeeded, Ollama's response shape ({@link isOllamaShape}).
+ */
+export const ollamaChatApi = defineApi({
+  api: 'ollama.chat',
+  provider: 'ollama',
+  operation: 'chat',
+  matchesPath: (p) => /^\/api\/chat$/.test(p),
+  acceptsRequest: (req) => typeof req?.model === 'string' && Array.isArray(req.messages),
+  acceptsResponse: isOllamaShape,
+  framing: 'ndjson',
+  extract: (res) => extractOllama(res),
+  history: messagesHistory,
+});
+
+/** Ollama's native completion: `POST /api/generate` (a string `model` and `prompt`), as {@link ollamaChatApi}. */
+export const ollamaGenerateApi = defineApi({
+  api: 'ollama.generate',
+  provider: 'ollama',
+  operation: 'text_completion',
+  matchesPath: (p) => /^\/api\/generate$/.test(p),
+  acceptsRequest: (req) => typeof req?.model === 'string' && typeof req.prompt === 'string',
+  acceptsResponse: isOllamaShape,
+  framing: 'ndjson',
+  extract: (res) => extractOllama(res),
+  history: messagesHistory,
+});

@@ -8,7 +8,9 @@
  */
 import type { ToolCall, Usage } from '@agentsight/contracts';
 import { arr, num, obj, str, type JsonObject } from './json';
+import { defineApi, pushText } from './api-adapter';
 import { emptyExtraction, type Extraction, type ResponseJson } from './extraction';
+import { messagesHistory } from './history';
 
 /**
  * Maps an OpenAI-style usage object to OTel meanings (token counts):
@@ -164,3 +166,32 @@ function extractStream(chunks: unknown[], x: Extraction): Extraction {
     .map((t): ToolCall => ({ id: t.id, name: t.name ?? '', arguments: t.args }));
   return x;
 }
+
+/** Reasoning text of a Chat Completions document (DeepSeek, xAI, Groq, Qwen, Ollama): choice 0's `reasoning_content` / `reasoning`. */
+function chatReasoning(d: JsonObject, out: string[]): void {
+  const choice = obj(arr(d.choices)[0]);
+  for (const m of [obj(choice?.delta), obj(choice?.message)]) {
+    pushText(out, m?.reasoning_content);
+    pushText(out, m?.reasoning);
+  }
+}
+
+/**
+ * OpenAI Chat Completions and compatibles: `…/chat/completions` (OpenAI, Azure `/openai/deployments/<d>/chat/completions`,
+ * DeepSeek `/chat/completions`, Groq `/openai/v1/chat/completions`, DashScope `/compatible-mode/v1/chat/completions`, …);
+ * off-path, a `chat.completion[.chunk]` document.
+ */
+export const openAiChatApi = defineApi({
+  api: 'chat.completions',
+  provider: 'openai',
+  operation: 'chat',
+  matchesPath: (p) => /\/chat\/completions$/.test(p),
+  matchesResponse: (d) => {
+    const object = str(d.object) ?? '';
+    return object.startsWith('chat.completion') || (Array.isArray(d.choices) && (str(d.model) !== null || str(d.id) !== null) && object !== 'text_completion');
+  },
+  matchesResponseText: (t) => /"object"\s*:\s*"chat\.completion/.test(t),
+  extract: (res) => extractOpenAiChat(res),
+  history: messagesHistory,
+  reasoning: chatReasoning,
+});

@@ -9,7 +9,10 @@
  */
 import type { ToolCall, Usage } from '@agentsight/contracts';
 import { arr, num, obj, str, type JsonObject } from './json';
+import { defineApi, pushText } from './api-adapter';
 import { emptyExtraction, type Extraction, type JsonEvent, type ResponseJson } from './extraction';
+import { anyValue, contentParts, resultText, role, text } from './history';
+import type { NormMessage } from './messages';
 import { openAiErrorType } from './openai-chat';
 
 /** Terminal stream events: their `response` carries the final id, model, status, usage and output. */
@@ -197,3 +200,63 @@ function extractStream(events: JsonEvent[], x: Extraction): Extraction {
   x.output_text = sawDelta ? deltaText : itemsText(final);
   return x;
 }
+
+/** Item types of the Responses API that are tool calls made by the model, and the field holding their payload. */
+const CALL_ITEMS: Record<string, string> = { function_call: 'arguments', custom_tool_call: 'input', mcp_call: 'arguments', ...PAYLOAD_ITEMS };
+
+/** OpenAI Responses `input` (text or items) → messages. */
+function responsesInput(input: unknown): NormMessage[] {
+  if (typeof input === 'string') return input === '' ? [] : [{ role: 'user', parts: [text(input)], index: 0 }];
+  const out: NormMessage[] = [];
+  arr(input).forEach((raw, index) => {
+    if (typeof raw === 'string') {
+      out.push({ role: 'user', parts: [text(raw)], index });
+      return;
+    }
+    const it = obj(raw);
+    if (!it) return;
+    const type = str(it.type) ?? 'message';
+    if (type === 'message' || (it.role !== undefined && it.type === undefined)) {
+      out.push({ role: role(it.role), parts: contentParts(it.content), index });
+      return;
+    }
+    if (type === 'reasoning') {
+      const summary = arr(it.summary).map((s) => str(obj(s)?.text)).filter((s): s is string => s !== null);
+      if (summary.length) out.push({ role: 'assistant', parts: summary.map((s) => ({ type: 'reasoning', content: s })), index });
+      return;
+    }
+    const field = CALL_ITEMS[type];
+    if (field) {
+      const name = type === 'function_call' || type === 'custom_tool_call' || type === 'mcp_call' ? (str(it.name) ?? type) : type;
+      out.push({ role: 'assistant', parts: [{ type: 'tool_call', id: str(it.call_id) ?? str(it.id), name, arguments: anyValue(it[field]) ?? {} }], index });
+      return;
+    }
+    if (type.endsWith('_output')) {
+      out.push({ role: 'tool', parts: [{ type: 'tool_call_response', id: str(it.call_id) ?? str(it.id), response: resultText(it.output) }], index });
+    }
+  });
+  return out;
+}
+
+
+/**
+ * OpenAI Responses: `…/v1/responses`, Azure `/openai/responses` (not `/v1/responses/<id>/cancel`, not
+ * `/v1/responses/input_tokens`); off-path, a `response` document or a `response.*` event carrying one. History =
+ * `input` (text or items); the conversation is `conversation` (a string or `{id}`), else a `previous_response_id`
+ * chain.
+ */
+export const openAiResponsesApi = defineApi({
+  api: 'responses',
+  provider: 'openai',
+  operation: 'chat',
+  matchesPath: (p) => /(^|\/)(v1|openai)\/responses$/.test(p),
+  matchesResponse: (d) => str(d.object) === 'response' || (typeof d.type === 'string' && d.type.startsWith('response.') && obj(d.response) !== undefined),
+  matchesResponseText: (t) => /"object"\s*:\s*"response"/.test(t),
+  extract: (res) => extractOpenAiResponses(res),
+  history: (req) => ({ list: Array.isArray(req.input) ? req.input : [], messages: responsesInput(req.input) }),
+  reasoning: (d, out) => {
+    if (d.type === 'response.reasoning_summary_text.delta' || d.type === 'response.reasoning_text.delta') pushText(out, d.delta);
+  },
+  conversation: (req) => (typeof req.conversation === 'string' ? req.conversation : str(obj(req.conversation)?.id)),
+  previousResponseId: (req) => str(req?.previous_response_id),
+});

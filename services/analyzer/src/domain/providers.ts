@@ -3,6 +3,7 @@
  * https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/#gen-ai-provider-name); `alibaba.dashscope`
  * is not a well-known value (the attribute is an open enum).
  */
+import { adapterForPath, apiAdapter, LLM_APIS } from './apis';
 import type { LlmApi } from './types';
 
 /** Host suffix → provider, first match wins. Hosts are compared lower-case, without port. */
@@ -27,6 +28,12 @@ const HOST_PROVIDERS: ReadonlyArray<readonly [RegExp, string]> = [
   [/(^|\.)openai\.com$/, 'openai'],
 ];
 
+/**
+ * Providers whose output count leaves reasoning tokens out on every API they serve (xAI `api.x.ai`: `completion_tokens`
+ * and `output_tokens` exclude `reasoning_tokens`); see `reasoning.ts`.
+ */
+export const REASONING_APART_PROVIDERS: ReadonlySet<string> = new Set(['x_ai']);
+
 /** `host[:port]` or `[v6]:port` → host, lower-case. */
 export function stripPort(hostport: string): string {
   const h = hostport.trim().toLowerCase();
@@ -38,30 +45,17 @@ export function stripPort(hostport: string): string {
   return colon >= 0 && h.indexOf(':', colon + 1) < 0 ? h.slice(0, colon) : h;
 }
 
-/** Provider of an API when the host names none (a self-hosted or proxied server): the API's own vendor. */
-const API_PROVIDERS: Record<LlmApi, string> = {
-  'chat.completions': 'openai',
-  responses: 'openai',
-  messages: 'anthropic',
-  generate_content: 'gcp.gemini',
-  converse: 'aws.bedrock',
-  invoke_model: 'aws.bedrock',
-  'ollama.chat': 'ollama',
-  'ollama.generate': 'ollama',
-  'dashscope.generation': 'alibaba.dashscope',
-};
-
 /**
  * The `gen_ai.provider.name` for a server host and API: from the host when known (Azure OpenAI → `azure.ai.openai`,
  * xAI → `x_ai`, Gemini API → `gcp.gemini`, Vertex AI → `gcp.vertex_ai`, Bedrock → `aws.bedrock`, …), else the API's
- * own provider (`openai` for Chat Completions and Responses, `anthropic` for Messages, `gcp.gemini` for
- * generateContent, `aws.bedrock` for Converse/InvokeModel, `ollama` for Ollama's native API; `ollama` is not a
- * well-known semconv value, the attribute is an open enum).
+ * own provider (`LlmApiAdapter.provider`: `openai` for Chat Completions and Responses, `anthropic` for Messages,
+ * `gcp.gemini` for generateContent, `aws.bedrock` for Converse/InvokeModel, `ollama` for Ollama's native API; `ollama`
+ * is not a well-known semconv value, the attribute is an open enum), `openai` for an unknown API.
  */
-export function providerFor(host: string, api: LlmApi): string {
+export function providerFor(host: string, api: string): string {
   const h = stripPort(host);
   for (const [re, name] of HOST_PROVIDERS) if (re.test(h)) return name;
-  return API_PROVIDERS[api] ?? 'openai';
+  return apiAdapter(api)?.provider ?? 'openai';
 }
 
 /** Path of a request-target (origin-form `/p?q` or absolute-form `https://h/p?q`), without query or fragment. */
@@ -80,48 +74,29 @@ export function targetHost(target: string): string {
 }
 
 /**
- * The LLM API a request path names, or null:
- * - `…/chat/completions` → Chat Completions (OpenAI, Azure `/openai/deployments/<d>/chat/completions`, DeepSeek
- *   `/chat/completions`, Groq `/openai/v1/chat/completions`, DashScope `/compatible-mode/v1/chat/completions`, …);
- * - `…/v1/messages` → Anthropic Messages (also DeepSeek's `/anthropic/v1/messages`; not OpenAI Assistants'
- *   `/threads/<id>/messages`, not `/v1/messages/count_tokens` or `/v1/messages/batches`);
- * - `…/v1/responses`, Azure `/openai/responses` → OpenAI Responses (not `/v1/responses/<id>/cancel`,
- *   not `/v1/responses/input_tokens`);
- * - `…:generateContent`, `…:streamGenerateContent` → Gemini (Gemini API `/v1beta/models/<m>:…`, Vertex AI
- *   `/v1/projects/<p>/locations/<l>/publishers/google/models/<m>:…`, Code Assist `/v1internal:…`);
- * - `/model/<id>/converse[-stream]` → Bedrock Converse; `/model/<id>/invoke[-with-response-stream]` → Bedrock InvokeModel;
- * - `/api/chat`, `/api/generate` → Ollama (generic paths: {@link analyzeExchange} also requires Ollama's body shapes);
- * - `/api/v1/services/aigc/(text|multimodal)-generation/generation` → DashScope native.
+ * The LLM API a request path names, or null: the first adapter of `LLM_APIS` (`apis.ts`) whose `matchesPath` holds
+ * (each adapter's doc lists its paths: `…/chat/completions`, `…/v1/messages`, `…/v1/responses`, `…:generateContent`,
+ * `/model/<id>/converse`, `/api/chat`, …). Generic paths (Ollama's) also need the adapter's request and response shapes,
+ * see {@link analyzeExchange}.
  */
 export function apiFromPath(path: string): LlmApi | null {
-  const p = path.replace(/\/+$/, '');
-  if (/\/chat\/completions$/.test(p)) return 'chat.completions';
-  if (/(^|\/)v1\/messages$/.test(p)) return 'messages';
-  if (/(^|\/)(v1|openai)\/responses$/.test(p)) return 'responses';
-  if (/:(stream)?[gG]enerate[cC]ontent$/.test(p)) return 'generate_content';
-  if (/(^|\/)model\/[^/]+\/converse(-stream)?$/.test(p)) return 'converse';
-  if (/(^|\/)model\/[^/]+\/invoke(-with-response-stream)?$/.test(p)) return 'invoke_model';
-  if (/^\/api\/chat$/.test(p)) return 'ollama.chat';
-  if (/^\/api\/generate$/.test(p)) return 'ollama.generate';
-  if (/\/api\/v1\/services\/aigc\/(text|multimodal)-generation\/generation$/.test(p)) return 'dashscope.generation';
-  return null;
+  return (adapterForPath(path)?.api as LlmApi | undefined) ?? null;
 }
 
 /**
- * The model a request path names, URL-decoded, or null: Gemini/Vertex `…/models/<model>:generateContent` (also
+ * The model a request path names (the first adapter's `modelFromPath`), URL-decoded, or null: Gemini/Vertex `…/models/<model>:generateContent` (also
  * `tunedModels/<m>`), Bedrock `/model/<modelId or ARN>/converse…|invoke…` (e.g. `us.anthropic.claude-3-7-sonnet-20250219-v1:0`).
  */
 export function modelFromPath(path: string): string | null {
-  const m = /(?:^|\/)(?:models|tunedModels)\/([^/:]+):[A-Za-z]+$/.exec(path) ?? /(?:^|\/)model\/([^/]+)\/(?:converse|invoke)/.exec(path);
-  if (!m) return null;
-  try {
-    return decodeURIComponent(m[1]) || null;
-  } catch {
-    return m[1];
+  for (const a of LLM_APIS) {
+    const m = a.modelFromPath?.(path);
+    if (m != null) return m;
   }
+  return null;
 }
 
-/** True for a Gemini streaming method (`:streamGenerateContent`) or a Bedrock streaming operation path. */
+/** True for a path some adapter names a streaming method: Gemini `:streamGenerateContent`, Bedrock `converse-stream`, `invoke-with-response-stream`. */
 export function isStreamingPath(path: string): boolean {
-  return /:stream[gG]enerate[cC]ontent$|\/converse-stream$|\/invoke-with-response-stream$/.test(path.replace(/\/+$/, ''));
+  const p = path.replace(/\/+$/, '');
+  return LLM_APIS.some((a) => a.streamingPath?.(p) === true);
 }

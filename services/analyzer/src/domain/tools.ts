@@ -17,6 +17,7 @@
  * message): earlier results are repeated history, already seen with the request that first carried them.
  */
 import { deriveId, redactText, type AuditRecord, type GenAiPart, type LlmCall, type ToolUse } from '@agentsight/contracts';
+import { apiAdapter } from './apis';
 import type { NormalizedRequest } from './messages';
 
 /** The agent whose LLM call saw a half: `gen_ai.conversation.id`, `gen_ai.agent.name` (null = unknown), process. */
@@ -69,9 +70,9 @@ function toolType(t: { id: string | null; name: string }): string {
   return 'function';
 }
 
-/** Whether the call keys of an API are always turn keys, ids or not (Gemini `generateContent`, see the module doc). */
+/** Whether the call keys of an API are always turn keys, ids or not (the adapter's `toolKeysByTurn`: Gemini `generateContent`, see the module doc). */
 export function keysByTurn(api: string): boolean {
-  return api === 'generate_content';
+  return apiAdapter(api)?.toolKeysByTurn === true;
 }
 
 /** Key of the k-th call named `name` in the model turn at history position `turn` (providers without call ids). */

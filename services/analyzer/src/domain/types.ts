@@ -4,6 +4,7 @@
  * {@link DeadLetterDraft}, a `DeadLetter` on `agentsight.dlq.analyzer.<host>`.
  */
 import type { AuditRecord, DeadLetter, LlmCall } from '@agentsight/contracts';
+import type { LLM_APIS } from './apis';
 import type { ConversationRef } from './conversation';
 import type { NormalizedRequest } from './messages';
 
@@ -53,13 +54,4 @@ export interface AnalyzeResult {
  * Converse/ConverseStream and InvokeModel[WithResponseStream], Ollama's native `/api/chat` and `/api/generate`, and
  * DashScope's native text generation. Streaming or not is `LlmCall.streaming`, not part of the API name.
  */
-export type LlmApi =
-  | 'chat.completions'
-  | 'responses'
-  | 'messages'
-  | 'generate_content'
-  | 'converse'
-  | 'invoke_model'
-  | 'ollama.chat'
-  | 'ollama.generate'
-  | 'dashscope.generation';
+export type LlmApi = (typeof LLM_APIS)[number]['api'];

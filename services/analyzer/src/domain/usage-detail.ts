@@ -6,9 +6,9 @@
  */
 import type { ToolCall, Usage, UsageDetail } from '@agentsight/contracts';
 import { countWith, templateOverhead, tokenizerFor } from '@agentsight/tokens';
+import { LLM_APIS } from './apis';
 import type { ResponseJson } from './extraction';
-import { arr, obj, type JsonObject } from './json';
-import type { LlmApi } from './types';
+import { obj, type JsonObject } from './json';
 import { promptByRole } from './usage-estimate';
 
 /** Input roles of {@link UsageDetail}. */
@@ -47,56 +47,27 @@ export function scaleShares(weights: number[], total: number): number[] | null {
   return out;
 }
 
-function pushText(out: string[], v: unknown): void {
-  if (typeof v === 'string' && v !== '') out.push(v);
-}
-
-/** Reasoning text in one response document or stream event, in every API shape. */
-function reasoningOf(doc: unknown, out: string[]): void {
-  const d = obj(doc);
-  if (!d) return;
-  // Anthropic stream: thinking_delta; content_block_start of a thinking block.
-  const delta = obj(d.delta);
-  if (delta?.type === 'thinking_delta') pushText(out, delta.thinking);
-  const block = obj(d.content_block);
-  if (block?.type === 'thinking') pushText(out, block.thinking);
-  // Anthropic body: thinking blocks; Bedrock Converse body / stream: reasoningContent.
-  for (const c of [...arr(d.content), ...arr(obj(obj(d.output)?.message)?.content)]) {
-    const o = obj(c);
-    if (o?.type === 'thinking') pushText(out, o.thinking);
-    pushText(out, obj(obj(o?.reasoningContent)?.reasoningText)?.text);
-  }
-  pushText(out, obj(delta?.reasoningContent)?.text);
-  // Chat Completions (DeepSeek, xAI, Groq, Qwen, Ollama): reasoning_content / reasoning of choice 0.
-  const choice = obj(arr(d.choices)[0]);
-  for (const m of [obj(choice?.delta), obj(choice?.message)]) {
-    pushText(out, m?.reasoning_content);
-    pushText(out, m?.reasoning);
-  }
-  // Gemini: parts marked thought.
-  for (const p of arr(obj(obj(arr(d.candidates)[0])?.content)?.parts)) {
-    const o = obj(p);
-    if (o?.thought === true) pushText(out, o.text);
-  }
-  // OpenAI Responses: reasoning summary deltas.
-  if (d.type === 'response.reasoning_summary_text.delta' || d.type === 'response.reasoning_text.delta') pushText(out, d.delta);
-}
-
 /**
  * The reasoning/thinking text visible in a response (Anthropic thinking blocks, Chat `reasoning_content`, Gemini
- * `thought` parts, Bedrock `reasoningContent`, Responses reasoning summaries), concatenated; '' when none.
+ * `thought` parts, Bedrock `reasoningContent`, Responses reasoning summaries), concatenated; '' when none. Every
+ * adapter's `reasoning` reader (`LLM_APIS` order) reads every document, whatever the call's API: a document is read in
+ * every shape the analyzer knows.
  */
 export function reasoningText(res: ResponseJson): string {
   const out: string[] = [];
-  if (res.body !== undefined) for (const d of Array.isArray(res.body) ? res.body : [res.body]) reasoningOf(d, out);
-  for (const e of res.events ?? []) reasoningOf(e.json, out);
+  const each = (doc: unknown) => {
+    const d = obj(doc);
+    if (d) for (const a of LLM_APIS) a.reasoning?.(d, out);
+  };
+  if (res.body !== undefined) for (const d of Array.isArray(res.body) ? res.body : [res.body]) each(d);
+  for (const e of res.events ?? []) each(e.json);
   return out.join('');
 }
 
 /** Inputs of {@link usageDetail}: the call as extracted (after usage estimation). */
 export interface DetailInput {
   usage: Usage;
-  api: LlmApi;
+  api: string;
   /** `gen_ai.provider.name`. */
   provider: string;
   /** `response_model ?? request_model`: the model whose tokenizer counts. */
