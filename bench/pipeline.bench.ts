@@ -8,7 +8,9 @@
  * 2. Latency: 30 streamed calls (the same recording, 300 SSE events) by a real Node client under real capture, one
  *    after another; latency = time the call's row is readable through the API − the client's exit (end of the
  *    response), polled every 10 ms.
- * 3. RSS: VmHWM (peak) and VmRSS of each service and of the probe at the end.
+ * 3. RSS: VmHWM (peak) and VmRSS of each service and of the probe at the end; CPU seconds of each stage after
+ *    the throughput part (`cpu_s`, start-up included).
+ * With `BENCH_CPU_PROF=<dir>` each stage writes a V8 CPU profile (`.cpuprofile`) into `<dir>` when it stops.
  * Writes bench/out/pipeline.json and prints a Markdown summary.
  */
 import { spawn } from 'node:child_process';
@@ -27,6 +29,12 @@ function rss(pid: number): { hwm_mib: number; rss_mib: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0);
   return { hwm_mib: +(kb('VmHWM') / 1024).toFixed(1), rss_mib: +(kb('VmRSS') / 1024).toFixed(1) };
+}
+
+/** CPU seconds (user + system) the process has used so far, from `/proc/<pid>/stat` (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return +((Number(f[11]) + Number(f[12])) / 100).toFixed(2);
 }
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
@@ -60,7 +68,10 @@ function recordsOf(i: number, events: Buffer[], seqBase: number): RawSslRecord[]
 
 async function main(): Promise<void> {
   const infra = await startInfra();
-  const stages = new Stages(infra.env);
+  // BENCH_CPU_PROF=<dir>: every stage process writes a V8 CPU profile there when it stops (bench/cpu-prof.cjs).
+  const profDir = process.env.BENCH_CPU_PROF;
+  if (profDir) mkdirSync(profDir, { recursive: true });
+  const stages = new Stages(profDir ? { ...infra.env, NODE_OPTIONS: `--require ${join(__dirname, 'cpu-prof.cjs')}` } : infra.env);
   await stages.startAll();
   const out: Record<string, unknown> = { date: new Date().toISOString(), connections: CONNECTIONS, machine: `${require('node:os').cpus().length} cores` };
   try {
@@ -91,6 +102,8 @@ async function main(): Promise<void> {
     }
     const elapsed = (Date.now() - t0) / 1000;
     out.throughput = { records: total, seconds: elapsed, records_per_s: Math.round(total / elapsed), publish_seconds: (published - t0) / 1000, calls_per_s: +(CONNECTIONS / elapsed).toFixed(1) };
+    // CPU of each stage for the throughput part (start-up included): robust to a shared machine, unlike elapsed time.
+    out.cpu_s = Object.fromEntries([...stages.children].map(([n, c]) => [n, cpuSeconds(c.proc.pid!)]));
     await nats.nc.close();
 
     // 2. Latency under real capture. The replay server is its own process, started before the probe, so only the

@@ -122,7 +122,7 @@ export class ConsumerLoop<T> {
           subject: m.subject,
           seq: m.seq,
           msgId: m.headers?.get('Nats-Msg-Id') || null,
-          ack: () => m.ack(),
+          ack: ackOf(this.nats, m),
         };
         try {
           const value = decode<T>(await payloadOf(m, this.nats.large));
@@ -155,6 +155,24 @@ export class ConsumerLoop<T> {
     this.messages?.stop();
     await this.done?.catch(() => undefined);
   }
+}
+
+const ACK = Uint8Array.of(43, 65, 67, 75); // "+ACK"
+
+/**
+ * The ack of `m` (JetStream `+ACK` on its reply subject, at most once) as a closure that keeps only the reply
+ * subject: stages hold acks of unfinished inputs for a long time (the parser until a response ends), and
+ * `JsMsg.ack` would keep the whole message, payload included, alive until then.
+ */
+function ackOf(nats: Nats, m: JsMsg): () => void {
+  const reply = (m as unknown as { reply?: string }).reply;
+  if (!reply) return () => m.ack();
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    nats.nc.publish(reply, ACK);
+  };
 }
 
 async function prepareDurable(nats: Nats, spec: ConsumeSpec): Promise<void> {

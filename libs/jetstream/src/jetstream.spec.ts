@@ -43,6 +43,17 @@ test('publish with the same id twice stores one message (Nats-Msg-Id dedupe)', a
   expect((await nats.jsm.streams.info(stream)).state.messages).toBe(1);
 });
 
+test('many publishes in flight get their own PubAcks, in order; a subject no stream takes is rejected, not hung', async () => {
+  const pub = new Publisher(nats.js, nats.large, 300);
+  const acks = await Promise.all(Array.from({ length: 500 }, (_, i) => pub.publish(`${subj}.many`, `m-${i}`, { i })));
+  expect(acks.map((a) => a.seq)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+  expect(acks.every((a) => a.stream === stream && !a.duplicate)).toBe(true);
+  const stored = await nats.jsm.streams.getMessage(stream, { seq: 500 });
+  expect(decode<{ i: number }>(stored!.data).i).toBe(499);
+  expect(stored!.header.get('Nats-Msg-Id')).toBe('m-499');
+  await expect(pub.publish(`nostream.${randomUUID().slice(0, 8)}`, 'x', { n: 1 })).rejects.toThrow(/no responders/);
+});
+
 test('a payload above the inline limit goes by claim check and decodes to the same bytes', async () => {
   const pub = new Publisher(nats.js, nats.large);
   const body = Buffer.alloc(2 * 1024 * 1024);

@@ -42,7 +42,9 @@ export function natsConnectOptions(target: NatsTarget | string): ConnectionOptio
  * authorization error) or JetStream is not enabled on the server.
  */
 export async function connectNats(target: NatsTarget | string, name: string): Promise<Nats> {
-  const nc = await connect({ ...natsConnectOptions(target), name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  // noAsyncTraces: nats.js otherwise builds an Error (with a stack trace) for every request, i.e. every JetStream
+  // publish, in case it times out; that was a fifth of the parser's CPU under load (bench/README.md, 2026-12-03).
+  const nc = await connect({ ...natsConnectOptions(target), name, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
   const jsm = await jetstreamManager(nc);
   await ensureStreams(jsm);
   const large = await new Objm(nc).create(LARGE_PAYLOAD_BUCKET, { ttl: RETENTION_NS, storage: StorageType.File });
