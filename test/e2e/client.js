@@ -4,6 +4,7 @@
 //   garbage                                            a TLS connection that sends binary garbage, not HTTP
 //   stream <path> <fixture> <delay ms>                 POST a streamed request, read the response to the end
 //   secret <path> <fixture> <key>                      POST with the key in Authorization, x-api-key and the body
+//   garbage-with <text>                                as garbage, with <text> after the first 8 binary bytes
 const https = require('node:https');
 const tls = require('node:tls');
 const fs = require('node:fs');
@@ -38,12 +39,13 @@ async function main() {
     const [path, fixture, key] = args;
     const body = Buffer.from(JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 10, api_key: key, messages: [{ role: 'user', content: `my key is ${key}` }] }));
     console.log(JSON.stringify(await post(path, fixture, body, { authorization: `Bearer ${key}`, 'x-api-key': key, cookie: `session=${key}` })));
-  } else if (cmd === 'garbage') {
+  } else if (cmd === 'garbage' || cmd === 'garbage-with') {
     await new Promise((resolve) => {
       const s = tls.connect({ host: url.hostname, port: Number(url.port), ca, ALPNProtocols: ['http/1.1'] }, () => {
         const junk = Buffer.alloc(3000);
         for (let i = 0; i < junk.length; i++) junk[i] = (i * 131 + 7) & 0xff;
         junk[0] = 0x00;
+        if (cmd === 'garbage-with') Buffer.from(args[0]).copy(junk, 8);
         s.write(junk);
         setTimeout(() => s.end(), 300);
       });

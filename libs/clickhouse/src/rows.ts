@@ -14,6 +14,7 @@ import {
   redactArgv,
   redactBytes,
   redactHeaders,
+  redactSample,
   redactText,
   redactUrl,
   redactValue,
@@ -499,10 +500,10 @@ export function auditRow(a: AuditRecord): AuditRow {
   };
 }
 
-/** `dead_letters` row; the sample is redacted when it is UTF-8 text, then base64-encoded; `error` is redacted. */
+/** `dead_letters` row; the sample is redacted ({@link redactSample}: text, or text between binary bytes), then base64-encoded; `error` is redacted. */
 export function deadLetterRow(d: DeadLetter): DeadLetterRow {
   if (!d || typeof d.id !== 'string' || !d.id) throw new Error('dead letter without id');
-  const sample = d.sample ? redactBytes(d.sample) : new Uint8Array();
+  const sample = d.sample ? redactSample(d.sample) : new Uint8Array();
   return {
     id: d.id,
     stage: d.stage,

@@ -11,7 +11,13 @@ import {
   loadRedactionConfig,
   RedactionConfigError,
   redactionRules,
+  redactAtParserEnabled,
+  redactHttpEvent,
+  redactProcRecord,
+  redactSample,
 } from './redact';
+import type { HttpEvent } from './http';
+import type { RawProcRecord } from './raw';
 
 // Realistic-looking (fake) keys.
 const OPENAI = 'sk-proj-Xq3vN8bT2LmP9wRz4YkJ7hFd1sGa6CeU0oVi5nBtQy_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789';
@@ -265,5 +271,68 @@ describe('user redaction config (AGENTSIGHT_REDACT_PATTERNS)', () => {
       expect((err as Error).message).toMatch(msg);
     }
     expect(() => load(`${dir}/missing.json`)).toThrow(/AGENTSIGHT_REDACT_PATTERNS=.*missing\.json: cannot read the file/);
+  });
+});
+
+describe('early redaction (AGENTSIGHT_REDACT_AT_PARSER)', () => {
+  const base = {
+    v: 1 as const, id: 'e1', conn: { key: 'k', host: 'h', boot_id: 'b', run: 1, pid: 2, tid: 2, uid: 0, comm: 'node', ssl: '0x1', partition: 0 },
+    span: { dir: 'write' as const, start_offset: 0, end_offset: 10 }, start_ns: 1n, end_ns: 2n,
+  };
+
+  test('the flag', () => {
+    expect(redactAtParserEnabled({})).toBe(false);
+    expect(redactAtParserEnabled({ AGENTSIGHT_REDACT_AT_PARSER: '0' })).toBe(false);
+    expect(redactAtParserEnabled({ AGENTSIGHT_REDACT_AT_PARSER: '1' })).toBe(true);
+    expect(redactAtParserEnabled({ AGENTSIGHT_REDACT_AT_PARSER: 'true' })).toBe(true);
+  });
+
+  test('a request: headers, target and body; ids, spans and sizes kept', () => {
+    const body = Buffer.from(JSON.stringify({ api_key: ANTHROPIC, messages: [{ role: 'user', content: `use ${OPENAI}` }] }));
+    const ev: HttpEvent = {
+      ...base, type: 'request', method: 'POST', target: `/v1/models?key=${GOOGLE}`, version: 'HTTP/1.1',
+      headers: [['authorization', `Bearer ${TOKEN}`], ['x-api-key', ANTHROPIC], ['content-type', 'application/json']], body,
+    };
+    const out = redactHttpEvent(ev);
+    const text = JSON.stringify(out, (_k, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? Buffer.from(v).toString() : v));
+    expectClean(text);
+    expect(out.type === 'request' && out.headers).toEqual([['authorization', 'Bearer [REDACTED]'], ['x-api-key', '[REDACTED]'], ['content-type', 'application/json']]);
+    expect(out.type === 'request' && JSON.parse(Buffer.from(out.body).toString())).toEqual({ api_key: REDACTED, messages: [{ role: 'user', content: `use ${REDACTED}` }] });
+    expect({ id: out.id, span: out.span, conn: out.conn }).toEqual({ id: ev.id, span: ev.span, conn: ev.conn });
+    expect(ev.type === 'request' && ev.headers[1][1]).toBe(ANTHROPIC); // the input is not changed
+  });
+
+  test('responses and SSE events; events without text are returned as they are', () => {
+    const head = redactHttpEvent({ ...base, type: 'response_head', status: 200, reason: 'OK', version: 'HTTP/1.1', headers: [['set-cookie', `s=${TOKEN}`]], streaming: true });
+    expect(head.type === 'response_head' && head.headers).toEqual([['set-cookie', REDACTED]]);
+    const res = redactHttpEvent({ ...base, type: 'response', status: 200, reason: 'OK', version: 'HTTP/1.1', headers: [], body: Buffer.from(`{"text":"${GOOGLE}"}`) });
+    expect(res.type === 'response' && Buffer.from(res.body).toString()).toBe(`{"text":"${REDACTED}"}`);
+    const sse = redactHttpEvent({ ...base, type: 'sse_event', ordinal: 0, event: 'message', data: `{"delta":"${OPENAI}"}`, last_event_id: AWS });
+    expect(sse.type === 'sse_event' && [sse.data, sse.last_event_id]).toEqual([`{"delta":"${REDACTED}"}`, REDACTED]);
+    const end: HttpEvent = { ...base, type: 'response_end', events: 1, body_bytes: 30 };
+    expect(redactHttpEvent(end)).toBe(end);
+  });
+
+  test('process records: argv (flag values too) and file name', () => {
+    const rec = {
+      v: 1, kind: 'proc', event: 'exec', host: 'h', boot_id: 'b', run: 1, seq: 1, ts_wall_ns: 1n, ts_boot_ns: 1n, pid: 3, ppid: 1, uid: 0, comm: 'sh',
+      filename: '/bin/sh', argv: ['sh', '-c', `OPENAI_API_KEY=${OPENAI} node a.js`, '--token', TOKEN], argv_truncated: false, exit_code: 0, duration_ns: 0,
+    } as unknown as RawProcRecord;
+    const out = redactProcRecord(rec);
+    expectClean(JSON.stringify(out.argv));
+    expect(out.argv).toEqual(['sh', '-c', `OPENAI_API_KEY=${REDACTED} node a.js`, '--token', REDACTED]);
+    expect(out.pid).toBe(3);
+  });
+
+  test('redactSample: secrets between binary bytes are found, every other byte is kept', () => {
+    const bin = Buffer.from([0x00, 0xff, 0xfe, 0x80]);
+    const raw = Buffer.concat([Buffer.from(`POST / HTTP/1.1\r\nx-api-key: ${ANTHROPIC}\r\n\r\n`), bin, Buffer.from(` ${GOOGLE} `), bin]);
+    expect(redactBytes(raw)).toBe(raw); // not UTF-8: the text-only rule leaves it
+    const out = Buffer.from(redactSample(raw));
+    expectClean(out.toString('latin1'));
+    expect(out).toEqual(Buffer.concat([Buffer.from(`POST / HTTP/1.1\r\nx-api-key: ${REDACTED}\r\n\r\n`), bin, Buffer.from(` ${REDACTED} `), bin]));
+    const clean = Buffer.concat([bin, Buffer.from('nothing secret'), bin]);
+    expect(redactSample(clean)).toBe(clean);
+    expect(Buffer.from(redactSample(Buffer.from(`key ${OPENAI}`))).toString()).toBe(`key ${REDACTED}`);
   });
 });

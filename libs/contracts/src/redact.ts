@@ -16,7 +16,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
-import type { HeaderList } from './http';
+import { flagOn } from './export';
+import type { HeaderList, HttpEvent } from './http';
+import type { RawProcSubjectRecord } from './raw';
 
 /** The replacement text of every redacted secret. */
 export const REDACTED = '[REDACTED]';
@@ -468,4 +470,85 @@ function redactAny(v: unknown, secretKey: boolean): unknown {
     return out;
   }
   return v;
+}
+
+/**
+ * Redacts bytes that may mix text and binary (a dead letter's sample, an undecodable message): UTF-8 text goes through
+ * {@link redactBytes}; anything else is read as Latin-1 (one character per byte), so ASCII-shaped secrets between
+ * binary bytes (a header line before a gzip body, a key inside msgpack) are found by the same rules, and every byte
+ * outside a match is kept as it was. Returns the SAME array when nothing changed.
+ */
+export function redactSample(b: Uint8Array): Uint8Array {
+  if (b.length === 0) return b;
+  const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (isUtf8(buf)) return redactBytes(b);
+  const text = buf.toString('latin1');
+  const red = redactText(text);
+  return red === text ? b : new Uint8Array(Buffer.from(red, 'latin1'));
+}
+
+/**
+ * Environment variable turning on early redaction: with `1`/`true`/`yes`/`on`, the stages redact what they derive
+ * from raw records before publishing it (HTTP events in the parser, the process table and process/file/net audit in
+ * the aggregator and analyzer, every dead letter), so no derived stream (HTTP, exchange, LLM, GenAI, tool, audit,
+ * dead letters) carries a secret the rules of this module find. The raw stream (`AGENTSIGHT_RAW`) still holds the
+ * bytes as captured.
+ */
+export const REDACT_AT_PARSER_ENV = 'AGENTSIGHT_REDACT_AT_PARSER';
+
+/** True when {@link REDACT_AT_PARSER_ENV} is on in `env`. */
+export function redactAtParserEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return flagOn(env[REDACT_AT_PARSER_ENV]);
+}
+
+/**
+ * A copy of an HTTP event with its secrets redacted (early redaction, {@link REDACT_AT_PARSER_ENV}): headers
+ * ({@link redactHeaders}), request-target ({@link redactUrl}), bodies ({@link redactBytes}: UTF-8 text only, as in
+ * storage) and SSE fields ({@link redactText}). Ids, spans, offsets and sizes are unchanged (they describe the bytes as
+ * captured), so redacted and unredacted runs pair and deduplicate alike. Returns `ev` itself for events without text.
+ */
+export function redactHttpEvent<E extends HttpEvent>(ev: E): E {
+  return redactEvent(ev) as E;
+}
+
+function redactEvent(ev: HttpEvent): HttpEvent {
+  switch (ev.type) {
+    case 'request':
+      return { ...ev, target: redactUrl(ev.target), headers: redactHeaders(ev.headers), body: redactBytes(ev.body) };
+    case 'response_head':
+      return { ...ev, headers: redactHeaders(ev.headers) };
+    case 'response':
+      return { ...ev, headers: redactHeaders(ev.headers), body: redactBytes(ev.body) };
+    case 'sse_event': {
+      const out = { ...ev, event: redactText(ev.event), data: redactText(ev.data) };
+      if (ev.last_event_id !== undefined) out.last_event_id = redactText(ev.last_event_id);
+      return out;
+    }
+    default:
+      return ev;
+  }
+}
+
+/**
+ * A copy of a process-subject raw record with its text redacted (early redaction, {@link REDACT_AT_PARSER_ENV}):
+ * exec argv ({@link redactArgv}) and file name, opened paths, connect addresses (unix socket paths) and TLS notice
+ * texts ({@link redactText}). Numbers, ids and times unchanged.
+ */
+export function redactProcRecord<R extends RawProcSubjectRecord>(rec: R): R {
+  return redactProc(rec) as R;
+}
+
+function redactProc(rec: RawProcSubjectRecord): RawProcSubjectRecord {
+  switch (rec.kind) {
+    case 'proc':
+      return { ...rec, filename: redactText(rec.filename ?? ''), argv: redactArgv(rec.argv ?? []) };
+    case 'file_open':
+      return { ...rec, path: redactText(rec.path ?? '') };
+    case 'net_connect':
+      return { ...rec, address: redactText(rec.address ?? '') };
+    case 'tls_notice':
+      return { ...rec, binary: redactText(rec.binary ?? ''), reason: redactText(rec.reason ?? ''), server_name: redactText(rec.server_name ?? '') };
+    default:
+      return rec;
+  }
 }

@@ -1,4 +1,4 @@
-import { DeadLetter, deriveId, nowNs, Stage, Subjects } from '@agentsight/contracts';
+import { DEAD_LETTER_SAMPLE_BYTES, DeadLetter, deriveId, nowNs, redactAtParserEnabled, redactSample, redactText, Stage, Subjects } from '@agentsight/contracts';
 import type Redis from 'ioredis';
 import { connectNats, Nats } from './nats';
 import { connectRedis } from './redis';
@@ -21,6 +21,11 @@ export class StageRuntime {
     readonly config: PipelineConfig,
     readonly nats: Nats,
     readonly redis: Redis,
+    /**
+     * Early redaction is on (`AGENTSIGHT_REDACT_AT_PARSER`, {@link redactAtParserEnabled}): the stage redacts what it
+     * derives from raw records before publishing it, and every dead letter's error and sample are redacted.
+     */
+    readonly redactEarly = false,
   ) {
     this.publisher = new Publisher(nats.js, nats.large);
   }
@@ -30,7 +35,7 @@ export class StageRuntime {
     const config = pipelineConfig(env);
     const nats = await connectNats(config.nats, `agentsight-${stage}`);
     const redis = await connectRedis(config.redisUrl, `agentsight-${stage}`);
-    return new StageRuntime(stage, config, nats, redis);
+    return new StageRuntime(stage, config, nats, redis, redactAtParserEnabled(env));
   }
 
   /** Lease owner / consumer identity of this instance: `<host>:<instance>`. */
@@ -40,10 +45,15 @@ export class StageRuntime {
 
   /**
    * Publishes a dead letter on `agentsight.dlq.<stage>.<host>` and resolves on its PubAck. The id is
-   * deterministic (stage, input, reason), so a replay does not duplicate it.
+   * deterministic (stage, input, reason), so a replay does not duplicate it. With {@link redactEarly} the error and
+   * the sample are redacted ({@link redactSample}, over 1 KiB more than is kept, so a secret cut by the sample's end
+   * is still recognised).
    */
   async deadLetter(d: DeadLetterDraft): Promise<void> {
-    const sample = d.sample ? d.sample.subarray(0, 4096) : new Uint8Array(0);
+    let sample = d.sample ?? new Uint8Array(0);
+    if (this.redactEarly) sample = redactSample(sample.subarray(0, DEAD_LETTER_SAMPLE_BYTES + 1024));
+    sample = sample.subarray(0, DEAD_LETTER_SAMPLE_BYTES);
+    const error = this.redactEarly ? redactText(d.error) : d.error;
     const id = d.id ?? deriveId('dlq', this.stage, d.input_id ?? `${d.input_subject}#${d.input_seq}`, d.reason, d.conn_key ?? '');
     const dl: DeadLetter = {
       v: 1,
@@ -51,7 +61,7 @@ export class StageRuntime {
       stage: this.stage,
       host: d.host ?? this.config.host,
       reason: d.reason,
-      error: d.error,
+      error,
       input_subject: d.input_subject ?? '',
       input_seq: d.input_seq ?? 0,
       input_id: d.input_id ?? null,

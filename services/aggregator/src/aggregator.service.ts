@@ -1,5 +1,5 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { HttpEvent, RawRecord, Subjects } from '@agentsight/contracts';
+import { HttpEvent, RawRecord, redactProcRecord, Subjects } from '@agentsight/contracts';
 import { ConsumerLoop, PartitionGroup, StageRuntime } from '@agentsight/jetstream';
 import { AggregatorWorker } from './aggregator.worker';
 import { ProcessStore } from './process-store';
@@ -22,7 +22,7 @@ export class AggregatorService implements OnApplicationBootstrap, OnApplicationS
       ackWaitMs: 30_000, maxAckPending: 10_000, start: 'keep',
     }, {
       handle: async (batch) => {
-        for (const i of batch) if (i.value.kind === 'proc') await procs.put(i.value);
+        for (const i of batch) if (i.value.kind === 'proc') await procs.put(this.rt.redactEarly ? redactProcRecord(i.value) : i.value);
         for (const i of batch) i.ack();
       },
       undecodable: (i) => this.rt.undecodable(i),

@@ -1,5 +1,5 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { type AuditRecord, captureContentEnabled, Exchange, hostToken, normalizeNs, RawRecord, Subjects } from '@agentsight/contracts';
+import { type AuditRecord, captureContentEnabled, Exchange, hostToken, normalizeNs, RawProcSubjectRecord, RawRecord, redactProcRecord, Subjects } from '@agentsight/contracts';
 import { ConsumerLoop, runStatelessStage, StageRuntime } from '@agentsight/jetstream';
 import { auditForProc } from './domain';
 import { auditForFile, auditForNet, auditForTlsNotice } from './domain/audit';
@@ -10,7 +10,8 @@ import { ToolIndex } from './tool-index';
  * NestJS shell of the analyzer: exchanges (`agentsight.exchange.>`, durable `analyzer`) → LLM calls on
  * `agentsight.llm.<host>` + audit records on `agentsight.audit.<host>` + tool uses on `agentsight.tool.<host>` (see
  * `derive.ts`; tool halves indexed in Redis by `ToolIndex`; content capture per `captureContentEnabled()`); records of `agentsight.raw.proc.>` (durable
- * `analyzer-proc`) → audit records by kind: `proc` → `process`, `file_open` → `file`, `net_connect` → `net`.
+ * `analyzer-proc`) → audit records by kind: `proc` → `process`, `file_open` → `file`, `net_connect` → `net` (their
+ * text redacted first when early redaction is on, {@link StageRuntime.redactEarly}).
  */
 @Injectable()
 export class AnalyzerService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -25,7 +26,8 @@ export class AnalyzerService implements OnApplicationBootstrap, OnApplicationShu
       normalizeExchange(ex);
       return deriveExchange(ex, index, { captureContent });
     }));
-    this.loops.push(await runStatelessStage<RawRecord>(this.rt, { stream: 'AGENTSIGHT_RAW', durable: 'analyzer-proc', filterSubject: 'agentsight.raw.proc.>' }, (rec) => {
+    this.loops.push(await runStatelessStage<RawRecord>(this.rt, { stream: 'AGENTSIGHT_RAW', durable: 'analyzer-proc', filterSubject: 'agentsight.raw.proc.>' }, (raw) => {
+      const rec = this.rt.redactEarly && isProcSubject(raw) ? redactProcRecord(raw) : raw;
       let a: AuditRecord;
       if (rec.kind === 'proc') a = auditForProc({ ...rec, ts_wall_ns: normalizeNs(rec.ts_wall_ns) });
       else if (rec.kind === 'file_open') a = auditForFile({ ...rec, ts_wall_ns: normalizeNs(rec.ts_wall_ns) });
@@ -40,6 +42,10 @@ export class AnalyzerService implements OnApplicationBootstrap, OnApplicationShu
     for (const l of this.loops) await l.stop();
     await this.rt.close();
   }
+}
+
+function isProcSubject(r: RawRecord): r is RawProcSubjectRecord {
+  return r?.kind === 'proc' || r?.kind === 'file_open' || r?.kind === 'net_connect' || r?.kind === 'tls_notice';
 }
 
 function normalizeExchange(ex: Exchange): void {

@@ -1,4 +1,4 @@
-import { connKey, Direction, HttpEvent, hostToken, normalizeNs, RawRecord, RawSslCloseRecord, RawSslRecord, rawMsgId, Subjects } from '@agentsight/contracts';
+import { connKey, Direction, HttpEvent, hostToken, normalizeNs, RawRecord, RawSslCloseRecord, RawSslRecord, rawMsgId, redactHttpEvent, Subjects } from '@agentsight/contracts';
 import type { Input, StageRuntime } from '@agentsight/jetstream';
 import { ClockedPartitionWorker } from './clocked-worker';
 import { HttpStreamParser, ParseOutput, type H2DirSnapshot } from './domain';
@@ -103,10 +103,14 @@ export class ParserWorker extends ClockedPartitionWorker {
     if (newestNs > this.newestNs) this.newestNs = newestNs;
   }
 
-  /** Publishes events in order: small ones pipelined, each PubAck awaited before acking any input. */
+  /**
+   * Publishes events in order (redacted first when early redaction is on, {@link StageRuntime.redactEarly}): small
+   * ones pipelined, each PubAck awaited before acking any input.
+   */
   private async publishInOrder(events: HttpEvent[]): Promise<void> {
     const acks: Promise<unknown>[] = [];
-    for (const ev of events) {
+    for (const parsed of events) {
+      const ev = this.rt.redactEarly ? redactHttpEvent(parsed) : parsed;
       const subject = Subjects.http(hostToken(ev.conn.host), ev.conn.partition);
       const p = this.rt.publisher.publish(subject, ev.id, ev);
       // A large event goes by claim check (object store first): wait for it so later events cannot overtake it.
