@@ -9,7 +9,7 @@ import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { apiToken, ensureSecrets } from '@agentsight/jetstream';
-import { BPF_REQUIRED, bpfUnavailableReason, probeBinary } from '@agentsight/testkit';
+import { BPF_REQUIRED, bpfUnavailableReason, probeBinary, startReplayServer, type ReplayServer } from '@agentsight/testkit';
 import { Child, spawnReady, stopChild } from '../../services/api/src/cli/children';
 
 export const ROOT = resolve(__dirname, '../..');
@@ -217,4 +217,31 @@ export async function api<T = any>(infra: Infra, path: string): Promise<T> {
   const r = await fetch(`http://127.0.0.1:${infra.env.AGENTSIGHT_API_PORT}${path}`, { headers: { authorization: `Bearer ${apiToken(infra.env)}` } });
   if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
   return (await r.json()) as T;
+}
+
+/** The running pipeline of one test file: {@link startInfra}, every stage service, and a replay server. */
+export interface PipelineFixture {
+  infra: Infra;
+  stages: Stages;
+  server: ReplayServer;
+}
+
+/**
+ * Registers `beforeAll`/`afterAll` hooks of a describe block that start (and stop) private brokers, all five stage
+ * services and a replay LLM server; the returned object is filled in once `beforeAll` ran.
+ */
+export function usePipeline(): PipelineFixture {
+  const f = {} as PipelineFixture;
+  beforeAll(async () => {
+    f.infra = await startInfra();
+    f.stages = new Stages(f.infra.env);
+    await f.stages.startAll();
+    f.server = await startReplayServer({});
+  }, 120_000);
+  afterAll(async () => {
+    await f.server?.close();
+    await f.stages?.stopAll();
+    await f.infra?.stop();
+  });
+  return f;
 }

@@ -11,3 +11,4 @@ export * from './links';
 export * from './tool-queries';
 export * from './dashboard';
 export * from './retention';
+export * from './genai-totals';

@@ -6,7 +6,7 @@ import type { StreamSpec } from '@agentsight/contracts';
 /** The partitioned consumer groups of the pipeline ({@link PartitionGroup} names). */
 export const PARTITION_GROUPS = ['parser', 'parser-stdio', 'aggregator'] as const;
 
-/** One durable consumer of a stream. */
+/** One durable consumer of a stream (ephemeral consumers are left out). */
 export interface ConsumerStatus {
   durable: string;
   filter_subject: string;
@@ -16,6 +16,8 @@ export interface ConsumerStatus {
   ack_pending: number;
   /** Stream sequence up to which everything is acked. */
   ack_floor: number;
+  /** Delivered more than once and not yet acked (JetStream `num_redelivered`). */
+  redelivered: number;
 }
 
 /** One stream: size, limits, what its limits discarded, and its consumers. */
@@ -70,12 +72,14 @@ export async function pipelineStatus(
     const discarded = Math.max(0, info.state.first_seq - 1);
     const consumers: ConsumerStatus[] = [];
     for await (const c of jsm.consumers.list(spec.name)) {
+      if (!c.config.durable_name) continue; // ephemeral readers (a CLI's, a test's) come and go: not the pipeline's lag
       consumers.push({
         durable: c.name,
         filter_subject: c.config.filter_subject ?? '',
         pending: c.num_pending,
         ack_pending: c.num_ack_pending,
         ack_floor: c.ack_floor.stream_seq,
+        redelivered: c.num_redelivered,
       });
     }
     consumers.sort((a, b) => a.durable.localeCompare(b.durable));

@@ -4,11 +4,12 @@ import { Storage } from './storage/storage';
 import { StorageService } from './storage/storage.service';
 import { QueryController } from './http/query.controller';
 import { DashboardController } from './http/dashboard.controller';
+import { MetricsController } from './http/metrics.controller';
 import { LiveBus } from './http/live';
 
-/** The api service: storage sink (owner of the chDB directory) + read API + the dashboard's API and live channel. */
+/** The api service: storage sink (owner of the chDB directory) + read API + the dashboard's API and live channel + Prometheus `/metrics`. */
 @Module({
-  controllers: [QueryController, DashboardController],
+  controllers: [QueryController, DashboardController, MetricsController],
   providers: [stageRuntimeProvider('storage'), { provide: Storage, useFactory: () => Storage.open() }, StorageService, LiveBus],
 })
 export class AppModule {}

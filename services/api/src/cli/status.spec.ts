@@ -7,7 +7,7 @@ test('status text: streams with limits and discards, consumer lag, and each inst
   const s: PipelineStatus = {
     streams: [{
       name: 'AGENTSIGHT_RAW', messages: 10, bytes: 3 * 1024 * 1024, first_seq: 6, last_seq: 15, max_age_ns: 72 * 3600e9, max_bytes: 2 * 1024 ** 3, discarded: 5,
-      consumers: [{ durable: 'parser-p0', filter_subject: 'agentsight.raw.ssl.*.0', pending: 4, ack_pending: 1, ack_floor: 9 }],
+      consumers: [{ durable: 'parser-p0', filter_subject: 'agentsight.raw.ssl.*.0', pending: 4, ack_pending: 1, ack_floor: 9, redelivered: 0 }],
     }],
     groups: [{ group: 'parser', members: [{ owner: 'h:a', expires_ms: 1 }, { owner: 'h:b', expires_ms: 1 }], owners: ['h:a', 'h:b', 'h:a', null] }],
   };

@@ -2,14 +2,15 @@ import { BadRequestException, Controller, Get, NotFoundException, Param, Query, 
 import { ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { interval, map, merge, Observable } from 'rxjs';
 import {
-  CALL_SORTS, deadLetterGroups, getCall, getExchange, getSession, listAudit, overview, pageAudit, pageCalls, pageSessions, resolveRange, SESSION_SORTS, tableSizes, timeSeries, storeBytes, droppedTotals,
+  CALL_SORTS, getCall, getExchange, getSession, overview, pageAudit, pageCalls, pageSessions, resolveRange, SESSION_SORTS, timeSeries,
   type NsRange, type SortSpec,
 } from '@agentsight/clickhouse';
-import { decode, STREAMS, type CaptureStatus, type RawLossRecord } from '@agentsight/contracts';
+import type { CaptureStatus } from '@agentsight/contracts';
 import { defaultPriceTable, priceCall } from '@agentsight/pricing';
 import { StageRuntime } from '@agentsight/jetstream';
 import { Storage } from '../storage/storage';
 import { LiveBus } from './live';
+import { captureSources, readCaptureStatus } from '../metrics/capture';
 
 /** A 400 with the reason when `f` throws (bad time, bad cursor, …). */
 function bad<T>(f: () => T): T {
@@ -173,51 +174,7 @@ export class DashboardController {
   @Get('capture')
   @ApiOkResponse({ description: 'CaptureStatus: probes and kernel loss (latest loss record per producer), consumer lag, stream and table sizes, dead letters by stage and reason' })
   async capture(): Promise<CaptureStatus> {
-    const out: CaptureStatus = { producers: [], producers_error: null, consumers: [], streams: [], nats_error: null, tables: [], retention: { retention_days: 0, max_bytes: 0, store_bytes: 0, over_cap: false, dropped: { days: 0, rows: 0, bytes: 0, last: null, newest_day: null } }, dead_letters: [], not_captured: [] };
-    const { jsm } = this.rt.nats;
-    try {
-      for (const s of STREAMS) {
-        const info = await jsm.streams.info(s.name);
-        out.streams.push({ stream: s.name, messages: info.state.messages, bytes: info.state.bytes });
-        for await (const ci of jsm.consumers.list(s.name)) {
-          if (!ci.config.durable_name) continue;
-          out.consumers.push({ stream: s.name, durable: ci.name, pending: ci.num_pending, ack_pending: ci.num_ack_pending, redelivered: ci.num_redelivered });
-        }
-      }
-    } catch (err) {
-      out.nats_error = `cannot read JetStream state: ${(err as Error).message}`;
-    }
-    try {
-      const info = await jsm.streams.info('AGENTSIGHT_RAW', { subjects_filter: 'agentsight.raw.loss.>' });
-      for (const subject of Object.keys(info.state.subjects ?? {})) {
-        const m = await jsm.streams.getMessage('AGENTSIGHT_RAW', { last_by_subj: subject });
-        if (!m) continue;
-        const r = decode<RawLossRecord>(m.data);
-        out.producers.push({
-          host: r.host, ts: new Date(Number(BigInt(r.ts_wall_ns) / 1_000_000n)).toISOString(), records: Number(r.records), published: Number((r as unknown as { published?: number }).published ?? r.records),
-          ringbuf_drops: Number(r.ringbuf_drops), ringbuf_drop_bytes: Number(r.ringbuf_drop_bytes), publish_failures: Number(r.publish_failures), file_opens_skipped: Number(r.file_opens_skipped),
-          probes: (r.probes ?? []).map((p) => ({ host: r.host, binary: p.binary, fn: p.fn, records: Number(p.records), fragments: Number(p.fragments), bytes: Number(p.bytes), ringbuf_drops: Number(p.ringbuf_drops) })),
-          attach_failures: (r.attach_failures ?? []).map((f) => ({ binary: f.binary, fn: f.fn, error: f.error })),
-        });
-      }
-      if (!Object.keys(info.state.subjects ?? {}).length) out.producers_error = 'no loss record in AGENTSIGHT_RAW: no probe has run against this NATS (or its records expired)';
-    } catch (err) {
-      out.producers_error = `cannot read the probes' loss records: ${(err as Error).message}`;
-    }
-    out.tables = await tableSizes(this.storage.client);
-    out.retention = {
-      retention_days: this.storage.retentionDays, max_bytes: this.storage.maxBytes, store_bytes: await storeBytes(this.storage.client),
-      over_cap: this.storage.lastCap?.over ?? false, dropped: await droppedTotals(this.storage.client),
-    };
-    out.dead_letters = await deadLetterGroups(this.storage.client);
-    out.not_captured = (await listAudit(this.storage.client, { type: 'capture', limit: 100 })).map((a) => {
-      const d = a.details as Record<string, string | number>;
-      return {
-        ts: a.ts, host: a.host, pid: a.pid, comm: a.comm, binary: String(d.binary ?? ''), library: String(d.library ?? ''), cause: String(d.cause ?? ''),
-        reason: String(d.reason ?? ''), peer: d.server_name ? `${d.server_name}:${d.port}` : String(d.target ?? ''), summary: a.summary,
-      };
-    });
-    return out;
+    return (await readCaptureStatus(captureSources(this.storage, this.rt))).capture;
   }
 
   /** Live channel: one `stored` event per stored row (LiveEvent JSON), and a `ping` every 15 s to keep proxies open. */

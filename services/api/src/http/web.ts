@@ -78,8 +78,8 @@ export function webGuard(opts: WebGuardOptions) {
 }
 
 /**
- * Serves the built dashboard (`apps/dashboard/dist`): its files, and `index.html` for every other GET outside `/api`
- * and `/assets` (client-side routes such as `/calls/<id>`; read per request, so a rebuild is served at once). A missing
+ * Serves the built dashboard (`apps/dashboard/dist`): its files, and `index.html` for every other GET outside `/api`,
+ * `/metrics` and `/assets` (client-side routes such as `/calls/<id>`; read per request, so a rebuild is served at once). A missing
  * asset is a 404; when the dashboard is not built, pages answer 503 saying so.
  */
 export function dashboardStatic(dir: string, serveStatic: (root: string, o: object) => (req: Request, res: Response, next: NextFunction) => void) {
@@ -87,7 +87,7 @@ export function dashboardStatic(dir: string, serveStatic: (root: string, o: obje
   const files = serveStatic(dir, { index: false, fallthrough: true, maxAge: '1h', setHeaders: (res: Response, p: string) => p.endsWith('.html') && res.setHeader('Cache-Control', 'no-cache') });
   return (req: Request, res: Response, next: NextFunction): void => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
-    if (req.path === '/api' || req.path.startsWith('/api/')) return next();
+    if (req.path === '/api' || req.path.startsWith('/api/') || req.path === '/metrics') return next();
     files(req, res, () => {
       if (req.path.startsWith('/assets/')) {
         res.status(404).type('text/plain').send('no such asset');
