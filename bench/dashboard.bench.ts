@@ -133,6 +133,8 @@ async function main(): Promise<void> {
     if (existsSync('/usr/bin/chromium')) {
       const { chromium } = await import('playwright-core');
       const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+      // Every page needs the token: each load is a first visit (`?token=`, which sets the cookie and redirects).
+      const token = apiToken(infra.env);
       const views: Array<[string, string, string]> = [
         ['/', '/?range=30d', 'kpi-calls'], ['/calls', '/calls', 'calls-table'], ['/calls/<id>', `/calls/${page.items[0].call_id}`, 'call-detail'],
         ['/sessions', '/sessions', 'sessions-table'], ['/sessions/<id>', `/sessions/${session}`, 'session-detail'], ['/processes', '/processes', 'processes-table'], ['/capture', '/capture', 'tables'],
@@ -144,7 +146,7 @@ async function main(): Promise<void> {
         for (let i = 0; i < 5; i++) {
           const pg = await browser.newPage();
           const t = Date.now();
-          await pg.goto(base + p);
+          await pg.goto(`${base}${p}${p.includes('?') ? '&' : '?'}token=${token}`);
           await pg.getByTestId(testId).first().waitFor({ timeout: 30_000 });
           data.push(Date.now() - t);
           fcp.push(await pg.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1));

@@ -15,7 +15,7 @@ import { openClickHouse, readOwnerPid, type ClickHouseClient } from './client';
 import { auditSummary, countRows, getExchange, listAudit, listCalls, listDeadLetters, tokenSummary } from './queries';
 import { auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, toolUseRow } from './rows';
 import { listGenAiSpans, listToolUses } from './tool-queries';
-import { pageAudit } from './dashboard';
+import { deadLetterGroups, overview, pageAudit, tableSizes } from './dashboard';
 import { ensureSchema, migrationStatements, reasoningOutputMigration, relayoutTable, RETENTION_LOG, SORTING_KEYS, TABLES } from './schema';
 import { BatchWriter } from './writer';
 
@@ -186,6 +186,39 @@ describe('idempotent writes', () => {
     }
     expect(await countRows(client, { database: db })).toEqual({ llm_calls: 1, exchanges: 1, audit_events: 1, dead_letters: 1, tool_uses: 1, genai_spans: 1 });
     expect(await scalar(`SELECT count() FROM ${db}.llm_calls`)).toBe('2'); // without FINAL both copies may still be there
+  });
+});
+
+describe('FINAL per partition (do_not_merge_across_partitions_select_final)', () => {
+  const DAY = 86_400_000_000_000n;
+  it('a dead letter made again on another day (a replay across midnight) is one dead letter everywhere it is read', async () => {
+    const db = 'agentsight_dlq_days';
+    await ensureSchema(client, db, KEEP);
+    for (const ts_ns of [T0, T0 + DAY]) await client.insert({ table: `${db}.dead_letters`, values: [deadLetterRow(deadLetter({ ts_ns }))], format: 'JSONEachRow' });
+    expect(await scalar(`SELECT uniqExact(_partition_id) FROM ${db}.dead_letters`)).toBe('2');
+    expect((await countRows(client, { database: db })).dead_letters).toBe(1);
+    expect((await listDeadLetters(client, { limit: 10, database: db })).map((d) => d.id)).toEqual(['dlq-1']);
+    expect((await deadLetterGroups(client, db)).map((g) => g.count)).toEqual([1]);
+    expect((await tableSizes(client, db)).find((t) => t.table === 'dead_letters')?.rows).toBe(1);
+    const o = await overview(client, { fromNs: T0 - DAY, toNs: T0 + 2n * DAY }, { database: db });
+    expect(o.kpis.dead_letters).toBe(1);
+  });
+
+  it('the overview counts a call, an exchange and an exec stored twice once, totals and top lists from one read', async () => {
+    const db = 'agentsight_overview_dedup';
+    await ensureSchema(client, db, KEEP);
+    const exec = (id: string, argv: string[], ts_ns: bigint) => auditRow(audit({ id, type: 'process', action: 'exec', ts_ns, summary: `exec ${argv.join(' ')}`, details: { filename: `/usr/bin/${argv[0]}`, argv } }));
+    for (let i = 0; i < 2; i++) {
+      await client.insert({ table: `${db}.llm_calls`, values: [llmCallRow(genaiEvent()), llmCallRow(genaiEvent({ id: 'ev-2', llm_call_id: 'call-2', exchange_id: 'ex-2', attrs: { 'gen_ai.agent.name': 'codex' } }))], format: 'JSONEachRow' });
+      await client.insert({ table: `${db}.audit_events`, values: [exec('x1', ['ls', '-la'], T0), exec('x2', ['ls'], T0 + 1n), exec('x3', ['git', 'status'], T0 + 2n)], format: 'JSONEachRow' });
+    }
+    const o = await overview(client, { fromNs: T0 - DAY, toNs: T0 + DAY }, { database: db });
+    expect(o.kpis.llm_calls).toBe(2);
+    expect(o.kpis.input_tokens).toBe(240);
+    expect(o.kpis.processes_started).toBe(3);
+    expect(o.top_commands).toEqual([{ name: 'ls', count: 2 }, { name: 'git', count: 1 }]);
+    expect(o.top_models.map((m) => [m.name, m.count, m.tokens])).toEqual([['gpt-4.1-2025-04-14', 2, 300]]);
+    expect(o.top_agents.map((a) => [a.name, a.count])).toEqual([['codex', 1], ['node', 1]]);
   });
 });
 

@@ -14,9 +14,18 @@ import * as path from 'node:path';
 
 export type { ClickHouseClient } from '@clickhouse/client';
 
-/** Settings applied to every query: UInt64/Int64 come back as JSON strings (exact) instead of lossy numbers. */
+/**
+ * Settings applied to every query:
+ * - `output_format_json_quote_64bit_integers`: UInt64/Int64 come back as JSON strings (exact) instead of lossy numbers.
+ * - `do_not_merge_across_partitions_select_final`: `FINAL` deduplicates each partition on its own instead of merging
+ *   all parts of the table together (10–20× faster reads at 100k calls, bench/README.md). Exact because every copy of
+ *   a row lands in the same partition: partition keys are the row's own deterministic event time (schema.ts), and a
+ *   `tool` audit record whose ts moves between versions is already a different sorting key, which readers resolve by
+ *   version.
+ */
 export const DEFAULT_SETTINGS: ClickHouseSettings = {
   output_format_json_quote_64bit_integers: 1,
+  do_not_merge_across_partitions_select_final: 1,
 };
 
 export interface OpenClickHouseOptions {

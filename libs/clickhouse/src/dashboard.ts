@@ -7,8 +7,8 @@
  */
 import type { DeadLetterGroup, LatencyStats, Overview, OverviewKpis, Page, TimeSeries, TopEntry } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { linkEntries, nsIso, selectCalls, timeToNs, type AuditEntry, type CallSummary, type TimeInput } from './queries';
-import { DEFAULT_DATABASE, qualified, TABLES } from './schema';
+import { countRows, linkEntries, nsIso, selectCalls, timeToNs, type AuditEntry, type CallSummary, type TimeInput } from './queries';
+import { DEFAULT_DATABASE, FINAL_ACROSS_PARTITIONS, qualified, TABLES } from './schema';
 import { listGenAiSpans, listToolUses, type GenAiSpanEntry, type ToolUseEntry } from './tool-queries';
 
 async function q<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
@@ -55,32 +55,34 @@ export async function overview(client: ClickHouseClient, r: NsRange, opts: { dat
   const db = opts.database ?? DEFAULT_DATABASE;
   const p = { ...rangeParams(r), top: opts.top ?? 8 };
   const calls = qualified(db, 'llm_calls');
-  const [c] = await q<Record<string, unknown>>(
+  // One pass over the window's calls (one FINAL read) gives the totals and both top lists: each call is counted once
+  // under '' (totals), once under its agent and once under its model.
+  const dims = await q<Record<string, unknown>>(
     client,
-    `SELECT count() AS calls, sum(coalesce(input_tokens, 0)) AS input_tokens, sum(coalesce(output_tokens, 0)) AS output_tokens,
+    `SELECT dim, name, count() AS calls, sum(coalesce(input_tokens, 0)) AS input_tokens, sum(coalesce(output_tokens, 0)) AS output_tokens,
             sum(coalesce(cache_read_input_tokens, 0)) AS cache_read, sum(coalesce(cache_creation_input_tokens, 0)) AS cache_write,
             sum(coalesce(cost_usd, 0)) AS cost, countIf(cost_usd IS NOT NULL) AS priced,
             countIf(error_type IS NOT NULL OR coalesce(http_status, 0) >= 400) AS errors,
             quantileExact(0.5)(duration_ms) AS p50, quantileExact(0.95)(duration_ms) AS p95,
             count(time_to_first_chunk_ms) AS ttft_n, quantileExact(0.5)(time_to_first_chunk_ms) AS ttft50,
             quantileExact(0.95)(time_to_first_chunk_ms) AS ttft95
-     FROM ${calls} FINAL WHERE ${inRange('start_time')}`,
+     FROM (SELECT input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens, cost_usd, error_type, http_status,
+                  duration_ms, time_to_first_chunk_ms, arrayJoin([tuple('', ''), tuple('agent', ${AGENT}), tuple('model', ${MODEL})]) AS kv,
+                  kv.1 AS dim, kv.2 AS name
+           FROM ${calls} FINAL WHERE ${inRange('start_time')})
+     GROUP BY dim, name`,
     p,
   );
+  const c = dims.find((x) => x.dim === '') ?? {};
+  // Without FINAL: an IN set and a distinct count are the same over copies of a row.
   const [streamed] = await q<{ n: string }>(
     client,
-    `SELECT count() AS n FROM ${qualified(db, 'exchanges')} FINAL WHERE streaming AND exchange_id IN (SELECT exchange_id FROM ${calls} FINAL WHERE ${inRange('start_time')})`,
+    `SELECT uniqExact(exchange_id) AS n FROM ${qualified(db, 'exchanges')} WHERE streaming AND exchange_id IN (SELECT exchange_id FROM ${calls} WHERE ${inRange('start_time')})`,
     p,
   );
   const [t] = await q<Record<string, unknown>>(
     client,
     `SELECT count() AS n, countIf(success = false) AS failed FROM ${qualified(db, 'tool_uses')} FINAL WHERE ${inRange('coalesce(start_time, end_time)')}`,
-    p,
-  );
-  const [a] = await q<Record<string, unknown>>(
-    client,
-    // Without FINAL (which would merge the whole table by id): distinct ids count each record once all the same.
-    `SELECT uniqExact(id) AS execs FROM ${qualified(db, 'audit_events')} WHERE type = 'process' AND action = 'exec' AND ${inRange('ts')}`,
     p,
   );
   const [s] = await q<Record<string, unknown>>(
@@ -90,12 +92,29 @@ export async function overview(client: ClickHouseClient, r: NsRange, opts: { dat
        AND coalesce(end_time, start_time) >= fromUnixTimestamp64Nano({from:Int64}, 'UTC')`,
     p,
   );
-  const [d] = await q<Record<string, unknown>>(client, `SELECT count() AS n FROM ${qualified(db, 'dead_letters')} FINAL WHERE ${inRange('ts')}`, p);
+  const [d] = await q<Record<string, unknown>>(client, `SELECT count() AS n FROM ${qualified(db, 'dead_letters')} FINAL WHERE ${inRange('ts')} ${FINAL_ACROSS_PARTITIONS}`, p);
+  const tools = await q<Record<string, unknown>>(
+    client,
+    `SELECT name, count() AS count, countIf(success = false) AS failures FROM ${qualified(db, 'tool_uses')} FINAL
+     WHERE ${inRange('coalesce(start_time, end_time)')} GROUP BY name ORDER BY count DESC, name LIMIT {top:UInt32}`,
+    p,
+  );
+  // Execs by command, with the total over all commands (`execs`, a window over the grouped rows): without FINAL
+  // (which would merge the whole window of audit rows), distinct ids count each record once all the same.
+  const commands = await q<Record<string, unknown>>(
+    client,
+    `SELECT name, count, sum(count) OVER () AS execs
+     FROM (SELECT replaceRegexpOne(if(JSONExtractString(details, 'argv', 1) != '', JSONExtractString(details, 'argv', 1),
+                                      JSONExtractString(details, 'filename')), '^.*/', '') AS name, uniqExact(id) AS count
+           FROM ${qualified(db, 'audit_events')} WHERE type = 'process' AND action = 'exec' AND ${inRange('ts')} GROUP BY name)
+     ORDER BY count DESC, name LIMIT {top:UInt32}`,
+    p,
+  );
   const kpis: OverviewKpis = {
     llm_calls: num(c.calls), input_tokens: num(c.input_tokens), output_tokens: num(c.output_tokens),
     cache_read_input_tokens: num(c.cache_read), cache_creation_input_tokens: num(c.cache_write),
     cost_usd: num(c.calls) === 0 ? 0 : costOf(c.cost, c.priced), unpriced_calls: num(c.calls) - num(c.priced),
-    tool_uses: num(t.n), tool_failures: num(t.failed), processes_started: num(a.execs), agents: num(s.n), errors: num(c.errors), dead_letters: num(d.n),
+    tool_uses: num(t.n), tool_failures: num(t.failed), processes_started: num(commands[0]?.execs), agents: num(s.n), errors: num(c.errors), dead_letters: num(d.n),
   };
   const latency: LatencyStats = {
     p50_ms: kpis.llm_calls ? num(c.p50) : null, p95_ms: kpis.llm_calls ? num(c.p95) : null, streamed_calls: num(streamed.n),
@@ -106,31 +125,15 @@ export async function overview(client: ClickHouseClient, r: NsRange, opts: { dat
         ? 'no streamed call in this range has a first-chunk time (calls stored before agentsight recorded it)'
         : 'no streamed call in this range: time to first chunk is measured on streamed calls only',
   };
-  const group = (key: string) =>
-    q<Record<string, unknown>>(
-      client,
-      `SELECT ${key} AS name, count() AS count, sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)) AS tokens,
-              sum(coalesce(cost_usd, 0)) AS cost, countIf(cost_usd IS NOT NULL) AS priced
-       FROM ${calls} FINAL WHERE ${inRange('start_time')} GROUP BY name ORDER BY count DESC, name LIMIT {top:UInt32}`,
-      p,
-    ).then((rs) => rs.map((x): TopEntry => ({ name: String(x.name), count: num(x.count), tokens: num(x.tokens), cost_usd: costOf(x.cost, x.priced) })));
-  const tools = await q<Record<string, unknown>>(
-    client,
-    `SELECT name, count() AS count, countIf(success = false) AS failures FROM ${qualified(db, 'tool_uses')} FINAL
-     WHERE ${inRange('coalesce(start_time, end_time)')} GROUP BY name ORDER BY count DESC, name LIMIT {top:UInt32}`,
-    p,
-  );
-  const commands = await q<Record<string, unknown>>(
-    client,
-    `SELECT replaceRegexpOne(if(JSONExtractString(details, 'argv', 1) != '', JSONExtractString(details, 'argv', 1),
-                                JSONExtractString(details, 'filename')), '^.*/', '') AS name, uniqExact(id) AS count
-     FROM ${qualified(db, 'audit_events')} WHERE type = 'process' AND action = 'exec' AND ${inRange('ts')}
-     GROUP BY name ORDER BY count DESC, name LIMIT {top:UInt32}`,
-    p,
-  );
+  const top = (dim: string): TopEntry[] =>
+    dims
+      .filter((x) => x.dim === dim)
+      .sort((a, b) => num(b.calls) - num(a.calls) || (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0))
+      .slice(0, p.top)
+      .map((x) => ({ name: String(x.name), count: num(x.calls), tokens: num(x.input_tokens) + num(x.output_tokens), cost_usd: costOf(x.cost, x.priced) }));
   return {
     from: nsIso(r.fromNs), to: nsIso(r.toNs), kpis, latency,
-    top_agents: await group(AGENT), top_models: await group(MODEL),
+    top_agents: top('agent'), top_models: top('model'),
     top_tools: tools.map((x) => ({ name: String(x.name), count: num(x.count), failures: num(x.failures) })),
     top_commands: commands.map((x) => ({ name: String(x.name) || '?', count: num(x.count) })),
   };
@@ -327,6 +330,11 @@ export async function auditWindow(
 }
 
 async function auditQuery(client: ClickHouseClient, database: string, where: string[], params: Record<string, unknown>, order: string): Promise<AuditEntry[]> {
+  return linked(client, database, await selectAudit(client, database, where, params, order));
+}
+
+/** Audit rows matching `where`, in `order`, at most `{limit}`, without causal links (see {@link linked}). */
+async function selectAudit(client: ClickHouseClient, database: string, where: string[], params: Record<string, unknown>, order: string): Promise<Array<AuditEntry & { ts_ns: bigint }>> {
   type R = { id: string; type: string; action: string; host: string; ts_ns: string; pid: number; ppid: number; comm: string; summary: string; details: string };
   const rs = await q<R>(
     client,
@@ -334,7 +342,7 @@ async function auditQuery(client: ClickHouseClient, database: string, where: str
      FROM ${qualified(database, 'audit_events')} FINAL WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT {limit:UInt32}`,
     params,
   );
-  const entries = rs.map(({ ts_ns, details, ...r }) => {
+  return rs.map(({ ts_ns, details, ...r }) => {
     let d: unknown = {};
     try {
       d = JSON.parse(details);
@@ -343,6 +351,10 @@ async function auditQuery(client: ClickHouseClient, database: string, where: str
     }
     return { ...r, pid: Number(r.pid), ppid: Number(r.ppid), ts: nsIso(ts_ns), ts_ns: BigInt(ts_ns), details: (d && typeof d === 'object' ? d : {}) as Record<string, unknown> } as AuditEntry & { ts_ns: bigint };
   });
+}
+
+/** Sets the causal links of `entries` ({@link linkEntries}) and gives their `ts_ns` as text. */
+async function linked(client: ClickHouseClient, database: string, entries: Array<AuditEntry & { ts_ns: bigint }>): Promise<AuditEntry[]> {
   await linkEntries(client, database, entries);
   return entries.map(({ ts_ns, ...e }) => ({ ...e, ts_ns: ts_ns.toString() }) as AuditEntry);
 }
@@ -385,16 +397,19 @@ export async function pageAudit(client: ClickHouseClient, f: AuditFilters, page:
     upper = BigInt(c.ns);
   }
   const floor = f.range?.fromNs ?? null;
-  let items: AuditEntry[] = [];
-  for (const w of [...NEWEST_FIRST_WINDOWS_NS, null]) {
+  // A search's matches are sparse: after the last hour, widening step by step would scan most of the table several
+  // times, so it goes to the whole range at once.
+  const windows = f.q ? [NEWEST_FIRST_WINDOWS_NS[0], null] : [...NEWEST_FIRST_WINDOWS_NS, null];
+  let rows: Array<AuditEntry & { ts_ns: bigint }> = [];
+  for (const w of windows) {
     const from = w === null ? floor : floor === null || upper - w > floor ? upper - w : floor;
-    items = from === null
-      ? await auditQuery(client, database, where, params, 'ts DESC, id')
-      : await auditQuery(client, database, [...where, "ts >= fromUnixTimestamp64Nano({wfrom:Int64}, 'UTC')"], { ...params, wfrom: from.toString() }, 'ts DESC, id');
-    if (items.length > page.limit || from === floor) break;
+    rows = from === null
+      ? await selectAudit(client, database, where, params, 'ts DESC, id')
+      : await selectAudit(client, database, [...where, "ts >= fromUnixTimestamp64Nano({wfrom:Int64}, 'UTC')"], { ...params, wfrom: from.toString() }, 'ts DESC, id');
+    if (rows.length > page.limit || from === floor) break;
   }
-  const more = items.length > page.limit;
-  const out = items.slice(0, page.limit);
+  const more = rows.length > page.limit;
+  const out = await linked(client, database, rows.slice(0, page.limit));
   const last = out[out.length - 1] as (AuditEntry & { ts_ns?: string }) | undefined;
   return { items: out, next_cursor: more && last ? encodeCursor(last.ts_ns!, last.id) : null };
 }
@@ -635,17 +650,13 @@ export function descendantsOf(pid: number, entries: AuditEntry[]): AuditEntry[] 
 
 /** Row counts and on-disk bytes of every table (active parts). */
 export async function tableSizes(client: ClickHouseClient, database = DEFAULT_DATABASE): Promise<Array<{ table: string; rows: number; bytes: number }>> {
-  const out: Array<{ table: string; rows: number; bytes: number }> = [];
   const bytes = await q<{ table: string; bytes: string }>(
     client,
     `SELECT table, sum(bytes_on_disk) AS bytes FROM system.parts WHERE database = {db:String} AND active GROUP BY table`,
     { db: database },
   ).catch(() => [] as Array<{ table: string; bytes: string }>);
-  for (const t of TABLES) {
-    const [r] = await q<{ n: string }>(client, `SELECT count() AS n FROM ${qualified(database, t)} FINAL`);
-    out.push({ table: t, rows: num(r?.n), bytes: num(bytes.find((b) => b.table === t)?.bytes) });
-  }
-  return out;
+  const rows = await countRows(client, { database });
+  return TABLES.map((t) => ({ table: t, rows: rows[t], bytes: num(bytes.find((b) => b.table === t)?.bytes) }));
 }
 
 /** Dead letters grouped by stage and reason, most first, with the newest one's error and sample. */
@@ -654,7 +665,7 @@ export async function deadLetterGroups(client: ClickHouseClient, database = DEFA
     client,
     `SELECT stage, reason, count() AS count, toString(toUnixTimestamp64Nano(max(ts))) AS last_ns, argMax(error, ts) AS last_error,
             argMax(sample_base64, ts) AS last_sample
-     FROM ${qualified(database, 'dead_letters')} FINAL GROUP BY stage, reason ORDER BY count DESC, stage, reason`,
+     FROM ${qualified(database, 'dead_letters')} FINAL GROUP BY stage, reason ORDER BY count DESC, stage, reason ${FINAL_ACROSS_PARTITIONS}`,
   );
   return rs.map((r) => ({ stage: r.stage, reason: r.reason, count: num(r.count), last_ts: nsIso(r.last_ns), last_error: r.last_error, last_sample_base64: r.last_sample }));
 }

@@ -7,7 +7,7 @@ import type { AuditType, UsageDetail } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { linkActions, type Action, type CausalLink, type ProcessStart, type ToolWindow } from './links';
 import { decodeBody, toNs, type AuditRow, type ExchangeRow } from './rows';
-import { DEFAULT_DATABASE, TABLES, qualified, type TableName } from './schema';
+import { DEFAULT_DATABASE, FINAL_ACROSS_PARTITIONS, TABLES, qualified, type TableName } from './schema';
 
 /**
  * A point in time: a `Date`, bigint wall-clock ns, a number of ms since the epoch, an ISO 8601 string, or a
@@ -846,7 +846,7 @@ export async function listDeadLetters(client: ClickHouseClient, opts: ListDeadLe
      FROM ${qualified(opts.database ?? DEFAULT_DATABASE, 'dead_letters')} FINAL
      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
      ORDER BY ts DESC, id
-     LIMIT {limit:UInt32}`,
+     LIMIT {limit:UInt32} ${FINAL_ACROSS_PARTITIONS}`,
     params,
   );
   return rs.map(({ ts_ns, input_seq, ...r }) => ({ ...r, input_seq: Number(input_seq), ts: nsIso(ts_ns) }));
@@ -902,7 +902,8 @@ export async function getExchange(client: ClickHouseClient, id: string, opts: Db
 /** Row counts (after dedup, i.e. with FINAL) of every table. */
 export async function countRows(client: ClickHouseClient, opts: DbOption = {}): Promise<Record<TableName, number>> {
   const db = opts.database ?? DEFAULT_DATABASE;
-  const query = TABLES.map((t) => `SELECT '${t}' AS table, count() AS n FROM ${qualified(db, t)} FINAL`).join(' UNION ALL ');
+  const rowsOf = (t: TableName) => (t === 'dead_letters' ? `(SELECT id FROM ${qualified(db, t)} FINAL ${FINAL_ACROSS_PARTITIONS})` : `${qualified(db, t)} FINAL`);
+  const query = TABLES.map((t) => `SELECT '${t}' AS table, count() AS n FROM ${rowsOf(t)}`).join(' UNION ALL ');
   const rs = await rows<{ table: TableName; n: string }>(client, query);
   const out = Object.fromEntries(TABLES.map((t) => [t, 0])) as Record<TableName, number>;
   for (const r of rs) out[r.table] = Number(r.n);

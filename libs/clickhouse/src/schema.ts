@@ -6,7 +6,9 @@
  *   derived from the inputs, so a redelivered or replayed message produces the same id). Writing a row twice is
  *   therefore harmless: background merges keep one (the latest `ingested_at`), and every query reads with `FINAL`
  *   so duplicates are never visible even before a merge. Dedup happens within a partition, so the partition key
- *   is derived from the row's own (deterministic) event time, never from `ingested_at`.
+ *   is derived from the row's own (deterministic) event time, never from `ingested_at`; that is also what lets every
+ *   read's `FINAL` merge each partition on its own (`do_not_merge_across_partitions_select_final`, client.ts),
+ *   except over `dead_letters` ({@link FINAL_ACROSS_PARTITIONS}).
  * - `ingested_at DateTime64(9,'UTC') DEFAULT now64(9)`: filled by the server; rows from `rows.ts` omit it.
  * - Times are `DateTime64(9,'UTC')` (wall-clock ns, exact: the contracts' bigint ns fit).
  * - Token counts are `Nullable(UInt64)`: null = the provider did not report it (distinct from 0). `usage_source` says
@@ -158,6 +160,14 @@ export const PARTITION_KEYS = {
   audit_events: 'toYYYYMMDD(ts)',
   dead_letters: 'toYYYYMMDD(ts)',
 } as const satisfies Partial<Record<TableName, string>>;
+
+/**
+ * `dead_letters` is the one partitioned table whose copies of a row may land in different partitions: a dead letter's
+ * id is deterministic but its `ts` is when it was made, so a replay across midnight stores it again in another day.
+ * Its reads add this clause so `FINAL` merges across partitions there (the client's default,
+ * `do_not_merge_across_partitions_select_final`, would show both copies); the table is small, so it costs little.
+ */
+export const FINAL_ACROSS_PARTITIONS = 'SETTINGS do_not_merge_across_partitions_select_final = 0';
 
 /** The column each table's TTL counts from: the event time; for the versioned tables the time the row was stored. */
 export const TTL_COLUMNS: Record<TableName, string> = {
