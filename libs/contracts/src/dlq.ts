@@ -25,5 +25,15 @@ export interface DeadLetter {
   ts_ns: bigint;
 }
 
+/**
+ * A dead letter as a stage's code knows it, before the stage runtime (`StageRuntime.deadLetter`, `@agentsight/jetstream`)
+ * completes it into a {@link DeadLetter}: `reason` and `error` always, any other field when known. The runtime fills
+ * `v`, `stage`, and what is missing: `host` (the stage's), `input_subject` '', `input_seq` 0, `input_id`/`conn_key`
+ * null, `sample` empty (else cut to {@link DEAD_LETTER_SAMPLE_BYTES}), `ts_ns` now, `id` =
+ * deriveId('dlq', stage, input_id ?? `<subject>#<seq>`, reason, conn_key ?? ''). `R` narrows `reason` to a stage's
+ * own causes.
+ */
+export type DeadLetterDraft<R extends string = string> = Partial<Omit<DeadLetter, 'v' | 'stage' | 'reason'>> & { reason: R; error: string };
+
 /** Most bytes of the offending input a dead letter carries as `sample` (4 KiB). */
 export const DEAD_LETTER_SAMPLE_BYTES = 4096;

@@ -1,4 +1,4 @@
-import { DEAD_LETTER_SAMPLE_BYTES, DeadLetter, deriveId, nowNs, redactAtParserEnabled, redactSample, redactText, Stage, Subjects } from '@agentsight/contracts';
+import { DEAD_LETTER_SAMPLE_BYTES, DeadLetter, type DeadLetterDraft, deriveId, nowNs, redactAtParserEnabled, redactSample, redactText, Stage, Subjects } from '@agentsight/contracts';
 import type Redis from 'ioredis';
 import { connectNats, Nats } from './nats';
 import { connectRedis } from './redis';
@@ -6,8 +6,8 @@ import { pipelineConfig, PipelineConfig } from './config';
 import { Publisher } from './publisher';
 import type { UndecodableInput } from './consumer';
 
-/** What a dead letter needs from its stage; the rest is filled in by {@link StageRuntime.deadLetter}. */
-export type DeadLetterDraft = Partial<Omit<DeadLetter, 'v' | 'stage'>> & Pick<DeadLetter, 'reason' | 'error'>;
+/** What a dead letter needs from its stage (the contract's type); the rest is filled in by {@link StageRuntime.deadLetter}. */
+export type { DeadLetterDraft };
 
 /**
  * Connections and helpers of one pipeline service: config, NATS (JetStream + large-payload store), Redis, a

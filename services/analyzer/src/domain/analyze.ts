@@ -10,7 +10,7 @@ import { decodeEventStream, looksLikeEventStream } from './eventstream';
 import { emptyExtraction, type Extraction, type JsonEvent, type ResponseJson } from './extraction';
 import { decodeUtf8, looksLikeJson, looksLikeSse, obj, parseJson, parseSseText, salvageString, str, type JsonObject } from './json';
 import { isStreamingPath, modelFromPath, providerFor, stripPort, targetHost, targetPath } from './providers';
-import { type AnalyzeResult, type DeadLetterDraft } from './types';
+import { type AnalyzeResult, type AnalyzerDeadLetter } from './types';
 import { estimateUsage } from './usage-estimate';
 import { reasoningText, usageDetail } from './usage-detail';
 import { withReasoningInOutput } from './reasoning';
@@ -149,7 +149,7 @@ function apiFromShape(res: ParsedResponse, rawText: string): LlmApiAdapter | und
 }
 
 /** One draft per reason (so `deriveId('dlq', stage, input_id, reason)` stays unique), in order of first failure. */
-function deadLetters(ex: Exchange, failures: ParseFailure[]): DeadLetterDraft[] {
+function deadLetters(ex: Exchange, failures: ParseFailure[]): AnalyzerDeadLetter[] {
   const reasons = [...new Set(failures.map((f) => f.reason))];
   return reasons.map((reason) => {
     const mine = failures.filter((f) => f.reason === reason);

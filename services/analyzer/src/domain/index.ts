@@ -18,7 +18,7 @@ export { dashscopeUsage, extractDashscope } from './dashscope';
 export { apiFromPath, isStreamingPath, modelFromPath, providerFor, targetPath } from './providers';
 export { parseSseText } from './json';
 export type { Extraction, JsonEvent, ResponseJson } from './extraction';
-export { type AnalyzeResult, type DeadLetterDraft, type LlmApi } from './types';
+export { type AnalyzeResult, type AnalyzerDeadLetter, type LlmApi } from './types';
 export { llmContent, normalizeRequest, outputMessages, semconvFinishReason, toSemconvMessages, type NormalizedRequest, type NormMessage } from './messages';
 export { agentName, conversationOf, processConversationId, type ConversationRef } from './conversation';
 export {

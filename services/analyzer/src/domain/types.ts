@@ -1,20 +1,20 @@
 /**
  * Types of the analyzer's domain layer (pure functions, no NATS). The service layer turns these into contract
  * messages: {@link LlmCall} on `agentsight.llm.<host>`, {@link AuditRecord} on `agentsight.audit.<host>` and, from a
- * {@link DeadLetterDraft}, a `DeadLetter` on `agentsight.dlq.analyzer.<host>`.
+ * {@link AnalyzerDeadLetter}, a `DeadLetter` on `agentsight.dlq.analyzer.<host>`.
  */
-import type { AuditRecord, DeadLetter, LlmCall } from '@agentsight/contracts';
+import type { AuditRecord, DeadLetterDraft, LlmCall } from '@agentsight/contracts';
 import type { LLM_APIS } from './apis';
 import type { ConversationRef } from './conversation';
 import type { NormalizedRequest } from './messages';
 
 /**
- * A dead letter as the domain layer knows it: what went wrong with which input. The service layer completes it into
- * a contract `DeadLetter` (adds `v`, `stage`, `host`, `input_subject`, `input_seq`, `ts_ns`, and
- * `id = deriveId('dlq', stage, input_id, reason)`). At most one draft per (exchange, reason) is produced so that id
+ * An analyzer dead letter: a contract {@link DeadLetterDraft} with what went wrong with which input. The service layer
+ * completes it into a contract `DeadLetter` (adds `input_subject`, `input_seq`; the stage runtime `v`, `stage`,
+ * `host`, `ts_ns` and the id, see `DeadLetterDraft`). At most one draft per (exchange, reason) is produced so that id
  * stays unique.
  */
-export interface DeadLetterDraft extends Pick<DeadLetter, 'reason' | 'error' | 'input_id' | 'conn_key' | 'sample'> {
+export interface AnalyzerDeadLetter extends DeadLetterDraft {
   /**
    * Machine-readable cause: `json_parse_error` (a recognised LLM call's request body, response body, SSE `data:`,
    * NDJSON line or event-stream payload is not valid JSON), `eventstream_error` (an AWS event-stream body whose prelude
@@ -26,6 +26,8 @@ export interface DeadLetterDraft extends Pick<DeadLetter, 'reason' | 'error' | '
   error: string;
   /** The exchange id (`Exchange.id`). */
   input_id: string;
+  /** The exchange's connection (`Exchange.conn.key`), null when unknown. */
+  conn_key: string | null;
   /**
    * Where the (first) failure was: `request.body`, `response.body`, `response.events[<n>]`, `response.lines[<n>]`
    * (NDJSON), `response.frames[<n>]` (event-stream frame n, or `@<byte offset>` for framing) or `exchange`.
@@ -41,7 +43,7 @@ export interface AnalyzeResult {
   call: LlmCall | null;
   /** `[auditForCall(call)]` when `call` is set, else empty. */
   audit: AuditRecord[];
-  deadLetters: DeadLetterDraft[];
+  deadLetters: AnalyzerDeadLetter[];
   /** The request in semconv form (tool-use matching, content), when `call` is set. */
   request?: NormalizedRequest;
   /** Where `call.conversation_id` came from (the service resolves Responses `previous_response_id` chains). */

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { connKey, headerValue, type HttpEvent, type RawSslRecord } from '@agentsight/contracts';
 import { HttpStreamParser } from './http-stream-parser';
-import type { DeadLetterDraft } from './types';
+import type { ParserDeadLetter } from './types';
 
 const CORPUS = corpusDir();
 const { lines } = claudeCodeCapture();
@@ -62,7 +62,7 @@ describe('real Claude Code capture (agentsight__claude-code-raw.jsonl)', () => {
   const parser = new HttpStreamParser();
   const perPush: HttpEvent[][] = [];
   const events: HttpEvent[] = [];
-  const dls: DeadLetterDraft[] = [];
+  const dls: ParserDeadLetter[] = [];
   for (const r of recs) {
     const out = parser.push(r);
     perPush.push(out.events);
@@ -169,7 +169,7 @@ describe('real Claude Code capture (agentsight__claude-code-raw.jsonl)', () => {
     if (req.type !== 'request') throw new Error('unreachable');
     expect(req.method).toBe('POST');
     expect(req.target).toBe('/api/eval/sdk-zAZezfDKGoZuXXKe');
-    const sink = { events: [] as HttpEvent[], deadLetters: [] as DeadLetterDraft[] };
+    const sink = { events: [] as HttpEvent[], deadLetters: [] as ParserDeadLetter[] };
     const evicted = parser.evictIdle(BigInt(lines[91].timestamp_ns) + 1n, sink);
     expect(evicted).toContain(keyOf('eval'));
     const res = sink.events.find((e) => e.conn.key === keyOf('eval'));

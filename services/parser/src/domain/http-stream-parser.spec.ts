@@ -1,7 +1,7 @@
 import * as zlib from 'node:zlib';
 import { connKey, deriveId, headerValue, type Direction, type HttpEvent, type RawSslRecord } from '@agentsight/contracts';
 import { HttpStreamParser } from './http-stream-parser';
-import type { DeadLetterDraft, ParseOutput } from './types';
+import type { ParserDeadLetter, ParseOutput } from './types';
 
 const enc = (s: string) => Buffer.from(s, 'latin1');
 
@@ -57,7 +57,7 @@ class Conn {
 
 function feed(p: HttpStreamParser, recs: RawSslRecord[]): ParseOutput & { perPush: ParseOutput[] } {
   const events: HttpEvent[] = [];
-  const deadLetters: DeadLetterDraft[] = [];
+  const deadLetters: ParserDeadLetter[] = [];
   const perPush: ParseOutput[] = [];
   for (const r of recs) {
     const o = p.push(r);

@@ -49,7 +49,7 @@ import { bodyFraming, HeadError, MAX_HEADER_FIELDS, MAX_START_LINE, parseHead, s
 import { isEventStream, MessageBody, type Pos } from './message-body';
 import { H2Connection, type H2DirSnapshot, type H2Host } from './h2/connection';
 import { CLIENT_PREFACE, looksLikeServerPreface } from './h2/frames';
-import type { ConnCloseInput, DeadLetterDraft, HttpStreamParserOptions, ParseOutput, ParserDeadLetterReason, ParserStats } from './types';
+import type { ConnCloseInput, ParserDeadLetter, HttpStreamParserOptions, ParseOutput, ParserDeadLetterReason, ParserStats } from './types';
 
 const DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024;
 const DEFAULT_MAX_HEADER = 256 * 1024;
@@ -873,7 +873,7 @@ export class HttpStreamParser {
     out.deadLetters.push(this.draft(rec ?? null, k, reason, error, sample));
   }
 
-  private draft(rec: RawSslRecord | null, key: string | null, reason: ParserDeadLetterReason, error: string, sample: Uint8Array): DeadLetterDraft {
+  private draft(rec: RawSslRecord | null, key: string | null, reason: ParserDeadLetterReason, error: string, sample: Uint8Array): ParserDeadLetter {
     this.st.deadLetters[reason] = (this.st.deadLetters[reason] ?? 0) + 1;
     const inputId = rec && rec.boot_id !== undefined ? rawMsgId(rec) : null;
     const host = rec?.host ?? '';

@@ -3,7 +3,7 @@
  * See {@link HttpStreamParser}.
  */
 export { HttpStreamParser, connRef } from './http-stream-parser';
-export type { ConnCloseInput, DeadLetterDraft, HttpStreamParserOptions, ParseOutput, ParserDeadLetterReason, ParserStats } from './types';
+export type { ConnCloseInput, ParserDeadLetter, HttpStreamParserOptions, ParseOutput, ParserDeadLetterReason, ParserStats } from './types';
 export { SseDecoder, SseTooLargeError } from './sse-decoder';
 export { DecodeError, IncrementalDecoder, decodeAll, parseContentCodings } from './content-coding';
 export { MessageBody, isEventStream, type BodyOwner, type MessageEnd } from './message-body';

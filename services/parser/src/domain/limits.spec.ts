@@ -11,7 +11,7 @@ import { HttpStreamParser } from './http-stream-parser';
 import { run } from './parser-run.test';
 import { CLIENT_PREFACE, encodeFrame, Flags, FrameType } from './h2/frames';
 import { HpackDecoder, HpackError, MAX_HPACK_TABLE_BYTES } from './h2/hpack';
-import type { DeadLetterDraft } from './types';
+import type { ParserDeadLetter } from './types';
 
 const GiB = 1024 * 1024 * 1024;
 const MiB = 1024 * 1024;

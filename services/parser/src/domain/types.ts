@@ -1,4 +1,4 @@
-import type { DeadLetter, HttpEvent, RawSslCloseRecord } from '@agentsight/contracts';
+import type { DeadLetter, DeadLetterDraft, HttpEvent, RawSslCloseRecord } from '@agentsight/contracts';
 
 /**
  * What {@link HttpStreamParser.close} needs of a connection-close record (the contract's `ssl_close` raw record):
@@ -53,16 +53,17 @@ export type ParserDeadLetterReason =
   | 'internal_error';
 
 /**
- * A dead letter as the domain can fill it: everything of the {@link DeadLetter} contract but `input_seq` (the
- * JetStream sequence, known only to the shell). `id` = deriveId('dlq', 'parser', input_id, reason) with `input_id`
- * the raw record's Nats-Msg-Id; `input_subject` is the record's raw subject; `ts_ns` the record's wall-clock ns.
+ * A parser dead letter: a contract {@link DeadLetterDraft} the domain fills with everything of the {@link DeadLetter}
+ * contract but `input_seq` (the JetStream sequence, known only to the shell). `id` = deriveId('dlq', 'parser',
+ * input_id, reason) with `input_id` the raw record's Nats-Msg-Id; `input_subject` is the record's raw subject; `ts_ns`
+ * the record's wall-clock ns.
  */
-export type DeadLetterDraft = Omit<DeadLetter, 'input_seq' | 'reason'> & { reason: ParserDeadLetterReason };
+export type ParserDeadLetter = DeadLetterDraft<ParserDeadLetterReason> & Omit<DeadLetter, 'input_seq' | 'reason'>;
 
 /** What one call produced, in emission order. */
 export interface ParseOutput {
   events: HttpEvent[];
-  deadLetters: DeadLetterDraft[];
+  deadLetters: ParserDeadLetter[];
 }
 
 /** Counters since construction (monotonic) plus current gauges. */

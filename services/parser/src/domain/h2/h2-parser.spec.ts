@@ -11,7 +11,7 @@ import { connKey, type Direction, type HttpEvent, type RawSslRecord } from '@age
 import { createReplayHandler, fixtureBytes, loadFixture, type RecordedRequest } from '@agentsight/testkit';
 import { HttpStreamParser } from '../http-stream-parser';
 import { run } from '../parser-run.test';
-import type { DeadLetterDraft } from '../types';
+import type { ParserDeadLetter } from '../types';
 import { CLIENT_PREFACE, encodeFrame, Flags, FrameType } from './frames';
 import { huffmanEncode } from './huffman';
 
