@@ -8,20 +8,26 @@
  * 2. Latency: 30 streamed calls (the same recording, 300 SSE events) by a real Node client under real capture, one
  *    after another; latency = time the call's row is readable through the API − the client's exit (end of the
  *    response), polled every 10 ms.
- * 3. RSS: VmHWM (peak) and VmRSS of each service and of the probe at the end; CPU seconds of each stage after
- *    the throughput part (`cpu_s`, start-up included).
+ * 3. RSS: VmHWM (peak) and VmRSS of each service and of the probe at the end; CPU seconds of each stage during
+ *    the throughput part (`cpu_s`, start-up excluded).
  * With `BENCH_CPU_PROF=<dir>` each stage writes a V8 CPU profile (`.cpuprofile`) into `<dir>` when it stops.
- * Writes bench/out/pipeline.json and prints a Markdown summary.
+ * Writes bench/out/pipeline.json (or `--out=<path>`) and prints it. `--throughput-only` runs part 1 alone (the CI
+ * guard, bench/guard.ts).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { connKey, RawSslRecord, Subjects } from '@agentsight/contracts';
 import { connectNats, Publisher } from '@agentsight/jetstream';
 import { loadFixture } from '@agentsight/testkit';
 import { api, startInfra, startProbe, Stages } from '../test/e2e/harness';
 
-const CONNECTIONS = Number(process.argv[2] || 200);
+const ARGS = process.argv.slice(2);
+const CONNECTIONS = Number(ARGS.find((a) => !a.startsWith('--')) || 200);
+/** `--throughput-only`: part 1 and the stages' RSS only (no probe, no root needed); the CI guard's short form. */
+const THROUGHPUT_ONLY = ARGS.includes('--throughput-only');
+/** `--out=<path>`: where the JSON goes (default bench/out/pipeline.json). */
+const OUT = ARGS.find((a) => a.startsWith('--out='))?.slice(6);
 const LATENCY_CALLS = 30;
 const FIXTURE = 'vercel__openai-text.chunks.txt';
 
@@ -66,6 +72,39 @@ function recordsOf(i: number, events: Buffer[], seqBase: number): RawSslRecord[]
   });
 }
 
+/**
+ * 2. Latency under real capture. The replay server is its own process, started before the probe, so only the
+ * clients (started after, as descendants of this process) are traced. Also 3: RSS of the stages and the probe.
+ */
+async function latencyPart(infra: Awaited<ReturnType<typeof startInfra>>, stages: Stages, out: Record<string, unknown>): Promise<void> {
+  const serverProc = spawn(process.execPath, [join(__dirname, '../libs/testkit/dist/replay-server-cli.js')], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const server = await new Promise<{ url: string; caPath: string }>((res) => serverProc.stdout!.once('data', (d) => res(JSON.parse(String(d).split('\n')[0]))));
+  const probe = await startProbe(infra, ['--pid', String(process.pid)]);
+  const client = join(__dirname, '../test/e2e/client.js');
+  const lat: number[] = [];
+  let known = (await api<unknown[]>(infra, '/api/calls?limit=100000')).length;
+  for (let k = 0; k < LATENCY_CALLS; k++) {
+    await new Promise<void>((res, rej) => {
+      const p = spawn(process.execPath, [client, server.url, server.caPath, 'stream', '/v1/chat/completions', FIXTURE, '0'], { stdio: 'ignore' });
+      p.on('exit', (c) => (c === 0 ? res() : rej(new Error(`client exit ${c}`))));
+    });
+    const end = Date.now();
+    for (;;) {
+      const n = (await api<unknown[]>(infra, '/api/calls?limit=100000')).length;
+      if (n > known) { known = n; break; }
+      if (Date.now() - end > 60_000) throw new Error('call not stored within 60 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    lat.push(Date.now() - end);
+  }
+  out.latency_ms = { calls: lat.length, p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat) };
+  out.rss = Object.fromEntries([...stages.children].map(([n, c]) => [n, rss(c.proc.pid!)]).concat([['probe', rss(probe.proc.pid!)]]));
+  probe.proc.kill('SIGINT');
+  const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
+  out.probe = stopped;
+  serverProc.kill('SIGTERM');
+}
+
 async function main(): Promise<void> {
   const infra = await startInfra();
   // BENCH_CPU_PROF=<dir>: every stage process writes a V8 CPU profile there when it stops (bench/cpu-prof.cjs).
@@ -81,6 +120,7 @@ async function main(): Promise<void> {
     const pub = new Publisher(nats.js, nats.large);
     const all = Array.from({ length: CONNECTIONS }, (_, i) => recordsOf(i, fixture.body, i * 10_000));
     const total = all.reduce((n, r) => n + r.length, 0);
+    const cpu0 = Object.fromEntries([...stages.children].map(([n, c]) => [n, cpuSeconds(c.proc.pid!)]));
     const t0 = Date.now();
     const pending: Promise<unknown>[] = [];
     // Connections interleaved record by record, as concurrent agents would be.
@@ -102,44 +142,22 @@ async function main(): Promise<void> {
     }
     const elapsed = (Date.now() - t0) / 1000;
     out.throughput = { records: total, seconds: elapsed, records_per_s: Math.round(total / elapsed), publish_seconds: (published - t0) / 1000, calls_per_s: +(CONNECTIONS / elapsed).toFixed(1) };
-    // CPU of each stage for the throughput part (start-up included): robust to a shared machine, unlike elapsed time.
-    out.cpu_s = Object.fromEntries([...stages.children].map(([n, c]) => [n, cpuSeconds(c.proc.pid!)]));
+    // CPU of each stage during the throughput part (start-up excluded): robust to a shared machine, unlike elapsed time.
+    const cpu = Object.fromEntries([...stages.children].map(([n, c]) => [n, +(cpuSeconds(c.proc.pid!) - cpu0[n]).toFixed(2)]));
+    out.cpu_s = cpu;
+    // Records per CPU second of all five stages: what the stages cost, nearly independent of other load.
+    (out.throughput as Record<string, number>).records_per_cpu_s = Math.round(total / Object.values(cpu).reduce((a, b) => a + b, 0));
     await nats.nc.close();
+    if (THROUGHPUT_ONLY) out.rss = Object.fromEntries([...stages.children].map(([n, c]) => [n, rss(c.proc.pid!)]));
+    else await latencyPart(infra, stages, out);
 
-    // 2. Latency under real capture. The replay server is its own process, started before the probe, so only the
-    // clients (started after, as descendants of this process) are traced.
-    const serverProc = spawn(process.execPath, [join(__dirname, '../libs/testkit/dist/replay-server-cli.js')], { stdio: ['ignore', 'pipe', 'ignore'] });
-    const server = await new Promise<{ url: string; caPath: string }>((res) => serverProc.stdout!.once('data', (d) => res(JSON.parse(String(d).split('\n')[0]))));
-    const probe = await startProbe(infra, ['--pid', String(process.pid)]);
-    const client = join(__dirname, '../test/e2e/client.js');
-    const lat: number[] = [];
-    let known = (await api<unknown[]>(infra, '/api/calls?limit=100000')).length;
-    for (let k = 0; k < LATENCY_CALLS; k++) {
-      await new Promise<void>((res, rej) => {
-        const p = spawn(process.execPath, [client, server.url, server.caPath, 'stream', '/v1/chat/completions', FIXTURE, '0'], { stdio: 'ignore' });
-        p.on('exit', (c) => (c === 0 ? res() : rej(new Error(`client exit ${c}`))));
-      });
-      const end = Date.now();
-      for (;;) {
-        const n = (await api<unknown[]>(infra, '/api/calls?limit=100000')).length;
-        if (n > known) { known = n; break; }
-        if (Date.now() - end > 60_000) throw new Error('call not stored within 60 s');
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      lat.push(Date.now() - end);
-    }
-    out.latency_ms = { calls: lat.length, p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat) };
-    out.rss = Object.fromEntries([...stages.children].map(([n, c]) => [n, rss(c.proc.pid!)]).concat([['probe', rss(probe.proc.pid!)]]));
-    probe.proc.kill('SIGINT');
-    const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
-    out.probe = stopped;
-    serverProc.kill('SIGTERM');
   } finally {
     await stages.stopAll();
     await infra.stop();
   }
-  mkdirSync(join(__dirname, 'out'), { recursive: true });
-  writeFileSync(join(__dirname, 'out/pipeline.json'), JSON.stringify(out, null, 2));
+  const outPath = OUT ?? join(__dirname, 'out/pipeline.json');
+  mkdirSync(dirname(outPath), { recursive: true });
+  writeFileSync(outPath, JSON.stringify(out, null, 2));
   console.log(JSON.stringify(out, null, 2));
 }
 
