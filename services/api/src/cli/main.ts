@@ -421,7 +421,7 @@ export function tokenText(s: TokenSummary): string {
       : s.group_by === 'provider' ? [['provider', (t) => t.provider]] : [['process', (t) => t.process_name]];
   const cols: Array<[string, (t: TokenSummaryRow) => unknown]> = [
     ...keys, ['calls', (t) => t.calls], ['input', (t) => t.input_tokens], ['output', (t) => t.output_tokens],
-    ['cache_read', (t) => t.cache_read_input_tokens], ['cache_write', (t) => t.cache_creation_input_tokens], ['cost', (t) => usdText(t.cost_usd, t.unpriced_calls)],
+    ['cache_read', (t) => t.cache_read_input_tokens], ['cache_creation', (t) => t.cache_creation_input_tokens], ['cost', (t) => usdText(t.cost_usd, t.unpriced_calls)],
   ];
   const out = [`${s.period}: ${s.from} → ${s.to}`, s.rows.length ? table([...s.rows, total], cols) : '(none)'];
   if (s.totals.detail && s.rows.length) out.push('', detailText([...s.rows, total], keys));

@@ -12,6 +12,8 @@ test('--detail prints input tokens by role and output tokens by type, with share
       cost_usd: null, unpriced_calls: 3, detail },
   };
   const lines = tokenText(s).split('\n');
+  // Columns use the semconv names: `gen_ai.usage.cache_creation.input_tokens` is `cache_creation`.
+  expect(lines[1].split(/\s{2,}/)).toEqual(['provider', 'model', 'calls', 'input', 'output', 'cache_read', 'cache_creation', 'cost']);
   const at = lines.indexOf('tokens by role (input) and type (output):');
   expect(at).toBeGreaterThan(0);
   expect(lines[at + 1].split(/\s{2,}/)).toEqual(['provider', 'model', 'in:system', 'in:user', 'in:assistant', 'in:tool', 'out:text', 'out:reasoning', 'out:tool_calls', 'calls w/ detail']);
