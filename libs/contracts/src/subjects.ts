@@ -18,6 +18,7 @@
  * | analyzer, parser | `agentsight.tool.<host>` (tool uses; parser: MCP over stdio) | `AGENTSIGHT_TOOL` |
  * | genai → sinks    | `agentsight.genai.<host>`                      | `AGENTSIGHT_GENAI`    |
  * | any stage        | `agentsight.dlq.<stage>.<host>`                | `AGENTSIGHT_DLQ`      |
+ * | a replay's stages | `agentsight.replay.<id>.<any of the above without agentsight.>` | `AGENTSIGHT_REPLAY` |
  */
 
 /** Version of every payload schema in this lib; carried as `v` in each message. */
@@ -75,7 +76,7 @@ const MiB = 1024 ** 2;
 
 /**
  * All streams, created idempotently by whichever component starts first. Default limits are sized for a laptop
- * (at most 6.25 GiB in all): raw and HTTP records 3 days (they are re-derivable history, and the largest),
+ * (at most 8.25 GiB in all): raw and HTTP records 3 days (they are re-derivable history, and the largest),
  * derived events and dead letters 7 days.
  */
 export const STREAMS: readonly StreamSpec[] = [
@@ -87,7 +88,14 @@ export const STREAMS: readonly StreamSpec[] = [
   { name: 'AGENTSIGHT_TOOL', subjects: ['agentsight.tool.>'], maxAgeHours: 168, maxBytes: 512 * MiB },
   { name: 'AGENTSIGHT_GENAI', subjects: ['agentsight.genai.>'], maxAgeHours: 168, maxBytes: 512 * MiB },
   { name: 'AGENTSIGHT_DLQ', subjects: ['agentsight.dlq.>'], maxAgeHours: 168, maxBytes: 256 * MiB },
+  { name: 'AGENTSIGHT_REPLAY', subjects: ['agentsight.replay.>'], maxAgeHours: 24, maxBytes: 2 * GiB },
 ];
+
+/**
+ * Stream of what `agentsight replay` derives: `agentsight.replay.<replay id>.<live subject without agentsight.>`
+ * (e.g. `agentsight.replay.r1.http.laptop.3`), read only by that replay's consumers and purged when it ends.
+ */
+export const REPLAY_STREAM = 'AGENTSIGHT_REPLAY';
 
 /** JetStream Object Store bucket holding payloads too large for one message (claim checks). */
 export const LARGE_PAYLOAD_BUCKET = 'agentsight-large';

@@ -3,6 +3,7 @@ import type { ConsumerConfig, JsMsg, ConsumerMessages } from '@nats-io/jetstream
 import { decode } from '@agentsight/contracts';
 import type { Nats } from './nats';
 import { payloadOf } from './large';
+import type { ReplayScope } from './replay';
 
 /** A decoded input message handed to a stage. The stage acks it (`ack()`) once its outputs are durable. */
 export interface Input<T> {
@@ -65,23 +66,36 @@ export interface ConsumeSpec {
    * they are redelivered at once (to the next instance) instead of after the ack wait. Default false.
    */
   nakOnStop?: boolean;
+  /**
+   * Where a durable created for the first time starts (default: the stream's first message): a stream sequence or
+   * a time (ns since the epoch). Set by {@link ReplayScope.consume}.
+   */
+  first?: { seq: number } | { timeNs: bigint };
+  /** Messages stored after this time (ns since the epoch) are acked unseen. Set by {@link ReplayScope.consume}. */
+  untilNs?: bigint;
 }
 
 /**
  * Runs one JetStream pull consumer until {@link ConsumerLoop.stop}: micro-batches inputs to `handler`, one batch
- * at a time (so a partition is processed strictly in order).
+ * at a time (so a partition is processed strictly in order). When `nats.scope` is set (a replay) the consumer is
+ * the replay's ({@link ReplayScope.consume}) and inputs carry their live subject and msg id.
  */
 export class ConsumerLoop<T> {
   private messages: ConsumerMessages | null = null;
   private stopped = false;
   private done: Promise<void> | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
+  private readonly spec: ConsumeSpec;
+  private readonly scope: ReplayScope | null;
 
   constructor(
     private readonly nats: Nats,
-    private readonly spec: ConsumeSpec,
+    spec: ConsumeSpec,
     private readonly handler: BatchHandler<T>,
-  ) {}
+  ) {
+    this.scope = nats.scope ?? null;
+    this.spec = this.scope ? this.scope.consume(spec) : spec;
+  }
 
   /** Creates (or resets) the durable and starts consuming; resolves once consuming has begun. */
   async start(): Promise<void> {
@@ -117,11 +131,17 @@ export class ConsumerLoop<T> {
       }
       const raw = queue.splice(0, max);
       const batch: Input<T>[] = [];
+      const until = this.spec.untilNs;
       for (const m of raw) {
+        if (until !== undefined && m.info.timestampNanos > until) {
+          ackOf(this.nats, m)(); // a replay's bound: stored after its --until
+          continue;
+        }
+        const msgId = m.headers?.get('Nats-Msg-Id') || null;
         const base = {
-          subject: m.subject,
+          subject: this.scope ? this.scope.liveSubject(m.subject) : m.subject,
           seq: m.seq,
-          msgId: m.headers?.get('Nats-Msg-Id') || null,
+          msgId: this.scope ? this.scope.liveMsgId(msgId) : msgId,
           ack: ackOf(this.nats, m),
         };
         try {
@@ -190,16 +210,25 @@ async function prepareDurable(nats: Nats, spec: ConsumeSpec): Promise<void> {
   } catch {
     info = null;
   }
+  const first = firstDelivery(spec.first);
   if (spec.start === 'keep') {
-    if (!info) await nats.jsm.consumers.add(spec.stream, { ...config, deliver_policy: DeliverPolicy.All });
+    if (!info) await nats.jsm.consumers.add(spec.stream, { ...config, ...first });
     return;
   }
   if (info) await nats.jsm.consumers.delete(spec.stream, spec.durable);
   const floor = info ? info.ack_floor.stream_seq : 0;
-  await nats.jsm.consumers.add(
-    spec.stream,
-    floor > 0
-      ? { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor + 1 }
-      : { ...config, deliver_policy: DeliverPolicy.All },
-  );
+  // Nothing acked yet (floor 0): where the durable first started (a replay's start may be past an ack floor of 0).
+  const start = floor > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor + 1 }
+    : info?.config.opt_start_seq ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.config.opt_start_seq }
+    : info?.config.opt_start_time ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: info.config.opt_start_time }
+    : first;
+  await nats.jsm.consumers.add(spec.stream, { ...config, ...start });
+}
+
+function firstDelivery(first: ConsumeSpec['first']): Partial<ConsumerConfig> {
+  if (!first) return { deliver_policy: DeliverPolicy.All };
+  if ('seq' in first) return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: first.seq };
+  const ms = first.timeNs / 1_000_000n;
+  const iso = new Date(Number(ms)).toISOString().replace(/\.\d{3}Z$/, `.${String(first.timeNs % 1_000_000_000n).padStart(9, '0')}Z`);
+  return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: iso };
 }

@@ -10,3 +10,4 @@ export * from './service';
 export * from './stateless';
 export * from './status';
 export * from './brokers';
+export * from './replay';

@@ -9,6 +9,7 @@ import type { ObjectStore } from '@nats-io/obj';
 import { LARGE_PAYLOAD_BUCKET, STREAMS } from '@agentsight/contracts';
 import type { StreamSpec } from '@agentsight/contracts';
 import type { NatsTarget } from './config';
+import type { ReplayScope } from './replay';
 
 /** Retention of the large-payload bucket (claim-checked bodies of any stream): 7 days, in ns. */
 export const RETENTION_NS = 7 * 24 * 3600 * 1e9;
@@ -21,6 +22,8 @@ export interface Nats {
   js: JetStreamClient;
   jsm: JetStreamManager;
   large: ObjectStore;
+  /** Set in the services of a replay: their consumers and outputs are the replay's (see {@link ReplayScope}). */
+  scope?: ReplayScope | null;
 }
 
 /**

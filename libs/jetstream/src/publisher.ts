@@ -4,6 +4,7 @@ import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/nats-c
 import type { ObjectStore } from '@nats-io/obj';
 import { encode } from '@agentsight/contracts';
 import { INLINE_LIMIT_BYTES, objectName, storeClaimCheck } from './large';
+import type { ReplayScope } from './replay';
 
 /**
  * Durable publishing of derived events: msgpack-encodes the payload, sends it with `Nats-Msg-Id` = the event's
@@ -14,6 +15,7 @@ import { INLINE_LIMIT_BYTES, objectName, storeClaimCheck } from './large';
  * PubAcks come back through one {@link PubAckInbox} per connection (an async PubAck window: any number of
  * publishes in flight, in call order on the wire), not through a nats.js request each (which costs a reply
  * subscription entry, a timer and, in nats.js 3, a stack-traced `RequestError` per publish even when it succeeds).
+ * With a `scope` (a replay's services) subject and msg id are the replay's ({@link ReplayScope.subject}, `.msgId`).
  */
 export class Publisher {
   private readonly inbox: PubAckInbox;
@@ -22,12 +24,15 @@ export class Publisher {
     js: JetStreamClient,
     private readonly large: ObjectStore,
     private readonly maxRetryMs = 60_000,
+    private readonly scope: ReplayScope | null = null,
   ) {
     this.inbox = PubAckInbox.of((js as unknown as { nc: NatsConnection }).nc);
   }
 
   /** Publishes `value` on `subject` with `Nats-Msg-Id: msgId`; resolves with the PubAck. */
-  async publish(subject: string, msgId: string, value: unknown): Promise<PubAck> {
+  async publish(liveSubject: string, liveMsgId: string, value: unknown): Promise<PubAck> {
+    const subject = this.scope ? this.scope.subject(liveSubject) : liveSubject;
+    const msgId = this.scope ? this.scope.msgId(liveMsgId) : liveMsgId;
     const data = encode(value);
     const deadline = Date.now() + this.maxRetryMs;
     for (let attempt = 0; ; attempt++) {

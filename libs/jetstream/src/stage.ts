@@ -4,6 +4,7 @@ import { connectNats, Nats } from './nats';
 import { connectRedis } from './redis';
 import { pipelineConfig, PipelineConfig } from './config';
 import { Publisher } from './publisher';
+import { ReplayScope } from './replay';
 import type { UndecodableInput } from './consumer';
 
 /** What a dead letter needs from its stage (the contract's type); the rest is filled in by {@link StageRuntime.deadLetter}. */
@@ -27,14 +28,20 @@ export class StageRuntime {
      */
     readonly redactEarly = false,
   ) {
-    this.publisher = new Publisher(nats.js, nats.large);
+    this.publisher = new Publisher(nats.js, nats.large, undefined, nats.scope ?? null);
   }
 
-  /** Connects to NATS and Redis per {@link pipelineConfig}; throws when either is unreachable at start. */
+  /**
+   * Connects to NATS and Redis per {@link pipelineConfig}; throws when either is unreachable at start. With
+   * `AGENTSIGHT_REPLAY_SPEC` set the runtime is one replay's ({@link ReplayScope}: its consumers, subjects, msg ids
+   * and Redis key prefix).
+   */
   static async connect(stage: Stage, env: NodeJS.ProcessEnv = process.env): Promise<StageRuntime> {
     const config = pipelineConfig(env);
+    const scope = ReplayScope.fromEnv(env);
     const nats = await connectNats(config.nats, `agentsight-${stage}`);
-    const redis = await connectRedis(config.redisUrl, `agentsight-${stage}`);
+    nats.scope = scope;
+    const redis = await connectRedis(config.redisUrl, `agentsight-${stage}`, scope?.redisPrefix);
     return new StageRuntime(stage, config, nats, redis, redactAtParserEnabled(env));
   }
 

@@ -570,6 +570,14 @@ export function program(): Command {
     .option('--data-dir <dir>', 'data directory (default ~/.agentsight)')
     .option('--json', 'print the import report as JSON')
     .action(async (file: string, o) => process.exit(await (await import('./import/command')).importCommand(file, o)));
+  p.command('replay').description('re-derive storage from the retained streams through the same services (live pipeline untouched; rows replaced, never duplicated)')
+    .option('--since <t>', 'first message time: ISO 8601 or back from now (30m, 2h, 7d); default: the first retained message')
+    .option('--from-seq <n>', "first stream sequence of the from-stage's stream")
+    .option('--until <t>', 'last message time (default: now)')
+    .option('--from-stage <stream>', 'raw, http, exchange, llm or genai: the stream read again; every stage after it runs', 'raw')
+    .option('--resume <id>', 'continue an interrupted replay')
+    .option('--data-dir <dir>', 'data directory (default ~/.agentsight)')
+    .action(async (o) => process.exit(await (await import('./replay')).replayCommand(o)));
   p.command('status').description('pipeline state: streams (size, limits, discarded), consumer lag, which instance holds which partitions')
     .option('--json', 'JSON')
     .action(async (o) => process.exit(await (await import('./status')).statusCommand(o)));

@@ -186,16 +186,17 @@ export class Pipeline {
 }
 
 /** Starts one stage service and waits for its ready line. */
-function startStage(name: string, env: NodeJS.ProcessEnv, logDir: string): Promise<Child> {
+export function startStage(name: string, env: NodeJS.ProcessEnv, logDir: string): Promise<Child> {
   return spawnReady(name, process.execPath, [join(repoRoot(), `services/${name}/dist/main.js`)], { env, logDir });
 }
 
 /**
  * Waits until the pipeline has processed everything published so far: every consumer of every pipeline stream
  * has nothing pending and nothing awaiting ack (the parser may keep unfinished messages unacked: its ack-pending
- * count only has to be stable), three polls in a row. Throws after `timeoutMs`.
+ * count only has to be stable), three polls in a row. Throws after `timeoutMs`. `durables` picks the consumers
+ * that count (default: the live pipeline's, i.e. not those of a replay, `replay-<id>-…`; a replay passes its own).
  */
-export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<void> {
+export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000, durables: (name: string) => boolean = (n) => !n.startsWith('replay-')): Promise<void> {
   const nats = await connectNats(natsTarget(env), 'agentsight-cli');
   try {
     const deadline = Date.now() + timeoutMs;
@@ -208,7 +209,8 @@ export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000): 
         for await (const ci of nats.jsm.consumers.list(s.name)) {
           if (!ci.config.durable_name) continue; // someone's ephemeral reader, not a pipeline stage
           if (isExportDurable(ci.name)) continue; // export is not storage (see waitExported): a slow or unreachable collector must not hold the CLI
-          const parser = ci.name.startsWith('parser-');
+          if (!durables(ci.name)) continue;
+          const parser = /^(replay-[A-Za-z0-9_]+-)?parser-/.test(ci.name);
           if (ci.num_pending > 0 || (!parser && ci.num_ack_pending > 0)) busy = true;
           parts.push(`${ci.name}:${ci.num_pending}:${ci.num_ack_pending}:${ci.delivered.stream_seq}`);
         }
