@@ -9,7 +9,8 @@ module.exports = {
     // The OTLP/HTTP transport loads http/https with a dynamic import(), which Jest's vm cannot run (see the file).
     '/node_modules/@opentelemetry/otlp-exporter-base/.+\\.js$': '<rootDir>/test/jest-dynamic-import.js',
   },
-  transformIgnorePatterns: ['/node_modules/(?!@opentelemetry/otlp-exporter-base/)'],
+  // (also its copy nested under the metrics exporters, which pin another patch version)
+  transformIgnorePatterns: ['/node_modules/(?!(@opentelemetry/[^/]+/node_modules/)?@opentelemetry/otlp-exporter-base/)'],
   moduleNameMapper: { '^@agentsight/([a-z-]+)$': '<rootDir>/libs/$1/src' },
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/', '<rootDir>/services/probe-producer/build/'],
   testTimeout: 120000,

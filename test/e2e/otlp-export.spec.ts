@@ -105,7 +105,7 @@ function agentExchanges(tag: string, pid: number): [Exchange, Exchange] {
     receiver = await startOtlpReceiver();
     stages = new Stages(infra.env);
     for (const s of ['api', 'genai', 'analyzer']) await stages.start(s);
-    otlpEnv = { ...infra.env, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`, AGENTSIGHT_EXPORT_SETTLE_S: '6', OTEL_EXPORTER_OTLP_TIMEOUT: '2000', AGENTSIGHT_EXPORT_ACK_WAIT_S: '6' };
+    otlpEnv = { ...infra.env, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`, OTEL_METRICS_EXPORTER: 'none', AGENTSIGHT_EXPORT_SETTLE_S: '6', OTEL_EXPORTER_OTLP_TIMEOUT: '2000', AGENTSIGHT_EXPORT_ACK_WAIT_S: '6' };
     await startExporter(otlpEnv);
     nats = await connectNats(infra.natsUrl, 'otlp-export-test');
   }, 120_000);

@@ -40,8 +40,11 @@ export function exportConfigured(env: NodeJS.ProcessEnv = process.env): boolean 
 
 /** One export target of the exporter service: a durable pull consumer on one stream, and its state in Redis. */
 export interface ExportTargetSpec {
-  /** `otlp` (spans), `sls` (SLS logstore, PutLogs), `logtail` (JSON lines file); `-audit` for the audit records. */
-  name: 'otlp' | 'sls' | 'sls-audit' | 'logtail' | 'logtail-audit';
+  /**
+   * `otlp` (spans), `otlp-metrics` (GenAI client metrics), `sls` (SLS logstore, PutLogs), `logtail` (JSON lines file);
+   * `-audit` for the audit records.
+   */
+  name: 'otlp' | 'otlp-metrics' | 'sls' | 'sls-audit' | 'logtail' | 'logtail-audit';
   /** What it exports: GenAI events or audit records. */
   input: 'genai' | 'audit';
   /** Durable consumer name (`exporter` for OTLP, `exporter-<name>` for the others). */
@@ -64,8 +67,27 @@ function target(name: ExportTargetSpec['name'], input: ExportTargetSpec['input']
 }
 
 /**
+ * Where OTLP metrics go, as configured (not validated: exporter config.ts does), or null for none: with the OTLP
+ * spans (never with the SLS trace preset), unless `OTEL_METRICS_EXPORTER=none`; `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`
+ * as is, else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/metrics`, else a `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` ending in
+ * `/v1/traces` with `/v1/metrics` instead.
+ */
+export function otlpMetricsEndpoint(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (SLS_TRACE_ONLY_VARIABLES.some((k) => set(env[k]))) return null;
+  if ((env.OTEL_METRICS_EXPORTER ?? '').trim().toLowerCase() === 'none') return null;
+  if (!set(env.OTEL_EXPORTER_OTLP_ENDPOINT) && !set(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)) return null;
+  if (set(env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)) return env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT.trim();
+  if (set(env.OTEL_EXPORTER_OTLP_ENDPOINT)) {
+    const base = env.OTEL_EXPORTER_OTLP_ENDPOINT.trim();
+    return `${base}${base.endsWith('/') ? '' : '/'}v1/metrics`;
+  }
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() ?? '';
+  return /\/v1\/traces\/?$/.test(traces) ? traces.replace(/\/v1\/traces\/?$/, '/v1/metrics') : null;
+}
+
+/**
  * The export targets `env` asks for (without validating values: exporter config.ts does): `otlp` when an OTLP
- * endpoint or the SLS trace preset is set, `sls` when {@link SLS_LOGSTORE_VARIABLE} is set, `logtail` when
+ * endpoint or the SLS trace preset is set, `otlp-metrics` per {@link otlpMetricsEndpoint}, `sls` when {@link SLS_LOGSTORE_VARIABLE} is set, `logtail` when
  * {@link SLS_LOGTAIL_FILE_VARIABLE} is; `sls-audit` / `logtail-audit` beside them with {@link SLS_AUDIT_VARIABLE}.
  */
 export function exportTargets(env: NodeJS.ProcessEnv = process.env): ExportTargetSpec[] {
@@ -73,6 +95,7 @@ export function exportTargets(env: NodeJS.ProcessEnv = process.env): ExportTarge
   if (set(env.OTEL_EXPORTER_OTLP_ENDPOINT) || set(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) || SLS_TRACE_ONLY_VARIABLES.some((k) => set(env[k]))) {
     out.push(target('otlp', 'genai'));
   }
+  if (otlpMetricsEndpoint(env)) out.push(target('otlp-metrics', 'genai'));
   const audit = flagOn(env[SLS_AUDIT_VARIABLE]);
   if (set(env[SLS_LOGSTORE_VARIABLE])) {
     out.push(target('sls', 'genai'));

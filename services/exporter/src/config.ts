@@ -25,9 +25,12 @@
  *
  * Settling of versioned events: `AGENTSIGHT_EXPORT_SETTLE_S` (default 300 s); redelivery after a crash:
  * `AGENTSIGHT_EXPORT_ACK_WAIT_S` (default 30 s).
+ *
+ * OTLP metrics (GenAI client metrics, see {@link otlpMetricsConfig}): with the OTLP spans' configuration, at
+ * `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, else the base + `v1/metrics`; off with `OTEL_METRICS_EXPORTER=none`.
  */
 import {
-  exportConfigured, flagOn, redactUrl, SLS_AUDIT_VARIABLE, SLS_LOGSTORE_VARIABLE, SLS_LOGTAIL_FILE_VARIABLE, SLS_TRACE_ONLY_VARIABLES, SLS_TRACE_VARIABLES,
+  exportConfigured, flagOn, otlpMetricsEndpoint, redactUrl, SLS_AUDIT_VARIABLE, SLS_LOGSTORE_VARIABLE, SLS_LOGTAIL_FILE_VARIABLE, SLS_TRACE_ONLY_VARIABLES, SLS_TRACE_VARIABLES,
 } from '@agentsight/contracts';
 
 export { exportConfigured };
@@ -163,6 +166,18 @@ export function exportConfig(env: NodeJS.ProcessEnv = process.env): ExportConfig
     url = validUrl(`${base}${base.endsWith('/') ? '' : '/'}v1/traces`, 'OTEL_EXPORTER_OTLP_ENDPOINT');
   } else return null;
   return { target: 'otlp', url, protocol, headers, timeoutMs, settleS, ackWaitMs };
+}
+
+/**
+ * The OTLP metrics target (GenAI client metrics): the spans' OTLP configuration (protocol, headers, timeout) with the
+ * metrics URL of {@link otlpMetricsEndpoint}; null when metrics are not configured. Throws {@link ExportConfigError}
+ * as {@link exportConfig} does, or for a metrics endpoint that is not an http(s) URL.
+ */
+export function otlpMetricsConfig(env: NodeJS.ProcessEnv = process.env): (ExportConfig & { metricsUrl: string }) | null {
+  const raw = otlpMetricsEndpoint(env);
+  const c = raw ? exportConfig(env) : null;
+  if (!raw || !c || c.target !== 'otlp') return null;
+  return { ...c, metricsUrl: validUrl(raw, 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT') };
 }
 
 /**

@@ -1,10 +1,12 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { EXPORT_STATUS_SUBJECT, exportTargets, type ExportStatus, type ExportTargetSpec } from '@agentsight/contracts';
 import { ConsumerLoop, StageRuntime } from '@agentsight/jetstream';
-import { describeExport, describeSls, exportConfig, exportTiming, logtailConfig, slsLogConfig } from './config';
+import { describeExport, describeSls, exportConfig, exportTiming, logtailConfig, otlpMetricsConfig, slsLogConfig } from './config';
 import { ExportEngine, type ExportModel, type ItemSink } from './engine';
 import { ExportState } from './export-state';
 import { OtlpSink, otlpExporter } from './sink';
+import { OtlpMetricSink, otlpMetricExporter } from './otlp-metrics-sink';
+import { metricModel } from './domain/metrics';
 import { spanModel } from './domain/spans';
 import { slsAuditModel, slsGenAiModel } from './domain/sls-logs';
 import { SlsClient } from './sls-client';
@@ -43,6 +45,10 @@ export class ExporterService implements OnApplicationBootstrap, OnApplicationShu
     if (spec.name === 'otlp') {
       const c = exportConfig()!;
       return { sink: new OtlpSink(otlpExporter(c)) as ItemSink<unknown>, model: spanModel as ExportModel<unknown>, describe: describeExport(c), timeoutMs: c.timeoutMs };
+    }
+    if (spec.name === 'otlp-metrics') {
+      const c = otlpMetricsConfig()!;
+      return { sink: new OtlpMetricSink(otlpMetricExporter(c)) as ItemSink<unknown>, model: metricModel as ExportModel<unknown>, describe: describeExport({ ...c, url: c.metricsUrl }), timeoutMs: c.timeoutMs };
     }
     const model = (spec.input === 'audit' ? slsAuditModel : slsGenAiModel) as ExportModel<unknown>;
     if (spec.name === 'sls' || spec.name === 'sls-audit') {

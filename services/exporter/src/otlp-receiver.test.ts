@@ -1,6 +1,7 @@
 /**
  * Test helper (not a test: `.test.ts` keeps it out of the build and out of Jest's `*.spec.ts` run): a local OTLP/HTTP
- * trace receiver on 127.0.0.1, as a collector would be. It decodes `application/x-protobuf` requests with a small
+ * trace and metrics receiver on 127.0.0.1, as a collector would be (`/v1/metrics` requests are decoded as metrics:
+ * histogram points of opentelemetry-proto `metrics/v1/metrics.proto`). It decodes `application/x-protobuf` requests with a small
  * protobuf wire reader over the OTLP trace schema (opentelemetry-proto `trace/v1/trace.proto`,
  * `collector/trace/v1/trace_service.proto`, `common/v1/common.proto`; `@opentelemetry/otlp-transformer` 0.223 ships no
  * decoder) and `application/json` requests per the OTLP/JSON mapping, into one normalized shape, and records every
@@ -28,6 +29,20 @@ export interface ReceivedSpan {
   scope: { name: string; version: string };
 }
 
+/** A received histogram data point (OTLP metrics), normalized. */
+export interface ReceivedHistogramPoint {
+  metric: string;
+  unit: string;
+  /** OTLP AggregationTemporality: 1 DELTA, 2 CUMULATIVE. */
+  temporality: number;
+  count: number;
+  sum: number;
+  bucketCounts: number[];
+  explicitBounds: number[];
+  attributes: Record<string, AttrValue>;
+  resource: Record<string, AttrValue>;
+}
+
 /** One request the receiver got. */
 export interface ReceivedRequest {
   path: string;
@@ -36,6 +51,8 @@ export interface ReceivedRequest {
   /** HTTP status answered. */
   answered: number;
   spans: ReceivedSpan[];
+  /** Histogram points of a metrics request (`/v1/metrics`); [] for traces. */
+  points: ReceivedHistogramPoint[];
 }
 
 // ---- protobuf wire format --------------------------------------------------------------------------------------
@@ -185,6 +202,63 @@ export function decodeProtobufTraces(body: Buffer): ReceivedSpan[] {
   return out;
 }
 
+function protoAttrs(buf: Buffer, into: Record<string, AttrValue>): void {
+  const [k, v] = keyValue(buf);
+  into[k] = v;
+}
+
+function packed(buf: Buffer, width: 8, read: (b: Buffer, at: number) => number): number[] {
+  const out: number[] = [];
+  for (let at = 0; at + width <= buf.length; at += width) out.push(read(buf, at));
+  return out;
+}
+
+/** Decodes an `ExportMetricsServiceRequest` (protobuf, opentelemetry-proto metrics/v1) into its histogram points. */
+export function decodeProtobufMetrics(body: Buffer): ReceivedHistogramPoint[] {
+  const out: ReceivedHistogramPoint[] = [];
+  fields(body, (f, w, r) => {
+    if (f !== 1 || w !== 2) return;
+    const resource: Record<string, AttrValue> = {};
+    const scopes: Buffer[] = [];
+    fields(r.bytes(), (f2, w2, r2) => {
+      if (f2 === 1 && w2 === 2) fields(r2.bytes(), (f3, w3, r3) => { if (f3 === 1 && w3 === 2) protoAttrs(r3.bytes(), resource); });
+      else if (f2 === 2 && w2 === 2) scopes.push(r2.bytes());
+    });
+    for (const sm of scopes) {
+      fields(sm, (f3, w3, r3) => {
+        if (f3 !== 2 || w3 !== 2) return;
+        let name = '';
+        let unit = '';
+        let hist: Buffer | null = null;
+        fields(r3.bytes(), (f4, w4, r4) => {
+          if (f4 === 1 && w4 === 2) name = r4.bytes().toString('utf8');
+          else if (f4 === 3 && w4 === 2) unit = r4.bytes().toString('utf8');
+          else if (f4 === 9 && w4 === 2) hist = r4.bytes();
+        });
+        if (!hist) return;
+        let temporality = 0;
+        const dps: Buffer[] = [];
+        fields(hist, (f5, w5, r5) => {
+          if (f5 === 1 && w5 === 2) dps.push(r5.bytes());
+          else if (f5 === 2 && w5 === 0) temporality = Number(r5.varint());
+        });
+        for (const dp of dps) {
+          const p: ReceivedHistogramPoint = { metric: name, unit, temporality, count: 0, sum: 0, bucketCounts: [], explicitBounds: [], attributes: {}, resource };
+          fields(dp, (f6, w6, r6) => {
+            if (f6 === 4 && w6 === 1) p.count = Number(r6.fixed64());
+            else if (f6 === 5 && w6 === 1) p.sum = r6.double();
+            else if (f6 === 6 && w6 === 2) p.bucketCounts = packed(r6.bytes(), 8, (b, at) => Number(b.readBigUInt64LE(at)));
+            else if (f6 === 7 && w6 === 2) p.explicitBounds = packed(r6.bytes(), 8, (b, at) => b.readDoubleLE(at));
+            else if (f6 === 9 && w6 === 2) protoAttrs(r6.bytes(), p.attributes);
+          });
+          out.push(p);
+        }
+      });
+    }
+  });
+  return out;
+}
+
 // ---- OTLP/JSON ---------------------------------------------------------------------------------------------------
 
 type J = Record<string, any>;
@@ -221,6 +295,28 @@ export function decodeJsonTraces(body: Buffer): ReceivedSpan[] {
   return out;
 }
 
+/** Decodes an `ExportMetricsServiceRequest` in OTLP/JSON into its histogram points. */
+export function decodeJsonMetrics(body: Buffer): ReceivedHistogramPoint[] {
+  const req = JSON.parse(body.toString('utf8')) as J;
+  const out: ReceivedHistogramPoint[] = [];
+  for (const rm of (req.resourceMetrics ?? []) as J[]) {
+    const resource = jsonAttrs(rm.resource?.attributes);
+    for (const sm of (rm.scopeMetrics ?? []) as J[]) {
+      for (const m of (sm.metrics ?? []) as J[]) {
+        if (!m.histogram) continue;
+        for (const dp of (m.histogram.dataPoints ?? []) as J[]) {
+          out.push({
+            metric: m.name, unit: m.unit ?? '', temporality: Number(m.histogram.aggregationTemporality ?? 0), count: Number(dp.count ?? 0), sum: Number(dp.sum ?? 0),
+            bucketCounts: ((dp.bucketCounts ?? []) as unknown[]).map(Number), explicitBounds: ((dp.explicitBounds ?? []) as unknown[]).map(Number),
+            attributes: jsonAttrs(dp.attributes), resource,
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
 // ---- the receiver ------------------------------------------------------------------------------------------------
 
 /** A running receiver: its URL, what it got, and a switch for its answers. */
@@ -230,8 +326,10 @@ export interface OtlpReceiver {
   requests: ReceivedRequest[];
   /** Spans of the requests answered 2xx. */
   accepted(): ReceivedSpan[];
+  /** Histogram points of the metrics requests answered 2xx. */
+  acceptedPoints(): ReceivedHistogramPoint[];
   /** HTTP status to answer a request with (default 200); may look at the decoded spans. */
-  status: (req: { path: string; spans: ReceivedSpan[] }) => number;
+  status: (req: { path: string; spans: ReceivedSpan[]; points: ReceivedHistogramPoint[] }) => number;
   close(): Promise<void>;
 }
 
@@ -250,6 +348,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     url: '',
     requests: [],
     accepted: () => r.requests.filter((q) => q.answered >= 200 && q.answered < 300).flatMap((q) => q.spans),
+    acceptedPoints: () => r.requests.filter((q) => q.answered >= 200 && q.answered < 300).flatMap((q) => q.points),
     status: () => 200,
     close: async () => undefined,
   };
@@ -258,14 +357,17 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       const body = await readBody(req);
       const contentType = String(req.headers['content-type'] ?? '');
       let spans: ReceivedSpan[] = [];
+      let points: ReceivedHistogramPoint[] = [];
       let answered: number;
+      const metrics = (req.url ?? '').endsWith('/v1/metrics');
       try {
-        spans = contentType.includes('json') ? decodeJsonTraces(body) : decodeProtobufTraces(body);
-        answered = r.status({ path: req.url ?? '', spans });
+        if (metrics) points = contentType.includes('json') ? decodeJsonMetrics(body) : decodeProtobufMetrics(body);
+        else spans = contentType.includes('json') ? decodeJsonTraces(body) : decodeProtobufTraces(body);
+        answered = r.status({ path: req.url ?? '', spans, points });
       } catch {
         answered = 400;
       }
-      r.requests.push({ path: req.url ?? '', contentType, headers: { ...req.headers }, answered, spans });
+      r.requests.push({ path: req.url ?? '', contentType, headers: { ...req.headers }, answered, spans, points });
       const json = contentType.includes('json');
       res.writeHead(answered, { 'content-type': json ? 'application/json' : 'application/x-protobuf' });
       res.end(answered < 300 && json ? '{}' : answered < 300 ? Buffer.alloc(0) : json ? '{"code":3,"message":"rejected"}' : Buffer.alloc(0));
