@@ -21,7 +21,12 @@
  *    (node socket.write → SSL_write, synchronous; python sock.send → SSL_write_ex) and the round trip.
  * 2. Throughput: (a) 5,000 sequential `GET /small` on one keep-alive connection (node https, python http.client);
  *    (b) agent-like: streamed LLM calls (replay server, vercel__openai-text.chunks.txt) each followed by `ls /`
- *    (spawnSync), node client. off and traced runs alternate; ratio = traced / off (means of the reps).
+ *    (spawnSync), node client, unpaced (the worst case); (c) `agent_paced`: the same calls paced like a real API (the
+ *    replay server waits PACED_DELAY_MS between two SSE events, ≈100 tokens/s), each followed by PACED_TOOLS tool
+ *    execs. off and traced runs alternate; ratio = traced / off (means of the reps); `overhead` = the capture's cost in
+ *    % of wall time (wall time added, and CPU added by probe + NATS + the client's traps; see overhead()).
+ *    `--only name,…` runs only those workloads (node_mem, python_mem, node_tcp, python_tcp, small_node, small_python,
+ *    agent_node, agent_paced, loss).
  * 3. Loss: 1,000 POSTs of 96 KiB with MARK-<i>-<uuid> at both ends (8 keep-alive sockets), traced under a unique
  *    --host; every raw record of the run is read back from JetStream (ordered consumers), each connection direction is
  *    reassembled by stream_offset, markers and whole bodies (sha256) are counted, plus the probe's stopped counters.
@@ -39,6 +44,12 @@ import { DeliverPolicy } from '@nats-io/jetstream';
 import type { JsMsg } from '@nats-io/jetstream';
 
 const QUICK = process.argv.includes('--quick');
+/** `--only a,b`: run only these workloads (per-call, throughput names, `loss`); default all. */
+const ONLY = (() => {
+  const i = process.argv.indexOf('--only');
+  return i >= 0 ? new Set(process.argv[i + 1].split(',')) : null;
+})();
+const selected = (name: string) => !ONLY || ONLY.has(name);
 const ROOT = resolve(__dirname, '..');
 const HERE = join(__dirname, 'capture');
 const NODE = '/usr/bin/node';
@@ -50,6 +61,9 @@ const WARMUP = QUICK ? 300 : 1000; // first round trips of each run dropped
 const SMALL_N = QUICK ? 1000 : 5000;
 const TPUT_REPS = QUICK ? 2 : 4; // runs per mode (after one warm-up run)
 const AGENT_N = QUICK ? 20 : 150;
+const PACED_N = QUICK ? 3 : 10; // paced agent: calls per run
+const PACED_DELAY_MS = 10; // between two SSE events: 300 events at ≈100 tokens/s, the fast end of real APIs (30–100)
+const PACED_TOOLS = 3; // tool execs after each call
 const FIXTURE = 'vercel__openai-text.chunks.txt';
 const UPLOADS = QUICK ? 200 : 1000;
 const UPLOAD_BYTES = 96 * 1024;
@@ -58,7 +72,8 @@ const RUN_ID = `${Date.now().toString(36)}`;
 
 type Mode = 'off' | 'traced' | 'filtered' | 'stats';
 interface Stopped { records: number; published: number; ringbuf_drops: number; publish_failures: number; last_seq: number }
-interface ProbeRun { host: string; stopped: Stopped; probe_cpu_s: number; nats_cpu_s: number; ready_ms: number; bpf?: Record<string, { run_cnt: number; run_time_ns: number }> }
+/** probe_cpu_s: the probe's CPU from start to stop; probe_start_cpu_s: of that, until its ready line (attach). */
+interface ProbeRun { host: string; stopped: Stopped; probe_cpu_s: number; probe_start_cpu_s: number; nats_cpu_s: number; ready_ms: number; bpf?: Record<string, { run_cnt: number; run_time_ns: number }> }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
@@ -189,7 +204,8 @@ class Bench {
   }
 
   /** One client run in `mode`; returns the client's JSON line and, under a probe, the probe's figures. */
-  async client<T>(cmd: string, args: string[], mode: Mode, tag: string): Promise<{ res: T; probe?: ProbeRun }> {
+  /** nats_cpu_s: CPU seconds of this bench's nats-server during the run (its idle cost in `off` runs). */
+  async client<T>(cmd: string, args: string[], mode: Mode, tag: string): Promise<{ res: T; probe?: ProbeRun; nats_cpu_s: number }> {
     const parse = (r: { exitCode: number | null; stdout: string; stderr: string }): T => {
       if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.exitCode}: ${r.stderr}`);
       return JSON.parse(r.stdout.split('\n')[0]) as T;
@@ -197,15 +213,20 @@ class Bench {
     const timeoutMs = 300_000;
     const others = otherProbes().length;
     if (others > 0) this.overlaps.push(`${tag}/${mode}: ${others} other agentsight-probe process(es) running`);
-    if (mode === 'off') return { res: parse(await runProcess(cmd, args, { timeoutMs })) };
-    const host = `capbench-${RUN_ID}-${tag}-${mode}`;
     const nats0 = cpuSeconds(this.natsPid);
+    const natsCpu = () => Math.round((cpuSeconds(this.natsPid) - nats0) * 100) / 100;
+    if (mode === 'off') {
+      const res = parse(await runProcess(cmd, args, { timeoutMs }));
+      return { res, nats_cpu_s: natsCpu() };
+    }
+    const host = `capbench-${RUN_ID}-${tag}-${mode}`;
     if (mode === 'filtered') {
       const probe = await this.startProbe(host, ['--comm', 'no-such-comm-x']);
+      const probe_start_cpu_s = cpuSeconds(probe.pid);
       const res = parse(await runProcess(cmd, args, { timeoutMs }));
       const probe_cpu_s = cpuSeconds(probe.pid);
       const stopped = await probe.stop();
-      return { res, probe: { host, stopped, probe_cpu_s, nats_cpu_s: Math.round((cpuSeconds(this.natsPid) - nats0) * 100) / 100, ready_ms: probe.readyMs } };
+      return { res, nats_cpu_s: natsCpu(), probe: { host, stopped, probe_cpu_s, probe_start_cpu_s, nats_cpu_s: natsCpu(), ready_ms: probe.readyMs } };
     }
     const child = await runProcess(cmd, args, { timeoutMs, stopped: true });
     let statsHolder: ChildProcess | undefined;
@@ -223,6 +244,7 @@ class Bench {
       throw e;
     }
     const before = mode === 'stats' ? bpfProgStats(probe.pid) : undefined;
+    const probe_start_cpu_s = cpuSeconds(probe.pid);
     child.resume();
     const res = parse(await child.result);
     let bpf: ProbeRun['bpf'];
@@ -233,7 +255,7 @@ class Bench {
     }
     const probe_cpu_s = cpuSeconds(probe.pid);
     const stopped = await probe.stop();
-    return { res, probe: { host, stopped, probe_cpu_s, nats_cpu_s: Math.round((cpuSeconds(this.natsPid) - nats0) * 100) / 100, ready_ms: probe.readyMs, bpf } };
+    return { res, nats_cpu_s: natsCpu(), probe: { host, stopped, probe_cpu_s, probe_start_cpu_s, nats_cpu_s: natsCpu(), ready_ms: probe.readyMs, bpf } };
   }
 }
 
@@ -261,6 +283,7 @@ async function perCall(b: Bench, echoPort: number, key: string, cert: string): P
   };
   const out: Record<string, unknown> = {};
   for (const [name, c] of Object.entries(workloads)) {
+    if (!selected(name)) continue;
     const samples: Record<string, Samples> = {};
     const probes: Record<string, ProbeRun[]> = {};
     for (let rep = 0; rep < LOOP_REPS; rep++) {
@@ -305,23 +328,61 @@ async function throughput(b: Bench, httpsPort: number, replayUrl: string, ca: st
     small_node: { cmd: NODE, args: [join(HERE, 'node-client.js'), 'small', String(httpsPort), ca, String(SMALL_N)], unit: 'requests' },
     small_python: { cmd: PYTHON, args: [join(HERE, 'py-client.py'), 'small', String(httpsPort), ca, String(SMALL_N)], unit: 'requests' },
     agent_node: { cmd: NODE, args: [join(HERE, 'node-client.js'), 'agent', replayUrl, replayCa, String(AGENT_N), FIXTURE], unit: 'calls' },
+    agent_paced: {
+      cmd: NODE, unit: 'calls',
+      args: [join(HERE, 'node-client.js'), 'agent', replayUrl, replayCa, String(PACED_N), FIXTURE, String(PACED_DELAY_MS), String(PACED_TOOLS)],
+    },
   };
   const out: Record<string, unknown> = {};
   for (const [name, w] of Object.entries(workloads)) {
-    const runs: Record<string, Array<{ per_s: number; seconds: number; probe?: ProbeRun; tool_ms?: number }>> = { off: [], traced: [] };
+    if (!selected(name)) continue;
+    const runs: Record<string, TputRun[]> = { off: [], traced: [] };
     // One discarded warm-up run, then off/traced in ABBA order so drift does not favour either mode.
     await b.client(w.cmd, w.args, 'off', `${name}-warmup`);
     const order: Mode[] = Array.from({ length: TPUT_REPS }, (_, k) => (k % 2 === 0 ? ['off', 'traced'] : ['traced', 'off']) as Mode[]).flat();
     for (const [k, mode] of order.entries()) {
-      const { res, probe } = await b.client<{ n: number; seconds: number; tool_ms?: number }>(w.cmd, w.args, mode, `${name}-${k}`);
-      runs[mode].push({ per_s: Math.round((res.n / res.seconds) * 10) / 10, seconds: Math.round(res.seconds * 1000) / 1000, probe, tool_ms: res.tool_ms });
+      const { res, probe, nats_cpu_s } = await b.client<{ n: number; seconds: number; tool_ms?: number; cpu_ms?: number }>(w.cmd, w.args, mode, `${name}-${k}`);
+      runs[mode].push({ per_s: Math.round((res.n / res.seconds) * 10) / 10, seconds: Math.round(res.seconds * 1000) / 1000, probe, nats_cpu_s, tool_ms: res.tool_ms, cpu_ms: res.cpu_ms });
       process.stderr.write(`${name} ${mode} run ${k}: ${r1(res.n / res.seconds)} ${w.unit}/s\n`);
     }
     const off = mean(runs.off.map((r) => r.per_s));
     const on = mean(runs.traced.map((r) => r.per_s));
-    out[name] = { unit: `${w.unit}/s`, n: name.startsWith('agent') ? AGENT_N : SMALL_N, off_per_s: r1(off), traced_per_s: r1(on), ratio: Math.round((on / off) * 1000) / 1000, runs };
+    out[name] = {
+      unit: `${w.unit}/s`, n: name === 'agent_paced' ? PACED_N : name.startsWith('agent') ? AGENT_N : SMALL_N,
+      off_per_s: r1(off), traced_per_s: r1(on), ratio: Math.round((on / off) * 1000) / 1000,
+      overhead: overhead(runs.off, runs.traced), runs,
+    };
   }
   return out;
+}
+
+/** One throughput run: calls or requests per second, its wall seconds, the client's own CPU ms (when it reports it). */
+interface TputRun { per_s: number; seconds: number; probe?: ProbeRun; nats_cpu_s: number; tool_ms?: number; cpu_ms?: number }
+
+/**
+ * Capture overhead of traced runs against off runs, in % of the traced run's wall time: `wall_pct` = how much longer
+ * the run took (mean seconds traced ÷ mean seconds off − 1); `cpu_pct` = CPU the capture added while the agent ran:
+ * the probe's CPU after its ready line + NATS CPU above its idle rate in the off runs + the client's CPU above its
+ * mean off figure, ÷ wall time, mean of the traced runs; `probe_cpu_pct` the probe alone (after ready);
+ * `probe_start_cpu_s` the probe's start (attach) CPU, paid once per probe and left out of the percentages. The
+ * client's CPU includes its uprobe traps (kernel time of its threads); its tool children are not counted.
+ */
+function overhead(off: TputRun[], traced: TputRun[]): Record<string, number> | null {
+  if (off.some((r) => r.cpu_ms === undefined) || traced.some((r) => r.cpu_ms === undefined || !r.probe)) return null;
+  const offCpuS = mean(off.map((r) => r.cpu_ms!)) / 1000;
+  const natsIdlePerS = mean(off.map((r) => r.nats_cpu_s / r.seconds));
+  const probeRun = (r: TputRun) => r.probe!.probe_cpu_s - r.probe!.probe_start_cpu_s;
+  const natsAdded = (r: TputRun) => r.nats_cpu_s - natsIdlePerS * r.seconds;
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  return {
+    wall_pct: r2((mean(traced.map((r) => r.seconds)) / mean(off.map((r) => r.seconds)) - 1) * 100),
+    cpu_pct: r2(mean(traced.map((r) => (probeRun(r) + natsAdded(r) + r.cpu_ms! / 1000 - offCpuS) / r.seconds)) * 100),
+    probe_cpu_pct: r2(mean(traced.map((r) => probeRun(r) / r.seconds)) * 100),
+    nats_cpu_added_pct: r2(mean(traced.map((r) => natsAdded(r) / r.seconds)) * 100),
+    client_cpu_added_pct: r2(mean(traced.map((r) => (r.cpu_ms! / 1000 - offCpuS) / r.seconds)) * 100),
+    probe_start_cpu_s: r2(mean(traced.map((r) => r.probe!.probe_start_cpu_s))),
+    records_per_s: r2(mean(traced.map((r) => r.probe!.stopped.records / r.seconds))),
+  };
 }
 
 /** Reads every message of `filter` in AGENTSIGHT_RAW with an ordered consumer. */
@@ -498,8 +559,10 @@ async function main(): Promise<void> {
     b.probeCpus = '';
     process.stderr.write('2. throughput\n');
     out.throughput = await throughput(b, servers.info.httpsPort, replay.info.url, cert.certPath, replay.info.caPath);
-    process.stderr.write('3. loss harness\n');
-    out.loss = await lossHarness(b, servers.info.httpsPort, cert.certPath);
+    if (selected('loss')) {
+      process.stderr.write('3. loss harness\n');
+      out.loss = await lossHarness(b, servers.info.httpsPort, cert.certPath);
+    }
     out.other_probes_at_end = otherProbes();
     out.runs_with_other_probes = b.overlaps;
     out.total_seconds = (Date.now() - tStart) / 1000;
@@ -526,10 +589,15 @@ function summary(o: Record<string, any>): string {
     }
     L.push(`| ${w} | bpf stats | ${v.probed_calls_per_round_trip} probed calls/rt: ${Object.entries<any>(v.bpf_stats_run).map(([k, s]) => `${k} ${s.per_round_trip}× ${s.avg_run_ns} ns`).join(', ')} ||||||||`);
   }
-  L.push('', '| workload | off /s | traced /s | ratio |', '|---|---|---|---|');
-  for (const [k, v] of Object.entries<any>(o.throughput)) L.push(`| ${k} (${v.unit}) | ${v.off_per_s} | ${v.traced_per_s} | ${v.ratio} |`);
+  L.push('', '| workload | off /s | traced /s | ratio | wall added % | CPU added % of wall (probe / NATS / client) | probe start CPU s | records/s |',
+    '|---|---|---|---|---|---|---|---|');
+  for (const [k, v] of Object.entries<any>(o.throughput)) {
+    const x = v.overhead;
+    L.push(`| ${k} (${v.unit}) | ${v.off_per_s} | ${v.traced_per_s} | ${v.ratio} | ${x?.wall_pct ?? ''} | ` +
+      `${x ? `${x.cpu_pct} (${x.probe_cpu_pct} / ${x.nats_cpu_added_pct} / ${x.client_cpu_added_pct})` : ''} | ${x?.probe_start_cpu_s ?? ''} | ${x?.records_per_s ?? ''} |`);
+  }
   const l = o.loss;
-  L.push('', `loss: markers ${l.markers_found_write}/${l.markers_expected} (bodies intact ${l.bodies_intact}/${l.requests}), response markers ${l.response_markers_found}/${l.response_markers_expected}, ` +
+  if (l) L.push('', `loss: markers ${l.markers_found_write}/${l.markers_expected} (bodies intact ${l.bodies_intact}/${l.requests}), response markers ${l.response_markers_found}/${l.response_markers_expected}, ` +
     `drops ${l.probe_stopped.ringbuf_drops}, publish failures ${l.probe_stopped.publish_failures}, seq missing ${l.seq.missing}, gaps ${l.reassembly.gaps}, ` +
     `client ${l.untraced_client_seconds} s untraced / ${l.traced_client_seconds} s traced, run ${l.run_seconds.total} s`);
   return L.join('\n');

@@ -12,8 +12,11 @@
  *         client SSL_read(s), all in this thread).
  *   node node-client.js small  <httpsPort> <ca.pem> <n>          n sequential `GET /small` over one keep-alive socket
  *       → {"n":n,"seconds":s}
- *   node node-client.js agent  <url> <ca.pem> <n> <fixture>      n streamed LLM calls (POST /v1/chat/completions with
- *       x-replay-fixture), each followed by a tool exec (`ls /`, spawnSync) → {"n":n,"seconds":s,"bytes":b,"tool_ms":t}
+ *   node node-client.js agent  <url> <ca.pem> <n> <fixture> [chunk-delay-ms=0] [tools=1]   n streamed LLM calls (POST
+ *       /v1/chat/completions with x-replay-fixture; with a delay the server paces the stream, x-replay-delay-ms between
+ *       two SSE events: 10 ms ≈ 100 tokens/s), each followed by `tools` tool execs (`sh -c 'ls / …'`, spawnSync, as
+ *       agents run their shell tool) → {"n":n,"seconds":s,"bytes":b,"tool_ms":t,"cpu_ms":c}  cpu_ms = this process'
+ *       user + system CPU (process.cpuUsage; the tool children not included).
  *   node node-client.js upload <httpsPort> <ca.pem> <n> <bytes> <concurrency>   n POST /upload with a body of `bytes`
  *       bytes: MARK-<i>-<uuid> + random base64 filler + MARK-<i>-<uuid>, `concurrency` keep-alive sockets
  *       → {"n":n,"seconds":s,"requests":[{"i","marker","sha256","ok"}]}  ok = server saw the same length/sha/markers.
@@ -26,7 +29,7 @@ const crypto = require('crypto');
 const { spawnSync } = require('child_process');
 const { Duplex } = require('stream');
 
-const [mode, target, caPath, nArg, a5, a6] = process.argv.slice(2);
+const [mode, target, caPath, nArg, a5, a6, a7] = process.argv.slice(2);
 const ca = fs.readFileSync(caPath); // mem: the certificate (also the CA)
 const n = Number(nArg);
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
@@ -113,6 +116,9 @@ function small() {
 
 async function agentRun() {
   const fixture = a5;
+  const delayMs = Number(a6 ?? 0);
+  const tools = Number(a7 ?? 1);
+  const cpu0 = process.cpuUsage();
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
   const url = new URL('/v1/chat/completions', target);
   const body = JSON.stringify({ model: 'gpt-4.1-nano', stream: true, messages: [{ role: 'user', content: 'Invent a holiday' }] });
@@ -123,7 +129,10 @@ async function agentRun() {
     await new Promise((resolve, reject) => {
       const req = https.request(url, {
         method: 'POST', ca, agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-replay-fixture': fixture },
+        headers: {
+          'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-replay-fixture': fixture,
+          ...(delayMs > 0 ? { 'x-replay-delay-ms': String(delayMs) } : {}),
+        },
       }, (res) => {
         res.on('data', (d) => { bytes += d.length; });
         res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
@@ -132,12 +141,17 @@ async function agentRun() {
       req.on('error', reject);
       req.end(body);
     });
-    const tt = now();
-    const r = spawnSync('ls', ['/'], { stdio: ['ignore', 'pipe', 'pipe'] }); // the agent's tool call
-    if (r.status !== 0) throw new Error('ls failed');
-    toolNs += now() - tt;
+    for (let t = 0; t < tools; t++) {
+      const tt = now();
+      // the agent's tool call: the first is a plain exec (as before), the others go through a shell as agents' do
+      const r = t === 0 ? spawnSync('ls', ['/'], { stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawnSync('sh', ['-c', 'ls -la / | head -5 && cat /etc/os-release'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      if (r.status !== 0) throw new Error('tool exec failed');
+      toolNs += now() - tt;
+    }
   }
-  out({ n, seconds: Number(now() - t0) / 1e9, bytes, tool_ms: Number(toolNs) / 1e6 });
+  const cpu = process.cpuUsage(cpu0);
+  out({ n, seconds: Number(now() - t0) / 1e9, bytes, tool_ms: Number(toolNs) / 1e6, cpu_ms: (cpu.user + cpu.system) / 1e3 });
   agent.destroy();
 }
 
