@@ -10,7 +10,7 @@ export interface DeadLetter {
   id: string;
   stage: Stage;
   host: string;
-  /** Machine-readable cause, e.g. `not_http`, `http_parse_error`, `json_parse_error`, `decode_error`, `too_large`, `decompression_limit`, `contract`. */
+  /** Machine-readable cause, e.g. `not_http`, `http_parse_error`, `json_parse_error`, `decode_error`, `too_large`, `decompression_limit`, `json_depth_limit`, `contract`. */
   reason: string;
   /** Human-readable error message. */
   error: string;

@@ -15,3 +15,4 @@ export * from './dashboard';
 export * from './agents';
 export * from './export';
 export * from './resource';
+export * from './json-limits';

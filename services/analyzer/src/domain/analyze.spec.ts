@@ -6,7 +6,7 @@
 import { countTokens } from '@agentsight/tokens';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEAD_LETTER_SAMPLE_BYTES, deriveId, type Exchange } from '@agentsight/contracts';
+import { DEAD_LETTER_SAMPLE_BYTES, deriveId, MAX_JSON_DEPTH, type Exchange } from '@agentsight/contracts';
 import { analyzeExchange, NO_RESPONSE_ERROR } from './analyze';
 import { providerFor } from './providers';
 import { CORPUS, claudeCodeExchange, httpFromRecords, makeExchange, recordNs } from './corpus-helpers.test';
@@ -17,6 +17,25 @@ const ANTHROPIC_CHUNKS = corpus('vercel__anthropic-text.chunks.txt').trim().spli
 const CHAT_REQ = JSON.stringify({ model: 'gpt-4.1-nano', messages: [{ role: 'user', content: 'Invent a holiday' }] });
 const MSG_REQ = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 100, stream: true, messages: [{ role: 'user', content: 'Hi' }] });
 const anthropicEvents = (lines: string[]) => lines.map((l) => ({ event: (JSON.parse(l) as { type: string }).type, data: l }));
+
+describe(`JSON nested deeper than MAX_JSON_DEPTH → json_depth_limit dead letter`, () => {
+  const deep = (n: number) => `{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":${'['.repeat(n)}${']'.repeat(n)}}]}`;
+
+  test('a request body: one json_depth_limit dead letter naming the limit, the call still comes from the response', () => {
+    const ex = makeExchange({ id: 'ex-deep', host: 'api.anthropic.com', target: '/v1/messages', reqBody: deep(100_000), events: anthropicEvents(ANTHROPIC_CHUNKS) });
+    const r = analyzeExchange(ex);
+    expect(r.deadLetters.map((d) => [d.reason, d.where, d.error])).toEqual([['json_depth_limit', 'request.body', `request.body: JSON nested deeper than ${MAX_JSON_DEPTH} levels`]]);
+    expect(r.call?.response_id).toBeTruthy();
+  });
+
+  test(`an SSE data line; ${MAX_JSON_DEPTH} levels are accepted`, () => {
+    const evs = anthropicEvents(ANTHROPIC_CHUNKS);
+    evs.splice(1, 0, { event: 'ping', data: `{"type":"ping","x":${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}}` });
+    const r = analyzeExchange(makeExchange({ id: 'ex-deep-sse', host: 'api.anthropic.com', target: '/v1/messages', reqBody: deep(MAX_JSON_DEPTH - 4), events: evs }));
+    expect(r.deadLetters.map((d) => [d.reason, d.where])).toEqual([['json_depth_limit', 'response.events[1]']]);
+    expect(r.call?.output_text).toBeTruthy();
+  });
+});
 
 describe('broken JSON → json_parse_error dead letter and a best-effort call', () => {
   test('truncated non-streamed response body', () => {

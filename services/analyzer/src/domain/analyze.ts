@@ -28,7 +28,7 @@ export interface AnalyzeOptions {
 export const NO_RESPONSE_ERROR = 'no_response';
 
 interface ParseFailure {
-  reason: 'json_parse_error' | 'eventstream_error';
+  reason: 'json_parse_error' | 'json_depth_limit' | 'eventstream_error';
   where: string;
   error: string;
   /** The offending text or bytes (sampled into the dead letter). */
@@ -72,7 +72,7 @@ function parseEventStream(body: Uint8Array, failures: ParseFailure[]): JsonEvent
       const r = parseJson(text);
       if (r.ok) json = r.value;
       else if (messageType === 'event') {
-        failures.push({ reason: 'json_parse_error', where: `response.frames[${i}]`, error: r.error, text });
+        failures.push({ reason: r.reason, where: `response.frames[${i}]`, error: r.error, text });
         return;
       } else json = { message: text };
     }
@@ -88,7 +88,7 @@ function parseNdjson(text: string, failures: ParseFailure[]): JsonEvent[] {
     if (line.trim() === '') return;
     const r = parseJson(line);
     if (r.ok) out.push({ event: 'message', json: r.value });
-    else failures.push({ reason: 'json_parse_error', where: `response.lines[${i}]`, error: r.error, text: line });
+    else failures.push({ reason: r.reason, where: `response.lines[${i}]`, error: r.error, text: line });
   });
   return out;
 }
@@ -117,7 +117,7 @@ function parseResponse(ex: Exchange, api: LlmApiAdapter | undefined, failures: P
       if (data === '' || data === '[DONE]') return;
       const r = parseJson(data);
       if (r.ok) out.push({ event: ev.event, json: r.value });
-      else failures.push({ reason: 'json_parse_error', where: `response.events[${i}]`, error: r.error, text: ev.data });
+      else failures.push({ reason: r.reason, where: `response.events[${i}]`, error: r.error, text: ev.data });
     });
     return { json: { events: out }, sse: true, text };
   }
@@ -126,7 +126,7 @@ function parseResponse(ex: Exchange, api: LlmApiAdapter | undefined, failures: P
   if (!expectJson) return { json: {}, sse: false, text };
   const r = parseJson(text);
   if (r.ok) return { json: { body: r.value }, sse: false, text };
-  failures.push({ reason: 'json_parse_error', where: 'response.body', error: r.error, text });
+  failures.push({ reason: r.reason, where: 'response.body', error: r.error, text });
   return { json: {}, sse: false, text };
 }
 
@@ -188,7 +188,8 @@ function deadLetters(ex: Exchange, failures: ParseFailure[]): AnalyzerDeadLetter
  * v1.41, input including cached tokens, provider numbers in `raw_usage`; when the response carried no usage at all,
  * counted with the model's tokenizer and marked `usage_source: 'estimated'`, see `estimateUsage`), `audit` =
  * `[auditForCall(call)]`, and dead letter drafts, at most one per reason: `json_parse_error` for a recognised call whose request body, response body,
- * SSE `data:`, NDJSON line or event-stream payload is not valid JSON, `eventstream_error` for an event-stream CRC32
+ * SSE `data:`, NDJSON line or event-stream payload is not valid JSON, `json_depth_limit` for one nested deeper than
+ * `MAX_JSON_DEPTH` (256, contracts `json-limits.ts`: refused before any recursive walk), `eventstream_error` for an event-stream CRC32
  * mismatch or broken framing (the call is still returned, best effort: bad events are skipped, models salvaged from
  * the text). Errors (rule F): HTTP ≥ 400 → `error_type` = the body's error type (OpenAI `error.type`/`code`, Anthropic
  * `error.type`, Google `error.status`, Bedrock `x-amzn-errortype`, DashScope `code`), else the status as text; error
@@ -237,7 +238,7 @@ function analyze(ex: Exchange, opts: AnalyzeOptions): AnalyzeResult {
   const adapter = pathApi ?? apiFromShape(parsed, parsed.text);
   if (!adapter) return none;
   const api = adapter.api;
-  if (reqParsed && !reqParsed.ok) failures.unshift({ reason: 'json_parse_error', where: 'request.body', error: reqParsed.error, text: reqText });
+  if (reqParsed && !reqParsed.ok) failures.unshift({ reason: reqParsed.reason, where: 'request.body', error: reqParsed.error, text: reqText });
 
   const x = ex.response
     ? adapter.extract(parsed.json, {

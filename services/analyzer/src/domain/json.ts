@@ -1,5 +1,5 @@
 /** Small, total (never-throwing) helpers for reading untrusted JSON and SSE text. */
-import type { SseEvent } from '@agentsight/contracts';
+import { JSON_DEPTH_REASON, jsonDepthError, jsonTooDeep, MAX_JSON_DEPTH, type SseEvent } from '@agentsight/contracts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
@@ -9,16 +9,22 @@ export function decodeUtf8(bytes: Uint8Array | null | undefined): string {
   return utf8.decode(bytes);
 }
 
-/** Outcome of {@link parseJson}. */
-export type JsonResult = { ok: true; value: unknown } | { ok: false; error: string };
+/** Outcome of {@link parseJson}: the value, or why there is none (`json_depth_limit`: nested deeper than `MAX_JSON_DEPTH`). */
+export type JsonResult = { ok: true; value: unknown } | { ok: false; error: string; reason: 'json_parse_error' | typeof JSON_DEPTH_REASON };
 
-/** `JSON.parse` that reports failure instead of throwing. */
+/**
+ * `JSON.parse` that reports failure instead of throwing; a document nested deeper than `MAX_JSON_DEPTH` (contracts
+ * `json-limits.ts`) is refused too, before anything walks it recursively.
+ */
 export function parseJson(text: string): JsonResult {
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(text) };
+    value = JSON.parse(text);
   } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    return { ok: false, reason: 'json_parse_error', error: e instanceof Error ? e.message : String(e) };
   }
+  if (jsonTooDeep(value, MAX_JSON_DEPTH, text.length)) return { ok: false, reason: JSON_DEPTH_REASON, error: jsonDepthError() };
+  return { ok: true, value };
 }
 
 /** A plain JSON object (not an array, not null). */

@@ -17,11 +17,12 @@ import type { NormalizedRequest } from './messages';
 export interface AnalyzerDeadLetter extends DeadLetterDraft {
   /**
    * Machine-readable cause: `json_parse_error` (a recognised LLM call's request body, response body, SSE `data:`,
-   * NDJSON line or event-stream payload is not valid JSON), `eventstream_error` (an AWS event-stream body whose prelude
+   * NDJSON line or event-stream payload is not valid JSON), `json_depth_limit` (one of them nests deeper than
+   * `MAX_JSON_DEPTH`), `eventstream_error` (an AWS event-stream body whose prelude
    * or message CRC32 does not match, or whose framing is broken/truncated), `analyzer_error` (an internal failure; the
    * exchange produced no call).
    */
-  reason: 'json_parse_error' | 'eventstream_error' | 'analyzer_error';
+  reason: 'json_parse_error' | 'json_depth_limit' | 'eventstream_error' | 'analyzer_error';
   /** Human-readable message, e.g. `response.body: Unexpected end of JSON input`; several failures are joined by `; `. */
   error: string;
   /** The exchange id (`Exchange.id`). */

@@ -137,6 +137,7 @@ const newOut = (): Out => ({ events: [], deadLetters: [] });
 export class HttpStreamParser {
   private readonly conns = new Map<string, ConnState>();
   private readonly maxMessage: number;
+  private readonly maxSseEvents: number | undefined;
   private readonly maxHeader: number;
   private readonly st: ParserStats = {
     records: 0,
@@ -166,6 +167,7 @@ export class HttpStreamParser {
   constructor(opts: HttpStreamParserOptions = {}) {
     this.maxMessage = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
     this.maxHeader = opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER;
+    this.maxSseEvents = opts.maxSseEvents;
   }
 
   /**
@@ -519,6 +521,7 @@ export class HttpStreamParser {
       body: new MessageBody(
         {
           maxMessage: this.maxMessage,
+          maxSseEvents: this.maxSseEvents,
           stats: this.st,
           label: `${d.dir} message at stream offset ${start.offset}`,
           base: (type, ordinal, first, last, end) => this.base(c, d, msg, type, ordinal, first, last, end),
@@ -756,6 +759,7 @@ export class HttpStreamParser {
     const host: H2Host = {
       key: c.key,
       maxMessage: this.maxMessage,
+      maxSseEvents: this.maxSseEvents,
       maxHeader: this.maxHeader,
       stats: this.st,
       connRef: (rec) => connRef(c.key, rec),

@@ -6,7 +6,7 @@ export { HttpStreamParser, connRef } from './http-stream-parser';
 export type { ConnCloseInput, ParserDeadLetter, HttpStreamParserOptions, ParseOutput, ParserDeadLetterReason, ParserStats } from './types';
 export { SseDecoder, SseTooLargeError } from './sse-decoder';
 export { DecodeError, IncrementalDecoder, decodeAll, parseContentCodings } from './content-coding';
-export { MessageBody, isEventStream, type BodyOwner, type MessageEnd } from './message-body';
+export { MAX_SSE_EVENTS, MessageBody, isEventStream, type BodyOwner, type MessageEnd } from './message-body';
 export { parseHead, startVerdict, bodyFraming, HeadError, type ParsedHead, type Framing, type StartVerdict } from './http-head';
 export { ByteQueue, concatBytes } from './byte-queue';
 export { H2Connection, type H2DirSnapshot } from './h2/connection';

@@ -1,3 +1,4 @@
+import { MAX_JSON_DEPTH } from '@agentsight/contracts';
 import { JsonRpcFramer, type FramerOutput, type JsonRpcFrame } from './jsonrpc';
 
 type Meta = { rec: number };
@@ -161,5 +162,20 @@ describe('JsonRpcFramer', () => {
     expect(g.buffered).toBe(10);
     expect(g.finish()).toEqual({ frames: [], rejects: [] });
     expect(g.position().offset).toBe(10);
+  });
+});
+
+describe('JSON nested deeper than MAX_JSON_DEPTH', () => {
+  it('a JSON-RPC line or Content-Length frame: json_depth_limit reject, the next message frames; other deep output is skipped', () => {
+    const deep = `{"jsonrpc":"2.0","id":9,"result":${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}}`;
+    const program = '['.repeat(MAX_JSON_DEPTH + 1) + ']'.repeat(MAX_JSON_DEPTH + 1);
+    for (const framing of ['ndjson', 'content-length'] as const) {
+      const stream = b(framing === 'ndjson' ? `${deep}\n${program}\n${req}\n` : cl(deep) + cl(req));
+      const f = new JsonRpcFramer<Meta>();
+      const out = feed(f, [stream]);
+      expect(out.rejects.map((r) => [r.reason, r.error, r.offset])).toEqual([['json_depth_limit', `JSON nested deeper than ${MAX_JSON_DEPTH} levels in a ${framing === 'ndjson' ? 'JSON-RPC line' : 'Content-Length frame'}`, 0]]);
+      expect(out.frames.map((x) => x.text)).toEqual([req]);
+      expect(f.position().offset).toBe(stream.length);
+    }
   });
 });

@@ -18,7 +18,7 @@
  * (a replay) are dropped, a gap (bytes lost before the producer) makes it skip to the next line start. It never
  * copies record data on append ({@link ByteQueue}), so a message split across reads at every byte stays linear.
  */
-import { DEAD_LETTER_SAMPLE_BYTES } from '@agentsight/contracts';
+import { DEAD_LETTER_SAMPLE_BYTES, JSON_DEPTH_REASON, jsonDepthError, jsonTooDeep, MAX_JSON_DEPTH } from '@agentsight/contracts';
 import { ByteQueue } from './byte-queue';
 
 /** A JSON-RPC 2.0 request, notification or response object, as parsed. */
@@ -52,7 +52,7 @@ export interface JsonRpcFrame<M> {
 
 /** A frame that looks like JSON-RPC but is broken (dead-letter material). */
 export interface JsonRpcReject<M> {
-  reason: 'jsonrpc_parse_error' | 'jsonrpc_invalid' | 'jsonrpc_frame_error' | 'jsonrpc_too_large' | 'incomplete_message';
+  reason: 'jsonrpc_parse_error' | 'jsonrpc_invalid' | 'jsonrpc_frame_error' | 'jsonrpc_too_large' | typeof JSON_DEPTH_REASON | 'incomplete_message';
   error: string;
   /** Stream offset of the frame's first byte, bytes. */
   offset: number;
@@ -273,6 +273,11 @@ export class JsonRpcFramer<M> {
       else this.skipped(lf + 1);
       return true;
     }
+    if (jsonTooDeep(value, MAX_JSON_DEPTH, text.length)) {
+      if (text.includes('"jsonrpc"')) this.rejectBytes(out, JSON_DEPTH_REASON, `${jsonDepthError()} in a JSON-RPC line`, offset, bytes, first);
+      else this.skipped(lf + 1);
+      return true;
+    }
     this.classify(out, value, text, 'ndjson', offset, bytes, first, last, false);
     return true;
   }
@@ -330,6 +335,10 @@ export class JsonRpcFramer<M> {
       value = JSON.parse(text);
     } catch (e) {
       this.rejectBytes(out, 'jsonrpc_parse_error', `invalid JSON in a Content-Length frame: ${(e as Error).message}`, offset, bytes, first);
+      return true;
+    }
+    if (jsonTooDeep(value, MAX_JSON_DEPTH, text.length)) {
+      this.rejectBytes(out, JSON_DEPTH_REASON, `${jsonDepthError()} in a Content-Length frame`, offset, bytes, first);
       return true;
     }
     this.classify(out, value, text, 'content-length', offset, bytes, first, last, true);

@@ -247,3 +247,45 @@ describe('HPACK dynamic table cap', () => {
     expect(() => d.decode(Uint8Array.from([...upd(MAX_HPACK_TABLE_BYTES + 1), 0x82]))).toThrow(new HpackError(`dynamic table size update to ${MAX_HPACK_TABLE_BYTES + 1} above the parser's cap of ${MAX_HPACK_TABLE_BYTES} bytes (MAX_HPACK_TABLE_BYTES)`));
   });
 });
+
+describe('SSE events per response', () => {
+  const sseHead = 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n';
+  const chunk = (s: string) => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
+  const events = (n: number) => Array.from({ length: n }, (_, i) => `data: {"i":${i}}\n\n`).join('');
+
+  /** A streamed response of `n` events (in 16 KiB records), then a plain exchange. */
+  function stream(n: number, p: HttpStreamParser) {
+    const c = new Conn();
+    const body = Buffer.from(sseHead + chunk(events(n)) + '0\r\n\r\n', 'latin1');
+    return run(p, [c.rec('write', req('/stream')), ...c.recs('read', body), c.rec('write', req('/next')), c.rec('read', okResponse)]);
+  }
+
+  it('more than maxSseEvents: one too_large dead letter, the first ones emitted, the response ends, the next exchange parses', () => {
+    const { events: evs, deadLetters } = stream(10, new HttpStreamParser({ maxSseEvents: 4 }));
+    expect(deadLetters.map((d) => [d.reason, d.error])).toEqual([['too_large', 'more than 4 SSE events in one response, the rest not emitted (read message at stream offset 0)']]);
+    const sse = evs.filter((e) => e.type === 'sse_event');
+    expect(sse.map((e) => e.type === 'sse_event' && e.data)).toEqual(['{"i":0}', '{"i":1}', '{"i":2}', '{"i":3}']);
+    const end = evs.find((e) => e.type === 'response_end');
+    expect(end?.type === 'response_end' && end.events).toBe(4);
+    expectNextExchange(evs);
+  });
+
+  it('HTTP/2: the same cap per stream; the next stream parses', () => {
+    const c = new Conn();
+    const p = new HttpStreamParser({ maxSseEvents: 4 });
+    const lit = (name: string, value: string) => Buffer.concat([Buffer.from([0x00, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]);
+    const reqHead = (path: string) => Buffer.concat([Buffer.from([0x83, 0x87]), lit(':path', path), lit(':authority', 'a')]);
+    const settings = encodeFrame(FrameType.SETTINGS, 0, 0, Buffer.alloc(0));
+    const { events: evs, deadLetters } = run(p, [
+      c.rec('write', Buffer.concat([CLIENT_PREFACE, settings, encodeFrame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, reqHead('/stream'))])),
+      c.rec('read', Buffer.concat([settings, encodeFrame(FrameType.HEADERS, Flags.END_HEADERS, 1, Buffer.concat([Buffer.from([0x88]), lit('content-type', 'text/event-stream')])),
+        encodeFrame(FrameType.DATA, Flags.END_STREAM, 1, Buffer.from(events(10)))])),
+      c.rec('write', encodeFrame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 3, reqHead('/next'))),
+    ]);
+    expect(deadLetters.map((d) => [d.reason, /more than 4 SSE events in one response/.test(d.error)])).toEqual([['too_large', true]]);
+    expect(evs.filter((e) => e.type === 'sse_event')).toHaveLength(4);
+    expect(evs.map((e) => [e.type, e.stream_id])).toEqual([
+      ['request', 1], ['response_head', 1], ['sse_event', 1], ['sse_event', 1], ['sse_event', 1], ['sse_event', 1], ['response_end', 1], ['request', 3],
+    ]);
+  });
+});

@@ -7,7 +7,8 @@
  *
  * Limits: a non-streamed body over `maxMessage` wire bytes, or decoding to more, is dropped (`too_large` dead letter,
  * nothing emitted); one decoding beyond the expansion cap (`decompressionLimit` in `content-coding.ts`) likewise
- * (`decompression_limit`); an SSE event over `maxMessage` stops the stream's events (`too_large`), and so does a
+ * (`decompression_limit`); an SSE event over `maxMessage`, or more than `maxSseEvents` events ({@link MAX_SSE_EVENTS}),
+ * stops the stream's events (`too_large`), and so does a
  * streamed body beyond the expansion cap (`decompression_limit`, `body_incomplete: 'decode_error'`). A Content-Encoding this
  * runtime cannot decode, or corrupt coded data, is a `decode_error` dead letter and `body_incomplete: 'decode_error'`.
  */
@@ -28,10 +29,20 @@ export interface Pos {
 /** The fields every HTTP event starts with (`v`, `id`, `stream_id`, `conn`, `span`, `start_ns`, `end_ns`). */
 export type HttpEventFields = Pick<HttpSseEvent, 'v' | 'id' | 'stream_id' | 'conn' | 'span' | 'start_ns' | 'end_ns'>;
 
+/**
+ * Most SSE events one streamed response may carry (`HttpStreamParserOptions.maxSseEvents`): twice the largest output
+ * limit of current models (128k tokens) at one token per event. Beyond it the response's events stop with a
+ * `too_large` dead letter (an endless stream of tiny events would otherwise grow the aggregator's exchange without
+ * bound); the response still ends, and the connection keeps parsing.
+ */
+export const MAX_SSE_EVENTS = 262_144;
+
 /** What a {@link MessageBody} needs from the parser of its message. */
 export interface BodyOwner {
   /** Body size limit, bytes (`HttpStreamParserOptions.maxMessageBytes`). */
   readonly maxMessage: number;
+  /** SSE events per response limit (`HttpStreamParserOptions.maxSseEvents`), default {@link MAX_SSE_EVENTS}. */
+  readonly maxSseEvents?: number;
   /** The parser's counters, updated in place (`streamedResponses`, `sseEvents`, `sseIncompleteTails`). */
   readonly stats: ParserStats;
   /** Names the message in dead-letter errors, e.g. `write message at stream offset 0`, `read message of stream 3`. */
@@ -43,6 +54,13 @@ export interface BodyOwner {
   base(type: HttpEvent['type'], ordinal: number, first: RawSslRecord, last: RawSslRecord, end: number): HttpEventFields;
   /** Reports a dead letter of the message's connection (`sample`: the bytes concerned, truncated by the parser). */
   deadLetter(out: ParseOutput, rec: RawSslRecord, reason: ParserDeadLetterReason, error: string, sample: Uint8Array): void;
+}
+
+/** One more SSE event than `maxSseEvents` completed in a response. */
+class SseTooManyEvents extends Error {
+  constructor(max: number) {
+    super(`more than ${max} SSE events in one response, the rest not emitted`);
+  }
 }
 
 /** Whether a response with these headers is an SSE stream (`Content-Type: text/event-stream`). */
@@ -228,6 +246,7 @@ export class MessageBody {
     const sse = this.sse!;
     try {
       sse.push(bytes, (e: SseEvent) => {
+        if (this.events >= (this.owner.maxSseEvents ?? MAX_SSE_EVENTS)) throw new SseTooManyEvents(this.owner.maxSseEvents ?? MAX_SSE_EVENTS);
         const ordinal = this.events++;
         this.owner.stats.sseEvents++;
         const ev: HttpEvent = {
@@ -244,7 +263,7 @@ export class MessageBody {
         evStart = at;
       });
     } catch (e) {
-      if (!(e instanceof SseTooLargeError)) throw e;
+      if (!(e instanceof SseTooLargeError) && !(e instanceof SseTooManyEvents)) throw e;
       this.sseBroken = true;
       this.owner.deadLetter(out, at.rec, 'too_large', `${e.message} (${this.owner.label})`, bytes.subarray(0, DEAD_LETTER_SAMPLE_BYTES));
       return;

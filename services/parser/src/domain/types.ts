@@ -19,6 +19,11 @@ export interface HttpStreamParserOptions {
   maxMessageBytes?: number;
   /** Largest head (start line + header fields) or trailer section; larger → `http_parse_error`. Default 256 KiB. */
   maxHeaderBytes?: number;
+  /**
+   * Most SSE events of one streamed response; the next one and all after it are not emitted (`too_large` dead letter,
+   * the response still ends). Default `MAX_SSE_EVENTS` (262,144).
+   */
+  maxSseEvents?: number;
 }
 
 /** Dead-letter causes produced by the parser. */
@@ -37,7 +42,8 @@ export type ParserDeadLetterReason =
   /** Content coding failed (corrupt, truncated or unsupported coding); the message is still emitted. */
   | 'decode_error'
   /**
-   * A message beyond a size limit: `maxMessageBytes` (body, decoded body, SSE event) or more than
+   * A message beyond a size limit: `maxMessageBytes` (body, decoded body, SSE event), more than `maxSseEvents` SSE
+   * events in a response (the rest are not emitted, the response ends), or more than
    * `MAX_HEADER_FIELDS` header fields (HTTP/1.1 head or HTTP/2 header list); the message is skipped. Too many
    * HTTP/1.1 trailer fields: the rest are dropped, the message is kept.
    */

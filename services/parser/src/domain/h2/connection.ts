@@ -53,6 +53,8 @@ export interface H2Host {
   readonly key: string;
   /** Body size limit (bytes), as {@link HttpStreamParserOptions.maxMessageBytes}. */
   readonly maxMessage: number;
+  /** SSE events per response limit, as {@link HttpStreamParserOptions.maxSseEvents}. */
+  readonly maxSseEvents?: number;
   /** Header list size limit (bytes, RFC 9113 §6.5.2 accounting), as {@link HttpStreamParserOptions.maxHeaderBytes}. */
   readonly maxHeader: number;
   /** The parser's counters, updated in place. */
@@ -504,6 +506,7 @@ export class H2Connection {
       body: new MessageBody(
         {
           maxMessage: this.host.maxMessage,
+          maxSseEvents: this.host.maxSseEvents,
           stats: this.host.stats,
           label: `${s.dir} message of stream ${b.stream}`,
           base: (type, ordinal, first, last, end) => this.base(m, type, ordinal, first, last, end),
