@@ -67,21 +67,34 @@ function target(name: ExportTargetSpec['name'], input: ExportTargetSpec['input']
 }
 
 /**
+ * The OTLP protocol asked for, lower-cased (not validated: exporter config.ts does): `AGENTSIGHT_OTLP_PROTOCOL`, else
+ * OTel's `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL`, else `http/protobuf`. Spans and metrics
+ * use the same one.
+ */
+export function otlpProtocolSetting(env: NodeJS.ProcessEnv = process.env): string {
+  const raw = [env.AGENTSIGHT_OTLP_PROTOCOL, env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, env.OTEL_EXPORTER_OTLP_PROTOCOL].find(set);
+  return (raw ?? 'http/protobuf').trim().toLowerCase();
+}
+
+/**
  * Where OTLP metrics go, as configured (not validated: exporter config.ts does), or null for none: with the OTLP
  * spans (never with the SLS trace preset), unless `OTEL_METRICS_EXPORTER=none`; `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`
  * as is, else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/metrics`, else a `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` ending in
- * `/v1/traces` with `/v1/metrics` instead.
+ * `/v1/traces` with `/v1/metrics` instead. With `grpc` ({@link otlpProtocolSetting}) an endpoint is the collector's
+ * address: the base, else the traces endpoint, as they are (gRPC routes by service, not by path).
  */
 export function otlpMetricsEndpoint(env: NodeJS.ProcessEnv = process.env): string | null {
   if (SLS_TRACE_ONLY_VARIABLES.some((k) => set(env[k]))) return null;
   if ((env.OTEL_METRICS_EXPORTER ?? '').trim().toLowerCase() === 'none') return null;
   if (!set(env.OTEL_EXPORTER_OTLP_ENDPOINT) && !set(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)) return null;
+  const grpc = otlpProtocolSetting(env) === 'grpc';
   if (set(env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)) return env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT.trim();
   if (set(env.OTEL_EXPORTER_OTLP_ENDPOINT)) {
     const base = env.OTEL_EXPORTER_OTLP_ENDPOINT.trim();
-    return `${base}${base.endsWith('/') ? '' : '/'}v1/metrics`;
+    return grpc ? base : `${base}${base.endsWith('/') ? '' : '/'}v1/metrics`;
   }
   const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() ?? '';
+  if (grpc) return traces;
   return /\/v1\/traces\/?$/.test(traces) ? traces.replace(/\/v1\/traces\/?$/, '/v1/metrics') : null;
 }
 

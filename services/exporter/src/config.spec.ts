@@ -32,9 +32,10 @@ test('OTEL_EXPORTER_OTLP_ENDPOINT gets v1/traces appended; the traces endpoint i
   }
 });
 
-test('OTel protocol variables are honoured; grpc is refused', () => {
+test('OTel protocol variables are honoured (grpc too); an unknown protocol is refused', () => {
   expect(exportConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' })!.protocol).toBe('http/json');
-  expect(() => exportConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/unsupported OTLP protocol "grpc"/);
+  expect(exportConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })!.protocol).toBe('grpc');
+  expect(() => exportConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a', OTEL_EXPORTER_OTLP_PROTOCOL: 'thrift' })).toThrow(/unsupported OTLP protocol "thrift"/);
 });
 
 test('the SLS preset: documented URL and x-sls-otel-* headers; a full URL endpoint is taken as the base', () => {

@@ -6,8 +6,9 @@
  * - `OTEL_EXPORTER_OTLP_ENDPOINT`: base URL, `v1/traces` is appended;
  * - `OTEL_EXPORTER_OTLP_HEADERS` (and `OTEL_EXPORTER_OTLP_TRACES_HEADERS`): `k=v,k2=v2`, URL-encoded values;
  * - `OTEL_EXPORTER_OTLP_TIMEOUT` (and `_TRACES_TIMEOUT`): ms per export request, default 10 000;
- * - `AGENTSIGHT_OTLP_PROTOCOL`: `http/protobuf` (default) or `http/json`; when unset, OTel's
- *   `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL` are honoured (`grpc` is not supported).
+ * - `AGENTSIGHT_OTLP_PROTOCOL`: `http/protobuf` (default), `http/json` or `grpc`; when unset, OTel's
+ *   `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL` are honoured. With `grpc` the endpoint is the
+ *   collector's address (`http://` = plaintext, `https://` = TLS), used as is (no `v1/traces` appended).
  *
  * Alibaba Cloud SLS (Simple Log Service, "Import trace data from OpenTelemetry"): SLS ingests OTLP traces at
  * `https://${project}.${region endpoint}/opentelemetry/v1/traces` with the headers `x-sls-otel-project`,
@@ -30,13 +31,13 @@
  * `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, else the base + `v1/metrics`; off with `OTEL_METRICS_EXPORTER=none`.
  */
 import {
-  exportConfigured, flagOn, otlpMetricsEndpoint, redactUrl, SLS_AUDIT_VARIABLE, SLS_LOGSTORE_VARIABLE, SLS_LOGTAIL_FILE_VARIABLE, SLS_TRACE_ONLY_VARIABLES, SLS_TRACE_VARIABLES,
+  exportConfigured, flagOn, otlpMetricsEndpoint, otlpProtocolSetting, redactUrl, SLS_AUDIT_VARIABLE, SLS_LOGSTORE_VARIABLE, SLS_LOGTAIL_FILE_VARIABLE, SLS_TRACE_ONLY_VARIABLES, SLS_TRACE_VARIABLES,
 } from '@agentsight/contracts';
 
 export { exportConfigured };
 
-/** Wire protocol of the OTLP/HTTP export. */
-export type OtlpProtocol = 'http/protobuf' | 'http/json';
+/** Wire protocol of the OTLP export: OTLP/HTTP (protobuf or JSON) or OTLP/gRPC. */
+export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
 
 /** A resolved export target. `headers` may hold secrets: never log them (see {@link describeExport}). */
 export interface ExportConfig {
@@ -94,10 +95,9 @@ export function parseHeaderList(s: string | undefined, name: string): Record<str
 }
 
 function protocolOf(env: NodeJS.ProcessEnv): OtlpProtocol {
-  const raw = [env.AGENTSIGHT_OTLP_PROTOCOL, env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, env.OTEL_EXPORTER_OTLP_PROTOCOL].find(set);
-  const p = (raw ?? 'http/protobuf').trim().toLowerCase();
-  if (p === 'http/protobuf' || p === 'http/json') return p;
-  throw new ExportConfigError(`unsupported OTLP protocol "${p}" (AGENTSIGHT_OTLP_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL): use http/protobuf or http/json`);
+  const p = otlpProtocolSetting(env);
+  if (p === 'http/protobuf' || p === 'http/json' || p === 'grpc') return p;
+  throw new ExportConfigError(`unsupported OTLP protocol "${p}" (AGENTSIGHT_OTLP_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL): use http/protobuf, http/json or grpc`);
 }
 
 function validUrl(url: string, from: string): string {
@@ -140,6 +140,7 @@ export function exportConfig(env: NodeJS.ProcessEnv = process.env): ExportConfig
   if (SLS_TRACE_ONLY_VARIABLES.some((k) => set(env[k]))) {
     const missing = SLS_VARIABLES.filter((k) => !set(env[k]));
     if (missing.length) throw new ExportConfigError(`the SLS preset needs all of ${SLS_VARIABLES.join(', ')}; missing: ${missing.join(', ')}`);
+    if (protocol === 'grpc') throw new ExportConfigError('the SLS preset sends OTLP/HTTP to /opentelemetry/v1/traces: AGENTSIGHT_OTLP_PROTOCOL=grpc is not supported with it (use http/protobuf or http/json)');
     const project = env.AGENTSIGHT_SLS_PROJECT!.trim();
     const endpoint = env.AGENTSIGHT_SLS_ENDPOINT!.trim().replace(/\/+$/, '');
     const base = /^https?:\/\//i.test(endpoint) ? endpoint : `https://${project}.${endpoint}`;
@@ -163,7 +164,7 @@ export function exportConfig(env: NodeJS.ProcessEnv = process.env): ExportConfig
   if (set(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)) url = validUrl(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.trim(), 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
   else if (set(env.OTEL_EXPORTER_OTLP_ENDPOINT)) {
     const base = env.OTEL_EXPORTER_OTLP_ENDPOINT.trim();
-    url = validUrl(`${base}${base.endsWith('/') ? '' : '/'}v1/traces`, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+    url = validUrl(protocol === 'grpc' ? base : `${base}${base.endsWith('/') ? '' : '/'}v1/traces`, 'OTEL_EXPORTER_OTLP_ENDPOINT');
   } else return null;
   return { target: 'otlp', url, protocol, headers, timeoutMs, settleS, ackWaitMs };
 }

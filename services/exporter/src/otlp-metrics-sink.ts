@@ -1,7 +1,7 @@
 /**
  * OTLP metrics export of the GenAI client metrics (domain/metrics.ts) through the OpenTelemetry JS metrics SDK
  * (`@opentelemetry/sdk-metrics` histograms with the semconv bucket boundaries) and its OTLP exporters
- * (`@opentelemetry/exporter-metrics-otlp-proto` for `http/protobuf`, `-http` for `http/json`), with DELTA temporality:
+ * (`@opentelemetry/exporter-metrics-otlp-proto` for `http/protobuf`, `-http` for `http/json`, `-grpc` for `grpc`), with DELTA temporality:
  * every request carries exactly the calls of the batch it was made for, so a batch retried after a failure is
  * recorded again and sent again, and a batch acked is never sent twice (the engine's done markers).
  */
@@ -9,12 +9,13 @@ import type { Attributes, Histogram } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { AggregationTemporalityPreference, OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { AggregationTemporality, MeterProvider, MetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ExportConfig } from './config';
 import type { ItemOutcome, ItemSink } from './engine';
 import { GEN_AI_METRICS, type CallMeasurement } from './domain/metrics';
 import { hostResource, INSTRUMENTATION_SCOPE } from './domain/spans';
-import { classifyFailure } from './sink';
+import { classifyFailure, grpcMetadata } from './sink';
 
 /** A reader that collects only when asked (the sink collects once per batch). */
 class BatchReader extends MetricReader {
@@ -39,7 +40,9 @@ interface HostMeters {
 
 /** The OTel metrics exporter for a configuration (`metricsUrl`, headers, timeout and protocol from `c`; DELTA). */
 export function otlpMetricExporter(c: ExportConfig & { metricsUrl: string }): PushMetricExporter {
-  const opts = { url: c.metricsUrl, headers: { ...c.headers }, timeoutMillis: c.timeoutMs, concurrencyLimit: 1, temporalityPreference: AggregationTemporalityPreference.DELTA };
+  const temporalityPreference = AggregationTemporalityPreference.DELTA;
+  if (c.protocol === 'grpc') return new GrpcMetricExporter({ url: c.metricsUrl, metadata: grpcMetadata(c.headers), timeoutMillis: c.timeoutMs, temporalityPreference });
+  const opts = { url: c.metricsUrl, headers: { ...c.headers }, timeoutMillis: c.timeoutMs, concurrencyLimit: 1, temporalityPreference };
   return c.protocol === 'http/json' ? new JsonMetricExporter(opts) : new ProtoMetricExporter(opts);
 }
 

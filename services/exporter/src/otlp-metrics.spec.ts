@@ -2,13 +2,17 @@
  * OTLP metrics of the GenAI calls (domain/metrics.ts, otlp-metrics-sink.ts) sent by the OpenTelemetry SDK exporters to
  * a local OTLP/HTTP receiver (protobuf and JSON): the histograms' counts and sums equal the calls' tokens, durations
  * and times to first chunk, with the semconv v1.41 names, units, attributes and bucket boundaries; a rejected request
- * is bisected to the call that caused it; configuration follows the spans'.
+ * is bisected to the call that caused it; configuration follows the spans'. Over OTLP/gRPC too (a `@grpc/grpc-js`
+ * receiver), for metrics and for spans.
  */
 import { exportTargets, type GenAiEvent } from '@agentsight/contracts';
 import { otlpMetricsConfig } from './config';
 import { GEN_AI_METRICS, metricModel, toMeasurement, type CallMeasurement } from './domain/metrics';
 import { OtlpMetricSink, otlpMetricExporter } from './otlp-metrics-sink';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedHistogramPoint } from './otlp-receiver.test';
+import { OTLP_GRPC_PATHS, startOtlpGrpcReceiver, startOtlpReceiver, type OtlpReceiver, type ReceivedHistogramPoint } from './otlp-receiver.test';
+import { toSpan, spanIds } from './domain/spans';
+import { OtlpSink, otlpExporter } from './sink';
+import { exportConfig } from './config';
 
 function call(i: number, o: { provider?: string; model?: string; input?: number; output?: number; ms?: number; ttfc?: number; error?: string; host?: string } = {}): GenAiEvent {
   const start = 1_700_000_000_000_000_000n + BigInt(i) * 10_000_000_000n;
@@ -36,11 +40,11 @@ const calls = [
   call(4, { provider: 'anthropic', model: 'claude-sonnet-4-5', ms: 120, error: '429' }), // no usage reported
 ];
 
-describe.each(['http/protobuf', 'http/json'] as const)('OTLP metrics over %s', (protocol) => {
+describe.each(['http/protobuf', 'http/json', 'grpc'] as const)('OTLP metrics over %s', (protocol) => {
   let receiver: OtlpReceiver;
   let sink: OtlpMetricSink;
   beforeAll(async () => {
-    receiver = await startOtlpReceiver();
+    receiver = protocol === 'grpc' ? await startOtlpGrpcReceiver() : await startOtlpReceiver();
     const c = otlpMetricsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, AGENTSIGHT_OTLP_PROTOCOL: protocol, OTEL_EXPORTER_OTLP_TIMEOUT: '5000' })!;
     sink = new OtlpMetricSink(otlpMetricExporter(c));
   });
@@ -55,7 +59,7 @@ describe.each(['http/protobuf', 'http/json'] as const)('OTLP metrics over %s', (
     expect(items[4]).toBeNull();
     const res = await sink.export(items);
     expect(res).toEqual(res.map(() => ({ status: 'ok' })));
-    expect(receiver.requests.every((q) => q.path === '/v1/metrics')).toBe(true);
+    expect(receiver.requests.every((q) => q.path === (protocol === 'grpc' ? OTLP_GRPC_PATHS.metrics : '/v1/metrics'))).toBe(true);
     for (const [provider, model, cs] of [['openai', 'gpt-4.1', calls.slice(0, 2)], ['anthropic', 'claude-sonnet-4-5', calls.slice(2)]] as const) {
       const l = { 'gen_ai.provider.name': provider, 'gen_ai.response.model': model, 'gen_ai.request.model': model, 'gen_ai.operation.name': 'chat', 'server.address': 'api.openai.com', 'server.port': 443 };
       const withTokens = cs.filter((c) => c.attributes['gen_ai.usage.input_tokens'] !== undefined);
@@ -91,6 +95,29 @@ describe.each(['http/protobuf', 'http/json'] as const)('OTLP metrics over %s', (
   });
 });
 
+test('spans over OTLP/gRPC: the received spans are the events\' (ids, names, times, attributes); INVALID_ARGUMENT is a rejection, UNAVAILABLE transient', async () => {
+  const receiver = await startOtlpGrpcReceiver();
+  const sink = new OtlpSink(otlpExporter(exportConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_HEADERS: 'X-Tenant=t1' })!));
+  try {
+    expect((await sink.export(calls.map(toSpan))).map((o) => o.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(receiver.requests.map((q) => [q.path, q.headers['x-tenant']])).toEqual([[OTLP_GRPC_PATHS.traces, 't1']]);
+    const got = receiver.accepted();
+    expect(got.map((s) => s.spanId)).toEqual(calls.map((c) => spanIds(c).spanId));
+    for (const [i, s] of got.entries()) {
+      expect(s.name).toBe(calls[i]!.name);
+      expect([s.startTimeUnixNano, s.endTimeUnixNano]).toEqual([String(calls[i]!.start_ns), String(calls[i]!.end_ns)]);
+      expect(s.attributes['gen_ai.usage.input_tokens']).toBe(calls[i]!.attributes['gen_ai.usage.input_tokens']);
+    }
+    receiver.status = (q) => (q.spans.some((s) => s.name.includes('reject-me')) ? 400 : 200);
+    expect((await sink.export([toSpan(call(20)), toSpan(call(21, { model: 'reject-me' }))])).map((o) => o.status)).toEqual(['ok', 'rejected']);
+    receiver.status = () => 503;
+    expect((await sink.export([toSpan(call(22))])).map((o) => o.status)).toEqual(['transient']);
+  } finally {
+    await sink.shutdown();
+    await receiver.close();
+  }
+});
+
 test('metrics go with the spans\' OTLP configuration, not with the SLS preset; OTEL_METRICS_EXPORTER=none turns them off', () => {
   expect(otlpMetricsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' })!.metricsUrl).toBe('http://c:4318/v1/metrics');
   expect(otlpMetricsConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/v1/traces' })!.metricsUrl).toBe('http://c:4318/v1/metrics');
@@ -101,4 +128,8 @@ test('metrics go with the spans\' OTLP configuration, not with the SLS preset; O
   const sls = { AGENTSIGHT_SLS_PROJECT: 'p', AGENTSIGHT_SLS_ENDPOINT: 'e', AGENTSIGHT_SLS_INSTANCE: 'i', AGENTSIGHT_SLS_ACCESS_KEY_ID: 'a', AGENTSIGHT_SLS_ACCESS_KEY_SECRET: 's' };
   expect(exportTargets(sls).map((t) => t.name)).toEqual(['otlp']);
   expect(() => otlpMetricsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'ftp://x' })).toThrow(/OTEL_EXPORTER_OTLP_METRICS_ENDPOINT/);
+  // gRPC: the endpoint is the collector's address, no path.
+  const grpc = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' };
+  expect([exportConfig(grpc)!.url, otlpMetricsConfig(grpc)!.metricsUrl]).toEqual(['http://c:4317/', 'http://c:4317/']);
+  expect(() => exportConfig({ ...sls, AGENTSIGHT_OTLP_PROTOCOL: 'grpc' })).toThrow(/SLS preset sends OTLP\/HTTP/);
 });

@@ -342,8 +342,8 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-/** Starts a receiver on 127.0.0.1 (random port). */
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+/** A receiver's state before it listens (no URL yet, answering 200). */
+function newReceiver(): OtlpReceiver {
   const r: OtlpReceiver = {
     url: '',
     requests: [],
@@ -352,6 +352,12 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     status: () => 200,
     close: async () => undefined,
   };
+  return r;
+}
+
+/** Starts a receiver on 127.0.0.1 (random port). */
+export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+  const r = newReceiver();
   const server: Server = createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
@@ -376,5 +382,49 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
   r.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   r.close = () => new Promise((res) => { server.closeAllConnections(); server.close(() => res()); });
+  return r;
+}
+
+// ---- the gRPC receiver --------------------------------------------------------------------------------------------
+
+/** gRPC method paths of the OTLP collector services (opentelemetry-proto collector/{trace,metrics}/v1). */
+export const OTLP_GRPC_PATHS = {
+  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+  metrics: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+} as const;
+
+/**
+ * Starts an OTLP/gRPC receiver on 127.0.0.1 (random port, plaintext) with `@grpc/grpc-js`: the trace and metrics
+ * services' `Export`, requests decoded with the same protobuf readers as the HTTP receiver. `status` answers as for
+ * HTTP and is mapped to gRPC: 2xx → OK, 400 → INVALID_ARGUMENT, 429 → RESOURCE_EXHAUSTED, others → UNAVAILABLE.
+ * `url` is `http://127.0.0.1:<port>`.
+ */
+export async function startOtlpGrpcReceiver(): Promise<OtlpReceiver> {
+  const grpc = await import('@grpc/grpc-js');
+  const r = newReceiver();
+  const server = new grpc.Server();
+  const raw = { requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b };
+  const handler = (path: string, metrics: boolean) => (call: { request: Buffer; metadata: { getMap(): Record<string, unknown> } }, cb: (err: { code: number; details: string } | null, res?: Buffer) => void) => {
+    let spans: ReceivedSpan[] = [];
+    let points: ReceivedHistogramPoint[] = [];
+    let answered: number;
+    try {
+      if (metrics) points = decodeProtobufMetrics(call.request);
+      else spans = decodeProtobufTraces(call.request);
+      answered = r.status({ path, spans, points });
+    } catch {
+      answered = 400;
+    }
+    r.requests.push({ path, contentType: 'application/grpc', headers: call.metadata.getMap() as Record<string, string>, answered, spans, points });
+    if (answered >= 200 && answered < 300) return cb(null, Buffer.alloc(0)); // an empty Export*ServiceResponse
+    const code = answered === 400 ? grpc.status.INVALID_ARGUMENT : answered === 429 ? grpc.status.RESOURCE_EXHAUSTED : grpc.status.UNAVAILABLE;
+    cb({ code, details: `answered ${answered}` });
+  };
+  for (const [path, metrics] of [[OTLP_GRPC_PATHS.traces, false], [OTLP_GRPC_PATHS.metrics, true]] as const) {
+    server.addService({ Export: { path, requestStream: false, responseStream: false, ...raw } } as never, { Export: handler(path, metrics) } as never);
+  }
+  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p))));
+  r.url = `http://127.0.0.1:${port}`;
+  r.close = () => new Promise((res) => server.tryShutdown(() => res()));
   return r;
 }
