@@ -14,6 +14,7 @@ import { agentEvent, audit, deadLetter, exchange, genaiEvent, T0, toolEvent, too
 import { openClickHouse, readOwnerPid, type ClickHouseClient } from './client';
 import { auditSummary, countRows, getExchange, listAudit, listCalls, listDeadLetters, tokenSummary } from './queries';
 import { auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, toolUseRow } from './rows';
+import { resourceSampleRows } from './resources';
 import { listGenAiSpans, listToolUses } from './tool-queries';
 import { deadLetterGroups, overview, pageAudit, tableSizes } from './dashboard';
 import { ensureSchema, migrationStatements, reasoningOutputMigration, relayoutTable, RETENTION_LOG, SORTING_KEYS, TABLES } from './schema';
@@ -184,7 +185,7 @@ describe('idempotent writes', () => {
         await client.insert({ table: `${db}.${table}`, values: [row], format: 'JSONEachRow' });
       }
     }
-    expect(await countRows(client, { database: db })).toEqual({ llm_calls: 1, exchanges: 1, audit_events: 1, dead_letters: 1, tool_uses: 1, genai_spans: 1 });
+    expect(await countRows(client, { database: db })).toEqual({ llm_calls: 1, exchanges: 1, audit_events: 1, dead_letters: 1, tool_uses: 1, genai_spans: 1, resource_samples: 0 });
     expect(await scalar(`SELECT count() FROM ${db}.llm_calls`)).toBe('2'); // without FINAL both copies may still be there
   });
 });
@@ -350,8 +351,13 @@ describe('redaction before storage', () => {
     writer.add('dead_letters', deadLetterRow(dl), () => undefined);
     writer.add('tool_uses', toolUseRow(toolUse({ arguments: `{"command":"curl -H 'x-api-key: ${KEYS.anthropic}' https://x?key=${KEYS.google}"}`, result: `OPENAI_API_KEY=${KEYS.opaque} ${KEYS.openai} ${KEYS.aws} ${KEYS.cookie.length > 0 ? 'Cookie: sid=' + KEYS.cookie : ''}` })), () => undefined);
     writer.add('genai_spans', genAiSpanRow(toolEvent({ attributes: { 'gen_ai.tool.name': 'Bash', 'gen_ai.tool.call.arguments': `{"token":"${KEYS.opaque}","k":"${KEYS.anthropic} ${KEYS.openai} ${KEYS.google} ${KEYS.aws}"}`, 'gen_ai.tool.call.result': `Set-Cookie: sid=${KEYS.cookie}` } })), () => undefined);
+    const proc = { pid: 7, ppid: 1, comm: KEYS.openai, start_ticks: 1, utime_ns: 0, stime_ns: 0, children_cpu_ns: 0, rss_bytes: 1, rss_peak_bytes: 1, threads: 1, read_bytes: 0, write_bytes: 0, rchar: 0, wchar: 0, fds: 1 };
+    const tree = { procs: 1, cpu_ns: 0, rss_bytes: 1, threads: 1, read_bytes: 0, write_bytes: 0, fds: 1 };
+    for (const r of resourceSampleRows({ v: 1, kind: 'resource_sample', id: 'rs-secret', host: 'h', boot_id: 'b', root_pid: 7, root_start_ticks: 1, root_comm: `key ${KEYS.anthropic}`, ts_boot_ns: 1n, ts_wall_ns: T0, interval_ms: 0, procs: [proc], tree, cgroup: null, not_captured: [], sampler_cpu_ns: 0 })) {
+      writer.add('resource_samples', r, () => undefined);
+    }
     await writer.close();
-    expect(await countRows(client, { database: db })).toEqual({ llm_calls: 1, exchanges: 1, audit_events: 1, dead_letters: 1, tool_uses: 1, genai_spans: 1 });
+    expect(await countRows(client, { database: db })).toEqual({ llm_calls: 1, exchanges: 1, audit_events: 1, dead_letters: 1, tool_uses: 1, genai_spans: 1, resource_samples: 1 });
 
     for (const table of TABLES) {
       const rs = await client.query({ query: 'SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String}', query_params: { db, t: table }, format: 'JSONEachRow' });

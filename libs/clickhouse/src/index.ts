@@ -12,3 +12,4 @@ export * from './tool-queries';
 export * from './dashboard';
 export * from './retention';
 export * from './genai-totals';
+export * from './resources';

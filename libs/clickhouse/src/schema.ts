@@ -32,9 +32,10 @@
  *   corrected by {@link dataMigrations} (e.g. reasoning included in `output_tokens`, issue 8).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import { RESOURCE_SAMPLES_PARTITION, resourceSamplesDdl } from './resources';
 
 /** Tables created by {@link ensureSchema}. */
-export const TABLES = ['llm_calls', 'exchanges', 'audit_events', 'dead_letters', 'tool_uses', 'genai_spans'] as const;
+export const TABLES = ['llm_calls', 'exchanges', 'audit_events', 'dead_letters', 'tool_uses', 'genai_spans', 'resource_samples'] as const;
 export type TableName = (typeof TABLES)[number];
 
 /** Default database name. */
@@ -159,6 +160,7 @@ export const PARTITION_KEYS = {
   exchanges: 'toYYYYMMDD(start_time)',
   audit_events: 'toYYYYMMDD(ts)',
   dead_letters: 'toYYYYMMDD(ts)',
+  resource_samples: RESOURCE_SAMPLES_PARTITION,
 } as const satisfies Partial<Record<TableName, string>>;
 
 /**
@@ -172,6 +174,7 @@ export const FINAL_ACROSS_PARTITIONS = 'SETTINGS do_not_merge_across_partitions_
 /** The column each table's TTL counts from: the event time; for the versioned tables the time the row was stored. */
 export const TTL_COLUMNS: Record<TableName, string> = {
   llm_calls: 'start_time', exchanges: 'start_time', audit_events: 'ts', dead_letters: 'ts', tool_uses: 'ingested_at', genai_spans: 'ingested_at',
+  resource_samples: 'ts',
 };
 
 /** Table of what the size cap dropped (one row per table and day), read by `agentsight status` and the capture page. */
@@ -344,6 +347,7 @@ export function schemaStatements(database: string = DEFAULT_DATABASE, opts: Sche
     ) ENGINE = ReplacingMergeTree(version)
     ORDER BY id
     ${ttl('genai_spans')}`,
+    resourceSamplesDdl(db, ttl('resource_samples')),
     `CREATE TABLE IF NOT EXISTS ${db}.${RETENTION_LOG} (
       ts ${TS} COMMENT 'when the size cap dropped it',
       table LowCardinality(String),

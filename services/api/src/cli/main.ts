@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { AUDIT_TYPES, isAuditType, loadRedactionConfig, type RawAttachFailure, type RawProbeCounters, type RawProcRecord } from '@agentsight/contracts';
 import { TOKEN_GROUP_BYS, TOKEN_PERIODS } from '@agentsight/clickhouse';
-import type { AuditEntry, CallSummary, GenAiSpanEntry, TokenGroupBy, TokenPeriod, TokenSummary, TokenSummaryRow, TokenTotals, ToolUseEntry } from '@agentsight/clickhouse';
+import type { AuditEntry, CallSummary, GenAiSpanEntry, ResourceColumns, TokenGroupBy, TokenPeriod, TokenSummary, TokenSummaryRow, TokenTotals, ToolUseEntry } from '@agentsight/clickhouse';
 import { privateDir } from '@agentsight/jetstream';
 import { table } from './format';
 import { dataDir } from './paths';
@@ -17,6 +17,8 @@ import { readProcess, scanProcesses } from './discover/scan';
 import { repoRoot } from './paths';
 import { resolveTarget, sudoUserHome, userBinDirs } from './resolve';
 import { Reader } from './read';
+import { RESOURCE_COLUMNS } from './resources/format';
+import { startSampling, type SamplingRun } from './resources/run';
 import { cliToken, dashboardUrl, serveCommand } from './serve';
 import { apiPort } from './paths';
 import { captureGapsText, liveNoticeText, zeroCallsReason } from './notices';
@@ -136,11 +138,13 @@ async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: bool
       child.kill('SIGKILL');
       throw err;
     }
+    const sampling = await samplingOf(env, say, [child.pid!]);
     const forward = (s: NodeJS.Signals) => child.kill(s);
     process.on('SIGINT', forward).on('SIGTERM', forward);
     process.kill(child.pid!, 'SIGCONT');
     const code = await exit;
     process.off('SIGINT', forward).off('SIGTERM', forward);
+    await stopSampling(sampling, say);
     probe.proc.kill('SIGINT');
     const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
     say(`capture stopped: ${stopped ? `${stopped.records} records, ${stopped.ringbuf_drops} lost in the kernel` : 'no stop report'}`);
@@ -212,7 +216,12 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
         }
       },
     });
-    answer = (line) => probe.proc.stdin?.write(line);
+    const sampling = await samplingOf(env, (l) => process.stderr.write(`[agentsight] ${l}\n`), pidsOf(spec.filters));
+    answer = (line) => {
+      const traced = /^trace (\d+)/.exec(line);
+      if (traced) sampling?.add(Number(traced[1]));
+      probe.proc.stdin?.write(line);
+    };
     process.stderr.write(`[agentsight] tracing ${spec.label}; Ctrl-C to stop\n`);
     process.stderr.write(`[agentsight] dashboard (while this runs): ${dashboardUrl('127.0.0.1', apiPort(env), cliToken(env, dir))}\n`);
     let poll: NodeJS.Timeout | undefined;
@@ -227,6 +236,7 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
       }
     });
     clearInterval(poll);
+    await stopSampling(sampling, (l) => process.stderr.write(`[agentsight] ${l}\n`));
     probe.proc.kill('SIGINT');
     const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
     process.stderr.write(`[agentsight] capture stopped: ${stopped ? `${stopped.records} records, ${stopped.ringbuf_drops} lost in the kernel` : 'no stop report'}\n`);
@@ -240,6 +250,33 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
   } finally {
     if (!pipeline.reused) await pipeline.stop();
   }
+}
+
+/** The pids of `--pid N` probe flags. */
+function pidsOf(filters: string[]): number[] {
+  return filters.flatMap((f, i) => (f === '--pid' && /^\d+$/.test(filters[i + 1] ?? '') ? [Number(filters[i + 1])] : []));
+}
+
+/**
+ * Starts the resource sampler of a run for `pids` (more are added as they are traced). A sampler that cannot start is a
+ * warning, never a failed capture: resource figures then read as not sampled.
+ */
+async function samplingOf(env: NodeJS.ProcessEnv, say: (s: string) => void, pids: number[]): Promise<SamplingRun | undefined> {
+  try {
+    const run = await startSampling(env, say);
+    for (const p of pids) run.add(p);
+    return run;
+  } catch (err) {
+    say(`warning: resource sampling not started (${(err as Error).message}): no CPU/RSS figures for this run`);
+    return undefined;
+  }
+}
+
+/** Stops the run's sampler, awaiting its publications (before the drain, so they are stored). */
+async function stopSampling(run: SamplingRun | undefined, say: (s: string) => void): Promise<void> {
+  if (!run) return;
+  const r = await run.stop();
+  if (r.failures) say(`warning: ${r.failures} of ${r.samples} resource sample(s) could not be published`);
 }
 
 /** ` ← tool Bash (toolu_…) of LLM call 1a2b3c4d` for an action a tool use caused; '' otherwise. */
@@ -503,19 +540,21 @@ export function program(): Command {
     .option('--since <t>', 'only tool uses at or after this time: ISO 8601 or back from now (30m, 2h, 7d, 1w)')
     .action((o) => {
       if (o.pid !== undefined && !/^\d+$/.test(o.pid)) throw new Error(`--pid must be a non-negative integer: ${o.pid}`);
-      return withReader(o, async (r) => print<ToolUseEntry>(await r.tools({ pid: o.pid !== undefined ? Number(o.pid) : undefined, conversation: o.conversation, since: o.since, limit: Number(o.limit) }), o.json, [
+      return withReader(o, async (r) => print<ToolUseEntry & ResourceColumns>(await r.tools({ pid: o.pid !== undefined ? Number(o.pid) : undefined, conversation: o.conversation, since: o.since, limit: Number(o.limit) }), o.json, [
         ['start_time', (t) => t.start_time ?? t.end_time], ['pid', (t) => t.pid], ['agent', (t) => t.agent_name], ['tool', (t) => t.name],
         ['arguments', (t) => (t.arguments.length > 60 ? `${t.arguments.slice(0, 60)}…` : t.arguments)],
         ['result', (t) => (t.result === null ? 'pending' : t.success === false ? 'error' : t.success === true ? 'ok' : 'returned')], ['ms', (t) => t.duration_ms],
+        ...RESOURCE_COLUMNS,
       ]));
     });
   p.command('sessions').description('agent sessions (gen_ai.conversation.id): calls, tool uses, tokens and cost of each')
     .option('--data-dir <dir>', 'data directory').option('--json', 'JSON array').option('--limit <n>', 'most recent N', '100')
     .option('--since <t>', 'only sessions active at or after this time')
-    .action((o) => withReader(o, async (r) => print<GenAiSpanEntry>(await r.sessions({ since: o.since, limit: Number(o.limit) }), o.json, [
+    .action((o) => withReader(o, async (r) => print<GenAiSpanEntry & ResourceColumns>(await r.sessions({ since: o.since, limit: Number(o.limit) }), o.json, [
       ['start_time', (s) => s.start_time], ['agent', (s) => s.agent_name], ['pid', (s) => s.pid], ['conversation', (s) => s.conversation_id],
       ['calls', (s) => s.llm_calls], ['tools', (s) => s.tool_uses], ['tool_errors', (s) => s.tool_errors], ['in', (s) => s.input_tokens], ['out', (s) => s.output_tokens],
       ['cost', (s) => usdText(s.cost_usd, s.cost_usd === null ? 0 : s.unpriced_calls)], ['ms', (s) => s.duration_ms],
+      ...RESOURCE_COLUMNS,
     ])));
   p.command('token').description('tokens and cost (USD, list prices) by model, provider or process')
     .option('--data-dir <dir>', 'data directory').option('--json', 'JSON')

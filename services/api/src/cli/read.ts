@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { auditSummary, listAudit, listCalls, listGenAiSpans, listToolUses, openClickHouse, timeToNs, tokenSummary } from '@agentsight/clickhouse';
+import { auditSummary, listAudit, listCalls, listGenAiSpans, listToolUses, openClickHouse, timeToNs, tokenSummary, withResources, type ResourceColumns } from '@agentsight/clickhouse';
 import type { AuditEntry, AuditSummary, CallSummary, GenAiSpanEntry, TokenGroupBy, TokenPeriod, TokenSummary, ToolUseEntry } from '@agentsight/clickhouse';
 import type { AuditType } from '@agentsight/contracts';
 import { apiPort } from './paths';
@@ -68,15 +68,15 @@ export class Reader {
   }
 
   /** Tool uses (latest version of each), newest first. */
-  tools(opts: { pid?: number; conversation?: string; since?: string; limit: number }): Promise<ToolUseEntry[]> {
+  tools(opts: { pid?: number; conversation?: string; since?: string; limit: number }): Promise<Array<ToolUseEntry & ResourceColumns>> {
     if (opts.since) timeToNs(opts.since); // throws a readable error on a bad time
-    return this.client ? listToolUses(this.client, opts) : this.api(`/api/tools?${qs(opts)}`);
+    return this.client ? listToolUses(this.client, opts).then((t) => withResources(this.client!, t)) : this.api(`/api/tools?${qs(opts)}`);
   }
 
   /** Agent sessions (`invoke_agent` events with their totals), newest first. */
-  sessions(opts: { conversation?: string; since?: string; limit: number }): Promise<GenAiSpanEntry[]> {
+  sessions(opts: { conversation?: string; since?: string; limit: number }): Promise<Array<GenAiSpanEntry & ResourceColumns>> {
     if (opts.since) timeToNs(opts.since);
-    return this.client ? listGenAiSpans(this.client, { ...opts, kind: 'invoke_agent' }) : this.api(`/api/sessions?${qs(opts)}`);
+    return this.client ? listGenAiSpans(this.client, { ...opts, kind: 'invoke_agent' }).then((s) => withResources(this.client!, s)) : this.api(`/api/sessions?${qs(opts)}`);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { BadRequestException, Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
-import { auditSummary, getExchange, listAudit, listCalls, listDeadLetters, listExchanges, listGenAiSpans, listToolUses, timeToNs, TOKEN_GROUP_BYS, TOKEN_PERIODS, tokenSummary } from '@agentsight/clickhouse';
+import { auditSummary, getExchange, listAudit, listCalls, listDeadLetters, listExchanges, listGenAiSpans, listToolUses, timeToNs, withResources, TOKEN_GROUP_BYS, TOKEN_PERIODS, tokenSummary } from '@agentsight/clickhouse';
 import type { TokenGroupBy, TokenPeriod } from '@agentsight/clickhouse';
 import { AUDIT_TYPES, isAuditType, type AuditType } from '@agentsight/contracts';
 import { dataDir } from '../cli/paths';
@@ -78,13 +78,13 @@ export class QueryController {
   }
 
   @Get('tools')
-  tools(@Query('pid') pid?: string, @Query('conversation') conversation?: string, @Query('since') since?: string, @Query('limit') limit?: string) {
-    return listToolUses(this.storage.client, { pid: pid ? int(pid, 0) : undefined, conversation: conversation || undefined, since: sinceParam(since), limit: int(limit, 200) });
+  async tools(@Query('pid') pid?: string, @Query('conversation') conversation?: string, @Query('since') since?: string, @Query('limit') limit?: string) {
+    return withResources(this.storage.client, await listToolUses(this.storage.client, { pid: pid ? int(pid, 0) : undefined, conversation: conversation || undefined, since: sinceParam(since), limit: int(limit, 200) }));
   }
 
   @Get('sessions')
-  sessions(@Query('conversation') conversation?: string, @Query('since') since?: string, @Query('limit') limit?: string) {
-    return listGenAiSpans(this.storage.client, { kind: 'invoke_agent', conversation: conversation || undefined, since: sinceParam(since), limit: int(limit, 200) });
+  async sessions(@Query('conversation') conversation?: string, @Query('since') since?: string, @Query('limit') limit?: string) {
+    return withResources(this.storage.client, await listGenAiSpans(this.storage.client, { kind: 'invoke_agent', conversation: conversation || undefined, since: sinceParam(since), limit: int(limit, 200) }));
   }
 
   @Get('spans')

@@ -1,6 +1,6 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { AuditRecord, DeadLetter, Exchange, GenAiEvent, GenAiRecord, ToolUse } from '@agentsight/contracts';
-import { BatchWriter, auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, toolUseRow } from '@agentsight/clickhouse';
+import { AuditRecord, DeadLetter, Exchange, GenAiEvent, GenAiRecord, RawResourceSample, ToolUse } from '@agentsight/contracts';
+import { BatchWriter, auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, resourceSampleRows, toolUseRow } from '@agentsight/clickhouse';
 import { ConsumerLoop, StageRuntime } from '@agentsight/jetstream';
 import { Storage } from './storage';
 import { LiveBus } from '../http/live';
@@ -12,7 +12,8 @@ interface Sink<T> {
   filterSubject: string;
   /** The table, or how to pick it per value (the genai subject carries inference, tool and agent events). */
   table: string | ((value: T) => string);
-  row(value: T): Record<string, unknown>;
+  /** The row of a value, or its rows (a resource sample: one per process; the input is acked once all are stored). */
+  row(value: T): Record<string, unknown> | Record<string, unknown>[];
 }
 
 /** Inference events (no `kind`) → `llm_calls`; `execute_tool` / `invoke_agent` events → `genai_spans`. */
@@ -30,6 +31,7 @@ const SINKS: Sink<never>[] = [
   { stream: 'AGENTSIGHT_EXCHANGE', durable: 'storage-exchange', filterSubject: 'agentsight.exchange.>', table: 'exchanges', row: (v: Exchange) => exchangeRow(v) },
   { stream: 'AGENTSIGHT_AUDIT', durable: 'storage-audit', filterSubject: 'agentsight.audit.>', table: 'audit_events', row: (v: AuditRecord) => auditRow(v) },
   { stream: 'AGENTSIGHT_DLQ', durable: 'storage-dlq', filterSubject: 'agentsight.dlq.>', table: 'dead_letters', row: (v: DeadLetter) => deadLetterRow(v) },
+  { stream: 'AGENTSIGHT_RAW', durable: 'storage-resource', filterSubject: 'agentsight.raw.resource.>', table: 'resource_samples', row: (v: RawResourceSample) => resourceSampleRows(v) },
 ] as Sink<never>[];
 
 /**
@@ -53,7 +55,7 @@ export class StorageService implements OnApplicationBootstrap, OnApplicationShut
       }, {
         handle: async (batch) => {
           for (const input of batch) {
-            let row: Record<string, unknown>;
+            let row: Record<string, unknown> | Record<string, unknown>[];
             let table = typeof sink.table === 'string' ? sink.table : '?';
             try {
               if (typeof sink.table !== 'string') table = sink.table(input.value);
@@ -63,10 +65,25 @@ export class StorageService implements OnApplicationBootstrap, OnApplicationShut
               input.ack();
               continue;
             }
-            writer.add(table, row, () => {
-              input.ack();
-              this.live.stored(table, row);
-            });
+            if (!Array.isArray(row)) {
+              const one = row;
+              writer.add(table, one, () => {
+                input.ack();
+                this.live.stored(table, one);
+              });
+              continue;
+            }
+            // Several rows of one input: acked, and announced once (by the sample's id), when the last is stored.
+            const rows = row;
+            let left = rows.length;
+            if (!left) input.ack();
+            for (const r of rows) {
+              writer.add(table, r, () => {
+                if (--left > 0) return;
+                input.ack();
+                this.live.stored(table, { id: rows[0].sample_id });
+              });
+            }
           }
         },
         undecodable: (i) => this.rt.undecodable(i),

@@ -1,0 +1,48 @@
+/**
+ * The resource sampler of a capture run (`exec`, `trace --pid`, `record -p`): samples each traced agent's process tree
+ * ({@link ResourceSampler}) and publishes each sample on `agentsight.raw.resource.<host>` with `Nats-Msg-Id` = its
+ * deterministic id, awaiting the PubAck, so the storage sink (`resource_samples`) gets each once.
+ */
+import { hostname } from 'node:os';
+import { Subjects, hostToken, type RawResourceSample } from '@agentsight/contracts';
+import { Publisher, connectNats, natsTarget } from '@agentsight/jetstream';
+import { ResourceSampler, bootId, samplingPolicy } from './sampler';
+
+/** A sampling run: add roots as they are traced; `stop` takes a last sample of each and awaits every publication. */
+export interface SamplingRun {
+  add(pid: number): void;
+  /** Stops sampling; resolves with what was published and what the sampler cost, once every PubAck is in. */
+  stop(): Promise<{ samples: number; sampler_cpu_ns: number; failures: number }>;
+}
+
+/**
+ * Connects to the run's NATS (`env`) and returns a {@link SamplingRun}. Publication failures are counted and told to
+ * `warn` (a lost sample loses resolution, not totals: the counters are cumulative). Throws when NATS is unreachable or
+ * the `AGENTSIGHT_SAMPLE_*` variables are invalid.
+ */
+export async function startSampling(env: NodeJS.ProcessEnv, warn: (s: string) => void): Promise<SamplingRun> {
+  const policy = samplingPolicy(env);
+  const host = env.AGENTSIGHT_HOST || hostname();
+  const nats = await connectNats(natsTarget(env), 'agentsight-sampler');
+  const publisher = new Publisher(nats.js, nats.large, 10_000);
+  const subject = Subjects.rawResource(hostToken(host));
+  const inflight = new Set<Promise<unknown>>();
+  let failures = 0;
+  const sampler = new ResourceSampler({ host, boot_id: bootId() }, policy, (s: RawResourceSample) => {
+    const p = publisher.publish(subject, s.id, s);
+    inflight.add(p);
+    return p.then(() => undefined).finally(() => inflight.delete(p));
+  }, (err) => {
+    if (failures++ === 0) warn(`warning: a resource sample could not be published (${err.message}); figures lose resolution, not totals`);
+  });
+  return {
+    add: (pid) => void sampler.add(pid),
+    async stop() {
+      await sampler.flush();
+      sampler.stop();
+      await Promise.allSettled([...inflight]);
+      await nats.nc.drain();
+      return { samples: sampler.stats.samples, sampler_cpu_ns: sampler.stats.sampler_cpu_ns, failures };
+    },
+  };
+}
