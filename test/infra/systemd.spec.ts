@@ -1,0 +1,60 @@
+/**
+ * The systemd units of infra/systemd (daemon mode) pass `systemd-analyze verify` with no warning, with the install
+ * prefix /opt/agentsight pointed at this checkout (verify checks that the executables exist) and every stage instance
+ * of the template; a unit with a misplaced key is reported, so the check can fail. Skipped, saying why, where
+ * systemd-analyze is not installed.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '../..');
+const UNITS = join(ROOT, 'infra/systemd');
+const STAGES = ['parser', 'aggregator', 'analyzer', 'genai', 'api', 'exporter'];
+const analyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
+const why = analyze.error ? `systemd-analyze is not available (${analyze.error.message})` : null;
+if (why) console.warn(`skipping the systemd unit checks: ${why}`);
+
+function verify(dir: string, files: string[]): { code: number | null; out: string } {
+  const r = spawnSync('systemd-analyze', ['verify', '--man=no', ...files.map((f) => join(dir, f))], { encoding: 'utf8', cwd: dir });
+  return { code: r.status, out: `${r.stdout}${r.stderr}`.trim() };
+}
+
+/** The units in a temp dir, /opt/agentsight → this checkout, with one link per stage instance of the template. */
+function staged(edit: (name: string, text: string) => string = (_n, t) => t): { dir: string; files: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'agentsight-units-'));
+  for (const f of readdirSync(UNITS)) writeFileSync(join(dir, f), edit(f, readFileSync(join(UNITS, f), 'utf8').replaceAll('/opt/agentsight', ROOT)));
+  for (const s of STAGES) symlinkSync('agentsight@.service', join(dir, `agentsight@${s}.service`));
+  return { dir, files: readdirSync(dir).filter((f) => f !== 'agentsight@.service') };
+}
+
+(why ? describe.skip : describe)('systemd units (infra/systemd)', () => {
+  test('every unit and stage instance passes systemd-analyze verify without a warning', () => {
+    const { dir, files } = staged();
+    try {
+      expect(files).toEqual(expect.arrayContaining(['agentsight.target', 'agentsight-nats.service', 'agentsight-redis.service', ...STAGES.map((s) => `agentsight@${s}.service`)]));
+      expect(verify(dir, files)).toEqual({ code: 0, out: '' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the target wants every stage, and each stage requires the brokers and restarts on failure', () => {
+    const target = readFileSync(join(UNITS, 'agentsight.target'), 'utf8');
+    for (const s of STAGES) expect(target).toContain(`agentsight@${s}.service`);
+    const stage = readFileSync(join(UNITS, 'agentsight@.service'), 'utf8');
+    expect(stage).toMatch(/^Requires=agentsight-nats\.service agentsight-redis\.service$/m);
+    expect(stage).toMatch(/^Restart=on-failure$/m);
+    expect(stage).toMatch(/^MemoryMax=/m);
+  });
+
+  test('a broken unit is reported (the check can fail)', () => {
+    const { dir, files } = staged((n, t) => (n === 'agentsight@.service' ? t.replace('[Service]', '[Service]\nRestartt=always') : t));
+    try {
+      expect(verify(dir, files).out).toMatch(/Unknown key( name)? 'Restartt'/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
