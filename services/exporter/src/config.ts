@@ -34,8 +34,6 @@ import {
   exportConfigured, flagOn, otlpMetricsEndpoint, otlpProtocolSetting, redactUrl, SLS_AUDIT_VARIABLE, SLS_LOGSTORE_VARIABLE, SLS_LOGTAIL_FILE_VARIABLE, SLS_TRACE_ONLY_VARIABLES, SLS_TRACE_VARIABLES,
 } from '@agentsight/contracts';
 
-export { exportConfigured };
-
 /** Wire protocol of the OTLP export: OTLP/HTTP (protobuf or JSON) or OTLP/gRPC. */
 export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
 

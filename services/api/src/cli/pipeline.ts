@@ -10,13 +10,10 @@ import { apiPort, dataDir, repoRoot } from './paths';
 export const STAGES = ['api', 'genai', 'analyzer', 'aggregator', 'parser'] as const;
 
 /**
- * True when an export is configured (OTLP endpoint, SLS trace preset, SLS logstore or Logtail file; the rule lives in
- * `@agentsight/contracts` export.ts, shared with the exporter); the pipeline then starts the exporter service, which
- * fails to start on a configuration that cannot work (e.g. a partial SLS preset).
+ * The stage services to start, in order: {@link STAGES}, with the exporter after api when an export is configured
+ * (`exportConfigured` of `@agentsight/contracts`: OTLP endpoint, SLS trace preset, SLS logstore or Logtail file); the
+ * exporter fails to start on a configuration that cannot work (e.g. a partial SLS preset).
  */
-export { exportConfigured };
-
-/** The stage services to start, in order: {@link STAGES}, with the exporter after api when an export is configured. */
 export function stagesFor(env: NodeJS.ProcessEnv): string[] {
   return exportConfigured(env) ? ['api', 'exporter', ...STAGES.slice(1)] : [...STAGES];
 }
