@@ -175,7 +175,8 @@ describeCapture('MCP over stdio: capture, JSON-RPC framing, ToolUse', () => {
     expect(got).toHaveLength(4); // echo and fail, v1 + v3 each
     const id = deriveId('tool', 'mcp', HOST, server.rec.boot_id, `${server.rec.dev}:${server.rec.ino}`, JSON.stringify(request.id));
     const echo = got.filter((g) => g.value.id === id).sort((a, b) => a.value.version - b.value.version);
-    expect(echo.map((g) => g.msgId)).toEqual([`${id}:v1`, `${id}:v3`]);
+    // Nats-Msg-Id by versionedMsgId (as the analyzer's tool uses): <id>:v<version>:<8 hex of the content's hash>.
+    expect(echo.map((g) => g.msgId)).toEqual([expect.stringMatching(new RegExp(`^${id}:v1:[0-9a-f]{8}$`)), expect.stringMatching(new RegExp(`^${id}:v3:[0-9a-f]{8}$`))]);
     const [v1, v2] = echo.map((g) => g.value);
     const common = { v: 1, id, source: 'mcp', host: HOST, pid: run.pid, comm: '', conversation_id: null, name: 'echo', call_id: String(request.id),
       tool_type: 'extension', arguments: JSON.stringify({ text: mark, api_key: '[REDACTED]' }), origin_llm_call_id: null, result_llm_call_id: null };

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { Direction, hostToken, normalizeNs, RawRecord, RawStdioRecord, stdioKey, Subjects, ToolUse } from '@agentsight/contracts';
+import { Direction, hostToken, normalizeNs, RawRecord, RawStdioRecord, stdioKey, Subjects, ToolUse, versionedMsgId } from '@agentsight/contracts';
 import type { Input, StageRuntime } from '@agentsight/jetstream';
 import { ClockedPartitionWorker } from './clocked-worker';
 import { FramerPosition, FramerStats, JsonRpcFramer, JsonRpcReject, McpStateStore, McpToolCalls, StdioMeta } from './domain';
@@ -64,7 +64,7 @@ function decodePos(s: string | null): FramerPosition | null {
 /**
  * Stdio stage of one partition of `agentsight.raw.stdio.*.<p>`: reassembles each (process, fd, direction) byte
  * stream, frames JSON-RPC messages ({@link JsonRpcFramer}), turns MCP `tools/call` requests and responses into
- * {@link ToolUse} records on `agentsight.tool.<host>` ({@link McpToolCalls}; `Nats-Msg-Id` `<id>:v<version>`), and
+ * {@link ToolUse} records on `agentsight.tool.<host>` ({@link McpToolCalls}; `Nats-Msg-Id` by `versionedMsgId`, the scheme of the analyzer's tool uses on the same subject), and
  * dead-letters broken JSON-RPC frames. A raw record is acked once every byte of it is consumed (framed, skipped or
  * rejected) and the stream's consumed position is in Redis; after a restart the partition is replayed from its ack
  * floor and the positions skip what was already consumed, so nothing is lost or published twice.
@@ -118,7 +118,7 @@ export class StdioWorker extends ClockedPartitionWorker {
 
   /** Publishes tool uses in order and waits for every PubAck. */
   private async publish(tools: ToolUse[]): Promise<void> {
-    await Promise.all(tools.map((t) => this.rt.publisher.publish(Subjects.tool(hostToken(t.host)), `${t.id}:v${t.version}`, t)));
+    await Promise.all(tools.map((t) => this.rt.publisher.publish(Subjects.tool(hostToken(t.host)), versionedMsgId(t.id, t.version, t), t)));
   }
 
   private async reject(st: Stream, r: JsonRpcReject<StdioMeta>, input?: Input<RawRecord>): Promise<void> {
