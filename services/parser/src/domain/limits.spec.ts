@@ -8,7 +8,7 @@ import type { Direction, HttpEvent, RawSslRecord } from '@agentsight/contracts';
 import { decodeAll, DECOMPRESSION_FLOOR_BYTES, DecodeError, IncrementalDecoder, MAX_DECOMPRESSION_RATIO } from './content-coding';
 import { MAX_HEADER_FIELDS } from './http-head';
 import { HttpStreamParser } from './http-stream-parser';
-import { run } from './parser-run.test';
+import { Conn, run } from './parser-run.test';
 import { CLIENT_PREFACE, encodeFrame, Flags, FrameType } from './h2/frames';
 import { HpackDecoder, HpackError, MAX_HPACK_TABLE_BYTES } from './h2/hpack';
 import type { ParserDeadLetter } from './types';
@@ -47,27 +47,6 @@ async function brotliZeros(total: number): Promise<Buffer> {
   return Buffer.concat(out);
 }
 
-class Conn {
-  private offs: Record<Direction, number> = { write: 0, read: 0 };
-  private seq = 0;
-  rec(dir: Direction, data: Uint8Array | string): RawSslRecord {
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
-    const off = this.offs[dir];
-    this.offs[dir] += bytes.length;
-    const ts = BigInt(1000 + this.seq * 10);
-    return {
-      v: 1, kind: 'ssl', host: 'h', boot_id: 'b', run: 7, seq: this.seq++, ts_boot_ns: ts, ts_wall_ns: ts, pid: 42, tid: 43, uid: 1000,
-      comm: 'node', ssl: 0xabc, fn: dir === 'write' ? 'SSL_write' : 'SSL_read', dir, len: bytes.length, frag_offset: 0,
-      frag_total: bytes.length, stream_offset: off, partition: 3, data: bytes,
-    };
-  }
-  /** `bytes` as records of at most 16 KiB (TLS record size). */
-  recs(dir: Direction, bytes: Uint8Array): RawSslRecord[] {
-    const out: RawSslRecord[] = [];
-    for (let i = 0; i < bytes.length; i += 16384) out.push(this.rec(dir, bytes.subarray(i, i + 16384)));
-    return out;
-  }
-}
 
 const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
 const req = (path: string) => `POST ${path} HTTP/1.1\r\nHost: api.example\r\nContent-Length: 2\r\n\r\n{}`;
