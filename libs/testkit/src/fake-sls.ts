@@ -63,7 +63,8 @@ export interface FakeSls {
   close(): Promise<void>;
 }
 
-function body(req: IncomingMessage): Promise<Buffer> {
+/** The whole body of a request (test servers); rejects on a stream error. */
+export function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -104,7 +105,7 @@ export async function startFakeSls(opts: { accessKeyId: string; accessKeySecret:
   };
   const server: Server = createServer((req, res) => {
     void (async () => {
-      const raw = await body(req);
+      const raw = await readBody(req);
       const h = req.headers;
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (req.method !== 'POST' || !/^\/logstores\/[^/]+\/shards\/lb$/.test(path)) return fail(res, 404, 'InvalidPath', `${req.method} ${path}`);

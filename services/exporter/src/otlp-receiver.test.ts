@@ -7,7 +7,8 @@
  * decoder) and `application/json` requests per the OTLP/JSON mapping, into one normalized shape, and records every
  * request. `status` decides the HTTP answer per request (default 200).
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { readBody } from '@agentsight/testkit';
 
 export type AttrValue = string | number | boolean | bigint | AttrValue[] | null;
 
@@ -331,15 +332,6 @@ export interface OtlpReceiver {
   /** HTTP status to answer a request with (default 200); may look at the decoded spans. */
   status: (req: { path: string; spans: ReceivedSpan[]; points: ReceivedHistogramPoint[] }) => number;
   close(): Promise<void>;
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((res, rej) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => res(Buffer.concat(chunks)));
-    req.on('error', rej);
-  });
 }
 
 /** A receiver's state before it listens (no URL yet, answering 200). */
