@@ -38,15 +38,15 @@ function rss(pid: number): { hwm_mib: number; rss_mib: number } {
 }
 
 /** CPU seconds (user + system) the process has used so far, from `/proc/<pid>/stat` (clock ticks of 1/100 s). */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return +((Number(f[11]) + Number(f[12])) / 100).toFixed(2);
 }
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
-/** Raw records of one captured streamed call on connection `i`, as the probe publishes them. */
-function recordsOf(i: number, events: Buffer[], seqBase: number): RawSslRecord[] {
+/** Raw records of one captured streamed call on connection `i`, as the probe publishes them (also scale.bench.ts). */
+export function recordsOf(i: number, events: Buffer[], seqBase: number): RawSslRecord[] {
   const host = 'bench';
   const pid = 100000 + i;
   const ssl = 0x7f0000000000 + i * 0x1000;
@@ -161,7 +161,9 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(out, null, 2));
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
