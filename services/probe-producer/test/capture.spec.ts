@@ -234,7 +234,7 @@ describeCapture('agentsight-probe real capture', () => {
       if (g.rec.kind === 'ssl' || g.rec.kind === 'ssl_close' || g.rec.kind === 'ssl_handshake') {
         expect(g.subject).toBe(Subjects.rawSsl(token, g.rec.partition));
         expect(g.rec.partition).toBe(partitionOf(g.rec.pid, g.rec.ssl, PARTITIONS));
-      } else if (g.rec.kind === 'proc' || g.rec.kind === 'file_open' || g.rec.kind === 'net_connect') expect(g.subject).toBe(Subjects.rawProc(token));
+      } else if (g.rec.kind === 'proc' || g.rec.kind === 'file_open' || g.rec.kind === 'net_connect' || g.rec.kind === 'tls_notice') expect(g.subject).toBe(Subjects.rawProc(token));
       else if (g.rec.kind === 'stdio') expect(g.subject).toBe(Subjects.rawStdio(token, g.rec.pid % PARTITIONS));
       else expect(g.subject).toBe(Subjects.rawLoss(token));
     }
