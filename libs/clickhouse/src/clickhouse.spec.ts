@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { GenAiAttr, redactBytes } from '@agentsight/contracts';
 import * as ts from 'typescript';
-import { agentEvent, audit, deadLetter, exchange, genaiEvent, T0, toolEvent, toolUse } from '../test/fixtures';
+import { agentEvent, audit, deadLetter, exchange, genaiEvent, oldLlmCallsDdl, T0, toolEvent, toolUse } from '../test/fixtures';
 import { openClickHouse, readOwnerPid, type ClickHouseClient } from './client';
 import { auditSummary, countRows, getExchange, listAudit, listCalls, listDeadLetters, tokenSummary } from './queries';
 import { auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, toolUseRow } from './rows';
@@ -57,24 +57,11 @@ describe('schema', () => {
 });
 
 describe('schema migration of tables created by an older version', () => {
-  /** `llm_calls` exactly as the first released schema created it (before the cost columns). */
-  const OLD_LLM_CALLS = (db: string) => `CREATE TABLE ${db}.llm_calls (
-      call_id String, event_id String, name String, host LowCardinality(String),
-      start_time DateTime64(9, 'UTC'), end_time DateTime64(9, 'UTC'), duration_ms Float64, pid UInt32,
-      process_name LowCardinality(String), server_address LowCardinality(String), http_status Nullable(UInt16),
-      operation LowCardinality(String), provider LowCardinality(String), request_model LowCardinality(Nullable(String)),
-      response_model LowCardinality(Nullable(String)), response_id Nullable(String), finish_reasons Array(String),
-      input_tokens Nullable(UInt64), output_tokens Nullable(UInt64), cache_read_input_tokens Nullable(UInt64),
-      cache_creation_input_tokens Nullable(UInt64), reasoning_output_tokens Nullable(UInt64), error_type Nullable(String),
-      tool_calls String, raw_usage String, attributes String, output_text String, exchange_id String,
-      ingested_at DateTime64(9, 'UTC') DEFAULT now64(9)
-    ) ENGINE = ReplacingMergeTree(ingested_at) PARTITION BY toYYYYMM(start_time) ORDER BY call_id`;
-
   it('ensureSchema adds the cost and usage-source columns; old rows read null / reported, new rows keep theirs', async () => {
     const db = 'agentsight_old';
     await client.command({ query: `DROP DATABASE IF EXISTS ${db}` });
     await client.command({ query: `CREATE DATABASE ${db}` });
-    await client.command({ query: OLD_LLM_CALLS(db) });
+    await client.command({ query: oldLlmCallsDdl(db) });
     const { cost_usd: _c, price_id: _p, usage_source: _s, usage_tokenizer: _t, ...oldRow } = llmCallRow(genaiEvent());
     await client.insert({ table: `${db}.llm_calls`, values: [oldRow], format: 'JSONEachRow' });
 

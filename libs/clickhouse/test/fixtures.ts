@@ -184,3 +184,18 @@ export function agentEvent(over: Partial<GenAiAgentEvent> = {}): GenAiAgentEvent
     ...over,
   };
 }
+
+/** DDL of `llm_calls` in `db` exactly as the first released schema created it (before the cost columns; month partitions). */
+export function oldLlmCallsDdl(db: string): string {
+  return `CREATE TABLE ${db}.llm_calls (
+    call_id String, event_id String, name String, host LowCardinality(String),
+    start_time DateTime64(9, 'UTC'), end_time DateTime64(9, 'UTC'), duration_ms Float64, pid UInt32,
+    process_name LowCardinality(String), server_address LowCardinality(String), http_status Nullable(UInt16),
+    operation LowCardinality(String), provider LowCardinality(String), request_model LowCardinality(Nullable(String)),
+    response_model LowCardinality(Nullable(String)), response_id Nullable(String), finish_reasons Array(String),
+    input_tokens Nullable(UInt64), output_tokens Nullable(UInt64), cache_read_input_tokens Nullable(UInt64),
+    cache_creation_input_tokens Nullable(UInt64), reasoning_output_tokens Nullable(UInt64), error_type Nullable(String),
+    tool_calls String, raw_usage String, attributes String, output_text String, exchange_id String,
+    ingested_at DateTime64(9, 'UTC') DEFAULT now64(9)
+  ) ENGINE = ReplacingMergeTree(ingested_at) PARTITION BY toYYYYMM(start_time) ORDER BY call_id`;
+}

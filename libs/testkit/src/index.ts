@@ -10,3 +10,4 @@ export * from './go';
 export * from './responses-server';
 export * from './mock-llm';
 export * from './fake-sls';
+export * from './clickhouse-server';
