@@ -36,10 +36,9 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { createHash } from 'node:crypto';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createServer } from 'node:net';
 import { decode, hostToken, RawLossRecord, RawProcRecord, RawRecord, RawSslCloseRecord, RawSslRecord } from '@agentsight/contracts';
 import { connectNats } from '@agentsight/jetstream';
-import { makeSelfSignedCert, probeBinary, runProcess } from '@agentsight/testkit';
+import { freePort, makeSelfSignedCert, probeBinary, runProcess } from '@agentsight/testkit';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { JsMsg } from '@nats-io/jetstream';
 
@@ -89,17 +88,6 @@ function cpuSeconds(pid: number): number {
   } catch {
     return NaN;
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
 }
 
 /** Spawns cmd and resolves with the first stdout line parsed as JSON. */

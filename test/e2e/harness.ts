@@ -5,11 +5,11 @@
  */
 import { spawn, ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { apiToken, ensureSecrets } from '@agentsight/jetstream';
-import { BPF_REQUIRED, bpfUnavailableReason, probeBinary, startReplayServer, type ReplayServer } from '@agentsight/testkit';
+import { BPF_REQUIRED, bpfUnavailableReason, freePort, probeBinary, startReplayServer, type ReplayServer } from '@agentsight/testkit';
 import { Child, spawnReady, stopChild } from '../../services/api/src/cli/children';
 
 export const ROOT = resolve(__dirname, '../..');
@@ -40,16 +40,7 @@ export function describeCapture(name: string, fn: () => void): void {
   describe(name, fn);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
-}
+export { freePort };
 
 async function waitPort(port: number, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
