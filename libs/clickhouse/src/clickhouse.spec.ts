@@ -17,7 +17,7 @@ import { auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, toolUse
 import { resourceSampleRows } from './resources';
 import { listGenAiSpans, listToolUses } from './tool-queries';
 import { deadLetterGroups, overview, pageAudit, tableSizes } from './dashboard';
-import { ensureSchema, migrationStatements, reasoningOutputMigration, relayoutTable, RETENTION_LOG, SORTING_KEYS, TABLES } from './schema';
+import { ensureSchema, migrationStatements, reasoningOutputMigration, relayoutTable, RETENTION_LOG, SKIP_INDEXES, SORTING_KEYS, summaryContains, TABLES } from './schema';
 import { BatchWriter } from './writer';
 
 const run = promisify(execFile);
@@ -794,5 +794,62 @@ describe('audit_events ordered by time (host, ts, id)', () => {
     const ranged = await pageAudit(client, { range: { fromNs: now - 30n * 86_400n * 1_000_000_000n, toNs: now } }, { limit: 10 }, db);
     expect(ranged.items.map((e) => e.summary)).toEqual(['exec 0', 'exec 1', 'exec 2', 'exec 3']);
     expect(ranged.next_cursor).toBeNull();
+  });
+
+  it('the processes search matches a case-insensitive substring, LIKE metacharacters and backslashes literally', async () => {
+    const db = 'agentsight_audit_search';
+    await ensureSchema(client, db, KEEP);
+    const summaries = ['open /tmp/50%_Done\\x.txt', 'open /tmp/50XyDone\\x.txt', 'exec /usr/bin/ÄRGER --Flag', 'exec /usr/bin/ls'];
+    const now = BigInt(Date.now()) * 1_000_000n;
+    await client.insert({
+      table: `${db}.audit_events`,
+      values: summaries.map((summary, i) => auditRow(audit({ id: `s${i}`, ts_ns: now - BigInt(i + 1) * 1_000_000_000n, summary }))),
+      format: 'JSONEachRow',
+    });
+    const search = async (q: string) => (await pageAudit(client, { q }, { limit: 10 }, db)).items.map((e) => e.summary);
+    expect(await search('50%_done\\X')).toEqual([summaries[0]]);
+    expect(await search('%')).toEqual([summaries[0]]);
+    expect(await search('_')).toEqual([summaries[0]]);
+    expect(await search('\\x.TXT')).toEqual([summaries[0], summaries[1]]);
+    expect(await search('ärger --f')).toEqual([summaries[2]]);
+    expect(await search('/USR/BIN/')).toEqual([summaries[2], summaries[3]]);
+    expect(await search('absent')).toEqual([]);
+    // The same rows as ClickHouse's own case-insensitive search, for each of those terms.
+    for (const q of ['50%_done\\X', '%', '_', '\\x.TXT', 'ärger --f', '/USR/BIN/', 'absent']) {
+      expect(await scalar(`SELECT count() FROM ${db}.audit_events FINAL WHERE ${summaryContains('q')}`, { q }))
+        .toBe(await scalar(`SELECT count() FROM ${db}.audit_events FINAL WHERE positionCaseInsensitiveUTF8(summary, {q:String}) > 0`, { q }));
+    }
+  });
+
+  it('the summary n-gram index skips the granules that cannot hold the searched text, and an older table gains it', async () => {
+    const db = 'agentsight_audit_ngrams';
+    await client.command({ query: `DROP DATABASE IF EXISTS ${db}` });
+    await ensureSchema(client, db, KEEP);
+    // An older version's table: the index dropped, 40,000 rows (5 granules) of which one holds the needle.
+    await client.command({ query: `ALTER TABLE ${db}.audit_events DROP INDEX summary_ngrams` });
+    await client.command({
+      query: `INSERT INTO ${db}.audit_events (id, type, action, host, ts, pid, ppid, comm, summary, details)
+        SELECT toString(number), 'file', 'open', 'h', now64(9) - toIntervalSecond(number), 1, 0, 'node',
+          if(number = 31000, 'open /src/Needle-Quokka.ts O_RDONLY', concat('open /src/file', toString(number), '.ts O_RDONLY')), '{}'
+        FROM numbers(40000)`,
+    });
+    const granules = async (q: string) => {
+      const rs = await client.query({ query: `EXPLAIN indexes = 1 SELECT count() FROM ${db}.audit_events FINAL WHERE ${summaryContains('q')}`, query_params: { q }, format: 'JSONEachRow' });
+      const lines = (await rs.json<{ explain: string }>()).map((r) => r.explain.trim());
+      const at = lines.indexOf(`Name: ${SKIP_INDEXES[0]!.name}`);
+      return at < 0 ? null : lines.slice(at).find((l) => l.startsWith('Granules:'));
+    };
+    expect(await granules('needle-quokka')).toBeNull();
+    await ensureSchema(client, db, KEEP);
+    const built = async () => scalar(`SELECT count() FROM system.mutations WHERE database = '${db}' AND table = 'audit_events' AND NOT is_done`);
+    for (let i = 0; i < 600 && (await built()) !== '0'; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await built()).toBe('0');
+    const hit = await granules('needle-quokka');
+    expect(hit).toMatch(/^Granules: (\d+)\/(\d+)$/);
+    const [, selected, total] = /^Granules: (\d+)\/(\d+)$/.exec(hit!)!.map(Number);
+    expect(total).toBeGreaterThanOrEqual(4);
+    expect(selected).toBeLessThan(total);
+    expect(await scalar(`SELECT count() FROM ${db}.audit_events FINAL WHERE ${summaryContains('q')}`, { q: 'NEEDLE-quokka' })).toBe('1');
+    expect((await pageAudit(client, { q: 'needle-QUOKKA' }, { limit: 5 }, db)).items.map((e) => e.summary)).toEqual(['open /src/Needle-Quokka.ts O_RDONLY']);
   });
 });

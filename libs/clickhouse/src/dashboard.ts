@@ -8,7 +8,7 @@
 import type { DeadLetterGroup, LatencyStats, Overview, OverviewKpis, Page, TimeSeries, TopEntry } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { countRows, linkEntries, nsIso, selectCalls, timeToNs, type AuditEntry, type CallSummary, type TimeInput } from './queries';
-import { DEFAULT_DATABASE, FINAL_ACROSS_PARTITIONS, qualified, TABLES } from './schema';
+import { DEFAULT_DATABASE, FINAL_ACROSS_PARTITIONS, qualified, summaryContains, TABLES } from './schema';
 import { listGenAiSpans, listToolUses, type GenAiSpanEntry, type ToolUseEntry } from './tool-queries';
 
 async function q<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
@@ -387,7 +387,7 @@ export async function pageAudit(client: ClickHouseClient, f: AuditFilters, page:
   if (f.action) (where.push('action = {action:String}'), (params.action = f.action));
   if (f.pid !== undefined) (where.push('(pid = {pid:UInt32} OR ppid = {pid:UInt32})'), (params.pid = f.pid));
   if (f.comm) (where.push('comm = {comm:String}'), (params.comm = f.comm));
-  if (f.q) (where.push('positionCaseInsensitiveUTF8(summary, {q:String}) > 0'), (params.q = f.q));
+  if (f.q) (where.push(summaryContains('q')), (params.q = f.q));
   if (f.range) (where.push(inRange('ts')), Object.assign(params, rangeParams(f.range)));
   let upper = f.range ? f.range.toNs : BigInt(Date.now()) * 1_000_000n + CLOCK_SKEW_NS;
   if (page.cursor) {
