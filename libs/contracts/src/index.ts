@@ -16,3 +16,4 @@ export * from './agents';
 export * from './export';
 export * from './resource';
 export * from './json-limits';
+export * from './options';

@@ -11,3 +11,4 @@ export * from './stateless';
 export * from './status';
 export * from './brokers';
 export * from './replay';
+export * from './config-file';

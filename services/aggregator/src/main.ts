@@ -1,3 +1,4 @@
+import '@agentsight/jetstream/dist/preload-config'; // first: the config file fills the environment before any module reads it
 import { runStageService } from '@agentsight/jetstream';
 import { AppModule } from './app.module';
 

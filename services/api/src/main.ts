@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import '@agentsight/jetstream/dist/preload-config'; // the config file fills the environment before any module reads it
 import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';

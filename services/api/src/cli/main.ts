@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { AUDIT_TYPES, exportConfigured, isAuditType, loadRedactionConfig, type RawAttachFailure, type RawProbeCounters, type RawProcRecord } from '@agentsight/contracts';
 import { TOKEN_GROUP_BYS, TOKEN_PERIODS } from '@agentsight/clickhouse';
 import type { AuditEntry, CallSummary, GenAiSpanEntry, ResourceColumns, TokenGroupBy, TokenPeriod, TokenSummary, TokenSummaryRow, TokenTotals, ToolUseEntry } from '@agentsight/clickhouse';
-import { privateDir } from '@agentsight/jetstream';
+import { CONFIG_FILE_ENV, privateDir } from '@agentsight/jetstream';
 import { table } from './format';
 import { dataDir } from './paths';
 import { DEFAULT_EXPORT_WAIT_S, ensureInfra, Pipeline, procState, startProbe, waitDrained, waitExported } from './pipeline';
@@ -20,11 +20,12 @@ import { Reader } from './read';
 import { RESOURCE_COLUMNS } from './resources/format';
 import { startSampling, type SamplingRun } from './resources/run';
 import { cliToken, dashboardUrl, serveCommand } from './serve';
+import { agentEnv, applyCliSettings, configFileRead, settingRows } from './settings';
 import { apiPort } from './paths';
 import { captureGapsText, liveNoticeText, zeroCallsReason } from './notices';
 
 
-/** Export flags of `exec`, `trace` and `record` (each sets its `AGENTSIGHT_SLS_*` variable for the run's services). */
+/** Export flags of `exec`, `trace` and `record` (each sets its variable for the run's services: `settings.ts`). */
 export interface ExportFlags {
   slsEndpoint?: string;
   slsProject?: string;
@@ -36,12 +37,6 @@ export interface ExportFlags {
   exportWait?: string;
 }
 
-/** The flag → variable table of {@link ExportFlags} (README "SLS logstore export"). */
-const EXPORT_FLAG_VARIABLES: Array<[keyof ExportFlags, string]> = [
-  ['slsEndpoint', 'AGENTSIGHT_SLS_ENDPOINT'], ['slsProject', 'AGENTSIGHT_SLS_PROJECT'], ['slsLogstore', 'AGENTSIGHT_SLS_LOGSTORE'],
-  ['slsCompress', 'AGENTSIGHT_SLS_COMPRESS'], ['slsLogtailFile', 'AGENTSIGHT_SLS_LOGTAIL_FILE'],
-];
-
 /** Adds the export flags to a capture command. */
 function withExportFlags(c: Command): Command {
   return c
@@ -51,26 +46,24 @@ function withExportFlags(c: Command): Command {
     .option('--sls-compress <how>', 'lz4 (default) or deflate; $AGENTSIGHT_SLS_COMPRESS')
     .option('--sls-audit', 'also send the audit records (logstore and Logtail file); $AGENTSIGHT_SLS_AUDIT=1')
     .option('--sls-logtail-file <path>', 'write the same logs as JSON lines to this size-rotated file for iLogtail; $AGENTSIGHT_SLS_LOGTAIL_FILE')
-    .option('--export-wait <s>', `at the end, wait at most this long for the exports (SLS, OTLP) to deliver what was captured (default ${DEFAULT_EXPORT_WAIT_S})`);
+    .option('--export-wait <s>', `at the end, wait at most this long for the exports (SLS, OTLP) to deliver what was captured (default ${DEFAULT_EXPORT_WAIT_S}); $AGENTSIGHT_EXPORT_WAIT_S`);
 }
 
-/** Environment of the services a run starts: data directory (made private, 0700), a per-run instance name, and the export flags. */
-function runEnv(dir: string, flags: ExportFlags = {}): NodeJS.ProcessEnv {
+/**
+ * Environment of the services a run starts: data directory (made private, 0700) and a per-run instance name over the
+ * CLI's environment (which holds the flags and the config file's settings, `settings.ts`).
+ */
+function runEnv(dir: string): NodeJS.ProcessEnv {
   privateDir(dir);
-  const env: NodeJS.ProcessEnv = { ...process.env, AGENTSIGHT_DATA_DIR: dir, AGENTSIGHT_INSTANCE: process.env.AGENTSIGHT_INSTANCE || `cli-${process.pid}` };
-  for (const [flag, variable] of EXPORT_FLAG_VARIABLES) {
-    const v = flags[flag];
-    if (typeof v === 'string' && v !== '') env[variable] = v;
-  }
-  if (flags.slsAudit) env.AGENTSIGHT_SLS_AUDIT = '1';
-  return env;
+  return { ...process.env, AGENTSIGHT_DATA_DIR: dir, AGENTSIGHT_INSTANCE: process.env.AGENTSIGHT_INSTANCE || `cli-${process.pid}` };
 }
 
-/** The `--export-wait` bound, ms; throws on a value that is not a non-negative number. */
-function exportWaitMs(flags: ExportFlags): number {
-  if (flags.exportWait === undefined) return DEFAULT_EXPORT_WAIT_S * 1000;
-  const n = Number(flags.exportWait);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--export-wait must be a number of seconds: ${flags.exportWait}`);
+/** The export wait bound (`--export-wait` / `AGENTSIGHT_EXPORT_WAIT_S`), ms; throws on a value that is not a non-negative number. */
+function exportWaitMs(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.AGENTSIGHT_EXPORT_WAIT_S;
+  if (v === undefined || v === '') return DEFAULT_EXPORT_WAIT_S * 1000;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--export-wait (AGENTSIGHT_EXPORT_WAIT_S) must be a number of seconds: ${v}`);
   return n * 1000;
 }
 
@@ -79,9 +72,9 @@ function exportWaitMs(flags: ExportFlags): number {
  * is still pending when the bound is hit. `own`: the run started its own pipeline, so events still waiting to settle
  * are final and go out at once (a reused pipeline's other sessions may still be going on: they settle as usual).
  */
-async function finishExports(env: NodeJS.ProcessEnv, flags: ExportFlags, own: boolean, say: (s: string) => void): Promise<void> {
+async function finishExports(env: NodeJS.ProcessEnv, own: boolean, say: (s: string) => void): Promise<void> {
   if (own && !exportConfigured(env)) return;
-  const bound = exportWaitMs(flags);
+  const bound = exportWaitMs(env);
   const w = await waitExported(env, bound, own).catch((err) => ({ delivered: false, pending: [(err as Error).message], targets: ['?'] }));
   if (!w.targets.length) return;
   if (w.delivered) say(`exports delivered (${w.targets.join(', ')})`);
@@ -105,8 +98,8 @@ function probeCommon(env: NodeJS.ProcessEnv): string[] {
  */
 async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: boolean } & ExportFlags): Promise<number> {
   const dir = dataDir(process.env, opts.dataDir);
-  const env = runEnv(dir, opts);
-  exportWaitMs(opts);
+  const env = runEnv(dir);
+  exportWaitMs(env);
   const logDir = join(dir, 'logs');
   const say = (s: string) => !opts.quiet && process.stderr.write(`[agentsight] ${s}\n`);
   await ensureInfra(env);
@@ -118,7 +111,7 @@ async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: bool
     // The command starts stopped, so the probe is attached before its first instruction.
     // Under sudo the command may live in the invoking user's installs (~/.local/bin, nvm, bun …): find it there too.
     const home = sudoUserHome(process.env);
-    const childEnv = home ? { ...process.env, PATH: [process.env.PATH, ...userBinDirs(home)].filter(Boolean).join(':') } : process.env;
+    const childEnv = home ? { ...agentEnv(), PATH: [process.env.PATH, ...userBinDirs(home)].filter(Boolean).join(':') } : agentEnv();
     const target = resolveTarget(cmd[0], { env: process.env, sudoUserHome: home });
     if (!target.binary) say(`note: ${target.reason ?? 'no binary resolved'}; only the system TLS libraries and node are probed`);
     const child = spawn('/bin/sh', ['-c', 'kill -STOP $$; exec "$@"', 'sh', ...cmd], { stdio: 'inherit', env: childEnv });
@@ -153,7 +146,7 @@ async function execCommand(cmd: string[], opts: { dataDir?: string; quiet?: bool
     const problem = await drainSupervised(env, pipeline);
     if (problem) say(`error: ${problem}; not everything captured was stored`);
     for (const l of restartsText(pipeline.restarts)) say(l);
-    await finishExports(env, opts, !pipeline.reused, (s) => (s.startsWith('exports delivered') ? say(s) : process.stderr.write(`[agentsight] ${s}\n`)));
+    await finishExports(env, !pipeline.reused, (s) => (s.startsWith('exports delivered') ? say(s) : process.stderr.write(`[agentsight] ${s}\n`)));
     if (!opts.quiet) {
       const reader = await Reader.open(env, dir);
       try {
@@ -188,8 +181,8 @@ interface CaptureSpec {
  */
 async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string } & ExportFlags): Promise<number> {
   const dir = dataDir(process.env, opts.dataDir);
-  const env = runEnv(dir, opts);
-  exportWaitMs(opts);
+  const env = runEnv(dir);
+  exportWaitMs(env);
   const logDir = join(dir, 'logs');
   await ensureInfra(env);
   const pipeline = await Pipeline.start(env, logDir, cliToken(env, dir));
@@ -245,7 +238,7 @@ async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: string }
     const problem = await drainSupervised(env, pipeline);
     for (const l of restartsText(pipeline.restarts)) process.stderr.write(`[agentsight] ${l}\n`);
     if (problem) process.stderr.write(`[agentsight] error: ${problem}; not everything captured was stored\n`);
-    await finishExports(env, opts, !pipeline.reused, (s) => process.stderr.write(`[agentsight] ${s}\n`));
+    await finishExports(env, !pipeline.reused, (s) => process.stderr.write(`[agentsight] ${s}\n`));
     return problem ? 1 : 0;
   } finally {
     if (!pipeline.reused) await pipeline.stop();
@@ -499,8 +492,13 @@ function totalsText(t: TokenTotals): string {
 /** Builds the `agentsight` command line. */
 export function program(): Command {
   const p = new Command('agentsight').description('Zero-instrumentation observability for AI agents (eBPF → JetStream → ClickHouse)');
-  // A bad AGENTSIGHT_REDACT_PATTERNS file stops every command before it captures, stores or prints anything.
-  p.hook('preAction', () => { loadRedactionConfig(); });
+  p.option('--config <file>', `config file (default /etc/agentsight/config.json, or $${CONFIG_FILE_ENV}); flags and variables take precedence over it`);
+  // Flags and the config file set the environment; a bad config or AGENTSIGHT_REDACT_PATTERNS file stops every
+  // command before it captures, stores or prints anything.
+  p.hook('preAction', (root, action) => {
+    applyCliSettings(root, action, process.env, (w) => process.stderr.write(`[agentsight] warning: ${w}\n`));
+    loadRedactionConfig();
+  });
   withExportFlags(p.command('exec')).description('run a command under capture, then print its LLM calls and tokens')
     .option('--data-dir <dir>', 'data directory (default $AGENTSIGHT_DATA_DIR or ~/.agentsight)')
     .option('-q, --quiet', 'no summary')
@@ -520,11 +518,20 @@ export function program(): Command {
     .option('--binary-path <path...>', 'also hook this binary (a command name is resolved like exec does) or docker://<name|id>')
     .action(async (o) => process.exit(await recordCommand(o)));
   p.command('serve').description('serve the web dashboard and the read API (runs the pipeline, so exec/trace on the same data dir reuse it)')
-    .option('--host <host>', 'address to bind; not loopback = a token is required (printed, or AGENTSIGHT_UI_TOKEN)', '127.0.0.1')
-    .option('--port <port>', 'port', process.env.AGENTSIGHT_API_PORT || '7396')
+    .option('--host <host>', 'address to bind (default $AGENTSIGHT_UI_HOST or 127.0.0.1); not loopback = reachable from other hosts, still behind the token')
+    .option('--port <port>', 'port (default $AGENTSIGHT_API_PORT or 7396)')
     .option('--data-dir <dir>', 'data directory')
     .option('--open', 'open the dashboard in a browser (xdg-open)')
-    .action(async (o) => process.exit(await serveCommand(o)));
+    .action(async (o) => process.exit(await serveCommand({ ...o, host: process.env.AGENTSIGHT_UI_HOST || '127.0.0.1', port: process.env.AGENTSIGHT_API_PORT || '7396' })));
+  p.command('config').description('every setting (config file key, variable): the value in force and where it came from (flag, env, file, default); secrets shown as [set]')
+    .option('--json', 'JSON')
+    .action((o) => {
+      const rows = settingRows();
+      if (o.json) return void process.stdout.write(JSON.stringify({ file: configFileRead(), settings: rows }, null, 2) + '\n');
+      process.stdout.write(`config file: ${configFileRead() ?? '(none)'}\n` + table(rows, [
+        ['key', (r) => r.key], ['variable', (r) => r.env], ['value', (r) => r.value ?? ''], ['source', (r) => r.source], ['default', (r) => r.default.replace(/`/g, '')],
+      ]).replace(/\n?$/, '\n'));
+    });
   p.command('calls').description('list captured LLM calls')
     .option('--data-dir <dir>', 'data directory').option('--json', 'JSON array').option('--limit <n>', 'most recent N', '100')
     .action((o) => withReader(o, async (r) => print<CallSummary>(await r.calls({ limit: Number(o.limit) }), o.json, [

@@ -39,10 +39,11 @@ export function builtinRules(): Rule[] {
 }
 
 /**
- * The effective rules: built-in ones merged with the user's file — `rulesFile` when given (it must exist), else
- * `<dataDir>/rules.json` when it exists. Returns the rules and the user file used (if any).
+ * The effective rules: built-in ones merged with the user's file — `rulesFile` when given, else `AGENTSIGHT_RULES`
+ * (config key `rules`; either must exist), else `<dataDir>/rules.json` when it exists. Returns the rules and the user file used (if any).
  */
 export function loadRules(rulesFile: string | undefined, dir: string): { rules: Rule[]; userFile: string | null } {
+  rulesFile ||= process.env.AGENTSIGHT_RULES || undefined;
   const file = rulesFile ? resolve(rulesFile) : join(dir, 'rules.json');
   if (!rulesFile && !existsSync(file)) return { rules: builtinRules(), userFile: null };
   let text: string;
