@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -35,13 +36,14 @@
 #include "hold.h"
 #include "hold_event.h"
 #include "tls_notice.h"
+#include "pacing.h"
 
 #define MAX_LIST 64
-#define POLL_MS 50                       /* ring-buffer poll timeout = max delay of a low-rate record */
 #define QUEUE_MAX_BYTES (256u << 20)     /* retry queue bound, bytes */
 #define FLUSH_TIMEOUT_MS 15000           /* shutdown: wait this long for PubAcks */
 #define PID_BUCKETS 4096
 #define MAX_ATTACH_FAILURES 256          /* attach failures kept for the loss record / stats line */
+#define SLICE_END (-EAGAIN)              /* on_record: the slice is full (pacing.h), the ring buffer read stops there */
 
 /* Symbol names, indexed by enum ssl_fn (also the `fn` of the records). */
 static const char *const ssl_fns[SSL_FN_COUNT] = {
@@ -169,6 +171,9 @@ static struct {
 	uint64_t seq;
 	int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	uint64_t records;        /* ring-buffer records read */
+	bool slicing;            /* on_record ends a read after a slice (pacing.h); off while stopping */
+	uint64_t slice_records, slice_bytes; /* records and bytes read in the current slice */
+	uint64_t cycle_records;  /* records read since the last poll window ended */
 	bool file_events;        /* file opens are recorded */
 	bool net_events;         /* connect() calls are recorded */
 	bool stdio_events;       /* stdio reads/writes are recorded */
@@ -960,6 +965,9 @@ static int on_record(void *ctx, void *data, size_t size)
 		held = ((const struct as_map_event *)data)->held;
 		pid = ((const struct as_map_event *)data)->task.pid;
 	}
+	g.slice_records++;
+	g.slice_bytes += size;
+	g.cycle_records++;
 	if (held)
 		hold_begin(pid);
 	ret = on_record_inner(ctx, data, size);
@@ -972,7 +980,29 @@ static int on_record(void *ctx, void *data, size_t size)
 		       type == EVENT_EXEC ? "exec" : "map", (unsigned long long)opt.hold_ms);
 		fflush(stdout);
 	}
+	if (ret == 0 && g.slicing && pacing_slice_full(g.slice_records, g.slice_bytes))
+		return SLICE_END; /* libbpf has consumed this record and stops: the caller yields, then reads on */
 	return ret;
+}
+
+/*
+ * Reads everything waiting in the ring buffer, one slice at a time (pacing.h) with the CPU yielded between two
+ * slices, so a large backlog is never one long burst on a core the traced process or its peer waits for. `err` is
+ * what the poll that ended the window returned (SLICE_END: it already read one full slice). Returns 0, or a
+ * negative errno of the poll other than EINTR.
+ */
+static int drain_sliced(int err)
+{
+	for (;;) {
+		if (err < 0 && err != -EINTR && err != SLICE_END)
+			return err;
+		if (err == SLICE_END)
+			sched_yield();
+		g.slice_records = g.slice_bytes = 0;
+		err = ring_buffer__consume(g.rb);
+		if (err != SLICE_END)
+			return err < 0 && err != -EINTR ? err : 0;
+	}
 }
 
 static int on_record_inner(void *ctx, void *data, size_t size)
@@ -1854,6 +1884,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { 0 };
 	struct publisher_stats st;
 	uint64_t drops, drop_bytes, next_stats;
+	uint32_t window_ms = PACING_MAX_MS; /* poll window, adapted to the record rate (pacing.h) */
 	int i, n, err;
 
 	parse_args(argc, argv);
@@ -1917,14 +1948,18 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	next_stats = boottime_ns() + opt.stats_interval_ms * 1000000ull;
+	g.slicing = true;
 	while (!stopping) {
-		err = ring_buffer__poll(g.rb, POLL_MS);
-		if (err < 0 && err != -EINTR) {
+		g.slice_records = g.slice_bytes = 0;
+		/* Records are submitted with BPF_RB_NO_WAKEUP unless much data waits (or an exec needs an attach): the
+		 * poll mostly just waits out the window, then everything waiting is read, slice by slice. */
+		err = drain_sliced(ring_buffer__poll(g.rb, (int)window_ms));
+		if (err < 0) {
 			fprintf(stderr, "agentsight-probe: ring buffer poll: %s\n", strerror(-err));
 			break;
 		}
-		/* Records are submitted with BPF_RB_NO_WAKEUP unless much data waits: consume them periodically. */
-		ring_buffer__consume(g.rb);
+		window_ms = pacing_next_window(window_ms, g.cycle_records);
+		g.cycle_records = 0;
 		{
 			struct tls_hello h;
 
@@ -1941,6 +1976,7 @@ int main(int argc, char **argv)
 
 	/* Stop: no new records, drain the ring buffer completely, publish, wait for the PubAcks. */
 	g.no_more_attach = true;
+	g.slicing = false;
 	hold_release_all();
 	for (i = 0; i < g.nlinks; i++)
 		bpf_link__destroy(g.links[i]);
