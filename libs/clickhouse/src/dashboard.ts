@@ -7,6 +7,7 @@
  */
 import type { DeadLetterGroup, LatencyStats, Overview, OverviewKpis, Page, TimeSeries, TopEntry } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { descendantPids } from './agents';
 import { countRows, linkEntries, nsIso, selectCalls, timeToNs, type AuditEntry, type CallSummary, type TimeInput } from './queries';
 import { DEFAULT_DATABASE, FINAL_ACROSS_PARTITIONS, qualified, summaryContains, TABLES } from './schema';
 import { listGenAiSpans, listToolUses, type GenAiSpanEntry, type ToolUseEntry } from './tool-queries';
@@ -640,11 +641,7 @@ export async function getSession(client: ClickHouseClient, conversation: string,
 
 /** The audit records of `pid` and its descendants (by exec/fork parentage seen in the records). */
 export function descendantsOf(pid: number, entries: AuditEntry[]): AuditEntry[] {
-  const tree = new Set([pid]);
-  for (let grown = true; grown; ) {
-    grown = false;
-    for (const e of entries) if (tree.has(e.ppid) && !tree.has(e.pid)) (tree.add(e.pid), (grown = true));
-  }
+  const tree = descendantPids(pid, entries);
   return entries.filter((e) => tree.has(e.pid));
 }
 

@@ -13,3 +13,4 @@ export * from './dashboard';
 export * from './retention';
 export * from './genai-totals';
 export * from './resources';
+export * from './agents';

@@ -627,6 +627,12 @@ export function program(): Command {
   p.command('status').description('pipeline state: streams (size, limits, discarded), consumer lag, which instance holds which partitions')
     .option('--json', 'JSON')
     .action(async (o) => process.exit(await (await import('./status')).statusCommand(o)));
+  p.command('top').description('live view of the traced agents: CPU %, RSS, tokens, cost, tools, execs, failures, files, connections (keys: P/M/T sort, / filter, q quit)')
+    .option('--data-dir <dir>', 'data directory').option('--once', 'print one snapshot and exit').option('--json', 'with --once: JSON')
+    .option('--sort <key>', 'cpu | mem | tokens', 'cpu').option('--filter <text>', 'only agents whose name, model, state, host or pid contains this')
+    .option('--all', 'also exited agents').option('--since <t>', 'activity window: ISO 8601 or back from now', '1h')
+    .option('-d, --delay <s>', 'refresh interval, s (with --once: CPU % is measured over it)', '2')
+    .action(async (o) => process.exit(await (await import('./top/command')).topCommand(o)));
   p.command('discover').description('find running AI agents: match /proc (cmdline, comm, exe, mapped/open files) against allow/deny rules')
     .option('--list-known', 'print the known agents and their rules').option('--verbose', 'explain each match')
     .option('--json', 'JSON array').option('--rules <file>', 'user rules (JSON) merged over the built-in ones (default <data dir>/rules.json if present)')

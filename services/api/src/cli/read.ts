@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { auditSummary, listAudit, listCalls, listGenAiSpans, listToolUses, openClickHouse, timeToNs, tokenSummary, withResources, type ResourceColumns } from '@agentsight/clickhouse';
-import type { AuditEntry, AuditSummary, CallSummary, GenAiSpanEntry, TokenGroupBy, TokenPeriod, TokenSummary, ToolUseEntry } from '@agentsight/clickhouse';
+import { agentActivity, auditSummary, listAudit, listCalls, listGenAiSpans, listToolUses, openClickHouse, timeToNs, tokenSummary, withResources, type ResourceColumns } from '@agentsight/clickhouse';
+import type { AgentActivity, AuditEntry, AuditSummary, CallSummary, GenAiSpanEntry, TokenGroupBy, TokenPeriod, TokenSummary, ToolUseEntry } from '@agentsight/clickhouse';
 import type { AuditType } from '@agentsight/contracts';
 import { apiPort } from './paths';
 import { apiRunning, assertOwnInstallation } from './pipeline';
@@ -77,6 +77,18 @@ export class Reader {
   sessions(opts: { conversation?: string; since?: string; limit: number }): Promise<Array<GenAiSpanEntry & ResourceColumns>> {
     if (opts.since) timeToNs(opts.since);
     return this.client ? listGenAiSpans(this.client, { ...opts, kind: 'invoke_agent' }).then((s) => withResources(this.client!, s)) : this.api(`/api/sessions?${qs(opts)}`);
+  }
+
+  /** What each agent process did since `since` ({@link AgentActivity}), newest activity first; for `agentsight top`. */
+  async agentActivity(opts: { since: string; host?: string }): Promise<AgentActivity[]> {
+    timeToNs(opts.since); // throws a readable error on a bad time
+    if (this.client) return agentActivity(this.client, opts);
+    try {
+      return await this.api<AgentActivity[]>(`/api/agents/activity?${qs(opts)}`);
+    } catch (err) {
+      if (/: 404 /.test((err as Error).message)) throw new Error(`the running agentsight api (port ${apiPort(this.env)}) is an older version without agent activity: restart it`);
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

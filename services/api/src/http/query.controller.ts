@@ -1,5 +1,5 @@
 import { BadRequestException, Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
-import { auditSummary, getExchange, listAudit, listCalls, listDeadLetters, listExchanges, listGenAiSpans, listToolUses, timeToNs, withResources, TOKEN_GROUP_BYS, TOKEN_PERIODS, tokenSummary } from '@agentsight/clickhouse';
+import { agentActivity, auditSummary, getExchange, listAudit, listCalls, listDeadLetters, listExchanges, listGenAiSpans, listToolUses, timeToNs, withResources, TOKEN_GROUP_BYS, TOKEN_PERIODS, tokenSummary } from '@agentsight/clickhouse';
 import type { TokenGroupBy, TokenPeriod } from '@agentsight/clickhouse';
 import { AUDIT_TYPES, isAuditType, type AuditType } from '@agentsight/contracts';
 import { dataDir } from '../cli/paths';
@@ -17,7 +17,9 @@ import { Storage } from '../storage/storage';
  * `/api/exchanges/:id` (bodies base64 in `request_body_base64` / `response_body_base64`, secrets redacted),
  * `/api/tools?pid&conversation&since&limit` (tool uses, `ToolUseEntry`: the latest version of each),
  * `/api/sessions?conversation&since&limit` (agent sessions: `invoke_agent` events with their totals) and
- * `/api/spans?kind=execute_tool|invoke_agent&conversation&since&limit` (`GenAiSpanEntry`).
+ * `/api/spans?kind=execute_tool|invoke_agent&conversation&since&limit` (`GenAiSpanEntry`) and
+ * `/api/agents/activity?since&host` (`AgentActivity`: per agent process, its calls, tokens, cost, tool uses, its
+ * tree's execs/files/connections and its last resource samples since `since`, default 1 h; `agentsight top`).
  */
 @Controller('api')
 export class QueryController {
@@ -91,6 +93,11 @@ export class QueryController {
   spans(@Query('kind') kind?: string, @Query('conversation') conversation?: string, @Query('since') since?: string, @Query('limit') limit?: string) {
     if (kind && kind !== 'execute_tool' && kind !== 'invoke_agent') throw new BadRequestException('kind must be execute_tool or invoke_agent');
     return listGenAiSpans(this.storage.client, { kind: (kind || undefined) as 'execute_tool' | 'invoke_agent' | undefined, conversation: conversation || undefined, since: sinceParam(since), limit: int(limit, 200) });
+  }
+
+  @Get('agents/activity')
+  agentsActivity(@Query('since') since?: string, @Query('host') host?: string) {
+    return agentActivity(this.storage.client, { since: sinceParam(since) ?? '1h', host: host || undefined });
   }
 
   @Get('dead-letters')
