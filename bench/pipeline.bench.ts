@@ -7,7 +7,13 @@
  *    as fast as JetStream takes them; the clock stops when every call is stored. Records/s = records / elapsed.
  * 2. Latency: 30 streamed calls (the same recording, 300 SSE events) by a real Node client under real capture, one
  *    after another; latency = time the call's row is readable through the API − the client's exit (end of the
- *    response), polled every 10 ms.
+ *    response), polled every 10 ms. `latency_hops_ms`: where that time goes, from a core NATS subscription of the
+ *    bench (arrival times of the call's last raw SSL record, last HTTP event, exchange, LLM and GenAI events):
+ *    p50/p99 of each hop (probe = last raw record − client exit, may be negative; sink = the `stored` event of the
+ *    call's `llm_calls` row on the API's `/api/live` − GenAI event, i.e. the storage sink's consume and insert;
+ *    read = row readable through `/api/calls` − that `stored` event). `latency_stored_ms`: client exit → that
+ *    `stored` event (the insert succeeded, so the row is queryable), without the read API's poll, whose queries
+ *    share chDB with the inserts.
  * 3. RSS: VmHWM (peak) and VmRSS of each service and of the probe at the end; CPU seconds of each stage during
  *    the throughput part (`cpu_s`, start-up excluded).
  * With `BENCH_CPU_PROF=<dir>` each stage writes a V8 CPU profile (`.cpuprofile`) into `<dir>` when it stops.
@@ -18,7 +24,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { connKey, RawSslRecord, Subjects } from '@agentsight/contracts';
-import { connectNats, Publisher } from '@agentsight/jetstream';
+import { apiToken, connectNats, Publisher } from '@agentsight/jetstream';
 import { loadFixture } from '@agentsight/testkit';
 import { api, startInfra, startProbe, Stages } from '../test/e2e/harness';
 
@@ -82,8 +88,36 @@ async function latencyPart(infra: Awaited<ReturnType<typeof startInfra>>, stages
   const probe = await startProbe(infra, ['--pid', String(process.pid)]);
   const client = join(__dirname, '../test/e2e/client.js');
   const lat: number[] = [];
+  /** Client exit → the call's row stored (its `stored` event on /api/live: the insert succeeded, so it is queryable). */
+  const storedLat: number[] = [];
+  // Arrival time (ms) of every message on the stages' subjects, per hop name, for the hop breakdown.
+  const seen: Record<'raw' | 'http' | 'exchange' | 'llm' | 'genai', number[]> = { raw: [], http: [], exchange: [], llm: [], genai: [] };
+  const watch = await connectNats(infra.natsUrl, 'bench-watch');
+  for (const [hop, subj] of [['raw', 'agentsight.raw.ssl.>'], ['http', 'agentsight.http.>'], ['exchange', 'agentsight.exchange.>'], ['llm', 'agentsight.llm.>'], ['genai', 'agentsight.genai.>']] as const) {
+    watch.nc.subscribe(subj, { callback: () => void seen[hop].push(Date.now()) });
+  }
+  // `stored` events of llm_calls rows (their stored_at, ms) from the live channel.
+  const storedAt: number[] = [];
+  const live = new AbortController();
+  const liveRes = await fetch(`http://127.0.0.1:${infra.env.AGENTSIGHT_API_PORT}/api/live`, { headers: { authorization: `Bearer ${apiToken(infra.env)}` }, signal: live.signal });
+  void (async () => {
+    let buf = '';
+    for await (const chunk of liveRes.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += Buffer.from(chunk).toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (!line.startsWith('data:')) continue;
+        const e = JSON.parse(line.slice(5)) as { table?: string; stored_at?: number };
+        if (e.table === 'llm_calls' && e.stored_at) storedAt.push(e.stored_at);
+      }
+    }
+  })().catch(() => undefined);
+  const hops: Record<string, number[]> = { probe: [], parser: [], aggregator: [], analyzer: [], genai: [], sink: [], read: [] };
   let known = (await api<unknown[]>(infra, '/api/calls?limit=100000')).length;
   for (let k = 0; k < LATENCY_CALLS; k++) {
+    const begin = Date.now();
     await new Promise<void>((res, rej) => {
       const p = spawn(process.execPath, [client, server.url, server.caPath, 'stream', '/v1/chat/completions', FIXTURE, '0'], { stdio: 'ignore' });
       p.on('exit', (c) => (c === 0 ? res() : rej(new Error(`client exit ${c}`))));
@@ -95,9 +129,20 @@ async function latencyPart(infra: Awaited<ReturnType<typeof startInfra>>, stages
       if (Date.now() - end > 60_000) throw new Error('call not stored within 60 s');
       await new Promise((r) => setTimeout(r, 10));
     }
-    lat.push(Date.now() - end);
+    const stored = Date.now();
+    lat.push(stored - end);
+    // The call's last message of each kind between its start and its row (calls run one after another).
+    const within = (xs: number[]) => Math.max(...xs.filter((t) => t >= begin && t <= stored));
+    const last = (h: keyof typeof seen) => within(seen[h]);
+    const t = [end, last('raw'), last('http'), last('exchange'), last('llm'), last('genai'), within(storedAt), stored];
+    if (Number.isFinite(t[6])) storedLat.push(t[6] - end);
+    if (t.every(Number.isFinite)) Object.keys(hops).forEach((h, i) => hops[h].push(t[i + 1] - t[i]));
   }
+  await watch.nc.close();
+  live.abort();
   out.latency_ms = { calls: lat.length, p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat) };
+  out.latency_stored_ms = storedLat.length ? { calls: storedLat.length, p50: pct(storedLat, 50), p99: pct(storedLat, 99), max: Math.max(...storedLat) } : null;
+  out.latency_hops_ms = Object.fromEntries(Object.entries(hops).map(([h, xs]) => [h, xs.length ? { calls: xs.length, p50: pct(xs, 50), p99: pct(xs, 99) } : null]));
   out.rss = Object.fromEntries([...stages.children].map(([n, c]) => [n, rss(c.proc.pid!)]).concat([['probe', rss(probe.proc.pid!)]]));
   probe.proc.kill('SIGINT');
   const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');

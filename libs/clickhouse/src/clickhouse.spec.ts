@@ -216,7 +216,7 @@ describe('BatchWriter', () => {
     await client.command({ query: `DROP DATABASE IF EXISTS ${db}` });
     const errors: number[] = [];
     const writer = new BatchWriter(client, {
-      database: db, maxDelayMs: 10, retryInitialMs: 20, retryMaxMs: 40, maxAttempts: Infinity,
+      database: db, retryInitialMs: 20, retryMaxMs: 40, maxAttempts: Infinity,
       onError: (_e, info) => errors.push(info.attempt),
     });
     const stored: string[] = [];
@@ -240,15 +240,29 @@ describe('BatchWriter', () => {
     expect(() => writer.add('probe', { id: 'd', v: 1 }, () => undefined)).toThrow(/closed/);
   });
 
-  it('flushes at maxRows without waiting for the timer, and gives up after maxAttempts', async () => {
+  it('inserts at once when idle, gathers rows while busy, flushes at maxRows within the interval, and gives up after maxAttempts', async () => {
     const db = 'agentsight_writer';
-    const writer = new BatchWriter(client, { database: db, maxRows: 2, maxDelayMs: 60_000, maxAttempts: 2, retryInitialMs: 10, onError: () => undefined });
+    // The real client; only the row count of each insert is recorded.
+    const inserts: number[] = [];
+    const counting = Object.create(client) as typeof client;
+    counting.insert = ((p: { values: unknown[] }) => (inserts.push(p.values.length), client.insert(p as never))) as unknown as typeof client.insert;
+    const writer = new BatchWriter(counting, { database: db, maxRows: 3, minIntervalMs: 60_000, maxAttempts: 2, retryInitialMs: 10, onError: () => undefined });
     const stored: string[] = [];
+    // Two rows in one turn of the event loop on an idle table: one insert at once (the interval is a minute, so
+    // nothing else can have stored them).
+    writer.add('probe', { id: 'd', v: 2 }, () => stored.push('d'));
     writer.add('probe', { id: 'e', v: 2 }, () => stored.push('e'));
-    writer.add('probe', { id: 'f', v: 2 }, () => stored.push('f'));
-    // maxDelayMs is a minute: the rows can only be stored this soon by the maxRows flush.
     for (let i = 0; i < 1000 && stored.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(stored).toEqual(['e', 'f']);
+    expect(stored).toEqual(['d', 'e']);
+    expect(inserts).toEqual([2]);
+    // An insert started less than a minute ago: rows wait for the interval, unless maxRows is reached.
+    writer.add('probe', { id: 'f', v: 2 }, () => stored.push('f'));
+    writer.add('probe', { id: 'g', v: 2 }, () => stored.push('g'));
+    await new Promise((r) => setTimeout(r, 20));
+    writer.add('probe', { id: 'h', v: 2 }, () => stored.push('h'));
+    for (let i = 0; i < 1000 && stored.length < 5; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(stored).toEqual(['d', 'e', 'f', 'g', 'h']);
+    expect(inserts).toEqual([2, 3]);
     const failed: unknown[] = [];
     writer.add('no_such_table', { id: 'x' }, () => stored.push('x'), (err) => failed.push(err));
     await writer.flush();

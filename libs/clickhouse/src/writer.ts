@@ -12,8 +12,14 @@ export interface BatchWriterOptions {
   maxRows?: number;
   /** …or this many bytes of string data, approximately (default 16 MiB; bodies can be large). */
   maxBytes?: number;
-  /** …or when its oldest row has waited this many ms (default 200). */
-  maxDelayMs?: number;
+  /**
+   * Least time between the starts of two inserts into one table, ms (default 50): the budget of the batch window.
+   * An idle table (no insert in flight, none started within the last `minIntervalMs`) inserts a new row at once
+   * (with the rows added in the same turn of the event loop); a busy one gathers rows while its insert runs and
+   * inserts them when it finished and `minIntervalMs` have passed since it started. Bounds the inserts (parts) per
+   * table to 1000 / `minIntervalMs` per second.
+   */
+  minIntervalMs?: number;
   /** Attempts per batch before giving up on it (default 8; Infinity = retry forever). */
   maxAttempts?: number;
   /** First retry delay in ms, doubled per attempt with ±25 % jitter (default 100). */
@@ -36,12 +42,16 @@ interface TableState {
   bytes: number;
   timer: NodeJS.Timeout | null;
   inflight: Promise<void> | null;
+  /** Date.now() when the last insert started (0: none yet). */
+  lastStart: number;
 }
 
 /**
  * Collects rows per table and inserts them with `client.insert({ table, values, format: 'JSONEachRow' })`.
  *
- * - A table's batch is flushed at `maxRows` rows, `maxBytes` bytes or `maxDelayMs` after its first row.
+ * - A table's batch is flushed at `maxRows` rows or `maxBytes` bytes; otherwise at once when the table is idle, and
+ *   when busy once its insert in flight finished and `minIntervalMs` passed since that insert started (a row waits
+ *   at most about one insert plus `minIntervalMs`; no fixed window when idle).
  * - One insert per table is in flight at a time; rows added meanwhile form the next batch.
  * - A failed insert is retried with exponential backoff (`retryInitialMs` doubling up to `retryMaxMs`) up to
  *   `maxAttempts`; then the batch is dropped and each row's `onFailed` (if any) is called — its input stays unacked,
@@ -56,7 +66,7 @@ export class BatchWriter {
   private readonly database: string;
   private readonly maxRows: number;
   private readonly maxBytes: number;
-  private readonly maxDelayMs: number;
+  private readonly minIntervalMs: number;
   private readonly maxAttempts: number;
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
@@ -66,7 +76,7 @@ export class BatchWriter {
     this.database = opts.database ?? DEFAULT_DATABASE;
     this.maxRows = opts.maxRows ?? 500;
     this.maxBytes = opts.maxBytes ?? 16 << 20;
-    this.maxDelayMs = opts.maxDelayMs ?? 200;
+    this.minIntervalMs = opts.minIntervalMs ?? 50;
     this.maxAttempts = opts.maxAttempts ?? 8;
     this.retryInitialMs = opts.retryInitialMs ?? 100;
     this.retryMaxMs = opts.retryMaxMs ?? 5000;
@@ -80,14 +90,24 @@ export class BatchWriter {
     if (this.closed) throw new Error('BatchWriter is closed');
     let st = this.tables.get(table);
     if (!st) {
-      st = { queue: [], bytes: 0, timer: null, inflight: null };
+      st = { queue: [], bytes: 0, timer: null, inflight: null, lastStart: 0 };
       this.tables.set(table, st);
     }
     const bytes = approxBytes(row);
     st.queue.push({ row, onStored, onFailed, bytes });
     st.bytes += bytes;
     if (st.queue.length >= this.maxRows || st.bytes >= this.maxBytes) this.kick(table, st);
-    else if (!st.timer && !st.inflight) st.timer = setTimeout(() => this.kick(table, st!), this.maxDelayMs);
+    else this.schedule(table, st);
+  }
+
+  /**
+   * Arms the table's next insert unless one is armed or in flight (its end schedules again): at once (next timer
+   * turn, so rows added in this turn join it) when the last insert started `minIntervalMs` ago or more, else then.
+   */
+  private schedule(table: string, st: TableState): void {
+    if (st.timer || st.inflight || !st.queue.length) return;
+    const wait = Math.max(0, st.lastStart + this.minIntervalMs - Date.now());
+    st.timer = setTimeout(() => this.kick(table, st), wait);
   }
 
   /** Rows queued or in flight, over all tables. */
@@ -136,11 +156,12 @@ export class BatchWriter {
     const batch = st.queue.splice(0, n);
     st.bytes -= bytes;
     this.inflightRows += batch.length;
+    st.lastStart = Date.now();
     st.inflight = this.insert(table, batch).finally(() => {
       this.inflightRows -= batch.length;
       st.inflight = null;
       if (st.queue.length >= this.maxRows || st.bytes >= this.maxBytes || this.closed) this.kick(table, st);
-      else if (st.queue.length && !st.timer) st.timer = setTimeout(() => this.kick(table, st), this.maxDelayMs);
+      else this.schedule(table, st);
     });
   }
 
