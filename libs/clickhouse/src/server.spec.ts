@@ -83,7 +83,7 @@ test('SIGKILL of the server in the middle of batched writes, then a restart: eve
   const errors: string[] = [];
   // As the storage sink's writer, but retrying until the server is back (the sink's unacked inputs would be
   // redelivered by JetStream instead; e2e/clickhouse-server.spec.ts runs that path).
-  const writer = new BatchWriter(client, { database: db, maxRows: 20, maxDelayMs: 5, retryInitialMs: 50, retryMaxMs: 500, maxAttempts: Infinity, onError: (e) => errors.push(String(e)) });
+  const writer = new BatchWriter(client, { database: db, maxRows: 20, minIntervalMs: 5, retryInitialMs: 50, retryMaxMs: 500, maxAttempts: Infinity, onError: (e) => errors.push(String(e)) });
   const add = (i: number) => {
     const id = `call-${i}`;
     writer.add('llm_calls', llmCallRow(genaiEvent({ id: `ev-${i}`, llm_call_id: id, start_ns: T0 + BigInt(i) * 1_000_000n, end_ns: T0 + BigInt(i) * 1_000_000n + 1000n })), () => stored.set(id, (stored.get(id) ?? 0) + 1));
