@@ -15,12 +15,17 @@ interface Family { name: string; help: string; type: string; metrics: Array<{ va
 type Row = Record<string, any>;
 const CLIENT = join(__dirname, 'client.js');
 
-/** Scrapes `/metrics` with the token and parses it; every family is checked for the `_total` convention of counters. */
-async function scrape(infra: Infra): Promise<Map<string, Family>> {
+/** `/metrics` as text, with the token. */
+async function scrapeText(infra: Infra): Promise<string> {
   const r = await fetch(`http://127.0.0.1:${infra.env.AGENTSIGHT_API_PORT}/metrics`, { headers: { authorization: `Bearer ${apiToken(infra.env)}` } });
   expect(r.status).toBe(200);
   expect(r.headers.get('content-type')).toMatch(/^text\/plain;.*version=0\.0\.4/);
-  const families = parsePrometheusTextFormat(await r.text());
+  return r.text();
+}
+
+/** Scrapes `/metrics` with the token and parses it; every family is checked for the `_total` convention of counters. */
+async function scrape(infra: Infra): Promise<Map<string, Family>> {
+  const families = parsePrometheusTextFormat(await scrapeText(infra));
   for (const f of families) {
     expect(f.name).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/);
     if (f.type === 'COUNTER') expect(f.name).toMatch(/_total$/);
@@ -31,6 +36,29 @@ async function scrape(infra: Infra): Promise<Map<string, Family>> {
 /** Sum of a family's samples whose labels include `where` (0 when absent). */
 function sum(m: Map<string, Family>, name: string, where: Record<string, string> = {}): number {
   return (m.get(name)?.metrics ?? []).filter((s) => Object.entries(where).every(([k, v]) => s.labels?.[k] === v)).reduce((a, s) => a + Number(s.value), 0);
+}
+
+/** One histogram series: cumulative buckets in `le` order, sum, count. */
+interface Hist { buckets: Array<[string, number]>; sum: number; count: number }
+
+/**
+ * The series of histogram `name` in exposition text by their `stage`/`consumer` labels (`stage/consumer`). Parsed
+ * here: parse-prometheus-text-format drops the labels of histogram series.
+ */
+function histograms(text: string, name: string): Map<string, Hist> {
+  const out = new Map<string, Hist>();
+  const get = (labels: string) => {
+    const l = Object.fromEntries([...labels.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    const k = `${l.stage}/${l.consumer}`;
+    if (!out.has(k)) out.set(k, { buckets: [], sum: NaN, count: NaN });
+    return { h: out.get(k)!, le: l.le };
+  };
+  for (const m of text.matchAll(new RegExp(`^${name}_(bucket|sum|count)\\{([^}]*)\\} (\\S+)$`, 'gm'))) {
+    const { h, le } = get(m[2]);
+    if (m[1] === 'bucket') h.buckets.push([le, Number(m[3])]);
+    else h[m[1] as 'sum' | 'count'] = Number(m[3]);
+  }
+  return out;
 }
 
 describeCapture('Prometheus /metrics of the api', () => {
@@ -100,5 +128,46 @@ describeCapture('Prometheus /metrics of the api', () => {
     expect(sum(m, 'agentsight_stream_published_messages_total', { stream: 'AGENTSIGHT_LLM' })).toBe(2);
     expect(sum(m, 'agentsight_scrape_errors')).toBe(0);
     expect(m.get('process_cpu_seconds_total')?.type).toBe('COUNTER');
+  }, 180_000);
+
+  test('stage batch-latency histograms, scraped during a run: records per batch add up to what each stage consumed', async () => {
+    const llm = (m: Map<string, Family>) => sum(m, 'agentsight_stream_published_messages_total', { stream: 'AGENTSIGHT_LLM' });
+    const exchanges = (m: Map<string, Family>) => sum(m, 'agentsight_stream_published_messages_total', { stream: 'AGENTSIGHT_EXCHANGE' });
+    const before = { text: await scrapeText(f.infra), m: await scrape(f.infra) };
+    const body = `'${JSON.stringify({ model: 'gpt-4.1-nano', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] })}'`;
+    const run = await captureRun(f.infra, [node(`post /v1/chat/completions vercel__openai-text.json ${body}`), node(`post /v1/chat/completions vercel__openai-text.json ${body}`)].join(' && '));
+    expect(run.code).toBe(0);
+    await waitDrained(f.infra.env);
+    const m = await scrape(f.infra);
+    const newLlm = llm(m) - llm(before.m);
+    const newExchanges = exchanges(m) - exchanges(before.m);
+    expect(newLlm).toBe(2);
+    expect(newExchanges).toBeGreaterThanOrEqual(2);
+    const records = (text: string, k: string) => histograms(text, 'agentsight_stage_batch_records').get(k)?.sum ?? 0;
+    // Stages report once a second: wait (bounded) until the genai stage's report of these calls has come in.
+    let text = await scrapeText(f.infra);
+    for (let i = 0; i < 60 && records(text, 'genai/genai') - records(before.text, 'genai/genai') < newLlm; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      text = await scrapeText(f.infra);
+    }
+    expect(text).toMatch(/^# TYPE agentsight_stage_batch_duration_seconds histogram$/m);
+    expect(text).toMatch(/^# TYPE agentsight_stage_batch_records histogram$/m);
+    // every input a stateless stage consumed is in exactly one batch: the records' sum grew by what was published to it
+    expect(records(text, 'genai/genai') - records(before.text, 'genai/genai')).toBe(newLlm);
+    expect(records(text, 'analyzer/analyzer') - records(before.text, 'analyzer/analyzer')).toBe(newExchanges);
+    const seconds = histograms(text, 'agentsight_stage_batch_duration_seconds');
+    const recs = histograms(text, 'agentsight_stage_batch_records');
+    for (const k of ['parser/parser', 'aggregator/aggregator', 'analyzer/analyzer', 'genai/genai', 'storage/storage-genai', 'storage/storage-exchange']) {
+      expect({ k, seen: seconds.has(k) && recs.has(k) }).toEqual({ k, seen: true });
+    }
+    for (const [k, h] of [...seconds, ...recs]) {
+      // cumulative buckets in le order, ending at +Inf = count; a sum for the count
+      expect({ k, last: h.buckets[h.buckets.length - 1] }).toEqual({ k, last: ['+Inf', h.count] });
+      for (let i = 1; i < h.buckets.length; i++) expect(h.buckets[i][1]).toBeGreaterThanOrEqual(h.buckets[i - 1][1]);
+      expect(h.count).toBeGreaterThan(0);
+      expect(h.sum).toBeGreaterThan(0);
+    }
+    // each stage's batch count is the same in both histograms (one observation of each per batch)
+    for (const [k, h] of seconds) expect({ k, count: recs.get(k)?.count }).toEqual({ k, count: h.count });
   }, 180_000);
 });

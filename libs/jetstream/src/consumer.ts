@@ -4,6 +4,7 @@ import { decode } from '@agentsight/contracts';
 import type { Nats } from './nats';
 import { payloadOf } from './large';
 import type { ReplayScope } from './replay';
+import { batchMetrics } from './batch-metrics';
 
 /** A decoded input message handed to a stage. The stage acks it (`ack()`) once its outputs are durable. */
 export interface Input<T> {
@@ -108,12 +109,14 @@ export class ConsumerLoop<T> {
 
   private async run(messages: ConsumerMessages): Promise<void> {
     const queue: JsMsg[] = [];
+    const arrived: number[] = []; // performance.now() of each queued message (batch latency, batch-metrics.ts)
     const signal: { wake: (() => void) | null } = { wake: null };
     let ended = false;
     const reader = (async () => {
       try {
         for await (const m of messages) {
           queue.push(m);
+          arrived.push(performance.now());
           signal.wake?.();
         }
       } finally {
@@ -130,6 +133,7 @@ export class ConsumerLoop<T> {
         continue;
       }
       const raw = queue.splice(0, max);
+      const fetchedAt = arrived.splice(0, raw.length)[0]!;
       const batch: Input<T>[] = [];
       const until = this.spec.untilNs;
       for (const m of raw) {
@@ -154,6 +158,7 @@ export class ConsumerLoop<T> {
       if (!batch.length) continue;
       try {
         await this.handler.handle(batch);
+        batchMetrics.record(this.nats, this.spec.durable, (performance.now() - fetchedAt) / 1000, batch.length);
       } catch (err) {
         console.error(`[${this.spec.durable}] batch failed, consumer stopped: ${(err as Error)?.stack ?? err}`);
         this.stopped = true;
@@ -165,6 +170,7 @@ export class ConsumerLoop<T> {
       }
     }
     if (this.spec.nakOnStop) for (const m of queue.splice(0)) m.nak();
+    batchMetrics.flush();
     await reader.catch(() => undefined);
   }
 

@@ -12,3 +12,4 @@ export * from './status';
 export * from './brokers';
 export * from './replay';
 export * from './config-file';
+export * from './batch-metrics';

@@ -5,6 +5,7 @@ import { connectRedis } from './redis';
 import { pipelineConfig, PipelineConfig } from './config';
 import { Publisher } from './publisher';
 import { ReplayScope } from './replay';
+import { batchMetrics } from './batch-metrics';
 import type { UndecodableInput } from './consumer';
 
 /** What a dead letter needs from its stage (the contract's type); the rest is filled in by {@link StageRuntime.deadLetter}. */
@@ -41,6 +42,8 @@ export class StageRuntime {
     const scope = ReplayScope.fromEnv(env);
     const nats = await connectNats(config.nats, `agentsight-${stage}`);
     nats.scope = scope;
+    batchMetrics.stage = stage;
+    batchMetrics.instance = config.instance;
     const redis = await connectRedis(config.redisUrl, `agentsight-${stage}`, scope?.redisPrefix);
     return new StageRuntime(stage, config, nats, redis, redactAtParserEnabled(env));
   }

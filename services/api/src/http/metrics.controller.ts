@@ -6,6 +6,7 @@ import { contentType } from 'prom-client';
 import { Storage } from '../storage/storage';
 import { captureSources, readCaptureStatus } from '../metrics/capture';
 import { metricsRegistry } from '../metrics/prometheus';
+import { BatchLatency } from '../metrics/batch';
 
 /**
  * `GET /metrics`: Prometheus text exposition of capture health, broker state, store and LLM-call totals
@@ -15,7 +16,7 @@ import { metricsRegistry } from '../metrics/prometheus';
 @ApiTags('metrics')
 @Controller()
 export class MetricsController {
-  constructor(private readonly storage: Storage, private readonly rt: StageRuntime) {}
+  constructor(private readonly storage: Storage, private readonly rt: StageRuntime, private readonly batches: BatchLatency) {}
 
   @Get('metrics')
   @Header('Content-Type', contentType)
@@ -23,6 +24,6 @@ export class MetricsController {
   @ApiOkResponse({ description: 'Prometheus text format 0.0.4: agentsight_* gauges and _total counters, process_* and nodejs_* of the api' })
   async metrics(): Promise<string> {
     const snap = await readCaptureStatus(captureSources(this.storage, this.rt));
-    return metricsRegistry({ ...snap, genai: await genAiTotals(this.storage.client) }).metrics();
+    return metricsRegistry({ ...snap, genai: await genAiTotals(this.storage.client), batches: this.batches.series() }).metrics();
   }
 }

@@ -8,11 +8,31 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { GenAiTotalsRow } from '@agentsight/clickhouse';
+import { BATCH_RECORDS_BUCKETS, BATCH_SECONDS_BUCKETS, type HistogramCounts } from '@agentsight/jetstream';
 import type { CaptureSnapshot } from './capture';
+import type { BatchSeries } from './batch';
 
 /** What one scrape exposes: capture health and broker state, and the stored calls' totals (null + why when unreadable). */
 export interface MetricsSnapshot extends CaptureSnapshot {
   genai: GenAiTotalsRow[];
+  /** The stages' batch histograms heard since the api started (metrics/batch.ts). */
+  batches: BatchSeries[];
+}
+
+/**
+ * A Prometheus histogram family from ready counts (prom-client's Histogram only observes values one by one): per
+ * series `_bucket{le}` cumulative, `+Inf` = `_count`, and `_sum`. Duck-typed as a prom-client metric for a Registry.
+ */
+function histogramFamily(name: string, help: string, bounds: readonly number[], series: Array<{ labels: Labels; h: HistogramCounts }>) {
+  const values = series.flatMap(({ labels, h }) => {
+    let acc = 0;
+    const buckets = [...bounds, Infinity].map((b, i) => {
+      acc += h.counts[i] ?? 0;
+      return { metricName: `${name}_bucket`, labels: { ...labels, le: b === Infinity ? '+Inf' : String(b) }, value: acc };
+    });
+    return [...buckets, { metricName: `${name}_sum`, labels, value: h.sum }, { metricName: `${name}_count`, labels, value: h.count }];
+  });
+  return { name, help, type: 'histogram', aggregator: 'sum', get: async () => ({ name, help, type: 'histogram', aggregator: 'sum', values }) };
 }
 
 /** The process metrics of this api (`process_*`, `nodejs_*`, prom-client's default collectors), registered once. */
@@ -121,6 +141,11 @@ export function metricsRegistry(s: MetricsSnapshot): Registry {
     counter('agentsight_gen_ai_reasoning_output_tokens_total', 'Reasoning tokens (part of the output tokens)', l, g.reasoning_output_tokens);
     counter('agentsight_gen_ai_cost_usd_total', 'Cost in USD of the priced calls at list prices (libs/pricing)', l, g.cost_usd);
     counter('agentsight_gen_ai_unpriced_calls_total', 'Calls without a price: not in the cost, never counted as $0', l, g.unpriced_calls);
+  }
+  if (s.batches.length) {
+    const series = (pick: (b: BatchSeries) => HistogramCounts) => s.batches.map((b) => ({ labels: { stage: b.stage, consumer: b.consumer }, h: pick(b) }));
+    reg.registerMetric(histogramFamily('agentsight_stage_batch_duration_seconds', 'Seconds from a batch\'s fetch (its first message received) until the stage handled it and acked its finished inputs, per stage and consumer (durable without -p<N>), since the api started', BATCH_SECONDS_BUCKETS, series((b) => b.seconds)) as never);
+    reg.registerMetric(histogramFamily('agentsight_stage_batch_records', 'Records per batch, per stage and consumer, since the api started', BATCH_RECORDS_BUCKETS, series((b) => b.records)) as never);
   }
   return Registry.merge([reg, processMetrics()]);
 }
