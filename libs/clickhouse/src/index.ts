@@ -14,3 +14,4 @@ export * from './retention';
 export * from './genai-totals';
 export * from './resources';
 export * from './agents';
+export * from './cluster';

@@ -402,6 +402,8 @@ export function schemaStatements(database: string = DEFAULT_DATABASE, opts: Sche
 /** A correction of rows written by an older version: `count` finds them (one row, column `n`), `fix` rewrites them. */
 export interface DataMigration {
   id: string;
+  /** The table it corrects. */
+  table: TableName;
   count: string;
   fix: string;
 }
@@ -426,6 +428,7 @@ export function reasoningOutputMigration(database: string = DEFAULT_DATABASE): D
   const fixed = 'coalesce(output_tokens, 0) + reasoning_output_tokens';
   return {
     id: 'llm_calls.output_tokens_include_reasoning',
+    table: 'llm_calls',
     count: `SELECT count() AS n FROM ${t} WHERE ${where}`,
     fix:
       `ALTER TABLE ${t} UPDATE output_tokens = ${fixed}, ` +
@@ -450,15 +453,22 @@ export function dataMigrations(database: string = DEFAULT_DATABASE): DataMigrati
  * corrections of {@link dataMigrations} that find rows to correct, and sets each table's TTL to `opts.retentionDays`
  * (`MODIFY TTL`, or `REMOVE TTL` for 0) when it differs. Throws the
  * ClickHouse error on failure.
+ *
+ * A table found with an engine outside the MergeTree family (a cluster's `Distributed` table over per-node tables,
+ * created from `clusterSchemaStatements`, cluster.ts) belongs to whoever runs the cluster: it gets the column
+ * migrations (which a Distributed table takes), but no rebuild, TTL change or row correction, which are the
+ * per-node tables' business and come with the cluster DDL.
  */
 export async function ensureSchema(client: ClickHouseClient, database: string = DEFAULT_DATABASE, opts: SchemaOptions = {}): Promise<void> {
   for (const query of [...schemaStatements(database, opts), ...migrationStatements(database)]) {
     await client.command({ query });
   }
-  for (const table of TABLES) await relayoutTable(client, database, table, opts);
-  await addSkipIndexes(client, database);
+  const engines = await tableEngines(client, database);
+  const own = TABLES.filter((t) => /MergeTree$/.test(engines.get(t) ?? ''));
+  for (const table of own) await relayoutTable(client, database, table, opts);
+  await addSkipIndexes(client, database, own);
   const days = opts.retentionDays ?? DEFAULT_RETENTION_DAYS;
-  for (const table of TABLES) {
+  for (const table of own) {
     const rs = await client.query({
       query: 'SELECT create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = {t:String}',
       query_params: { db: database, t: table },
@@ -469,18 +479,25 @@ export async function ensureSchema(client: ClickHouseClient, database: string = 
     if (days === 0 && /\bTTL /.test(q)) await client.command({ query: `ALTER TABLE ${qualified(database, table)} REMOVE TTL` });
   }
   for (const m of dataMigrations(database)) {
+    if (!own.includes(m.table)) continue;
     const rs = await client.query({ query: m.count, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
     const [row] = (await rs.json()) as Array<{ n: number }>;
     if (Number(row?.n ?? 0) > 0) await client.command({ query: m.fix });
   }
 }
 
+/** Engine of each table of `database` (`ReplacingMergeTree`, `Distributed`, …) by name. */
+export async function tableEngines(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<Map<string, string>> {
+  const rs = await client.query({ query: 'SELECT name, engine FROM system.tables WHERE database = {db:String}', query_params: { db: database }, format: 'JSONEachRow' });
+  return new Map(((await rs.json()) as Array<{ name: string; engine: string }>).map((t) => [t.name, t.engine]));
+}
+
 /**
- * Adds each {@link SKIP_INDEXES} entry missing from a table of an older version (`ADD INDEX`), then builds it for the
+ * Adds each {@link SKIP_INDEXES} entry missing from a table of `tables` (the MergeTree ones) of an older version (`ADD INDEX`), then builds it for the
  * rows already stored (`MATERIALIZE INDEX`, a background mutation: reads stay correct meanwhile, parts without the
  * index are read whole as before). Throws the ClickHouse error on failure.
  */
-async function addSkipIndexes(client: ClickHouseClient, database: string): Promise<void> {
+async function addSkipIndexes(client: ClickHouseClient, database: string, tables: readonly TableName[]): Promise<void> {
   const rs = await client.query({
     query: 'SELECT table, name FROM system.data_skipping_indices WHERE database = {db:String}',
     query_params: { db: database },
@@ -488,7 +505,7 @@ async function addSkipIndexes(client: ClickHouseClient, database: string): Promi
   });
   const present = new Set(((await rs.json()) as Array<{ table: string; name: string }>).map((r) => `${r.table}.${r.name}`));
   for (const i of SKIP_INDEXES) {
-    if (present.has(`${i.table}.${i.name}`)) continue;
+    if (present.has(`${i.table}.${i.name}`) || !tables.includes(i.table)) continue;
     await client.command({ query: `ALTER TABLE ${qualified(database, i.table)} ADD ${indexDefinition(i).replace(/^INDEX /, 'INDEX IF NOT EXISTS ')}` });
     await client.command({ query: `ALTER TABLE ${qualified(database, i.table)} MATERIALIZE INDEX ${quoteIdent(i.name)}` });
   }
@@ -501,16 +518,17 @@ async function addSkipIndexes(client: ClickHouseClient, database: string): Promi
  * first copy and the swap (rows are idempotent, so a row copied twice is one row), and drops the old table. Returns
  * true when it rebuilt. Run it from one process (embedded chDB allows only one anyway; against a server, upgrade
  * with one storage instance running). Throws the ClickHouse error on failure; a failure before the swap leaves the
- * table as it was (the copy is dropped and redone on the next start).
+ * table as it was (the copy is dropped and redone on the next start). A table outside the MergeTree family (a
+ * cluster's Distributed table) is never rebuilt.
  */
 export async function relayoutTable(client: ClickHouseClient, database: string, table: TableName, opts: SchemaOptions = {}): Promise<boolean> {
   const rs0 = await client.query({
-    query: 'SELECT sorting_key, partition_key FROM system.tables WHERE database = {db:String} AND name = {t:String}',
+    query: 'SELECT sorting_key, partition_key, engine FROM system.tables WHERE database = {db:String} AND name = {t:String}',
     query_params: { db: database, t: table },
     format: 'JSONEachRow',
   });
-  const current = ((await rs0.json()) as Array<{ sorting_key: string; partition_key: string }>)[0];
-  if (current === undefined) return false;
+  const current = ((await rs0.json()) as Array<{ sorting_key: string; partition_key: string; engine: string }>)[0];
+  if (current === undefined || !/MergeTree$/.test(current.engine)) return false; // e.g. a cluster's Distributed table
   const wantSort = (SORTING_KEYS as Partial<Record<TableName, string>>)[table];
   const wantPartition = (PARTITION_KEYS as Partial<Record<TableName, string>>)[table] ?? '';
   if ((wantSort === undefined || current.sorting_key === wantSort) && current.partition_key === wantPartition) return false;

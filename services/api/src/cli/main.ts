@@ -616,6 +616,12 @@ export function program(): Command {
     .option('--data-dir <dir>', 'data directory (default ~/.agentsight)')
     .option('--json', 'print the import report as JSON')
     .action(async (file: string, o) => process.exit(await (await import('./import/command')).importCommand(file, o)));
+  p.command('schema').description('print the ClickHouse DDL: the server schema, or with --cluster per-node ReplicatedReplacingMergeTree tables and Distributed tables (ON CLUSTER)')
+    .option('--cluster <name>', "cluster name of the servers' remote_servers")
+    .option('--database <db>', 'database', 'agentsight')
+    .option('--no-replicated', 'with --cluster: plain ReplacingMergeTree per shard (no Keeper)')
+    .option('--no-on-cluster', 'with --cluster: statements to run on each node yourself (no ON CLUSTER)')
+    .action(async (o) => { process.stdout.write((await import('./schema')).schemaText(o)); });
   p.command('replay').description('re-derive storage from the retained streams through the same services (live pipeline untouched; rows replaced, never duplicated)')
     .option('--since <t>', 'first message time: ISO 8601 or back from now (30m, 2h, 7d); default: the first retained message')
     .option('--from-seq <n>', "first stream sequence of the from-stage's stream")

@@ -34,10 +34,17 @@ export async function ensureInfra(env: NodeJS.ProcessEnv): Promise<void> {
   await ensureBrokers(env, { dataDir: dir, say: (l) => process.stderr.write(`[agentsight] ${l}\n`) });
 }
 
+/**
+ * How long the CLI waits for a running api's `/api/health` (ms). A port nobody listens on is refused at once; an api
+ * that is there but slow (a loaded machine, a store just restarting) must not be taken for none, or the CLI starts
+ * a second pipeline whose api then fails on the taken port.
+ */
+const HEALTH_TIMEOUT_MS = 10_000;
+
 /** True when an api service answers on its port (also when it asks for the dashboard token). */
 export async function apiRunning(env: NodeJS.ProcessEnv): Promise<boolean> {
   try {
-    const r = await fetch(`http://127.0.0.1:${apiPort(env)}/api/health`, { signal: AbortSignal.timeout(1000) });
+    const r = await fetch(`http://127.0.0.1:${apiPort(env)}/api/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
     return r.ok || r.status === 401; // 401: a `serve` with a token (the Reader sends it, see serve.ts cliToken)
   } catch {
     return false;
@@ -55,7 +62,7 @@ export async function assertOwnInstallation(env: NodeJS.ProcessEnv, dir: string,
   const port = apiPort(env);
   let r: Response;
   try {
-    r = await fetch(`http://127.0.0.1:${port}/api/health`, { signal: AbortSignal.timeout(1000), headers: token ? { authorization: `Bearer ${token}` } : {} });
+    r = await fetch(`http://127.0.0.1:${port}/api/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS), headers: token ? { authorization: `Bearer ${token}` } : {} });
   } catch {
     return;
   }

@@ -51,7 +51,7 @@ export async function importCommand(file: string, o: { host?: string; dataDir?: 
   }
   const days = retentionDays(env);
   const oldest = records.reduce((m, r) => (r.ts_wall_ns < m ? r.ts_wall_ns : m), records[0].ts_wall_ns);
-  if (oldest < BigInt(Date.now() - days * 86_400_000) * 1_000_000n) {
+  if (days > 0 && oldest < BigInt(Date.now() - days * 86_400_000) * 1_000_000n) {
     say(`warning: the capture starts ${new Date(Number(oldest / 1_000_000n)).toISOString()}, more than AGENTSIGHT_RETENTION_DAYS (${days}) days ago: the store's TTL deletes such rows; run the pipeline with a larger AGENTSIGHT_RETENTION_DAYS to keep them`);
   }
   await ensureInfra(env);

@@ -71,6 +71,9 @@ describe('sslsniff import of the corpus capture', () => {
   test('the same file gives the same records (deterministic ids); sslsniff escapes and data_hex are exact', () => {
     const again = sslsniffToRaw(text, { host: 'imported', partitions: 8, wallEndNs: 0n });
     expect(again.records.map((r) => `${r.boot_id}:${r.seq}`)).toEqual(records.map((r) => `${r.boot_id}:${r.seq}`));
+    // As another host it is another capture: other message ids, or JetStream would drop it as duplicates.
+    const elsewhere = sslsniffToRaw(text, { host: 'laptop-c', partitions: 8, wallEndNs: 0n });
+    expect(elsewhere.records[0]!.boot_id).not.toBe(records[0]!.boot_id);
     const own = [
       '{"function":"READ/RECV","timestamp_ns":5,"comm":"c","pid":7,"len":3,"buf_size":3,"uid":0,"tid":7,"latency_ms":0,"is_handshake":false,"data":"\\u00c3\u00e9","truncated":false}',
       '{"function":"WRITE/SEND","timestamp_ns":6,"comm":"c","pid":7,"len":2,"buf_size":2,"tid":7,"data":"??","data_hex":"c3a9","transport_handle":"0x10"}',

@@ -31,8 +31,10 @@
  *   (HTTP/2, other protocols) go to one connection per process.
  * - **Wall clock.** sslsniff's timestamps are monotonic: the first response's `Date` header anchors them (second
  *   precision), else `wallEndNs` (the file's mtime) is taken as the time of the last line.
- * - **Identity.** `boot_id` = `import-` + 16 hex of the file's sha256, `run` 1, `seq` = line index, so importing the
- *   same file again yields the same message ids (dropped as duplicates) and the same stored rows.
+ * - **Identity.** `boot_id` = `import-` + 16 hex of the sha256 of the host name and the file, `run` 1, `seq` = line
+ *   index, so importing the same file again as the same host yields the same message ids (dropped as duplicates) and
+ *   the same stored rows, while the same file imported as another host is another capture (message ids are
+ *   deduplicated per stream, whatever the subject: without the host its records would be dropped as duplicates).
  */
 import { createHash } from 'node:crypto';
 import { brotliDecompressSync, constants as zlibConstants, gunzipSync, inflateSync } from 'node:zlib';
@@ -111,7 +113,7 @@ export function sslsniffToRaw(text: string, opts: ImportOptions): ImportResult {
     requests: 0, responses: 0, unmatchedResponses: 0, resolvedByChecksum: 0, undecidedRecords: 0, bytesLost: 0,
     truncatedRecords: 0, clock: 'file-mtime',
   };
-  const bootId = `import-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+  const bootId = `import-${createHash('sha256').update(opts.host).update('\0').update(text).digest('hex').slice(0, 16)}`;
   const raw = text.split('\n');
   const lines: Line[] = [];
   let escapesKept = false;
