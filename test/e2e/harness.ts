@@ -60,16 +60,27 @@ export interface Infra {
   env: NodeJS.ProcessEnv;
   dataDir: string;
   natsUrl: string;
+  /**
+   * Kills one of the test's brokers with SIGKILL, keeps it down `downMs`, and starts it again on the same port with
+   * the same arguments: NATS with its store dir as it was (streams and durables survive), Redis empty (it never
+   * persists). Resolves once the port answers again.
+   */
+  restartBroker(which: 'nats' | 'redis', downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startInfra(): Promise<Infra> {
   const dataDir = mkdtempSync(join(tmpdir(), 'agentsight-e2e-'));
   const [natsPort, redisPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-  const procs: ChildProcess[] = [
-    spawn('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dataDir, 'nats')], { stdio: 'ignore' }),
-    spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(redisPort), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }),
-  ];
+  const brokers = {
+    nats: { port: natsPort, cmd: 'nats-server', args: ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dataDir, 'nats')] },
+    redis: { port: redisPort, cmd: 'redis-server', args: ['--bind', '127.0.0.1', '--port', String(redisPort), '--save', '', '--appendonly', 'no'] },
+  };
+  const procs: Record<keyof typeof brokers, ChildProcess> = {
+    nats: spawn(brokers.nats.cmd, brokers.nats.args, { stdio: 'ignore' }),
+    redis: spawn(brokers.redis.cmd, brokers.redis.args, { stdio: 'ignore' }),
+  };
+  const exited = (p: ChildProcess) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.on('exit', r)));
   await waitPort(natsPort);
   await waitPort(redisPort);
   const natsUrl = `nats://127.0.0.1:${natsPort}`;
@@ -93,9 +104,17 @@ export async function startInfra(): Promise<Infra> {
     env,
     dataDir,
     natsUrl,
+    async restartBroker(which, downMs) {
+      procs[which].kill('SIGKILL');
+      await exited(procs[which]);
+      await new Promise((r) => setTimeout(r, downMs));
+      procs[which] = spawn(brokers[which].cmd, brokers[which].args, { stdio: 'ignore' });
+      await waitPort(brokers[which].port);
+    },
     async stop() {
-      for (const p of procs) p.kill('SIGTERM');
-      await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.on('exit', r)))));
+      const all = Object.values(procs);
+      for (const p of all) p.kill('SIGTERM');
+      await Promise.all(all.map(exited));
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
