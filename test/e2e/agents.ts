@@ -111,7 +111,8 @@ const xdg = (home: string) => ({
  *   seeded with an empty node_modules, a package.json and a lock that name it. It also makes a title call (no tools).
  * - copilot: the single-file binary `copilot-linux-x64/copilot -p … --allow-all-tools`; COPILOT_OFFLINE=true,
  *   COPILOT_PROVIDER_BASE_URL + COPILOT_PROVIDER_API_KEY + COPILOT_MODEL (Chat Completions), NODE_EXTRA_CA_CERTS
- *   and SSL_CERT_FILE (its HTTP goes through the Rust addon runtime.node it unpacks under ~/.cache/copilot).
+ *   and SSL_CERT_FILE (its HTTP goes through the Rust addon runtime.node it unpacks under ~/.cache/copilot: reqwest
+ *   + native-tls over a static OpenSSL 3.5, which honours SSL_CERT_FILE).
  */
 export function launch(agent: AgentName, i: LaunchInput): Launch {
   const origin = `https://localhost:${i.port}`;

@@ -2,9 +2,44 @@
 /* The locator registry (locate.h): one entry per statically linked TLS stack, in the order they are tried. */
 #include "locate.h"
 
+#include <stdio.h>
+#include <string.h>
+
 const struct tls_locator tls_locators[] = {
 	{ .family = "Go crypto/tls", .version = 1, .locate = locate_go_tls },
 	{ .family = "BoringSSL", .version = 3, .locate = locate_boringssl },
 	{ .family = "rustls", .version = 1, .locate = locate_rustls },
+	{ .family = "OpenSSL", .version = 1, .locate = locate_openssl },
 };
 const int n_tls_locators = (int)(sizeof(tls_locators) / sizeof(tls_locators[0]));
+
+enum locate_status locate_all(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen)
+{
+	enum locate_status st = LOCATE_ABSENT;
+	int i, f;
+
+	for (i = 0; i < n_tls_locators; i++) {
+		struct tls_location one;
+		char one_why[256] = "";
+		enum locate_status s;
+
+		memset(&one, 0, sizeof(one));
+		s = tls_locators[i].locate(img, &one, one_why, sizeof(one_why));
+		if (s == LOCATE_FOUND && st == LOCATE_FOUND && loc->nfns + one.nfns <= LOCATE_MAX_FNS) {
+			/* A second stack in the same binary (Codex: rustls and OpenSSL): attached together. */
+			size_t at = strlen(loc->build);
+
+			for (f = 0; f < one.nfns; f++)
+				loc->fns[loc->nfns++] = one.fns[f];
+			snprintf(loc->build + at, sizeof(loc->build) - at, ", %s", one.build);
+		} else if (s == LOCATE_FOUND && st == LOCATE_FOUND) {
+			snprintf(why, whylen, "%s and %s: more than %d functions", loc->family, one.family, LOCATE_MAX_FNS);
+			return LOCATE_UNRECOGNISED; /* cannot happen with the locators of today (2 + 5 functions at most) */
+		} else if (s == LOCATE_FOUND || (s == LOCATE_UNRECOGNISED && st == LOCATE_ABSENT)) {
+			*loc = one;
+			snprintf(why, whylen, "%s", s == LOCATE_FOUND ? "" : one_why);
+			st = s;
+		}
+	}
+	return st;
+}

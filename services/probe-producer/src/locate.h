@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Locating TLS functions in binaries that do not export them (statically linked and stripped TLS stacks: BoringSSL
- * in Bun, rustls, Go crypto/tls). Each stack has one locator; the producer tries them in order on every binary that
+ * in Bun, OpenSSL in Rust addons, rustls, Go crypto/tls). Each stack has one locator; the producer tries them in order on every binary that
  * exports no TLS symbols (main.c attach_binary), attaches what one found all-or-nothing, and caches the result per
  * file identity (locate_cache.h) so the next run attaches at once.
  *
@@ -16,7 +16,7 @@
 #include "elf_image.h"
 #include "ssl_event.h"
 
-#define LOCATE_MAX_FNS 6
+#define LOCATE_MAX_FNS 8
 #define LOCATE_MAX_RETS 64
 
 /** One function to probe. */
@@ -54,7 +54,7 @@ enum locate_status {
 	LOCATE_ABSENT = 0,       /* the stack is not in this binary: the next locator is tried */
 	LOCATE_FOUND = 1,        /* every function located: attach all of them, or none */
 	LOCATE_UNRECOGNISED = 2, /* the stack is there but was not located with certainty (`why` says what failed):
-				  * nothing is attached to the binary and no later locator is tried */
+				  * nothing of it is attached (locate_all: nor of the binary, unless another stack is found) */
 };
 
 /**
@@ -74,11 +74,24 @@ struct tls_locator {
 extern const struct tls_locator tls_locators[];
 extern const int n_tls_locators;
 
+/**
+ * Every locator on img, in registry order. A binary can carry several stacks (Codex: rustls for its HTTPS and a
+ * static OpenSSL; Copilot's runtime.node: OpenSSL for its HTTPS and a rustls): every stack FOUND is in the answer,
+ * their functions concatenated (attached together, all or nothing), `family`/`how`/`method` of the first, `build`
+ * naming each ("rustls 0.23.46, OpenSSL 3.6.4"). An UNRECOGNISED stack is the answer only when none is FOUND (the
+ * first such, with its reason); otherwise it is left unprobed, as before.
+ */
+enum locate_status locate_all(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
+
 /** Go crypto/tls ((*Conn).Write / Read, Go >= 1.17 register ABI, located by .gopclntab or .symtab): go_tls.c. */
 enum locate_status locate_go_tls(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
 
 /** Stripped BoringSSL (Bun and `bun build --compile` programs), by error-site anchors and call graph: locate_boringssl.c. */
 enum locate_status locate_boringssl(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
+
+/** Stripped statically linked OpenSSL 3.x (Copilot's runtime.node), by ssl_lib.c error sites (`__func__`, reason
+ * codes) and call graph: locate_openssl.c. */
+enum locate_status locate_openssl(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
 
 /** Stripped rustls 0.23 (Codex), CommonState's plaintext boundary by record_layer.rs anchors, entry shapes and call
  * graph: locate_rustls.c. */

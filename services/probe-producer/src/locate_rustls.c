@@ -38,6 +38,7 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include "locate.h"
+#include "elf_code.h"
 
 #include <Zydis/Zydis.h>
 #include <stdio.h>
@@ -51,16 +52,10 @@
 #define MAX_NOT_RL 8192
 #define MAX_CANDS 16
 
-struct fde_table {
-	const uint8_t *tab; /* eh_frame_hdr binary search table: {int32 start, int32 fde} relative to hdr_addr */
-	uint32_t count;
-	uint64_t hdr_addr;
-};
-
 struct rscan {
 	const struct elf_image *img;
 	ZydisDecoder dec;
-	struct fde_table fdes;
+	struct elf_fdes fdes;
 	uint64_t locs[MAX_LOCS];
 	int nlocs;
 	uint64_t rl_funcs[MAX_RL_FUNCS]; /* starts of record-layer functions (found so far) */
@@ -69,97 +64,12 @@ struct rscan {
 	int nnot;
 };
 
-static const uint8_t *code_at(const struct elf_image *img, uint64_t vaddr, size_t *avail)
-{
-	int i;
-
-	for (i = 0; i < img->nsegs; i++) {
-		const struct elf_segment *s = &img->segs[i];
-
-		if (s->exec && vaddr >= s->vaddr && vaddr - s->vaddr < s->filesz) {
-			*avail = (size_t)(s->filesz - (vaddr - s->vaddr));
-			return img->data + s->offset + (vaddr - s->vaddr);
-		}
-	}
-	return NULL;
-}
-
 static bool decode(const struct rscan *sc, uint64_t v, ZydisDecodedInstruction *ins, ZydisDecodedOperand *ops)
 {
 	size_t avail;
-	const uint8_t *p = code_at(sc->img, v, &avail);
+	const uint8_t *p = elf_code_at(sc->img, v, &avail);
 
 	return p && ZYAN_SUCCESS(ZydisDecoderDecodeFull(&sc->dec, p, avail > 15 ? 15 : avail, ins, ops));
-}
-
-/* Bytes at vaddr anywhere in a PT_LOAD segment's file bytes (n readable), or NULL. */
-static const uint8_t *bytes_at(const struct elf_image *img, uint64_t vaddr, size_t n)
-{
-	int64_t off = elf_image_vaddr_to_offset(img, vaddr);
-
-	return off >= 0 && (uint64_t)off + n <= img->size ? img->data + off : NULL;
-}
-
-static bool fde_init(struct rscan *sc)
-{
-	const uint8_t *d;
-	uint64_t size, addr;
-
-	if (!elf_image_section(sc->img, ".eh_frame_hdr", &d, &size, &addr) || size < 12 || d[0] != 1 ||
-	    d[2] != 0x03 /* udata4 count */ || d[3] != 0x3b /* datarel sdata4 table */)
-		return false;
-	memcpy(&sc->fdes.count, d + 8, 4);
-	if (12 + (uint64_t)sc->fdes.count * 8 > size)
-		return false;
-	sc->fdes.tab = d + 12;
-	sc->fdes.hdr_addr = addr;
-	return true;
-}
-
-static uint64_t fde_start(const struct rscan *sc, uint32_t i)
-{
-	int32_t s;
-
-	memcpy(&s, sc->fdes.tab + (size_t)i * 8, 4);
-	return sc->fdes.hdr_addr + (uint64_t)(int64_t)s;
-}
-
-/* The function range [*start, *end) of FDE i (pc_begin pcrel sdata4, pc_range udata4, as LLVM emits). */
-static bool fde_range(const struct rscan *sc, uint32_t i, uint64_t *start, uint64_t *end)
-{
-	int32_t f, pc;
-	uint32_t range;
-	uint64_t fde;
-	const uint8_t *p;
-
-	memcpy(&f, sc->fdes.tab + (size_t)i * 8 + 4, 4);
-	fde = sc->fdes.hdr_addr + (uint64_t)(int64_t)f;
-	p = bytes_at(sc->img, fde, 16);
-	if (!p)
-		return false;
-	memcpy(&pc, p + 8, 4);
-	memcpy(&range, p + 12, 4);
-	*start = fde + 8 + (uint64_t)(int64_t)pc;
-	*end = *start + range;
-	return *start == fde_start(sc, i);
-}
-
-/* The function containing v: its start and end; false when no FDE covers v. */
-static bool func_of(const struct rscan *sc, uint64_t v, uint64_t *start, uint64_t *end)
-{
-	uint32_t lo = 0, hi = sc->fdes.count;
-
-	while (hi - lo > 1) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (fde_start(sc, mid) <= v)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	if (!sc->fdes.count || !fde_range(sc, lo, start, end))
-		return false;
-	return v >= *start && v < *end;
 }
 
 /*
@@ -246,7 +156,7 @@ static void find_rela_locations(struct rscan *sc, const uint64_t *ends, int nend
 		memcpy(&off, r + i, 8);
 		memcpy(&info, r + i + 8, 8);
 		memcpy(&addend, r + i + 16, 8);
-		if ((uint32_t)info != 8 /* R_X86_64_RELATIVE */ || !(p = bytes_at(sc->img, off + 8, 8)))
+		if ((uint32_t)info != 8 /* R_X86_64_RELATIVE */ || !(p = elf_bytes_at(sc->img, off + 8, 8)))
 			continue;
 		memcpy(&len, p, 8);
 		if (len == 0 || len > 512)
@@ -308,7 +218,7 @@ static bool is_record_layer(struct rscan *sc, uint64_t start)
 		return true;
 	if (in_list(sc->not_rl, sc->nnot, start))
 		return false;
-	if (func_of(sc, start, &s, &e) && s == start && loads_location(sc, s, e)) {
+	if (elf_func_of(sc->img, &sc->fdes, start, &s, &e) && s == start && loads_location(sc, s, e)) {
 		if (sc->nrl < MAX_RL_FUNCS)
 			sc->rl_funcs[sc->nrl++] = start;
 		return true;
@@ -354,7 +264,7 @@ static bool reaches_record_layer(struct rscan *sc, uint64_t start, uint64_t end)
 
 		if (is_record_layer(sc, t1[i]))
 			return true;
-		if (!func_of(sc, t1[i], &s2, &e2) || s2 != t1[i])
+		if (!elf_func_of(sc->img, &sc->fdes, t1[i], &s2, &e2) || s2 != t1[i])
 			continue;
 		n2 = direct_targets(sc, s2, e2, t2, 256);
 		for (j = 0; j < n2; j++)
@@ -499,7 +409,7 @@ static int direct_callers(const struct rscan *sc, uint64_t target, uint64_t exce
 			memcpy(&rel, base + i + 1, 4);
 			if (v + 5 + (uint64_t)(int64_t)rel != target)
 				continue;
-			if (!func_of(sc, v, &fs, &fe) || fs == except || in_list(seen, n, fs))
+			if (!elf_func_of(sc->img, &sc->fdes, v, &fs, &fe) || fs == except || in_list(seen, n, fs))
 				continue;
 			seen[n++] = fs;
 		}
@@ -542,7 +452,7 @@ enum locate_status locate_rustls(const struct elf_image *img, struct tls_locatio
 		st = LOCATE_ABSENT;
 		goto out;
 	}
-	if (!fde_init(sc)) {
+	if (!elf_fdes_init(sc->img, &sc->fdes)) {
 		snprintf(why, whylen, "no usable .eh_frame_hdr (function extents unknown)");
 		goto out;
 	}
@@ -551,7 +461,8 @@ enum locate_status locate_rustls(const struct elf_image *img, struct tls_locatio
 		size_t avail;
 		const uint8_t *p;
 
-		if (!fde_range(sc, i, &s, &e) || e - s > 0x10000 || !(p = code_at(img, s, &avail)) || avail < 64)
+		if (!elf_fde_range(sc->img, &sc->fdes, i, &s, &e) || e - s > 0x10000 || !(p = elf_code_at(img, s, &avail)) ||
+		    avail < 64)
 			continue;
 		if (may_store32(p) && read_shape(sc, s, e) && nr < MAX_CANDS)
 			rc[nr++] = s;

@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 #include <nats/nats.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <sched.h>
@@ -1316,7 +1317,7 @@ static bool locate_tls(const char *open_path, const char *path, struct locate_ou
 {
 	struct elf_image img;
 	struct stat st;
-	int i, err;
+	int err;
 
 	memset(o, 0, sizeof(*o));
 	if (stat(open_path, &st) == 0) {
@@ -1332,10 +1333,7 @@ static bool locate_tls(const char *open_path, const char *path, struct locate_ou
 			fprintf(stderr, "agentsight-probe: %s: cannot read: %s\n", path, strerror(-err));
 		return false;
 	}
-	for (i = 0; i < n_tls_locators && o->status == LOCATE_ABSENT; i++) {
-		memset(&o->loc, 0, sizeof(o->loc));
-		o->status = tls_locators[i].locate(&img, &o->loc, o->why, sizeof(o->why));
-	}
+	o->status = locate_all(&img, &o->loc, o->why, sizeof(o->why));
 	locate_cache_put(&img, o);
 	elf_image_close(&img);
 	return true;
@@ -1594,34 +1592,48 @@ static struct target *target_of(dev_t dev, ino_t ino)
 /*
  * A traced process mapped a file executable that was not checked yet (bpf/hold.bpf.h): check and attach it now
  * (the process is stopped when the record is `held`). The file is reached through the mapping's fd while it is open,
- * else through /proc/<pid>/map_files; the name reported is the link's target.
+ * else through /proc/<pid>/map_files, and opened here at once: the locators and the attach use that descriptor of
+ * ours (/proc/self/fd/N), since a cold locate can outlast the hold bound and the process then closes or reuses its
+ * fd (ld.so closes it right after mapping). The name reported is the link's target.
  */
 static void handle_map_exec(const struct as_map_event *e, size_t size)
 {
-	char open_path[128], real[PATH_MAX];
+	char proc_path[128], open_path[64], real[PATH_MAX];
 	struct stat st;
-	ssize_t n;
+	ssize_t n = 0;
 	bool ok = false;
+	int fd = -1;
 
 	if (malformed(size < sizeof(*e), "map", size) || g.no_more_attach)
 		return;
 	if (e->fd >= 0) {
-		snprintf(open_path, sizeof(open_path), "/proc/%u/fd/%d", e->task.pid, e->fd);
-		ok = stat(open_path, &st) == 0 && st.st_ino == e->ino;
+		snprintf(proc_path, sizeof(proc_path), "/proc/%u/fd/%d", e->task.pid, e->fd);
+		ok = stat(proc_path, &st) == 0 && st.st_ino == e->ino;
 	}
 	if (!ok) {
 		long page = sysconf(_SC_PAGESIZE);
 		uint64_t end = (e->addr + e->len + (uint64_t)page - 1) & ~((uint64_t)page - 1);
 
-		snprintf(open_path, sizeof(open_path), "/proc/%u/map_files/%llx-%llx", e->task.pid,
+		snprintf(proc_path, sizeof(proc_path), "/proc/%u/map_files/%llx-%llx", e->task.pid,
 			 (unsigned long long)e->addr, (unsigned long long)end);
-		ok = stat(open_path, &st) == 0 && st.st_ino == e->ino;
+		ok = stat(proc_path, &st) == 0 && st.st_ino == e->ino;
 	}
-	if (!ok || (n = readlink(open_path, real, sizeof(real) - 1)) <= 0)
+	if (ok && (n = readlink(proc_path, real, sizeof(real) - 1)) > 0)
+		fd = open(proc_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || st.st_ino != e->ino) {
+		fprintf(stderr, "agentsight-probe: pid %u mapped inode %llu executable (fd %d, %#llx+%#llx) but it cannot be "
+			"opened (%s): %s; not checked\n", e->task.pid, (unsigned long long)e->ino, e->fd,
+			(unsigned long long)e->addr, (unsigned long long)e->len, proc_path,
+			ok ? strerror(errno) : "no such file or another inode");
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	real[n] = 0;
+	snprintf(open_path, sizeof(open_path), "/proc/self/fd/%d", fd);
 	if (attach_inode(open_path, real, &st, false) > 0)
 		fprintf(stderr, "agentsight-probe: pid %u mapped %s executable: attached\n", e->task.pid, real);
+	close(fd); /* the uprobes hold the inode */
 }
 
 /* The file a line of /proc/<pid>/maps names, when the mapping is executable: its identity and path. */

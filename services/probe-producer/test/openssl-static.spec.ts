@@ -1,0 +1,116 @@
+/**
+ * The static OpenSSL 3 locator (src/locate_openssl.c) on real binaries, with `--locate` (no BPF needed):
+ * - Copilot CLI's `runtime.node` (1.0.102, OpenSSL 3.5.8 linked into a stripped Rust addon): the copilot binary from
+ *   npm (`@github/copilot-linux-x64`, fetched once by `npm pack`) unpacks it under its cache dir at its first run
+ *   (`copilot --version` with a private HOME under $AGENTSIGHT_TEST_CACHE/copilot, kept for later runs). FOUND with
+ *   the five functions at the offsets read by hand from its disassembly (the error sites of `SSL_read`/`SSL_write`,
+ *   the `_ex` wrappers calling `ssl_read_internal`/`ssl_write_internal`); a cached answer is the same.
+ * - Debian's `libssl.so.3` (OpenSSL 3.0, gcc), whose `.dynsym` exports the same functions: the independent ground
+ *   truth, every located offset equal to the exported symbol's.
+ * - A copy of `runtime.node` whose `SSL_read` site raises another reason code: UNRECOGNISED with the reason (the
+ *   second check), nothing to attach.
+ * Capture through the located functions, end to end with the real agent: test/e2e/copilot.e2e.spec.ts.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { probeBinary } from '@agentsight/testkit';
+import { fetchNpmFile } from './npm-binaries';
+
+jest.setTimeout(600_000);
+
+/** Where the copilot binary and the HOME it unpacked its package into are kept. */
+const COPILOT_CACHE = path.join(process.env.AGENTSIGHT_TEST_CACHE || '/var/cache/agentsight-test', 'copilot');
+const COPILOT = { name: '@github/copilot-linux-x64', version: '1.0.102', file: 'copilot' };
+/** File offsets in runtime.node 1.0.102, read by hand from its disassembly (objdump; see the README). */
+const RUNTIME_1_0_102 = {
+  SSL_write: 0x7fbd9d0, SSL_read: 0x7fbd350, SSL_write_ex: 0x7fbda30, SSL_read_ex: 0x7fbd3b0, SSL_do_handshake: 0x7fbccf0,
+};
+const FNS = ['SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex', 'SSL_do_handshake'];
+const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
+
+interface Located { status: string; cached?: boolean; family?: string; how?: string; build?: string; why?: string; fns?: Array<{ fn: string; offset: string }> }
+
+function locate(bin: string, ...extra: string[]): Located {
+  return JSON.parse(execFileSync(probeBinary(), [...extra, '--locate', bin], { encoding: 'utf8' }).trim());
+}
+
+const offsets = (r: Located) => Object.fromEntries(r.fns!.map((f) => [f.fn, Number(f.offset)]));
+
+/** runtime.node as the copilot binary unpacks it (run once with a private HOME; that HOME is the cache). */
+async function runtimeNode(): Promise<string> {
+  const bin = await fetchNpmFile(COPILOT, COPILOT_CACHE);
+  const home = path.join(COPILOT_CACHE, `home-${COPILOT.version}`);
+  const file = path.join(home, '.cache/copilot/pkg/linux-x64', COPILOT.version, 'prebuilds/linux-x64/runtime.node');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(home, { recursive: true });
+    execFileSync(bin, ['--version'], {
+      env: { PATH: process.env.PATH, HOME: home, XDG_CACHE_HOME: path.join(home, '.cache'), XDG_CONFIG_HOME: path.join(home, '.config'), COPILOT_OFFLINE: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000,
+    });
+  }
+  if (!fs.existsSync(file)) throw new Error(`copilot ${COPILOT.version} --version did not unpack ${file}`);
+  return file;
+}
+
+/** File offset of each exported function of an ELF file (.dynsym value mapped through its PT_LOAD segments). */
+function exportedOffsets(file: string, names: string[]): Record<string, number> {
+  const loads = execFileSync('readelf', ['-lW', file], { encoding: 'utf8' }).split('\n').filter((l) => /^\s*LOAD\s/.test(l))
+    .map((l) => l.trim().split(/\s+/)).map((f) => ({ off: Number(f[1]), vaddr: Number(f[2]), size: Number(f[4]) }));
+  const syms = execFileSync('nm', ['-D', '--defined-only', file], { encoding: 'utf8' }).split('\n');
+  return Object.fromEntries(names.map((n) => {
+    const line = syms.find((l) => l.split(/\s+/)[2]?.replace(/@.*/, '') === n);
+    if (!line) throw new Error(`${file} does not export ${n}`);
+    const v = parseInt(line.split(/\s+/)[0], 16);
+    const seg = loads.find((s) => v >= s.vaddr && v < s.vaddr + s.size)!;
+    return [n, v - seg.vaddr + seg.off];
+  }));
+}
+
+describe('static OpenSSL 3 located by ssl_lib.c error sites and call graph', () => {
+  let runtime: string;
+  let tmp: string;
+
+  beforeAll(async () => {
+    runtime = await runtimeNode();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-openssl-static-'));
+  });
+  afterAll(() => { if (tmp) fs.rmSync(tmp, { recursive: true, force: true }); });
+
+  it(`Copilot ${COPILOT.version}'s runtime.node: FOUND, OpenSSL 3.5.8, the five functions at their hand-read offsets; cached the same`, () => {
+    const cache = path.join(tmp, 'cache');
+    const r = locate(runtime, '--cache-dir', cache);
+    expect(r).toMatchObject({ status: 'found', cached: false, family: 'OpenSSL', how: 'anchors', build: 'OpenSSL 3.5.8', why: '' });
+    expect(r.fns!.map((f) => f.fn)).toEqual(FNS);
+    expect(offsets(r)).toEqual(RUNTIME_1_0_102);
+    const again = locate(runtime, '--cache-dir', cache);
+    expect({ ...again, cached: false }).toEqual(r);
+    expect(again.cached).toBe(true);
+  });
+
+  it("Debian's libssl.so.3: every located offset is the exported symbol's", () => {
+    const r = locate(LIBSSL);
+    expect(r).toMatchObject({ status: 'found', family: 'OpenSSL', why: '' });
+    expect(offsets(r)).toEqual(exportedOffsets(LIBSSL, FNS));
+  });
+
+  it('a runtime.node whose SSL_read error site raises another reason: UNRECOGNISED with the reason, nothing located', () => {
+    const copy = path.join(tmp, 'runtime.node');
+    fs.copyFileSync(runtime, copy);
+    const buf = fs.readFileSync(copy);
+    // SSL_read's only site: `mov esi, 0x10f` (SSL_R_BAD_LENGTH) for ERR_set_error, within its first 0x80 bytes.
+    const at = buf.indexOf(Buffer.from([0xbe, 0x0f, 0x01, 0x00, 0x00]), RUNTIME_1_0_102.SSL_read);
+    expect(at - RUNTIME_1_0_102.SSL_read).toBeLessThan(0x80);
+    buf.writeUInt32LE(0x110, at + 1);
+    fs.writeFileSync(copy, buf);
+    const r = locate(copy);
+    expect(r).toMatchObject({ status: 'unrecognised', family: 'OpenSSL', build: 'OpenSSL 3.5.8' });
+    expect(r.why).toMatch(/^SSL_read: its error sites do not raise reason 271 of library 20/);
+    expect(r.fns!.map((f) => [f.fn, Number(f.offset)])).toEqual(FNS.map((f) => [f, 0]));
+  });
+
+  it('this probe (it holds the string "ssl/ssl_lib.c") is ABSENT', () => {
+    expect(locate(probeBinary()).status).toBe('absent');
+  });
+});
