@@ -35,6 +35,14 @@ enum locate_status locate_all(const struct elf_image *img, struct tls_location *
 		} else if (s == LOCATE_FOUND && st == LOCATE_FOUND) {
 			snprintf(why, whylen, "%s and %s: more than %d functions", loc->family, one.family, LOCATE_MAX_FNS);
 			return LOCATE_UNRECOGNISED; /* cannot happen with the locators of today (2 + 5 functions at most) */
+		} else if (s == LOCATE_UNRECOGNISED && st == LOCATE_UNRECOGNISED) {
+			/* Two stacks not recognised: both reported, the second's functions as attach failures too. */
+			size_t at = strlen(loc->build), w = strlen(why);
+
+			for (f = 0; f < one.nfns && loc->nfns < LOCATE_MAX_FNS; f++)
+				loc->fns[loc->nfns++] = one.fns[f];
+			snprintf(loc->build + at, sizeof(loc->build) - at, ", %s", one.build);
+			snprintf(why + w, whylen - w, "; %s: %s", one.family, one_why);
 		} else if (s == LOCATE_FOUND || (s == LOCATE_UNRECOGNISED && st == LOCATE_ABSENT)) {
 			*loc = one;
 			snprintf(why, whylen, "%s", s == LOCATE_FOUND ? "" : one_why);

@@ -78,8 +78,9 @@ extern const int n_tls_locators;
  * Every locator on img, in registry order. A binary can carry several stacks (Codex: rustls for its HTTPS and a
  * static OpenSSL; Copilot's runtime.node: OpenSSL for its HTTPS and a rustls): every stack FOUND is in the answer,
  * their functions concatenated (attached together, all or nothing), `family`/`how`/`method` of the first, `build`
- * naming each ("rustls 0.23.46, OpenSSL 3.6.4"). An UNRECOGNISED stack is the answer only when none is FOUND (the
- * first such, with its reason); otherwise it is left unprobed, as before.
+ * naming each ("rustls 0.23.46, OpenSSL 3.6.4"). UNRECOGNISED is the answer only when no stack is FOUND: then every
+ * unrecognised stack is in it (family of the first, `build` naming each, `why` = the first's reason then
+ * "; <family>: <reason>" for each other, their functions concatenated); beside a found stack one is left unprobed.
  */
 enum locate_status locate_all(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
 

@@ -8,7 +8,7 @@
  * - Debian's `libssl.so.3` (OpenSSL 3.0, gcc), whose `.dynsym` exports the same functions: the independent ground
  *   truth, every located offset equal to the exported symbol's.
  * - A copy of `runtime.node` whose `SSL_read` site raises another reason code: UNRECOGNISED with the reason (the
- *   second check), nothing to attach.
+ *   second check) after its rustls's, nothing to attach.
  * Capture through the located functions, end to end with the real agent: test/e2e/copilot.e2e.spec.ts.
  */
 import { execFileSync } from 'node:child_process';
@@ -105,9 +105,11 @@ describe('static OpenSSL 3 located by ssl_lib.c error sites and call graph', () 
     buf.writeUInt32LE(0x110, at + 1);
     fs.writeFileSync(copy, buf);
     const r = locate(copy);
-    expect(r).toMatchObject({ status: 'unrecognised', family: 'OpenSSL', build: 'OpenSSL 3.5.8' });
-    expect(r.why).toMatch(/^SSL_read: its error sites do not raise reason 271 of library 20/);
-    expect(r.fns!.map((f) => [f.fn, Number(f.offset)])).toEqual(FNS.map((f) => [f, 0]));
+    // Its rustls (not recognised either, and not what its HTTPS uses) is named first, then the OpenSSL's reason.
+    expect(r).toMatchObject({ status: 'unrecognised', family: 'rustls', build: 'rustls 0.23.46, OpenSSL 3.5.8' });
+    expect(r.why).toMatch(/; OpenSSL: SSL_read: its error sites do not raise reason 271 of library 20$/);
+    expect(r.fns!.map((f) => [f.fn, Number(f.offset)])).toEqual([
+      'rustls::CommonState::buffer_plaintext', 'rustls::CommonState::take_received_plaintext', ...FNS].map((f) => [f, 0]));
   });
 
   it('this probe (it holds the string "ssl/ssl_lib.c") is ABSENT', () => {
