@@ -10,6 +10,7 @@
 #ifndef AGENTSIGHT_LOCATE_H
 #define AGENTSIGHT_LOCATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,17 @@
 
 #define LOCATE_MAX_FNS 8
 #define LOCATE_MAX_RETS 64
+
+/** True when v is one of the n values of l (the locators' small address sets). */
+static inline bool locate_in_list(const uint64_t *l, int n, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (l[i] == v)
+			return true;
+	return false;
+}
 
 /** One function to probe. */
 struct located_fn {

@@ -78,16 +78,6 @@ static bool decode(const struct oscan *sc, uint64_t v, ZydisDecodedInstruction *
 	return p && ZYAN_SUCCESS(ZydisDecoderDecodeFull(&sc->dec, p, avail > 15 ? 15 : avail, ins, ops));
 }
 
-static bool is_path(const struct oscan *sc, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < sc->npaths; i++)
-		if (sc->paths[i] == v)
-			return true;
-	return false;
-}
-
 /* Step 1a: the addresses of "…/ssl/ssl_lib.c" strings (the whole string and its "ssl/ssl_lib.c" tail), and the
  * version text ("OpenSSL 3.5.8") into build. */
 static void find_paths(struct oscan *sc, char *build, size_t buildlen)
@@ -166,7 +156,7 @@ static void find_sites(struct oscan *sc)
 				uint64_t v = seg->vaddr + (uint64_t)(q - p);
 
 				memcpy(&d, q + 3, 4);
-				if (is_path(sc, v + 7 + (uint64_t)(int64_t)d))
+				if (locate_in_list(sc->paths, sc->npaths, v + 7 + (uint64_t)(int64_t)d))
 					add_site(sc, v);
 				q++;
 			}
@@ -180,7 +170,7 @@ static void find_sites(struct oscan *sc)
 				break;
 			i = (uint64_t)(q - p);
 			memcpy(&imm, q + 1, 4);
-			if (is_path(sc, imm))
+			if (locate_in_list(sc->paths, sc->npaths, imm))
 				add_site(sc, seg->vaddr + i);
 		}
 	}

@@ -137,8 +137,6 @@ static void find_locations(struct rscan *sc, const uint64_t *ends, int nends)
 	}
 }
 
-static bool in_list(const uint64_t *l, int n, uint64_t v);
-
 /* Step 1b, shared objects: Locations whose file pointer is an R_X86_64_RELATIVE relocation in .rela.dyn (the file
  * holds 0 there; the addend is the string's address). */
 static void find_rela_locations(struct rscan *sc, const uint64_t *ends, int nends)
@@ -162,29 +160,9 @@ static void find_rela_locations(struct rscan *sc, const uint64_t *ends, int nend
 		if (len == 0 || len > 512)
 			continue;
 		for (e = 0; e < nends; e++)
-			if ((uint64_t)addend + len == ends[e] && !in_list(sc->locs, sc->nlocs, off))
+			if ((uint64_t)addend + len == ends[e] && !locate_in_list(sc->locs, sc->nlocs, off))
 				sc->locs[sc->nlocs++] = off;
 	}
-}
-
-static bool is_loc(const struct rscan *sc, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < sc->nlocs; i++)
-		if (sc->locs[i] == v)
-			return true;
-	return false;
-}
-
-static bool in_list(const uint64_t *l, int n, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (l[i] == v)
-			return true;
-	return false;
 }
 
 /* Step 2: the function [start, end) loads a Location (lea r64, [rip+disp32], decoded). */
@@ -202,7 +180,7 @@ static bool loads_location(const struct rscan *sc, uint64_t start, uint64_t end)
 			break;
 		if (ins.mnemonic == ZYDIS_MNEMONIC_LEA && ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY &&
 		    ops[1].mem.base == ZYDIS_REGISTER_RIP && ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&ins, &ops[1], v, &t)) &&
-		    is_loc(sc, t))
+		    locate_in_list(sc->locs, sc->nlocs, t))
 			return true;
 		v += ins.length;
 	}
@@ -214,9 +192,9 @@ static bool is_record_layer(struct rscan *sc, uint64_t start)
 {
 	uint64_t s, e;
 
-	if (in_list(sc->rl_funcs, sc->nrl, start))
+	if (locate_in_list(sc->rl_funcs, sc->nrl, start))
 		return true;
-	if (in_list(sc->not_rl, sc->nnot, start))
+	if (locate_in_list(sc->not_rl, sc->nnot, start))
 		return false;
 	if (elf_func_of(sc->img, &sc->fdes, start, &s, &e) && s == start && loads_location(sc, s, e)) {
 		if (sc->nrl < MAX_RL_FUNCS)
@@ -243,7 +221,7 @@ static int direct_targets(const struct rscan *sc, uint64_t start, uint64_t end, 
 			break;
 		if ((ins.meta.category == ZYDIS_CATEGORY_CALL || ins.meta.category == ZYDIS_CATEGORY_UNCOND_BR) &&
 		    ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&ins, &ops[0], v, &t)) &&
-		    (t < start || t >= end) && n < max && !in_list(out, n, t))
+		    (t < start || t >= end) && n < max && !locate_in_list(out, n, t))
 			out[n++] = t;
 		v += ins.length;
 	}
@@ -409,7 +387,7 @@ static int direct_callers(const struct rscan *sc, uint64_t target, uint64_t exce
 			memcpy(&rel, base + i + 1, 4);
 			if (v + 5 + (uint64_t)(int64_t)rel != target)
 				continue;
-			if (!elf_func_of(sc->img, &sc->fdes, v, &fs, &fe) || fs == except || in_list(seen, n, fs))
+			if (!elf_func_of(sc->img, &sc->fdes, v, &fs, &fe) || fs == except || locate_in_list(seen, n, fs))
 				continue;
 			seen[n++] = fs;
 		}

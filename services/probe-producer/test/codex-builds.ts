@@ -9,5 +9,8 @@ export const FOUND: Array<NpmFile & { rustls: string; openssl: string }> = [
   { name: '@openai/codex', version: '0.171.0-linux-x64', file: CODEX_FILE, rustls: 'rustls 0.23.46', openssl: 'OpenSSL 3.6.4' },
   { name: '@openai/codex', version: '0.160.0-linux-x64', file: CODEX_FILE, rustls: 'rustls 0.23.45', openssl: 'OpenSSL 3.6.4' },
 ];
-/** An older release whose buffer_plaintext is inlined differently: refused, never attached at a guess. */
-export const REFUSED: NpmFile & { rustls: string } = { name: '@openai/codex', version: '0.140.0-linux-x64', file: CODEX_FILE, rustls: 'rustls 0.23.36' };
+/** An older release whose buffer_plaintext is inlined differently (and whose static OpenSSL has no `SSL_write` error
+ * site): refused, never attached at a guess. */
+export const REFUSED: NpmFile & { rustls: string; openssl: string } = {
+  name: '@openai/codex', version: '0.140.0-linux-x64', file: CODEX_FILE, rustls: 'rustls 0.23.36', openssl: 'OpenSSL 3.5.5',
+};
