@@ -3,7 +3,9 @@
 #include "locate.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const struct tls_locator tls_locators[] = {
 	{ .family = "Go crypto/tls", .version = 1, .locate = locate_go_tls },
@@ -23,8 +25,15 @@ enum locate_status locate_all(const struct elf_image *img, struct tls_location *
 		char one_why[256] = "";
 		enum locate_status s;
 
+		struct timespec t0, t1;
+
 		memset(&one, 0, sizeof(one));
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		s = tls_locators[i].locate(img, &one, one_why, sizeof(one_why));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (getenv("AGENTSIGHT_LOCATE_DEBUG"))
+			fprintf(stderr, "locator %s: status %d in %.1f ms\n", tls_locators[i].family, (int)s,
+				(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 		if (s == LOCATE_FOUND && st == LOCATE_FOUND && loc->nfns + one.nfns <= LOCATE_MAX_FNS) {
 			/* A second stack in the same binary (Codex: rustls and OpenSSL): attached together. */
 			size_t at = strlen(loc->build);

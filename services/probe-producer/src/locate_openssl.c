@@ -104,6 +104,10 @@ static void find_paths(struct oscan *sc, char *build, size_t buildlen)
 			if (st != hit)
 				sc->paths[sc->npaths++] = rvaddr[s] + (uint64_t)(st - base);
 		}
+	}
+	for (s = 0; s < nr && sc->npaths; s++) { /* the version only when there is an OpenSSL */
+		const uint8_t *base = rdata[s], *at, *end = base + rsize[s], *hit;
+
 		for (at = base; !build[0] && at < end && (hit = memmem(at, (size_t)(end - at), ver, sizeof(ver) - 1));) {
 			const uint8_t *v = hit + sizeof(ver) - 1, *e = v;
 
