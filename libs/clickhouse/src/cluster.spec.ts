@@ -89,7 +89,7 @@ describe('on real servers', () => {
     expect(await rs.json()).toEqual([{ name: 'llm_calls', engine: 'Distributed' }, { name: 'llm_calls_local', engine: 'ReplacingMergeTree' }]);
 
     const N = 40;
-    const writer = new BatchWriter(ca, { maxDelayMs: 5 });
+    const writer = new BatchWriter(ca, { minIntervalMs: 5 });
     let stored = 0;
     for (let copy = 0; copy < 2; copy++) {
       for (let i = 0; i < N; i++) {
