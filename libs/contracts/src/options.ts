@@ -74,7 +74,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'redis_url', env: 'REDIS_URL', type: 'url', secret: true, default: 'agentsight\'s own Redis, `127.0.0.1:7379`', doc: 'an external Redis instead (`redis://[user]:password@host:port`)' },
   { key: 'nats_port', env: 'AGENTSIGHT_NATS_PORT', type: 'port', default: '`7422`', doc: 'port of agentsight\'s own NATS (127.0.0.1)' },
   { key: 'redis_port', env: 'AGENTSIGHT_REDIS_PORT', type: 'port', default: '`7379`', doc: 'port of agentsight\'s own Redis (127.0.0.1)' },
-  { key: 'clickhouse_url', env: 'CLICKHOUSE_URL', type: 'url', secret: true, default: '(embedded chDB)', doc: 'use a ClickHouse server instead' },
+  { key: 'clickhouse_url', env: 'CLICKHOUSE_URL', type: 'url', secret: true, default: '(embedded chDB)', doc: 'use a ClickHouse server (or cluster) instead, see [ClickHouse server and cluster](#clickhouse-server-and-cluster)' },
   // api and dashboard
   { key: 'ui_token', env: 'AGENTSIGHT_UI_TOKEN', type: 'string', secret: true, default: '`api_token` of `secrets.json`', doc: 'token of the read API and dashboard' },
   { key: 'ui_host', env: 'AGENTSIGHT_UI_HOST', flag: '--host', commands: ['serve'], type: 'string', default: '`127.0.0.1`', doc: 'address the api binds (`serve --host`); not loopback = reachable from other hosts, still behind the token' },
