@@ -7,9 +7,8 @@
  */
 import { connKey, deriveId, Subjects, type Exchange } from '@agentsight/contracts';
 import { connectNats, Publisher, type Nats } from '@agentsight/jetstream';
-import { groundTruthFor } from '@agentsight/testkit';
+import { groundTruthFor, exchangeFor, makeExchange } from '@agentsight/testkit';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
-import { exchangeFor, makeExchange } from '../../services/analyzer/src/domain/corpus-helpers.test';
 import { analyzeExchange } from '../../services/analyzer/src/domain';
 import { api, Infra, runCli, Stages, startInfra } from './harness';
 import { existsSync } from 'node:fs';

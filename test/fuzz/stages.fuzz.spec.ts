@@ -10,12 +10,12 @@
  */
 import fc from 'fast-check';
 import { decode, type Direction, type HttpEvent } from '@agentsight/contracts';
+import { makeExchange } from '@agentsight/testkit';
 import { HttpStreamParser } from '../../services/parser/src/domain/http-stream-parser';
 import { Conn } from '../../services/parser/src/domain/parser-run.test';
 import { JsonRpcFramer } from '../../services/parser/src/domain/jsonrpc';
 import { CLIENT_PREFACE } from '../../services/parser/src/domain/h2/frames';
 import { analyzeExchange } from '../../services/analyzer/src/domain/analyze';
-import { makeExchange } from '../../services/analyzer/src/domain/corpus-helpers.test';
 
 const RUNS = Number(process.env.AGENTSIGHT_FUZZ_RUNS || 200);
 const params = { numRuns: RUNS };

@@ -5,7 +5,7 @@ import * as zlib from 'zlib';
 import {
   corpusDir, EXAMPLE_AGENT_FIXTURES, EXAMPLE_AGENT_ROUTES, fixtureBytes, groundTruth, groundTruthFor, loadFixture,
   parseFixtureRef, replayableEntries, splitSseEvents,
-} from '@agentsight/testkit';
+} from './index';
 
 /** Every OpenAI-style chat completion and Anthropic Messages call that is an HTTP recording (not the raw eBPF capture). */
 const chatAndMessages = () => replayableEntries(['chat.completions', 'messages']);

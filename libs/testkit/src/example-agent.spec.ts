@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   EXAMPLE_AGENT_FIXTURES, EXAMPLE_AGENT_ROUTES, groundTruthFor, repoRoot, ReplayServer, runNode, startReplayServer,
-} from '@agentsight/testkit';
+} from './index';
 
 const root = repoRoot();
 const agentJs = path.join(root, 'examples', 'dist', 'agent.js');

@@ -11,3 +11,4 @@ export * from './responses-server';
 export * from './mock-llm';
 export * from './fake-sls';
 export * from './clickhouse-server';
+export * from './exchanges';

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'child_process';
 import * as path from 'path';
-import { EXAMPLE_AGENT_ROUTES, fixtureBytes, loadFixture, parseCliArgs, repoRoot, runCurl } from '@agentsight/testkit';
+import { EXAMPLE_AGENT_ROUTES, fixtureBytes, loadFixture, parseCliArgs, repoRoot, runCurl } from './index';
 
 describe('replay-server CLI', () => {
   it('parses flags', () => {

@@ -6,7 +6,7 @@ import * as zlib from 'zlib';
 import {
   fixtureBytes, httpsRequest, loadFixture, procState, replayableEntries, ReplayServer, runCurl, runNode, runProcess, runPyClient,
   startReplayServer,
-} from '@agentsight/testkit';
+} from './index';
 
 const entries = replayableEntries(['chat.completions', 'messages']);
 const ref = (e: { file: string; call?: number }) => `${e.file}#${e.call ?? 0}`;

@@ -9,11 +9,10 @@ import { countTokens, tokenizerFor } from '@agentsight/tokens';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
-import { encodeEventStreamFrame, groundTruthFor } from '@agentsight/testkit';
+import { encodeEventStreamFrame, groundTruthFor, CORPUS, ddtraceExchange, fixtureExchange, makeExchange, sseEvents } from '@agentsight/testkit';
 import { analyzeExchange } from './analyze';
 import { crc32, decodeEventStream } from './eventstream';
 import { apiFromPath, modelFromPath, providerFor } from './providers';
-import { CORPUS, ddtraceExchange, fixtureExchange, makeExchange, sseEvents } from './corpus-helpers.test';
 
 const corpus = (f: string) => readFileSync(join(CORPUS, f), 'utf8');
 const lines = (f: string) => corpus(f).trim().split('\n');

@@ -7,9 +7,9 @@ import { countTokens } from '@agentsight/tokens';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEAD_LETTER_SAMPLE_BYTES, deriveId, MAX_JSON_DEPTH, type Exchange } from '@agentsight/contracts';
+import { CORPUS, claudeCodeExchange, httpFromRecords, makeExchange, recordNs } from '@agentsight/testkit';
 import { analyzeExchange, NO_RESPONSE_ERROR } from './analyze';
 import { providerFor } from './providers';
-import { CORPUS, claudeCodeExchange, httpFromRecords, makeExchange, recordNs } from './corpus-helpers.test';
 
 const corpus = (f: string) => readFileSync(join(CORPUS, f), 'utf8');
 const OPENAI_JSON = corpus('vercel__openai-text.json');

@@ -1,8 +1,8 @@
 /** Audit records of process events, file opens, connect() calls and LLM calls: summaries, details and deterministic ids. */
 import { deriveId, type RawBase, type RawFileOpenRecord, type RawNetConnectRecord, type RawProcRecord } from '@agentsight/contracts';
+import { claudeCodeExchange, groundTruth, vercelExchange } from '@agentsight/testkit';
 import { analyzeExchange } from './analyze';
 import { auditForCall, auditForFile, auditForNet, auditForProc, errnoName } from './audit';
-import { claudeCodeExchange, groundTruth, vercelExchange } from './corpus-helpers.test';
 
 function proc(over: Partial<RawProcRecord>): RawProcRecord {
   return {

@@ -4,8 +4,8 @@
  * reasoning rules, tool results inside user turns). The real tokenizers count; nothing is mocked.
  */
 import { freeTokenizers, tokenizerFor } from '@agentsight/tokens';
+import { exchangeFor, groundTruth, makeExchange } from '@agentsight/testkit';
 import { analyzeExchange } from './analyze';
-import { exchangeFor, groundTruth, makeExchange } from './corpus-helpers.test';
 import { roleBucket, scaleShares } from './usage-detail';
 
 afterAll(() => freeTokenizers());

@@ -1,6 +1,6 @@
 /**
  * toGenAiEvent: semconv v1.41 attribute names and values, null omission, naming and ids. The corpus-wide check
- * (analyzer + genai over every Chat Completions / Messages fixture) is services/analyzer/src/domain/analyze.corpus.spec.ts.
+ * (analyzer + genai over every Chat Completions / Messages fixture) is test/stages/analyze-genai.corpus.spec.ts.
  */
 import { connKey, deriveId, GenAiAttr, type LlmCall } from '@agentsight/contracts';
 import { builtinPriceTable, mergePriceTables } from '@agentsight/pricing';

@@ -3,11 +3,10 @@
  * domain) and deliveries that record their fate, for the export engine's specs.
  */
 import type { GenAiRecord } from '@agentsight/contracts';
-import { groundTruthFor } from '@agentsight/testkit';
-import { exchangeFor } from '../../analyzer/src/domain/corpus-helpers.test';
-import { analyzeExchange, mergeToolUse, toolRequests, type ToolResultHalf } from '../../analyzer/src/domain';
-import { toAgentEvent, toGenAiEvent, toToolEvent } from '../../genai/src/domain';
-import type { Delivery } from './engine';
+import { groundTruthFor, exchangeFor } from '@agentsight/testkit';
+import { analyzeExchange, mergeToolUse, toolRequests, type ToolResultHalf } from '../../services/analyzer/src/domain';
+import { toAgentEvent, toGenAiEvent, toToolEvent } from '../../services/genai/src/domain';
+import type { Delivery } from '../../services/exporter/src/engine';
 
 /** Real events of one agent session: two inference events, a tool use in versions 1..3, and session updates 1..3. */
 export function events(conversation = 'conv-e') {

@@ -6,13 +6,13 @@
 import { randomBytes } from 'node:crypto';
 import { GenAiAttr, type GenAiRecord } from '@agentsight/contracts';
 import { connectRedis, redisUrl, type DeadLetterDraft, type Redis } from '@agentsight/jetstream';
-import type { ExportConfig } from './config';
-import { ExportEngine } from './engine';
-import { delivery, events } from './test-events.test';
-import { ExportState } from './export-state';
-import { OtlpSink, otlpExporter } from './sink';
-import { spanIdOf, spanModel } from './domain/spans';
-import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.test';
+import type { ExportConfig } from '../../services/exporter/src/config';
+import { ExportEngine } from '../../services/exporter/src/engine';
+import { ExportState } from '../../services/exporter/src/export-state';
+import { OtlpSink, otlpExporter } from '../../services/exporter/src/sink';
+import { spanIdOf, spanModel } from '../../services/exporter/src/domain/spans';
+import { startOtlpReceiver, type OtlpReceiver } from '../../services/exporter/src/otlp-receiver.test';
+import { delivery, events } from './session-events';
 
 const SETTLE_MS = 300_000;
 

@@ -7,12 +7,11 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { hrTimeToNanos } from '@opentelemetry/otlp-transformer/build/src/common/utils';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { GenAiAttr, type GenAiEvent, type LlmCall } from '@agentsight/contracts';
-import { groundTruthFor } from '@agentsight/testkit';
-import { exchangeFor } from '../../../analyzer/src/domain/corpus-helpers.test';
-import { analyzeExchange, mergeToolUse, toolRequests, type ToolResultHalf } from '../../../analyzer/src/domain';
-import { agentEventId, toAgentEvent, toGenAiEvent, toToolEvent, type SessionState } from '../../../genai/src/domain';
-import { decodeProtobufTraces } from '../otlp-receiver.test';
-import { isFinal, spanIdOf, toSpan, SpanMappingError, sessionEventId, ExtraAttr } from './spans';
+import { groundTruthFor, exchangeFor } from '@agentsight/testkit';
+import { analyzeExchange, mergeToolUse, toolRequests, type ToolResultHalf } from '../../services/analyzer/src/domain';
+import { agentEventId, toAgentEvent, toGenAiEvent, toToolEvent, type SessionState } from '../../services/genai/src/domain';
+import { decodeProtobufTraces } from '../../services/exporter/src/otlp-receiver.test';
+import { isFinal, spanIdOf, toSpan, SpanMappingError, sessionEventId, ExtraAttr } from '../../services/exporter/src/domain/spans';
 
 function analyzed(file: string): { call: LlmCall; req: NonNullable<ReturnType<typeof analyzeExchange>['request']> } {
   const r = analyzeExchange(exchangeFor(groundTruthFor(file)));

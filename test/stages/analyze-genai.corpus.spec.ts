@@ -8,11 +8,10 @@
  * error type in `error_type` (OTel `error.type`) next to `http_status`; the ground-truth string is rebuilt from those.
  */
 import { GenAiAttr, type LlmCall } from '@agentsight/contracts';
-import { GT_API as API, GT_PROVIDER as PROVIDER, groundTruthDiff, semconvInputTokens as semconvInput, semconvOutputTokens as semconvOutput, textPrefix as prefix, type ObservedCall } from '@agentsight/testkit';
-import { toGenAiEvent } from '../../../genai/src/domain';
-import { analyzeExchange } from './analyze';
-import { modelFromPath, targetPath } from './providers';
-import { exchangeFor, groundTruth, vercelRequestModel, type GroundTruth } from './corpus-helpers.test';
+import { GT_API as API, GT_PROVIDER as PROVIDER, groundTruthDiff, semconvInputTokens as semconvInput, semconvOutputTokens as semconvOutput, textPrefix as prefix, type ObservedCall, exchangeFor, groundTruth, vercelRequestModel, type GroundTruth } from '@agentsight/testkit';
+import { toGenAiEvent } from '../../services/genai/src/domain';
+import { analyzeExchange } from '../../services/analyzer/src/domain/analyze';
+import { modelFromPath, targetPath } from '../../services/analyzer/src/domain/providers';
 
 // API / PROVIDER maps, the semconv input rule and the 60-character prefix are shared with the end-to-end capture spec
 // (test/e2e/corpus-capture.spec.ts) through @agentsight/testkit (ground-truth.ts).

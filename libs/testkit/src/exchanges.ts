@@ -1,20 +1,18 @@
 /**
  * Test helpers: build {@link Exchange}s from the real traffic corpus (`corpusDir()`: ../shared/corpus beside the repository, see its README.md) the
- * way the wire would carry them. Not a test file: the `.test.ts` suffix keeps it out of the service build (tsconfig
- * excludes `*.test.ts`) while Jest only runs `*.spec.ts`.
+ * way the wire would carry them (the analyzer's input), for the analyzer's specs and the cross-stage ones in test/.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as yaml from 'js-yaml';
 import { connKey, type ConnRef, type Exchange, type HeaderList, type SseEvent } from '@agentsight/contracts';
-import { corpusDir, fixtureBytes, groundTruth, loadFixture, type GroundTruthEntry } from '@agentsight/testkit';
+import { corpusDir, fixtureBytes, loadFixture, type GroundTruthEntry } from './corpus';
 
 export const CORPUS = corpusDir();
 
 /** One element of ground_truth.json (provider-raw numbers; see the corpus README "How the ground truth was derived"). */
 export type GroundTruth = GroundTruthEntry;
-export { groundTruth };
 
 const enc = new TextEncoder();
 export const bytes = (s: string): Uint8Array => enc.encode(s);
