@@ -5,12 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { configTableMarkdown } from '../libs/jetstream/src/config-file';
-
-/** The README text with its configuration table replaced by the generated one. */
-export function withConfigTable(readme: string): string {
-  return readme.replace(/(<!-- config-table:begin[^\n]*-->\n)[\s\S]*?(<!-- config-table:end -->)/, (_m, a: string, b: string) => `${a}${configTableMarkdown()}\n${b}`);
-}
+import { withConfigTable } from '../libs/jetstream/src/config-file';
 
 if (require.main === module) {
   const p = join(__dirname, '../README.md');

@@ -216,3 +216,11 @@ export function configTableMarkdown(): string {
   });
   return ['| key | variable | flag | type | default | meaning |', '|---|---|---|---|---|---|', ...rows].join('\n');
 }
+
+/**
+ * `readme` (the README's text) with its configuration table, between the `config-table` markers, replaced by
+ * {@link configTableMarkdown}'s (infra/config-table.ts writes it; the CLI's settings spec compares).
+ */
+export function withConfigTable(readme: string): string {
+  return readme.replace(/(<!-- config-table:begin[^\n]*-->\n)[\s\S]*?(<!-- config-table:end -->)/, (_m, a: string, b: string) => `${a}${configTableMarkdown()}\n${b}`);
+}

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { OPTIONS, STREAMS } from '@agentsight/contracts';
-import { withConfigTable } from '../../../../infra/config-table';
+import { withConfigTable } from '@agentsight/jetstream';
 import { program } from './main';
 import { agentEnv, applyCliSettings, settingRows } from './settings';
 
