@@ -8,7 +8,9 @@
  *   (bpf_send_signal: the whole thread group stops on its way back to user mode, before the new code runs). The
  *   producer reads the record (exec: its exec record with `held`; mapping: EVENT_MAP_EXEC), checks and attaches the
  *   file, and sends SIGCONT; a watchdog in the producer sends it anyway when the bound passes (a counted miss).
- *   Files already checked cost one hash lookup and are never held.
+ *   Files already checked cost one hash lookup and are never held, except, with per-process attachment
+ *   (`per_pid_attach`), files with TLS functions (INODE_TLS): their probes are attached for each traced process that
+ *   executes or maps them, before it runs on.
  * - ClientHello detection. connect() of an inet socket by a traced process remembers (tgid, fd) in `fresh_socks`
  *   (LRU); the first write/writev/sendto/sendmsg on it is checked for a TLS record header + ClientHello
  *   (16 03 0x ?? ?? 01); if so an EVENT_TLS_HELLO record says where to, with up to HELLO_BYTES_MAX bytes of it (the
@@ -32,13 +34,11 @@
 #define NR_SENDTO 206
 #define NR_SENDMSG 211
 #endif
-#define SIGSTOP_ 19
 #define PROT_EXEC_ 4
 #define MAP_ANONYMOUS_ 0x20
 #define EINPROGRESS_ 115
 
 /* Set by the producer before load. */
-const volatile bool hold_new = false;     /* SIGSTOP new code until the producer attached it (--hold-ms > 0) */
 const volatile bool map_events = false;   /* EVENT_MAP_EXEC records */
 const volatile bool hello_events = false; /* EVENT_TLS_HELLO records */
 
@@ -90,12 +90,18 @@ struct {
 	__type(value, struct as_hello_event);
 } hello_scratch SEC(".maps");
 
-/* True when inode (key filled into *k) has not been checked by the producer. */
+/*
+ * True when the producer must see inode (key filled into *k) before the process runs its code: not checked yet, or,
+ * with per-process attachment, a file with TLS functions whose probes are attached per process (INODE_TLS).
+ */
 static __always_inline bool inode_unchecked(struct inode *inode, struct inode_key *k)
 {
+	__u8 *v;
+
 	k->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	k->ino = BPF_CORE_READ(inode, i_ino);
-	return !bpf_map_lookup_elem(&checked_inodes, k);
+	v = bpf_map_lookup_elem(&checked_inodes, k);
+	return !v || (per_pid_attach && *v == INODE_TLS);
 }
 
 /* Exec of a traced process (current): stop it when its executable is new to the producer. 1 when held. */

@@ -5,6 +5,7 @@
  * - EVENT_MAP_EXEC: a traced process mapped a file executable (mmap with PROT_EXEC, or mprotect adding PROT_EXEC to
  *   a file mapping) whose inode the producer has not checked yet (map `checked_inodes`); when the producer holds new
  *   code (`hold_new`), the process was sent SIGSTOP in the same syscall exit and waits for the producer's SIGCONT.
+ * - EVENT_FORK: a traced process forked, with per-process attachment (the producer attaches the child too).
  * - EVENT_TLS_HELLO: the first bytes a traced process wrote to a freshly connected inet socket look like a TLS
  *   ClientHello; `in_tls_call` says whether the thread was inside a probed TLS function then.
  */
@@ -17,6 +18,31 @@
 enum hold_event_type {
 	EVENT_MAP_EXEC = 40,
 	EVENT_TLS_HELLO = 41,
+	EVENT_FORK = 42,
+};
+
+/**
+ * Values of `checked_inodes`: the producer checked the file and found nothing to attach (INODE_CHECKED), or attached
+ * TLS functions in it (INODE_TLS). With per-process attachment (`per_pid_attach`) an INODE_TLS file is still
+ * recorded and held when a traced process executes or maps it: the producer then attaches its probes for that
+ * process.
+ */
+enum inode_check {
+	INODE_CHECKED = 1,
+	INODE_TLS = 2,
+};
+
+/**
+ * A traced process that has probes of its own (`probed_pids`) forked (emitted with per-process attachment only, in
+ * the parent's context, before the child runs): the producer attaches the parent's probes for the child too. With holds the child was sent SIGSTOP before
+ * its first instruction (`held`) and waits for the producer's SIGCONT.
+ */
+struct as_fork_event {
+	__u32 type; /* EVENT_FORK */
+	__u32 pid;  /* the child's tgid */
+	__u32 ppid; /* the parent's tgid */
+	__u8 held;  /* 1: SIGSTOP was sent to the child, the producer must send SIGCONT */
+	__u8 _pad[3];
 };
 
 /** Key of `checked_inodes`: the inode's superblock s_dev (kernel encoding: major << 20 | minor) and number. */

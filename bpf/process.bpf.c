@@ -16,6 +16,7 @@
  */
 #include "common.bpf.h"
 #include "proc_event.h"
+#include "hold_event.h"
 
 #define SIGNAL_GROUP_EXIT_ 0x00000004
 #define AF_UNIX_ 1
@@ -88,6 +89,21 @@ struct {
 
 /* --follow-exec: offer every exec of an untraced process to the producer (requires filter_pids). */
 const volatile bool follow_exec = false;
+/* Uprobes are attached per traced process (the producer's --pid mode): fork records, holds at TLS files (hold.bpf.h). */
+const volatile bool per_pid_attach = false;
+const volatile bool hold_new = false; /* SIGSTOP new code until the producer attached it (--hold-ms > 0; hold.bpf.h) */
+#define SIGSTOP_ 19
+#define SIGCONT_ 18
+/* Linux 6.13+: signals another task (here a forked child before it runs); absent on older kernels (then NULL). */
+extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type, __u64 value) __ksym __weak;
+
+/* Per-process attachment: processes that have uprobes of their own (written by the producer); their forks are held. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} probed_pids SEC(".maps");
 
 static __always_inline __u8 hold_exec(struct linux_binprm *bprm); /* hold.bpf.h */
 
@@ -108,6 +124,18 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 
 		if (v) /* traced (1) or, under --follow-exec, still awaiting the producer's verdict (2) */
 			bpf_map_update_elem(&traced_pids, &ctgid, v, BPF_ANY);
+		/* A child sharing the parent's memory (vfork, CLONE_VM) is covered by the parent's probes already. */
+		if (v && per_pid_attach && bpf_map_lookup_elem(&probed_pids, &ptgid) && child->mm != parent->mm) {
+			struct as_fork_event e = { .type = EVENT_FORK, .pid = ctgid, .ppid = ptgid };
+
+			/* The child has not run yet: stopped now, it starts only once the producer attached its probes. */
+			e.held = hold_new && bpf_send_signal_task && bpf_send_signal_task(child, SIGSTOP_, PIDTYPE_TGID, 0) == 0;
+			if (bpf_ringbuf_output(&events, &e, sizeof(e), BPF_RB_FORCE_WAKEUP)) {
+				count_drop(1, 0);
+				if (e.held)
+					bpf_send_signal_task(child, SIGCONT_, PIDTYPE_TGID, 0);
+			}
+		}
 	}
 	return 0;
 }
@@ -216,6 +244,8 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	}
 	bpf_map_delete_elem(&traced_pids, &tgid);
 	bpf_map_delete_elem(&excluded_pids, &tgid);
+	if (per_pid_attach)
+		bpf_map_delete_elem(&probed_pids, &tgid);
 	return 0;
 }
 

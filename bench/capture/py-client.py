@@ -11,19 +11,25 @@ uses SSL_write_ex / SSL_read_ex). Prints ONE JSON line on stdout.
          SSLObject.write (one SSL_write_ex) / SSLObject.read (one SSL_read_ex, data already buffered)
   py-client.py small <httpsPort> <ca.pem> <n>   n sequential GET /small over one keep-alive http.client connection
       -> {"n":n,"seconds":s}
+  py-client.py idle <key.pem> <cert.pem> 0      one in-memory handshake, prints "ready", waits for a line on stdin
+  py-client.py work <key.pem> <cert.pem> <n>    the same, then n untimed in-memory round trips in a thread and n in
+      a forked child (no exec): 4 n SSL_write_ex calls in all (services/probe-producer/test/per-process.spec.ts)
 """
 import http.client
 import json
+import os
 import socket
 import ssl
 import sys
+import threading
 import time
 
 mode, n = sys.argv[1], int(sys.argv[4])
 clock = time.perf_counter_ns
 
-if mode == 'mem':
-    key, cert = sys.argv[2], sys.argv[3]
+
+def mem_pair(key, cert):
+    """A client and a server SSLObject over memory BIOs, handshake done: (c, s, cin, cout, sin, sout)."""
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     sctx.load_cert_chain(cert, key)
     cctx = ssl.create_default_context(cafile=cert)
@@ -41,6 +47,40 @@ if mode == 'mem':
                     pass
             sin.write(cout.read())
             cin.write(sout.read())
+    return c, s, cin, cout, sin, sout
+
+
+def untimed_round_trips(key, cert, count):
+    """count round trips of 1 byte each way on a new in-memory pair (2 SSL_write_ex, 2+ SSL_read_ex each)."""
+    c, s, cin, cout, sin, sout = mem_pair(key, cert)
+    for _ in range(count):
+        c.write(b'x')
+        sin.write(cout.read())
+        s.write(s.read(1))
+        cin.write(sout.read())
+        if c.read(1) != b'x':
+            raise SystemExit('bad client read')
+
+
+if mode in ('idle', 'work'):
+    key, cert = sys.argv[2], sys.argv[3]
+    mem_pair(key, cert)
+    print('ready', flush=True)
+    sys.stdin.readline()
+    if mode == 'work':
+        t = threading.Thread(target=untimed_round_trips, args=(key, cert, n))
+        t.start()
+        t.join()
+        child = os.fork()
+        if child == 0:
+            untimed_round_trips(key, cert, n)
+            os._exit(0)
+        sys.exit(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
+    sys.exit(0)
+
+if mode == 'mem':
+    key, cert = sys.argv[2], sys.argv[3]
+    c, s, cin, cout, sin, sout = mem_pair(key, cert)
     w = [0] * n
     r = [0] * n
     rt = [0] * n

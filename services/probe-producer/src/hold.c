@@ -114,13 +114,13 @@ bool hold_end(uint32_t pid)
 	return missed;
 }
 
-void hold_mark_checked(const struct stat *st)
+void hold_mark_checked(const struct stat *st, bool tls)
 {
 	struct inode_key k = { .dev = ((uint64_t)major(st->st_dev) << 20) | minor(st->st_dev), .ino = st->st_ino };
-	uint8_t one = 1;
+	uint8_t v = tls ? INODE_TLS : INODE_CHECKED;
 
 	if (h.checked_fd >= 0)
-		bpf_map_update_elem(h.checked_fd, &k, &one, BPF_ANY);
+		bpf_map_update_elem(h.checked_fd, &k, &v, BPF_ANY);
 }
 
 void hold_release_all(void)

@@ -33,8 +33,12 @@ void hold_begin(uint32_t pid);
  */
 bool hold_end(uint32_t pid);
 
-/** Tells the kernel that the file of st was checked (never held again). */
-void hold_mark_checked(const struct stat *st);
+/**
+ * Tells the kernel that the file of st was checked: never held again, unless `tls` (TLS functions attached in it)
+ * with per-process attachment, where each traced process that executes or maps it is held until its probes are
+ * attached for it (INODE_TLS, bpf/hold_event.h).
+ */
+void hold_mark_checked(const struct stat *st, bool tls);
 
 /** Releases every held process (shutdown) and stops the watchdog. */
 void hold_release_all(void);

@@ -111,6 +111,7 @@ static struct {
 	uint64_t hold_ms;     /* --hold-ms: bound of an attach hold, 0 = no holds (hold.h) */
 	bool no_map_events;   /* --no-map-events: do not attach files mapped executable */
 	bool no_tls_notices;  /* --no-tls-notices: do not look for TLS no probe records (tls_notice.h) */
+	bool system_wide;     /* --system-wide: attach uprobes for every process even with --pid */
 } opt;
 
 /* Stream position of one (pid, ssl, dir). */
@@ -127,6 +128,10 @@ struct pidinfo {
 	uint32_t pid;
 	bool known; /* an exec or snapshot record was published */
 	struct conn *conns;
+	struct bpf_link **links; /* per-process attachment: this process' uprobe links */
+	int nlinks, links_cap;
+	int *tgts;               /* per-process attachment: indexes in g.targets attached for this process */
+	int ntgts, tgts_cap;
 	uint64_t stdio_pos[3][2];  /* stdio bytes seen per (fd, dir), including the current call */
 	uint64_t stdio_base[3][2]; /* stream offset of the current stdio call's first byte per (fd, dir) */
 	struct pidinfo *next;
@@ -139,12 +144,21 @@ struct target {
 	char *path;    /* real path (or /proc/<pid>/exe when the file is not reachable by a path) */
 	bool attached; /* at least one function probed */
 	char *why;     /* not attached because a TLS stack was found but not recognised: the locator's message; else NULL */
+	char *open_path; /* the path the file was checked through (may be /proc/<pid>/...) */
+	int probe_first, probe_end; /* its probes: ids probe_first..probe_end-1 */
 };
 
 /* One attached (binary, function): its id is the BPF cookie of both links and the index in `probe_stats`. */
 struct probe {
 	const char *binary; /* target path */
 	const char *fn;     /* ssl_fns[] */
+	/* Per-process attachment: where to attach for each traced process (attach_fn's arguments). */
+	enum ssl_fn sfn;
+	const char *func_name; /* by symbol, or NULL: at offset */
+	uint64_t offset;
+	uint64_t *ret_offsets; /* Go: plain uprobes at each RET instead of a uretprobe */
+	uint32_t nret;
+	bool failure_reported; /* a per-process attach of it failed and was reported */
 };
 
 static struct {
@@ -161,6 +175,7 @@ static struct {
 	int nfailures;
 	uint64_t failures_dropped; /* failures beyond MAX_ATTACH_FAILURES (counted, not listed) */
 	bool no_more_attach;       /* stopping: the links are being destroyed */
+	bool per_pid;              /* uprobes attached per traced process (--pid without --follow-exec, --system-wide) */
 	struct ring_buffer *rb;
 	struct publisher *pub;
 	msgpack_sbuffer sbuf;
@@ -187,7 +202,12 @@ static volatile sig_atomic_t stopping;
 static uint64_t tls_hellos; /* ClientHellos of traced processes seen (captured or not) */
 static char last_unrecognised[768]; /* attach_located -> attach_inode: why the last binary's stack was not recognised */
 
-static void attach_on_event(uint32_t pid, const char *file, bool is_exec);
+static struct target *attach_on_event(uint32_t pid, const char *file, bool is_exec);
+static struct target *target_of(dev_t dev, ino_t ino);
+static bool parse_maps_line(const char *line, dev_t *dev, ino_t *ino, const char **path);
+static void attach_target_pid(struct target *t, uint32_t pid, const char *hint);
+static void detach_pid(struct pidinfo *pi);
+static void handle_fork(const struct as_fork_event *e, size_t size);
 static void emit_tls_notice(const struct tls_hello *h);
 static void handle_map_exec(const struct as_map_event *e, size_t size);
 static void handle_tls_hello(const struct as_hello_event *e, size_t size);
@@ -237,7 +257,9 @@ static void usage(FILE *f)
 		"  --hold-ms N          stop a traced process that runs a file not checked yet until it is attached, at most\n"
 		"                       N ms (default 1000; 0: never stop processes)\n"
 		"  --no-map-events      do not check files that traced processes map executable (mmap/mprotect PROT_EXEC)\n"
-		"  --no-tls-notices     do not report TLS connections that no probe records\n");
+		"  --no-tls-notices     do not report TLS connections that no probe records\n"
+		"  --system-wide        attach the uprobes for every process even with --pid (default with --pid: per traced\n"
+		"                       process, so untraced processes pay nothing)\n");
 }
 
 static uint64_t parse_u64(const char *s, const char *what)
@@ -274,6 +296,7 @@ static void parse_args(int argc, char **argv)
 		{ "hold-ms", required_argument, NULL, 'W' },
 		{ "no-map-events", no_argument, NULL, 'M' },
 		{ "no-tls-notices", no_argument, NULL, 'T' },
+		{ "system-wide", no_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -359,6 +382,9 @@ static void parse_args(int argc, char **argv)
 		case 'T':
 			opt.no_tls_notices = true;
 			break;
+		case 'Y':
+			opt.system_wide = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -398,6 +424,8 @@ static void pid_remove(uint32_t pid)
 	for (; (p = *pp); pp = &p->next) {
 		if (p->pid == pid) {
 			*pp = p->next;
+			detach_pid(p);
+			free(p->tgts);
 			while (p->conns) {
 				struct conn *c = p->conns;
 
@@ -809,6 +837,9 @@ static void handle_proc(const struct as_proc_event *e, size_t size)
 	memcpy(filename, e->filename, PROC_FILENAME_MAX);
 	filename[PROC_FILENAME_MAX] = 0;
 	if (e->type == EVENT_EXEC) {
+		/* Per-process attachment: the old image's probes go; the new executable's come with attach_on_event. */
+		if (g.per_pid)
+			detach_pid(pid_get(e->pid, true));
 		/* A binary the probes do not cover yet: attach before anything else of this process is read. */
 		attach_on_event(e->pid, filename, true);
 		r.event = "exec";
@@ -965,6 +996,9 @@ static int on_record(void *ctx, void *data, size_t size)
 	} else if (size >= sizeof(struct as_map_event) && ((const struct as_map_event *)data)->task.type == EVENT_MAP_EXEC) {
 		held = ((const struct as_map_event *)data)->held;
 		pid = ((const struct as_map_event *)data)->task.pid;
+	} else if (size >= sizeof(struct as_fork_event) && ((const struct as_fork_event *)data)->type == EVENT_FORK) {
+		held = ((const struct as_fork_event *)data)->held;
+		pid = ((const struct as_fork_event *)data)->pid;
 	}
 	g.slice_records++;
 	g.slice_bytes += size;
@@ -975,10 +1009,10 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (held && hold_end(pid)) {
 		memcpy(&type, data, sizeof(type));
 		fprintf(stderr, "agentsight-probe: pid %u was released before its %s was attached (--hold-ms %llu passed): "
-			"its first TLS calls may be missed\n", pid, type == EVENT_EXEC ? "executable" : "newly mapped file",
-			(unsigned long long)opt.hold_ms);
+			"its first TLS calls may be missed\n", pid, type == EVENT_EXEC ? "executable" : type == EVENT_FORK ?
+			"forked image" : "newly mapped file", (unsigned long long)opt.hold_ms);
 		printf("{\"event\":\"hold_miss\",\"pid\":%u,\"what\":\"%s\",\"bound_ms\":%llu}\n", pid,
-		       type == EVENT_EXEC ? "exec" : "map", (unsigned long long)opt.hold_ms);
+		       type == EVENT_EXEC ? "exec" : type == EVENT_FORK ? "fork" : "map", (unsigned long long)opt.hold_ms);
 		fflush(stdout);
 	}
 	if (ret == 0 && g.slicing && pacing_slice_full(g.slice_records, g.slice_bytes))
@@ -1031,7 +1065,10 @@ static int on_record_inner(void *ctx, void *data, size_t size)
 		g.records--; /* only a wakeup, not a record */
 	else if (type == EVENT_STDIO)
 		handle_stdio(data, size);
-	else if (type == EVENT_MAP_EXEC) {
+	else if (type == EVENT_FORK) {
+		g.records--; /* a control record (per-process attachment), not published */
+		handle_fork(data, size);
+	} else if (type == EVENT_MAP_EXEC) {
 		g.records--; /* a control record (attach, hold), not published */
 		handle_map_exec(data, size);
 	} else if (type == EVENT_TLS_HELLO) {
@@ -1093,6 +1130,9 @@ static void load_bpf(void)
 		die("cannot open the process BPF object: %s", strerror(errno));
 	SET_FILTERS(p->rodata);
 	p->rodata->follow_exec = opt.follow_exec;
+	/* Per-process attachment needs the fork records and the holds at mapped TLS files (map events). */
+	g.per_pid = opt.npids > 0 && !opt.follow_exec && !opt.system_wide && !opt.no_map_events;
+	p->rodata->per_pid_attach = g.per_pid;
 	g.file_events = !opt.no_file_events;
 	g.net_events = !opt.no_net_events;
 	p->rodata->file_events = g.file_events;
@@ -1206,8 +1246,8 @@ static void attach_failed(const char *binary, const char *fn, const char *fmt, .
  * function's RET instructions, locate.h) instead of as a uretprobe. True on success (every link attached); on a
  * failure nothing of fn stays attached and the failure is recorded.
  */
-static bool attach_fn(const char *open_path, const char *binary, enum ssl_fn fn, const char *func_name, uint64_t offset,
-		      const uint64_t *ret_offsets, uint32_t nret)
+/* The entry (ret false) or return (ret true) program of fn. */
+static struct bpf_program *prog_of(enum ssl_fn fn, bool ret)
 {
 	struct sslsniff_bpf *s = g.ssl_skel;
 	struct bpf_program *entry[SSL_FN_COUNT] = {
@@ -1227,7 +1267,7 @@ static bool attach_fn(const char *open_path, const char *binary, enum ssl_fn fn,
 		[SSL_FN_RUSTLS_WRITE] = s->progs.probe_rustls_write,
 		[SSL_FN_RUSTLS_READ] = s->progs.probe_rustls_read,
 	};
-	struct bpf_program *ret[SSL_FN_COUNT] = {
+	struct bpf_program *rets[SSL_FN_COUNT] = {
 		[SSL_FN_WRITE] = s->progs.retprobe_ssl_write,
 		[SSL_FN_READ] = s->progs.retprobe_ssl_read,
 		[SSL_FN_WRITE_EX] = s->progs.retprobe_ssl_write_ex,
@@ -1244,10 +1284,66 @@ static bool attach_fn(const char *open_path, const char *binary, enum ssl_fn fn,
 		[SSL_FN_RUSTLS_WRITE] = s->progs.retprobe_rustls_write,
 		[SSL_FN_RUSTLS_READ] = s->progs.retprobe_rustls_read,
 	};
+
+	return ret ? rets[fn] : entry[fn];
+}
+
+/*
+ * Attaches the programs of probe id (its entry, and its uretprobe or its uprobes at each RET) to the file open_path,
+ * for process pid (the kernel installs the breakpoints only in that process' memory) or every process (pid -1). The
+ * links are appended to (*links, *n, *cap), all or none. Returns 0, or -errno with why (the failing part) filled.
+ */
+static int attach_probe_links(int id, const char *open_path, int pid, struct bpf_link ***links, int *n, int *cap,
+			      char *why, size_t why_size)
+{
+	const struct probe *pr = &g.probes[id];
+	const char *fname = pr->func_name;
+	uint64_t off = fname ? 0 : pr->offset;
+	LIBBPF_OPTS(bpf_uprobe_opts, eo, .func_name = fname, .retprobe = false, .bpf_cookie = (__u64)id);
+	LIBBPF_OPTS(bpf_uprobe_opts, ro, .func_name = fname, .retprobe = true, .bpf_cookie = (__u64)id);
+	LIBBPF_OPTS(bpf_uprobe_opts, xo, .retprobe = false, .bpf_cookie = (__u64)id);
+	int first = *n, err;
+	uint32_t r;
+
+	while (*n + 2 + (int)pr->nret > *cap)
+		*links = grow(*links, cap, sizeof(**links));
+	/* Link k: the entry, then the uretprobe (nret 0) or the uprobe at RET k - 1. */
+	for (r = 0; r < 1 + (pr->nret ? pr->nret : 1); r++) {
+		bool entry = r == 0, at_ret = r > 0 && pr->nret;
+		struct bpf_link *l = bpf_program__attach_uprobe_opts(prog_of(pr->sfn, !entry), pid, open_path,
+								     at_ret ? pr->ret_offsets[r - 1] : off,
+								     entry ? &eo : at_ret ? &xo : &ro);
+
+		if (!l) {
+			err = -errno;
+			if (entry)
+				snprintf(why, why_size, "cannot attach: %s", strerror(-err));
+			else if (at_ret)
+				snprintf(why, why_size, "cannot attach the probe at return +0x%llx: %s",
+					 (unsigned long long)pr->ret_offsets[r - 1], strerror(-err));
+			else
+				snprintf(why, why_size, "cannot attach the return probe: %s", strerror(-err));
+			while (*n > first)
+				bpf_link__destroy((*links)[--(*n)]);
+			return err;
+		}
+		(*links)[(*n)++] = l;
+	}
+	return 0;
+}
+
+/*
+ * Probes fn of the file open_path (reported as binary) by symbol (func_name) or at a file offset, with a uretprobe, or
+ * with plain uprobes at nret RET offsets (Go). System-wide, the links are made now; with per-process attachment
+ * (g.per_pid) only the probe is defined here and attach_target_pid makes its links for each traced process. Returns
+ * false (reported as an attach failure) when it cannot be probed.
+ */
+static bool attach_fn(const char *open_path, const char *binary, enum ssl_fn fn, const char *func_name, uint64_t offset,
+		      const uint64_t *ret_offsets, uint32_t nret)
+{
+	struct probe *pr;
 	int id = g.nprobes;
-	LIBBPF_OPTS(bpf_uprobe_opts, eo, .func_name = func_name, .retprobe = false, .bpf_cookie = (__u64)id);
-	LIBBPF_OPTS(bpf_uprobe_opts, ro, .func_name = func_name, .retprobe = true, .bpf_cookie = (__u64)id);
-	struct bpf_link *le, *lr;
+	char why[256];
 
 	if (id == MAX_PROBES) {
 		attach_failed(binary, ssl_fns[fn], "more than %d probes, not probed", MAX_PROBES);
@@ -1260,41 +1356,27 @@ static bool attach_fn(const char *open_path, const char *binary, enum ssl_fn fn,
 		__u32 key = (__u32)id;
 
 		memset(zero, 0, sizeof(zero));
-		bpf_map_update_elem(bpf_map__fd(s->maps.probe_stats), &key, zero, BPF_ANY);
+		bpf_map_update_elem(bpf_map__fd(g.ssl_skel->maps.probe_stats), &key, zero, BPF_ANY);
 	}
-	le = bpf_program__attach_uprobe_opts(entry[fn], -1, open_path, func_name ? 0 : offset, &eo);
-	if (!le) {
-		attach_failed(binary, ssl_fns[fn], "cannot attach: %s", strerror(errno));
+	pr = &g.probes[id];
+	free(pr->ret_offsets); /* a rolled-back probe's */
+	memset(pr, 0, sizeof(*pr));
+	pr->binary = binary;
+	pr->fn = ssl_fns[fn];
+	pr->sfn = fn;
+	pr->func_name = func_name;
+	pr->offset = offset;
+	pr->nret = nret;
+	if (nret) {
+		pr->ret_offsets = malloc(nret * sizeof(*pr->ret_offsets));
+		if (!pr->ret_offsets)
+			die("out of memory");
+		memcpy(pr->ret_offsets, ret_offsets, nret * sizeof(*pr->ret_offsets));
+	}
+	if (!g.per_pid && attach_probe_links(id, open_path, -1, &g.links, &g.nlinks, &g.links_cap, why, sizeof(why))) {
+		attach_failed(binary, ssl_fns[fn], "%s", why);
 		return false;
 	}
-	while (g.nlinks + 2 + (int)nret > g.links_cap)
-		g.links = grow(g.links, &g.links_cap, sizeof(*g.links));
-	g.links[g.nlinks++] = le;
-	if (nret == 0) {
-		lr = bpf_program__attach_uprobe_opts(ret[fn], -1, open_path, func_name ? 0 : offset, &ro);
-		if (!lr) {
-			attach_failed(binary, ssl_fns[fn], "cannot attach the return probe: %s", strerror(errno));
-			bpf_link__destroy(g.links[--g.nlinks]);
-			return false;
-		}
-		g.links[g.nlinks++] = lr;
-	}
-	for (uint32_t r = 0; r < nret; r++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, xo, .retprobe = false, .bpf_cookie = (__u64)id);
-
-		lr = bpf_program__attach_uprobe_opts(ret[fn], -1, open_path, ret_offsets[r], &xo);
-		if (!lr) {
-			attach_failed(binary, ssl_fns[fn], "cannot attach the probe at return +0x%llx: %s",
-				      (unsigned long long)ret_offsets[r], strerror(errno));
-			while (r-- > 0)
-				bpf_link__destroy(g.links[--g.nlinks]);
-			bpf_link__destroy(g.links[--g.nlinks]);
-			return false;
-		}
-		g.links[g.nlinks++] = lr;
-	}
-	g.probes[id].binary = binary;
-	g.probes[id].fn = ssl_fns[fn];
 	g.nprobes++;
 	return true;
 }
@@ -1455,15 +1537,122 @@ static int attach_inode(const char *open_path, const char *path, const struct st
 	t->path = xstrdup(path);
 	t->attached = false;
 	t->why = NULL;
+	t->open_path = xstrdup(open_path);
+	t->probe_first = g.nprobes;
 	/* Probes and failures keep t->path: the string lives as long as the producer. */
 	last_unrecognised[0] = 0;
 	n = attach_binary(open_path, t->path, required);
 	t = &g.targets[g.ntargets - 1]; /* attach_binary does not add targets, but stay safe */
 	t->attached = n > 0;
+	t->probe_end = g.nprobes;
 	if (!t->attached && last_unrecognised[0])
 		t->why = xstrdup(last_unrecognised);
-	hold_mark_checked(st);
+	hold_mark_checked(st, t->attached);
 	return n;
+}
+
+/* ---- per-process attachment (g.per_pid) ---- */
+
+/* A path that opens the file of t now: hint, the real path or the path it was checked through, if still that inode. */
+static const char *target_path(const struct target *t, const char *hint)
+{
+	const char *cands[3] = { hint, t->path, t->open_path };
+	struct stat st;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (cands[i] && stat(cands[i], &st) == 0 && st.st_dev == t->dev && st.st_ino == t->ino)
+			return cands[i];
+	return NULL;
+}
+
+/*
+ * Per-process attachment: attaches every probe of target t for process pid (once per process and target), through
+ * hint when it names the file (/proc/<pid>/exe, a mapping's fd). The uprobes are perf events of that process: the
+ * kernel puts breakpoints only in its memory, so other processes using the same file pay nothing. A process that has
+ * exited meanwhile is skipped; another failure is reported once per probe as an attach failure.
+ */
+static void attach_target_pid(struct target *t, uint32_t pid, const char *hint)
+{
+	struct pidinfo *pi;
+	const char *path;
+	char why[256];
+	int i, id, err;
+
+	if (!g.per_pid || !t || !t->attached || g.no_more_attach)
+		return;
+	pi = pid_get(pid, true);
+	for (i = 0; i < pi->ntgts; i++)
+		if (pi->tgts[i] == (int)(t - g.targets))
+			return;
+	path = target_path(t, hint);
+	if (!path)
+		return; /* the file is not reachable any more (deleted, its process gone) */
+	for (id = t->probe_first; id < t->probe_end; id++) {
+		err = attach_probe_links(id, path, (int)pid, &pi->links, &pi->nlinks, &pi->links_cap, why, sizeof(why));
+		if (err == -ESRCH)
+			return; /* exited */
+		if (err && !g.probes[id].failure_reported) {
+			g.probes[id].failure_reported = true;
+			attach_failed(t->path, g.probes[id].fn, "pid %u: %s", pid, why);
+		}
+	}
+	if (pi->ntgts == pi->tgts_cap)
+		pi->tgts = grow(pi->tgts, &pi->tgts_cap, sizeof(*pi->tgts));
+	pi->tgts[pi->ntgts++] = (int)(t - g.targets);
+	{
+		uint8_t one = 1;
+
+		bpf_map_update_elem(bpf_map__fd(g.proc_skel->maps.probed_pids), &pid, &one, BPF_ANY); /* forks held */
+	}
+}
+
+/* Per-process attachment: removes every uprobe link of a process (it exited or executed a new file). */
+static void detach_pid(struct pidinfo *pi)
+{
+	if (pi->ntgts)
+		bpf_map_delete_elem(bpf_map__fd(g.proc_skel->maps.probed_pids), &pi->pid);
+	while (pi->nlinks > 0)
+		bpf_link__destroy(pi->links[--pi->nlinks]);
+	free(pi->links);
+	pi->links = NULL;
+	pi->links_cap = 0;
+	pi->ntgts = 0;
+}
+
+/* Per-process attachment: a traced process forked; the child (same memory image) gets the parent's probes. */
+static void handle_fork(const struct as_fork_event *e, size_t size)
+{
+	struct pidinfo *parent;
+	int i, n;
+
+	if (malformed(size < sizeof(*e), "fork", size))
+		return;
+	parent = pid_get(e->ppid, false);
+	if (!parent || !parent->ntgts)
+		return;
+	n = parent->ntgts;
+	for (i = 0; i < n && i < parent->ntgts; i++)
+		attach_target_pid(&g.targets[parent->tgts[i]], e->pid, NULL);
+}
+
+/* Per-process attachment at start: a traced process already running gets the probes of the files it maps. */
+static void attach_mapped_cb(uint32_t pid, void *ctx)
+{
+	char maps[64], line[PATH_MAX + 128];
+	const char *path;
+	dev_t dev;
+	ino_t ino;
+	FILE *f;
+
+	(void)ctx;
+	snprintf(maps, sizeof(maps), "/proc/%u/maps", pid);
+	if (!(f = fopen(maps, "r")))
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (parse_maps_line(line, &dev, &ino, &path))
+			attach_target_pid(target_of(dev, ino), pid, NULL);
+	fclose(f);
 }
 
 /* Startup: adds path (resolved) to the targets unless its inode is there; `required` reports a missing file. */
@@ -1518,14 +1707,14 @@ static void attach_running_cb(uint32_t pid, void *ctx)
  * also apply to mappings that already exist, so calls after the attach are seen even if the process started them
  * before). `file` is /proc/<pid>/exe for an exec, the opened path otherwise.
  */
-static void attach_on_event(uint32_t pid, const char *file, bool is_exec)
+static struct target *attach_on_event(uint32_t pid, const char *file, bool is_exec)
 {
 	char open_path[PATH_MAX], real[PATH_MAX];
 	struct stat st;
 	ssize_t n;
 
 	if (g.no_more_attach)
-		return;
+		return NULL;
 	if (is_exec) {
 		/* The executed file itself, even when its path was relative, is gone, or the process has exited (then the
 		 * path from the record, when absolute). */
@@ -1542,7 +1731,7 @@ static void attach_on_event(uint32_t pid, const char *file, bool is_exec)
 		} else if (file[0] == '/' && realpath(file, real) && stat(real, &st) == 0) {
 			snprintf(open_path, sizeof(open_path), "%s", real);
 		} else {
-			return;
+			return NULL;
 		}
 	} else {
 		/* The path as the process sees it, through its root and cwd (another mount namespace: a container). Not
@@ -1552,10 +1741,12 @@ static void attach_on_event(uint32_t pid, const char *file, bool is_exec)
 		else
 			snprintf(open_path, sizeof(open_path), "/proc/%u/cwd/%s", pid, file);
 		if (stat(open_path, &st))
-			return;
+			return NULL;
 		snprintf(real, sizeof(real), "%s", file);
 	}
 	attach_inode(open_path, real, &st, false);
+	attach_target_pid(target_of(st.st_dev, st.st_ino), pid, open_path);
+	return target_of(st.st_dev, st.st_ino);
 }
 
 /* True for a shared-library path: basename ends in ".so" or contains ".so." (libssl.so.3). */
@@ -1633,6 +1824,7 @@ static void handle_map_exec(const struct as_map_event *e, size_t size)
 	snprintf(open_path, sizeof(open_path), "/proc/self/fd/%d", fd);
 	if (attach_inode(open_path, real, &st, false) > 0)
 		fprintf(stderr, "agentsight-probe: pid %u mapped %s executable: attached\n", e->task.pid, real);
+	attach_target_pid(target_of(st.st_dev, st.st_ino), e->task.pid, open_path); /* per-process attachment */
 	close(fd); /* the uprobes hold the inode */
 }
 
@@ -1831,6 +2023,11 @@ static void attach_all(void)
 		attach_running_cb(opt.pids[i], NULL);
 		for_each_descendant(opt.pids[i], attach_running_cb, NULL);
 	}
+	/* Per-process attachment: each of them gets the probes of what it maps. */
+	for (i = 0; g.per_pid && i < opt.npids; i++) {
+		attach_mapped_cb(opt.pids[i], NULL);
+		for_each_descendant(opt.pids[i], attach_mapped_cb, NULL);
+	}
 	if (g.nprobes == 0)
 		die("no TLS probe could be attached");
 }
@@ -1955,8 +2152,9 @@ int main(int argc, char **argv)
 			putchar(',');
 		print_json_string(g.targets[i].path);
 	}
-	printf("],\"file_events\":%s,\"net_events\":%s,\"stdio_events\":%s}\n", g.file_events ? "true" : "false",
-	       g.net_events ? "true" : "false", g.stdio_events ? "true" : "false");
+	printf("],\"file_events\":%s,\"net_events\":%s,\"stdio_events\":%s,\"attach\":\"%s\"}\n",
+	       g.file_events ? "true" : "false", g.net_events ? "true" : "false", g.stdio_events ? "true" : "false",
+	       g.per_pid ? "per-process" : "system-wide");
 	fflush(stdout);
 
 	next_stats = boottime_ns() + opt.stats_interval_ms * 1000000ull;
@@ -1993,6 +2191,12 @@ int main(int argc, char **argv)
 	for (i = 0; i < g.nlinks; i++)
 		bpf_link__destroy(g.links[i]);
 	g.nlinks = 0;
+	for (i = 0; i < PID_BUCKETS; i++) {
+		struct pidinfo *p;
+
+		for (p = g.pids[i]; p; p = p->next)
+			detach_pid(p);
+	}
 	bpf_link__destroy(g.exec_wakeup);
 	process_bpf__detach(g.proc_skel);
 	while ((n = ring_buffer__consume(g.rb)) > 0)
