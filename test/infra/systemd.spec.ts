@@ -57,4 +57,24 @@ function staged(edit: (name: string, text: string) => string = (_n, t) => t): { 
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('`agentsight service install --root DIR` installs them pointed at this checkout, and they verify', () => {
+    const root = mkdtempSync(join(tmpdir(), 'agentsight-root-'));
+    try {
+      const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, 'services/api/bin/agentsight.js'), ...args], { encoding: 'utf8', env: { ...process.env, AGENTSIGHT_CONFIG_FILE: 'none' } });
+      const r = cli(['service', 'install', '--root', root]);
+      expect(r.status).toBe(0);
+      const dir = join(root, 'etc/systemd/system');
+      expect(readdirSync(dir).sort()).toEqual(readdirSync(UNITS).sort());
+      for (const f of readdirSync(dir)) expect(readFileSync(join(dir, f), 'utf8')).not.toContain('/opt/agentsight');
+      expect(readFileSync(join(dir, 'agentsight@.service'), 'utf8')).toContain(`ExecStart=/usr/bin/node ${ROOT}/services/%i/dist/main.js`);
+      for (const s of STAGES) symlinkSync('agentsight@.service', join(dir, `agentsight@${s}.service`));
+      expect(verify(dir, readdirSync(dir).filter((f) => f !== 'agentsight@.service'))).toEqual({ code: 0, out: '' });
+      const bad = cli(['service', 'install', '--root', root, '--prefix', root]);
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toContain(`${root} is not a built checkout`);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });

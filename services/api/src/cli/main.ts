@@ -630,6 +630,11 @@ export function program(): Command {
     .option('--resume <id>', 'continue an interrupted replay')
     .option('--data-dir <dir>', 'data directory (default ~/.agentsight)')
     .action(async (o) => process.exit(await (await import('./replay')).replayCommand(o)));
+  p.command('service').description('run agentsight as a systemd service').command('install')
+    .description('install the systemd units (infra/systemd) pointed at this checkout; with --enable also start agentsight.target')
+    .option('--root <dir>', 'file system root to install under', '/').option('--prefix <dir>', 'the built checkout the units run (default: this one)')
+    .option('--enable', 'systemctl enable --now agentsight.target')
+    .action(async (o) => process.exit((await import('./service')).serviceInstall(o, (l) => process.stderr.write(`[agentsight] ${l}\n`))));
   p.command('status').description('pipeline state: streams (size, limits, discarded), consumer lag, which instance holds which partitions')
     .option('--json', 'JSON')
     .action(async (o) => process.exit(await (await import('./status')).statusCommand(o)));
