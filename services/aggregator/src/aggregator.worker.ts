@@ -15,8 +15,9 @@ export const MAX_CONNECTIONS_PER_PARTITION = 20_000;
 /**
  * Aggregator of one partition of `agentsight.http.*.<p>`: pairs requests with responses and gathers SSE events
  * per connection ({@link applyEvent}), keeping every connection's state in Redis so a new owner carries on.
- * Per batch: state changes and finished exchanges (into a Redis outbox) are written in one MULTI; then the
- * exchanges are published (PubAck), removed from the outbox, and the inputs acked. The outbox is flushed again
+ * Per batch: state changes, the SSE events appended (one RPUSH per event list) and finished exchanges (into a Redis
+ * outbox) are written in one MULTI; then the exchanges are published (PubAck), removed from the outbox, and the
+ * inputs acked. The outbox is flushed again
  * when a partition is claimed, so a crash between the MULTI and the PubAck loses nothing.
  */
 export class AggregatorWorker implements PartitionWorker<HttpEvent> {
@@ -40,15 +41,28 @@ export class AggregatorWorker implements PartitionWorker<HttpEvent> {
     const dirty = new Set<string>();
     const finished: Exchange[] = [];
     const ended = new Set<string>();
+    // SSE events this batch appends, per event list: one RPUSH (+ EXPIRE) per list after the loop instead of one
+    // per event. Deleting a list (a response opened, an HTTP/2 stream closed) drops what the batch had appended to it
+    // before; the MULTI is atomic, so the stored lists end as if each event had been written on its own.
+    const appends = new Map<string, Uint8Array[]>();
+    const drop = (k: string) => {
+      appends.delete(k);
+      multi.del(k);
+    };
     for (const { value: ev, subject, seq, msgId } of batch) {
       normalizeEvent(ev);
       const key = ev.conn.key;
       const s = this.states.get(key)!;
       const r = applyEvent(s, ev);
       if (r.orphan) await this.rt.deadLetter({ reason: 'orphan_event', error: r.orphan, conn_key: key, input_subject: subject, input_seq: seq, input_id: msgId ?? ev.id });
-      if (r.opened) multi.del(eventsKey(key, r.stream_id));
-      if (r.appended) multi.rpush(eventsKey(key, r.stream_id), encode(r.appended)).expire(eventsKey(key, r.stream_id), TTL_S);
-      for (const sid of r.closedStreams ?? []) multi.del(eventsKey(key, sid));
+      if (r.opened) drop(eventsKey(key, r.stream_id));
+      if (r.appended) {
+        const k = eventsKey(key, r.stream_id);
+        let list = appends.get(k);
+        if (!list) appends.set(k, (list = []));
+        list.push(encode(r.appended));
+      }
+      for (const sid of r.closedStreams ?? []) drop(eventsKey(key, sid));
       if (r.changed) dirty.add(key);
       for (const raw of r.exchanges) {
         const ex = withProcess(raw, await this.procs.get(ev.conn.host, ev.conn.pid));
@@ -57,6 +71,7 @@ export class AggregatorWorker implements PartitionWorker<HttpEvent> {
       }
       if (r.ended) ended.add(key);
     }
+    for (const [k, list] of appends) multi.rpush(k, ...(list as Buffer[])).expire(k, TTL_S);
     const now = Date.now();
     for (const key of dirty) {
       const s = this.states.get(key)!;
