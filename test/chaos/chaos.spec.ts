@@ -46,6 +46,7 @@ describeCapture('chaos: one fault at a time, rows equal to the reference run', (
     ['kill-analyzer', 'SIGKILL of the analyzer, restarted', (r) => r.kill9('analyzer')],
     ['kill-genai', 'SIGKILL of genai, restarted', (r) => r.kill9('genai')],
     ['kill-api', 'SIGKILL of the api (storage), restarted', (r) => r.kill9('api')],
+    ['redis', 'Redis killed and restarted empty', (r) => r.restartBroker('redis')],
   ] as Array<[string, string, (rig: ChaosRig) => Fault]>).filter(([key]) => !only || only.includes(key)).map(([, name, f]) => [name, f] as const);
   test.each(faults)('%s: the same rows as the reference, lag back to 0, no loss', async (_name, fault) => {
     expect(reference).toBeDefined();

@@ -2,11 +2,14 @@ import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nest
 import { HttpEvent, RawRecord, redactProcRecord, Subjects } from '@agentsight/contracts';
 import { ConsumerLoop, PartitionGroup, StageRuntime } from '@agentsight/jetstream';
 import { AggregatorWorker } from './aggregator.worker';
-import { ProcessStore } from './process-store';
+import { PROCESS_TTL_S, ProcessStore } from './process-store';
+
+const PROC_DURABLE = 'aggregator-proc';
 
 /**
  * NestJS shell of the aggregator: claims partitions of `agentsight.http.*.<p>` (one {@link AggregatorWorker} each)
- * and keeps the Redis process table current from `agentsight.raw.proc.>` (durable `aggregator-proc`).
+ * and keeps the Redis process table current from `agentsight.raw.proc.>` (durable `aggregator-proc`), rebuilding it
+ * from there when Redis lost it.
  */
 @Injectable()
 export class AggregatorService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -16,18 +19,11 @@ export class AggregatorService implements OnApplicationBootstrap, OnApplicationS
   constructor(private readonly rt: StageRuntime) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const procs = new ProcessStore(this.rt.redis);
-    this.procLoop = new ConsumerLoop<RawRecord>(this.rt.nats, {
-      stream: 'AGENTSIGHT_RAW', durable: 'aggregator-proc', filterSubject: 'agentsight.raw.proc.>',
-      ackWaitMs: 30_000, maxAckPending: 10_000, start: 'keep',
-    }, {
-      handle: async (batch) => {
-        for (const i of batch) if (i.value.kind === 'proc') await procs.put(this.rt.redactEarly ? redactProcRecord(i.value) : i.value);
-        for (const i of batch) i.ack();
-      },
-      undecodable: (i) => this.rt.undecodable(i),
-    });
+    const procs: ProcessStore = new ProcessStore(this.rt.redis, () => this.rebuildProcesses(procs));
+    this.procLoop = this.procConsumer(procs);
     await this.procLoop.start();
+    // In the background: lookups wait for it (a lost table, or the first start of this Redis).
+    void procs.ensureBuilt().catch((e) => console.error('[aggregator] process table rebuild:', e));
     this.group = new PartitionGroup<HttpEvent>(this.rt.nats, this.rt.redis, {
       stage: 'aggregator',
       stream: 'AGENTSIGHT_HTTP',
@@ -41,6 +37,41 @@ export class AggregatorService implements OnApplicationBootstrap, OnApplicationS
       },
     });
     await this.group.start();
+  }
+
+  /** The `aggregator-proc` consumer feeding `procs`; `first` = where a new durable starts (default: the stream's start). */
+  private procConsumer(procs: ProcessStore, first?: { timeNs: bigint }): ConsumerLoop<RawRecord> {
+    return new ConsumerLoop<RawRecord>(this.rt.nats, {
+      stream: 'AGENTSIGHT_RAW', durable: PROC_DURABLE, filterSubject: 'agentsight.raw.proc.>',
+      ackWaitMs: 30_000, maxAckPending: 10_000, start: 'keep', first,
+    }, {
+      handle: async (batch) => {
+        for (const i of batch) if (i.value.kind === 'proc') await procs.put(this.rt.redactEarly ? redactProcRecord(i.value) : i.value);
+        for (const i of batch) i.ack();
+      },
+      undecodable: (i) => this.rt.undecodable(i),
+    });
+  }
+
+  /**
+   * Re-derives a lost process table (see {@link ProcessStore}): the `aggregator-proc` durable is recreated to start
+   * {@link PROCESS_TTL_S} back, and this resolves once it has caught up with what the raw stream held when the
+   * rebuild began (everything before acked, or nothing left pending). A replay reads proc records from its own start
+   * already, so it has nothing to rebuild.
+   */
+  private async rebuildProcesses(procs: ProcessStore): Promise<void> {
+    if (this.rt.nats.scope) return;
+    const { jsm } = this.rt.nats;
+    await this.procLoop?.stop();
+    await jsm.consumers.delete('AGENTSIGHT_RAW', PROC_DURABLE).catch(() => undefined);
+    const target = (await jsm.streams.info('AGENTSIGHT_RAW')).state.last_seq;
+    this.procLoop = this.procConsumer(procs, { timeNs: BigInt(Date.now() - PROCESS_TTL_S * 1000) * 1_000_000n });
+    await this.procLoop.start();
+    for (;;) {
+      const ci = await jsm.consumers.info('AGENTSIGHT_RAW', PROC_DURABLE);
+      if (ci.ack_floor.stream_seq >= target || (ci.num_pending === 0 && ci.num_ack_pending === 0)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
