@@ -8,7 +8,6 @@
  * to another host, and a non-loopback `serve` must answer 401 without its token. Screenshots of every view are written
  * (to docs/screenshots/ with AGENTSIGHT_UPDATE_SCREENSHOTS=1).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -16,11 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXAMPLE_AGENT_ROUTES, groundTruthFor, makeSelfSignedCert, startReplayServer, type ReplayServer } from '@agentsight/testkit';
 import type { Browser, Page } from 'playwright-core';
-import { CLI, describeCapture, Infra, ROOT, runCli, startInfra } from './harness';
+import { CHROMIUM, describeCapture, Infra, launchChromium, ROOT, runCli, startInfra, startServe, stopServe } from './harness';
 
 type Row = Record<string, any>;
 
-const CHROMIUM = '/usr/bin/chromium';
 /** Screenshots go to docs/screenshots (committed, shown in the READMEs) with AGENTSIGHT_UPDATE_SCREENSHOTS=1, else to a temp dir (a test run leaves the tree clean). */
 const SHOTS = process.env.AGENTSIGHT_UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs/screenshots') : join(tmpdir(), 'agentsight-dashboard-screenshots');
 const P_IMG = '<img src=x onerror="window.__xss=1">';
@@ -50,32 +48,6 @@ async function startXssServer(): Promise<{ url: string; caPath: string; close():
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   return { url: `https://127.0.0.1:${(srv.address() as AddressInfo).port}`, caPath: cert.certPath, close: () => new Promise((r) => srv.close(() => r())) };
-}
-
-/** `agentsight serve` as a child; resolves with the URL it prints once the pipeline is up. */
-function startServe(env: NodeJS.ProcessEnv, args: string[]): Promise<{ proc: ChildProcess; url: string; stderr: () => string }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CLI, 'serve', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const t = setTimeout(() => reject(new Error(`serve did not print its URL:\n${out}\n${err}`)), 90_000);
-    proc.stderr!.on('data', (d) => (err += d));
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const m = /agentsight dashboard: (\S+)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve({ proc, url: m[1], stderr: () => err });
-      }
-    });
-    proc.on('exit', (code) => reject(new Error(`serve exited (${code}):\n${out}\n${err}`)));
-  });
-}
-
-async function stopServe(proc: ChildProcess | undefined): Promise<void> {
-  if (!proc || proc.exitCode !== null) return;
-  proc.kill('SIGTERM');
-  await new Promise((r) => proc.on('exit', r));
 }
 
 const usd = (v: number | null) => (v === null ? 'unpriced' : `$${v.toFixed(Math.abs(v) === 0 || Math.abs(v) >= 1 ? 2 : Math.abs(v) >= 0.01 ? 4 : 6)}`);
@@ -137,11 +109,7 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
     if (agent.code !== 0) throw new Error(`exec failed (${agent.code}):\n${agent.stderr}`);
     execStderr = agent.stderr;
     calls = JSON.parse((await runCli(['calls', '--json'], infra.env)).stdout);
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM, headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, 400_000);
 
   afterAll(async () => {

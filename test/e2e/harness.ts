@@ -255,3 +255,42 @@ export function usePipeline(): PipelineFixture {
   });
   return f;
 }
+
+/** `agentsight serve` as a child; resolves with the URL it prints once the pipeline is up. */
+export function startServe(env: NodeJS.ProcessEnv, args: string[]): Promise<{ proc: ChildProcess; url: string; stderr: () => string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [CLI, 'serve', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const t = setTimeout(() => reject(new Error(`serve did not print its URL:\n${out}\n${err}`)), 90_000);
+    proc.stderr!.on('data', (d) => (err += d));
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /agentsight dashboard: (\S+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve({ proc, url: m[1], stderr: () => err });
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`serve exited (${code}):\n${out}\n${err}`)));
+  });
+}
+
+export async function stopServe(proc: ChildProcess | undefined): Promise<void> {
+  if (!proc || proc.exitCode !== null) return;
+  proc.kill('SIGTERM');
+  await new Promise((r) => proc.on('exit', r));
+}
+
+
+/** Debian's Chromium, driven by playwright-core (headless). */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Launches {@link CHROMIUM} headless, with nothing of its own going to the network. */
+export async function launchChromium(): Promise<import('playwright-core').Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: CHROMIUM, headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}

@@ -3,9 +3,9 @@
  * Types come from the contracts (`@agentsight/contracts`) and the stored entries (`@agentsight/clickhouse`).
  */
 import type { CaptureStatus, Overview, Page, TimeSeries } from '@agentsight/contracts';
-import type { AuditEntry, CallDetail, CallSummary, SessionDetail, SessionEntry } from '@agentsight/clickhouse';
+import type { AuditEntry, CallDetail, CallSummary, SessionDetail, SessionEntry, SessionResources } from '@agentsight/clickhouse';
 
-export type { AuditEntry, CallSummary, SessionDetail, SessionEntry, CaptureStatus, Overview, Page, TimeSeries };
+export type { AuditEntry, CallSummary, SessionDetail, SessionEntry, SessionResources, CaptureStatus, Overview, Page, TimeSeries };
 
 /** The body of one stored request/response as the API returns it. */
 export interface BodyText {

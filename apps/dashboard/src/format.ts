@@ -30,3 +30,9 @@ export function bytes(v: number): string {
   if (v < 1 << 30) return `${(v / (1 << 20)).toFixed(1)} MiB`;
   return `${(v / (1 << 30)).toFixed(2)} GiB`;
 }
+
+/** CPU seconds: `0.42 s`, `12.3 s`, `192 s`; `—` for null (not sampled). */
+export function cpuSeconds(v: number | null | undefined): string {
+  if (v === null || v === undefined) return '—';
+  return `${v >= 100 ? Math.round(v) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} s`;
+}

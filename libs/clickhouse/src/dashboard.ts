@@ -8,6 +8,7 @@
 import type { DeadLetterGroup, LatencyStats, Overview, OverviewKpis, Page, TimeSeries, TopEntry } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { descendantPids } from './agents';
+import { resourceSeries, withResources, type ResourceColumns, type ResourcePoint } from './resources';
 import { countRows, linkEntries, nsIso, selectCalls, timeToNs, type AuditEntry, type CallSummary, type TimeInput } from './queries';
 import { DEFAULT_DATABASE, FINAL_ACROSS_PARTITIONS, qualified, summaryContains, TABLES } from './schema';
 import { listGenAiSpans, listToolUses, type GenAiSpanEntry, type ToolUseEntry } from './tool-queries';
@@ -637,6 +638,39 @@ export async function getSession(client: ClickHouseClient, conversation: string,
   }
   const live = !(await exitedAgents(client, database, [session])).has(`${session.host}\u001f${session.pid}`);
   return { session, live, calls: withMessages, tool_uses, tool_spans, audit, audit_truncated: audit.length >= limit };
+}
+
+/** `GET /api/agent-sessions/:conversation/resources`: the agent's resource chart and each tool use's figures. */
+export interface SessionResources {
+  host: string;
+  /** The agent process whose subtree the points are. */
+  pid: number;
+  /** Its subtree's samples from 10 s before the session's start to 10 s after its end, oldest first. */
+  points: ResourcePoint[];
+  /** The session's tool uses, oldest first, with the CPU seconds and peak RSS of the agent's tree over each. */
+  tool_uses: Array<Pick<ToolUseEntry, 'id' | 'name' | 'call_id' | 'start_time' | 'end_time' | 'duration_ms' | 'success'> & ResourceColumns>;
+  /** Why there are no points (never an empty chart without a reason), else null. */
+  note: string | null;
+}
+
+/** Samples are read this far around the session (more than the 8 s idle sampling interval). */
+const SESSION_MARGIN_NS = 10_000_000_000n;
+
+/** {@link SessionResources} of a conversation; null when there is no such session. Throws the ClickHouse error on failure. */
+export async function sessionResources(client: ClickHouseClient, conversation: string, database = DEFAULT_DATABASE): Promise<SessionResources | null> {
+  const [session] = await listGenAiSpans(client, { database, kind: 'invoke_agent', conversation, limit: 1 });
+  if (!session) return null;
+  const uses = (await listToolUses(client, { database, conversation, limit: 10_000 })).reverse();
+  const tool_uses = (await withResources(client, uses, database)).map((u) => ({
+    id: u.id, name: u.name, call_id: u.call_id, start_time: u.start_time, end_time: u.end_time, duration_ms: u.duration_ms, success: u.success,
+    cpu_s: u.cpu_s, peak_rss_bytes: u.peak_rss_bytes, resources_note: u.resources_note,
+  }));
+  const ns = (iso: string | null) => (iso ? BigInt(Date.parse(iso)) * 1_000_000n : null);
+  const start = ns(session.start_time ?? session.end_time);
+  const end = ns(session.end_time ?? session.start_time);
+  const points = start === null || end === null ? [] : await resourceSeries(client, { host: session.host, pid: session.pid, fromNs: start - SESSION_MARGIN_NS, toNs: end + SESSION_MARGIN_NS }, database);
+  const note = points.length ? null : start === null ? 'the session has no start time' : 'no resource samples of this agent (not traced by a sampling run: exec, trace --pid/--discover and record -p sample their agents)';
+  return { host: session.host, pid: session.pid, points, tool_uses, note };
 }
 
 /** The audit records of `pid` and its descendants (by exec/fork parentage seen in the records). */

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { resourceSampleId, type ProcResourceSample, type RawResourceSample } from '@agentsight/contracts';
 import { openClickHouse, type ClickHouseClient } from './client';
-import { resourceSampleRows, resourceUsage, windowUsage, withResources, type SubtreePoint } from './resources';
+import { resourceSampleRows, resourceSeries, resourceUsage, windowUsage, withResources, type SubtreePoint } from './resources';
 import { ensureSchema } from './schema';
 import { BatchWriter } from './writer';
 
@@ -106,4 +106,14 @@ test('stored twice, read once; windows attributed from the store, for entries wi
   const [withCols] = await withResources(client, [{ host: 'h1', pid: 101, start_ns: String(T0 + 1500_000_000n), end_ns: String(T0 + 4500_000_000n), name: 'bash' }]);
   expect(withCols).toMatchObject({ name: 'bash', cpu_s: 1.6, peak_rss_bytes: 350 * 1048576, resources_note: null });
   expect(await withResources(client, [])).toEqual([]);
+});
+
+test("resourceSeries: a process' subtree as chart points, CPU % between consecutive samples, one identity", async () => {
+  await store(SAMPLES);
+  const pts = await resourceSeries(client, { host: 'h1', pid: 100, fromNs: T0, toNs: T0 + 5n * S });
+  expect(pts.map((p) => p.cpu_pct)).toEqual([null, 10, 35, 101, 11, 13]);
+  expect(pts[0]).toEqual({ ts: new Date(Number(T0 / 1_000_000n)).toISOString(), ts_ns: T0.toString(), cpu_pct: null, rss_bytes: 52 * 1048576, procs: 2 });
+  expect(pts[3]).toMatchObject({ rss_bytes: 352 * 1048576, procs: 3 });
+  expect(await resourceSeries(client, { host: 'h1', pid: 100, fromNs: T0 + 2n * S, toNs: T0 + 3n * S })).toHaveLength(2);
+  expect(await resourceSeries(client, { host: 'h2', pid: 100, fromNs: T0, toNs: T0 + 5n * S })).toEqual([]);
 });

@@ -237,3 +237,52 @@ export async function withResources<T extends ResourceWindow>(client: ClickHouse
   const usage = await resourceUsage(client, entries, database);
   return entries.map((e, i) => ({ ...e, cpu_s: usage[i].cpu_s, peak_rss_bytes: usage[i].peak_rss_bytes, resources_note: usage[i].resources_note }));
 }
+
+/** One point of an agent's resource chart: its subtree at one sample. */
+export interface ResourcePoint {
+  /** ISO 8601 UTC (ms). */
+  ts: string;
+  /** Wall-clock ns, decimal text. */
+  ts_ns: string;
+  /** CPU of the subtree since the previous point, % of one core; null for the first point. */
+  cpu_pct: number | null;
+  /** Σ VmRSS of the subtree, bytes. */
+  rss_bytes: number;
+  /** Processes in the subtree. */
+  procs: number;
+}
+
+/** At most this many points in a series (longer ones keep every k-th sample: CPU % is then the mean between kept points). */
+export const MAX_SERIES_POINTS = 2000;
+
+/**
+ * The samples of process `pid`'s subtree on `host` between `fromNs` and `toNs` (wall ns) as chart points, oldest
+ * first: one process identity only (the start ticks of the last sample at or before `fromNs`, else of the first),
+ * thinned to {@link MAX_SERIES_POINTS}. [] when it was not sampled. Throws the ClickHouse error on failure.
+ */
+export async function resourceSeries(client: ClickHouseClient, w: { host: string; pid: number; fromNs: bigint; toNs: bigint }, database = 'agentsight'): Promise<ResourcePoint[]> {
+  const rs = await client.query({
+    query: `SELECT toString(toUnixTimestamp64Nano(ts)) AS ts_ns, start_ticks, subtree_cpu_ns, subtree_rss_bytes, subtree_procs
+            FROM \`${database}\`.${RESOURCE_SAMPLES_TABLE} FINAL
+            WHERE host = {host:String} AND pid = {pid:UInt32}
+              AND ts BETWEEN fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND fromUnixTimestamp64Nano({to:Int64}, 'UTC')
+            ORDER BY ts`,
+    query_params: { host: w.host, pid: w.pid, from: w.fromNs.toString(), to: w.toNs.toString() },
+    format: 'JSONEachRow',
+  });
+  const rows = (await rs.json<{ ts_ns: string; start_ticks: string | number; subtree_cpu_ns: string | number; subtree_rss_bytes: string | number; subtree_procs: number }>())
+    .map((r) => ({ ts_ns: BigInt(r.ts_ns), start: Number(r.start_ticks), cpu: Number(r.subtree_cpu_ns), rss: Number(r.subtree_rss_bytes), procs: Number(r.subtree_procs) }));
+  if (!rows.length) return [];
+  const before = rows.filter((r) => r.ts_ns <= w.fromNs).pop() ?? rows[0];
+  const same = rows.filter((r) => r.start === before.start);
+  const step = Math.ceil(same.length / MAX_SERIES_POINTS);
+  const kept = same.filter((_, i) => i % step === 0 || i === same.length - 1);
+  return kept.map((r, i) => {
+    const p = kept[i - 1];
+    const dt = p ? Number(r.ts_ns - p.ts_ns) : 0;
+    return {
+      ts: new Date(Number(r.ts_ns / 1_000_000n)).toISOString(), ts_ns: r.ts_ns.toString(),
+      cpu_pct: p && dt > 0 ? Math.round((Math.max(0, r.cpu - p.cpu) / dt) * 1000) / 10 : null, rss_bytes: r.rss, procs: r.procs,
+    };
+  });
+}

@@ -1,10 +1,10 @@
 import { useQuery } from '@tanstack/react-query';
 import { useState, type JSX } from 'react';
 import { Link, useParams } from 'react-router-dom';
-import { get, type AuditEntry, type SessionDetail } from '../api';
+import { get, type AuditEntry, type SessionDetail, type SessionResources } from '../api';
 import { Chart } from '../charts';
 import { Loaded } from '../components';
-import { int, ms, time, usd } from '../format';
+import { bytes, cpuSeconds, int, ms, time, usd } from '../format';
 import { Inert, InertBlock } from '../Inert';
 
 type Bar = { name: string; kind: 'invoke_agent' | 'chat' | 'execute_tool'; start: number; end: number };
@@ -43,6 +43,74 @@ function waterfall(d: SessionDetail) {
       }],
     },
   };
+}
+
+const MiB = 1 << 20;
+
+/**
+ * The agent's process tree over the session: CPU % (of one core; the mean since the previous sample, drawn as steps)
+ * and RSS (MiB) from its resource samples, with the LLM calls (blue) and tool uses (orange) drawn as bands under them
+ * (at least 1/200 of the axis wide, so a short call stays visible).
+ */
+function resourceChart(d: SessionDetail, r: SessionResources) {
+  const t = (s: string | null | undefined) => (s ? Date.parse(s) : NaN);
+  const last = r.points.length ? t(r.points[r.points.length - 1].ts) : t(d.session.end_time);
+  const x0 = Math.min(t(d.session.start_time ?? d.session.end_time), t(r.points[0]?.ts));
+  const x1 = Math.max(t(d.session.end_time ?? d.session.start_time), last);
+  // A call of 50 ms in a session of minutes would be a hair: bands are at least 1/200 of the axis wide.
+  const minWidth = Number.isFinite(x1 - x0) ? Math.max(1, (x1 - x0) / 200) : 1;
+  const band = (name: string, from: number, to: number, color: string) => [
+    { name, xAxis: from, itemStyle: { color } }, { xAxis: Math.max(to, from + minWidth) },
+  ];
+  // Tool bands first, LLM calls over them (a call's band can reach into the tool that follows it).
+  const bands = [
+    ...r.tool_uses.map((u) => band(`tool ${u.name}`, t(u.start_time ?? u.end_time), u.end_time ? t(u.end_time) : last, 'rgba(224, 160, 48, 0.28)')),
+    ...d.calls.map((c) => band(`LLM ${c['gen_ai.response.model'] ?? c['gen_ai.request.model'] ?? '?'}`, t(c.start_time), t(c.start_time) + c.duration_ms, 'rgba(79, 143, 232, 0.35)')),
+  ].filter(([a, b]) => Number.isFinite(a.xAxis) && Number.isFinite(b.xAxis));
+  return {
+    tooltip: { trigger: 'axis' },
+    legend: { data: ['CPU %', 'RSS MiB'], top: 0 },
+    grid: { left: 60, right: 70, top: 30, bottom: 40 },
+    // The whole session, and the samples around it.
+    xAxis: { type: 'time', min: x0 || undefined, max: x1 || undefined },
+    yAxis: [{ type: 'value', name: 'CPU %', min: 0 }, { type: 'value', name: 'RSS MiB', min: 0 }],
+    dataZoom: [{ type: 'inside', xAxisIndex: 0 }, { type: 'slider', xAxisIndex: 0, height: 14, bottom: 5 }],
+    series: [
+      {
+        name: 'CPU %', type: 'line', step: 'end', showSymbol: false, yAxisIndex: 0, data: r.points.map((p) => [t(p.ts), p.cpu_pct]),
+        markArea: { silent: true, label: { show: false }, data: bands },
+      },
+      { name: 'RSS MiB', type: 'line', showSymbol: false, yAxisIndex: 1, data: r.points.map((p) => [t(p.ts), Math.round((p.rss_bytes / MiB) * 10) / 10]) },
+    ],
+  };
+}
+
+/** The session's resources: the chart, and each tool use's CPU seconds and peak RSS (why not, when not sampled). */
+function Resources({ d, id }: { d: SessionDetail; id: string }) {
+  const q = useQuery({ queryKey: ['session-resources', id], queryFn: () => get<SessionResources>(`agent-sessions/${encodeURIComponent(id)}/resources`) });
+  return (
+    <Loaded q={q}>
+      {(r) => (
+        <div data-testid="session-resources">
+          {r.points.length
+            ? <Chart testId="resource-chart" option={resourceChart(d, r)} height={260} />
+            : <p className="muted" data-testid="resource-note"><Inert text={r.note ?? ''} /></p>}
+          {r.tool_uses.length > 0 && (
+            <table className="grid compact" data-testid="tool-resources">
+              <thead><tr><th>tool</th><th>call id</th><th>start</th><th>duration</th><th>CPU</th><th>peak RSS</th><th>note</th></tr></thead>
+              <tbody>{r.tool_uses.map((u) => (
+                <tr key={u.id}>
+                  <td><Inert text={u.name} /></td><td className="mono"><Inert text={u.call_id ?? ''} /></td><td>{time(u.start_time)}</td><td>{ms(u.duration_ms)}</td>
+                  <td className="num" data-testid="tool-cpu">{cpuSeconds(u.cpu_s)}</td><td className="num" data-testid="tool-rss">{u.peak_rss_bytes === null ? '—' : bytes(u.peak_rss_bytes)}</td>
+                  <td className="muted"><Inert text={u.resources_note ?? ''} /></td>
+                </tr>
+              ))}</tbody>
+            </table>
+          )}
+        </div>
+      )}
+    </Loaded>
+  );
 }
 
 /** The agent's process tree: each process (exec) under its parent, with its file opens and connects, and the tool use that caused it. */
@@ -143,6 +211,8 @@ export function SessionDetailPage() {
             <p>{int(s.llm_calls)} LLM calls · {int(s.tool_uses)} tool uses ({int(s.tool_errors)} failed) · {int(s.input_tokens)} in / {int(s.output_tokens)} out · {usd(s.cost_usd)}{s.unpriced_calls ? ` + ${s.unpriced_calls} unpriced` : ''} · {time(s.start_time)} → {time(s.end_time)} · pid {s.pid} on <Inert text={s.host} /> · <b data-testid="session-state">{d.live ? 'live' : 'ended'}</b></p>
             <h2>span waterfall</h2>
             <Chart testId="waterfall" option={w.option} height={Math.max(120, 40 + w.bars.length * 28)} />
+            <h2>resources (CPU, memory of the agent's process tree)</h2>
+            <Resources d={d} id={id} />
             <h2>conversation</h2>
             <Conversation d={d} />
             <h2>process tree (causal links)</h2>

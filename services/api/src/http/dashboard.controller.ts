@@ -2,7 +2,7 @@ import { BadRequestException, Controller, Get, NotFoundException, Param, Query, 
 import { ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { interval, map, merge, Observable } from 'rxjs';
 import {
-  CALL_SORTS, getCall, getExchange, getSession, overview, pageAudit, pageCalls, pageSessions, resolveRange, SESSION_SORTS, timeSeries,
+  CALL_SORTS, getCall, getExchange, getSession, sessionResources, overview, pageAudit, pageCalls, pageSessions, resolveRange, SESSION_SORTS, timeSeries,
   type NsRange, type SortSpec,
 } from '@agentsight/clickhouse';
 import type { CaptureStatus } from '@agentsight/contracts';
@@ -49,6 +49,12 @@ function cursorParam(s: string | undefined): string | undefined {
   if (!s) return undefined;
   if (!/^[A-Za-z0-9_-]+$/.test(s)) throw new BadRequestException('bad cursor');
   return s;
+}
+
+/** `v`, or a 404 naming the conversation when there is no such session. */
+function sessionFound<T>(v: T | null, conversation: string): T {
+  if (v === null) throw new NotFoundException(`no agent session ${conversation}`);
+  return v;
 }
 
 const RANGE_DOC = 'ISO 8601, ms since the epoch, or a duration back from now (15m, 24h, 7d)';
@@ -151,9 +157,13 @@ export class DashboardController {
   @Get('agent-sessions/:conversation')
   @ApiOkResponse({ description: 'SessionDetail: the session, its calls with their new messages, tool uses, execute_tool spans, the process tree\'s audit records with causal links' })
   async session(@Param('conversation') conversation: string) {
-    const s = await getSession(this.storage.client, conversation);
-    if (!s) throw new NotFoundException(`no agent session ${conversation}`);
-    return s;
+    return sessionFound(await getSession(this.storage.client, conversation), conversation);
+  }
+
+  @Get('agent-sessions/:conversation/resources')
+  @ApiOkResponse({ description: "SessionResources: the agent's process-tree samples around the session (CPU %, RSS, processes) and each tool use's CPU seconds and peak RSS (null with resources_note when not sampled)" })
+  async sessionResources(@Param('conversation') conversation: string) {
+    return sessionFound(await sessionResources(this.storage.client, conversation), conversation);
   }
 
   @Get('processes')
