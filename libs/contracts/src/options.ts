@@ -67,7 +67,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'instance', env: 'AGENTSIGHT_INSTANCE', type: 'string', default: '`default` (CLI: `cli-<pid>`)', doc: 'instance name for partition leases' },
   { key: 'partitions', env: 'AGENTSIGHT_PARTITIONS', type: 'integer', min: 1, default: '`8`', doc: 'partitions of per-connection subjects (producer `--partitions` must match)' },
   // brokers and storage
-  { key: 'nats_url', env: 'NATS_URL', type: 'url', secret: true, default: 'agentsight\'s own NATS, `nats://127.0.0.1:7422`', doc: 'an external JetStream server instead (credentials: `NATS_CREDS`, or `NATS_USER`/`NATS_PASSWORD`, or in the URL)' },
+  { key: 'nats_url', env: 'NATS_URL', type: 'url', secret: true, default: 'agentsight\'s own NATS, `nats://127.0.0.1:7422`', doc: 'an external JetStream server instead, or the seed servers of a cluster separated by commas (credentials: `NATS_CREDS`, or `NATS_USER`/`NATS_PASSWORD`, or in the URL); see [NATS cluster](#nats-jetstream-cluster)' },
   { key: 'nats_creds', env: 'NATS_CREDS', type: 'path', default: '—', doc: 'a NATS `.creds` file (user JWT and nkey seed) for an external NATS' },
   { key: 'nats_user', env: 'NATS_USER', type: 'string', default: '—', doc: 'user for an external NATS' },
   { key: 'nats_password', env: 'NATS_PASSWORD', type: 'string', secret: true, default: '—', doc: 'password of `NATS_USER`' },
@@ -83,6 +83,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   // streams and store
   { key: 'stream_max_age_hours', env: 'AGENTSIGHT_STREAM_MAX_AGE_HOURS', type: 'number', default: 'raw, HTTP `72`; `AGENTSIGHT_REPLAY` `24`; others `168`', doc: '`max_age` of every JetStream stream (applied to existing streams at the next service start, in place)' },
   ...STREAM_OPTIONS,
+  { key: 'stream_replicas', env: 'AGENTSIGHT_STREAM_REPLICAS', type: 'integer', min: 1, default: '`1`', doc: 'replicas of every JetStream stream and of the large-payload object store (`3` on a 3-node cluster: a stream survives the loss of a node); applied to existing streams at the next service start, in place, see [NATS cluster](#nats-jetstream-cluster)' },
   { key: 'retention_days', env: 'AGENTSIGHT_RETENTION_DAYS', type: 'integer', default: '`90`', doc: 'TTL of every ClickHouse table: rows older than this many days (event time; `tool_uses`/`genai_spans`: time stored) are deleted by ClickHouse; `0` = no TTL. Tables are partitioned by day; a change applies at the next api start (`MODIFY TTL`), and stores of older versions (month partitions) are rebuilt in place' },
   { key: 'store_max_bytes', env: 'AGENTSIGHT_STORE_MAX_BYTES', type: 'size', default: '`10G`', doc: 'size cap of the store (bytes on disk of the tables; `0` = none): over it, the api drops whole days, oldest first (every partitioned table\'s partition of that day, and the versioned tables\' rows stored up to it), never the newest day, so never a whole table; what it dropped is counted (table `retention_drops`) and shown by `agentsight status` and the capture page' },
   { key: 'store_check_s', env: 'AGENTSIGHT_STORE_CHECK_S', type: 'number', default: '`60`', doc: 'how often the api checks the size cap (and once at start)' },

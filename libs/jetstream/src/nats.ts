@@ -27,12 +27,38 @@ export interface Nats {
 }
 
 /**
- * nats.js connection options for `target` (a plain URL string = no credentials beyond what it carries): servers,
- * user/password or the `.creds` file's JWT authenticator, and the inbox prefix.
+ * The servers of a NATS URL setting: `NATS_URL` (and `--nats-url`) may list several seed servers of a cluster,
+ * separated by commas (`nats://10.0.0.1:4222,nats://10.0.0.2:4222`); nats.js (and nats.c) take a list, not such a
+ * string. Blanks around the entries are dropped. Throws on a setting without any server.
+ */
+export function natsServers(url: string): string[] {
+  const servers = url.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!servers.length) throw new Error(`no NATS server in ${JSON.stringify(url)}`);
+  return servers;
+}
+
+/** Largest replica count of a JetStream stream. */
+const MAX_REPLICAS = 5;
+
+/**
+ * `AGENTSIGHT_STREAM_REPLICAS`: replicas of every pipeline stream and of the large-payload object store (default 1;
+ * 3 on a 3-node JetStream cluster, so a stream survives the loss of a node). Throws on a value outside 1..5.
+ */
+export function streamReplicas(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.AGENTSIGHT_STREAM_REPLICAS;
+  if (v === undefined || v.trim() === '') return 1;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_REPLICAS) throw new Error(`AGENTSIGHT_STREAM_REPLICAS must be a whole number from 1 to ${MAX_REPLICAS}, got "${v}"`);
+  return n;
+}
+
+/**
+ * nats.js connection options for `target` (a plain URL string = no credentials beyond what it carries): servers
+ * ({@link natsServers}), user/password or the `.creds` file's JWT authenticator, and the inbox prefix.
  */
 export function natsConnectOptions(target: NatsTarget | string): ConnectionOptions {
   const t: NatsTarget = typeof target === 'string' ? { url: target, managed: false } : target;
-  const o: ConnectionOptions = { servers: t.url };
+  const o: ConnectionOptions = { servers: natsServers(t.url) };
   if (t.credsFile) o.authenticator = credsAuthenticator(readFileSync(t.credsFile));
   else if (t.user !== undefined) Object.assign(o, { user: t.user, pass: t.pass ?? '' });
   if (t.inboxPrefix) o.inboxPrefix = t.inboxPrefix;
@@ -50,7 +76,11 @@ export async function connectNats(target: NatsTarget | string, name: string): Pr
   const nc = await connect({ ...natsConnectOptions(target), name, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
   const jsm = await jetstreamManager(nc);
   await ensureStreams(jsm);
-  const large = await new Objm(nc).create(LARGE_PAYLOAD_BUCKET, { ttl: RETENTION_NS, storage: StorageType.File });
+  const replicas = streamReplicas();
+  const large = await new Objm(nc).create(LARGE_PAYLOAD_BUCKET, { ttl: RETENTION_NS, storage: StorageType.File, replicas });
+  // An existing bucket is opened as it is: bring its replica count to the setting (an update, in place).
+  const bucket = await jsm.streams.info(`OBJ_${LARGE_PAYLOAD_BUCKET}`);
+  if (bucket.config.num_replicas !== replicas) await jsm.streams.update(bucket.config.name, { ...bucket.config, num_replicas: replicas });
   return { nc, js: jetstream(nc), jsm, large };
 }
 
@@ -85,13 +115,15 @@ function parseSize(text: string, name: string): number {
 }
 
 /**
- * Creates the streams of `specs` that are missing, with their {@link streamLimits}; on existing streams brings
- * `max_age` and `max_bytes` to those limits (an update, never a re-create: stored messages stay) and leaves the
- * rest of their configuration as it is.
+ * Creates the streams of `specs` that are missing, with their {@link streamLimits} and {@link streamReplicas}; on
+ * existing streams brings `max_age`, `max_bytes` and `num_replicas` to those (an update, never a re-create: stored
+ * messages stay; JetStream moves a stream to more or fewer replicas in place) and leaves the rest of their
+ * configuration as it is.
  */
 export async function ensureStreams(jsm: JetStreamManager, specs: readonly StreamSpec[] = STREAMS, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const num_replicas = streamReplicas(env);
   for (const s of specs) {
-    const limits = streamLimits(s, env);
+    const limits = { ...streamLimits(s, env), num_replicas };
     let info = await jsm.streams.info(s.name).catch(() => null);
     if (!info) {
       const cfg: Partial<StreamConfig> & { name: string } = {
@@ -108,7 +140,7 @@ export async function ensureStreams(jsm: JetStreamManager, specs: readonly Strea
         info = await jsm.streams.info(s.name).catch(() => { throw err; });
       }
     }
-    if (info.config.max_age !== limits.max_age || info.config.max_bytes !== limits.max_bytes) {
+    if (info.config.max_age !== limits.max_age || info.config.max_bytes !== limits.max_bytes || info.config.num_replicas !== num_replicas) {
       await jsm.streams.update(s.name, { ...info.config, ...limits });
     }
   }

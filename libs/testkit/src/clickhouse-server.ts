@@ -193,7 +193,8 @@ async function httpOk(u: string): Promise<boolean> {
   }
 }
 
-function tcpOpen(port: number): Promise<boolean> {
+/** Whether 127.0.0.1:`port` accepts a TCP connection now. */
+export function tcpOpen(port: number): Promise<boolean> {
   return new Promise((r) => {
     const c = tcpConnect(port, '127.0.0.1', () => { c.destroy(); r(true); });
     c.on('error', () => r(false));

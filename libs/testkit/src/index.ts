@@ -12,3 +12,4 @@ export * from './mock-llm';
 export * from './fake-sls';
 export * from './clickhouse-server';
 export * from './exchanges';
+export * from './nats-cluster';

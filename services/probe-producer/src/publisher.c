@@ -189,6 +189,32 @@ static void ensure_stream(struct publisher *p)
 	jsStreamInfo_Destroy(si);
 }
 
+/* The URL setting may list a cluster's seed servers separated by commas: nats.c takes them as a list
+ * (natsOptions_SetServers copies the strings), not as one string. Blanks around entries are dropped. */
+static natsStatus set_servers(natsOptions *opts, const char *url)
+{
+	const char *servers[32];
+	char *copy = strdup(url), *save = NULL, *tok;
+	int n = 0;
+	natsStatus s;
+
+	if (!copy)
+		return NATS_NO_MEMORY;
+	for (tok = strtok_r(copy, ",", &save); tok && n < 32; tok = strtok_r(NULL, ",", &save)) {
+		size_t len;
+		while (*tok == ' ')
+			tok++;
+		len = strlen(tok);
+		while (len && tok[len - 1] == ' ')
+			tok[--len] = '\0';
+		if (*tok)
+			servers[n++] = tok;
+	}
+	s = n ? natsOptions_SetServers(opts, servers, n) : NATS_INVALID_ARG;
+	free(copy);
+	return s;
+}
+
 struct publisher *publisher_create(const char *url, size_t queue_max_bytes)
 {
 	struct publisher *p = calloc(1, sizeof(*p));
@@ -202,7 +228,7 @@ struct publisher *publisher_create(const char *url, size_t queue_max_bytes)
 
 	s = natsOptions_Create(&p->opts);
 	if (s == NATS_OK)
-		s = natsOptions_SetURL(p->opts, url);
+		s = set_servers(p->opts, url);
 	if (s == NATS_OK)
 		s = natsOptions_SetName(p->opts, "agentsight-probe");
 	/* Credentials come from the environment (never argv, which every local user can read in /proc):

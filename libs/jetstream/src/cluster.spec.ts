@@ -1,0 +1,103 @@
+/**
+ * A real 3-node JetStream cluster (infra/nats-cluster/node.conf, libs/testkit nats-cluster.ts): the services' NATS
+ * connection seeded with every node as a comma-separated `NATS_URL`, streams made R1 first and then moved to R3 by
+ * `AGENTSIGHT_STREAM_REPLICAS=3` in place (their messages kept), and the raw stream's leader killed with SIGKILL
+ * in the middle of publishing and brought back: every message stored once, none lost.
+ */
+import { STREAMS } from '@agentsight/contracts';
+import { startNatsCluster, type NatsCluster } from '@agentsight/testkit';
+import { connectNats, ensureStreams, natsServers, streamReplicas, type Nats } from './nats';
+import { Publisher } from './publisher';
+
+describe('server lists and replica counts (no server)', () => {
+  test('NATS_URL lists seed servers separated by commas', () => {
+    expect(natsServers('nats://a:4222')).toEqual(['nats://a:4222']);
+    expect(natsServers(' nats://a:4222, nats://b:4222 ,,nats://c:4222')).toEqual(['nats://a:4222', 'nats://b:4222', 'nats://c:4222']);
+    expect(() => natsServers(' , ')).toThrow(/no NATS server/);
+  });
+
+  test('AGENTSIGHT_STREAM_REPLICAS is 1 to 5, default 1', () => {
+    expect(streamReplicas({})).toBe(1);
+    expect(streamReplicas({ AGENTSIGHT_STREAM_REPLICAS: '3' })).toBe(3);
+    for (const bad of ['0', '6', '2.5', 'three']) expect(() => streamReplicas({ AGENTSIGHT_STREAM_REPLICAS: bad })).toThrow(/AGENTSIGHT_STREAM_REPLICAS/);
+  });
+});
+
+describe('a 3-node JetStream cluster', () => {
+  let cluster: NatsCluster;
+  let nats: Nats;
+  const prev = process.env.AGENTSIGHT_STREAM_REPLICAS;
+
+  beforeAll(async () => {
+    cluster = await startNatsCluster();
+    process.env.AGENTSIGHT_STREAM_REPLICAS = '1';
+    // The meta leader may still be being elected: the first stream requests can fail until it is.
+    for (let i = 0; ; i++) {
+      try {
+        nats = await connectNats(` ${cluster.nodes.map((n) => n.url).join(', ')} `, 'cluster-spec');
+        break;
+      } catch (err) {
+        if (i >= 60) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    if (prev === undefined) delete process.env.AGENTSIGHT_STREAM_REPLICAS;
+    else process.env.AGENTSIGHT_STREAM_REPLICAS = prev;
+    await nats?.nc.close();
+    await cluster?.stop();
+  });
+
+  test('R1 streams move to R3 in place, their messages kept', async () => {
+    const raw = 'AGENTSIGHT_RAW';
+    expect((await nats.jsm.streams.info(raw)).config.num_replicas).toBe(1);
+    for (let i = 0; i < 10; i++) await nats.js.publish('agentsight.raw.proc.h1', new Uint8Array([i]), { msgID: `r1-${i}` });
+    await ensureStreams(nats.jsm, STREAMS, { ...process.env, AGENTSIGHT_STREAM_REPLICAS: '3' });
+    for (const s of STREAMS) {
+      const info = await nats.jsm.streams.info(s.name);
+      expect([s.name, info.config.num_replicas]).toEqual([s.name, 3]);
+    }
+    const info = await nats.jsm.streams.info(raw);
+    expect(info.state.messages).toBe(10);
+    expect(info.cluster?.replicas?.length).toBe(2);
+  }, 120_000);
+
+  test('SIGKILL of the stream leader mid-publish and its return: every message stored once', async () => {
+    const raw = 'AGENTSIGHT_RAW';
+    const before = (await nats.jsm.streams.info(raw)).state.messages;
+    const leader = (await nats.jsm.streams.info(raw)).cluster!.leader!;
+    const pub = new Publisher(nats.js, nats.large);
+    const N = 300;
+    let killed = false;
+    for (let i = 0; i < N; i++) {
+      if (i === N / 3) {
+        await cluster.node(leader).kill('SIGKILL');
+        killed = true;
+      }
+      // a publish that fails while the stream elects a new leader is retried with the same message id
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await pub.publish('agentsight.raw.proc.h2', `kill-${i}`, { v: 1, i });
+          break;
+        } catch (err) {
+          if (attempt >= 120) throw err;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    }
+    expect(killed).toBe(true);
+    await cluster.node(leader).start();
+    const info = await nats.jsm.streams.info(raw);
+    expect(info.cluster?.leader).not.toBe(leader);
+    expect(info.state.messages).toBe(before + N);
+    // the restarted node catches up: it is a current replica again
+    for (let i = 0; ; i++) {
+      const r = (await nats.jsm.streams.info(raw)).cluster?.replicas?.find((x) => x.name === leader);
+      if (r?.current) break;
+      if (i >= 240) throw new Error(`node ${leader} did not catch up: ${JSON.stringify(r)}`);
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  }, 240_000);
+});
