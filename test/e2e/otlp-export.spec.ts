@@ -104,7 +104,12 @@ function agentExchanges(tag: string, pid: number): [Exchange, Exchange] {
     receiver = await startOtlpReceiver();
     stages = new Stages(infra.env);
     for (const s of ['api', 'genai', 'analyzer']) await stages.start(s);
-    otlpEnv = { ...infra.env, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`, OTEL_METRICS_EXPORTER: 'none', AGENTSIGHT_EXPORT_SETTLE_S: '6', OTEL_EXPORTER_OTLP_TIMEOUT: '2000', AGENTSIGHT_EXPORT_ACK_WAIT_S: '6' };
+    // The settle time is the budget within which a versioned event's final version must reach the exporter for the
+    // older ones not to be exported (by design, an older version that settled goes out, and the final one after it).
+    // The 503 test spends ~10 s refusing (backoff 1, 2, 4 s) and restarting before the tool use's final version is
+    // handled, and a loaded CI machine adds pipeline latency: 6 s was exceeded there (the tool span went out at
+    // version 1), so 20 s.
+    otlpEnv = { ...infra.env, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`, OTEL_METRICS_EXPORTER: 'none', AGENTSIGHT_EXPORT_SETTLE_S: '20', OTEL_EXPORTER_OTLP_TIMEOUT: '2000', AGENTSIGHT_EXPORT_ACK_WAIT_S: '6' };
     await startExporter(otlpEnv);
     nats = await connectNats(infra.natsUrl, 'otlp-export-test');
   }, 120_000);
