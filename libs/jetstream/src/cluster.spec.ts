@@ -50,6 +50,20 @@ describe('a 3-node JetStream cluster', () => {
     await cluster?.stop();
   });
 
+  /**
+   * The stream's cluster info once its move has settled: a leader elected and two current replicas (right after a
+   * replica change, nats-server 2.9 may list no leader yet, or a third peer on its way in or out). Throws after 60 s.
+   */
+  const settled = async (stream: string) => {
+    for (let i = 0; ; i++) {
+      const info = await nats.jsm.streams.info(stream);
+      const replicas = info.cluster?.replicas ?? [];
+      if (info.cluster?.leader && replicas.length === 2 && replicas.every((r) => r.current)) return info;
+      if (i >= 240) throw new Error(`${stream} did not settle: ${JSON.stringify(info.cluster)}`);
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  };
+
   test('R1 streams move to R3 in place, their messages kept', async () => {
     const raw = 'AGENTSIGHT_RAW';
     expect((await nats.jsm.streams.info(raw)).config.num_replicas).toBe(1);
@@ -59,15 +73,16 @@ describe('a 3-node JetStream cluster', () => {
       const info = await nats.jsm.streams.info(s.name);
       expect([s.name, info.config.num_replicas]).toEqual([s.name, 3]);
     }
-    const info = await nats.jsm.streams.info(raw);
+    const info = await settled(raw);
     expect(info.state.messages).toBe(10);
     expect(info.cluster?.replicas?.length).toBe(2);
   }, 120_000);
 
   test('SIGKILL of the stream leader mid-publish and its return: every message stored once', async () => {
     const raw = 'AGENTSIGHT_RAW';
-    const before = (await nats.jsm.streams.info(raw)).state.messages;
-    const leader = (await nats.jsm.streams.info(raw)).cluster!.leader!;
+    const settledInfo = await settled(raw);
+    const before = settledInfo.state.messages;
+    const leader = settledInfo.cluster!.leader!;
     const pub = new Publisher(nats.js, nats.large);
     const N = 300;
     let killed = false;
