@@ -140,7 +140,7 @@ export interface SkipIndex {
  * - `audit_events.summary_ngrams`: a bloom filter of the 3-grams of `lowerUTF8(summary)` per granule (8,192 rows),
  *   so the processes search ({@link summaryContains}) reads only the granules
  *   that can hold the text: a path or command found a few times in a month of audit rows reads a few granules
- *   instead of every one (1M rows: ~150-300 ms → ~10 ms when absent, measured in bench/README.md). 32 KiB per
+ *   instead of every one (1M rows: 115-450 ms → 10-19 ms for a term absent from them, measured in bench/README.md). 32 KiB per
  *   granule (4 bytes per row, ~0.6 MB compressed per 1M rows) keeps false positives rare for tens of thousands of
  *   distinct 3-grams per granule; a term shorter than 3 characters cannot use it and scans, as before.
  */
@@ -148,9 +148,12 @@ export const SKIP_INDEXES: readonly SkipIndex[] = [
   { table: 'audit_events', name: 'summary_ngrams', expr: 'lowerUTF8(summary)', type: 'ngrambf_v1(3, 32768, 3, 0)', granularity: 1 },
 ];
 
-/** `INDEX <name> <expr> TYPE <type> GRANULARITY <g>`, the form CREATE TABLE and `ADD INDEX` share. */
-function indexDefinition(i: SkipIndex): string {
-  return `INDEX ${quoteIdent(i.name)} ${i.expr} TYPE ${i.type} GRANULARITY ${i.granularity}`;
+/**
+ * `INDEX [IF NOT EXISTS] <name> <expr> TYPE <type> GRANULARITY <g>`, the form CREATE TABLE and `ADD INDEX` share
+ * (`ifNotExists` only in `ADD INDEX`).
+ */
+function indexDefinition(i: SkipIndex, ifNotExists = false): string {
+  return `INDEX ${ifNotExists ? 'IF NOT EXISTS ' : ''}${quoteIdent(i.name)} ${i.expr} TYPE ${i.type} GRANULARITY ${i.granularity}`;
 }
 
 /**
@@ -313,7 +316,7 @@ export function schemaStatements(database: string = DEFAULT_DATABASE, opts: Sche
       summary String COMMENT 'redacted',
       details String COMMENT 'JSON, redacted',
       ingested_at ${TS} DEFAULT now64(9),
-      ${SKIP_INDEXES.filter((i) => i.table === 'audit_events').map(indexDefinition).join(',\n      ')}
+      ${SKIP_INDEXES.filter((i) => i.table === 'audit_events').map((i) => indexDefinition(i)).join(',\n      ')}
     ) ${ENGINE}
     PARTITION BY ${PARTITION_KEYS.audit_events}
     ORDER BY (${SORTING_KEYS.audit_events})
@@ -506,7 +509,7 @@ async function addSkipIndexes(client: ClickHouseClient, database: string, tables
   const present = new Set(((await rs.json()) as Array<{ table: string; name: string }>).map((r) => `${r.table}.${r.name}`));
   for (const i of SKIP_INDEXES) {
     if (present.has(`${i.table}.${i.name}`) || !tables.includes(i.table)) continue;
-    await client.command({ query: `ALTER TABLE ${qualified(database, i.table)} ADD ${indexDefinition(i).replace(/^INDEX /, 'INDEX IF NOT EXISTS ')}` });
+    await client.command({ query: `ALTER TABLE ${qualified(database, i.table)} ADD ${indexDefinition(i, true)}` });
     await client.command({ query: `ALTER TABLE ${qualified(database, i.table)} MATERIALIZE INDEX ${quoteIdent(i.name)}` });
   }
 }
