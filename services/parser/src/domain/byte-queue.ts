@@ -103,6 +103,20 @@ export class ByteQueue<M> {
     return out;
   }
 
+  /** A copy of the first `n` bytes (n ≤ length), left in the queue. */
+  peek(n: number): Uint8Array {
+    if (n > this.length) throw new RangeError(`ByteQueue.peek(${n}) beyond ${this.length}`);
+    const out = new Uint8Array(n);
+    let w = 0;
+    for (let i = this.first, pos = this.firstPos; w < n; i++, pos = 0) {
+      const piece = this.pieces[i];
+      const k = Math.min(piece.length - pos, n - w);
+      out.set(piece.subarray(pos, pos + k), w);
+      w += k;
+    }
+    return out;
+  }
+
   /**
    * Removes the first `n` bytes, handing them to `sink` as views (no copy), one per record piece, with the piece's
    * meta and the stream offset of the view's first byte.

@@ -578,4 +578,41 @@ describe('HttpStreamParser: replays, duplicates and restarts', () => {
     expect(p.evictIdle(99_999n + 1n, later)).toEqual([c.key]);
     expect(later.events).toEqual([]); // ended once, not again at eviction
   });
+
+  it('a head cut short by the connection end is an http_parse_error dead letter with its bytes, at close and at eviction', () => {
+    const c = new Conn();
+    const p = new HttpStreamParser();
+    const head = 'POST /v1/messages HTTP/1.1\r\nHost: api\r\n';
+    feed(p, [c.rec('write', 'GET /a HTTP/1.1\r\n\r\n'), c.rec('read', 'HTTP/1.1 204 No Content\r\n\r\n'), c.rec('write', head), c.rec('read', 'HTT')]);
+    const out = p.close({ host: 'h', boot_id: 'b', run: 7, pid: c.pid, tid: c.pid, uid: 0, comm: 'agent', ssl: c.ssl, partition: 3, ts_wall_ns: 99_999n, write_offset: 19 + head.length, read_offset: 30 });
+    expect(out.deadLetters.map((d) => [d.reason, d.error, text(d.sample), d.conn_key])).toEqual([
+      ['http_parse_error', `write: connection closed inside a request head: ${head.length} bytes at stream offset 19 without a complete start line and header block`, head, c.key],
+      ['http_parse_error', 'read: connection closed inside a response head: 3 bytes at stream offset 27 without a complete start line and header block', 'HTT', c.key],
+    ]);
+    expect(out.events.map((e) => e.type)).toEqual(['connection_end']);
+
+    const idle = new Conn(2);
+    const q = new HttpStreamParser();
+    feed(q, [idle.rec('write', 'GET /b HTT')]);
+    const sink: ParseOutput = { events: [], deadLetters: [] };
+    expect(q.evictIdle(1n << 40n, sink)).toEqual([idle.key]);
+    expect(sink.deadLetters.map((d) => [d.reason, d.error])).toEqual([['http_parse_error', 'write: connection evicted idle inside a request head: 10 bytes at stream offset 0 without a complete start line and header block']]);
+  });
+
+  it('bytes after a gap that only looked like a start line stay silent at the end (a resync guess, not a message)', () => {
+    const c = new Conn();
+    const p = new HttpStreamParser();
+    feed(p, [c.rec('write', 'GET /a HTTP/1.1\r\n\r\n'), c.rec('write', 'POST /b HT', 500)]);
+    const out = p.close({ host: 'h', boot_id: 'b', run: 7, pid: c.pid, tid: c.pid, uid: 0, comm: 'agent', ssl: c.ssl, partition: 3, ts_wall_ns: 99_999n, write_offset: 510, read_offset: 0 });
+    expect(out.deadLetters).toEqual([]);
+    expect(p.stats().discardedBytes).toBe(10);
+  });
+
+  it('a fresh connection whose read side ends inside what began as an HTTP/2 frame is an h2_error dead letter', () => {
+    const c = new Conn();
+    const p = new HttpStreamParser();
+    feed(p, [c.rec('read', Uint8Array.from([0, 0, 6]))]);
+    const out = p.close({ host: 'h', boot_id: 'b', run: 7, pid: c.pid, tid: c.pid, uid: 0, comm: 'agent', ssl: c.ssl, partition: 3, ts_wall_ns: 99_999n, write_offset: 0, read_offset: 3 });
+    expect(out.deadLetters.map((d) => [d.reason, d.error, [...d.sample]])).toEqual([['h2_error', 'read: connection ended inside a frame cut short (3 of its octets) at stream offset 0', [0, 0, 6]]]);
+  });
 });

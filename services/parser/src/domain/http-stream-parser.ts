@@ -271,7 +271,8 @@ export class HttpStreamParser {
       for (const d of [c.write, c.read]) {
         try {
           if (d.msg) this.finish(c, d, d.msg, d.msg.framing.type === 'close' ? 'complete' : 'short', sink);
-          else if (d.q.length > 0) this.st.discardedBytes += d.q.length;
+          this.unfinishedHead(c, d, 'evicted idle', sink);
+          this.st.discardedBytes += d.q.length;
         } catch (e) {
           sink.deadLetters.push(this.draft(null, key, 'internal_error', e instanceof Error ? e.message : String(e), new Uint8Array(0)));
         }
@@ -313,6 +314,7 @@ export class HttpStreamParser {
       for (const d of [c.write, c.read]) {
         const closeAt = d.dir === 'write' ? rec.write_offset : rec.read_offset;
         if (d.msg) this.finish(c, d, d.msg, d.msg.framing.type === 'close' ? 'complete' : 'short', out);
+        this.unfinishedHead(c, d, 'closed', out);
         this.st.discardedBytes += d.q.length;
         const at = Math.max(d.next, Number.isSafeInteger(closeAt) ? closeAt : 0, 0);
         d.q.reset(at);
@@ -794,6 +796,20 @@ export class HttpStreamParser {
     } else this.deadLetter(out, first, reason, `${d.dir}: ${error}`, sample, c.key);
     this.resetToResync(d);
     return false;
+  }
+
+  /**
+   * At a connection's end (`how`: closed or evicted idle): the bytes of a head that never completed (a start line
+   * or header block cut short: the process exited, or the rest was never captured) are reported as an
+   * `http_parse_error` dead letter with their sample, so a truncated message is never dropped silently. A resync
+   * guess (`strict` false: bytes after a gap or late join that only looked like a start line) stays silent, as on
+   * the way in. The caller drops the bytes.
+   */
+  private unfinishedHead(c: ConnState, d: DirState, how: 'closed' | 'evicted idle', out: Out): void {
+    if (d.mode !== 'head' || !d.strict || d.q.length === 0) return;
+    const sample = d.q.peek(Math.min(d.q.length, DEAD_LETTER_SAMPLE_BYTES));
+    const what = d.dir === 'write' ? 'request' : 'response';
+    this.deadLetter(out, d.q.metaAt(0), 'http_parse_error', `${d.dir}: connection ${how} inside a ${what} head: ${d.q.length} bytes at stream offset ${d.q.offset} without a complete start line and header block`, sample, c.key);
   }
 
   /** A framing error inside a body: the message is emitted as far as it got (short), then the direction resyncs. */

@@ -243,13 +243,20 @@ export class H2Connection {
 
   /**
    * The connection ended (process exit / idle eviction): everything in progress is ended as `short` (or as reset by
-   * an earlier GOAWAY with an error code), then both directions are closed at their current ends.
+   * an earlier GOAWAY with an error code), then both directions are closed at their current ends. A frame cut short
+   * (its 9-octet header or payload incomplete) or a header block still waiting for its CONTINUATION is reported as
+   * an `h2_error` dead letter with a sample of the bytes (a direction already broken was reported when it broke).
    */
   finishAll(out: ParseOutput): void {
     for (const s of [this.write, this.read]) {
       for (const m of [...s.msgs.values()]) {
         if (this.goaway) this.finish(s, m, 'reset', out, this.goaway);
         else this.finish(s, m, 'short', out);
+      }
+      if (!s.broken && (s.q.length > 0 || s.block)) {
+        const what = s.block ? `a header block of stream ${s.block.stream} without its END_HEADERS` : `a frame cut short (${s.q.length} of its octets)`;
+        const sample = s.q.peek(Math.min(s.q.length, DEAD_LETTER_SAMPLE_BYTES));
+        this.host.deadLetter(out, s.block ? s.block.start.rec : s.q.metaAt(0), 'h2_error', `${s.dir}: connection ended inside ${what} at stream offset ${s.q.offset}`, sample);
       }
       if (s.block) this.host.stats.discardedBytes += s.block.bytes;
       s.block = null;
