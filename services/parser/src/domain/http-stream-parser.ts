@@ -256,7 +256,8 @@ export class HttpStreamParser {
    * keys. Messages in flight are finalised into `out` when given (else their events are lost): a response without
    * length (read until close) ends normally — eviction is how its end is observed, since the probe reports no close;
    * any other body is emitted as far as it got with `body_incomplete: 'short'` (and `body_missing_bytes` when the
-   * Content-Length tells); partial heads are dropped (counted in `discardedBytes`).
+   * Content-Length tells); partial heads are dropped (counted in `discardedBytes`) and dead-lettered as
+   * `http_parse_error` unless they were a resync guess.
    */
   evictIdle(olderThanNs: bigint, out?: ParseOutput): string[] {
     const sink = out ?? newOut();
@@ -290,9 +291,10 @@ export class HttpStreamParser {
    * End of a connection (the contract's `ssl_close` record: the producer saw the process exit; `write_offset` /
    * `read_offset` = bytes it published per direction). Messages in flight are finalised as on eviction (a response
    * read until close ends normally; any other unfinished body, e.g. a stream whose terminator the client never read,
-   * is emitted with `body_incomplete: 'short'`), partial heads are dropped, and both directions count as consumed up
-   * to the close offsets, so every record of the connection can be acked. The state is kept (so
-   * {@link consumedOffset} answers) until {@link evictIdle} drops it; bytes arriving later parse as new messages.
+   * is emitted with `body_incomplete: 'short'`), partial heads are dropped (an `http_parse_error` dead letter, unless
+   * a resync guess), and both directions count as consumed up to the close offsets, so every record of the
+   * connection can be acked. The state is kept (so {@link consumedOffset} answers) until {@link evictIdle} drops it;
+   * bytes arriving later parse as new messages.
    * Never throws.
    */
   close(rec: ConnCloseInput): ParseOutput {
