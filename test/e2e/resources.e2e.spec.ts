@@ -3,6 +3,8 @@
  * tool runs a CPU-bound and memory-hungry command (test/e2e/resource-worker.js: 1.5 s of CPU, then 256 MiB held for
  * 1.5 s); the stored CPU seconds and peak RSS of the tool use must match what the command's own getrusage says, the
  * session's figures must cover the tool's, and every stored sample's tree totals must equal the sum of its processes.
+ * The api's `/metrics`, scraped during and after the run, carries the tree's live RSS/processes and its stored CPU; the
+ * dashboard (real Chromium) draws the tool's band and one band per LLM call.
  *
  * Tolerances (stated, not timed): CPU −0.1 s (10 ms clock ticks, the command's exit after its last sample) to +1.0 s
  * (the agent's own CPU in the window and in the sampling margins, at most one 1 s interval each side: when the first
@@ -13,10 +15,22 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMockLlm, type MockLlm } from '@agentsight/testkit';
-import { openClickHouse } from '@agentsight/clickhouse';
+import { liveWithinNs, openClickHouse } from '@agentsight/clickhouse';
+import { apiToken } from '@agentsight/jetstream';
 import { CHROMIUM, describeCapture, Infra, launchChromium, ROOT, runCli, startInfra, startServe, stopServe } from './harness';
 
 type Row = Record<string, any>;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const parsePrometheusTextFormat = require('parse-prometheus-text-format') as (text: string) => Array<{ name: string; type: string; metrics: Array<{ value?: string; labels?: Record<string, string> }> }>;
+
+/** The `agentsight_agent_*` samples of one `/metrics` scrape of the api on `env`'s port: `name{labels}` → value. */
+async function scrapeAgentMetrics(env: NodeJS.ProcessEnv): Promise<Array<{ name: string; labels: Record<string, string>; value: number }>> {
+  const r = await fetch(`http://127.0.0.1:${env.AGENTSIGHT_API_PORT}/metrics`, { headers: { authorization: `Bearer ${apiToken(env)}` } });
+  if (r.status !== 200) throw new Error(`/metrics: ${r.status}`);
+  return parsePrometheusTextFormat(await r.text())
+    .filter((f) => f.name.startsWith('agentsight_agent_') || f.name === 'agentsight_scrape_errors')
+    .flatMap((f) => f.metrics.map((m) => ({ name: f.name, labels: m.labels ?? {}, value: Number(m.value) })));
+}
 
 /** `agentsight <args> --json`, parsed; the CLI's stderr in the error when it printed no JSON. */
 async function cliJson(args: string[], env: NodeJS.ProcessEnv): Promise<Row[]> {
@@ -33,6 +47,8 @@ describeCapture('agentsight exec: CPU and peak RSS of an agent session and of it
   let mock: MockLlm;
   let exec: { code: number | null; stdout: string; stderr: string };
   let worker: { pid: number; cpu_us: number; max_rss_kb: number; kept: number };
+  /** `/metrics` scrapes of the exec's api while the agent ran (those that answered). */
+  const during: Array<Awaited<ReturnType<typeof scrapeAgentMetrics>>> = [];
   const dir = mkdtempSync(join(tmpdir(), 'agentsight-resources-'));
   const out = join(dir, 'worker.jsonl');
 
@@ -40,12 +56,20 @@ describeCapture('agentsight exec: CPU and peak RSS of an agent session and of it
     infra = await startInfra();
     const toolCommand = `CPU_MS=1500 MB=256 HOLD_MS=1500 OUT=${out} node ${join(ROOT, 'test/e2e/resource-worker.js')}`;
     mock = await startMockLlm({ dir: join(dir, 'mock'), toolCommand, answer: 'built ok' });
-    exec = await runCli(['exec', '--', 'node', join(ROOT, 'test/e2e/resource-agent.js')], {
+    const run = runCli(['exec', '--', 'node', join(ROOT, 'test/e2e/resource-agent.js')], {
       ...infra.env,
       OPENAI_BASE_URL: `${mock.baseUrl}/v1`,
       NODE_EXTRA_CA_CERTS: mock.caPath,
       NODE_PATH: join(ROOT, 'node_modules'),
     });
+    // Scrape the run's api (started by exec) every 250 ms until the run ends; refusals before it listens are skipped.
+    let done = false;
+    void run.finally(() => (done = true));
+    while (!done) {
+      await scrapeAgentMetrics(infra.env).then((m) => during.push(m), () => undefined);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    exec = await run;
     worker = JSON.parse(readFileSync(out, 'utf8').trim());
   }, 300_000);
 
@@ -114,6 +138,51 @@ describeCapture('agentsight exec: CPU and peak RSS of an agent session and of it
     }
   });
 
+  test("Prometheus /metrics: the agent's tree is live during the run (RSS, processes), its CPU counter equals its last stored sample's", async () => {
+    // The agent name the calls were stored with ('' when none was recognised), and the root's last stored sample.
+    const client = await openClickHouse({ dataDir: join(infra.dataDir, 'chdb') });
+    let name: string;
+    let lastCpuNs: number;
+    let goneAtMs: number;
+    try {
+      const q = async (query: string) => (await (await client.query({ query, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })).json<Row>())[0];
+      name = (await q("SELECT coalesce(argMax(agent_name, start_time), '') AS name FROM agentsight.llm_calls FINAL")).name;
+      const last = await q('SELECT argMax(subtree_cpu_ns, ts) AS cpu, argMax(interval_ms, ts) AS interval_ms, toUnixTimestamp64Milli(max(ts)) AS ts_ms FROM agentsight.resource_samples FINAL WHERE pid = root_pid');
+      lastCpuNs = Number(last.cpu);
+      goneAtMs = Number(last.ts_ms) + Number(liveWithinNs(Number(last.interval_ms)) / 1_000_000n);
+    } finally {
+      await client.close();
+    }
+    const agent = { gen_ai_agent_name: name };
+    const mine = (m: Awaited<ReturnType<typeof scrapeAgentMetrics>>, metric: string) =>
+      m.filter((x) => x.name === metric && x.labels.gen_ai_agent_name === agent.gen_ai_agent_name && x.labels.process_executable_name === 'node');
+    // While it ran: some scrape saw its tree live, with its RSS and processes (the worker's tree: agent, shell, worker).
+    const live = during.filter((m) => mine(m, 'agentsight_agent_live_process_trees').some((x) => x.value === 1));
+    process.stderr.write(`resources.e2e: ${during.length} scrapes during the run, ${live.length} with the agent live\n`);
+    expect(live.length).toBeGreaterThan(0);
+    for (const m of live) {
+      expect(mine(m, 'agentsight_agent_process_memory_usage_bytes')[0].value).toBeGreaterThan(10 * 1024 * 1024);
+      expect(mine(m, 'agentsight_agent_processes')[0].value).toBeGreaterThanOrEqual(1);
+    }
+    expect(Math.max(...live.map((m) => mine(m, 'agentsight_agent_processes')[0].value))).toBeGreaterThanOrEqual(2);
+    // After it (the api of `serve` over the same data dir), once past the root's liveness bound: not live; CPU = the
+    // root's last stored sample.
+    await new Promise((r) => setTimeout(r, Math.max(0, goneAtMs - Date.now())));
+    const serve = await startServe(infra.env, ['--port', infra.env.AGENTSIGHT_API_PORT!]);
+    try {
+      const m = await scrapeAgentMetrics(infra.env);
+      expect(m.find((x) => x.name === 'agentsight_scrape_errors' && x.labels.section === 'agent_resources')?.value).toBe(0);
+      expect(mine(m, 'agentsight_agent_process_cpu_seconds_total')[0].value).toBeCloseTo(lastCpuNs / 1e9, 6);
+      expect(mine(m, 'agentsight_agent_sampled_process_trees_total')[0].value).toBe(1);
+      expect(mine(m, 'agentsight_agent_live_process_trees')[0].value).toBe(0);
+      expect(mine(m, 'agentsight_agent_process_memory_usage_bytes')[0].value).toBe(0);
+      // Bounded labels: no pid, no session.
+      for (const x of m) expect(Object.keys(x.labels).sort()).toEqual(x.name === 'agentsight_scrape_errors' ? ['section'] : ['gen_ai_agent_name', 'host', 'process_executable_name']);
+    } finally {
+      await stopServe(serve.proc);
+    }
+  });
+
   // The dashboard's session view over the same stored data: `serve` on the data dir, real Chromium.
   (existsSync(CHROMIUM) ? test : test.skip)("the dashboard's session view: the CPU/RSS chart with the LLM-call and tool bands, the tool use's CPU s and peak RSS", async () => {
     const [tool] = await cliJson(['tools'], infra.env);
@@ -142,31 +211,55 @@ describeCapture('agentsight exec: CPU and peak RSS of an agent session and of it
       const cpuText = (v: number) => `${v >= 100 ? Math.round(v) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} s`;
       expect(await page.getByTestId('tool-cpu').textContent()).toBe(cpuText(tool.cpu_s));
       expect(await page.getByTestId('tool-rss').textContent()).toBe(`${(tool.peak_rss_bytes / 1048576).toFixed(1)} MiB`);
-      // The bands are drawn: light orange (tool) and light blue (LLM call) regions on the chart's canvas.
+      // The bands are drawn: light orange (tool) and light blue (LLM call) regions on the chart's canvas. The canvas
+      // is transparent where nothing is drawn (the page shows through): pixels are composited over white first.
       await page.waitForTimeout(300); // the chart's first paint
       const px = await page.getByTestId('resource-chart').locator('canvas').first()// eslint-disable-next-line @typescript-eslint/no-explicit-any
       .evaluate((c: any) => {
-        // The plot area only (grid top 30 px, bottom 40 px: the legend and the zoom slider are outside it).
+        // The plot area only (grid top 30 px, bottom 40 px, left 60, right 70: axes, legend and zoom slider are outside it).
         const dpr = c.width / c.clientWidth;
-        const top = Math.ceil(30 * dpr);
-        const d = c.getContext('2d').getImageData(0, top, c.width, Math.floor(c.height - 40 * dpr) - top).data;
+        const [left, top] = [Math.ceil(60 * dpr), Math.ceil(30 * dpr)];
+        const [w, h] = [Math.floor(c.width - 70 * dpr) - left, Math.floor(c.height - 40 * dpr) - top];
+        const d = c.getContext('2d').getImageData(left, top, w, h).data;
         let orange = 0;
-        let blue = 0;
-        for (let i = 0; i < d.length; i += 4) {
-          const [r, g, b, a] = [d[i], d[i + 1], d[i + 2], d[i + 3]];
-          if (a < 20) continue;
-          if (r > 200 && r > b + 25 && g > b + 10) orange++;
-          else if (r > 170 && b > r + 15) blue++;
+        // A column is an LLM band's when most of its height is band blue (a line crossing it, or a line's
+        // anti-aliased edge, covers a few pixels only).
+        const blueColumns: number[] = [];
+        for (let x = 0; x < w; x++) {
+          let blue = 0;
+          for (let y = 0; y < h; y++) {
+            const i = (y * w + x) * 4;
+            const a = d[i + 3] / 255;
+            const [r, g, b] = [0, 1, 2].map((k) => d[i + k] * a + 255 * (1 - a));
+            if (r > 200 && r > b + 25 && g > b + 10) orange++;
+            else if (b > r + 15 && b > 190 && r > 150) blue++; // band blue (the CPU line's own blue has r 84)
+          }
+          if (blue > h / 2) blueColumns.push(x);
         }
-        return { orange, blue };
+        // Runs of blue columns, gaps of up to 3 columns bridged (a band's edge over the tool's band, a line
+        // crossing it); a band is at least 1/200 of the plot wide, a vertical step of the CPU line (its anti-aliased
+        // edges) 3 columns at most: only runs at least 1/200 wide (less 1 for rounding) count as bands.
+        const runs: Array<[number, number]> = [];
+        for (const x of blueColumns) {
+          const last = runs[runs.length - 1];
+          if (last && x - last[1] <= 4) last[1] = x;
+          else runs.push([x, x]);
+        }
+        const bands = runs.filter(([a, b]) => b - a + 1 >= Math.floor(w / 200) - 1);
+        return { orange, plotWidth: w, runs: runs.map(([a, b]) => `${a}-${b}`).join(' '), bands: bands.length };
       });
       const shots = join(dir, 'screenshots');
       mkdirSync(shots, { recursive: true });
       await page.getByTestId('session-resources').screenshot({ path: join(shots, 'session-resources.png') });
       process.stderr.write(`resources.e2e: screenshot ${join(shots, 'session-resources.png')}, band pixels ${JSON.stringify(px)}\n`);
-      // The tool's band (20 s of a 25 s axis). The LLM calls' bands are narrow and not asserted here yet (their
-      // pixel count stayed below what a 1/200-of-the-axis band should give: to investigate).
+      // The tool's band covers most of the axis.
       expect(px.orange).toBeGreaterThan(500);
+      // One blue band per LLM call of the session (the calls are ms long: each is drawn 1/200 of the axis wide,
+      // the last one too, though it ends where the axis does), apart since the tool use lies between them.
+      const detail = (await (await fetch(`${url.origin}/api/agent-sessions/${encodeURIComponent(session.conversation_id)}`, { headers: { authorization: `Bearer ${token}` } })).json()) as Row;
+      const calls: Row[] = detail.calls;
+      expect(calls).toHaveLength(2);
+      expect(px.bands).toBe(calls.length);
       await page.close();
     } finally {
       await browser.close();

@@ -14,4 +14,5 @@ export * from './retention';
 export * from './genai-totals';
 export * from './resources';
 export * from './agents';
+export * from './agent-resources';
 export * from './cluster';

@@ -50,18 +50,20 @@ const MiB = 1 << 20;
 /**
  * The agent's process tree over the session: CPU % (of one core; the mean since the previous sample, drawn as steps)
  * and RSS (MiB) from its resource samples, with the LLM calls (blue) and tool uses (orange) drawn as bands under them
- * (at least 1/200 of the axis wide, so a short call stays visible).
+ * (at least 1/200 of the axis wide and inside it, so a short call stays visible, the last one too).
  */
 function resourceChart(d: SessionDetail, r: SessionResources) {
   const t = (s: string | null | undefined) => (s ? Date.parse(s) : NaN);
   const last = r.points.length ? t(r.points[r.points.length - 1].ts) : t(d.session.end_time);
   const x0 = Math.min(t(d.session.start_time ?? d.session.end_time), t(r.points[0]?.ts));
   const x1 = Math.max(t(d.session.end_time ?? d.session.start_time), last);
-  // A call of 50 ms in a session of minutes would be a hair: bands are at least 1/200 of the axis wide.
+  // A call of 50 ms in a session of minutes would be a hair: bands are at least 1/200 of the axis wide, widened to
+  // the right, or to the left where the axis ends (the session's last call ends at its end).
   const minWidth = Number.isFinite(x1 - x0) ? Math.max(1, (x1 - x0) / 200) : 1;
-  const band = (name: string, from: number, to: number, color: string) => [
-    { name, xAxis: from, itemStyle: { color } }, { xAxis: Math.max(to, from + minWidth) },
-  ];
+  const band = (name: string, from: number, to: number, color: string) => {
+    const lo = Number.isFinite(x0) && Number.isFinite(x1) ? Math.max(x0, Math.min(from, x1 - minWidth)) : from;
+    return [{ name, xAxis: lo, itemStyle: { color } }, { xAxis: Math.max(to, lo + minWidth) }];
+  };
   // Tool bands first, LLM calls over them (a call's band can reach into the tool that follows it).
   const bands = [
     ...r.tool_uses.map((u) => band(`tool ${u.name}`, t(u.start_time ?? u.end_time), u.end_time ? t(u.end_time) : last, 'rgba(224, 160, 48, 0.28)')),

@@ -7,7 +7,7 @@
  * only when retention drops rows (Prometheus sees a counter reset). The README's "Metrics" table lists every name.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { GenAiTotalsRow } from '@agentsight/clickhouse';
+import type { AgentResourceTotalsRow, GenAiTotalsRow } from '@agentsight/clickhouse';
 import { BATCH_RECORDS_BUCKETS, BATCH_SECONDS_BUCKETS, type HistogramCounts } from '@agentsight/jetstream';
 import type { CaptureSnapshot } from './capture';
 import type { BatchSeries } from './batch';
@@ -15,6 +15,8 @@ import type { BatchSeries } from './batch';
 /** What one scrape exposes: capture health and broker state, and the stored calls' totals (null + why when unreadable). */
 export interface MetricsSnapshot extends CaptureSnapshot {
   genai: GenAiTotalsRow[];
+  /** What the traced agents cost the machine ({@link agentResourceTotals}); null when it could not be read (`agent_resources` scrape error). */
+  agentResources: AgentResourceTotalsRow[] | null;
   /** The stages' batch histograms heard since the api started (metrics/batch.ts). */
   batches: BatchSeries[];
 }
@@ -141,6 +143,16 @@ export function metricsRegistry(s: MetricsSnapshot): Registry {
     counter('agentsight_gen_ai_reasoning_output_tokens_total', 'Reasoning tokens (part of the output tokens)', l, g.reasoning_output_tokens);
     counter('agentsight_gen_ai_cost_usd_total', 'Cost in USD of the priced calls at list prices (libs/pricing)', l, g.cost_usd);
     counter('agentsight_gen_ai_unpriced_calls_total', 'Calls without a price: not in the cost, never counted as $0', l, g.unpriced_calls);
+  }
+  gauge('agentsight_scrape_errors', '', { section: 'agent_resources' }, s.agentResources ? 0 : 1);
+  for (const a of s.agentResources ?? []) {
+    // Bounded labels: host, agent name, the root's executable; never a pid or a session (README "Metrics").
+    const l = { host: a.host, gen_ai_agent_name: a.agent, process_executable_name: a.executable };
+    counter('agentsight_agent_process_cpu_seconds_total', 'CPU seconds (user + system, reaped children included) of the traced agents\' process trees at their last resource sample, summed over every stored traced root (semconv process.cpu.time)', l, a.cpu_seconds);
+    counter('agentsight_agent_sampled_process_trees_total', 'Traced agent roots ever sampled (stored)', l, a.roots);
+    gauge('agentsight_agent_live_process_trees', 'Traced agent roots live now (sampled within twice their interval + 2 s)', l, a.live_roots);
+    gauge('agentsight_agent_process_memory_usage_bytes', 'Sum of VmRSS over the live traced agents\' process trees at their last sample (semconv process.memory.usage)', l, a.live_rss_bytes);
+    gauge('agentsight_agent_processes', 'Processes in the live traced agents\' trees at their last sample', l, a.live_procs);
   }
   if (s.batches.length) {
     const series = (pick: (b: BatchSeries) => HistogramCounts) => s.batches.map((b) => ({ labels: { stage: b.stage, consumer: b.consumer }, h: pick(b) }));

@@ -1,0 +1,104 @@
+/**
+ * What the traced agents cost the machine, summed per agent name: the `agentsight_agent_process_*` series of the api's
+ * Prometheus `/metrics` (services/api/src/metrics/prometheus.ts, issue 15), read from `resource_samples` (`FINAL`).
+ *
+ * A traced root is one process identity the sampler read as a root: (host, boot id, root pid, root start ticks).
+ * Per root, its last sample gives the tree's cumulative CPU (utime + stime + reaped children over the tree, so CPU of
+ * descendants that exited inside it is kept) and, while the root is live, its RSS and process count. Live = its last
+ * sample is at most {@link liveWithinNs} old: twice its last interval (the sampler at most doubles an interval when
+ * idle) plus a grace, so an exited root stops counting within two intervals (the sampler takes no sample of a root
+ * that is gone).
+ *
+ * The agent name of a root is the `gen_ai.agent.name` of the newest stored LLM call made by a process of its tree
+ * (any pid its samples listed, on the same host) between its first and last sample (± one minute); '' when it made
+ * none (yet). Label cardinality stays bounded: agent name, host and the root's executable name, never a pid or a
+ * session id (both grow without bound in a counter read from stored rows).
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { RESOURCE_SAMPLES_TABLE } from './resources';
+import { DEFAULT_DATABASE, qualified } from './schema';
+
+/** One (host, agent name, root executable) group of {@link agentResourceTotals}. */
+export interface AgentResourceTotalsRow {
+  host: string;
+  /** `gen_ai.agent.name` of the roots' calls (see the module comment), '' when unknown. */
+  agent: string;
+  /** `comm` of the traced root process (`process.executable.name`, at most 15 bytes, redacted when stored). */
+  executable: string;
+  /** Σ over every stored root of the group of its tree's CPU seconds at its last sample (a counter). */
+  cpu_seconds: number;
+  /** Roots of the group ever stored (within retention). */
+  roots: number;
+  /** Roots of the group that are live now. */
+  live_roots: number;
+  /** Σ VmRSS of the live roots' trees at their last sample, bytes. */
+  live_rss_bytes: number;
+  /** Processes of the live roots' trees at their last sample. */
+  live_procs: number;
+}
+
+/** Grace added to twice the last interval before a root counts as gone, ns. */
+const LIVE_GRACE_NS = 2_000_000_000n;
+/** Intervals are never below this in the liveness rule (the sampler's default active interval), ms. */
+const MIN_INTERVAL_MS = 1000;
+
+/** How old a root's last sample may be for the root to count as live, ns: 2 × max(last interval, 1 s) + 2 s. */
+export function liveWithinNs(lastIntervalMs: number): bigint {
+  return 2n * BigInt(Math.max(MIN_INTERVAL_MS, Math.round(lastIntervalMs))) * 1_000_000n + LIVE_GRACE_NS;
+}
+
+const MARGIN = 'INTERVAL 60 SECOND';
+
+/**
+ * {@link AgentResourceTotalsRow}s of every stored traced root, sorted by host, agent, executable. `nowNs` (wall ns,
+ * default now) decides liveness. Throws the ClickHouse error on failure.
+ */
+export async function agentResourceTotals(client: ClickHouseClient, opts: { database?: string; nowNs?: bigint } = {}): Promise<AgentResourceTotalsRow[]> {
+  const rs = qualified(opts.database ?? DEFAULT_DATABASE, RESOURCE_SAMPLES_TABLE);
+  const calls = qualified(opts.database ?? DEFAULT_DATABASE, 'llm_calls');
+  const now = opts.nowNs ?? BigInt(Date.now()) * 1_000_000n;
+  const read = async <T>(query: string): Promise<T[]> => (await client.query({ query, format: 'JSONEachRow' })).json<T>();
+  const roots = await read<{ host: string; boot_id: string; root_pid: number; comm: string; cpu: string; rss: string; procs: string; interval_ms: string; first_ns: string; last_ns: string }>(
+    `SELECT host, boot_id, root_pid, start_ticks, argMax(root_comm, ts) AS comm,
+            argMax(subtree_cpu_ns, ts) AS cpu, argMax(subtree_rss_bytes, ts) AS rss, argMax(subtree_procs, ts) AS procs, argMax(interval_ms, ts) AS interval_ms,
+            toString(toUnixTimestamp64Nano(min(ts))) AS first_ns, toString(toUnixTimestamp64Nano(max(ts))) AS last_ns
+     FROM ${rs} FINAL WHERE pid = root_pid GROUP BY host, boot_id, root_pid, start_ticks`,
+  );
+  if (!roots.length) return [];
+  // Agent names of the calls made by each root's tree, with the time of the newest call of each name.
+  const names = await read<{ host: string; boot_id: string; root_pid: number; agent: string; last_call_ns: string }>(
+    `SELECT t.host AS host, t.boot_id AS boot_id, t.root_pid AS root_pid, c.agent_name AS agent, toString(toUnixTimestamp64Nano(max(c.start_time))) AS last_call_ns
+     FROM (SELECT host, boot_id, root_pid, pid, min(ts) AS first_ts, max(ts) AS last_ts FROM ${rs} FINAL GROUP BY host, boot_id, root_pid, pid) AS t
+     INNER JOIN (SELECT host, pid, assumeNotNull(agent_name) AS agent_name, start_time FROM ${calls} FINAL WHERE agent_name IS NOT NULL AND agent_name != '') AS c
+       ON c.host = t.host AND c.pid = t.pid
+     WHERE c.start_time BETWEEN t.first_ts - ${MARGIN} AND t.last_ts + ${MARGIN}
+     GROUP BY host, boot_id, root_pid, agent`,
+  );
+  const margin = 60_000_000_000n;
+  const groups = new Map<string, AgentResourceTotalsRow>();
+  for (const r of roots) {
+    const first = BigInt(r.first_ns);
+    const last = BigInt(r.last_ns);
+    // The newest call of this root identity's time span (a reused root pid of the same boot has another span).
+    const named = names
+      .filter((n) => n.host === r.host && n.boot_id === r.boot_id && Number(n.root_pid) === Number(r.root_pid))
+      .filter((n) => BigInt(n.last_call_ns) >= first - margin && BigInt(n.last_call_ns) <= last + margin)
+      .sort((a, b) => (BigInt(b.last_call_ns) > BigInt(a.last_call_ns) ? 1 : -1))[0];
+    const agent = named?.agent ?? '';
+    const k = `${r.host}\u0000${agent}\u0000${r.comm}`;
+    let g = groups.get(k);
+    if (!g) {
+      g = { host: r.host, agent, executable: r.comm, cpu_seconds: 0, roots: 0, live_roots: 0, live_rss_bytes: 0, live_procs: 0 };
+      groups.set(k, g);
+    }
+    g.cpu_seconds += Number(r.cpu) / 1e9;
+    g.roots++;
+    if (now - last <= liveWithinNs(Number(r.interval_ms))) {
+      g.live_roots++;
+      g.live_rss_bytes += Number(r.rss);
+      g.live_procs += Number(r.procs);
+    }
+  }
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...groups.values()].sort((a, b) => cmp(a.host, b.host) || cmp(a.agent, b.agent) || cmp(a.executable, b.executable));
+}
