@@ -17,6 +17,7 @@
  * 3. RSS: VmHWM (peak) and VmRSS of each service and of the probe at the end; CPU seconds of each stage during
  *    the throughput part (`cpu_s`, start-up excluded).
  * With `BENCH_CPU_PROF=<dir>` each stage writes a V8 CPU profile (`.cpuprofile`) into `<dir>` when it stops.
+ * `BENCH_NODE_OPTIONS=<options>` adds node options to every stage process (e.g. `--require <a heap sampler>`).
  * Writes bench/out/pipeline.json (or `--out=<path>`) and prints it. `--throughput-only` runs part 1 alone (the CI
  * guard, bench/guard.ts).
  */
@@ -155,7 +156,9 @@ async function main(): Promise<void> {
   // BENCH_CPU_PROF=<dir>: every stage process writes a V8 CPU profile there when it stops (bench/cpu-prof.cjs).
   const profDir = process.env.BENCH_CPU_PROF;
   if (profDir) mkdirSync(profDir, { recursive: true });
-  const stages = new Stages(profDir ? { ...infra.env, NODE_OPTIONS: `--require ${join(__dirname, 'cpu-prof.cjs')}` } : infra.env);
+  // BENCH_NODE_OPTIONS: more node options for every stage process (e.g. `--require <heap sampler>`).
+  const nodeOptions = [profDir ? `--require ${join(__dirname, 'cpu-prof.cjs')}` : '', process.env.BENCH_NODE_OPTIONS ?? ''].filter(Boolean).join(' ');
+  const stages = new Stages(nodeOptions ? { ...infra.env, NODE_OPTIONS: nodeOptions } : infra.env);
   await stages.startAll();
   const out: Record<string, unknown> = { date: new Date().toISOString(), connections: CONNECTIONS, machine: `${require('node:os').cpus().length} cores` };
   try {

@@ -1,5 +1,5 @@
 import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
-import type { ConsumerConfig, JsMsg, ConsumerMessages } from '@nats-io/jetstream';
+import type { Consumer, ConsumerConfig, JsMsg, ConsumerMessages } from '@nats-io/jetstream';
 import { decode } from '@agentsight/contracts';
 import type { Nats } from './nats';
 import { payloadOf } from './large';
@@ -56,6 +56,14 @@ export interface ConsumeSpec {
   start: 'ack_floor' | 'keep';
   maxBatch?: number;
   /**
+   * Bound of the inputs held in this client, fetched and not yet handled (queued, or in the batch in hand), messages.
+   * A pull request asks JetStream only for the room left under it ({@link ConsumerLoop}), so a slow stage holds at
+   * most this much of its backlog in memory instead of everything up to `maxAckPending`. Default `2 × maxBatch`.
+   */
+  maxInFlight?: number;
+  /** The same bound in payload bytes (inline payloads; claim checks count as their small message). Default 8 MiB. */
+  maxInFlightBytes?: number;
+  /**
    * When the handler throws (e.g. NATS or Redis unreachable past the publisher's retries) the loop stops consuming;
    * its unacked inputs stay pending. Then `onFailure` is called (the owner restarts it, see {@link PartitionGroup}),
    * or, without one, the loop starts again after `restartAfterMs` (default 1000).
@@ -76,16 +84,31 @@ export interface ConsumeSpec {
   untilNs?: bigint;
 }
 
+/** Expiry of one pull request, ms: an idle consumer re-issues its pull this often (heartbeats at half of it). */
+const FETCH_EXPIRES_MS = 10_000;
+
 /**
  * Runs one JetStream pull consumer until {@link ConsumerLoop.stop}: micro-batches inputs to `handler`, one batch
  * at a time (so a partition is processed strictly in order). When `nats.scope` is set (a replay) the consumer is
  * the replay's ({@link ReplayScope.consume}) and inputs carry their live subject and msg id.
+ *
+ * Fetches on room: one pull request at a time (`fetch`, JetStream `CONSUMER.MSG.NEXT` with `batch` = room), for
+ * the room left under {@link ConsumeSpec.maxInFlight} / `maxInFlightBytes` (messages estimated at the mean size of
+ * those fetched so far), re-issued when at least half of the bound is free (or nothing is held). nats.js `consume()`
+ * refills its pull as messages *arrive*, whatever the consumer has handled, so a stage slower than its input held
+ * its whole backlog (up to `max_ack_pending`) in memory. A failed pull (missed heartbeats while NATS restarts, the
+ * durable briefly gone while a partition changes hands) is re-issued after a backoff (0.1 → 2 s) until stopped.
  */
 export class ConsumerLoop<T> {
   private messages: ConsumerMessages | null = null;
   private stopped = false;
   private done: Promise<void> | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
+  /** Wake the reader while it waits for room / in a pull's backoff (set while it waits). */
+  private wakeReader: (() => void) | null = null;
+  private wakeBackoff: (() => void) | null = null;
+  /** Incremented by each {@link start}: a reader of an earlier run (stopped after a failure) never fetches again. */
+  private generation = 0;
   private readonly spec: ConsumeSpec;
   private readonly scope: ReplayScope | null;
 
@@ -103,28 +126,71 @@ export class ConsumerLoop<T> {
     this.stopped = false;
     await prepareDurable(this.nats, this.spec);
     const consumer = await this.nats.js.consumers.get(this.spec.stream, this.spec.durable);
-    this.messages = await consumer.consume({ max_messages: Math.min(1000, this.spec.maxBatch ?? 500) });
-    this.done = this.run(this.messages);
+    this.done = this.run(consumer);
   }
 
-  private async run(messages: ConsumerMessages): Promise<void> {
+  private async run(consumer: Consumer): Promise<void> {
     const queue: JsMsg[] = [];
     const arrived: number[] = []; // performance.now() of each queued message (batch latency, batch-metrics.ts)
     const signal: { wake: (() => void) | null } = { wake: null };
+    const max = this.spec.maxBatch ?? 500;
+    const maxMsgs = Math.max(1, this.spec.maxInFlight ?? 2 * max);
+    const maxBytes = Math.max(1, this.spec.maxInFlightBytes ?? 8 * 1024 * 1024);
+    const generation = ++this.generation;
+    const live = () => !this.stopped && this.generation === generation;
+    const held = { msgs: 0, bytes: 0 };
+    const seen = { msgs: 0, bytes: 0 };
     let ended = false;
     const reader = (async () => {
       try {
-        for await (const m of messages) {
-          queue.push(m);
-          arrived.push(performance.now());
-          signal.wake?.();
+        let failures = 0;
+        while (live()) {
+          const freeMsgs = maxMsgs - held.msgs;
+          const freeBytes = maxBytes - held.bytes;
+          if (held.msgs > 0 && (freeMsgs < maxMsgs / 2 || freeBytes < maxBytes / 2)) {
+            await new Promise<void>((r) => (this.wakeReader = r));
+            this.wakeReader = null;
+            continue;
+          }
+          // The first pull asks for one message: its size is the first estimate (a backlog of large payloads must
+          // not come in one pull of the whole message room).
+          const mean = seen.msgs ? Math.max(1, seen.bytes / seen.msgs) : Infinity;
+          const batch = Math.max(1, Math.min(freeMsgs, Math.floor(Math.max(0, freeBytes) / mean)));
+          try {
+            const messages = await consumer.fetch({ max_messages: batch, expires: FETCH_EXPIRES_MS });
+            this.messages = messages;
+            if (!live()) messages.stop();
+            for await (const m of messages) {
+              queue.push(m);
+              arrived.push(performance.now());
+              held.msgs++;
+              held.bytes += m.data.length;
+              seen.msgs++;
+              seen.bytes += m.data.length;
+              signal.wake?.();
+            }
+            failures = 0;
+          } catch (err) {
+            if (!live() || this.nats.nc.isClosed()) break;
+            const ms = Math.min(2000, 100 * 2 ** failures++);
+            if (failures === 4) console.error(`[${this.spec.durable}] pull failing, retrying every ≤ 2 s: ${(err as Error)?.message ?? err}`);
+            await new Promise<void>((r) => {
+              const t = setTimeout(r, ms);
+              this.wakeBackoff = () => (clearTimeout(t), r());
+            });
+            this.wakeBackoff = null;
+          }
         }
       } finally {
         ended = true;
         signal.wake?.();
       }
     })();
-    const max = this.spec.maxBatch ?? 500;
+    const release = (raw: JsMsg[]) => {
+      held.msgs -= raw.length;
+      for (const m of raw) held.bytes -= m.data.length;
+      this.wakeReader?.();
+    };
     while (!this.stopped) {
       if (queue.length === 0) {
         if (ended) break;
@@ -136,37 +202,40 @@ export class ConsumerLoop<T> {
       const fetchedAt = arrived.splice(0, raw.length)[0]!;
       const batch: Input<T>[] = [];
       const until = this.spec.untilNs;
-      for (const m of raw) {
-        if (until !== undefined && m.info.timestampNanos > until) {
-          ackOf(this.nats, m)(); // a replay's bound: stored after its --until
-          continue;
-        }
-        const msgId = m.headers?.get('Nats-Msg-Id') || null;
-        const base = {
-          subject: this.scope ? this.scope.liveSubject(m.subject) : m.subject,
-          seq: m.seq,
-          msgId: this.scope ? this.scope.liveMsgId(msgId) : msgId,
-          ack: ackOf(this.nats, m),
-        };
-        try {
-          const value = decode<T>(await payloadOf(m, this.nats.large));
-          batch.push({ ...base, redelivered: m.redelivered, value, working: () => m.working(), nak: () => m.nak() });
-        } catch (error) {
-          await this.handler.undecodable({ ...base, data: m.data, error: error as Error });
-        }
-      }
-      if (!batch.length) continue;
       try {
+        for (const m of raw) {
+          if (until !== undefined && m.info.timestampNanos > until) {
+            ackOf(this.nats, m)(); // a replay's bound: stored after its --until
+            continue;
+          }
+          const msgId = m.headers?.get('Nats-Msg-Id') || null;
+          const base = {
+            subject: this.scope ? this.scope.liveSubject(m.subject) : m.subject,
+            seq: m.seq,
+            msgId: this.scope ? this.scope.liveMsgId(msgId) : msgId,
+            ack: ackOf(this.nats, m),
+          };
+          try {
+            const value = decode<T>(await payloadOf(m, this.nats.large));
+            batch.push({ ...base, redelivered: m.redelivered, value, working: () => m.working(), nak: () => m.nak() });
+          } catch (error) {
+            await this.handler.undecodable({ ...base, data: m.data, error: error as Error });
+          }
+        }
+        if (!batch.length) continue;
         await this.handler.handle(batch);
         batchMetrics.record(this.nats, this.spec.durable, (performance.now() - fetchedAt) / 1000, batch.length);
       } catch (err) {
         console.error(`[${this.spec.durable}] batch failed, consumer stopped: ${(err as Error)?.stack ?? err}`);
         this.stopped = true;
-        messages.stop();
+        this.messages?.stop();
+        this.wakeReader?.();
         if (this.spec.onFailure) this.spec.onFailure(err as Error);
         else this.restartTimer = setTimeout(() => {
           this.start().catch((e) => console.error(`[${this.spec.durable}] restart failed:`, e));
         }, this.spec.restartAfterMs ?? 1000);
+      } finally {
+        release(raw);
       }
     }
     if (this.spec.nakOnStop) for (const m of queue.splice(0)) m.nak();
@@ -179,6 +248,8 @@ export class ConsumerLoop<T> {
     this.stopped = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.messages?.stop();
+    this.wakeReader?.();
+    this.wakeBackoff?.();
     await this.done?.catch(() => undefined);
   }
 }
@@ -188,11 +259,17 @@ const ACK = Uint8Array.of(43, 65, 67, 75); // "+ACK"
 /**
  * The ack of `m` (JetStream `+ACK` on its reply subject, at most once) as a closure that keeps only the reply
  * subject: stages hold acks of unfinished inputs for a long time (the parser until a response ends), and
- * `JsMsg.ack` would keep the whole message, payload included, alive until then.
+ * `JsMsg.ack` would keep the whole message, payload included, alive until then. The closure is made in
+ * {@link replyAck}, whose scope holds no `m`: V8 gives all closures of one function a shared context, so a closure
+ * made here next to one that uses `m` kept every acked-later message (and the socket buffer its payload is a view
+ * of) alive — 40,893 `JsMsg` in a heap snapshot of the parser under the pipeline bench.
  */
 function ackOf(nats: Nats, m: JsMsg): () => void {
   const reply = (m as unknown as { reply?: string }).reply;
-  if (!reply) return () => m.ack();
+  return reply ? replyAck(nats, reply) : () => m.ack();
+}
+
+function replyAck(nats: Nats, reply: string): () => void {
   let done = false;
   return () => {
     if (done) return;

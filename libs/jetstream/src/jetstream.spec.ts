@@ -164,6 +164,40 @@ test('a plain consumer loop restarts itself after a failed batch', async () => {
   expect([...new Set(seen)].sort()).toEqual([0, 1, 2]);
 }, 30_000);
 
+test('a slow consumer holds at most maxInFlight fetched messages / maxInFlightBytes, and still gets every message in order', async () => {
+  const pub = new Publisher(nats.js, nats.large);
+  await Promise.all(Array.from({ length: 400 }, (_, i) => pub.publish(`${subj}.room`, `r${i}`, { i })));
+  await Promise.all(Array.from({ length: 60 }, (_, i) => pub.publish(`${subj}.roomb`, `b${i}`, { i, pad: Buffer.alloc(10_000) })));
+  // Delivered and not acked (server side) = what the client holds (queued + the batch in hand) + the previous batch's
+  // acks the server may not have processed yet (acks and the info request are not ordered): ≤ bound + maxBatch.
+  const run = async (durable: string, filter: string, bound: { maxInFlight?: number; maxInFlightBytes?: number }, n: number) => {
+    const seen: number[] = [];
+    let maxHeld = 0;
+    const loop = new ConsumerLoop<{ i: number }>(nats, { stream, durable, filterSubject: filter, ackWaitMs: 30_000, maxAckPending: 1000, start: 'keep', maxBatch: 5, ...bound }, {
+      handle: async (batch) => {
+        await new Promise((r) => setTimeout(r, 5));
+        maxHeld = Math.max(maxHeld, (await nats.jsm.consumers.info(stream, durable)).num_ack_pending);
+        for (const m of batch) { seen.push(m.value.i); m.ack(); }
+      },
+      undecodable: async () => undefined,
+    });
+    await loop.start();
+    try {
+      await waitFor(() => seen.length >= n, 30_000);
+    } finally {
+      await loop.stop();
+    }
+    return { seen, maxHeld };
+  };
+  const small = await run('room', `${subj}.room`, { maxInFlight: 20 }, 400);
+  expect(small.seen).toEqual(Array.from({ length: 400 }, (_, i) => i));
+  expect(small.maxHeld).toBeGreaterThan(0);
+  expect(small.maxHeld).toBeLessThanOrEqual(20 + 5); // nats.js consume() held everything up to max_ack_pending (400)
+  const big = await run('roomb', `${subj}.roomb`, { maxInFlight: 1000, maxInFlightBytes: 50_000 }, 60);
+  expect(big.seen).toEqual(Array.from({ length: 60 }, (_, i) => i));
+  expect(big.maxHeld).toBeLessThanOrEqual(5 + 5); // 50 kB of 10 kB messages
+}, 60_000);
+
 test('assignedPartitions: every partition has exactly one member, shares differ by at most one', () => {
   for (const n of [1, 2, 3, 5, 8, 11]) {
     const members = Array.from({ length: n }, (_, i) => `host:${(i * 7) % n}`);
