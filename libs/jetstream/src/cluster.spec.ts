@@ -105,10 +105,11 @@ describe('a 3-node JetStream cluster', () => {
       }
     }
     expect(killed).toBe(true);
-    await cluster.node(leader).start();
+    // Asked while the old leader is down: right after its restart, it may answer with its own stale view (leader itself).
     const info = await nats.jsm.streams.info(raw);
     expect(info.cluster?.leader).not.toBe(leader);
     expect(info.state.messages).toBe(before + N);
+    await cluster.node(leader).start();
     // the restarted node catches up: it is a current replica again
     for (let i = 0; ; i++) {
       const r = (await nats.jsm.streams.info(raw)).cluster?.replicas?.find((x) => x.name === leader);
@@ -117,6 +118,18 @@ describe('a 3-node JetStream cluster', () => {
       await new Promise((res) => setTimeout(res, 250));
     }
   }, 240_000);
+
+  /** `f()`, asked again every 500 ms on failure (at most 40 times). */
+  async function again<T>(f: () => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await f();
+      } catch (err) {
+        if (i >= 40) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
 
   test('thousands of publishes in flight across a leader kill: each subject stored once each, in publish order', async () => {
     const stream = 'ORDER_SPEC';
@@ -142,13 +155,14 @@ describe('a 3-node JetStream cluster', () => {
     }
     await Promise.all(inFlight);
     expect(killedAt).toBe(N / 3);
-    const info = await nats.jsm.streams.info(stream);
+    // JetStream API requests can time out while the cluster settles after the loss: asked again.
+    const info = await again(() => nats.jsm.streams.info(stream));
     expect(info.cluster?.leader).not.toBe(leader);
     expect(info.state.messages).toBe(N);
     // Read the stream back in stream order: per subject, k must be 0, 1, 2, ... with nothing missing or twice.
     const seen = new Array<number>(SUBJECTS).fill(0);
     let inversions = 0;
-    const consumer = await nats.js.consumers.get(stream);
+    const consumer = await again(() => nats.js.consumers.get(stream));
     const msgs = await consumer.consume();
     let read = 0;
     for await (const m of msgs) {

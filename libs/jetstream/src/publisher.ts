@@ -15,9 +15,9 @@ import type { ReplayScope } from './replay';
  *
  * Order per subject (a partition) is kept through retries: calls on one subject go on the wire in call order (for
  * a claim check, once its object is stored: await it before publishing the next one to keep it in place) and are
- * pipelined; once one of them fails, or the oldest has waited `stallMs` for its PubAck (a stream leader lost with
- * the publish), later ones on that subject are held, the earlier ones' outcomes are awaited, the failed ones are
- * re-sent one at a time in call order until one is acked, and the rest then go out pipelined again in call order
+ * pipelined; once one of them fails, or the oldest has waited `stallMs` (500 ms) for its PubAck (a stream leader lost
+ * with the publish: a new one, elected about a second later, must not store later ones first), later ones on that subject are held, the earlier ones' outcomes are awaited, the failed and held ones
+ * are re-sent one at a time in call order while any sent before is unanswered, then pipelined again in call order
  * ({@link SubjectLane}). Re-sent messages keep their msg id, so one the old leader had stored is deduplicated. An
  * independent retry per message reorders a partition across a leader change (measured on a 3-node 2.9 cluster:
  * ~900 inversions in 30k publishes). When a message's retries run out it rejects, and so does every message held
@@ -42,7 +42,7 @@ export class Publisher {
     private readonly large: ObjectStore,
     private readonly maxRetryMs = 60_000,
     private readonly scope: ReplayScope | null = null,
-    private readonly stallMs = 2_000,
+    private readonly stallMs = 500,
     private readonly ackTimeoutMs = 10_000,
   ) {
     this.inbox = PubAckInbox.of((js as unknown as { nc: NatsConnection }).nc);
@@ -156,7 +156,8 @@ class SubjectLane {
 
   /**
    * Until nothing is held or failed: await the oldest's answer while it is in flight; re-send it alone (after a
-   * backoff when it failed) until acked or out of retries; then send every held or failed one behind it in order.
+   * backoff when it failed) until acked or out of retries; once nothing sent earlier is still in flight, send every
+   * held or failed one behind it, pipelined in order.
    */
   private async recover(): Promise<void> {
     this.recovering = true;
@@ -177,7 +178,10 @@ class SubjectLane {
         this.send(head);
         await head.settled;
         if (this.queue[0] === head) continue; // failed again
-        for (const e of this.queue) if (e.state !== 'sent') this.send(e);
+        // Publishes sent before the trouble may still be lost (their PubAck timing out): nothing behind them goes out
+        // before their outcome is known, so the next ones go one at a time until none is in flight.
+        if (this.queue.some((e) => e.state === 'sent')) continue;
+        for (const e of this.queue) this.send(e);
         break;
       }
     } finally {
