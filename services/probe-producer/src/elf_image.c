@@ -44,7 +44,7 @@ int elf_image_open(struct elf_image *img, const char *path, bool populate)
 
 	eh = (const Elf64_Ehdr *)img->data;
 	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_phentsize != sizeof(Elf64_Phdr) ||
+	    eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phoff % 8 ||
 	    !in_file(img, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr)))
 		goto bad;
 	img->machine = eh->e_machine;
@@ -58,7 +58,9 @@ int elf_image_open(struct elf_image *img, const char *path, bool populate)
 			.vaddr = ph->p_vaddr, .offset = ph->p_offset, .filesz = ph->p_filesz, .exec = (ph->p_flags & PF_X) != 0,
 		};
 	}
-	if (eh->e_shnum && eh->e_shentsize == sizeof(Elf64_Shdr) &&
+	/* Headers are read in place: their tables must be 8-aligned, as the gABI lays them out (a misaligned one is a
+	 * corrupt file; the section table is then ignored, like an out-of-bounds one). */
+	if (eh->e_shnum && eh->e_shentsize == sizeof(Elf64_Shdr) && eh->e_shoff % 8 == 0 &&
 	    in_file(img, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)) && eh->e_shstrndx < eh->e_shnum) {
 		const Elf64_Shdr *sh = (const Elf64_Shdr *)(img->data + eh->e_shoff);
 		const Elf64_Shdr *str = &sh[eh->e_shstrndx];
