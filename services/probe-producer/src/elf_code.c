@@ -60,7 +60,7 @@ static bool read_enc(const uint8_t **p, const uint8_t *end, uint8_t enc, uint64_
 	case 0x09: return read_leb(p, end, true, v) && (!apply || (enc & 0x70) == 0);
 	default: return false;
 	}
-	if (q + n > end)
+	if ((size_t)(end - q) < n)
 		return false;
 	if (n == 8)
 		memcpy(v, q, 8);
@@ -82,12 +82,13 @@ static bool read_enc(const uint8_t **p, const uint8_t *end, uint8_t enc, uint64_
 /* The FDE pointer encoding of the CIE at c (its 'R' augmentation; absptr without one); false when unreadable. */
 static bool cie_encoding(const uint8_t *c, const uint8_t *end, uint8_t *enc)
 {
-	const uint8_t *p = c + 9, *aug = p; /* after length, CIE id, version */
+	const uint8_t *p, *aug;
 	uint64_t v;
 	uint8_t version;
 
-	if (c + 9 > end)
+	if (end - c < 10)
 		return false;
+	p = aug = c + 9; /* after length, CIE id, version */
 	version = c[8];
 	while (p < end && *p)
 		p++;
@@ -156,9 +157,9 @@ static bool parse_eh_frame(const struct elf_image *img, struct elf_fdes *t)
 			p = next;
 			continue;
 		}
-		q = p + 4 - id; /* CIE pointer: back from this field */
-		if (q < d || q >= end)
+		if (id > (uint64_t)(p + 4 - d))
 			break;
+		q = p + 4 - id; /* CIE pointer: back from this field */
 		if ((uint64_t)(q - d) != last_cie) {
 			uint32_t clen;
 

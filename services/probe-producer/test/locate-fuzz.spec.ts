@@ -31,7 +31,7 @@ function fuzz(args: string[], timeoutMs: number) {
 }
 
 describe('ELF view and TLS locators under libFuzzer (ASan, UBSan)', () => {
-  it('a program header table at a misaligned offset is a corrupt file, not a misaligned read', () => {
+  it('a program header table at a misaligned offset (Node single-executable binaries have one) is read without a misaligned read', () => {
     const f = join(work, 'misaligned');
     const elf = Buffer.from(readFileSync('/usr/bin/true'));
     const phoff = elf.readBigUInt64LE(0x20);

@@ -141,6 +141,18 @@ describe('static OpenSSL 3 located by ssl_lib.c error sites and call graph', () 
     expect(u.fns!.map((f) => f.fn)).toEqual(FNS);
   });
 
+  it('the copilot binary itself (a Node single-executable: program headers at a 4-aligned offset) is read: its OpenSSL 3.5.7, whose ssl_write_internal is inlined, UNRECOGNISED with that reason (its exported symbols are what the probe uses)', async () => {
+    const bin = await fetchNpmFile(COPILOT, COPILOT_CACHE);
+    const head = Buffer.alloc(64);
+    const fd = fs.openSync(bin, 'r');
+    fs.readSync(fd, head, 0, 64, 0);
+    fs.closeSync(fd);
+    const phoff = head.readBigUInt64LE(0x20); // e_phoff
+    expect(Number(phoff % 8n)).toBe(4);
+    const r = locate(bin);
+    expect(r).toMatchObject({ status: 'unrecognised', family: 'OpenSSL', build: 'OpenSSL 3.5.7', why: 'ssl_write_internal: error sites in 4 functions' });
+  });
+
   it('this probe (it holds the string "ssl/ssl_lib.c") is ABSENT', () => {
     expect(locate(probeBinary()).status).toBe('absent');
   });
