@@ -149,7 +149,11 @@ export class ParserWorker extends ClockedPartitionWorker {
   /** Before the first record of a connection direction: resume at the offset a previous owner committed. */
   private async loadOffsets(batch: Input<RawRecord>[]): Promise<void> {
     const keys = new Set<string>();
-    for (const { value } of batch) if (isSslRecord(value) && !this.resumed.has(connKey(value))) keys.add(connKey(value));
+    for (const { value } of batch) {
+      if (!isSslRecord(value)) continue;
+      const key = connKey(value);
+      if (!this.resumed.has(key)) keys.add(key);
+    }
     if (!keys.size) return;
     const list = [...keys];
     const pipe = this.rt.redis.pipeline();

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants, hostname } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { AUDIT_TYPES, exportConfigured, isAuditType, loadRedactionConfig, optionDefault, type RawAttachFailure, type RawProbeCounters, type RawProcRecord } from '@agentsight/contracts';
+import { AUDIT_TYPES, exportConfigured, isAuditType, loadRedactionConfig, type RawAttachFailure, type RawProbeCounters, type RawProcRecord } from '@agentsight/contracts';
 import { TOKEN_GROUP_BYS, TOKEN_PERIODS } from '@agentsight/clickhouse';
 import type { AuditEntry, CallSummary, GenAiSpanEntry, ResourceColumns, TokenGroupBy, TokenPeriod, TokenSummary, TokenSummaryRow, TokenTotals, ToolUseEntry } from '@agentsight/clickhouse';
 import { CONFIG_FILE_ENV, privateDir } from '@agentsight/jetstream';
@@ -87,7 +87,7 @@ async function finishExports(env: NodeJS.ProcessEnv, own: boolean, say: (s: stri
 /** Probe flags every capture command passes: host, partitions, and the locator cache in the data dir (NATS: see startProbe). */
 function probeCommon(env: NodeJS.ProcessEnv): string[] {
   return [
-    '--host', env.AGENTSIGHT_HOST || hostname(), '--partitions', env.AGENTSIGHT_PARTITIONS || optionDefault('AGENTSIGHT_PARTITIONS'),
+    '--host', env.AGENTSIGHT_HOST || hostname(), '--partitions', env.AGENTSIGHT_PARTITIONS || '8',
     '--cache-dir', join(env.AGENTSIGHT_DATA_DIR!, 'probe-cache'),
   ];
 }
@@ -518,11 +518,11 @@ export function program(): Command {
     .option('--binary-path <path...>', 'also hook this binary (a command name is resolved like exec does) or docker://<name|id>')
     .action(async (o) => process.exit(await recordCommand(o)));
   p.command('serve').description('serve the web dashboard and the read API (runs the pipeline, so exec/trace on the same data dir reuse it)')
-    .option('--host <host>', `address to bind (default $AGENTSIGHT_UI_HOST or ${optionDefault('AGENTSIGHT_UI_HOST')}); not loopback = reachable from other hosts, still behind the token`)
-    .option('--port <port>', `port (default $AGENTSIGHT_API_PORT or ${optionDefault('AGENTSIGHT_API_PORT')})`)
+    .option('--host <host>', 'address to bind (default $AGENTSIGHT_UI_HOST or 127.0.0.1); not loopback = reachable from other hosts, still behind the token')
+    .option('--port <port>', 'port (default $AGENTSIGHT_API_PORT or 7396)')
     .option('--data-dir <dir>', 'data directory')
     .option('--open', 'open the dashboard in a browser (xdg-open)')
-    .action(async (o) => process.exit(await serveCommand({ ...o, host: process.env.AGENTSIGHT_UI_HOST || optionDefault('AGENTSIGHT_UI_HOST'), port: process.env.AGENTSIGHT_API_PORT || optionDefault('AGENTSIGHT_API_PORT') })));
+    .action(async (o) => process.exit(await serveCommand({ ...o, host: process.env.AGENTSIGHT_UI_HOST || '127.0.0.1', port: process.env.AGENTSIGHT_API_PORT || '7396' })));
   p.command('config').description('every setting (config file key, variable): the value in force and where it came from (flag, env, file, default); secrets shown as [set]')
     .option('--json', 'JSON')
     .action((o) => {
