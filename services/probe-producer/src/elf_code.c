@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Code bytes and unwind-table function extents of a mapped ELF image: elf_code.h. */
+#define _GNU_SOURCE
 #include "elf_code.h"
 
 #include <string.h>
@@ -87,4 +88,42 @@ bool elf_func_of(const struct elf_image *img, const struct elf_fdes *t, uint64_t
 	if (!t->count || !elf_fde_range(img, t, lo, start, end))
 		return false;
 	return v >= *start && v < *end;
+}
+
+/* Next byte b in [q, end - 4) (room for the rel32 after it), or NULL. */
+static const uint8_t *next_op(const uint8_t *q, const uint8_t *end, uint8_t b)
+{
+	return q + 5 <= end ? memchr(q, b, (size_t)(end - q - 4)) : NULL;
+}
+
+void elf_rel32_each(const struct elf_image *img, uint64_t lo, uint64_t hi, uint64_t target, bool jumps,
+		    bool (*fn)(uint64_t site, void *arg), void *arg)
+{
+	int s;
+
+	for (s = 0; s < img->nsegs; s++) {
+		const struct elf_segment *seg = &img->segs[s];
+		uint64_t a = seg->vaddr > lo ? seg->vaddr : lo, b = seg->vaddr + seg->filesz < hi ? seg->vaddr + seg->filesz : hi;
+		const uint8_t *base, *end, *c, *j;
+
+		if (!seg->exec || a + 5 > b)
+			continue;
+		base = img->data + seg->offset;
+		end = base + (b - seg->vaddr);
+		c = next_op(base + (a - seg->vaddr), end, 0xe8);
+		j = jumps ? next_op(base + (a - seg->vaddr), end, 0xe9) : NULL;
+		while (c || j) {
+			const uint8_t *q = c && (!j || c < j) ? c : j; /* the two streams merged in address order */
+			uint64_t v = seg->vaddr + (uint64_t)(q - base);
+			int32_t d;
+
+			memcpy(&d, q + 1, 4);
+			if (v + 5 + (uint64_t)(int64_t)d == target && !fn(v, arg))
+				return;
+			if (q == c)
+				c = next_op(q + 1, end, 0xe8);
+			else
+				j = next_op(q + 1, end, 0xe9);
+		}
+	}
 }

@@ -154,15 +154,20 @@ static void find_sites(struct oscan *sc)
 		if (img->type != 2 /* ET_EXEC */) {
 			const uint8_t *q = p, *end = p + seg->filesz;
 
-			while (q + 7 <= end && sc->nsites < MAX_SITES &&
-			       (q = memmem(q, (size_t)(end - q), "\x48\x8d\x3d", 3)) && q + 7 <= end) {
+			/* memchr on the ModRM byte 3d, then the two bytes before it: about 7x faster than memmem of the three
+			 * bytes on runtime.node's 105 MB of code (lea rdi, [rip+d] is common, and memmem restarts at every
+			 * hit) */
+			for (q = p + 2; q + 5 <= end && sc->nsites < MAX_SITES && (q = memchr(q, 0x3d, (size_t)(end - q - 4)));
+			     q++) {
 				int32_t d;
-				uint64_t v = seg->vaddr + (uint64_t)(q - p);
+				uint64_t v;
 
-				memcpy(&d, q + 3, 4);
+				if (q[-1] != 0x8d || q[-2] != 0x48)
+					continue;
+				v = seg->vaddr + (uint64_t)(q - 2 - p);
+				memcpy(&d, q + 1, 4);
 				if (locate_in_list(sc->paths, sc->npaths, v + 7 + (uint64_t)(int64_t)d))
 					add_site(sc, v);
-				q++;
 			}
 			continue;
 		}
@@ -470,38 +475,29 @@ static bool wrapper_of(const struct oscan *sc, uint64_t fs, uint64_t target, enu
 	return false;
 }
 
+struct callers_acc {
+	const struct oscan *sc;
+	uint64_t *out;
+	int n, max;
+};
+
+static bool add_caller(uint64_t v, void *arg)
+{
+	struct callers_acc *c = arg;
+	uint64_t fs, fe;
+
+	if (elf_func_of(c->sc->img, &c->sc->fdes, v, &fs, &fe) && !locate_in_list(c->out, c->n, fs) && c->n < c->max)
+		c->out[c->n++] = fs;
+	return true;
+}
+
 /* Functions (FDE starts) with a direct call or jmp (e8/e9 rel32) of target in [lo, hi) (addresses), up to max. */
 static int callers_of(const struct oscan *sc, uint64_t target, uint64_t lo, uint64_t hi, uint64_t *out, int max)
 {
-	const struct elf_image *img = sc->img;
-	int s, n = 0;
+	struct callers_acc c = { sc, out, 0, max };
 
-	for (s = 0; s < img->nsegs; s++) {
-		const struct elf_segment *seg = &img->segs[s];
-		uint64_t a = seg->vaddr > lo ? seg->vaddr : lo, b = seg->vaddr + seg->filesz < hi ? seg->vaddr + seg->filesz : hi;
-		const uint8_t *p = img->data + seg->offset;
-		uint64_t i;
-
-		if (!seg->exec || a + 5 > b)
-			continue;
-		for (i = a - seg->vaddr; i + 5 <= b - seg->vaddr; i++) {
-			int32_t d;
-			uint64_t v = seg->vaddr + i, fs, fe;
-			int j;
-			bool dup = false;
-
-			if ((p[i] & 0xfe) != 0xe8)
-				continue;
-			memcpy(&d, p + i + 1, 4);
-			if (v + 5 + (uint64_t)(int64_t)d != target || !elf_func_of(img, &sc->fdes, v, &fs, &fe))
-				continue;
-			for (j = 0; j < n; j++)
-				dup = dup || out[j] == fs;
-			if (!dup && n < max)
-				out[n++] = fs;
-		}
-	}
-	return n;
+	elf_rel32_each(sc->img, lo, hi, target, true, add_caller, &c);
+	return c.n;
 }
 
 /* The one function among cands (not `except`, holding no error site) that is a `shape` wrapper of target; 0 when

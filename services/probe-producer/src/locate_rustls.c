@@ -299,6 +299,8 @@ static bool write_shape(const struct rscan *sc, uint64_t start, uint64_t end)
 				if (is_mem(&ops[1], payload[p], 0x18))
 					w18 = true;
 			}
+			if (take && w10 && w18)
+				return true; /* nothing later changes the answer */
 		}
 		v += ins.length;
 	}
@@ -337,16 +339,33 @@ static bool read_shape(const struct rscan *sc, uint64_t start, uint64_t end)
 	return store32 && w0 && w8 && w16;
 }
 
-/* Byte prefilters on a function's first 64 bytes before decoding it (most of a binary's functions fail them). */
+/* Byte prefilters on a function's first bytes before decoding it (most of a binary's functions fail them). Each
+ * passes every function the decoding rule after it accepts. */
 static bool may_store32(const uint8_t *p)
 {
 	int i;
 
-	/* mov byte [rdi+disp32], 32: c6 87 d32 20; mov byte [rdi+disp8], 32: c6 47 d8 20 */
+	/* mov byte [rdi+disp32], 32: c6 87 d32 20; mov byte [rdi+disp8], 32: c6 47 d8 20. First a word-at-a-time test
+	 * for a c6 byte in the first 48 bytes (6 words; most functions have none) */
+	uint64_t any = 0, w;
+
+	for (i = 0; i < 48; i += 8) {
+		memcpy(&w, p + i, 8);
+		w ^= 0xc6c6c6c6c6c6c6c6ull; /* a c6 byte -> 00 */
+		any |= (w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull;
+	}
+	if (!any)
+		return false;
 	for (i = 0; i + 7 <= 48; i++)
 		if (p[i] == 0xc6 && ((p[i + 1] == 0x87 && p[i + 6] == 0x20) || (p[i + 1] == 0x47 && p[i + 3] == 0x20)))
 			return true;
 	return false;
+}
+
+/* REX.W without REX.B (the base is rdi, not r15): 48, 4a, 4c, 4e. */
+static bool rex_w_rdi(uint8_t b)
+{
+	return (b & 0xf9) == 0x48;
 }
 
 static bool may_load_rdi(const uint8_t *p)
@@ -361,38 +380,76 @@ static bool may_load_rdi(const uint8_t *p)
 	return false;
 }
 
+/* The displacement of a [rdi+disp8/disp32] ModRM at q (mod 01 or 10, rm 111), or 0 for any other ModRM. */
+static int64_t rdi_disp(const uint8_t *q)
+{
+	int32_t d;
+
+	if ((q[0] & 0xc7) == 0x47)
+		return (int8_t)q[1];
+	if ((q[0] & 0xc7) == 0x87) {
+		memcpy(&d, q + 1, 4);
+		return d;
+	}
+	return 0;
+}
+
+/*
+ * Step 3a prefilter: within the first n bytes (write_shape decodes 20 instructions, at most 300 bytes), a 64-bit load
+ * `mov r64, [rdi+D]` (REX.W 8b) and after it a 64-bit store to the same `[rdi+D]`, D > 0 (`mov [rdi+D], r64`: REX.W
+ * 89; `mov qword [rdi+D], imm32`: REX.W c7 /0). Byte patterns at every offset, so a match inside another instruction
+ * only costs a decode.
+ */
+static bool may_take(const uint8_t *p, size_t n)
+{
+	int64_t loads[16];
+	int nl = 0, j;
+	size_t i;
+
+	for (i = 1; i + 6 <= n; i++) {
+		uint8_t op = p[i];
+		int64_t d;
+
+		if ((op != 0x8b && op != 0x89 && op != 0xc7) || !rex_w_rdi(p[i - 1]) || (d = rdi_disp(p + i + 1)) <= 0)
+			continue;
+		if (op == 0x8b) {
+			if (nl == 16)
+				return true; /* too many to tell: decode */
+			loads[nl++] = d;
+			continue;
+		}
+		if (op == 0xc7 && (p[i + 1] & 0x38))
+			continue; /* c7 /0 only */
+		for (j = 0; j < nl; j++)
+			if (loads[j] == d)
+				return true;
+	}
+	return false;
+}
+
+struct callers_acc {
+	const struct rscan *sc;
+	uint64_t except, seen[8];
+	int n;
+};
+
+static bool add_caller(uint64_t v, void *arg)
+{
+	struct callers_acc *c = arg;
+	uint64_t fs, fe;
+
+	if (elf_func_of(c->sc->img, &c->sc->fdes, v, &fs, &fe) && fs != c->except && !locate_in_list(c->seen, c->n, fs))
+		c->seen[c->n++] = fs;
+	return c->n < 8;
+}
+
 /* Number of direct calls (e8 rel32) to target from functions other than `except` (counted up to 8). */
 static int direct_callers(const struct rscan *sc, uint64_t target, uint64_t except)
 {
-	const struct elf_image *img = sc->img;
-	uint64_t seen[8];
-	int s, n = 0;
+	struct callers_acc c = { .sc = sc, .except = except };
 
-	for (s = 0; s < img->nsegs && n < 8; s++) {
-		const uint8_t *base = img->data + img->segs[s].offset, *end = base + img->segs[s].filesz, *p = base;
-		uint64_t vbase = img->segs[s].vaddr;
-
-		if (!img->segs[s].exec)
-			continue;
-		size_t i, len = (size_t)(end - base);
-
-		(void)p;
-		for (i = 0; i + 5 <= len && n < 8; i++) {
-			int32_t rel;
-			uint64_t v, fs, fe;
-
-			if (base[i] != 0xe8)
-				continue;
-			v = vbase + i;
-			memcpy(&rel, base + i + 1, 4);
-			if (v + 5 + (uint64_t)(int64_t)rel != target)
-				continue;
-			if (!elf_func_of(sc->img, &sc->fdes, v, &fs, &fe) || fs == except || locate_in_list(seen, n, fs))
-				continue;
-			seen[n++] = fs;
-		}
-	}
-	return n;
+	elf_rel32_each(sc->img, 0, UINT64_MAX, target, false, add_caller, &c);
+	return c.n;
 }
 
 enum locate_status locate_rustls(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen)
@@ -436,7 +493,7 @@ enum locate_status locate_rustls(const struct elf_image *img, struct tls_locatio
 	}
 	for (i = 0; i < sc->fdes.count; i++) {
 		uint64_t s, e;
-		size_t avail;
+		size_t avail, n;
 		const uint8_t *p;
 
 		if (!elf_fde_range(sc->img, &sc->fdes, i, &s, &e) || e - s > 0x10000 || !(p = elf_code_at(img, s, &avail)) ||
@@ -444,7 +501,9 @@ enum locate_status locate_rustls(const struct elf_image *img, struct tls_locatio
 			continue;
 		if (may_store32(p) && read_shape(sc, s, e) && nr < MAX_CANDS)
 			rc[nr++] = s;
-		if (may_load_rdi(p) && write_shape(sc, s, e) && reaches_record_layer(sc, s, e) && nw < MAX_CANDS)
+		n = (size_t)(e - s) < avail ? (size_t)(e - s) : avail;
+		if (may_load_rdi(p) && may_take(p, n < 320 ? n : 320) && write_shape(sc, s, e) &&
+		    reaches_record_layer(sc, s, e) && nw < MAX_CANDS)
 			wc[nw++] = s;
 	}
 	if (nw != 1) {

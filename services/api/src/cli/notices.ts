@@ -4,7 +4,8 @@
  * and why a run captured no LLM call. Pure functions of the probe's lines (services/probe-producer/README.md,
  * "Stdout protocol"); the CLI prints them.
  */
-import { tlsNoticeText, type RawTlsNoticeRecord } from '@agentsight/contracts';
+import { tlsNoticeText, type RawAttachFailure, type RawProbeCounters, type RawTlsNoticeRecord } from '@agentsight/contracts';
+import { table } from './format';
 
 /** One entry of the `tls_notices` array of the probe's `stats`/`stopped` lines: uncaptured TLS per (binary, library, reason). */
 export interface TlsNoticeSummary {
@@ -79,4 +80,26 @@ export function zeroCallsReason(calls: number, stopped: Line | undefined): strin
   if (data > 0) return `${data} TLS call(s) were captured, but none was an LLM API request the analyzer recognises`;
   if (hellos === 0) return 'the traced processes made no TLS connection';
   return `${hellos} TLS connection(s) were seen but no plaintext was captured`;
+}
+
+/**
+ * The probe's final counters for the user (its `stopped` line carries the `probes` and `attach_failures` of
+ * RawLossRecord): one line per probe that saw traffic or lost records (binary, function,
+ * records, fragments, bytes, reservation failures), attach failures, and a warning when anything was lost.
+ */
+export function probeCountersText(stopped: Record<string, unknown>): string {
+  const probes = (Array.isArray(stopped.probes) ? stopped.probes : []) as RawProbeCounters[];
+  const failures = (Array.isArray(stopped.attach_failures) ? stopped.attach_failures : []) as RawAttachFailure[];
+  const active = probes.filter((p) => p.records || p.ringbuf_drops);
+  const out: string[] = [];
+  if (active.length) {
+    out.push(table(active, [['binary', (p) => p.binary], ['fn', (p) => p.fn], ['records', (p) => p.records], ['fragments', (p) => p.fragments], ['bytes', (p) => p.bytes], ['lost', (p) => p.ringbuf_drops]]));
+  }
+  for (const f of failures) out.push(`attach failed: ${f.binary} ${f.fn}: ${f.error}`);
+  out.push(...captureGapsText(stopped));
+  const drops = Number(stopped.ringbuf_drops ?? 0);
+  const pubFail = Number(stopped.publish_failures ?? 0);
+  if (drops > 0) out.push(`warning: ${drops} record(s) were lost in the kernel ring buffer`);
+  if (pubFail > 0) out.push(`warning: ${pubFail} record(s) could not be published to NATS`);
+  return out.join('\n');
 }

@@ -4,7 +4,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { agentActivity, auditSummary, listAudit, listCalls, listGenAiSpans, listToolUses, openClickHouse, timeToNs, tokenSummary, withResources, type ResourceColumns } from '@agentsight/clickhouse';
 import type { AgentActivity, AuditEntry, AuditSummary, CallSummary, GenAiSpanEntry, TokenGroupBy, TokenPeriod, TokenSummary, ToolUseEntry } from '@agentsight/clickhouse';
 import type { AuditType } from '@agentsight/contracts';
-import { apiPort } from './paths';
+import { apiPort, dataDir } from './paths';
 import { apiRunning, assertOwnInstallation } from './pipeline';
 import { cliToken } from './serve';
 
@@ -98,4 +98,14 @@ export class Reader {
 
 function qs(o: Record<string, unknown>): string {
   return new URLSearchParams(Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)])).toString();
+}
+
+/** Runs `f` with a {@link Reader} of the data directory (`--data-dir`, `$AGENTSIGHT_DATA_DIR`, `~/.agentsight`), closed after. */
+export async function withReader<T>(opts: { dataDir?: string }, f: (r: Reader) => Promise<T>): Promise<T> {
+  const r = await Reader.open(process.env, dataDir(process.env, opts.dataDir));
+  try {
+    return await f(r);
+  } finally {
+    await r.close();
+  }
 }

@@ -1,6 +1,6 @@
 /** `agentsight token` text output with `--detail` (tokenText over a TokenSummary as tokenSummary returns it). */
 import type { TokenSummary } from '@agentsight/clickhouse';
-import { tokenText } from './main';
+import { tokenText } from './token-text';
 
 test('--detail prints input tokens by role and output tokens by type, with shares and calls covered', () => {
   const detail = { input: { system: 11, user: 28, assistant: 17, tool: 10 }, output: { text: 306, reasoning: 3, tool_calls: 11 }, input_calls: 2, output_calls: 2 };
