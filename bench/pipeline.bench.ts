@@ -38,7 +38,8 @@ const OUT = ARGS.find((a) => a.startsWith('--out='))?.slice(6);
 const LATENCY_CALLS = 30;
 const FIXTURE = 'vercel__openai-text.chunks.txt';
 
-function rss(pid: number): { hwm_mib: number; rss_mib: number } {
+/** VmHWM (peak) and VmRSS of a process, MiB (also soak.bench.ts). */
+export function rss(pid: number): { hwm_mib: number; rss_mib: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0);
   return { hwm_mib: +(kb('VmHWM') / 1024).toFixed(1), rss_mib: +(kb('VmRSS') / 1024).toFixed(1) };

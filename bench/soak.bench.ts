@@ -14,27 +14,20 @@
  * prints a summary table.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { connKey, Subjects } from '@agentsight/contracts';
 import { connectNats, Publisher } from '@agentsight/jetstream';
 import { loadFixture } from '@agentsight/testkit';
 import { api, startInfra, Stages } from '../test/e2e/harness';
-import { recordsOf } from './pipeline.bench';
+import { recordsOf, rss } from './pipeline.bench';
 
 const ARGS = process.argv.slice(2);
 const MINUTES = Number(ARGS[0] || 30);
 const RATE = Number(ARGS[1] || 2);
 const SAMPLE_S = 30;
 const FIXTURE = 'vercel__openai-text.chunks.txt';
-
-/** VmRSS and VmHWM of a process, MiB. */
-function mem(pid: number): { rss: number; hwm: number } {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0);
-  return { rss: +(kb('VmRSS') / 1024).toFixed(1), hwm: +(kb('VmHWM') / 1024).toFixed(1) };
-}
 
 interface Sample {
   t_s: number;
@@ -72,7 +65,7 @@ async function main(): Promise<void> {
       load1: +loadavg()[0].toFixed(1),
       published_calls: published,
       stored_calls: await stored(),
-      rss_mib: Object.fromEntries([...stages.children].map(([n, c]) => [n, mem(c.proc.pid!).rss])),
+      rss_mib: Object.fromEntries([...stages.children].map(([n, c]) => [n, rss(c.proc.pid!).rss_mib])),
       redis_used_bytes: Number(/used_memory:(\d+)/.exec(execFileSync('redis-cli', ['-p', redisPort, 'info', 'memory'], { encoding: 'utf8' }))?.[1] ?? 0),
       lag: await lagNow(),
     };
@@ -113,7 +106,7 @@ async function main(): Promise<void> {
     }
     const drainS = Math.round((Date.now() - drainStart) / 1000);
     await sample();
-    const peak = Object.fromEntries([...stages.children].map(([n, c]) => [n, mem(c.proc.pid!).hwm]));
+    const peak = Object.fromEntries([...stages.children].map(([n, c]) => [n, rss(c.proc.pid!).hwm_mib]));
     const half = samples.filter((s) => s.t_s >= (MINUTES * 60) / 2);
     const first = half[0] ?? samples[0];
     const last = samples[samples.length - 1];
