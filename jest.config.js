@@ -14,8 +14,7 @@ module.exports = {
   moduleNameMapper: { '^@agentsight/([a-z-]+)$': '<rootDir>/libs/$1/src' },
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/', '<rootDir>/services/probe-producer/build/'],
   testTimeout: 120000,
-  // Exit once the last suite is done even if something left a handle open: the CI of 2026-12-03 had every suite
-  // finished and reported, then waited on a handle Jest could not name (no child process, no TCP socket left; not
-  // identified yet, find it with --detectOpenHandles), which would hold CI until its time limit.
-  forceExit: true,
+  // No forceExit: the run must end by itself. A handle left open fails it after 20 s with what is open (the reporter
+  // test/jest-exit-check.js; AGENTSIGHT_HANDLE_STACKS=1 adds where each was created) instead of holding CI.
+  reporters: ['default', '<rootDir>/test/jest-exit-check.js'],
 };

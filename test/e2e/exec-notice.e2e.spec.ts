@@ -1,6 +1,7 @@
 /**
  * Never a silent zero, end to end: `agentsight exec` runs a client whose TLS no probe can hook (OpenSSL linked
- * statically and stripped, built at test time from services/probe-producer/test/tls-client.c) against a local HTTPS
+ * statically and stripped, built at test time from services/probe-producer/test/tls-client.c, its `ssl_lib.c` file
+ * name, the static OpenSSL locator's anchor, overwritten) against a local HTTPS
  * server. The terminal gets the notice when it happens and in the summary ("0 LLM call(s) captured: …why"), and the
  * notice is stored (`audit --type capture`, the dashboard's Capture page reads the same rows).
  */
@@ -25,6 +26,11 @@ describeCapture('agentsight exec: TLS no probe records is reported on the termin
     client = join(tmp, 'static-agent');
     execFileSync('cc', ['-O2', '-static', join(ROOT, 'services/probe-producer/test/tls-client.c'), '-o', client, '-lssl', '-lcrypto'], { stdio: 'pipe' });
     execFileSync('strip', [client]);
+    // The static OpenSSL locator finds such a client by the "…ssl/ssl_lib.c" file name of its error sites (through
+    // .eh_frame: gcc -static leaves no .eh_frame_hdr): overwritten, no locator knows its TLS.
+    const bin = fs.readFileSync(client);
+    for (let at = bin.indexOf('ssl_lib.c\0'); at >= 0; at = bin.indexOf('ssl_lib.c\0', at + 1)) bin.write('ssl_lib.x', at);
+    fs.writeFileSync(client, bin);
     const port = new URL(server.url).port;
     exec = await runCli(['exec', '--', client, port, server.caPath, '{"model":"gpt-4o-mini"}'], infra.env);
   }, 300_000);

@@ -1,7 +1,7 @@
 /**
  * The one definition of agentsight's settings: every environment variable a service or the CLI reads, and every CLI
  * flag that sets one, with its key in the config file (`/etc/agentsight/config.json`, see `config-file.ts`), its type,
- * its default (as documentation: the code reading the variable applies it) and its meaning. The README's
+ * its default (as text for the table; where it is one literal the CLI applies it from here, {@link optionDefault}) and its meaning. The README's
  * configuration table is generated from {@link OPTIONS} (`configTableMarkdown`), the config file's JSON Schema too
  * (`configSchema`), and a test checks that every variable the sources read is here.
  *
@@ -148,4 +148,25 @@ export function optionByFlag(flag: string, command: string): OptionSpec | undefi
 /** Commander's attribute name of a long flag: `--sls-endpoint` → `slsEndpoint`. */
 export function flagAttribute(flag: string): string {
   return flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * The default of the setting read from `env` as the code applies it: the one backtick literal of its `default` text
+ * (`` `7396` `` → `'7396'`), so the CLI and the README's table cannot disagree. Throws when no setting reads `env`
+ * or its default is not one literal (`—`, prose, several values): such a default is applied where it is described.
+ */
+export function optionDefault(env: string): string {
+  const o = OPTIONS.find((x) => x.env === env);
+  if (!o) throw new Error(`no setting reads ${env}`);
+  const m = /^`([^`]+)`$/.exec(o.default);
+  if (!m) throw new Error(`the default of ${env} is not one literal: ${o.default}`);
+  return m[1];
+}
+
+/** {@link optionDefault} as a number (ports, ms, counts); throws when it is not a finite number. */
+export function optionDefaultNumber(env: string): number {
+  const v = optionDefault(env);
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new Error(`the default of ${env} is not a number: ${v}`);
+  return n;
 }

@@ -68,20 +68,28 @@ export function natsConnectOptions(target: NatsTarget | string): ConnectionOptio
 /**
  * Connects to NATS (reconnecting forever) with `target`'s credentials ({@link natsConnectOptions}), and makes sure
  * every pipeline stream and the large-payload bucket exist. Throws when the first connection fails (including an
- * authorization error) or JetStream is not enabled on the server.
+ * authorization error) or JetStream is not enabled on the server; the connection is closed before it throws.
  */
 export async function connectNats(target: NatsTarget | string, name: string): Promise<Nats> {
   // noAsyncTraces: nats.js otherwise builds an Error (with a stack trace) for every request, i.e. every JetStream
   // publish, in case it times out; that was a fifth of the parser's CPU under load (bench/README.md, 2026-12-03).
   const nc = await connect({ ...natsConnectOptions(target), name, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
-  const jsm = await jetstreamManager(nc);
-  await ensureStreams(jsm);
-  const replicas = streamReplicas();
-  const large = await new Objm(nc).create(LARGE_PAYLOAD_BUCKET, { ttl: RETENTION_NS, storage: StorageType.File, replicas });
-  // An existing bucket is opened as it is: bring its replica count to the setting (an update, in place).
-  const bucket = await jsm.streams.info(`OBJ_${LARGE_PAYLOAD_BUCKET}`);
-  if (bucket.config.num_replicas !== replicas) await jsm.streams.update(bucket.config.name, { ...bucket.config, num_replicas: replicas });
-  return { nc, js: jetstream(nc), jsm, large };
+  try {
+    const jsm = await jetstreamManager(nc);
+    await ensureStreams(jsm);
+    const replicas = streamReplicas();
+    const large = await new Objm(nc).create(LARGE_PAYLOAD_BUCKET, { ttl: RETENTION_NS, storage: StorageType.File, replicas });
+    // An existing bucket is opened as it is: bring its replica count to the setting (an update, in place).
+    const bucket = await jsm.streams.info(`OBJ_${LARGE_PAYLOAD_BUCKET}`);
+    if (bucket.config.num_replicas !== replicas) await jsm.streams.update(bucket.config.name, { ...bucket.config, num_replicas: replicas });
+    return { nc, js: jetstream(nc), jsm, large };
+  } catch (err) {
+    // The connection is the caller's only once this resolves: closed here, or it would reconnect forever (a caller
+    // retrying connectNats, e.g. while a cluster elects its meta leader, left one such connection per attempt, and its
+    // reconnect timer kept the process alive after the servers were gone: the open handle that held Jest in CI).
+    await nc.close().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Limits of one stream as JetStream takes them. */

@@ -10,7 +10,18 @@ import type { ReplayScope } from './replay';
  * Durable publishing of derived events: msgpack-encodes the payload, sends it with `Nats-Msg-Id` = the event's
  * deterministic id (so a republish after redelivery or replay is dropped by the stream's duplicate window), uses a
  * claim check above {@link INLINE_LIMIT_BYTES}, and resolves only on the stream's PubAck. Transient failures (no
- * responders while the server restarts, timeouts) are retried with backoff for up to `maxRetryMs`; then it throws.
+ * responders while a stream elects a leader or the server restarts, PubAck timeouts, stream errors) are retried with
+ * backoff for up to `maxRetryMs` per message; then it throws.
+ *
+ * Order per subject (a partition) is kept through retries: calls on one subject go on the wire in call order (for
+ * a claim check, once its object is stored: await it before publishing the next one to keep it in place) and are
+ * pipelined; once one of them fails, or the oldest has waited `stallMs` (500 ms) for its PubAck (a stream leader lost
+ * with the publish: a new one, elected about a second later, must not store later ones first), later ones on that subject are held, the earlier ones' outcomes are awaited, the failed and held ones
+ * are re-sent one at a time in call order while any sent before is unanswered, then pipelined again in call order
+ * ({@link SubjectLane}). Re-sent messages keep their msg id, so one the old leader had stored is deduplicated. An
+ * independent retry per message reorders a partition across a leader change (measured on a 3-node 2.9 cluster:
+ * ~900 inversions in 30k publishes). When a message's retries run out it rejects, and so does every message held
+ * behind it on that subject (error `an earlier publish on <subject> failed: …`): nothing overtakes a lost one.
  *
  * PubAcks come back through one {@link PubAckInbox} per connection (an async PubAck window: any number of
  * publishes in flight, in call order on the wire), not through a nats.js request each (which costs a reply
@@ -19,12 +30,20 @@ import type { ReplayScope } from './replay';
  */
 export class Publisher {
   private readonly inbox: PubAckInbox;
+  private readonly lanes = new Map<string, SubjectLane>();
 
+  /**
+   * @param maxRetryMs how long (ms) one message is retried before its publish rejects
+   * @param stallMs how long (ms) the oldest unanswered publish of a subject may wait before later ones are held
+   * @param ackTimeoutMs how long (ms) one attempt waits for its PubAck
+   */
   constructor(
     js: JetStreamClient,
     private readonly large: ObjectStore,
     private readonly maxRetryMs = 60_000,
     private readonly scope: ReplayScope | null = null,
+    private readonly stallMs = 500,
+    private readonly ackTimeoutMs = 10_000,
   ) {
     this.inbox = PubAckInbox.of((js as unknown as { nc: NatsConnection }).nc);
   }
@@ -35,20 +54,154 @@ export class Publisher {
     const msgId = this.scope ? this.scope.msgId(liveMsgId) : liveMsgId;
     const data = encode(value);
     const deadline = Date.now() + this.maxRetryMs;
+    if (data.length <= INLINE_LIMIT_BYTES) {
+      const h = headers();
+      h.set('Nats-Msg-Id', msgId);
+      return this.lane(subject).publish(data, h, deadline);
+    }
     for (let attempt = 0; ; attempt++) {
       try {
-        if (data.length > INLINE_LIMIT_BYTES) {
-          const h = await storeClaimCheck(this.large, objectName(msgId), data);
-          h.set('Nats-Msg-Id', msgId);
-          return await this.inbox.publish(subject, new Uint8Array(0), h, 10_000);
-        }
-        const h = headers();
+        const h = await storeClaimCheck(this.large, objectName(msgId), data);
         h.set('Nats-Msg-Id', msgId);
-        return await this.inbox.publish(subject, data, h, 10_000);
+        return await this.lane(subject).publish(new Uint8Array(0), h, deadline);
       } catch (err) {
         if (Date.now() > deadline) throw err;
-        await sleep(Math.min(2000, 50 * 2 ** attempt));
+        await sleep(backoffMs(attempt));
       }
+    }
+  }
+
+  private lane(subject: string): SubjectLane {
+    let lane = this.lanes.get(subject);
+    if (!lane) {
+      lane = new SubjectLane(subject, this.inbox, this.stallMs, this.ackTimeoutMs, () => this.lanes.delete(subject));
+      this.lanes.set(subject, lane);
+    }
+    return lane;
+  }
+}
+
+/** Retry backoff (ms) after `attempt` failures: 50 ms doubling, at most 2 s. */
+function backoffMs(attempt: number): number {
+  return Math.min(2000, 50 * 2 ** attempt);
+}
+
+/** One message of a {@link SubjectLane}: held (not sent yet), sent (PubAck awaited) or failed (to be re-sent). */
+interface LaneEntry {
+  readonly data: Uint8Array;
+  readonly hdrs: MsgHdrs;
+  /** Date.now() after which a failure is final. */
+  readonly deadline: number;
+  state: 'held' | 'sent' | 'failed';
+  attempts: number;
+  /** Date.now() of the last send. */
+  sentAt: number;
+  error: Error | null;
+  /** Settles (never rejects) when the attempt in flight is answered, acked or failed. */
+  settled: Promise<void>;
+  resolve(pa: PubAck): void;
+  reject(err: Error): void;
+}
+
+/**
+ * The publishes of one subject, in call order: pipelined while they succeed; after a failure or a stall, the
+ * recovery described at {@link Publisher} (held, awaited, re-sent in order). Removes itself (`onIdle`) when empty.
+ */
+class SubjectLane {
+  /** Not yet acked, in call order. */
+  private readonly queue: LaneEntry[] = [];
+  private recovering = false;
+
+  constructor(
+    private readonly subject: string,
+    private readonly inbox: PubAckInbox,
+    private readonly stallMs: number,
+    private readonly ackTimeoutMs: number,
+    private readonly onIdle: () => void,
+  ) {}
+
+  publish(data: Uint8Array, hdrs: MsgHdrs, deadline: number): Promise<PubAck> {
+    return new Promise<PubAck>((resolve, reject) => {
+      const e: LaneEntry = { data, hdrs, deadline, state: 'held', attempts: 0, sentAt: 0, error: null, settled: Promise.resolve(), resolve, reject };
+      const head = this.queue[0];
+      this.queue.push(e);
+      if (this.recovering) return;
+      if (head && head.state === 'sent' && Date.now() - head.sentAt > this.stallMs) return void this.recover();
+      this.send(e);
+    });
+  }
+
+  private send(e: LaneEntry): void {
+    e.state = 'sent';
+    e.attempts++;
+    e.sentAt = Date.now();
+    e.settled = this.inbox.publish(this.subject, e.data, e.hdrs, this.ackTimeoutMs).then(
+      (pa) => {
+        this.remove(e);
+        e.resolve(pa);
+      },
+      (err: Error) => {
+        e.state = 'failed';
+        e.error = err;
+        if (!this.recovering) void this.recover();
+      },
+    );
+  }
+
+  private remove(e: LaneEntry): void {
+    const i = this.queue.indexOf(e);
+    if (i >= 0) this.queue.splice(i, 1);
+    if (!this.queue.length && !this.recovering) this.onIdle();
+  }
+
+  /**
+   * Until nothing is held or failed: await the oldest's answer while it is in flight; re-send it alone (after a
+   * backoff when it failed) until acked or out of retries; once nothing sent earlier is still in flight, send every
+   * held or failed one behind it, pipelined in order.
+   */
+  private async recover(): Promise<void> {
+    this.recovering = true;
+    try {
+      while (this.queue.length) {
+        const head = this.queue[0];
+        if (head.state === 'sent') {
+          await head.settled;
+          continue;
+        }
+        if (head.state === 'failed') {
+          if (Date.now() > head.deadline) {
+            this.giveUp(head.error ?? new Error('publish failed'));
+            continue;
+          }
+          await sleep(backoffMs(head.attempts - 1));
+        }
+        this.send(head);
+        await head.settled;
+        if (this.queue[0] === head) continue; // failed again
+        // Publishes sent before the trouble may still be lost (their PubAck timing out): nothing behind them goes out
+        // before their outcome is known, so the next ones go one at a time until none is in flight.
+        if (this.queue.some((e) => e.state === 'sent')) continue;
+        for (const e of this.queue) this.send(e);
+        break;
+      }
+    } finally {
+      this.recovering = false;
+      if (!this.queue.length) this.onIdle();
+    }
+  }
+
+  /** Rejects the oldest (with its last error) and every message not in flight behind it. */
+  private giveUp(err: Error): void {
+    const head = this.queue.shift()!;
+    head.reject(err);
+    for (let i = 0; i < this.queue.length; ) {
+      const e = this.queue[i];
+      if (e.state === 'sent') {
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      e.reject(new Error(`an earlier publish on ${this.subject} failed: ${err.message}`));
     }
   }
 }

@@ -20,15 +20,24 @@ const uint8_t *elf_code_at(const struct elf_image *img, uint64_t vaddr, size_t *
 /** n bytes at vaddr anywhere in a PT_LOAD segment's file bytes, or NULL. */
 const uint8_t *elf_bytes_at(const struct elf_image *img, uint64_t vaddr, size_t n);
 
-/** The `.eh_frame_hdr` search table: `count` entries {int32 start, int32 fde}, relative to hdr_addr. */
+/**
+ * The function extents of the unwind tables: `.eh_frame_hdr`'s search table (`count` entries {int32 start, int32
+ * fde}, relative to hdr_addr), or, in a binary without one (`gcc -static` executables: ld adds the header only when
+ * linking dynamically), the FDEs of `.eh_frame` itself, parsed once into `ranges` (count {start, end} pairs sorted by
+ * start; heap memory, released by elf_fdes_free).
+ */
 struct elf_fdes {
 	const uint8_t *tab;
 	uint32_t count;
 	uint64_t hdr_addr;
+	uint64_t *ranges;
 };
 
-/** Reads img's `.eh_frame_hdr` into *t; false when it is absent or has another encoding. */
+/** Reads img's `.eh_frame_hdr` into *t, else parses `.eh_frame`; false when neither gives a function. */
 bool elf_fdes_init(const struct elf_image *img, struct elf_fdes *t);
+
+/** Releases what elf_fdes_init allocated (safe on a zeroed or failed table). */
+void elf_fdes_free(struct elf_fdes *t);
 
 /** Start address of entry i (table order = address order). */
 uint64_t elf_fde_start(const struct elf_fdes *t, uint32_t i);

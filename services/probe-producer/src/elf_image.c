@@ -50,15 +50,20 @@ int elf_image_open(struct elf_image *img, const char *path, bool populate)
 	img->machine = eh->e_machine;
 	img->type = eh->e_type;
 	for (i = 0; i < eh->e_phnum; i++) {
-		const Elf64_Phdr *ph = (const Elf64_Phdr *)(img->data + eh->e_phoff) + i;
+		/* Copied out, not read in place: the table need not be 8-aligned (Node single-executable binaries such as
+		 * Copilot CLI's, made by postject, have it at a 4-aligned offset) */
+		Elf64_Phdr ph;
 
-		if (ph->p_type != PT_LOAD || !in_file(img, ph->p_offset, ph->p_filesz) || img->nsegs == ELF_IMAGE_MAX_SEGS)
+		memcpy(&ph, img->data + eh->e_phoff + (size_t)i * sizeof(ph), sizeof(ph));
+		if (ph.p_type != PT_LOAD || !in_file(img, ph.p_offset, ph.p_filesz) || img->nsegs == ELF_IMAGE_MAX_SEGS)
 			continue;
 		img->segs[img->nsegs++] = (struct elf_segment){
-			.vaddr = ph->p_vaddr, .offset = ph->p_offset, .filesz = ph->p_filesz, .exec = (ph->p_flags & PF_X) != 0,
+			.vaddr = ph.p_vaddr, .offset = ph.p_offset, .filesz = ph.p_filesz, .exec = (ph.p_flags & PF_X) != 0,
 		};
 	}
-	if (eh->e_shnum && eh->e_shentsize == sizeof(Elf64_Shdr) &&
+	/* The section table is read in place: it must be 8-aligned, as the gABI lays it out (a misaligned one is
+	 * ignored, like an out-of-bounds one). */
+	if (eh->e_shnum && eh->e_shentsize == sizeof(Elf64_Shdr) && eh->e_shoff % 8 == 0 &&
 	    in_file(img, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)) && eh->e_shstrndx < eh->e_shnum) {
 		const Elf64_Shdr *sh = (const Elf64_Shdr *)(img->data + eh->e_shoff);
 		const Elf64_Shdr *str = &sh[eh->e_shstrndx];

@@ -128,7 +128,11 @@ static void add_site(struct oscan *sc, uint64_t v)
 {
 	uint64_t fs, fe;
 
-	if (sc->nsites == MAX_SITES || !elf_func_of(sc->img, &sc->fdes, v, &fs, &fe))
+	if (sc->nsites == MAX_SITES)
+		return;
+	if (!sc->fdes.count)
+		fs = 0; /* no unwind table: the site is only counted (locate_openssl reports it) */
+	else if (!elf_func_of(sc->img, &sc->fdes, v, &fs, &fe))
 		return;
 	memset(&sc->sites[sc->nsites], 0, sizeof(sc->sites[0]));
 	sc->sites[sc->nsites].at = v;
@@ -138,7 +142,7 @@ static void add_site(struct oscan *sc, uint64_t v)
 }
 
 /* Step 1b: the instructions loading a path into rdi, each with its function (FDE): `lea rdi, [rip+d]` (48 8d 3d
- * d32) in position-independent code, `mov edi, imm32` (bf imm32) in a non-PIE executable (node). */
+ * d32) in position-independent code, also `mov edi, imm32` (bf imm32) in a non-PIE executable (node). */
 static void find_sites(struct oscan *sc)
 {
 	const struct elf_image *img = sc->img;
@@ -151,7 +155,9 @@ static void find_sites(struct oscan *sc)
 
 		if (!seg->exec)
 			continue;
-		if (img->type != 2 /* ET_EXEC */) {
+		{
+			/* lea in every binary: position-independent code linked into an executable too (Debian's libssl.a
+			 * in a `gcc -static` program) */
 			const uint8_t *q = p, *end = p + seg->filesz;
 
 			/* memchr on the ModRM byte 3d, then the two bytes before it: about 7x faster than memmem of the three
@@ -169,8 +175,9 @@ static void find_sites(struct oscan *sc)
 				if (locate_in_list(sc->paths, sc->npaths, v + 7 + (uint64_t)(int64_t)d))
 					add_site(sc, v);
 			}
-			continue;
 		}
+		if (img->type != 2 /* ET_EXEC */)
+			continue;
 		for (i = 0; i + 5 <= seg->filesz && sc->nsites < MAX_SITES; i++) {
 			const uint8_t *q = memchr(p + i, 0xbf, (size_t)(seg->filesz - i - 4));
 			uint32_t imm;
@@ -617,13 +624,20 @@ enum locate_status locate_openssl(const struct elf_image *img, struct tls_locati
 	if (strncmp(loc->build, "OpenSSL 0.", 10) == 0 || strncmp(loc->build, "OpenSSL 1.", 10) == 0)
 		return fail(loc, why, whylen, "%s: OpenSSL before 3.0 (ERR_put_error with function codes) is not located%s",
 			    loc->build, "");
-	if (!elf_fdes_init(img, &sc.fdes))
-		return LOCATE_ABSENT; /* without unwind tables no function extents: not looked at */
 	if (ZYAN_FAILED(ZydisDecoderInit(&sc.dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)))
 		return LOCATE_ABSENT;
 	sc.sites = calloc(MAX_SITES, sizeof(*sc.sites));
 	if (!sc.sites)
 		return LOCATE_ABSENT;
+	if (!elf_fdes_init(img, &sc.fdes)) {
+		/* Without unwind tables no function extents: reported when the code loads the path (an OpenSSL whose
+		 * error sites cannot be read), absent otherwise (a program merely holding the string). */
+		find_sites(&sc);
+		if (sc.nsites)
+			st = fail(loc, why, whylen, "no unwind table (.eh_frame_hdr or .eh_frame): function extents unknown%s%s",
+				  "", "");
+		goto out;
+	}
 	find_sites(&sc);
 	decode_sites(&sc);
 	for (i = 0; i < sc.nsites; i++)
@@ -687,5 +701,6 @@ enum locate_status locate_openssl(const struct elf_image *img, struct tls_locati
 	st = LOCATE_FOUND;
 out:
 	free(sc.sites);
+	elf_fdes_free(&sc.fdes);
 	return st;
 }

@@ -488,7 +488,7 @@ enum locate_status locate_rustls(const struct elf_image *img, struct tls_locatio
 		goto out;
 	}
 	if (!elf_fdes_init(sc->img, &sc->fdes)) {
-		snprintf(why, whylen, "no usable .eh_frame_hdr (function extents unknown)");
+		snprintf(why, whylen, "no unwind table (.eh_frame_hdr or .eh_frame): function extents unknown");
 		goto out;
 	}
 	for (i = 0; i < sc->fdes.count; i++) {
@@ -548,6 +548,7 @@ out:
 				snprintf(loc->fns[i].detail, sizeof(loc->fns[i].detail), "%.95s", why);
 		}
 	}
+	elf_fdes_free(&sc->fdes);
 	free(sc);
 	return st;
 }

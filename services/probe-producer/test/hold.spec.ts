@@ -108,6 +108,7 @@ describeCapture('agentsight-probe: attach holds, executable mappings, TLS notice
   let port: number;
   let cert: string;
   let staticClient: string;
+  let unknownClient: string;
   let dlopenClient: string;
 
   beforeAll(async () => {
@@ -116,14 +117,29 @@ describeCapture('agentsight-probe: attach holds, executable mappings, TLS notice
     const c = makeCert(tmp);
     cert = c.cert;
     ({ server, port } = await startHttpsServer(c.key, c.cert));
-    // A client with OpenSSL linked statically and stripped: TLS no locator knows (nothing to hook).
+    // A client with OpenSSL linked statically and stripped (gcc -static: no .eh_frame_hdr, the static OpenSSL locator
+    // takes function extents from .eh_frame).
     staticClient = path.join(tmp, 'tls-static');
     execFileSync('cc', ['-O2', '-static', SRC, '-o', staticClient, '-lssl', '-lcrypto'], { stdio: 'pipe' });
     execFileSync('strip', [staticClient]);
+    // The same with every "ssl_lib.c" file name in its strings overwritten (the static OpenSSL locator's anchor): TLS
+    // no locator knows (nothing to hook).
+    unknownClient = path.join(tmp, 'tls-static-unknown');
+    const bin = fs.readFileSync(staticClient);
+    for (let at = bin.indexOf('ssl_lib.c\0'); at >= 0; at = bin.indexOf('ssl_lib.c\0', at + 1)) bin.write('ssl_lib.x', at);
+    fs.writeFileSync(unknownClient, bin, { mode: 0o755 });
     // A client that dlopen()s the libssl named on its command line.
     dlopenClient = path.join(tmp, 'tls-dlopen');
     execFileSync('cc', ['-O2', '-DUSE_DLOPEN', SRC, '-o', dlopenClient, '-ldl'], { stdio: 'pipe' });
   }, 120000);
+
+  /** src copied to a new inode (never checked, nothing cached) in a directory of its own, executable. */
+  const freshCopy = (src: string, name: string): string => {
+    const copy = path.join(fs.mkdtempSync(path.join(tmp, `${name}-`)), name);
+    fs.copyFileSync(src, copy);
+    fs.chmodSync(copy, 0o755);
+    return copy;
+  };
 
   afterAll(() => {
     server?.kill();
@@ -177,11 +193,23 @@ describeCapture('agentsight-probe: attach holds, executable mappings, TLS notice
     expect(r.stopped.tls_hellos).toBeGreaterThanOrEqual(1);
   }, 120000);
 
-  it('reports TLS no probe can see (a static, stripped OpenSSL client): a notice line at once, a tls_notice record, and the final count', async () => {
-    const dir = fs.mkdtempSync(path.join(tmp, 'static-'));
-    const copy = path.join(dir, 'static-agent');
-    fs.copyFileSync(staticClient, copy);
-    fs.chmodSync(copy, 0o755);
+  it('holds a static, stripped OpenSSL client (no .eh_frame_hdr) a traced shell executes until it is located and attached: its request is captured', async () => {
+    const copy = freshCopy(staticClient, 'static-client');
+    const marker = `mk-${randomUUID()}`;
+    const r = await tracedShell(`exec "${copy}" ${port} "${cert}" ${marker}`);
+    expect(r.out).toBe('HTTP/1.1 200 OK\n');
+    expect(r.lines.filter((l) => l.event === 'attached' && l.path === copy)).toEqual([{ event: 'attached', path: copy, family: 'OpenSSL', how: 'anchors' }]);
+    expect(r.stopped.holds).toMatchObject({ misses: 0 });
+    expect(r.stopped.holds.held).toBeGreaterThanOrEqual(1);
+    const req = requestWith(r.recs, r.pid, marker);
+    expect(req.request.startsWith('POST /hold HTTP/1.1\r\n')).toBe(true);
+    expect(req.request.endsWith(`\r\n\r\n${marker}`)).toBe(true);
+    expect(req.fns).toEqual(new Set(['SSL_write']));
+    expect(r.stopped.tls_notices).toEqual([]);
+  }, 120000);
+
+  it('reports TLS no probe can see (a static, stripped OpenSSL client without the locator\'s anchor): a notice line at once, a tls_notice record, and the final count', async () => {
+    const copy = freshCopy(unknownClient, 'static-agent');
     const marker = `mk-${randomUUID()}`;
     const r = await tracedShell(`"${copy}" ${port} "${cert}" ${marker} && "${copy}" ${port} "${cert}" ${marker}`);
     expect(r.out).toBe('HTTP/1.1 200 OK\nHTTP/1.1 200 OK\n');

@@ -9,6 +9,9 @@
  *   truth, every located offset equal to the exported symbol's.
  * - A copy of `runtime.node` whose `SSL_read` site raises another reason code: UNRECOGNISED with the reason (the
  *   second check) after its rustls's, nothing to attach.
+ * - A `gcc -static` client (Debian's libssl.a, OpenSSL 3.0), stripped: such executables have no `.eh_frame_hdr`, so
+ *   function extents come from `.eh_frame`'s FDEs; FOUND at the offsets of its unstripped twin's `.symtab`. The same
+ *   with `.eh_frame` removed too: UNRECOGNISED, naming the missing unwind table (never a silent absent).
  * Capture through the located functions, end to end with the real agent: test/e2e/copilot.e2e.spec.ts.
  */
 import { execFileSync } from 'node:child_process';
@@ -110,6 +113,44 @@ describe('static OpenSSL 3 located by ssl_lib.c error sites and call graph', () 
     expect(r.why).toMatch(/; OpenSSL: SSL_read: its error sites do not raise reason 271 of library 20$/);
     expect(r.fns!.map((f) => [f.fn, Number(f.offset)])).toEqual([
       'rustls::CommonState::buffer_plaintext', 'rustls::CommonState::take_received_plaintext', ...FNS].map((f) => [f, 0]));
+  });
+
+  it('a gcc -static stripped client (no .eh_frame_hdr): FOUND through .eh_frame at its unstripped twin\'s symbols; without unwind tables UNRECOGNISED with the reason', () => {
+    const src = path.join(__dirname, 'tls-client.c');
+    const sym = path.join(tmp, 'tls-static-sym');
+    execFileSync('cc', ['-O2', '-static', src, '-o', sym, '-lssl', '-lcrypto'], { stdio: 'pipe' });
+    const stripped = path.join(tmp, 'tls-static');
+    execFileSync('strip', ['-o', stripped, sym]);
+    expect(execFileSync('readelf', ['-SW', stripped], { encoding: 'utf8' })).not.toContain('.eh_frame_hdr');
+    const r = locate(stripped);
+    expect(r).toMatchObject({ status: 'found', family: 'OpenSSL', how: 'anchors', why: '' });
+    // Ground truth: .symtab of the unstripped build (a non-PIE executable: file offset = vaddr - segment vaddr + offset).
+    const loads = execFileSync('readelf', ['-lW', sym], { encoding: 'utf8' }).split('\n').filter((l) => /^\s*LOAD\s/.test(l))
+      .map((l) => l.trim().split(/\s+/)).map((f) => ({ off: Number(f[1]), vaddr: Number(f[2]), size: Number(f[4]) }));
+    const syms = execFileSync('nm', ['--defined-only', sym], { encoding: 'utf8' }).split('\n');
+    const truth = Object.fromEntries(FNS.map((n) => {
+      const v = parseInt(syms.find((l) => l.split(/\s+/)[2] === n)!.split(/\s+/)[0], 16);
+      const seg = loads.find((x) => v >= x.vaddr && v < x.vaddr + x.size)!;
+      return [n, v - seg.vaddr + seg.off];
+    }));
+    expect(offsets(r)).toEqual(truth);
+    const bare = path.join(tmp, 'tls-static-bare');
+    execFileSync('objcopy', ['--remove-section=.eh_frame', stripped, bare]);
+    const u = locate(bare);
+    expect(u).toMatchObject({ status: 'unrecognised', family: 'OpenSSL', why: 'no unwind table (.eh_frame_hdr or .eh_frame): function extents unknown' });
+    expect(u.fns!.map((f) => f.fn)).toEqual(FNS);
+  });
+
+  it('the copilot binary itself (a Node single-executable: program headers at a 4-aligned offset) is read: its OpenSSL 3.5.7, whose ssl_write_internal is inlined, UNRECOGNISED with that reason (its exported symbols are what the probe uses)', async () => {
+    const bin = await fetchNpmFile(COPILOT, COPILOT_CACHE);
+    const head = Buffer.alloc(64);
+    const fd = fs.openSync(bin, 'r');
+    fs.readSync(fd, head, 0, 64, 0);
+    fs.closeSync(fd);
+    const phoff = head.readBigUInt64LE(0x20); // e_phoff
+    expect(Number(phoff % 8n)).toBe(4);
+    const r = locate(bin);
+    expect(r).toMatchObject({ status: 'unrecognised', family: 'OpenSSL', build: 'OpenSSL 3.5.7', why: 'ssl_write_internal: error sites in 4 functions' });
   });
 
   it('this probe (it holds the string "ssl/ssl_lib.c") is ABSENT', () => {

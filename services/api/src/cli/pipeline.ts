@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { EXPORT_STATUS_SUBJECT, exportConfigured, isExportDurable, STREAMS, type ExportStatus } from '@agentsight/contracts';
+import { EXPORT_STATUS_SUBJECT, exportConfigured, isExportDurable, optionDefaultNumber, STREAMS, type ExportStatus } from '@agentsight/contracts';
 import { connectNats, ensureBrokers, ensureSecrets, natsTarget, privateDir, probeNatsEnv } from '@agentsight/jetstream';
 import { Child, spawnReady, SpawnReadyOptions, stopChild } from './children';
 import { RestartPolicy, type StageRestart } from './supervise';
@@ -231,8 +231,8 @@ export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000, d
   }
 }
 
-/** Default bound of {@link waitExported} for `exec` and `trace`, s (`--export-wait`). */
-export const DEFAULT_EXPORT_WAIT_S = 60;
+/** Default bound of {@link waitExported} for `exec` and `trace`, s (`--export-wait`; OPTIONS' `export_wait_s`). */
+export const DEFAULT_EXPORT_WAIT_S = optionDefaultNumber('AGENTSIGHT_EXPORT_WAIT_S');
 
 /** What {@link waitExported} found: whether every export delivered everything, and one line per target that did not. */
 export interface ExportWait {

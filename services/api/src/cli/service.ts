@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { repoRoot } from './paths';
+import { table } from './format';
 
 /** The install prefix written into the shipped units. */
 export const UNIT_PREFIX = '/opt/agentsight';
@@ -52,4 +53,93 @@ export function serviceInstall(o: ServiceInstallOptions, say: (s: string) => voi
   if (o.enable) execFileSync('systemctl', ['enable', '--now', 'agentsight.target'], { stdio: 'inherit' });
   else say(`start it with \`${commands[1]}\``);
   return 0;
+}
+
+/**
+ * The units of the daemon, in start order: the brokers, then every unit `agentsight.target` wants besides them (one
+ * `agentsight@<stage>.service` per stage), as the shipped target lists them (one place).
+ */
+export function serviceUnits(): string[] {
+  const target = unitFiles(UNIT_PREFIX).get('agentsight.target') ?? '';
+  const wants = /^Wants=(.*)$/m.exec(target)?.[1].trim().split(/\s+/) ?? [];
+  const brokers = wants.filter((u) => !u.includes('@'));
+  return [...brokers, ...wants.filter((u) => u.includes('@')), 'agentsight.target'];
+}
+
+/** One unit as `agentsight status` shows it. */
+export interface UnitState {
+  unit: string;
+  /** Its file is in `<root>/etc/systemd/system/` (for a template instance: the template's file). */
+  installed: boolean;
+  /** systemd's LoadState, ActiveState, SubState (`loaded`, `active`, `running`); null without systemd. */
+  load: string | null;
+  active: string | null;
+  sub: string | null;
+  /** MainPID (null when 0 or without systemd). */
+  pid: number | null;
+  /** NRestarts: automatic restarts since the unit was started (null when systemd does not say). */
+  restarts: number | null;
+}
+
+/** The units' state: from systemd when it runs, else which are installed and `why` there is no more. */
+export interface UnitsStatus {
+  units: UnitState[];
+  /** Why load/active/sub/pid are null (systemd not running, systemctl failed); null when systemd answered. */
+  why: string | null;
+}
+
+/**
+ * Parses `systemctl show --property=… U1 U2 …`: one block of `Key=Value` lines per unit, in the order asked, blocks
+ * separated by an empty line. Returns one key → value map per block.
+ */
+export function parseSystemctlShow(text: string): Array<Record<string, string>> {
+  return text.split(/\n\s*\n/).map((b) => b.trim()).filter(Boolean).map((b) => Object.fromEntries(b.split('\n').map((l) => {
+    const i = l.indexOf('=');
+    return i < 0 ? [l, ''] : [l.slice(0, i), l.slice(i + 1)];
+  })));
+}
+
+/** The properties `agentsight status` asks systemd for. */
+const SHOW_PROPERTIES = ['Id', 'LoadState', 'ActiveState', 'SubState', 'MainPID', 'NRestarts'];
+
+/**
+ * Each of {@link serviceUnits}: installed or not (unit files under `root`), and, when systemd runs (on the real root),
+ * its state from `systemctl show`. `systemctl` is the command to run (a parameter for hosts where it is elsewhere).
+ */
+export function unitsStatus(o: { root?: string; systemctl?: string } = {}): UnitsStatus {
+  const root = resolve(o.root ?? '/');
+  const dir = join(root, 'etc/systemd/system');
+  const base = serviceUnits().map((unit): UnitState => ({
+    unit, installed: existsSync(join(dir, unit.replace(/@[^.]+\./, '@.'))), load: null, active: null, sub: null, pid: null, restarts: null,
+  }));
+  if (root !== '/') return { units: base, why: `installed under ${root}: not the running system's units` };
+  if (!existsSync('/run/systemd/system')) return { units: base, why: 'systemd is not running here (no /run/systemd/system): only which units are installed is shown' };
+  let text: string;
+  try {
+    text = execFileSync(o.systemctl ?? 'systemctl', ['show', `--property=${SHOW_PROPERTIES.join(',')}`, ...base.map((u) => u.unit)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    return { units: base, why: `systemctl show failed: ${(err as Error).message.split('\n')[0]}` };
+  }
+  const shown = parseSystemctlShow(text);
+  const num = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : null);
+  return {
+    units: base.map((u, i) => {
+      const s = shown[i] ?? {};
+      const pid = num(s.MainPID);
+      return { ...u, load: s.LoadState ?? null, active: s.ActiveState ?? null, sub: s.SubState ?? null, pid: pid || null, restarts: num(s.NRestarts) };
+    }),
+    why: null,
+  };
+}
+
+/** The `service units:` section of `agentsight status`. */
+export function unitsText(s: UnitsStatus): string {
+  return [
+    'service units (agentsight service install):',
+    table(s.units, [
+      ['unit', (u) => u.unit], ['file', (u) => (u.installed ? 'installed' : 'not installed')], ['load', (u) => u.load],
+      ['active', (u) => (u.active && u.sub ? `${u.active} (${u.sub})` : null)], ['pid', (u) => u.pid], ['restarts', (u) => u.restarts],
+    ]),
+    ...(s.why ? [`(${s.why})`] : []),
+  ].join('\n');
 }

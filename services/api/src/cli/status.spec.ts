@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PipelineStatus } from '@agentsight/jetstream';
 import { statusText } from './status';
+import { serviceUnits } from './service';
 
 test('status text: streams with limits and discards, consumer lag, and each instance\'s partitions', () => {
   const s: PipelineStatus = {
@@ -26,4 +28,11 @@ test('agentsight status --json reads the real broker: every pipeline stream with
   expect(raw!.max_bytes).toBeGreaterThan(0);
   expect(raw!.max_age_ns).toBeGreaterThan(0);
   expect(out.streams.map((x) => x.name)).toEqual(expect.arrayContaining(['AGENTSIGHT_GENAI', 'AGENTSIGHT_DLQ']));
+  // The daemon's units: every one, with systemd's state or why there is none.
+  const units = (out as unknown as { units: Array<{ unit: string; installed: boolean }>; units_note: string | null });
+  expect(units.units.map((u) => u.unit)).toEqual(serviceUnits());
+  if (!existsSync('/run/systemd/system')) expect(units.units_note).toMatch(/systemd is not running/);
+  const text = execFileSync(process.execPath, [cli, 'status'], { encoding: 'utf8', env: process.env });
+  expect(text).toMatch(/^service units \(agentsight service install\):$/m);
+  expect(text).toMatch(/^agentsight@parser\.service\s+(not )?installed/m);
 });

@@ -3,6 +3,7 @@ import type { StoreRetention } from '@agentsight/contracts';
 import { table } from './format';
 import { apiPort, dataDir } from './paths';
 import { cliToken } from './serve';
+import { unitsStatus, unitsText } from './service';
 
 /** Bytes for humans, powers of 1024 (`512 B`, `3.2 MiB`). */
 function bytesText(n: number): string {
@@ -70,8 +71,8 @@ async function storeRetention(env: NodeJS.ProcessEnv): Promise<{ r: StoreRetenti
 /**
  * `agentsight status [--json]`: the broker side of the pipeline, read from NATS and Redis (`NATS_URL`,
  * `REDIS_URL`): every stream's size, limits and what its limits discarded, each durable's lag, and which live
- * instance of each partitioned stage holds which partitions; and, from the running api, the store's size, its bounds and
- * what its size cap dropped. Returns the exit code; throws when NATS or Redis is
+ * instance of each partitioned stage holds which partitions; from the running api, the store's size, its bounds and
+ * what its size cap dropped; and the daemon's systemd units (installed, and their state when systemd runs). Returns the exit code; throws when NATS or Redis is
  * unreachable.
  */
 export async function statusCommand(o: { json?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -81,7 +82,10 @@ export async function statusCommand(o: { json?: boolean }, env: NodeJS.ProcessEn
   try {
     const s = await pipelineStatus(nats.jsm, redis, { partitions: config.partitions });
     const store = await storeRetention(env);
-    process.stdout.write((o.json ? JSON.stringify({ ...s, store: store.r, store_error: store.r ? null : store.why }, null, 2) : `${statusText(s)}\n\n${storeText(store.r, store.why)}`) + '\n');
+    const units = unitsStatus();
+    process.stdout.write((o.json
+      ? JSON.stringify({ ...s, store: store.r, store_error: store.r ? null : store.why, units: units.units, units_note: units.why }, null, 2)
+      : `${statusText(s)}\n\n${storeText(store.r, store.why)}\n\n${unitsText(units)}`) + '\n');
     return 0;
   } finally {
     await nats.nc.close();

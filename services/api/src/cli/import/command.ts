@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { hostToken, rawMsgId, Subjects } from '@agentsight/contracts';
+import { hostToken, optionDefaultNumber, rawMsgId, Subjects } from '@agentsight/contracts';
 import { retentionDays } from '@agentsight/clickhouse';
 import { connectNats, natsTarget, privateDir, Publisher } from '@agentsight/jetstream';
 import { ensureInfra, Pipeline, waitDrained } from '../pipeline';
@@ -41,7 +41,7 @@ export async function importCommand(file: string, o: { host?: string; dataDir?: 
   const host = o.host || DEFAULT_IMPORT_HOST;
   const text = readFileSync(file, 'utf8');
   const { records, report } = sslsniffToRaw(text, {
-    host, partitions: Number(env.AGENTSIGHT_PARTITIONS || 8), wallEndNs: BigInt(Math.trunc(statSync(file).mtimeMs)) * 1_000_000n,
+    host, partitions: Number(env.AGENTSIGHT_PARTITIONS || optionDefaultNumber('AGENTSIGHT_PARTITIONS')), wallEndNs: BigInt(Math.trunc(statSync(file).mtimeMs)) * 1_000_000n,
   });
   const say = (s: string) => process.stderr.write(`[agentsight] ${s}\n`);
   if (!report.records) {

@@ -11,7 +11,7 @@
  * time changed (the pid was reused) is left out too.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { RESOURCE_SAMPLE_VERSION, resourceSampleId, type CgroupResourceSample, type ProcResourceSample, type RawResourceSample, type TreeResourceTotals } from '@agentsight/contracts';
+import { optionDefaultNumber, RESOURCE_SAMPLE_VERSION, resourceSampleId, type CgroupResourceSample, type ProcResourceSample, type RawResourceSample, type TreeResourceTotals } from '@agentsight/contracts';
 
 /** USER_HZ: the unit of `stat` CPU times. 100 on every Linux architecture's user ABI (`sysconf(_SC_CLK_TCK)`). */
 export const CLOCK_TICKS_PER_S = 100;
@@ -200,22 +200,22 @@ export function sampleTree(root: SampledRoot, ctx: SampleContext): RawResourceSa
 
 /** Sampling intervals: `activeMs` while the tree does anything, doubling up to `idleMaxMs` while it is idle. */
 export interface SamplingPolicy {
-  /** Default 1000 ms (`AGENTSIGHT_SAMPLE_MS`). */
+  /** `AGENTSIGHT_SAMPLE_MS` (default in OPTIONS: 1000 ms). */
   activeMs: number;
-  /** Default 8000 ms (`AGENTSIGHT_SAMPLE_IDLE_MAX_MS`). */
+  /** `AGENTSIGHT_SAMPLE_IDLE_MAX_MS` (default in OPTIONS: 8000 ms). */
   idleMaxMs: number;
 }
 
 /** The policy from `AGENTSIGHT_SAMPLE_MS` / `AGENTSIGHT_SAMPLE_IDLE_MAX_MS`; throws on a value that is not a positive number of ms. */
 export function samplingPolicy(env: NodeJS.ProcessEnv = process.env): SamplingPolicy {
-  const ms = (name: string, dflt: number) => {
+  const ms = (name: string) => {
     const v = env[name];
-    if (v === undefined || v === '') return dflt;
+    if (v === undefined || v === '') return optionDefaultNumber(name);
     if (!/^\d+$/.test(v.trim()) || Number(v) < 10) throw new Error(`${name} must be a whole number of ms, at least 10, not ${JSON.stringify(v)}`);
     return Number(v);
   };
-  const activeMs = ms('AGENTSIGHT_SAMPLE_MS', 1000);
-  return { activeMs, idleMaxMs: Math.max(activeMs, ms('AGENTSIGHT_SAMPLE_IDLE_MAX_MS', 8000)) };
+  const activeMs = ms('AGENTSIGHT_SAMPLE_MS');
+  return { activeMs, idleMaxMs: Math.max(activeMs, ms('AGENTSIGHT_SAMPLE_IDLE_MAX_MS')) };
 }
 
 /**
