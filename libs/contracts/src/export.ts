@@ -3,6 +3,7 @@
  * an export, the export targets each configuration gives (their JetStream durables and inputs), and the control
  * subject on which an exporter reports what it has not delivered yet.
  */
+import { TOPOLOGY, type StreamName } from './topology';
 
 /** Variables of the SLS OTLP trace preset (exporter config.ts): all five, or none. */
 export const SLS_TRACE_VARIABLES = [
@@ -47,23 +48,17 @@ export interface ExportTargetSpec {
   name: 'otlp' | 'otlp-metrics' | 'sls' | 'sls-audit' | 'logtail' | 'logtail-audit';
   /** What it exports: GenAI events or audit records. */
   input: 'genai' | 'audit';
-  /** Durable consumer name (`exporter` for OTLP, `exporter-<name>` for the others). */
+  /** Durable consumer name (`exporter` for OTLP, `exporter-<name>` for the others; topology.ts `TOPOLOGY.exporter`). */
   durable: string;
-  stream: 'AGENTSIGHT_GENAI' | 'AGENTSIGHT_AUDIT';
+  stream: StreamName;
   filterSubject: string;
   /** Prefix of its Redis keys (`agentsight:export` for OTLP, `agentsight:export:<name>` for the others). */
   statePrefix: string;
 }
 
 function target(name: ExportTargetSpec['name'], input: ExportTargetSpec['input']): ExportTargetSpec {
-  return {
-    name,
-    input,
-    durable: name === 'otlp' ? 'exporter' : `exporter-${name}`,
-    stream: input === 'genai' ? 'AGENTSIGHT_GENAI' : 'AGENTSIGHT_AUDIT',
-    filterSubject: input === 'genai' ? 'agentsight.genai.>' : 'agentsight.audit.>',
-    statePrefix: name === 'otlp' ? 'agentsight:export' : `agentsight:export:${name}`,
-  };
+  const { durable, stream, filterSubject } = TOPOLOGY.exporter.consumes[name];
+  return { name, input, durable, stream, filterSubject, statePrefix: name === 'otlp' ? 'agentsight:export' : `agentsight:export:${name}` };
 }
 
 /**

@@ -1,4 +1,5 @@
 export * from './subjects';
+export * from './topology';
 export * from './raw';
 export * from './http';
 export * from './exchange';

@@ -8,7 +8,7 @@
  * Precedence: flag > environment variable > config file > default. A flag sets its variable for the process and the
  * services it starts; the config file fills the variables that are unset (or empty).
  */
-import { STREAMS } from './subjects';
+import { STREAMS } from './topology';
 
 /**
  * Value type of a setting in the config file: `string`, `path` (a file or directory), `url`, `integer` (≥ `min`),

@@ -57,45 +57,5 @@ export const Subjects = {
 /** Pipeline stages, as named in dead-letter subjects and consumer names. */
 export type Stage = 'probe' | 'parser' | 'aggregator' | 'analyzer' | 'genai' | 'storage' | 'exporter';
 
-/**
- * A JetStream stream of the pipeline: name, subjects (see the table above) and its default limits. When either
- * limit is reached JetStream discards the oldest messages (`discard: old`); inputs a consumer had not yet acked
- * are then lost to it, and `agentsight status` counts them.
- */
-export interface StreamSpec {
-  name: string;
-  subjects: string[];
-  /** Default `max_age`, hours. */
-  maxAgeHours: number;
-  /** Default `max_bytes`, bytes. */
-  maxBytes: number;
-}
-
-const GiB = 1024 ** 3;
-const MiB = 1024 ** 2;
-
-/**
- * All streams, created idempotently by whichever component starts first. Default limits are sized for a laptop
- * (at most 8.25 GiB in all): raw and HTTP records 3 days (they are re-derivable history, and the largest),
- * derived events and dead letters 7 days.
- */
-export const STREAMS: readonly StreamSpec[] = [
-  { name: 'AGENTSIGHT_RAW', subjects: ['agentsight.raw.>'], maxAgeHours: 72, maxBytes: 2 * GiB },
-  { name: 'AGENTSIGHT_HTTP', subjects: ['agentsight.http.>'], maxAgeHours: 72, maxBytes: 1 * GiB },
-  { name: 'AGENTSIGHT_EXCHANGE', subjects: ['agentsight.exchange.>'], maxAgeHours: 168, maxBytes: 1 * GiB },
-  { name: 'AGENTSIGHT_LLM', subjects: ['agentsight.llm.>'], maxAgeHours: 168, maxBytes: 512 * MiB },
-  { name: 'AGENTSIGHT_AUDIT', subjects: ['agentsight.audit.>'], maxAgeHours: 168, maxBytes: 512 * MiB },
-  { name: 'AGENTSIGHT_TOOL', subjects: ['agentsight.tool.>'], maxAgeHours: 168, maxBytes: 512 * MiB },
-  { name: 'AGENTSIGHT_GENAI', subjects: ['agentsight.genai.>'], maxAgeHours: 168, maxBytes: 512 * MiB },
-  { name: 'AGENTSIGHT_DLQ', subjects: ['agentsight.dlq.>'], maxAgeHours: 168, maxBytes: 256 * MiB },
-  { name: 'AGENTSIGHT_REPLAY', subjects: ['agentsight.replay.>'], maxAgeHours: 24, maxBytes: 2 * GiB },
-];
-
-/**
- * Stream of what `agentsight replay` derives: `agentsight.replay.<replay id>.<live subject without agentsight.>`
- * (e.g. `agentsight.replay.r1.http.laptop.3`), read only by that replay's consumers and purged when it ends.
- */
-export const REPLAY_STREAM = 'AGENTSIGHT_REPLAY';
-
 /** JetStream Object Store bucket holding payloads too large for one message (claim checks). */
 export const LARGE_PAYLOAD_BUCKET = 'agentsight-large';

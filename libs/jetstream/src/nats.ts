@@ -6,15 +6,15 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
 import { Objm, StorageType } from '@nats-io/obj';
 import type { ObjectStore } from '@nats-io/obj';
-import { LARGE_PAYLOAD_BUCKET, STREAMS } from '@agentsight/contracts';
+import { DEFAULT_STREAM_REPLICAS, DUPLICATE_WINDOW_NS, LARGE_PAYLOAD_BUCKET, STREAMS } from '@agentsight/contracts';
 import type { StreamSpec } from '@agentsight/contracts';
 import type { NatsTarget } from './config';
 import type { ReplayScope } from './replay';
 
 /** Retention of the large-payload bucket (claim-checked bodies of any stream): 7 days, in ns. */
 export const RETENTION_NS = 7 * 24 * 3600 * 1e9;
-/** JetStream duplicate window of every stream (Nats-Msg-Id de-duplication): 10 minutes, in ns. */
-export const DUPLICATE_WINDOW_NS = 10 * 60 * 1e9;
+/** JetStream duplicate window of every stream (Nats-Msg-Id de-duplication), ns: the topology's (libs/contracts topology.ts). */
+export { DUPLICATE_WINDOW_NS };
 
 /** A NATS connection with its JetStream client, manager and the large-payload object store. */
 export interface Nats {
@@ -46,7 +46,7 @@ const MAX_REPLICAS = 5;
  */
 export function streamReplicas(env: NodeJS.ProcessEnv = process.env): number {
   const v = env.AGENTSIGHT_STREAM_REPLICAS;
-  if (v === undefined || v.trim() === '') return 1;
+  if (v === undefined || v.trim() === '') return DEFAULT_STREAM_REPLICAS;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > MAX_REPLICAS) throw new Error(`AGENTSIGHT_STREAM_REPLICAS must be a whole number from 1 to ${MAX_REPLICAS}, got "${v}"`);
   return n;

@@ -1,4 +1,4 @@
-import { REPLAY_STREAM } from '@agentsight/contracts';
+import { REPLAY_STREAM, STREAM } from '@agentsight/contracts';
 import type { ConsumeSpec } from './consumer';
 
 /**
@@ -9,11 +9,11 @@ export type ReplayFrom = 'raw' | 'http' | 'exchange' | 'llm' | 'genai';
 
 /** Streams by their place in the pipeline (the from-stage of each is the first rank that reads it). */
 const RANK: Record<string, number> = {
-  AGENTSIGHT_RAW: 0, AGENTSIGHT_HTTP: 1, AGENTSIGHT_EXCHANGE: 2, AGENTSIGHT_LLM: 3, AGENTSIGHT_AUDIT: 3, AGENTSIGHT_TOOL: 3, AGENTSIGHT_GENAI: 4,
+  [STREAM.raw]: 0, [STREAM.http]: 1, [STREAM.exchange]: 2, [STREAM.llm]: 3, [STREAM.audit]: 3, [STREAM.tool]: 3, [STREAM.genai]: 4,
 };
 const FROM_RANK: Record<ReplayFrom, number> = { raw: 0, http: 1, exchange: 2, llm: 3, genai: 4 };
 /** The stream a from-stage reads. */
-export const FROM_STREAM: Record<ReplayFrom, string> = { raw: 'AGENTSIGHT_RAW', http: 'AGENTSIGHT_HTTP', exchange: 'AGENTSIGHT_EXCHANGE', llm: 'AGENTSIGHT_LLM', genai: 'AGENTSIGHT_GENAI' };
+export const FROM_STREAM: Record<ReplayFrom, string> = { raw: STREAM.raw, http: STREAM.http, exchange: STREAM.exchange, llm: STREAM.llm, genai: STREAM.genai };
 /** Services that consume each rank (the api = storage runs in every replay). */
 const SERVICE_RANK: Record<string, number> = { parser: 0, aggregator: 1, analyzer: 2, genai: 3, api: 4 };
 

@@ -1,10 +1,11 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { HttpEvent, RawRecord, redactProcRecord, Subjects } from '@agentsight/contracts';
+import { HttpEvent, RawRecord, redactProcRecord, TOPOLOGY } from '@agentsight/contracts';
 import { ConsumerLoop, PartitionGroup, StageRuntime } from '@agentsight/jetstream';
 import { AggregatorWorker } from './aggregator.worker';
 import { PROCESS_TTL_S, ProcessStore } from './process-store';
 
-const PROC_DURABLE = 'aggregator-proc';
+const PROC = TOPOLOGY.aggregator.consumes.proc;
+const PROC_DURABLE = PROC.durable;
 
 /**
  * NestJS shell of the aggregator: claims partitions of `agentsight.http.*.<p>` (one {@link AggregatorWorker} each)
@@ -26,10 +27,11 @@ export class AggregatorService implements OnApplicationBootstrap, OnApplicationS
     void procs.ensureBuilt().catch((e) => console.error('[aggregator] process table rebuild:', e));
     this.group = new PartitionGroup<HttpEvent>(this.rt.nats, this.rt.redis, {
       stage: 'aggregator',
-      stream: 'AGENTSIGHT_HTTP',
+      name: TOPOLOGY.aggregator.consumes.http.name,
+      stream: TOPOLOGY.aggregator.consumes.http.stream,
       partitions: this.rt.config.partitions,
       owner: this.rt.owner,
-      filter: (p) => Subjects.httpPartition(p),
+      filter: TOPOLOGY.aggregator.consumes.http.filter,
       worker: async (p) => {
         const w = new AggregatorWorker(this.rt, p, procs);
         await w.init();
@@ -42,7 +44,7 @@ export class AggregatorService implements OnApplicationBootstrap, OnApplicationS
   /** The `aggregator-proc` consumer feeding `procs`; `first` = where a new durable starts (default: the stream's start). */
   private procConsumer(procs: ProcessStore, first?: { timeNs: bigint }): ConsumerLoop<RawRecord> {
     return new ConsumerLoop<RawRecord>(this.rt.nats, {
-      stream: 'AGENTSIGHT_RAW', durable: PROC_DURABLE, filterSubject: 'agentsight.raw.proc.>',
+      ...PROC,
       ackWaitMs: 30_000, maxAckPending: 10_000, start: 'keep', first,
     }, {
       handle: async (batch) => {
@@ -63,12 +65,12 @@ export class AggregatorService implements OnApplicationBootstrap, OnApplicationS
     if (this.rt.nats.scope) return;
     const { jsm } = this.rt.nats;
     await this.procLoop?.stop();
-    await jsm.consumers.delete('AGENTSIGHT_RAW', PROC_DURABLE).catch(() => undefined);
-    const target = (await jsm.streams.info('AGENTSIGHT_RAW')).state.last_seq;
+    await jsm.consumers.delete(PROC.stream, PROC_DURABLE).catch(() => undefined);
+    const target = (await jsm.streams.info(PROC.stream)).state.last_seq;
     this.procLoop = this.procConsumer(procs, { timeNs: BigInt(Date.now() - PROCESS_TTL_S * 1000) * 1_000_000n });
     await this.procLoop.start();
     for (;;) {
-      const ci = await jsm.consumers.info('AGENTSIGHT_RAW', PROC_DURABLE);
+      const ci = await jsm.consumers.info(PROC.stream, PROC_DURABLE);
       if (ci.ack_floor.stream_seq >= target || (ci.num_pending === 0 && ci.num_ack_pending === 0)) return;
       await new Promise((r) => setTimeout(r, 100));
     }

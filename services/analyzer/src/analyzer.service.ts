@@ -1,5 +1,5 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { type AuditRecord, captureContentEnabled, Exchange, hostToken, normalizeNs, RawProcSubjectRecord, RawRecord, redactProcRecord, Subjects } from '@agentsight/contracts';
+import { type AuditRecord, captureContentEnabled, Exchange, hostToken, normalizeNs, RawProcSubjectRecord, RawRecord, redactProcRecord, Subjects, TOPOLOGY } from '@agentsight/contracts';
 import { ConsumerLoop, runStatelessStage, StageRuntime } from '@agentsight/jetstream';
 import { auditForProc } from './domain';
 import { auditForFile, auditForNet, auditForTlsNotice } from './domain/audit';
@@ -22,11 +22,11 @@ export class AnalyzerService implements OnApplicationBootstrap, OnApplicationShu
   async onApplicationBootstrap(): Promise<void> {
     const index = new ToolIndex(this.rt.redis);
     const captureContent = captureContentEnabled();
-    this.loops.push(await runStatelessStage<Exchange>(this.rt, { stream: 'AGENTSIGHT_EXCHANGE', durable: 'analyzer', filterSubject: 'agentsight.exchange.>' }, (ex) => {
+    this.loops.push(await runStatelessStage<Exchange>(this.rt, TOPOLOGY.analyzer.consumes.exchange, (ex) => {
       normalizeExchange(ex);
       return deriveExchange(ex, index, { captureContent });
     }));
-    this.loops.push(await runStatelessStage<RawRecord>(this.rt, { stream: 'AGENTSIGHT_RAW', durable: 'analyzer-proc', filterSubject: 'agentsight.raw.proc.>' }, (raw) => {
+    this.loops.push(await runStatelessStage<RawRecord>(this.rt, TOPOLOGY.analyzer.consumes.proc, (raw) => {
       const rec = this.rt.redactEarly && isProcSubject(raw) ? redactProcRecord(raw) : raw;
       let a: AuditRecord;
       if (rec.kind === 'proc') a = auditForProc({ ...rec, ts_wall_ns: normalizeNs(rec.ts_wall_ns) });

@@ -1,5 +1,5 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { captureContentEnabled, type LlmCall, type ToolUse } from '@agentsight/contracts';
+import { captureContentEnabled, type LlmCall, type ToolUse, TOPOLOGY } from '@agentsight/contracts';
 import { ConsumerLoop, runStatelessStage, StageRuntime } from '@agentsight/jetstream';
 import { deriveCall, deriveTool } from './derive';
 import { SessionStore } from './session-store';
@@ -19,8 +19,8 @@ export class GenAiService implements OnApplicationBootstrap, OnApplicationShutdo
   async onApplicationBootstrap(): Promise<void> {
     const sessions = new SessionStore(this.rt.redis);
     const opts = { captureContent: captureContentEnabled() };
-    this.loops.push(await runStatelessStage<LlmCall>(this.rt, { stream: 'AGENTSIGHT_LLM', durable: 'genai', filterSubject: 'agentsight.llm.>' }, (call) => deriveCall(call, sessions, opts)));
-    this.loops.push(await runStatelessStage<ToolUse>(this.rt, { stream: 'AGENTSIGHT_TOOL', durable: 'genai-tool', filterSubject: 'agentsight.tool.>' }, (t) => deriveTool(t, sessions, opts)));
+    this.loops.push(await runStatelessStage<LlmCall>(this.rt, TOPOLOGY.genai.consumes.llm, (call) => deriveCall(call, sessions, opts)));
+    this.loops.push(await runStatelessStage<ToolUse>(this.rt, TOPOLOGY.genai.consumes.tool, (t) => deriveTool(t, sessions, opts)));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,5 +1,5 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { RawRecord, Subjects } from '@agentsight/contracts';
+import { RawRecord, TOPOLOGY, type PartitionedWiring } from '@agentsight/contracts';
 import { PartitionGroup, StageRuntime, type PartitionWorker } from '@agentsight/jetstream';
 import { ParserWorker } from './parser.worker';
 import { StdioWorker } from './stdio.worker';
@@ -16,18 +16,18 @@ export class ParserService implements OnApplicationBootstrap, OnApplicationShutd
   constructor(private readonly rt: StageRuntime) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.group = this.partitioned('parser', (p) => Subjects.rawSslPartition(p), () => new ParserWorker(this.rt));
+    this.group = this.partitioned(TOPOLOGY.parser.consumes.ssl, () => new ParserWorker(this.rt));
     await this.group.start();
-    this.stdio = this.partitioned('parser-stdio', (p) => Subjects.rawStdioPartition(p), () => new StdioWorker(this.rt));
+    this.stdio = this.partitioned(TOPOLOGY.parser.consumes.stdio, () => new StdioWorker(this.rt));
     await this.stdio.start();
   }
 
-  /** A partitioned consumer of `AGENTSIGHT_RAW` (durables `<name>-p<N>`) running `worker()` on each partition it owns. */
-  private partitioned(name: string, filter: (p: number) => string, worker: () => PartitionWorker<RawRecord>): PartitionGroup<RawRecord> {
+  /** A partitioned consumer of the topology (durables `<name>-p<N>`) running `worker()` on each partition it owns. */
+  private partitioned({ name, stream, filter }: PartitionedWiring, worker: () => PartitionWorker<RawRecord>): PartitionGroup<RawRecord> {
     return new PartitionGroup<RawRecord>(this.rt.nats, this.rt.redis, {
       stage: 'parser',
       name,
-      stream: 'AGENTSIGHT_RAW',
+      stream,
       partitions: this.rt.config.partitions,
       owner: this.rt.owner,
       filter,

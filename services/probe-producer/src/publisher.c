@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "publisher.h"
+#include "topology.h" /* generated from libs/contracts/src/topology.ts */
 
 #include <nats/nats.h>
 #include <pthread.h>
@@ -9,9 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#define STREAM_NAME "AGENTSIGHT_RAW"
-#define STREAM_SUBJECT "agentsight.raw.>"
-#define NS_PER_SEC 1000000000LL
 #define PUBACK_WAIT_MS 10000   /* a PubAck not received within this is an error -> retry */
 #define MAX_PENDING 8192       /* async publishes in flight */
 #define STALL_WAIT_MS 5        /* wait in js_PublishMsgAsync when MAX_PENDING is reached, then queue */
@@ -165,24 +163,26 @@ static void ensure_stream(struct publisher *p)
 	jsStreamConfig cfg;
 	jsStreamInfo *si = NULL;
 	jsErrCode jerr = 0;
-	const char *subjects[] = { STREAM_SUBJECT };
+	const char *subjects[] = { RAW_STREAM_SUBJECT };
 	natsStatus s;
 
 	if (p->stream_ok || natsConnection_Status(p->nc) != NATS_CONN_STATUS_CONNECTED || now_ms() < p->next_stream_try_ms)
 		return;
 	jsStreamConfig_Init(&cfg);
-	cfg.Name = STREAM_NAME;
+	cfg.Name = RAW_STREAM_NAME;
 	cfg.Subjects = subjects;
 	cfg.SubjectsLen = 1;
 	cfg.Storage = js_FileStorage;
-	cfg.MaxAge = 7LL * 24 * 3600 * NS_PER_SEC;
-	cfg.Duplicates = 10LL * 60 * NS_PER_SEC;
+	cfg.MaxAge = RAW_STREAM_MAX_AGE_NS;
+	cfg.MaxBytes = RAW_STREAM_MAX_BYTES;
+	cfg.Duplicates = STREAM_DUPLICATE_WINDOW_NS;
+	cfg.Replicas = STREAM_REPLICAS;
 	s = js_AddStream(&si, p->js, &cfg, NULL, &jerr);
 	if (s == NATS_OK || jerr == JSStreamNameExistErr) {
 		/* Created, or it exists (possibly with another config, which we then use as is). */
 		p->stream_ok = true;
 	} else {
-		fprintf(stderr, "agentsight-probe: cannot create stream %s: %s (%d); will retry\n", STREAM_NAME,
+		fprintf(stderr, "agentsight-probe: cannot create stream %s: %s (%d); will retry\n", RAW_STREAM_NAME,
 			natsStatus_GetText(s), (int)jerr);
 		p->next_stream_try_ms = now_ms() + STREAM_RETRY_MS;
 	}

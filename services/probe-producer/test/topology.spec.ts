@@ -1,26 +1,44 @@
 /**
- * The C producer's part of the pipeline's wiring is the contract's (libs/contracts subjects.ts, libs/jetstream
- * nats.ts): the stream it creates (name, subject filter, duplicate window), the subjects it publishes on (each family
- * through one `agentsight.raw.<family>.<host>[.<partition>]` format) and its default partition count. Read from the C
- * sources, so a constant changed on one side only fails here. (Not checked: the stream's max_age, 7 days in
- * publisher.c against the contract's 72 h; the TypeScript stages apply the contract's limits to the existing stream.)
+ * The C producer's part of the pipeline's wiring is the contract's (libs/contracts topology.ts, subjects.ts): the
+ * stream it creates comes from `src/topology.h`, generated from the topology table (name, subject filter, max_age,
+ * max_bytes, duplicate window, replicas), and the header committed must be the one the table generates today; the
+ * subjects it publishes on (each family through one `agentsight.raw.<family>.<host>[.<partition>]` format) and its
+ * default partition count are read from main.c, so a constant changed on one side only fails here.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_PARTITIONS, STREAMS, Subjects } from '@agentsight/contracts';
+import { DEFAULT_PARTITIONS, DEFAULT_STREAM_REPLICAS, STREAMS, Subjects, topologyHeader } from '@agentsight/contracts';
 import { DUPLICATE_WINDOW_NS } from '@agentsight/jetstream';
 
 const SRC = join(__dirname, '../src');
 const publisher = readFileSync(join(SRC, 'publisher.c'), 'utf8');
+const header = readFileSync(join(SRC, 'topology.h'), 'utf8');
 const main = readFileSync(join(SRC, 'main.c'), 'utf8');
 const raw = STREAMS.find((s) => s.name === 'AGENTSIGHT_RAW')!;
 
-test('the stream the producer creates: the contract\'s raw stream name and subject filter, the duplicate window', () => {
-  expect(/#define STREAM_NAME "([^"]+)"/.exec(publisher)?.[1]).toBe(raw.name);
-  expect([/#define STREAM_SUBJECT "([^"]+)"/.exec(publisher)?.[1]]).toEqual(raw.subjects);
-  const dup = /cfg\.Duplicates = (\d+)LL \* (\d+) \* NS_PER_SEC;/.exec(publisher);
-  expect(dup).not.toBeNull();
-  expect(Number(dup![1]) * Number(dup![2]) * 1e9).toBe(DUPLICATE_WINDOW_NS);
+test('the committed topology.h is the one the topology table generates (run: npx tsx infra/topology-header.ts)', () => {
+  expect(header).toBe(topologyHeader());
+});
+
+test('the header holds the contract\'s raw stream: name, subject filter, 72 h / 2 GiB limits, duplicate window, replicas', () => {
+  const define = (name: string) => new RegExp(`^#define ${name} (\\S+)`, 'm').exec(header)?.[1];
+  expect(JSON.parse(define('RAW_STREAM_NAME')!)).toBe(raw.name);
+  expect([JSON.parse(define('RAW_STREAM_SUBJECT')!)]).toEqual(raw.subjects);
+  expect(BigInt(define('RAW_STREAM_MAX_AGE_NS')!.replace(/LL$/, ''))).toBe(BigInt(raw.maxAgeHours) * 3_600_000_000_000n);
+  expect(Number(define('RAW_STREAM_MAX_BYTES')!.replace(/LL$/, ''))).toBe(raw.maxBytes);
+  expect(Number(define('STREAM_DUPLICATE_WINDOW_NS')!.replace(/LL$/, ''))).toBe(DUPLICATE_WINDOW_NS);
+  expect(Number(define('STREAM_REPLICAS'))).toBe(DEFAULT_STREAM_REPLICAS);
+});
+
+test('the stream the producer creates takes every setting from the header, none typed out in publisher.c', () => {
+  expect(publisher).toContain('#include "topology.h"');
+  const cfg = Object.fromEntries([...publisher.matchAll(/\bcfg\.(\w+) = ([^;]+);/g)].map((m) => [m[1], m[2]]));
+  expect(cfg).toEqual({
+    Name: 'RAW_STREAM_NAME', Subjects: 'subjects', SubjectsLen: '1', Storage: 'js_FileStorage',
+    MaxAge: 'RAW_STREAM_MAX_AGE_NS', MaxBytes: 'RAW_STREAM_MAX_BYTES', Duplicates: 'STREAM_DUPLICATE_WINDOW_NS', Replicas: 'STREAM_REPLICAS',
+  });
+  expect(publisher).toContain('const char *subjects[] = { RAW_STREAM_SUBJECT };');
+  expect(publisher).not.toMatch(/"AGENTSIGHT_|"agentsight\./);
 });
 
 test('the subjects it publishes on are the contract\'s raw subjects', () => {

@@ -1,10 +1,13 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { EXPORT_STATUS_SUBJECT, exportConfigured, isExportDurable, optionDefaultNumber, STREAMS, type ExportStatus } from '@agentsight/contracts';
+import { EXPORT_STATUS_SUBJECT, exportConfigured, isExportDurable, optionDefaultNumber, STREAMS, TOPOLOGY, type ExportStatus } from '@agentsight/contracts';
 import { connectNats, ensureBrokers, ensureSecrets, natsTarget, privateDir, probeNatsEnv } from '@agentsight/jetstream';
 import { Child, spawnReady, SpawnReadyOptions, stopChild } from './children';
 import { RestartPolicy, type StageRestart } from './supervise';
 import { apiPort, dataDir, repoRoot } from './paths';
+
+/** The parser's durables (`<group>-p<N>` of its partitioned groups, topology.ts), live or of a replay. */
+const PARSER_DURABLE = new RegExp(`^(replay-[A-Za-z0-9_]+-)?(${Object.values(TOPOLOGY.parser.consumes).map((w) => w.name).join('|')})-p\\d+$`);
 
 /** The pipeline's stage services, in start order (api = storage sink + read API). */
 export const STAGES = ['api', 'genai', 'analyzer', 'aggregator', 'parser'] as const;
@@ -214,7 +217,7 @@ export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000, d
           if (!ci.config.durable_name) continue; // someone's ephemeral reader, not a pipeline stage
           if (isExportDurable(ci.name)) continue; // export is not storage (see waitExported): a slow or unreachable collector must not hold the CLI
           if (!durables(ci.name)) continue;
-          const parser = /^(replay-[A-Za-z0-9_]+-)?parser-/.test(ci.name);
+          const parser = PARSER_DURABLE.test(ci.name);
           if (ci.num_pending > 0 || (!parser && ci.num_ack_pending > 0)) busy = true;
           parts.push(`${ci.name}:${ci.num_pending}:${ci.num_ack_pending}:${ci.delivered.stream_seq}`);
         }

@@ -122,6 +122,7 @@ describe('CLI settings', () => {
       'AGENTSIGHT_CONFIG_FILE', // names the file itself
       'AGENTSIGHT_REPLAY_SPEC', // set by `replay` for its services
       'NATS_PROBE_USER', 'NATS_PIPELINE_USER', // user name constants
+      'AGENTSIGHT_TOPOLOGY_H', // include guard of the generated C header (libs/contracts topology.ts)
     ]);
     const files: string[] = [];
     const walk = (d: string): void => {

@@ -7,7 +7,7 @@ import type Redis from 'ioredis';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { deadLetterGroups, droppedTotals, listAudit, storeBytes, tableSizes } from '@agentsight/clickhouse';
-import { decode, type CaptureStatus, type RawLossRecord } from '@agentsight/contracts';
+import { decode, type CaptureStatus, type RawLossRecord, STREAM } from '@agentsight/contracts';
 import { pipelineStatus, type PipelineStatus, type StageRuntime } from '@agentsight/jetstream';
 
 /** Where {@link readCaptureStatus} reads from: the api's broker connections and store, and the store's bounds. */
@@ -36,9 +36,9 @@ export interface CaptureSnapshot {
 async function producers(jsm: JetStreamManager): Promise<Pick<CaptureStatus, 'producers' | 'producers_error'>> {
   const out: CaptureStatus['producers'] = [];
   try {
-    const info = await jsm.streams.info('AGENTSIGHT_RAW', { subjects_filter: 'agentsight.raw.loss.>' });
+    const info = await jsm.streams.info(STREAM.raw, { subjects_filter: 'agentsight.raw.loss.>' });
     for (const subject of Object.keys(info.state.subjects ?? {})) {
-      const m = await jsm.streams.getMessage('AGENTSIGHT_RAW', { last_by_subj: subject });
+      const m = await jsm.streams.getMessage(STREAM.raw, { last_by_subj: subject });
       if (!m) continue;
       const r = decode<RawLossRecord>(m.data);
       out.push({

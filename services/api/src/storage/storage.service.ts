@@ -1,5 +1,5 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { AuditRecord, DeadLetter, Exchange, GenAiEvent, GenAiRecord, RawResourceSample, ToolUse } from '@agentsight/contracts';
+import { AuditRecord, DeadLetter, Exchange, GenAiEvent, GenAiRecord, RawResourceSample, ToolUse, TOPOLOGY } from '@agentsight/contracts';
 import { BatchWriter, auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, resourceSampleRows, toolUseRow } from '@agentsight/clickhouse';
 import { ConsumerLoop, StageRuntime } from '@agentsight/jetstream';
 import { Storage } from './storage';
@@ -26,12 +26,12 @@ function genAiRow(v: GenAiRecord): Record<string, unknown> {
 }
 
 const SINKS: Sink<never>[] = [
-  { stream: 'AGENTSIGHT_GENAI', durable: 'storage-genai', filterSubject: 'agentsight.genai.>', table: genAiTable, row: genAiRow },
-  { stream: 'AGENTSIGHT_TOOL', durable: 'storage-tool', filterSubject: 'agentsight.tool.>', table: 'tool_uses', row: (v: ToolUse) => toolUseRow(v) },
-  { stream: 'AGENTSIGHT_EXCHANGE', durable: 'storage-exchange', filterSubject: 'agentsight.exchange.>', table: 'exchanges', row: (v: Exchange) => exchangeRow(v) },
-  { stream: 'AGENTSIGHT_AUDIT', durable: 'storage-audit', filterSubject: 'agentsight.audit.>', table: 'audit_events', row: (v: AuditRecord) => auditRow(v) },
-  { stream: 'AGENTSIGHT_DLQ', durable: 'storage-dlq', filterSubject: 'agentsight.dlq.>', table: 'dead_letters', row: (v: DeadLetter) => deadLetterRow(v) },
-  { stream: 'AGENTSIGHT_RAW', durable: 'storage-resource', filterSubject: 'agentsight.raw.resource.>', table: 'resource_samples', row: (v: RawResourceSample) => resourceSampleRows(v) },
+  { ...TOPOLOGY.storage.consumes.genai, table: genAiTable, row: genAiRow },
+  { ...TOPOLOGY.storage.consumes.tool, table: 'tool_uses', row: (v: ToolUse) => toolUseRow(v) },
+  { ...TOPOLOGY.storage.consumes.exchange, table: 'exchanges', row: (v: Exchange) => exchangeRow(v) },
+  { ...TOPOLOGY.storage.consumes.audit, table: 'audit_events', row: (v: AuditRecord) => auditRow(v) },
+  { ...TOPOLOGY.storage.consumes.dlq, table: 'dead_letters', row: (v: DeadLetter) => deadLetterRow(v) },
+  { ...TOPOLOGY.storage.consumes.resource, table: 'resource_samples', row: (v: RawResourceSample) => resourceSampleRows(v) },
 ] as Sink<never>[];
 
 /**
