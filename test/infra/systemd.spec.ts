@@ -47,6 +47,12 @@ function staged(edit: (name: string, text: string) => string = (_n, t) => t): { 
     expect(stage).toMatch(/^Requires=agentsight-nats\.service agentsight-redis\.service$/m);
     expect(stage).toMatch(/^Restart=on-failure$/m);
     expect(stage).toMatch(/^MemoryMax=/m);
+    // The probe: `trace --daemon` into the running pipeline, after its api, restarted when it exits 1.
+    expect(target).toContain('agentsight-probe.service');
+    const probe = readFileSync(join(UNITS, 'agentsight-probe.service'), 'utf8');
+    expect(probe).toMatch(/^ExecStart=\/usr\/bin\/node \/opt\/agentsight\/services\/api\/bin\/agentsight\.js trace --daemon /m);
+    expect(probe).toMatch(/^After=.*agentsight@api\.service/m);
+    expect(probe).toMatch(/^Restart=on-failure$/m);
   });
 
   test('a broken unit is reported (the check can fail)', () => {

@@ -103,6 +103,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'docker_root', env: 'AGENTSIGHT_DOCKER_ROOT', type: 'path', default: '`/var/lib/docker`', doc: 'Docker\'s data root, for `record --binary-path docker://…`' },
   { key: 'rules', env: 'AGENTSIGHT_RULES', flag: '--rules', type: 'path', default: '`<data dir>/rules.json` if present', doc: 'discovery rules (JSON) merged over the built-in ones (`discover`, `trace --discover`)' },
   { key: 'export_wait_s', env: 'AGENTSIGHT_EXPORT_WAIT_S', flag: '--export-wait', type: 'number', default: '`60`', doc: 'at the end of `exec`/`trace`/`record`, how long to wait for the exports to deliver what was captured (see [Export](#export-otlp-sls))' },
+  { key: 'daemon_api_wait_s', env: 'AGENTSIGHT_DAEMON_API_WAIT_S', type: 'number', default: '`60`', doc: '`trace --daemon` (unit `agentsight-probe.service`): how long to wait at start for the api of the running pipeline before giving up (exit 1; the unit restarts it)' },
   // OTLP export
   { key: 'otlp_endpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT', type: 'url', default: '— (no export)', doc: 'OTLP collector: base URL (`/v1/traces` appended; with `grpc` the address as is); see [Export](#export-otlp-sls)' },
   { key: 'otlp_traces_endpoint', env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', type: 'url', default: '—', doc: 'full traces URL instead' },

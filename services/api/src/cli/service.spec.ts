@@ -6,8 +6,8 @@ import { parseSystemctlShow, serviceInstall, serviceUnits, unitsStatus, unitsTex
 
 const STAGES = ['parser', 'aggregator', 'analyzer', 'genai', 'api', 'exporter'];
 
-test('the units: brokers first, one instance per stage the target wants, the target last', () => {
-  expect(serviceUnits()).toEqual(['agentsight-nats.service', 'agentsight-redis.service', ...STAGES.map((s) => `agentsight@${s}.service`), 'agentsight.target']);
+test('the units: brokers first, one instance per stage the target wants, the probe, the target last', () => {
+  expect(serviceUnits()).toEqual(['agentsight-nats.service', 'agentsight-redis.service', ...STAGES.map((s) => `agentsight@${s}.service`), 'agentsight-probe.service', 'agentsight.target']);
 });
 
 test('systemctl show output: one map per unit, in the order asked (values may hold "=")', () => {

@@ -1,6 +1,6 @@
 /**
  * `agentsight service install`: installs the systemd units of `infra/systemd/` (the brokers, one templated unit per
- * stage, `agentsight.target`) into `<root>/etc/systemd/system/`, pointed at this checkout (the units' `/opt/agentsight`
+ * stage, the probe's `agentsight-probe.service` running `trace --daemon`, `agentsight.target`) into `<root>/etc/systemd/system/`, pointed at this checkout (the units' `/opt/agentsight`
  * replaced by `--prefix`, default the repository root), so the daemon runs the code that is built here. The stages
  * read the config file (`/etc/agentsight/config.json`) and `/etc/agentsight/agentsight.env` themselves. With the real
  * root and a running systemd it reloads systemd and, with `--enable`, enables and starts `agentsight.target`;
@@ -35,7 +35,8 @@ export function unitFiles(prefix: string): Map<string, string> {
 export function serviceInstall(o: ServiceInstallOptions, say: (s: string) => void): number {
   const root = resolve(o.root ?? '/');
   const prefix = resolve(o.prefix ?? repoRoot());
-  const missing = ['parser', 'aggregator', 'analyzer', 'genai', 'api', 'exporter'].map((s) => join(prefix, 'services', s, 'dist/main.js')).filter((p) => !existsSync(p));
+  const missing = [...['parser', 'aggregator', 'analyzer', 'genai', 'api', 'exporter'].map((s) => join(prefix, 'services', s, 'dist/main.js')), join(prefix, 'services/probe-producer/build/agentsight-probe')]
+    .filter((p) => !existsSync(p));
   if (missing.length) throw new Error(`${prefix} is not a built checkout (missing ${missing.join(', ')}): run npm run setup there, or give --prefix`);
   const dir = join(root, 'etc/systemd/system');
   mkdirSync(dir, { recursive: true });
@@ -56,14 +57,12 @@ export function serviceInstall(o: ServiceInstallOptions, say: (s: string) => voi
 }
 
 /**
- * The units of the daemon, in start order: the brokers, then every unit `agentsight.target` wants besides them (one
- * `agentsight@<stage>.service` per stage), as the shipped target lists them (one place).
+ * The units of the daemon: every unit `agentsight.target` wants, in the order it lists them (the brokers, one
+ * `agentsight@<stage>.service` per stage, the probe), then the target: the shipped target is the one place.
  */
 export function serviceUnits(): string[] {
   const target = unitFiles(UNIT_PREFIX).get('agentsight.target') ?? '';
-  const wants = /^Wants=(.*)$/m.exec(target)?.[1].trim().split(/\s+/) ?? [];
-  const brokers = wants.filter((u) => !u.includes('@'));
-  return [...brokers, ...wants.filter((u) => u.includes('@')), 'agentsight.target'];
+  return [...(/^Wants=(.*)$/m.exec(target)?.[1].trim().split(/\s+/) ?? []), 'agentsight.target'];
 }
 
 /** One unit as `agentsight status` shows it. */

@@ -1,6 +1,8 @@
 /** `agentsight trace`: capture system-wide, filtered, or of the agents the discovery rules find, until Ctrl-C. */
 import type { Command } from 'commander';
-import { captureInForeground, type ExecOffer, type ExportFlags, withExportFlags } from '../capture';
+import { join } from 'node:path';
+import { captureInForeground, probeCommon, runEnv, statsWarning, type ExecOffer, type ExportFlags, withExportFlags } from '../capture';
+import { traceDaemon } from '../daemon';
 import { processBinaries } from '../container';
 import { loadRules } from '../discover/command';
 import { discover, evaluate, isOwnProcess, type ProcessInfo } from '../discover/rules';
@@ -15,12 +17,21 @@ export function registerTrace(p: Command): void {
     .option('--rules <file>', 'with --discover: user rules (JSON) merged over the built-in ones (default <data dir>/rules.json if present)')
     .option('--pid <pid...>', 'trace these pids and their descendants')
     .option('--comm <name...>', 'trace processes with this command name')
+    .option('--daemon', 'as a service (unit agentsight-probe.service): only the probe, into the pipeline already running (agentsight.target or serve), never starting stages; until SIGTERM, exit 1 if the probe ends by itself')
     .action(async (o) => process.exit(await traceCommand(o)));
 }
 
 /** `agentsight trace`: the pipeline in the foreground, system-wide or filtered, until Ctrl-C. */
-export async function traceCommand(opts: { dataDir?: string; pid?: string[]; comm?: string[]; discover?: boolean; rules?: string } & ExportFlags): Promise<number> {
+export async function traceCommand(opts: { dataDir?: string; pid?: string[]; comm?: string[]; discover?: boolean; rules?: string; daemon?: boolean } & ExportFlags): Promise<number> {
   const filters = [...(opts.pid ?? []).flatMap((p) => ['--pid', p]), ...(opts.comm ?? []).flatMap((c) => ['--comm', c])];
+  if (opts.daemon) {
+    if (opts.discover) throw new Error('--daemon traces system-wide or by --pid/--comm; --discover needs a terminal session');
+    const env = runEnv(dataDir(process.env, opts.dataDir));
+    return traceDaemon({
+      probeArgs: [...filters, ...probeCommon(env)], label: filters.length ? filters.join(' ') : 'system-wide', env, logDir: join(env.AGENTSIGHT_DATA_DIR!, 'logs'),
+      say: (s) => process.stderr.write(`[agentsight] ${s}\n`), onStats: statsWarning,
+    });
+  }
   if (!opts.discover) return captureInForeground({ filters, binaries: [], label: filters.length ? filters.join(' ') : 'system-wide', untilExit: [] }, opts);
   const { rules, userFile } = loadRules(opts.rules, dataDir(process.env, opts.dataDir));
   const self = { pid: process.pid, root: repoRoot() };
