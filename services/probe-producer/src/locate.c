@@ -11,13 +11,14 @@ const struct tls_locator tls_locators[] = {
 	{ .family = "Go crypto/tls", .version = 1, .locate = locate_go_tls },
 	{ .family = "BoringSSL", .version = 3, .locate = locate_boringssl },
 	{ .family = "rustls", .version = 2, .locate = locate_rustls },
-	{ .family = "OpenSSL", .version = 2, .locate = locate_openssl },
+	{ .family = "OpenSSL", .version = 3, .locate = locate_openssl },
 };
 const int n_tls_locators = (int)(sizeof(tls_locators) / sizeof(tls_locators[0]));
 
 enum locate_status locate_all(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen)
 {
 	enum locate_status st = LOCATE_ABSENT;
+	char beside[256] = ""; /* stacks not recognised, for a FOUND answer's `why` */
 	int i, f;
 
 	for (i = 0; i < n_tls_locators; i++) {
@@ -34,6 +35,14 @@ enum locate_status locate_all(const struct elf_image *img, struct tls_location *
 		if (getenv("AGENTSIGHT_LOCATE_DEBUG"))
 			fprintf(stderr, "locator %s: status %d in %.1f ms\n", tls_locators[i].family, (int)s,
 				(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		if (s == LOCATE_UNRECOGNISED) {
+			size_t b = strlen(beside);
+
+			bool named = strncmp(one.build, one.family, strlen(one.family)) == 0; /* "rustls 0.23.46" */
+
+			snprintf(beside + b, sizeof(beside) - b, "%s%s%s%s%s not recognised: %s", b ? "; " : "",
+				 named ? "" : one.family, named ? "" : " (", one.build, named ? "" : ")", one_why);
+		}
 		if (s == LOCATE_FOUND && st == LOCATE_FOUND && loc->nfns + one.nfns <= LOCATE_MAX_FNS) {
 			/* A second stack in the same binary (Codex: rustls and OpenSSL): attached together. */
 			size_t at = strlen(loc->build);
@@ -58,5 +67,7 @@ enum locate_status locate_all(const struct elf_image *img, struct tls_location *
 			st = s;
 		}
 	}
+	if (st == LOCATE_FOUND && beside[0])
+		snprintf(why, whylen, "%s", beside); /* reported beside the attached stack (never silently unprobed) */
 	return st;
 }

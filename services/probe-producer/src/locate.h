@@ -92,7 +92,10 @@ extern const int n_tls_locators;
  * their functions concatenated (attached together, all or nothing), `family`/`how`/`method` of the first, `build`
  * naming each ("rustls 0.23.46, OpenSSL 3.6.4"). UNRECOGNISED is the answer only when no stack is FOUND: then every
  * unrecognised stack is in it (family of the first, `build` naming each, `why` = the first's reason then
- * "; <family>: <reason>" for each other, their functions concatenated); beside a found stack one is left unprobed.
+ * "; <family>: <reason>" for each other, their functions concatenated); beside a found stack one is left unprobed
+ * and named in `why` of the FOUND answer ("<build> not recognised: <reason>", e.g. "rustls 0.23.46 not recognised: …",
+ * "; " between several), which
+ * the producer reports at attach time; `why` is "" for a FOUND answer otherwise.
  */
 enum locate_status locate_all(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
 

@@ -1474,6 +1474,9 @@ static int attach_located(const char *open_path, const char *path, bool required
 	fprintf(stderr, "agentsight-probe: %s: %s, %s located by %s (%s), attached in %.1f ms%s\n", path, o.loc.build,
 		o.loc.family, o.loc.method[0] ? o.loc.method : o.loc.how, where, (double)(boottime_ns() - t0) / 1e6,
 		cached ? " (from the locator cache)" : "");
+	if (o.why[0]) /* another stack of the same binary, not located: its calls (if any) are not captured */
+		fprintf(stderr, "agentsight-probe: %s: also a stripped %s; its TLS calls, if it makes any, are not captured\n",
+			path, o.why);
 	print_attached(path, o.loc.family, o.loc.how);
 	return o.loc.nfns;
 }
