@@ -19,7 +19,7 @@
  * With `BENCH_CPU_PROF=<dir>` each stage writes a V8 CPU profile (`.cpuprofile`) into `<dir>` when it stops.
  * `BENCH_NODE_OPTIONS=<options>` adds node options to every stage process (e.g. `--require <a heap sampler>`).
  * Writes bench/out/pipeline.json (or `--out=<path>`) and prints it. `--throughput-only` runs part 1 alone (the CI
- * guard, bench/guard.ts).
+ * guard, bench/guard.ts). `--sampled-trees=N[xP]` adds the resource sampler's traffic to part 1 (see {@link SAMPLED}).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,11 +28,19 @@ import { connKey, RawSslRecord, Subjects } from '@agentsight/contracts';
 import { apiToken, connectNats, Publisher } from '@agentsight/jetstream';
 import { loadFixture } from '@agentsight/testkit';
 import { api, startInfra, startProbe, Stages } from '../test/e2e/harness';
+import { startSampling } from '../services/api/src/cli/resources/run';
+import { readTree } from '../services/api/src/cli/resources/sampler';
 
 const ARGS = process.argv.slice(2);
 const CONNECTIONS = Number(ARGS.find((a) => !a.startsWith('--')) || 200);
 /** `--throughput-only`: part 1 and the stages' RSS only (no probe, no root needed); the CI guard's short form. */
 const THROUGHPUT_ONLY = ARGS.includes('--throughput-only');
+/**
+ * `--sampled-trees=N[xP]`: during part 1, the CLI's resource sampler (`startSampling`) also samples N process trees of
+ * P processes (default 10: a `sh` and its `sleep`s) every second (idle backoff off: the active worst case), so its
+ * samples go through NATS and the storage sink (`resource_samples`, P rows per sample) beside the capture.
+ */
+const SAMPLED = /^--sampled-trees=(\d+)(?:x(\d+))?$/.exec(ARGS.find((a) => a.startsWith('--sampled-trees=')) ?? '');
 /** `--out=<path>`: where the JSON goes (default bench/out/pipeline.json). */
 const OUT = ARGS.find((a) => a.startsWith('--out='))?.slice(6);
 const LATENCY_CALLS = 30;
@@ -152,6 +160,13 @@ async function latencyPart(infra: Awaited<ReturnType<typeof startInfra>>, stages
   serverProc.kill('SIGTERM');
 }
 
+/** A `sh` with `procs - 1` sleeping children, detached (its own process group); resolves once all are in /proc. */
+async function sleepTree(procs: number) {
+  const c = spawn('sh', ['-c', `i=0; while [ $i -lt ${procs - 2} ]; do sleep 900 & i=$((i+1)); done; sleep 900`], { stdio: 'ignore', detached: true });
+  for (let i = 0; i < 600 && readTree(c.pid!).length < procs; i++) await new Promise((r) => setTimeout(r, 50));
+  return c;
+}
+
 async function main(): Promise<void> {
   const infra = await startInfra();
   // BENCH_CPU_PROF=<dir>: every stage process writes a V8 CPU profile there when it stops (bench/cpu-prof.cjs).
@@ -169,6 +184,9 @@ async function main(): Promise<void> {
     const pub = new Publisher(nats.js, nats.large);
     const all = Array.from({ length: CONNECTIONS }, (_, i) => recordsOf(i, fixture.body, i * 10_000));
     const total = all.reduce((n, r) => n + r.length, 0);
+    const trees = SAMPLED ? await Promise.all(Array.from({ length: Number(SAMPLED[1]) }, () => sleepTree(Number(SAMPLED[2] ?? 10)))) : [];
+    const sampling = SAMPLED ? await startSampling({ ...infra.env, AGENTSIGHT_SAMPLE_MS: '1000', AGENTSIGHT_SAMPLE_IDLE_MAX_MS: '1000' }, (l) => process.stderr.write(`${l}\n`)) : undefined;
+    for (const t of trees) sampling!.add(t.pid!);
     const cpu0 = Object.fromEntries([...stages.children].map(([n, c]) => [n, cpuSeconds(c.proc.pid!)]));
     const t0 = Date.now();
     const pending: Promise<unknown>[] = [];
@@ -190,6 +208,10 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
     const elapsed = (Date.now() - t0) / 1000;
+    if (sampling) {
+      out.sampler = { trees: trees.length, procs_per_tree: Number(SAMPLED![2] ?? 10), ...(await sampling.stop()) };
+      for (const t of trees) process.kill(-t.pid!, 'SIGKILL');
+    }
     out.throughput = { records: total, seconds: elapsed, records_per_s: Math.round(total / elapsed), publish_seconds: (published - t0) / 1000, calls_per_s: +(CONNECTIONS / elapsed).toFixed(1) };
     // CPU of each stage during the throughput part (start-up excluded): robust to a shared machine, unlike elapsed time.
     const cpu = Object.fromEntries([...stages.children].map(([n, c]) => [n, +(cpuSeconds(c.proc.pid!) - cpu0[n]).toFixed(2)]));
