@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import type { Status } from '@nats-io/nats-core';
 import type { Stage } from '@agentsight/contracts';
 import type { Nats } from './nats';
 import { BatchHandler, ConsumerLoop, ConsumeSpec } from './consumer';
@@ -79,6 +80,13 @@ export interface PartitionGroupSpec<T> {
  * durable is reset to its ack floor (see {@link ConsumeSpec.start}), so the new owner sees every unfinished input
  * again, in order.
  *
+ * After the NATS connection comes back (a `reconnect` status: nats-server restarted, or the client moved to another
+ * server), every partition held is claimed again the same way (batch in hand finished, worker closed, durable reset
+ * to its ack floor, a new worker): acks sent while the server was going down, and messages it had marked delivered
+ * that never reached us, are otherwise lost with it, and those inputs stay ack-pending until the ack wait (1 h)
+ * runs out, holding the partition's order and the pipeline's lag (found by the chaos harness: nats-server SIGKILLed
+ * and restarted). What was handled again is deduplicated downstream by its deterministic ids.
+ *
  * Why Redis and not the broker: JetStream KV per-key TTLs and pinned consumers (priority groups) need
  * nats-server 2.11; Debian's 2.9 has neither. Leases and membership are ephemeral (rebuilt by the next tick from
  * the live instances) and no data depends on them, so Redis stays a rebuildable cache.
@@ -88,6 +96,9 @@ export class PartitionGroup<T> {
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> = Promise.resolve();
   private closed = false;
+  private status: (AsyncIterable<Status> & { stop?(): void }) | null = null;
+  /** Re-claims of every held partition after a NATS reconnect, since {@link start}. */
+  reclaims = 0;
 
   constructor(
     private readonly nats: Nats,
@@ -97,10 +108,37 @@ export class PartitionGroup<T> {
 
   /** Claims what it can now, then keeps renewing and claiming every third of the lease time. */
   async start(): Promise<void> {
+    this.watchReconnects();
     await this.tick();
     this.timer = setInterval(() => {
-      this.ticking = this.ticking.then(() => this.tick()).catch((e) => console.error(`[${this.spec.name ?? this.spec.stage}] lease tick:`, e));
+      this.ticking = this.ticking.then(() => this.tick()).catch((e) => console.error(`[${this.groupName}] lease tick:`, e));
     }, this.ttl / 3);
+  }
+
+  /** On each `reconnect` of the NATS connection, {@link reclaimAll} (after the tick or handoff in progress). */
+  private watchReconnects(): void {
+    const status = this.nats.nc.status() as AsyncIterable<Status> & { stop?(): void };
+    this.status = status;
+    void (async () => {
+      for await (const s of status) {
+        if (this.closed) break;
+        if (s.type !== 'reconnect') continue;
+        this.ticking = this.ticking.then(() => this.reclaimAll()).catch((e) => console.error(`[${this.groupName}] re-claim after reconnect:`, e));
+      }
+    })().catch(() => undefined);
+  }
+
+  /**
+   * Claims every held partition again from its ack floor (see the class comment): each is released keeping its
+   * lease, then the next tick claims it back (a claim that fails, JetStream not ready yet, is retried by the ticks).
+   */
+  private async reclaimAll(): Promise<void> {
+    if (this.closed || !this.owned.size) return;
+    this.reclaims++;
+    const held = this.partitions();
+    console.error(`[${this.groupName}] NATS reconnected: claiming partitions ${held.join(',')} again from their ack floors`);
+    for (const p of held) await this.release(p, false);
+    await this.tick();
   }
 
   /** Partitions this instance currently processes. */
@@ -178,6 +216,7 @@ export class PartitionGroup<T> {
   async stop(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    this.status?.stop?.();
     await this.ticking.catch(() => undefined);
     for (const p of [...this.owned.keys()]) await this.release(p, true);
     await this.redis.zrem(`agentsight:members:${this.groupName}`, this.spec.owner);
