@@ -203,9 +203,9 @@ export interface CaptureRun {
 /**
  * Runs `sh -c script` under the probe: the shell starts stopped, the probe attaches to it (and its descendants),
  * then it runs to completion; the probe is stopped (draining everything to JetStream) before this resolves.
- * `during` runs while the script runs (e.g. to kill a stage mid-stream).
+ * `during` runs while the script runs (e.g. to kill a stage mid-stream); `probeArgs` are added to the probe's.
  */
-export async function captureRun(infra: Infra, script: string, env: NodeJS.ProcessEnv = infra.env, during?: () => Promise<void>): Promise<CaptureRun> {
+export async function captureRun(infra: Infra, script: string, env: NodeJS.ProcessEnv = infra.env, during?: () => Promise<void>, probeArgs: string[] = []): Promise<CaptureRun> {
   const child = spawn('/bin/sh', ['-c', `kill -STOP $$; exec sh -c "$0"`, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -213,7 +213,7 @@ export async function captureRun(infra: Infra, script: string, env: NodeJS.Proce
   child.stderr!.on('data', (d) => (stderr += d));
   const exit = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   while (state(child.pid!) !== 'T') await new Promise((r) => setTimeout(r, 5));
-  const probe = await startProbe(infra, ['--pid', String(child.pid)]);
+  const probe = await startProbe(infra, ['--pid', String(child.pid), ...probeArgs]);
   process.kill(child.pid!, 'SIGCONT');
   await during?.();
   const code = await exit;
