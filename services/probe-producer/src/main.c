@@ -683,10 +683,11 @@ static void publish_loss(bool print)
 		return;
 	publisher_get_stats(g.pub, &st);
 	printf("{\"event\":\"stats\",\"records\":%llu,\"published\":%llu,\"ringbuf_drops\":%llu,"
-	       "\"ringbuf_drop_bytes\":%llu,\"publish_failures\":%llu,\"file_opens_skipped\":%llu",
+	       "\"ringbuf_drop_bytes\":%llu,\"publish_failures\":%llu,\"publish_reordered\":%llu,"
+	       "\"file_opens_skipped\":%llu",
 	       (unsigned long long)r.records, (unsigned long long)st.published, (unsigned long long)r.ringbuf_drops,
 	       (unsigned long long)r.ringbuf_drop_bytes, (unsigned long long)r.publish_failures,
-	       (unsigned long long)r.file_opens_skipped);
+	       (unsigned long long)st.reordered, (unsigned long long)r.file_opens_skipped);
 	print_probe_counters(&r);
 	printf("}\n");
 	fflush(stdout);
@@ -2228,9 +2229,9 @@ int main(int argc, char **argv)
 	publisher_get_stats(g.pub, &st);
 	read_drops(&drops, &drop_bytes);
 	printf("{\"event\":\"stopped\",\"records\":%llu,\"published\":%llu,\"ringbuf_drops\":%llu,"
-	       "\"publish_failures\":%llu,\"file_opens_skipped\":%llu,\"last_seq\":%lld",
+	       "\"publish_failures\":%llu,\"publish_reordered\":%llu,\"file_opens_skipped\":%llu,\"last_seq\":%lld",
 	       (unsigned long long)g.records, (unsigned long long)st.published, (unsigned long long)drops,
-	       (unsigned long long)st.failures,
+	       (unsigned long long)st.failures, (unsigned long long)st.reordered,
 	       (unsigned long long)sum_percpu(bpf_map__fd(g.proc_skel->maps.io_skips), SKIP_FILE_PSEUDO),
 	       g.have_last_seq ? (long long)g.last_seq : -1LL);
 	{

@@ -18,6 +18,7 @@
 
 struct qnode {
 	natsMsg *msg;
+	uint64_t seq; /* the record's sequence (last field of its Nats-Msg-Id): the queue is kept in this order */
 	struct qnode *next;
 };
 
@@ -28,14 +29,66 @@ struct publisher {
 	jsPubOptions pubopts;
 	volatile bool stream_ok;
 	volatile bool closing; /* set by publisher_destroy: disconnects are expected */
+	/*
+	 * Order keeping (a consumer reads each subject in stream order, and the parser takes a record stored behind a
+	 * later one of its connection for a duplicate: the bytes were lost without a counter). Nothing is sent between
+	 * a disconnect and the end of on_reconnected (`disconnects` != `reconnects`: the connection is usable a moment
+	 * before that callback has put the publishes in flight at the disconnect back in the queue; measured: record 40
+	 * stored behind 41 after a nats-server SIGKILL), nor while `recovering` (a publish failed: until every publish
+	 * in flight has its outcome, so the failed ones go out again before anything newer). Both counters are written
+	 * by the callbacks only (one nats.c thread, in order).
+	 */
+	volatile uint64_t disconnects, reconnects;
+	bool recovering;
 	int64_t next_stream_try_ms;
 
 	pthread_mutex_t lock; /* protects the queue and the counters below (ack handler runs in a nats thread) */
 	struct qnode *head, *tail;
+	struct qnode *last_insert; /* where queue_insert_locked last put a record (failures come mostly in order) */
 	uint64_t queued, queued_bytes;
 	size_t queue_max_bytes;
 	uint64_t published, failures, sent, acked_or_failed;
+	/* Out-of-order storage detection: per subject, the highest record sequence (the last field of the Nats-Msg-Id)
+	 * JetStream acknowledged as newly stored. PubAcks of one connection come in storage order, so a new (not
+	 * duplicate) one below it means the record was stored behind a later one of its subject (a retry after a failed
+	 * publish went out behind newer records): consumers reading the subject in order see it late. */
+	struct {
+		char subject[96];
+		uint64_t max_seq;
+	} lanes[64];
+	int nlanes;
+	uint64_t reordered;
 };
+
+/* Records a newly stored record of subject with Nats-Msg-Id id; counts it when stored behind a later one. Caller
+ * holds p->lock. */
+static void note_stored_locked(struct publisher *p, const char *subject, const char *id)
+{
+	const char *colon = id ? strrchr(id, ':') : NULL;
+	uint64_t seq;
+	int i;
+
+	if (!subject || !colon)
+		return;
+	seq = strtoull(colon + 1, NULL, 10);
+	for (i = 0; i < p->nlanes && strcmp(p->lanes[i].subject, subject); i++)
+		;
+	if (i == p->nlanes) {
+		if (p->nlanes == (int)(sizeof(p->lanes) / sizeof(p->lanes[0])) || strlen(subject) >= sizeof(p->lanes[0].subject))
+			return;
+		snprintf(p->lanes[i].subject, sizeof(p->lanes[i].subject), "%s", subject);
+		p->lanes[i].max_seq = seq;
+		p->nlanes++;
+		return;
+	}
+	if (seq >= p->lanes[i].max_seq) {
+		p->lanes[i].max_seq = seq;
+		return;
+	}
+	if (p->reordered++ < 5)
+		fprintf(stderr, "agentsight-probe: record %s stored on %s behind a later one (%llu): out of order after a "
+			"retry\n", id, subject, (unsigned long long)p->lanes[i].max_seq);
+}
 
 static int64_t now_ms(void)
 {
@@ -43,6 +96,16 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* The record sequence of msg: the last ':'-separated field of its Nats-Msg-Id (0 without one). */
+static uint64_t seq_of(natsMsg *msg)
+{
+	const char *id = NULL, *colon;
+
+	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK || !id || !(colon = strrchr(id, ':')))
+		return 0;
+	return strtoull(colon + 1, NULL, 10);
 }
 
 /* Appends (or prepends) msg to the retry queue; when the queue is full the oldest records are dropped and
@@ -58,6 +121,7 @@ static void queue_push_locked(struct publisher *p, natsMsg *msg, bool front)
 		return;
 	}
 	n->msg = msg;
+	n->seq = seq_of(msg);
 	n->next = NULL;
 	if (front) {
 		n->next = p->head;
@@ -79,12 +143,54 @@ static void queue_push_locked(struct publisher *p, natsMsg *msg, bool front)
 		p->head = old->next;
 		if (!p->head)
 			p->tail = NULL;
+		if (p->last_insert == old)
+			p->last_insert = NULL;
 		p->queued--;
 		p->queued_bytes -= (size_t)natsMsg_GetDataLength(old->msg);
 		p->failures++;
 		natsMsg_Destroy(old->msg);
 		free(old);
 	}
+}
+
+/* Puts msg (a failed publish) into the retry queue at its place by record sequence, behind older records and ahead
+ * of newer ones; takes ownership. Caller holds p->lock. */
+static void queue_insert_locked(struct publisher *p, natsMsg *msg)
+{
+	uint64_t seq = seq_of(msg);
+	struct qnode *prev = NULL, *cur, *n;
+
+	if (!p->head || seq < p->head->seq) {
+		queue_push_locked(p, msg, true);
+		p->last_insert = p->head;
+		return;
+	}
+	if (p->tail->seq <= seq) {
+		queue_push_locked(p, msg, false);
+		p->last_insert = p->tail;
+		return;
+	}
+	cur = p->head;
+	if (p->last_insert && p->last_insert->seq <= seq)
+		cur = p->last_insert;
+	while (cur && cur->seq <= seq) {
+		prev = cur;
+		cur = cur->next;
+	}
+	/* prev->seq <= seq < cur->seq: between them (prev is set: seq >= head's) */
+	n = malloc(sizeof(*n));
+	if (!n) {
+		natsMsg_Destroy(msg);
+		p->failures++;
+		return;
+	}
+	n->msg = msg;
+	n->seq = seq;
+	n->next = cur;
+	prev->next = n;
+	p->queued++;
+	p->queued_bytes += (size_t)natsMsg_GetDataLength(msg);
+	p->last_insert = n;
 }
 
 static natsMsg *queue_pop_locked(struct publisher *p)
@@ -97,6 +203,8 @@ static natsMsg *queue_pop_locked(struct publisher *p)
 	p->head = n->next;
 	if (!p->head)
 		p->tail = NULL;
+	if (p->last_insert == n)
+		p->last_insert = NULL;
 	p->queued--;
 	p->queued_bytes -= (size_t)natsMsg_GetDataLength(n->msg);
 	m = n->msg;
@@ -114,13 +222,21 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 	p->acked_or_failed++;
 	if (pa) {
 		p->published++;
+		if (!pa->Duplicate) {
+			const char *id = NULL;
+
+			natsMsgHeader_Get(msg, "Nats-Msg-Id", &id);
+			note_stored_locked(p, natsMsg_GetSubject(msg), id);
+		}
 		natsMsg_Destroy(msg);
 	} else {
-		/* Negative ack or timeout: retry later with the same Nats-Msg-Id. */
+		/* Negative ack or timeout: retry with the same Nats-Msg-Id, in its place by sequence, before anything
+		 * newer is sent (recovering). */
 		if (pae && p->failures + p->published < 20)
 			fprintf(stderr, "agentsight-probe: publish to %s failed (%s), will retry\n", natsMsg_GetSubject(msg),
 				pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
-		queue_push_locked(p, msg, false);
+		p->recovering = true;
+		queue_insert_locked(p, msg);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -130,6 +246,7 @@ static void on_disconnected(natsConnection *nc, void *closure)
 	struct publisher *p = closure;
 
 	(void)nc;
+	p->disconnects++;
 	if (!p->closing)
 		fprintf(stderr, "agentsight-probe: NATS disconnected, buffering\n");
 }
@@ -145,15 +262,18 @@ static void on_reconnected(natsConnection *nc, void *closure)
 	(void)nc;
 	fprintf(stderr, "agentsight-probe: NATS reconnected\n");
 	p->stream_ok = false; /* a restarted server may have lost the stream: js_AddStream again (idempotent) */
-	if (!p->js || js_PublishAsyncGetPendingList(&pending, p->js) != NATS_OK)
+	if (!p->js || js_PublishAsyncGetPendingList(&pending, p->js) != NATS_OK) {
+		p->reconnects = p->disconnects;
 		return;
+	}
 	pthread_mutex_lock(&p->lock);
-	for (i = pending.Count - 1; i >= 0; i--) {
-		queue_push_locked(p, pending.Msgs[i], true);
+	for (i = 0; i < pending.Count; i++) {
+		queue_insert_locked(p, pending.Msgs[i]);
 		pending.Msgs[i] = NULL;
 		p->acked_or_failed++;
 	}
 	pthread_mutex_unlock(&p->lock);
+	p->reconnects = p->disconnects;
 	fprintf(stderr, "agentsight-probe: %d unacknowledged publishes requeued\n", pending.Count);
 	natsMsgList_Destroy(&pending);
 }
@@ -287,12 +407,27 @@ fail:
 	return NULL;
 }
 
+/* Whether records may go out now (see `disconnects`, `recovering`); ends a recovery once nothing is in flight. */
+static bool may_send(struct publisher *p)
+{
+	bool ok;
+
+	if (natsConnection_Status(p->nc) != NATS_CONN_STATUS_CONNECTED || p->disconnects != p->reconnects)
+		return false;
+	pthread_mutex_lock(&p->lock);
+	if (p->recovering && p->sent == p->acked_or_failed)
+		p->recovering = false;
+	ok = !p->recovering;
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
 /* Sends one message; on success the library owns it. Returns false (msg still ours) when it must be retried. */
 static bool try_send(struct publisher *p, natsMsg **msg)
 {
 	natsStatus s;
 
-	if (natsConnection_Status(p->nc) != NATS_CONN_STATUS_CONNECTED)
+	if (!may_send(p))
 		return false;
 	s = js_PublishMsgAsync(p->js, msg, &p->pubopts);
 	if (s == NATS_OK) {
@@ -404,6 +539,7 @@ void publisher_get_stats(struct publisher *p, struct publisher_stats *out)
 	out->queued = p->queued;
 	out->queued_bytes = p->queued_bytes;
 	out->in_flight = p->sent - p->acked_or_failed;
+	out->reordered = p->reordered;
 	pthread_mutex_unlock(&p->lock);
 }
 

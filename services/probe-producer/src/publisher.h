@@ -19,6 +19,7 @@ struct publisher_stats {
 	uint64_t queued;           /* records waiting in the retry queue */
 	uint64_t queued_bytes;     /* bytes waiting in the retry queue */
 	uint64_t in_flight;        /* records sent, PubAck not yet received */
+	uint64_t reordered;        /* records stored behind a later record of their subject (after a retry) */
 };
 
 /**
