@@ -68,17 +68,24 @@ const VOLATILE = /(^|_|\.)(id|ids|pid|ppid|tid|ns|time|timestamp|at|port|seq|con
 /**
  * Rows as comparable strings: every key matching {@link VOLATILE} dropped (recursively in objects, and in JSON text
  * fields), the per-run parts of text replaced (the tool's directory, the replay server's certificate directory, pids in
- * `pid=<n>`, `after <n> ms` of exit summaries), keys named in `drop` removed too, then each row as
- * canonical JSON (sorted keys); the list sorted. Two runs of one workload without loss or duplicates give equal lists;
+ * `pid=<n>`, `after <n> ms` of exit summaries, `→ fd <n>`; a `result` >= 0 as one token), keys named in `drop`
+ * removed too, then each row as canonical JSON (sorted keys); the list sorted. Two runs of one workload without loss or duplicates give equal lists;
  * a lost row is missing, a row stored twice under two ids appears twice.
  */
 export function normalizedRows(rows: Row[], run: { lsDir: string; caDir: string; drop?: string[] }): string[] {
-  const text = (s: string) => s.split(run.lsDir).join('<lsdir>').split(run.caDir).join('<cadir>').replace(/pid=\d+/g, 'pid=<n>').replace(/ after [\d.]+ ms/g, ' after <n> ms');
+  const text = (s: string) => s.split(run.lsDir).join('<lsdir>').split(run.caDir).join('<cadir>').replace(/pid=\d+/g, 'pid=<n>').replace(/ after [\d.]+ ms/g, ' after <n> ms')
+    .replace(/→ fd \d+/g, '→ fd <n>');
   const norm = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(norm);
     if (v && typeof v === 'object') {
       const out: Row = {};
-      for (const k of Object.keys(v).sort()) if (!VOLATILE.test(k) && !run.drop?.includes(k)) out[k] = norm((v as Row)[k]);
+      for (const k of Object.keys(v).sort()) {
+        if (VOLATILE.test(k) || run.drop?.includes(k)) continue;
+        const x = (v as Row)[k];
+        // A syscall's result that is a descriptor (>= 0): its number depends on what else the process had open at that
+        // instant (a module read by node got fd 17 in one run and 18 in another); its errno (< 0) is kept.
+        out[k] = k === 'result' && typeof x === 'number' && x >= 0 ? '<fd or 0>' : norm(x);
+      }
       return out;
     }
     if (typeof v === 'string') {
@@ -125,9 +132,11 @@ export function differences(ref: Stored, got: Stored): Partial<Record<Table, { m
  * Keys left out per table beyond {@link VOLATILE}: a session's `version` counts the changes of its totals, which
  * depends on the order its calls and tool-use versions arrived in (its final totals are compared, not the count);
  * an audit entry's `caused_by` is not stored but derived by the read API from capture times with time windows
- * (libs/clickhouse links.ts), so an action near a window's edge can fall either side in two runs.
+ * (libs/clickhouse links.ts), so an action near a window's edge can fall either side in two runs; a file open's `fd`
+ * (and its `result`, `→ fd N` in the summary) is the lowest free descriptor at that instant, which varies with the
+ * timing of the process's other files.
  */
-const DROP: Partial<Record<Table, string[]>> = { sessions: ['version'], audit: ['caused_by'] };
+const DROP: Partial<Record<Table, string[]>> = { sessions: ['version'], audit: ['caused_by', 'fd'] };
 
 const PATHS: Record<Table, string> = {
   calls: '/api/calls?limit=100000',
