@@ -14,8 +14,8 @@ const WORKLOAD = { agents: 4, staggerMs: 400, chunkDelayMs: 8 };
 /**
  * Faults of the short form, run by `npm test` (CI): the stateful stages, the cache and the broker. The long form
  * (`AGENTSIGHT_CHAOS=1`) runs every fault below; `AGENTSIGHT_CHAOS_FAULTS=kill-parser,nats` only those named. Run
- * time on the 2-core machine under load (2026-12-03): reference ~25 s, each fault 25-75 s; short form ~3 min, long
- * form ~6 min.
+ * time on the shared 2-core machine (2026-12-03): short form 138-237 s at load averages 12-26, every fault 143 s at
+ * load 8 (each fault run 13-75 s, the NATS one the longest under load).
  */
 const SHORT = ['kill-parser', 'kill-aggregator', 'redis', 'nats'];
 
