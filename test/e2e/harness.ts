@@ -69,21 +69,25 @@ export interface Infra {
   stop(): Promise<void>;
 }
 
-export async function startInfra(): Promise<Infra> {
+/**
+ * Starts a test's private brokers and data dir. With `natsUrl` (say a {@link startNatsCluster}'s URL list) no NATS
+ * server is started: the components use that one (`restartBroker('nats')` then throws).
+ */
+export async function startInfra(opts: { natsUrl?: string } = {}): Promise<Infra> {
   const dataDir = mkdtempSync(join(tmpdir(), 'agentsight-e2e-'));
   const [natsPort, redisPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const brokers = {
     nats: { port: natsPort, cmd: 'nats-server', args: ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dataDir, 'nats')] },
     redis: { port: redisPort, cmd: 'redis-server', args: ['--bind', '127.0.0.1', '--port', String(redisPort), '--save', '', '--appendonly', 'no'] },
   };
-  const procs: Record<keyof typeof brokers, ChildProcess> = {
-    nats: spawn(brokers.nats.cmd, brokers.nats.args, { stdio: 'ignore' }),
+  const procs: Partial<Record<keyof typeof brokers, ChildProcess>> = {
+    ...(opts.natsUrl ? {} : { nats: spawn(brokers.nats.cmd, brokers.nats.args, { stdio: 'ignore' }) }),
     redis: spawn(brokers.redis.cmd, brokers.redis.args, { stdio: 'ignore' }),
   };
   const exited = (p: ChildProcess) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.on('exit', r)));
-  await waitPort(natsPort);
+  if (!opts.natsUrl) await waitPort(natsPort);
   await waitPort(redisPort);
-  const natsUrl = `nats://127.0.0.1:${natsPort}`;
+  const natsUrl = opts.natsUrl ?? `nats://127.0.0.1:${natsPort}`;
   // These brokers are private to the test (temp dirs, ephemeral ports) and open; the read API's token lives in a
   // private config dir, as /etc/agentsight's does for a user (test/e2e/security.spec.ts covers agentsight's own brokers).
   const configDir = join(dataDir, 'etc');
@@ -105,14 +109,16 @@ export async function startInfra(): Promise<Infra> {
     dataDir,
     natsUrl,
     async restartBroker(which, downMs) {
-      procs[which].kill('SIGKILL');
-      await exited(procs[which]);
+      const proc = procs[which];
+      if (!proc) throw new Error(`${which} is not this test's own broker`);
+      proc.kill('SIGKILL');
+      await exited(proc);
       await new Promise((r) => setTimeout(r, downMs));
       procs[which] = spawn(brokers[which].cmd, brokers[which].args, { stdio: 'ignore' });
       await waitPort(brokers[which].port);
     },
     async stop() {
-      const all = Object.values(procs);
+      const all = Object.values(procs).filter((p): p is ChildProcess => !!p);
       for (const p of all) p.kill('SIGTERM');
       await Promise.all(all.map(exited));
       rmSync(dataDir, { recursive: true, force: true });

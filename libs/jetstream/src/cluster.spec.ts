@@ -7,7 +7,7 @@
  * are stored once each and in publish order ({@link Publisher}'s ordered retries).
  */
 import { decode, STREAMS } from '@agentsight/contracts';
-import { startNatsCluster, type NatsCluster } from '@agentsight/testkit';
+import { askAgain, startNatsCluster, type NatsCluster } from '@agentsight/testkit';
 import { connectNats, ensureStreams, natsServers, streamReplicas, type Nats } from './nats';
 import { Publisher } from './publisher';
 
@@ -119,18 +119,6 @@ describe('a 3-node JetStream cluster', () => {
     }
   }, 240_000);
 
-  /** `f()`, asked again every 500 ms on failure (at most 40 times). */
-  async function again<T>(f: () => Promise<T>): Promise<T> {
-    for (let i = 0; ; i++) {
-      try {
-        return await f();
-      } catch (err) {
-        if (i >= 40) throw err;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
-  }
-
   test('thousands of publishes in flight across a leader kill: each subject stored once each, in publish order', async () => {
     const stream = 'ORDER_SPEC';
     await nats.jsm.streams.add({ name: stream, subjects: ['order.>'], num_replicas: 3, duplicate_window: 120e9 });
@@ -156,13 +144,13 @@ describe('a 3-node JetStream cluster', () => {
     await Promise.all(inFlight);
     expect(killedAt).toBe(N / 3);
     // JetStream API requests can time out while the cluster settles after the loss: asked again.
-    const info = await again(() => nats.jsm.streams.info(stream));
+    const info = await askAgain(() => nats.jsm.streams.info(stream));
     expect(info.cluster?.leader).not.toBe(leader);
     expect(info.state.messages).toBe(N);
     // Read the stream back in stream order: per subject, k must be 0, 1, 2, ... with nothing missing or twice.
     const seen = new Array<number>(SUBJECTS).fill(0);
     let inversions = 0;
-    const consumer = await again(() => nats.js.consumers.get(stream));
+    const consumer = await askAgain(() => nats.js.consumers.get(stream));
     const msgs = await consumer.consume();
     let read = 0;
     for await (const m of msgs) {

@@ -5,6 +5,7 @@ import type { Nats } from './nats';
 import { payloadOf } from './large';
 import type { ReplayScope } from './replay';
 import { batchMetrics } from './batch-metrics';
+import { AckLedger } from './ack-ledger';
 
 /** A decoded input message handed to a stage. The stage acks it (`ack()`) once its outputs are durable. */
 export interface Input<T> {
@@ -138,13 +139,31 @@ export class ConsumerLoop<T> {
     const maxBytes = Math.max(1, this.spec.maxInFlightBytes ?? 8 * 1024 * 1024);
     const generation = ++this.generation;
     const live = () => !this.stopped && this.generation === generation;
+    const ledger = new AckLedger();
+    // An ack_floor durable is this run's alone and new (consumer sequences 1, 2, 3, ...): a delivery missing from
+    // that sequence, or messages pending at the server that re-sent acks do not clear, were deliveries lost with a
+    // durable's leader (they would come again only after the ack wait): the run ends and is started again from the
+    // ack floor, which delivers them again in order before anything newer.
+    const exclusive = this.spec.start === 'ack_floor';
+    let lost: Error | null = null;
+    const restart = (err: Error) => {
+      if (lost || !live()) return;
+      lost = err;
+      this.messages?.stop();
+      this.wakeReader?.();
+      this.wakeBackoff?.();
+    };
+    // A shared durable (`keep`, several instances) counts every instance's pending: no comparison there; its lost
+    // acks and deliveries come again after its (short) ack wait.
+    const stopAckCheck = exclusive ? checkAcks(this.nats, this.spec.stream, this.spec.durable, ledger, restart) : () => undefined;
+    let lastDelivery = 0;
     const held = { msgs: 0, bytes: 0 };
     const seen = { msgs: 0, bytes: 0 };
     let ended = false;
     const reader = (async () => {
       try {
         let failures = 0;
-        while (live()) {
+        while (live() && !lost) {
           const freeMsgs = maxMsgs - held.msgs;
           const freeBytes = maxBytes - held.bytes;
           if (held.msgs > 0 && (freeMsgs < maxMsgs / 2 || freeBytes < maxBytes / 2)) {
@@ -161,7 +180,14 @@ export class ConsumerLoop<T> {
             this.messages = messages;
             if (!live()) messages.stop();
             for await (const m of messages) {
+              const dseq = m.info.deliverySequence;
+              if (exclusive && dseq !== lastDelivery + 1) {
+                restart(new Error(`deliveries ${lastDelivery + 1}..${dseq - 1} of ${this.spec.durable} never arrived (a durable leader lost?): starting again from the ack floor`));
+                break;
+              }
+              lastDelivery = dseq;
               queue.push(m);
+              ledger.delivered(m.seq);
               arrived.push(performance.now());
               held.msgs++;
               held.bytes += m.data.length;
@@ -171,7 +197,7 @@ export class ConsumerLoop<T> {
             }
             failures = 0;
           } catch (err) {
-            if (!live() || this.nats.nc.isClosed()) break;
+            if (!live() || lost || this.nats.nc.isClosed()) break;
             const ms = Math.min(2000, 100 * 2 ** failures++);
             if (failures === 4) console.error(`[${this.spec.durable}] pull failing, retrying every ≤ 2 s: ${(err as Error)?.message ?? err}`);
             await new Promise<void>((r) => {
@@ -205,16 +231,16 @@ export class ConsumerLoop<T> {
       try {
         for (const m of raw) {
           if (until !== undefined && m.info.timestampNanos > until) {
-            ackOf(this.nats, m)(); // a replay's bound: stored after its --until
+            ackOf(this.nats, m, ledger)(); // a replay's bound: stored after its --until
             continue;
           }
           const rawId = m.headers?.get('Nats-Msg-Id') || null;
           const subject = this.scope ? this.scope.liveSubject(m.subject) : m.subject;
           const msgId = this.scope ? this.scope.liveMsgId(rawId) : rawId;
-          const ack = ackOf(this.nats, m);
+          const ack = ackOf(this.nats, m, ledger);
           try {
             const value = decode<T>(await payloadOf(m, this.nats.large));
-            batch.push(new JsInput<T>(subject, m.seq, msgId, m.redelivered, value, ack, m));
+            batch.push(new JsInput<T>(subject, m.seq, msgId, m.redelivered, value, ack, m, ledger));
           } catch (error) {
             await this.handler.undecodable({ subject, seq: m.seq, msgId, ack, data: m.data, error: error as Error });
           }
@@ -224,20 +250,30 @@ export class ConsumerLoop<T> {
         batchMetrics.record(this.nats, this.spec.durable, (performance.now() - fetchedAt) / 1000, batch.length);
       } catch (err) {
         console.error(`[${this.spec.durable}] batch failed, consumer stopped: ${(err as Error)?.stack ?? err}`);
-        this.stopped = true;
-        this.messages?.stop();
-        this.wakeReader?.();
-        if (this.spec.onFailure) this.spec.onFailure(err as Error);
-        else this.restartTimer = setTimeout(() => {
-          this.start().catch((e) => console.error(`[${this.spec.durable}] restart failed:`, e));
-        }, this.spec.restartAfterMs ?? 1000);
+        this.fail(err as Error);
       } finally {
         release(raw);
       }
     }
+    if (lost && !this.stopped) {
+      console.error(`[${this.spec.durable}] ${(lost as Error).message}`);
+      this.fail(lost);
+    }
     if (this.spec.nakOnStop) for (const m of queue.splice(0)) m.nak();
+    stopAckCheck();
     batchMetrics.flush();
     await reader.catch(() => undefined);
+  }
+
+  /** Stops consuming after a failure; `onFailure`, or a restart after `restartAfterMs`. */
+  private fail(err: Error): void {
+    this.stopped = true;
+    this.messages?.stop();
+    this.wakeReader?.();
+    if (this.spec.onFailure) this.spec.onFailure(err);
+    else this.restartTimer = setTimeout(() => {
+      this.start().catch((e) => console.error(`[${this.spec.durable}] restart failed:`, e));
+    }, this.spec.restartAfterMs ?? 1000);
   }
 
   /** Stops fetching, lets the batch in hand finish, and closes the subscription (unacked inputs stay pending). */
@@ -265,6 +301,7 @@ class JsInput<T> implements Input<T> {
     readonly value: T,
     readonly ack: () => void,
     private readonly m: JsMsg,
+    private readonly ledger: AckLedger,
   ) {}
 
   working(): void {
@@ -272,6 +309,7 @@ class JsInput<T> implements Input<T> {
   }
 
   nak(): void {
+    this.ledger.released(this.seq);
     this.m.nak();
   }
 }
@@ -286,18 +324,57 @@ const ACK = Uint8Array.of(43, 65, 67, 75); // "+ACK"
  * made here next to one that uses `m` kept every acked-later message (and the socket buffer its payload is a view
  * of) alive — 40,893 `JsMsg` in a heap snapshot of the parser under the pipeline bench.
  */
-function ackOf(nats: Nats, m: JsMsg): () => void {
+function ackOf(nats: Nats, m: JsMsg, ledger: AckLedger): () => void {
   const reply = (m as unknown as { reply?: string }).reply;
-  return reply ? replyAck(nats, reply) : () => m.ack();
+  return reply ? replyAck(nats, reply, m.seq, ledger) : () => m.ack();
 }
 
-function replyAck(nats: Nats, reply: string): () => void {
+function replyAck(nats: Nats, reply: string, seq: number, ledger: AckLedger): () => void {
   let done = false;
   return () => {
     if (done) return;
     done = true;
     nats.nc.publish(reply, ACK);
+    ledger.acked(seq, reply);
   };
+}
+
+/** How often (ms) a consumer run with acks awaiting confirmation compares its {@link AckLedger} with its durable. */
+export const ACK_CHECK_MS = 5_000;
+
+/**
+ * For a run's own durable (`ack_floor`), every {@link ACK_CHECK_MS} while `ledger` has acks above the floor or
+ * deliveries came: reads the durable and sends lost acks again ({@link AckLedger.reconcile}). When the next read
+ * still counts more pending than held at the same floor, nothing delivered since, the missing ones were deliveries,
+ * not acks: `stuck` is called. A failed read (the durable's leader being elected) waits for the next tick. Returns
+ * the stop function.
+ */
+function checkAcks(nats: Nats, stream: string, durable: string, ledger: AckLedger, stuck: (err: Error) => void): () => void {
+  let busy = false;
+  let resentAtFloor = -1;
+  let resentDeliveries = -1;
+  let checkedAt = 0;
+  const timer = setInterval(() => {
+    // Acks above the floor, new deliveries (the last ones may be the lost ones), or an excess to follow up.
+    if (busy || (ledger.settled && ledger.deliveries === checkedAt && resentAtFloor < 0)) return;
+    busy = true;
+    checkedAt = ledger.deliveries;
+    nats.jsm.consumers.info(stream, durable).then((ci) => {
+      const floor = ci.ack_floor.stream_seq;
+      const excess = ci.num_ack_pending > ledger.held;
+      // Only when nothing came since: while deliveries flow, a lost one shows as a gap in the consumer sequence.
+      if (excess && resentAtFloor === floor && resentDeliveries === ledger.deliveries) {
+        stuck(new Error(`${ci.num_ack_pending - ledger.held} message(s) of ${durable} pending at the server but never arrived (a durable leader lost?): starting again from the ack floor`));
+        return;
+      }
+      const again = ledger.reconcile(floor, ci.num_ack_pending);
+      for (const reply of again) nats.nc.publish(reply, ACK);
+      resentAtFloor = excess ? floor : -1;
+      resentDeliveries = ledger.deliveries;
+    }, () => undefined).finally(() => (busy = false));
+  }, ACK_CHECK_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 async function prepareDurable(nats: Nats, spec: ConsumeSpec): Promise<void> {

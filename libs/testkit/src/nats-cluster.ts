@@ -97,3 +97,18 @@ export async function startNatsCluster(opts: { readyTimeoutMs?: number } = {}): 
     },
   };
 }
+
+/**
+ * `f()`, asked again every 500 ms when it throws (at most `times` more times, default 40): JetStream API requests
+ * time out for a while after a cluster lost a node (a leader being elected). Throws `f`'s last error.
+ */
+export async function askAgain<T>(f: () => Promise<T>, times = 40): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await f();
+    } catch (err) {
+      if (i >= times) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
