@@ -2,14 +2,16 @@
  * The cluster DDL generated from the schema (cluster.ts): its shape, every statement parsed by a real ClickHouse
  * (`EXPLAIN SYNTAX` on a chDB server: ON CLUSTER and replication themselves are not available from chDB), and the
  * same DDL without replication and ON CLUSTER run on two chDB servers as the two shards of a cluster: rows written
- * twice through the Distributed table are one row each under FINAL, spread over both shards, and the api's
- * ensureSchema leaves the Distributed tables alone.
+ * twice through the Distributed table are one row each under FINAL, spread over both shards, the api's
+ * ensureSchema leaves the Distributed tables alone, and the store's size read through them is unknown, not 0.
  */
 import { startClickHouseServer, freePort, type ClickHouseServer } from '@agentsight/testkit';
 import { genaiEvent, T0 } from '../test/fixtures';
 import { openClickHouse, type ClickHouseClient } from './client';
 import { clusterSchemaStatements, LOCAL_SUFFIX } from './cluster';
+import { tableSizes } from './dashboard';
 import { countRows, listCalls } from './queries';
+import { storeSize } from './retention';
 import { llmCallRow } from './rows';
 import { ensureSchema, RETENTION_LOG, TABLES } from './schema';
 import { BatchWriter } from './writer';
@@ -109,5 +111,11 @@ describe('on real servers', () => {
     expect(Number(sa.ids)).toBeGreaterThan(0);
     expect(Number(sb.ids)).toBeGreaterThan(0);
     expect(Number(sa.ids) + Number(sb.ids)).toBe(N); // each id on one shard only: both copies went to the same shard
+    // The api's server holds only its shard's parts, and none of the Distributed tables': size unknown, never 0.
+    const size = await storeSize(ca);
+    expect(size.bytes).toBeNull();
+    expect(size.note).toMatch(/not known from this server: \d+ table\(s\) are Distributed tables \(a ClickHouse cluster\)/);
+    const sizes = await tableSizes(ca);
+    expect(sizes.find((t) => t.table === 'llm_calls')).toEqual({ table: 'llm_calls', rows: N, bytes: null });
   });
 });

@@ -10,7 +10,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { descendantPids } from './agents';
 import { resourceSeries, withResources, type ResourceColumns, type ResourcePoint } from './resources';
 import { countRows, linkEntries, nsIso, selectCalls, timeToNs, type AuditEntry, type CallSummary, type TimeInput } from './queries';
-import { DEFAULT_DATABASE, FINAL_ACROSS_PARTITIONS, qualified, summaryContains, TABLES } from './schema';
+import { DEFAULT_DATABASE, FINAL_ACROSS_PARTITIONS, qualified, summaryContains, TABLES, tableEngines } from './schema';
 import { listGenAiSpans, listToolUses, type GenAiSpanEntry, type ToolUseEntry } from './tool-queries';
 
 async function q<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
@@ -679,15 +679,21 @@ export function descendantsOf(pid: number, entries: AuditEntry[]): AuditEntry[] 
   return entries.filter((e) => tree.has(e.pid));
 }
 
-/** Row counts and on-disk bytes of every table (active parts). */
-export async function tableSizes(client: ClickHouseClient, database = DEFAULT_DATABASE): Promise<Array<{ table: string; rows: number; bytes: number }>> {
+/**
+ * Row counts and on-disk bytes of every table (active parts). `bytes` is null where this server does not know it:
+ * a table that is not a MergeTree table here (a cluster's `Distributed` table: its parts are on the shards), or
+ * every table when `system.parts` cannot be read ({@link storeSize} says why).
+ */
+export async function tableSizes(client: ClickHouseClient, database = DEFAULT_DATABASE): Promise<Array<{ table: string; rows: number; bytes: number | null }>> {
   const bytes = await q<{ table: string; bytes: string }>(
     client,
     `SELECT table, sum(bytes_on_disk) AS bytes FROM system.parts WHERE database = {db:String} AND active GROUP BY table`,
     { db: database },
-  ).catch(() => [] as Array<{ table: string; bytes: string }>);
+  ).catch(() => null);
+  const engines = await tableEngines(client, database).catch(() => new Map<string, string>());
   const rows = await countRows(client, { database });
-  return TABLES.map((t) => ({ table: t, rows: rows[t], bytes: num(bytes.find((b) => b.table === t)?.bytes) }));
+  const known = (t: string) => bytes !== null && /MergeTree$/.test(engines.get(t) ?? 'MergeTree');
+  return TABLES.map((t) => ({ table: t, rows: rows[t], bytes: known(t) ? num(bytes!.find((b) => b.table === t)?.bytes) : null }));
 }
 
 /** Dead letters grouped by stage and reason, most first, with the newest one's error and sample. */

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { audit, genaiEvent, toolUse } from '../test/fixtures';
 import { openClickHouse, type ClickHouseClient } from './client';
 import { auditRow, llmCallRow, toolUseRow } from './rows';
-import { droppedTotals, enforceStoreCap, storeBytes, storeMaxBytes } from './retention';
+import { droppedTotals, enforceStoreCap, storeBytes, storeMaxBytes, storeSize } from './retention';
 import { ensureSchema, retentionDays, schemaStatements, TABLES } from './schema';
 
 let tmp: string;
@@ -95,6 +95,7 @@ test('filled past the cap: oldest days dropped first, never the newest, never a 
   }
   await client.insert({ table: `${db}.tool_uses`, values: [toolUseRow(toolUse({ id: 'tu-1' }))], format: 'JSONEachRow' });
   const full = await storeBytes(client, db);
+  expect(await storeSize(client, db)).toEqual({ bytes: full, note: null });
   const cap = Math.floor(full / 2);
   const r = await enforceStoreCap(client, cap, db);
   expect(r.before).toBe(full);

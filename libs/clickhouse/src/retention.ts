@@ -7,7 +7,7 @@
  * {@link RETENTION_LOG}. Age-based retention is the tables' TTL (`AGENTSIGHT_RETENTION_DAYS`, see schema.ts).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { DEFAULT_DATABASE, PARTITION_KEYS, qualified, RETENTION_LOG, TABLES, type TableName } from './schema';
+import { DEFAULT_DATABASE, PARTITION_KEYS, qualified, RETENTION_LOG, TABLES, tableEngines, type TableName } from './schema';
 
 /** Default of `AGENTSIGHT_STORE_MAX_BYTES`: 10 GiB. */
 export const DEFAULT_STORE_MAX_BYTES = 10 * 1024 ** 3;
@@ -69,6 +69,37 @@ async function parts(client: ClickHouseClient, database: string): Promise<Part[]
 /** Bytes on disk of the agentsight tables' active parts. */
 export async function storeBytes(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<number> {
   return (await parts(client, database)).reduce((n, p) => n + Number(p.bytes), 0);
+}
+
+/** The store's size on disk as it can be known from this server: bytes, or null with why not (see {@link storeSize}). */
+export interface StoreSize {
+  /** Bytes of the agentsight tables' active parts; null when not known here. */
+  bytes: number | null;
+  /** Why `bytes` is null (null when it is known). */
+  note: string | null;
+}
+
+/**
+ * {@link storeBytes}, or why it is not known here: tables that are not MergeTree tables of this server (a
+ * ClickHouse cluster's `Distributed` tables, cluster.ts: their parts are the shards' `<table>_local` tables, on other
+ * servers; the size cap, which drops this server's parts, does not apply to them either), or `system.parts` not
+ * readable. Never a zero for a size it does not know.
+ */
+export async function storeSize(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<StoreSize> {
+  try {
+    const engines = await tableEngines(client, database);
+    const elsewhere = TABLES.filter((t) => engines.has(t) && !/MergeTree$/.test(engines.get(t)!));
+    if (elsewhere.length) {
+      const kinds = [...new Set(elsewhere.map((t) => engines.get(t)))].join('/');
+      return {
+        bytes: null,
+        note: `not known from this server: ${elsewhere.length} table(s) are ${kinds} tables (a ClickHouse cluster) whose data is on the shards' <table>_local tables; sum system.parts over the cluster (clusterAllReplicas); the size cap (AGENTSIGHT_STORE_MAX_BYTES) is not applied to them`,
+      };
+    }
+    return { bytes: await storeBytes(client, database), note: null };
+  } catch (err) {
+    return { bytes: null, note: `not known: system.parts could not be read (${(err as Error).message.split('\n')[0]})` };
+  }
 }
 
 /** Drops the oldest days until the store fits in `maxBytes` (see the file comment); `maxBytes` 0 = no cap. */

@@ -162,7 +162,8 @@ export interface CaptureStatus {
   consumers: ConsumerLag[];
   streams: StreamSize[];
   nats_error: string | null;
-  tables: Array<{ table: string; rows: number; bytes: number }>;
+  /** `bytes` null: not known from the api's server (a cluster's Distributed table; `retention.store_bytes_note` says why). */
+  tables: Array<{ table: string; rows: number; bytes: number | null }>;
   /**
    * Bounds of the store: the TTL (`AGENTSIGHT_RETENTION_DAYS`), the size cap (`AGENTSIGHT_STORE_MAX_BYTES`, 0 = none),
    * the store's bytes, whether it is still over the cap, and what the cap dropped so far (whole days, oldest first).
@@ -180,7 +181,10 @@ export interface CaptureStatus {
 export interface StoreRetention {
   retention_days: number;
   max_bytes: number;
-  store_bytes: number;
+  /** Bytes on disk of the store; null when not known from the api's server (`store_bytes_note`: why). */
+  store_bytes: number | null;
+  /** Why `store_bytes` is null (a ClickHouse cluster's Distributed tables, system.parts unreadable); null when known. */
+  store_bytes_note: string | null;
   over_cap: boolean;
   dropped: { days: number; rows: number; bytes: number; last: string | null; newest_day: string | null };
 }

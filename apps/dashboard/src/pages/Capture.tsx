@@ -58,10 +58,10 @@ export function CapturePage() {
               <div><h2>streams</h2><table className="grid compact" data-testid="streams"><thead><tr><th>stream</th><th>messages</th><th>bytes</th></tr></thead>
                 <tbody>{c.streams.map((s) => <tr key={s.stream}><td>{s.stream}</td><td className="num">{int(s.messages)}</td><td className="num">{bytes(s.bytes)}</td></tr>)}</tbody></table></div>
               <div><h2>tables</h2><table className="grid compact" data-testid="tables"><thead><tr><th>table</th><th>rows</th><th>on disk</th></tr></thead>
-                <tbody>{c.tables.map((t) => <tr key={t.table}><td>{t.table}</td><td className="num">{int(t.rows)}</td><td className="num">{bytes(t.bytes)}</td></tr>)}</tbody></table>
+                <tbody>{c.tables.map((t) => <tr key={t.table}><td>{t.table}</td><td className="num">{int(t.rows)}</td><td className="num">{t.bytes === null ? 'unknown' : bytes(t.bytes)}</td></tr>)}</tbody></table>
                 {c.retention && (
                   <p data-testid="retention">
-                    store {bytes(c.retention.store_bytes)} of {c.retention.max_bytes ? bytes(c.retention.max_bytes) : 'no'} cap; rows kept {c.retention.retention_days} days.{' '}
+                    store {c.retention.store_bytes === null ? <span data-testid="store-size-unknown">size unknown ({c.retention.store_bytes_note})</span> : bytes(c.retention.store_bytes)} of {c.retention.max_bytes ? bytes(c.retention.max_bytes) : 'no'} cap; rows kept {c.retention.retention_days} days.{' '}
                     {c.retention.dropped.days
                       ? <span className="error">Size cap dropped {int(c.retention.dropped.days)} day(s), {int(c.retention.dropped.rows)} rows, {bytes(c.retention.dropped.bytes)} (newest dropped day {c.retention.dropped.newest_day}).</span>
                       : 'Nothing dropped by the size cap.'}

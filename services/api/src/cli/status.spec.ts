@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PipelineStatus } from '@agentsight/jetstream';
-import { statusText } from './status';
+import { statusText, storeText } from './status';
 import { serviceUnits } from './service';
 
 test('status text: streams with limits and discards, consumer lag, and each instance\'s partitions', () => {
@@ -18,6 +18,16 @@ test('status text: streams with limits and discards, consumer lag, and each inst
   expect(text).toMatch(/AGENTSIGHT_RAW\s+parser-p0\s+4\s+1\s+9/);
   expect(text).toMatch(/parser\s+h:a\s+0,2\s+3/);
   expect(text).toMatch(/parser\s+h:b\s+1\s+3/);
+});
+
+test('store text: a size the api cannot know (a cluster\'s Distributed tables) is unknown, with why, never 0 B', () => {
+  const dropped = { days: 0, rows: 0, bytes: 0, last: null, newest_day: null };
+  const note = 'not known from this server: 9 table(s) are Distributed tables (a ClickHouse cluster)';
+  const unknown = storeText({ retention_days: 30, max_bytes: 0, store_bytes: null, store_bytes_note: note, over_cap: false, dropped }, '');
+  expect(unknown).toContain('store: size unknown, size cap none');
+  expect(unknown).toContain(`store size ${note}`);
+  expect(unknown).not.toMatch(/\b0 B\b/);
+  expect(storeText({ retention_days: 30, max_bytes: 0, store_bytes: 2048, store_bytes_note: null, over_cap: false, dropped }, '')).toContain('store: 2.0 KiB on disk');
 });
 
 test('agentsight status --json reads the real broker: every pipeline stream with its limits', () => {

@@ -47,7 +47,8 @@ export function storeText(r: StoreRetention | null, why: string): string {
   if (!r) return `store: ${why}`;
   const d = r.dropped;
   return [
-    `store: ${bytesText(r.store_bytes)} on disk, size cap ${r.max_bytes ? bytesText(r.max_bytes) : 'none'} (AGENTSIGHT_STORE_MAX_BYTES), rows kept ${r.retention_days} days (AGENTSIGHT_RETENTION_DAYS)`,
+    `store: ${r.store_bytes === null ? 'size unknown' : `${bytesText(r.store_bytes)} on disk`}, size cap ${r.max_bytes ? bytesText(r.max_bytes) : 'none'} (AGENTSIGHT_STORE_MAX_BYTES), rows kept ${r.retention_days} days (AGENTSIGHT_RETENTION_DAYS)`,
+    ...(r.store_bytes === null ? [`  store size ${r.store_bytes_note ?? 'not known'}`] : []),
     d.days
       ? `  dropped by the size cap: ${d.days} day(s) up to ${d.newest_day}, ${d.rows} rows, ${bytesText(d.bytes)} (last at ${d.last})`
       : '  nothing dropped by the size cap',

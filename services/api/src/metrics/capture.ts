@@ -6,7 +6,7 @@
 import type Redis from 'ioredis';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { deadLetterGroups, droppedTotals, listAudit, storeBytes, tableSizes } from '@agentsight/clickhouse';
+import { deadLetterGroups, droppedTotals, listAudit, storeSize, tableSizes } from '@agentsight/clickhouse';
 import { decode, type CaptureStatus, type RawLossRecord, STREAM } from '@agentsight/contracts';
 import { pipelineStatus, type PipelineStatus, type StageRuntime } from '@agentsight/jetstream';
 
@@ -69,6 +69,7 @@ export async function readCaptureStatus(src: CaptureSources): Promise<CaptureSna
   } catch (err) {
     natsError = `cannot read JetStream state: ${(err as Error).message}`;
   }
+  const size = await storeSize(src.client);
   const capture: CaptureStatus = {
     ...(await producers(src.jsm)),
     consumers: (pipeline?.streams ?? []).flatMap((s) => s.consumers.map((c) => ({ stream: s.name, durable: c.durable, pending: c.pending, ack_pending: c.ack_pending, redelivered: c.redelivered }))),
@@ -76,7 +77,7 @@ export async function readCaptureStatus(src: CaptureSources): Promise<CaptureSna
     nats_error: natsError,
     tables: await tableSizes(src.client),
     retention: {
-      retention_days: src.retentionDays, max_bytes: src.maxBytes, store_bytes: await storeBytes(src.client), over_cap: src.overCap, dropped: await droppedTotals(src.client),
+      retention_days: src.retentionDays, max_bytes: src.maxBytes, store_bytes: size.bytes, store_bytes_note: size.note, over_cap: src.overCap, dropped: await droppedTotals(src.client),
     },
     dead_letters: await deadLetterGroups(src.client),
     not_captured: (await listAudit(src.client, { type: 'capture', limit: 100 })).map((a) => {
