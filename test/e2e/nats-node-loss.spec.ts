@@ -36,15 +36,7 @@ describe('the pipeline across the loss of the stream leader of a 3-node NATS clu
     cluster = await startNatsCluster();
     infra = await startInfra({ natsUrl: cluster.url });
     // The meta leader may still be being elected: the first stream requests fail until it is.
-    for (let i = 0; ; i++) {
-      try {
-        nats = await connectNats(cluster.url, 'node-loss-spec');
-        break;
-      } catch (err) {
-        if (i >= 60) throw err;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
+    nats = await askAgain(() => connectNats(cluster.url, 'node-loss-spec'), 60);
     stages = new Stages(infra.env);
     await stages.startAll();
   }, 240_000);

@@ -33,16 +33,8 @@ describe('a 3-node JetStream cluster', () => {
   beforeAll(async () => {
     cluster = await startNatsCluster();
     process.env.AGENTSIGHT_STREAM_REPLICAS = '1';
-    // The meta leader may still be being elected: the first stream requests can fail until it is.
-    for (let i = 0; ; i++) {
-      try {
-        nats = await connectNats(` ${cluster.nodes.map((n) => n.url).join(', ')} `, 'cluster-spec');
-        break;
-      } catch (err) {
-        if (i >= 60) throw err;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
+    // The meta leader may still be being elected: the first stream requests fail until it is.
+    nats = await askAgain(() => connectNats(` ${cluster.nodes.map((n) => n.url).join(', ')} `, 'cluster-spec'), 60);
   }, 120_000);
 
   afterAll(async () => {
