@@ -106,6 +106,15 @@ async function main(): Promise<void> {
     }
     const drainS = Math.round((Date.now() - drainStart) / 1000);
     await sample();
+    // What Redis holds at the end: keys per prefix (the key up to its third ':'), with their total MEMORY USAGE.
+    const redis = (...a: string[]) => execFileSync('redis-cli', ['-p', redisPort, ...a], { encoding: 'utf8', maxBuffer: 256 << 20 });
+    const redisKeys: Record<string, { keys: number; bytes: number }> = {};
+    for (const k of redis('--scan').split('\n').filter(Boolean)) {
+      const prefix = k.split(':').slice(0, 3).join(':');
+      const e = (redisKeys[prefix] ??= { keys: 0, bytes: 0 });
+      e.keys++;
+      e.bytes += Number(redis('memory', 'usage', k).trim()) || 0;
+    }
     const peak = Object.fromEntries([...stages.children].map(([n, c]) => [n, rss(c.proc.pid!).hwm_mib]));
     const half = samples.filter((s) => s.t_s >= (MINUTES * 60) / 2);
     const first = half[0] ?? samples[0];
@@ -117,6 +126,7 @@ async function main(): Promise<void> {
       published_calls: published, stored_calls: last.stored_calls, conserved: last.stored_calls === published, drain_s: drainS,
       rss_growth_second_half_pct: growth, peak_rss_mib: peak, max_total_lag: maxLag,
       redis_used_bytes: { first: samples[0].redis_used_bytes, second_half_first: first.redis_used_bytes, last: last.redis_used_bytes },
+      redis_keys_at_end: redisKeys,
       samples,
     };
     mkdirSync(join(__dirname, 'out'), { recursive: true });

@@ -11,6 +11,12 @@ import { HttpStreamParser, ParseOutput, type H2DirSnapshot } from './domain';
 const offsetKey = (key: string) => `agentsight:parser:offset:${key}`;
 const OFFSET_TTL_S = 24 * 3600;
 /**
+ * A closed connection's offsets (its process exited, so its key never comes back), and an idle-evicted HTTP/1
+ * connection's, are kept only this long, s: enough to skip records redelivered after the end, as the aggregator keeps
+ * an ended connection's state. Before, every short-lived connection held its hash for a day (bench/soak.bench.ts).
+ */
+const CLOSED_OFFSET_TTL_S = 600;
+/**
  * Connections idle this long are dropped from memory (their unfinished message is finished as incomplete), ns:
  * `AGENTSIGHT_PARSER_IDLE_S`, default 600.
  */
@@ -133,7 +139,7 @@ export class ParserWorker extends ClockedPartitionWorker {
       const [key, dir] = splitPk(pk);
       const end = closed.get(key);
       const consumed = end ? (dir === 'write' ? end.write_offset : end.read_offset) : this.parser.consumedOffset(key, dir);
-      multi.hset(offsetKey(key), dir, consumed).expire(offsetKey(key), OFFSET_TTL_S);
+      multi.hset(offsetKey(key), dir, consumed).expire(offsetKey(key), end ? CLOSED_OFFSET_TTL_S : OFFSET_TTL_S);
       const h2 = end ? null : this.parser.h2State(key, dir);
       if (h2) multi.hset(offsetKey(key), `h2:${dir}`, JSON.stringify(h2));
       const list = this.pending.get(pk) ?? [];
@@ -176,6 +182,16 @@ export class ParserWorker extends ClockedPartitionWorker {
     const keys = this.parser.evictIdle(nowNs - IDLE_NS, out);
     await this.publishInOrder(out.events);
     for (const d of out.deadLetters) await this.rt.deadLetter(d);
+    // An evicted HTTP/1 connection's offsets go with it after CLOSED_OFFSET_TTL_S: should it be used again, HTTP/1
+    // resyncs at its next request line. An HTTP/2 one keeps them (its HPACK state) for OFFSET_TTL_S.
+    if (keys.length) {
+      const probe = this.rt.redis.pipeline();
+      for (const k of keys) probe.hexists(offsetKey(k), 'h2:write');
+      const isH2 = ((await probe.exec()) ?? []).map((r) => r[1] === 1);
+      const multi = this.rt.redis.multi();
+      keys.forEach((k, i) => isH2[i] || multi.expire(offsetKey(k), CLOSED_OFFSET_TTL_S));
+      await multi.exec();
+    }
     for (const key of keys) {
       this.resumed.delete(key);
       for (const dir of ['write', 'read'] as Direction[]) {
