@@ -10,9 +10,24 @@ export interface Child {
   proc: ChildProcess;
   /** The parsed ready line. */
   ready: Record<string, unknown>;
-  /** Resolves with the JSON lines printed after `ready` (e.g. the probe's `stopped` line) once it exits. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; lines: Record<string, unknown>[] }>;
+  /**
+   * Resolves with the JSON lines printed after `ready` (e.g. the probe's `stopped` line) once it exits: bounded for a
+   * child that runs for weeks (`trace --daemon`), so periodic `stats` lines are kept only as the latest one and at
+   * most {@link MAX_KEPT_LINES} others (the newest); `dropped_lines` counts what was not kept.
+   */
+  exited: Promise<ChildExit>;
 }
+
+/** How a {@link Child} ended, and the JSON lines it printed after `ready` (see {@link Child.exited}). */
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  lines: Record<string, unknown>[];
+  dropped_lines: number;
+}
+
+/** Most JSON lines (other than the latest `stats` line) a {@link Child} keeps for its exit. */
+export const MAX_KEPT_LINES = 10_000;
 
 /** Options of {@link spawnReady}. */
 export interface SpawnReadyOptions {
@@ -37,11 +52,13 @@ export function spawnReady(name: string, cmd: string, args: string[], opts: Spaw
   const proc = spawn(cmd, args, { env: opts.env, stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   proc.stderr!.pipe(log, { end: false });
   const lines: Record<string, unknown>[] = [];
+  let stats: Record<string, unknown> | null = null;
+  let dropped = 0;
   let tail = '';
   return new Promise((resolve, reject) => {
     let ready: Record<string, unknown> | null = null;
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; lines: Record<string, unknown>[] }>((res) => {
-      proc.on('exit', (code, signal) => res({ code, signal, lines }));
+    const exited = new Promise<ChildExit>((res) => {
+      proc.on('exit', (code, signal) => res({ code, signal, lines: stats ? [...lines, stats] : lines, dropped_lines: dropped }));
     });
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
@@ -60,7 +77,13 @@ export function spawnReady(name: string, cmd: string, args: string[], opts: Spaw
         clearTimeout(timer);
         resolve({ name, proc, ready: msg, exited });
       } else if (msg && ready) {
-        lines.push(msg);
+        if (msg.event === 'stats') {
+          if (stats) dropped++;
+          stats = msg;
+        } else {
+          lines.push(msg);
+          if (lines.length > MAX_KEPT_LINES) (lines.shift(), dropped++);
+        }
         opts.onLine?.(msg);
       }
     });
