@@ -24,9 +24,9 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { connKey, RawSslRecord, Subjects } from '@agentsight/contracts';
+import { connKey, Subjects } from '@agentsight/contracts';
 import { apiToken, connectNats, Publisher } from '@agentsight/jetstream';
-import { loadFixture } from '@agentsight/testkit';
+import { loadFixture, streamedCallRecords } from '@agentsight/testkit';
 import { api, startInfra, startProbe, Stages } from '../test/e2e/harness';
 import { startSampling } from '../services/api/src/cli/resources/run';
 import { readTree } from '../services/api/src/cli/resources/sampler';
@@ -60,33 +60,6 @@ export function cpuSeconds(pid: number): number {
 }
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-
-/** Raw records of one captured streamed call on connection `i`, as the probe publishes them (also scale.bench.ts). */
-export function recordsOf(i: number, events: Buffer[], seqBase: number): RawSslRecord[] {
-  const host = 'bench';
-  const pid = 100000 + i;
-  const ssl = 0x7f0000000000 + i * 0x1000;
-  const body = Buffer.from(JSON.stringify({ model: 'gpt-4.1-nano', stream: true, messages: [{ role: 'user', content: 'Invent a holiday' }] }));
-  const req = Buffer.concat([Buffer.from(`POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
-  const chunks = [
-    { dir: 'write' as const, data: req },
-    { dir: 'read' as const, data: Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n') },
-    ...events.map((e) => ({ dir: 'read' as const, data: Buffer.concat([Buffer.from(e.length.toString(16) + '\r\n'), e, Buffer.from('\r\n')]) })),
-    { dir: 'read' as const, data: Buffer.from('0\r\n\r\n') },
-  ];
-  const off = { write: 0, read: 0 };
-  const partition = i % 8;
-  return chunks.map((c, k) => {
-    const now = BigInt(Date.now()) * 1_000_000n;
-    const r: RawSslRecord = {
-      v: 1, kind: 'ssl', host, boot_id: 'bench-boot', run: 1, seq: seqBase + k, ts_boot_ns: now, ts_wall_ns: now, pid, tid: pid, uid: 0,
-      comm: 'bench', ssl, fn: c.dir === 'write' ? 'SSL_write' : 'SSL_read', dir: c.dir, len: c.data.length, frag_offset: 0,
-      frag_total: c.data.length, stream_offset: off[c.dir], partition, data: c.data,
-    };
-    off[c.dir] += c.data.length;
-    return r;
-  });
-}
 
 /**
  * 2. Latency under real capture. The replay server is its own process, started before the probe, so only the
@@ -182,7 +155,7 @@ async function main(): Promise<void> {
     const fixture = loadFixture(FIXTURE);
     const nats = await connectNats(infra.natsUrl, 'bench');
     const pub = new Publisher(nats.js, nats.large);
-    const all = Array.from({ length: CONNECTIONS }, (_, i) => recordsOf(i, fixture.body, i * 10_000));
+    const all = Array.from({ length: CONNECTIONS }, (_, i) => streamedCallRecords(i, fixture.body, i * 10_000));
     const total = all.reduce((n, r) => n + r.length, 0);
     const trees = SAMPLED ? await Promise.all(Array.from({ length: Number(SAMPLED[1]) }, () => sleepTree(Number(SAMPLED[2] ?? 10)))) : [];
     const sampling = SAMPLED ? await startSampling({ ...infra.env, AGENTSIGHT_SAMPLE_MS: '1000', AGENTSIGHT_SAMPLE_IDLE_MAX_MS: '1000' }, (l) => process.stderr.write(`${l}\n`)) : undefined;

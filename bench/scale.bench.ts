@@ -18,10 +18,10 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { connKey, Subjects } from '@agentsight/contracts';
 import { connectNats, Publisher, type Nats } from '@agentsight/jetstream';
-import { loadFixture } from '@agentsight/testkit';
+import { loadFixture, streamedCallRecords } from '@agentsight/testkit';
 import { spawnReady, stopChild, type Child } from '../services/api/src/cli/children';
 import { ROOT, startInfra, type Infra } from '../test/e2e/harness';
-import { cpuSeconds, recordsOf } from './pipeline.bench';
+import { cpuSeconds } from './pipeline.bench';
 
 const CONNECTIONS = Number(process.argv[2] || 200);
 const FIXTURE = 'vercel__openai-text.chunks.txt';
@@ -75,7 +75,7 @@ async function measure(instances: number): Promise<{ parser: Figure; aggregator:
   try {
     const fixture = loadFixture(FIXTURE);
     const pub = new Publisher(nats.js, nats.large);
-    const all = Array.from({ length: CONNECTIONS }, (_, i) => recordsOf(i, fixture.body, i * 10_000));
+    const all = Array.from({ length: CONNECTIONS }, (_, i) => streamedCallRecords(i, fixture.body, i * 10_000));
     let records = 0;
     let bytes = 0;
     const pending: Promise<unknown>[] = [];

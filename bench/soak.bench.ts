@@ -19,9 +19,9 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { connKey, Subjects } from '@agentsight/contracts';
 import { connectNats, Publisher } from '@agentsight/jetstream';
-import { loadFixture } from '@agentsight/testkit';
+import { loadFixture, streamedCallRecords } from '@agentsight/testkit';
 import { api, startInfra, Stages } from '../test/e2e/harness';
-import { recordsOf, rss } from './pipeline.bench';
+import { rss } from './pipeline.bench';
 
 const ARGS = process.argv.slice(2);
 const MINUTES = Number(ARGS[0] || 30);
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     const end = t0 + MINUTES * 60_000;
     while (Date.now() < end) {
       // One second's calls, their records interleaved (new connections each second: connection state comes and goes).
-      const batch = Array.from({ length: RATE }, (_, k) => recordsOf(published + k, fixture.body, (published + k) * 10_000));
+      const batch = Array.from({ length: RATE }, (_, k) => streamedCallRecords(published + k, fixture.body, (published + k) * 10_000));
       const pending: Promise<unknown>[] = [];
       for (let k = 0; k < Math.max(...batch.map((r) => r.length)); k++) {
         for (const recs of batch) {
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
     const growth = Object.fromEntries(Object.keys(last.rss_mib).map((n) => [n, +((last.rss_mib[n] / first.rss_mib[n] - 1) * 100).toFixed(1)]));
     const maxLag = Math.max(...samples.map((s) => Object.values(s.lag).reduce((a, b) => a + b, 0)));
     const out = {
-      date: new Date().toISOString(), minutes: MINUTES, calls_per_s: RATE, records_per_call: recordsOf(0, fixture.body, 0).length,
+      date: new Date().toISOString(), minutes: MINUTES, calls_per_s: RATE, records_per_call: streamedCallRecords(0, fixture.body, 0).length,
       published_calls: published, stored_calls: last.stored_calls, conserved: last.stored_calls === published, drain_s: drainS,
       rss_growth_second_half_pct: growth, peak_rss_mib: peak, max_total_lag: maxLag,
       redis_used_bytes: { first: samples[0].redis_used_bytes, second_half_first: first.redis_used_bytes, last: last.redis_used_bytes },

@@ -14,8 +14,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode, Subjects, type HttpEvent, type RawSslRecord } from '@agentsight/contracts';
 import { connectNats, Publisher, type Nats } from '@agentsight/jetstream';
-import { askAgain, loadFixture, startNatsCluster, type NatsCluster } from '@agentsight/testkit';
-import { recordsOf } from '../../bench/pipeline.bench';
+import { askAgain, loadFixture, startNatsCluster, streamedCallRecords, type NatsCluster } from '@agentsight/testkit';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
 import { api, Infra, ROOT, Stages, startInfra } from './harness';
 
@@ -80,7 +79,7 @@ describe('the pipeline across the loss of the stream leader of a 3-node NATS clu
         leaderWhileDown = await leaderOf('AGENTSIGHT_HTTP');
         await cluster.node(killed!).start();
       }
-      const recs: RawSslRecord[] = recordsOf(i, fixture.body, i * 10_000);
+      const recs: RawSslRecord[] = streamedCallRecords(i, fixture.body, i * 10_000);
       await Promise.all(recs.map((r) => pub.publish(Subjects.rawSsl(r.host, r.partition), `node-loss:${i}:${r.seq}`, r)));
       await new Promise((r) => setTimeout(r, 50));
     }

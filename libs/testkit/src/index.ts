@@ -13,3 +13,4 @@ export * from './fake-sls';
 export * from './clickhouse-server';
 export * from './exchanges';
 export * from './nats-cluster';
+export * from './load';
