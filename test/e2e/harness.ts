@@ -228,6 +228,15 @@ export async function captureRun(infra: Infra, script: string, env: NodeJS.Proce
   return { code, stdout, stderr, pid: child.pid!, probe: lines.find((l) => l.event === 'stopped') ?? {} };
 }
 
+/** Polls `ok` every 200 ms until it holds; throws `timed out waiting for <what>` after `ms` (default 60 s). */
+export async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** GET a JSON path of the test's api service. */
 export async function api<T = any>(infra: Infra, path: string): Promise<T> {
   const r = await fetch(`http://127.0.0.1:${infra.env.AGENTSIGHT_API_PORT}${path}`, { headers: { authorization: `Bearer ${apiToken(infra.env)}` } });

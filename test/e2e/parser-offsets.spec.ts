@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { connKey, Subjects, type RawSslCloseRecord, type RawSslRecord } from '@agentsight/contracts';
 import { connectNats, Publisher } from '@agentsight/jetstream';
-import { startInfra, Stages, type Infra } from './harness';
+import { startInfra, Stages, until, type Infra } from './harness';
 
 const DAY_S = 24 * 3600;
 let infra: Infra;
@@ -40,14 +40,6 @@ function exchange(ssl: number, seq: number, laterMs = 0): RawSslRecord[] {
       ssl, fn: dir === 'write' ? 'SSL_write' : 'SSL_read', dir, len: data.length, frag_offset: 0, frag_total: data.length, stream_offset: 0, partition: 1, data,
     };
   });
-}
-
-async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
-  const t0 = Date.now();
-  while (!ok()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 test('closed: 10 min; open: a day, then 10 min once evicted idle (HTTP/1)', async () => {

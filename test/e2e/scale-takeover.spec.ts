@@ -10,7 +10,7 @@ import Redis from 'ioredis';
 import { startReplayServer, type ReplayServer } from '@agentsight/testkit';
 import { spawnReady, type Child } from '../../services/api/src/cli/children';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
-import { api, captureRun, describeCapture, Infra, ROOT, Stages, startInfra, stopChild } from './harness';
+import { api, captureRun, describeCapture, Infra, ROOT, Stages, startInfra, stopChild, until } from './harness';
 
 type Row = Record<string, any>;
 const CALLS = 16;
@@ -28,13 +28,6 @@ describeCapture('two parsers and two aggregators share partitions and take over 
   });
   /** Owner instance of each partition of `stage` (null: free). */
   const owners = async (stage: string) => (await redis.mget(Array.from({ length: PARTITIONS }, (_, p) => `agentsight:lease:${stage}:${p}`))).map((v) => v?.split(':').pop() ?? null);
-  async function until(what: string, ok: () => Promise<boolean>, ms = 60_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!(await ok())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
   const count = (list: (string | null)[], who: string) => list.filter((o) => o === who).length;
 
   beforeAll(async () => {
