@@ -107,14 +107,16 @@ async function main(): Promise<void> {
     const drainS = Math.round((Date.now() - drainStart) / 1000);
     await sample();
     // What Redis holds at the end: keys per prefix (the key up to its third ':'), with their total MEMORY USAGE.
-    const redis = (...a: string[]) => execFileSync('redis-cli', ['-p', redisPort, ...a], { encoding: 'utf8', maxBuffer: 256 << 20 });
+    // One redis-cli for every key's MEMORY USAGE (commands on its stdin, one answer per line), not one per key.
+    const redis = (args: string[], input?: string) => execFileSync('redis-cli', ['-p', redisPort, ...args], { encoding: 'utf8', input, maxBuffer: 256 << 20 });
+    const keys = redis(['--scan']).split('\n').filter(Boolean);
+    const usage = keys.length ? redis([], keys.map((k) => `MEMORY USAGE ${k}`).join('\n') + '\n').split('\n') : [];
     const redisKeys: Record<string, { keys: number; bytes: number }> = {};
-    for (const k of redis('--scan').split('\n').filter(Boolean)) {
-      const prefix = k.split(':').slice(0, 3).join(':');
-      const e = (redisKeys[prefix] ??= { keys: 0, bytes: 0 });
+    keys.forEach((k, i) => {
+      const e = (redisKeys[k.split(':').slice(0, 3).join(':')] ??= { keys: 0, bytes: 0 });
       e.keys++;
-      e.bytes += Number(redis('memory', 'usage', k).trim()) || 0;
-    }
+      e.bytes += Number(usage[i]) || 0;
+    });
     const peak = Object.fromEntries([...stages.children].map(([n, c]) => [n, rss(c.proc.pid!).hwm_mib]));
     const half = samples.filter((s) => s.t_s >= (MINUTES * 60) / 2);
     const first = half[0] ?? samples[0];
