@@ -31,7 +31,7 @@ test('external mode: NATS_URL with NATS_CREDS or NATS_USER/NATS_PASSWORD, REDIS_
 });
 
 test("the producer's built-in default URL is the managed NATS", () => {
-  const c = readFileSync(join(__dirname, '../../../services/probe-producer/src/main.c'), 'utf8');
+  const c = readFileSync(join(__dirname, '../../../services/probe-producer/src/options.c'), 'utf8');
   expect(c).toContain(`"nats://127.0.0.1:${DEFAULT_NATS_PORT}"`);
   expect(c).not.toContain('127.0.0.1:4222');
 });

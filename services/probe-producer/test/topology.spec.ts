@@ -2,10 +2,11 @@
  * The C producer's part of the pipeline's wiring is the contract's (libs/contracts topology.ts, subjects.ts): the
  * stream it creates comes from `src/topology.h`, generated from the topology table (name, subject filter, max_age,
  * max_bytes, duplicate window, replicas), and the header committed must be the one the table generates today; the
- * subjects it publishes on (each family through one `agentsight.raw.<family>.<host>[.<partition>]` format) and its
- * default partition count are read from main.c, so a constant changed on one side only fails here.
+ * subjects it publishes on (each family through one `agentsight.raw.<family>.<host>[.<partition>]` format, emit.c) and
+ * its default partition count (options.c) are read from the producer's C sources, so a constant changed on one side
+ * only fails here.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_PARTITIONS, DEFAULT_STREAM_REPLICAS, STREAMS, Subjects, topologyHeader } from '@agentsight/contracts';
 import { DUPLICATE_WINDOW_NS } from '@agentsight/jetstream';
@@ -13,7 +14,8 @@ import { DUPLICATE_WINDOW_NS } from '@agentsight/jetstream';
 const SRC = join(__dirname, '../src');
 const publisher = readFileSync(join(SRC, 'publisher.c'), 'utf8');
 const header = readFileSync(join(SRC, 'topology.h'), 'utf8');
-const main = readFileSync(join(SRC, 'main.c'), 'utf8');
+/** Every C source of the producer but the publisher (which must name no subject), concatenated. */
+const main = readdirSync(SRC).filter((f) => f.endsWith('.c') && f !== 'publisher.c').sort().map((f) => readFileSync(join(SRC, f), 'utf8')).join('\n');
 const raw = STREAMS.find((s) => s.name === 'AGENTSIGHT_RAW')!;
 
 test('the committed topology.h is the one the topology table generates (run: npx tsx infra/topology-header.ts)', () => {

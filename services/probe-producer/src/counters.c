@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The loss counters (counters.h): read from the BPF maps, the publisher and the attach state; published as the loss
+ * record and printed in the stdout `stats` and `stopped` lines.
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "counters.h"
+#include "emit.h"
+#include "hold.h"
+#include "io_format.h"
+#include "options.h"
+#include "producer.h"
+#include "publisher.h"
+#include "sysinfo.h"
+#include "tls_hello.h"
+#include "tls_notice.h"
+
+/* Sum over CPUs of the per-CPU counter array map_fd at index k. */
+uint64_t sum_percpu(int map_fd, uint32_t k)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t vals[ncpu > 0 ? ncpu : 1], sum = 0;
+	int i;
+
+	if (ncpu <= 0 || bpf_map_lookup_elem(map_fd, &k, vals))
+		return 0;
+	for (i = 0; i < ncpu; i++)
+		sum += vals[i];
+	return sum;
+}
+
+void read_drops(uint64_t *records, uint64_t *bytes)
+{
+	int fd = bpf_map__fd(g.ssl_skel->maps.drops);
+
+	*records = sum_percpu(fd, DROP_RECORDS);
+	*bytes = sum_percpu(fd, DROP_BYTES);
+}
+
+/* Sums the per-CPU counters of every attached probe into out (g.nprobes entries). */
+static void read_probe_stats(struct rec_probe_stat *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(g.ssl_skel->maps.probe_stats), i, c;
+	struct probe_stat vals[ncpu > 0 ? ncpu : 1];
+
+	for (i = 0; i < g.nprobes; i++) {
+		__u32 k = (__u32)i;
+
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].binary = g.probes[i].binary;
+		out[i].fn = g.probes[i].fn;
+		if (ncpu <= 0 || bpf_map_lookup_elem(fd, &k, vals))
+			continue;
+		for (c = 0; c < ncpu; c++) {
+			out[i].records += vals[c].records;
+			out[i].fragments += vals[c].fragments;
+			out[i].bytes += vals[c].bytes;
+			out[i].ringbuf_drops += vals[c].ringbuf_drops;
+		}
+	}
+}
+
+/* Fills every counter of a loss record (probes: g.nprobes entries of storage). */
+void read_loss(struct rec_loss *r, struct rec_probe_stat *probes)
+{
+	struct publisher_stats st;
+
+	memset(r, 0, sizeof(*r));
+	r->records = g.records;
+	read_drops(&r->ringbuf_drops, &r->ringbuf_drop_bytes);
+	r->file_opens_skipped = sum_percpu(bpf_map__fd(g.proc_skel->maps.io_skips), SKIP_FILE_PSEUDO);
+	publisher_get_stats(g.pub, &st);
+	r->publish_failures = st.failures;
+	read_probe_stats(probes);
+	r->probes = probes;
+	r->nprobes = (size_t)g.nprobes;
+	r->attach_failures = g.failures;
+	r->nattach_failures = (size_t)g.nfailures;
+}
+
+static void json_string_to(FILE *f, const char *s)
+{
+	json_write_string(f, s, strlen(s));
+}
+
+/* stdout: `,"holds":{...},"tls_notices":[...]` (hold.h, tls_notice.h) for the stats and stopped lines. */
+static void print_hold_counters(void)
+{
+	struct hold_stats h;
+
+	hold_get_stats(&h);
+	printf(",\"holds\":{\"held\":%llu,\"misses\":%llu,\"max_us\":%llu,\"total_us\":%llu,\"bound_ms\":%llu}",
+	       (unsigned long long)h.holds, (unsigned long long)h.misses, (unsigned long long)h.max_us,
+	       (unsigned long long)h.total_us, (unsigned long long)opt.hold_ms);
+	printf(",\"tls_hellos\":%llu", (unsigned long long)tls_hellos);
+	tls_notice_print(stdout, json_string_to);
+}
+
+/* stdout: `,"probes":[...],"attach_failures":[...]` of r (for the stats and stopped lines). */
+void print_probe_counters(const struct rec_loss *r)
+{
+	size_t i;
+
+	printf(",\"probes\":[");
+	for (i = 0; i < r->nprobes; i++) {
+		const struct rec_probe_stat *p = &r->probes[i];
+
+		printf("%s{\"binary\":", i ? "," : "");
+		print_json_string(p->binary);
+		printf(",\"fn\":\"%s\",\"records\":%llu,\"fragments\":%llu,\"bytes\":%llu,\"ringbuf_drops\":%llu}", p->fn,
+		       (unsigned long long)p->records, (unsigned long long)p->fragments, (unsigned long long)p->bytes,
+		       (unsigned long long)p->ringbuf_drops);
+	}
+	printf("],\"attach_failures\":[");
+	for (i = 0; i < r->nattach_failures; i++) {
+		printf("%s{\"binary\":", i ? "," : "");
+		print_json_string(r->attach_failures[i].binary);
+		printf(",\"fn\":\"%s\",\"error\":", r->attach_failures[i].fn);
+		print_json_string(r->attach_failures[i].error);
+		putchar('}');
+	}
+	putchar(']');
+	print_hold_counters();
+}
+
+/* Publishes the loss record; with `print`, also the stdout `stats` line carrying the same counters. */
+void publish_loss(bool print)
+{
+	static struct rec_probe_stat probes[MAX_PROBES];
+	struct publisher_stats st;
+	struct rec_loss r;
+	struct rec_base b;
+
+	read_loss(&r, probes);
+	next_base(&b, boottime_ns());
+	encode_loss(&g.sbuf, &b, &r);
+	publish_current(&b, "loss", NO_PARTITION);
+	if (!print)
+		return;
+	publisher_get_stats(g.pub, &st);
+	printf("{\"event\":\"stats\",\"records\":%llu,\"published\":%llu,\"ringbuf_drops\":%llu,"
+	       "\"ringbuf_drop_bytes\":%llu,\"publish_failures\":%llu,\"publish_reordered\":%llu,"
+	       "\"file_opens_skipped\":%llu",
+	       (unsigned long long)r.records, (unsigned long long)st.published, (unsigned long long)r.ringbuf_drops,
+	       (unsigned long long)r.ringbuf_drop_bytes, (unsigned long long)r.publish_failures,
+	       (unsigned long long)st.reordered, (unsigned long long)r.file_opens_skipped);
+	print_probe_counters(&r);
+	printf("}\n");
+	fflush(stdout);
+}
+
+void print_stopped(void)
+{
+	static struct rec_probe_stat probes[MAX_PROBES];
+	struct publisher_stats st;
+	uint64_t drops, drop_bytes;
+	struct rec_loss r;
+
+	publisher_get_stats(g.pub, &st);
+	read_drops(&drops, &drop_bytes);
+	printf("{\"event\":\"stopped\",\"records\":%llu,\"published\":%llu,\"ringbuf_drops\":%llu,"
+	       "\"publish_failures\":%llu,\"publish_reordered\":%llu,\"file_opens_skipped\":%llu,\"last_seq\":%lld",
+	       (unsigned long long)g.records, (unsigned long long)st.published, (unsigned long long)drops,
+	       (unsigned long long)st.failures, (unsigned long long)st.reordered,
+	       (unsigned long long)sum_percpu(bpf_map__fd(g.proc_skel->maps.io_skips), SKIP_FILE_PSEUDO),
+	       g.have_last_seq ? (long long)g.last_seq : -1LL);
+	read_loss(&r, probes);
+	print_probe_counters(&r);
+	printf("}\n");
+	fflush(stdout);
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The loss counters: ring-buffer records read and lost, publish failures and reorders, skipped file opens, per-probe
+ * counters, attach failures, holds and TLS notices. Published as the loss record (libs/contracts raw.ts RawLossRecord)
+ * and printed in the stdout `stats` and `stopped` lines (../README.md).
+ */
+#ifndef AGENTSIGHT_COUNTERS_H
+#define AGENTSIGHT_COUNTERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "records.h"
+
+/** Sum over CPUs of the per-CPU counter array map_fd at index k (0 when it cannot be read). */
+uint64_t sum_percpu(int map_fd, uint32_t k);
+
+/** The kernel's ring-buffer loss counters: records and bytes. */
+void read_drops(uint64_t *records, uint64_t *bytes);
+
+/** Fills every counter of a loss record (probes: storage for MAX_PROBES entries, g.nprobes used). */
+void read_loss(struct rec_loss *r, struct rec_probe_stat *probes);
+
+/** stdout: `,"probes":[...],"attach_failures":[...],"holds":{...},...` of r (the stats and stopped lines). */
+void print_probe_counters(const struct rec_loss *r);
+
+/** Publishes the loss record; with `print`, also the stdout `stats` line carrying the same counters. */
+void publish_loss(bool print);
+
+/** stdout: the `stopped` line (the final counters and the last seq published). */
+void print_stopped(void);
+
+#endif
