@@ -1,8 +1,8 @@
 # The agentsight image of infra/k8s (probe, stages, api): a built checkout at /opt/agentsight.
 #   docker build -t agentsight:0.1.0 .
 # Not built in this repository's tests (no container engine there); see README "Kubernetes".
-# The probe's CO-RE objects are built against the build machine's /sys/kernel/btf/vmlinux and run on any kernel
-# with BTF (>= 5.8).
+# The probe's CO-RE objects are built against the committed bpf/vmlinux/<arch>/vmlinux.h (x86-64) and run on any
+# kernel with BTF (>= 5.8).
 FROM node:20-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc libnats-dev libmsgpack-dev libssl-dev \
