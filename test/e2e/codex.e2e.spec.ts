@@ -1,6 +1,7 @@
 /**
- * Codex, the real static musl binary from npm (rustls 0.23, pinned in services/probe-producer/test/codex-builds.ts,
- * cached under /var/cache/agentsight-test/codex), run as a user would: `agentsight exec -- codex exec
+ * Codex, the real static musl binary from npm (rustls 0.23; the releases of `E2E` in
+ * services/probe-producer/test/codex-builds.ts: the newest pinned and one of rustls 0.23.36, whose inlining differs;
+ * cached under /var/cache/agentsight-test/codex), each run as a user would: `agentsight exec -- codex exec
  * --dangerously-bypass-approvals-and-sandbox …` with no other agentsight flags, pointed at the scripted mock LLM
  * (libs/testkit mock-llm, OpenAI Responses) by its documented settings (CODEX_HOME/config.toml `base_url` +
  * `wire_api = "responses"`, SSL_CERT_FILE for the test CA). The mock asks for its shell tool first (a real
@@ -13,13 +14,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isLlmCall, startMockLlm, type MockLlm, type MockLlmResponseLog } from '@agentsight/testkit';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
-import { CODEX_CACHE, FOUND } from '../../services/probe-producer/test/codex-builds';
+import { CODEX_CACHE, E2E, type CodexBuild } from '../../services/probe-producer/test/codex-builds';
 import { fetchNpmFile } from '../../services/probe-producer/test/npm-binaries';
 import { api, describeCapture, Infra, runCli, Stages, startInfra } from './harness';
 
 type Row = Record<string, any>;
 
-describeCapture('Codex (static musl Rust, rustls) under agentsight exec, end to end', () => {
+const describeCodex = (build: CodexBuild) => describeCapture(`Codex ${build.version} (static musl Rust, ${build.rustls}) under agentsight exec, end to end`, () => {
   let infra: Infra;
   let stages: Stages;
   let tmp: string;
@@ -31,7 +32,7 @@ describeCapture('Codex (static musl Rust, rustls) under agentsight exec, end to 
   const answer = `PONG-${randomUUID().slice(0, 8)}`;
 
   beforeAll(async () => {
-    const codex = fs.realpathSync(await fetchNpmFile(FOUND[0], CODEX_CACHE));
+    const codex = fs.realpathSync(await fetchNpmFile(build, CODEX_CACHE));
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-codex-e2e-'));
     mock = await startMockLlm({ dir: path.join(tmp, 'mock'), toolCommand: '/bin/echo agentsight-tool-ok', answer });
     const home = path.join(tmp, 'codex-home');
@@ -95,3 +96,5 @@ describeCapture('Codex (static musl Rust, rustls) under agentsight exec, end to 
     expect(JSON.stringify(calls)).not.toContain('sk-agentsight-codex-test-key');
   });
 });
+
+for (const build of E2E) describeCodex(build);

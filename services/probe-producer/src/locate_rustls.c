@@ -28,8 +28,8 @@
  *  3. WRITE: the unique function that (a) starts with `Option::take` of a field of `*rdi` (`mov r, [rdi+D]` then a
  *     store to `[rdi+D]`: buffer_plaintext's inlined `perhaps_write_key_update` taking `queued_key_update_message`),
  *     (b) reads OutboundChunks' `start`/`end` words ([P+0x10], [P+0x18], P = rsi or its copy), and (c) reaches a
- *     record-layer function within two direct calls or jumps (buffer_plaintext -> send_appdata_encrypt ->
- *     encrypt_outgoing).
+ *     record-layer function within three direct calls or jumps (buffer_plaintext -> send_appdata_encrypt ->
+ *     [send_single_fragment ->] encrypt_outgoing; send_single_fragment is inlined in some releases only).
  *  4. READ: the unique function that stores 32 into a byte of `*rdi` first (`temper_counters.received_app_data()`
  *     resets `allowed_key_update_requests` to 32) and loads the Payload's three words [rsi], [rsi+8], [rsi+0x10]
  *     within its first instructions, and (second check) is called directly from at least two functions (the client
@@ -228,26 +228,41 @@ static int direct_targets(const struct rscan *sc, uint64_t start, uint64_t end, 
 	return n;
 }
 
-/* Step 3c: the function [start, end) reaches a record-layer function within two direct calls/jumps. */
+/*
+ * Step 3c: the function [start, end) reaches a record-layer function within REACH_DEPTH direct calls/jumps
+ * (breadth first, each function expanded once, at most MAX_REACH of them). buffer_plaintext -> send_appdata_encrypt
+ * -> [send_single_fragment ->] encrypt_outgoing: send_single_fragment is inlined in some releases (Codex 0.160,
+ * 0.171), a function of its own in others (0.140, 0.150).
+ */
+#define REACH_DEPTH 3
+#define MAX_REACH 1024
 static bool reaches_record_layer(struct rscan *sc, uint64_t start, uint64_t end)
 {
-	uint64_t t1[256], t2[256];
-	int n1 = direct_targets(sc, start, end, t1, 256), i, j;
+	static __thread uint64_t seen[MAX_REACH];
+	uint64_t t[256];
+	int nseen = 1, level_start = 0, level_end = 1, depth, i, j, n;
 
-	if (loads_location(sc, start, end))
-		return true;
-	for (i = 0; i < n1; i++) {
-		uint64_t s2, e2;
-		int n2;
+	seen[0] = start;
+	for (depth = 1; depth <= REACH_DEPTH; depth++) {
+		for (i = level_start; i < level_end; i++) {
+			uint64_t s = seen[i], e = i ? 0 : end;
 
-		if (is_record_layer(sc, t1[i]))
-			return true;
-		if (!elf_func_of(sc->img, &sc->fdes, t1[i], &s2, &e2) || s2 != t1[i])
-			continue;
-		n2 = direct_targets(sc, s2, e2, t2, 256);
-		for (j = 0; j < n2; j++)
-			if (is_record_layer(sc, t2[j]))
+			if (i && (!elf_func_of(sc->img, &sc->fdes, s, &s, &e) || s != seen[i]))
+				continue;
+			if (!i && loads_location(sc, s, e))
 				return true;
+			n = direct_targets(sc, s, e, t, 256);
+			for (j = 0; j < n; j++) {
+				if (locate_in_list(seen, nseen, t[j]))
+					continue;
+				if (is_record_layer(sc, t[j]))
+					return true;
+				if (depth < REACH_DEPTH && nseen < MAX_REACH)
+					seen[nseen++] = t[j];
+			}
+		}
+		level_start = level_end;
+		level_end = nseen;
 	}
 	return false;
 }

@@ -4,13 +4,29 @@ import type { NpmFile } from './npm-binaries';
 
 export const CODEX_CACHE = path.join(process.env.AGENTSIGHT_TEST_CACHE || '/var/cache/agentsight-test', 'codex');
 export const CODEX_FILE = 'vendor/x86_64-unknown-linux-musl/bin/codex';
-/** Pinned releases (each also links a static OpenSSL, located beside rustls): the linux-x64 build is published as a version of @openai/codex itself (`<v>-linux-x64`). */
-export const FOUND: Array<NpmFile & { rustls: string; openssl: string }> = [
+
+/** One pinned release: its rustls build and the static OpenSSL linked beside it. */
+export interface CodexBuild extends NpmFile {
+  rustls: string;
+  openssl: string;
+  /** Set when that OpenSSL is not located: the reason, named in `why` beside the attached rustls. */
+  opensslWhy?: string;
+}
+
+/**
+ * Pinned releases, each located and captured at rustls's boundary: the linux-x64 build is published as a version of
+ * @openai/codex itself (`<v>-linux-x64`). 0.160/0.171 inline `send_single_fragment` into `send_appdata_encrypt`,
+ * 0.140/0.150 (rustls 0.23.36) do not: `buffer_plaintext` reaches the record layer one call further. The static
+ * OpenSSL of 0.140/0.150 has no `SSL_write` (only `SSL_write_ex` is linked).
+ */
+export const FOUND: CodexBuild[] = [
   { name: '@openai/codex', version: '0.171.0-linux-x64', file: CODEX_FILE, rustls: 'rustls 0.23.46', openssl: 'OpenSSL 3.6.4' },
   { name: '@openai/codex', version: '0.160.0-linux-x64', file: CODEX_FILE, rustls: 'rustls 0.23.45', openssl: 'OpenSSL 3.6.4' },
+  { name: '@openai/codex', version: '0.150.0-linux-x64', file: CODEX_FILE, rustls: 'rustls 0.23.36', openssl: 'OpenSSL 3.6.3',
+    opensslWhy: 'SSL_write: no error site in 0 functions' },
+  { name: '@openai/codex', version: '0.140.0-linux-x64', file: CODEX_FILE, rustls: 'rustls 0.23.36', openssl: 'OpenSSL 3.5.5',
+    opensslWhy: 'SSL_write: no error site in 0 functions' },
 ];
-/** An older release whose buffer_plaintext is inlined differently (and whose static OpenSSL has no `SSL_write` error
- * site): refused, never attached at a guess. */
-export const REFUSED: NpmFile & { rustls: string; openssl: string } = {
-  name: '@openai/codex', version: '0.140.0-linux-x64', file: CODEX_FILE, rustls: 'rustls 0.23.36', openssl: 'OpenSSL 3.5.5',
-};
+
+/** The releases test/e2e/codex.e2e.spec.ts runs end to end: the newest, and one of rustls 0.23.36's. */
+export const E2E: CodexBuild[] = [FOUND[0], FOUND[2]];

@@ -1,8 +1,10 @@
 /**
  * rustls 0.23 located in the real Codex binaries from npm (static-pie musl Rust, stripped): `--locate` finds
- * CommonState::buffer_plaintext and take_received_plaintext in two pinned releases, and a real `codex exec` against a
- * local HTTPS server answering the OpenAI Responses API (streamed) is captured with the request and the response
- * each exactly once, both directions under one connection identity.
+ * CommonState::buffer_plaintext and take_received_plaintext in each pinned release (0.140-0.171, rustls 0.23.36-46,
+ * two inlining shapes), and a real `codex exec` of each against a local HTTPS server answering the OpenAI Responses
+ * API (streamed) is captured with the request and the response each exactly once, both directions under one
+ * connection identity. A copy of a release whose take_received_plaintext entry no longer stores 32 is not located
+ * (never attached at a guess).
  *
  * The binaries (≈290–315 MB each) are fetched by `npm pack` once and cached under
  * $AGENTSIGHT_TEST_CACHE/codex (default /var/cache/agentsight-test/codex). Needs root (eBPF) and NATS.
@@ -15,7 +17,7 @@ import * as path from 'node:path';
 import { makeCaAndLeaf, probeBinary, startResponsesServer } from '@agentsight/testkit';
 import type { RawSslRecord } from '@agentsight/contracts';
 import { captureClient } from './harness';
-import { CODEX_CACHE, FOUND, REFUSED } from './codex-builds';
+import { CODEX_CACHE, FOUND } from './codex-builds';
 import { fetchAll } from './npm-binaries';
 
 jest.setTimeout(600_000);
@@ -27,27 +29,58 @@ function locate(bin: string): Located {
 }
 
 let bins: string[] = [];
-let refused = '';
 
 beforeAll(async () => {
-  [refused, ...bins] = await fetchAll([REFUSED, ...FOUND], 2, CODEX_CACHE);
+  bins = await fetchAll(FOUND, 2, CODEX_CACHE);
 });
 
+const RUSTLS_FNS = ['rustls::CommonState::buffer_plaintext', 'rustls::CommonState::take_received_plaintext'];
+
 describe('rustls locator on Codex releases from npm', () => {
-  it.each(FOUND.map((f, i) => [f.version, i] as const))('%s: FOUND, both functions (and its static OpenSSL\'s five beside them)', (_v, i) => {
+  it.each(FOUND.map((f, i) => [f.version, i] as const))('%s: FOUND, both functions (and its static OpenSSL\'s beside them, or named when not located)', (_v, i) => {
     const r = locate(bins[i]);
-    expect(r).toMatchObject({ status: 'found', family: 'rustls', build: `${FOUND[i].rustls}, ${FOUND[i].openssl}`, why: '' });
-    expect(r.fns!.map((f) => f.fn)).toEqual(['rustls::CommonState::buffer_plaintext', 'rustls::CommonState::take_received_plaintext',
-      'SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex', 'SSL_do_handshake']);
-    const offs = r.fns!.map((f) => Number(f.offset));
+    const f = FOUND[i];
+    if (f.opensslWhy) {
+      expect(r).toMatchObject({ status: 'found', family: 'rustls', build: f.rustls, why: `${f.openssl} not recognised: ${f.opensslWhy}` });
+      expect(r.fns!.map((x) => x.fn)).toEqual(RUSTLS_FNS);
+    } else {
+      expect(r).toMatchObject({ status: 'found', family: 'rustls', build: `${f.rustls}, ${f.openssl}`, why: '' });
+      expect(r.fns!.map((x) => x.fn)).toEqual([...RUSTLS_FNS, 'SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex', 'SSL_do_handshake']);
+    }
+    const offs = r.fns!.map((x) => Number(x.offset));
     expect(offs.every((o) => o > 0)).toBe(true);
     expect(new Set(offs).size).toBe(offs.length);
   });
 
-  it(`${REFUSED.version}: UNRECOGNISED with the reason, nothing to attach`, () => {
-    const r = locate(refused);
-    expect(r).toMatchObject({ status: 'unrecognised', family: 'rustls', build: `${REFUSED.rustls}, ${REFUSED.openssl}` });
-    expect(r.why).toMatch(/buffer_plaintext.*; OpenSSL: SSL_write: /);
+  it(`${FOUND[3].version} with its take_received_plaintext's store of 32 changed to 33: rustls UNRECOGNISED with the reason, nothing of it attached`, () => {
+    const i = 3;
+    const read = Number(locate(bins[i]).fns!.find((x) => x.fn === RUSTLS_FNS[1])!.offset);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-codex-mut-'));
+    try {
+      const copy = path.join(tmp, 'codex');
+      const buf = fs.readFileSync(bins[i]);
+      // `mov byte [rdi+d8], 32` (c6 47 d8 20) or `mov byte [rdi+d32], 32` (c6 87 d32 20) within its first 48 bytes.
+      let at = -1;
+      for (let k = read; k < read + 48 && at < 0; k++) {
+        if (buf[k] === 0xc6 && buf[k + 1] === 0x47 && buf[k + 3] === 0x20) at = k + 3;
+        else if (buf[k] === 0xc6 && buf[k + 1] === 0x87 && buf[k + 6] === 0x20) at = k + 6;
+      }
+      expect(at).toBeGreaterThan(0);
+      buf[at] = 33;
+      fs.writeFileSync(copy, buf);
+      const r = locate(copy);
+      const reason = 'CommonState::take_received_plaintext: no function with its entry shape';
+      if (FOUND[i].opensslWhy) {
+        expect(r).toMatchObject({ status: 'unrecognised', family: 'rustls', build: `${FOUND[i].rustls}, ${FOUND[i].openssl}`,
+          why: `${reason}; OpenSSL: ${FOUND[i].opensslWhy}` });
+        expect(r.fns!.every((x) => Number(x.offset) === 0)).toBe(true);
+      } else {
+        expect(r).toMatchObject({ status: 'found', family: 'OpenSSL', build: FOUND[i].openssl, why: `${FOUND[i].rustls} not recognised: ${reason}` });
+        expect(r.fns!.map((x) => x.fn)).not.toContain(RUSTLS_FNS[0]);
+      }
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('a binary merely holding the strings (this probe) is ABSENT', () => {
