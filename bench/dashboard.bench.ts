@@ -26,7 +26,11 @@ const DB = 'agentsight';
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
-async function generate(dataDir: string): Promise<Record<string, number>> {
+/**
+ * Fills `<dataDir>/chdb` with the generated rows (sizes from argv, see the file comment); returns the row count of each
+ * table and `generate_ms`. Throws the ClickHouse error on failure.
+ */
+export async function generate(dataDir: string): Promise<Record<string, number>> {
   const ch = await openClickHouse({ dataDir: join(dataDir, 'chdb') });
   await ensureSchema(ch);
   const run = (query: string) => ch.command({ query, clickhouse_settings: { max_insert_threads: '2' } });
@@ -170,9 +174,11 @@ async function main(): Promise<void> {
   if (ui) process.stdout.write(['', '| view | first contentful paint ms | data visible ms |', '| --- | --- | --- |', ...ui.map((u) => `| ${u.view} | ${u.fcp_ms} | ${u.data_ms} |`)].join('\n') + '\n');
 }
 
-void main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  void main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
 
 

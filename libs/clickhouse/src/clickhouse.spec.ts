@@ -759,6 +759,40 @@ describe('versioned records: tool uses, execute_tool / invoke_agent spans, tool 
   });
 });
 
+describe('causal links read from the store (linkEntries)', () => {
+  it('links a grandchild exec to the tool use of its agent, with copies stored twice; nothing without a tool use', async () => {
+    const db = 'agentsight_links';
+    await ensureSchema(client, db, KEEP);
+    const s = 1_000_000_000n;
+    const tool = audit({
+      id: 'audit-tool-ls', type: 'tool', action: 'execute_tool', pid: 100, ppid: 1, ts_ns: T0, summary: 'tool Bash {"command":"ls -la"} → ok',
+      details: { tool_use_id: 'tool-ls', version: 3, name: 'Bash', call_id: 'call-1', arguments: '{"command":"ls -la"}', start_ns: T0.toString(), end_ns: (T0 + 5n * s).toString(), origin_llm_call_id: 'llm-1' },
+    });
+    const exec = (id: string, pid: number, ppid: number, at: bigint, argv: string[]) =>
+      audit({ id, pid, ppid, ts_ns: at, comm: argv[0], summary: `exec ${argv.join(' ')}`, details: { event: 'exec', filename: `/usr/bin/${argv[0]}`, argv } });
+    const sh = exec('exec-sh', 200, 100, T0 + s, ['sh', '-c', 'ls -la']);
+    const ls = exec('exec-ls', 201, 200, T0 + 2n * s, ['ls', '-la']);
+    const other = exec('exec-other', 300, 1, T0 + 2n * s, ['ls', '-la']);
+    const rows = [tool, sh, ls, other].map((r) => auditRow(r));
+    await client.insert({ table: `${db}.audit_events`, values: rows, format: 'JSONEachRow' });
+    await client.insert({ table: `${db}.audit_events`, values: rows, format: 'JSONEachRow' });
+    const link = { tool_use_id: 'tool-ls', tool_name: 'Bash', call_id: 'call-1', llm_call_id: 'llm-1', agent_pid: 100, ambiguous: false };
+    const byId = async (d: string) => new Map((await listAudit(client, { database: d, type: 'process', limit: 100 })).map((a) => [a.id, a.caused_by]));
+    const links = await byId(db);
+    expect([...links.keys()].sort()).toEqual(['exec-ls', 'exec-other', 'exec-sh']);
+    expect(links.get('exec-sh')).toEqual(link);
+    expect(links.get('exec-ls')).toEqual(link); // through its parent's start (sh, pid 200, child of the agent)
+    expect(links.get('exec-other')).toBeUndefined();
+    const page = await pageAudit(client, { range: { fromNs: T0 - s, toNs: T0 + 10n * s } }, { limit: 10 }, db);
+    expect(page.items.map((a) => [a.id, a.caused_by?.tool_use_id ?? null])).toEqual([['exec-ls', 'tool-ls'], ['exec-other', null], ['exec-sh', 'tool-ls']]);
+
+    const bare = 'agentsight_links_none';
+    await ensureSchema(client, bare, KEEP);
+    await client.insert({ table: `${bare}.audit_events`, values: [sh, ls, other].map((r) => auditRow(r)), format: 'JSONEachRow' });
+    expect([...(await byId(bare)).values()]).toEqual([undefined, undefined, undefined]);
+  });
+});
+
 describe('audit_events ordered by time (host, ts, id)', () => {
   const sortingKey = (db: string) => scalar("SELECT sorting_key FROM system.tables WHERE database = {db:String} AND name = 'audit_events'", { db });
 

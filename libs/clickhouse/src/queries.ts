@@ -611,7 +611,10 @@ function actionSubject(e: { action: string; details: Record<string, unknown> }):
 /**
  * Sets `caused_by` on the exec, open and connect entries a tool use caused ({@link linkActions}), reading the tool
  * uses, LLM calls (for tool uses whose start is unknown: the end of the agent's last LLM call before the result) and
- * process starts of the entries' hosts from `audit_events`.
+ * process starts of the entries' hosts from `audit_events`, from {@link LINK_LOOKBACK_NS} before the oldest entry to
+ * {@link LINK_LOOKAHEAD_NS} after the newest. Two reads: the window's `tool` and `llm` records (with their details);
+ * then, only when some tool use has a start (else nothing can be linked), the window's process starts as
+ * (host, pid, ppid, ts) without their details (a month of execs was read and JSON-parsed for nothing before).
  */
 export async function linkEntries(client: ClickHouseClient, database: string, entries: Array<AuditEntry & { ts_ns: bigint }>): Promise<void> {
   const linkable = entries.filter((e) => (e.type === 'process' && e.action === 'exec') || e.type === 'file' || e.type === 'net');
@@ -619,23 +622,21 @@ export async function linkEntries(client: ClickHouseClient, database: string, en
   const hosts = [...new Set(linkable.map((e) => e.host))];
   const from = linkable.reduce((m, e) => (e.ts_ns < m ? e.ts_ns : m), linkable[0].ts_ns) - LINK_LOOKBACK_NS;
   const to = linkable.reduce((m, e) => (e.ts_ns > m ? e.ts_ns : m), linkable[0].ts_ns);
+  const window = { hosts, from: from.toString(), to: (to + LINK_LOOKAHEAD_NS).toString() };
+  const inWindow = "host IN {hosts:Array(String)} AND ts >= fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Nano({to:Int64}, 'UTC')";
   type R = { id: string; type: string; action: string; host: string; ts_ns: string; pid: number; ppid: number; details: string };
   const related = await rows<R>(
     client,
     `SELECT id, type, action, host, toString(toUnixTimestamp64Nano(ts)) AS ts_ns, pid, ppid, details
-     FROM ${qualified(database, 'audit_events')} FINAL
-     WHERE host IN {hosts:Array(String)} AND ts >= fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Nano({to:Int64}, 'UTC')
-       AND (type IN ('tool', 'llm') OR (type = 'process' AND action IN ('exec', 'snapshot')))`,
-    { hosts, from: from.toString(), to: (to + LINK_LOOKAHEAD_NS).toString() },
+     FROM ${qualified(database, 'audit_events')} FINAL WHERE ${inWindow} AND type IN ('tool', 'llm')`,
+    window,
   );
   const llmEnds = new Map<string, bigint[]>();
   const llmStart = new Map<string, bigint>();
   const tools: ToolWindow[] = [];
-  const starts: ProcessStart[] = [];
   for (const { row: r, details: d } of latestToolVersions(related.map((row) => ({ row, details: (parseJson(row.details) ?? {}) as Record<string, unknown> })))) {
     const ts = BigInt(r.ts_ns);
-    if (r.type === 'process') starts.push({ host: r.host, pid: Number(r.pid), ppid: Number(r.ppid), ts_ns: ts });
-    else if (r.type === 'llm') {
+    if (r.type === 'llm') {
       const k = `${r.host}\u001f${r.pid}`;
       llmEnds.set(k, [...(llmEnds.get(k) ?? []), ts + BigInt(Math.trunc(Number(d.duration_ns ?? 0)))]);
       if (typeof d.llm_call_id === 'string') llmStart.set(d.llm_call_id, ts);
@@ -653,6 +654,15 @@ export async function linkEntries(client: ClickHouseClient, database: string, en
     const before = (llmEnds.get(`${t.host}\u001f${t.pid}`) ?? []).filter((e) => e <= t.end_ns!);
     if (before.length) t.start_ns = before.reduce((m, e) => (e > m ? e : m));
   }
+  // linkActions considers only tool uses with a start: without one there is nothing to link to.
+  if (!tools.some((t) => t.start_ns !== null)) return;
+  // Copies of a start are the same (host, pid, ppid, ts), so reading them without FINAL gives the same tree.
+  const starts = (await rows<{ host: string; pid: number; ppid: number; ts_ns: string }>(
+    client,
+    `SELECT host, pid, ppid, toString(toUnixTimestamp64Nano(ts)) AS ts_ns FROM ${qualified(database, 'audit_events')}
+     WHERE ${inWindow} AND type = 'process' AND action IN ('exec', 'snapshot')`,
+    window,
+  )).map((r): ProcessStart => ({ host: r.host, pid: Number(r.pid), ppid: Number(r.ppid), ts_ns: BigInt(r.ts_ns) }));
   const actions: Action[] = linkable.map((e) => ({ id: e.id, host: e.host, pid: e.pid, ppid: e.ppid, ts_ns: e.ts_ns, subject: actionSubject(e) }));
   const links = linkActions(actions, tools, starts);
   for (const e of linkable) {
@@ -660,8 +670,6 @@ export async function linkEntries(client: ClickHouseClient, database: string, en
     if (l) e.caused_by = l;
   }
 }
-
-
 
 export interface AuditSummaryOptions extends DbOption {
   /** Only this process. */
