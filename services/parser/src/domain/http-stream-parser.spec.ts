@@ -492,6 +492,32 @@ describe('HttpStreamParser: garbage, other protocols, resync', () => {
     expect(p.stats()).toMatchObject({ gaps: 1, gapBytes: 11 });
   });
 
+  it('a record arriving after its hole was declared a gap is late: one late_record dead letter, not a duplicate', () => {
+    const c = new Conn();
+    const p = new HttpStreamParser();
+    const head = 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n';
+    const next = 'HTTP/1.1 204 No Content\r\n\r\n';
+    const first = c.rec('read', head + '0123');
+    const missing = c.rec('read', '456789', head.length + 4);
+    const after = c.rec('read', next, head.length + 10);
+    // `missing` comes behind `after` (say republished after a broker restart): the hole was declared a gap before.
+    const out = feed(p, [first, after, missing, missing, first]);
+    expect((summary(out.events) as Array<{ s: number; body: string; inc?: string }>).map((e) => [e.s, e.body, e.inc])).toEqual([[200, '0123', 'short'], [204, '', undefined]]);
+    expect(out.deadLetters.map((d) => [d.reason, d.error])).toEqual([['late_record', `6 bytes of read offsets [${head.length + 4}, ${head.length + 10}) arrived after that hole was declared a gap; not parsed`]]);
+    expect(text(out.deadLetters[0].sample)).toBe('456789');
+    // its second copy and the replayed first record are duplicates
+    expect(p.stats()).toMatchObject({ gaps: 1, gapBytes: 6, lateRecords: 1, lateBytes: 6, duplicateBytes: 6 + first.data.length });
+  });
+
+  it('a late record straddling a declared hole and received bytes: only the bytes of the hole are late', () => {
+    const c = new Conn();
+    const p = new HttpStreamParser();
+    const w = 'POST /one HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc';
+    const out = feed(p, [c.rec('write', w.slice(0, 10)), c.rec('write', w.slice(20), 20), c.rec('write', w.slice(5, 25), 5)]);
+    expect(out.deadLetters.map((d) => d.reason)).toEqual(['late_record']);
+    expect(p.stats()).toMatchObject({ gaps: 1, gapBytes: 10, lateRecords: 1, lateBytes: 10, duplicateBytes: 10 });
+  });
+
   it('never throws: a record without data becomes a contract dead letter', () => {
     const p = new HttpStreamParser();
     const broken = { ...new Conn().rec('write', 'x'), data: undefined } as unknown as RawSslRecord;

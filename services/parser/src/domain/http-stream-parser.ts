@@ -105,7 +105,36 @@ class DirState {
   nl = 0;
   notHttpReported = false;
   msg: Message | null = null;
+  /**
+   * Holes declared as gaps, `[from, to)` stream offsets, oldest first (at most {@link MAX_HOLES}): bytes arriving
+   * later inside one are late, not duplicates (see {@link HttpStreamParser.push}); the late part is cut out.
+   */
+  holes: Array<[number, number]> = [];
   constructor(readonly dir: Direction) {}
+}
+
+/** Declared holes remembered per direction (the oldest is forgotten first; its late bytes then count as duplicates). */
+const MAX_HOLES = 32;
+
+/**
+ * Bytes of `[start, end)` inside `holes`, which loses them (what came has arrived, so a second copy is a duplicate).
+ * Returns how many bytes were late.
+ */
+function takeLate(holes: Array<[number, number]>, start: number, end: number): number {
+  let late = 0;
+  for (let i = 0; i < holes.length; i++) {
+    const [a, b] = holes[i]!;
+    const lo = Math.max(a, start);
+    const hi = Math.min(b, end);
+    if (lo >= hi) continue;
+    late += hi - lo;
+    const rest: Array<[number, number]> = [];
+    if (a < lo) rest.push([a, lo]);
+    if (hi < b) rest.push([hi, b]);
+    holes.splice(i, 1, ...rest);
+    i += rest.length - 1;
+  }
+  return late;
 }
 
 class ConnState {
@@ -143,6 +172,8 @@ export class HttpStreamParser {
     records: 0,
     bytes: 0,
     duplicateBytes: 0,
+    lateRecords: 0,
+    lateBytes: 0,
     gaps: 0,
     gapBytes: 0,
     requests: 0,
@@ -363,17 +394,27 @@ export class HttpStreamParser {
         this.enterResync(d);
       }
     }
-    if (end <= d.next) {
-      this.st.duplicateBytes += data.length;
-      return;
+    if (start < d.next) {
+      // Below what was received: a duplicate (replay, redelivery), or late: bytes of a hole already declared a gap
+      // (the message around it was finished short), which cannot be parsed any more; said once per late record.
+      const below = Math.min(end, d.next);
+      const late = takeLate(d.holes, start, below);
+      this.st.duplicateBytes += below - start - late;
+      if (late) {
+        this.st.lateRecords++;
+        this.st.lateBytes += late;
+        this.deadLetter(out, rec, 'late_record', `${late} bytes of ${d.dir} offsets [${start}, ${below}) arrived after that hole was declared a gap; not parsed`, rec.data.subarray(0, below - start));
+      }
+      if (end <= d.next) return;
     }
     let atRecordStart = true;
     if (start < d.next) {
-      this.st.duplicateBytes += d.next - start;
       data = data.subarray(d.next - start);
       atRecordStart = false;
-    } else if (start > d.next && !c.h2) {
-      this.gap(c, d, start, out); // (an HTTP/2 connection sees the hole itself)
+    } else if (start > d.next) {
+      d.holes.push([d.next, start]);
+      if (d.holes.length > MAX_HOLES) d.holes.shift();
+      if (!c.h2) this.gap(c, d, start, out); // (an HTTP/2 connection sees the hole itself)
     }
     const dataOffset = end - data.length;
     if (!c.h2 && atRecordStart && dataOffset === 0 && this.startsH2(c, d, data)) this.beginH2(c, d);

@@ -55,6 +55,12 @@ export type ParserDeadLetterReason =
   | 'decompression_limit'
   /** The input record breaks the raw contract (no `data`, bad offset …). */
   | 'contract'
+  /**
+   * A record (or its start) inside a hole of its direction that was already declared a gap: the record came after
+   * later ones (say behind them after a broker restart). Its bytes are not parsed (the message around them was
+   * emitted short); counted in `lateRecords`/`lateBytes`, never taken for a duplicate. Once per late record.
+   */
+  | 'late_record'
   /** A bug in the parser; that direction's state was reset. */
   | 'internal_error';
 
@@ -78,6 +84,9 @@ export interface ParserStats {
   bytes: number;
   /** Bytes of records (or record prefixes) below the direction's stream position: replays, duplicates. */
   duplicateBytes: number;
+  /** Records arriving inside a hole already declared a gap (each a `late_record` dead letter), and their late bytes. */
+  lateRecords: number;
+  lateBytes: number;
   /** Holes in a direction's stream offsets (lost records) and the bytes missing in them. */
   gaps: number;
   gapBytes: number;
