@@ -16,3 +16,4 @@ export * from './resources';
 export * from './agents';
 export * from './agent-resources';
 export * from './cluster';
+export * from './merge';

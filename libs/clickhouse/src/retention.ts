@@ -50,25 +50,32 @@ async function rows<T>(client: ClickHouseClient, query: string, params: Record<s
   return (await rs.json()) as T[];
 }
 
-interface Part {
+/** The active parts of one partition of an agentsight table, summed. */
+export interface PartitionParts {
   table: string;
+  /** `partition_id` (YYYYMMDD of a day-partitioned table, `all` for an unpartitioned one). */
   partition: string;
+  /** Active parts. */
+  parts: number;
   rows: number;
+  /** Bytes on disk. */
   bytes: number;
 }
 
-async function parts(client: ClickHouseClient, database: string): Promise<Part[]> {
-  return rows<Part>(
+/** The agentsight tables' active parts per partition, from this server's `system.parts`. */
+export async function partitionParts(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<PartitionParts[]> {
+  return (await rows<PartitionParts>(
     client,
-    `SELECT table, partition_id AS partition, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts
+    `SELECT table, partition_id AS partition, count() AS parts, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts
      WHERE database = {db:String} AND active AND table IN {tables:Array(String)} GROUP BY table, partition_id`,
     { db: database, tables: [...TABLES] },
-  );
+  )).map((p) => ({ ...p, parts: Number(p.parts), rows: Number(p.rows), bytes: Number(p.bytes) }));
 }
+
 
 /** Bytes on disk of the agentsight tables' active parts. */
 export async function storeBytes(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<number> {
-  return (await parts(client, database)).reduce((n, p) => n + Number(p.bytes), 0);
+  return (await partitionParts(client, database)).reduce((n, p) => n + Number(p.bytes), 0);
 }
 
 /** The store's size on disk as it can be known from this server: bytes, or null with why not (see {@link storeSize}). */
@@ -104,8 +111,8 @@ export async function storeSize(client: ClickHouseClient, database: string = DEF
 
 /** Drops the oldest days until the store fits in `maxBytes` (see the file comment); `maxBytes` 0 = no cap. */
 export async function enforceStoreCap(client: ClickHouseClient, maxBytes: number, database: string = DEFAULT_DATABASE): Promise<CapResult> {
-  let ps = await parts(client, database);
-  const total = (x: Part[]) => x.reduce((n, p) => n + Number(p.bytes), 0);
+  let ps = await partitionParts(client, database);
+  const total = (x: PartitionParts[]) => x.reduce((n, p) => n + Number(p.bytes), 0);
   const before = total(ps);
   const out: CapResult = { before, after: before, days: [], rows: 0, bytes: 0, over: false };
   if (maxBytes <= 0) return out;
@@ -128,14 +135,14 @@ export async function enforceStoreCap(client: ClickHouseClient, maxBytes: number
       if (!Number(n?.n)) continue;
       const was = total(ps.filter((x) => x.table === t));
       await client.command({ query: `ALTER TABLE ${qualified(database, t)} DELETE WHERE toYYYYMMDD(ingested_at) <= ${Number(day)} SETTINGS mutations_sync = 2` });
-      const now = total((await parts(client, database)).filter((x) => x.table === t));
+      const now = total((await partitionParts(client, database)).filter((x) => x.table === t));
       log.push({ table: t, partition: day, rows: Number(n.n), bytes: Math.max(0, was - now) });
     }
     if (log.length) await client.insert({ table: qualified(database, RETENTION_LOG), values: log.map((l) => ({ ...l, ts: Date.now() * 1_000_000 })), format: 'JSONEachRow', clickhouse_settings: { date_time_input_format: 'best_effort' } });
     out.days.push(day);
     out.rows += log.reduce((n, l) => n + l.rows, 0);
     out.bytes += log.reduce((n, l) => n + l.bytes, 0);
-    ps = await parts(client, database);
+    ps = await partitionParts(client, database);
   }
   out.after = total(ps);
   return out;

@@ -1,17 +1,23 @@
 /** Synthetic raw records for load: what the probe would publish for a call, without capture. */
 import type { RawSslRecord } from '@agentsight/contracts';
 
+/** Options of {@link streamedCallRecords}. */
+export interface StreamedCallOptions {
+  /** The request's user message (default `Invent a holiday`), e.g. to plant a string to look for in storage. */
+  prompt?: string;
+}
+
 /**
  * Raw SSL records of one streamed chat completion on connection `i` (host `bench`, pid 100000 + i, partition i % 8),
  * as the probe publishes them: the request, the response head, one chunked record per SSE event of `events` (e.g. a
  * corpus fixture's `body`), the last chunk; `seq` from `seqBase`, stamped now. For load generators (bench/) and tests
  * that need many calls without capture.
  */
-export function streamedCallRecords(i: number, events: Buffer[], seqBase: number): RawSslRecord[] {
+export function streamedCallRecords(i: number, events: Buffer[], seqBase: number, opts: StreamedCallOptions = {}): RawSslRecord[] {
   const host = 'bench';
   const pid = 100000 + i;
   const ssl = 0x7f0000000000 + i * 0x1000;
-  const body = Buffer.from(JSON.stringify({ model: 'gpt-4.1-nano', stream: true, messages: [{ role: 'user', content: 'Invent a holiday' }] }));
+  const body = Buffer.from(JSON.stringify({ model: 'gpt-4.1-nano', stream: true, messages: [{ role: 'user', content: opts.prompt ?? 'Invent a holiday' }] }));
   const req = Buffer.concat([Buffer.from(`POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
   const chunks = [
     { dir: 'write' as const, data: req },

@@ -62,18 +62,38 @@ export async function apiRunning(env: NodeJS.ProcessEnv): Promise<boolean> {
  */
 export async function assertOwnInstallation(env: NodeJS.ProcessEnv, dir: string, token: string | null): Promise<void> {
   if (env.CLICKHOUSE_URL) return; // the store is that server, whichever api writes to it
-  const port = apiPort(env);
+  const api = await runningApi(env, token);
+  if (!api) return;
+  const mine = realOrResolved(dir);
+  if (api.dataDir && sameDir(api.dataDir, mine)) return;
+  const owner = api.dataDir ? `stores into ${api.dataDir} (pid ${api.pid})` : api.status === 401 ? 'asks for a dashboard token this data dir does not have' : `answered ${api.status}`;
+  throw new Error(`the agentsight api on 127.0.0.1:${apiPort(env)} ${owner}, not ${mine}: stop it, use its data dir, or give this run its own port (AGENTSIGHT_API_PORT)`);
+}
+
+/** What the api service on this run's port says of itself (`/api/health`), see {@link runningApi}. */
+export interface RunningApi {
+  /** HTTP status of its health answer. */
+  status: number;
+  /** The data dir it stores into; null when it did not say (not asked with its token). */
+  dataDir: string | null;
+  pid: number | null;
+}
+
+/** The api service answering on this run's port (asked with `token` when given), or null when none answers. */
+export async function runningApi(env: NodeJS.ProcessEnv, token: string | null): Promise<RunningApi | null> {
   let r: Response;
   try {
-    r = await fetch(`http://127.0.0.1:${port}/api/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS), headers: token ? { authorization: `Bearer ${token}` } : {} });
+    r = await fetch(`http://127.0.0.1:${apiPort(env)}/api/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS), headers: token ? { authorization: `Bearer ${token}` } : {} });
   } catch {
-    return;
+    return null;
   }
   const health = r.ok ? ((await r.json().catch(() => ({}))) as { pid?: number; data_dir?: string }) : {};
-  const mine = realOrResolved(dir);
-  if (health.data_dir && realOrResolved(health.data_dir) === mine) return;
-  const owner = health.data_dir ? `stores into ${health.data_dir} (pid ${health.pid})` : r.status === 401 ? 'asks for a dashboard token this data dir does not have' : `answered ${r.status}`;
-  throw new Error(`the agentsight api on 127.0.0.1:${port} ${owner}, not ${mine}: stop it, use its data dir, or give this run its own port (AGENTSIGHT_API_PORT)`);
+  return { status: r.status, dataDir: health.data_dir ?? null, pid: health.pid ?? null };
+}
+
+/** True when `a` and `b` are the same directory (through symlinks too). */
+export function sameDir(a: string, b: string): boolean {
+  return realOrResolved(a) === realOrResolved(b);
 }
 
 function realOrResolved(p: string): string {

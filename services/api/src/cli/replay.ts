@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPLAY_STREAM, STREAMS } from '@agentsight/contracts';
-import { timeToNs } from '@agentsight/clickhouse';
+import { mergeReplaced, openClickHouse, timeToNs } from '@agentsight/clickhouse';
 import { connectNats, connectRedis, FROM_STREAM, natsTarget, privateDir, redisUrl, ReplayScope, writePrivateFile, type ReplayFrom, type ReplaySpec } from '@agentsight/jetstream';
 import { stopChild, type Child } from './children';
-import { apiRunning, ensureInfra, startStage, stagesFor, waitDrained } from './pipeline';
+import { ensureInfra, runningApi, sameDir, startStage, stagesFor, waitDrained } from './pipeline';
+import { cliToken } from './serve';
 import { apiPort, dataDir } from './paths';
 
 /** Options of `agentsight replay`. */
@@ -70,8 +71,11 @@ export async function replayCommand(o: ReplayOptions, baseEnv: NodeJS.ProcessEnv
   const dir = dataDir(baseEnv, o.dataDir);
   privateDir(dir);
   const base: NodeJS.ProcessEnv = { ...baseEnv, AGENTSIGHT_DATA_DIR: dir };
-  if (!base.CLICKHOUSE_URL && (await apiRunning(base))) {
-    say(`error: an agentsight api runs on 127.0.0.1:${apiPort(base)} (agentsight serve?): the embedded store has one writer, so stop it for the replay (or store into a ClickHouse server, CLICKHOUSE_URL)`);
+  // The replay's own api stores into this data dir's embedded store, which has one writer: refused while this data
+  // dir's api runs. An api of another data dir (its port given to this run too) is no obstacle: its store is not this one.
+  const running = base.CLICKHOUSE_URL ? null : await runningApi(base, cliToken(base, dir));
+  if (running && !(running.dataDir && !sameDir(running.dataDir, dir))) {
+    say(`error: an agentsight api runs on 127.0.0.1:${apiPort(base)} (agentsight serve?)${running.dataDir ? ` for this data dir` : ''}: the embedded store has one writer, so stop it for the replay (or store into a ClickHouse server, CLICKHOUSE_URL)`);
     return 1;
   }
   await ensureInfra(base);
@@ -133,7 +137,27 @@ export async function replayCommand(o: ReplayOptions, baseEnv: NodeJS.ProcessEnv
   await nats.nc.close();
   rmSync(specFile(dir, spec.id), { force: true });
   say(`replay ${spec.id} done: ${read} input message(s) read from the live streams, everything derived from them stored`);
+  say(await mergeText(base, dir));
   return 0;
+}
+
+/**
+ * Merges away the rows the replay replaced ({@link mergeReplaced}: until their parts merge, the replaced versions
+ * stay on disk beside the new ones) and says what it did. The replay's api has stopped, so the embedded store is
+ * opened here; a ClickHouse server's is merged while its live writers go on.
+ */
+async function mergeText(env: NodeJS.ProcessEnv, dir: string): Promise<string> {
+  let ch: Awaited<ReturnType<typeof openClickHouse>> | undefined;
+  try {
+    ch = await openClickHouse({ url: env.CLICKHOUSE_URL, dataDir: join(dir, 'chdb') });
+    const m = await mergeReplaced(ch);
+    if (m.note) return `replaced rows not merged here: ${m.note}`;
+    return `merged ${m.merged.length} partition(s) holding replaced rows: ${Math.max(0, m.rowsBefore - m.rowsAfter)} replaced row version(s) removed from disk`;
+  } catch (err) {
+    return `warning: replaced rows not merged (${(err as Error).message.split('\n')[0]}): readers see the new rows (FINAL); the old versions stay on disk until ClickHouse merges them`;
+  } finally {
+    await ch?.close();
+  }
 }
 
 /** Messages the replay's consumers have not yet been delivered or not yet acked. */
