@@ -1,9 +1,8 @@
 /**
  * Every known agent (`KNOWN_AGENTS`, the one place names are written) is recognised by its real process shapes both
- * by the analyzer (`gen_ai.agent.name`) and by `agentsight discover` (rule title), as the same agent.
+ * by `agentName` (the analyzer's and the resource sampler's `gen_ai.agent.name`) and by `agentsight discover` (rule title), as the same agent.
  */
-import { KNOWN_AGENTS } from '@agentsight/contracts';
-import { agentName } from '../../services/analyzer/src/domain/conversation';
+import { agentName, KNOWN_AGENTS } from '@agentsight/contracts';
 import { builtinRules } from '../../services/api/src/cli/discover/command';
 import { evaluate } from '../../services/api/src/cli/discover/rules';
 

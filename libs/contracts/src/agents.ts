@@ -2,11 +2,13 @@
  * The coding agents agentsight knows by name: the one place their names are written.
  *
  * `name` is the OTel `gen_ai.agent.name` (semconv v1.41) the analyzer gives their LLM calls and sessions; `title` is
- * what `agentsight discover` prints. The analyzer's process patterns (`services/analyzer/src/domain/conversation.ts`)
+ * what `agentsight discover` prints. Their process patterns ({@link agentName}, used by the analyzer and the resource sampler)
  * and the discovery rules (`services/api/src/cli/discover/builtin-rules.ts`) refer to these entries, and a test
  * (`services/api/src/cli/discover/agents.spec.ts`) checks that both recognise every agent's real binary shapes
  * (`shapes`) as the same agent.
  */
+
+import type { ProcessInfo } from './exchange';
 
 /** A process as it looks when an agent runs (comm, resolved executable, argv), for the shape tests. */
 export interface AgentShape {
@@ -89,3 +91,49 @@ export const KNOWN_AGENTS = {
 
 /** Key of a {@link KNOWN_AGENTS} entry. */
 export type KnownAgentKey = keyof typeof KNOWN_AGENTS;
+
+/**
+ * Patterns over comm, executable and the first arguments naming each known agent (names: `KNOWN_AGENTS`), in `KNOWN_AGENTS` order.
+ */
+const AGENT_PATTERNS: ReadonlyArray<readonly [KnownAgentKey, RegExp]> = [
+  ['claudeCode', /(^|\/)(claude)(\.exe)?$|@anthropic-ai\/claude-code(-[\w-]+)?\/|\/claude\/versions\//],
+  ['codex', /(^|\/)codex(-[\w.-]+)?$|@openai\/codex(-[\w-]+)?\//],
+  ['opencode', /(^|\/)opencode(\.exe)?$|opencode-ai\/|\/opencode-linux-[\w-]+\//],
+  ['geminiCli', /(^|\/)gemini$|@google\/gemini-cli\//],
+  ['qwenCode', /(^|\/)qwen$|@qwen-code\/qwen-code\//],
+  ['crush', /(^|\/)crush$|@charmland\/crush\//],
+  ['copilot', /(^|\/)copilot$|@github\/copilot(-[\w-]+)?\//],
+  ['aider', /(^|\/)aider$/],
+  ['openclaw', /(^|\/)openclaw[\w-]*$|node_modules\/openclaw\//],
+  ['goose', /(^|\/)goosed?$/],
+  ['cursorAgent', /(^|\/)cursor-agent$|\/cursor-agent\//],
+];
+
+const INTERPRETERS = /(^|\/)(node|nodejs|node\d+|bun|deno|python[\d.]*|pypy\d*|ruby|perl)$/;
+
+/**
+ * `gen_ai.agent.name` of a process: a known agent (`KNOWN_AGENTS`: `claude-code`, `codex`, `opencode`, `gemini-cli`,
+ * `qwen-code`, `crush`, `copilot`, `aider`, `openclaw`, `goose`, `cursor-agent`) when its comm, executable or script
+ * path says so; else, for an interpreter
+ * (node, bun, deno, python, ruby, perl) running a script, the script's base name without extension (`agent.js` →
+ * `agent`; `python -m pkg` → `pkg`); else the process name (comm). Null only when nothing is known.
+ */
+export function agentName(proc: Pick<ProcessInfo, 'comm' | 'exe' | 'argv'> | null, comm: string): string | null {
+  const candidates = [proc?.comm ?? '', comm, proc?.exe ?? '', ...(proc?.argv ?? []).slice(0, 3)].filter((s) => s !== '');
+  for (const [key, re] of AGENT_PATTERNS) if (candidates.some((c) => re.test(c))) return KNOWN_AGENTS[key].name;
+  const argv = proc?.argv ?? [];
+  if (argv.length > 1 && (INTERPRETERS.test(argv[0]) || INTERPRETERS.test(proc?.exe ?? ''))) {
+    for (let i = 1; i < argv.length; i++) {
+      const a = argv[i];
+      if (a === '-m' && argv[i + 1]) return argv[i + 1];
+      if (a.startsWith('-')) continue;
+      const base = a.slice(a.lastIndexOf('/') + 1).replace(/\.(c|m)?(js|ts|py|rb|pl)$/, '');
+      if (base === 'index' || base === 'main' || base === 'cli') {
+        const parts = a.split('/');
+        return parts.length > 1 ? (parts[parts.length - 2] === 'dist' || parts[parts.length - 2] === 'src' ? (parts[parts.length - 3] ?? base) : parts[parts.length - 2]) : base;
+      }
+      return base || null;
+    }
+  }
+  return proc?.comm || comm || null;
+}

@@ -91,6 +91,12 @@ export interface RawResourceSample {
   root_start_ticks: number;
   /** The root's comm. */
   root_comm: string;
+  /**
+   * OTel `gen_ai.agent.name` of the root as it runs (`agentName` of agents.ts over its comm, executable and argv), null when
+   * `/proc` could not tell; absent in samples published before the sampler carried it (same contract version: an
+   * added optional field).
+   */
+  agent_name?: string | null;
   /** When the tree was read: CLOCK_MONOTONIC ns (node `process.hrtime`; equals CLOCK_BOOTTIME until the machine is first suspended). */
   ts_boot_ns: bigint;
   /** When the tree was read: wall clock, ns since the Unix epoch. */

@@ -2,7 +2,7 @@
  * Exchange → LLM call. Pure and total: {@link analyzeExchange} never throws; anything it cannot read becomes a dead
  * letter draft while the best-effort call is still returned.
  */
-import { DEAD_LETTER_SAMPLE_BYTES, deriveId, headerValue, type Exchange, type LlmCall } from '@agentsight/contracts';
+import { agentName, DEAD_LETTER_SAMPLE_BYTES, deriveId, headerValue, type Exchange, type LlmCall } from '@agentsight/contracts';
 import type { LlmApiAdapter } from './api-adapter';
 import { adapterForPath, LLM_APIS } from './apis';
 import { auditForCall } from './audit';
@@ -14,7 +14,7 @@ import { type AnalyzeResult, type AnalyzerDeadLetter } from './types';
 import { estimateUsage } from './usage-estimate';
 import { reasoningText, usageDetail } from './usage-detail';
 import { withReasoningInOutput } from './reasoning';
-import { agentName, conversationOf } from './conversation';
+import { conversationOf } from './conversation';
 import { llmContent, normalizeRequest } from './messages';
 import { redactValue } from '@agentsight/contracts';
 

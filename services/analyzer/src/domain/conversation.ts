@@ -1,7 +1,7 @@
 /**
  * Agent sessions: `gen_ai.conversation.id` and `gen_ai.agent.name` of an LLM call (semconv v1.41).
  */
-import { deriveId, KNOWN_AGENTS, type Exchange, type KnownAgentKey, type ProcessInfo } from '@agentsight/contracts';
+import { deriveId, type Exchange } from '@agentsight/contracts';
 import { obj, parseJson, str, type JsonObject } from './json';
 import { apiAdapter } from './apis';
 
@@ -73,49 +73,3 @@ export function conversationOf(api: string, ex: Pick<Exchange, 'conn' | 'process
   return { id: processConversationId(ex), source: 'process', previous_response_id: prev };
 }
 
-/**
- * Patterns over comm, executable and the first arguments naming each known agent (names: `KNOWN_AGENTS` of
- * `@agentsight/contracts`, the one place they are written), in `KNOWN_AGENTS` order.
- */
-const AGENT_PATTERNS: ReadonlyArray<readonly [KnownAgentKey, RegExp]> = [
-  ['claudeCode', /(^|\/)(claude)(\.exe)?$|@anthropic-ai\/claude-code(-[\w-]+)?\/|\/claude\/versions\//],
-  ['codex', /(^|\/)codex(-[\w.-]+)?$|@openai\/codex(-[\w-]+)?\//],
-  ['opencode', /(^|\/)opencode(\.exe)?$|opencode-ai\/|\/opencode-linux-[\w-]+\//],
-  ['geminiCli', /(^|\/)gemini$|@google\/gemini-cli\//],
-  ['qwenCode', /(^|\/)qwen$|@qwen-code\/qwen-code\//],
-  ['crush', /(^|\/)crush$|@charmland\/crush\//],
-  ['copilot', /(^|\/)copilot$|@github\/copilot(-[\w-]+)?\//],
-  ['aider', /(^|\/)aider$/],
-  ['openclaw', /(^|\/)openclaw[\w-]*$|node_modules\/openclaw\//],
-  ['goose', /(^|\/)goosed?$/],
-  ['cursorAgent', /(^|\/)cursor-agent$|\/cursor-agent\//],
-];
-
-const INTERPRETERS = /(^|\/)(node|nodejs|node\d+|bun|deno|python[\d.]*|pypy\d*|ruby|perl)$/;
-
-/**
- * `gen_ai.agent.name` of a process: a known agent (`KNOWN_AGENTS`: `claude-code`, `codex`, `opencode`, `gemini-cli`,
- * `qwen-code`, `crush`, `copilot`, `aider`, `openclaw`, `goose`, `cursor-agent`) when its comm, executable or script
- * path says so; else, for an interpreter
- * (node, bun, deno, python, ruby, perl) running a script, the script's base name without extension (`agent.js` →
- * `agent`; `python -m pkg` → `pkg`); else the process name (comm). Null only when nothing is known.
- */
-export function agentName(proc: ProcessInfo | null, comm: string): string | null {
-  const candidates = [proc?.comm ?? '', comm, proc?.exe ?? '', ...(proc?.argv ?? []).slice(0, 3)].filter((s) => s !== '');
-  for (const [key, re] of AGENT_PATTERNS) if (candidates.some((c) => re.test(c))) return KNOWN_AGENTS[key].name;
-  const argv = proc?.argv ?? [];
-  if (argv.length > 1 && (INTERPRETERS.test(argv[0]) || INTERPRETERS.test(proc?.exe ?? ''))) {
-    for (let i = 1; i < argv.length; i++) {
-      const a = argv[i];
-      if (a === '-m' && argv[i + 1]) return argv[i + 1];
-      if (a.startsWith('-')) continue;
-      const base = a.slice(a.lastIndexOf('/') + 1).replace(/\.(c|m)?(js|ts|py|rb|pl)$/, '');
-      if (base === 'index' || base === 'main' || base === 'cli') {
-        const parts = a.split('/');
-        return parts.length > 1 ? (parts[parts.length - 2] === 'dist' || parts[parts.length - 2] === 'src' ? (parts[parts.length - 3] ?? base) : parts[parts.length - 2]) : base;
-      }
-      return base || null;
-    }
-  }
-  return proc?.comm || comm || null;
-}

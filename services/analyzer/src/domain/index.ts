@@ -20,7 +20,7 @@ export { parseSseText } from './json';
 export type { Extraction, JsonEvent, ResponseJson } from './extraction';
 export { type AnalyzeResult, type AnalyzerDeadLetter, type LlmApi } from './types';
 export { llmContent, normalizeRequest, outputMessages, semconvFinishReason, toSemconvMessages, type NormalizedRequest, type NormMessage } from './messages';
-export { agentName, conversationOf, processConversationId, type ConversationRef } from './conversation';
+export { conversationOf, processConversationId, type ConversationRef } from './conversation';
 export {
   auditForTool, mergeToolUse, toolRequests, toolResults, toolSummary, toolUseId, turnKey,
   type ToolRequestHalf, type ToolResultHalf,

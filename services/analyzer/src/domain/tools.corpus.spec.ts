@@ -8,8 +8,8 @@ import { decodeUtf8 } from './json';
 import { analyzeExchange } from './analyze';
 import { mergeToolUse, toolRequests, toolResults, toolSummary, auditForTool, turnKey, keysByTurn, type ToolRequestHalf, type ToolResultHalf } from './tools';
 import { normalizeRequest, outputMessages, semconvFinishReason } from './messages';
-import { agentName, conversationOf } from './conversation';
-import type { Exchange, LlmCall, ToolCall } from '@agentsight/contracts';
+import { conversationOf } from './conversation';
+import { agentName, type Exchange, type LlmCall, type ToolCall } from '@agentsight/contracts';
 import { exchangeFor, groundTruth, makeExchange, type GroundTruth } from '@agentsight/testkit';
 
 const withTools = groundTruth().filter((g) => g.tool_calls.length > 0);

@@ -2,7 +2,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { resourceSampleId, type RawResourceSample } from '@agentsight/contracts';
-import { NOT_CAPTURED_NET, ResourceSampler, bootId, cpuPercent, nextIntervalMs, parseStat, readProcSample, readTree, sampleTree, samplingPolicy } from './sampler';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NOT_CAPTURED_NET, ResourceSampler, bootId, cpuPercent, nextIntervalMs, parseStat, readAgentName, readProcSample, readTree, sampleTree, samplingPolicy } from './sampler';
 
 /** Node code run by the children: burns `CPU_MS` of CPU, touches `MB` MiB, prints its own figures, then idles. */
 const WORKER = `
@@ -81,6 +84,22 @@ describe('sampling real processes', () => {
     expect(s.id).toBe(resourceSampleId(s));
     expect(s.id).toMatch(/^[0-9a-f]{32}$/);
     expect(s.sampler_cpu_ns).toBeGreaterThanOrEqual(0);
+  });
+
+  it('names the root as the analyzer names agents (gen_ai.agent.name), read again when the root execs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agentsight-sampler-'));
+    writeFileSync(join(dir, 'claude'), WORKER);
+    // sh says it runs, sleeps, then execs node on a script named like Claude Code's.
+    const { child, line } = run('/bin/sh', ['-c', `echo '{"pid":0}'; sleep 0.5; exec node ${join(dir, 'claude')} --print`]);
+    await line();
+    const tree = readTree(child.pid!);
+    const root = { pid: child.pid!, start_ticks: tree[0].start_ticks, comm: 'sh' };
+    expect(sampleTree(root, ctx)!.agent_name).toBe('sh');
+    expect((await line()).pid).toBe(child.pid); // the worker runs in the exec'd root
+    const after = sampleTree(root, ctx)!;
+    expect([after.root_comm, after.agent_name]).toEqual(['node', 'claude-code']);
+    expect(readAgentName(2 ** 22 + 1, 'gone')).toBeNull();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('keeps the CPU of a child that exited and was reaped inside the tree (cutime of its parent)', async () => {

@@ -10,8 +10,8 @@
  * Tolerant of processes that exit while being read: a process whose `stat` is gone is left out; one whose start
  * time changed (the pid was reused) is left out too.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { optionDefaultNumber, RESOURCE_SAMPLE_VERSION, resourceSampleId, type CgroupResourceSample, type ProcResourceSample, type RawResourceSample, type TreeResourceTotals } from '@agentsight/contracts';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { agentName, optionDefaultNumber, RESOURCE_SAMPLE_VERSION, resourceSampleId, type CgroupResourceSample, type ProcResourceSample, type RawResourceSample, type TreeResourceTotals } from '@agentsight/contracts';
 
 /** USER_HZ: the unit of `stat` CPU times. 100 on every Linux architecture's user ABI (`sysconf(_SC_CLK_TCK)`). */
 export const CLOCK_TICKS_PER_S = 100;
@@ -135,6 +135,22 @@ export function treeTotals(procs: ProcResourceSample[]): TreeResourceTotals {
   };
 }
 
+/**
+ * OTel `gen_ai.agent.name` of a running process ({@link agentName} over `comm`, the `exe` link and `cmdline`); null
+ * when neither the link nor the command line can be read (the process is gone, or not ours).
+ */
+export function readAgentName(pid: number, comm: string, proc = '/proc'): string | null {
+  let exe = '';
+  try {
+    exe = readlinkSync(`${proc}/${pid}/exe`);
+  } catch {
+    exe = '';
+  }
+  const argv = (tryRead(`${proc}/${pid}/cmdline`) ?? '').split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
+  if (exe === '' && argv.length === 0) return null;
+  return agentName({ comm, exe, argv }, comm);
+}
+
 /** The root's own cgroup v2, or a reason why there is none to report. */
 export function readCgroup(pid: number, proc = '/proc', cgroupRoot = '/sys/fs/cgroup', selfPid = process.pid): CgroupResourceSample | string {
   const v2 = (p: number) => /^0::(.*)$/m.exec(tryRead(`${proc}/${p}/cgroup`) ?? '')?.[1] ?? null;
@@ -169,6 +185,8 @@ export interface SampledRoot {
   start_ticks: number;
   comm: string;
   lastBootNs?: bigint;
+  /** The root's agent name as last read, and the comm it was read for (read again when the root execs). */
+  agent?: { comm: string; name: string | null };
 }
 
 const wallBase = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
@@ -188,10 +206,11 @@ export function sampleTree(root: SampledRoot, ctx: SampleContext): RawResourceSa
   if (noIo.length) not_captured.push(`io: /proc/<pid>/io unreadable for pid ${noIo.join(', ')} (not root?)`);
   const noFd = procs.filter((p) => p.fds === null).map((p) => p.pid);
   if (noFd.length) not_captured.push(`fds: /proc/<pid>/fd unreadable for pid ${noFd.join(', ')}`);
+  if (root.agent?.comm !== procs[0].comm) root.agent = { comm: procs[0].comm, name: readAgentName(root.pid, procs[0].comm, proc) };
   const base = { host: ctx.host, boot_id: ctx.boot_id, root_pid: root.pid, root_start_ticks: root.start_ticks, ts_boot_ns };
   const used = process.cpuUsage(cpu0);
   return {
-    v: RESOURCE_SAMPLE_VERSION, kind: 'resource_sample', id: resourceSampleId(base), ...base, root_comm: procs[0].comm, ts_wall_ns,
+    v: RESOURCE_SAMPLE_VERSION, kind: 'resource_sample', id: resourceSampleId(base), ...base, root_comm: procs[0].comm, agent_name: root.agent.name, ts_wall_ns,
     interval_ms: root.lastBootNs === undefined ? 0 : Number((ts_boot_ns - root.lastBootNs) / 1_000_000n),
     procs, tree: treeTotals(procs), cgroup: typeof cg === 'string' ? null : cg, not_captured,
     sampler_cpu_ns: (used.user + used.system) * 1000,
