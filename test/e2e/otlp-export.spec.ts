@@ -6,16 +6,20 @@
  * execute_tool and invoke_agent events and the exporter sends them as spans. No eBPF needed.
  * 1. protobuf: the received spans equal the stored events (ids, parent, times, attributes), each exactly once;
  * 2. the receiver answers 503 for a while, and the exporter is restarted meanwhile: nothing lost, nothing duplicated;
- * 3. the SLS preset (OTLP/JSON): the x-sls-otel-* headers arrive at `/opentelemetry/v1/traces`, the secret is never logged.
+ * 3. the SLS preset (OTLP/JSON): the x-sls-otel-* headers arrive at `/opentelemetry/v1/traces`, the secret is never logged;
+ * 4. OTLP metrics: the GenAI client histograms equal the stored calls' tokens and durations, and the process metrics
+ *    equal the resource samples of a real process (sampled by the CLI's sampler, published on the raw stream).
  * The settle time is 2 s and the ack wait 6 s (inputs a stopped exporter's open pull request took come again after it);
  * waits are on conditions, never on durations.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connKey, decode, deriveId, Subjects, type Exchange, type GenAiRecord } from '@agentsight/contracts';
+import { connKey, decode, deriveId, Subjects, type Exchange, type GenAiRecord, type RawResourceSample } from '@agentsight/contracts';
 import { connectNats, Publisher, type Nats } from '@agentsight/jetstream';
 import { groundTruthFor, exchangeFor, makeExchange } from '@agentsight/testkit';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
+import { bootId, readProcSample, sampleTree } from '../../services/api/src/cli/resources/sampler';
 import { analyzeExchange } from '../../services/analyzer/src/domain';
 import { spanIdOf, sessionTraceId } from '../../services/exporter/src/domain/spans';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../../services/exporter/src/otlp-receiver.test';
@@ -230,5 +234,64 @@ function agentExchanges(tag: string, pid: number): [Exchange, Exchange] {
     expect(log).toContain('Alibaba Cloud SLS');
     expect(log).toContain('x-sls-otel-ak-secret');
     expect(log).not.toContain(secret);
+  }, 180_000);
+
+  test('OTLP metrics: the GenAI histograms equal the stored calls, the process sums equal the sampled processes', async () => {
+    await stopExporter();
+    const metrics = await startOtlpReceiver();
+    try {
+      // Traces and metrics to one collector; the metrics durables are new, so they read every event stored so far.
+      await startExporter({ ...infra.env, OTEL_EXPORTER_OTLP_ENDPOINT: metrics.url, AGENTSIGHT_EXPORT_SETTLE_S: '2', OTEL_EXPORTER_OTLP_TIMEOUT: '2000' });
+      // A real process sampled by the CLI's sampler and published as `agentsight exec` publishes it.
+      const child = spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 300) {} setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+      const samples: RawResourceSample[] = [];
+      try {
+        const root = { pid: child.pid!, start_ticks: 0, comm: 'node' };
+        await until('the child running', () => readProcSample(child.pid!) ?? undefined).then((p) => (root.start_ticks = p.start_ticks));
+        const pub = new Publisher(nats.js, nats.large);
+        for (let i = 0; i < 2; i++) {
+          await new Promise((r) => setTimeout(r, 400));
+          const s = sampleTree(root, { host: 'e2e-host', boot_id: bootId() })!;
+          samples.push(s);
+          await pub.publish(Subjects.rawResource('e2e-host'), s.id, s);
+        }
+      } finally {
+        child.kill('SIGKILL');
+      }
+      await publish(agentExchanges('four', 5404));
+      await conversationOf(5404);
+      await waitDrained(infra.env);
+      const calls: Row[] = await api(infra, '/api/calls'); // the earlier tests' calls too
+      expect(calls.filter((c) => c.pid === 5404)).toHaveLength(2);
+      const hist = (name: string, where: Record<string, unknown> = {}) => metrics.acceptedPoints().filter((p) => p.metric === name && Object.entries(where).every(([k, v]) => p.attributes[k] === v));
+      const total = (ps: Array<{ count: number; sum: number }>) => ({ count: ps.reduce((a, p) => a + p.count, 0), sum: ps.reduce((a, p) => a + p.sum, 0) });
+      await until('a duration for every stored call', () => (total(hist('gen_ai.client.operation.duration')).count >= calls.length ? true : undefined));
+      const withTokens = calls.filter((c) => c['gen_ai.usage.input_tokens'] !== null);
+      expect(total(hist('gen_ai.client.token.usage', { 'gen_ai.token.type': 'input' }))).toEqual({ count: withTokens.length, sum: withTokens.reduce((a, c) => a + c['gen_ai.usage.input_tokens'], 0) });
+      expect(total(hist('gen_ai.client.token.usage', { 'gen_ai.token.type': 'output' }))).toEqual({ count: withTokens.length, sum: withTokens.reduce((a, c) => a + c['gen_ai.usage.output_tokens'], 0) });
+      const d = total(hist('gen_ai.client.operation.duration'));
+      expect(d.count).toBe(calls.length);
+      expect(Math.abs(d.sum * 1000 - calls.reduce((a, c) => a + c.duration_ms, 0))).toBeLessThanOrEqual(calls.length); // duration_ms is whole ms
+      // Every process point of every sample, once.
+      const sums = await until('the process points of both samples', () => {
+        const got = metrics.acceptedSums().filter((p) => p.metric === 'process.cpu.time' && p.attributes['cpu.mode'] === 'user');
+        return got.length >= 2 ? got : undefined;
+      });
+      expect(sums.map((p) => [p.attributes['process.pid'], p.timeUnixNano, p.value])).toEqual(samples.map((s) => [child.pid, String(s.ts_wall_ns), s.procs[0]!.utime_ns / 1e9]));
+      expect(sums[1]!.value).toBeGreaterThanOrEqual(0.2); // it burned 300 ms of CPU
+      const rss = metrics.acceptedSums().filter((p) => p.metric === 'process.memory.usage');
+      expect(rss.map((p) => p.value)).toEqual(samples.map((s) => s.procs[0]!.rss_bytes));
+      expect(rss[0]!.attributes['gen_ai.agent.name']).toBe(samples[0]!.agent_name);
+      await until('the process-metrics durable acked everything', async () => {
+        const ci = await nats.jsm.consumers.info('AGENTSIGHT_RAW', 'exporter-otlp-process-metrics');
+        return ci.num_pending === 0 && ci.num_ack_pending === 0 ? true : undefined;
+      });
+    } catch (err) {
+      process.stderr.write(readFileSync(join(infra.dataDir, 'logs', 'exporter.log'), 'utf8').slice(-4000));
+      throw err;
+    } finally {
+      await stopExporter();
+      await metrics.close();
+    }
   }, 180_000);
 });

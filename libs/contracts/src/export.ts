@@ -42,12 +42,13 @@ export function exportConfigured(env: NodeJS.ProcessEnv = process.env): boolean 
 /** One export target of the exporter service: a durable pull consumer on one stream, and its state in Redis. */
 export interface ExportTargetSpec {
   /**
-   * `otlp` (spans), `otlp-metrics` (GenAI client metrics), `sls` (SLS logstore, PutLogs), `logtail` (JSON lines file);
-   * `-audit` for the audit records.
+   * `otlp` (spans), `otlp-metrics` (GenAI client metrics), `otlp-process-metrics` (the traced agents' process
+   * metrics, from the resource samples), `sls` (SLS logstore, PutLogs), `logtail` (JSON lines file); `-audit` for the
+   * audit records.
    */
-  name: 'otlp' | 'otlp-metrics' | 'sls' | 'sls-audit' | 'logtail' | 'logtail-audit';
-  /** What it exports: GenAI events or audit records. */
-  input: 'genai' | 'audit';
+  name: 'otlp' | 'otlp-metrics' | 'otlp-process-metrics' | 'sls' | 'sls-audit' | 'logtail' | 'logtail-audit';
+  /** What it exports: GenAI events, audit records or resource samples. */
+  input: 'genai' | 'audit' | 'resource';
   /** Durable consumer name (`exporter` for OTLP, `exporter-<name>` for the others; topology.ts `TOPOLOGY.exporter`). */
   durable: string;
   stream: StreamName;
@@ -95,7 +96,7 @@ export function otlpMetricsEndpoint(env: NodeJS.ProcessEnv = process.env): strin
 
 /**
  * The export targets `env` asks for (without validating values: exporter config.ts does): `otlp` when an OTLP
- * endpoint or the SLS trace preset is set, `otlp-metrics` per {@link otlpMetricsEndpoint}, `sls` when {@link SLS_LOGSTORE_VARIABLE} is set, `logtail` when
+ * endpoint or the SLS trace preset is set, `otlp-metrics` and `otlp-process-metrics` per {@link otlpMetricsEndpoint}, `sls` when {@link SLS_LOGSTORE_VARIABLE} is set, `logtail` when
  * {@link SLS_LOGTAIL_FILE_VARIABLE} is; `sls-audit` / `logtail-audit` beside them with {@link SLS_AUDIT_VARIABLE}.
  */
 export function exportTargets(env: NodeJS.ProcessEnv = process.env): ExportTargetSpec[] {
@@ -103,7 +104,7 @@ export function exportTargets(env: NodeJS.ProcessEnv = process.env): ExportTarge
   if (set(env.OTEL_EXPORTER_OTLP_ENDPOINT) || set(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) || SLS_TRACE_ONLY_VARIABLES.some((k) => set(env[k]))) {
     out.push(target('otlp', 'genai'));
   }
-  if (otlpMetricsEndpoint(env)) out.push(target('otlp-metrics', 'genai'));
+  if (otlpMetricsEndpoint(env)) out.push(target('otlp-metrics', 'genai'), target('otlp-process-metrics', 'resource'));
   const audit = flagOn(env[SLS_AUDIT_VARIABLE]);
   if (set(env[SLS_LOGSTORE_VARIABLE])) {
     out.push(target('sls', 'genai'));

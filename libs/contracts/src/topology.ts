@@ -107,6 +107,7 @@ const partitioned = (name: string, stream: StreamName, filter: (p: number) => st
 export const EXPORT_INPUTS = {
   genai: { stream: STREAM.genai, filterSubject: 'agentsight.genai.>' },
   audit: { stream: STREAM.audit, filterSubject: 'agentsight.audit.>' },
+  resource: { stream: STREAM.raw, filterSubject: 'agentsight.raw.resource.>' },
 } as const;
 
 /**
@@ -161,6 +162,7 @@ export const TOPOLOGY = {
     consumes: {
       otlp: durable('exporter', EXPORT_INPUTS.genai.stream, EXPORT_INPUTS.genai.filterSubject),
       'otlp-metrics': durable('exporter-otlp-metrics', EXPORT_INPUTS.genai.stream, EXPORT_INPUTS.genai.filterSubject),
+      'otlp-process-metrics': durable('exporter-otlp-process-metrics', EXPORT_INPUTS.resource.stream, EXPORT_INPUTS.resource.filterSubject),
       sls: durable('exporter-sls', EXPORT_INPUTS.genai.stream, EXPORT_INPUTS.genai.filterSubject),
       'sls-audit': durable('exporter-sls-audit', EXPORT_INPUTS.audit.stream, EXPORT_INPUTS.audit.filterSubject),
       logtail: durable('exporter-logtail', EXPORT_INPUTS.genai.stream, EXPORT_INPUTS.genai.filterSubject),

@@ -5,8 +5,9 @@ import { describeExport, describeSls, exportConfig, exportTiming, logtailConfig,
 import { ExportEngine, type ExportModel, type ItemSink } from './engine';
 import { ExportState } from './export-state';
 import { OtlpSink, otlpExporter } from './sink';
-import { OtlpMetricSink, otlpMetricExporter } from './otlp-metrics-sink';
+import { OtlpMetricSink, OtlpProcessMetricSink, otlpMetricExporter } from './otlp-metrics-sink';
 import { metricModel } from './domain/metrics';
+import { processMetricModel } from './domain/process-metrics';
 import { spanModel } from './domain/spans';
 import { slsAuditModel, slsGenAiModel } from './domain/sls-logs';
 import { SlsClient } from './sls-client';
@@ -50,6 +51,10 @@ export class ExporterService implements OnApplicationBootstrap, OnApplicationShu
       const c = otlpMetricsConfig()!;
       return { sink: new OtlpMetricSink(otlpMetricExporter(c)) as ItemSink<unknown>, model: metricModel as ExportModel<unknown>, describe: describeExport({ ...c, url: c.metricsUrl }), timeoutMs: c.timeoutMs };
     }
+    if (spec.name === 'otlp-process-metrics') {
+      const c = otlpMetricsConfig()!;
+      return { sink: new OtlpProcessMetricSink(otlpMetricExporter(c)) as ItemSink<unknown>, model: processMetricModel as ExportModel<unknown>, describe: describeExport({ ...c, url: c.metricsUrl }), timeoutMs: c.timeoutMs };
+    }
     const model = (spec.input === 'audit' ? slsAuditModel : slsGenAiModel) as ExportModel<unknown>;
     if (spec.name === 'sls' || spec.name === 'sls-audit') {
       const c = slsLogConfig()!;
@@ -64,7 +69,7 @@ export class ExporterService implements OnApplicationBootstrap, OnApplicationShu
     const settleMs = settleS * 1000;
     for (const spec of exportTargets()) {
       const { sink, model, describe, timeoutMs } = this.sinkFor(spec);
-      const input = spec.input === 'audit' ? ' (audit records)' : '';
+      const input = spec.input === 'audit' ? ' (audit records)' : spec.input === 'resource' ? ' (resource samples)' : '';
       this.logger.log(`exporting ${model.item}s${input} to ${describe}`);
       const state = new ExportState(this.rt.redis, undefined, spec.statePrefix);
       const engine = new ExportEngine<unknown>(state, sink, {

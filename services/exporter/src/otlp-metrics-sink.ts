@@ -1,9 +1,11 @@
 /**
- * OTLP metrics export of the GenAI client metrics (domain/metrics.ts) through the OpenTelemetry JS metrics SDK
- * (`@opentelemetry/sdk-metrics` histograms with the semconv bucket boundaries) and its OTLP exporters
- * (`@opentelemetry/exporter-metrics-otlp-proto` for `http/protobuf`, `-http` for `http/json`, `-grpc` for `grpc`), with DELTA temporality:
- * every request carries exactly the calls of the batch it was made for, so a batch retried after a failure is
- * recorded again and sent again, and a batch acked is never sent twice (the engine's done markers).
+ * OTLP metrics export through the OpenTelemetry JS metrics SDK's OTLP exporters
+ * (`@opentelemetry/exporter-metrics-otlp-proto` for `http/protobuf`, `-http` for `http/json`, `-grpc` for `grpc`):
+ * - the GenAI client metrics (domain/metrics.ts): `@opentelemetry/sdk-metrics` histograms with the semconv bucket
+ *   boundaries, DELTA temporality: every request carries exactly the calls of the batch it was made for, so a batch
+ *   retried after a failure is recorded again and sent again, and a batch acked is never sent twice (the engine's
+ *   done markers);
+ * - the traced agents' process metrics (domain/process-metrics.ts): CUMULATIVE sums built from the samples.
  */
 import type { Attributes, Histogram } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
@@ -14,6 +16,7 @@ import { AggregationTemporality, MeterProvider, MetricReader, type PushMetricExp
 import type { ExportConfig } from './config';
 import type { ItemOutcome, ItemSink } from './engine';
 import { GEN_AI_METRICS, type CallMeasurement } from './domain/metrics';
+import { processResourceMetrics, type SampleMeasurement } from './domain/process-metrics';
 import { hostResource, INSTRUMENTATION_SCOPE } from './domain/spans';
 import { classifyFailure, grpcMetadata } from './sink';
 
@@ -87,7 +90,15 @@ export class OtlpMetricSink implements ItemSink<CallMeasurement | null> {
     return out;
   }
 
-  private async exportHost(host: string, calls: CallMeasurement[]): Promise<ItemOutcome[]> {
+  private exportHost(host: string, calls: CallMeasurement[]): Promise<ItemOutcome[]> {
+    return exportBisected(calls, async (part) => {
+      this.record(host, part);
+      const { resourceMetrics } = await this.meters(host).reader.collect();
+      return sendMetrics(this.exporter, resourceMetrics);
+    });
+  }
+
+  private record(host: string, calls: CallMeasurement[]): void {
     const m = this.meters(host);
     for (const c of calls) {
       if (c.inputTokens !== null) m.tokens.record(c.inputTokens, { ...c.attributes, 'gen_ai.token.type': 'input' });
@@ -96,27 +107,65 @@ export class OtlpMetricSink implements ItemSink<CallMeasurement | null> {
       m.duration.record(c.durationS, withError);
       if (c.timeToFirstChunkS !== null) m.ttfc.record(c.timeToFirstChunkS, c.attributes);
     }
-    const { resourceMetrics } = await m.reader.collect();
-    const r = await this.send(resourceMetrics);
-    if (r.code === ExportResultCode.SUCCESS) return calls.map(() => ({ status: 'ok' }));
-    const f = classifyFailure(r.error);
-    if (f.status === 'transient' || calls.length === 1) return calls.map(() => ({ ...f }));
-    const mid = Math.ceil(calls.length / 2);
-    return [...(await this.exportHost(host, calls.slice(0, mid))), ...(await this.exportHost(host, calls.slice(mid)))];
-  }
-
-  private send(rm: ResourceMetrics): Promise<ExportResult> {
-    return new Promise((resolve) => {
-      try {
-        this.exporter.export(rm, resolve);
-      } catch (err) {
-        resolve({ code: ExportResultCode.FAILED, error: err as Error });
-      }
-    });
   }
 
   async shutdown(): Promise<void> {
     for (const m of this.hosts.values()) await m.provider.shutdown().catch(() => undefined);
+    await this.exporter.shutdown().catch(() => undefined);
+  }
+}
+
+/**
+ * Hands one ResourceMetrics to the exporter; resolves with its result (a throw becomes FAILED) once the exporter
+ * counts the request as finished: the OTLP/HTTP exporters (concurrency limit 1) release their slot only after the
+ * result callback, so the next request is sent from a later macrotask (else "Concurrent export limit reached").
+ */
+async function sendMetrics(exporter: PushMetricExporter, rm: ResourceMetrics): Promise<ExportResult> {
+  const r = await new Promise<ExportResult>((resolve) => {
+    try {
+      exporter.export(rm, resolve);
+    } catch (err) {
+      resolve({ code: ExportResultCode.FAILED, error: err as Error });
+    }
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  return r;
+}
+
+/**
+ * Sends `items` in one request through `send`; a request the collector rejects as invalid is bisected down to single
+ * items, so only those come out `rejected`; a transient failure marks all of them `transient` (retried by the engine).
+ */
+async function exportBisected<T>(items: T[], send: (part: T[]) => Promise<ExportResult>): Promise<ItemOutcome[]> {
+  const r = await send(items);
+  if (r.code === ExportResultCode.SUCCESS) return items.map(() => ({ status: 'ok' }));
+  const f = classifyFailure(r.error);
+  if (f.status === 'transient' || items.length === 1) return items.map(() => ({ ...f }));
+  const mid = Math.ceil(items.length / 2);
+  return [...(await exportBisected(items.slice(0, mid), send)), ...(await exportBisected(items.slice(mid), send))];
+}
+
+/**
+ * An {@link ItemSink} of resource-sample measurements (domain/process-metrics.ts): per host, the batch's process
+ * points as one CUMULATIVE ResourceMetrics in one request (no SDK instruments: the points carry the processes' own
+ * start and sample times, so a retried request repeats the same points), bisected like {@link OtlpMetricSink}.
+ */
+export class OtlpProcessMetricSink implements ItemSink<SampleMeasurement> {
+  constructor(private readonly exporter: PushMetricExporter) {}
+
+  async export(items: SampleMeasurement[]): Promise<ItemOutcome[]> {
+    const out: ItemOutcome[] = items.map(() => ({ status: 'ok' }));
+    const byHost = new Map<string, number[]>();
+    items.forEach((m, i) => byHost.set(m.host, [...(byHost.get(m.host) ?? []), i]));
+    for (const [host, idx] of byHost) {
+      const withPoints = idx.filter((i) => items[i]!.points.length > 0);
+      const outcomes = await exportBisected(withPoints.map((i) => items[i]!), (part) => sendMetrics(this.exporter, processResourceMetrics(host, part)));
+      withPoints.forEach((i, j) => (out[i] = outcomes[j]!));
+    }
+    return out;
+  }
+
+  async shutdown(): Promise<void> {
     await this.exporter.shutdown().catch(() => undefined);
   }
 }

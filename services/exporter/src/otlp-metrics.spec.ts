@@ -124,7 +124,7 @@ test('metrics go with the spans\' OTLP configuration, not with the SLS preset; O
   expect(otlpMetricsConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/v1/traces', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://m/x' })!.metricsUrl).toBe('http://m/x');
   expect(otlpMetricsConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c/custom' })).toBeNull();
   expect(otlpMetricsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_METRICS_EXPORTER: 'none' })).toBeNull();
-  expect(exportTargets({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).map((t) => [t.name, t.durable])).toEqual([['otlp', 'exporter'], ['otlp-metrics', 'exporter-otlp-metrics']]);
+  expect(exportTargets({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).map((t) => [t.name, t.durable])).toEqual([['otlp', 'exporter'], ['otlp-metrics', 'exporter-otlp-metrics'], ['otlp-process-metrics', 'exporter-otlp-process-metrics']]);
   const sls = { AGENTSIGHT_SLS_PROJECT: 'p', AGENTSIGHT_SLS_ENDPOINT: 'e', AGENTSIGHT_SLS_INSTANCE: 'i', AGENTSIGHT_SLS_ACCESS_KEY_ID: 'a', AGENTSIGHT_SLS_ACCESS_KEY_SECRET: 's' };
   expect(exportTargets(sls).map((t) => t.name)).toEqual(['otlp']);
   expect(() => otlpMetricsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'ftp://x' })).toThrow(/OTEL_EXPORTER_OTLP_METRICS_ENDPOINT/);

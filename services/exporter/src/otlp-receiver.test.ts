@@ -1,7 +1,7 @@
 /**
  * Test helper (not a test: `.test.ts` keeps it out of the build and out of Jest's `*.spec.ts` run): a local OTLP/HTTP
  * trace and metrics receiver on 127.0.0.1, as a collector would be (`/v1/metrics` requests are decoded as metrics:
- * histogram points of opentelemetry-proto `metrics/v1/metrics.proto`). It decodes `application/x-protobuf` requests with a small
+ * histogram and sum points of opentelemetry-proto `metrics/v1/metrics.proto`). It decodes `application/x-protobuf` requests with a small
  * protobuf wire reader over the OTLP trace schema (opentelemetry-proto `trace/v1/trace.proto`,
  * `collector/trace/v1/trace_service.proto`, `common/v1/common.proto`; `@opentelemetry/otlp-transformer` 0.223 ships no
  * decoder) and `application/json` requests per the OTLP/JSON mapping, into one normalized shape, and records every
@@ -44,6 +44,21 @@ export interface ReceivedHistogramPoint {
   resource: Record<string, AttrValue>;
 }
 
+/** A received sum data point (OTLP metrics `Sum` of NumberDataPoints), normalized; times ns as decimal strings. */
+export interface ReceivedSumPoint {
+  metric: string;
+  unit: string;
+  /** OTLP AggregationTemporality: 1 DELTA, 2 CUMULATIVE. */
+  temporality: number;
+  monotonic: boolean;
+  startTimeUnixNano: string;
+  timeUnixNano: string;
+  /** `as_double` or `as_int`. */
+  value: number;
+  attributes: Record<string, AttrValue>;
+  resource: Record<string, AttrValue>;
+}
+
 /** One request the receiver got. */
 export interface ReceivedRequest {
   path: string;
@@ -54,6 +69,8 @@ export interface ReceivedRequest {
   spans: ReceivedSpan[];
   /** Histogram points of a metrics request (`/v1/metrics`); [] for traces. */
   points: ReceivedHistogramPoint[];
+  /** Sum points of a metrics request; [] for traces. */
+  sums: ReceivedSumPoint[];
 }
 
 // ---- protobuf wire format --------------------------------------------------------------------------------------
@@ -214,9 +231,8 @@ function packed(buf: Buffer, width: 8, read: (b: Buffer, at: number) => number):
   return out;
 }
 
-/** Decodes an `ExportMetricsServiceRequest` (protobuf, opentelemetry-proto metrics/v1) into its histogram points. */
-export function decodeProtobufMetrics(body: Buffer): ReceivedHistogramPoint[] {
-  const out: ReceivedHistogramPoint[] = [];
+/** Calls `on` for each metric of an `ExportMetricsServiceRequest` (protobuf): its name, unit, data field and bytes. */
+function eachProtoMetric(body: Buffer, on: (m: { name: string; unit: string; field: number; data: Buffer; resource: Record<string, AttrValue> }) => void): void {
   fields(body, (f, w, r) => {
     if (f !== 1 || w !== 2) return;
     const resource: Record<string, AttrValue> = {};
@@ -230,31 +246,68 @@ export function decodeProtobufMetrics(body: Buffer): ReceivedHistogramPoint[] {
         if (f3 !== 2 || w3 !== 2) return;
         let name = '';
         let unit = '';
-        let hist: Buffer | null = null;
+        const data: Array<{ field: number; data: Buffer }> = [];
         fields(r3.bytes(), (f4, w4, r4) => {
           if (f4 === 1 && w4 === 2) name = r4.bytes().toString('utf8');
           else if (f4 === 3 && w4 === 2) unit = r4.bytes().toString('utf8');
-          else if (f4 === 9 && w4 === 2) hist = r4.bytes();
+          else if ((f4 === 5 || f4 === 7 || f4 === 9) && w4 === 2) data.push({ field: f4, data: r4.bytes() });
         });
-        if (!hist) return;
-        let temporality = 0;
-        const dps: Buffer[] = [];
-        fields(hist, (f5, w5, r5) => {
-          if (f5 === 1 && w5 === 2) dps.push(r5.bytes());
-          else if (f5 === 2 && w5 === 0) temporality = Number(r5.varint());
-        });
-        for (const dp of dps) {
-          const p: ReceivedHistogramPoint = { metric: name, unit, temporality, count: 0, sum: 0, bucketCounts: [], explicitBounds: [], attributes: {}, resource };
-          fields(dp, (f6, w6, r6) => {
-            if (f6 === 4 && w6 === 1) p.count = Number(r6.fixed64());
-            else if (f6 === 5 && w6 === 1) p.sum = r6.double();
-            else if (f6 === 6 && w6 === 2) p.bucketCounts = packed(r6.bytes(), 8, (b, at) => Number(b.readBigUInt64LE(at)));
-            else if (f6 === 7 && w6 === 2) p.explicitBounds = packed(r6.bytes(), 8, (b, at) => b.readDoubleLE(at));
-            else if (f6 === 9 && w6 === 2) protoAttrs(r6.bytes(), p.attributes);
-          });
-          out.push(p);
-        }
+        for (const d of data) on({ name, unit, ...d, resource });
       });
+    }
+  });
+}
+
+/** Decodes an `ExportMetricsServiceRequest` (protobuf, opentelemetry-proto metrics/v1) into its histogram points. */
+export function decodeProtobufMetrics(body: Buffer): ReceivedHistogramPoint[] {
+  const out: ReceivedHistogramPoint[] = [];
+  eachProtoMetric(body, ({ name, unit, field, data, resource }) => {
+    if (field !== 9) return;
+    let temporality = 0;
+    const dps: Buffer[] = [];
+    fields(data, (f5, w5, r5) => {
+      if (f5 === 1 && w5 === 2) dps.push(r5.bytes());
+      else if (f5 === 2 && w5 === 0) temporality = Number(r5.varint());
+    });
+    for (const dp of dps) {
+      const p: ReceivedHistogramPoint = { metric: name, unit, temporality, count: 0, sum: 0, bucketCounts: [], explicitBounds: [], attributes: {}, resource };
+      fields(dp, (f6, w6, r6) => {
+        if (f6 === 4 && w6 === 1) p.count = Number(r6.fixed64());
+        else if (f6 === 5 && w6 === 1) p.sum = r6.double();
+        else if (f6 === 6 && w6 === 2) p.bucketCounts = packed(r6.bytes(), 8, (b, at) => Number(b.readBigUInt64LE(at)));
+        else if (f6 === 7 && w6 === 2) p.explicitBounds = packed(r6.bytes(), 8, (b, at) => b.readDoubleLE(at));
+        else if (f6 === 9 && w6 === 2) protoAttrs(r6.bytes(), p.attributes);
+      });
+      out.push(p);
+    }
+  });
+  return out;
+}
+
+/** Decodes an `ExportMetricsServiceRequest` (protobuf) into its sum points (`Sum`: data_points 1, temporality 2, is_monotonic 3). */
+export function decodeProtobufSums(body: Buffer): ReceivedSumPoint[] {
+  const out: ReceivedSumPoint[] = [];
+  eachProtoMetric(body, ({ name, unit, field, data, resource }) => {
+    if (field !== 7) return;
+    let temporality = 0;
+    let monotonic = false;
+    const dps: Buffer[] = [];
+    fields(data, (f5, w5, r5) => {
+      if (f5 === 1 && w5 === 2) dps.push(r5.bytes());
+      else if (f5 === 2 && w5 === 0) temporality = Number(r5.varint());
+      else if (f5 === 3 && w5 === 0) monotonic = r5.varint() !== 0n;
+    });
+    for (const dp of dps) {
+      const p: ReceivedSumPoint = { metric: name, unit, temporality, monotonic, startTimeUnixNano: '0', timeUnixNano: '0', value: 0, attributes: {}, resource };
+      // NumberDataPoint: start_time_unix_nano 2, time_unix_nano 3 (fixed64), as_double 4 (double), as_int 6 (sfixed64), attributes 7.
+      fields(dp, (f6, w6, r6) => {
+        if (f6 === 2 && w6 === 1) p.startTimeUnixNano = String(r6.fixed64());
+        else if (f6 === 3 && w6 === 1) p.timeUnixNano = String(r6.fixed64());
+        else if (f6 === 4 && w6 === 1) p.value = r6.double();
+        else if (f6 === 6 && w6 === 1) p.value = Number(BigInt.asIntN(64, r6.fixed64()));
+        else if (f6 === 7 && w6 === 2) protoAttrs(r6.bytes(), p.attributes);
+      });
+      out.push(p);
     }
   });
   return out;
@@ -318,6 +371,28 @@ export function decodeJsonMetrics(body: Buffer): ReceivedHistogramPoint[] {
   return out;
 }
 
+/** Decodes an `ExportMetricsServiceRequest` in OTLP/JSON into its sum points. */
+export function decodeJsonSums(body: Buffer): ReceivedSumPoint[] {
+  const req = JSON.parse(body.toString('utf8')) as J;
+  const out: ReceivedSumPoint[] = [];
+  for (const rm of (req.resourceMetrics ?? []) as J[]) {
+    const resource = jsonAttrs(rm.resource?.attributes);
+    for (const sm of (rm.scopeMetrics ?? []) as J[]) {
+      for (const m of (sm.metrics ?? []) as J[]) {
+        if (!m.sum) continue;
+        for (const dp of (m.sum.dataPoints ?? []) as J[]) {
+          out.push({
+            metric: m.name, unit: m.unit ?? '', temporality: Number(m.sum.aggregationTemporality ?? 0), monotonic: m.sum.isMonotonic === true,
+            startTimeUnixNano: String(dp.startTimeUnixNano ?? '0'), timeUnixNano: String(dp.timeUnixNano ?? '0'),
+            value: dp.asDouble !== undefined ? Number(dp.asDouble) : Number(dp.asInt ?? 0), attributes: jsonAttrs(dp.attributes), resource,
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
 // ---- the receiver ------------------------------------------------------------------------------------------------
 
 /** A running receiver: its URL, what it got, and a switch for its answers. */
@@ -329,8 +404,10 @@ export interface OtlpReceiver {
   accepted(): ReceivedSpan[];
   /** Histogram points of the metrics requests answered 2xx. */
   acceptedPoints(): ReceivedHistogramPoint[];
-  /** HTTP status to answer a request with (default 200); may look at the decoded spans. */
-  status: (req: { path: string; spans: ReceivedSpan[]; points: ReceivedHistogramPoint[] }) => number;
+  /** Sum points of the metrics requests answered 2xx. */
+  acceptedSums(): ReceivedSumPoint[];
+  /** HTTP status to answer a request with (default 200); may look at the decoded spans and points. */
+  status: (req: { path: string; spans: ReceivedSpan[]; points: ReceivedHistogramPoint[]; sums: ReceivedSumPoint[] }) => number;
   close(): Promise<void>;
 }
 
@@ -341,6 +418,7 @@ function newReceiver(): OtlpReceiver {
     requests: [],
     accepted: () => r.requests.filter((q) => q.answered >= 200 && q.answered < 300).flatMap((q) => q.spans),
     acceptedPoints: () => r.requests.filter((q) => q.answered >= 200 && q.answered < 300).flatMap((q) => q.points),
+    acceptedSums: () => r.requests.filter((q) => q.answered >= 200 && q.answered < 300).flatMap((q) => q.sums),
     status: () => 200,
     close: async () => undefined,
   };
@@ -356,16 +434,20 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       const contentType = String(req.headers['content-type'] ?? '');
       let spans: ReceivedSpan[] = [];
       let points: ReceivedHistogramPoint[] = [];
+      let sums: ReceivedSumPoint[] = [];
       let answered: number;
       const metrics = (req.url ?? '').endsWith('/v1/metrics');
       try {
-        if (metrics) points = contentType.includes('json') ? decodeJsonMetrics(body) : decodeProtobufMetrics(body);
-        else spans = contentType.includes('json') ? decodeJsonTraces(body) : decodeProtobufTraces(body);
-        answered = r.status({ path: req.url ?? '', spans, points });
+        const json = contentType.includes('json');
+        if (metrics) {
+          points = json ? decodeJsonMetrics(body) : decodeProtobufMetrics(body);
+          sums = json ? decodeJsonSums(body) : decodeProtobufSums(body);
+        } else spans = json ? decodeJsonTraces(body) : decodeProtobufTraces(body);
+        answered = r.status({ path: req.url ?? '', spans, points, sums });
       } catch {
         answered = 400;
       }
-      r.requests.push({ path: req.url ?? '', contentType, headers: { ...req.headers }, answered, spans, points });
+      r.requests.push({ path: req.url ?? '', contentType, headers: { ...req.headers }, answered, spans, points, sums });
       const json = contentType.includes('json');
       res.writeHead(answered, { 'content-type': json ? 'application/json' : 'application/x-protobuf' });
       res.end(answered < 300 && json ? '{}' : answered < 300 ? Buffer.alloc(0) : json ? '{"code":3,"message":"rejected"}' : Buffer.alloc(0));
@@ -399,15 +481,18 @@ export async function startOtlpGrpcReceiver(): Promise<OtlpReceiver> {
   const handler = (path: string, metrics: boolean) => (call: { request: Buffer; metadata: { getMap(): Record<string, unknown> } }, cb: (err: { code: number; details: string } | null, res?: Buffer) => void) => {
     let spans: ReceivedSpan[] = [];
     let points: ReceivedHistogramPoint[] = [];
+    let sums: ReceivedSumPoint[] = [];
     let answered: number;
     try {
-      if (metrics) points = decodeProtobufMetrics(call.request);
-      else spans = decodeProtobufTraces(call.request);
-      answered = r.status({ path, spans, points });
+      if (metrics) {
+        points = decodeProtobufMetrics(call.request);
+        sums = decodeProtobufSums(call.request);
+      } else spans = decodeProtobufTraces(call.request);
+      answered = r.status({ path, spans, points, sums });
     } catch {
       answered = 400;
     }
-    r.requests.push({ path, contentType: 'application/grpc', headers: call.metadata.getMap() as Record<string, string>, answered, spans, points });
+    r.requests.push({ path, contentType: 'application/grpc', headers: call.metadata.getMap() as Record<string, string>, answered, spans, points, sums });
     if (answered >= 200 && answered < 300) return cb(null, Buffer.alloc(0)); // an empty Export*ServiceResponse
     const code = answered === 400 ? grpc.status.INVALID_ARGUMENT : answered === 429 ? grpc.status.RESOURCE_EXHAUSTED : grpc.status.UNAVAILABLE;
     cb({ code, details: `answered ${answered}` });
