@@ -4,7 +4,7 @@
  *
  * HTTP/2: a connection whose write side begins with the client connection preface (`PRI * HTTP/2.0…`) or whose read
  * side begins with a server SETTINGS frame is handed to an {@link H2Connection} (./h2/connection), which emits the
- * same events per stream with `stream_id` set; everything below about framing is HTTP/1.1.
+ * same events per stream with `stream_id` set; otherwise it is HTTP/1.1, parsed by {@link H1Connection} (./h1/connection).
  *
  * One {@link HttpStreamParser} holds the state of every connection it has seen. Connections are keyed by
  * {@link connKey} of the raw records; each has two independent directions: `write` (what the process sent:
@@ -21,97 +21,29 @@
  * Ids are deterministic — `deriveId('http', conn.key, dir, message start offset, type, ordinal)` (ordinal = event
  * index for `sse_event`, else 0) — so replaying the same records yields the same ids.
  *
- * Body framing (RFC 9112 §6.3): HEAD/1xx/204/304 responses have no body (request methods are queued per connection
- * for the pairing); Transfer-Encoding chunked (extensions ignored, trailer fields appended to `headers` of
- * `request`/`response` events); Content-Length; otherwise a request has no body and a response is read until the
- * connection closes — the probe reports no close, so such a response ends when its connection is evicted by
- * {@link HttpStreamParser.evictIdle}. A CONNECT 2xx or 101 response turns the connection opaque (ignored, counted).
+ * This file places bytes and tells the protocols apart; HTTP/1.1 framing (body framing, chunked coding, trailers,
+ * resync) is {@link H1Connection} (./h1/connection, heads in ./h1/head), HTTP/2 is {@link H2Connection}
+ * (./h2/connection); both hand bodies to ./message-body.
  */
 import {
   DEAD_LETTER_SAMPLE_BYTES,
   connKey,
   deriveId,
-  headerValue,
   hostToken,
   normalizeNs,
   rawMsgId,
   Subjects,
   type ConnRef,
   type Direction,
-  type HeaderList,
-  type HttpEvent,
-  type HttpRequestEvent,
-  type HttpResponseEvent,
   type RawSslRecord,
 } from '@agentsight/contracts';
-import { ByteQueue } from './byte-queue';
-import { bodyFraming, HeadError, MAX_HEADER_FIELDS, MAX_START_LINE, parseHead, startVerdict, type Framing, type ParsedHead } from './http-head';
-import { isEventStream, MessageBody, type Pos } from './message-body';
+import { H1Connection, type DirState } from './h1/connection';
 import { H2Connection, type H2DirSnapshot, type H2Host } from './h2/connection';
 import { CLIENT_PREFACE, looksLikeServerPreface } from './h2/frames';
 import type { ConnCloseInput, ParserDeadLetter, HttpStreamParserOptions, ParseOutput, ParserDeadLetterReason, ParserStats } from './types';
 
 const DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024;
 const DEFAULT_MAX_HEADER = 256 * 1024;
-const MAX_CHUNK_LINE = 4096;
-const MAX_PENDING_METHODS = 1024;
-const LF = 0x0a;
-const CR = 0x0d;
-
-/** A message whose head has been parsed and whose body is being read. */
-interface Message {
-  head: ParsedHead;
-  start: Pos;
-  /** Record carrying the last byte read so far. */
-  lastRec: RawSslRecord;
-  framing: Framing;
-  /** `length` framing: body bytes still expected. */
-  remaining: number;
-  /** `chunked` framing state. */
-  chunkPhase: 'size' | 'data' | 'crlf' | 'trailers';
-  chunkLeft: number;
-  trailers: HeaderList;
-  trailerBytes: number;
-  /** More than MAX_HEADER_FIELDS trailer fields came (reported once; the extra ones dropped). */
-  trailersCut?: boolean;
-  expectContinue: boolean;
-  /** The body after transfer decoding: content decoding, SSE events, size limit. */
-  body: MessageBody;
-}
-
-type Mode =
-  /** At a message boundary or reading a head. */
-  | 'head'
-  /** Reading a body. */
-  | 'body'
-  /** Lost sync: dropping bytes until a record starts with a plausible start line. */
-  | 'resync'
-  /** Not HTTP/1 (h2, upgraded, tunnel): everything is dropped. */
-  | 'opaque';
-
-class DirState {
-  readonly q = new ByteQueue<RawSslRecord>();
-  /** Stream offset after the last byte received; -1 until the first record (or resumeAt). */
-  next = -1;
-  /** consumedOffset(): only moves at message boundaries or over discarded bytes. */
-  consumed = 0;
-  mode: Mode = 'head';
-  /** The head being read starts at a known boundary (so garbage there is reported), not at a resync guess. */
-  strict = true;
-  /** Head scanning: 0 = reading the start line, 1 = reading header fields. */
-  headPhase: 0 | 1 = 0;
-  headScan = 0;
-  /** Blank-line detector: 0 in a line, 1 after LF, 2 after LF CR. */
-  nl = 0;
-  notHttpReported = false;
-  msg: Message | null = null;
-  /**
-   * Holes declared as gaps, `[from, to)` stream offsets, oldest first (at most {@link MAX_HOLES}): bytes arriving
-   * later inside one are late, not duplicates (see {@link HttpStreamParser.push}); the late part is cut out.
-   */
-  holes: Array<[number, number]> = [];
-  constructor(readonly dir: Direction) {}
-}
 
 /** Declared holes remembered per direction (the oldest is forgotten first; its late bytes then count as duplicates). */
 const MAX_HOLES = 32;
@@ -138,10 +70,8 @@ function takeLate(holes: Array<[number, number]>, start: number, end: number): n
 }
 
 class ConnState {
-  readonly write = new DirState('write');
-  readonly read = new DirState('read');
-  /** Methods of requests not yet answered by a final response, oldest first. */
-  readonly methods: Array<{ method: string; msg: Message | null }> = [];
+  /** The HTTP/1 state of both directions (once the connection is HTTP/2, its DirStates only place bytes). */
+  readonly h1: H1Connection;
   lastSeenNs = 0n;
   /** The latest record of the connection (names the connection in a `connection_end`). */
   ref: Pick<RawSslRecord, 'host' | 'boot_id' | 'run' | 'pid' | 'tid' | 'uid' | 'comm' | 'ssl' | 'partition'> | null = null;
@@ -149,9 +79,19 @@ class ConnState {
   ended = false;
   /** Set when the connection is HTTP/2: it then parses both directions, the DirStates only place bytes. */
   h2: H2Connection | null = null;
-  constructor(readonly key: string) {}
+  /**
+   * @param host what its HTTP/2 (and, with `beginH2`, HTTP/1) parser needs of the {@link HttpStreamParser}
+   * @param h1 makes its HTTP/1 state
+   */
+  constructor(
+    readonly key: string,
+    readonly host: H2Host,
+    h1: (c: ConnState) => H1Connection,
+  ) {
+    this.h1 = h1(this);
+  }
   side(dir: Direction): DirState {
-    return dir === 'write' ? this.write : this.read;
+    return this.h1.side(dir);
   }
 }
 
@@ -160,7 +100,7 @@ type Out = ParseOutput;
 const newOut = (): Out => ({ events: [], deadLetters: [] });
 
 /**
- * Stateful, synchronous HTTP/1.1 reassembler for many TLS connections. Not thread-safe (single consumer per
+ * Stateful, synchronous HTTP/1.1 and HTTP/2 reassembler for many TLS connections. Not thread-safe (single consumer per
  * partition). Never throws from its public methods: problems become dead letters and counters.
  */
 export class HttpStreamParser {
@@ -221,7 +161,7 @@ export class HttpStreamParser {
       const key = connKey(rec);
       conn = this.conns.get(key);
       if (!conn) {
-        conn = new ConnState(key);
+        conn = this.newConn(key);
         this.conns.set(key, conn);
       }
       if (rec.ts_wall_ns > conn.lastSeenNs) conn.lastSeenNs = rec.ts_wall_ns;
@@ -230,7 +170,7 @@ export class HttpStreamParser {
     } catch (e) {
       // A bug must not take the consumer down: report it and reset the direction.
       this.deadLetter(out, rec, 'internal_error', e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e), rec?.data ?? new Uint8Array(0));
-      if (conn && rec) this.resetToResync(conn.side(rec.dir));
+      if (conn && rec) conn.h1.resetToResync(conn.side(rec.dir));
     }
     return out;
   }
@@ -266,18 +206,11 @@ export class HttpStreamParser {
   resumeAt(key: string, dir: Direction, offset: number, h2?: H2DirSnapshot | null): void {
     let c = this.conns.get(key);
     if (!c) {
-      c = new ConnState(key);
+      c = this.newConn(key);
       this.conns.set(key, c);
     }
     const d = c.side(dir);
-    d.msg?.body.close();
-    d.msg = null;
-    d.next = offset;
-    d.consumed = offset;
-    d.q.reset(offset);
-    d.mode = 'head';
-    d.strict = true;
-    this.resetHeadScan(d);
+    c.h1.resumeAt(dir, offset);
     if (h2 && !c.h2) this.beginH2(c, d);
     c.h2?.resume(dir, offset, h2 ?? null);
   }
@@ -300,16 +233,7 @@ export class HttpStreamParser {
       } catch (e) {
         sink.deadLetters.push(this.draft(null, key, 'internal_error', e instanceof Error ? e.message : String(e), new Uint8Array(0)));
       }
-      for (const d of [c.write, c.read]) {
-        try {
-          if (d.msg) this.finish(c, d, d.msg, d.msg.framing.type === 'close' ? 'complete' : 'short', sink);
-          this.unfinishedHead(c, d, 'evicted idle', sink);
-          this.st.discardedBytes += d.q.length;
-        } catch (e) {
-          sink.deadLetters.push(this.draft(null, key, 'internal_error', e instanceof Error ? e.message : String(e), new Uint8Array(0)));
-        }
-        d.msg?.body.close();
-      }
+      c.h1.evict(sink);
       this.endConnection(c, 'idle', c.lastSeenNs, sink);
       this.conns.delete(key);
       evicted.push(key);
@@ -335,7 +259,7 @@ export class HttpStreamParser {
       key = connKey(rec);
       let c = this.conns.get(key);
       if (!c) {
-        c = new ConnState(key);
+        c = this.newConn(key);
         this.conns.set(key, c);
       }
       const ts = normalizeNs(rec.ts_wall_ns);
@@ -344,20 +268,7 @@ export class HttpStreamParser {
         c.h2.finishAll(out);
         c.h2.closeAt(rec.write_offset, rec.read_offset);
       }
-      for (const d of [c.write, c.read]) {
-        const closeAt = d.dir === 'write' ? rec.write_offset : rec.read_offset;
-        if (d.msg) this.finish(c, d, d.msg, d.msg.framing.type === 'close' ? 'complete' : 'short', out);
-        this.unfinishedHead(c, d, 'closed', out);
-        this.st.discardedBytes += d.q.length;
-        const at = Math.max(d.next, Number.isSafeInteger(closeAt) ? closeAt : 0, 0);
-        d.q.reset(at);
-        d.next = at;
-        d.consumed = at;
-        d.mode = 'head';
-        d.strict = true;
-        this.resetHeadScan(d);
-      }
-      c.methods.length = 0;
+      c.h1.close(rec.write_offset, rec.read_offset, out);
       c.ref = rec;
       this.endConnection(c, 'close', ts, out);
     } catch (e) {
@@ -369,17 +280,36 @@ export class HttpStreamParser {
   /** Counters and gauges (see {@link ParserStats}). */
   stats(): ParserStats {
     let buffered = 0;
-    for (const c of this.conns.values())
-      for (const d of [c.write, c.read]) {
-        buffered += d.q.length;
-        if (d.msg) buffered += d.msg.body.bufferedBytes();
-      }
+    for (const c of this.conns.values()) buffered += c.h1.bufferedBytes();
     for (const c of this.conns.values()) if (c.h2) buffered += c.h2.bufferedBytes();
     return { ...this.st, deadLetters: { ...this.st.deadLetters }, connections: this.conns.size, bufferedBytes: buffered };
   }
 
   // ---------------------------------------------------------------------------------------------------------------
 
+  /** A new connection's state: HTTP/1 until its first bytes say HTTP/2. */
+  private newConn(key: string): ConnState {
+    const host: H2Host = {
+      key,
+      maxMessage: this.maxMessage,
+      maxSseEvents: this.maxSseEvents,
+      maxHeader: this.maxHeader,
+      stats: this.st,
+      connRef: (rec) => connRef(key, rec),
+      deadLetter: (out, rec, reason, error, sample) => this.deadLetter(out, rec, reason, error, sample, key),
+    };
+    return new ConnState(key, host, (c) =>
+      new H1Connection({
+        ...host,
+        beginH2: (d) => {
+          this.beginH2(c, d);
+          return c.h2!;
+        },
+      }),
+    );
+  }
+
+  /** Places the bytes of `rec` in its direction `d` (duplicates dropped, holes seen) and hands them to HTTP/1 or HTTP/2. */
   private feed(c: ConnState, d: DirState, rec: RawSslRecord, out: Out): void {
     let data = rec.data;
     const start = rec.stream_offset;
@@ -391,7 +321,7 @@ export class HttpStreamParser {
       if (start > 0) {
         // Capture began in the middle of this direction: find the next message start.
         this.st.lateJoins++;
-        this.enterResync(d);
+        c.h1.enterResync(d);
       }
     }
     if (start < d.next) {
@@ -414,7 +344,7 @@ export class HttpStreamParser {
     } else if (start > d.next) {
       d.holes.push([d.next, start]);
       if (d.holes.length > MAX_HOLES) d.holes.shift();
-      if (!c.h2) this.gap(c, d, start, out); // (an HTTP/2 connection sees the hole itself)
+      if (!c.h2) c.h1.gap(d, start, out); // (an HTTP/2 connection sees the hole itself)
     }
     const dataOffset = end - data.length;
     if (!c.h2 && atRecordStart && dataOffset === 0 && this.startsH2(c, d, data)) this.beginH2(c, d);
@@ -423,338 +353,14 @@ export class HttpStreamParser {
       d.next = end;
       return;
     }
-    // A response starting while its request body is still short of Content-Length: the request is all there is.
-    if (d.dir === 'read' && !d.msg && d.q.length === 0 && d.mode !== 'opaque') this.finishShortRequest(c, out);
-
-    if (d.mode === 'opaque') {
-      this.discard(d, data.length, end);
-      return;
-    }
-    if (d.mode === 'resync') {
-      if (!atRecordStart || startVerdict((i) => data[i], Math.min(data.length, 32), d.dir === 'write') !== 'maybe') {
-        this.discard(d, data.length, end);
-        return;
-      }
-      d.mode = 'head';
-      d.strict = false;
-      this.resetHeadScan(d);
-    }
-    d.q.push(data, rec);
-    d.next = end;
-    this.drive(c, d, out);
+    c.h1.push(d, data, atRecordStart, end, rec, out);
   }
 
-  /** Runs the state machine over the queued bytes as far as they go. */
-  private drive(c: ConnState, d: DirState, out: Out): void {
-    for (;;) {
-      if (d.mode === 'head') {
-        if (!this.readHead(c, d, out)) return;
-      } else if (d.mode === 'body') {
-        if (!this.readBody(c, d, out)) return;
-      } else {
-        // resync / opaque: whatever is queued is dropped.
-        this.discard(d, d.q.length, d.next);
-        return;
-      }
-    }
-  }
-
-  /** Reads a head; returns true when one was consumed (or dropped) and parsing can go on. */
-  private readHead(c: ConnState, d: DirState, out: Out): boolean {
-    const q = d.q;
-    if (d.headPhase === 0) {
-      // Empty lines before a message are ignored (RFC 9112 §2.2).
-      let k = 0;
-      while (k < q.length && (q.byteAt(k) === CR || q.byteAt(k) === LF)) k++;
-      if (k > 0) {
-        q.skip(k);
-        d.consumed = q.offset;
-        d.headScan = 0;
-      }
-      if (q.length === 0) return false;
-      const lf = q.indexOfLf(d.headScan);
-      const lineLen = lf < 0 ? q.length : lf;
-      const verdict = startVerdict((i) => q.byteAt(i), Math.min(lineLen, 32), d.dir === 'write');
-      if (verdict === 'h2' && d.dir === 'write' && q.offset === 0 && c.methods.length === 0) {
-        // The preface arrived in pieces too short to be recognised on arrival: hand what is queued to HTTP/2.
-        this.beginH2(c, d);
-        const h2 = c.h2!;
-        this.resetHeadScan(d);
-        q.takeViews(q.length, (v, rec, off) => h2.push(d.dir, v, off, rec, out));
-        return false;
-      }
-      if (verdict === 'h2') return this.headFailure(c, d, 'unsupported_protocol', `HTTP/2 connection preface (PRI * HTTP/2.0) at stream offset ${q.offset}, not at the start of the connection`, out);
-      if (verdict === 'no') return this.headFailure(c, d, 'not_http', `${d.dir === 'write' ? 'request' : 'status'} line expected at stream offset ${q.offset}`, out);
-      if (lf < 0) {
-        if (q.length > MAX_START_LINE) return this.headFailure(c, d, 'not_http', `no line end within ${MAX_START_LINE} bytes at stream offset ${q.offset}`, out);
-        d.headScan = q.length;
-        return false;
-      }
-      d.headPhase = 1;
-      d.headScan = lf + 1;
-      d.nl = 1;
-    }
-    let nl = d.nl;
-    const endIdx = q.scan(d.headScan, (b) => {
-      if (b === LF) {
-        if (nl !== 0) return true;
-        nl = 1;
-      } else if (b === CR && nl === 1) nl = 2;
-      else nl = 0;
-      return false;
-    });
-    if (endIdx < 0) {
-      d.nl = nl;
-      d.headScan = q.length;
-      if (q.length > this.maxHeader) return this.headFailure(c, d, 'http_parse_error', `header block exceeds ${this.maxHeader} bytes`, out);
-      return false;
-    }
-    if (endIdx + 1 > this.maxHeader) return this.headFailure(c, d, 'http_parse_error', `header block exceeds ${this.maxHeader} bytes`, out);
-    const start: Pos = { offset: q.offset, rec: q.metaAt(0) };
-    const endRec = q.metaAt(endIdx);
-    let head: ParsedHead;
-    let framing: Framing;
-    const isRequest = d.dir === 'write';
-    const headBytes = q.take(endIdx + 1);
-    try {
-      head = parseHead(headBytes, isRequest);
-      const interim = head.kind === 'response' && head.status >= 100 && head.status < 200;
-      framing = bodyFraming(head, interim || isRequest ? undefined : c.methods[0]?.method);
-    } catch (e) {
-      const he = e instanceof HeadError ? e : new HeadError(String(e), 'http_parse_error');
-      const sample = Uint8Array.from(headBytes.subarray(0, DEAD_LETTER_SAMPLE_BYTES));
-      return this.headFailure(c, d, he.reason, `${he.message} (stream offset ${start.offset})`, out, sample, start.rec);
-    }
-    this.resetHeadScan(d);
-    d.strict = true;
-    this.beginMessage(c, d, head, framing, start, endRec, out);
-    return true;
-  }
-
-  private beginMessage(c: ConnState, d: DirState, head: ParsedHead, framing: Framing, start: Pos, headEndRec: RawSslRecord, out: Out): void {
-    const headEnd = d.q.offset;
-    if (head.kind === 'response') {
-      if (head.status >= 100 && head.status < 200) {
-        this.st.interimResponses++;
-        d.consumed = headEnd;
-        if (head.status === 101) this.makeOpaque(c);
-        return;
-      }
-      const req = c.methods.shift();
-      if (req?.method === 'CONNECT' && head.status >= 200 && head.status < 300) {
-        d.consumed = headEnd;
-        this.makeOpaque(c);
-        return;
-      }
-    } else {
-      c.methods.push({ method: head.method, msg: null });
-      if (c.methods.length > MAX_PENDING_METHODS) c.methods.shift();
-    }
-    const tooManyFields = head.headers.length > MAX_HEADER_FIELDS;
-    const streaming = !tooManyFields && head.kind === 'response' && framing.type !== 'none' && isEventStream(head.headers);
-    const msg: Message = {
-      head,
-      start,
-      lastRec: headEndRec,
-      framing,
-      remaining: framing.type === 'length' ? framing.length : 0,
-      chunkPhase: 'size',
-      chunkLeft: 0,
-      trailers: [],
-      trailerBytes: 0,
-      expectContinue: head.kind === 'request' && /100-continue/i.test(headerValue(head.headers, 'expect') ?? ''),
-      body: new MessageBody(
-        {
-          maxMessage: this.maxMessage,
-          maxSseEvents: this.maxSseEvents,
-          stats: this.st,
-          label: `${d.dir} message at stream offset ${start.offset}`,
-          base: (type, ordinal, first, last, end) => this.base(c, d, msg, type, ordinal, first, last, end),
-          deadLetter: (o, rec, reason, error, sample) => this.deadLetter(o, rec, reason, error, sample, c.key),
-        },
-        head.headers,
-        streaming,
-        headEndRec,
-        out,
-      ),
-    };
-    if (head.kind === 'request') c.methods[c.methods.length - 1].msg = msg;
-    d.msg = msg;
-    d.mode = 'body';
-    if (tooManyFields) msg.body.tooLarge(headEndRec, `header section has ${head.headers.length} fields, more than ${MAX_HEADER_FIELDS}`, out);
-    else if (framing.type === 'length' && framing.length > this.maxMessage && !streaming) msg.body.tooLarge(headEndRec, `Content-Length ${framing.length} exceeds ${this.maxMessage} bytes`, out);
-    if (streaming) {
-      if (head.kind === 'response')
-        out.events.push({
-          ...this.base(c, d, msg, 'response_head', 0, start.rec, headEndRec, headEnd),
-          type: 'response_head',
-          status: head.status,
-          reason: head.reason,
-          version: head.version,
-          headers: head.headers,
-          streaming: true,
-        });
-    }
-    if (framing.type === 'none') this.finish(c, d, msg, 'complete', out);
-  }
-
-  /** Reads body bytes; returns true when the message ended and parsing can go on. */
-  private readBody(c: ConnState, d: DirState, out: Out): boolean {
-    const msg = d.msg!;
-    const q = d.q;
-    switch (msg.framing.type) {
-      case 'length': {
-        const k = Math.min(msg.remaining, q.length);
-        if (k > 0) {
-          q.takeViews(k, (v, rec, off) => this.bodyBytes(msg, v, rec, off, out));
-          msg.remaining -= k;
-        }
-        if (msg.remaining > 0) return false;
-        this.finish(c, d, msg, 'complete', out);
-        return true;
-      }
-      case 'close':
-        if (q.length > 0) q.takeViews(q.length, (v, rec, off) => this.bodyBytes(msg, v, rec, off, out));
-        return false;
-      case 'chunked':
-        return this.readChunked(c, d, msg, out);
-      default:
-        this.finish(c, d, msg, 'complete', out);
-        return true;
-    }
-  }
-
-  /** Chunked transfer coding (RFC 9112 §7.1). */
-  private readChunked(c: ConnState, d: DirState, msg: Message, out: Out): boolean {
-    const q = d.q;
-    for (;;) {
-      switch (msg.chunkPhase) {
-        case 'size': {
-          const lf = q.indexOfLf(0);
-          if (lf < 0) {
-            if (q.length > MAX_CHUNK_LINE) return this.bodyFailure(c, d, msg, `chunk-size line longer than ${MAX_CHUNK_LINE} bytes`, out);
-            return false;
-          }
-          msg.lastRec = q.metaAt(lf);
-          const line = Buffer.from(q.take(lf + 1)).toString('latin1');
-          const semi = line.indexOf(';');
-          const sizeText = (semi >= 0 ? line.slice(0, semi) : line).trim();
-          if (!/^[0-9a-fA-F]{1,15}$/.test(sizeText)) return this.bodyFailure(c, d, msg, `invalid chunk-size line ${JSON.stringify(line.slice(0, 40))}`, out);
-          const size = parseInt(sizeText, 16);
-          if (size === 0) msg.chunkPhase = 'trailers';
-          else {
-            msg.chunkPhase = 'data';
-            msg.chunkLeft = size;
-          }
-          break;
-        }
-        case 'data': {
-          const k = Math.min(msg.chunkLeft, q.length);
-          if (k > 0) {
-            q.takeViews(k, (v, rec, off) => this.bodyBytes(msg, v, rec, off, out));
-            msg.chunkLeft -= k;
-          }
-          if (msg.chunkLeft > 0) return false;
-          msg.chunkPhase = 'crlf';
-          break;
-        }
-        case 'crlf': {
-          if (q.length === 0) return false;
-          const b0 = q.byteAt(0);
-          if (b0 === LF) q.skip(1);
-          else if (b0 === CR) {
-            if (q.length < 2) return false;
-            if (q.byteAt(1) !== LF) return this.bodyFailure(c, d, msg, 'chunk data not followed by CRLF', out);
-            q.skip(2);
-          } else return this.bodyFailure(c, d, msg, 'chunk data not followed by CRLF', out);
-          msg.chunkPhase = 'size';
-          break;
-        }
-        case 'trailers': {
-          const lf = q.indexOfLf(0);
-          if (lf < 0) {
-            if (msg.trailerBytes + q.length > this.maxHeader) return this.bodyFailure(c, d, msg, `trailer section exceeds ${this.maxHeader} bytes`, out);
-            return false;
-          }
-          msg.lastRec = q.metaAt(lf);
-          msg.trailerBytes += lf + 1;
-          const line = Buffer.from(q.take(lf + 1)).toString('latin1').replace(/\r?\n$/, '');
-          if (line === '') {
-            this.finish(c, d, msg, 'complete', out);
-            return true;
-          }
-          const colon = line.indexOf(':');
-          if (colon > 0) {
-            if (msg.trailers.length < MAX_HEADER_FIELDS) msg.trailers.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
-            else if (!msg.trailersCut) {
-              // The section's end is still found by its blank line: keep the message, drop the extra fields.
-              msg.trailersCut = true;
-              this.deadLetter(out, msg.lastRec, 'too_large', `${d.dir}: trailer section has more than ${MAX_HEADER_FIELDS} fields, the rest dropped (message at stream offset ${msg.start.offset})`, new Uint8Array(0), c.key);
-            }
-          }
-          if (msg.trailerBytes > this.maxHeader) return this.bodyFailure(c, d, msg, `trailer section exceeds ${this.maxHeader} bytes`, out);
-          break;
-        }
-      }
-    }
-  }
-
-  /** One piece of body (transfer coding removed), at stream offset `off`, carried by `rec`. */
-  private bodyBytes(msg: Message, v: Uint8Array, rec: RawSslRecord, off: number, out: Out): void {
-    msg.lastRec = rec;
-    msg.body.write(v, { offset: off, rec }, off + v.length, out);
-  }
-
-  /** Ends a message: emits it, moves consumedOffset, and gets ready for the next one. */
-  private finish(c: ConnState, d: DirState, msg: Message, how: 'complete' | 'short', out: Out): void {
-    const end = d.q.offset;
-    const missing = how === 'short' && msg.framing.type === 'length' && msg.remaining > 0 ? msg.remaining : undefined;
-    if (how === 'short') this.st.shortBodies++;
-    if (!msg.body.discard) {
-      if (msg.body.streaming) this.finishStream(c, d, msg, how, end, out);
-      else this.finishWhole(c, d, msg, how, missing, end, out);
-    }
-    msg.body.close();
-    if (msg.head.kind === 'request') {
-      const m = c.methods.find((x) => x.msg === msg);
-      if (m) m.msg = null;
-    }
-    d.msg = null;
-    d.mode = 'head';
-    d.strict = true;
-    this.resetHeadScan(d);
-    d.consumed = end;
-  }
-
-  private finishWhole(c: ConnState, d: DirState, msg: Message, how: 'complete' | 'short', missing: number | undefined, end: number, out: Out): void {
-    const whole = msg.body.whole(how, msg.lastRec, out);
-    if (!whole) return;
-    const { body, incomplete } = whole;
-    const head = msg.head;
-    const headers = msg.trailers.length > 0 ? [...head.headers, ...msg.trailers] : head.headers;
-    const ev: HttpRequestEvent | HttpResponseEvent =
-      head.kind === 'request'
-        ? { ...this.base(c, d, msg, 'request', 0, msg.start.rec, msg.lastRec, end), type: 'request', method: head.method, target: head.target, version: head.version, headers, body }
-        : { ...this.base(c, d, msg, 'response', 0, msg.start.rec, msg.lastRec, end), type: 'response', status: head.status, reason: head.reason, version: head.version, headers, body };
-    if (incomplete) ev.body_incomplete = incomplete;
-    if (missing !== undefined) ev.body_missing_bytes = missing;
-    if (head.kind === 'request') this.st.requests++;
-    else this.st.responses++;
-    out.events.push(ev);
-  }
-
-  private finishStream(c: ConnState, d: DirState, msg: Message, how: 'complete' | 'short', end: number, out: Out): void {
-    const fields = msg.body.endStream(how, msg.lastRec, end, out);
-    this.st.responses++;
-    out.events.push({ ...this.base(c, d, msg, 'response_end', 0, msg.start.rec, msg.lastRec, end), ...fields });
-  }
-
-  /** The common event fields. `end` = stream offset after the last byte of what the event covers. */
   /** Emits the connection's `connection_end` (once; a closed connection is not ended again when evicted). */
   private endConnection(c: ConnState, reason: 'close' | 'idle', ts: bigint, out: Out): void {
     if (c.ended || !c.ref) return;
     c.ended = true;
-    const at = c.write.consumed;
+    const at = c.h1.write.consumed;
     out.events.push({
       v: 1,
       id: deriveId('http', c.key, 'connection_end'),
@@ -765,17 +371,6 @@ export class HttpStreamParser {
       type: 'connection_end',
       reason,
     });
-  }
-
-  private base(c: ConnState, d: DirState, msg: Message, type: HttpEvent['type'], ordinal: number, first: RawSslRecord, last: RawSslRecord, end: number) {
-    return {
-      v: 1 as const,
-      id: deriveId('http', c.key, d.dir, msg.start.offset, type, ordinal),
-      conn: connRef(c.key, msg.start.rec),
-      span: { dir: d.dir, start_offset: msg.start.offset, end_offset: end },
-      start_ns: first.ts_wall_ns,
-      end_ns: last.ts_wall_ns,
-    };
   }
 
   // --- HTTP/2 ----------------------------------------------------------------------------------------------------
@@ -793,7 +388,7 @@ export class HttpStreamParser {
       for (let i = 0; i < n; i++) if (data[i] !== CLIENT_PREFACE[i]) return false;
       return true;
     }
-    if (c.write.next > 0 || c.methods.length > 0) return false;
+    if (c.h1.write.next > 0 || c.h1.methods.length > 0) return false;
     if (data.length >= 9) return looksLikeServerPreface(data);
     // A shorter first read: the start of a frame header (length < 2^16, type SETTINGS, no flags), never `HTTP/1.`.
     return data[0] === 0 && (data.length < 4 || data[3] === 4) && (data.length < 5 || data[4] === 0);
@@ -801,132 +396,11 @@ export class HttpStreamParser {
 
   /** Turns `c` into an HTTP/2 connection; `d` starts at offset 0, the other side where it is (broken if past 0). */
   private beginH2(c: ConnState, d: DirState): void {
-    const host: H2Host = {
-      key: c.key,
-      maxMessage: this.maxMessage,
-      maxSseEvents: this.maxSseEvents,
-      maxHeader: this.maxHeader,
-      stats: this.st,
-      connRef: (rec) => connRef(c.key, rec),
-      deadLetter: (out, rec, reason, error, sample) => this.deadLetter(out, rec, reason, error, sample, c.key),
-    };
-    const h2 = new H2Connection(host);
-    const other = d.dir === 'write' ? c.read : c.write;
+    const h2 = new H2Connection(c.host);
+    const other = d.dir === 'write' ? c.h1.read : c.h1.write;
     h2.startAt(d.dir, 0);
     h2.startAt(other.dir, Math.max(0, other.next));
     c.h2 = h2;
-  }
-
-  // --- failures and resync ---------------------------------------------------------------------------------------
-
-  /** A head that is not (valid) HTTP: report as the reason says, drop the queued bytes, resync. Returns false. */
-  private headFailure(c: ConnState, d: DirState, reason: ParserDeadLetterReason, error: string, out: Out, sample?: Uint8Array, rec?: RawSslRecord): boolean {
-    const q = d.q;
-    const first = rec ?? (q.length > 0 ? q.metaAt(0) : null);
-    if (!sample) sample = q.length > 0 ? Uint8Array.from(q.take(Math.min(q.length, DEAD_LETTER_SAMPLE_BYTES))) : new Uint8Array(0);
-    if (reason === 'unsupported_protocol') {
-      this.deadLetter(out, first, reason, `${d.dir}: ${error}`, sample, c.key);
-      this.makeOpaque(c);
-      return false;
-    }
-    if (reason === 'not_http' && !d.strict) {
-      // A resync guess that did not pan out: keep looking, silently.
-    } else if (reason === 'not_http') {
-      if (!d.notHttpReported) {
-        d.notHttpReported = true;
-        this.deadLetter(out, first, reason, `${d.dir}: ${error}`, sample, c.key);
-      }
-    } else this.deadLetter(out, first, reason, `${d.dir}: ${error}`, sample, c.key);
-    this.resetToResync(d);
-    return false;
-  }
-
-  /**
-   * At a connection's end (`how`: closed or evicted idle): the bytes of a head that never completed (a start line
-   * or header block cut short: the process exited, or the rest was never captured) are reported as an
-   * `http_parse_error` dead letter with their sample, so a truncated message is never dropped silently. A resync
-   * guess (`strict` false: bytes after a gap or late join that only looked like a start line) stays silent, as on
-   * the way in. The caller drops the bytes.
-   */
-  private unfinishedHead(c: ConnState, d: DirState, how: 'closed' | 'evicted idle', out: Out): void {
-    if (d.mode !== 'head' || !d.strict || d.q.length === 0) return;
-    const sample = d.q.peek(Math.min(d.q.length, DEAD_LETTER_SAMPLE_BYTES));
-    const what = d.dir === 'write' ? 'request' : 'response';
-    this.deadLetter(out, d.q.metaAt(0), 'http_parse_error', `${d.dir}: connection ${how} inside a ${what} head: ${d.q.length} bytes at stream offset ${d.q.offset} without a complete start line and header block`, sample, c.key);
-  }
-
-  /** A framing error inside a body: the message is emitted as far as it got (short), then the direction resyncs. */
-  private bodyFailure(c: ConnState, d: DirState, msg: Message, error: string, out: Out): boolean {
-    const sample = Uint8Array.from(d.q.take(Math.min(d.q.length, DEAD_LETTER_SAMPLE_BYTES)));
-    this.deadLetter(out, msg.lastRec, 'http_parse_error', `${d.dir}: ${error} (message at stream offset ${msg.start.offset})`, sample, c.key);
-    this.finish(c, d, msg, 'short', out);
-    this.resetToResync(d);
-    return false;
-  }
-
-  /** Hole in the stream: end the message in progress as short, drop partial heads, resync at `newOffset`. */
-  private gap(c: ConnState, d: DirState, newOffset: number, out: Out): void {
-    this.st.gaps++;
-    this.st.gapBytes += newOffset - d.next;
-    if (d.msg) this.finish(c, d, d.msg, 'short', out);
-    this.st.discardedBytes += d.q.length;
-    d.q.reset(newOffset);
-    d.next = newOffset;
-    d.consumed = newOffset;
-    if (d.mode !== 'opaque') this.enterResync(d);
-  }
-
-  /** The `write` side's only unanswered request is short of its Content-Length: emit it as is. */
-  private finishShortRequest(c: ConnState, out: Out): void {
-    const w = c.write;
-    const m = w.msg;
-    if (!m || m.head.kind !== 'request' || m.framing.type !== 'length' || m.remaining <= 0 || m.expectContinue) return;
-    if (c.methods.length !== 1 || c.methods[0].msg !== m) return;
-    this.finish(c, w, m, 'short', out);
-    // Any late body bytes are not a request: skip to the next plausible request line.
-    this.enterResync(w);
-  }
-
-  private makeOpaque(c: ConnState): void {
-    for (const d of [c.write, c.read]) {
-      d.msg?.body.close();
-      d.msg = null;
-      this.st.discardedBytes += d.q.length;
-      d.q.reset(d.next < 0 ? 0 : d.next);
-      if (d.next >= 0) d.consumed = d.next;
-      d.mode = 'opaque';
-    }
-  }
-
-  private resetToResync(d: DirState): void {
-    d.msg?.body.close();
-    d.msg = null;
-    this.st.discardedBytes += d.q.length;
-    const at = d.next < 0 ? d.q.offset : d.next;
-    d.q.reset(at);
-    d.consumed = at;
-    this.enterResync(d);
-  }
-
-  private enterResync(d: DirState): void {
-    if (d.mode === 'opaque') return;
-    d.mode = 'resync';
-    d.strict = false;
-    this.resetHeadScan(d);
-    this.st.resyncs++;
-  }
-
-  private discard(d: DirState, n: number, end: number): void {
-    this.st.discardedBytes += n;
-    d.next = end;
-    d.q.reset(end);
-    d.consumed = end;
-  }
-
-  private resetHeadScan(d: DirState): void {
-    d.headPhase = 0;
-    d.headScan = 0;
-    d.nl = 0;
   }
 
   // --- dead letters ----------------------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ export type { ConnCloseInput, ParserDeadLetter, HttpStreamParserOptions, ParseOu
 export { SseDecoder, SseTooLargeError } from './sse-decoder';
 export { DecodeError, IncrementalDecoder, decodeAll, parseContentCodings } from './content-coding';
 export { MAX_SSE_EVENTS, MessageBody, isEventStream, type BodyOwner, type MessageEnd } from './message-body';
-export { parseHead, startVerdict, bodyFraming, HeadError, type ParsedHead, type Framing, type StartVerdict } from './http-head';
+export { parseHead, startVerdict, bodyFraming, HeadError, type ParsedHead, type Framing, type StartVerdict } from './h1/head';
 export { ByteQueue, concatBytes } from './byte-queue';
+export { H1Connection } from './h1/connection';
 export { H2Connection, type H2DirSnapshot } from './h2/connection';
 export { HpackDecoder, HpackError, STATIC_TABLE, type HpackSnapshot } from './h2/hpack';
 export { huffmanDecode, huffmanEncode, HuffmanError } from './h2/huffman';

@@ -6,7 +6,7 @@
 import * as zlib from 'node:zlib';
 import type { Direction, HttpEvent, RawSslRecord } from '@agentsight/contracts';
 import { decodeAll, DECOMPRESSION_FLOOR_BYTES, DecodeError, IncrementalDecoder, MAX_DECOMPRESSION_RATIO } from './content-coding';
-import { MAX_HEADER_FIELDS } from './http-head';
+import { MAX_HEADER_FIELDS } from './h1/head';
 import { HttpStreamParser } from './http-stream-parser';
 import { Conn, run } from './parser-run.test';
 import { CLIENT_PREFACE, encodeFrame, Flags, FrameType } from './h2/frames';

@@ -37,7 +37,7 @@ import {
 } from '@agentsight/contracts';
 import { ByteQueue, concatBytes } from '../byte-queue';
 import { isEventStream, MessageBody, type MessageEnd, type Pos } from '../message-body';
-import { MAX_HEADER_FIELDS } from '../http-head';
+import { MAX_HEADER_FIELDS } from '../h1/head';
 import type { ParseOutput, ParserDeadLetterReason, ParserStats } from '../types';
 import { CLIENT_PREFACE, errorName, Flags, FRAME_HEADER_BYTES, FrameError, framePayload, FrameType, parseFrameHeader, parseGoaway, parseRstStream, parseSettings, Setting, type FrameHeader } from './frames';
 import { HpackDecoder, HpackError, type HpackSnapshot } from './hpack';
