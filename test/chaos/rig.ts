@@ -15,7 +15,7 @@
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { EXAMPLE_AGENT_FIXTURES, startReplayServer, type ReplayServer } from '@agentsight/testkit';
+import { EXAMPLE_AGENT_FIXTURES, startClickHouseServer, startReplayServer, type ClickHouseServer, type ReplayServer } from '@agentsight/testkit';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
 import { api, captureRun, freePort, ROOT, Stages, startInfra, stopChild, type CaptureRun, type Infra } from '../e2e/harness';
 
@@ -192,18 +192,25 @@ export class ChaosRig {
   private runs = 0;
   server: ReplayServer | null = null;
 
-  private constructor(readonly infra: Infra, readonly stages: Stages, readonly workload: Workload, readonly serverPort: number, readonly lsDir: string, private readonly tmp: string) {}
+  private constructor(readonly infra: Infra, readonly stages: Stages, readonly workload: Workload, readonly serverPort: number, readonly lsDir: string, private readonly tmp: string,
+    readonly clickhouse: ClickHouseServer | null) {}
 
-  /** Starts the brokers and every stage; the directory the agents' tool lists is made once (same `ls` output each run). */
-  static async start(workload: Workload): Promise<ChaosRig> {
+  /**
+   * Starts the brokers and every stage; the directory the agents' tool lists is made once (same `ls` output each run).
+   * With `clickhouse` the api stores into a ClickHouse server of its own (libs/testkit chdb-server, `CLICKHOUSE_URL`)
+   * instead of the embedded chDB, so that the server can be stopped ({@link stopClickHouse}).
+   */
+  static async start(workload: Workload, opts: { clickhouse?: boolean } = {}): Promise<ChaosRig> {
+    const clickhouse = opts.clickhouse ? await startClickHouseServer() : null;
     const infra = await startInfra();
+    if (clickhouse) infra.env.CLICKHOUSE_URL = clickhouse.url;
     const stages = new Stages(infra.env);
     await stages.startAll();
     const tmp = mkdtempSync(join(tmpdir(), 'agentsight-chaos-'));
     const lsDir = join(tmp, 'workdir');
     mkdirSync(lsDir);
     writeFileSync(join(lsDir, 'notes.txt'), 'the tool of the chaos workload lists this directory\n');
-    return new ChaosRig(infra, stages, workload, await freePort(), lsDir, tmp);
+    return new ChaosRig(infra, stages, workload, await freePort(), lsDir, tmp, clickhouse);
   }
 
   /** Raw rows of a table, as the api returns them. */
@@ -277,12 +284,26 @@ export class ChaosRig {
     };
   }
 
+  /**
+   * The store unavailable for `downMs`: the rig's ClickHouse server stopped (SIGTERM) and started again on its data
+   * dir; meanwhile the api's inserts fail, its inputs stay unacked and come again. Throws in a rig without a server.
+   */
+  stopClickHouse(downMs: number): Fault {
+    return async () => {
+      if (!this.clickhouse) throw new Error('this rig stores into the embedded chDB: start it with { clickhouse: true }');
+      await this.clickhouse.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, downMs));
+      await this.clickhouse.restart();
+    };
+  }
+
   /** Stops everything; with `AGENTSIGHT_CHAOS_LOGS=<dir>` the stages' logs are kept there first. */
   async stop(): Promise<void> {
     await this.server?.close();
     await this.stages.stopAll();
     if (process.env.AGENTSIGHT_CHAOS_LOGS) cpSync(join(this.infra.dataDir, 'logs'), process.env.AGENTSIGHT_CHAOS_LOGS, { recursive: true });
     await this.infra.stop();
+    await this.clickhouse?.stop();
     rmSync(this.tmp, { recursive: true, force: true });
   }
 }
