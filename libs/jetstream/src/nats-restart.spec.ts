@@ -42,6 +42,26 @@ describe('a partition group across a SIGKILL and restart of nats-server', () => 
   };
   const exited = (p: ChildProcess) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r)));
 
+  /**
+   * A handler that records and acks every input into `got`, and SIGKILLs nats-server once, right after the batch
+   * that brought `got` to `n` inputs: the acks are on the wire (nats.js flushes on the next tick), the server dies
+   * right after reading them.
+   */
+  const ackThenKill = (n: number) => {
+    let killAfter = n;
+    return async (batch: Input<{ i: number }>[], got: number[]): Promise<void> => {
+      for (const m of batch) {
+        got.push(m.value.i);
+        m.ack();
+      }
+      if (got.length >= killAfter && natsProc.exitCode === null && natsProc.signalCode === null) {
+        killAfter = Infinity;
+        await new Promise((r) => setImmediate(r));
+        natsProc.kill('SIGKILL');
+      }
+    };
+  };
+
   beforeAll(async () => {
     natsPort = await freePort();
     const redisPort = await freePort();
@@ -68,25 +88,14 @@ describe('a partition group across a SIGKILL and restart of nats-server', () => 
 
     // One list of handled inputs per worker (a worker is made at each claim of the partition).
     const workers: number[][] = [];
-    let killAfter = 50;
+    const handler = ackThenKill(50);
     const group = new PartitionGroup<{ i: number }>(nats, redis, {
       stage: 'parser', name: 'restart-spec', stream, partitions: 1, owner: 'restart-spec', filter: () => 'restart.0',
       worker: async (): Promise<PartitionWorker<{ i: number }>> => {
         const got: number[] = [];
         workers.push(got);
         return {
-          handle: async (batch: Input<{ i: number }>[]) => {
-            for (const m of batch) {
-              got.push(m.value.i);
-              m.ack();
-            }
-            // The acks are on the wire (nats.js flushes on the next tick): the server dies right after reading them.
-            if (got.length >= killAfter && natsProc.exitCode === null && natsProc.signalCode === null) {
-              killAfter = Infinity;
-              await new Promise((r) => setImmediate(r));
-              natsProc.kill('SIGKILL');
-            }
-          },
+          handle: (batch: Input<{ i: number }>[]) => handler(batch, got),
           undecodable: async () => undefined,
           close: async () => undefined,
         };
@@ -123,19 +132,9 @@ describe('a partition group across a SIGKILL and restart of nats-server', () => 
     const pub = new Publisher(nats.js, nats.large);
     for (let i = 0; i < 50; i++) await pub.publish('keep.x', `k${i}`, { i });
     const got: number[] = [];
-    let killAfter = 50;
+    const handler = ackThenKill(50);
     const loop = new ConsumerLoop<{ i: number }>(nats, { stream, durable: 'keep-spec', filterSubject: 'keep.>', ackWaitMs: 60_000, maxAckPending: 1000, start: 'keep' }, {
-      handle: async (batch) => {
-        for (const m of batch) {
-          got.push(m.value.i);
-          m.ack();
-        }
-        if (got.length >= killAfter && natsProc.exitCode === null && natsProc.signalCode === null) {
-          killAfter = Infinity;
-          await new Promise((r) => setImmediate(r));
-          natsProc.kill('SIGKILL');
-        }
-      },
+      handle: (batch) => handler(batch, got),
       undecodable: async () => undefined,
     });
     const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
