@@ -36,7 +36,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { createHash } from 'node:crypto';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { decode, hostToken, RawLossRecord, RawProcRecord, RawRecord, RawSslCloseRecord, RawSslRecord } from '@agentsight/contracts';
+import { decode, hostToken, lostBytes, lostRecords, RawLossRecord, RawProcRecord, RawRecord, RawSslCloseRecord, RawSslRecord } from '@agentsight/contracts';
 import { connectNats } from '@agentsight/jetstream';
 import { freePort, makeSelfSignedCert, probeBinary, runProcess } from '@agentsight/testkit';
 import { DeliverPolicy } from '@nats-io/jetstream';
@@ -70,7 +70,7 @@ const UPLOAD_CONC = 8;
 const RUN_ID = `${Date.now().toString(36)}`;
 
 type Mode = 'off' | 'traced' | 'filtered' | 'stats';
-interface Stopped { records: number; published: number; ringbuf_drops: number; publish_failures: number; last_seq: number }
+interface Stopped { records: number; published: number; lost_records: number; publish_failures: number; last_seq: number }
 /** probe_cpu_s: the probe's CPU from start to stop; probe_start_cpu_s: of that, until its ready line (attach). */
 interface ProbeRun { host: string; stopped: Stopped; probe_cpu_s: number; probe_start_cpu_s: number; nats_cpu_s: number; ready_ms: number; bpf?: Record<string, { run_cnt: number; run_time_ns: number }> }
 
@@ -484,7 +484,7 @@ async function lossHarness(b: Bench, httpsPort: number, ca: string): Promise<Rec
     bytes: { write: streams.filter((s) => s.dir === 'write').reduce((n, s) => n + s.buf.length, 0), read: streams.filter((s) => s.dir === 'read').reduce((n, s) => n + s.buf.length, 0) },
     seq: { last_seq: probe!.stopped.last_seq, missing: missingSeq.length, missing_first: missingSeq.slice(0, 20) },
     probe_stopped: probe!.stopped,
-    last_loss_record: loss.length ? { ringbuf_drops: loss[loss.length - 1].ringbuf_drops, ringbuf_drop_bytes: loss[loss.length - 1].ringbuf_drop_bytes, records: loss[loss.length - 1].records, publish_failures: loss[loss.length - 1].publish_failures } : null,
+    last_loss_record: loss.length ? { lost_records: lostRecords(loss[loss.length - 1]), lost_bytes: lostBytes(loss[loss.length - 1]), records: loss[loss.length - 1].records, publish_failures: loss[loss.length - 1].publish_failures } : null,
     probe_cpu_s: probe!.probe_cpu_s, nats_cpu_s: probe!.nats_cpu_s,
   };
 }
@@ -586,7 +586,7 @@ function summary(o: Record<string, any>): string {
   }
   const l = o.loss;
   if (l) L.push('', `loss: markers ${l.markers_found_write}/${l.markers_expected} (bodies intact ${l.bodies_intact}/${l.requests}), response markers ${l.response_markers_found}/${l.response_markers_expected}, ` +
-    `drops ${l.probe_stopped.ringbuf_drops}, publish failures ${l.probe_stopped.publish_failures}, seq missing ${l.seq.missing}, gaps ${l.reassembly.gaps}, ` +
+    `lost in the kernel ${lostRecords(l.probe_stopped)}, publish failures ${l.probe_stopped.publish_failures}, seq missing ${l.seq.missing}, gaps ${l.reassembly.gaps}, ` +
     `client ${l.untraced_client_seconds} s untraced / ${l.traced_client_seconds} s traced, run ${l.run_seconds.total} s`);
   return L.join('\n');
 }

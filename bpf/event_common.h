@@ -18,7 +18,8 @@ enum event_type {
 	EVENT_EXIT = 3,
 };
 
-/** Indexes of the per-CPU `drops` array: ring-buffer reservation failures. */
+/** Indexes of the per-CPU `drops` array: records lost in the kernel (failed reservation, unreadable user memory, a
+ * call too large), and their plaintext bytes. */
 enum drop_idx {
 	DROP_RECORDS = 0, /* records that could not be reserved */
 	DROP_BYTES = 1,   /* plaintext bytes in those records */

@@ -103,7 +103,7 @@ struct probe_stat {
 	__u64 records;       /* calls whose first record was emitted (SSL: calls with payload; handshake: calls) */
 	__u64 fragments;     /* ring-buffer records emitted */
 	__u64 bytes;         /* plaintext bytes emitted */
-	__u64 ringbuf_drops; /* records lost in the kernel: failed reservation, unreadable user memory, call > SSL_CALL_MAX */
+	__u64 lost_records; /* records lost in the kernel: failed reservation, unreadable user memory, call > SSL_CALL_MAX */
 };
 
 #endif

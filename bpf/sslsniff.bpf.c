@@ -123,7 +123,7 @@ static long emit_frag_cb(__u32 i, void *data)
 		__u64 frags = drop_fragments(len - off, SSL_FRAG_MAX);
 
 		if (st)
-			st->ringbuf_drops += frags;
+			st->lost_records += frags;
 		return 1;
 	}
 	if (st) {
@@ -174,7 +174,7 @@ static __always_inline int emit_call(struct pt_regs *ctx, __u32 fn, __u64 ssl, _
 		__u64 frags = drop_fragments(len, SSL_FRAG_MAX);
 
 		if (st)
-			st->ringbuf_drops += frags;
+			st->lost_records += frags;
 		return 0;
 	}
 
@@ -371,7 +371,7 @@ int BPF_KRETPROBE(retprobe_ssl_do_handshake)
 	if (!e) {
 		count_drop(1, 0);
 		if (st)
-			st->ringbuf_drops++;
+			st->lost_records++;
 		return 0;
 	}
 	now = bpf_ktime_get_boot_ns();
@@ -559,7 +559,7 @@ lost:
 		__u64 frags = drop_fragments(len - c->done, SSL_FRAG_MAX);
 
 		if (st)
-			st->ringbuf_drops += frags;
+			st->lost_records += frags;
 	}
 	return 1;
 }
@@ -614,7 +614,7 @@ static __always_inline int rustls_return(struct pt_regs *ctx, __u32 fn)
 		__u64 frags = drop_fragments(len, SSL_FRAG_MAX);
 
 		if (st)
-			st->ringbuf_drops += frags;
+			st->lost_records += frags;
 		return 0;
 	}
 	c.hdr.type = EVENT_SSL;

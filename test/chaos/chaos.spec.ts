@@ -68,7 +68,7 @@ function chaosSuite(name: string, opts: { clickhouse?: boolean }, faults: Faults
     function noLoss(r: RunResult): void {
       expect(r.capture.code).toBe(0);
       expect(r.requests).toBe(2 * WORKLOAD.agents);
-      expect(r.capture.probe).toMatchObject({ ringbuf_drops: 0, publish_failures: 0, publish_reordered: 0, holds: { misses: 0 } });
+      expect(r.capture.probe).toMatchObject({ lost_records: 0, ringbuf_drops: 0, publish_failures: 0, publish_reordered: 0, holds: { misses: 0 } });
     }
 
     test('reference run: every call, exchange, tool use and session of the workload, no dead letter', async () => {

@@ -227,13 +227,14 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
     await page.getByTestId('processes-table').getByText(`exec /usr/bin/ls -la ${join(ROOT, 'examples')}`).waitFor();
     await page.getByTestId('processes-table').getByText('get_current_weather').waitFor();
     await shot(page, 'processes');
-    const cap = (await (await authed(`${origin}/api/capture`)).json()) as { producers: Array<{ records: number; ringbuf_drops: number }>; not_captured: unknown[] };
+    const cap = (await (await authed(`${origin}/api/capture`)).json()) as { producers: Array<{ records: number; lost_records: number; ringbuf_drops: number }>; not_captured: unknown[] };
     expect(cap.producers.length).toBeGreaterThan(0);
     await page.goto(origin + '/capture');
     const prod = page.getByTestId('producer').first();
     await prod.waitFor();
     expect(await prod.getByTestId('records').textContent()).toBe(cap.producers[0].records.toLocaleString('en-US'));
-    expect(await prod.getByTestId('kernel-loss').textContent()).toContain(`${cap.producers[0].ringbuf_drops} lost in the kernel`);
+    expect(await prod.getByTestId('kernel-loss').textContent()).toContain(`${cap.producers[0].lost_records} lost in the kernel`);
+    expect(cap.producers[0].ringbuf_drops).toBe(cap.producers[0].lost_records);
     await page.getByTestId('tables').getByText('llm_calls').waitFor();
     // The example agent's TLS all went through probed functions: nothing to report as not captured.
     expect(cap.not_captured).toEqual([]);

@@ -45,6 +45,7 @@ describeCapture('HTTP/2 (h2 over TLS) captured end to end', () => {
       `node ${H2_CLIENT} ${server.url} ${server.caPath} 5 ${NODE.map(([f, p]) => `${p}=${f}`).join(' ')}`,
     ].join(' && '));
     expect(run.code).toBe(0);
+    expect(run.probe.lost_records).toBe(0);
     expect(run.probe.ringbuf_drops).toBe(0);
     nodeOut = JSON.parse(run.stdout.trim().split('\n').pop()!);
     await waitDrained(infra.env);

@@ -202,7 +202,7 @@ export interface CaptureRun {
   stdout: string;
   stderr: string;
   pid: number;
-  /** The probe's `stopped` line: records, published, ringbuf_drops, publish_failures, last_seq. */
+  /** The probe's `stopped` line: records, published, lost_records (and its deprecated alias ringbuf_drops), publish_failures, last_seq. */
   probe: Record<string, any>;
 }
 

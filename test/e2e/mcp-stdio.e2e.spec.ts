@@ -142,7 +142,7 @@ describeCapture('MCP over stdio: capture, JSON-RPC framing, ToolUse', () => {
   it('runs the client and server to success without losing records', () => {
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
     expect(JSON.parse(run.stdout).echo.content[0].text).toBe(`echo: ${mark}`);
-    expect(run.stopped).toMatchObject({ ringbuf_drops: 0, publish_failures: 0 });
+    expect(run.stopped).toMatchObject({ lost_records: 0, ringbuf_drops: 0, publish_failures: 0 });
   });
 
   let server: { stdin: Buffer; stdout: Buffer; rec: RawStdioRecord };

@@ -108,7 +108,8 @@ describeCapture('Prometheus /metrics of the api', () => {
     // Probe counters = the probe's own stopped line (its final loss record is the one the api reads).
     const host = { host: 'e2e-host' };
     expect(sum(m, 'agentsight_producer_records_total', host)).toBe(run.probe.records);
-    expect(sum(m, 'agentsight_producer_ringbuf_dropped_records_total', host)).toBe(run.probe.ringbuf_drops);
+    expect(sum(m, 'agentsight_producer_lost_records_total', host)).toBe(run.probe.lost_records);
+    expect(sum(m, 'agentsight_producer_ringbuf_dropped_records_total', host)).toBe(run.probe.lost_records);
     const probes = run.probe.probes as Array<{ binary: string; fn: string; records: number; bytes: number; fragments: number }>;
     expect(probes.some((p) => p.records > 0)).toBe(true);
     for (const p of probes) {

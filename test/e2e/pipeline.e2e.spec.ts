@@ -45,6 +45,7 @@ describeCapture('pipeline guarantees under real capture', () => {
     writeFileSync(file, body);
     const run = await captureRun(infra, node(`post /v1/echo - ${file}`));
     expect(run.code).toBe(0);
+    expect(run.probe.lost_records).toBe(0);
     expect(run.probe.ringbuf_drops).toBe(0);
     await waitDrained(infra.env);
     const list: Row[] = await api(infra, '/api/exchanges?target=/v1/echo');

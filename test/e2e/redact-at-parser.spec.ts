@@ -97,6 +97,7 @@ describeCapture('AGENTSIGHT_REDACT_AT_PARSER=1: no derived stream carries a plan
       node(`post /v1/chat/completions - '{"model":"gpt-4.1","messages":[{"role":"user","content":"key ${google} cut'`), // json_parse_error
     ].join(' && '));
     expect(run.code).toBe(0);
+    expect(run.probe.lost_records).toBe(0);
     expect(run.probe.ringbuf_drops).toBe(0);
     await waitDrained(infra.env);
 

@@ -103,6 +103,7 @@ describeCapture('agentsight replay re-derives storage from the retained streams'
     const env = { ...infra.env, OPENAI_BASE_URL: `${server.url}/v1`, NODE_EXTRA_CA_CERTS: server.caPath, OPENAI_API_KEY: '', AGENT_LS_DIR: '' };
     const run = await captureRun(infra, `${process.execPath} ${join(ROOT, 'examples/dist/agent.js')} ${infra.dataDir} && node ${join(__dirname, 'client.js')} ${server.url} ${server.caPath} garbage`, env);
     expect(run.code).toBe(0);
+    expect(run.probe.lost_records).toBe(0);
     expect(run.probe.ringbuf_drops).toBe(0);
     await waitDrained(infra.env);
     await stages.stopAll(); // the embedded store has one writer: the replay's api

@@ -73,6 +73,7 @@ describeCapture('two parsers and two aggregators share partitions and take over 
       answeredAtKill = server.requests.length;
     });
     expect(run.code).toBe(0);
+    expect(run.probe.lost_records).toBe(0);
     expect(run.probe.ringbuf_drops).toBe(0);
     expect(killed).toEqual(['aggregator-a', 'parser-a']);
     expect(heldByA).toEqual([PARTITIONS / 2, PARTITIONS / 2]);

@@ -131,6 +131,10 @@ export interface StreamSize {
 /** Counters of one attached probe, from the producer's latest loss record (cumulative since its start), with its host. */
 export interface ProbeStatus extends RawProbeCounters {
   host: string;
+  /** Records of this probe lost in the kernel (0 when the producer reported none under either name). */
+  lost_records: number;
+  /** @deprecated The same number under its old name, written for one more release. */
+  ringbuf_drops: number;
 }
 
 /** Dead letters grouped by stage and reason, with the newest one's error and sample. */
@@ -151,7 +155,13 @@ export interface CaptureStatus {
     ts: string;
     records: number;
     published: number;
+    /** Records lost in the kernel (raw.ts `lostRecords`). */
+    lost_records: number;
+    /** Plaintext bytes of those records (raw.ts `lostBytes`). */
+    lost_bytes: number;
+    /** @deprecated `lost_records` under its old name, written for one more release. */
     ringbuf_drops: number;
+    /** @deprecated `lost_bytes` under its old name, written for one more release. */
     ringbuf_drop_bytes: number;
     publish_failures: number;
     file_opens_skipped: number;

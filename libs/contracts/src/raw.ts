@@ -149,14 +149,22 @@ export interface RawNetConnectRecord extends RawBase {
 
 /**
  * Loss accounting (subject `agentsight.raw.loss.<host>`): counters since the run started, published periodically
- * and on exit. A non-zero `ringbuf_drops` means records were lost in the kernel; the count is never silent.
+ * and on exit. A non-zero `lost_records` means records were lost in the kernel; the count is never silent. Read the
+ * kernel loss with {@link lostRecords} / {@link lostBytes}: they take the deprecated names of older producers too.
  */
 export interface RawLossRecord extends RawBase {
   kind: 'loss';
-  /** Ring-buffer reservation failures (records dropped in the kernel). */
-  ringbuf_drops: number;
-  /** Bytes of plaintext in dropped records. */
-  ringbuf_drop_bytes: number;
+  /**
+   * Records lost in the kernel: a failed ring-buffer reservation, user memory that could not be read, a call larger
+   * than 64 MiB. Absent in records of producers before it (they wrote only `ringbuf_drops`).
+   */
+  lost_records?: number;
+  /** Plaintext bytes of the records lost in the kernel. Absent like `lost_records` (then `ringbuf_drop_bytes`). */
+  lost_bytes?: number;
+  /** @deprecated The old name of `lost_records` (it counts more than ring-buffer failures), written by producers for one more release. */
+  ringbuf_drops?: number;
+  /** @deprecated The old name of `lost_bytes`, written for one more release like `ringbuf_drops`. */
+  ringbuf_drop_bytes?: number;
   /** Records read from the ring buffer. */
   records: number;
   /** Records whose publish failed for good after retries. */
@@ -186,8 +194,32 @@ export interface RawProbeCounters {
   /** Plaintext bytes emitted. */
   bytes: number;
   /** Records of this probe lost in the kernel (failed ring-buffer reservation, unreadable user memory, a call larger
-   * than 64 MiB); also counted in {@link RawLossRecord.ringbuf_drops}. */
-  ringbuf_drops: number;
+   * than 64 MiB); also counted in {@link RawLossRecord.lost_records}. Absent in records of producers before it. */
+  lost_records?: number;
+  /** @deprecated The old name of `lost_records`, written for one more release. */
+  ringbuf_drops?: number;
+}
+
+/** The kernel-loss counters of a loss record, a probe's counters or a `stats`/`stopped` line, under either name. */
+export interface LostCounters {
+  lost_records?: number | bigint;
+  lost_bytes?: number | bigint;
+  /** @deprecated */
+  ringbuf_drops?: number | bigint;
+  /** @deprecated */
+  ringbuf_drop_bytes?: number | bigint;
+}
+
+/** Records lost in the kernel: `lost_records`, else the deprecated `ringbuf_drops` of older producers, else 0. */
+export function lostRecords(r: LostCounters | Record<string, unknown>): number {
+  const c = r as LostCounters;
+  return Number(c.lost_records ?? c.ringbuf_drops ?? 0);
+}
+
+/** Plaintext bytes of the records lost in the kernel: `lost_bytes`, else the deprecated `ringbuf_drop_bytes`, else 0. */
+export function lostBytes(r: LostCounters | Record<string, unknown>): number {
+  const c = r as LostCounters;
+  return Number(c.lost_bytes ?? c.ringbuf_drop_bytes ?? 0);
 }
 
 /** A function of a binary the producer found but could not probe ({@link RawLossRecord.attach_failures}). */
@@ -250,7 +282,7 @@ export interface RawSslCloseRecord extends RawBase {
  * `agentsight.raw.stdio.<host>.<partition>`, partition = pid % partitions, so one process' stdio is in order).
  * Local MCP servers speak JSON-RPC over these pipes. A call larger than one ring-buffer record (32 KiB) is split into
  * ordered fragments like {@link RawSslRecord} (readv/writev also at iovec boundaries); nothing is truncated, a
- * reservation failure is counted in {@link RawLossRecord.ringbuf_drops} and the fragments that arrive are a prefix
+ * reservation failure is counted in {@link RawLossRecord.lost_records} and the fragments that arrive are a prefix
  * of the call. On by default; the producer's `--no-stdio` turns these records off. Not seen: `pread`/`pwrite`,
  * `send*`/`recv*`, `splice`/`sendfile`, io_uring and 32-bit (compat) syscalls.
  */

@@ -41,7 +41,7 @@ uint64_t sum_percpu(int map_fd, uint32_t k)
 	return sum;
 }
 
-void read_drops(uint64_t *records, uint64_t *bytes)
+void read_lost(uint64_t *records, uint64_t *bytes)
 {
 	int fd = bpf_map__fd(g.ssl_skel->maps.drops);
 
@@ -67,7 +67,7 @@ static void read_probe_stats(struct rec_probe_stat *out)
 			out[i].records += vals[c].records;
 			out[i].fragments += vals[c].fragments;
 			out[i].bytes += vals[c].bytes;
-			out[i].ringbuf_drops += vals[c].ringbuf_drops;
+			out[i].lost_records += vals[c].lost_records;
 		}
 	}
 }
@@ -79,7 +79,7 @@ void read_loss(struct rec_loss *r, struct rec_probe_stat *probes)
 
 	memset(r, 0, sizeof(*r));
 	r->records = g.records;
-	read_drops(&r->ringbuf_drops, &r->ringbuf_drop_bytes);
+	read_lost(&r->lost_records, &r->lost_bytes);
 	r->file_opens_skipped = sum_percpu(bpf_map__fd(g.proc_skel->maps.io_skips), SKIP_FILE_PSEUDO);
 	publisher_get_stats(g.pub, &st);
 	r->publish_failures = st.failures;
@@ -119,9 +119,9 @@ void print_probe_counters(const struct rec_loss *r)
 
 		printf("%s{\"binary\":", i ? "," : "");
 		print_json_string(p->binary);
-		printf(",\"fn\":\"%s\",\"records\":%llu,\"fragments\":%llu,\"bytes\":%llu,\"ringbuf_drops\":%llu}", p->fn,
-		       (unsigned long long)p->records, (unsigned long long)p->fragments, (unsigned long long)p->bytes,
-		       (unsigned long long)p->ringbuf_drops);
+		printf(",\"fn\":\"%s\",\"records\":%llu,\"fragments\":%llu,\"bytes\":%llu,\"lost_records\":%llu,"
+		       "\"ringbuf_drops\":%llu}", p->fn, (unsigned long long)p->records, (unsigned long long)p->fragments,
+		       (unsigned long long)p->bytes, (unsigned long long)p->lost_records, (unsigned long long)p->lost_records);
 	}
 	printf("],\"attach_failures\":[");
 	for (i = 0; i < r->nattach_failures; i++) {
@@ -150,12 +150,13 @@ void publish_loss(bool print)
 	if (!print)
 		return;
 	publisher_get_stats(g.pub, &st);
-	printf("{\"event\":\"stats\",\"records\":%llu,\"published\":%llu,\"ringbuf_drops\":%llu,"
-	       "\"ringbuf_drop_bytes\":%llu,\"publish_failures\":%llu,\"publish_reordered\":%llu,"
+	printf("{\"event\":\"stats\",\"records\":%llu,\"published\":%llu,\"lost_records\":%llu,\"lost_bytes\":%llu,"
+	       "\"ringbuf_drops\":%llu,\"ringbuf_drop_bytes\":%llu,\"publish_failures\":%llu,\"publish_reordered\":%llu,"
 	       "\"file_opens_skipped\":%llu",
-	       (unsigned long long)r.records, (unsigned long long)st.published, (unsigned long long)r.ringbuf_drops,
-	       (unsigned long long)r.ringbuf_drop_bytes, (unsigned long long)r.publish_failures,
-	       (unsigned long long)st.reordered, (unsigned long long)r.file_opens_skipped);
+	       (unsigned long long)r.records, (unsigned long long)st.published, (unsigned long long)r.lost_records,
+	       (unsigned long long)r.lost_bytes, (unsigned long long)r.lost_records, (unsigned long long)r.lost_bytes,
+	       (unsigned long long)r.publish_failures, (unsigned long long)st.reordered,
+	       (unsigned long long)r.file_opens_skipped);
 	print_probe_counters(&r);
 	printf("}\n");
 	fflush(stdout);
@@ -165,14 +166,16 @@ void print_stopped(void)
 {
 	static struct rec_probe_stat probes[MAX_PROBES];
 	struct publisher_stats st;
-	uint64_t drops, drop_bytes;
+	uint64_t lost, lost_bytes;
 	struct rec_loss r;
 
 	publisher_get_stats(g.pub, &st);
-	read_drops(&drops, &drop_bytes);
-	printf("{\"event\":\"stopped\",\"records\":%llu,\"published\":%llu,\"ringbuf_drops\":%llu,"
-	       "\"publish_failures\":%llu,\"publish_reordered\":%llu,\"file_opens_skipped\":%llu,\"last_seq\":%lld",
-	       (unsigned long long)g.records, (unsigned long long)st.published, (unsigned long long)drops,
+	read_lost(&lost, &lost_bytes);
+	printf("{\"event\":\"stopped\",\"records\":%llu,\"published\":%llu,\"lost_records\":%llu,\"lost_bytes\":%llu,"
+	       "\"ringbuf_drops\":%llu,\"publish_failures\":%llu,\"publish_reordered\":%llu,\"file_opens_skipped\":%llu,"
+	       "\"last_seq\":%lld",
+	       (unsigned long long)g.records, (unsigned long long)st.published, (unsigned long long)lost,
+	       (unsigned long long)lost_bytes, (unsigned long long)lost,
 	       (unsigned long long)st.failures, (unsigned long long)st.reordered,
 	       (unsigned long long)sum_percpu(bpf_map__fd(g.proc_skel->maps.io_skips), SKIP_FILE_PSEUDO),
 	       g.have_last_seq ? (long long)g.last_seq : -1LL);

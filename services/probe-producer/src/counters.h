@@ -15,8 +15,9 @@
 /** Sum over CPUs of the per-CPU counter array map_fd at index k (0 when it cannot be read). */
 uint64_t sum_percpu(int map_fd, uint32_t k);
 
-/** The kernel's ring-buffer loss counters: records and bytes. */
-void read_drops(uint64_t *records, uint64_t *bytes);
+/** Records lost in the kernel (failed ring-buffer reservation, unreadable user memory, a call too large), and their
+ * plaintext bytes. */
+void read_lost(uint64_t *records, uint64_t *bytes);
 
 /** Fills every counter of a loss record (probes: storage for MAX_PROBES entries, g.nprobes used). */
 void read_loss(struct rec_loss *r, struct rec_probe_stat *probes);

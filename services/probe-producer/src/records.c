@@ -247,11 +247,16 @@ void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct r
 {
 	msgpack_packer pk;
 
-	begin_record(&pk, sbuf, b, "loss", 7);
+	begin_record(&pk, sbuf, b, "loss", 9);
+	pack_key(&pk, "lost_records");
+	msgpack_pack_uint64(&pk, r->lost_records);
+	pack_key(&pk, "lost_bytes");
+	msgpack_pack_uint64(&pk, r->lost_bytes);
+	/* Deprecated names of the two above, written for one more release (libs/contracts raw.ts). */
 	pack_key(&pk, "ringbuf_drops");
-	msgpack_pack_uint64(&pk, r->ringbuf_drops);
+	msgpack_pack_uint64(&pk, r->lost_records);
 	pack_key(&pk, "ringbuf_drop_bytes");
-	msgpack_pack_uint64(&pk, r->ringbuf_drop_bytes);
+	msgpack_pack_uint64(&pk, r->lost_bytes);
 	pack_key(&pk, "records");
 	msgpack_pack_uint64(&pk, r->records);
 	pack_key(&pk, "publish_failures");
@@ -263,7 +268,7 @@ void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct r
 	for (size_t i = 0; i < r->nprobes; i++) {
 		const struct rec_probe_stat *p = &r->probes[i];
 
-		msgpack_pack_map(&pk, 6);
+		msgpack_pack_map(&pk, 7);
 		pack_key(&pk, "binary");
 		pack_cstr(&pk, p->binary);
 		pack_key(&pk, "fn");
@@ -274,8 +279,10 @@ void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct r
 		msgpack_pack_uint64(&pk, p->fragments);
 		pack_key(&pk, "bytes");
 		msgpack_pack_uint64(&pk, p->bytes);
-		pack_key(&pk, "ringbuf_drops");
-		msgpack_pack_uint64(&pk, p->ringbuf_drops);
+		pack_key(&pk, "lost_records");
+		msgpack_pack_uint64(&pk, p->lost_records);
+		pack_key(&pk, "ringbuf_drops"); /* deprecated name of lost_records, written for one more release */
+		msgpack_pack_uint64(&pk, p->lost_records);
 	}
 	pack_key(&pk, "attach_failures");
 	msgpack_pack_array(&pk, r->nattach_failures);

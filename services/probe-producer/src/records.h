@@ -105,7 +105,7 @@ struct rec_probe_stat {
 	uint64_t records;   /* calls whose first ring-buffer record was emitted */
 	uint64_t fragments; /* ring-buffer records emitted */
 	uint64_t bytes;     /* plaintext bytes emitted */
-	uint64_t ringbuf_drops; /* records lost in the kernel */
+	uint64_t lost_records; /* records lost in the kernel (written as `lost_records` and the deprecated `ringbuf_drops`) */
 };
 
 /** A function of a binary that could not be probed. */
@@ -128,7 +128,9 @@ struct rec_stdio {
 
 /** Loss counters since the run started. */
 struct rec_loss {
-	uint64_t ringbuf_drops, ringbuf_drop_bytes, records, publish_failures;
+	uint64_t lost_records; /* records lost in the kernel (also written as the deprecated `ringbuf_drops`) */
+	uint64_t lost_bytes;   /* plaintext bytes of those records (also written as the deprecated `ringbuf_drop_bytes`) */
+	uint64_t records, publish_failures;
 	uint64_t file_opens_skipped; /* opens of /proc, /sys, /dev not emitted (no --all-files) */
 	const struct rec_probe_stat *probes; /* per attached probe, in attach order */
 	size_t nprobes;

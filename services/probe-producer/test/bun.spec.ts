@@ -76,13 +76,13 @@ function expectCountersMatch(probes: ProbeCounters[], binary: string, ssl: RawSs
   expect(mine.map((p) => p.fn).sort()).toEqual(['SSL_do_handshake', 'SSL_read', 'SSL_write']);
   for (const p of mine) {
     if (p.fn === 'SSL_do_handshake') {
-      expect(p).toEqual({ binary, fn: p.fn, records: handshakes.length, fragments: handshakes.length, bytes: 0, ringbuf_drops: 0 });
+      expect(p).toEqual({ binary, fn: p.fn, records: handshakes.length, fragments: handshakes.length, bytes: 0, lost_records: 0, ringbuf_drops: 0 });
       continue;
     }
     const recs = ssl.filter((x) => x.fn === p.fn);
     expect(recs.length).toBeGreaterThan(0);
     expect(p).toEqual({ binary, fn: p.fn, records: recs.filter((x) => x.frag_offset === 0).length, fragments: recs.length,
-      bytes: recs.reduce((n, x) => n + x.data.length, 0), ringbuf_drops: 0 });
+      bytes: recs.reduce((n, x) => n + x.data.length, 0), lost_records: 0, ringbuf_drops: 0 });
   }
 }
 
@@ -208,7 +208,7 @@ describeCapture('agentsight-probe: Bun (stripped BoringSSL by anchors), attach o
       expect(ssl.every((x) => x.pid === r.client.pid)).toBe(true);
       expectCountersMatch(r.stopped.probes, bunReal, ssl, hs);
       // Nothing else was traced: every other probe (libssl, node, ...) counted nothing.
-      for (const p of r.stopped.probes.filter((q) => q.binary !== bunReal)) expect(p).toMatchObject({ records: 0, fragments: 0, bytes: 0, ringbuf_drops: 0 });
+      for (const p of r.stopped.probes.filter((q) => q.binary !== bunReal)) expect(p).toMatchObject({ records: 0, fragments: 0, bytes: 0, lost_records: 0, ringbuf_drops: 0 });
       const losses = r.got.map((g) => g.rec).filter((x): x is RawLossRecord => x.kind === 'loss').sort((a, b) => a.seq - b.seq);
       expect(losses[losses.length - 1].probes).toEqual(r.stopped.probes);
       expect(losses[losses.length - 1].attach_failures).toEqual(r.stopped.attach_failures);
@@ -290,7 +290,7 @@ describeCapture('agentsight-probe: Bun (stripped BoringSSL by anchors), attach o
     const { stopped, code } = await run.stop();
     await col.close(stopped.last_seq);
     expect(code).toBe(0);
-    expect(stopped).toMatchObject({ ringbuf_drops: 0, publish_failures: 0 });
+    expect(stopped).toMatchObject({ lost_records: 0, ringbuf_drops: 0, publish_failures: 0 });
     expect(new Set(col.got.map((g) => g.rec.seq)).size).toBe(stopped.last_seq + 1);
 
     const execRec = col.got.map((g) => g.rec).find((x) => x.kind === 'proc' && x.event === 'exec' && x.pid === sh.pid);
@@ -357,6 +357,6 @@ sys.stdout.buffer.write(urllib.request.urlopen(req, context=ctx).read())`;
     const writes = (stopped.probes as ProbeCounters[]).find((p) => p.binary === copy && p.fn === 'SSL_write_ex')!;
     const recs = c.records.filter((x) => x.fn === 'SSL_write_ex');
     expect(writes).toEqual({ binary: copy, fn: 'SSL_write_ex', records: recs.filter((x) => x.frag_offset === 0).length, fragments: recs.length,
-      bytes: recs.reduce((n, x) => n + x.data.length, 0), ringbuf_drops: 0 });
+      bytes: recs.reduce((n, x) => n + x.data.length, 0), lost_records: 0, ringbuf_drops: 0 });
   }, 120000);
 });

@@ -89,7 +89,7 @@ describeCapture('agentsight-probe real capture', () => {
   const got: Got[] = [];
   const decodeErrors: string[] = [];
   let ready: { event: string; pid: number; attached: string[] };
-  let stopped: { event: string; records: number; published: number; ringbuf_drops: number; publish_failures: number; last_seq: number };
+  let stopped: { event: string; records: number; published: number; lost_records: number; ringbuf_drops: number; publish_failures: number; last_seq: number };
   let producerExit: number | null;
   const marker = `mk-${randomUUID()}`;
   const bodies: Record<string, Buffer> = {};
@@ -205,7 +205,7 @@ describeCapture('agentsight-probe real capture', () => {
     expect(ready.attached).toContain(fs.realpathSync(process.execPath));
     for (const [name, c] of Object.entries(clients)) expect({ name, code: c.code, stderr: c.stderr }).toEqual({ name, code: 0, stderr: '' });
     expect(producerExit).toBe(0);
-    expect(stopped).toMatchObject({ ringbuf_drops: 0, publish_failures: 0 });
+    expect(stopped).toMatchObject({ lost_records: 0, lost_bytes: 0, ringbuf_drops: 0, publish_failures: 0 });
     expect(stopped.published).toBe(stopped.last_seq + 1);
   });
 
@@ -368,7 +368,7 @@ describeCapture('agentsight-probe real capture', () => {
     expect(loss.length).toBeGreaterThanOrEqual(2); // periodic (1 s) + final
     const last = loss[loss.length - 1];
     expect(last.seq).toBe(stopped.last_seq);
-    expect(last).toMatchObject({ ringbuf_drops: 0, ringbuf_drop_bytes: 0, publish_failures: 0, records: stopped.records });
+    expect(last).toMatchObject({ lost_records: 0, lost_bytes: 0, ringbuf_drops: 0, ringbuf_drop_bytes: 0, publish_failures: 0, records: stopped.records });
     const io = got.filter((g) => g.rec.kind === 'file_open' || g.rec.kind === 'net_connect' || g.rec.kind === 'stdio' || g.rec.kind === 'ssl_handshake').length;
     expect(stopped.records).toBe(ssl().length + proc().filter((r) => r.event !== 'snapshot').length + io);
   });

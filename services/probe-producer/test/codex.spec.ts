@@ -121,7 +121,7 @@ describe('codex exec captured at rustls\'s boundary', () => {
     expect(r.lines.filter((l) => l.event === 'attached' && l.path === fs.realpathSync(bins[i]))).toEqual([
       { event: 'attached', path: fs.realpathSync(bins[i]), family: 'rustls', how: 'anchors' }]);
     expect(r.producerExit).toBe(0);
-    expect(r.stopped).toMatchObject({ ringbuf_drops: 0, publish_failures: 0 });
+    expect(r.stopped).toMatchObject({ lost_records: 0, ringbuf_drops: 0, publish_failures: 0 });
     expect(r.decodeErrors).toEqual([]);
 
     const ssl = r.got.map((g) => g.rec).filter((x): x is RawSslRecord => x.kind === 'ssl' && x.pid === r.client.pid);

@@ -69,7 +69,7 @@ async function closedPort(): Promise<number> {
 
 interface Run {
   ready: Record<string, unknown>;
-  stopped: { records: number; file_opens_skipped: number; last_seq: number; ringbuf_drops: number };
+  stopped: { records: number; file_opens_skipped: number; last_seq: number; lost_records: number; ringbuf_drops: number };
   recs: RawRecord[];
 }
 
@@ -247,7 +247,7 @@ describeCapture('agentsight-probe file and connect records', () => {
     const run = await runTraced(`${host}-off`, `echo y > ${file}; cat ${file} > /dev/null; python3 -c 'import socket; socket.create_connection(("127.0.0.1", ${port})).close()'`,
       ['--no-file-events', '--no-net-events']);
     expect(run.ready).toMatchObject({ file_events: false, net_events: false });
-    expect(run.stopped).toMatchObject({ ringbuf_drops: 0, file_opens_skipped: 0 });
+    expect(run.stopped).toMatchObject({ lost_records: 0, ringbuf_drops: 0, file_opens_skipped: 0 });
     expect(run.recs).toHaveLength(run.stopped.last_seq + 1);
     expect(run.recs.filter((x) => x.kind === 'proc' && x.event === 'exec').length).toBeGreaterThanOrEqual(2);
     expect(fileOpens(run.recs)).toEqual([]);
@@ -257,7 +257,7 @@ describeCapture('agentsight-probe file and connect records', () => {
   it('--all-files: opens under /proc and /dev are published, none skipped', async () => {
     const run = await runTraced(`${host}-all`, 'cat /proc/self/stat > /dev/null', ['--all-files', '--no-net-events']);
     expect(run.ready).toMatchObject({ file_events: true, net_events: false });
-    expect(run.stopped).toMatchObject({ ringbuf_drops: 0, file_opens_skipped: 0 });
+    expect(run.stopped).toMatchObject({ lost_records: 0, ringbuf_drops: 0, file_opens_skipped: 0 });
     expect(run.recs).toHaveLength(run.stopped.last_seq + 1);
     const fo = fileOpens(run.recs);
     expect(fo.find((x) => x.path === '/dev/null')).toMatchObject({ flags_text: 'O_WRONLY|O_CREAT|O_TRUNC' });

@@ -160,7 +160,7 @@ describeCapture('agentsight-probe Go crypto/tls capture (Go client built by gola
 
     it('is located by .gopclntab and its HTTPS request and the answer are captured from (*Conn).Write / Read', () => {
       expect(r.lines).toContainEqual({ event: 'attached', path: goBin, family: 'Go crypto/tls', how: 'gopclntab' });
-      expect(r.stopped).toMatchObject({ ringbuf_drops: 0, publish_failures: 0 });
+      expect(r.stopped).toMatchObject({ lost_records: 0, ringbuf_drops: 0, publish_failures: 0 });
       const ssl = r.got.map((g) => g.rec).filter((x): x is RawSslRecord => x.kind === 'ssl' && x.pid === r.client.pid);
       expect(new Set(ssl.map((x) => x.fn))).toEqual(new Set([GO_WRITE, GO_READ]));
       const conns = [...new Set(ssl.map((x) => x.ssl))];

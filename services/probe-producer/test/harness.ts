@@ -118,12 +118,12 @@ export interface Got {
 }
 
 /** Per-probe counters of the producer's `stats` / `stopped` lines and loss records (RawLossRecord.probes). */
-export interface ProbeCounters { binary: string; fn: string; records: number; fragments: number; bytes: number; ringbuf_drops: number }
+export interface ProbeCounters { binary: string; fn: string; records: number; fragments: number; bytes: number; lost_records: number; ringbuf_drops: number }
 export interface AttachFailure { binary: string; fn: string; error: string }
 
 export interface CaptureResult {
   ready: { pid: number; attached: string[] };
-  stopped: { records: number; published: number; ringbuf_drops: number; publish_failures: number; last_seq: number;
+  stopped: { records: number; published: number; lost_records: number; ringbuf_drops: number; publish_failures: number; last_seq: number;
     probes: ProbeCounters[]; attach_failures: AttachFailure[] };
   /** Every stdout line of the producer (JSON), in order. */
   lines: Array<Record<string, unknown> & { event: string }>;
@@ -239,7 +239,7 @@ export async function captureClient(host: string, argv: string[], outFile: strin
 export function expectLosslessRun(r: CaptureResult): void {
   expect({ code: r.client.code, stderr: r.client.stderr }).toEqual({ code: 0, stderr: '' });
   expect(r.producerExit).toBe(0);
-  expect(r.stopped).toMatchObject({ ringbuf_drops: 0, publish_failures: 0 });
+  expect(r.stopped).toMatchObject({ lost_records: 0, ringbuf_drops: 0, publish_failures: 0 });
   expect(r.stopped.published).toBe(r.stopped.last_seq + 1);
   expect(r.decodeErrors).toEqual([]);
   expect(r.got.map((g) => g.rec.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: r.stopped.last_seq + 1 }, (_, i) => i));

@@ -87,7 +87,7 @@ async function tracedShell(script: string, env: NodeJS.ProcessEnv = {}, extra: s
   await nc.close();
   expect(code).toBe(0);
   expect(decodeErrors).toEqual([]);
-  expect(stopped).toMatchObject({ ringbuf_drops: 0, publish_failures: 0 });
+  expect(stopped).toMatchObject({ lost_records: 0, ringbuf_drops: 0, publish_failures: 0 });
   return { pid: sh.pid!, lines: run.lines(), stderr: run.stderr(), stopped, out: shOut, recs: got.map((g) => g.rec), got };
 }
 

@@ -105,6 +105,7 @@ describeCapture('per-process uprobe attachment', () => {
     const writes = r.stopped.probes.find((p) => p.binary === lib && p.fn === 'SSL_write_ex');
     expect(writes?.records).toBe(4 * ROUND_TRIPS);
     expect(r.stopped.attach_failures).toEqual([]);
+    expect(r.stopped.lost_records).toBe(0);
     expect(r.stopped.ringbuf_drops).toBe(0);
   }, 90_000);
 

@@ -113,7 +113,7 @@ async function waitPort(port: number, ms: number): Promise<void> {
       producer.kill('SIGINT');
       expect(await producerExit).toBe(0);
       const stopped = JSON.parse(out.trim().split('\n').pop()!);
-      expect(stopped).toMatchObject({ event: 'stopped', ringbuf_drops: 0, publish_failures: 0 });
+      expect(stopped).toMatchObject({ event: 'stopped', lost_records: 0, ringbuf_drops: 0, publish_failures: 0 });
       expect(err).toContain('NATS disconnected');
       expect(err).toContain('NATS reconnected');
       console.log(`producer stderr:\n${err}\nstopped: ${JSON.stringify(stopped)}`); // eslint-disable-line no-console

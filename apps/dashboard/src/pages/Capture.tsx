@@ -24,10 +24,10 @@ export function CapturePage() {
             {c.producers_error && <p className="error">{c.producers_error}</p>}
             {c.producers.map((p) => (
               <div key={p.host} className="panel" data-testid="producer">
-                <p><b><Inert text={p.host} /></b> at {time(p.ts)}: <span data-testid="records">{int(p.records)}</span> records, <span data-testid="kernel-loss" className={p.ringbuf_drops ? 'error' : ''}>{int(p.ringbuf_drops)} lost in the kernel</span> ({bytes(p.ringbuf_drop_bytes)}), {int(p.publish_failures)} publish failures, {int(p.file_opens_skipped)} /proc,/sys,/dev opens skipped (not a loss)</p>
+                <p><b><Inert text={p.host} /></b> at {time(p.ts)}: <span data-testid="records">{int(p.records)}</span> records, <span data-testid="kernel-loss" className={p.lost_records ? 'error' : ''}>{int(p.lost_records)} lost in the kernel</span> ({bytes(p.lost_bytes)}), {int(p.publish_failures)} publish failures, {int(p.file_opens_skipped)} /proc,/sys,/dev opens skipped (not a loss)</p>
                 <table className="grid compact" data-testid="probes">
                   <thead><tr><th>binary</th><th>function</th><th>records</th><th>fragments</th><th>bytes</th><th>lost</th></tr></thead>
-                  <tbody>{p.probes.map((x, i) => <tr key={i} className={x.ringbuf_drops ? 'error' : ''}><td className="mono"><Inert text={x.binary} /></td><td><Inert text={x.fn} /></td><td className="num">{int(x.records)}</td><td className="num">{int(x.fragments)}</td><td className="num">{bytes(x.bytes)}</td><td className="num">{int(x.ringbuf_drops)}</td></tr>)}</tbody>
+                  <tbody>{p.probes.map((x, i) => <tr key={i} className={x.lost_records ? 'error' : ''}><td className="mono"><Inert text={x.binary} /></td><td><Inert text={x.fn} /></td><td className="num">{int(x.records)}</td><td className="num">{int(x.fragments)}</td><td className="num">{bytes(x.bytes)}</td><td className="num">{int(x.lost_records)}</td></tr>)}</tbody>
                 </table>
                 {p.attach_failures.length > 0 && <><h3>not attached</h3><ul>{p.attach_failures.map((f, i) => <li key={i} className="mono"><Inert text={`${f.binary} ${f.fn}: ${f.error}`} /></li>)}</ul></>}
               </div>

@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { exportConfigured, optionDefault, type RawProcRecord } from '@agentsight/contracts';
+import { exportConfigured, lostRecords, optionDefault, type RawProcRecord } from '@agentsight/contracts';
 import { privateDir } from '@agentsight/jetstream';
 import { dataDir, apiPort } from './paths';
 import { DEFAULT_EXPORT_WAIT_S, ensureInfra, Pipeline, procState, startProbe, waitDrained, waitExported } from './pipeline';
@@ -154,7 +154,7 @@ export async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: s
     await stopSampling(sampling, (l) => process.stderr.write(`[agentsight] ${l}\n`));
     probe.proc.kill('SIGINT');
     const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
-    process.stderr.write(`[agentsight] capture stopped: ${stopped ? `${stopped.records} records, ${stopped.ringbuf_drops} lost in the kernel` : 'no stop report'}\n`);
+    process.stderr.write(`[agentsight] capture stopped: ${stopped ? `${stopped.records} records, ${lostRecords(stopped)} lost in the kernel` : 'no stop report'}\n`);
     const counters = stopped ? probeCountersText(stopped) : '';
     if (counters) process.stderr.write(counters.split('\n').map((l) => `[agentsight] ${l}`).join('\n') + '\n');
     const problem = await drainSupervised(env, pipeline);
@@ -201,7 +201,7 @@ let lastDrops = 0;
 
 /** On a periodic `stats` line: a warning the user sees as soon as the kernel dropped records (never silent). */
 export function statsWarning(msg: Record<string, unknown>): void {
-  const drops = Number(msg.ringbuf_drops ?? 0);
+  const drops = lostRecords(msg);
   if (drops > lastDrops) process.stderr.write(`[agentsight] warning: ${drops - lastDrops} record(s) lost in the kernel ring buffer (${drops} so far)\n`);
   lastDrops = Math.max(lastDrops, drops);
 }

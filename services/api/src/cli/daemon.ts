@@ -11,7 +11,7 @@
  * on node fires in every node process; a stage restarted later is not excluded: its TLS, which only the exporter
  * makes, would be captured as non-LLM exchanges).
  */
-import { optionDefaultNumber } from '@agentsight/contracts';
+import { lostRecords, optionDefaultNumber } from '@agentsight/contracts';
 import { apiRunning, startProbe } from './pipeline';
 import { apiPort } from './paths';
 import { liveNoticeText, probeCountersText } from './notices';
@@ -76,7 +76,7 @@ export async function traceDaemon(spec: DaemonSpec): Promise<number> {
   }
   probe.proc.kill('SIGINT');
   const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
-  say(`capture stopped: ${stopped ? `${stopped.records} records, ${stopped.ringbuf_drops} lost in the kernel` : 'no stop report'}`);
+  say(`capture stopped: ${stopped ? `${stopped.records} records, ${lostRecords(stopped)} lost in the kernel` : 'no stop report'}`);
   const counters = stopped ? probeCountersText(stopped) : '';
   if (counters) for (const l of counters.split('\n')) say(l);
   return stopped ? 0 : 1;

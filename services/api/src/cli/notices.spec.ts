@@ -1,5 +1,6 @@
 /** What the CLI says about uncaptured TLS and about a run with no LLM call (notices.ts), from real probe line shapes. */
-import { captureGapsText, liveNoticeText, zeroCallsReason } from './notices';
+import { lostBytes, lostRecords } from '@agentsight/contracts';
+import { captureGapsText, liveNoticeText, probeCountersText, zeroCallsReason } from './notices';
 
 const notice = {
   event: 'tls_notice', pid: 812, comm: 'static-agent', binary: '/opt/agent/static-agent', library: '', cause: 'unsupported',
@@ -42,5 +43,21 @@ describe('CLI capture notices', () => {
     expect(zeroCallsReason(0, stopped({ tls_hellos: 1, probes: [{ binary: '/usr/bin/node', fn: 'SSL_write', records: 4 }, { binary: '/usr/bin/node', fn: 'SSL_read', records: 3 }] })))
       .toBe('7 TLS call(s) were captured, but none was an LLM API request the analyzer recognises');
     expect(zeroCallsReason(0, undefined)).toBe('the probe gave no stop report');
+  });
+
+  test('kernel loss is read under its name (lost_records) and under the deprecated one of older producers (ringbuf_drops)', () => {
+    const probe = { binary: '/usr/bin/node', fn: 'SSL_write', records: 4, fragments: 4, bytes: 900 };
+    const current = stopped({ lost_records: 3, lost_bytes: 70, ringbuf_drops: 3, probes: [{ ...probe, lost_records: 2, ringbuf_drops: 2 }] });
+    const older = stopped({ ringbuf_drops: 3, ringbuf_drop_bytes: 70, probes: [{ ...probe, ringbuf_drops: 2 }] });
+    for (const s of [current, older]) {
+      expect(lostRecords(s)).toBe(3);
+      expect(lostBytes(s)).toBe(70);
+      const text = probeCountersText(s);
+      expect(text).toContain('warning: 3 record(s) were lost in the kernel ring buffer');
+      expect(text.split('\n').find((l) => l.includes('SSL_write'))).toMatch(/\b900\s+2\s*$/);
+    }
+    expect(lostRecords(stopped({}))).toBe(0);
+    expect(lostRecords({ lost_records: 0n, ringbuf_drops: 5 })).toBe(0); // the new name wins, even at 0
+    expect(probeCountersText(stopped({ probes: [{ ...probe, lost_records: 0 }] }))).not.toContain('lost in the kernel');
   });
 });

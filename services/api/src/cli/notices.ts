@@ -4,7 +4,7 @@
  * and why a run captured no LLM call. Pure functions of the probe's lines (services/probe-producer/README.md,
  * "Stdout protocol"); the CLI prints them.
  */
-import { tlsNoticeText, type RawAttachFailure, type RawProbeCounters, type RawTlsNoticeRecord } from '@agentsight/contracts';
+import { lostRecords, tlsNoticeText, type RawAttachFailure, type RawProbeCounters, type RawTlsNoticeRecord } from '@agentsight/contracts';
 import { table } from './format';
 
 /** One entry of the `tls_notices` array of the probe's `stats`/`stopped` lines: uncaptured TLS per (binary, library, reason). */
@@ -90,14 +90,14 @@ export function zeroCallsReason(calls: number, stopped: Line | undefined): strin
 export function probeCountersText(stopped: Record<string, unknown>): string {
   const probes = (Array.isArray(stopped.probes) ? stopped.probes : []) as RawProbeCounters[];
   const failures = (Array.isArray(stopped.attach_failures) ? stopped.attach_failures : []) as RawAttachFailure[];
-  const active = probes.filter((p) => p.records || p.ringbuf_drops);
+  const active = probes.filter((p) => p.records || lostRecords(p));
   const out: string[] = [];
   if (active.length) {
-    out.push(table(active, [['binary', (p) => p.binary], ['fn', (p) => p.fn], ['records', (p) => p.records], ['fragments', (p) => p.fragments], ['bytes', (p) => p.bytes], ['lost', (p) => p.ringbuf_drops]]));
+    out.push(table(active, [['binary', (p) => p.binary], ['fn', (p) => p.fn], ['records', (p) => p.records], ['fragments', (p) => p.fragments], ['bytes', (p) => p.bytes], ['lost', (p) => lostRecords(p)]]));
   }
   for (const f of failures) out.push(`attach failed: ${f.binary} ${f.fn}: ${f.error}`);
   out.push(...captureGapsText(stopped));
-  const drops = Number(stopped.ringbuf_drops ?? 0);
+  const drops = lostRecords(stopped);
   const pubFail = Number(stopped.publish_failures ?? 0);
   if (drops > 0) out.push(`warning: ${drops} record(s) were lost in the kernel ring buffer`);
   if (pubFail > 0) out.push(`warning: ${pubFail} record(s) could not be published to NATS`);

@@ -7,7 +7,7 @@ import type Redis from 'ioredis';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { deadLetterGroups, droppedTotals, listAudit, storeSize, tableSizes } from '@agentsight/clickhouse';
-import { decode, type CaptureStatus, type RawLossRecord, STREAM } from '@agentsight/contracts';
+import { decode, lostBytes, lostRecords, type CaptureStatus, type RawLossRecord, STREAM } from '@agentsight/contracts';
 import { pipelineStatus, type PipelineStatus, type StageRuntime } from '@agentsight/jetstream';
 
 /** Where {@link readCaptureStatus} reads from: the api's broker connections and store, and the store's bounds. */
@@ -43,8 +43,9 @@ async function producers(jsm: JetStreamManager): Promise<Pick<CaptureStatus, 'pr
       const r = decode<RawLossRecord>(m.data);
       out.push({
         host: r.host, ts: new Date(Number(BigInt(r.ts_wall_ns) / 1_000_000n)).toISOString(), records: Number(r.records), published: Number((r as unknown as { published?: number }).published ?? r.records),
-        ringbuf_drops: Number(r.ringbuf_drops), ringbuf_drop_bytes: Number(r.ringbuf_drop_bytes), publish_failures: Number(r.publish_failures), file_opens_skipped: Number(r.file_opens_skipped),
-        probes: (r.probes ?? []).map((p) => ({ host: r.host, binary: p.binary, fn: p.fn, records: Number(p.records), fragments: Number(p.fragments), bytes: Number(p.bytes), ringbuf_drops: Number(p.ringbuf_drops) })),
+        lost_records: lostRecords(r), lost_bytes: lostBytes(r), ringbuf_drops: lostRecords(r), ringbuf_drop_bytes: lostBytes(r),
+        publish_failures: Number(r.publish_failures), file_opens_skipped: Number(r.file_opens_skipped),
+        probes: (r.probes ?? []).map((p) => ({ host: r.host, binary: p.binary, fn: p.fn, records: Number(p.records), fragments: Number(p.fragments), bytes: Number(p.bytes), lost_records: lostRecords(p), ringbuf_drops: lostRecords(p) })),
         attach_failures: (r.attach_failures ?? []).map((f) => ({ binary: f.binary, fn: f.fn, error: f.error })),
       });
     }

@@ -98,8 +98,10 @@ export function metricsRegistry(s: MetricsSnapshot): Registry {
     const l = { host: p.host };
     counter('agentsight_producer_records_total', 'Records the probe produced (latest loss record of the host, since the probe started)', l, p.records);
     counter('agentsight_producer_published_records_total', 'Records the probe published to JetStream', l, p.published);
-    counter('agentsight_producer_ringbuf_dropped_records_total', 'Records lost in the kernel: ring-buffer reservation failures', l, p.ringbuf_drops);
-    counter('agentsight_producer_ringbuf_dropped_bytes_total', 'Bytes of the records lost in the kernel', l, p.ringbuf_drop_bytes);
+    counter('agentsight_producer_lost_records_total', 'Records lost in the kernel: failed ring-buffer reservations, unreadable user memory, calls over 64 MiB', l, p.lost_records);
+    counter('agentsight_producer_lost_bytes_total', 'Plaintext bytes of the records lost in the kernel', l, p.lost_bytes);
+    counter('agentsight_producer_ringbuf_dropped_records_total', 'Deprecated (removed in the next release): agentsight_producer_lost_records_total', l, p.lost_records);
+    counter('agentsight_producer_ringbuf_dropped_bytes_total', 'Deprecated (removed in the next release): agentsight_producer_lost_bytes_total', l, p.lost_bytes);
     counter('agentsight_producer_publish_failures_total', 'Records the probe failed to publish', l, p.publish_failures);
     counter('agentsight_producer_file_opens_skipped_total', 'File opens not recorded (rate limit)', l, p.file_opens_skipped);
     gauge('agentsight_producer_last_report_timestamp_seconds', 'Time of the host\'s latest loss record (Unix seconds)', l, Date.parse(p.ts) / 1000);
@@ -108,7 +110,8 @@ export function metricsRegistry(s: MetricsSnapshot): Registry {
       counter('agentsight_probe_records_total', 'Records of one probed function', pl, pr.records);
       counter('agentsight_probe_fragments_total', 'Fragments of one probed function (large calls are split, never truncated)', pl, pr.fragments);
       counter('agentsight_probe_bytes_total', 'Plaintext bytes captured by one probed function', pl, pr.bytes);
-      counter('agentsight_probe_ringbuf_dropped_records_total', 'Records of one probed function lost in the kernel', pl, pr.ringbuf_drops);
+      counter('agentsight_probe_lost_records_total', 'Records of one probed function lost in the kernel', pl, pr.lost_records);
+      counter('agentsight_probe_ringbuf_dropped_records_total', 'Deprecated (removed in the next release): agentsight_probe_lost_records_total', pl, pr.lost_records);
     }
     const failures = new Map<string, { binary: string; function: string; n: number }>();
     for (const f of p.attach_failures) {

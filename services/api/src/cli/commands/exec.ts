@@ -4,6 +4,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { CallSummary } from '@agentsight/clickhouse';
+import { lostRecords } from '@agentsight/contracts';
 import { drainSupervised, exportWaitMs, type ExportFlags, finishExports, probeCommon, runEnv, samplingOf, statsWarning, stopSampling, withExportFlags } from '../capture';
 import { table, usdText } from '../format';
 import { captureGapsText, liveNoticeText, zeroCallsReason } from '../notices';
@@ -72,8 +73,8 @@ export async function execCommand(cmd: string[], opts: { dataDir?: string; quiet
     await stopSampling(sampling, say);
     probe.proc.kill('SIGINT');
     const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
-    say(`capture stopped: ${stopped ? `${stopped.records} records, ${stopped.ringbuf_drops} lost in the kernel` : 'no stop report'}`);
-    if (stopped && Number(stopped.ringbuf_drops) > 0) say(`warning: ${stopped.ringbuf_drops} records were lost in the kernel ring buffer`);
+    say(`capture stopped: ${stopped ? `${stopped.records} records, ${lostRecords(stopped)} lost in the kernel` : 'no stop report'}`);
+    if (stopped && lostRecords(stopped) > 0) say(`warning: ${lostRecords(stopped)} records were lost in the kernel ring buffer`);
     for (const l of captureGapsText(stopped)) say(l);
     const problem = await drainSupervised(env, pipeline);
     if (problem) say(`error: ${problem}; not everything captured was stored`);
