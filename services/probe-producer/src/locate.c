@@ -11,7 +11,7 @@ const struct tls_locator tls_locators[] = {
 	{ .family = "Go crypto/tls", .version = 1, .locate = locate_go_tls },
 	{ .family = "BoringSSL", .version = 3, .locate = locate_boringssl },
 	{ .family = "rustls", .version = 3, .locate = locate_rustls },
-	{ .family = "OpenSSL", .version = 3, .locate = locate_openssl },
+	{ .family = "OpenSSL", .version = 4, .locate = locate_openssl },
 };
 const int n_tls_locators = (int)(sizeof(tls_locators) / sizeof(tls_locators[0]));
 

@@ -27,6 +27,12 @@
  *     directly (so hooking all four counts each call once, as with an exporting libssl). Any failure: nothing is
  *     attached (UNRECOGNISED, with the reason).
  *
+ * SSL_write not linked (Codex 0.140/0.150: their static OpenSSL is called through SSL_write_ex only, and the linker
+ * dropped SSL_write): no function holds an `SSL_write` site at all. An inlined SSL_write would keep its `__func__`
+ * site, so the absence is taken for SSL_write not being there, with a second check: every direct call of
+ * ssl_write_internal comes from the SSL_write_ex found (or the SSL_write_ex2 between them). The other four are then
+ * located and attached as usual.
+ *
  * ABSENT: no "ssl/ssl_lib.c" string, or no ERR_set_debug site naming a function (a program merely holding the
  * string, this probe included). OpenSSL before 3.0 (ERR_put_error with function codes) and a build without file
  * names (OPENSSL_NO_FILENAMES) are not located; the former is reported UNRECOGNISED.
@@ -610,7 +616,8 @@ enum locate_status locate_openssl(const struct elf_image *img, struct tls_locati
 	};
 	uint64_t at[5], fn[NF], debug, wex2 = 0;
 	enum locate_status st = LOCATE_ABSENT;
-	int i, j, named_sites = 0;
+	int i, j, k, named_sites = 0;
+	bool no_write = false; /* SSL_write not linked (see the file comment) */
 	const char *err;
 
 	loc->family = "OpenSSL";
@@ -653,13 +660,19 @@ enum locate_status locate_openssl(const struct elf_image *img, struct tls_locati
 	debug = common_debug(&sc);
 	for (i = 0; i < 5; i++)
 		if ((err = named(&sc, anchors[i].name, debug, anchors[i].reason, &at[i]))) {
+			bool none;
+
+			if (i == 0 && func_named(&sc, "SSL_write", debug, SSL_R_BAD_LENGTH, &at[0], &none) == 0) {
+				no_write = true; /* checked below, once SSL_write_ex is known */
+				continue;
+			}
 			st = fail(loc, why, whylen, "%s: %s", anchors[i].name, err);
 			goto out;
 		}
 	fn[F_WRITE] = at[0];
 	fn[F_READ] = at[1];
 	fn[F_HANDSHAKE] = at[4];
-	if (!calls(&sc, fn[F_READ], at[3]) || !calls(&sc, fn[F_WRITE], at[2])) {
+	if (!calls(&sc, fn[F_READ], at[3]) || (!no_write && !calls(&sc, fn[F_WRITE], at[2]))) {
 		st = fail(loc, why, whylen, "%s does not call %s directly (second check)",
 			  calls(&sc, fn[F_READ], at[3]) ? "SSL_write" : "SSL_read",
 			  calls(&sc, fn[F_READ], at[3]) ? "ssl_write_internal" : "ssl_read_internal");
@@ -680,24 +693,47 @@ enum locate_status locate_openssl(const struct elf_image *img, struct tls_locati
 				  fn[i] ? "several candidate wrappers" : "no wrapper of the internal function found");
 			goto out;
 		}
+	if (no_write) {
+		/* No SSL_write error site anywhere: SSL_write is not linked (the linker dropped it, unused), not inlined (an
+		 * inlined copy keeps its `__func__` site, and its call of ssl_write_internal). Second check: every direct
+		 * call of ssl_write_internal comes from SSL_write_ex or the SSL_write_ex2 between them. */
+		uint64_t cands[MAX_WRAPPERS];
+		int n = callers_of(&sc, at[2], 0, UINT64_MAX, cands, MAX_WRAPPERS);
+
+		for (k = 0; k < n; k++)
+			if (cands[k] != fn[F_WRITE_EX] && cands[k] != wex2) {
+				char where[32];
+
+				snprintf(where, sizeof(where), "%#llx", (unsigned long long)cands[k]);
+				st = fail(loc, why, whylen, "SSL_write: no error site, and ssl_write_internal is called from %s, "
+					  "not only SSL_write_ex%s", where, "");
+				goto out;
+			}
+		if (!n) {
+			st = fail(loc, why, whylen, "SSL_write: no error site, and no direct caller of ssl_write_internal%s%s", "", "");
+			goto out;
+		}
+	}
 	/* Exactly once: none of the four data functions calls another (each call is seen at one of them only). */
-	for (i = 0; i < F_HANDSHAKE; i++)
-		for (j = 0; j < F_HANDSHAKE; j++)
+	for (i = no_write ? F_READ : 0; i < F_HANDSHAKE; i++)
+		for (j = no_write ? F_READ : 0; j < F_HANDSHAKE; j++)
 			if (i != j && (fn[i] == fn[j] || calls(&sc, fn[i], fn[j]))) {
 				st = fail(loc, why, whylen, "%s and %s overlap (second check)", fn_names[i], fn_names[j]);
 				goto out;
 			}
-	loc->nfns = NF;
-	for (i = 0; i < NF; i++) {
+	loc->nfns = 0;
+	for (i = no_write ? F_READ : 0; i < NF; i++) {
 		int64_t off = elf_image_vaddr_to_offset(img, fn[i]);
 
 		if (off < 0) {
 			st = fail(loc, why, whylen, "%s: %s", fn_names[i], "outside the file");
 			goto out;
 		}
-		loc->fns[i].fn = fn_ids[i];
-		loc->fns[i].offset = (uint64_t)off;
+		loc->fns[loc->nfns].fn = fn_ids[i];
+		loc->fns[loc->nfns++].offset = (uint64_t)off;
 	}
+	if (no_write)
+		snprintf(loc->method, sizeof(loc->method), "ssl_lib.c error sites + call graph; no SSL_write linked");
 	st = LOCATE_FOUND;
 out:
 	free(sc.sites);
