@@ -17,8 +17,9 @@ import { auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, toolUse
 import { resourceSampleRows } from './resources';
 import { listGenAiSpans, listToolUses } from './tool-queries';
 import { deadLetterGroups, overview, pageAudit, tableSizes } from './dashboard';
-import { ensureSchema, migrationStatements, reasoningOutputMigration, relayoutTable, RETENTION_LOG, SKIP_INDEXES, SORTING_KEYS, summaryContains, TABLES } from './schema';
+import { ensureSchema, EXEC_COMMANDS, execCommandsReady, migrationStatements, reasoningOutputMigration, relayoutTable, RETENTION_LOG, SKIP_INDEXES, SORTING_KEYS, summaryContains, TABLES } from './schema';
 import { BatchWriter } from './writer';
+import { enforceStoreCap } from './retention';
 
 const run = promisify(execFile);
 
@@ -51,8 +52,9 @@ describe('schema', () => {
     await ensureSchema(client, undefined, KEEP);
     const rs = await client.query({ query: "SELECT name, engine FROM system.tables WHERE database = 'agentsight' ORDER BY name", format: 'JSONEachRow' });
     const tables = await rs.json<{ name: string; engine: string }>();
-    expect(tables.map((t) => t.name)).toEqual([...TABLES, RETENTION_LOG].sort());
-    for (const t of tables) expect(t.engine).toBe(t.name === RETENTION_LOG ? 'MergeTree' : 'ReplacingMergeTree');
+    expect(tables.map((t) => t.name)).toEqual([...TABLES, RETENTION_LOG, EXEC_COMMANDS, 'exec_commands_mv'].sort());
+    const engines: Record<string, string> = { [RETENTION_LOG]: 'MergeTree', [EXEC_COMMANDS]: 'AggregatingMergeTree', exec_commands_mv: 'MaterializedView' };
+    for (const t of tables) expect(t.engine).toBe(engines[t.name] ?? 'ReplacingMergeTree');
   });
 });
 
@@ -756,6 +758,74 @@ describe('versioned records: tool uses, execute_tool / invoke_agent spans, tool 
     await ins('llm_calls', llmCallRow(genaiEvent({ conversation_id: 'conv-1', attrs: { 'gen_ai.agent.name': 'claude-code' } })));
     expect(await scalar(`SELECT concat(conversation_id, '/', agent_name) FROM ${db}.llm_calls FINAL`)).toBe('conv-1/claude-code');
     expect(await listCalls(client, { database: db })).toHaveLength(1);
+  });
+});
+
+describe('exec_commands: hourly exec id sets behind the overview\'s top commands', () => {
+  const H = 3_600_000_000_000n;
+  const exec = (i: number, ts_ns: bigint) => {
+    const argv = [['ls', 'git', 'node'][i % 3], '-x'];
+    return auditRow(audit({ id: `e${i}`, ts_ns, summary: `exec ${argv.join(' ')}`, details: i % 4 === 0 ? { filename: `/usr/bin/${argv[0]}` } : { filename: '/bin/x', argv } }));
+  };
+  /** The top commands as counted from the raw rows (the query the overview ran before exec_commands). */
+  const raw = async (db: string, fromNs: bigint, toNs: bigint) => {
+    const rs = await client.query({
+      query: `SELECT name, count FROM (SELECT replaceRegexpOne(if(JSONExtractString(details, 'argv', 1) != '', JSONExtractString(details, 'argv', 1), JSONExtractString(details, 'filename')), '^.*/', '') AS name, uniqExact(id) AS count
+        FROM ${db}.audit_events WHERE type = 'process' AND action = 'exec' AND ts >= fromUnixTimestamp64Nano({f:Int64}, 'UTC') AND ts < fromUnixTimestamp64Nano({t:Int64}, 'UTC') GROUP BY name) ORDER BY count DESC, name`,
+      query_params: { f: fromNs.toString(), t: toNs.toString() }, format: 'JSONEachRow',
+    });
+    return (await rs.json<{ name: string; count: string }>()).map((r) => ({ name: r.name, count: Number(r.count) }));
+  };
+  // Execs every 7 minutes over 30 hours from an hour boundary, each stored twice (a replay).
+  const base = (T0 / H) * H;
+  const rows = Array.from({ length: (30 * 60) / 7 }, (_, i) => exec(i, base + BigInt(i) * 7n * 60_000_000_000n + 123n));
+  const ranges: Array<[bigint, bigint]> = [
+    [base, base + 30n * H], [base + 17n, base + 29n * H - 5n], [base + H / 2n, base + H - 1n], [base + 5n * H + 1n, base + 7n * H], [base - H, base + 100n * H],
+  ];
+  const check = async (db: string) => {
+    for (const [f, t] of ranges) {
+      const o = await overview(client, { fromNs: f, toNs: t }, { database: db, top: 10 });
+      const want = await raw(db, f, t);
+      expect(o.top_commands).toEqual(want);
+      expect(o.kpis.processes_started).toBe(want.reduce((n, c) => n + c.count, 0));
+    }
+  };
+
+  it('counts each exec once, at any range edges, stored twice, as the raw rows do; an existing store is counted in once', async () => {
+    const db = 'agentsight_exec_hours';
+    await ensureSchema(client, db, KEEP);
+    for (let i = 0; i < 2; i++) await client.insert({ table: `${db}.audit_events`, values: rows, format: 'JSONEachRow' });
+    expect(Number(await scalar(`SELECT count() FROM ${db}.exec_commands`))).toBeGreaterThan(0);
+    expect((await overview(client, { fromNs: base, toNs: base + 30n * H }, { database: db })).kpis.processes_started).toBe(rows.length);
+    await check(db);
+
+    // A store of an older version: audit rows there, no exec_commands yet. ensureSchema counts them in, once.
+    const old = 'agentsight_exec_hours_old';
+    await ensureSchema(client, old, KEEP);
+    await client.command({ query: `DROP VIEW ${old}.exec_commands_mv SYNC` });
+    await client.command({ query: `DROP TABLE ${old}.exec_commands SYNC` });
+    for (let i = 0; i < 2; i++) await client.insert({ table: `${old}.audit_events`, values: rows, format: 'JSONEachRow' });
+    expect(await execCommandsReady(client, old)).toBe(false);
+    await check(old); // read from the raw rows meanwhile
+    await ensureSchema(client, old, KEEP);
+    await ensureSchema(client, old, KEEP);
+    expect(await execCommandsReady(client, old)).toBe(true);
+    await check(old);
+    // Rows stored after the migration go through the view.
+    await client.insert({ table: `${old}.audit_events`, values: [exec(10_000, base + 3n * H + 5n)], format: 'JSONEachRow' });
+    await check(old);
+  });
+
+  it('the size cap drops the hourly counts of the days it drops', async () => {
+    const db = 'agentsight_exec_hours_cap';
+    await ensureSchema(client, db, KEEP);
+    await client.insert({ table: `${db}.audit_events`, values: rows, format: 'JSONEachRow' });
+    const days = await scalar(`SELECT uniqExact(_partition_id) FROM ${db}.exec_commands`);
+    expect(Number(days)).toBeGreaterThan(1);
+    const r = await enforceStoreCap(client, 1, db);
+    expect(r.days.length).toBe(Number(days) - 1);
+    expect(await scalar(`SELECT uniqExact(_partition_id) FROM ${db}.exec_commands`)).toBe('1');
+    await check(db);
   });
 });
 

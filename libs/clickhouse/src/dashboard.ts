@@ -10,7 +10,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { descendantPids } from './agents';
 import { resourceSeries, withResources, type ResourceColumns, type ResourcePoint } from './resources';
 import { countRows, linkEntries, nsIso, selectCalls, timeToNs, type AuditEntry, type CallSummary, type TimeInput } from './queries';
-import { DEFAULT_DATABASE, FINAL_ACROSS_PARTITIONS, qualified, summaryContains, TABLES, tableEngines } from './schema';
+import { DEFAULT_DATABASE, EXEC_COMMAND, EXEC_COMMANDS, execCommandsReady, FINAL_ACROSS_PARTITIONS, qualified, summaryContains, TABLES, tableEngines } from './schema';
 import { listGenAiSpans, listToolUses, type GenAiSpanEntry, type ToolUseEntry } from './tool-queries';
 
 async function q<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
@@ -58,16 +58,17 @@ export async function overview(client: ClickHouseClient, r: NsRange, opts: { dat
   const p = { ...rangeParams(r), top: opts.top ?? 8 };
   const calls = qualified(db, 'llm_calls');
   // One pass over the window's calls (one FINAL read) gives the totals and both top lists: each call is counted once
-  // under '' (totals), once under its agent and once under its model.
+  // under '' (totals), once under its agent and once under its model. Latency percentiles are shown for the totals
+  // only, so they are computed over the '' rows only.
   const dims = await q<Record<string, unknown>>(
     client,
     `SELECT dim, name, count() AS calls, sum(coalesce(input_tokens, 0)) AS input_tokens, sum(coalesce(output_tokens, 0)) AS output_tokens,
             sum(coalesce(cache_read_input_tokens, 0)) AS cache_read, sum(coalesce(cache_creation_input_tokens, 0)) AS cache_write,
             sum(coalesce(cost_usd, 0)) AS cost, countIf(cost_usd IS NOT NULL) AS priced,
             countIf(error_type IS NOT NULL OR coalesce(http_status, 0) >= 400) AS errors,
-            quantileExact(0.5)(duration_ms) AS p50, quantileExact(0.95)(duration_ms) AS p95,
-            count(time_to_first_chunk_ms) AS ttft_n, quantileExact(0.5)(time_to_first_chunk_ms) AS ttft50,
-            quantileExact(0.95)(time_to_first_chunk_ms) AS ttft95
+            quantileExactIf(0.5)(duration_ms, dim = '') AS p50, quantileExactIf(0.95)(duration_ms, dim = '') AS p95,
+            countIf(time_to_first_chunk_ms IS NOT NULL AND dim = '') AS ttft_n, quantileExactIf(0.5)(time_to_first_chunk_ms, dim = '') AS ttft50,
+            quantileExactIf(0.95)(time_to_first_chunk_ms, dim = '') AS ttft95
      FROM (SELECT input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens, cost_usd, error_type, http_status,
                   duration_ms, time_to_first_chunk_ms, arrayJoin([tuple('', ''), tuple('agent', ${AGENT}), tuple('model', ${MODEL})]) AS kv,
                   kv.1 AS dim, kv.2 AS name
@@ -101,17 +102,7 @@ export async function overview(client: ClickHouseClient, r: NsRange, opts: { dat
      WHERE ${inRange('coalesce(start_time, end_time)')} GROUP BY name ORDER BY count DESC, name LIMIT {top:UInt32}`,
     p,
   );
-  // Execs by command, with the total over all commands (`execs`, a window over the grouped rows): without FINAL
-  // (which would merge the whole window of audit rows), distinct ids count each record once all the same.
-  const commands = await q<Record<string, unknown>>(
-    client,
-    `SELECT name, count, sum(count) OVER () AS execs
-     FROM (SELECT replaceRegexpOne(if(JSONExtractString(details, 'argv', 1) != '', JSONExtractString(details, 'argv', 1),
-                                      JSONExtractString(details, 'filename')), '^.*/', '') AS name, uniqExact(id) AS count
-           FROM ${qualified(db, 'audit_events')} WHERE type = 'process' AND action = 'exec' AND ${inRange('ts')} GROUP BY name)
-     ORDER BY count DESC, name LIMIT {top:UInt32}`,
-    p,
-  );
+  const commands = await topCommands(client, db, r, p.top);
   const kpis: OverviewKpis = {
     llm_calls: num(c.calls), input_tokens: num(c.input_tokens), output_tokens: num(c.output_tokens),
     cache_read_input_tokens: num(c.cache_read), cache_creation_input_tokens: num(c.cache_write),
@@ -139,6 +130,45 @@ export async function overview(client: ClickHouseClient, r: NsRange, opts: { dat
     top_tools: tools.map((x) => ({ name: String(x.name), count: num(x.count), failures: num(x.failures) })),
     top_commands: commands.map((x) => ({ name: String(x.name) || '?', count: num(x.count) })),
   };
+}
+
+const HOUR_NS = 3_600_000_000_000n;
+
+/** Databases whose {@link EXEC_COMMANDS} was found complete (it stays so once it is), per client. */
+const execCommandsSeen = new WeakMap<ClickHouseClient, Set<string>>();
+
+/**
+ * The overview's top commands of `[from, to)`: execs by command ({@link EXEC_COMMAND}), most first, with the total over
+ * all commands (`execs`, a window over the grouped rows), each exec record counted once by id however often it was
+ * stored. The whole UTC hours of the range come from {@link EXEC_COMMANDS} (the hourly id sets), the partial hours at
+ * its ends from the raw `audit_events` rows; where `exec_commands` is not there (a cluster's Distributed tables) or not
+ * yet filled, every exec record of the range is read (its details JSON-parsed), as before.
+ */
+async function topCommands(client: ClickHouseClient, db: string, r: NsRange, top: number): Promise<Array<Record<string, unknown>>> {
+  const seen = execCommandsSeen.get(client) ?? new Set<string>();
+  execCommandsSeen.set(client, seen);
+  if (!seen.has(db) && (await execCommandsReady(client, db))) seen.add(db);
+  const audit = qualified(db, 'audit_events');
+  const execs = "type = 'process' AND action = 'exec'";
+  const firstHour = ((r.fromNs + HOUR_NS - 1n) / HOUR_NS) * HOUR_NS;
+  const lastHour = (r.toNs / HOUR_NS) * HOUR_NS;
+  const counted = (inner: string) => `SELECT name, count, sum(count) OVER () AS execs FROM (${inner}) ORDER BY count DESC, name LIMIT {top:UInt32}`;
+  if (!seen.has(db) || r.fromNs < 0n || firstHour >= lastHour) {
+    return q(client, counted(`SELECT ${EXEC_COMMAND} AS name, uniqExact(id) AS count FROM ${audit} WHERE ${execs} AND ${inRange('ts')} GROUP BY name`), { ...rangeParams(r), top });
+  }
+  const ts = (p: string) => `fromUnixTimestamp64Nano({${p}:Int64}, 'UTC')`;
+  return q(
+    client,
+    // Counted per hour, then summed: an id is in one hour only, and many small sets merge faster than one of the month.
+    counted(`SELECT name, sum(n) AS count FROM (
+       SELECT name, uniqExactMerge(ids) AS n FROM ${qualified(db, EXEC_COMMANDS)}
+       WHERE hour >= toDateTime({h0:Int64}, 'UTC') AND hour < toDateTime({h1:Int64}, 'UTC') GROUP BY hour, name
+       UNION ALL
+       SELECT ${EXEC_COMMAND} AS name, uniqExact(id) AS n FROM ${audit}
+       WHERE ${execs} AND ((ts >= ${ts('from')} AND ts < ${ts('hfrom')}) OR (ts >= ${ts('hto')} AND ts < ${ts('to')})) GROUP BY name)
+     GROUP BY name`),
+    { ...rangeParams(r), top, hfrom: firstHour.toString(), hto: lastHour.toString(), h0: (firstHour / 1_000_000_000n).toString(), h1: (lastHour / 1_000_000_000n).toString() },
+  );
 }
 
 /** `GET /api/timeseries`: calls, tokens, cost and latency per bucket and model, aggregated in ClickHouse. */

@@ -7,7 +7,7 @@ import type { AuditType, UsageDetail } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { linkActions, type Action, type CausalLink, type ProcessStart, type ToolWindow } from './links';
 import { decodeBody, toNs, type AuditRow, type ExchangeRow } from './rows';
-import { DEFAULT_DATABASE, FINAL_ACROSS_PARTITIONS, TABLES, qualified, type TableName } from './schema';
+import { DEFAULT_DATABASE, EXEC_COMMAND, FINAL_ACROSS_PARTITIONS, TABLES, qualified, type TableName } from './schema';
 
 /**
  * A point in time: a `Date`, bigint wall-clock ns, a number of ms since the epoch, an ISO 8601 string, or a
@@ -754,8 +754,7 @@ export async function auditSummary(client: ClickHouseClient, opts: AuditSummaryO
   );
   const commands = await rows<{ command: string; count: string }>(
     client,
-    `SELECT replaceRegexpOne(if(JSONExtractString(details, 'argv', 1) != '', JSONExtractString(details, 'argv', 1),
-                                JSONExtractString(details, 'filename')), '^.*/', '') AS command, uniqExact(id) AS count
+    `SELECT ${EXEC_COMMAND} AS command, uniqExact(id) AS count
      FROM ${auditTable}
      ${and(["type = 'process'", "action = 'exec'"])}
      GROUP BY command ORDER BY count DESC, command LIMIT {top:UInt32}`,

@@ -62,6 +62,7 @@ test('a store with month partitions and no TTL is migrated to day partitions and
   for (const t of ['llm_calls', 'exchanges']) expect(by.get(t)!.partition_key).toBe('toYYYYMMDD(start_time)');
   for (const t of ['audit_events', 'dead_letters']) expect(by.get(t)!.partition_key).toBe('toYYYYMMDD(ts)');
   for (const t of TABLES) expect(by.get(t)!.create_table_query).toMatch(/TTL toDateTime\((start_time|ts|ingested_at)\) \+ toIntervalDay\(9\)/);
+  expect(by.get('exec_commands')!.create_table_query).toMatch(/TTL \(hour \+ toIntervalHour\(1\)\) \+ toIntervalDay\(9\)/);
   const parts = await q<{ p: string }>(`SELECT DISTINCT partition_id AS p FROM system.parts WHERE database = '${db}' AND table = 'llm_calls' AND active ORDER BY p`);
   expect(parts.map((p) => p.p)).toEqual([0, 1, 2].map((d) => yyyymmdd(today - BigInt(d) * DAY)).sort());
   expect((await q<{ n: number }>(`SELECT count() AS n FROM ${db}.llm_calls FINAL`))[0].n).toBe(3);
@@ -117,6 +118,7 @@ test('filled past the cap: oldest days dropped first, never the newest, never a 
   const tiny = await enforceStoreCap(client, 1, db);
   expect(tiny.over).toBe(true);
   expect((await q<{ call_id: string }>(`SELECT call_id FROM ${db}.llm_calls FINAL`)).map((c) => c.call_id)).toEqual(['c0']);
-  expect((await q<{ n: number }>(`SELECT count() AS n FROM system.tables WHERE database = '${db}'`))[0].n).toBe(TABLES.length + 1);
+  // The tables, the drop log, exec_commands and its view.
+  expect((await q<{ n: number }>(`SELECT count() AS n FROM system.tables WHERE database = '${db}'`))[0].n).toBe(TABLES.length + 3);
   expect(await enforceStoreCap(client, 0, db)).toMatchObject({ days: [], over: false });
 });

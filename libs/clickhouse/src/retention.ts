@@ -7,7 +7,7 @@
  * {@link RETENTION_LOG}. Age-based retention is the tables' TTL (`AGENTSIGHT_RETENTION_DAYS`, see schema.ts).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { DEFAULT_DATABASE, PARTITION_KEYS, qualified, RETENTION_LOG, TABLES, tableEngines, type TableName } from './schema';
+import { DEFAULT_DATABASE, EXEC_COMMANDS, PARTITION_KEYS, qualified, RETENTION_LOG, TABLES, tableEngines, type TableName } from './schema';
 
 /** Default of `AGENTSIGHT_STORE_MAX_BYTES`: 10 GiB. */
 export const DEFAULT_STORE_MAX_BYTES = 10 * 1024 ** 3;
@@ -129,6 +129,10 @@ export async function enforceStoreCap(client: ClickHouseClient, maxBytes: number
     for (const p of ps.filter((x) => x.partition === day && partitioned.has(x.table))) {
       await client.command({ query: `ALTER TABLE ${qualified(database, p.table)} DROP PARTITION ID '${day}'` });
       log.push({ table: p.table, partition: day, rows: Number(p.rows), bytes: Number(p.bytes) });
+    }
+    // The hourly exec counts of the dropped audit rows go with them (same day partitions; schema.ts EXEC_COMMANDS).
+    if (log.some((l) => l.table === 'audit_events') && (await tableEngines(client, database)).has(EXEC_COMMANDS)) {
+      await client.command({ query: `ALTER TABLE ${qualified(database, EXEC_COMMANDS)} DROP PARTITION ID '${day}'` });
     }
     for (const t of versioned as TableName[]) {
       const [n] = await rows<{ n: number }>(client, `SELECT count() AS n FROM ${qualified(database, t)} WHERE toYYYYMMDD(ingested_at) <= ${Number(day)}`);

@@ -167,6 +167,85 @@ export function summaryContains(param: string): string {
   return String.raw`(positionCaseInsensitiveUTF8(summary, {${param}:String}) > 0 AND lowerUTF8(summary) LIKE concat('%', replaceRegexpAll(lowerUTF8({${param}:String}), '([\\\\%_])', '\\\\\\1'), '%'))`;
 }
 
+/**
+ * The command an exec audit record ran (SQL over `details`): the basename of `argv[0]`, else of `filename`. The overview's
+ * top commands, `agentsight audit --summary` and {@link EXEC_COMMANDS} all name commands with it.
+ */
+export const EXEC_COMMAND =
+  "replaceRegexpOne(if(JSONExtractString(details, 'argv', 1) != '', JSONExtractString(details, 'argv', 1), JSONExtractString(details, 'filename')), '^.*/', '')";
+
+/**
+ * `exec_commands`: the distinct ids of exec audit records per host, UTC hour and command ({@link EXEC_COMMAND}), as
+ * `uniqExact` states (`AggregatingMergeTree`), filled from every insert into `audit_events` by the materialized view
+ * `exec_commands_mv`, so the overview's top commands over a month merge ~720 hourly states per command instead of
+ * reading and JSON-parsing every exec record's details (bench/README.md). Exact under replay: a record stored twice
+ * adds its id twice to one hour's set, and a set counts it once, as `uniqExact(id)` over the raw rows did (copies of
+ * an exec record share its ts, hence its hour). Partitioned by the hour's day like `audit_events` by its ts' day, so the
+ * size cap drops the same days of both (retention.ts); its TTL keeps an hour until the last row of it expired from
+ * `audit_events`. Created by {@link ensureSchema} on embedded chDB and single servers (not over a cluster's
+ * Distributed tables: there the overview reads the raw rows); an existing store's exec records are copied in once
+ * (the table's comment says when that finished, see {@link execCommandsReady}).
+ */
+export const EXEC_COMMANDS = 'exec_commands';
+const EXEC_COMMANDS_MV = 'exec_commands_mv';
+/** `exec_commands`' comment once an existing store's exec records were copied in. */
+const EXEC_COMMANDS_COMPLETE = 'complete: every exec record of audit_events is counted';
+
+/** The SELECT turning `audit_events` rows into `exec_commands` rows (the view's, and the one-time copy's). */
+function execCommandsSelect(db: string, where = ''): string {
+  return `SELECT host, toDateTime(toStartOfHour(ts), 'UTC') AS hour, ${EXEC_COMMAND} AS name, uniqExactState(id) AS ids
+    FROM ${db}.audit_events WHERE type = 'process' AND action = 'exec'${where} GROUP BY host, hour, name`;
+}
+
+/** TTL of `exec_commands` for `days`: an hour is kept until its last second's audit rows expired (see {@link ttlExpression}). */
+function execCommandsTtl(days: number): string {
+  // Written as ClickHouse prints it back (create_table_query), which the comparison in ensureExecCommands relies on.
+  return `(hour + toIntervalHour(1)) + toIntervalDay(${days})`;
+}
+
+/**
+ * Creates {@link EXEC_COMMANDS} and its view when missing, and copies the exec records already stored into it once
+ * (again after `audit_events` was rebuilt, `rebuilt`, since the view watched the old table); sets its TTL to `days`
+ * (0 = none). The view is created before the copy, so a record inserted meanwhile is counted by one or both (a set).
+ * Throws the ClickHouse error on failure; a failed copy is redone on the next start (the comment is set after it).
+ */
+async function ensureExecCommands(client: ClickHouseClient, database: string, days: number, rebuilt: boolean): Promise<void> {
+  const db = quoteIdent(database);
+  const table = qualified(database, EXEC_COMMANDS);
+  await client.command({
+    query: `CREATE TABLE IF NOT EXISTS ${table} (
+      host LowCardinality(String),
+      hour DateTime('UTC') COMMENT 'UTC hour of the exec records',
+      name String COMMENT 'command (EXEC_COMMAND)',
+      ids AggregateFunction(uniqExact, String) COMMENT 'audit_events ids of the exec records'
+    ) ENGINE = AggregatingMergeTree
+    PARTITION BY toYYYYMMDD(hour)
+    ORDER BY (hour, host, name)
+    ${days > 0 ? `TTL ${execCommandsTtl(days)}` : ''}`,
+  });
+  if (rebuilt) await client.command({ query: `DROP VIEW IF EXISTS ${qualified(database, EXEC_COMMANDS_MV)} SYNC` });
+  await client.command({ query: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(database, EXEC_COMMANDS_MV)} TO ${table} AS ${execCommandsSelect(db)}` });
+  const [t] = await rowsOf<{ comment: string; q: string }>(client, 'SELECT comment, create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = {t:String}', { db: database, t: EXEC_COMMANDS });
+  if (rebuilt || t?.comment !== EXEC_COMMANDS_COMPLETE) {
+    await client.command({ query: `INSERT INTO ${table} ${execCommandsSelect(db)}` });
+    await client.command({ query: `ALTER TABLE ${table} MODIFY COMMENT '${EXEC_COMMANDS_COMPLETE}'` });
+  }
+  const q = t?.q ?? '';
+  if (days > 0 && !q.includes(`TTL ${execCommandsTtl(days)}`)) await client.command({ query: `ALTER TABLE ${table} MODIFY TTL ${execCommandsTtl(days)}` });
+  if (days === 0 && /\bTTL /.test(q)) await client.command({ query: `ALTER TABLE ${table} REMOVE TTL` });
+}
+
+/** True when {@link EXEC_COMMANDS} of `database` exists and counts every exec record (its one-time copy finished). */
+export async function execCommandsReady(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<boolean> {
+  const [t] = await rowsOf<{ comment: string }>(client, 'SELECT comment FROM system.tables WHERE database = {db:String} AND name = {t:String}', { db: database, t: EXEC_COMMANDS });
+  return t?.comment === EXEC_COMMANDS_COMPLETE;
+}
+
+async function rowsOf<T>(client: ClickHouseClient, query: string, params: Record<string, unknown>): Promise<T[]> {
+  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
+  return rs.json<T>();
+}
+
 /** `ALTER TABLE … ADD COLUMN IF NOT EXISTS` statements bringing older tables of `database` up to date. */
 export function migrationStatements(database: string = DEFAULT_DATABASE): string[] {
   return COLUMN_MIGRATIONS.map(
@@ -452,7 +531,7 @@ export function dataMigrations(database: string = DEFAULT_DATABASE): DataMigrati
  * an older version (idempotent: safe on every start, concurrently from several processes against a server; rows
  * written before a column existed read its default, i.e. null for the cost columns and `usage_tokenizer`, `reported`
  * for `usage_source`), rebuilds tables whose sorting key changed ({@link relayoutTable}), adds the data-skipping
- * indexes of {@link SKIP_INDEXES} that an older table lacks and builds them for its rows, then runs the row
+ * indexes of {@link SKIP_INDEXES} that an older table lacks and builds them for its rows, creates {@link EXEC_COMMANDS} (filled once from the stored rows), then runs the row
  * corrections of {@link dataMigrations} that find rows to correct, and sets each table's TTL to `opts.retentionDays`
  * (`MODIFY TTL`, or `REMOVE TTL` for 0) when it differs. Throws the
  * ClickHouse error on failure.
@@ -468,9 +547,11 @@ export async function ensureSchema(client: ClickHouseClient, database: string = 
   }
   const engines = await tableEngines(client, database);
   const own = TABLES.filter((t) => /MergeTree$/.test(engines.get(t) ?? ''));
-  for (const table of own) await relayoutTable(client, database, table, opts);
+  const rebuilt = new Set<TableName>();
+  for (const table of own) if (await relayoutTable(client, database, table, opts)) rebuilt.add(table);
   await addSkipIndexes(client, database, own);
   const days = opts.retentionDays ?? DEFAULT_RETENTION_DAYS;
+  if (own.includes('audit_events')) await ensureExecCommands(client, database, days, rebuilt.has('audit_events'));
   for (const table of own) {
     const rs = await client.query({
       query: 'SELECT create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = {t:String}',

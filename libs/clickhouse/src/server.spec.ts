@@ -9,7 +9,7 @@ import { genaiEvent, oldLlmCallsDdl, T0 } from '../test/fixtures';
 import { openClickHouse, type ClickHouseClient } from './client';
 import { countRows } from './queries';
 import { llmCallRow } from './rows';
-import { ensureSchema, PARTITION_KEYS, RETENTION_LOG, TABLES } from './schema';
+import { ensureSchema, EXEC_COMMANDS, PARTITION_KEYS, RETENTION_LOG, TABLES } from './schema';
 import { BatchWriter } from './writer';
 
 const KEEP = { retentionDays: 3650 };
@@ -53,10 +53,12 @@ test('ensureSchema from three clients at once (storage writers starting together
   for (const c of clients) await c.close();
   const rs = await client.query({ query: "SELECT name, engine, partition_key FROM system.tables WHERE database = 'agentsight' ORDER BY name", format: 'JSONEachRow' });
   const tables = await rs.json<{ name: string; engine: string; partition_key: string }>();
-  expect(tables.map((t) => t.name)).toEqual([...TABLES, RETENTION_LOG].sort());
+  expect(tables.map((t) => t.name)).toEqual([...TABLES, RETENTION_LOG, EXEC_COMMANDS, 'exec_commands_mv'].sort());
+  const engines: Record<string, string> = { [RETENTION_LOG]: 'MergeTree', [EXEC_COMMANDS]: 'AggregatingMergeTree', exec_commands_mv: 'MaterializedView' };
+  const partitions: Record<string, string> = { ...PARTITION_KEYS, [EXEC_COMMANDS]: 'toYYYYMMDD(hour)' };
   for (const t of tables) {
-    expect([t.name, t.engine]).toEqual([t.name, t.name === RETENTION_LOG ? 'MergeTree' : 'ReplacingMergeTree']);
-    expect([t.name, t.partition_key]).toEqual([t.name, (PARTITION_KEYS as Record<string, string>)[t.name] ?? '']);
+    expect([t.name, t.engine]).toEqual([t.name, engines[t.name] ?? 'ReplacingMergeTree']);
+    expect([t.name, t.partition_key]).toEqual([t.name, partitions[t.name] ?? '']);
   }
 });
 
