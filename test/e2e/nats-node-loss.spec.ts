@@ -12,7 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { decode, Subjects, type HttpEvent, type RawSslRecord } from '@agentsight/contracts';
+import { decode, httpEventsOf, Subjects, type RawSslRecord } from '@agentsight/contracts';
 import { connectNats, Publisher, type Nats } from '@agentsight/jetstream';
 import { askAgain, loadFixture, startNatsCluster, streamedCallRecords, type NatsCluster } from '@agentsight/testkit';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
@@ -104,9 +104,11 @@ describe('the pipeline across the loss of the stream leader of a 3-node NATS clu
       // per connection and direction, events in byte order (where each ends: a reordered publish would go back)
       const last = new Map<string, number>();
       let inversions = 0;
-      for (const m of msgs) {
-        const ev = decode<HttpEvent & { span?: { dir: string; end_offset: number } }>(m.data);
-        if (!ev.span) continue;
+      // Each message a batch of events (contract v2): every event once in the stream too.
+      const events = msgs.flatMap((m) => httpEventsOf(decode(m.data)) ?? []);
+      expect(events.length).toBeGreaterThanOrEqual(msgs.length);
+      expect(events.length - new Set(events.map((e) => e.id)).size).toBe(0);
+      for (const ev of events) {
         const k = `${ev.conn.key}|${ev.span.dir}`;
         if (ev.span.end_offset < (last.get(k) ?? 0)) inversions++;
         last.set(k, ev.span.end_offset);

@@ -1,6 +1,7 @@
 /**
  * HTTP messages reassembled by the parser from one TLS connection's byte streams (subject
- * `agentsight.http.<host>.<partition>`), contract v1. Terms follow RFC 9112 (HTTP/1.1), RFC 9113 (HTTP/2) and the
+ * `agentsight.http.<host>.<partition>`). Each event is contract v1 ({@link HttpEvent}); the subject's payload is
+ * contract v2, {@link HttpEventBatch}: consecutive events of one connection and direction in one message. Terms follow RFC 9112 (HTTP/1.1), RFC 9113 (HTTP/2) and the
  * WHATWG server-sent-events spec.
  *
  * HTTP/2: each stream yields the same events as an HTTP/1.1 message, with `stream_id` set (absent = HTTP/1.1),
@@ -9,6 +10,7 @@
  * empty (HTTP/2 has no reason phrase). Events of concurrent streams interleave; pair them by (conn.key, stream_id).
  */
 import type { Direction } from './raw';
+import { deriveId } from './ids';
 
 /** A TLS connection as the pipeline names it. `key` is {@link connKey} of the raw records. */
 export interface ConnRef {
@@ -189,4 +191,50 @@ export function headerValue(headers: HeaderList, name: string): string | undefin
   const n = name.toLowerCase();
   for (const [k, v] of headers) if (k.toLowerCase() === n) return v;
   return undefined;
+}
+
+/**
+ * Payload of `agentsight.http.<host>.<partition>`, contract v2: consecutive events of one connection and one
+ * direction (`span.dir`), in the connection's event order, all of one HTTP message (a batch never spans the end of a
+ * request or response, so a resume at a message boundary starts a batch). The parser publishes what a connection
+ * completed in one input batch this way instead of one message per event (a streamed response is hundreds of SSE
+ * events). Consumers apply `events` in order, as if each had come in its own message.
+ */
+export interface HttpEventBatch {
+  v: 2;
+  /** {@link httpBatchId} of `events`: the `Nats-Msg-Id`. */
+  id: string;
+  /** At least one event; every one with the same `conn.key` and `span.dir`. */
+  events: HttpEvent[];
+}
+
+/** Version of {@link HttpEventBatch}, the payload of the http subject. */
+export const HTTP_BATCH_VERSION = 2 as const;
+
+/**
+ * Deterministic id of a batch: sha256 of (`http_batch`, first event id, last event id, number of events) — the same
+ * events give the same id, so a batch published again after a redelivery is dropped by JetStream's duplicate window.
+ */
+export function httpBatchId(events: readonly HttpEvent[]): string {
+  return deriveId('http_batch', events[0].id, events[events.length - 1].id, events.length);
+}
+
+/**
+ * The events of one message of the http subject, in order: a v2 {@link HttpEventBatch}, or a single v1 {@link HttpEvent}
+ * (streams written before v2). Returns null for anything else (wrong version, no events, an event without `id`,
+ * `type`, `conn.key` or `span`), which the consumer dead-letters.
+ */
+export function httpEventsOf(payload: unknown): HttpEvent[] | null {
+  const p = payload as { v?: unknown; events?: unknown[] } | null;
+  if (!p || typeof p !== 'object') return null;
+  if (p.v === 1) return isHttpEvent(p) ? [p as unknown as HttpEvent] : null;
+  if (p.v !== 2 || !Array.isArray(p.events) || p.events.length === 0) return null;
+  for (const e of p.events) if (!isHttpEvent(e)) return null;
+  return p.events as HttpEvent[];
+}
+
+function isHttpEvent(e: unknown): boolean {
+  const x = e as HttpEvent | null;
+  return !!x && typeof x === 'object' && x.v === 1 && typeof x.id === 'string' && typeof x.type === 'string'
+    && !!x.conn && typeof x.conn.key === 'string' && !!x.span && typeof x.span.end_offset === 'number';
 }

@@ -11,7 +11,7 @@
  * | probe            | `agentsight.raw.loss.<host>` (loss counters)   | `AGENTSIGHT_RAW`      |
  * | probe → parser   | `agentsight.raw.stdio.<host>.<partition>`      | `AGENTSIGHT_RAW`      |
  * | sampler (CLI)    | `agentsight.raw.resource.<host>` (resource samples) | `AGENTSIGHT_RAW`  |
- * | parser → agg.    | `agentsight.http.<host>.<partition>`           | `AGENTSIGHT_HTTP`     |
+ * | parser → agg.    | `agentsight.http.<host>.<partition>` (v2: `HttpEventBatch`) | `AGENTSIGHT_HTTP` |
  * | agg. → analyzer  | `agentsight.exchange.<host>`                   | `AGENTSIGHT_EXCHANGE` |
  * | analyzer → genai | `agentsight.llm.<host>`                        | `AGENTSIGHT_LLM`      |
  * | analyzer         | `agentsight.audit.<host>`                      | `AGENTSIGHT_AUDIT`    |
@@ -21,7 +21,7 @@
  * | a replay's stages | `agentsight.replay.<id>.<any of the above without agentsight.>` | `AGENTSIGHT_REPLAY` |
  */
 
-/** Version of every payload schema in this lib; carried as `v` in each message. */
+/** Version of the payload schemas in this lib (the http subject's is 2, `HTTP_BATCH_VERSION`); carried as `v` in each message. */
 export const CONTRACT_VERSION = 1 as const;
 
 /** Default number of partitions of the per-connection subjects (the producer's `--partitions`). */

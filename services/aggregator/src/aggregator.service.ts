@@ -1,5 +1,5 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { HttpEvent, RawRecord, redactProcRecord, TOPOLOGY } from '@agentsight/contracts';
+import { HttpEvent, HttpEventBatch, RawRecord, redactProcRecord, TOPOLOGY } from '@agentsight/contracts';
 import { ConsumerLoop, PartitionGroup, StageRuntime } from '@agentsight/jetstream';
 import { AggregatorWorker } from './aggregator.worker';
 import { PROCESS_TTL_S, ProcessStore } from './process-store';
@@ -14,7 +14,7 @@ const PROC_DURABLE = PROC.durable;
  */
 @Injectable()
 export class AggregatorService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private group?: PartitionGroup<HttpEvent>;
+  private group?: PartitionGroup<HttpEventBatch | HttpEvent>;
   private procLoop?: ConsumerLoop<RawRecord>;
 
   constructor(private readonly rt: StageRuntime) {}
@@ -25,7 +25,7 @@ export class AggregatorService implements OnApplicationBootstrap, OnApplicationS
     await this.procLoop.start();
     // In the background: lookups wait for it (a lost table, or the first start of this Redis).
     void procs.ensureBuilt().catch((e) => console.error('[aggregator] process table rebuild:', e));
-    this.group = new PartitionGroup<HttpEvent>(this.rt.nats, this.rt.redis, {
+    this.group = new PartitionGroup<HttpEventBatch | HttpEvent>(this.rt.nats, this.rt.redis, {
       stage: 'aggregator',
       name: TOPOLOGY.aggregator.consumes.http.name,
       stream: TOPOLOGY.aggregator.consumes.http.stream,

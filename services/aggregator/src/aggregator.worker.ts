@@ -1,4 +1,4 @@
-import { decode, encode, Exchange, HttpEvent, normalizeNs, SseEvent, Subjects, hostToken } from '@agentsight/contracts';
+import { decode, deriveId, encode, Exchange, HttpEvent, HttpEventBatch, httpEventsOf, normalizeNs, SseEvent, Subjects, hostToken } from '@agentsight/contracts';
 import type { Input, PartitionWorker, StageRuntime, UndecodableInput } from '@agentsight/jetstream';
 import { applyEvent, ConnState, emptyConnState, withProcess } from './domain/assembler';
 import type { ProcessStore } from './process-store';
@@ -14,13 +14,15 @@ export const MAX_CONNECTIONS_PER_PARTITION = 20_000;
 
 /**
  * Aggregator of one partition of `agentsight.http.*.<p>`: pairs requests with responses and gathers SSE events
- * per connection ({@link applyEvent}), keeping every connection's state in Redis so a new owner carries on.
+ * per connection ({@link applyEvent}), keeping every connection's state in Redis so a new owner carries on. Each
+ * input is an {@link HttpEventBatch} (contract v2) or a single v1 event (a stream written before v2), applied event by
+ * event in order ({@link httpEventsOf}); an input of neither shape is dead-lettered (`contract`) and acked.
  * Per batch: state changes, the SSE events appended (one RPUSH per event list) and finished exchanges (into a Redis
  * outbox) are written in one MULTI; then the exchanges are published (PubAck), removed from the outbox, and the
  * inputs acked. The outbox is flushed again
  * when a partition is claimed, so a crash between the MULTI and the PubAck loses nothing.
  */
-export class AggregatorWorker implements PartitionWorker<HttpEvent> {
+export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEvent> {
   private readonly states = new Map<string, ConnState>();
 
   constructor(
@@ -35,8 +37,22 @@ export class AggregatorWorker implements PartitionWorker<HttpEvent> {
     await this.publish(Object.values(pending).map((b) => decode<Exchange>(b)));
   }
 
-  async handle(batch: Input<HttpEvent>[]): Promise<void> {
-    await this.load(batch);
+  async handle(batch: Input<HttpEventBatch | HttpEvent>[]): Promise<void> {
+    // Every event of the batch, in input order, with the input it came in (for dead letters).
+    const events: HttpEvent[] = [];
+    const from: Input<unknown>[] = [];
+    for (const input of batch) {
+      const evs = httpEventsOf(input.value);
+      if (!evs) {
+        await this.rt.deadLetter({ reason: 'contract', error: 'not a v2 http event batch nor a v1 http event', input_subject: input.subject, input_seq: input.seq, input_id: input.msgId });
+        continue;
+      }
+      for (const ev of evs) {
+        events.push(ev);
+        from.push(input);
+      }
+    }
+    await this.load(events);
     const multi = this.rt.redis.multi();
     const dirty = new Set<string>();
     const finished: Exchange[] = [];
@@ -49,12 +65,17 @@ export class AggregatorWorker implements PartitionWorker<HttpEvent> {
       appends.delete(k);
       multi.del(k);
     };
-    for (const { value: ev, subject, seq, msgId } of batch) {
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i];
       normalizeEvent(ev);
       const key = ev.conn.key;
       const s = this.states.get(key)!;
       const r = applyEvent(s, ev);
-      if (r.orphan) await this.rt.deadLetter({ reason: 'orphan_event', error: r.orphan, conn_key: key, input_subject: subject, input_seq: seq, input_id: msgId ?? ev.id });
+      if (r.orphan) {
+        // One dead letter per event (a batch may carry several orphans): its id from the event's.
+        const { subject, seq, msgId } = from[i];
+        await this.rt.deadLetter({ id: deriveId('dlq', 'aggregator', ev.id, 'orphan_event', key), reason: 'orphan_event', error: r.orphan, conn_key: key, input_subject: subject, input_seq: seq, input_id: msgId ?? ev.id });
+      }
       if (r.opened) drop(eventsKey(key, r.stream_id));
       if (r.appended) {
         const k = eventsKey(key, r.stream_id);
@@ -97,8 +118,8 @@ export class AggregatorWorker implements PartitionWorker<HttpEvent> {
   }
 
   /** Loads the state of connections not in memory yet (open responses with their events). */
-  private async load(batch: Input<HttpEvent>[]): Promise<void> {
-    const keys = [...new Set(batch.map((i) => i.value.conn.key))].filter((k) => !this.states.has(k));
+  private async load(events: HttpEvent[]): Promise<void> {
+    const keys = [...new Set(events.map((e) => e.conn.key))].filter((k) => !this.states.has(k));
     if (!keys.length) return;
     const pipe = this.rt.redis.pipeline();
     for (const k of keys) pipe.getBuffer(stateKey(k)).lrangeBuffer(eventsKey(k), 0, -1);

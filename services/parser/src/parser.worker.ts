@@ -1,12 +1,13 @@
-import { connKey, Direction, HttpEvent, hostToken, normalizeNs, RawRecord, RawSslCloseRecord, RawSslRecord, rawMsgId, redactHttpEvent, Subjects } from '@agentsight/contracts';
+import { connKey, Direction, HttpEvent, HttpEventBatch, hostToken, normalizeNs, RawRecord, RawSslCloseRecord, RawSslRecord, rawMsgId, redactHttpEvent, Subjects } from '@agentsight/contracts';
 import type { Input, StageRuntime } from '@agentsight/jetstream';
 import { ClockedPartitionWorker } from './clocked-worker';
-import { HttpStreamParser, ParseOutput, type H2DirSnapshot } from './domain';
+import { EventBatcher, eventBytes, eventPk, HttpStreamParser, ParseOutput, type H2DirSnapshot } from './domain';
 
 /**
  * Redis hash of a connection's consumed offsets, fields `write`/`read` (bytes), and for HTTP/2 connections `h2:write`/
  * `h2:read`: JSON of the direction's state at that offset (HPACK dynamic table …, {@link HttpStreamParser.h2State}),
- * written in the same MULTI as the offset. Expires a day after last use.
+ * written in the same MULTI as the offset; `batches:write`/`batches:read`: sizes of the event batches published
+ * since that offset ({@link EventBatcher.recorded}), written before they are published. Expires a day after last use.
  */
 const offsetKey = (key: string) => `agentsight:parser:offset:${key}`;
 const OFFSET_TTL_S = 24 * 3600;
@@ -40,6 +41,7 @@ interface Pending {
  */
 export class ParserWorker extends ClockedPartitionWorker {
   private readonly parser = new HttpStreamParser();
+  private readonly batcher = new EventBatcher();
   /** Unacked inputs per `<connKey>|<dir>`, in stream-offset order. */
   private readonly pending = new Map<string, Pending[]>();
   private readonly resumed = new Set<string>();
@@ -55,6 +57,7 @@ export class ParserWorker extends ClockedPartitionWorker {
 
   protected release(): void {
     this.pending.clear();
+    this.batcher.clear();
   }
 
   protected async process(batch: Input<RawRecord>[]): Promise<void> {
@@ -110,17 +113,33 @@ export class ParserWorker extends ClockedPartitionWorker {
   }
 
   /**
-   * Publishes events in order (redacted first when early redaction is on, {@link StageRuntime.redactEarly}): small
-   * ones pipelined, each PubAck awaited before acking any input.
+   * Publishes events (redacted first when early redaction is on, {@link StageRuntime.redactEarly}) as
+   * {@link HttpEventBatch}es of consecutive events of one connection and direction ({@link EventBatcher}), each
+   * connection's in order: first the sizes the end of this input batch cut are stored with the offsets (so a next
+   * owner cuts the same batches, with the same ids), then the batches go out pipelined, each PubAck awaited before
+   * acking any input. `evicted`: connections dropped idle, whose held batches go out now ({@link EventBatcher.batch}).
    */
-  private async publishInOrder(events: HttpEvent[]): Promise<void> {
+  private async publishInOrder(parsed: HttpEvent[], evicted?: ReadonlySet<string>): Promise<void> {
+    if (!parsed.length && !evicted?.size) return;
+    const batches = this.batcher.batch(this.rt.redactEarly ? parsed.map((e) => redactHttpEvent(e)) : parsed, evicted);
+    let multi: ReturnType<StageRuntime['redis']['multi']> | null = null;
+    const pks = new Set<string>();
+    for (const b of batches) pks.add(eventPk(b.events[0]));
+    for (const pk of pks) {
+      const sizes = this.batcher.toStore(pk);
+      if (sizes === null) continue;
+      const [key, dir] = splitPk(pk);
+      multi ??= this.rt.redis.multi();
+      if (sizes) multi.hset(offsetKey(key), `batches:${dir}`, sizes).expire(offsetKey(key), OFFSET_TTL_S);
+      else multi.hdel(offsetKey(key), `batches:${dir}`);
+    }
+    if (multi) await multi.exec();
     const acks: Promise<unknown>[] = [];
-    for (const parsed of events) {
-      const ev = this.rt.redactEarly ? redactHttpEvent(parsed) : parsed;
-      const subject = Subjects.http(hostToken(ev.conn.host), ev.conn.partition);
-      const p = this.rt.publisher.publish(subject, ev.id, ev);
-      // A large event goes by claim check (object store first): wait for it so later events cannot overtake it.
-      if (eventBytes(ev) > 512 * 1024) {
+    for (const b of batches) {
+      const { conn } = b.events[0];
+      const p = this.rt.publisher.publish(Subjects.http(hostToken(conn.host), conn.partition), b.id, b);
+      // A large batch goes by claim check (object store first): wait for it so later batches cannot overtake it.
+      if (batchBytes(b) > 512 * 1024) {
         await Promise.all(acks.splice(0));
         await p;
       } else acks.push(p);
@@ -140,6 +159,15 @@ export class ParserWorker extends ClockedPartitionWorker {
       const end = closed.get(key);
       const consumed = end ? (dir === 'write' ? end.write_offset : end.read_offset) : this.parser.consumedOffset(key, dir);
       multi.hset(offsetKey(key), dir, consumed).expire(offsetKey(key), end ? CLOSED_OFFSET_TTL_S : OFFSET_TTL_S);
+      if (end) {
+        this.batcher.forget(pk);
+        multi.hdel(offsetKey(key), `batches:${dir}`);
+      } else {
+        this.batcher.committed(pk, consumed);
+        const sizes = this.batcher.toStore(pk);
+        if (sizes) multi.hset(offsetKey(key), `batches:${dir}`, sizes);
+        else if (sizes === '') multi.hdel(offsetKey(key), `batches:${dir}`);
+      }
       const h2 = end ? null : this.parser.h2State(key, dir);
       if (h2) multi.hset(offsetKey(key), `h2:${dir}`, JSON.stringify(h2));
       const list = this.pending.get(pk) ?? [];
@@ -163,13 +191,15 @@ export class ParserWorker extends ClockedPartitionWorker {
     if (!keys.size) return;
     const list = [...keys];
     const pipe = this.rt.redis.pipeline();
-    for (const k of list) pipe.hmget(offsetKey(k), 'write', 'read', 'h2:write', 'h2:read');
+    for (const k of list) pipe.hmget(offsetKey(k), 'write', 'read', 'h2:write', 'h2:read', 'batches:write', 'batches:read');
     const res = (await pipe.exec()) ?? [];
     list.forEach((k, i) => {
       this.resumed.add(k);
-      const [w, r, h2w, h2r] = (res[i]?.[1] as Array<string | null>) ?? [];
+      const [w, r, h2w, h2r, bw, br] = (res[i]?.[1] as Array<string | null>) ?? [];
       if (w) this.parser.resumeAt(k, 'write', Number(w), parseH2State(h2w));
       if (r) this.parser.resumeAt(k, 'read', Number(r), parseH2State(h2r));
+      this.batcher.resume(`${k}|write`, bw);
+      this.batcher.resume(`${k}|read`, br);
     });
   }
 
@@ -180,7 +210,7 @@ export class ParserWorker extends ClockedPartitionWorker {
   protected async evict(nowNs: bigint): Promise<void> {
     const out: ParseOutput = { events: [], deadLetters: [] };
     const keys = this.parser.evictIdle(nowNs - IDLE_NS, out);
-    await this.publishInOrder(out.events);
+    await this.publishInOrder(out.events, new Set(keys));
     for (const d of out.deadLetters) await this.rt.deadLetter(d);
     // An evicted HTTP/1 connection's offsets go with it after CLOSED_OFFSET_TTL_S: should it be used again, HTTP/1
     // resyncs at its next request line. An HTTP/2 one keeps them (its HPACK state) for OFFSET_TTL_S.
@@ -195,6 +225,7 @@ export class ParserWorker extends ClockedPartitionWorker {
     for (const key of keys) {
       this.resumed.delete(key);
       for (const dir of ['write', 'read'] as Direction[]) {
+        this.batcher.forget(`${key}|${dir}`);
         const list = this.pending.get(`${key}|${dir}`);
         if (!list) continue;
         this.pending.delete(`${key}|${dir}`);
@@ -220,8 +251,10 @@ function splitPk(pk: string): [string, Direction] {
   return [pk.slice(0, i), pk.slice(i + 1) as Direction];
 }
 
-function eventBytes(ev: HttpEvent): number {
-  return 'body' in ev ? ev.body.length : 'data' in ev ? ev.data.length : 0;
+function batchBytes(b: HttpEventBatch): number {
+  let n = 0;
+  for (const ev of b.events) n += eventBytes(ev);
+  return n;
 }
 
 /** Minimal shape check of a decoded raw SSL record (the producer is C; trust nothing). */

@@ -16,3 +16,4 @@ export { huffmanDecode, huffmanEncode, HuffmanError } from './h2/huffman';
 export { CLIENT_PREFACE, encodeFrame, errorName, FrameType, Flags } from './h2/frames';
 export { JsonRpcFramer, JSONRPC_MAX_FRAME, isJsonRpcMessage, type FramerOutput, type FramerPosition, type FramerStats, type JsonRpcFrame, type JsonRpcFraming, type JsonRpcMessage, type JsonRpcReject } from './jsonrpc';
 export { McpToolCalls, MemoryMcpStateStore, mcpToolUseId, observerKey, pairKey, type McpStateStore, type StdioMeta, type StdioStream } from './mcp';
+export { EventBatcher, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, eventBytes, eventPk } from './event-batches';
