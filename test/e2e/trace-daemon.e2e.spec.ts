@@ -1,10 +1,11 @@
 /**
  * `agentsight trace --daemon` (what `agentsight-probe.service` runs): only the probe, into a pipeline that already
  * runs (here the test's stages, as the stage units would be), never starting stages; stopped by SIGTERM with its final
- * report (exit 0); exit 1 when no api answers within the bound or when the probe dies (so systemd restarts it).
+ * report (exit 0); exit 1 when no api answers within the bound or when the probe dies (so systemd restarts it);
+ * system-wide, the agents found running are sampled.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
@@ -52,6 +53,28 @@ describeCapture('agentsight trace --daemon', () => {
     expect(calls).toHaveLength(1);
     // Only the probe ran under it: its log dir holds the probe's log and no stage's.
     expect(readdirSync(join(dir, 'logs'))).toEqual(['probe.log']);
+  }, 180_000);
+
+  test('system-wide: the running agents the discovery rules find are sampled (resources stored per agent process)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agentsight-daemon-'));
+    mkdirSync(join(dir, 'bin'));
+    // Laid out like Claude Code's npm bin, run by node: 400 ms of CPU, then idle until killed.
+    writeFileSync(join(dir, 'bin', 'claude'), 'const t = Date.now(); while (Date.now() - t < 400) {} setInterval(() => {}, 1000);');
+    const agent = spawn(process.execPath, [join(dir, 'bin', 'claude')], { stdio: 'ignore' });
+    try {
+      const d = daemon(['--data-dir', dir], { ...f.infra.env, AGENTSIGHT_AGENT_SCAN_MS: '500', AGENTSIGHT_SAMPLE_MS: '200' });
+      await d.until(new RegExp(`sampling Claude Code \\(pid ${agent.pid}\\)`));
+      await new Promise((r) => setTimeout(r, 1500)); // a few samples
+      d.proc.kill('SIGTERM');
+      expect(await d.exited).toBe(0);
+      await waitDrained(f.infra.env);
+      const rows: Array<Record<string, any>> = await api(f.infra, '/api/agents/activity?since=10m');
+      const row = rows.find((r) => r.pid === agent.pid);
+      expect(row?.last_sample).toBeTruthy();
+      expect(row!.peak_rss_bytes).toBeGreaterThan(0);
+    } finally {
+      agent.kill('SIGKILL');
+    }
   }, 180_000);
 
   test('no api within the bound: exit 1, saying so, nothing started', async () => {

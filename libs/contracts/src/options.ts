@@ -100,8 +100,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   // CLI runs
   { key: 'sample_ms', env: 'AGENTSIGHT_SAMPLE_MS', type: 'number', default: '`1000`', doc: 'resource sampling interval of a traced agent\'s tree while it is active' },
   { key: 'sample_idle_max_ms', env: 'AGENTSIGHT_SAMPLE_IDLE_MAX_MS', type: 'number', default: '`8000`', doc: 'the most the sampling interval backs off to while the tree is idle (doubling)' },
+  { key: 'agent_scan_ms', env: 'AGENTSIGHT_AGENT_SCAN_MS', type: 'number', default: '`5000`', doc: 'system-wide `trace` and `trace --daemon`: how often running agents are looked for (discovery rules) to sample their resources; `0` scans once, at start' },
   { key: 'docker_root', env: 'AGENTSIGHT_DOCKER_ROOT', type: 'path', default: '`/var/lib/docker`', doc: 'Docker\'s data root, for `record --binary-path docker://…`' },
-  { key: 'rules', env: 'AGENTSIGHT_RULES', flag: '--rules', type: 'path', default: '`<data dir>/rules.json` if present', doc: 'discovery rules (JSON) merged over the built-in ones (`discover`, `trace --discover`)' },
+  { key: 'rules', env: 'AGENTSIGHT_RULES', flag: '--rules', type: 'path', default: '`<data dir>/rules.json` if present', doc: 'discovery rules (JSON) merged over the built-in ones (`discover`, `trace --discover`, and the agents system-wide `trace` samples)' },
   { key: 'export_wait_s', env: 'AGENTSIGHT_EXPORT_WAIT_S', flag: '--export-wait', type: 'number', default: '`60`', doc: 'at the end of `exec`/`trace`/`record`, how long to wait for the exports to deliver what was captured (see [Export](#export-otlp-sls))' },
   { key: 'daemon_api_wait_s', env: 'AGENTSIGHT_DAEMON_API_WAIT_S', type: 'number', default: '`60`', doc: '`trace --daemon` (unit `agentsight-probe.service`): how long to wait at start for the api of the running pipeline before giving up (exit 1; the unit restarts it)' },
   // OTLP export

@@ -9,10 +9,12 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { exportConfigured, lostRecords, optionDefault, type RawProcRecord } from '@agentsight/contracts';
 import { privateDir } from '@agentsight/jetstream';
-import { dataDir, apiPort } from './paths';
+import { dataDir, apiPort, repoRoot } from './paths';
 import { DEFAULT_EXPORT_WAIT_S, ensureInfra, Pipeline, procState, startProbe, waitDrained, waitExported } from './pipeline';
 import { restartsText } from './supervise';
 import { startSampling, type SamplingRun } from './resources/run';
+import { AgentWatch, agentScanMs } from './resources/agent-watch';
+import type { Rule } from './discover/rules';
 import { cliToken, dashboardUrl } from './serve';
 import { liveNoticeText, probeCountersText } from './notices';
 
@@ -93,6 +95,8 @@ export interface CaptureSpec {
   label: string;
   /** Stop by itself once all these pids have exited (`record -p`); empty = until Ctrl-C. */
   untilExit: number[];
+  /** System-wide: the discovery rules by which running agents are found to sample their resources ({@link agentWatchOf}). */
+  sampleAgents?: Rule[];
   /** With `--follow-exec` in `filters`: whether to trace a process offered at its exec (answered on the probe's stdin). */
   offer?: (o: ExecOffer) => boolean;
 }
@@ -132,6 +136,7 @@ export async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: s
       },
     });
     const sampling = await samplingOf(env, (l) => process.stderr.write(`[agentsight] ${l}\n`), pidsOf(spec.filters));
+    const watch = spec.sampleAgents && sampling ? agentWatchOf(env, sampling, spec.sampleAgents, (l) => process.stderr.write(`[agentsight] ${l}\n`)) : undefined;
     answer = (line) => {
       const traced = /^trace (\d+)/.exec(line);
       if (traced) sampling?.add(Number(traced[1]));
@@ -151,6 +156,7 @@ export async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: s
       }
     });
     clearInterval(poll);
+    watch?.stop();
     await stopSampling(sampling, (l) => process.stderr.write(`[agentsight] ${l}\n`));
     probe.proc.kill('SIGINT');
     const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
@@ -183,6 +189,19 @@ export async function samplingOf(env: NodeJS.ProcessEnv, say: (s: string) => voi
     return run;
   } catch (err) {
     say(`warning: resource sampling not started (${(err as Error).message}): no CPU/RSS figures for this run`);
+    return undefined;
+  }
+}
+
+/**
+ * Starts finding the running agents of a system-wide capture for `sampling` ({@link AgentWatch}, every
+ * `AGENTSIGHT_AGENT_SCAN_MS`). A bad interval is a warning: the run goes on without it (no CPU/RSS figures).
+ */
+export function agentWatchOf(env: NodeJS.ProcessEnv, sampling: SamplingRun, rules: Rule[], say: (s: string) => void): AgentWatch | undefined {
+  try {
+    return new AgentWatch(sampling, { rules, self: { pid: process.pid, root: repoRoot() }, intervalMs: agentScanMs(env), say }).start();
+  } catch (err) {
+    say(`warning: running agents not looked for (${(err as Error).message}): no CPU/RSS figures for this run`);
     return undefined;
   }
 }

@@ -16,6 +16,8 @@ import { apiRunning, startProbe } from './pipeline';
 import { apiPort } from './paths';
 import { liveNoticeText, probeCountersText } from './notices';
 import { unitsStatus } from './service';
+import { agentWatchOf, samplingOf, stopSampling } from './capture';
+import type { Rule } from './discover/rules';
 
 /** What {@link traceDaemon} runs. */
 export interface DaemonSpec {
@@ -28,6 +30,8 @@ export interface DaemonSpec {
   say: (s: string) => void;
   /** Kernel-loss warnings of the probe's periodic `stats` lines. */
   onStats?: (msg: Record<string, unknown>) => void;
+  /** System-wide: the discovery rules by which running agents are found and their resources sampled. */
+  sampleAgents?: Rule[];
 }
 
 /** How long to wait for the api, ms: `AGENTSIGHT_DAEMON_API_WAIT_S` (default in OPTIONS); throws on a bad value. */
@@ -65,10 +69,14 @@ export async function traceDaemon(spec: DaemonSpec): Promise<number> {
     },
   });
   say(`tracing ${spec.label} into the running pipeline (daemon; SIGTERM stops it); probe log ${spec.logDir}/probe.log`);
+  const sampling = spec.sampleAgents ? await samplingOf(env, say, []) : undefined;
+  const watch = sampling && spec.sampleAgents ? agentWatchOf(env, sampling, spec.sampleAgents, say) : undefined;
   const why = await new Promise<'signal' | 'probe'>((res) => {
     process.once('SIGINT', () => res('signal')).once('SIGTERM', () => res('signal'));
     void probe.exited.then(() => res('probe'));
   });
+  watch?.stop();
+  await stopSampling(sampling, say);
   if (why === 'probe') {
     const { code, signal } = await probe.exited;
     say(`error: the probe ended by itself (${code ?? signal}); see ${spec.logDir}/probe.log`);

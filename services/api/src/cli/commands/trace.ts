@@ -24,16 +24,18 @@ export function registerTrace(p: Command): void {
 /** `agentsight trace`: the pipeline in the foreground, system-wide or filtered, until Ctrl-C. */
 export async function traceCommand(opts: { dataDir?: string; pid?: string[]; comm?: string[]; discover?: boolean; rules?: string; daemon?: boolean } & ExportFlags): Promise<number> {
   const filters = [...(opts.pid ?? []).flatMap((p) => ['--pid', p]), ...(opts.comm ?? []).flatMap((c) => ['--comm', c])];
+  // System-wide, the agents found running by the discovery rules are the sampled roots (resources/agent-watch.ts).
+  const { rules, userFile } = loadRules(opts.rules, dataDir(process.env, opts.dataDir));
+  const sampleAgents = filters.length ? undefined : rules;
   if (opts.daemon) {
     if (opts.discover) throw new Error('--daemon traces system-wide or by --pid/--comm; --discover needs a terminal session');
     const env = runEnv(dataDir(process.env, opts.dataDir));
     return traceDaemon({
       probeArgs: [...filters, ...probeCommon(env)], label: filters.length ? filters.join(' ') : 'system-wide', env, logDir: join(env.AGENTSIGHT_DATA_DIR!, 'logs'),
-      say: (s) => process.stderr.write(`[agentsight] ${s}\n`), onStats: statsWarning,
+      say: (s) => process.stderr.write(`[agentsight] ${s}\n`), onStats: statsWarning, sampleAgents,
     });
   }
-  if (!opts.discover) return captureInForeground({ filters, binaries: [], label: filters.length ? filters.join(' ') : 'system-wide', untilExit: [] }, opts);
-  const { rules, userFile } = loadRules(opts.rules, dataDir(process.env, opts.dataDir));
+  if (!opts.discover) return captureInForeground({ filters, binaries: [], label: filters.length ? filters.join(' ') : 'system-wide', untilExit: [], sampleAgents }, opts);
   const self = { pid: process.pid, root: repoRoot() };
   const { found } = discover(rules, scanProcesses({ files: true }), (p) => isOwnProcess(p, self));
   for (const d of found) process.stderr.write(`[agentsight] tracing ${d.verdict.agent} (pid ${d.process.pid}, rule ${d.verdict.rule.id})\n`);

@@ -10,7 +10,10 @@ import { ResourceSampler, bootId, samplingPolicy } from './sampler';
 
 /** A sampling run: add roots as they are traced; `stop` takes a last sample of each and awaits every publication. */
 export interface SamplingRun {
-  add(pid: number): void;
+  /** Starts sampling `pid`'s tree; false when it is not running or already sampled. */
+  add(pid: number): boolean;
+  /** The roots sampled now. */
+  pids(): number[];
   /** Stops sampling; resolves with what was published and what the sampler cost, once every PubAck is in. */
   stop(): Promise<{ samples: number; sampler_cpu_ns: number; failures: number }>;
 }
@@ -36,7 +39,8 @@ export async function startSampling(env: NodeJS.ProcessEnv, warn: (s: string) =>
     if (failures++ === 0) warn(`warning: a resource sample could not be published (${err.message}); figures lose resolution, not totals`);
   });
   return {
-    add: (pid) => void sampler.add(pid),
+    add: (pid) => sampler.add(pid),
+    pids: () => sampler.pids(),
     async stop() {
       await sampler.flush();
       sampler.stop();
