@@ -110,6 +110,8 @@ describeCapture('Prometheus /metrics of the api', () => {
     expect(sum(m, 'agentsight_producer_records_total', host)).toBe(run.probe.records);
     expect(sum(m, 'agentsight_producer_lost_records_total', host)).toBe(run.probe.lost_records);
     expect(sum(m, 'agentsight_producer_ringbuf_dropped_records_total', host)).toBe(run.probe.lost_records);
+    expect(sum(m, 'agentsight_producer_publish_reordered_total', host)).toBe(run.probe.publish_reordered);
+    expect(sum(m, 'agentsight_producer_published_records_total', host)).toBe(run.probe.last_seq); // the final loss record: all but itself acked
     const probes = run.probe.probes as Array<{ binary: string; fn: string; records: number; bytes: number; fragments: number }>;
     expect(probes.some((p) => p.records > 0)).toBe(true);
     for (const p of probes) {

@@ -164,6 +164,9 @@ export interface CaptureStatus {
     /** @deprecated `lost_bytes` under its old name, written for one more release. */
     ringbuf_drop_bytes: number;
     publish_failures: number;
+    /** Records stored out of order after a NATS restart (RawLossRecord.publish_reordered); null when the producer is
+     * older than that counter (unknown, not 0). */
+    publish_reordered: number | null;
     file_opens_skipped: number;
     probes: ProbeStatus[];
     attach_failures: Array<{ binary: string; fn: string; error: string }>;

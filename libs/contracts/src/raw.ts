@@ -169,6 +169,13 @@ export interface RawLossRecord extends RawBase {
   records: number;
   /** Records whose publish failed for good after retries. */
   publish_failures: number;
+  /** Records acknowledged by JetStream so far (this record not included). Absent in records of older producers. */
+  published?: number;
+  /**
+   * Records stored behind a later record of their subject (a retry after a NATS restart put them out of order); the
+   * parser may take such a record for a duplicate. Absent in records of older producers (then unknown, not 0).
+   */
+  publish_reordered?: number;
   /** Opens under /proc, /sys or /dev deliberately not published (no `--all-files`); not a loss. */
   file_opens_skipped: number;
   /**

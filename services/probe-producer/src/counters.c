@@ -83,6 +83,8 @@ void read_loss(struct rec_loss *r, struct rec_probe_stat *probes)
 	r->file_opens_skipped = sum_percpu(bpf_map__fd(g.proc_skel->maps.io_skips), SKIP_FILE_PSEUDO);
 	publisher_get_stats(g.pub, &st);
 	r->publish_failures = st.failures;
+	r->published = st.published;
+	r->publish_reordered = st.reordered;
 	read_probe_stats(probes);
 	r->probes = probes;
 	r->nprobes = (size_t)g.nprobes;

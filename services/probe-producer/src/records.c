@@ -247,7 +247,7 @@ void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct r
 {
 	msgpack_packer pk;
 
-	begin_record(&pk, sbuf, b, "loss", 9);
+	begin_record(&pk, sbuf, b, "loss", 11);
 	pack_key(&pk, "lost_records");
 	msgpack_pack_uint64(&pk, r->lost_records);
 	pack_key(&pk, "lost_bytes");
@@ -261,6 +261,10 @@ void encode_loss(msgpack_sbuffer *sbuf, const struct rec_base *b, const struct r
 	msgpack_pack_uint64(&pk, r->records);
 	pack_key(&pk, "publish_failures");
 	msgpack_pack_uint64(&pk, r->publish_failures);
+	pack_key(&pk, "published");
+	msgpack_pack_uint64(&pk, r->published);
+	pack_key(&pk, "publish_reordered");
+	msgpack_pack_uint64(&pk, r->publish_reordered);
 	pack_key(&pk, "file_opens_skipped");
 	msgpack_pack_uint64(&pk, r->file_opens_skipped);
 	pack_key(&pk, "probes");

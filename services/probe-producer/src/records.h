@@ -131,6 +131,8 @@ struct rec_loss {
 	uint64_t lost_records; /* records lost in the kernel (also written as the deprecated `ringbuf_drops`) */
 	uint64_t lost_bytes;   /* plaintext bytes of those records (also written as the deprecated `ringbuf_drop_bytes`) */
 	uint64_t records, publish_failures;
+	uint64_t published;         /* records acknowledged by JetStream so far */
+	uint64_t publish_reordered; /* records stored behind a later record of their subject (after a retry) */
 	uint64_t file_opens_skipped; /* opens of /proc, /sys, /dev not emitted (no --all-files) */
 	const struct rec_probe_stat *probes; /* per attached probe, in attach order */
 	size_t nprobes;

@@ -368,7 +368,9 @@ describeCapture('agentsight-probe real capture', () => {
     expect(loss.length).toBeGreaterThanOrEqual(2); // periodic (1 s) + final
     const last = loss[loss.length - 1];
     expect(last.seq).toBe(stopped.last_seq);
-    expect(last).toMatchObject({ lost_records: 0, lost_bytes: 0, ringbuf_drops: 0, ringbuf_drop_bytes: 0, publish_failures: 0, records: stopped.records });
+    expect(last).toMatchObject({ lost_records: 0, lost_bytes: 0, ringbuf_drops: 0, ringbuf_drop_bytes: 0, publish_failures: 0, publish_reordered: 0, records: stopped.records });
+    // Encoded after every earlier record was acknowledged: all of them but itself.
+    expect(last.published).toBe(stopped.last_seq);
     const io = got.filter((g) => g.rec.kind === 'file_open' || g.rec.kind === 'net_connect' || g.rec.kind === 'stdio' || g.rec.kind === 'ssl_handshake').length;
     expect(stopped.records).toBe(ssl().length + proc().filter((r) => r.event !== 'snapshot').length + io);
   });

@@ -14,7 +14,7 @@ import { BPF_REQUIRED, bpfUnavailableReason, probeBinary } from '@agentsight/tes
 import { connect } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { JsMsg } from '@nats-io/jetstream';
-import { decode, rawMsgId, RawRecord, RawSslRecord } from '@agentsight/contracts';
+import { decode, rawMsgId, RawLossRecord, RawRecord, RawSslRecord } from '@agentsight/contracts';
 
 const BIN = probeBinary();
 const REQUIRE = BPF_REQUIRED;
@@ -141,6 +141,9 @@ async function waitPort(port: number, ms: number): Promise<void> {
         // across the reconnect), and the producer's own count of such records agrees with the stream.
         expect(inversions).toBe(0);
         expect(stopped.publish_reordered).toBe(inversions);
+        // The final loss record (what capture health, status and /metrics read) carries the same publish counters.
+        const loss = recs.filter((r): r is RawLossRecord => r.kind === 'loss').sort((a, b) => a.seq - b.seq);
+        expect(loss[loss.length - 1]).toMatchObject({ seq: stopped.last_seq, publish_reordered: stopped.publish_reordered, published: stopped.last_seq, publish_failures: 0 });
         const info = await (await c.info());
         expect(info.num_pending).toBe(0); // nothing beyond last_seq + 1 messages: no duplicates stored
         expect(recs.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: stopped.last_seq + 1 }, (_, i) => i));

@@ -1,6 +1,6 @@
 /** What the CLI says about uncaptured TLS and about a run with no LLM call (notices.ts), from real probe line shapes. */
 import { lostBytes, lostRecords } from '@agentsight/contracts';
-import { captureGapsText, liveNoticeText, probeCountersText, zeroCallsReason } from './notices';
+import { captureGapsText, liveNoticeText, probeCountersText, probeLossText, zeroCallsReason } from './notices';
 
 const notice = {
   event: 'tls_notice', pid: 812, comm: 'static-agent', binary: '/opt/agent/static-agent', library: '', cause: 'unsupported',
@@ -59,5 +59,15 @@ describe('CLI capture notices', () => {
     expect(lostRecords(stopped({}))).toBe(0);
     expect(lostRecords({ lost_records: 0n, ringbuf_drops: 5 })).toBe(0); // the new name wins, even at 0
     expect(probeCountersText(stopped({ probes: [{ ...probe, lost_records: 0 }] }))).not.toContain('lost in the kernel');
+  });
+
+  test('the end-of-run warnings name each kind of loss: kernel, publish failures, records stored out of order after a NATS restart', () => {
+    expect(probeLossText(stopped({ lost_records: 0, publish_failures: 0, publish_reordered: 0 }))).toEqual([]);
+    expect(probeLossText(stopped({ lost_records: 2, ringbuf_drops: 2, publish_failures: 1, publish_reordered: 4 }))).toEqual([
+      'warning: 2 record(s) were lost in the kernel ring buffer',
+      'warning: 1 record(s) could not be published to NATS',
+      'warning: 4 record(s) were stored out of order after a NATS restart: their bytes may have been taken for duplicates',
+    ]);
+    expect(probeCountersText(stopped({ publish_reordered: 3 }))).toContain('warning: 3 record(s) were stored out of order after a NATS restart');
   });
 });

@@ -97,9 +97,22 @@ export function probeCountersText(stopped: Record<string, unknown>): string {
   }
   for (const f of failures) out.push(`attach failed: ${f.binary} ${f.fn}: ${f.error}`);
   out.push(...captureGapsText(stopped));
+  out.push(...probeLossText(stopped));
+  return out.join('\n');
+}
+
+/**
+ * Warnings for what the probe's `stopped` (or `stats`) line counts as lost or damaged: records lost in the kernel
+ * (`lost_records`), records it could not publish (`publish_failures`), records stored out of order after a NATS
+ * restart (`publish_reordered`). Empty when all are 0.
+ */
+export function probeLossText(stopped: Record<string, unknown>): string[] {
+  const out: string[] = [];
   const drops = lostRecords(stopped);
   const pubFail = Number(stopped.publish_failures ?? 0);
+  const reordered = Number(stopped.publish_reordered ?? 0);
   if (drops > 0) out.push(`warning: ${drops} record(s) were lost in the kernel ring buffer`);
   if (pubFail > 0) out.push(`warning: ${pubFail} record(s) could not be published to NATS`);
-  return out.join('\n');
+  if (reordered > 0) out.push(`warning: ${reordered} record(s) were stored out of order after a NATS restart: their bytes may have been taken for duplicates`);
+  return out;
 }

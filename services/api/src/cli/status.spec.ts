@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PipelineStatus } from '@agentsight/jetstream';
-import { statusText, storeText } from './status';
+import { producersText, statusText, storeText } from './status';
 import { serviceUnits } from './service';
 
 test('status text: streams with limits and discards, consumer lag, and each instance\'s partitions', () => {
@@ -28,6 +28,16 @@ test('store text: a size the api cannot know (a cluster\'s Distributed tables) i
   expect(unknown).toContain(`store size ${note}`);
   expect(unknown).not.toMatch(/\b0 B\b/);
   expect(storeText({ retention_days: 30, max_bytes: 0, store_bytes: 2048, store_bytes_note: null, over_cap: false, dropped }, '')).toContain('store: 2.0 KiB on disk');
+});
+
+test('probes text: each host\'s latest loss counters, publish_reordered included; unknown (not 0) from an older probe', () => {
+  const p = { host: 'h1', ts: '2026-12-03T18:00:00.000Z', records: 120, published: 131, lost_records: 2, lost_bytes: 900, ringbuf_drops: 2, ringbuf_drop_bytes: 900, publish_failures: 1, publish_reordered: 3, file_opens_skipped: 0 };
+  const text = producersText([p, { ...p, host: 'old-probe', publish_reordered: null }], '');
+  expect(text).toMatch(/host\s+at\s+records\s+published\s+lost in kernel\s+publish failures\s+reordered/);
+  expect(text).toMatch(/h1\s+2026-12-03T18:00:00.000Z\s+120\s+131\s+2\s+1\s+3$/m);
+  expect(text).toMatch(/old-probe\s+\S+\s+120\s+131\s+2\s+1\s+unknown$/m);
+  expect(producersText(null, 'no api runs on port 7396')).toBe('probes: no api runs on port 7396');
+  expect(producersText([], 'no loss record in AGENTSIGHT_RAW')).toBe('probes: no loss record in AGENTSIGHT_RAW');
 });
 
 test('agentsight status --json reads the real broker: every pipeline stream with its limits', () => {

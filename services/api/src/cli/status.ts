@@ -1,5 +1,5 @@
 import { connectNats, connectRedis, pipelineConfig, pipelineStatus, type PipelineStatus } from '@agentsight/jetstream';
-import type { StoreRetention } from '@agentsight/contracts';
+import type { CaptureStatus, StoreRetention } from '@agentsight/contracts';
 import { table } from './format';
 import { apiPort, dataDir } from './paths';
 import { cliToken } from './serve';
@@ -56,16 +56,42 @@ export function storeText(r: StoreRetention | null, why: string): string {
   ].join('\n');
 }
 
-/** The store's bounds from the running api (`/api/capture`), or why they cannot be read. */
-async function storeRetention(env: NodeJS.ProcessEnv): Promise<{ r: StoreRetention | null; why: string }> {
+/** One probe's latest loss record, as `status` shows it (the `producers` of `/api/capture`). */
+export type ProducerStatus = Omit<CaptureStatus['producers'][number], 'probes' | 'attach_failures'>;
+
+/**
+ * The probes' loss counters as text (`probes:` section of `agentsight status`): per host, its latest loss record's
+ * records, what was published, lost in the kernel, not published, and stored out of order after a NATS restart
+ * (`unknown` for a probe older than that counter); `null` = not readable, `why` says why.
+ */
+export function producersText(p: ProducerStatus[] | null, why: string): string {
+  if (!p) return `probes: ${why}`;
+  if (!p.length) return `probes: ${why || 'no loss record: no probe has run against this NATS'}`;
+  return ['probes (latest loss record of each host):', table(p, [
+    ['host', (x) => x.host], ['at', (x) => x.ts], ['records', (x) => x.records], ['published', (x) => x.published],
+    ['lost in kernel', (x) => x.lost_records], ['publish failures', (x) => x.publish_failures],
+    ['reordered', (x) => (x.publish_reordered === null ? 'unknown' : x.publish_reordered)],
+  ])].join('\n');
+}
+
+/** The store's bounds and the probes' loss counters from the running api (`/api/capture`), or why they cannot be read. */
+async function storeRetention(env: NodeJS.ProcessEnv): Promise<{ r: StoreRetention | null; why: string; producers: ProducerStatus[] | null; producersWhy: string }> {
   const token = cliToken(env, dataDir(env));
   try {
     const res = await fetch(`http://127.0.0.1:${apiPort(env)}/api/capture`, { signal: AbortSignal.timeout(10_000), headers: token ? { authorization: `Bearer ${token}` } : {} });
-    if (!res.ok) return { r: null, why: `the api on port ${apiPort(env)} answered ${res.status}` };
-    const c = (await res.json()) as { retention?: StoreRetention };
-    return c.retention ? { r: c.retention, why: '' } : { r: null, why: 'the running api is older than the store bounds' };
+    if (!res.ok) {
+      const why = `the api on port ${apiPort(env)} answered ${res.status}`;
+      return { r: null, why, producers: null, producersWhy: why };
+    }
+    const c = (await res.json()) as { retention?: StoreRetention; producers?: CaptureStatus['producers']; producers_error?: string | null };
+    const producers = c.producers?.map(({ probes: _p, attach_failures: _f, ...rest }) => ({ ...rest, publish_reordered: rest.publish_reordered ?? null })) ?? null;
+    return {
+      ...(c.retention ? { r: c.retention, why: '' } : { r: null, why: 'the running api is older than the store bounds' }),
+      producers, producersWhy: producers ? c.producers_error ?? '' : 'the running api is older than the probes\' counters',
+    };
   } catch {
-    return { r: null, why: `no api runs on port ${apiPort(env)} (sizes and drops are read from it; start \`agentsight serve\`)` };
+    const why = `no api runs on port ${apiPort(env)} (sizes and drops are read from it; start \`agentsight serve\`)`;
+    return { r: null, why, producers: null, producersWhy: why };
   }
 }
 
@@ -85,8 +111,8 @@ export async function statusCommand(o: { json?: boolean }, env: NodeJS.ProcessEn
     const store = await storeRetention(env);
     const units = unitsStatus();
     process.stdout.write((o.json
-      ? JSON.stringify({ ...s, store: store.r, store_error: store.r ? null : store.why, units: units.units, units_note: units.why }, null, 2)
-      : `${statusText(s)}\n\n${storeText(store.r, store.why)}\n\n${unitsText(units)}`) + '\n');
+      ? JSON.stringify({ ...s, store: store.r, store_error: store.r ? null : store.why, producers: store.producers, producers_error: store.producersWhy || null, units: units.units, units_note: units.why }, null, 2)
+      : `${statusText(s)}\n\n${producersText(store.producers, store.producersWhy)}\n\n${storeText(store.r, store.why)}\n\n${unitsText(units)}`) + '\n');
     return 0;
   } finally {
     await nats.nc.close();

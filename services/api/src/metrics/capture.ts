@@ -42,9 +42,10 @@ async function producers(jsm: JetStreamManager): Promise<Pick<CaptureStatus, 'pr
       if (!m) continue;
       const r = decode<RawLossRecord>(m.data);
       out.push({
-        host: r.host, ts: new Date(Number(BigInt(r.ts_wall_ns) / 1_000_000n)).toISOString(), records: Number(r.records), published: Number((r as unknown as { published?: number }).published ?? r.records),
+        host: r.host, ts: new Date(Number(BigInt(r.ts_wall_ns) / 1_000_000n)).toISOString(), records: Number(r.records), published: Number(r.published ?? r.records),
         lost_records: lostRecords(r), lost_bytes: lostBytes(r), ringbuf_drops: lostRecords(r), ringbuf_drop_bytes: lostBytes(r),
-        publish_failures: Number(r.publish_failures), file_opens_skipped: Number(r.file_opens_skipped),
+        publish_failures: Number(r.publish_failures), publish_reordered: r.publish_reordered === undefined ? null : Number(r.publish_reordered),
+        file_opens_skipped: Number(r.file_opens_skipped),
         probes: (r.probes ?? []).map((p) => ({ host: r.host, binary: p.binary, fn: p.fn, records: Number(p.records), fragments: Number(p.fragments), bytes: Number(p.bytes), lost_records: lostRecords(p), ringbuf_drops: lostRecords(p) })),
         attach_failures: (r.attach_failures ?? []).map((f) => ({ binary: f.binary, fn: f.fn, error: f.error })),
       });

@@ -103,6 +103,8 @@ export function metricsRegistry(s: MetricsSnapshot): Registry {
     counter('agentsight_producer_ringbuf_dropped_records_total', 'Deprecated (removed in the next release): agentsight_producer_lost_records_total', l, p.lost_records);
     counter('agentsight_producer_ringbuf_dropped_bytes_total', 'Deprecated (removed in the next release): agentsight_producer_lost_bytes_total', l, p.lost_bytes);
     counter('agentsight_producer_publish_failures_total', 'Records the probe failed to publish', l, p.publish_failures);
+    // an older probe does not report it: no sample rather than a 0
+    if (p.publish_reordered !== null) counter('agentsight_producer_publish_reordered_total', 'Records stored behind a later record of their subject after a NATS restart (the parser may take them for duplicates)', l, p.publish_reordered);
     counter('agentsight_producer_file_opens_skipped_total', 'File opens not recorded (rate limit)', l, p.file_opens_skipped);
     gauge('agentsight_producer_last_report_timestamp_seconds', 'Time of the host\'s latest loss record (Unix seconds)', l, Date.parse(p.ts) / 1000);
     for (const pr of p.probes) {

@@ -7,7 +7,7 @@ import type { CallSummary } from '@agentsight/clickhouse';
 import { lostRecords } from '@agentsight/contracts';
 import { drainSupervised, exportWaitMs, type ExportFlags, finishExports, probeCommon, runEnv, samplingOf, statsWarning, stopSampling, withExportFlags } from '../capture';
 import { table, usdText } from '../format';
-import { captureGapsText, liveNoticeText, zeroCallsReason } from '../notices';
+import { captureGapsText, liveNoticeText, probeLossText, zeroCallsReason } from '../notices';
 import { dataDir, apiPort } from '../paths';
 import { ensureInfra, Pipeline, procState, startProbe } from '../pipeline';
 import { Reader } from '../read';
@@ -74,7 +74,7 @@ export async function execCommand(cmd: string[], opts: { dataDir?: string; quiet
     probe.proc.kill('SIGINT');
     const stopped = (await probe.exited).lines.find((l) => l.event === 'stopped');
     say(`capture stopped: ${stopped ? `${stopped.records} records, ${lostRecords(stopped)} lost in the kernel` : 'no stop report'}`);
-    if (stopped && lostRecords(stopped) > 0) say(`warning: ${lostRecords(stopped)} records were lost in the kernel ring buffer`);
+    for (const l of stopped ? probeLossText(stopped) : []) say(l);
     for (const l of captureGapsText(stopped)) say(l);
     const problem = await drainSupervised(env, pipeline);
     if (problem) say(`error: ${problem}; not everything captured was stored`);
