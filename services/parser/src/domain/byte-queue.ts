@@ -14,6 +14,8 @@ export class ByteQueue<M> {
   length = 0;
   /** Stream offset (bytes) of the first available byte. */
   offset = 0;
+  /** Set by {@link locate}: the byte's position within its piece. */
+  private at = 0;
 
   /** Appends `data` (not copied: the caller must not mutate it) carried by the record described by `meta`. */
   push(data: Uint8Array, meta: M): void {
@@ -25,13 +27,8 @@ export class ByteQueue<M> {
 
   /** Byte at index `i` (0 ≤ i < length) relative to the first available byte. O(pieces) worst case. */
   byteAt(i: number): number {
-    let p = this.first;
-    let pos = this.firstPos + i;
-    while (pos >= this.pieces[p].length) {
-      pos -= this.pieces[p].length;
-      p++;
-    }
-    return this.pieces[p][pos];
+    const p = this.locate(i);
+    return this.pieces[p][this.at];
   }
 
   /** Meta of the record carrying byte `i` (relative to the first available byte). */
@@ -51,12 +48,8 @@ export class ByteQueue<M> {
    */
   scan(from: number, visit: (byte: number, index: number) => boolean): number {
     if (from >= this.length) return -1;
-    let p = this.first;
-    let pos = this.firstPos + from;
-    while (pos >= this.pieces[p].length) {
-      pos -= this.pieces[p].length;
-      p++;
-    }
+    let p = this.locate(from);
+    let pos = this.at;
     let idx = from;
     for (; p < this.pieces.length; p++, pos = 0) {
       const piece = this.pieces[p];
@@ -68,12 +61,8 @@ export class ByteQueue<M> {
   /** Index of the first LF (0x0A) at or after `from`, or -1. */
   indexOfLf(from: number): number {
     if (from >= this.length) return -1;
-    let p = this.first;
-    let pos = this.firstPos + from;
-    while (pos >= this.pieces[p].length) {
-      pos -= this.pieces[p].length;
-      p++;
-    }
+    let p = this.locate(from);
+    let pos = this.at;
     let base = from - pos;
     for (; p < this.pieces.length; p++) {
       const piece = this.pieces[p];
@@ -157,6 +146,21 @@ export class ByteQueue<M> {
       this.metas = this.metas.slice(this.first);
       this.first = 0;
     }
+  }
+
+  /**
+   * Where byte `i` (0 ≤ i < length, relative to the first available byte) lies: returns the index of its piece in
+   * `pieces` and leaves its position within that piece in {@link at} (a field, so the hot paths allocate nothing).
+   */
+  private locate(i: number): number {
+    let p = this.first;
+    let pos = this.firstPos + i;
+    while (pos >= this.pieces[p].length) {
+      pos -= this.pieces[p].length;
+      p++;
+    }
+    this.at = pos;
+    return p;
   }
 
   /** Drops everything and repositions the queue at stream offset `offset`. */
