@@ -110,9 +110,12 @@ describe('Kubernetes manifests (infra/k8s)', () => {
     for (const r of refs) expect(Object.keys(secret)).toContain(/"key":"([^"]+)"/.exec(r)![1]);
   });
 
-  test('NATS Helm values: a 3-server JetStream cluster on volumes, with agentsight\'s two users', () => {
+  test('NATS Helm values: a 3-server JetStream cluster on volumes, with agentsight\'s two users; streams R3 on it', () => {
     const v = (loadAll(readFileSync(join(K8S, 'nats-values.yaml'), 'utf8')) as Obj[])[0];
     expect(v.config.cluster).toEqual({ enabled: true, replicas: 3 });
+    // every stream and the object store replicated on all of the cluster's servers (the config file's stream_replicas)
+    const config = JSON.parse(byKind('ConfigMap', 'agentsight-config')!.data['config.json']);
+    expect(config.stream_replicas).toBe(v.config.cluster.replicas);
     expect(v.config.jetstream).toMatchObject({ enabled: true, fileStore: { enabled: true, pvc: { enabled: true } } });
     expect(v.config.merge.authorization.users.map((u: Obj) => u.user)).toEqual(['agentsight', 'agentsight-probe']);
     const probe = v.config.merge.authorization.users[1];
