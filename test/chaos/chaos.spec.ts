@@ -40,6 +40,14 @@ const EMBEDDED: Faults = [
   ['store', 'the storage process (api) stopped for 60 s, then started again', (r) => r.stopStage('api', STORE_DOWN_MS)],
 ];
 
+/**
+ * Faults of the rig whose NATS store is on a small tmpfs of its own (64 MiB; the workload's streams take a few MB):
+ * the disk full, then space freed ({@link ChaosRig.diskFull}).
+ */
+const TMPFS_STORE: Faults = [
+  ['disk-full', 'disk full on the NATS store for 5 s, then space freed', (r) => r.diskFull(5000)],
+];
+
 /** Faults of the rig storing into a ClickHouse server (`CLICKHOUSE_URL`, libs/testkit chdb-server). */
 const SERVER: Faults = [
   ['clickhouse', 'the ClickHouse server stopped for 60 s, then started again on its data dir', (r) => r.stopClickHouse(STORE_DOWN_MS)],
@@ -50,9 +58,9 @@ const SERVER: Faults = [
  * One rig, its reference run, then each picked fault of `faults` in turn. Nothing is registered when none is picked
  * (the rig with a ClickHouse server runs only in the long form or when its fault is named).
  */
-function chaosSuite(name: string, opts: { clickhouse?: boolean }, faults: Faults): void {
+function chaosSuite(name: string, opts: { clickhouse?: boolean; natsStoreTmpfsMiB?: number }, faults: Faults): void {
   const picked = faults.filter(([key]) => !only || only.includes(key)).map(([, title, f]) => [title, f] as const);
-  if (!picked.length && opts.clickhouse) return;
+  if (!picked.length && (opts.clickhouse || opts.natsStoreTmpfsMiB)) return;
   describeCapture(name, () => {
     let rig: ChaosRig;
     let reference: RunResult;
@@ -87,6 +95,8 @@ function chaosSuite(name: string, opts: { clickhouse?: boolean }, faults: Faults
         noLoss(run);
         const d = differences(reference.stored, run.stored);
         if (Object.keys(d).length) throw new Error(`stored rows differ from the reference run's:\n${explain(d)}`);
+        // eslint-disable-next-line no-console
+        if (rig.natsRestartsAfterDiskFull) console.warn(`nats-server restarted ${rig.natsRestartsAfterDiskFull}× after the disk was freed (JetStream deadlocked)`);
       }, 500_000);
     }
   });
@@ -94,3 +104,4 @@ function chaosSuite(name: string, opts: { clickhouse?: boolean }, faults: Faults
 
 chaosSuite('chaos: one fault at a time, rows equal to the reference run', {}, EMBEDDED);
 chaosSuite('chaos, storing into a ClickHouse server: the server stopped, rows equal to the reference run', { clickhouse: true }, SERVER);
+chaosSuite('chaos, the NATS store on a small tmpfs: disk full, rows equal to the reference run', { natsStoreTmpfsMiB: 64 }, TMPFS_STORE);

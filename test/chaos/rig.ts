@@ -12,10 +12,13 @@
  * tool-call recording first and the text recording second whatever the interleaving), streams paced by `chunkDelayMs`
  * per chunk so that they overlap and a fault lands mid-stream.
  */
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { EXAMPLE_AGENT_FIXTURES, startClickHouseServer, startReplayServer, type ClickHouseServer, type ReplayServer } from '@agentsight/testkit';
+import { connect } from '@nats-io/transport-node';
+import { natsConnectOptions, natsTarget } from '@agentsight/jetstream';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
 import { api, captureRun, freePort, ROOT, Stages, startInfra, stopChild, type CaptureRun, type Infra } from '../e2e/harness';
 
@@ -200,9 +203,9 @@ export class ChaosRig {
    * With `clickhouse` the api stores into a ClickHouse server of its own (libs/testkit chdb-server, `CLICKHOUSE_URL`)
    * instead of the embedded chDB, so that the server can be stopped ({@link stopClickHouse}).
    */
-  static async start(workload: Workload, opts: { clickhouse?: boolean } = {}): Promise<ChaosRig> {
+  static async start(workload: Workload, opts: { clickhouse?: boolean; natsStoreTmpfsMiB?: number } = {}): Promise<ChaosRig> {
     const clickhouse = opts.clickhouse ? await startClickHouseServer() : null;
-    const infra = await startInfra();
+    const infra = await startInfra({ natsStoreTmpfsMiB: opts.natsStoreTmpfsMiB });
     if (clickhouse) infra.env.CLICKHOUSE_URL = clickhouse.url;
     const stages = new Stages(infra.env);
     await stages.startAll();
@@ -295,6 +298,50 @@ export class ChaosRig {
       await new Promise((r) => setTimeout(r, downMs));
       await this.clickhouse.restart();
     };
+  }
+
+  /** nats-server restarts {@link diskFull} needed because JetStream stopped answering (see there). */
+  natsRestartsAfterDiskFull = 0;
+
+  /**
+   * Disk full on the NATS store (a rig started with `natsStoreTmpfsMiB`): every free byte of its tmpfs taken by a
+   * file for `holdMs`, then the file removed. nats-server 2.9.10 (Debian) deadlocks on the first failed write of a
+   * stream (filestore.go: `writeMsgRecord` calls `rebuildStateLocked` while holding the block's lock, which then
+   * takes it again; seen in a goroutine dump, 2026-12-03): that stream and the JetStream API stop answering for
+   * good, freeing space does not help. So, as a service manager's health check would, when `$JS.API.INFO` does not
+   * answer within 5 s after the space is freed, nats-server is SIGKILLed and started again on its store (counted in
+   * {@link natsRestartsAfterDiskFull}); what it had not written comes again from its publishers.
+   */
+  diskFull(holdMs = 5000): Fault {
+    return async () => {
+      const dir = this.infra.natsStoreDir;
+      const filler = join(dir, 'chaos-filler');
+      try {
+        execFileSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; true`]); // until ENOSPC
+        if (statfsSync(dir).bavail > 16) throw new Error(`the NATS store's tmpfs is not full: ${statfsSync(dir).bavail} blocks free`);
+        await new Promise((r) => setTimeout(r, holdMs));
+      } finally {
+        rmSync(filler, { force: true });
+      }
+      if (!(await this.jetStreamAnswers(5000))) {
+        this.natsRestartsAfterDiskFull++;
+        await this.infra.restartBroker('nats', 0);
+      }
+    };
+  }
+
+  /** Whether the rig's JetStream answers `$JS.API.INFO` within `ms`. */
+  private async jetStreamAnswers(ms: number): Promise<boolean> {
+    const nc = await connect({ ...natsConnectOptions(natsTarget(this.infra.env)), reconnect: false, timeout: ms }).catch(() => null);
+    if (!nc) return false;
+    try {
+      await nc.request('$JS.API.INFO', '', { timeout: ms });
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await nc.close().catch(() => undefined);
+    }
   }
 
   /** Stops everything; with `AGENTSIGHT_CHAOS_LOGS=<dir>` the stages' logs are kept there first. */

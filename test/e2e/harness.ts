@@ -4,7 +4,7 @@
  * Nothing is mocked. Requires `npm run setup` (build) first; `npm test` does it.
  */
 import { spawn, ChildProcess, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -66,18 +66,37 @@ export interface Infra {
    * persists). Resolves once the port answers again.
    */
   restartBroker(which: 'nats' | 'redis', downMs: number): Promise<void>;
+  /** The NATS store directory (on its own tmpfs with `natsStoreTmpfsMiB`). */
+  natsStoreDir: string;
   stop(): Promise<void>;
 }
+
+/**
+ * JetStream's file-store limit when the store is on a small tmpfs (`natsStoreTmpfsMiB`): above the streams'
+ * `max_bytes` reservations (libs/contracts topology.ts, ~10 GiB), so the streams are made as in production and the
+ * disk, not the limit, runs out. Without it nats-server takes most of the tmpfs' size as its limit and refuses them.
+ */
+const TMPFS_MAX_FILE_STORE = '64G';
 
 /**
  * Starts a test's private brokers and data dir. With `natsUrl` (say a {@link startNatsCluster}'s URL list) no NATS
  * server is started: the components use that one (`restartBroker('nats')` then throws).
  */
-export async function startInfra(opts: { natsUrl?: string } = {}): Promise<Infra> {
+export async function startInfra(opts: { natsUrl?: string; natsStoreTmpfsMiB?: number } = {}): Promise<Infra> {
   const dataDir = mkdtempSync(join(tmpdir(), 'agentsight-e2e-'));
   const [natsPort, redisPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const natsStoreDir = join(dataDir, 'nats');
+  const natsArgs = ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', natsStoreDir];
+  if (opts.natsStoreTmpfsMiB) {
+    // A disk of its own for the store (root: the capture tests run as root), to fill it (test/chaos disk-full).
+    mkdirSync(natsStoreDir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${opts.natsStoreTmpfsMiB}m,mode=0700`, 'tmpfs', natsStoreDir]);
+    const conf = join(dataDir, 'nats-tmpfs.conf');
+    writeFileSync(conf, `jetstream { store_dir: ${JSON.stringify(natsStoreDir)}, max_file_store: ${TMPFS_MAX_FILE_STORE} }\n`);
+    natsArgs.splice(natsArgs.indexOf('-js'), 3, '-c', conf);
+  }
   const brokers = {
-    nats: { port: natsPort, cmd: 'nats-server', args: ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dataDir, 'nats')] },
+    nats: { port: natsPort, cmd: 'nats-server', args: natsArgs },
     redis: { port: redisPort, cmd: 'redis-server', args: ['--bind', '127.0.0.1', '--port', String(redisPort), '--save', '', '--appendonly', 'no'] },
   };
   const procs: Partial<Record<keyof typeof brokers, ChildProcess>> = {
@@ -108,6 +127,7 @@ export async function startInfra(opts: { natsUrl?: string } = {}): Promise<Infra
     env,
     dataDir,
     natsUrl,
+    natsStoreDir,
     async restartBroker(which, downMs) {
       const proc = procs[which];
       if (!proc) throw new Error(`${which} is not this test's own broker`);
@@ -121,6 +141,7 @@ export async function startInfra(opts: { natsUrl?: string } = {}): Promise<Infra
       const all = Object.values(procs).filter((p): p is ChildProcess => !!p);
       for (const p of all) p.kill('SIGTERM');
       await Promise.all(all.map(exited));
+      if (opts.natsStoreTmpfsMiB) execFileSync('umount', [natsStoreDir]);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
