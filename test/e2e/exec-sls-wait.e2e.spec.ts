@@ -3,7 +3,8 @@
  * with 503 (a server error the exporter retries with backoff, acking nothing): the export wait bound is hit, so exec
  * says that the exports were not delivered after 2 s and, per target, how much is still pending
  * (`finishExports`/`waitExported`: `<target> (<where>): N not delivered, M waiting to settle`), still stores what it
- * captured, and exits with the command's exit code (README, `exec`), not with an error of its own.
+ * captured, and exits with the command's exit code (README, `exec`), not with an error of its own. Then SLS answers
+ * 200 and the next run delivers the pending call (nothing was lost).
  */
 import { join } from 'node:path';
 import { startFakeSls, startReplayServer, type FakeSls, type ReplayServer } from '@agentsight/testkit';
@@ -63,4 +64,16 @@ describeCapture('agentsight exec --export-wait: the bound hit with SLS answering
     expect(exec.code).toBe(COMMAND_EXIT);
     expect(exec.stdout + exec.stderr).not.toContain(SECRET);
   });
+
+  // README: "nothing is lost: it goes out when the exporter next runs" (the stopped exporter nak'd what it held).
+  test('nothing is lost: once SLS answers 200, the next run delivers the pending call and says so', async () => {
+    sls.respond = () => ({ status: 200 });
+    const next = await runCli(['exec', '--sls-endpoint', sls.url, '--sls-project', 'e2e-project', '--sls-logstore', 'agentsight', '--', 'true'], {
+      ...infra.env, ALIBABA_CLOUD_ACCESS_KEY_ID: KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET, AGENTSIGHT_EXPORT_SETTLE_S: '2',
+    });
+    expect(next.code).toBe(0);
+    expect(next.stdout + next.stderr).toMatch(/exports delivered \(sls\)/);
+    const inference = sls.accepted().filter((l) => l.contents['agentsight.event.kind'] === 'inference');
+    expect(inference.map((l) => l.contents['agentsight.llm_call.id'])).toEqual([calls[0].call_id]);
+  }, 300_000);
 });
