@@ -242,7 +242,15 @@ export async function captureRun(infra: Infra, script: string, env: NodeJS.Proce
   while (state(child.pid!) !== 'T') await new Promise((r) => setTimeout(r, 5));
   const probe = await startProbe(infra, ['--pid', String(child.pid), ...probeArgs]);
   process.kill(child.pid!, 'SIGCONT');
-  await during?.();
+  try {
+    await during?.();
+  } catch (err) {
+    // A failed `during` must not leave the probe (and the script) running after the test: a root process attached.
+    child.kill('SIGKILL');
+    probe.proc.kill('SIGINT');
+    await probe.exited;
+    throw err;
+  }
   const code = await exit;
   probe.proc.kill('SIGINT');
   const { lines } = await probe.exited;
