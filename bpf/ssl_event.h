@@ -96,8 +96,17 @@ struct as_ssl_hs_event {
 #define MAX_PROBES 1024
 
 /**
+ * BPF cookie of every uprobe link of sslsniff.bpf.c: the probe id (index in `probe_stats`, < MAX_PROBES) in the low 32
+ * bits, the probed function (enum ssl_fn) in the high 32 bits; the programs serve several functions each and read
+ * which one fired from the cookie.
+ */
+#define SSL_COOKIE(probe, fn) (((__u64)(fn) << 32) | (__u32)(probe))
+#define SSL_COOKIE_PROBE(cookie) ((__u32)(cookie))
+#define SSL_COOKIE_FN(cookie) ((__u32)((cookie) >> 32))
+
+/**
  * Counters of one probe (binary + function), per CPU in `probe_stats`, indexed by the probe id the producer passes
- * as the BPF attach cookie of both the entry and the return link.
+ * in the BPF attach cookie (SSL_COOKIE) of both the entry and the return link.
  */
 struct probe_stat {
 	__u64 records;       /* calls whose first record was emitted (SSL: calls with payload; handshake: calls) */

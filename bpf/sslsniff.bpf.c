@@ -19,9 +19,13 @@
  * reads n from RAX. A goroutine can park inside Read/Write and resume on another thread, so calls are keyed by
  * (tgid, g), not by thread.
  *
- * Every link carries a BPF cookie: the producer's probe id of (binary, function). The return programs count records,
- * fragments, bytes and drops per probe in `probe_stats` (the same programs serve every binary, so the cookie is the
- * only way to tell which binary a call came from).
+ * Every link carries a BPF cookie (ssl_event.h, SSL_COOKIE): the producer's probe id of (binary, function) in its low
+ * 32 bits, the function (enum ssl_fn) in its high 32 bits. One program serves each argument layout (probe_ssl_entry,
+ * probe_ssl_ex_entry, probe_nspr_entry, probe_go_entry, probe_rustls_entry) and one return program each return
+ * mechanism (retprobe_ssl for every uretprobe of a C function, retprobe_go, retprobe_rustls): the function is the
+ * cookie's, not the program's. The return programs count records, fragments, bytes and drops per probe in
+ * `probe_stats` (the same programs serve every binary, so the cookie is the only way to tell which binary a call came
+ * from).
  */
 #include "common.bpf.h"
 #include "ssl_event.h"
@@ -70,14 +74,17 @@ struct emit_ctx {
 	struct as_ssl_event hdr; /* header of every fragment record; frag_offset / frag_len set per fragment */
 };
 
-static __always_inline int call_entry(__u32 fn, __u64 ssl, __u64 buf, __u64 outlen)
+/* Entry of a C function call (its enum ssl_fn from the cookie): saves (ssl, buf, outlen) under (tid, fn). */
+static __always_inline int call_entry(struct pt_regs *ctx, __u64 ssl, __u64 buf, __u64 outlen)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	__u32 uid = (__u32)bpf_get_current_uid_gid();
+	__u32 fn;
 
 	if (!pid_allowed(tgid, uid, (struct task_struct *)bpf_get_current_task()))
 		return 0;
+	fn = SSL_COOKIE_FN(bpf_get_attach_cookie(ctx));
 
 	struct call_key k = { .tid = (__u32)id, .fn = fn };
 	struct call_args a = { .ssl = ssl, .buf = buf, .outlen = outlen };
@@ -90,14 +97,14 @@ static __always_inline int call_entry(__u32 fn, __u64 ssl, __u64 buf, __u64 outl
 }
 
 /* Entry of an NSPR I/O call on fd: recorded only when fd's top layer is not a plain NSPR file/socket (see above). */
-static __always_inline int nspr_entry(__u32 fn, __u64 fd, __u64 buf)
+static __always_inline int nspr_entry(struct pt_regs *ctx, __u64 fd, __u64 buf)
 {
 	int identity;
 
 	if (bpf_probe_read_user(&identity, sizeof(identity), (const void *)(fd + PRFILEDESC_IDENTITY_OFF)) ||
 	    identity == PR_NSPR_IO_LAYER)
 		return 0;
-	return call_entry(fn, fd, buf, 0);
+	return call_entry(ctx, fd, buf, 0);
 }
 
 static long emit_frag_cb(__u32 i, void *data)
@@ -160,15 +167,16 @@ static __always_inline __u64 call_len(struct pt_regs *ctx, __u32 fn, __u64 outle
 	return ret > 0 ? (__u64)ret : 0;
 }
 
-/* Emits the len payload bytes at user address buf of a finished call of fn on connection ssl (len > 0). */
-static __always_inline int emit_call(struct pt_regs *ctx, __u32 fn, __u64 ssl, __u64 buf, __u64 len)
+/* Emits the len payload bytes at user address buf of a finished call of fn on connection ssl (len > 0), counted
+ * under probe id `probe`. */
+static __always_inline int emit_call(__u32 fn, __u32 probe, __u64 ssl, __u64 buf, __u64 len)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct emit_ctx c = {};
 
 	c.hdr.ssl = ssl;
 	c.buf = buf;
-	c.probe = (__u32)bpf_get_attach_cookie(ctx);
+	c.probe = probe;
 	if (len > SSL_CALL_MAX) {
 		struct probe_stat *st = probe_stat_of(c.probe);
 		__u64 frags = drop_fragments(len, SSL_FRAG_MAX);
@@ -195,7 +203,7 @@ static __always_inline int emit_call(struct pt_regs *ctx, __u32 fn, __u64 ssl, _
 	return 0;
 }
 
-static __always_inline int call_return(struct pt_regs *ctx, __u32 fn)
+static __always_inline int call_return(struct pt_regs *ctx, __u32 fn, __u32 probe)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call_key k = { .tid = (__u32)id, .fn = fn };
@@ -210,153 +218,41 @@ static __always_inline int call_return(struct pt_regs *ctx, __u32 fn)
 	bpf_map_delete_elem(&active_calls, &k);
 	if (len == 0)
 		return 0;
-	return emit_call(ctx, fn, ssl, buf, len);
+	return emit_call(fn, probe, ssl, buf, len);
 }
 
-/* int SSL_write(SSL *ssl, const void *buf, int num) */
+/* int SSL_write(SSL *ssl, const void *buf, int num), int SSL_read(SSL *ssl, void *buf, int num), ssize_t
+ * gnutls_record_send(gnutls_session_t session, const void *data, size_t data_size), ssize_t
+ * gnutls_record_recv(gnutls_session_t session, void *data, size_t data_size), and int SSL_do_handshake(SSL *ssl)
+ * (OpenSSL by symbol, BoringSSL (Bun) located by anchors; its `buf` is never read). */
 SEC("uprobe")
-int BPF_KPROBE(probe_ssl_write, void *ssl, const void *buf)
+int BPF_KPROBE(probe_ssl_entry, void *ssl, const void *buf)
 {
-	return call_entry(SSL_FN_WRITE, (__u64)ssl, (__u64)buf, 0);
+	return call_entry(ctx, (__u64)ssl, (__u64)buf, 0);
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(retprobe_ssl_write)
-{
-	return call_return(ctx, SSL_FN_WRITE);
-}
-
-/* int SSL_read(SSL *ssl, void *buf, int num) */
+/* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written),
+ * int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
 SEC("uprobe")
-int BPF_KPROBE(probe_ssl_read, void *ssl, void *buf)
+int BPF_KPROBE(probe_ssl_ex_entry, void *ssl, const void *buf, size_t num, size_t *out)
 {
-	return call_entry(SSL_FN_READ, (__u64)ssl, (__u64)buf, 0);
+	return call_entry(ctx, (__u64)ssl, (__u64)buf, (__u64)out);
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(retprobe_ssl_read)
-{
-	return call_return(ctx, SSL_FN_READ);
-}
-
-/* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written) */
+/* PRInt32 PR_Write(PRFileDesc *fd, const void *buf, PRInt32 amount), PR_Read(PRFileDesc *fd, void *buf, PRInt32
+ * amount), PR_Send / PR_Recv(PRFileDesc *fd, [const] void *buf, PRInt32 amount, PRIntn flags, PRIntervalTime timeout) */
 SEC("uprobe")
-int BPF_KPROBE(probe_ssl_write_ex, void *ssl, const void *buf, size_t num, size_t *written)
+int BPF_KPROBE(probe_nspr_entry, void *fd, const void *buf)
 {
-	return call_entry(SSL_FN_WRITE_EX, (__u64)ssl, (__u64)buf, (__u64)written);
+	return nspr_entry(ctx, (__u64)fd, (__u64)buf);
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(retprobe_ssl_write_ex)
-{
-	return call_return(ctx, SSL_FN_WRITE_EX);
-}
-
-/* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
-SEC("uprobe")
-int BPF_KPROBE(probe_ssl_read_ex, void *ssl, void *buf, size_t num, size_t *readbytes)
-{
-	return call_entry(SSL_FN_READ_EX, (__u64)ssl, (__u64)buf, (__u64)readbytes);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(retprobe_ssl_read_ex)
-{
-	return call_return(ctx, SSL_FN_READ_EX);
-}
-
-/* ssize_t gnutls_record_send(gnutls_session_t session, const void *data, size_t data_size) */
-SEC("uprobe")
-int BPF_KPROBE(probe_gnutls_send, void *session, const void *data)
-{
-	return call_entry(SSL_FN_GNUTLS_SEND, (__u64)session, (__u64)data, 0);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(retprobe_gnutls_send)
-{
-	return call_return(ctx, SSL_FN_GNUTLS_SEND);
-}
-
-/* ssize_t gnutls_record_recv(gnutls_session_t session, void *data, size_t data_size) */
-SEC("uprobe")
-int BPF_KPROBE(probe_gnutls_recv, void *session, void *data)
-{
-	return call_entry(SSL_FN_GNUTLS_RECV, (__u64)session, (__u64)data, 0);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(retprobe_gnutls_recv)
-{
-	return call_return(ctx, SSL_FN_GNUTLS_RECV);
-}
-
-/* PRInt32 PR_Write(PRFileDesc *fd, const void *buf, PRInt32 amount) */
-SEC("uprobe")
-int BPF_KPROBE(probe_nspr_write, void *fd, const void *buf)
-{
-	return nspr_entry(SSL_FN_NSPR_WRITE, (__u64)fd, (__u64)buf);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(retprobe_nspr_write)
-{
-	return call_return(ctx, SSL_FN_NSPR_WRITE);
-}
-
-/* PRInt32 PR_Read(PRFileDesc *fd, void *buf, PRInt32 amount) */
-SEC("uprobe")
-int BPF_KPROBE(probe_nspr_read, void *fd, void *buf)
-{
-	return nspr_entry(SSL_FN_NSPR_READ, (__u64)fd, (__u64)buf);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(retprobe_nspr_read)
-{
-	return call_return(ctx, SSL_FN_NSPR_READ);
-}
-
-/* PRInt32 PR_Send(PRFileDesc *fd, const void *buf, PRInt32 amount, PRIntn flags, PRIntervalTime timeout) */
-SEC("uprobe")
-int BPF_KPROBE(probe_nspr_send, void *fd, const void *buf)
-{
-	return nspr_entry(SSL_FN_NSPR_SEND, (__u64)fd, (__u64)buf);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(retprobe_nspr_send)
-{
-	return call_return(ctx, SSL_FN_NSPR_SEND);
-}
-
-/* PRInt32 PR_Recv(PRFileDesc *fd, void *buf, PRInt32 amount, PRIntn flags, PRIntervalTime timeout) */
-SEC("uprobe")
-int BPF_KPROBE(probe_nspr_recv, void *fd, void *buf)
-{
-	return nspr_entry(SSL_FN_NSPR_RECV, (__u64)fd, (__u64)buf);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(retprobe_nspr_recv)
-{
-	return call_return(ctx, SSL_FN_NSPR_RECV);
-}
-
-/* int SSL_do_handshake(SSL *ssl): OpenSSL by symbol, BoringSSL (Bun) located by anchors. */
-SEC("uprobe")
-int BPF_KPROBE(probe_ssl_do_handshake, void *ssl)
-{
-	return call_entry(SSL_FN_DO_HANDSHAKE, (__u64)ssl, 0, 0);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(retprobe_ssl_do_handshake)
+/* SSL_do_handshake returned: one struct as_ssl_hs_event (result, duration), counted under probe id `probe`. */
+static __always_inline int handshake_return(struct pt_regs *ctx, __u32 probe)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call_key k = { .tid = (__u32)id, .fn = SSL_FN_DO_HANDSHAKE };
 	struct call_args *a = bpf_map_lookup_elem(&active_calls, &k);
-	__u32 probe = (__u32)bpf_get_attach_cookie(ctx);
 	struct probe_stat *st = probe_stat_of(probe);
 	struct as_ssl_hs_event *e;
 	__u64 now, ssl, start;
@@ -393,6 +289,18 @@ int BPF_KRETPROBE(retprobe_ssl_do_handshake)
 	return 0;
 }
 
+/* Every uretprobe of the entries above: the function and the probe id from the cookie. */
+SEC("uretprobe")
+int BPF_KRETPROBE(retprobe_ssl)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 fn = SSL_COOKIE_FN(cookie);
+
+	if (fn == SSL_FN_DO_HANDSHAKE)
+		return handshake_return(ctx, SSL_COOKIE_PROBE(cookie));
+	return call_return(ctx, fn, SSL_COOKIE_PROBE(cookie));
+}
+
 /* Go calls in progress, by goroutine: (tgid, g) -> (*tls.Conn, buf). */
 struct go_call_key {
 	__u64 g;    /* the goroutine's runtime.g (R14 under the register ABI) */
@@ -409,7 +317,7 @@ struct {
 
 /* Entry of crypto/tls.(*Conn).Write / Read (c *Conn, b []byte): RAX = c, RBX = b's data, RCX = len(b), R14 = g. A
  * stack growth in the prologue re-enters the function from its start: the same (g, fn) is simply written again. */
-static __always_inline int go_entry(struct pt_regs *ctx, __u32 fn)
+static __always_inline int go_entry(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
@@ -417,7 +325,7 @@ static __always_inline int go_entry(struct pt_regs *ctx, __u32 fn)
 	if (!pid_allowed(tgid, (__u32)bpf_get_current_uid_gid(), (struct task_struct *)bpf_get_current_task()))
 		return 0;
 
-	struct go_call_key k = { .g = ctx->r14, .tgid = tgid, .fn = fn };
+	struct go_call_key k = { .g = ctx->r14, .tgid = tgid, .fn = SSL_COOKIE_FN(bpf_get_attach_cookie(ctx)) };
 	struct call_args a = { .ssl = ctx->ax, .buf = ctx->bx };
 
 	bpf_map_update_elem(&go_calls, &k, &a, BPF_ANY);
@@ -425,8 +333,10 @@ static __always_inline int go_entry(struct pt_regs *ctx, __u32 fn)
 }
 
 /* At a RET of the function: RAX = n (int), RBX:RCX = err; n > 0 bytes of b were written / read, even with an error. */
-static __always_inline int go_return(struct pt_regs *ctx, __u32 fn)
+static __always_inline int go_return(struct pt_regs *ctx)
 {
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 fn = SSL_COOKIE_FN(cookie);
 	struct go_call_key k = { .g = ctx->r14, .tgid = bpf_get_current_pid_tgid() >> 32, .fn = fn };
 	struct call_args *a = bpf_map_lookup_elem(&go_calls, &k);
 	long n = (long)ctx->ax;
@@ -439,35 +349,21 @@ static __always_inline int go_return(struct pt_regs *ctx, __u32 fn)
 	bpf_map_delete_elem(&go_calls, &k);
 	if (n <= 0)
 		return 0;
-	return emit_call(ctx, fn, ssl, buf, (__u64)n);
+	return emit_call(fn, SSL_COOKIE_PROBE(cookie), ssl, buf, (__u64)n);
 }
 
-/* func (c *Conn) Write(b []byte) (int, error) */
+/* func (c *Conn) Write(b []byte) (int, error), func (c *Conn) Read(b []byte) (int, error) */
 SEC("uprobe")
-int probe_go_write(struct pt_regs *ctx)
+int probe_go_entry(struct pt_regs *ctx)
 {
-	return go_entry(ctx, SSL_FN_GO_WRITE);
+	return go_entry(ctx);
 }
 
-/* Attached at each RET of (*Conn).Write (plain uprobes). */
+/* Attached at each RET of (*Conn).Write / Read (plain uprobes). */
 SEC("uprobe")
-int retprobe_go_write(struct pt_regs *ctx)
+int retprobe_go(struct pt_regs *ctx)
 {
-	return go_return(ctx, SSL_FN_GO_WRITE);
-}
-
-/* func (c *Conn) Read(b []byte) (int, error) */
-SEC("uprobe")
-int probe_go_read(struct pt_regs *ctx)
-{
-	return go_entry(ctx, SSL_FN_GO_READ);
-}
-
-/* Attached at each RET of (*Conn).Read (plain uprobes). */
-SEC("uprobe")
-int retprobe_go_read(struct pt_regs *ctx)
-{
-	return go_return(ctx, SSL_FN_GO_READ);
+	return go_return(ctx);
 }
 
 /*
@@ -564,22 +460,25 @@ lost:
 	return 1;
 }
 
-static __always_inline int rustls_entry(__u32 fn, __u64 common, __u64 arg)
+static __always_inline int rustls_entry(struct pt_regs *ctx, __u64 common, __u64 arg)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct call_key k = { .tid = (__u32)id, .fn = fn };
+	struct call_key k = { .tid = (__u32)id };
 	struct rustls_args a = { .ssl = common };
 
 	if (!pid_allowed(id >> 32, (__u32)bpf_get_current_uid_gid(), (struct task_struct *)bpf_get_current_task()))
 		return 0;
+	k.fn = SSL_COOKIE_FN(bpf_get_attach_cookie(ctx));
 	if (bpf_probe_read_user(a.w, sizeof(a.w), (const void *)arg))
 		return 0;
 	bpf_map_update_elem(&rustls_calls, &k, &a, BPF_ANY);
 	return 0;
 }
 
-static __always_inline int rustls_return(struct pt_regs *ctx, __u32 fn)
+static __always_inline int rustls_return(struct pt_regs *ctx)
 {
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 fn = SSL_COOKIE_FN(cookie);
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call_key k = { .tid = (__u32)id, .fn = fn };
 	struct rustls_args *ap = bpf_map_lookup_elem(&rustls_calls, &k);
@@ -608,7 +507,7 @@ static __always_inline int rustls_return(struct pt_regs *ctx, __u32 fn)
 	}
 	if (len == 0)
 		return 0;
-	c.probe = (__u32)bpf_get_attach_cookie(ctx);
+	c.probe = SSL_COOKIE_PROBE(cookie);
 	if (len > SSL_CALL_MAX) {
 		struct probe_stat *st = probe_stat_of(c.probe);
 		__u64 frags = drop_fragments(len, SSL_FRAG_MAX);
@@ -650,28 +549,18 @@ static __always_inline int rustls_return(struct pt_regs *ctx, __u32 fn)
 	return 0;
 }
 
+/* CommonState::buffer_plaintext(&mut self, payload: &OutboundChunks, ..) and
+ * CommonState::take_received_plaintext(&mut self, bytes: &Payload) (see above) */
 SEC("uprobe")
-int BPF_KPROBE(probe_rustls_write, void *common, void *payload)
+int BPF_KPROBE(probe_rustls_entry, void *common, void *payload)
 {
-	return rustls_entry(SSL_FN_RUSTLS_WRITE, (__u64)common, (__u64)payload);
+	return rustls_entry(ctx, (__u64)common, (__u64)payload);
 }
 
 SEC("uretprobe")
-int BPF_KRETPROBE(retprobe_rustls_write)
+int BPF_KRETPROBE(retprobe_rustls)
 {
-	return rustls_return(ctx, SSL_FN_RUSTLS_WRITE);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(probe_rustls_read, void *common, void *payload)
-{
-	return rustls_entry(SSL_FN_RUSTLS_READ, (__u64)common, (__u64)payload);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(retprobe_rustls_read)
-{
-	return rustls_return(ctx, SSL_FN_RUSTLS_READ);
+	return rustls_return(ctx);
 }
 
 /*

@@ -101,46 +101,32 @@ void attach_failed(const char *binary, const char *fn, const char *fmt, ...)
  * function's RET instructions, locate.h) instead of as a uretprobe. True on success (every link attached); on a
  * failure nothing of fn stays attached and the failure is recorded.
  */
-/* The entry (ret false) or return (ret true) program of fn. */
+/*
+ * The entry (ret false) or return (ret true) program of fn: one per argument layout and one per return mechanism,
+ * shared by several functions; which function fired is in the link's cookie (SSL_COOKIE), see sslsniff.bpf.c.
+ */
 static struct bpf_program *prog_of(enum ssl_fn fn, bool ret)
 {
 	struct sslsniff_bpf *s = g.ssl_skel;
-	struct bpf_program *entry[SSL_FN_COUNT] = {
-		[SSL_FN_WRITE] = s->progs.probe_ssl_write,
-		[SSL_FN_READ] = s->progs.probe_ssl_read,
-		[SSL_FN_WRITE_EX] = s->progs.probe_ssl_write_ex,
-		[SSL_FN_READ_EX] = s->progs.probe_ssl_read_ex,
-		[SSL_FN_GNUTLS_SEND] = s->progs.probe_gnutls_send,
-		[SSL_FN_GNUTLS_RECV] = s->progs.probe_gnutls_recv,
-		[SSL_FN_NSPR_WRITE] = s->progs.probe_nspr_write,
-		[SSL_FN_NSPR_READ] = s->progs.probe_nspr_read,
-		[SSL_FN_NSPR_SEND] = s->progs.probe_nspr_send,
-		[SSL_FN_NSPR_RECV] = s->progs.probe_nspr_recv,
-		[SSL_FN_DO_HANDSHAKE] = s->progs.probe_ssl_do_handshake,
-		[SSL_FN_GO_WRITE] = s->progs.probe_go_write,
-		[SSL_FN_GO_READ] = s->progs.probe_go_read,
-		[SSL_FN_RUSTLS_WRITE] = s->progs.probe_rustls_write,
-		[SSL_FN_RUSTLS_READ] = s->progs.probe_rustls_read,
-	};
-	struct bpf_program *rets[SSL_FN_COUNT] = {
-		[SSL_FN_WRITE] = s->progs.retprobe_ssl_write,
-		[SSL_FN_READ] = s->progs.retprobe_ssl_read,
-		[SSL_FN_WRITE_EX] = s->progs.retprobe_ssl_write_ex,
-		[SSL_FN_READ_EX] = s->progs.retprobe_ssl_read_ex,
-		[SSL_FN_GNUTLS_SEND] = s->progs.retprobe_gnutls_send,
-		[SSL_FN_GNUTLS_RECV] = s->progs.retprobe_gnutls_recv,
-		[SSL_FN_NSPR_WRITE] = s->progs.retprobe_nspr_write,
-		[SSL_FN_NSPR_READ] = s->progs.retprobe_nspr_read,
-		[SSL_FN_NSPR_SEND] = s->progs.retprobe_nspr_send,
-		[SSL_FN_NSPR_RECV] = s->progs.retprobe_nspr_recv,
-		[SSL_FN_DO_HANDSHAKE] = s->progs.retprobe_ssl_do_handshake,
-		[SSL_FN_GO_WRITE] = s->progs.retprobe_go_write,
-		[SSL_FN_GO_READ] = s->progs.retprobe_go_read,
-		[SSL_FN_RUSTLS_WRITE] = s->progs.retprobe_rustls_write,
-		[SSL_FN_RUSTLS_READ] = s->progs.retprobe_rustls_read,
-	};
 
-	return ret ? rets[fn] : entry[fn];
+	switch (fn) {
+	case SSL_FN_WRITE_EX:
+	case SSL_FN_READ_EX:
+		return ret ? s->progs.retprobe_ssl : s->progs.probe_ssl_ex_entry;
+	case SSL_FN_NSPR_WRITE:
+	case SSL_FN_NSPR_READ:
+	case SSL_FN_NSPR_SEND:
+	case SSL_FN_NSPR_RECV:
+		return ret ? s->progs.retprobe_ssl : s->progs.probe_nspr_entry;
+	case SSL_FN_GO_WRITE:
+	case SSL_FN_GO_READ:
+		return ret ? s->progs.retprobe_go : s->progs.probe_go_entry;
+	case SSL_FN_RUSTLS_WRITE:
+	case SSL_FN_RUSTLS_READ:
+		return ret ? s->progs.retprobe_rustls : s->progs.probe_rustls_entry;
+	default: /* SSL_write, SSL_read, gnutls_record_send/recv, SSL_do_handshake: (ssl, buf) */
+		return ret ? s->progs.retprobe_ssl : s->progs.probe_ssl_entry;
+	}
 }
 
 /*
@@ -154,9 +140,10 @@ int attach_probe_links(int id, const char *open_path, int pid, struct bpf_link *
 	const struct probe *pr = &g.probes[id];
 	const char *fname = pr->func_name;
 	uint64_t off = fname ? 0 : pr->offset;
-	LIBBPF_OPTS(bpf_uprobe_opts, eo, .func_name = fname, .retprobe = false, .bpf_cookie = (__u64)id);
-	LIBBPF_OPTS(bpf_uprobe_opts, ro, .func_name = fname, .retprobe = true, .bpf_cookie = (__u64)id);
-	LIBBPF_OPTS(bpf_uprobe_opts, xo, .retprobe = false, .bpf_cookie = (__u64)id);
+	__u64 cookie = SSL_COOKIE(id, pr->sfn);
+	LIBBPF_OPTS(bpf_uprobe_opts, eo, .func_name = fname, .retprobe = false, .bpf_cookie = cookie);
+	LIBBPF_OPTS(bpf_uprobe_opts, ro, .func_name = fname, .retprobe = true, .bpf_cookie = cookie);
+	LIBBPF_OPTS(bpf_uprobe_opts, xo, .retprobe = false, .bpf_cookie = cookie);
 	int first = *n, err;
 	uint32_t r;
 
