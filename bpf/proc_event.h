@@ -134,4 +134,15 @@ enum io_skip_idx {
 	SKIP_MAX = 1,
 };
 
+/*
+ * Network bytes of one traced process (map `net_bytes` of process.bpf.c, key: tgid): payload bytes its inet (IPv4,
+ * IPv6) sockets sent and received, from the sock:sock_send_length / sock:sock_recv_length tracepoints (Linux >= 6.5).
+ */
+struct net_bytes {
+	__u64 sent; /* bytes, sum of successful sendmsg returns */
+	__u64 recv; /* bytes, sum of successful recvmsg returns (MSG_PEEK excluded) */
+};
+
+#define NET_PIDS_MAX 16384 /* processes counted at once (LRU: the longest idle is forgotten first) */
+
 #endif

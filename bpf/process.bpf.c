@@ -563,3 +563,48 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	}
 	return 0;
 }
+
+/* ---- network bytes per traced process (struct net_bytes; autoloaded only when the kernel has the tracepoints) ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NET_PIDS_MAX);
+	__type(key, __u32);
+	__type(value, struct net_bytes);
+} net_bytes SEC(".maps");
+
+#define MSG_PEEK_ 2
+
+static __always_inline void count_net(__u16 family, int ret, int flags, bool send)
+{
+	struct net_bytes *v, zero = {};
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+
+	if (ret <= 0 || (family != 2 && family != 10) || (flags & MSG_PEEK_))
+		return;
+	if (!pid_allowed(tgid, (__u32)bpf_get_current_uid_gid(), bpf_get_current_task_btf()))
+		return;
+	v = bpf_map_lookup_elem(&net_bytes, &tgid);
+	if (!v) {
+		bpf_map_update_elem(&net_bytes, &tgid, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&net_bytes, &tgid);
+		if (!v)
+			return;
+	}
+	__sync_fetch_and_add(send ? &v->sent : &v->recv, (__u64)ret);
+}
+
+SEC("tp/sock/sock_send_length")
+int handle_sock_send(struct trace_event_raw_sock_msg_length *ctx)
+{
+	count_net(ctx->family, ctx->ret, ctx->flags, true);
+	return 0;
+}
+
+SEC("tp/sock/sock_recv_length")
+int handle_sock_recv(struct trace_event_raw_sock_msg_length *ctx)
+{
+	count_net(ctx->family, ctx->ret, ctx->flags, false);
+	return 0;
+}

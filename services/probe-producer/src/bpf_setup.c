@@ -90,6 +90,13 @@ void load_bpf(void)
 	/* The syscall-exit hook runs on every syscall of the system: not loaded at all when no kind is wanted. */
 	bpf_program__set_autoload(p->progs.handle_sys_exit, g.file_events || g.net_events || g.stdio_events ||
 				  !opt.no_map_events || !opt.no_tls_notices);
+	/* Per-process network bytes: the sock tracepoints exist from Linux 6.5 on; without them, say so (never a 0). */
+	if (access("/sys/kernel/tracing/events/sock/sock_send_length", F_OK) &&
+	    access("/sys/kernel/debug/tracing/events/sock/sock_send_length", F_OK))
+		g.net_bytes_missing = "the kernel has no sock:sock_send_length/sock_recv_length tracepoints (Linux < 6.5, or "
+				      "tracefs not mounted): per-process network bytes not counted";
+	bpf_program__set_autoload(p->progs.handle_sock_send, !g.net_bytes_missing);
+	bpf_program__set_autoload(p->progs.handle_sock_recv, !g.net_bytes_missing);
 	/* One ring buffer, one drop counter, one set of filter maps for both objects. */
 	if (bpf_map__reuse_fd(p->maps.events, bpf_map__fd(s->maps.events)) ||
 	    bpf_map__reuse_fd(p->maps.drops, bpf_map__fd(s->maps.drops)) ||

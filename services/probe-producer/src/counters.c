@@ -21,6 +21,7 @@
 #include "hold.h"
 #include "io_format.h"
 #include "options.h"
+#include "proc_event.h"
 #include "producer.h"
 #include "publisher.h"
 #include "sysinfo.h"
@@ -110,6 +111,41 @@ static void print_hold_counters(void)
 	tls_notice_print(stdout, json_string_to);
 }
 
+#define NET_PIDS_PRINTED 1024 /* processes listed per line at most (the rest: counted in `more`) */
+
+/*
+ * stdout: `,"net_bytes":{"pids":[{"pid","sent","recv"},...],"more":N}` (bytes since the producer started, per traced
+ * process that used an inet socket), or `,"net_bytes":{"missing":"<why>"}` when the kernel cannot count them.
+ */
+static void print_net_bytes(void)
+{
+	int fd = bpf_map__fd(g.proc_skel->maps.net_bytes), n = 0;
+	uint64_t more = 0;
+	__u32 key, next, *prev = NULL;
+	struct net_bytes v;
+
+	if (g.net_bytes_missing) {
+		printf(",\"net_bytes\":{\"missing\":");
+		print_json_string(g.net_bytes_missing);
+		putchar('}');
+		return;
+	}
+	printf(",\"net_bytes\":{\"pids\":[");
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &v))
+			continue;
+		if (n == NET_PIDS_PRINTED) {
+			more++;
+			continue;
+		}
+		printf("%s{\"pid\":%u,\"sent\":%llu,\"recv\":%llu}", n++ ? "," : "", key, (unsigned long long)v.sent,
+		       (unsigned long long)v.recv);
+	}
+	printf("],\"more\":%llu}", (unsigned long long)more);
+}
+
 /* stdout: `,"probes":[...],"attach_failures":[...]` of r (for the stats and stopped lines). */
 void print_probe_counters(const struct rec_loss *r)
 {
@@ -135,6 +171,7 @@ void print_probe_counters(const struct rec_loss *r)
 	}
 	putchar(']');
 	print_hold_counters();
+	print_net_bytes();
 }
 
 /* Publishes the loss record; with `print`, also the stdout `stats` line carrying the same counters. */

@@ -100,6 +100,7 @@ struct producer {
 	bool file_events;        /* file opens are recorded */
 	bool net_events;         /* connect() calls are recorded */
 	bool stdio_events;       /* stdio reads/writes are recorded */
+	const char *net_bytes_missing; /* why per-process network bytes are not counted (kernel), or NULL: counted */
 	bool have_last_seq;
 	uint64_t last_seq;
 	struct pidinfo *pids[PID_BUCKETS];

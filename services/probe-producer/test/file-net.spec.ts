@@ -254,6 +254,29 @@ describeCapture('agentsight-probe file and connect records', () => {
     expect(connects(run.recs)).toEqual([]);
   });
 
+  it('counts each traced process\' inet bytes sent and received (sock tracepoints): exactly a known TCP transfer', async () => {
+    const sent = 300_001, recv = 1_048_583; // not multiples of any buffer size
+    const srv = net.createServer((sock) => {
+      let got = 0;
+      sock.on('data', (d) => { got += d.length; if (got >= sent) sock.end(Buffer.alloc(recv, 0x61)); });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const p = (srv.address() as net.AddressInfo).port;
+    try {
+      const py = `import socket; s = socket.create_connection(("127.0.0.1", ${p})); s.sendall(b"x" * ${sent}); n = 0\nwhile True:\n  d = s.recv(65536)\n  if not d: break\n  n += len(d)\nassert n == ${recv}, n`;
+      const run = await runTraced(`${host}-netbytes`, `exec python3 -c '${py}'`, ['--no-file-events']);
+      const nb = (run.stopped as unknown as { net_bytes: { pids?: Array<{ pid: number; sent: number; recv: number }>; more?: number; missing?: string } }).net_bytes;
+      if (nb.missing) throw new Error(`this kernel cannot count them: ${nb.missing}`);
+      const python = run.recs.find((x) => x.kind === 'proc' && x.event === 'exec' && /python/.test(x.filename));
+      expect(python).toBeDefined();
+      expect(nb.more).toBe(0);
+      // The traced tree is the shell exec'd into python: its one process made exactly this transfer, nothing else.
+      expect(nb.pids).toEqual([{ pid: (python as { pid: number }).pid, sent, recv }]);
+    } finally {
+      srv.close();
+    }
+  });
+
   it('--all-files: opens under /proc and /dev are published, none skipped', async () => {
     const run = await runTraced(`${host}-all`, 'cat /proc/self/stat > /dev/null', ['--all-files', '--no-net-events']);
     expect(run.ready).toMatchObject({ file_events: true, net_events: false });
