@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { GenAiAttr, redactBytes } from '@agentsight/contracts';
 import * as ts from 'typescript';
 import { agentEvent, audit, deadLetter, exchange, genaiEvent, oldLlmCallsDdl, T0, toolEvent, toolUse } from '../test/fixtures';
-import { openClickHouse, readOwnerPid, type ClickHouseClient } from './client';
+import { CHDB_MALLOC_CONF, openClickHouse, readOwnerPid, type ClickHouseClient } from './client';
 import { auditSummary, countRows, getExchange, listAudit, listCalls, listDeadLetters, tokenSummary } from './queries';
 import { auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, toolUseRow } from './rows';
 import { resourceSampleRows } from './resources';
@@ -45,6 +45,13 @@ async function scalar(query: string, params: Record<string, unknown> = {}): Prom
   const rows = await rs.json<Record<string, string>>();
   return Object.values(rows[0]!)[0]!;
 }
+
+describe("chDB's allocator", () => {
+  it('openClickHouse set MALLOC_CONF for chDB before loading it (freed pages returned after ~1 s), none having been set', () => {
+    // jest starts without MALLOC_CONF; beforeAll opened chDB, which loaded the library with these jemalloc options.
+    expect(process.env.MALLOC_CONF).toBe(CHDB_MALLOC_CONF);
+  });
+});
 
 describe('schema', () => {
   it('is idempotent (ensureSchema twice)', async () => {

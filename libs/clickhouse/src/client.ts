@@ -84,6 +84,7 @@ export async function openClickHouse(opts: OpenClickHouseOptions = {}): Promise<
   }
   const dataDir = path.resolve(opts.dataDir);
   fs.mkdirSync(dataDir, { recursive: true });
+  setChdbMallocConf();
   // Loaded lazily: server users never load chDB's native library.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { createChdbConnection } = require('chdb/connection') as { createChdbConnection: typeof CreateChdbConnection };
@@ -106,6 +107,24 @@ export async function openClickHouse(opts: OpenClickHouseOptions = {}): Promise<
     };
   }
   return client;
+}
+
+/**
+ * jemalloc options for chDB's allocator (the engine in libchdb.so has its own jemalloc; node's heap and buffers use
+ * glibc's malloc and are not affected): freed pages go back to the system after about a second (`dirty_decay_ms:1000`,
+ * `muzzy_decay_ms:0`, purged by jemalloc's `background_thread`). chDB's default kept them: after a burst of inserts the
+ * embedded engine held ~90 MB of freed memory (its own tracker said 24 MB in use) until the process ended
+ * (bench/README.md, "api RSS").
+ */
+export const CHDB_MALLOC_CONF = 'background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0';
+
+/**
+ * Sets `MALLOC_CONF` to {@link CHDB_MALLOC_CONF} unless the environment already has one (the operator's choice wins).
+ * jemalloc reads it once, when chDB's library is loaded, so this runs before the first `require` of chDB; a process
+ * that loaded chDB before keeps the options it started with.
+ */
+function setChdbMallocConf(): void {
+  if (process.env.MALLOC_CONF === undefined) process.env.MALLOC_CONF = CHDB_MALLOC_CONF;
 }
 
 function explainOpenError(err: unknown, dataDir: string): Error {
