@@ -18,7 +18,7 @@ export const CLOCK_TICKS_PER_S = 100;
 const NS_PER_TICK = 1e9 / CLOCK_TICKS_PER_S;
 
 /** What no sample carries today, and why (never a silent zero). */
-export const NOT_CAPTURED_NET = 'net_bytes: per-process network bytes are not in /proc (only per network namespace); an eBPF counter for them is not implemented yet';
+export const NOT_CAPTURED_NET = 'net_bytes: per-process network bytes are not in /proc (only per network namespace); the probe counts them in eBPF (the net_bytes of its stats and stopped lines) but the samples do not carry them yet';
 
 function tryRead(path: string): string | null {
   try {
