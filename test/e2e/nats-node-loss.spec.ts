@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode, httpEventsOf, Subjects, type RawSslRecord } from '@agentsight/contracts';
 import { connectNats, Publisher, type Nats } from '@agentsight/jetstream';
-import { askAgain, loadFixture, startNatsCluster, streamedCallRecords, type NatsCluster } from '@agentsight/testkit';
+import { askAgain, loadFixture, overrideEnv, startNatsCluster, streamedCallRecords, type NatsCluster } from '@agentsight/testkit';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
 import { api, Infra, ROOT, Stages, startInfra } from './harness';
 
@@ -26,11 +26,11 @@ describe('the pipeline across the loss of the stream leader of a 3-node NATS clu
   let infra: Infra;
   let stages: Stages;
   let nats: Nats;
-  const prev = process.env.AGENTSIGHT_STREAM_REPLICAS;
+  let restoreEnv: (() => void) | undefined;
 
   beforeAll(async () => {
     // This process's connections (the spec's, waitDrained's) ensure the streams too: with the stages' setting.
-    process.env.AGENTSIGHT_STREAM_REPLICAS = '3';
+    restoreEnv = overrideEnv({ AGENTSIGHT_STREAM_REPLICAS: '3' });
     if (!existsSync(join(ROOT, 'services/api/dist/main.js'))) throw new Error('services not built: run npm run setup');
     cluster = await startNatsCluster();
     infra = await startInfra({ natsUrl: cluster.url });
@@ -41,8 +41,7 @@ describe('the pipeline across the loss of the stream leader of a 3-node NATS clu
   }, 240_000);
 
   afterAll(async () => {
-    if (prev === undefined) delete process.env.AGENTSIGHT_STREAM_REPLICAS;
-    else process.env.AGENTSIGHT_STREAM_REPLICAS = prev;
+    restoreEnv?.();
     await nats?.nc.close();
     await stages?.stopAll();
     await infra?.stop();

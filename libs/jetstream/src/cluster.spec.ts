@@ -7,7 +7,7 @@
  * are stored once each and in publish order ({@link Publisher}'s ordered retries).
  */
 import { decode, STREAMS } from '@agentsight/contracts';
-import { askAgain, startNatsCluster, type NatsCluster } from '@agentsight/testkit';
+import { askAgain, overrideEnv, startNatsCluster, type NatsCluster } from '@agentsight/testkit';
 import { connectNats, ensureStreams, natsServers, streamReplicas, type Nats } from './nats';
 import { Publisher } from './publisher';
 
@@ -28,18 +28,17 @@ describe('server lists and replica counts (no server)', () => {
 describe('a 3-node JetStream cluster', () => {
   let cluster: NatsCluster;
   let nats: Nats;
-  const prev = process.env.AGENTSIGHT_STREAM_REPLICAS;
+  let restoreEnv: (() => void) | undefined;
 
   beforeAll(async () => {
     cluster = await startNatsCluster();
-    process.env.AGENTSIGHT_STREAM_REPLICAS = '1';
+    restoreEnv = overrideEnv({ AGENTSIGHT_STREAM_REPLICAS: '1' });
     // The meta leader may still be being elected: the first stream requests fail until it is.
     nats = await askAgain(() => connectNats(` ${cluster.nodes.map((n) => n.url).join(', ')} `, 'cluster-spec'), 60);
   }, 120_000);
 
   afterAll(async () => {
-    if (prev === undefined) delete process.env.AGENTSIGHT_STREAM_REPLICAS;
-    else process.env.AGENTSIGHT_STREAM_REPLICAS = prev;
+    restoreEnv?.();
     await nats?.nc.close();
     await cluster?.stop();
   });

@@ -14,3 +14,4 @@ export * from './clickhouse-server';
 export * from './exchanges';
 export * from './nats-cluster';
 export * from './load';
+export * from './env';
