@@ -222,8 +222,12 @@ export function startStage(name: string, env: NodeJS.ProcessEnv, logDir: string)
  * has nothing pending and nothing awaiting ack (the parser may keep unfinished messages unacked: its ack-pending
  * count only has to be stable), three polls in a row. Throws after `timeoutMs`. `durables` picks the consumers
  * that count (default: the live pipeline's, i.e. not those of a replay, `replay-<id>-…`; a replay passes its own).
+ * `upTo` (stream name → stream sequence) bounds the work on streams that go on growing meanwhile (a replay reading
+ * live streams while capture continues): a consumer of such a stream is done once it has handled every message up to
+ * that sequence (delivered for the parser, acked for the others), or has nothing left; what arrives later is not
+ * waited for, and its position is left out of the three-polls comparison.
  */
-export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000, durables: (name: string) => boolean = (n) => !n.startsWith('replay-')): Promise<void> {
+export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000, durables: (name: string) => boolean = (n) => !n.startsWith('replay-'), upTo: Record<string, number> = {}): Promise<void> {
   const nats = await connectNats(natsTarget(env), 'agentsight-cli');
   try {
     const deadline = Date.now() + timeoutMs;
@@ -238,7 +242,15 @@ export async function waitDrained(env: NodeJS.ProcessEnv, timeoutMs = 120_000, d
           if (isExportDurable(ci.name)) continue; // export is not storage (see waitExported): a slow or unreachable collector must not hold the CLI
           if (!durables(ci.name)) continue;
           const parser = PARSER_DURABLE.test(ci.name);
-          if (ci.num_pending > 0 || (!parser && ci.num_ack_pending > 0)) busy = true;
+          const idle = ci.num_pending === 0 && (parser || ci.num_ack_pending === 0);
+          const last = upTo[s.name];
+          if (last !== undefined) {
+            const done = idle || (parser ? ci.delivered.stream_seq : ci.ack_floor.stream_seq) >= last;
+            if (!done) busy = true;
+            parts.push(`${ci.name}:${done}`);
+            continue;
+          }
+          if (!idle) busy = true;
           parts.push(`${ci.name}:${ci.num_pending}:${ci.num_ack_pending}:${ci.delivered.stream_seq}`);
         }
       }

@@ -111,7 +111,10 @@ export async function replayCommand(o: ReplayOptions, baseEnv: NodeJS.ProcessEnv
   try {
     for (const s of services) children.push(await startStage(s, env, logDir));
     progress = setInterval(() => void pendingOf(nats, mine).then((n) => say(`replay ${spec.id}: ${n} message(s) to go`)).catch(() => undefined), 5000);
-    const drained = waitDrained(base, 7 * 24 * 3600_000, mine);
+    // The live streams it reads may go on growing (capture continues): it is done with them at their last message now.
+    const upTo: Record<string, number> = {};
+    for (const st of STREAMS) if (scope.readsLive(st.name)) upTo[st.name] = (await nats.jsm.streams.info(st.name)).state.last_seq;
+    const drained = waitDrained(base, 7 * 24 * 3600_000, mine, upTo);
     const stopped = new Promise<void>((res) => {
       const t = setInterval(() => {
         if (interrupted || children.some((c) => c.proc.exitCode !== null || c.proc.signalCode !== null)) {
