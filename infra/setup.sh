@@ -7,7 +7,7 @@ if [ "$(id -u)" -ne 0 ]; then exec sudo -E bash "$0" "$@"; fi
 
 APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc libnats-dev libmsgpack-dev
   libssl-dev nats-server redis-server curl openssl python3 procps ca-certificates gnutls-bin libnss3-dev libzydis-dev chromium
-  golang-go tmux libclang-rt-dev)
+  golang-go tmux libclang-rt-dev clang-format-14)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
