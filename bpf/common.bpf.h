@@ -16,10 +16,10 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Filter configuration, set by the producer before load. */
-const volatile bool filter_pids = false;  /* only pids in traced_pids */
-const volatile bool filter_uid = false;   /* only target_uid */
+const volatile bool filter_pids = false; /* only pids in traced_pids */
+const volatile bool filter_uid = false;  /* only target_uid */
 const volatile __u32 target_uid = 0;
-const volatile __u32 n_comms = 0;          /* > 0: only processes whose (leader) comm is one of target_comms */
+const volatile __u32 n_comms = 0; /* > 0: only processes whose (leader) comm is one of target_comms */
 const volatile char target_comms[MAX_COMMS][TASK_COMM_LEN_] = {};
 
 /* All records: SSL fragments and process events. */
@@ -70,7 +70,7 @@ static __always_inline void count_drop(__u64 records, __u64 bytes)
 static __always_inline __u64 wakeup_flags(void)
 {
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= EVENTS_WAKEUP_THRESHOLD ? BPF_RB_FORCE_WAKEUP
-											 : BPF_RB_NO_WAKEUP;
+											: BPF_RB_NO_WAKEUP;
 }
 
 /*

@@ -295,8 +295,9 @@ static __always_inline bool hold_sys_exit(struct pt_regs *regs, long nr, long re
 		task = bpf_get_current_task_btf();
 		if (compat_syscall(task) || !pid_allowed(id >> 32, (__u32)bpf_get_current_uid_gid(), task))
 			return false;
-		note_connect(id, (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs), (const void *)PT_REGS_PARM2_CORE_SYSCALL(regs),
-			     (int)PT_REGS_PARM3_CORE_SYSCALL(regs), ret);
+		note_connect(id, (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs),
+			     (const void *)PT_REGS_PARM2_CORE_SYSCALL(regs), (int)PT_REGS_PARM3_CORE_SYSCALL(regs),
+			     ret);
 		return false; /* the connect record, when wanted */
 	}
 	if (nr == NR_MMAP || nr == NR_MPROTECT) {

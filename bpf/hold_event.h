@@ -54,13 +54,13 @@ struct inode_key {
 /** One executable mapping of a file not checked yet (fixed size). */
 struct as_map_event {
 	struct as_io_task task; /* type EVENT_MAP_EXEC */
-	__s32 fd;          /* mmap's fd, -1 for mprotect */
-	__u64 ts_ns;       /* CLOCK_BOOTTIME ns */
-	__u64 addr;        /* start of the mapping (mmap's result, mprotect's address) */
-	__u64 len;         /* bytes */
+	__s32 fd;               /* mmap's fd, -1 for mprotect */
+	__u64 ts_ns;            /* CLOCK_BOOTTIME ns */
+	__u64 addr;             /* start of the mapping (mmap's result, mprotect's address) */
+	__u64 len;              /* bytes */
 	__u64 ino;
-	__u64 dev;         /* kernel encoding, as struct inode_key */
-	__u8 held;         /* 1: SIGSTOP was sent, the producer must send SIGCONT */
+	__u64 dev; /* kernel encoding, as struct inode_key */
+	__u8 held; /* 1: SIGSTOP was sent, the producer must send SIGCONT */
 	__u8 via_mprotect;
 	__u8 _pad[6];
 	char comm[TASK_COMM_LEN_];
@@ -74,12 +74,12 @@ struct as_hello_event {
 	struct as_io_task task; /* type EVENT_TLS_HELLO */
 	__s32 fd;
 	__u64 ts_ns;
-	__u16 family;      /* AF_INET 2 / AF_INET6 10 */
-	__u16 port;        /* host byte order */
-	__u8 in_tls_call;  /* the thread was inside a probed TLS function (active_calls) */
+	__u16 family;     /* AF_INET 2 / AF_INET6 10 */
+	__u16 port;       /* host byte order */
+	__u8 in_tls_call; /* the thread was inside a probed TLS function (active_calls) */
 	__u8 _pad[3];
-	__u8 addr[16];     /* IPv4 in the first 4 bytes, else IPv6 */
-	__u32 hello_len;   /* bytes of hello valid */
+	__u8 addr[16];   /* IPv4 in the first 4 bytes, else IPv6 */
+	__u32 hello_len; /* bytes of hello valid */
 	__u32 _pad2;
 	char comm[TASK_COMM_LEN_];
 	__u8 hello[HELLO_BYTES_MAX];

@@ -19,17 +19,17 @@
 #define PROC_FILENAME_MAX 512
 
 struct as_proc_event {
-	__u32 type;        /* EVENT_EXEC or EVENT_EXIT */
-	__u32 pid;         /* tgid */
-	__u32 ppid;        /* real parent's tgid */
+	__u32 type; /* EVENT_EXEC or EVENT_EXIT */
+	__u32 pid;  /* tgid */
+	__u32 ppid; /* real parent's tgid */
 	__u32 uid;
 	__u64 ts_ns;       /* CLOCK_BOOTTIME ns */
 	__u64 duration_ns; /* exit: ns from the process' start (start_boottime) to its exit */
 	__s32 exit_code;   /* exit: status >> 8, or 128 + signal */
 	__u32 args_len;    /* exec: valid bytes in args */
 	__u8 argv_truncated;
-	__u8 provisional;  /* exec under --follow-exec of a process not traced yet: the producer decides */
-	__u8 held;         /* exec of an executable not checked yet: SIGSTOP sent, the producer sends SIGCONT (hold.bpf.h) */
+	__u8 provisional; /* exec under --follow-exec of a process not traced yet: the producer decides */
+	__u8 held; /* exec of an executable not checked yet: SIGSTOP sent, the producer sends SIGCONT (hold.bpf.h) */
 	__u8 _pad[5];
 	char comm[TASK_COMM_LEN_];
 	char filename[PROC_FILENAME_MAX];
@@ -67,15 +67,15 @@ struct as_io_task {
  */
 struct as_file_event {
 	struct as_io_task task; /* type EVENT_FILE_OPEN */
-	__s32 result;      /* fd (>= 0) or -errno */
-	__u64 ts_ns;       /* CLOCK_BOOTTIME ns at the call's return */
-	__u64 flags;       /* open flags as passed (creat: O_WRONLY|O_CREAT|O_TRUNC) */
-	__u32 mode;        /* mode as passed (meaningful with O_CREAT / O_TMPFILE only) */
-	__u16 path_len;    /* bytes of path, without a NUL */
+	__s32 result;           /* fd (>= 0) or -errno */
+	__u64 ts_ns;            /* CLOCK_BOOTTIME ns at the call's return */
+	__u64 flags;            /* open flags as passed (creat: O_WRONLY|O_CREAT|O_TRUNC) */
+	__u32 mode;             /* mode as passed (meaningful with O_CREAT / O_TMPFILE only) */
+	__u16 path_len;         /* bytes of path, without a NUL */
 	__u8 path_truncated;
 	__u8 _pad;
 	char comm[TASK_COMM_LEN_]; /* thread name */
-	char path[];       /* as passed by the process: relative paths are relative to its cwd or dirfd */
+	char path[];               /* as passed by the process: relative paths are relative to its cwd or dirfd */
 };
 
 /** Bytes of the sockaddr copied: sizeof(struct sockaddr_un), the largest family captured. */
@@ -84,9 +84,9 @@ struct as_file_event {
 /** One connect() (AF_INET, AF_INET6 or AF_UNIX only), emitted at the syscall's return. Fixed size. */
 struct as_net_event {
 	struct as_io_task task; /* type EVENT_NET_CONNECT */
-	__s32 result;      /* 0 or -errno (-EINPROGRESS for a non-blocking socket) */
-	__u64 ts_ns;       /* CLOCK_BOOTTIME ns at the call's return */
-	__u32 addr_len;    /* bytes of addr copied: min(addrlen passed, NET_ADDR_MAX) */
+	__s32 result;           /* 0 or -errno (-EINPROGRESS for a non-blocking socket) */
+	__u64 ts_ns;            /* CLOCK_BOOTTIME ns at the call's return */
+	__u32 addr_len;         /* bytes of addr copied: min(addrlen passed, NET_ADDR_MAX) */
 	__u32 _pad;
 	char comm[TASK_COMM_LEN_]; /* thread name */
 	__u8 addr[NET_ADDR_MAX];   /* the sockaddr as passed (family in the first 2 bytes, host byte order) */
@@ -113,8 +113,8 @@ enum stdio_ftype {
  */
 struct as_stdio_event {
 	struct as_io_task task; /* type EVENT_STDIO */
-	__u32 fd;          /* 0, 1 or 2 */
-	__u64 ts_ns;       /* CLOCK_BOOTTIME ns at the call's return (same for all fragments of a call) */
+	__u32 fd;               /* 0, 1 or 2 */
+	__u64 ts_ns;            /* CLOCK_BOOTTIME ns at the call's return (same for all fragments of a call) */
 	__u64 ino;         /* channel inode: a pipe's inode, for an AF_UNIX socket min(own, peer) inode; 0 unknown */
 	__u32 dev;         /* s_dev of that inode's superblock */
 	__u32 len;         /* the call's byte count (return value) */

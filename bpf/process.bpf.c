@@ -129,7 +129,8 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 			struct as_fork_event e = { .type = EVENT_FORK, .pid = ctgid, .ppid = ptgid };
 
 			/* The child has not run yet: stopped now, it starts only once the producer attached its probes. */
-			e.held = hold_new && bpf_send_signal_task && bpf_send_signal_task(child, SIGSTOP_, PIDTYPE_TGID, 0) == 0;
+			e.held = hold_new && bpf_send_signal_task &&
+				 bpf_send_signal_task(child, SIGSTOP_, PIDTYPE_TGID, 0) == 0;
 			if (bpf_ringbuf_output(&events, &e, sizeof(e), BPF_RB_FORCE_WAKEUP)) {
 				count_drop(1, 0);
 				if (e.held)
@@ -336,7 +337,8 @@ static __always_inline void emit_file_open(const char *filename, __u64 flags, __
 
 /* Emits the record of a connect to uaddr (user pointer, addrlen bytes) that returned ret; AF_INET, AF_INET6 and
  * AF_UNIX targets only. */
-static __always_inline void emit_net_connect(const void *uaddr, int addrlen, __u64 id, struct task_struct *task, int ret)
+static __always_inline void emit_net_connect(const void *uaddr, int addrlen, __u64 id, struct task_struct *task,
+					     int ret)
 {
 	struct as_net_event *e;
 	__u16 family = 0;
@@ -372,12 +374,12 @@ static __always_inline void emit_net_connect(const void *uaddr, int addrlen, __u
 /* State of one stdio call while its fragments are emitted (bpf_loop). The bytes are walked segment by segment: one
  * segment for read/write, the iovecs in order for readv/writev. */
 struct stdio_ctx {
-	__u64 seg;      /* user address of the rest of the current segment */
-	__u64 seg_left; /* bytes left in the current segment */
-	__u64 iov;      /* user address of the next struct iovec (readv/writev), 0 for read/write */
-	__u64 iov_left; /* iovecs not yet visited */
-	__u64 off;      /* bytes of the call already emitted */
-	__u64 len;      /* the call's byte count (return value) */
+	__u64 seg;                 /* user address of the rest of the current segment */
+	__u64 seg_left;            /* bytes left in the current segment */
+	__u64 iov;                 /* user address of the next struct iovec (readv/writev), 0 for read/write */
+	__u64 iov_left;            /* iovecs not yet visited */
+	__u64 off;                 /* bytes of the call already emitted */
+	__u64 len;                 /* the call's byte count (return value) */
 	struct as_stdio_event hdr; /* header of every fragment record; frag_offset / frag_len set per fragment */
 };
 
@@ -507,7 +509,8 @@ static __always_inline void emit_stdio(struct pt_regs *regs, long nr, long ret, 
 		c.iov_left = PT_REGS_PARM3_CORE_SYSCALL(regs);
 		if (c.iov_left > IOV_MAX_)
 			c.iov_left = IOV_MAX_;
-		loops += 2 * c.iov_left; /* one iteration per iovec, and at most one extra fragment at each iovec's end */
+		loops += 2 *
+			 c.iov_left; /* one iteration per iovec, and at most one extra fragment at each iovec's end */
 	}
 #undef c
 	bpf_loop(loops, stdio_frag_cb, &loop, 0);
@@ -558,8 +561,8 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 		emit_file_open((const char *)PT_REGS_PARM1_CORE_SYSCALL(regs), O_WRONLY_ | O_CREAT_ | O_TRUNC_,
 			       (__u32)PT_REGS_PARM2_CORE_SYSCALL(regs), id, task, (int)ret);
 	} else { /* connect(fd, addr, addrlen) */
-		emit_net_connect((const void *)PT_REGS_PARM2_CORE_SYSCALL(regs), (int)PT_REGS_PARM3_CORE_SYSCALL(regs), id,
-				 task, (int)ret);
+		emit_net_connect((const void *)PT_REGS_PARM2_CORE_SYSCALL(regs), (int)PT_REGS_PARM3_CORE_SYSCALL(regs),
+				 id, task, (int)ret);
 	}
 	return 0;
 }

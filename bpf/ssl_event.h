@@ -44,13 +44,13 @@ enum ssl_dir {
  * sizeof(struct as_ssl_event) + frag_len (size classes); only frag_len bytes of data are valid.
  */
 struct as_ssl_event {
-	__u32 type;        /* EVENT_SSL */
-	__u32 pid;         /* tgid */
+	__u32 type; /* EVENT_SSL */
+	__u32 pid;  /* tgid */
 	__u32 tid;
 	__u32 uid;
-	__u64 ts_ns;       /* CLOCK_BOOTTIME ns at the call's return (same for all fragments of a call) */
-	__u64 ssl;         /* SSL*, gnutls_session_t, PRFileDesc* or Go *tls.Conn: the connection's identity in the process */
-	__u32 len;         /* the call's payload size, bytes */
+	__u64 ts_ns; /* CLOCK_BOOTTIME ns at the call's return (same for all fragments of a call) */
+	__u64 ssl;   /* SSL*, gnutls_session_t, PRFileDesc* or Go *tls.Conn: the connection's identity in the process */
+	__u32 len;   /* the call's payload size, bytes */
 	__u32 frag_offset; /* offset of this fragment in the call's payload, bytes */
 	__u32 frag_len;    /* bytes of data in this fragment */
 	__u8 fn;           /* enum ssl_fn */
@@ -80,8 +80,8 @@ struct as_wakeup_event {
 
 /** One SSL_do_handshake call (OpenSSL by symbol, BoringSSL by pattern), emitted when it returns. Fixed size. */
 struct as_ssl_hs_event {
-	__u32 type;        /* EVENT_SSL_HANDSHAKE */
-	__u32 pid;         /* tgid */
+	__u32 type; /* EVENT_SSL_HANDSHAKE */
+	__u32 pid;  /* tgid */
 	__u32 tid;
 	__u32 uid;
 	__u64 ts_ns;       /* CLOCK_BOOTTIME ns at the call's return */
@@ -109,9 +109,9 @@ struct as_ssl_hs_event {
  * in the BPF attach cookie (SSL_COOKIE) of both the entry and the return link.
  */
 struct probe_stat {
-	__u64 records;       /* calls whose first record was emitted (SSL: calls with payload; handshake: calls) */
-	__u64 fragments;     /* ring-buffer records emitted */
-	__u64 bytes;         /* plaintext bytes emitted */
+	__u64 records;   /* calls whose first record was emitted (SSL: calls with payload; handshake: calls) */
+	__u64 fragments; /* ring-buffer records emitted */
+	__u64 bytes;     /* plaintext bytes emitted */
 	__u64 lost_records; /* records lost in the kernel: failed reservation, unreadable user memory, call > SSL_CALL_MAX */
 };
 

@@ -69,8 +69,8 @@ static __always_inline struct probe_stat *probe_stat_of(__u32 probe)
 
 /* State of one call while its fragments are emitted. */
 struct emit_ctx {
-	__u64 buf;   /* user address of the call's payload */
-	__u32 probe; /* probe id (attach cookie) */
+	__u64 buf;               /* user address of the call's payload */
+	__u32 probe;             /* probe id (attach cookie) */
 	struct as_ssl_event hdr; /* header of every fragment record; frag_offset / frag_len set per fragment */
 };
 
@@ -150,7 +150,8 @@ static __always_inline __u64 call_len(struct pt_regs *ctx, __u32 fn, __u64 outle
 		size_t out = 0;
 
 		/* int SSL_{read,write}_ex(SSL*, void*, size_t, size_t *out): 1 on success. */
-		if ((int)PT_REGS_RC(ctx) != 1 || !outlen || bpf_probe_read_user(&out, sizeof(out), (const void *)outlen))
+		if ((int)PT_REGS_RC(ctx) != 1 || !outlen ||
+		    bpf_probe_read_user(&out, sizeof(out), (const void *)outlen))
 			return 0;
 		return out;
 	}
@@ -193,8 +194,8 @@ static __always_inline int emit_call(__u32 fn, __u32 probe, __u64 ssl, __u64 buf
 	c.hdr.uid = (__u32)bpf_get_current_uid_gid();
 	c.hdr.len = (__u32)len;
 	c.hdr.fn = fn;
-	c.hdr.dir = (fn == SSL_FN_WRITE || fn == SSL_FN_WRITE_EX || fn == SSL_FN_GNUTLS_SEND || fn == SSL_FN_NSPR_WRITE ||
-		     fn == SSL_FN_NSPR_SEND || fn == SSL_FN_GO_WRITE)
+	c.hdr.dir = (fn == SSL_FN_WRITE || fn == SSL_FN_WRITE_EX || fn == SSL_FN_GNUTLS_SEND ||
+		     fn == SSL_FN_NSPR_WRITE || fn == SSL_FN_NSPR_SEND || fn == SSL_FN_GO_WRITE)
 			    ? SSL_DIR_WRITE
 			    : SSL_DIR_READ;
 	bpf_get_current_comm(c.hdr.comm, sizeof(c.hdr.comm));
@@ -303,7 +304,7 @@ int BPF_KRETPROBE(retprobe_ssl)
 
 /* Go calls in progress, by goroutine: (tgid, g) -> (*tls.Conn, buf). */
 struct go_call_key {
-	__u64 g;    /* the goroutine's runtime.g (R14 under the register ABI) */
+	__u64 g; /* the goroutine's runtime.g (R14 under the register ABI) */
 	__u32 tgid;
 	__u32 fn;
 };
@@ -390,11 +391,11 @@ struct {
 #define RUSTLS_MAX_STEPS 4096
 
 struct rustls_multi_ctx {
-	__u64 chunks;  /* user address of the &[u8] array (ptr, len pairs) */
+	__u64 chunks; /* user address of the &[u8] array (ptr, len pairs) */
 	__u64 nchunks;
-	__u64 idx;     /* current chunk */
-	__u64 pos;     /* offset in the current chunk (first: bytes of `start` still to skip) */
-	__u64 done;    /* bytes emitted so far */
+	__u64 idx;  /* current chunk */
+	__u64 pos;  /* offset in the current chunk (first: bytes of `start` still to skip) */
+	__u64 done; /* bytes emitted so far */
 	__u32 probe;
 	struct as_ssl_event hdr;
 };

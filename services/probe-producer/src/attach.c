@@ -60,7 +60,10 @@ struct tls_family {
 };
 
 static const struct tls_family tls_families[] = {
-	{ "OpenSSL", "libssl.so.3", { SSL_FN_WRITE, SSL_FN_READ, SSL_FN_WRITE_EX, SSL_FN_READ_EX, SSL_FN_DO_HANDSHAKE }, 5 },
+	{ "OpenSSL",
+	  "libssl.so.3",
+	  { SSL_FN_WRITE, SSL_FN_READ, SSL_FN_WRITE_EX, SSL_FN_READ_EX, SSL_FN_DO_HANDSHAKE },
+	  5 },
 	{ "GnuTLS", "libgnutls.so.30", { SSL_FN_GNUTLS_SEND, SSL_FN_GNUTLS_RECV }, 2 },
 	{ "NSS", "libnspr4.so", { SSL_FN_NSPR_WRITE, SSL_FN_NSPR_READ, SSL_FN_NSPR_SEND, SSL_FN_NSPR_RECV }, 4 },
 };
@@ -134,8 +137,8 @@ static struct bpf_program *prog_of(enum ssl_fn fn, bool ret)
  * for process pid (the kernel installs the breakpoints only in that process' memory) or every process (pid -1). The
  * links are appended to (*links, *n, *cap), all or none. Returns 0, or -errno with why (the failing part) filled.
  */
-int attach_probe_links(int id, const char *open_path, int pid, struct bpf_link ***links, int *n, int *cap,
-			      char *why, size_t why_size)
+int attach_probe_links(int id, const char *open_path, int pid, struct bpf_link ***links, int *n, int *cap, char *why,
+		       size_t why_size)
 {
 	const struct probe *pr = &g.probes[id];
 	const char *fname = pr->func_name;
@@ -154,7 +157,9 @@ int attach_probe_links(int id, const char *open_path, int pid, struct bpf_link *
 		bool entry = r == 0, at_ret = r > 0 && pr->nret;
 		struct bpf_link *l = bpf_program__attach_uprobe_opts(prog_of(pr->sfn, !entry), pid, open_path,
 								     at_ret ? pr->ret_offsets[r - 1] : off,
-								     entry ? &eo : at_ret ? &xo : &ro);
+								     entry    ? &eo
+								     : at_ret ? &xo
+									      : &ro);
 
 		if (!l) {
 			err = -errno;
@@ -245,7 +250,9 @@ bool locate_tls(const char *open_path, const char *path, struct locate_outcome *
 
 	memset(o, 0, sizeof(*o));
 	if (stat(open_path, &st) == 0) {
-		struct elf_image key = { .dev = st.st_dev, .ino = st.st_ino, .size = (size_t)st.st_size,
+		struct elf_image key = { .dev = st.st_dev,
+					 .ino = st.st_ino,
+					 .size = (size_t)st.st_size,
 					 .mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec };
 
 		if ((*cached = locate_cache_get(&key, o)))
@@ -279,13 +286,16 @@ static int attach_located(const char *open_path, const char *path, bool required
 
 	if (!locate_tls(open_path, path, &o, &cached) || o.status == LOCATE_ABSENT) {
 		if (required)
-			fprintf(stderr, "agentsight-probe: %s: no TLS function found (no OpenSSL, GnuTLS or NSPR symbols, and "
-				"no statically linked TLS stack recognised)\n", path);
+			fprintf(stderr,
+				"agentsight-probe: %s: no TLS function found (no OpenSSL, GnuTLS or NSPR symbols, and "
+				"no statically linked TLS stack recognised)\n",
+				path);
 		return 0;
 	}
 	if (o.status == LOCATE_UNRECOGNISED) {
 		/* Never a partial attach: a binary whose functions are not all located is not probed at all. */
-		fprintf(stderr, "agentsight-probe: %s: stripped %s (%s) not recognised: %s; nothing attached to this binary%s\n",
+		fprintf(stderr,
+			"agentsight-probe: %s: stripped %s (%s) not recognised: %s; nothing attached to this binary%s\n",
 			path, o.loc.family, o.loc.build, o.why, cached ? " (from the locator cache)" : "");
 		snprintf(last_unrecognised, sizeof(last_unrecognised), "%s (%s) not recognised: %s", o.loc.family,
 			 o.loc.build, o.why);
@@ -306,18 +316,20 @@ static int attach_located(const char *open_path, const char *path, bool required
 			while (g.nlinks > first)
 				bpf_link__destroy(g.links[--g.nlinks]);
 			g.nprobes = first_probe;
-			fprintf(stderr, "agentsight-probe: %s (%s): %s could not be attached; nothing attached to this binary\n",
+			fprintf(stderr,
+				"agentsight-probe: %s (%s): %s could not be attached; nothing attached to this binary\n",
 				path, o.loc.build, ssl_fns[fn->fn]);
 			return 0;
 		}
-		at += (size_t)snprintf(where + at, at < sizeof(where) ? sizeof(where) - at : 0, "%s%s +0x%llx", i ? ", " : "",
-				       ssl_fns[fn->fn], (unsigned long long)fn->offset);
+		at += (size_t)snprintf(where + at, at < sizeof(where) ? sizeof(where) - at : 0, "%s%s +0x%llx",
+				       i ? ", " : "", ssl_fns[fn->fn], (unsigned long long)fn->offset);
 	}
 	fprintf(stderr, "agentsight-probe: %s: %s, %s located by %s (%s), attached in %.1f ms%s\n", path, o.loc.build,
 		o.loc.family, o.loc.method[0] ? o.loc.method : o.loc.how, where, (double)(boottime_ns() - t0) / 1e6,
 		cached ? " (from the locator cache)" : "");
 	if (o.why[0]) /* another stack of the same binary, not located: its calls (if any) are not captured */
-		fprintf(stderr, "agentsight-probe: %s: also a stripped %s; its TLS calls, if it makes any, are not captured\n",
+		fprintf(stderr,
+			"agentsight-probe: %s: also a stripped %s; its TLS calls, if it makes any, are not captured\n",
 			path, o.why);
 	print_attached(path, o.loc.family, o.loc.how);
 	return o.loc.nfns;
@@ -553,10 +565,11 @@ void handle_map_exec(const struct as_map_event *e, size_t size)
 	if (ok && (n = readlink(proc_path, real, sizeof(real) - 1)) > 0)
 		fd = open(proc_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) || st.st_ino != e->ino) {
-		fprintf(stderr, "agentsight-probe: pid %u mapped inode %llu executable (fd %d, %#llx+%#llx) but it cannot be "
-			"opened (%s): %s; not checked\n", e->task.pid, (unsigned long long)e->ino, e->fd,
-			(unsigned long long)e->addr, (unsigned long long)e->len, proc_path,
-			ok ? strerror(errno) : "no such file or another inode");
+		fprintf(stderr,
+			"agentsight-probe: pid %u mapped inode %llu executable (fd %d, %#llx+%#llx) but it cannot be "
+			"opened (%s): %s; not checked\n",
+			e->task.pid, (unsigned long long)e->ino, e->fd, (unsigned long long)e->addr,
+			(unsigned long long)e->len, proc_path, ok ? strerror(errno) : "no such file or another inode");
 		if (fd >= 0)
 			close(fd);
 		return;
@@ -566,7 +579,7 @@ void handle_map_exec(const struct as_map_event *e, size_t size)
 	if (attach_inode(open_path, real, &st, false) > 0)
 		fprintf(stderr, "agentsight-probe: pid %u mapped %s executable: attached\n", e->task.pid, real);
 	attach_target_pid(target_of(st.st_dev, st.st_ino), e->task.pid, open_path); /* per-process attachment */
-	close(fd); /* the uprobes hold the inode */
+	close(fd);                                                                  /* the uprobes hold the inode */
 }
 
 /* The file a line of /proc/<pid>/maps names, when the mapping is executable: its identity and path. */
@@ -637,7 +650,8 @@ int locate_only(void)
 
 		printf("{\"path\":");
 		print_json_string(opt.locate[i]);
-		printf(",\"status\":\"%s\",\"cached\":%s", ok ? status[o.status] : "unreadable", cached ? "true" : "false");
+		printf(",\"status\":\"%s\",\"cached\":%s", ok ? status[o.status] : "unreadable",
+		       cached ? "true" : "false");
 		if (ok && o.status != LOCATE_ABSENT) {
 			printf(",\"family\":");
 			print_json_string(o.loc.family);
@@ -653,8 +667,8 @@ int locate_only(void)
 			for (f = 0; f < o.loc.nfns; f++) {
 				const struct located_fn *fn = &o.loc.fns[f];
 
-				printf("%s{\"fn\":\"%s\",\"offset\":\"0x%llx\",\"rets\":[", f ? "," : "", ssl_fns[fn->fn],
-				       (unsigned long long)fn->offset);
+				printf("%s{\"fn\":\"%s\",\"offset\":\"0x%llx\",\"rets\":[", f ? "," : "",
+				       ssl_fns[fn->fn], (unsigned long long)fn->offset);
 				for (r = 0; r < fn->nret; r++)
 					printf("%s\"0x%llx\"", r ? "," : "", (unsigned long long)fn->ret_offsets[r]);
 				printf("],\"detail\":");

@@ -45,14 +45,14 @@ static void add_pid_cb(uint32_t pid, void *ctx)
 	add_pid(*(int *)ctx, pid);
 }
 
-#define SET_FILTERS(rodata)                                                                    \
-	do {                                                                                   \
-		(rodata)->filter_pids = opt.npids > 0 || opt.follow_exec;                      \
-		(rodata)->filter_uid = opt.has_uid;                                            \
-		(rodata)->target_uid = opt.uid;                                                \
-		(rodata)->n_comms = (__u32)opt.ncomms;                                         \
-		for (int k_ = 0; k_ < opt.ncomms; k_++)                                        \
-			memcpy((char *)(rodata)->target_comms[k_], opt.comms[k_], strlen(opt.comms[k_])); \
+#define SET_FILTERS(rodata)                                                                                            \
+	do {                                                                                                           \
+		(rodata)->filter_pids = opt.npids > 0 || opt.follow_exec;                                              \
+		(rodata)->filter_uid = opt.has_uid;                                                                    \
+		(rodata)->target_uid = opt.uid;                                                                        \
+		(rodata)->n_comms = (__u32)opt.ncomms;                                                                 \
+		for (int k_ = 0; k_ < opt.ncomms; k_++)                                                                \
+			memcpy((char *)(rodata)->target_comms[k_], opt.comms[k_], strlen(opt.comms[k_]));              \
 	} while (0)
 
 void load_bpf(void)
@@ -89,12 +89,13 @@ void load_bpf(void)
 	p->rodata->hello_events = !opt.no_tls_notices;
 	/* The syscall-exit hook runs on every syscall of the system: not loaded at all when no kind is wanted. */
 	bpf_program__set_autoload(p->progs.handle_sys_exit, g.file_events || g.net_events || g.stdio_events ||
-				  !opt.no_map_events || !opt.no_tls_notices);
+								    !opt.no_map_events || !opt.no_tls_notices);
 	/* Per-process network bytes: the sock tracepoints exist from Linux 6.5 on; without them, say so (never a 0). */
 	if (access("/sys/kernel/tracing/events/sock/sock_send_length", F_OK) &&
 	    access("/sys/kernel/debug/tracing/events/sock/sock_send_length", F_OK))
-		g.net_bytes_missing = "the kernel has no sock:sock_send_length/sock_recv_length tracepoints (Linux < 6.5, or "
-				      "tracefs not mounted): per-process network bytes not counted";
+		g.net_bytes_missing =
+			"the kernel has no sock:sock_send_length/sock_recv_length tracepoints (Linux < 6.5, or "
+			"tracefs not mounted): per-process network bytes not counted";
 	bpf_program__set_autoload(p->progs.handle_sock_send, !g.net_bytes_missing);
 	bpf_program__set_autoload(p->progs.handle_sock_recv, !g.net_bytes_missing);
 	/* One ring buffer, one drop counter, one set of filter maps for both objects. */

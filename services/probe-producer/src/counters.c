@@ -158,8 +158,10 @@ void print_probe_counters(const struct rec_loss *r)
 		printf("%s{\"binary\":", i ? "," : "");
 		print_json_string(p->binary);
 		printf(",\"fn\":\"%s\",\"records\":%llu,\"fragments\":%llu,\"bytes\":%llu,\"lost_records\":%llu,"
-		       "\"ringbuf_drops\":%llu}", p->fn, (unsigned long long)p->records, (unsigned long long)p->fragments,
-		       (unsigned long long)p->bytes, (unsigned long long)p->lost_records, (unsigned long long)p->lost_records);
+		       "\"ringbuf_drops\":%llu}",
+		       p->fn, (unsigned long long)p->records, (unsigned long long)p->fragments,
+		       (unsigned long long)p->bytes, (unsigned long long)p->lost_records,
+		       (unsigned long long)p->lost_records);
 	}
 	printf("],\"attach_failures\":[");
 	for (i = 0; i < r->nattach_failures; i++) {
@@ -214,8 +216,8 @@ void print_stopped(void)
 	       "\"ringbuf_drops\":%llu,\"publish_failures\":%llu,\"publish_reordered\":%llu,\"file_opens_skipped\":%llu,"
 	       "\"last_seq\":%lld",
 	       (unsigned long long)g.records, (unsigned long long)st.published, (unsigned long long)lost,
-	       (unsigned long long)lost_bytes, (unsigned long long)lost,
-	       (unsigned long long)st.failures, (unsigned long long)st.reordered,
+	       (unsigned long long)lost_bytes, (unsigned long long)lost, (unsigned long long)st.failures,
+	       (unsigned long long)st.reordered,
 	       (unsigned long long)sum_percpu(bpf_map__fd(g.proc_skel->maps.io_skips), SKIP_FILE_PSEUDO),
 	       g.have_last_seq ? (long long)g.last_seq : -1LL);
 	read_loss(&r, probes);

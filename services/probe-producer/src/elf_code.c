@@ -54,12 +54,25 @@ static bool read_enc(const uint8_t **p, const uint8_t *end, uint8_t enc, uint64_
 	size_t n;
 
 	switch (enc & 0x0f) {
-	case 0x00: case 0x04: case 0x0c: n = 8; break;
-	case 0x02: case 0x0a: n = 2; break;
-	case 0x03: case 0x0b: n = 4; break;
-	case 0x01: return read_leb(p, end, false, v) && (!apply || (enc & 0x70) == 0);
-	case 0x09: return read_leb(p, end, true, v) && (!apply || (enc & 0x70) == 0);
-	default: return false;
+	case 0x00:
+	case 0x04:
+	case 0x0c:
+		n = 8;
+		break;
+	case 0x02:
+	case 0x0a:
+		n = 2;
+		break;
+	case 0x03:
+	case 0x0b:
+		n = 4;
+		break;
+	case 0x01:
+		return read_leb(p, end, false, v) && (!apply || (enc & 0x70) == 0);
+	case 0x09:
+		return read_leb(p, end, true, v) && (!apply || (enc & 0x70) == 0);
+	default:
+		return false;
 	}
 	if ((size_t)(end - q) < n)
 		return false;
@@ -286,7 +299,8 @@ void elf_rel32_each(const struct elf_image *img, uint64_t lo, uint64_t hi, uint6
 
 	for (s = 0; s < img->nsegs; s++) {
 		const struct elf_segment *seg = &img->segs[s];
-		uint64_t a = seg->vaddr > lo ? seg->vaddr : lo, b = seg->vaddr + seg->filesz < hi ? seg->vaddr + seg->filesz : hi;
+		uint64_t a = seg->vaddr > lo ? seg->vaddr : lo,
+			 b = seg->vaddr + seg->filesz < hi ? seg->vaddr + seg->filesz : hi;
 		const uint8_t *base, *end, *c, *j;
 
 		if (!seg->exec || a + 5 > b)

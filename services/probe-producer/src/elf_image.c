@@ -58,7 +58,10 @@ int elf_image_open(struct elf_image *img, const char *path, bool populate)
 		if (ph.p_type != PT_LOAD || !in_file(img, ph.p_offset, ph.p_filesz) || img->nsegs == ELF_IMAGE_MAX_SEGS)
 			continue;
 		img->segs[img->nsegs++] = (struct elf_segment){
-			.vaddr = ph.p_vaddr, .offset = ph.p_offset, .filesz = ph.p_filesz, .exec = (ph.p_flags & PF_X) != 0,
+			.vaddr = ph.p_vaddr,
+			.offset = ph.p_offset,
+			.filesz = ph.p_filesz,
+			.exec = (ph.p_flags & PF_X) != 0,
 		};
 	}
 	/* The section table is read in place: it must be 8-aligned, as the gABI lays it out (a misaligned one is
@@ -88,7 +91,8 @@ void elf_image_close(struct elf_image *img)
 	memset(img, 0, sizeof(*img));
 }
 
-bool elf_image_section(const struct elf_image *img, const char *name, const uint8_t **data, uint64_t *size, uint64_t *addr)
+bool elf_image_section(const struct elf_image *img, const char *name, const uint8_t **data, uint64_t *size,
+		       uint64_t *addr)
 {
 	const Elf64_Shdr *sh = img->shdrs;
 	size_t nlen = strlen(name);
@@ -133,7 +137,8 @@ bool elf_image_contains(const struct elf_image *img, const void *needle, size_t 
 	return memmem(img->data, img->size, needle, len) != NULL;
 }
 
-int elf_image_string_regions(const struct elf_image *img, const uint8_t **data, uint64_t *size, uint64_t *vaddr, int max)
+int elf_image_string_regions(const struct elf_image *img, const uint8_t **data, uint64_t *size, uint64_t *vaddr,
+			     int max)
 {
 	int s, n = 0;
 

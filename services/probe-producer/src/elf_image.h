@@ -52,7 +52,8 @@ void elf_image_close(struct elf_image *img);
 
 /** A section by name: its file bytes and size in data and size, its address in addr. False when absent or out of
  * bounds. */
-bool elf_image_section(const struct elf_image *img, const char *name, const uint8_t **data, uint64_t *size, uint64_t *addr);
+bool elf_image_section(const struct elf_image *img, const char *name, const uint8_t **data, uint64_t *size,
+		       uint64_t *addr);
 
 /** File offset of virtual address vaddr (in a PT_LOAD segment's file bytes), or -1. */
 int64_t elf_image_vaddr_to_offset(const struct elf_image *img, uint64_t vaddr);
@@ -65,7 +66,8 @@ uint64_t elf_image_offset_to_vaddr(const struct elf_image *img, uint64_t off);
  * up to 100 MB of a compiled app's JavaScript, is not searched), else every non-exec PT_LOAD segment. Fills up to
  * max (file bytes, size, vaddr) triples; returns how many.
  */
-int elf_image_string_regions(const struct elf_image *img, const uint8_t **data, uint64_t *size, uint64_t *vaddr, int max);
+int elf_image_string_regions(const struct elf_image *img, const uint8_t **data, uint64_t *size, uint64_t *vaddr,
+			     int max);
 
 /** True when the needle (len bytes) occurs anywhere in the file. */
 bool elf_image_contains(const struct elf_image *img, const void *needle, size_t len);

@@ -53,7 +53,8 @@ void publish_current(const struct rec_base *b, const char *family, int64_t parti
 	if (partition == NO_PARTITION)
 		snprintf(subject, sizeof(subject), "agentsight.raw.%s.%s", family, g.host_token);
 	else
-		snprintf(subject, sizeof(subject), "agentsight.raw.%s.%s.%lld", family, g.host_token, (long long)partition);
+		snprintf(subject, sizeof(subject), "agentsight.raw.%s.%s.%lld", family, g.host_token,
+			 (long long)partition);
 	snprintf(id, sizeof(id), "%s:%llu:%llu", g.boot_id, (unsigned long long)g.run, (unsigned long long)b->seq);
 	publisher_publish(g.pub, subject, id, g.sbuf.data, g.sbuf.size);
 	g.have_last_seq = true;
@@ -134,7 +135,8 @@ void publish_closes(uint32_t pid, uint32_t uid, const char *comm, uint64_t ts_bo
 				first = false;
 		if (!first)
 			continue;
-		r = (struct rec_ssl_close){ .task = { .pid = pid, .tid = pid, .uid = uid, .comm = comm }, .ssl = c->ssl,
+		r = (struct rec_ssl_close){ .task = { .pid = pid, .tid = pid, .uid = uid, .comm = comm },
+					    .ssl = c->ssl,
 					    .reason = "process_exit" };
 		for (o = pi->conns; o; o = o->next) {
 			if (o->ssl != c->ssl)

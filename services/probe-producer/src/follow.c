@@ -155,7 +155,8 @@ bool follow_decide(const struct as_proc_event *e)
 		print_offer(e);
 		v = await_answer(e->pid);
 		if (v == V_NONE) {
-			fprintf(stderr, "agentsight-probe: no verdict on pid %u within %d ms: not traced\n", e->pid, FOLLOW_ANSWER_MS);
+			fprintf(stderr, "agentsight-probe: no verdict on pid %u within %d ms: not traced\n", e->pid,
+				FOLLOW_ANSWER_MS);
 			v = V_SKIP;
 		}
 	}

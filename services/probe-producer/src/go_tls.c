@@ -257,7 +257,8 @@ static bool symtab_lookup(const struct elf_image *img, const char *const *names,
 	const uint8_t *sym, *str;
 	uint64_t symsize, strsize, addr;
 
-	if (!elf_image_section(img, ".symtab", &sym, &symsize, &addr) || !elf_image_section(img, ".strtab", &str, &strsize, &addr))
+	if (!elf_image_section(img, ".symtab", &sym, &symsize, &addr) ||
+	    !elf_image_section(img, ".strtab", &str, &strsize, &addr))
 		return false;
 	for (uint64_t i = 0; i + sizeof(Elf64_Sym) <= symsize; i += sizeof(Elf64_Sym)) {
 		Elf64_Sym s;
@@ -276,7 +277,8 @@ static bool symtab_lookup(const struct elf_image *img, const char *const *names,
 	return true;
 }
 
-int go_ret_offsets(const struct elf_image *img, uint64_t entry, uint64_t end, uint64_t *rets, int max, char *why, size_t whylen)
+int go_ret_offsets(const struct elf_image *img, uint64_t entry, uint64_t end, uint64_t *rets, int max, char *why,
+		   size_t whylen)
 {
 	ZydisDecoder dec;
 	ZydisDecodedInstruction insn;
@@ -354,11 +356,13 @@ enum locate_status locate_go_tls(const struct elf_image *img, struct tls_locatio
 		loc->fns[k].fn = fns[k];
 	for (k = 0; k < 2; k++)
 		if (!f[k].found) {
-			snprintf(why, whylen, "%s not in the function table (inlined or dead-code eliminated)", names[k]);
+			snprintf(why, whylen, "%s not in the function table (inlined or dead-code eliminated)",
+				 names[k]);
 			return LOCATE_UNRECOGNISED;
 		}
 	/* The register ABI (arguments in RAX, RBX, RCX; g in R14) is Go 1.17+ on amd64; the 1.18+ tables imply it. */
-	if (have_version ? !go_version_at_least(loc->build, 1, 17) : !(have_tab && (t.magic == 0xfffffff0 || t.magic == 0xfffffff1))) {
+	if (have_version ? !go_version_at_least(loc->build, 1, 17)
+			 : !(have_tab && (t.magic == 0xfffffff0 || t.magic == 0xfffffff1))) {
 		snprintf(why, whylen, "%s passes arguments on the stack (Go < 1.17 ABI0): not supported",
 			 have_version ? loc->build : "this Go version");
 		return LOCATE_UNRECOGNISED;
@@ -370,7 +374,8 @@ enum locate_status locate_go_tls(const struct elf_image *img, struct tls_locatio
 		int n;
 
 		if (off < 0) {
-			snprintf(why, whylen, "%s: entry 0x%llx not in the file", names[k], (unsigned long long)f[k].entry);
+			snprintf(why, whylen, "%s: entry 0x%llx not in the file", names[k],
+				 (unsigned long long)f[k].entry);
 			return LOCATE_UNRECOGNISED;
 		}
 		n = go_ret_offsets(img, f[k].entry, f[k].end, fn->ret_offsets, LOCATE_MAX_RETS, err, sizeof(err));

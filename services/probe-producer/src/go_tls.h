@@ -27,6 +27,7 @@ bool go_version_at_least(const char *v, int major, int minor);
  * in rets), or -1 with `why` set (body outside the file, undecodable instruction, more than max RETs); 0 with `why`
  * set when there is none.
  */
-int go_ret_offsets(const struct elf_image *img, uint64_t entry, uint64_t end, uint64_t *rets, int max, char *why, size_t whylen);
+int go_ret_offsets(const struct elf_image *img, uint64_t entry, uint64_t end, uint64_t *rets, int max, char *why,
+		   size_t whylen);
 
 #endif

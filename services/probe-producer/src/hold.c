@@ -17,8 +17,8 @@
 
 struct held {
 	uint32_t pid;
-	uint64_t since_ns;  /* CLOCK_MONOTONIC */
-	bool released;      /* by the watchdog */
+	uint64_t since_ns; /* CLOCK_MONOTONIC */
+	bool released;     /* by the watchdog */
 };
 
 static struct {

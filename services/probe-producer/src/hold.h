@@ -15,10 +15,10 @@
 
 /** Counters since start (the `holds` object of the stats/stopped lines and the loss record). */
 struct hold_stats {
-	uint64_t holds;     /* processes held and released after their attach */
-	uint64_t misses;    /* processes released by the watchdog because the bound passed before the attach ended */
-	uint64_t max_us;    /* longest hold, µs */
-	uint64_t total_us;  /* sum of hold durations, µs */
+	uint64_t holds;    /* processes held and released after their attach */
+	uint64_t misses;   /* processes released by the watchdog because the bound passed before the attach ended */
+	uint64_t max_us;   /* longest hold, µs */
+	uint64_t total_us; /* sum of hold durations, µs */
 };
 
 /** Starts the watchdog: a process held longer than bound_ms is released. checked_map_fd: bpf map `checked_inodes`. */

@@ -22,12 +22,23 @@ static const struct {
 	uint64_t bits;
 	const char *name;
 } open_flag_names[] = {
-	{ O_CREAT, "O_CREAT" },       { O_EXCL, "O_EXCL" },           { O_NOCTTY, "O_NOCTTY" },
-	{ O_TRUNC, "O_TRUNC" },       { O_APPEND, "O_APPEND" },       { O_NONBLOCK, "O_NONBLOCK" },
-	{ O_SYNC, "O_SYNC" },         { O_DSYNC, "O_DSYNC" },         { O_ASYNC, "O_ASYNC" },
-	{ O_DIRECT, "O_DIRECT" },     { O_TMPFILE, "O_TMPFILE" },     { O_DIRECTORY, "O_DIRECTORY" },
-	{ O_NOFOLLOW, "O_NOFOLLOW" }, { O_NOATIME, "O_NOATIME" },     { O_CLOEXEC, "O_CLOEXEC" },
-	{ O_PATH, "O_PATH" },         { KERNEL_O_LARGEFILE, "O_LARGEFILE" },
+	{ O_CREAT, "O_CREAT" },
+	{ O_EXCL, "O_EXCL" },
+	{ O_NOCTTY, "O_NOCTTY" },
+	{ O_TRUNC, "O_TRUNC" },
+	{ O_APPEND, "O_APPEND" },
+	{ O_NONBLOCK, "O_NONBLOCK" },
+	{ O_SYNC, "O_SYNC" },
+	{ O_DSYNC, "O_DSYNC" },
+	{ O_ASYNC, "O_ASYNC" },
+	{ O_DIRECT, "O_DIRECT" },
+	{ O_TMPFILE, "O_TMPFILE" },
+	{ O_DIRECTORY, "O_DIRECTORY" },
+	{ O_NOFOLLOW, "O_NOFOLLOW" },
+	{ O_NOATIME, "O_NOATIME" },
+	{ O_CLOEXEC, "O_CLOEXEC" },
+	{ O_PATH, "O_PATH" },
+	{ KERNEL_O_LARGEFILE, "O_LARGEFILE" },
 };
 
 void open_flags_text(uint64_t flags, char *out, size_t out_size)

@@ -51,7 +51,8 @@ enum locate_status locate_all(const struct elf_image *img, struct tls_location *
 				loc->fns[loc->nfns++] = one.fns[f];
 			snprintf(loc->build + at, sizeof(loc->build) - at, ", %s", one.build);
 		} else if (s == LOCATE_FOUND && st == LOCATE_FOUND) {
-			snprintf(why, whylen, "%s and %s: more than %d functions", loc->family, one.family, LOCATE_MAX_FNS);
+			snprintf(why, whylen, "%s and %s: more than %d functions", loc->family, one.family,
+				 LOCATE_MAX_FNS);
 			return LOCATE_UNRECOGNISED; /* cannot happen with the locators of today (2 + 5 functions at most) */
 		} else if (s == LOCATE_UNRECOGNISED && st == LOCATE_UNRECOGNISED) {
 			/* Two stacks not recognised: both reported, the second's functions as attach failures too. */

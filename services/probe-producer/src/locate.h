@@ -73,7 +73,8 @@ enum locate_status {
  * A locator: fills *loc (zeroed by the caller) from the mapped binary img. With LOCATE_UNRECOGNISED, `why` (whylen
  * bytes) gets one line naming what failed, e.g. "SSL_read: no candidate passed the second check".
  */
-typedef enum locate_status (*locate_fn)(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
+typedef enum locate_status (*locate_fn)(const struct elf_image *img, struct tls_location *loc, char *why,
+					size_t whylen);
 
 struct tls_locator {
 	const char *family;

@@ -54,12 +54,12 @@ enum {
 	R_UNINITIALIZED = 226,              /* SSL_R_UNINITIALIZED */
 };
 
-#define MAX_FILES 4      /* ssl_lib.cc strings */
-#define MAX_SITES 512    /* instructions loading one of them */
-#define MAX_FUNCS 256    /* functions containing them */
-#define MAX_REASONS 16   /* ssl_lib.cc ERR_put_error sites per function */
-#define MAX_CALLS 256    /* direct call targets per function */
-#define MAX_BOUNDS 64     /* possible function boundaries inside one function */
+#define MAX_FILES 4    /* ssl_lib.cc strings */
+#define MAX_SITES 512  /* instructions loading one of them */
+#define MAX_FUNCS 256  /* functions containing them */
+#define MAX_REASONS 16 /* ssl_lib.cc ERR_put_error sites per function */
+#define MAX_CALLS 256  /* direct call targets per function */
+#define MAX_BOUNDS 64  /* possible function boundaries inside one function */
 #define MAX_FN_BYTES (64 * 1024)
 #define MAX_BACK (64 * 1024)
 
@@ -72,7 +72,8 @@ struct bfunc {
 	uint64_t calls[MAX_CALLS]; /* direct call (and tail-jump) targets outside the function */
 	bool calls_truncated;
 	int nbounds;
-	uint64_t bounds[MAX_BOUNDS]; /* 16-byte aligned addresses right after a ret or jmp: where a function could begin */
+	uint64_t bounds
+		[MAX_BOUNDS]; /* 16-byte aligned addresses right after a ret or jmp: where a function could begin */
 };
 
 struct scan {
@@ -93,7 +94,8 @@ static const struct elf_segment *exec_seg(const struct elf_image *img, uint64_t 
 	int i;
 
 	for (i = 0; i < img->nsegs; i++)
-		if (img->segs[i].exec && vaddr >= img->segs[i].vaddr && vaddr - img->segs[i].vaddr < img->segs[i].filesz)
+		if (img->segs[i].exec && vaddr >= img->segs[i].vaddr &&
+		    vaddr - img->segs[i].vaddr < img->segs[i].filesz)
 			return &img->segs[i];
 	return NULL;
 }
@@ -157,8 +159,8 @@ static bool decode(const struct scan *sc, uint64_t vaddr, ZydisDecodedInstructio
 /* The register (ZYDIS_REGISTER_RCX or RDX) the instruction puts a file string's address in (mov r32, imm32 / lea
  * r64, [rip+d]), or ZYDIS_REGISTER_NONE. ERR_put_error takes __FILE__ in rcx (BoringSSL since 2024: lib, unused,
  * reason, file, line) or rdx (before: lib, reason, file, line). */
-static ZydisRegister loads_file(const struct scan *sc, const ZydisDecodedInstruction *ins, const ZydisDecodedOperand *ops,
-				uint64_t vaddr)
+static ZydisRegister loads_file(const struct scan *sc, const ZydisDecodedInstruction *ins,
+				const ZydisDecodedOperand *ops, uint64_t vaddr)
 {
 	ZydisRegister reg;
 	uint64_t v;
@@ -203,7 +205,8 @@ static void find_sites(struct scan *sc)
 			continue;
 		for (f = 0; f < sc->nfiles; f++) {
 			uint32_t imm = (uint32_t)sc->files[f];
-			uint8_t key = (uint8_t)(imm >> 8); /* memchr on one byte of the address, then compare all four */
+			uint8_t key =
+				(uint8_t)(imm >> 8); /* memchr on one byte of the address, then compare all four */
 
 			if (sc->files[f] > 0xffffffffu)
 				continue;
@@ -222,7 +225,8 @@ static void find_sites(struct scan *sc)
 					ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 					uint64_t v = vbase + (uint64_t)(start - back - base);
 
-					if (decode(sc, v, &ins, ops) && ins.length == back + 4 && loads_file(sc, &ins, ops, v)) {
+					if (decode(sc, v, &ins, ops) && ins.length == back + 4 &&
+					    loads_file(sc, &ins, ops, v)) {
 						add_site(sc, v);
 						break;
 					}
@@ -287,9 +291,9 @@ static uint64_t function_start(const struct scan *sc, uint64_t site)
 
 /* What the instructions since the last control transfer put in the argument registers. */
 struct regs {
-	bool edi, esi, edx;          /* known immediates */
+	bool edi, esi, edx; /* known immediates */
 	uint64_t edi_v, esi_v, edx_v;
-	ZydisRegister file;          /* register holding a file string, or NONE */
+	ZydisRegister file; /* register holding a file string, or NONE */
 };
 
 static void add_reason(struct bfunc *fn, int reason)
@@ -341,7 +345,8 @@ static void analyse_function(struct scan *sc, struct bfunc *fn)
 			memset(&r, 0, sizeof(r));
 		} else if (ins.operand_count_visible >= 1 && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 			   (ops[0].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)) {
-			ZydisRegister reg = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, ops[0].reg.value);
+			ZydisRegister reg =
+				ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, ops[0].reg.value);
 			bool imm = ins.mnemonic == ZYDIS_MNEMONIC_MOV && ins.operand_count_visible >= 2 &&
 				   ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
 			bool zero = ins.mnemonic == ZYDIS_MNEMONIC_XOR && ins.operand_count_visible >= 2 &&
@@ -481,7 +486,8 @@ static void debug_dump(const struct scan *sc)
 	for (i = 0; i < sc->nfuncs; i++) {
 		const struct bfunc *fn = &sc->funcs[i];
 
-		fprintf(stderr, "  fn 0x%llx-0x%llx reasons", (unsigned long long)fn->start, (unsigned long long)fn->end);
+		fprintf(stderr, "  fn 0x%llx-0x%llx reasons", (unsigned long long)fn->start,
+			(unsigned long long)fn->end);
 		for (j = 0; j < fn->nreasons; j++)
 			fprintf(stderr, " %d", fn->reasons[j]);
 		fprintf(stderr, " | anchored callees");
@@ -562,16 +568,16 @@ static bool is_bun(const struct elf_image *img)
 }
 
 /* Picks the one function satisfying a rule; returns its index, -1 for none, -2 for several. */
-#define PICK(sc, cond, out)                                                                                          \
-	do {                                                                                                         \
-		int _i;                                                                                              \
-		(out) = -1;                                                                                          \
-		for (_i = 0; _i < (sc)->nfuncs; _i++) {                                                              \
-			const struct bfunc *fn = &(sc)->funcs[_i];                                                   \
-			if (!(cond))                                                                                 \
-				continue;                                                                            \
-			(out) = (out) == -1 ? _i : -2;                                                               \
-		}                                                                                                    \
+#define PICK(sc, cond, out)                                                                                            \
+	do {                                                                                                           \
+		int _i;                                                                                                \
+		(out) = -1;                                                                                            \
+		for (_i = 0; _i < (sc)->nfuncs; _i++) {                                                                \
+			const struct bfunc *fn = &(sc)->funcs[_i];                                                     \
+			if (!(cond))                                                                                   \
+				continue;                                                                              \
+			(out) = (out) == -1 ? _i : -2;                                                                 \
+		}                                                                                                      \
 	} while (0)
 
 static const char *count_word(int pick)
@@ -638,8 +644,10 @@ enum locate_status locate_boringssl(const struct elf_image *img, struct tls_loca
 		goto out;
 	}
 	if (!sc->nfuncs) {
-		snprintf(fail, sizeof(fail), "no ERR_put_error(SSL, ...) site of ssl/ssl_lib.cc decoded (%d loads of the "
-			 "string found)", sc->nsites);
+		snprintf(fail, sizeof(fail),
+			 "no ERR_put_error(SSL, ...) site of ssl/ssl_lib.cc decoded (%d loads of the "
+			 "string found)",
+			 sc->nsites);
 		goto out;
 	}
 	/* SSL_do_handshake: its only ssl_lib.cc error is SSL_R_CONNECTION_TYPE_NOT_SET. */
@@ -650,21 +658,28 @@ enum locate_status locate_boringssl(const struct elf_image *img, struct tls_loca
 	}
 	if (h < 0) {
 		failed_fn = "SSL_do_handshake";
-		snprintf(fail, sizeof(fail), "SSL_do_handshake: %s with only SSL_R_CONNECTION_TYPE_NOT_SET", count_word(h));
+		snprintf(fail, sizeof(fail), "SSL_do_handshake: %s with only SSL_R_CONNECTION_TYPE_NOT_SET",
+			 count_word(h));
 		goto out;
 	}
-	PICK(sc, has_reason(fn, R_SHOULD_NOT_HAVE_BEEN_CALLED) && has_reason(fn, R_UNINITIALIZED) &&
-		     has_reason(fn, R_BAD_LENGTH) && calls(fn, sc->funcs[h].start), w);
+	PICK(sc,
+	     has_reason(fn, R_SHOULD_NOT_HAVE_BEEN_CALLED) && has_reason(fn, R_UNINITIALIZED) &&
+		     has_reason(fn, R_BAD_LENGTH) && calls(fn, sc->funcs[h].start),
+	     w);
 	if (w < 0) {
 		failed_fn = "SSL_write";
-		snprintf(fail, sizeof(fail), "SSL_write: %s with SHOULD_NOT_HAVE_BEEN_CALLED, UNINITIALIZED, BAD_LENGTH "
-			 "calling SSL_do_handshake", count_word(w));
+		snprintf(fail, sizeof(fail),
+			 "SSL_write: %s with SHOULD_NOT_HAVE_BEEN_CALLED, UNINITIALIZED, BAD_LENGTH "
+			 "calling SSL_do_handshake",
+			 count_word(w));
 		goto out;
 	}
 	/* The read path: ssl_read_impl as its own function, or inlined into SSL_read (and SSL_peek). */
-	PICK(sc, has_reason(fn, R_UNINITIALIZED) && has_reason(fn, R_SSL_HANDSHAKE_FAILURE) &&
+	PICK(sc,
+	     has_reason(fn, R_UNINITIALIZED) && has_reason(fn, R_SSL_HANDSHAKE_FAILURE) &&
 		     !has_reason(fn, R_SHOULD_NOT_HAVE_BEEN_CALLED) && !has_reason(fn, R_BAD_LENGTH) &&
-		     calls(fn, sc->funcs[h].start), ri);
+		     calls(fn, sc->funcs[h].start),
+	     ri);
 	if (ri == -2) {
 		failed_fn = "SSL_read";
 		snprintf(fail, sizeof(fail), "SSL_read: several ssl_read_impl candidates");
@@ -677,9 +692,11 @@ enum locate_status locate_boringssl(const struct elf_image *img, struct tls_loca
 		PICK(sc, reasons_within(fn, set, 1) && calls(fn, sc->funcs[ri].start), rd);
 	} else {
 		/* ssl_read_impl inlined: SSL_read has its reasons and calls SSL_do_handshake itself. */
-		PICK(sc, has_reason(fn, R_SHOULD_NOT_HAVE_BEEN_CALLED) && has_reason(fn, R_UNINITIALIZED) &&
+		PICK(sc,
+		     has_reason(fn, R_SHOULD_NOT_HAVE_BEEN_CALLED) && has_reason(fn, R_UNINITIALIZED) &&
 			     has_reason(fn, R_SSL_HANDSHAKE_FAILURE) && reasons_within(fn, read_reasons, 3) &&
-			     calls(fn, sc->funcs[h].start), rd);
+			     calls(fn, sc->funcs[h].start),
+		     rd);
 	}
 	if (rd == -2) {
 		/* SSL_read and SSL_peek both kept as functions with SSL_peek's body: they differ only in SSL_read's
@@ -699,7 +716,8 @@ enum locate_status locate_boringssl(const struct elf_image *img, struct tls_loca
 	if (!calls(&sc->funcs[w], sc->funcs[h].start) ||
 	    !(calls(&sc->funcs[rd], sc->funcs[h].start) || (ri >= 0 && calls(&sc->funcs[ri], sc->funcs[h].start)))) {
 		failed_fn = "SSL_do_handshake";
-		snprintf(fail, sizeof(fail), "second check: SSL_do_handshake is not called by both SSL_write and SSL_read");
+		snprintf(fail, sizeof(fail),
+			 "second check: SSL_do_handshake is not called by both SSL_write and SSL_read");
 		goto out;
 	}
 	/* Second check: each of the three is called directly from outside BoringSSL's anchored functions. */
@@ -715,15 +733,18 @@ enum locate_status locate_boringssl(const struct elf_image *img, struct tls_loca
 		for (i = 0; i < 3; i++) {
 			if (ncallers[i] < 1) {
 				failed_fn = names[i];
-				snprintf(fail, sizeof(fail), "second check: %s candidate at 0x%llx has no direct caller", names[i],
+				snprintf(fail, sizeof(fail),
+					 "second check: %s candidate at 0x%llx has no direct caller", names[i],
 					 (unsigned long long)starts[i]);
 				goto out;
 			}
 			if (ninner[i]) {
 				failed_fn = names[i];
-				snprintf(fail, sizeof(fail), "second check: %s candidate 0x%llx-0x%llx has %d direct call(s) into "
-					 "its middle (another function's entry)", names[i], (unsigned long long)starts[i],
-					 (unsigned long long)cands[i]->end, ninner[i]);
+				snprintf(fail, sizeof(fail),
+					 "second check: %s candidate 0x%llx-0x%llx has %d direct call(s) into "
+					 "its middle (another function's entry)",
+					 names[i], (unsigned long long)starts[i], (unsigned long long)cands[i]->end,
+					 ninner[i]);
 				goto out;
 			}
 		}
@@ -745,12 +766,13 @@ out:
 	if (st != LOCATE_FOUND) {
 		snprintf(why, whylen, "%s", fail);
 		for (i = 0; i < loc->nfns; i++) {
-			const char *name = loc->fns[i].fn == SSL_FN_READ ? "SSL_read" :
-					   loc->fns[i].fn == SSL_FN_WRITE ? "SSL_write" : "SSL_do_handshake";
+			const char *name = loc->fns[i].fn == SSL_FN_READ    ? "SSL_read"
+					   : loc->fns[i].fn == SSL_FN_WRITE ? "SSL_write"
+									    : "SSL_do_handshake";
 
 			if (failed_fn && strcmp(failed_fn, name))
-				snprintf(loc->fns[i].detail, sizeof(loc->fns[i].detail), "not located (%s failed first)",
-					 failed_fn);
+				snprintf(loc->fns[i].detail, sizeof(loc->fns[i].detail),
+					 "not located (%s failed first)", failed_fn);
 			else
 				snprintf(loc->fns[i].detail, sizeof(loc->fns[i].detail), "%.95s", fail);
 		}

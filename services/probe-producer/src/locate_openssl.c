@@ -58,12 +58,12 @@
 
 /* One ERR_set_debug call of ssl_lib.c. */
 struct osite {
-	uint64_t at;    /* the `lea rdi, [file]` */
-	uint64_t func;  /* start of the function holding it (FDE) */
-	uint64_t debug; /* target of the ERR_set_debug call, 0 when not reached */
-	char name[48];  /* __func__, "" when not read */
+	uint64_t at;     /* the `lea rdi, [file]` */
+	uint64_t func;   /* start of the function holding it (FDE) */
+	uint64_t debug;  /* target of the ERR_set_debug call, 0 when not reached */
+	char name[48];   /* __func__, "" when not read */
 	int lib, reason; /* of the following ERR_set_error call, -1 when not read */
-	bool decoded;   /* the function's linear decode reached `at` exactly */
+	bool decoded;    /* the function's linear decode reached `at` exactly */
 };
 
 struct oscan {
@@ -114,13 +114,15 @@ static void find_paths(struct oscan *sc, char *build, size_t buildlen)
 	for (s = 0; s < nr && sc->npaths; s++) { /* the version only when there is an OpenSSL */
 		const uint8_t *base = rdata[s], *at, *end = base + rsize[s], *hit;
 
-		for (at = base; !build[0] && at < end && (hit = memmem(at, (size_t)(end - at), ver, sizeof(ver) - 1));) {
+		for (at = base;
+		     !build[0] && at < end && (hit = memmem(at, (size_t)(end - at), ver, sizeof(ver) - 1));) {
 			const uint8_t *v = hit + sizeof(ver) - 1, *e = v;
 
 			at = hit + 1;
 			if ((hit > base && hit[-1] != 0) || v >= end || *v < '1' || *v > '9')
 				continue;
-			while (e < end && e - v < 24 && ((*e >= '0' && *e <= '9') || *e == '.' || (*e >= 'a' && *e <= 'z')))
+			while (e < end && e - v < 24 &&
+			       ((*e >= '0' && *e <= '9') || *e == '.' || (*e >= 'a' && *e <= 'z')))
 				e++;
 			if (e < end && *e == ' ' && memchr(v, '.', (size_t)(e - v)))
 				snprintf(build, buildlen, "OpenSSL %.*s", (int)(e - v), (const char *)v);
@@ -169,7 +171,8 @@ static void find_sites(struct oscan *sc)
 			/* memchr on the ModRM byte 3d, then the two bytes before it: about 7x faster than memmem of the three
 			 * bytes on runtime.node's 105 MB of code (lea rdi, [rip+d] is common, and memmem restarts at every
 			 * hit) */
-			for (q = p + 2; q + 5 <= end && sc->nsites < MAX_SITES && (q = memchr(q, 0x3d, (size_t)(end - q - 4)));
+			for (q = p + 2;
+			     q + 5 <= end && sc->nsites < MAX_SITES && (q = memchr(q, 0x3d, (size_t)(end - q - 4)));
 			     q++) {
 				int32_t d;
 				uint64_t v;
@@ -455,9 +458,10 @@ static bool wrapper_of(const struct oscan *sc, uint64_t fs, uint64_t target, enu
 		}
 		if (ins.meta.category == ZYDIS_CATEGORY_COND_BR || ins.meta.category == ZYDIS_CATEGORY_RET)
 			return false;
-		if (shape == WRAP_WRITE_EX && ins.mnemonic == ZYDIS_MNEMONIC_MOV && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-		    ops[0].reg.value == ZYDIS_REGISTER_R8 && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-		    ops[1].reg.value == ZYDIS_REGISTER_RCX && !rcx_zero && !r8_saved) {
+		if (shape == WRAP_WRITE_EX && ins.mnemonic == ZYDIS_MNEMONIC_MOV &&
+		    ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && ops[0].reg.value == ZYDIS_REGISTER_R8 &&
+		    ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER && ops[1].reg.value == ZYDIS_REGISTER_RCX && !rcx_zero &&
+		    !r8_saved) {
 			r8_saved = true;
 			v += ins.length;
 			continue;
@@ -476,7 +480,8 @@ static bool wrapper_of(const struct oscan *sc, uint64_t fs, uint64_t target, enu
 		for (o = 0; o < ins.operand_count; o++) {
 			ZydisRegister r;
 
-			if (ops[o].type != ZYDIS_OPERAND_TYPE_REGISTER || !(ops[o].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
+			if (ops[o].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+			    !(ops[o].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
 				continue;
 			r = reg64(ops[o].reg.value);
 			if (r == ZYDIS_REGISTER_RDI || r == ZYDIS_REGISTER_RSI || r == ZYDIS_REGISTER_RDX ||
@@ -515,8 +520,8 @@ static int callers_of(const struct oscan *sc, uint64_t target, uint64_t lo, uint
 
 /* The one function among cands (not `except`, holding no error site) that is a `shape` wrapper of target; 0 when
  * none, UINT64_MAX when several. */
-static uint64_t pick_wrapper(const struct oscan *sc, const uint64_t *cands, int n, uint64_t target, enum wrap_shape shape,
-			     uint64_t except)
+static uint64_t pick_wrapper(const struct oscan *sc, const uint64_t *cands, int n, uint64_t target,
+			     enum wrap_shape shape, uint64_t except)
 {
 	uint64_t found = 0;
 	int i;
@@ -576,7 +581,8 @@ static uint64_t common_debug(const struct oscan *sc)
 }
 
 enum { F_WRITE, F_READ, F_WRITE_EX, F_READ_EX, F_HANDSHAKE, NF };
-static const enum ssl_fn fn_ids[NF] = { SSL_FN_WRITE, SSL_FN_READ, SSL_FN_WRITE_EX, SSL_FN_READ_EX, SSL_FN_DO_HANDSHAKE };
+static const enum ssl_fn fn_ids[NF] = { SSL_FN_WRITE, SSL_FN_READ, SSL_FN_WRITE_EX, SSL_FN_READ_EX,
+					SSL_FN_DO_HANDSHAKE };
 static const char *const fn_names[NF] = { "SSL_write", "SSL_read", "SSL_write_ex", "SSL_read_ex", "SSL_do_handshake" };
 
 static enum locate_status fail(struct tls_location *loc, char *why, size_t whylen, const char *fmt, const char *a,
@@ -610,9 +616,15 @@ static const char *named(const struct oscan *sc, const char *name, uint64_t debu
 enum locate_status locate_openssl(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen)
 {
 	struct oscan sc = { .img = img };
-	static const struct { const char *name; int reason; } anchors[] = {
-		{ "SSL_write", SSL_R_BAD_LENGTH }, { "SSL_read", SSL_R_BAD_LENGTH }, { "ssl_write_internal", SSL_R_UNINITIALIZED },
-		{ "ssl_read_internal", SSL_R_UNINITIALIZED }, { "SSL_do_handshake", SSL_R_CONNECTION_TYPE_NOT_SET },
+	static const struct {
+		const char *name;
+		int reason;
+	} anchors[] = {
+		{ "SSL_write", SSL_R_BAD_LENGTH },
+		{ "SSL_read", SSL_R_BAD_LENGTH },
+		{ "ssl_write_internal", SSL_R_UNINITIALIZED },
+		{ "ssl_read_internal", SSL_R_UNINITIALIZED },
+		{ "SSL_do_handshake", SSL_R_CONNECTION_TYPE_NOT_SET },
 	};
 	uint64_t at[5], fn[NF], debug, wex2 = 0;
 	enum locate_status st = LOCATE_ABSENT;
@@ -629,8 +641,9 @@ enum locate_status locate_openssl(const struct elf_image *img, struct tls_locati
 	if (!sc.npaths)
 		return LOCATE_ABSENT;
 	if (strncmp(loc->build, "OpenSSL 0.", 10) == 0 || strncmp(loc->build, "OpenSSL 1.", 10) == 0)
-		return fail(loc, why, whylen, "%s: OpenSSL before 3.0 (ERR_put_error with function codes) is not located%s",
-			    loc->build, "");
+		return fail(loc, why, whylen,
+			    "%s: OpenSSL before 3.0 (ERR_put_error with function codes) is not located%s", loc->build,
+			    "");
 	if (ZYAN_FAILED(ZydisDecoderInit(&sc.dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)))
 		return LOCATE_ABSENT;
 	sc.sites = calloc(MAX_SITES, sizeof(*sc.sites));
@@ -641,8 +654,8 @@ enum locate_status locate_openssl(const struct elf_image *img, struct tls_locati
 		 * error sites cannot be read), absent otherwise (a program merely holding the string). */
 		find_sites(&sc);
 		if (sc.nsites)
-			st = fail(loc, why, whylen, "no unwind table (.eh_frame_hdr or .eh_frame): function extents unknown%s%s",
-				  "", "");
+			st = fail(loc, why, whylen,
+				  "no unwind table (.eh_frame_hdr or .eh_frame): function extents unknown%s%s", "", "");
 		goto out;
 	}
 	find_sites(&sc);
@@ -652,9 +665,9 @@ enum locate_status locate_openssl(const struct elf_image *img, struct tls_locati
 	if (getenv("AGENTSIGHT_LOCATE_DEBUG"))
 		for (i = 0; i < sc.nsites; i++)
 			fprintf(stderr, "openssl site %#llx in %#llx: %s lib %d reason %d debug %#llx%s\n",
-				(unsigned long long)sc.sites[i].at, (unsigned long long)sc.sites[i].func, sc.sites[i].name,
-				sc.sites[i].lib, sc.sites[i].reason, (unsigned long long)sc.sites[i].debug,
-				sc.sites[i].decoded ? "" : " (not decoded)");
+				(unsigned long long)sc.sites[i].at, (unsigned long long)sc.sites[i].func,
+				sc.sites[i].name, sc.sites[i].lib, sc.sites[i].reason,
+				(unsigned long long)sc.sites[i].debug, sc.sites[i].decoded ? "" : " (not decoded)");
 	if (!named_sites)
 		goto out; /* the string without OpenSSL 3's error sites: not OpenSSL (or built without names) */
 	debug = common_debug(&sc);
@@ -705,12 +718,15 @@ enum locate_status locate_openssl(const struct elf_image *img, struct tls_locati
 				char where[32];
 
 				snprintf(where, sizeof(where), "%#llx", (unsigned long long)cands[k]);
-				st = fail(loc, why, whylen, "SSL_write: no error site, and ssl_write_internal is called from %s, "
-					  "not only SSL_write_ex%s", where, "");
+				st = fail(loc, why, whylen,
+					  "SSL_write: no error site, and ssl_write_internal is called from %s, "
+					  "not only SSL_write_ex%s",
+					  where, "");
 				goto out;
 			}
 		if (!n) {
-			st = fail(loc, why, whylen, "SSL_write: no error site, and no direct caller of ssl_write_internal%s%s", "", "");
+			st = fail(loc, why, whylen,
+				  "SSL_write: no error site, and no direct caller of ssl_write_internal%s%s", "", "");
 			goto out;
 		}
 	}
@@ -718,7 +734,8 @@ enum locate_status locate_openssl(const struct elf_image *img, struct tls_locati
 	for (i = no_write ? F_READ : 0; i < F_HANDSHAKE; i++)
 		for (j = no_write ? F_READ : 0; j < F_HANDSHAKE; j++)
 			if (i != j && (fn[i] == fn[j] || calls(&sc, fn[i], fn[j]))) {
-				st = fail(loc, why, whylen, "%s and %s overlap (second check)", fn_names[i], fn_names[j]);
+				st = fail(loc, why, whylen, "%s and %s overlap (second check)", fn_names[i],
+					  fn_names[j]);
 				goto out;
 			}
 	loc->nfns = 0;

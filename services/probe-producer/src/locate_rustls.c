@@ -179,7 +179,8 @@ static bool loads_location(const struct rscan *sc, uint64_t start, uint64_t end)
 		if (!decode(sc, v, &ins, ops))
 			break;
 		if (ins.mnemonic == ZYDIS_MNEMONIC_LEA && ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY &&
-		    ops[1].mem.base == ZYDIS_REGISTER_RIP && ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&ins, &ops[1], v, &t)) &&
+		    ops[1].mem.base == ZYDIS_REGISTER_RIP &&
+		    ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&ins, &ops[1], v, &t)) &&
 		    locate_in_list(sc->locs, sc->nlocs, t))
 			return true;
 		v += ins.length;
@@ -220,8 +221,9 @@ static int direct_targets(const struct rscan *sc, uint64_t start, uint64_t end, 
 		if (!decode(sc, v, &ins, ops))
 			break;
 		if ((ins.meta.category == ZYDIS_CATEGORY_CALL || ins.meta.category == ZYDIS_CATEGORY_UNCOND_BR) &&
-		    ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&ins, &ops[0], v, &t)) &&
-		    (t < start || t >= end) && n < max && !locate_in_list(out, n, t))
+		    ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
+		    ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&ins, &ops[0], v, &t)) && (t < start || t >= end) &&
+		    n < max && !locate_in_list(out, n, t))
 			out[n++] = t;
 		v += ins.length;
 	}
@@ -274,8 +276,8 @@ static ZydisRegister reg64(ZydisRegister r)
 
 static bool is_mem(const ZydisDecodedOperand *op, ZydisRegister base, int64_t disp)
 {
-	return op->type == ZYDIS_OPERAND_TYPE_MEMORY && reg64(op->mem.base) == base && op->mem.index == ZYDIS_REGISTER_NONE &&
-	       op->mem.disp.value == disp;
+	return op->type == ZYDIS_OPERAND_TYPE_MEMORY && reg64(op->mem.base) == base &&
+	       op->mem.index == ZYDIS_REGISTER_NONE && op->mem.disp.value == disp;
 }
 
 /* Step 3a/3b: buffer_plaintext's entry shape (see the file comment). */
@@ -511,8 +513,8 @@ enum locate_status locate_rustls(const struct elf_image *img, struct tls_locatio
 		size_t avail, n;
 		const uint8_t *p;
 
-		if (!elf_fde_range(sc->img, &sc->fdes, i, &s, &e) || e - s > 0x10000 || !(p = elf_code_at(img, s, &avail)) ||
-		    avail < 64)
+		if (!elf_fde_range(sc->img, &sc->fdes, i, &s, &e) || e - s > 0x10000 ||
+		    !(p = elf_code_at(img, s, &avail)) || avail < 64)
 			continue;
 		if (may_store32(p) && read_shape(sc, s, e) && nr < MAX_CANDS)
 			rc[nr++] = s;
@@ -523,7 +525,8 @@ enum locate_status locate_rustls(const struct elf_image *img, struct tls_locatio
 	}
 	if (nw != 1) {
 		failed = "buffer_plaintext";
-		snprintf(why, whylen, "CommonState::buffer_plaintext: %s with its entry shape reaching the record layer",
+		snprintf(why, whylen,
+			 "CommonState::buffer_plaintext: %s with its entry shape reaching the record layer",
 			 nw ? "several functions" : "no function");
 		goto out;
 	}
@@ -536,8 +539,10 @@ enum locate_status locate_rustls(const struct elf_image *img, struct tls_locatio
 	ncallers = direct_callers(sc, rc[0], wc[0]);
 	if (ncallers < 2) {
 		failed = "take_received_plaintext";
-		snprintf(why, whylen, "second check: take_received_plaintext candidate at 0x%llx has %d direct caller(s), "
-			 "not the traffic states of both sides", (unsigned long long)rc[0], ncallers);
+		snprintf(why, whylen,
+			 "second check: take_received_plaintext candidate at 0x%llx has %d direct caller(s), "
+			 "not the traffic states of both sides",
+			 (unsigned long long)rc[0], ncallers);
 		goto out;
 	}
 	{
@@ -555,10 +560,12 @@ enum locate_status locate_rustls(const struct elf_image *img, struct tls_locatio
 out:
 	if (st == LOCATE_UNRECOGNISED) {
 		for (i = 0; i < (uint32_t)loc->nfns; i++) {
-			const char *name = loc->fns[i].fn == SSL_FN_RUSTLS_WRITE ? "buffer_plaintext" : "take_received_plaintext";
+			const char *name =
+				loc->fns[i].fn == SSL_FN_RUSTLS_WRITE ? "buffer_plaintext" : "take_received_plaintext";
 
 			if (failed && strcmp(failed, name))
-				snprintf(loc->fns[i].detail, sizeof(loc->fns[i].detail), "not located (%s failed first)", failed);
+				snprintf(loc->fns[i].detail, sizeof(loc->fns[i].detail),
+					 "not located (%s failed first)", failed);
 			else
 				snprintf(loc->fns[i].detail, sizeof(loc->fns[i].detail), "%.95s", why);
 		}

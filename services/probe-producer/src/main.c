@@ -57,7 +57,8 @@ static void init_identity(void)
 		snprintf(g.host, sizeof(g.host), "localhost");
 	for (i = 0; g.host[i]; i++) {
 		char c = g.host[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+			  c == '-';
 
 		g.host_token[i] = ok ? c : '_';
 	}
@@ -128,7 +129,8 @@ int main(int argc, char **argv)
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	if (opt.nlocate) {
 		if (opt.cache_dir && (err = locate_cache_open(opt.cache_dir)))
-			fprintf(stderr, "agentsight-probe: locator cache %s unusable: %s\n", opt.cache_dir, strerror(-err));
+			fprintf(stderr, "agentsight-probe: locator cache %s unusable: %s\n", opt.cache_dir,
+				strerror(-err));
 		return locate_only();
 	}
 	init_identity();

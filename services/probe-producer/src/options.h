@@ -26,18 +26,18 @@ struct options {
 	const char *host;
 	uint32_t partitions;
 	uint64_t stats_interval_ms;
-	bool no_file_events; /* --no-file-events */
-	bool no_net_events;  /* --no-net-events */
-	bool all_files;      /* --all-files: also opens of /proc, /sys, /dev */
-	bool follow_exec;    /* --follow-exec: offer processes that exec to the controller (follow.h) */
-	bool no_stdio;       /* --no-stdio */
-	const char *cache_dir; /* --cache-dir */
+	bool no_file_events;          /* --no-file-events */
+	bool no_net_events;           /* --no-net-events */
+	bool all_files;               /* --all-files: also opens of /proc, /sys, /dev */
+	bool follow_exec;             /* --follow-exec: offer processes that exec to the controller (follow.h) */
+	bool no_stdio;                /* --no-stdio */
+	const char *cache_dir;        /* --cache-dir */
 	const char *locate[MAX_LIST]; /* --locate */
 	int nlocate;
-	uint64_t hold_ms;     /* --hold-ms: bound of an attach hold, 0 = no holds (hold.h) */
-	bool no_map_events;   /* --no-map-events: do not attach files mapped executable */
-	bool no_tls_notices;  /* --no-tls-notices: do not look for TLS no probe records (tls_notice.h) */
-	bool system_wide;     /* --system-wide: attach uprobes for every process even with --pid */
+	uint64_t hold_ms;    /* --hold-ms: bound of an attach hold, 0 = no holds (hold.h) */
+	bool no_map_events;  /* --no-map-events: do not attach files mapped executable */
+	bool no_tls_notices; /* --no-tls-notices: do not look for TLS no probe records (tls_notice.h) */
+	bool system_wide;    /* --system-wide: attach uprobes for every process even with --pid */
 };
 
 extern struct options opt;

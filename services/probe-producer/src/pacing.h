@@ -13,11 +13,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PACING_MIN_MS 2        /* shortest poll window (heavy load), ms */
-#define PACING_MAX_MS 50       /* longest poll window (idle) = the largest delay of a low-rate record, ms */
-#define PACING_TARGET 32       /* records per window the adaptation aims at */
-#define PACING_SLICE_RECORDS 64          /* records handled in one burst before the CPU is yielded */
-#define PACING_SLICE_BYTES (256u << 10)  /* ring-buffer bytes handled in one burst before the CPU is yielded */
+#define PACING_MIN_MS 2                 /* shortest poll window (heavy load), ms */
+#define PACING_MAX_MS 50                /* longest poll window (idle) = the largest delay of a low-rate record, ms */
+#define PACING_TARGET 32                /* records per window the adaptation aims at */
+#define PACING_SLICE_RECORDS 64         /* records handled in one burst before the CPU is yielded */
+#define PACING_SLICE_BYTES (256u << 10) /* ring-buffer bytes handled in one burst before the CPU is yielded */
 
 /**
  * The next poll window, ms, in [PACING_MIN_MS, PACING_MAX_MS], from the current one (`window_ms`) and the records the

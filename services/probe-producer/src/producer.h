@@ -36,7 +36,7 @@ struct pidinfo {
 	struct conn *conns;
 	struct bpf_link **links; /* per-process attachment: this process' uprobe links */
 	int nlinks, links_cap;
-	int *tgts;               /* per-process attachment: indexes in g.targets attached for this process */
+	int *tgts; /* per-process attachment: indexes in g.targets attached for this process */
 	int ntgts, tgts_cap;
 	uint64_t stdio_pos[3][2];  /* stdio bytes seen per (fd, dir), including the current call */
 	uint64_t stdio_base[3][2]; /* stream offset of the current stdio call's first byte per (fd, dir) */
@@ -49,8 +49,8 @@ struct target {
 	ino_t ino;
 	char *path;    /* real path (or /proc/<pid>/exe when the file is not reachable by a path) */
 	bool attached; /* at least one function probed */
-	char *why;     /* not attached because a TLS stack was found but not recognised: the locator's message; else NULL */
-	char *open_path; /* the path the file was checked through (may be /proc/<pid>/...) */
+	char *why; /* not attached because a TLS stack was found but not recognised: the locator's message; else NULL */
+	char *open_path;            /* the path the file was checked through (may be /proc/<pid>/...) */
 	int probe_first, probe_end; /* its probes: ids probe_first..probe_end-1 */
 };
 
@@ -82,7 +82,7 @@ struct producer {
 	int nfailures;
 	uint64_t failures_dropped; /* failures beyond MAX_ATTACH_FAILURES (counted, not listed) */
 	bool no_more_attach;       /* stopping: the links are being destroyed */
-	bool per_pid;              /* uprobes attached per traced process (--pid without --follow-exec, --system-wide) */
+	bool per_pid; /* uprobes attached per traced process (--pid without --follow-exec, --system-wide) */
 	struct ring_buffer *rb;
 	struct publisher *pub;
 	msgpack_sbuffer sbuf;
@@ -92,14 +92,14 @@ struct producer {
 	char boot_id[64];
 	uint64_t run;
 	uint64_t seq;
-	int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
-	uint64_t records;        /* ring-buffer records read */
-	bool slicing;            /* on_record ends a read after a slice (pacing.h); off while stopping */
+	int64_t wall_offset_ns;              /* CLOCK_REALTIME - CLOCK_BOOTTIME */
+	uint64_t records;                    /* ring-buffer records read */
+	bool slicing;                        /* on_record ends a read after a slice (pacing.h); off while stopping */
 	uint64_t slice_records, slice_bytes; /* records and bytes read in the current slice */
-	uint64_t cycle_records;  /* records read since the last poll window ended */
-	bool file_events;        /* file opens are recorded */
-	bool net_events;         /* connect() calls are recorded */
-	bool stdio_events;       /* stdio reads/writes are recorded */
+	uint64_t cycle_records;              /* records read since the last poll window ended */
+	bool file_events;                    /* file opens are recorded */
+	bool net_events;                     /* connect() calls are recorded */
+	bool stdio_events;                   /* stdio reads/writes are recorded */
 	const char *net_bytes_missing; /* why per-process network bytes are not counted (kernel), or NULL: counted */
 	bool have_last_seq;
 	uint64_t last_seq;

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <time.h>
 
-#define PUBACK_WAIT_MS 10000   /* a PubAck not received within this is an error -> retry */
-#define MAX_PENDING 8192       /* async publishes in flight */
-#define STALL_WAIT_MS 5        /* wait in js_PublishMsgAsync when MAX_PENDING is reached, then queue */
-#define PUMP_BUDGET_MS 20      /* time one publisher_pump may spend republishing */
+#define PUBACK_WAIT_MS 10000 /* a PubAck not received within this is an error -> retry */
+#define MAX_PENDING 8192     /* async publishes in flight */
+#define STALL_WAIT_MS 5      /* wait in js_PublishMsgAsync when MAX_PENDING is reached, then queue */
+#define PUMP_BUDGET_MS 20    /* time one publisher_pump may spend republishing */
 #define STREAM_RETRY_MS 3000
 
 struct qnode {
@@ -74,7 +74,8 @@ static void note_stored_locked(struct publisher *p, const char *subject, const c
 	for (i = 0; i < p->nlanes && strcmp(p->lanes[i].subject, subject); i++)
 		;
 	if (i == p->nlanes) {
-		if (p->nlanes == (int)(sizeof(p->lanes) / sizeof(p->lanes[0])) || strlen(subject) >= sizeof(p->lanes[0].subject))
+		if (p->nlanes == (int)(sizeof(p->lanes) / sizeof(p->lanes[0])) ||
+		    strlen(subject) >= sizeof(p->lanes[0].subject))
 			return;
 		snprintf(p->lanes[i].subject, sizeof(p->lanes[i].subject), "%s", subject);
 		p->lanes[i].max_seq = seq;
@@ -86,8 +87,10 @@ static void note_stored_locked(struct publisher *p, const char *subject, const c
 		return;
 	}
 	if (p->reordered++ < 5)
-		fprintf(stderr, "agentsight-probe: record %s stored on %s behind a later one (%llu): out of order after a "
-			"retry\n", id, subject, (unsigned long long)p->lanes[i].max_seq);
+		fprintf(stderr,
+			"agentsight-probe: record %s stored on %s behind a later one (%llu): out of order after a "
+			"retry\n",
+			id, subject, (unsigned long long)p->lanes[i].max_seq);
 }
 
 static int64_t now_ms(void)
@@ -233,8 +236,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 		/* Negative ack or timeout: retry with the same Nats-Msg-Id, in its place by sequence, before anything
 		 * newer is sent (recovering). */
 		if (pae && p->failures + p->published < 20)
-			fprintf(stderr, "agentsight-probe: publish to %s failed (%s), will retry\n", natsMsg_GetSubject(msg),
-				pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
+			fprintf(stderr, "agentsight-probe: publish to %s failed (%s), will retry\n",
+				natsMsg_GetSubject(msg), pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
 		p->recovering = true;
 		queue_insert_locked(p, msg);
 	}
@@ -286,7 +289,8 @@ static void ensure_stream(struct publisher *p)
 	const char *subjects[] = { RAW_STREAM_SUBJECT };
 	natsStatus s;
 
-	if (p->stream_ok || natsConnection_Status(p->nc) != NATS_CONN_STATUS_CONNECTED || now_ms() < p->next_stream_try_ms)
+	if (p->stream_ok || natsConnection_Status(p->nc) != NATS_CONN_STATUS_CONNECTED ||
+	    now_ms() < p->next_stream_try_ms)
 		return;
 	jsStreamConfig_Init(&cfg);
 	cfg.Name = RAW_STREAM_NAME;
@@ -356,7 +360,8 @@ struct publisher *publisher_create(const char *url, size_t queue_max_bytes)
 	if (s == NATS_OK && getenv("NATS_CREDS") && *getenv("NATS_CREDS"))
 		s = natsOptions_SetUserCredentialsFromFiles(p->opts, getenv("NATS_CREDS"), NULL);
 	else if (s == NATS_OK && getenv("NATS_USER") && *getenv("NATS_USER"))
-		s = natsOptions_SetUserInfo(p->opts, getenv("NATS_USER"), getenv("NATS_PASSWORD") ? getenv("NATS_PASSWORD") : "");
+		s = natsOptions_SetUserInfo(p->opts, getenv("NATS_USER"),
+					    getenv("NATS_PASSWORD") ? getenv("NATS_PASSWORD") : "");
 	if (s == NATS_OK)
 		s = natsOptions_SetAllowReconnect(p->opts, true);
 	if (s == NATS_OK)

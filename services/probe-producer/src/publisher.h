@@ -14,12 +14,12 @@ struct publisher;
 
 /** Publisher counters since start. */
 struct publisher_stats {
-	uint64_t published;        /* records acknowledged by JetStream */
-	uint64_t failures;         /* records dropped for good (queue overflow, shutdown deadline, permanent error) */
-	uint64_t queued;           /* records waiting in the retry queue */
-	uint64_t queued_bytes;     /* bytes waiting in the retry queue */
-	uint64_t in_flight;        /* records sent, PubAck not yet received */
-	uint64_t reordered;        /* records stored behind a later record of their subject (after a retry) */
+	uint64_t published;    /* records acknowledged by JetStream */
+	uint64_t failures;     /* records dropped for good (queue overflow, shutdown deadline, permanent error) */
+	uint64_t queued;       /* records waiting in the retry queue */
+	uint64_t queued_bytes; /* bytes waiting in the retry queue */
+	uint64_t in_flight;    /* records sent, PubAck not yet received */
+	uint64_t reordered;    /* records stored behind a later record of their subject (after a retry) */
 };
 
 /**

@@ -47,7 +47,8 @@ static void pack_base(msgpack_packer *pk, const struct rec_base *b, const char *
 }
 
 /* Starts a record in sbuf (cleared first): a map of the base fields plus `extra` more, kind `kind`. */
-static void begin_record(msgpack_packer *pk, msgpack_sbuffer *sbuf, const struct rec_base *b, const char *kind, unsigned extra)
+static void begin_record(msgpack_packer *pk, msgpack_sbuffer *sbuf, const struct rec_base *b, const char *kind,
+			 unsigned extra)
 {
 	msgpack_sbuffer_clear(sbuf);
 	msgpack_packer_init(pk, sbuf, msgpack_sbuffer_write);

@@ -26,8 +26,8 @@ struct rec_base {
  * contract (records.c enum task_layout); a field a kind does not carry is ignored.
  */
 struct rec_task {
-	uint32_t pid;     /* tgid */
-	uint32_t tid;     /* thread id (not in proc records) */
+	uint32_t pid; /* tgid */
+	uint32_t tid; /* thread id (not in proc records) */
 	uint32_t uid;
 	uint32_t ppid;    /* real parent's tgid (proc, file_open, net_connect, stdio records only) */
 	const char *comm; /* thread name (proc: the process' name) */
@@ -38,11 +38,12 @@ struct rec_task {
  * ring-buffer record arrives as ordered fragments.
  */
 struct rec_fragment {
-	uint32_t len;           /* the call's byte count */
-	uint32_t frag_offset;   /* offset of this fragment in the call's bytes */
-	uint32_t frag_total;    /* the call's byte count (equals len) */
-	uint64_t stream_offset; /* offset of the fragment's first byte in its stream (per connection / fd and dir), bytes */
-	uint32_t partition;     /* partition of the subject the record is published on */
+	uint32_t len;         /* the call's byte count */
+	uint32_t frag_offset; /* offset of this fragment in the call's bytes */
+	uint32_t frag_total;  /* the call's byte count (equals len) */
+	uint64_t
+		stream_offset; /* offset of the fragment's first byte in its stream (per connection / fd and dir), bytes */
+	uint32_t partition;    /* partition of the subject the record is published on */
 	const void *data;
 	size_t data_len; /* bytes of data */
 };
@@ -61,13 +62,13 @@ struct rec_ssl_close {
 	struct rec_task task; /* pid, tid, uid, comm */
 	uint64_t ssl;
 	uint32_t partition;
-	const char *reason; /* "process_exit" */
+	const char *reason;                 /* "process_exit" */
 	uint64_t write_offset, read_offset; /* bytes published per direction */
 };
 
 /** One process event. */
 struct rec_proc {
-	const char *event; /* "exec" | "exit" | "snapshot" */
+	const char *event;    /* "exec" | "exit" | "snapshot" */
 	struct rec_task task; /* pid, ppid, uid, comm */
 	const char *filename;
 	const char *args; /* NUL-separated argv */
@@ -92,7 +93,7 @@ struct rec_file_open {
 /** One connect() (subject agentsight.raw.proc.<host>). */
 struct rec_net_connect {
 	struct rec_task task; /* pid, tid, uid, ppid, comm */
-	const char *family; /* "inet" | "inet6" | "unix" */
+	const char *family;   /* "inet" | "inet6" | "unix" */
 	const char *address;
 	uint16_t port;  /* host byte order, 0 for unix */
 	int32_t result; /* 0 or -errno */
@@ -105,7 +106,8 @@ struct rec_probe_stat {
 	uint64_t records;   /* calls whose first ring-buffer record was emitted */
 	uint64_t fragments; /* ring-buffer records emitted */
 	uint64_t bytes;     /* plaintext bytes emitted */
-	uint64_t lost_records; /* records lost in the kernel (written as `lost_records` and the deprecated `ringbuf_drops`) */
+	uint64_t
+		lost_records; /* records lost in the kernel (written as `lost_records` and the deprecated `ringbuf_drops`) */
 };
 
 /** A function of a binary that could not be probed. */
@@ -129,11 +131,12 @@ struct rec_stdio {
 /** Loss counters since the run started. */
 struct rec_loss {
 	uint64_t lost_records; /* records lost in the kernel (also written as the deprecated `ringbuf_drops`) */
-	uint64_t lost_bytes;   /* plaintext bytes of those records (also written as the deprecated `ringbuf_drop_bytes`) */
+	uint64_t
+		lost_bytes; /* plaintext bytes of those records (also written as the deprecated `ringbuf_drop_bytes`) */
 	uint64_t records, publish_failures;
-	uint64_t published;         /* records acknowledged by JetStream so far */
-	uint64_t publish_reordered; /* records stored behind a later record of their subject (after a retry) */
-	uint64_t file_opens_skipped; /* opens of /proc, /sys, /dev not emitted (no --all-files) */
+	uint64_t published;                  /* records acknowledged by JetStream so far */
+	uint64_t publish_reordered;          /* records stored behind a later record of their subject (after a retry) */
+	uint64_t file_opens_skipped;         /* opens of /proc, /sys, /dev not emitted (no --all-files) */
 	const struct rec_probe_stat *probes; /* per attached probe, in attach order */
 	size_t nprobes;
 	const struct rec_attach_failure *attach_failures;

@@ -79,8 +79,12 @@ static void fragment_of(struct rec_fragment *f, uint64_t *pos, uint64_t *call_ba
 		*call_base = *pos;
 		*pos += len;
 	}
-	*f = (struct rec_fragment){ .len = len, .frag_offset = frag_offset, .frag_total = len,
-				    .stream_offset = *call_base + frag_offset, .partition = partition, .data = data,
+	*f = (struct rec_fragment){ .len = len,
+				    .frag_offset = frag_offset,
+				    .frag_total = len,
+				    .stream_offset = *call_base + frag_offset,
+				    .partition = partition,
+				    .data = data,
 				    .data_len = frag_len };
 }
 
@@ -92,7 +96,8 @@ static void handle_ssl(const struct as_ssl_event *e, size_t size)
 	struct conn *c;
 
 	if (malformed(size < sizeof(*e) || e->frag_len > size - sizeof(*e) || e->fn >= SSL_FN_COUNT ||
-		      e->dir > SSL_DIR_READ, "SSL", size))
+			      e->dir > SSL_DIR_READ,
+		      "SSL", size))
 		return;
 	task_of(&r.task, comm, e->comm, e->pid, e->tid, e->uid, 0);
 	tls_pending_resolve(e->pid); /* its TLS is captured */
@@ -243,8 +248,8 @@ static bool follow_admits(uint32_t type, const void *data, size_t size)
 		if (type == EVENT_EXEC && pe->provisional)
 			return follow_decide(pe);
 		ppid = pe->ppid;
-	} else if ((type == EVENT_FILE_OPEN || type == EVENT_NET_CONNECT || type == EVENT_STDIO || type == EVENT_MAP_EXEC ||
-		    type == EVENT_TLS_HELLO) &&
+	} else if ((type == EVENT_FILE_OPEN || type == EVENT_NET_CONNECT || type == EVENT_STDIO ||
+		    type == EVENT_MAP_EXEC || type == EVENT_TLS_HELLO) &&
 		   size >= sizeof(struct as_io_task)) {
 		ppid = ((const struct as_io_task *)data)->ppid;
 	}
@@ -265,7 +270,8 @@ static void handle_stdio(const struct as_stdio_event *e, size_t size)
 	struct rec_base b;
 
 	if (malformed(size < sizeof(*e) || e->frag_len > size - sizeof(*e) || e->fd > 2 || e->dir > SSL_DIR_READ ||
-		      e->frag_offset + (uint64_t)e->frag_len > e->len, "stdio", size))
+			      e->frag_offset + (uint64_t)e->frag_len > e->len,
+		      "stdio", size))
 		return;
 	io_task_of(&r.task, comm, &e->task, e->comm);
 	pi = ensure_known(e->task.pid, comm);
@@ -296,7 +302,8 @@ int on_record(void *ctx, void *data, size_t size)
 	if (size >= sizeof(struct as_proc_event) && ((const struct as_proc_event *)data)->type == EVENT_EXEC) {
 		held = ((const struct as_proc_event *)data)->held;
 		pid = ((const struct as_proc_event *)data)->pid;
-	} else if (size >= sizeof(struct as_map_event) && ((const struct as_map_event *)data)->task.type == EVENT_MAP_EXEC) {
+	} else if (size >= sizeof(struct as_map_event) &&
+		   ((const struct as_map_event *)data)->task.type == EVENT_MAP_EXEC) {
 		held = ((const struct as_map_event *)data)->held;
 		pid = ((const struct as_map_event *)data)->task.pid;
 	} else if (size >= sizeof(struct as_fork_event) && ((const struct as_fork_event *)data)->type == EVENT_FORK) {
@@ -311,11 +318,19 @@ int on_record(void *ctx, void *data, size_t size)
 	ret = on_record_inner(ctx, data, size);
 	if (held && hold_end(pid)) {
 		memcpy(&type, data, sizeof(type));
-		fprintf(stderr, "agentsight-probe: pid %u was released before its %s was attached (--hold-ms %llu passed): "
-			"its first TLS calls may be missed\n", pid, type == EVENT_EXEC ? "executable" : type == EVENT_FORK ?
-			"forked image" : "newly mapped file", (unsigned long long)opt.hold_ms);
+		fprintf(stderr,
+			"agentsight-probe: pid %u was released before its %s was attached (--hold-ms %llu passed): "
+			"its first TLS calls may be missed\n",
+			pid,
+			type == EVENT_EXEC   ? "executable"
+			: type == EVENT_FORK ? "forked image"
+					     : "newly mapped file",
+			(unsigned long long)opt.hold_ms);
 		printf("{\"event\":\"hold_miss\",\"pid\":%u,\"what\":\"%s\",\"bound_ms\":%llu}\n", pid,
-		       type == EVENT_EXEC ? "exec" : type == EVENT_FORK ? "fork" : "map", (unsigned long long)opt.hold_ms);
+		       type == EVENT_EXEC   ? "exec"
+		       : type == EVENT_FORK ? "fork"
+					    : "map",
+		       (unsigned long long)opt.hold_ms);
 		fflush(stdout);
 	}
 	if (ret == 0 && g.slicing && pacing_slice_full(g.slice_records, g.slice_bytes))
@@ -377,8 +392,7 @@ static int on_record_inner(void *ctx, void *data, size_t size)
 	} else if (type == EVENT_TLS_HELLO) {
 		g.records--; /* published only as a tls_notice when not captured */
 		handle_tls_hello(data, size);
-	}
-	else
+	} else
 		fprintf(stderr, "agentsight-probe: unknown record type %u skipped\n", type);
 	return 0;
 }

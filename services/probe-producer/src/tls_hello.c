@@ -54,7 +54,8 @@ static bool tls_coverage(uint32_t pid, struct tls_hello *h)
 		 * had published a false `tls_not_captured` for a node whose TLS was captured in full. */
 		snprintf(h->binary, sizeof(h->binary), "%s", h->comm);
 		snprintf(h->cause, sizeof(h->cause), "unsupported");
-		snprintf(h->reason, sizeof(h->reason), "no probed TLS function saw this connection, and the process had "
+		snprintf(h->reason, sizeof(h->reason),
+			 "no probed TLS function saw this connection, and the process had "
 			 "exited before the probe read what it maps");
 		return true;
 	}
@@ -96,7 +97,8 @@ static bool tls_coverage(uint32_t pid, struct tls_hello *h)
 	if (f)
 		fclose(f);
 	if (unrecognised) {
-		snprintf(h->library, sizeof(h->library), "%s", strcmp(unrecognised->path, h->binary) ? unrecognised->path : "");
+		snprintf(h->library, sizeof(h->library), "%s",
+			 strcmp(unrecognised->path, h->binary) ? unrecognised->path : "");
 		snprintf(h->cause, sizeof(h->cause), "unrecognised");
 		snprintf(h->reason, sizeof(h->reason), "%s", unrecognised->why);
 		return false;
@@ -104,18 +106,23 @@ static bool tls_coverage(uint32_t pid, struct tls_hello *h)
 	if (late[0]) {
 		snprintf(h->library, sizeof(h->library), "%s", late);
 		snprintf(h->cause, sizeof(h->cause), "not_attached");
-		snprintf(h->reason, sizeof(h->reason), "TLS code loaded from a path not yet attached (%s); attached now, "
-			 "later connections are captured", late);
+		snprintf(h->reason, sizeof(h->reason),
+			 "TLS code loaded from a path not yet attached (%s); attached now, "
+			 "later connections are captured",
+			 late);
 		return false;
 	}
 	snprintf(h->cause, sizeof(h->cause), "unsupported");
 	if (!nattached) {
-		snprintf(h->reason, sizeof(h->reason), "TLS library not supported yet: no TLS stack the probe knows in the "
+		snprintf(h->reason, sizeof(h->reason),
+			 "TLS library not supported yet: no TLS stack the probe knows in the "
 			 "executable or the libraries it maps");
 		return false;
 	}
-	snprintf(h->reason, sizeof(h->reason), "no probed TLS function (%s) saw this connection: a TLS library not "
-		 "supported yet, or a connection that ended before any data", attached);
+	snprintf(h->reason, sizeof(h->reason),
+		 "no probed TLS function (%s) saw this connection: a TLS library not "
+		 "supported yet, or a connection that ended before any data",
+		 attached);
 	return true;
 }
 
@@ -143,8 +150,8 @@ void emit_tls_notice(const struct tls_hello *h)
 	encode_tls_notice(&g.sbuf, &b, &r);
 	publish_current(&b, "proc", NO_PARTITION);
 	fprintf(stderr, "agentsight-probe: TLS of pid %u (%s%s%s) to %s:%u%s%s not captured: %s\n", h->pid, h->binary,
-		h->library[0] ? ", " : "", h->library, h->address, h->port, h->server_name[0] ? " " : "", h->server_name,
-		h->reason);
+		h->library[0] ? ", " : "", h->library, h->address, h->port, h->server_name[0] ? " " : "",
+		h->server_name, h->reason);
 	printf("{\"event\":\"tls_notice\",\"pid\":%u,\"comm\":", h->pid);
 	print_json_string(comm);
 	printf(",\"binary\":");

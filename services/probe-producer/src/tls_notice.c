@@ -122,7 +122,8 @@ bool tls_notice_count(uint32_t pid, const char *binary, const char *library, con
 
 	library = library ? library : "";
 	for (i = 0; i < nkeys; i++) {
-		if (!strcmp(keys[i].binary, binary) && !strcmp(keys[i].library, library) && !strcmp(keys[i].reason, reason)) {
+		if (!strcmp(keys[i].binary, binary) && !strcmp(keys[i].library, library) &&
+		    !strcmp(keys[i].reason, reason)) {
 			k = &keys[i];
 			break;
 		}

@@ -21,15 +21,15 @@
 struct tls_hello {
 	uint32_t pid, tid, uid, ppid;
 	char comm[16];
-	char address[64];   /* peer address text */
+	char address[64]; /* peer address text */
 	uint16_t port;
 	char server_name[256]; /* SNI, '' when none */
 	uint64_t ts_boot_ns;
-	uint64_t deadline_ns;  /* CLOCK_BOOTTIME */
+	uint64_t deadline_ns; /* CLOCK_BOOTTIME */
 	/* What to report if it is not captured (decided from the process' mappings when the hello was seen). */
-	char binary[512];   /* the executable */
-	char library[512];  /* the file the reason is about, '' = the executable */
-	char cause[16];     /* "unrecognised" | "unsupported" | "not_attached" */
+	char binary[512];  /* the executable */
+	char library[512]; /* the file the reason is about, '' = the executable */
+	char cause[16];    /* "unrecognised" | "unsupported" | "not_attached" */
 	char reason[640];
 };
 

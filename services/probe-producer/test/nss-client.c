@@ -34,7 +34,8 @@ static SECStatus auth_cert(void *arg, PRFileDesc *fd, PRBool check_sig, PRBool i
 	SECStatus ok = SECFailure;
 
 	(void)arg, (void)check_sig, (void)is_server;
-	if (c && c->derCert.len == expected_cert.len && memcmp(c->derCert.data, expected_cert.data, expected_cert.len) == 0)
+	if (c && c->derCert.len == expected_cert.len &&
+	    memcmp(c->derCert.data, expected_cert.data, expected_cert.len) == 0)
 		ok = SECSuccess;
 	if (c)
 		CERT_DestroyCertificate(c);

@@ -36,9 +36,23 @@ static void load(const char *lib)
 		fprintf(stderr, "dlopen %s: %s\n", lib, dlerror());
 		exit(2);
 	}
-#define SYM(n) *(void **)&n = dlsym(h, #n); if (!n) { fprintf(stderr, "no %s\n", #n); exit(2); }
-	SYM(TLS_client_method) SYM(SSL_CTX_new) SYM(SSL_CTX_load_verify_locations) SYM(SSL_CTX_set_verify) SYM(SSL_new)
-	SYM(SSL_set_fd) SYM(SSL_connect) SYM(SSL_write) SYM(SSL_read)
+#define SYM(n)                                                                                                         \
+	do {                                                                                                           \
+		*(void **)&n = dlsym(h, #n);                                                                           \
+		if (!n) {                                                                                              \
+			fprintf(stderr, "no %s\n", #n);                                                                \
+			exit(2);                                                                                       \
+		}                                                                                                      \
+	} while (0)
+	SYM(TLS_client_method);
+	SYM(SSL_CTX_new);
+	SYM(SSL_CTX_load_verify_locations);
+	SYM(SSL_CTX_set_verify);
+	SYM(SSL_new);
+	SYM(SSL_set_fd);
+	SYM(SSL_connect);
+	SYM(SSL_write);
+	SYM(SSL_read);
 }
 #else
 #include <openssl/ssl.h>
@@ -75,7 +89,8 @@ int main(int argc, char **argv)
 #endif
 	if (SSL_connect(ssl) != 1)
 		return 5;
-	n = snprintf(req, sizeof(req), "POST /hold HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	n = snprintf(req, sizeof(req),
+		     "POST /hold HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
 		     strlen(argv[3]), argv[3]);
 	if (SSL_write(ssl, req, n) != n)
 		return 6;
