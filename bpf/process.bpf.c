@@ -567,7 +567,7 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-/* ---- network bytes per traced process (struct net_bytes; autoloaded only when the kernel has the tracepoints) ---- */
+/* ---- network bytes per traced process (struct net_bytes; autoloaded only when the kernel's BTF has the tracepoints) ---- */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -598,16 +598,17 @@ static __always_inline void count_net(__u16 family, int ret, int flags, bool sen
 	__sync_fetch_and_add(send ? &v->sent : &v->recv, (__u64)ret);
 }
 
-SEC("tp/sock/sock_send_length")
-int handle_sock_send(struct trace_event_raw_sock_msg_length *ctx)
+/* BTF-enabled tracepoints (tp_btf): unlike tp/sock/..., they need no tracefs mount, only the kernel's BTF. */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(handle_sock_send, struct sock *sk, int ret, int flags)
 {
-	count_net(ctx->family, ctx->ret, ctx->flags, true);
+	count_net(sk->__sk_common.skc_family, ret, flags, true);
 	return 0;
 }
 
-SEC("tp/sock/sock_recv_length")
-int handle_sock_recv(struct trace_event_raw_sock_msg_length *ctx)
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(handle_sock_recv, struct sock *sk, int ret, int flags)
 {
-	count_net(ctx->family, ctx->ret, ctx->flags, false);
+	count_net(sk->__sk_common.skc_family, ret, flags, false);
 	return 0;
 }

@@ -4,6 +4,7 @@
  * the traced / excluded pids filled in.
  */
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,25 @@
 #include "producer.h"
 #include "shutdown.h"
 #include "sysinfo.h"
+
+/*
+ * Whether the running kernel has every tracepoint of the NULL-terminated `names` as a BTF-enabled tracepoint (a
+ * `btf_trace_<name>` typedef in /sys/kernel/btf/vmlinux), which is what a SEC("tp_btf/<name>") program attaches to;
+ * unlike tracefs, BTF needs no mount. False when the kernel's BTF cannot be read.
+ */
+static bool kernel_has_btf_tracepoints(const char *const *names)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool all = vmlinux != NULL;
+	char type[128];
+
+	for (; all && *names; names++) {
+		snprintf(type, sizeof(type), "btf_trace_%s", *names);
+		all = btf__find_by_name_kind(vmlinux, type, BTF_KIND_TYPEDEF) >= 0;
+	}
+	btf__free(vmlinux);
+	return all;
+}
 
 /* ---- BPF setup ---- */
 
@@ -91,11 +111,10 @@ void load_bpf(void)
 	bpf_program__set_autoload(p->progs.handle_sys_exit, g.file_events || g.net_events || g.stdio_events ||
 								    !opt.no_map_events || !opt.no_tls_notices);
 	/* Per-process network bytes: the sock tracepoints exist from Linux 6.5 on; without them, say so (never a 0). */
-	if (access("/sys/kernel/tracing/events/sock/sock_send_length", F_OK) &&
-	    access("/sys/kernel/debug/tracing/events/sock/sock_send_length", F_OK))
+	if (!kernel_has_btf_tracepoints((const char *const[]){ "sock_send_length", "sock_recv_length", NULL }))
 		g.net_bytes_missing =
-			"the kernel has no sock:sock_send_length/sock_recv_length tracepoints (Linux < 6.5, or "
-			"tracefs not mounted): per-process network bytes not counted";
+			"the kernel has no sock:sock_send_length/sock_recv_length tracepoints (Linux < 6.5): "
+			"per-process network bytes not counted";
 	bpf_program__set_autoload(p->progs.handle_sock_send, !g.net_bytes_missing);
 	bpf_program__set_autoload(p->progs.handle_sock_recv, !g.net_bytes_missing);
 	/* One ring buffer, one drop counter, one set of filter maps for both objects. */
