@@ -12,7 +12,7 @@
  *
  * `agentsight schema --cluster NAME` prints these statements (README "ClickHouse server and cluster").
  */
-import { migrationStatements, quoteIdent, schemaStatements, DEFAULT_DATABASE, type SchemaOptions } from './schema';
+import { migrationStatements, quoteIdent, quoteString, schemaStatements, DEFAULT_DATABASE, type SchemaOptions } from './schema';
 
 /** Suffix of the local (per-node) tables behind each Distributed table. */
 export const LOCAL_SUFFIX = '_local';
@@ -71,7 +71,7 @@ export function clusterSchemaStatements(opts: ClusterSchemaOptions): string[] {
     const local = `${table}${LOCAL_SUFFIX}`;
     tables.push(table);
     const args = [
-      ...(replicated ? [sqlString(`${zoo}/${database}/${local}`), sqlString('{replica}')] : []),
+      ...(replicated ? [quoteString(`${zoo}/${database}/${local}`), quoteString('{replica}')] : []),
       ...(engine[2] ? [engine[2]] : []),
     ];
     const engineSql = `ENGINE = ${replicated ? 'Replicated' : ''}${engine[1]}${args.length ? `(${args.join(', ')})` : ''}`;
@@ -85,8 +85,4 @@ export function clusterSchemaStatements(opts: ClusterSchemaOptions): string[] {
     for (const t of [`${m[2]}${LOCAL_SUFFIX}`, m[2]!]) out.push(`ALTER TABLE ${db}.${quoteIdent(t)}${on} ${m[3]}`);
   }
   return out;
-}
-
-function sqlString(s: string): string {
-  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }

@@ -9,8 +9,9 @@ import type { DeadLetterGroup, LatencyStats, Overview, OverviewKpis, Page, TimeS
 import type { ClickHouseClient } from '@clickhouse/client';
 import { descendantPids } from './agents';
 import { resourceSeries, withResources, type ResourceColumns, type ResourcePoint } from './resources';
+import { partitionParts, storePlaces } from './parts';
 import { countRows, linkEntries, nsIso, selectCalls, timeToNs, type AuditEntry, type CallSummary, type TimeInput } from './queries';
-import { DEFAULT_DATABASE, EXEC_COMMAND, EXEC_COMMANDS, execCommandsReady, FINAL_ACROSS_PARTITIONS, qualified, summaryContains, TABLES, tableEngines } from './schema';
+import { DEFAULT_DATABASE, EXEC_COMMAND, EXEC_COMMANDS, execCommandsReady, FINAL_ACROSS_PARTITIONS, qualified, summaryContains, TABLES } from './schema';
 import { listGenAiSpans, listToolUses, type GenAiSpanEntry, type ToolUseEntry } from './tool-queries';
 
 async function q<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
@@ -710,20 +711,19 @@ export function descendantsOf(pid: number, entries: AuditEntry[]): AuditEntry[] 
 }
 
 /**
- * Row counts and on-disk bytes of every table (active parts). `bytes` is null where this server does not know it:
- * a table that is not a MergeTree table here (a cluster's `Distributed` table: its parts are on the shards), or
- * every table when `system.parts` cannot be read ({@link storeSize} says why).
+ * Row counts and on-disk bytes of every table (active parts, on every node of a cluster: parts.ts). `bytes` is null
+ * where it is not known: a table whose parts cannot be found (neither a MergeTree table here nor a Distributed one),
+ * or every table when the parts cannot be read (a cluster node down; {@link storeSize} says why).
  */
 export async function tableSizes(client: ClickHouseClient, database = DEFAULT_DATABASE): Promise<Array<{ table: string; rows: number; bytes: number | null }>> {
-  const bytes = await q<{ table: string; bytes: string }>(
-    client,
-    `SELECT table, sum(bytes_on_disk) AS bytes FROM system.parts WHERE database = {db:String} AND active GROUP BY table`,
-    { db: database },
-  ).catch(() => null);
-  const engines = await tableEngines(client, database).catch(() => new Map<string, string>());
+  const where = await storePlaces(client, database).catch(() => null);
+  const parts = where && (await partitionParts(client, database, where.places).catch(() => null));
+  const known = new Set(where?.places.map((p) => p.table));
   const rows = await countRows(client, { database });
-  const known = (t: string) => bytes !== null && /MergeTree$/.test(engines.get(t) ?? 'MergeTree');
-  return TABLES.map((t) => ({ table: t, rows: rows[t], bytes: known(t) ? num(bytes!.find((b) => b.table === t)?.bytes) : null }));
+  return TABLES.map((t) => ({
+    table: t, rows: rows[t],
+    bytes: parts && known.has(t) ? parts.filter((p) => p.table === t).reduce((n, p) => n + p.bytes, 0) : null,
+  }));
 }
 
 /** Dead letters grouped by stage and reason, most first, with the newest one's error and sample. */

@@ -10,6 +10,7 @@ export * from './queries';
 export * from './links';
 export * from './tool-queries';
 export * from './dashboard';
+export * from './parts';
 export * from './retention';
 export * from './genai-totals';
 export * from './resources';

@@ -8,7 +8,7 @@
  * FINAL`), which leaves one version per key.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { partitionParts } from './retention';
+import { serverParts } from './parts';
 import { DEFAULT_DATABASE, qualified, TABLES, tableEngines } from './schema';
 
 /** Result of {@link mergeReplaced}. */
@@ -37,13 +37,13 @@ export async function mergeReplaced(client: ClickHouseClient, database: string =
   if (TABLES.some((t) => engines.get(t) === 'Distributed')) {
     out.note = 'Distributed tables (a ClickHouse cluster): the shards merge replaced rows in the background; reads use FINAL meanwhile';
   }
-  const todo = (await partitionParts(client, database)).filter((p) => replacing.has(p.table) && p.parts > 1);
+  const todo = (await serverParts(client, database)).filter((p) => replacing.has(p.table) && p.parts > 1);
   for (const p of todo) {
     await client.command({ query: `OPTIMIZE TABLE ${qualified(database, p.table)} PARTITION ID '${p.partition.replace(/'/g, '')}' FINAL` });
     out.merged.push(`${p.table}/${p.partition}`);
     out.rowsBefore += p.rows;
   }
-  const after = await partitionParts(client, database);
+  const after = await serverParts(client, database);
   out.rowsAfter = after.filter((p) => todo.some((t) => t.table === p.table && t.partition === p.partition)).reduce((n, p) => n + p.rows, 0);
   return out;
 }

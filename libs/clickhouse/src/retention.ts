@@ -5,9 +5,17 @@
  * (`ALTER TABLE … DELETE`). The newest day present is never dropped, so no table is ever emptied by the cap: a store
  * over the cap with one day left stays over it and {@link CapResult.over} says so. What is dropped is counted in
  * {@link RETENTION_LOG}. Age-based retention is the tables' TTL (`AGENTSIGHT_RETENTION_DAYS`, see schema.ts).
+ *
+ * On a ClickHouse cluster (Distributed tables over `<table>_local` tables on every node, cluster.ts) the store is the
+ * parts of every node, replicas included (parts.ts: `clusterAllReplicas(<cluster>, system.parts)`), and a day is
+ * dropped on every node: each node of `system.clusters` is reached over HTTP at its host with `CLICKHOUSE_URL`'s
+ * port and credentials (parts.ts {@link openNode}) and the same statements run there on its local tables. So a day
+ * goes from the whole cluster, not from one shard, and a node that fails mid-way keeps that day as the oldest, which
+ * the next check drops again.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { DEFAULT_DATABASE, EXEC_COMMANDS, PARTITION_KEYS, qualified, RETENTION_LOG, TABLES, tableEngines, type TableName } from './schema';
+import { clusterNodes, nodeName, openNode, partitionParts, serverParts, storePlaces, type TablePlace } from './parts';
+import { DEFAULT_DATABASE, EXEC_COMMANDS, PARTITION_KEYS, qualified, RETENTION_LOG, tableEngines } from './schema';
 
 /** Default of `AGENTSIGHT_STORE_MAX_BYTES`: 10 GiB. */
 export const DEFAULT_STORE_MAX_BYTES = 10 * 1024 ** 3;
@@ -23,7 +31,7 @@ export function storeMaxBytes(env: NodeJS.ProcessEnv = process.env): number {
 
 /** Result of one {@link enforceStoreCap}. */
 export interface CapResult {
-  /** Store bytes (active parts of the agentsight tables) before and after. */
+  /** Store bytes (active parts of the agentsight tables, on every node of a cluster) before and after. */
   before: number;
   after: number;
   /** Days dropped (YYYYMMDD), oldest first. */
@@ -32,6 +40,10 @@ export interface CapResult {
   bytes: number;
   /** Still over the cap (only the newest day is left). */
   over: boolean;
+  /** On a cluster, what was dropped on each node (`host:port` of `system.clusters`); empty on one server. */
+  nodes: Array<{ node: string; rows: number; bytes: number }>;
+  /** Tables the cap can neither measure nor drop (neither MergeTree tables here nor Distributed tables), else null. */
+  note: string | null;
 }
 
 /** Totals of what the cap has dropped so far ({@link RETENTION_LOG}). */
@@ -50,103 +62,155 @@ async function rows<T>(client: ClickHouseClient, query: string, params: Record<s
   return (await rs.json()) as T[];
 }
 
-/** The active parts of one partition of an agentsight table, summed. */
-export interface PartitionParts {
-  table: string;
-  /** `partition_id` (YYYYMMDD of a day-partitioned table, `all` for an unpartitioned one). */
-  partition: string;
-  /** Active parts. */
-  parts: number;
-  rows: number;
-  /** Bytes on disk. */
-  bytes: number;
-}
-
-/** The agentsight tables' active parts per partition, from this server's `system.parts`. */
-export async function partitionParts(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<PartitionParts[]> {
-  return (await rows<PartitionParts>(
-    client,
-    `SELECT table, partition_id AS partition, count() AS parts, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts
-     WHERE database = {db:String} AND active AND table IN {tables:Array(String)} GROUP BY table, partition_id`,
-    { db: database, tables: [...TABLES] },
-  )).map((p) => ({ ...p, parts: Number(p.parts), rows: Number(p.rows), bytes: Number(p.bytes) }));
-}
-
-
-/** Bytes on disk of the agentsight tables' active parts. */
+/** Bytes on disk of the agentsight tables' active parts (on every node of a cluster, parts.ts {@link partitionParts}). */
 export async function storeBytes(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<number> {
-  return (await partitionParts(client, database)).reduce((n, p) => n + Number(p.bytes), 0);
+  return (await partitionParts(client, database)).reduce((n, p) => n + p.bytes, 0);
 }
 
-/** The store's size on disk as it can be known from this server: bytes, or null with why not (see {@link storeSize}). */
+/** The store's size on disk as it can be known: bytes, or null with why not (see {@link storeSize}). */
 export interface StoreSize {
-  /** Bytes of the agentsight tables' active parts; null when not known here. */
+  /** Bytes of the agentsight tables' active parts; null when not known. */
   bytes: number | null;
   /** Why `bytes` is null (null when it is known). */
   note: string | null;
 }
 
 /**
- * {@link storeBytes}, or why it is not known here: tables that are not MergeTree tables of this server (a
- * ClickHouse cluster's `Distributed` tables, cluster.ts: their parts are the shards' `<table>_local` tables, on other
- * servers; the size cap, which drops this server's parts, does not apply to them either), or `system.parts` not
- * readable. Never a zero for a size it does not know.
+ * {@link storeBytes}, or why it is not known: tables that are neither MergeTree tables of this server nor a
+ * cluster's `Distributed` tables (their parts cannot be found), or the parts not readable (`system.parts`, or on a
+ * cluster a node that does not answer: a sum without it would be too small). Never a zero for a size it does not know.
  */
 export async function storeSize(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<StoreSize> {
   try {
-    const engines = await tableEngines(client, database);
-    const elsewhere = TABLES.filter((t) => engines.has(t) && !/MergeTree$/.test(engines.get(t)!));
-    if (elsewhere.length) {
-      const kinds = [...new Set(elsewhere.map((t) => engines.get(t)))].join('/');
-      return {
-        bytes: null,
-        note: `not known from this server: ${elsewhere.length} table(s) are ${kinds} tables (a ClickHouse cluster) whose data is on the shards' <table>_local tables; sum system.parts over the cluster (clusterAllReplicas); the size cap (AGENTSIGHT_STORE_MAX_BYTES) is not applied to them`,
-      };
-    }
-    return { bytes: await storeBytes(client, database), note: null };
+    const { places, unknown } = await storePlaces(client, database);
+    if (unknown.length) return { bytes: null, note: `not known: ${unknownText(unknown)}` };
+    return { bytes: (await partitionParts(client, database, places)).reduce((n, p) => n + p.bytes, 0), note: null };
   } catch (err) {
-    return { bytes: null, note: `not known: system.parts could not be read (${(err as Error).message.split('\n')[0]})` };
+    return { bytes: null, note: `not known: the tables' parts could not be read (${(err as Error).message.split('\n')[0]})` };
   }
 }
 
-/** Drops the oldest days until the store fits in `maxBytes` (see the file comment); `maxBytes` 0 = no cap. */
-export async function enforceStoreCap(client: ClickHouseClient, maxBytes: number, database: string = DEFAULT_DATABASE): Promise<CapResult> {
-  let ps = await partitionParts(client, database);
-  const total = (x: PartitionParts[]) => x.reduce((n, p) => n + Number(p.bytes), 0);
-  const before = total(ps);
-  const out: CapResult = { before, after: before, days: [], rows: 0, bytes: 0, over: false };
-  if (maxBytes <= 0) return out;
-  const partitioned = new Set(Object.keys(PARTITION_KEYS));
-  const versioned = TABLES.filter((t) => !partitioned.has(t));
-  while (total(ps) > maxBytes) {
-    const days = [...new Set(ps.filter((p) => partitioned.has(p.table)).map((p) => p.partition))].sort();
-    if (days.length <= 1) {
-      out.over = true;
-      break;
+function unknownText(unknown: Array<{ table: string; engine: string }>): string {
+  return `${unknown.length} table(s) (${unknown.map((u) => `${u.table}: ${u.engine}`).join(', ')}) are neither MergeTree tables of this server nor Distributed tables, so their parts are not found`;
+}
+
+/** Options of {@link enforceStoreCap}. */
+export interface CapOptions {
+  /**
+   * The api's server URL (`CLICKHOUSE_URL`). Needed on a cluster, whose nodes are reached at their hosts with this
+   * URL's scheme, port and credentials (parts.ts {@link openNode}).
+   */
+  url?: string;
+}
+
+/** Where the cap drops: one server (the api's, or a cluster node) and the tables there that hold the store's parts. */
+interface DropTarget {
+  client: ClickHouseClient;
+  /** `host:port` of a cluster node (its own client, closed after the check); null for the api's server. */
+  node: string | null;
+  places: TablePlace[];
+}
+
+/** The api's server for its own tables, and every node of each cluster for the Distributed ones (see the file comment). */
+async function dropTargets(client: ClickHouseClient, places: TablePlace[], url: string | undefined): Promise<DropTarget[]> {
+  const own = places.filter((p) => p.cluster === null);
+  const out: DropTarget[] = own.length ? [{ client, node: null, places: own }] : [];
+  try {
+    for (const cluster of new Set(places.flatMap((p) => (p.cluster === null ? [] : [p.cluster])))) {
+      if (!url) throw new Error(`the store's tables are Distributed tables of cluster ${cluster}: the size cap drops on each of its nodes and needs CLICKHOUSE_URL to reach them`);
+      for (const node of await clusterNodes(client, cluster)) {
+        out.push({ client: await openNode(node, url), node: nodeName(node), places: places.filter((p) => p.cluster === cluster) });
+      }
     }
-    const day = days[0];
-    const log: Array<{ table: string; partition: string; rows: number; bytes: number }> = [];
-    for (const p of ps.filter((x) => x.partition === day && partitioned.has(x.table))) {
-      await client.command({ query: `ALTER TABLE ${qualified(database, p.table)} DROP PARTITION ID '${day}'` });
-      log.push({ table: p.table, partition: day, rows: Number(p.rows), bytes: Number(p.bytes) });
-    }
-    // The hourly exec counts of the dropped audit rows go with them (same day partitions; schema.ts EXEC_COMMANDS).
-    if (log.some((l) => l.table === 'audit_events') && (await tableEngines(client, database)).has(EXEC_COMMANDS)) {
-      await client.command({ query: `ALTER TABLE ${qualified(database, EXEC_COMMANDS)} DROP PARTITION ID '${day}'` });
-    }
-    for (const t of versioned as TableName[]) {
-      const [n] = await rows<{ n: number }>(client, `SELECT count() AS n FROM ${qualified(database, t)} WHERE toYYYYMMDD(ingested_at) <= ${Number(day)}`);
+    return out;
+  } catch (err) {
+    await closeNodes(out);
+    throw err;
+  }
+}
+
+async function closeNodes(targets: DropTarget[]): Promise<void> {
+  for (const t of targets) if (t.node !== null) await t.client.close();
+}
+
+/** One row of {@link RETENTION_LOG}: what one table lost of one day (on one node of a cluster). */
+interface Dropped {
+  table: string;
+  partition: string;
+  rows: number;
+  bytes: number;
+}
+
+/** Drops `day` from the tables of `t` (see the file comment); returns what each table lost there. */
+async function dropDay(t: DropTarget, day: string): Promise<Dropped[]> {
+  const partitioned = new Set<string>(Object.keys(PARTITION_KEYS));
+  const log: Dropped[] = [];
+  const bytesOf = async (p: TablePlace) => (await serverParts(t.client, p.database, [p.name])).reduce((n, x) => n + x.bytes, 0);
+  for (const p of t.places) {
+    const table = qualified(p.database, p.name);
+    if (partitioned.has(p.table)) {
+      const part = (await serverParts(t.client, p.database, [p.name])).find((x) => x.partition === day);
+      if (!part) continue;
+      await t.client.command({ query: `ALTER TABLE ${table} DROP PARTITION ID '${day}'` });
+      log.push({ table: p.table, partition: day, rows: part.rows, bytes: part.bytes });
+      // The hourly exec counts of the dropped audit rows go with them (same day partitions; schema.ts EXEC_COMMANDS).
+      if (p.table === 'audit_events' && (await tableEngines(t.client, p.database)).has(EXEC_COMMANDS)) {
+        await t.client.command({ query: `ALTER TABLE ${qualified(p.database, EXEC_COMMANDS)} DROP PARTITION ID '${day}'` });
+      }
+    } else {
+      const [n] = await rows<{ n: number }>(t.client, `SELECT count() AS n FROM ${table} WHERE toYYYYMMDD(ingested_at) <= ${Number(day)}`);
       if (!Number(n?.n)) continue;
-      const was = total(ps.filter((x) => x.table === t));
-      await client.command({ query: `ALTER TABLE ${qualified(database, t)} DELETE WHERE toYYYYMMDD(ingested_at) <= ${Number(day)} SETTINGS mutations_sync = 2` });
-      const now = total((await partitionParts(client, database)).filter((x) => x.table === t));
-      log.push({ table: t, partition: day, rows: Number(n.n), bytes: Math.max(0, was - now) });
+      const was = await bytesOf(p);
+      await t.client.command({ query: `ALTER TABLE ${table} DELETE WHERE toYYYYMMDD(ingested_at) <= ${Number(day)} SETTINGS mutations_sync = 2` });
+      log.push({ table: p.table, partition: day, rows: Number(n.n), bytes: Math.max(0, was - (await bytesOf(p))) });
     }
-    if (log.length) await client.insert({ table: qualified(database, RETENTION_LOG), values: log.map((l) => ({ ...l, ts: Date.now() * 1_000_000 })), format: 'JSONEachRow', clickhouse_settings: { date_time_input_format: 'best_effort' } });
-    out.days.push(day);
-    out.rows += log.reduce((n, l) => n + l.rows, 0);
-    out.bytes += log.reduce((n, l) => n + l.bytes, 0);
-    ps = await partitionParts(client, database);
+  }
+  return log;
+}
+
+/**
+ * Drops the oldest days until the store fits in `maxBytes` (see the file comment); `maxBytes` 0 = no cap. Throws what
+ * ClickHouse throws, and on a cluster when a node cannot be reached or is not the server `system.clusters` names
+ * (parts.ts {@link openNode}); the days dropped before the failure stay dropped and logged.
+ */
+export async function enforceStoreCap(client: ClickHouseClient, maxBytes: number, database: string = DEFAULT_DATABASE, opts: CapOptions = {}): Promise<CapResult> {
+  const { places, unknown } = await storePlaces(client, database);
+  let ps = await partitionParts(client, database, places);
+  const total = (x: Array<{ bytes: number }>) => x.reduce((n, p) => n + p.bytes, 0);
+  const before = total(ps);
+  const out: CapResult = { before, after: before, days: [], rows: 0, bytes: 0, over: false, nodes: [], note: unknown.length ? `the size cap leaves out ${unknownText(unknown)}` : null };
+  if (maxBytes <= 0) return out;
+  const partitioned = new Set<string>(Object.keys(PARTITION_KEYS));
+  let targets: DropTarget[] | null = null;
+  try {
+    while (total(ps) > maxBytes) {
+      const days = [...new Set(ps.filter((p) => partitioned.has(p.table)).map((p) => p.partition))].sort();
+      if (days.length <= 1) {
+        out.over = true;
+        break;
+      }
+      const day = days[0]!;
+      // A day seen again after its drop ran everywhere (parts on a server the drops do not reach): stop, not loop.
+      if (out.days.includes(day)) throw new Error(`size cap: day ${day} still has parts after it was dropped on ${targets?.map((t) => t.node ?? 'the api\'s server').join(', ')}`);
+      targets ??= await dropTargets(client, places, opts.url);
+      const log: Dropped[] = [];
+      for (const t of targets) {
+        const here = await dropDay(t, day);
+        log.push(...here);
+        if (t.node === null) continue;
+        let n = out.nodes.find((x) => x.node === t.node);
+        if (!n) out.nodes.push((n = { node: t.node, rows: 0, bytes: 0 }));
+        n.rows += here.reduce((k, l) => k + l.rows, 0);
+        n.bytes += total(here);
+      }
+      if (log.length) await client.insert({ table: qualified(database, RETENTION_LOG), values: log.map((l) => ({ ...l, ts: Date.now() * 1_000_000 })), format: 'JSONEachRow', clickhouse_settings: { date_time_input_format: 'best_effort', distributed_foreground_insert: 1 } });
+      out.days.push(day);
+      out.rows += log.reduce((n, l) => n + l.rows, 0);
+      out.bytes += total(log);
+      ps = await partitionParts(client, database, places);
+    }
+  } finally {
+    if (targets) await closeNodes(targets);
   }
   out.after = total(ps);
   return out;

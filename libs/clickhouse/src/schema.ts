@@ -642,6 +642,11 @@ export function quoteIdent(name: string): string {
   return '`' + name.replace(/\\/g, '\\\\').replace(/`/g, '\\`') + '`';
 }
 
+/** A string literal for SQL (`it's` → `'it\'s'`). */
+export function quoteString(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
 /** `database`.`table`, quoted. */
 export function qualified(database: string, table: string): string {
   return `${quoteIdent(database)}.${quoteIdent(table)}`;

@@ -175,7 +175,7 @@ export interface CaptureStatus {
   consumers: ConsumerLag[];
   streams: StreamSize[];
   nats_error: string | null;
-  /** `bytes` null: not known from the api's server (a cluster's Distributed table; `retention.store_bytes_note` says why). */
+  /** `bytes`: on every node of a cluster; null when not known (a node not answering; `retention.store_bytes_note` says why). */
   tables: Array<{ table: string; rows: number; bytes: number | null }>;
   /**
    * Bounds of the store: the TTL (`AGENTSIGHT_RETENTION_DAYS`), the size cap (`AGENTSIGHT_STORE_MAX_BYTES`, 0 = none),
@@ -194,9 +194,9 @@ export interface CaptureStatus {
 export interface StoreRetention {
   retention_days: number;
   max_bytes: number;
-  /** Bytes on disk of the store; null when not known from the api's server (`store_bytes_note`: why). */
+  /** Bytes on disk of the store (every node of a cluster, replicas included); null when not known (`store_bytes_note`: why). */
   store_bytes: number | null;
-  /** Why `store_bytes` is null (a ClickHouse cluster's Distributed tables, system.parts unreadable); null when known. */
+  /** Why `store_bytes` is null (parts unreadable, e.g. a cluster node not answering; tables of an unknown engine); null when known. */
   store_bytes_note: string | null;
   over_cap: boolean;
   dropped: { days: number; rows: number; bytes: number; last: string | null; newest_day: string | null };

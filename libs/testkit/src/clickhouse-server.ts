@@ -2,8 +2,8 @@
  * A real ClickHouse server for tests, from the chDB library already installed for embedded storage
  * (`@chdb/lib-linux-x64-gnu`): `libchdb.so` serves ClickHouse's own HTTP and native TCP protocols when run through
  * its command-line entry point `query_stable_v2(argc, argv)` (clickhouse-local's arguments) with `--http_port`,
- * `--tcp_port`, `--listen_host=127.0.0.1` and a query that starts the listeners and then runs for ever
- * ({@link SERVE_QUERY}). A tiny C program of ours (`libs/testkit/chdb-server/main.c`, built on first use with `cc`)
+ * `--tcp_port`, `--listen_host=127.0.0.1` (or another loopback address) and a query that starts the listeners and
+ * then runs for ever ({@link SERVE_QUERY}). A tiny C program of ours (`libs/testkit/chdb-server/main.c`, built on first use with `cc`)
  * makes that call in its own process, so a test can kill it with SIGKILL and start it again on the same data dir.
  *
  * The entry point is undocumented: the versions it was checked with are pinned ({@link CHDB_LIB_VERSION},
@@ -44,6 +44,13 @@ export interface ClickHouseServerOptions {
   /** Native TCP port; default a free one. */
   tcpPort?: number;
   /**
+   * Address to listen on (`--listen_host`, default `127.0.0.1`). Several nodes of a test cluster can serve one
+   * HTTP port on 127.0.0.1, 127.0.0.2, … (Linux routes all of 127.0.0.0/8 to `lo`), as nodes of one configuration
+   * do on their own hosts. Their native TCP ports must still differ: ClickHouse takes a cluster entry on a loopback
+   * address with its own TCP port for itself.
+   */
+  listenHost?: string;
+  /**
    * Extra server configuration: XML elements inside `<clickhouse>…</clickhouse>` (e.g. `<remote_servers>` of a
    * `Distributed` table's cluster, `<macros>`), written to a file passed as `--config-file`.
    */
@@ -54,8 +61,10 @@ export interface ClickHouseServerOptions {
 
 /** A running chDB server (see {@link startClickHouseServer}). */
 export interface ClickHouseServer {
-  /** `http://127.0.0.1:<httpPort>` (user `default`, no password). */
+  /** `http://<listenHost>:<httpPort>` (user `default`, no password). */
   readonly url: string;
+  /** The address it listens on ({@link ClickHouseServerOptions.listenHost}). */
+  readonly host: string;
   readonly httpPort: number;
   readonly tcpPort: number;
   readonly dataDir: string;
@@ -73,11 +82,11 @@ export interface ClickHouseServer {
   log(): string;
 }
 
-/** A free TCP port on 127.0.0.1 (asked from the kernel, then released: the caller binds it soon after). */
-export function freePort(): Promise<number> {
+/** A free TCP port on `host` (default 127.0.0.1; asked from the kernel, then released: the caller binds it soon after). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
+    s.listen(0, host, () => {
       const port = (s.address() as { port: number }).port;
       s.close(() => res(port));
     });
@@ -122,16 +131,17 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-ch-'));
   fs.mkdirSync(dataDir, { recursive: true });
-  const httpPort = opts.httpPort ?? (await freePort());
-  const tcpPort = opts.tcpPort ?? (await freePort());
-  const args = [lib, `--path=${dataDir}`, `--http_port=${httpPort}`, `--tcp_port=${tcpPort}`, '--listen_host=127.0.0.1'];
+  const host = opts.listenHost ?? '127.0.0.1';
+  const httpPort = opts.httpPort ?? (await freePort(host));
+  const tcpPort = opts.tcpPort ?? (await freePort(host));
+  const args = [lib, `--path=${dataDir}`, `--http_port=${httpPort}`, `--tcp_port=${tcpPort}`, `--listen_host=${host}`];
   if (opts.configXml !== undefined) {
     const cfg = path.join(dataDir, 'agentsight-test-config.xml');
     fs.writeFileSync(cfg, `<clickhouse>\n${opts.configXml}\n</clickhouse>\n`);
     args.push(`--config-file=${cfg}`);
   }
   args.push(`--query=${SERVE_QUERY}`);
-  const url = `http://127.0.0.1:${httpPort}`;
+  const url = `http://${host}:${httpPort}`;
   const timeoutMs = opts.readyTimeoutMs ?? 120_000;
   let stderr = '';
   let proc: ChildProcess;
@@ -147,7 +157,7 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
     const end = Date.now() + timeoutMs;
     for (;;) {
       if (gone) throw new Error(`chdb-server exited before listening (${p.exitCode ?? p.signalCode}): ${stderr.slice(-2000)}`);
-      if ((await httpOk(`${url}/ping`)) && (await tcpOpen(tcpPort))) break;
+      if ((await httpOk(`${url}/ping`)) && (await tcpOpen(tcpPort, host))) break;
       if (Date.now() > end) {
         p.kill('SIGKILL');
         throw new Error(`chdb-server did not listen on ${httpPort}/${tcpPort} within ${timeoutMs} ms: ${stderr.slice(-2000)}`);
@@ -168,7 +178,7 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
     await exited;
   };
   return {
-    url, httpPort, tcpPort, dataDir,
+    url, host, httpPort, tcpPort, dataDir,
     get version() { return version; },
     get pid() { return proc.pid!; },
     kill,
@@ -193,10 +203,10 @@ async function httpOk(u: string): Promise<boolean> {
   }
 }
 
-/** Whether 127.0.0.1:`port` accepts a TCP connection now. */
-export function tcpOpen(port: number): Promise<boolean> {
+/** Whether `host`:`port` (default host 127.0.0.1) accepts a TCP connection now. */
+export function tcpOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((r) => {
-    const c = tcpConnect(port, '127.0.0.1', () => { c.destroy(); r(true); });
+    const c = tcpConnect(port, host, () => { c.destroy(); r(true); });
     c.on('error', () => r(false));
   });
 }

@@ -125,11 +125,11 @@ export function metricsRegistry(s: MetricsSnapshot): Registry {
 
   for (const t of c.tables) {
     gauge('agentsight_store_rows', 'Rows of the ClickHouse table (FINAL: deduplicated)', { table: t.table }, t.rows);
-    // not known from this server (a cluster's Distributed table): no sample rather than a 0
+    // not known (a cluster node not answering, a table whose parts are not found): no sample rather than a 0
     if (t.bytes !== null) gauge('agentsight_store_table_bytes', 'Bytes on disk of the table\'s active parts', { table: t.table }, t.bytes);
   }
   const r = c.retention;
-  if (r.store_bytes !== null) gauge('agentsight_store_bytes', 'Bytes on disk of the store (absent when not known from the api\'s server)', {}, r.store_bytes);
+  if (r.store_bytes !== null) gauge('agentsight_store_bytes', 'Bytes on disk of the store, every node of a cluster (absent when not known)', {}, r.store_bytes);
   gauge('agentsight_store_max_bytes', 'Size cap of the store (AGENTSIGHT_STORE_MAX_BYTES; 0 = none)', {}, r.max_bytes);
   gauge('agentsight_store_retention_seconds', 'TTL of the store\'s rows (AGENTSIGHT_RETENTION_DAYS; 0 = none)', {}, r.retention_days * 86400);
   gauge('agentsight_store_over_cap', '1 when the store is still over its size cap with only its newest day left', {}, r.over_cap ? 1 : 0);
