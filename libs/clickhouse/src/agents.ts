@@ -18,7 +18,7 @@
  *   sampled tree RSS since `since`; null when it was never sampled (not traced by exec/trace --pid/record -p).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { nsIso, timeToNs, type DbOption, type TimeInput } from './queries';
+import { nsIso, timeToNs, type DbOption, type TimeInput } from './repositories/read';
 import { RESOURCE_SAMPLES_TABLE } from './resources';
 import { DEFAULT_DATABASE, qualified } from './schema';
 

@@ -10,46 +10,13 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { descendantPids } from './agents';
 import { resourceSeries, withResources, type ResourceColumns, type ResourcePoint } from './resources';
 import { partitionParts, storePlaces } from './parts';
-import { countRows, linkEntries, nsIso, selectCalls, timeToNs, type AuditEntry, type CallSummary, type TimeInput } from './queries';
+import { countRows, linkEntries, selectCalls, type AuditEntry, type CallSummary } from './queries';
+import { decodeCursor, decodeOffsetCursor, encodeCursor, encodeOffsetCursor, intervalFor, type NsRange, type SortSpec } from './repositories/paging';
+import { nsIso } from './repositories/read';
+import { AGENT, inRange, MODEL, num, queryRows as q, rangeParams } from './repositories/sql';
 import { DEFAULT_DATABASE, EXEC_COMMAND, EXEC_COMMANDS, execCommandsReady, FINAL_ACROSS_PARTITIONS, qualified, summaryContains, TABLES } from './schema';
 import { listGenAiSpans, listToolUses, type GenAiSpanEntry, type ToolUseEntry } from './tool-queries';
 
-async function q<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
-  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
-  return rs.json<T>();
-}
-
-const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
-
-/** A resolved `[from, to)` range in ns. */
-export interface NsRange {
-  fromNs: bigint;
-  toNs: bigint;
-}
-
-/**
- * Resolves `from`/`to` ({@link TimeInput}: ISO 8601, ms, or `24h` back from now) to ns; defaults: the last 24 h up to
- * now. Throws (a readable message) on an unparseable time or when `from` is not before `to`.
- */
-export function resolveRange(from?: TimeInput, to?: TimeInput, now: number = Date.now()): NsRange {
-  const toNs = to === undefined || to === '' ? BigInt(now) * 1_000_000n : timeToNs(to, now);
-  const fromNs = from === undefined || from === '' ? toNs - 24n * 3600n * 1_000_000_000n : timeToNs(from, now);
-  if (fromNs >= toNs) throw new Error('from must be before to');
-  return { fromNs, toNs };
-}
-
-const NICE_INTERVALS = [1, 5, 10, 30, 60, 300, 600, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400];
-
-/** The bucket width for a range: the smallest "nice" width giving at most `maxBuckets` buckets, seconds. */
-export function intervalFor(r: NsRange, maxBuckets = 120): number {
-  const seconds = Number((r.toNs - r.fromNs) / 1_000_000_000n);
-  return NICE_INTERVALS.find((i) => seconds / i <= maxBuckets) ?? NICE_INTERVALS[NICE_INTERVALS.length - 1];
-}
-
-const rangeParams = (r: NsRange) => ({ from: r.fromNs.toString(), to: r.toNs.toString() });
-const inRange = (col: string) => `${col} >= fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND ${col} < fromUnixTimestamp64Nano({to:Int64}, 'UTC')`;
-const MODEL = "coalesce(response_model, request_model, '?')";
-const AGENT = 'coalesce(agent_name, process_name)';
 /** Cost of a group: null when nothing in it was priced, else the sum over priced calls (USD, nano-USD rounded). */
 const costOf = (sum: unknown, priced: unknown): number | null => (num(priced) === 0 ? null : Math.round(num(sum) * 1e9) / 1e9);
 
@@ -195,27 +162,6 @@ export async function timeSeries(client: ClickHouseClient, r: NsRange, opts: { d
   };
 }
 
-/** A keyset cursor: the sort time (ns) and id of the last item of a page, as opaque base64url text. */
-export function encodeCursor(ns: string | bigint, id: string): string {
-  return Buffer.from(JSON.stringify([String(ns), id])).toString('base64url');
-}
-
-/** An offset cursor (lists sorted by something else than time): the number of rows already shown. */
-export function encodeOffsetCursor(offset: number): string {
-  return Buffer.from(JSON.stringify(['o', offset])).toString('base64url');
-}
-
-/** Decodes {@link encodeOffsetCursor}'s text; throws `bad cursor` on anything else. */
-export function decodeOffsetCursor(c: string): number {
-  try {
-    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v[0] === 'o' && Number.isInteger(v[1]) && v[1] >= 0) return v[1];
-  } catch {
-    /* fall through */
-  }
-  throw new Error('bad cursor');
-}
-
 /** Sort keys of the calls list (API `sort`) → column; default `start_time` (newest first, keyset-paged). */
 export const CALL_SORTS: Record<string, string> = {
   start_time: 'start_time', duration: 'duration_ms', cost: 'cost_usd', input_tokens: 'input_tokens', output_tokens: 'output_tokens',
@@ -226,23 +172,6 @@ export const SESSION_SORTS: Record<string, string> = {
   last_activity: 'coalesce(end_time, start_time)', first_activity: 'coalesce(start_time, end_time)', cost: 'cost_usd',
   tokens: 'input_tokens + output_tokens', llm_calls: 'llm_calls', tool_uses: 'tool_uses', tool_errors: 'tool_errors', duration: 'duration_ms',
 };
-
-/** A list's sort: key (one of `keys`) and direction; throws a readable error on anything else. */
-export interface SortSpec {
-  key: string;
-  dir: 'asc' | 'desc';
-}
-
-/** Decodes {@link encodeCursor}'s text; throws `bad cursor` on anything else. */
-export function decodeCursor(c: string): { ns: string; id: string } {
-  try {
-    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === 2 && /^\d+$/.test(v[0]) && typeof v[1] === 'string') return { ns: v[0], id: v[1] };
-  } catch {
-    /* fall through */
-  }
-  throw new Error('bad cursor');
-}
 
 /** Filters of {@link pageCalls}; every one optional. */
 export interface CallFilters {

@@ -6,6 +6,8 @@ export * from './client';
 export * from './schema';
 export * from './rows';
 export * from './writer';
+export * from './repositories/read';
+export * from './repositories/paging';
 export * from './queries';
 export * from './links';
 export * from './tool-queries';

@@ -1,7 +1,8 @@
 import { configureRedaction, GenAiAttr } from '@agentsight/contracts';
 import { audit, deadLetter, exchange, genaiEvent, T0 } from '../test/fixtures';
 import { auditRow, deadLetterRow, decodeBody, encodeBody, exchangeRow, llmCallRow, nsToDateTime64, sseText } from './rows';
-import { timeToNs, periodRange, periodStartMs, previousPeriodRange } from './queries';
+import { periodRange, periodStartMs, previousPeriodRange } from './queries';
+import { timeToNs } from './repositories/read';
 
 describe('rows (pure)', () => {
   it('formats DateTime64(9) exactly', () => {

@@ -4,7 +4,7 @@
  * ISO 8601 UTC (ms) plus exact ns as decimal strings.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { clampLimit, nsIso, timeToNs, type DbOption, type TimeInput } from './queries';
+import { clampLimit, nsIso, timeToNs, type DbOption, type TimeInput } from './repositories/read';
 import type { GenAiSpanRow, RecordTimeColumns, ToolUseRow } from './rows';
 import { DEFAULT_DATABASE, qualified } from './schema';
 

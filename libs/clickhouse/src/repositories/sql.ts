@@ -1,0 +1,48 @@
+/**
+ * SQL helpers the repositories of this folder share (internal: not exported by the package). Parameters are always
+ * bound server-side (`{name:Type}`); results are read as JSONEachRow objects, whose 64-bit integers may be strings.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { NsRange } from './paging';
+
+/** The rows of `query` (parameters `params`, bound server-side) as JSONEachRow objects. Throws the ClickHouse error. */
+export async function queryRows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
+  return rs.json<T>();
+}
+
+/** A nullable number column: null stays null, anything else `Number(v)`. */
+export function n(v: string | number | null | undefined): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
+/** A count or sum column: null or absent reads 0. */
+export const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+
+/** `s` parsed as JSON, or `s` itself when it does not parse. */
+export function parseJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+}
+
+/** A JSON object column (`details`, `attributes`) parsed; `{}` when the text is not JSON or not an object. */
+export function jsonObject(s: string): Record<string, unknown> {
+  const v = parseJson(s);
+  return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+}
+
+/** A sum of USD costs rounded to 1e-12 USD (float noise of the sum removed). */
+export const usd = (v: number): number => Math.round(v * 1e12) / 1e12;
+
+/** An `llm_calls` call's model: the response model, else the request model, else `?`. */
+export const MODEL = "coalesce(response_model, request_model, '?')";
+/** An `llm_calls` call's agent: `gen_ai.agent.name`, else the process name. */
+export const AGENT = 'coalesce(agent_name, process_name)';
+
+/** The parameters `from`/`to` (ns as decimal text) of {@link inRange}. */
+export const rangeParams = (r: NsRange) => ({ from: r.fromNs.toString(), to: r.toNs.toString() });
+/** `col` in `[{from}, {to})` (ns parameters, see {@link rangeParams}). */
+export const inRange = (col: string) => `${col} >= fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND ${col} < fromUnixTimestamp64Nano({to:Int64}, 'UTC')`;
