@@ -5,16 +5,15 @@
  * entries of queries.ts / tool-queries.ts. Queries read with `FINAL` (or deduplicate by id where FINAL would merge a large
  * table: audit records) and bind their parameters server-side.
  */
-import type { DeadLetterGroup, LatencyStats, Overview, OverviewKpis, Page, TimeSeries, TopEntry } from '@agentsight/contracts';
+import type { LatencyStats, Overview, OverviewKpis, Page, TimeSeries, TopEntry } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { descendantPids } from './agents';
 import { resourceSeries, withResources, type ResourceColumns, type ResourcePoint } from './resources';
-import { partitionParts, storePlaces } from './parts';
-import { countRows, linkEntries, selectCalls, type AuditEntry, type CallSummary } from './queries';
+import { linkEntries, selectCalls, type AuditEntry, type CallSummary } from './queries';
 import { decodeCursor, decodeOffsetCursor, encodeCursor, encodeOffsetCursor, intervalFor, type NsRange, type SortSpec } from './repositories/paging';
 import { nsIso } from './repositories/read';
 import { AGENT, inRange, MODEL, num, queryRows as q, rangeParams } from './repositories/sql';
-import { DEFAULT_DATABASE, EXEC_COMMAND, EXEC_COMMANDS, execCommandsReady, FINAL_ACROSS_PARTITIONS, qualified, summaryContains, TABLES } from './schema';
+import { DEFAULT_DATABASE, EXEC_COMMAND, EXEC_COMMANDS, execCommandsReady, FINAL_ACROSS_PARTITIONS, qualified, summaryContains } from './schema';
 import { listGenAiSpans, listToolUses, type GenAiSpanEntry, type ToolUseEntry } from './tool-queries';
 
 /** Cost of a group: null when nothing in it was priced, else the sum over priced calls (USD, nano-USD rounded). */
@@ -637,31 +636,4 @@ export async function sessionResources(client: ClickHouseClient, conversation: s
 export function descendantsOf(pid: number, entries: AuditEntry[]): AuditEntry[] {
   const tree = descendantPids(pid, entries);
   return entries.filter((e) => tree.has(e.pid));
-}
-
-/**
- * Row counts and on-disk bytes of every table (active parts, on every node of a cluster: parts.ts). `bytes` is null
- * where it is not known: a table whose parts cannot be found (neither a MergeTree table here nor a Distributed one),
- * or every table when the parts cannot be read (a cluster node down; {@link storeSize} says why).
- */
-export async function tableSizes(client: ClickHouseClient, database = DEFAULT_DATABASE): Promise<Array<{ table: string; rows: number; bytes: number | null }>> {
-  const where = await storePlaces(client, database).catch(() => null);
-  const parts = where && (await partitionParts(client, database, where.places).catch(() => null));
-  const known = new Set(where?.places.map((p) => p.table));
-  const rows = await countRows(client, { database });
-  return TABLES.map((t) => ({
-    table: t, rows: rows[t],
-    bytes: parts && known.has(t) ? parts.filter((p) => p.table === t).reduce((n, p) => n + p.bytes, 0) : null,
-  }));
-}
-
-/** Dead letters grouped by stage and reason, most first, with the newest one's error and sample. */
-export async function deadLetterGroups(client: ClickHouseClient, database = DEFAULT_DATABASE): Promise<DeadLetterGroup[]> {
-  const rs = await q<Record<string, string>>(
-    client,
-    `SELECT stage, reason, count() AS count, toString(toUnixTimestamp64Nano(max(ts))) AS last_ns, argMax(error, ts) AS last_error,
-            argMax(sample_base64, ts) AS last_sample
-     FROM ${qualified(database, 'dead_letters')} FINAL GROUP BY stage, reason ORDER BY count DESC, stage, reason ${FINAL_ACROSS_PARTITIONS}`,
-  );
-  return rs.map((r) => ({ stage: r.stage, reason: r.reason, count: num(r.count), last_ts: nsIso(r.last_ns), last_error: r.last_error, last_sample_base64: r.last_sample }));
 }

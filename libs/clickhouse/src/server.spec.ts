@@ -7,7 +7,7 @@
 import { startClickHouseServer, CLICKHOUSE_SERVER_VERSION, type ClickHouseServer } from '@agentsight/testkit';
 import { genaiEvent, oldLlmCallsDdl, T0 } from '../test/fixtures';
 import { openClickHouse, type ClickHouseClient } from './client';
-import { countRows } from './queries';
+import { countRows } from './repositories/table-sizes';
 import { llmCallRow } from './rows';
 import { ensureSchema, EXEC_COMMANDS, PARTITION_KEYS, RETENTION_LOG, TABLES } from './schema';
 import { BatchWriter } from './writer';
