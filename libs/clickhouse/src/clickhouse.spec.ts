@@ -15,10 +15,11 @@ import { CHDB_MALLOC_CONF, openClickHouse, readOwnerPid, type ClickHouseClient }
 import { auditSummary, listAudit, listCalls, tokenSummary } from './queries';
 import { deadLetterGroups, listDeadLetters } from './repositories/dead-letters';
 import { getExchange } from './repositories/exchanges';
+import { listGenAiSpans } from './repositories/genai-spans';
 import { countRows, tableSizes } from './repositories/table-sizes';
+import { listToolUses } from './repositories/tool-uses';
 import { auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, toolUseRow } from './rows';
 import { resourceSampleRows } from './resources';
-import { listGenAiSpans, listToolUses } from './tool-queries';
 import { overview, pageAudit } from './dashboard';
 import { ensureSchema, EXEC_COMMANDS, execCommandsReady, migrationStatements, reasoningOutputMigration, relayoutTable, RETENTION_LOG, SKIP_INDEXES, SORTING_KEYS, summaryContains, TABLES } from './schema';
 import { BatchWriter } from './writer';

@@ -13,8 +13,9 @@ import { linkEntries, selectCalls, type AuditEntry, type CallSummary } from './q
 import { decodeCursor, decodeOffsetCursor, encodeCursor, encodeOffsetCursor, intervalFor, type NsRange, type SortSpec } from './repositories/paging';
 import { nsIso } from './repositories/read';
 import { AGENT, inRange, MODEL, num, queryRows as q, rangeParams } from './repositories/sql';
+import { listGenAiSpans, type GenAiSpanEntry } from './repositories/genai-spans';
+import { listToolUses, type ToolUseEntry } from './repositories/tool-uses';
 import { DEFAULT_DATABASE, EXEC_COMMAND, EXEC_COMMANDS, execCommandsReady, FINAL_ACROSS_PARTITIONS, qualified, summaryContains } from './schema';
-import { listGenAiSpans, listToolUses, type GenAiSpanEntry, type ToolUseEntry } from './tool-queries';
 
 /** Cost of a group: null when nothing in it was priced, else the sum over priced calls (USD, nano-USD rounded). */
 const costOf = (sum: unknown, priced: unknown): number | null => (num(priced) === 0 ? null : Math.round(num(sum) * 1e9) / 1e9);
