@@ -7,15 +7,15 @@
  */
 import type { LatencyStats, Overview, OverviewKpis, Page, TimeSeries, TopEntry } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { descendantPids } from './agents';
 import { resourceSeries, withResources, type ResourceColumns, type ResourcePoint } from './resources';
-import { linkEntries, selectCalls, type AuditEntry, type CallSummary } from './queries';
+import { selectCalls, type CallSummary } from './queries';
+import { auditWindow, descendantsOf, type AuditEntry } from './repositories/audit';
 import { decodeCursor, decodeOffsetCursor, encodeCursor, encodeOffsetCursor, intervalFor, type NsRange, type SortSpec } from './repositories/paging';
 import { nsIso } from './repositories/read';
 import { AGENT, inRange, MODEL, num, queryRows as q, rangeParams } from './repositories/sql';
 import { listGenAiSpans, type GenAiSpanEntry } from './repositories/genai-spans';
 import { listToolUses, type ToolUseEntry } from './repositories/tool-uses';
-import { DEFAULT_DATABASE, EXEC_COMMAND, EXEC_COMMANDS, execCommandsReady, FINAL_ACROSS_PARTITIONS, qualified, summaryContains } from './schema';
+import { DEFAULT_DATABASE, EXEC_COMMAND, EXEC_COMMANDS, execCommandsReady, FINAL_ACROSS_PARTITIONS, qualified } from './schema';
 
 /** Cost of a group: null when nothing in it was priced, else the sum over priced calls (USD, nano-USD rounded). */
 const costOf = (sum: unknown, priced: unknown): number | null => (num(priced) === 0 ? null : Math.round(num(sum) * 1e9) / 1e9);
@@ -274,108 +274,6 @@ export async function getCall(client: ClickHouseClient, id: string, database = D
   };
 }
 
-/**
- * Audit records of one host in `[fromNs, toNs]` (optionally of some types and pids), oldest first, at most `limit`
- * (default 5000), with causal links set.
- */
-export async function auditWindow(
-  client: ClickHouseClient,
-  database: string,
-  w: { host?: string; fromNs: bigint; toNs: bigint; types?: string[]; pids?: number[]; limit?: number },
-): Promise<AuditEntry[]> {
-  const where = ["ts >= fromUnixTimestamp64Nano({from:Int64}, 'UTC')", "ts <= fromUnixTimestamp64Nano({to:Int64}, 'UTC')"];
-  const params: Record<string, unknown> = { from: w.fromNs.toString(), to: w.toNs.toString(), limit: w.limit ?? 5000 };
-  if (w.host) (where.push('host = {host:String}'), (params.host = w.host));
-  if (w.types) (where.push('type IN {types:Array(String)}'), (params.types = w.types));
-  if (w.pids) (where.push('(pid IN {pids:Array(UInt32)} OR ppid IN {pids:Array(UInt32)})'), (params.pids = w.pids));
-  return auditQuery(client, database, where, params, 'ts ASC, id');
-}
-
-async function auditQuery(client: ClickHouseClient, database: string, where: string[], params: Record<string, unknown>, order: string): Promise<AuditEntry[]> {
-  return linked(client, database, await selectAudit(client, database, where, params, order));
-}
-
-/** Audit rows matching `where`, in `order`, at most `{limit}`, without causal links (see {@link linked}). */
-async function selectAudit(client: ClickHouseClient, database: string, where: string[], params: Record<string, unknown>, order: string): Promise<Array<AuditEntry & { ts_ns: bigint }>> {
-  type R = { id: string; type: string; action: string; host: string; ts_ns: string; pid: number; ppid: number; comm: string; summary: string; details: string };
-  const rs = await q<R>(
-    client,
-    `SELECT id, type, action, host, toString(toUnixTimestamp64Nano(ts)) AS ts_ns, pid, ppid, comm, summary, details
-     FROM ${qualified(database, 'audit_events')} FINAL WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT {limit:UInt32}`,
-    params,
-  );
-  return rs.map(({ ts_ns, details, ...r }) => {
-    let d: unknown = {};
-    try {
-      d = JSON.parse(details);
-    } catch {
-      d = {};
-    }
-    return { ...r, pid: Number(r.pid), ppid: Number(r.ppid), ts: nsIso(ts_ns), ts_ns: BigInt(ts_ns), details: (d && typeof d === 'object' ? d : {}) as Record<string, unknown> } as AuditEntry & { ts_ns: bigint };
-  });
-}
-
-/** Sets the causal links of `entries` ({@link linkEntries}) and gives their `ts_ns` as text. */
-async function linked(client: ClickHouseClient, database: string, entries: Array<AuditEntry & { ts_ns: bigint }>): Promise<AuditEntry[]> {
-  await linkEntries(client, database, entries);
-  return entries.map(({ ts_ns, ...e }) => ({ ...e, ts_ns: ts_ns.toString() }) as AuditEntry);
-}
-
-/** Filters of {@link pageAudit} (the processes page). */
-export interface AuditFilters {
-  /** Audit types; default process, file, net. */
-  types?: string[];
-  action?: string;
-  pid?: number;
-  comm?: string;
-  /** Case-insensitive substring of the summary (argv, path, address). */
-  q?: string;
-  range?: NsRange;
-}
-
-/**
- * Look-back windows of {@link pageAudit}, ns: the newest page of a large table is read from the last hour first and
- * widened only while the window holds fewer rows than the page needs (`audit_events` is ordered by time, so a window
- * reads just its granules; the whole table is read only when the newest rows are that sparse).
- */
-const NEWEST_FIRST_WINDOWS_NS = [3600n, 86_400n, 7n * 86_400n, 30n * 86_400n].map((s) => s * 1_000_000_000n);
-/** A host's clock may run ahead of the reader's: the open-ended newest page starts this far after now, ns. */
-const CLOCK_SKEW_NS = 86_400n * 1_000_000_000n;
-
-/** `GET /api/processes`: one page of process/file/net audit records, newest first, keyset-paged on (ts, id). */
-export async function pageAudit(client: ClickHouseClient, f: AuditFilters, page: { cursor?: string; limit: number }, database = DEFAULT_DATABASE): Promise<Page<AuditEntry>> {
-  const where = ['type IN {types:Array(String)}'];
-  const params: Record<string, unknown> = { types: f.types?.length ? f.types : ['process', 'file', 'net'], limit: page.limit + 1 };
-  if (f.action) (where.push('action = {action:String}'), (params.action = f.action));
-  if (f.pid !== undefined) (where.push('(pid = {pid:UInt32} OR ppid = {pid:UInt32})'), (params.pid = f.pid));
-  if (f.comm) (where.push('comm = {comm:String}'), (params.comm = f.comm));
-  if (f.q) (where.push(summaryContains('q')), (params.q = f.q));
-  if (f.range) (where.push(inRange('ts')), Object.assign(params, rangeParams(f.range)));
-  let upper = f.range ? f.range.toNs : BigInt(Date.now()) * 1_000_000n + CLOCK_SKEW_NS;
-  if (page.cursor) {
-    const c = decodeCursor(page.cursor);
-    where.push("(ts < fromUnixTimestamp64Nano({cns:Int64}, 'UTC') OR (ts = fromUnixTimestamp64Nano({cns:Int64}, 'UTC') AND id > {cid:String}))");
-    Object.assign(params, { cns: c.ns, cid: c.id });
-    upper = BigInt(c.ns);
-  }
-  const floor = f.range?.fromNs ?? null;
-  // A search's matches are sparse: after the last hour, widening step by step would scan most of the table several
-  // times, so it goes to the whole range at once.
-  const windows = f.q ? [NEWEST_FIRST_WINDOWS_NS[0], null] : [...NEWEST_FIRST_WINDOWS_NS, null];
-  let rows: Array<AuditEntry & { ts_ns: bigint }> = [];
-  for (const w of windows) {
-    const from = w === null ? floor : floor === null || upper - w > floor ? upper - w : floor;
-    rows = from === null
-      ? await selectAudit(client, database, where, params, 'ts DESC, id')
-      : await selectAudit(client, database, [...where, "ts >= fromUnixTimestamp64Nano({wfrom:Int64}, 'UTC')"], { ...params, wfrom: from.toString() }, 'ts DESC, id');
-    if (rows.length > page.limit || from === floor) break;
-  }
-  const more = rows.length > page.limit;
-  const out = await linked(client, database, rows.slice(0, page.limit));
-  const last = out[out.length - 1] as (AuditEntry & { ts_ns?: string }) | undefined;
-  return { items: out, next_cursor: more && last ? encodeCursor(last.ts_ns!, last.id) : null };
-}
-
 /** Filters of {@link pageSessions}. */
 export interface SessionFilters {
   agent?: string;
@@ -631,10 +529,4 @@ export async function sessionResources(client: ClickHouseClient, conversation: s
   const points = start === null || end === null ? [] : await resourceSeries(client, { host: session.host, pid: session.pid, fromNs: start - SESSION_MARGIN_NS, toNs: end + SESSION_MARGIN_NS }, database);
   const note = points.length ? null : start === null ? 'the session has no start time' : 'no resource samples of this agent (not traced by a sampling run: exec, trace --pid/--discover and record -p sample their agents)';
   return { host: session.host, pid: session.pid, points, tool_uses, note };
-}
-
-/** The audit records of `pid` and its descendants (by exec/fork parentage seen in the records). */
-export function descendantsOf(pid: number, entries: AuditEntry[]): AuditEntry[] {
-  const tree = descendantPids(pid, entries);
-  return entries.filter((e) => tree.has(e.pid));
 }

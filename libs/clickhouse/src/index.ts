@@ -9,6 +9,7 @@ export * from './writer';
 export * from './repositories/read';
 export * from './repositories/paging';
 export * from './queries';
+export * from './repositories/audit';
 export * from './repositories/exchanges';
 export * from './repositories/dead-letters';
 export * from './repositories/table-sizes';

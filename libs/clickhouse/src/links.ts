@@ -17,7 +17,7 @@
  * (the command's basename, the file path, the connect address) are preferred; the latest start then wins and the link
  * is marked ambiguous if more than one remained.
  *
- * Pure functions over plain records (times in wall-clock ns); the queries in `queries.ts` feed them from ClickHouse.
+ * Pure functions over plain records (times in wall-clock ns); `repositories/audit.ts` feeds them from ClickHouse.
  */
 
 /** A tool use as the linker needs it (from a `tool` audit record). */
