@@ -11,8 +11,8 @@ import { startClickHouseServer, freePort, type ClickHouseServer } from '@agentsi
 import { audit, genaiEvent, T0, toolUse } from '../test/fixtures';
 import { openClickHouse, type ClickHouseClient } from './client';
 import { clusterSchemaStatements, LOCAL_SUFFIX } from './cluster';
-import { listCalls } from './queries';
 import { nodeUrl, openNode, parseDistributed, serverParts } from './parts';
+import { listCalls } from './repositories/calls';
 import { countRows, tableSizes } from './repositories/table-sizes';
 import { droppedTotals, enforceStoreCap, storeSize } from './retention';
 import { auditRow, llmCallRow, nsToDateTime64, toolUseRow } from './rows';

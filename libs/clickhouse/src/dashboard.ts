@@ -8,8 +8,8 @@
 import type { LatencyStats, Overview, OverviewKpis, Page, TimeSeries, TopEntry } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { resourceSeries, withResources, type ResourceColumns, type ResourcePoint } from './resources';
-import { selectCalls, type CallSummary } from './queries';
 import { auditWindow, descendantsOf, type AuditEntry } from './repositories/audit';
+import { selectCalls, type CallSummary } from './repositories/calls';
 import { decodeCursor, decodeOffsetCursor, encodeCursor, encodeOffsetCursor, intervalFor, type NsRange, type SortSpec } from './repositories/paging';
 import { nsIso } from './repositories/read';
 import { AGENT, inRange, MODEL, num, queryRows as q, rangeParams } from './repositories/sql';
@@ -162,117 +162,11 @@ export async function timeSeries(client: ClickHouseClient, r: NsRange, opts: { d
   };
 }
 
-/** Sort keys of the calls list (API `sort`) → column; default `start_time` (newest first, keyset-paged). */
-export const CALL_SORTS: Record<string, string> = {
-  start_time: 'start_time', duration: 'duration_ms', cost: 'cost_usd', input_tokens: 'input_tokens', output_tokens: 'output_tokens',
-};
-
 /** Sort keys of the sessions list (API `sort`) → expression over `genai_spans`; default `last_activity`. */
 export const SESSION_SORTS: Record<string, string> = {
   last_activity: 'coalesce(end_time, start_time)', first_activity: 'coalesce(start_time, end_time)', cost: 'cost_usd',
   tokens: 'input_tokens + output_tokens', llm_calls: 'llm_calls', tool_uses: 'tool_uses', tool_errors: 'tool_errors', duration: 'duration_ms',
 };
-
-/** Filters of {@link pageCalls}; every one optional. */
-export interface CallFilters {
-  provider?: string;
-  model?: string;
-  /** `gen_ai.agent.name`, else the process name. */
-  agent?: string;
-  pid?: number;
-  conversation?: string;
-  /** `ok` = no error and HTTP < 400; `error` = the rest. */
-  status?: 'ok' | 'error';
-  /** `error.type` equals this. */
-  error?: string;
-  /** Case-insensitive substring of the answer text, tool calls, response id, model, or the request body (prompts). */
-  q?: string;
-  range?: NsRange;
-}
-
-/** `GET /api/llm-calls`: one page of LLM calls, newest first, keyset-paged on (start_time, call_id). */
-export async function pageCalls(client: ClickHouseClient, f: CallFilters, page: { cursor?: string; limit: number; sort?: SortSpec }, database = DEFAULT_DATABASE): Promise<Page<CallSummary>> {
-  const where: string[] = [];
-  const params: Record<string, unknown> = { limit: page.limit + 1 };
-  if (f.provider) (where.push('provider = {provider:String}'), (params.provider = f.provider));
-  if (f.model) (where.push(`${MODEL} = {model:String}`), (params.model = f.model));
-  if (f.agent) (where.push(`${AGENT} = {agent:String}`), (params.agent = f.agent));
-  if (f.pid !== undefined) (where.push('pid = {pid:UInt32}'), (params.pid = f.pid));
-  if (f.conversation) (where.push('conversation_id = {conversation:String}'), (params.conversation = f.conversation));
-  if (f.status === 'error') where.push('(error_type IS NOT NULL OR coalesce(http_status, 0) >= 400)');
-  if (f.status === 'ok') where.push('(error_type IS NULL AND coalesce(http_status, 0) < 400)');
-  if (f.error) (where.push('error_type = {error:String}'), (params.error = f.error));
-  if (f.range) (where.push(inRange('start_time')), Object.assign(params, rangeParams(f.range)));
-  if (f.q) {
-    params.q = f.q;
-    where.push(`(positionCaseInsensitiveUTF8(output_text, {q:String}) > 0 OR positionCaseInsensitiveUTF8(tool_calls, {q:String}) > 0
-      OR positionCaseInsensitiveUTF8(coalesce(response_id, ''), {q:String}) > 0 OR positionCaseInsensitiveUTF8(${MODEL}, {q:String}) > 0
-      OR exchange_id IN (SELECT exchange_id FROM ${qualified(database, 'exchanges')} FINAL WHERE positionCaseInsensitiveUTF8(request_body, {q:String}) > 0))`);
-  }
-  const sorted = page.sort && !(page.sort.key === 'start_time' && page.sort.dir === 'desc');
-  if (sorted) {
-    const col = CALL_SORTS[page.sort!.key];
-    if (!col) throw new Error(`sort must be one of ${Object.keys(CALL_SORTS).join(', ')}`);
-    const offset = page.cursor ? decodeOffsetCursor(page.cursor) : 0;
-    const items = await selectCalls(client, database, where, { ...params, offset }, `${col} ${page.sort!.dir === 'asc' ? 'ASC' : 'DESC'} NULLS LAST, call_id`);
-    return { items: items.slice(0, page.limit), next_cursor: items.length > page.limit ? encodeOffsetCursor(offset + page.limit) : null };
-  }
-  if (page.cursor) {
-    const c = decodeCursor(page.cursor);
-    where.push("(start_time < fromUnixTimestamp64Nano({cns:Int64}, 'UTC') OR (start_time = fromUnixTimestamp64Nano({cns:Int64}, 'UTC') AND call_id > {cid:String}))");
-    Object.assign(params, { cns: c.ns, cid: c.id });
-  }
-  const items = await selectCalls(client, database, where, params);
-  const more = items.length > page.limit;
-  const out = items.slice(0, page.limit);
-  const last = out[out.length - 1];
-  if (!more || !last) return { items: out, next_cursor: null };
-  const [ns] = await q<{ ns: string }>(client, `SELECT toString(toUnixTimestamp64Nano(start_time)) AS ns FROM ${qualified(database, 'llm_calls')} FINAL WHERE call_id = {id:String}`, { id: last.call_id });
-  return { items: out, next_cursor: encodeCursor(ns.ns, last.call_id) };
-}
-
-/** One LLM call with what the dashboard's detail page shows next to it. */
-export interface CallDetail {
-  call: CallSummary;
-  exchange_id: string;
-  price_id: string | null;
-  conversation_id: string | null;
-  agent_name: string | null;
-  host: string;
-  end_time: string;
-  /** Tool uses this call asked for (`origin`) or whose result its request carried (`result`). */
-  tool_uses: Array<ToolUseEntry & { relation: 'origin' | 'result' }>;
-  /** Execs, file opens and connects caused by this call's tool uses (causal links). */
-  caused: AuditEntry[];
-}
-
-/** `GET /api/llm-calls/:id`; null when there is no such call. */
-export async function getCall(client: ClickHouseClient, id: string, database = DEFAULT_DATABASE): Promise<CallDetail | null> {
-  const [call] = await selectCalls(client, database, ['call_id = {id:String}'], { id, limit: 1 });
-  if (!call) return null;
-  const [m] = await q<Record<string, string | null>>(
-    client,
-    `SELECT exchange_id, price_id, conversation_id, agent_name, host, toString(toUnixTimestamp64Nano(end_time)) AS end_ns
-     FROM ${qualified(database, 'llm_calls')} FINAL WHERE call_id = {id:String}`,
-    { id },
-  );
-  const tools = await q<{ id: string; origin: string | null }>(
-    client,
-    `SELECT id, origin_llm_call_id AS origin FROM ${qualified(database, 'tool_uses')} FINAL
-     WHERE origin_llm_call_id = {id:String} OR result_llm_call_id = {id:String}`,
-    { id },
-  );
-  const entries = tools.length ? await listToolUses(client, { database, ids: tools.map((t) => t.id), limit: tools.length }) : [];
-  const tool_uses = entries.map((t) => ({ ...t, relation: (t.origin_llm_call_id === id ? 'origin' : 'result') as 'origin' | 'result' }));
-  const startNs = BigInt(Date.parse(call.start_time)) * 1_000_000n;
-  const caused = tool_uses.some((t) => t.relation === 'origin')
-    ? (await auditWindow(client, database, { host: String(m.host), fromNs: startNs - 1_000_000_000n, toNs: startNs + 600n * 1_000_000_000n, types: ['process', 'file', 'net'] })).filter((e) => e.caused_by?.llm_call_id === id)
-    : [];
-  return {
-    call, exchange_id: String(m.exchange_id), price_id: m.price_id, conversation_id: m.conversation_id, agent_name: m.agent_name, host: String(m.host),
-    end_time: nsIso(String(m.end_ns)), tool_uses, caused,
-  };
-}
 
 /** Filters of {@link pageSessions}. */
 export interface SessionFilters {

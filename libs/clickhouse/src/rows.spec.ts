@@ -1,8 +1,8 @@
 import { configureRedaction, GenAiAttr } from '@agentsight/contracts';
 import { audit, deadLetter, exchange, genaiEvent, T0 } from '../test/fixtures';
 import { auditRow, deadLetterRow, decodeBody, encodeBody, exchangeRow, llmCallRow, nsToDateTime64, sseText } from './rows';
-import { periodRange, periodStartMs, previousPeriodRange } from './queries';
 import { timeToNs } from './repositories/read';
+import { periodRange, periodStartMs, previousPeriodRange } from './repositories/token-usage';
 
 describe('rows (pure)', () => {
   it('formats DateTime64(9) exactly', () => {

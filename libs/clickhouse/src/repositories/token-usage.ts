@@ -1,178 +1,13 @@
 /**
- * Read queries used by the API and the CLI. Every query reads with `FINAL` (rows deduplicated by id) or counts
- * distinct ids (`uniqExact(id)`, where a `FINAL` would merge more than the query needs), and binds
- * its parameters server-side (`{name:Type}`). Times in results are ISO 8601 UTC strings with ms precision.
+ * Token usage of LLM calls (`llm_calls` summed): `agentsight token` and `GET /api/token` — tokens (counts) and cost
+ * (USD) per provider + model, provider or process over a calendar period, with the previous period and the token
+ * breakdown by role and type on request. Read with `FINAL`; parameters bound server-side.
  */
-import type { UsageDetail } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { clampLimit, nsIso, timeToNs, type DbOption, type TimeInput } from './repositories/read';
-import { n, parseJson, queryRows as rows, usd } from './repositories/sql';
-import { DEFAULT_DATABASE, qualified } from './schema';
-
-/** One tool call in `agentsight calls --json` output. */
-export interface CallToolCall {
-  name: string;
-  /** The arguments as parsed JSON when they parse, else the raw string. */
-  arguments: unknown;
-}
-
-/** One LLM call as `agentsight calls --json` prints it (semconv attribute names as keys). */
-export interface CallSummary {
-  call_id: string;
-  /** ISO 8601, UTC, ms precision. */
-  start_time: string;
-  duration_ms: number;
-  pid: number;
-  process_name: string;
-  'server.address': string;
-  'http.response.status_code': number | null;
-  'gen_ai.operation.name': string;
-  'gen_ai.provider.name': string;
-  'gen_ai.request.model': string | null;
-  'gen_ai.response.model': string | null;
-  'gen_ai.response.id': string | null;
-  'gen_ai.response.finish_reasons': string[];
-  /** Streamed calls: seconds from the first request byte to the first SSE event; null otherwise (or stored before it existed). */
-  'gen_ai.response.time_to_first_chunk': number | null;
-  'gen_ai.usage.input_tokens': number | null;
-  'gen_ai.usage.output_tokens': number | null;
-  'gen_ai.usage.cache_read.input_tokens': number | null;
-  'gen_ai.usage.cache_creation.input_tokens': number | null;
-  'gen_ai.usage.reasoning.output_tokens': number | null;
-  tool_calls: CallToolCall[];
-  /** The provider's usage object, or null. */
-  raw_usage: Record<string, unknown> | null;
-  'error.type': string | null;
-  /** The answer text (reasoning excluded), redacted. */
-  output_text: string;
-  /** Cost in USD at list prices; null = unpriced (unknown model or price, or stored before costs existed). */
-  cost_usd: number | null;
-  /**
-   * `reported`: the token counts are the provider's; `estimated`: the provider reported none and agentsight counted
-   * them with `usage_tokenizer` (cost is then an estimate too). Calls stored before this existed read `reported`.
-   */
-  usage_source: 'reported' | 'estimated';
-  /** Tokenizer of estimated counts (`o200k_base`, `cl100k_base`, `qwen3`, `estimate:o200k_base`, …); null when reported. */
-  usage_tokenizer: string | null;
-  /**
-   * Input tokens by role and output tokens by type (`LlmCall.usage_detail`; `tokenizer` is not stored, so absent here);
-   * null when the call has no breakdown (or was stored before it existed).
-   */
-  usage_detail: Omit<UsageDetail, 'tokenizer'> | null;
-}
-
-export interface ListCallsOptions extends DbOption {
-  /** Max rows (default 100), newest first. */
-  limit?: number;
-  /** Only calls that started at or after this time. */
-  since?: TimeInput;
-  /** Only calls of this process. */
-  pid?: number;
-}
-
-/** Latest LLM calls, newest first, shaped as {@link CallSummary}. */
-export async function listCalls(client: ClickHouseClient, opts: ListCallsOptions = {}): Promise<CallSummary[]> {
-  const where: string[] = [];
-  const params: Record<string, unknown> = { limit: clampLimit(opts.limit, 100) };
-  if (opts.since !== undefined && opts.since !== '') {
-    where.push('start_time >= fromUnixTimestamp64Nano({since:Int64}, \'UTC\')');
-    params.since = timeToNs(opts.since).toString();
-  }
-  if (opts.pid !== undefined) {
-    where.push('pid = {pid:UInt32}');
-    params.pid = opts.pid;
-  }
-  return selectCalls(client, opts.database ?? DEFAULT_DATABASE, where, params);
-}
-
-/**
- * LLM calls matching `where` (SQL conditions over `llm_calls` columns, parameters bound from `params`, which must hold
- * `limit`, and `offset` to skip rows), newest first (`start_time DESC, call_id`) unless `order` (an ORDER BY list over
- * `llm_calls` columns, never user text) says otherwise, shaped as {@link CallSummary}. The one mapping of a stored call
- * for the CLI and the dashboard.
- */
-export async function selectCalls(
-  client: ClickHouseClient,
-  database: string,
-  where: string[],
-  params: Record<string, unknown>,
-  order = 'start_time DESC, call_id',
-): Promise<CallSummary[]> {
-  type R = {
-    call_id: string; start_ns: string; duration_ms: number; pid: number; process_name: string; server_address: string;
-    http_status: number | null; operation: string; provider: string; request_model: string | null; response_model: string | null;
-    response_id: string | null; finish_reasons: string[]; input_tokens: string | null; output_tokens: string | null;
-    cache_read_input_tokens: string | null; cache_creation_input_tokens: string | null; reasoning_output_tokens: string | null;
-    tool_calls: string; raw_usage: string;
-    error_type: string | null; output_text: string; cost_usd: number | null; usage_source: string; usage_tokenizer: string | null;
-    time_to_first_chunk_ms: number | null;
-  } & Record<(typeof DETAIL_COLUMNS)[number], string | null>;
-  const rs = await rows<R>(
-    client,
-    `SELECT call_id, toString(toUnixTimestamp64Nano(start_time)) AS start_ns, duration_ms, pid, process_name, server_address,
-            http_status, operation, provider, request_model, response_model, response_id, finish_reasons, input_tokens,
-            output_tokens, cache_read_input_tokens, cache_creation_input_tokens, reasoning_output_tokens, tool_calls, raw_usage,
-            error_type, output_text,
-            cost_usd, usage_source, usage_tokenizer, time_to_first_chunk_ms, ${DETAIL_COLUMNS.join(', ')}
-     FROM ${qualified(database, 'llm_calls')} FINAL
-     ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-     ORDER BY ${order}
-     LIMIT {limit:UInt32}${params.offset !== undefined ? ' OFFSET {offset:UInt64}' : ''}`,
-    params,
-  );
-  return rs.map((r) => {
-    const tools = parseJson(r.tool_calls);
-    const usage = parseJson(r.raw_usage);
-    return {
-      call_id: r.call_id,
-      start_time: nsIso(r.start_ns),
-      duration_ms: Number(r.duration_ms),
-      pid: Number(r.pid),
-      process_name: r.process_name,
-      'server.address': r.server_address,
-      'http.response.status_code': n(r.http_status),
-      'gen_ai.operation.name': r.operation,
-      'gen_ai.provider.name': r.provider,
-      'gen_ai.request.model': r.request_model,
-      'gen_ai.response.model': r.response_model,
-      'gen_ai.response.id': r.response_id,
-      'gen_ai.response.finish_reasons': r.finish_reasons,
-      'gen_ai.response.time_to_first_chunk': r.time_to_first_chunk_ms === null ? null : Number(r.time_to_first_chunk_ms) / 1000,
-      'gen_ai.usage.input_tokens': n(r.input_tokens),
-      'gen_ai.usage.output_tokens': n(r.output_tokens),
-      'gen_ai.usage.cache_read.input_tokens': n(r.cache_read_input_tokens),
-      'gen_ai.usage.cache_creation.input_tokens': n(r.cache_creation_input_tokens),
-      'gen_ai.usage.reasoning.output_tokens': n(r.reasoning_output_tokens),
-      tool_calls: Array.isArray(tools)
-        ? tools.map((t: { name?: unknown; arguments?: unknown }) => ({
-            name: String(t?.name ?? ''),
-            arguments: typeof t?.arguments === 'string' ? parseJson(t.arguments) : (t?.arguments ?? null),
-          }))
-        : [],
-      raw_usage: usage && typeof usage === 'object' && !Array.isArray(usage) ? (usage as Record<string, unknown>) : null,
-      'error.type': r.error_type,
-      output_text: r.output_text,
-      cost_usd: r.cost_usd === null || r.cost_usd === undefined ? null : Number(r.cost_usd),
-      usage_source: r.usage_source === 'estimated' ? 'estimated' : 'reported',
-      usage_tokenizer: r.usage_source === 'estimated' ? (r.usage_tokenizer ?? null) : null,
-      usage_detail: detailOf(r),
-    };
-  });
-}
-
-/** `llm_calls` columns of the token breakdown (see schema.ts), input by role then output by type. */
-const DETAIL_COLUMNS = [
-  'input_system_tokens', 'input_user_tokens', 'input_assistant_tokens', 'input_tool_tokens',
-  'output_text_tokens', 'output_reasoning_tokens', 'output_tool_call_tokens',
-] as const;
-
-/** A call's breakdown from its columns; a half is null when its columns are null. */
-function detailOf(r: Record<(typeof DETAIL_COLUMNS)[number], string | number | null>): CallSummary['usage_detail'] {
-  const v = DETAIL_COLUMNS.map((c) => n(r[c]));
-  const input = v[0] === null ? null : { system: v[0], user: v[1] ?? 0, assistant: v[2] ?? 0, tool: v[3] ?? 0 };
-  const output = v[4] === null ? null : { text: v[4], reasoning: v[5] ?? 0, tool_calls: v[6] ?? 0 };
-  return input || output ? { input, output } : null;
-}
+import { DEFAULT_DATABASE, qualified } from '../schema';
+import { USAGE_DETAIL_COLUMNS } from './calls';
+import type { DbOption } from './read';
+import { queryRows, usd } from './sql';
 
 /** Periods of {@link tokenSummary}. */
 export const TOKEN_PERIODS = ['today', 'yesterday', 'week', 'last_week', 'month', 'last_month'] as const;
@@ -364,7 +199,7 @@ async function summaryRows(client: ClickHouseClient, groupBy: TokenGroupBy, star
   const g = GROUP_KEYS[groupBy];
   if (!g) throw new Error(`unknown group-by: ${String(groupBy)} (one of ${TOKEN_GROUP_BYS.join(', ')})`);
   type R = Record<string, string | number>;
-  const rs = await rows<R>(
+  const rs = await queryRows<R>(
     client,
     `SELECT ${g.select}, count() AS calls,
             sum(coalesce(input_tokens, 0)) AS input_tokens, sum(coalesce(output_tokens, 0)) AS output_tokens,
@@ -372,7 +207,7 @@ async function summaryRows(client: ClickHouseClient, groupBy: TokenGroupBy, star
             sum(coalesce(cache_creation_input_tokens, 0)) AS cache_creation_input_tokens,
             sum(coalesce(reasoning_output_tokens, 0)) AS reasoning_output_tokens,
             sum(coalesce(cost_usd, 0)) AS cost_sum, countIf(cost_usd IS NULL) AS unpriced_calls
-            ${detail ? `, ${DETAIL_COLUMNS.map((c) => `sum(coalesce(${c}, 0)) AS d_${c}`).join(', ')},
+            ${detail ? `, ${USAGE_DETAIL_COLUMNS.map((c) => `sum(coalesce(${c}, 0)) AS d_${c}`).join(', ')},
               countIf(input_system_tokens IS NOT NULL) AS input_detail_calls, countIf(output_text_tokens IS NOT NULL) AS output_detail_calls` : ''}
      FROM ${qualified(database, 'llm_calls')} FINAL
      WHERE start_time >= fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND start_time < fromUnixTimestamp64Nano({to:Int64}, 'UTC')
