@@ -1,6 +1,7 @@
 /**
  * ClickHouse storage of agentsight: connection (server or embedded chDB), schema, row mappings (with secret
- * redaction), batched acknowledged writes and the read queries of the API/CLI.
+ * redaction), batched acknowledged writes and the reads of the API/CLI (`repositories/`: one repository per table or
+ * view, each with its SQL, row mapping and result types).
  */
 export * from './client';
 export * from './schema';
@@ -18,7 +19,9 @@ export * from './links';
 export * from './repositories/tool-uses';
 export * from './repositories/genai-spans';
 export type { RecordListOptions } from './repositories/versioned';
-export * from './dashboard';
+export * from './repositories/overview';
+export * from './repositories/sessions';
+export * from './request-messages';
 export * from './parts';
 export * from './retention';
 export * from './genai-totals';
