@@ -5,16 +5,18 @@ import type { RawSslRecord } from '@agentsight/contracts';
 export interface StreamedCallOptions {
   /** The request's user message (default `Invent a holiday`), e.g. to plant a string to look for in storage. */
   prompt?: string;
+  /** The producer's host name (default `bench`): one per simulated host. */
+  host?: string;
 }
 
 /**
- * Raw SSL records of one streamed chat completion on connection `i` (host `bench`, pid 100000 + i, partition i % 8),
+ * Raw SSL records of one streamed chat completion on connection `i` (host `opts.host`, default `bench`; pid 100000 + i, partition i % 8),
  * as the probe publishes them: the request, the response head, one chunked record per SSE event of `events` (e.g. a
  * corpus fixture's `body`), the last chunk; `seq` from `seqBase`, stamped now. For load generators (bench/) and tests
  * that need many calls without capture.
  */
 export function streamedCallRecords(i: number, events: Buffer[], seqBase: number, opts: StreamedCallOptions = {}): RawSslRecord[] {
-  const host = 'bench';
+  const host = opts.host ?? 'bench';
   const pid = 100000 + i;
   const ssl = 0x7f0000000000 + i * 0x1000;
   const body = Buffer.from(JSON.stringify({ model: 'gpt-4.1-nano', stream: true, messages: [{ role: 'user', content: opts.prompt ?? 'Invent a holiday' }] }));

@@ -1,5 +1,5 @@
 /**
- * A 3-node NATS JetStream cluster on loopback ports for tests, from the deployment's node config
+ * A 3-node NATS JetStream cluster on local ports for tests (loopback by default), from the deployment's node config
  * (`infra/nats-cluster/node.conf`, values from the environment): free client and route ports, one store dir per node
  * under a temp dir, each node routed to the other two. Nodes can be killed (SIGKILL) and started again on the same
  * ports and store, as a node lost and brought back.
@@ -15,7 +15,7 @@ import { repoRoot } from './corpus';
 export interface NatsNode {
   /** `server_name` (n1, n2, n3). */
   readonly name: string;
-  /** `nats://127.0.0.1:<client port>`. */
+  /** `nats://<host>:<client port>`. */
   readonly url: string;
   /** Whether its process runs. */
   readonly running: boolean;
@@ -42,20 +42,22 @@ export function natsClusterConfig(): string {
 }
 
 /**
- * Starts 3 nats-server nodes (`-c infra/nats-cluster/node.conf`, cluster `agentsight`) and resolves once every
- * client port accepts connections (JetStream's meta leader may still be being elected: clients retry). Throws when
- * a node exits early or does not listen within `readyTimeoutMs` (default 60 000).
+ * Starts 3 nats-server nodes (`-c infra/nats-cluster/node.conf`, cluster `agentsight`) on `opts.host` (default
+ * 127.0.0.1; e.g. a bridge's address that network namespaces reach) and resolves once every client port accepts
+ * connections (JetStream's meta leader may still be being elected: clients retry). Throws when a node exits early or
+ * does not listen within `readyTimeoutMs` (default 60 000).
  */
-export async function startNatsCluster(opts: { readyTimeoutMs?: number } = {}): Promise<NatsCluster> {
+export async function startNatsCluster(opts: { readyTimeoutMs?: number; host?: string } = {}): Promise<NatsCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-nats-cluster-'));
-  const client = [await freePort(), await freePort(), await freePort()];
-  const route = [await freePort(), await freePort(), await freePort()];
+  const host = opts.host ?? '127.0.0.1';
+  const client = [await freePort(host), await freePort(host), await freePort(host)];
+  const route = [await freePort(host), await freePort(host), await freePort(host)];
   const timeout = opts.readyTimeoutMs ?? 60_000;
   const nodes = client.map((port, i) => {
     const name = `n${i + 1}`;
-    const others = route.filter((_, j) => j !== i).map((p) => `nats://127.0.0.1:${p}`);
+    const others = route.filter((_, j) => j !== i).map((p) => `nats://${host}:${p}`);
     const env = {
-      ...process.env, AS_NODE: name, AS_HOST: '127.0.0.1', AS_CLIENT_PORT: String(port), AS_CLUSTER_PORT: String(route[i]),
+      ...process.env, AS_NODE: name, AS_HOST: host, AS_CLIENT_PORT: String(port), AS_CLUSTER_PORT: String(route[i]),
       AS_ROUTE_A: others[0], AS_ROUTE_B: others[1], AS_STORE: path.join(dir, name),
     };
     let proc: ChildProcess | null = null;
@@ -63,7 +65,7 @@ export async function startNatsCluster(opts: { readyTimeoutMs?: number } = {}): 
     const log = path.join(dir, `${name}.log`);
     const node: NatsNode = {
       name,
-      url: `nats://127.0.0.1:${port}`,
+      url: `nats://${host}:${port}`,
       get running() { return proc !== null && proc.exitCode === null && proc.signalCode === null; },
       async kill(signal: NodeJS.Signals = 'SIGKILL') {
         if (node.running) proc!.kill(signal);
@@ -77,7 +79,7 @@ export async function startNatsCluster(opts: { readyTimeoutMs?: number } = {}): 
         let gone = false;
         exited = new Promise((r) => p.once('exit', () => { gone = true; r(); }));
         const end = Date.now() + timeout;
-        while (!(await tcpOpen(port))) {
+        while (!(await tcpOpen(port, host))) {
           if (gone) throw new Error(`nats node ${name} exited: ${fs.readFileSync(log, 'utf8').slice(-2000)}`);
           if (Date.now() > end) throw new Error(`nats node ${name} did not listen on ${port} within ${timeout} ms`);
           await new Promise((r) => setTimeout(r, 50));
