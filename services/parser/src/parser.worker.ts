@@ -61,19 +61,25 @@ export class ParserWorker extends ClockedPartitionWorker {
   }
 
   protected async process(batch: Input<RawRecord>[]): Promise<void> {
-    await this.loadOffsets(batch);
+    // Each SSL record's connection key, computed once (null for other records).
+    const keys = batch.map(({ value }) => (isSslRecord(value) ? connKey(value) : null));
+    await this.loadOffsets(keys);
     const events: HttpEvent[] = [];
+    // One collector for the whole batch: the parser appends each record's events to `events`.
+    const out: ParseOutput = { events, deadLetters: [] };
     const touched = new Set<string>();
     const closedInputs: Input<RawRecord>[] = [];
     const closed = new Map<string, RawSslCloseRecord>();
     let newestNs = 0n;
-    for (const input of batch) {
-      const rec = input.value;
-      if (rec?.kind === 'ssl_close') {
+    for (let i = 0; i < batch.length; i++) {
+      const input = batch[i];
+      const raw = input.value;
+      if (raw?.kind === 'ssl_close') {
+        const rec = raw;
         // Ends whatever each direction had in progress; every byte of the connection is then consumed.
-        const out = this.parser.close(rec);
-        events.push(...out.events);
-        for (const d of out.deadLetters) await this.rt.deadLetter({ ...d, input_subject: input.subject, input_seq: input.seq, input_id: d.input_id ?? rawMsgId(rec) });
+        const ending = this.parser.close(rec);
+        events.push(...ending.events);
+        for (const d of ending.deadLetters) await this.rt.deadLetter({ ...d, input_subject: input.subject, input_seq: input.seq, input_id: d.input_id ?? rawMsgId(rec) });
         const key = connKey(rec);
         touched.add(`${key}|write`).add(`${key}|read`);
         this.resumed.delete(key);
@@ -81,23 +87,24 @@ export class ParserWorker extends ClockedPartitionWorker {
         closedInputs.push(input);
         continue;
       }
-      if (rec?.kind === 'ssl_handshake') {
+      if (raw?.kind === 'ssl_handshake') {
         // SSL_do_handshake result and duration (informational): no plaintext, nothing to parse or publish.
         input.ack();
         continue;
       }
-      if (!isSslRecord(rec)) {
+      const key = keys[i];
+      if (key === null) {
+        // Not a v1 SSL record (isSslRecord, checked once above).
         await this.rt.deadLetter({ reason: 'contract', error: 'not a v1 ssl record', input_subject: input.subject, input_seq: input.seq, input_id: input.msgId });
         input.ack();
         continue;
       }
+      const rec = input.value as RawSslRecord;
       rec.ts_wall_ns = normalizeNs(rec.ts_wall_ns);
       rec.ts_boot_ns = normalizeNs(rec.ts_boot_ns);
-      const key = connKey(rec);
-      const out = this.parser.push(rec);
-      events.push(...out.events);
-      for (const d of out.deadLetters) {
-        await this.rt.deadLetter({ ...d, input_subject: input.subject, input_seq: input.seq, input_id: d.input_id ?? rawMsgId(rec) });
+      this.parser.pushInto(rec, out, key);
+      if (out.deadLetters.length) {
+        for (const d of out.deadLetters.splice(0)) await this.rt.deadLetter({ ...d, input_subject: input.subject, input_seq: input.seq, input_id: d.input_id ?? rawMsgId(rec) });
       }
       const pk = `${key}|${rec.dir}`;
       touched.add(pk);
@@ -180,14 +187,13 @@ export class ParserWorker extends ClockedPartitionWorker {
     for (const a of acks) a.ack();
   }
 
-  /** Before the first record of a connection direction: resume at the offset a previous owner committed. */
-  private async loadOffsets(batch: Input<RawRecord>[]): Promise<void> {
+  /**
+   * Before the first record of a connection direction: resume at the offset a previous owner committed. `batchKeys`:
+   * the connection key of each record of the batch (null: not an SSL record).
+   */
+  private async loadOffsets(batchKeys: ReadonlyArray<string | null>): Promise<void> {
     const keys = new Set<string>();
-    for (const { value } of batch) {
-      if (!isSslRecord(value)) continue;
-      const key = connKey(value);
-      if (!this.resumed.has(key)) keys.add(key);
-    }
+    for (const key of batchKeys) if (key !== null && !this.resumed.has(key)) keys.add(key);
     if (!keys.size) return;
     const list = [...keys];
     const pipe = this.rt.redis.pipeline();

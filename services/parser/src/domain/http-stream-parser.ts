@@ -149,7 +149,14 @@ export class HttpStreamParser {
    * request is emitted with `body_incomplete: 'short'` and `body_missing_bytes`. Never throws.
    */
   push(rec: RawSslRecord): ParseOutput {
-    const out = newOut();
+    return this.pushInto(rec, newOut());
+  }
+
+  /**
+   * {@link push} appending what `rec` completed to `out` (events and dead letters after those already there) instead
+   * of a new output per record; `key` is `connKey(rec)` when the caller has it already. Returns `out`. Never throws.
+   */
+  pushInto(rec: RawSslRecord, out: ParseOutput, key?: string): ParseOutput {
     let conn: ConnState | undefined;
     try {
       if (!rec || !ArrayBuffer.isView(rec.data) || !Number.isSafeInteger(rec.stream_offset) || rec.stream_offset < 0 || (rec.dir !== 'write' && rec.dir !== 'read')) {
@@ -158,7 +165,7 @@ export class HttpStreamParser {
       }
       this.st.records++;
       this.st.bytes += rec.data.length;
-      const key = connKey(rec);
+      key ??= connKey(rec);
       conn = this.conns.get(key);
       if (!conn) {
         conn = this.newConn(key);

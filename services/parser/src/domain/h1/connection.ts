@@ -20,6 +20,7 @@ import {
   DEAD_LETTER_SAMPLE_BYTES,
   deriveId,
   headerValue,
+  type ConnRef,
   type Direction,
   type HeaderList,
   type HttpEvent,
@@ -67,6 +68,11 @@ export interface Message {
   expectContinue: boolean;
   /** The body after transfer decoding: content decoding, SSE events, size limit. */
   body: MessageBody;
+  /**
+   * The connection as every event of this message names it (`connRef` of the record of its first byte), made once per
+   * message and shared by its events (a streamed response has hundreds).
+   */
+  conn: ConnRef;
 }
 
 export type Mode =
@@ -338,6 +344,7 @@ export class H1Connection {
       trailers: [],
       trailerBytes: 0,
       expectContinue: head.kind === 'request' && /100-continue/i.test(headerValue(head.headers, 'expect') ?? ''),
+      conn: this.host.connRef(start.rec),
       body: new MessageBody(
         {
           maxMessage: this.maxMessage,
@@ -411,11 +418,9 @@ export class H1Connection {
             return false;
           }
           msg.lastRec = q.metaAt(lf);
-          const line = Buffer.from(q.take(lf + 1)).toString('latin1');
-          const semi = line.indexOf(';');
-          const sizeText = (semi >= 0 ? line.slice(0, semi) : line).trim();
-          if (!/^[0-9a-fA-F]{1,15}$/.test(sizeText)) return this.bodyFailure(d, msg, `invalid chunk-size line ${JSON.stringify(line.slice(0, 40))}`, out);
-          const size = parseInt(sizeText, 16);
+          const lineBytes = q.take(lf + 1);
+          const size = chunkSize(lineBytes);
+          if (size < 0) return this.bodyFailure(d, msg, `invalid chunk-size line ${JSON.stringify(latin1(lineBytes).slice(0, 40))}`, out);
           if (size === 0) msg.chunkPhase = 'trailers';
           else {
             msg.chunkPhase = 'data';
@@ -453,7 +458,7 @@ export class H1Connection {
           }
           msg.lastRec = q.metaAt(lf);
           msg.trailerBytes += lf + 1;
-          const line = Buffer.from(q.take(lf + 1)).toString('latin1').replace(/\r?\n$/, '');
+          const line = latin1(q.take(lf + 1)).replace(/\r?\n$/, '');
           if (line === '') {
             this.finish(d, msg, 'complete', out);
             return true;
@@ -531,7 +536,7 @@ export class H1Connection {
     return {
       v: 1 as const,
       id: deriveId('http', this.host.key, d.dir, msg.start.offset, type, ordinal),
-      conn: this.host.connRef(msg.start.rec),
+      conn: msg.conn,
       span: { dir: d.dir, start_offset: msg.start.offset, end_offset: end },
       start_ns: first.ts_wall_ns,
       end_ns: last.ts_wall_ns,
@@ -649,4 +654,38 @@ export class H1Connection {
     d.headScan = 0;
     d.nl = 0;
   }
+}
+
+/** Bytes as latin1 text (one byte, one character), without copying them first. */
+function latin1(v: Uint8Array): string {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
+}
+
+/** Whether a byte, read as latin1, is white space to `String.prototype.trim` (TAB, LF, VT, FF, CR, SP, NBSP). */
+function isTrimSpace(b: number): boolean {
+  return (b >= 0x09 && b <= 0x0d) || b === 0x20 || b === 0xa0;
+}
+
+/**
+ * The chunk-size of a chunk-size line (RFC 9112 §7.1: `chunk-size [ chunk-ext ] CRLF`, the line with its LF):
+ * 1 to 15 hex digits before any `;` (extensions ignored), white space around them tolerated; -1 when not valid.
+ * Read from the bytes (no string per chunk).
+ */
+export function chunkSize(line: Uint8Array): number {
+  let end = line.indexOf(0x3b /* ';' */);
+  if (end < 0) end = line.length;
+  let start = 0;
+  while (start < end && isTrimSpace(line[start])) start++;
+  while (end > start && isTrimSpace(line[end - 1])) end--;
+  const digits = end - start;
+  if (digits < 1 || digits > 15) return -1;
+  let size = 0;
+  for (let i = start; i < end; i++) {
+    const b = line[i];
+    const v = b >= 0x30 && b <= 0x39 ? b - 0x30 : b >= 0x61 && b <= 0x66 ? b - 0x57 : b >= 0x41 && b <= 0x46 ? b - 0x37 : -1;
+    if (v < 0) return -1;
+    size = size * 16 + v;
+  }
+  // Beyond 2^53 a double cannot hold every size: take what parseInt makes of it, as before.
+  return digits > 13 ? parseInt(latin1(line.subarray(start, end)), 16) : size;
 }

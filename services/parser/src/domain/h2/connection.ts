@@ -90,6 +90,8 @@ interface H2Message {
   trailers: HeaderList;
   /** DATA payloads: content decoding, SSE events, size limit (as an HTTP/1.1 body). */
   body: MessageBody;
+  /** `connRef` of the record of the message's first byte, made once and shared by the message's events. */
+  conn: ConnRef;
 }
 
 /** A header block being gathered (HEADERS or PUSH_PROMISE, then CONTINUATIONs until END_HEADERS). */
@@ -510,6 +512,7 @@ export class H2Connection {
       status,
       headers,
       trailers: [],
+      conn: this.host.connRef(b.start.rec),
       body: new MessageBody(
         {
           maxMessage: this.host.maxMessage,
@@ -639,7 +642,7 @@ export class H2Connection {
     return {
       v: 1 as const,
       id: deriveId('http', this.host.key, m.dir, 'h2', m.stream, type, ordinal),
-      conn: this.host.connRef(m.start.rec),
+      conn: m.conn,
       span: { dir: m.dir, start_offset: m.start.offset, end_offset: end },
       stream_id: m.stream,
       start_ns: first.ts_wall_ns,
