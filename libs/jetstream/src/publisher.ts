@@ -49,10 +49,17 @@ export class Publisher {
   }
 
   /** Publishes `value` on `subject` with `Nats-Msg-Id: msgId`; resolves with the PubAck. */
-  async publish(liveSubject: string, liveMsgId: string, value: unknown): Promise<PubAck> {
+  publish(liveSubject: string, liveMsgId: string, value: unknown): Promise<PubAck> {
+    return this.publishEncoded(liveSubject, liveMsgId, encode(value));
+  }
+
+  /**
+   * {@link publish} of a payload already encoded (`encode` of the value, e.g. the copy a stage also keeps in Redis),
+   * so it is not encoded twice. `data` must not change until the returned promise settles.
+   */
+  async publishEncoded(liveSubject: string, liveMsgId: string, data: Uint8Array): Promise<PubAck> {
     const subject = this.scope ? this.scope.subject(liveSubject) : liveSubject;
     const msgId = this.scope ? this.scope.msgId(liveMsgId) : liveMsgId;
-    const data = encode(value);
     const deadline = Date.now() + this.maxRetryMs;
     if (data.length <= INLINE_LIMIT_BYTES) {
       const h = headers();

@@ -1,11 +1,14 @@
 import { decode, deriveId, encode, Exchange, HttpEvent, HttpEventBatch, httpEventsOf, normalizeNs, SseEvent, Subjects, hostToken } from '@agentsight/contracts';
 import type { Input, PartitionWorker, StageRuntime, UndecodableInput } from '@agentsight/jetstream';
-import { applyEvent, ConnState, emptyConnState, withProcess } from './domain/assembler';
+import { applyEvent, ConnState, emptyConnState, sseEventOf, withProcess } from './domain/assembler';
 import type { ProcessStore } from './process-store';
 
 const TTL_S = 24 * 3600;
 const stateKey = (k: string) => `agentsight:agg:conn:${k}`;
-/** SSE events of the open HTTP/1.1 response of connection `k`, or of HTTP/2 stream `sid`'s open response. */
+/**
+ * SSE events of the open HTTP/1.1 response of connection `k`, or of HTTP/2 stream `sid`'s open response: a list of the
+ * payloads (HttpEventBatch or v1 event, msgpack) of the inputs that appended to it, or of single SseEvents (see storedEvents).
+ */
 const eventsKey = (k: string, sid?: number) => (sid === undefined ? `agentsight:agg:events:${k}` : `agentsight:agg:events:${k}#${sid}`);
 const connIndex = (p: number) => `agentsight:agg:conns:${p}`;
 const outboxKey = (p: number) => `agentsight:agg:outbox:${p}`;
@@ -17,9 +20,10 @@ export const MAX_CONNECTIONS_PER_PARTITION = 20_000;
  * per connection ({@link applyEvent}), keeping every connection's state in Redis so a new owner carries on. Each
  * input is an {@link HttpEventBatch} (contract v2) or a single v1 event (a stream written before v2), applied event by
  * event in order ({@link httpEventsOf}); an input of neither shape is dead-lettered (`contract`) and acked.
- * Per batch: state changes, the SSE events appended (one RPUSH per event list) and finished exchanges (into a Redis
- * outbox) are written in one MULTI; then the exchanges are published (PubAck), removed from the outbox, and the
- * inputs acked. The outbox is flushed again
+ * Per batch: state changes, the SSE events appended (one RPUSH per event list, of the payloads of the inputs that
+ * carried them, as received: the events are not encoded again; a next owner reads them back with `storedEvents`) and
+ * finished exchanges (into a Redis outbox) are written in one MULTI; then the exchanges are published (PubAck),
+ * removed from the outbox, and the inputs acked. The outbox is flushed again
  * when a partition is claimed, so a crash between the MULTI and the PubAck loses nothing.
  */
 export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEvent> {
@@ -34,65 +38,78 @@ export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEv
   /** Publishes exchanges a previous owner stored but may not have published. */
   async init(): Promise<void> {
     const pending = await this.rt.redis.hgetallBuffer(outboxKey(this.partition));
-    await this.publish(Object.values(pending).map((b) => decode<Exchange>(b)));
+    await this.publish(Object.values(pending).map((b) => [decode<Exchange>(b), b]));
   }
 
   async handle(batch: Input<HttpEventBatch | HttpEvent>[]): Promise<void> {
-    // Every event of the batch, in input order, with the input it came in (for dead letters).
-    const events: HttpEvent[] = [];
-    const from: Input<unknown>[] = [];
+    // The events of each input, in input order (an input of neither contract shape is dead-lettered here).
+    const inputs: Array<[Input<unknown>, HttpEvent[]]> = [];
     for (const input of batch) {
       const evs = httpEventsOf(input.value);
       if (!evs) {
         await this.rt.deadLetter({ reason: 'contract', error: 'not a v2 http event batch nor a v1 http event', input_subject: input.subject, input_seq: input.seq, input_id: input.msgId });
         continue;
       }
-      for (const ev of evs) {
-        events.push(ev);
-        from.push(input);
-      }
+      inputs.push([input, evs]);
     }
-    await this.load(events);
+    await this.load(inputs);
     const multi = this.rt.redis.multi();
     const dirty = new Set<string>();
-    const finished: Exchange[] = [];
+    // Finished exchanges with their encoding: the outbox copy and the published message are the same bytes.
+    const finished: Array<[Exchange, Uint8Array]> = [];
     const ended = new Set<string>();
     // SSE events this batch appends, per event list: one RPUSH (+ EXPIRE) per list after the loop instead of one
     // per event. Deleting a list (a response opened, an HTTP/2 stream closed) drops what the batch had appended to it
     // before; the MULTI is atomic, so the stored lists end as if each event had been written on its own.
-    const appends = new Map<string, Uint8Array[]>();
+    // Each list gets the payload of every input that appended to it, once, as received (see storedEvents): the SSE
+    // events are not encoded again; an input without its payload adds its events encoded one by one, as before.
+    const appends = new Map<string, { items: Uint8Array[]; from: unknown }>();
     const drop = (k: string) => {
       appends.delete(k);
       multi.del(k);
     };
-    for (let i = 0; i < events.length; i++) {
-      const ev = events[i];
-      normalizeEvent(ev);
-      const key = ev.conn.key;
-      const s = this.states.get(key)!;
-      const r = applyEvent(s, ev);
-      if (r.orphan) {
-        // One dead letter per event (a batch may carry several orphans): its id from the event's.
-        const { subject, seq, msgId } = from[i];
-        await this.rt.deadLetter({ id: deriveId('dlq', 'aggregator', ev.id, 'orphan_event', key), reason: 'orphan_event', error: r.orphan, conn_key: key, input_subject: subject, input_seq: seq, input_id: msgId ?? ev.id });
+    for (const [input, evs] of inputs) {
+      // The events of an input are one connection's (contract v2), so its state and event list key are looked up
+      // once per input (again only should a batch mix connections), not once per event.
+      let key = '';
+      let s!: ConnState;
+      let listSid: number | undefined | null = null; // the stream of `listKey` (null: none yet)
+      let listKey = '';
+      const listOf = (sid: number | undefined) => (sid === listSid ? listKey : ((listSid = sid), (listKey = eventsKey(key, sid))));
+      for (const ev of evs) {
+        if (ev.conn.key !== key) {
+          key = ev.conn.key;
+          s = this.states.get(key)!;
+          listSid = null;
+        }
+        normalizeEvent(ev);
+        const r = applyEvent(s, ev);
+        if (r.orphan) {
+          // One dead letter per event (a batch may carry several orphans): its id from the event's.
+          const { subject, seq, msgId } = input;
+          await this.rt.deadLetter({ id: deriveId('dlq', 'aggregator', ev.id, 'orphan_event', key), reason: 'orphan_event', error: r.orphan, conn_key: key, input_subject: subject, input_seq: seq, input_id: msgId ?? ev.id });
+        }
+        if (r.opened) drop(listOf(r.stream_id));
+        if (r.appended) {
+          const k = listOf(r.stream_id);
+          let list = appends.get(k);
+          if (!list) appends.set(k, (list = { items: [], from: null }));
+          if (!input.payload) list.items.push(encode(r.appended));
+          else if (list.from !== input) list.items.push(input.payload);
+          list.from = input;
+        }
+        for (const sid of r.closedStreams ?? []) drop(eventsKey(key, sid));
+        if (r.changed) dirty.add(key);
+        for (const raw of r.exchanges) {
+          const ex = withProcess(raw, await this.procs.get(ev.conn.host, ev.conn.pid));
+          const bytes = encode(ex);
+          finished.push([ex, bytes]);
+          multi.hset(outboxKey(this.partition), ex.id, bytes as Buffer);
+        }
+        if (r.ended) ended.add(key);
       }
-      if (r.opened) drop(eventsKey(key, r.stream_id));
-      if (r.appended) {
-        const k = eventsKey(key, r.stream_id);
-        let list = appends.get(k);
-        if (!list) appends.set(k, (list = []));
-        list.push(encode(r.appended));
-      }
-      for (const sid of r.closedStreams ?? []) drop(eventsKey(key, sid));
-      if (r.changed) dirty.add(key);
-      for (const raw of r.exchanges) {
-        const ex = withProcess(raw, await this.procs.get(ev.conn.host, ev.conn.pid));
-        finished.push(ex);
-        multi.hset(outboxKey(this.partition), ex.id, encode(ex));
-      }
-      if (r.ended) ended.add(key);
     }
-    for (const [k, list] of appends) multi.rpush(k, ...(list as Buffer[])).expire(k, TTL_S);
+    for (const [k, list] of appends) multi.rpush(k, ...(list.items as Buffer[])).expire(k, TTL_S);
     const now = Date.now();
     for (const key of dirty) {
       const s = this.states.get(key)!;
@@ -111,15 +128,21 @@ export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEv
     for (const input of batch) input.ack();
   }
 
-  private async publish(exchanges: Exchange[]): Promise<void> {
+  /** Publishes exchanges (each with its encoding, published as is), then removes them from the outbox. */
+  private async publish(exchanges: Array<[Exchange, Uint8Array]>): Promise<void> {
     if (!exchanges.length) return;
-    await Promise.all(exchanges.map((ex) => this.rt.publisher.publish(Subjects.exchange(hostToken(ex.conn.host)), ex.id, ex)));
-    await this.rt.redis.hdel(outboxKey(this.partition), ...exchanges.map((e) => e.id));
+    await Promise.all(exchanges.map(([ex, bytes]) => this.rt.publisher.publishEncoded(Subjects.exchange(hostToken(ex.conn.host)), ex.id, bytes)));
+    await this.rt.redis.hdel(outboxKey(this.partition), ...exchanges.map(([e]) => e.id));
   }
 
-  /** Loads the state of connections not in memory yet (open responses with their events). */
-  private async load(events: HttpEvent[]): Promise<void> {
-    const keys = [...new Set(events.map((e) => e.conn.key))].filter((k) => !this.states.has(k));
+  /** Loads the state of the inputs' connections not in memory yet (open responses with their events). */
+  private async load(inputs: ReadonlyArray<[unknown, HttpEvent[]]>): Promise<void> {
+    const all = new Set<string>();
+    for (const [, evs] of inputs) {
+      let last = '';
+      for (const ev of evs) if (ev.conn.key !== last) all.add((last = ev.conn.key));
+    }
+    const keys = [...all].filter((k) => !this.states.has(k));
     if (!keys.length) return;
     const pipe = this.rt.redis.pipeline();
     for (const k of keys) pipe.getBuffer(stateKey(k)).lrangeBuffer(eventsKey(k), 0, -1);
@@ -129,7 +152,7 @@ export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEv
       const blob = res[2 * i]?.[1] as Buffer | null;
       const evs = (res[2 * i + 1]?.[1] as Buffer[] | null) ?? [];
       const s = blob ? restore(decode<ConnState>(blob)) : emptyConnState();
-      if (s.open) s.open.events = evs.map((b) => decode<SseEvent>(b));
+      if (s.open) s.open.events = storedEvents(evs, undefined);
       for (const [sid, slot] of Object.entries(s.streams ?? {})) if (slot.open) h2Open.push([k, Number(sid), slot.open]);
       this.states.set(k, s);
     });
@@ -138,12 +161,12 @@ export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEv
       const p2 = this.rt.redis.pipeline();
       for (const [k, sid] of h2Open) p2.lrangeBuffer(eventsKey(k, sid), 0, -1);
       const lists = (await p2.exec()) ?? [];
-      h2Open.forEach(([, , open], i) => (open.events = ((lists[i]?.[1] as Buffer[] | null) ?? []).map((b) => decode<SseEvent>(b))));
+      h2Open.forEach(([, sid, open], i) => (open.events = storedEvents((lists[i]?.[1] as Buffer[] | null) ?? [], sid)));
     }
     if (this.states.size > MAX_CONNECTIONS_PER_PARTITION) {
       for (const k of this.states.keys()) {
         if (this.states.size <= MAX_CONNECTIONS_PER_PARTITION / 2) break;
-        if (!keys.includes(k)) this.states.delete(k); // still in Redis; reloaded on next use
+        if (!all.has(k)) this.states.delete(k); // not in this batch; still in Redis, reloaded on next use
       }
     }
   }
@@ -155,6 +178,26 @@ export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEv
   async close(): Promise<void> {
     this.states.clear();
   }
+}
+
+/**
+ * The SSE events of an open response from its Redis list (`eventsKey`), in order. An item is the payload of an input
+ * that appended to the response (an {@link HttpEventBatch}, or a v1 single event: its `sse_event`s of stream `sid`,
+ * undefined for HTTP/1.1, are taken as {@link applyEvent} took them: an ordinal below the count so far is a duplicate),
+ * or one SSE event (written by an input without its payload, or before payloads were stored).
+ */
+function storedEvents(items: readonly Uint8Array[], sid: number | undefined): SseEvent[] {
+  const out: SseEvent[] = [];
+  for (const item of items) {
+    const value = decode<unknown>(item);
+    const evs = httpEventsOf(value);
+    if (!evs) {
+      out.push(value as SseEvent);
+      continue;
+    }
+    for (const ev of evs) if (ev.type === 'sse_event' && ev.stream_id === sid && ev.ordinal >= out.length) out.push(sseEventOf(ev));
+  }
+  return out;
 }
 
 /** The state as stored in Redis: open-response events live in their own list. */

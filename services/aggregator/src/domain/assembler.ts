@@ -1,5 +1,5 @@
 import {
-  BodyIncomplete, deriveId, Exchange, headerValue, HttpEvent, HttpRequestEvent, HttpResponseHeadEvent, ProcessInfo, SseEvent, StreamReset,
+  BodyIncomplete, deriveId, Exchange, headerValue, HttpEvent, HttpRequestEvent, HttpResponseHeadEvent, HttpSseEvent, ProcessInfo, SseEvent, StreamReset,
 } from '@agentsight/contracts';
 
 /** How many finished message ids a connection remembers to drop replayed duplicates (HTTP/2 streams add 3–4 each). */
@@ -90,8 +90,7 @@ export function applyEvent(s: ConnState, ev: HttpEvent): Applied {
       if (!s.open && s.replaying) return dup;
       if (!s.open) return { changed: false, duplicate: false, exchanges: [], orphan: 'sse event without an open streamed response' };
       if (ev.ordinal < s.open.events.length) return dup;
-      const e: SseEvent = { event: ev.event, data: ev.data };
-      if (ev.last_event_id !== undefined) e.last_event_id = ev.last_event_id;
+      const e = sseEventOf(ev);
       if (s.open.events.length === 0) s.open.first_event_ns = ev.start_ns;
       s.open.events.push(e);
       if (ev.end_ns > s.open.last_ns) s.open.last_ns = ev.end_ns;
@@ -151,6 +150,13 @@ export function applyEvent(s: ConnState, ev: HttpEvent): Applied {
   }
 }
 
+/** The SSE event an `sse_event` carries, as an exchange keeps it: `event`, `data`, and `last_event_id` when set. */
+export function sseEventOf(ev: HttpSseEvent): SseEvent {
+  const e: SseEvent = { event: ev.event, data: ev.data };
+  if (ev.last_event_id !== undefined) e.last_event_id = ev.last_event_id;
+  return e;
+}
+
 /**
  * An HTTP/2 event of stream `sid` (RFC 9113 §5: each stream is one request and its response). Idempotent for replays
  * like {@link applyEvent}: finished streams are remembered as `h2:<sid>` in `done`.
@@ -188,8 +194,7 @@ function applyStreamEvent(s: ConnState, ev: Exclude<HttpEvent, { type: 'connecti
       const open = streams[key]?.open;
       if (!open) return { changed: false, duplicate: false, exchanges: [], orphan: `sse event without an open streamed response on HTTP/2 stream ${sid}`, stream_id: sid };
       if (ev.ordinal < open.events.length) return dup;
-      const e: SseEvent = { event: ev.event, data: ev.data };
-      if (ev.last_event_id !== undefined) e.last_event_id = ev.last_event_id;
+      const e = sseEventOf(ev);
       if (open.events.length === 0) open.first_event_ns = ev.start_ns;
       open.events.push(e);
       if (ev.end_ns > open.last_ns) open.last_ns = ev.end_ns;
