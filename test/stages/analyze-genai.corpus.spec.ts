@@ -1,5 +1,5 @@
 /**
- * analyzeExchange + toGenAiEvent against the real traffic corpus: EVERY ground-truth row (OpenAI-style Chat
+ * analyzeExchange + toInferenceEvent against the real traffic corpus: EVERY ground-truth row (OpenAI-style Chat
  * Completions, OpenAI Responses, Anthropic Messages, Gemini generateContent/streamGenerateContent, Bedrock
  * ConverseStream), asserted exactly (rules A–F of the corpus README).
  *
@@ -9,7 +9,7 @@
  */
 import { GenAiAttr, type LlmCall } from '@agentsight/contracts';
 import { GT_API as API, GT_PROVIDER as PROVIDER, groundTruthDiff, semconvInputTokens as semconvInput, semconvOutputTokens as semconvOutput, textPrefix as prefix, type ObservedCall, exchangeFor, groundTruth, vercelRequestModel, type GroundTruth } from '@agentsight/testkit';
-import { toGenAiEvent } from '../../services/genai/src/domain';
+import { toInferenceEvent } from '../../services/genai/src/domain';
 import { analyzeExchange } from '../../services/analyzer/src/domain/analyze';
 import { modelFromPath, targetPath } from '../../services/analyzer/src/domain/providers';
 
@@ -142,7 +142,7 @@ describe.each(rows.map((g) => [`${g.file}${g.call !== undefined ? `#${g.call}` :
   });
 
   test('GenAI event attributes (semconv v1.41)', () => {
-    const ev = toGenAiEvent(call);
+    const ev = toInferenceEvent(call);
     const a = ev.attributes;
     expect(ev.llm_call_id).toBe(call.id);
     expect(ev.name).toBe(`${API[gt.api].operation} ${call.request_model ?? call.response_model}`);

@@ -6,10 +6,10 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { hrTimeToNanos } from '@opentelemetry/otlp-transformer/build/src/common/utils';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { GenAiAttr, type GenAiEvent, type LlmCall } from '@agentsight/contracts';
+import { GenAiAttr, type GenAiInferenceEvent, type LlmCall } from '@agentsight/contracts';
 import { groundTruthFor, exchangeFor } from '@agentsight/testkit';
 import { analyzeExchange, mergeToolUse, toolRequests, type ToolResultHalf } from '../../services/analyzer/src/domain';
-import { agentEventId, toAgentEvent, toGenAiEvent, toToolEvent, type SessionState } from '../../services/genai/src/domain';
+import { agentEventId, toAgentEvent, toInferenceEvent, toToolEvent, type SessionState } from '../../services/genai/src/domain';
 import { decodeProtobufTraces } from '../../services/exporter/src/otlp-receiver.test';
 import { isFinal, spanIdOf, toSpan, SpanMappingError, sessionEventId, ExtraAttr } from '../../services/exporter/src/domain/spans';
 
@@ -24,7 +24,7 @@ const ns = (t: [number, number]) => hrTimeToNanos(t);
 describe('inference span from a streamed OpenAI call with tools (usage from the stream)', () => {
   const gt = groundTruthFor('ddtrace__completion_stream_with_tools.yaml');
   const { call } = analyzed('ddtrace__completion_stream_with_tools.yaml');
-  const ev = toGenAiEvent(call);
+  const ev = toInferenceEvent(call);
   const span = toSpan(ev);
 
   test('the call is streamed and has a conversation', () => {
@@ -74,7 +74,7 @@ describe('inference span from a streamed OpenAI call with tools (usage from the 
   });
 
   test('ids and bytes are deterministic: the same event serializes to identical OTLP', () => {
-    const again = toSpan(toGenAiEvent(call));
+    const again = toSpan(toInferenceEvent(call));
     expect(again.spanContext()).toEqual(span.spanContext());
     const a = ProtobufTraceSerializer.serializeRequest([span])!;
     const b = ProtobufTraceSerializer.serializeRequest([again])!;
@@ -124,14 +124,14 @@ describe('execute_tool spans from the call\'s tool request and a later result', 
     // Content capture was off upstream: no arguments or result on the span either.
     expect(s.attributes[GenAiAttr.toolCallArguments]).toBeUndefined();
     expect(s.parentSpanContext?.spanId).toBe(spanIdOf(agentEventId(call.host, call.conversation_id!)));
-    expect(s.spanContext().traceId).toBe(toSpan(toGenAiEvent(call)).spanContext().traceId);
+    expect(s.spanContext().traceId).toBe(toSpan(toInferenceEvent(call)).spanContext().traceId);
   });
 });
 
 describe('error, content, redaction, no session', () => {
   test('a failed Anthropic call: status ERROR with error.type', () => {
     const { call } = analyzed('ddtrace__anthropic_completion_error.yaml');
-    const ev = toGenAiEvent(call);
+    const ev = toInferenceEvent(call);
     expect(ev.attributes[GenAiAttr.errorType]).toBeTruthy();
     const s = toSpan(ev);
     expect(s.status).toEqual({ code: SpanStatusCode.ERROR, message: ev.attributes[GenAiAttr.errorType] });
@@ -140,12 +140,12 @@ describe('error, content, redaction, no session', () => {
 
   test('content attributes are exported when present (capture on), redacted again', () => {
     const r = analyzeExchange(exchangeFor(groundTruthFor('ddtrace__completion_stream_with_tools.yaml')), { captureContent: true });
-    const ev = toGenAiEvent(r.call!, { captureContent: true });
+    const ev = toInferenceEvent(r.call!, { captureContent: true });
     expect(typeof ev.attributes[GenAiAttr.inputMessages]).toBe('string');
     const s = toSpan(ev);
     expect(s.attributes[GenAiAttr.inputMessages]).toBe(ev.attributes[GenAiAttr.inputMessages]);
     // A key that slipped into an event (it never should) does not leave.
-    const leaky: GenAiEvent = { ...ev, attributes: { ...ev.attributes, [GenAiAttr.outputMessages]: 'use sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD', 'x.list': ['Bearer abcdefghijklmnopqrstuvwxyz'] } };
+    const leaky: GenAiInferenceEvent = { ...ev, attributes: { ...ev.attributes, [GenAiAttr.outputMessages]: 'use sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD', 'x.list': ['Bearer abcdefghijklmnopqrstuvwxyz'] } };
     const red = toSpan(leaky);
     expect(red.attributes[GenAiAttr.outputMessages]).toBe('use [REDACTED]');
     expect(JSON.stringify(red.attributes['x.list'])).not.toContain('abcdefghijklmnopqrstuvwxyz');
@@ -153,16 +153,16 @@ describe('error, content, redaction, no session', () => {
 
   test('no conversation id: its own trace, no parent', () => {
     const { call } = analyzed('ddtrace__completion_stream_with_tools.yaml');
-    const ev = toGenAiEvent({ ...call, conversation_id: null });
+    const ev = toInferenceEvent({ ...call, conversation_id: null });
     const s = toSpan(ev);
     expect(s.parentSpanContext).toBeUndefined();
     expect(s.spanContext().traceId).toMatch(/^[0-9a-f]{32}$/);
-    expect(s.spanContext().traceId).not.toBe(toSpan(toGenAiEvent(call)).spanContext().traceId);
+    expect(s.spanContext().traceId).not.toBe(toSpan(toInferenceEvent(call)).spanContext().traceId);
   });
 
   test('an unknown kind or a record without times cannot be a span', () => {
     const { call } = analyzed('ddtrace__completion_stream_with_tools.yaml');
-    const ev = toGenAiEvent(call);
+    const ev = toInferenceEvent(call);
     expect(() => toSpan({ ...ev, kind: 'bogus' } as never)).toThrow(SpanMappingError);
     expect(() => toSpan({ ...ev, start_ns: null, end_ns: null } as never)).toThrow(SpanMappingError);
   });

@@ -5,7 +5,7 @@
 import type { GenAiRecord } from '@agentsight/contracts';
 import { groundTruthFor, exchangeFor } from '@agentsight/testkit';
 import { analyzeExchange, mergeToolUse, toolRequests, type ToolResultHalf } from '../../services/analyzer/src/domain';
-import { toAgentEvent, toGenAiEvent, toToolEvent } from '../../services/genai/src/domain';
+import { toAgentEvent, toInferenceEvent, toToolEvent } from '../../services/genai/src/domain';
 import type { Delivery } from '../../services/exporter/src/engine';
 
 /** Real events of one agent session: two inference events, a tool use in versions 1..3, and session updates 1..3. */
@@ -15,7 +15,7 @@ export function events(conversation = 'conv-e') {
     return { call: { ...r.call!, pid: 4242, conversation_id: conversation }, req: r.request! };
   });
   const host = calls[0]!.call.host;
-  const inference = calls.map(({ call }) => toGenAiEvent(call));
+  const inference = calls.map(({ call }) => toInferenceEvent(call));
   const half = { ...toolRequests(calls[0]!.call, calls[0]!.req)[0]! };
   const result: ToolResultHalf = {
     key: half.key, call_id: half.call_id, name: half.name, arguments: half.arguments, result: 'ok', success: true,

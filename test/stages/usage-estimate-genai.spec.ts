@@ -7,7 +7,7 @@ import { GenAiAttr } from '@agentsight/contracts';
 import { exchangeFor, groundTruth, withoutUsageChunk } from '@agentsight/testkit';
 import { freeTokenizers } from '@agentsight/tokens';
 import { analyzeExchange } from '../../services/analyzer/src/domain/analyze';
-import { toGenAiEvent } from '../../services/genai/src/domain';
+import { toInferenceEvent } from '../../services/genai/src/domain';
 
 afterAll(() => freeTokenizers());
 
@@ -17,12 +17,12 @@ describe('OpenAI stream without usage (corpus vercel__openai-text.chunks.txt, us
   const call = analyzeExchange(withoutUsageChunk(ex)).call!;
 
   it('GenAI event marks the estimate (agentsight.usage.source / tokenizer); reported events carry neither', () => {
-    const a = toGenAiEvent(call).attributes;
+    const a = toInferenceEvent(call).attributes;
     expect(a[GenAiAttr.usageSource]).toBe('estimated');
     expect(a[GenAiAttr.usageTokenizer]).toBe('o200k_base');
     expect(a[GenAiAttr.usageOutputTokens]).toBe(300);
     expect(a[GenAiAttr.usageInputTokens]).toBe(8);
-    const r = toGenAiEvent(reported).attributes;
+    const r = toInferenceEvent(reported).attributes;
     expect(GenAiAttr.usageSource in r).toBe(false);
     expect(GenAiAttr.usageTokenizer in r).toBe(false);
   });

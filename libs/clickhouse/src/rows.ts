@@ -22,7 +22,7 @@ import {
   type DeadLetter,
   type Exchange,
   type GenAiAgentEvent,
-  type GenAiEvent,
+  type GenAiInferenceEvent,
   type GenAiToolEvent,
   type HeaderList,
   type SseEvent,
@@ -88,7 +88,7 @@ export type UsageDetailColumns = {
 };
 
 /** The {@link UsageDetailColumns} of a GenAI event's `usage_detail` (all null when absent). */
-export function usageDetailColumns(d: GenAiEvent['usage_detail']): UsageDetailColumns {
+export function usageDetailColumns(d: GenAiInferenceEvent['usage_detail']): UsageDetailColumns {
   const i = d?.input ?? null;
   const o = d?.output ?? null;
   return {
@@ -293,7 +293,7 @@ function headers(h: HeaderList | undefined): Array<[string, string]> {
  * from the event's cost (null when unpriced or absent); `usage_source` / `usage_tokenizer` from the
  * `agentsight.usage.*` attributes (`reported` / null when absent).
  */
-export function llmCallRow(ev: GenAiEvent): LlmCallRow {
+export function llmCallRow(ev: GenAiInferenceEvent): LlmCallRow {
   if (!ev || typeof ev.id !== 'string' || !ev.id) throw new Error('genai event without id');
   const a = ev.attributes ?? {};
   const start = toNs(ev.start_ns, 'start_ns');
@@ -413,13 +413,13 @@ export function genAiSpanRow(ev: GenAiToolEvent | GenAiAgentEvent): GenAiSpanRow
  * `agentsight.usage.tokenizer`); events without them (provider-reported usage, or written before estimation existed)
  * are `reported` with a null tokenizer.
  */
-function usageSource(a: GenAiEvent['attributes']): { usage_source: 'reported' | 'estimated'; usage_tokenizer: string | null } {
+function usageSource(a: GenAiInferenceEvent['attributes']): { usage_source: 'reported' | 'estimated'; usage_tokenizer: string | null } {
   if (a[GenAiAttr.usageSource] !== 'estimated') return { usage_source: 'reported', usage_tokenizer: null };
   return { usage_source: 'estimated', usage_tokenizer: str(a[GenAiAttr.usageTokenizer]) };
 }
 
 /** Cost columns of an event; events from before costs existed (no `cost_usd`) and non-finite values give null. */
-function cost(ev: GenAiEvent): { cost_usd: number | null; price_id: string | null } {
+function cost(ev: GenAiInferenceEvent): { cost_usd: number | null; price_id: string | null } {
   const usd = ev.cost_usd;
   if (typeof usd !== 'number' || !Number.isFinite(usd) || usd < 0) return { cost_usd: null, price_id: null };
   return { cost_usd: usd, price_id: typeof ev.cost?.price_id === 'string' ? ev.cost.price_id : null };

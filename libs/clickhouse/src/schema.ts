@@ -54,8 +54,8 @@ export interface ColumnMigration {
 
 /** Cost columns of `llm_calls` (issue 4), in CREATE order after `exchange_id`. */
 const LLM_CALLS_COST_COLUMNS: ColumnMigration[] = [
-  { table: 'llm_calls', name: 'cost_usd', type: "Nullable(Float64) COMMENT 'USD at list prices (GenAiEvent.cost_usd); null = unpriced'", after: 'exchange_id' },
-  { table: 'llm_calls', name: 'price_id', type: "Nullable(String) COMMENT 'price-table entry used (GenAiEvent.cost.price_id)'", after: 'cost_usd' },
+  { table: 'llm_calls', name: 'cost_usd', type: "Nullable(Float64) COMMENT 'USD at list prices (GenAiInferenceEvent.cost_usd); null = unpriced'", after: 'exchange_id' },
+  { table: 'llm_calls', name: 'price_id', type: "Nullable(String) COMMENT 'price-table entry used (GenAiInferenceEvent.cost.price_id)'", after: 'cost_usd' },
 ];
 
 /**
@@ -314,8 +314,8 @@ export function schemaStatements(database: string = DEFAULT_DATABASE, opts: Sche
   return [
     `CREATE DATABASE IF NOT EXISTS ${db}`,
     `CREATE TABLE IF NOT EXISTS ${db}.llm_calls (
-      call_id String COMMENT 'LLM call id (LlmCall.id = GenAiEvent.llm_call_id)',
-      event_id String COMMENT 'GenAiEvent.id',
+      call_id String COMMENT 'LLM call id (LlmCall.id = GenAiInferenceEvent.llm_call_id)',
+      event_id String COMMENT 'GenAiInferenceEvent.id',
       name String COMMENT '<operation> <model>',
       host LowCardinality(String),
       start_time ${TS} COMMENT 'first request byte, wall clock',

@@ -1,10 +1,10 @@
 /** Test fixtures (contract objects) shared by the specs of this lib. Not exported from index.ts. */
-import type { AuditRecord, DeadLetter, Exchange, GenAiAgentEvent, GenAiEvent, GenAiToolEvent, ToolUse } from '@agentsight/contracts';
+import type { AuditRecord, DeadLetter, Exchange, GenAiAgentEvent, GenAiInferenceEvent, GenAiToolEvent, ToolUse } from '@agentsight/contracts';
 
 /** 2024-05-01T12:00:00.123456789Z in ns. */
 export const T0 = 1714564800123456789n;
 
-export function genaiEvent(over: Partial<GenAiEvent> & { attrs?: GenAiEvent['attributes'] } = {}): GenAiEvent {
+export function genaiEvent(over: Partial<GenAiInferenceEvent> & { attrs?: GenAiInferenceEvent['attributes'] } = {}): GenAiInferenceEvent {
   const { attrs, ...rest } = over;
   return {
     v: 1,
@@ -39,7 +39,7 @@ export function genaiEvent(over: Partial<GenAiEvent> & { attrs?: GenAiEvent['att
     output_text: 'Let me check.',
     ...rest,
     // Without `cost_usd`/`cost` unless given: an event of the version before those fields (read as null).
-  } as GenAiEvent;
+  } as GenAiInferenceEvent;
 }
 
 export function exchange(over: Partial<Exchange> = {}, req: Partial<Exchange['request']> = {}, res: Partial<NonNullable<Exchange['response']>> | null = {}): Exchange {

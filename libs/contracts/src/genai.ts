@@ -84,7 +84,7 @@ export interface GenAiCost {
  * One semantic event per LLM call (an OTel "inference" span in event form). `name` is `<operation> <model>`,
  * e.g. `chat gpt-4.1`. `id` = deriveId('genai', llm call id).
  */
-export interface GenAiEvent {
+export interface GenAiInferenceEvent {
   v: 1;
   /** Absent (older events) or `inference`: one LLM call. See {@link GenAiToolEvent}, {@link GenAiAgentEvent}. */
   kind?: 'inference';
@@ -181,4 +181,4 @@ export interface GenAiAgentEvent {
 }
 
 /** Anything published on `agentsight.genai.<host>`: an inference event (no `kind` or `inference`), a tool or an agent event. */
-export type GenAiRecord = GenAiEvent | GenAiToolEvent | GenAiAgentEvent;
+export type GenAiRecord = GenAiInferenceEvent | GenAiToolEvent | GenAiAgentEvent;

@@ -5,7 +5,7 @@
  * is bisected to the call that caused it; configuration follows the spans'. Over OTLP/gRPC too (a `@grpc/grpc-js`
  * receiver), for metrics and for spans.
  */
-import { exportTargets, type GenAiEvent } from '@agentsight/contracts';
+import { exportTargets, type GenAiInferenceEvent } from '@agentsight/contracts';
 import { otlpMetricsConfig } from './config';
 import { GEN_AI_METRICS, metricModel, toMeasurement, type CallMeasurement } from './domain/metrics';
 import { OtlpMetricSink, otlpMetricExporter } from './otlp-metrics-sink';
@@ -14,7 +14,7 @@ import { toSpan, spanIds } from './domain/spans';
 import { OtlpSink, otlpExporter } from './sink';
 import { exportConfig } from './config';
 
-function call(i: number, o: { provider?: string; model?: string; input?: number; output?: number; ms?: number; ttfc?: number; error?: string; host?: string } = {}): GenAiEvent {
+function call(i: number, o: { provider?: string; model?: string; input?: number; output?: number; ms?: number; ttfc?: number; error?: string; host?: string } = {}): GenAiInferenceEvent {
   const start = 1_700_000_000_000_000_000n + BigInt(i) * 10_000_000_000n;
   return {
     v: 1, kind: 'inference', id: `call-${i}`, llm_call_id: `l${i}`, exchange_id: `x${i}`, name: `chat ${o.model ?? 'gpt-4.1'}`, host: o.host ?? 'h1',

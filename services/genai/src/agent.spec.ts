@@ -4,7 +4,7 @@
  */
 import { captureContentEnabled, connKey, deriveId, type LlmCall, type ToolUse } from '@agentsight/contracts';
 import { connectRedis, redisUrl, type Redis } from '@agentsight/jetstream';
-import { agentEventId, toAgentEvent, toGenAiEvent, toToolEvent } from './domain';
+import { agentEventId, toAgentEvent, toInferenceEvent, toToolEvent } from './domain';
 import { deriveCall, deriveTool } from './derive';
 import { SessionStore } from './session-store';
 
@@ -46,12 +46,12 @@ describe('content capture', () => {
   });
 
   test('inference events carry the semconv content attributes only when on', () => {
-    const off = toGenAiEvent(call());
+    const off = toInferenceEvent(call());
     expect(Object.keys(off.attributes).filter((k) => /messages|instructions|definitions/.test(k))).toEqual([]);
     expect(off.attributes['gen_ai.conversation.id']).toBe('conv-1');
     expect(off.attributes['gen_ai.agent.name']).toBe('claude-code');
     expect(off.conversation_id).toBe('conv-1');
-    const on = toGenAiEvent(call(), { captureContent: true }).attributes;
+    const on = toInferenceEvent(call(), { captureContent: true }).attributes;
     expect(JSON.parse(on['gen_ai.input.messages'] as string)).toEqual([{ role: 'user', parts: [{ type: 'text', content: 'list files' }] }]);
     expect(JSON.parse(on['gen_ai.output.messages'] as string)[0]).toMatchObject({ role: 'assistant', finish_reason: 'tool_call' });
     expect(JSON.parse(on['gen_ai.system_instructions'] as string)).toEqual([{ type: 'text', content: 'You are Claude Code.' }]);

@@ -5,7 +5,7 @@
  */
 import { hostToken, normalizeNs, Subjects, versionedMsgId, type GenAiAgentEvent, type LlmCall, type ToolUse } from '@agentsight/contracts';
 import type { Derived, Output } from '@agentsight/jetstream';
-import { toAgentEvent, toGenAiEvent, toToolEvent } from './domain';
+import { toAgentEvent, toInferenceEvent, toToolEvent } from './domain';
 import type { SessionStore } from './session-store';
 
 /** Options of the derivations: content capture (see `captureContentEnabled`). */
@@ -21,7 +21,7 @@ function agentOutput(ev: GenAiAgentEvent): Output {
 export async function deriveCall(call: LlmCall, sessions: SessionStore, opts: GenAiDeriveOptions = {}): Promise<Derived> {
   call.start_ns = normalizeNs(call.start_ns);
   call.end_ns = normalizeNs(call.end_ns);
-  const ev = toGenAiEvent(call, { captureContent: opts.captureContent });
+  const ev = toInferenceEvent(call, { captureContent: opts.captureContent });
   const outputs: Output[] = [{ subject: Subjects.genai(hostToken(ev.host)), id: ev.id, value: ev }];
   if (call.conversation_id) {
     const state = await sessions.fold({

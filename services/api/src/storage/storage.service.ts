@@ -1,5 +1,5 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { AuditRecord, DeadLetter, Exchange, GenAiEvent, GenAiRecord, RawResourceSample, ToolUse, TOPOLOGY } from '@agentsight/contracts';
+import { AuditRecord, DeadLetter, Exchange, GenAiInferenceEvent, GenAiRecord, RawResourceSample, ToolUse, TOPOLOGY } from '@agentsight/contracts';
 import { BatchWriter, auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, resourceSampleRows, toolUseRow } from '@agentsight/clickhouse';
 import { ConsumerLoop, StageRuntime } from '@agentsight/jetstream';
 import { Storage } from './storage';
@@ -22,7 +22,7 @@ function genAiTable(v: GenAiRecord): string {
 }
 
 function genAiRow(v: GenAiRecord): Record<string, unknown> {
-  return genAiTable(v) === 'genai_spans' ? genAiSpanRow(v as Exclude<GenAiRecord, GenAiEvent>) : llmCallRow(v as GenAiEvent);
+  return genAiTable(v) === 'genai_spans' ? genAiSpanRow(v as Exclude<GenAiRecord, GenAiInferenceEvent>) : llmCallRow(v as GenAiInferenceEvent);
 }
 
 const SINKS: Sink<never>[] = [

@@ -13,7 +13,7 @@
  * (`execute_tool`, `invoke_agent`) have no client metric: they become `null` items, acked without being sent.
  */
 import type { Attributes } from '@opentelemetry/api';
-import { GenAiAttr, type GenAiEvent, type GenAiRecord } from '@agentsight/contracts';
+import { GenAiAttr, type GenAiInferenceEvent, type GenAiRecord } from '@agentsight/contracts';
 import type { ExportModel } from '../engine';
 import { checkGenAiRecord, genAiSubjectOf, genAiVersion, SpanMappingError } from './spans';
 
@@ -54,7 +54,7 @@ export interface CallMeasurement {
 const count = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : null);
 
 /** The measurement of an inference event; throws {@link SpanMappingError} when it has no id, host or times. */
-export function toMeasurement(ev: GenAiEvent): CallMeasurement {
+export function toMeasurement(ev: GenAiInferenceEvent): CallMeasurement {
   if (typeof ev.id !== 'string' || ev.id === '' || typeof ev.host !== 'string') throw new SpanMappingError('GenAI record without id or host');
   if (ev.start_ns === null || ev.start_ns === undefined || ev.end_ns === null || ev.end_ns === undefined) throw new SpanMappingError(`event ${ev.id} has no start or end time`);
   const a = ev.attributes ?? {};
@@ -88,7 +88,7 @@ export const metricModel: ExportModel<CallMeasurement | null> = {
   prepare(value) {
     const kind = checkGenAiRecord(value);
     const ev = value as GenAiRecord;
-    return { id: ev.id, version: genAiVersion(ev), final: true, item: kind === 'inference' ? toMeasurement(ev as GenAiEvent) : null };
+    return { id: ev.id, version: genAiVersion(ev), final: true, item: kind === 'inference' ? toMeasurement(ev as GenAiInferenceEvent) : null };
   },
   label: (m, value) => m?.id ?? String((value as { id?: unknown })?.id),
   subjectOf: genAiSubjectOf,

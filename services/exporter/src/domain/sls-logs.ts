@@ -23,7 +23,7 @@
  * Every string value goes through `redactValue` again (defence in depth: events are redacted upstream). The log time
  * is the event's time (start, else end; an audit record's `ts_ns`), in seconds plus the nanoseconds within the second.
  */
-import { deriveId, GenAiAttr, hostToken, normalizeNs, redactValue, Subjects, type AuditRecord, type GenAiAgentEvent, type GenAiAttributeValue, type GenAiEvent, type GenAiRecord, type GenAiToolEvent } from '@agentsight/contracts';
+import { deriveId, GenAiAttr, hostToken, normalizeNs, redactValue, Subjects, type AuditRecord, type GenAiAgentEvent, type GenAiAttributeValue, type GenAiInferenceEvent, type GenAiRecord, type GenAiToolEvent } from '@agentsight/contracts';
 import type { ExportModel } from '../engine';
 import { checkGenAiRecord, genAiSubjectOf, genAiVersion, isFinal, SpanMappingError } from './spans';
 
@@ -159,7 +159,7 @@ export function genAiLog(ev: GenAiRecord): SlsLog {
   if (end !== null) c.put(SlsKey.endNs, end);
   if (start !== null && end !== null && end >= start) c.put(SlsKey.durationNs, end - start);
   if (kind === 'inference') {
-    const e = ev as GenAiEvent;
+    const e = ev as GenAiInferenceEvent;
     c.put(SlsKey.llmCallId, e.llm_call_id);
     if (typeof e.cost_usd === 'number') c.put(SlsKey.costUsd, e.cost_usd);
   } else if (kind === 'execute_tool') {

@@ -17,7 +17,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { ExportModel } from '../engine';
 import {
   deriveId, GenAiAttr, hostToken, normalizeNs, redactValue, Subjects,
-  type GenAiAgentEvent, type GenAiAttributeValue, type GenAiEvent, type GenAiRecord, type GenAiToolEvent,
+  type GenAiAgentEvent, type GenAiAttributeValue, type GenAiInferenceEvent, type GenAiRecord, type GenAiToolEvent,
 } from '@agentsight/contracts';
 
 /** `execute_tool` version at which both halves of a tool use are known (ToolUse contract): final, exported at once. */
@@ -169,7 +169,7 @@ export function toSpan(ev: GenAiRecord): ReadableSpan {
   if (ev.process_name) attributes['process.executable.name'] = redactValue(ev.process_name);
   attributes[ExtraAttr.eventId] = ev.id;
   if (kind !== 'inference') attributes[ExtraAttr.eventVersion] = (ev as GenAiToolEvent | GenAiAgentEvent).version;
-  const cost = (ev as GenAiEvent | GenAiAgentEvent).cost_usd;
+  const cost = (ev as GenAiInferenceEvent | GenAiAgentEvent).cost_usd;
   if (kind !== 'execute_tool' && typeof cost === 'number') attributes[ExtraAttr.costUsd] = cost;
   if (kind === 'invoke_agent') {
     const a = ev as GenAiAgentEvent;

@@ -1,10 +1,10 @@
 /**
- * toGenAiEvent: semconv v1.41 attribute names and values, null omission, naming and ids. The corpus-wide check
+ * toInferenceEvent: semconv v1.41 attribute names and values, null omission, naming and ids. The corpus-wide check
  * (analyzer + genai over every Chat Completions / Messages fixture) is test/stages/analyze-genai.corpus.spec.ts.
  */
 import { connKey, deriveId, GenAiAttr, type LlmCall } from '@agentsight/contracts';
 import { builtinPriceTable, mergePriceTables } from '@agentsight/pricing';
-import { callCost, genAiAttributes, toGenAiEvent } from './genai';
+import { callCost, genAiAttributes, toInferenceEvent } from './genai';
 
 /** The built-in price table only (independent of AGENTSIGHT_PRICES in the environment). */
 const prices = builtinPriceTable();
@@ -46,7 +46,7 @@ function call(over: Partial<LlmCall> = {}): LlmCall {
 
 test('full event for a successful call', () => {
   const c = call();
-  const ev = toGenAiEvent(c, { prices });
+  const ev = toInferenceEvent(c, { prices });
   expect(ev).toEqual({
     v: 1,
     id: deriveId('genai', c.id),
@@ -129,18 +129,18 @@ test('a streamed call carries gen_ai.response.time_to_first_chunk in seconds fro
 });
 
 test('name falls back to the response model, then to the operation alone', () => {
-  expect(toGenAiEvent(call({ request_model: null })).name).toBe('chat claude-haiku-4-5-20251001');
-  expect(toGenAiEvent(call({ request_model: null, response_model: null })).name).toBe('chat');
+  expect(toInferenceEvent(call({ request_model: null })).name).toBe('chat claude-haiku-4-5-20251001');
+  expect(toInferenceEvent(call({ request_model: null, response_model: null })).name).toBe('chat');
 });
 
 test('process name prefers the process comm over the thread comm', () => {
   const process = { pid: 60228, ppid: 1, uid: 1000, comm: 'claude', exe: '/usr/bin/node', argv: ['claude'], start_ns: 1n };
-  expect(toGenAiEvent(call({ process })).process_name).toBe('claude');
+  expect(toInferenceEvent(call({ process })).process_name).toBe('claude');
 });
 
 test('ids are deterministic and differ per call', () => {
-  expect(toGenAiEvent(call()).id).toBe(toGenAiEvent(call()).id);
-  expect(toGenAiEvent(call({ id: deriveId('llm', 'ex-2') })).id).not.toBe(toGenAiEvent(call()).id);
+  expect(toInferenceEvent(call()).id).toBe(toInferenceEvent(call()).id);
+  expect(toInferenceEvent(call({ id: deriveId('llm', 'ex-2') })).id).not.toBe(toInferenceEvent(call()).id);
 });
 
 describe('cost', () => {
@@ -148,7 +148,7 @@ describe('cost', () => {
     // claude-sonnet-4-5: input $3, 5m write $3.75, 1h write $6, cache read $0.30, output $15 per 1M tokens.
     // raw: input 1 000, cache read 20 000, writes 10 000 (2 000 5m + 8 000 1h), output 500 → semconv input 31 000.
     // 0.003 + 0.006 + (0.0075 + 0.048) + 0.0075 = 0.072
-    const ev = toGenAiEvent(
+    const ev = toInferenceEvent(
       call({
         request_model: 'claude-sonnet-4-5',
         response_model: 'claude-sonnet-4-5-20250929',
@@ -179,10 +179,10 @@ describe('cost', () => {
   });
 
   test('unpriced calls carry null, never 0: unknown model, failed call without usage', () => {
-    const unknown = toGenAiEvent(call({ request_model: 'claude-nonexistent', response_model: 'claude-nonexistent-1' }), { prices });
+    const unknown = toInferenceEvent(call({ request_model: 'claude-nonexistent', response_model: 'claude-nonexistent-1' }), { prices });
     expect(unknown.cost_usd).toBeNull();
     expect(unknown.cost).toBeNull();
-    const failed = toGenAiEvent(
+    const failed = toInferenceEvent(
       call({
         response_model: null, http_status: 529, error_type: 'overloaded_error', raw_usage: null,
         usage: { input_tokens: null, output_tokens: null, cache_read_input_tokens: null, cache_creation_input_tokens: null, reasoning_output_tokens: null },
@@ -200,6 +200,6 @@ describe('cost', () => {
       models: [{ id: 'anthropic/claude-haiku-4.5', provider: 'anthropic', match: ['claude-haiku-4-5*'], prices: { input: 2, cache_read: 0.2, output: 10 }, as_of: '2026-12-01' }],
     });
     // Twice the built-in prices → twice the cost: 2 × 0.0036441.
-    expect(toGenAiEvent(c, { prices: mine })).toMatchObject({ cost_usd: 0.0072882, cost: { price_id: 'anthropic/claude-haiku-4.5@2026-12-01' } });
+    expect(toInferenceEvent(c, { prices: mine })).toMatchObject({ cost_usd: 0.0072882, cost: { price_id: 'anthropic/claude-haiku-4.5@2026-12-01' } });
   });
 });

@@ -2,7 +2,7 @@
  * LLM call → OpenTelemetry GenAI semantic event (semconv v1.41, https://opentelemetry.io/docs/specs/semconv/gen-ai/;
  * attributes: https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/).
  */
-import { deriveId, GenAiAttr, redactValue, type GenAiAttributeValue, type GenAiCost, type GenAiEvent, type LlmCall } from '@agentsight/contracts';
+import { deriveId, GenAiAttr, redactValue, type GenAiAttributeValue, type GenAiCost, type GenAiInferenceEvent, type LlmCall } from '@agentsight/contracts';
 import { defaultPriceTable, priceCall, type PriceTable } from '@agentsight/pricing';
 
 /**
@@ -90,9 +90,9 @@ export function callCost(call: LlmCall, prices?: PriceTable): { cost_usd: number
  * and `usage_detail` when the call has them; content attributes only with `opts.captureContent`. No `kind` (= inference). Id
  * `deriveId('genai', call.id)`.
  */
-export function toGenAiEvent(call: LlmCall, opts: { prices?: PriceTable; captureContent?: boolean } = {}): GenAiEvent {
+export function toInferenceEvent(call: LlmCall, opts: { prices?: PriceTable; captureContent?: boolean } = {}): GenAiInferenceEvent {
   const model = call.request_model ?? call.response_model;
-  const ev: GenAiEvent = {
+  const ev: GenAiInferenceEvent = {
     v: 1,
     id: deriveId('genai', call.id),
     llm_call_id: call.id,
