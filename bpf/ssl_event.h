@@ -31,7 +31,12 @@ enum ssl_fn {
 	SSL_FN_GO_READ = 12,      /* Go crypto/tls.(*Conn).Read */
 	SSL_FN_RUSTLS_WRITE = 13, /* rustls CommonState::buffer_plaintext (`ssl` is the &mut CommonState) */
 	SSL_FN_RUSTLS_READ = 14,  /* rustls CommonState::take_received_plaintext (decrypted application data) */
-	SSL_FN_COUNT = 15,
+	/* Copies of OpenSSL's internal functions in a stripped static OpenSSL that inlines them (locate_openssl.c): */
+	SSL_FN_WRITE_EX2 = 15,            /* SSL_write_ex2(s, buf, num, flags, *written) (3.2+): written in r8 */
+	SSL_FN_WRITE_INTERNAL_FLAGS = 16, /* ssl_write_internal(s, buf, num, flags, *written) (3.2+): written in r8 */
+	SSL_FN_WRITE_INTERNAL = 17, /* ssl_write_internal(s, buf, num, *written) (3.0/3.1): SSL_write_ex's layout */
+	SSL_FN_READ_INTERNAL = 18,  /* ssl_read_internal(s, buf, num, *readbytes): SSL_read_ex's layout */
+	SSL_FN_COUNT = 19,
 };
 
 enum ssl_dir {

@@ -21,7 +21,7 @@
  *
  * Every link carries a BPF cookie (ssl_event.h, SSL_COOKIE): the producer's probe id of (binary, function) in its low
  * 32 bits, the function (enum ssl_fn) in its high 32 bits. One program serves each argument layout (probe_ssl_entry,
- * probe_ssl_ex_entry, probe_nspr_entry, probe_go_entry, probe_rustls_entry) and one return program each return
+ * probe_ssl_ex_entry, probe_ssl_ex2_entry, probe_nspr_entry, probe_go_entry, probe_rustls_entry) and one return program each return
  * mechanism (retprobe_ssl for every uretprobe of a C function, retprobe_go, retprobe_rustls): the function is the
  * cookie's, not the program's. The return programs count records, fragments, bytes and drops per probe in
  * `probe_stats` (the same programs serve every binary, so the cookie is the only way to tell which binary a call came
@@ -146,10 +146,12 @@ static long emit_frag_cb(__u32 i, void *data)
  * (error, EOF, retry codes). */
 static __always_inline __u64 call_len(struct pt_regs *ctx, __u32 fn, __u64 outlen)
 {
-	if (fn == SSL_FN_WRITE_EX || fn == SSL_FN_READ_EX) {
+	if (fn == SSL_FN_WRITE_EX || fn == SSL_FN_READ_EX || fn == SSL_FN_WRITE_EX2 ||
+	    fn == SSL_FN_WRITE_INTERNAL_FLAGS || fn == SSL_FN_WRITE_INTERNAL || fn == SSL_FN_READ_INTERNAL) {
 		size_t out = 0;
 
-		/* int SSL_{read,write}_ex(SSL*, void*, size_t, size_t *out): 1 on success. */
+		/* int SSL_{read,write}_ex(SSL*, void*, size_t, size_t *out), SSL_write_ex2 and ssl_{read,write}_internal
+		 * (the out-parameter last): 1 on success. */
 		if ((int)PT_REGS_RC(ctx) != 1 || !outlen ||
 		    bpf_probe_read_user(&out, sizeof(out), (const void *)outlen))
 			return 0;
@@ -194,7 +196,8 @@ static __always_inline int emit_call(__u32 fn, __u32 probe, __u64 ssl, __u64 buf
 	c.hdr.uid = (__u32)bpf_get_current_uid_gid();
 	c.hdr.len = (__u32)len;
 	c.hdr.fn = fn;
-	c.hdr.dir = (fn == SSL_FN_WRITE || fn == SSL_FN_WRITE_EX || fn == SSL_FN_GNUTLS_SEND ||
+	c.hdr.dir = (fn == SSL_FN_WRITE || fn == SSL_FN_WRITE_EX || fn == SSL_FN_WRITE_EX2 ||
+		     fn == SSL_FN_WRITE_INTERNAL_FLAGS || fn == SSL_FN_WRITE_INTERNAL || fn == SSL_FN_GNUTLS_SEND ||
 		     fn == SSL_FN_NSPR_WRITE || fn == SSL_FN_NSPR_SEND || fn == SSL_FN_GO_WRITE)
 			    ? SSL_DIR_WRITE
 			    : SSL_DIR_READ;
@@ -233,9 +236,18 @@ int BPF_KPROBE(probe_ssl_entry, void *ssl, const void *buf)
 }
 
 /* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written),
- * int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
+ * int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes), and the copies of OpenSSL's
+ * ssl_read_internal / 3.0-3.1 ssl_write_internal with the same arguments (located in static builds that inline them) */
 SEC("uprobe")
 int BPF_KPROBE(probe_ssl_ex_entry, void *ssl, const void *buf, size_t num, size_t *out)
+{
+	return call_entry(ctx, (__u64)ssl, (__u64)buf, (__u64)out);
+}
+
+/* int SSL_write_ex2(SSL *s, const void *buf, size_t num, uint64_t flags, size_t *written) (OpenSSL 3.2+), and
+ * 3.2+'s ssl_write_internal(s, buf, num, flags, written): the out-parameter is the 5th argument (r8) */
+SEC("uprobe")
+int BPF_KPROBE(probe_ssl_ex2_entry, void *ssl, const void *buf, size_t num, __u64 flags, size_t *out)
 {
 	return call_entry(ctx, (__u64)ssl, (__u64)buf, (__u64)out);
 }

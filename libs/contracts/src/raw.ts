@@ -48,11 +48,14 @@ export interface RawSslRecord extends RawBase {
    * The probed TLS function: OpenSSL `SSL_*`; GnuTLS `gnutls_record_*` (`ssl` is then the `gnutls_session_t`); NSS's
    * NSPR `PR_*` (`ssl` is then the `PRFileDesc*`; also sees fds with a non-TLS custom I/O layer); Go's
    * `crypto/tls.(*Conn).Write` / `Read` (`ssl` is then the `*tls.Conn`); rustls 0.23's `CommonState::buffer_plaintext` /
-   * `take_received_plaintext` (`ssl` is then the connection's `&mut CommonState`).
+   * `take_received_plaintext` (`ssl` is then the connection's `&mut CommonState`). `SSL_write_ex2`,
+   * `ssl_write_internal` and `ssl_read_internal` come from a stripped static OpenSSL that inlines its internal
+   * functions: each copy of them is probed (the standalone internal ones serve the SSL BIO and early data).
    */
   fn: 'SSL_write' | 'SSL_read' | 'SSL_write_ex' | 'SSL_read_ex' | 'gnutls_record_send' | 'gnutls_record_recv'
     | 'PR_Write' | 'PR_Read' | 'PR_Send' | 'PR_Recv' | 'crypto/tls.(*Conn).Write' | 'crypto/tls.(*Conn).Read'
-    | 'rustls::CommonState::buffer_plaintext' | 'rustls::CommonState::take_received_plaintext';
+    | 'rustls::CommonState::buffer_plaintext' | 'rustls::CommonState::take_received_plaintext'
+    | 'SSL_write_ex2' | 'ssl_write_internal' | 'ssl_read_internal';
   dir: Direction;
   /** The call's byte count (return value, or `*written`/`*readbytes` for the `_ex` calls), bytes. */
   len: number;

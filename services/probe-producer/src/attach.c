@@ -46,6 +46,10 @@ const char *const ssl_fns[SSL_FN_COUNT] = {
 	[SSL_FN_GO_READ] = "crypto/tls.(*Conn).Read",
 	[SSL_FN_RUSTLS_WRITE] = "rustls::CommonState::buffer_plaintext",
 	[SSL_FN_RUSTLS_READ] = "rustls::CommonState::take_received_plaintext",
+	[SSL_FN_WRITE_EX2] = "SSL_write_ex2",
+	[SSL_FN_WRITE_INTERNAL_FLAGS] = "ssl_write_internal",
+	[SSL_FN_WRITE_INTERNAL] = "ssl_write_internal",
+	[SSL_FN_READ_INTERNAL] = "ssl_read_internal",
 };
 
 /*
@@ -115,7 +119,12 @@ static struct bpf_program *prog_of(enum ssl_fn fn, bool ret)
 	switch (fn) {
 	case SSL_FN_WRITE_EX:
 	case SSL_FN_READ_EX:
+	case SSL_FN_WRITE_INTERNAL:
+	case SSL_FN_READ_INTERNAL:
 		return ret ? s->progs.retprobe_ssl : s->progs.probe_ssl_ex_entry;
+	case SSL_FN_WRITE_EX2:
+	case SSL_FN_WRITE_INTERNAL_FLAGS:
+		return ret ? s->progs.retprobe_ssl : s->progs.probe_ssl_ex2_entry;
 	case SSL_FN_NSPR_WRITE:
 	case SSL_FN_NSPR_READ:
 	case SSL_FN_NSPR_SEND:

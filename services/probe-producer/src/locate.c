@@ -11,7 +11,7 @@ const struct tls_locator tls_locators[] = {
 	{ .family = "Go crypto/tls", .version = 1, .locate = locate_go_tls },
 	{ .family = "BoringSSL", .version = 3, .locate = locate_boringssl },
 	{ .family = "rustls", .version = 3, .locate = locate_rustls },
-	{ .family = "OpenSSL", .version = 4, .locate = locate_openssl },
+	{ .family = "OpenSSL", .version = 5, .locate = locate_openssl },
 };
 const int n_tls_locators = (int)(sizeof(tls_locators) / sizeof(tls_locators[0]));
 
@@ -53,7 +53,7 @@ enum locate_status locate_all(const struct elf_image *img, struct tls_location *
 		} else if (s == LOCATE_FOUND && st == LOCATE_FOUND) {
 			snprintf(why, whylen, "%s and %s: more than %d functions", loc->family, one.family,
 				 LOCATE_MAX_FNS);
-			return LOCATE_UNRECOGNISED; /* cannot happen with the locators of today (2 + 5 functions at most) */
+			return LOCATE_UNRECOGNISED; /* cannot happen with the locators of today (2 + 8 functions at most) */
 		} else if (s == LOCATE_UNRECOGNISED && st == LOCATE_UNRECOGNISED) {
 			/* Two stacks not recognised: both reported, the second's functions as attach failures too. */
 			size_t at = strlen(loc->build), w = strlen(why);

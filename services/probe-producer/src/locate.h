@@ -17,7 +17,7 @@
 #include "elf_image.h"
 #include "ssl_event.h"
 
-#define LOCATE_MAX_FNS 8
+#define LOCATE_MAX_FNS 12
 #define LOCATE_MAX_RETS 64
 
 /** True when v is one of the n values of l (the locators' small address sets). */
@@ -107,7 +107,7 @@ enum locate_status locate_go_tls(const struct elf_image *img, struct tls_locatio
 enum locate_status locate_boringssl(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
 
 /** Stripped statically linked OpenSSL 3.x (Copilot's runtime.node), by ssl_lib.c error sites (`__func__`, reason
- * codes) and call graph: locate_openssl.c. */
+ * codes) and call graph, every copy of an inlined ssl_write_internal / ssl_read_internal: locate_openssl.c. */
 enum locate_status locate_openssl(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen);
 
 /** Stripped rustls 0.23 (Codex), CommonState's plaintext boundary by record_layer.rs anchors, entry shapes and call

@@ -27,6 +27,13 @@
  *     directly (so hooking all four counts each call once, as with an exporting libssl). Any failure: nothing is
  *     attached (UNRECOGNISED, with the reason).
  *
+ * Internal functions inlined (node's OpenSSL 3.0 and the 3.5 of Copilot's node binary, built -O3; LTO builds):
+ * `ssl_write_internal` sites in several functions (SSL_write, SSL_write_ex, SSL_write_ex2 each with its own copy,
+ * and a standalone one that SSL_write_early_data and the SSL BIO call), likewise `ssl_read_internal`. Every copy is
+ * then probed instead of SSL_write / the wrappers, each with the argument layout its error sites show and its
+ * argument registers confirm (inlined_copies); 3.2+'s 5-argument copies (`written` in r8) have their own BPF entry
+ * program. A direction may be inlined while the other is not.
+ *
  * SSL_write not linked (Codex 0.140/0.150: their static OpenSSL is called through SSL_write_ex only, and the linker
  * dropped SSL_write): no function holds an `SSL_write` site at all. An inlined SSL_write would keep its `__func__`
  * site, so the absence is taken for SSL_write not being there, with a second check: every direct call of
@@ -55,6 +62,8 @@
 #define SSL_R_CONNECTION_TYPE_NOT_SET 144
 #define SSL_R_BAD_LENGTH 271
 #define SSL_R_UNINITIALIZED 276
+#define SSL_R_UNSUPPORTED_WRITE_FLAG 412
+#define MAX_COPIES 6
 
 /* One ERR_set_debug call of ssl_lib.c. */
 struct osite {
@@ -536,22 +545,34 @@ static uint64_t pick_wrapper(const struct oscan *sc, const uint64_t *cands, int 
 	return found;
 }
 
+/* The code around ssl_lib.c's anchored functions (they are compiled together): [first site's function - 64 KiB,
+ * last site + 64 KiB). */
+static void lib_range(const struct oscan *sc, uint64_t *lo, uint64_t *hi)
+{
+	int i;
+
+	*lo = UINT64_MAX;
+	*hi = 0;
+	for (i = 0; i < sc->nsites; i++) {
+		*lo = sc->sites[i].func < *lo ? sc->sites[i].func : *lo;
+		*hi = sc->sites[i].at > *hi ? sc->sites[i].at : *hi;
+	}
+	*lo = *lo > 0x10000 ? *lo - 0x10000 : 0;
+	*hi += 0x10000;
+}
+
 /*
  * The one `shape` wrapper of target (see pick_wrapper). Searched first among the callers near ssl_lib.c's anchored
- * functions (its functions are compiled together: [first site's function - 64 KiB, last site + 64 KiB)), which
- * spares a scan of the whole code (100+ MB in runtime.node) in the common case; the whole code when none is there.
+ * functions (lib_range), which spares a scan of the whole code (100+ MB in runtime.node) in the common case; the
+ * whole code when none is there.
  */
 static uint64_t one_wrapper(const struct oscan *sc, uint64_t target, enum wrap_shape shape, uint64_t except)
 {
-	uint64_t cands[MAX_WRAPPERS], lo = UINT64_MAX, hi = 0, w;
-	int i, n;
+	uint64_t cands[MAX_WRAPPERS], lo, hi, w;
+	int n;
 
-	for (i = 0; i < sc->nsites; i++) {
-		lo = sc->sites[i].func < lo ? sc->sites[i].func : lo;
-		hi = sc->sites[i].at > hi ? sc->sites[i].at : hi;
-	}
-	lo = lo > 0x10000 ? lo - 0x10000 : 0;
-	n = callers_of(sc, target, lo, hi + 0x10000, cands, MAX_WRAPPERS);
+	lib_range(sc, &lo, &hi);
+	n = callers_of(sc, target, lo, hi, cands, MAX_WRAPPERS);
 	w = pick_wrapper(sc, cands, n, target, shape, except);
 	if (w)
 		return w;
@@ -585,6 +606,30 @@ static const enum ssl_fn fn_ids[NF] = { SSL_FN_WRITE, SSL_FN_READ, SSL_FN_WRITE_
 					SSL_FN_DO_HANDSHAKE };
 static const char *const fn_names[NF] = { "SSL_write", "SSL_read", "SSL_write_ex", "SSL_read_ex", "SSL_do_handshake" };
 
+/* The name of a function this locator reports (the probe's `fn`, as attach.c's ssl_fns). */
+static const char *fn_name(enum ssl_fn fn)
+{
+	switch (fn) {
+	case SSL_FN_WRITE:
+		return "SSL_write";
+	case SSL_FN_READ:
+		return "SSL_read";
+	case SSL_FN_WRITE_EX:
+		return "SSL_write_ex";
+	case SSL_FN_READ_EX:
+		return "SSL_read_ex";
+	case SSL_FN_WRITE_EX2:
+		return "SSL_write_ex2";
+	case SSL_FN_WRITE_INTERNAL_FLAGS:
+	case SSL_FN_WRITE_INTERNAL:
+		return "ssl_write_internal";
+	case SSL_FN_READ_INTERNAL:
+		return "ssl_read_internal";
+	default:
+		return "SSL_do_handshake";
+	}
+}
+
 static enum locate_status fail(struct tls_location *loc, char *why, size_t whylen, const char *fmt, const char *a,
 			       const char *b)
 {
@@ -613,6 +658,260 @@ static const char *named(const struct oscan *sc, const char *name, uint64_t debu
 	return msg;
 }
 
+/* The functions holding decoded sites named `name` that reach `debug` (address order), up to max; returns how many
+ * there are (may exceed max). */
+static int funcs_named(const struct oscan *sc, const char *name, uint64_t debug, uint64_t *out, int max)
+{
+	uint64_t last = 0;
+	int i, n = 0;
+
+	for (i = 0; i < sc->nsites; i++) { /* sorted by function */
+		const struct osite *st = &sc->sites[i];
+
+		if (!st->decoded || st->debug != debug || strcmp(st->name, name) || st->func == last)
+			continue;
+		last = st->func;
+		if (n < max)
+			out[n] = st->func;
+		n++;
+	}
+	return n;
+}
+
+/* True when fn holds a decoded site named `name` raising `reason` of library 20. */
+static bool raises(const struct oscan *sc, uint64_t fn, const char *name, int reason)
+{
+	int i;
+
+	for (i = 0; i < sc->nsites; i++)
+		if (sc->sites[i].func == fn && sc->sites[i].decoded && sc->sites[i].lib == ERR_LIB_SSL &&
+		    sc->sites[i].reason == reason && !strcmp(sc->sites[i].name, name))
+			return true;
+	return false;
+}
+
+/* The name of a public function's (`SSL_*`) site of fn named neither a nor b, or NULL (sites of inlined internal
+ * helpers, e.g. ssl_start_async_job, are no other function's body); *libs_ok = every named site of fn has library
+ * 20. */
+static const char *other_name(const struct oscan *sc, uint64_t fn, const char *a, const char *b, bool *libs_ok)
+{
+	const char *other = NULL;
+	int i;
+
+	*libs_ok = true;
+	for (i = 0; i < sc->nsites; i++) {
+		const struct osite *st = &sc->sites[i];
+
+		if (st->func != fn || !st->decoded || !st->name[0])
+			continue;
+		*libs_ok = *libs_ok && st->lib == ERR_LIB_SSL;
+		if (!other && strncmp(st->name, "SSL_", 4) == 0 && strcmp(st->name, a) && strcmp(st->name, b))
+			other = st->name;
+	}
+	return other;
+}
+
+/* True when a function holding ssl_lib.c error sites (other than target) calls or jumps to target directly. */
+static bool called_by_sited(const struct oscan *sc, uint64_t target)
+{
+	uint64_t cands[MAX_WRAPPERS], lo, hi;
+	int i, n;
+
+	lib_range(sc, &lo, &hi);
+	n = callers_of(sc, target, lo, hi, cands, MAX_WRAPPERS);
+	for (i = 0; i < n; i++)
+		if (cands[i] != target && has_sites(sc, cands[i]))
+			return true;
+	return false;
+}
+
+/* How the instruction at v touches the 64-bit register r: 1 read (also as a memory operand's base or index, or a
+ * partial 8/16-bit write, which merges), 2 written whole (32/64-bit destination, a zeroing xor/sub, a call, which
+ * clobbers every argument register), 0 not at all. */
+static int reg_access(const ZydisDecodedInstruction *ins, const ZydisDecodedOperand *ops, ZydisRegister r)
+{
+	bool wr = false;
+	int o;
+
+	if (ins->meta.category == ZYDIS_CATEGORY_CALL)
+		return 2;
+	if ((ins->mnemonic == ZYDIS_MNEMONIC_XOR || ins->mnemonic == ZYDIS_MNEMONIC_SUB) &&
+	    ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    ops[0].reg.value == ops[1].reg.value)
+		return reg64(ops[0].reg.value) == r ? 2 : 0;
+	for (o = 0; o < ins->operand_count; o++) {
+		const ZydisDecodedOperand *op = &ops[o];
+
+		if (op->type == ZYDIS_OPERAND_TYPE_MEMORY &&
+		    ((op->mem.base != ZYDIS_REGISTER_NONE && reg64(op->mem.base) == r) ||
+		     (op->mem.index != ZYDIS_REGISTER_NONE && reg64(op->mem.index) == r)))
+			return 1;
+		if (op->type != ZYDIS_OPERAND_TYPE_REGISTER || reg64(op->reg.value) != r)
+			continue;
+		if (op->actions & ZYDIS_OPERAND_ACTION_MASK_READ)
+			return 1;
+		if (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) {
+			if (op->size < 32)
+				return 1;
+			wr = true;
+		}
+	}
+	return wr ? 2 : 0;
+}
+
+/*
+ * Whether rcx (4th argument) and r8 (5th) carry arguments into the function at fs: in a linear decode of its extent,
+ * the first access of each in address order is a read. A write, a call (which clobbers both) or no access: not an
+ * argument. False when the function cannot be decoded.
+ */
+static bool arg_regs(const struct oscan *sc, uint64_t fs, bool *rcx, bool *r8)
+{
+	int state[2] = { 0, 0 }; /* rcx, r8: 0 undecided, 1 argument, 2 not */
+	static const ZydisRegister regs[2] = { ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R8 };
+	uint64_t s, e, v;
+	int k = 0, j;
+
+	if (!elf_func_of(sc->img, &sc->fdes, fs, &s, &e) || s != fs)
+		return false;
+	for (v = s; v < e && k++ < MAX_FN_INSNS && (!state[0] || !state[1]);) {
+		ZydisDecodedInstruction ins;
+		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+
+		if (!decode(sc, v, &ins, ops))
+			return false;
+		for (j = 0; j < 2; j++)
+			if (!state[j])
+				state[j] = reg_access(&ins, ops, regs[j]);
+		v += ins.length;
+	}
+	*rcx = state[0] == 1;
+	*r8 = state[1] == 1;
+	return true;
+}
+
+/* One function to probe (locate_openssl's answer before it is written into the location). */
+struct pick {
+	enum ssl_fn fn;
+	uint64_t at;
+};
+
+/* One direction's names and functions for inlined_copies. */
+struct direction {
+	const char *pub;      /* "SSL_write" */
+	const char *internal; /* "ssl_write_internal" */
+	bool write;
+	enum ssl_fn fn_pub, fn_ex, fn_internal; /* SSL_write, SSL_write_ex, ssl_write_internal (4 arguments) */
+	enum ssl_fn fn_ex2, fn_internal_flags;  /* write only: SSL_write_ex2, 3.2+'s ssl_write_internal (5 arguments) */
+};
+
+static const struct direction dir_write = {
+	"SSL_write",      "ssl_write_internal",       true, SSL_FN_WRITE, SSL_FN_WRITE_EX, SSL_FN_WRITE_INTERNAL,
+	SSL_FN_WRITE_EX2, SSL_FN_WRITE_INTERNAL_FLAGS
+};
+static const struct direction dir_read = { "SSL_read",     "ssl_read_internal",  false,          SSL_FN_READ,
+					   SSL_FN_READ_EX, SSL_FN_READ_INTERNAL, SSL_FN_READ_EX, SSL_FN_READ_INTERNAL };
+
+/*
+ * A direction whose internal function is inlined (its `__func__` sites in several functions, LTO or -O3 builds:
+ * node's OpenSSL 3.0, the 3.5 of Copilot's node): every copy of the internal function is probed, and nothing else
+ * of the direction (a wrapper calling a copy is seen at the copy, so each call is counted once). Each copy's role
+ * and argument layout, from its error sites:
+ *  - the one holding `SSL_write` sites, with SSL_R_BAD_LENGTH: SSL_write (int length, 3 arguments);
+ *  - holding a reason 412 (SSL_R_UNSUPPORTED_WRITE_FLAG) site: `flags` is not a constant 0 there, so the function
+ *    takes flags (3.2+): 5 arguments, `written` in r8 (SSL_write_ex2; ssl_write_internal when it is called by another
+ *    ssl_lib.c function, e.g. SSL_write_early_data, or the SSL BIO);
+ *  - neither: 4 arguments, the out-parameter in rcx (SSL_write_ex / SSL_read_ex; ssl_write_internal /
+ *    ssl_read_internal when called by another ssl_lib.c function).
+ * Second, independent check: the argument registers each copy reads (arg_regs) match that layout (SSL_write: neither
+ * rcx nor r8; 4 arguments: rcx, not r8; 5: both). Every copy raises SSL_R_UNINITIALIZED under the internal
+ * function's name, all its sites have library 20, no copy holds sites of another public function (e.g. an inlined
+ * SSL_write_early_data), and no two copies take the same role. Appends the copies to picks; NULL, or what failed.
+ */
+static const char *inlined_copies(const struct oscan *sc, const struct direction *d, uint64_t debug, bool flags_abi,
+				  struct pick *picks, int *npicks, int maxpicks)
+{
+	static __thread char msg[160];
+	uint64_t cps[MAX_COPIES], pub = 0;
+	int nc = funcs_named(sc, d->internal, debug, cps, MAX_COPIES), npub, i, j, first = *npicks;
+	bool pub_ok;
+
+	if (nc > MAX_COPIES) {
+		snprintf(msg, sizeof(msg), "%s: error sites in %d functions (more than %d copies)", d->internal, nc,
+			 MAX_COPIES);
+		return msg;
+	}
+	npub = func_named(sc, d->pub, debug, SSL_R_BAD_LENGTH, &pub, &pub_ok);
+	if (npub > 1 || (npub == 1 && !pub_ok) || (npub == 0 && !d->write)) {
+		snprintf(msg, sizeof(msg), "%s: %s", d->pub,
+			 npub > 1    ? "error sites in several functions"
+			 : npub == 1 ? "its error sites do not raise reason 271 of library 20"
+				     : "no error site");
+		return msg;
+	}
+	if (npub == 1 && !locate_in_list(cps, nc, pub)) {
+		snprintf(msg, sizeof(msg), "%s: error sites in %d functions, %s not one of them", d->internal, nc,
+			 d->pub);
+		return msg;
+	}
+	for (i = 0; i < nc; i++) {
+		uint64_t c = cps[i];
+		bool libs_ok, rcx, r8, flags = false, want_rcx = true;
+		const char *other = other_name(sc, c, d->internal, d->pub, &libs_ok);
+		enum ssl_fn fn;
+
+		if (other) {
+			snprintf(msg, sizeof(msg), "%s inlined into %s (%#llx): not located", d->internal, other,
+				 (unsigned long long)c);
+			return msg;
+		}
+		if (!libs_ok || !raises(sc, c, d->internal, SSL_R_UNINITIALIZED)) {
+			snprintf(msg, sizeof(msg),
+				 "%s copy at %#llx: its error sites do not raise reason %d of library %d", d->internal,
+				 (unsigned long long)c, SSL_R_UNINITIALIZED, ERR_LIB_SSL);
+			return msg;
+		}
+		if (c == pub) {
+			fn = d->fn_pub;
+			want_rcx = false;
+		} else {
+			bool standalone = called_by_sited(sc, c);
+
+			flags = d->write && raises(sc, c, d->internal, SSL_R_UNSUPPORTED_WRITE_FLAG);
+			if (flags && !flags_abi) {
+				snprintf(msg, sizeof(msg),
+					 "%s copy at %#llx raises reason %d: not an OpenSSL before 3.2", d->internal,
+					 (unsigned long long)c, SSL_R_UNSUPPORTED_WRITE_FLAG);
+				return msg;
+			}
+			fn = flags ? (standalone ? d->fn_internal_flags : d->fn_ex2)
+				   : (standalone ? d->fn_internal : d->fn_ex);
+		}
+		if (!arg_regs(sc, c, &rcx, &r8) || rcx != want_rcx || r8 != flags) {
+			snprintf(msg, sizeof(msg),
+				 "%s copy at %#llx (%s): the argument registers it reads (rcx %s, r8 %s) do not match "
+				 "(second check)",
+				 d->internal, (unsigned long long)c, fn_name(fn), rcx ? "yes" : "no",
+				 r8 ? "yes" : "no");
+			return msg;
+		}
+		for (j = first; j < *npicks; j++)
+			if (!strcmp(fn_name(picks[j].fn),
+				    fn_name(fn))) { /* one probe per name and binary (counters, metrics) */
+				snprintf(msg, sizeof(msg), "%s: copies at %#llx and %#llx both look like %s",
+					 d->internal, (unsigned long long)picks[j].at, (unsigned long long)c,
+					 fn_name(fn));
+				return msg;
+			}
+		if (*npicks == maxpicks) {
+			snprintf(msg, sizeof(msg), "%s: more than %d functions to probe", d->internal, maxpicks);
+			return msg;
+		}
+		picks[*npicks].fn = fn;
+		picks[(*npicks)++].at = c;
+	}
+	return NULL;
+}
+
 enum locate_status locate_openssl(const struct elf_image *img, struct tls_location *loc, char *why, size_t whylen)
 {
 	struct oscan sc = { .img = img };
@@ -626,10 +925,14 @@ enum locate_status locate_openssl(const struct elf_image *img, struct tls_locati
 		{ "ssl_read_internal", SSL_R_UNINITIALIZED },
 		{ "SSL_do_handshake", SSL_R_CONNECTION_TYPE_NOT_SET },
 	};
-	uint64_t at[5], fn[NF], debug, wex2 = 0;
+	uint64_t at[5] = { 0 }, fn[NF], debug, wex2 = 0, scratch[1];
+	struct pick picks[LOCATE_MAX_FNS];
 	enum locate_status st = LOCATE_ABSENT;
-	int i, j, k, named_sites = 0;
+	int i, j, k, named_sites = 0, npicks = 0;
 	bool no_write = false; /* SSL_write not linked (see the file comment) */
+	bool wcopies, rcopies; /* the internal function inlined: its copies are probed (inlined_copies) */
+	bool flags_abi;        /* OpenSSL 3.2+: ssl_write_internal and SSL_write_ex2 take flags */
+	bool hs_copies;        /* SSL_do_handshake inlined: not probed */
 	const char *err;
 
 	loc->family = "OpenSSL";
@@ -644,6 +947,7 @@ enum locate_status locate_openssl(const struct elf_image *img, struct tls_locati
 		return fail(loc, why, whylen,
 			    "%s: OpenSSL before 3.0 (ERR_put_error with function codes) is not located%s", loc->build,
 			    "");
+	flags_abi = !(strncmp(loc->build, "OpenSSL 3.", 10) == 0 && atoi(loc->build + 10) < 2);
 	if (ZYAN_FAILED(ZydisDecoderInit(&sc.dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)))
 		return LOCATE_ABSENT;
 	sc.sites = calloc(MAX_SITES, sizeof(*sc.sites));
@@ -671,7 +975,15 @@ enum locate_status locate_openssl(const struct elf_image *img, struct tls_locati
 	if (!named_sites)
 		goto out; /* the string without OpenSSL 3's error sites: not OpenSSL (or built without names) */
 	debug = common_debug(&sc);
-	for (i = 0; i < 5; i++)
+	wcopies = funcs_named(&sc, "ssl_write_internal", debug, scratch, 1) > 1;
+	rcopies = funcs_named(&sc, "ssl_read_internal", debug, scratch, 1) > 1;
+	/* SSL_do_handshake inlined into SSL_connect and SSL_accept (node's OpenSSL 3.0): its copies cannot be told apart
+	 * by their error sites, all three hold SSL_do_handshake's. Not probed then (its records are informational, no
+	 * plaintext), and `method` says so. */
+	hs_copies = funcs_named(&sc, "SSL_do_handshake", debug, scratch, 1) > 1;
+	for (i = 0; i < 5; i++) {
+		if ((wcopies && (i == 0 || i == 2)) || (rcopies && (i == 1 || i == 3)) || (hs_copies && i == 4))
+			continue; /* inlined_copies below */
 		if ((err = named(&sc, anchors[i].name, debug, anchors[i].reason, &at[i]))) {
 			bool none;
 
@@ -682,26 +994,36 @@ enum locate_status locate_openssl(const struct elf_image *img, struct tls_locati
 			st = fail(loc, why, whylen, "%s: %s", anchors[i].name, err);
 			goto out;
 		}
+	}
 	fn[F_WRITE] = at[0];
 	fn[F_READ] = at[1];
 	fn[F_HANDSHAKE] = at[4];
-	if (!calls(&sc, fn[F_READ], at[3]) || (!no_write && !calls(&sc, fn[F_WRITE], at[2]))) {
-		st = fail(loc, why, whylen, "%s does not call %s directly (second check)",
-			  calls(&sc, fn[F_READ], at[3]) ? "SSL_write" : "SSL_read",
-			  calls(&sc, fn[F_READ], at[3]) ? "ssl_write_internal" : "ssl_read_internal");
+	fn[F_WRITE_EX] = fn[F_READ_EX] = 0;
+	if (!rcopies && !calls(&sc, fn[F_READ], at[3])) {
+		st = fail(loc, why, whylen, "%s does not call %s directly (second check)", "SSL_read",
+			  "ssl_read_internal");
 		goto out;
 	}
-	fn[F_READ_EX] = one_wrapper(&sc, at[3], WRAP_PASS, fn[F_READ]);
-	fn[F_WRITE_EX] = one_wrapper(&sc, at[2], WRAP_WRITE_EX, fn[F_WRITE]);
-	if (!fn[F_WRITE_EX] && (wex2 = one_wrapper(&sc, at[2], WRAP_PASS, fn[F_WRITE])) && wex2 != UINT64_MAX)
-		/* SSL_write_ex -> SSL_write_ex2 -> ssl_write_internal, SSL_write_ex2 not inlined */
-		fn[F_WRITE_EX] = one_wrapper(&sc, wex2, WRAP_WRITE_EX, fn[F_WRITE]);
-	if (!fn[F_WRITE_EX] && !(strncmp(loc->build, "OpenSSL 3.", 10) == 0 && atoi(loc->build + 10) >= 2))
-		/* OpenSSL 3.0/3.1 (or a build without its version text): ssl_write_internal(s, buf, num, written) has no
-		 * flags, SSL_write_ex passes its arguments through (3.2+ has SSL_write_ex2, the pass-through one there). */
-		fn[F_WRITE_EX] = wex2 ? wex2 : one_wrapper(&sc, at[2], WRAP_PASS, fn[F_WRITE]);
+	if (!wcopies && !no_write && !calls(&sc, fn[F_WRITE], at[2])) {
+		st = fail(loc, why, whylen, "%s does not call %s directly (second check)", "SSL_write",
+			  "ssl_write_internal");
+		goto out;
+	}
+	if (!rcopies)
+		fn[F_READ_EX] = one_wrapper(&sc, at[3], WRAP_PASS, fn[F_READ]);
+	if (!wcopies) {
+		fn[F_WRITE_EX] = one_wrapper(&sc, at[2], WRAP_WRITE_EX, fn[F_WRITE]);
+		if (!fn[F_WRITE_EX] && (wex2 = one_wrapper(&sc, at[2], WRAP_PASS, fn[F_WRITE])) && wex2 != UINT64_MAX)
+			/* SSL_write_ex -> SSL_write_ex2 -> ssl_write_internal, SSL_write_ex2 not inlined */
+			fn[F_WRITE_EX] = one_wrapper(&sc, wex2, WRAP_WRITE_EX, fn[F_WRITE]);
+		if (!fn[F_WRITE_EX] && !(strncmp(loc->build, "OpenSSL 3.", 10) == 0 && atoi(loc->build + 10) >= 2))
+			/* OpenSSL 3.0/3.1 (or a build without its version text): ssl_write_internal(s, buf, num, written)
+			 * has no flags, SSL_write_ex passes its arguments through (3.2+ has SSL_write_ex2, the pass-through
+			 * one there). */
+			fn[F_WRITE_EX] = wex2 ? wex2 : one_wrapper(&sc, at[2], WRAP_PASS, fn[F_WRITE]);
+	}
 	for (i = F_WRITE_EX; i <= F_READ_EX; i++)
-		if (!fn[i] || fn[i] == UINT64_MAX) {
+		if ((i == F_WRITE_EX ? !wcopies : !rcopies) && (!fn[i] || fn[i] == UINT64_MAX)) {
 			st = fail(loc, why, whylen, "%s: %s", fn_names[i],
 				  fn[i] ? "several candidate wrappers" : "no wrapper of the internal function found");
 			goto out;
@@ -730,27 +1052,54 @@ enum locate_status locate_openssl(const struct elf_image *img, struct tls_locati
 			goto out;
 		}
 	}
-	/* Exactly once: none of the four data functions calls another (each call is seen at one of them only). */
-	for (i = no_write ? F_READ : 0; i < F_HANDSHAKE; i++)
-		for (j = no_write ? F_READ : 0; j < F_HANDSHAKE; j++)
-			if (i != j && (fn[i] == fn[j] || calls(&sc, fn[i], fn[j]))) {
-				st = fail(loc, why, whylen, "%s and %s overlap (second check)", fn_names[i],
-					  fn_names[j]);
+	/* What is probed, in this order: SSL_write (or the write copies), SSL_read (or the read copies), SSL_write_ex,
+	 * SSL_read_ex (each when not inlined), SSL_do_handshake (when not inlined). */
+	if (wcopies && (err = inlined_copies(&sc, &dir_write, debug, flags_abi, picks, &npicks, LOCATE_MAX_FNS - 3))) {
+		st = fail(loc, why, whylen, "%s%s", err, "");
+		goto out;
+	}
+	if (!wcopies && !no_write)
+		picks[npicks++] = (struct pick){ SSL_FN_WRITE, fn[F_WRITE] };
+	if (rcopies && (err = inlined_copies(&sc, &dir_read, debug, flags_abi, picks, &npicks, LOCATE_MAX_FNS - 3))) {
+		st = fail(loc, why, whylen, "%s%s", err, "");
+		goto out;
+	}
+	if (!rcopies)
+		picks[npicks++] = (struct pick){ SSL_FN_READ, fn[F_READ] };
+	if (!wcopies)
+		picks[npicks++] = (struct pick){ SSL_FN_WRITE_EX, fn[F_WRITE_EX] };
+	if (!rcopies)
+		picks[npicks++] = (struct pick){ SSL_FN_READ_EX, fn[F_READ_EX] };
+	/* Exactly once: no probed data function is another or calls another (each call is seen at one of them only). */
+	for (i = 0; i < npicks; i++)
+		for (j = 0; j < npicks; j++)
+			if (i != j && (picks[i].at == picks[j].at || calls(&sc, picks[i].at, picks[j].at))) {
+				st = fail(loc, why, whylen, "%s and %s overlap (second check)", fn_name(picks[i].fn),
+					  fn_name(picks[j].fn));
 				goto out;
 			}
+	if (!hs_copies)
+		picks[npicks++] = (struct pick){ SSL_FN_DO_HANDSHAKE, fn[F_HANDSHAKE] };
 	loc->nfns = 0;
-	for (i = no_write ? F_READ : 0; i < NF; i++) {
-		int64_t off = elf_image_vaddr_to_offset(img, fn[i]);
+	for (i = 0; i < npicks; i++) {
+		int64_t off = elf_image_vaddr_to_offset(img, picks[i].at);
 
 		if (off < 0) {
-			st = fail(loc, why, whylen, "%s: %s", fn_names[i], "outside the file");
+			st = fail(loc, why, whylen, "%s: %s", fn_name(picks[i].fn), "outside the file");
 			goto out;
 		}
-		loc->fns[loc->nfns].fn = fn_ids[i];
+		loc->fns[loc->nfns].fn = picks[i].fn;
 		loc->fns[loc->nfns++].offset = (uint64_t)off;
 	}
 	if (no_write)
 		snprintf(loc->method, sizeof(loc->method), "ssl_lib.c error sites + call graph; no SSL_write linked");
+	else if ((wcopies || rcopies) && hs_copies)
+		snprintf(loc->method, sizeof(loc->method),
+			 "ssl_lib.c error sites; inlined copies; no SSL_do_handshake");
+	else if (wcopies || rcopies)
+		snprintf(loc->method, sizeof(loc->method), "ssl_lib.c error sites + call graph; inlined copies");
+	else if (hs_copies)
+		snprintf(loc->method, sizeof(loc->method), "ssl_lib.c error sites + call graph; no SSL_do_handshake");
 	st = LOCATE_FOUND;
 out:
 	free(sc.sites);
