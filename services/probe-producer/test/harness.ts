@@ -4,6 +4,7 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { probeBinary } from '@agentsight/testkit';
 import { connect } from '@nats-io/transport-node';
@@ -99,6 +100,17 @@ export async function startHttpsServer(key: string, cert: string): Promise<{ ser
     server.once('exit', (c) => reject(new Error(`server exited ${c}`)));
   });
   return { server, port };
+}
+
+/**
+ * A new temp dir `<os tmpdir>/agentsight-<prefix>-*` holding a fresh certificate (makeCert), and an HTTPS server
+ * (startHttpsServer) with it; the caller kills the server and removes the dir.
+ */
+export async function httpsFixture(prefix: string): Promise<{ tmp: string; cert: string; server: ChildProcess; port: number }> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `agentsight-${prefix}-`));
+  const c = makeCert(tmp);
+  const { server, port } = await startHttpsServer(c.key, c.cert);
+  return { tmp, cert: c.cert, server, port };
 }
 
 /** Waits until `pid` is stopped (state `T`); throws after 2 s. */

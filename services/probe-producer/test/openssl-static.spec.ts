@@ -27,7 +27,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BPF_REQUIRED, bpfUnavailableReason, probeBinary } from '@agentsight/testkit';
-import { captureClient, CaptureResult, expectLosslessRun, expectSingleConnection, makeCert, startHttpsServer } from './harness';
+import { captureClient, CaptureResult, expectLosslessRun, expectSingleConnection, httpsFixture } from './harness';
 import { fetchNpmFile } from './npm-binaries';
 
 jest.setTimeout(600_000);
@@ -249,12 +249,7 @@ describeCapture('capture through the located copies of an inlined static OpenSSL
 
   beforeAll(async () => {
     if (skipReason) throw new Error(`static OpenSSL capture required (AGENTSIGHT_REQUIRE_BPF=1) but unavailable: ${skipReason}`);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-openssl-inlined-'));
-    const c = makeCert(tmp);
-    cert = c.cert;
-    const srv = await startHttpsServer(c.key, c.cert);
-    server = srv.server;
-    port = srv.port;
+    ({ tmp, cert, server, port } = await httpsFixture('openssl-inlined'));
     fs.mkdirSync(path.join(tmp, 'bin'));
     node = path.join(tmp, 'bin', 'node'); // named node: its thread name (comm) is the records' comm
     withoutExports(process.execPath, node, FNS);
