@@ -38,6 +38,7 @@ const EMBEDDED: Faults = [
   ['redis', 'Redis killed and restarted empty', (r) => r.restartBroker('redis')],
   ['nats', 'nats-server SIGKILLed and restarted with its store', (r) => r.restartBroker('nats')],
   ['store', 'the storage process (api) stopped for 60 s, then started again', (r) => r.stopStage('api', STORE_DOWN_MS)],
+  ['scale', 'a second parser and aggregator share the partitions 4/4, the first of each SIGKILLed mid-stream, the second takes over', (r) => r.scaleOut()],
 ];
 
 /**

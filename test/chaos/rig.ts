@@ -19,6 +19,8 @@ import { dirname, join } from 'node:path';
 import { EXAMPLE_AGENT_FIXTURES, startClickHouseServer, startReplayServer, type ClickHouseServer, type ReplayServer } from '@agentsight/testkit';
 import { connect } from '@nats-io/transport-node';
 import { natsConnectOptions, natsTarget } from '@agentsight/jetstream';
+import Redis from 'ioredis';
+import { spawnReady, type Child } from '../../services/api/src/cli/children';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
 import { api, captureRun, freePort, ROOT, Stages, startInfra, stopChild, type CaptureRun, type Infra } from '../e2e/harness';
 
@@ -61,8 +63,11 @@ export interface RunResult {
  */
 export const HOLD_MS = 15_000;
 
-/** A fault, injected once the run is under way (`during`) and undone by itself before it resolves. */
-export type Fault = (rig: ChaosRig) => Promise<void>;
+/**
+ * A fault, injected once the run is under way (`during`) and undone by itself before it resolves; `before`, when
+ * given, runs before the workload starts (a set-up the fault needs in place, e.g. a second instance joined).
+ */
+export type Fault = ((rig: ChaosRig) => Promise<void>) & { before?: () => Promise<void> };
 
 /** Keys of stored rows that differ between two runs of the same workload by construction (ids from boot/run/pid/
  * SSL pointer, times, pids, ports, resource use), removed by {@link normalizedRows}. */
@@ -243,6 +248,7 @@ export class ChaosRig {
       const sleep = (staggerMs / 1000).toFixed(3);
       const script = `${Array.from({ length: agents }, (_, i) => `${one(i)} &`).join(` sleep ${sleep}; `)} wait`;
       const total = agents * 2;
+      if (fault?.before) await fault.before();
       const t0 = Date.now();
       const capture = await captureRun(this.infra, script, env, fault && (async () => {
         while (server.requests.length < Math.max(1, Math.floor(total * atFraction))) await new Promise((r) => setTimeout(r, 50));
@@ -271,6 +277,71 @@ export class ChaosRig {
       await new Promise((r) => setTimeout(r, downMs));
       await this.stages.start(stage);
     };
+  }
+
+  /** Partitions of the per-connection subjects (`AGENTSIGHT_PARTITIONS`' default, which the rig uses). */
+  static readonly PARTITIONS = 8;
+
+  /** What the last {@link scaleOut} saw: each instance's partitions at the split, and whether the workload still ran at the kill. */
+  lastScale: { split: Record<string, Record<string, number>>; answeredAtKill: number } | null = null;
+
+  /**
+   * Horizontal scale with takeover (issue 11). Before the workload a second instance (`b`) of the parser and of the
+   * aggregator joins, and each stage's partitions split half and half between it and the rig's own instance (`e2e`).
+   * During it the `e2e` instance of both is killed with SIGKILL, `b` takes every partition over from the durables'
+   * ack floors, the `e2e` instances start again and `b` stops with SIGTERM (a clean handoff back). Throws when a split
+   * or takeover does not happen within 60 s, or when the kill came after the workload's last answer (not
+   * mid-stream). What it saw is in {@link lastScale}.
+   */
+  scaleOut(): Fault {
+    const redis = new Redis(this.infra.env.REDIS_URL!, { lazyConnect: true });
+    const extra: Child[] = [];
+    const owners = async (stage: string) => (await redis.mget(Array.from({ length: ChaosRig.PARTITIONS }, (_, p) => `agentsight:lease:${stage}:${p}`))).map((v) => v?.split(':').pop() ?? null);
+    const count = (list: (string | null)[], who: string) => list.filter((o) => o === who).length;
+    const until = async (what: string, f: () => Promise<boolean>) => {
+      for (const end = Date.now() + 60_000; !(await f());) {
+        if (Date.now() > end) throw new Error(`scale fault: not within 60 s: ${what}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const half = ChaosRig.PARTITIONS / 2;
+    const split: Record<string, Record<string, number>> = {};
+    const done = async () => {
+      for (const c of extra.splice(0).reverse()) await stopChild(c);
+      redis.disconnect();
+    };
+    const before = async () => {
+      try {
+        for (const stage of ['aggregator', 'parser']) {
+          extra.push(await spawnReady(`${stage}-b`, process.execPath, [join(ROOT, `services/${stage}/dist/main.js`)], {
+            env: { ...this.infra.env, AGENTSIGHT_INSTANCE: 'b' }, logDir: join(this.infra.dataDir, 'logs'),
+          }));
+        }
+        for (const stage of ['parser', 'aggregator']) {
+          await until(`${stage} partitions split ${half}/${half}`, async () => {
+            const o = await owners(stage);
+            return count(o, 'e2e') === half && count(o, 'b') === half;
+          });
+          split[stage] = { e2e: half, b: half };
+        }
+      } catch (err) {
+        await done();
+        throw err;
+      }
+    };
+    const during = async () => {
+      try {
+        for (const stage of ['parser', 'aggregator']) await this.stages.kill9(stage);
+        const answeredAtKill = this.server?.requests.length ?? 0;
+        this.lastScale = { split, answeredAtKill };
+        if (answeredAtKill >= 2 * this.workload.agents) throw new Error(`scale fault: the kill came after the workload's last answer (${answeredAtKill} answered)`);
+        for (const stage of ['parser', 'aggregator']) await until(`${stage} b owns every partition`, async () => count(await owners(stage), 'b') === ChaosRig.PARTITIONS);
+        for (const stage of ['aggregator', 'parser']) await this.stages.start(stage);
+      } finally {
+        await done();
+      }
+    };
+    return Object.assign(during, { before });
   }
 
   /** SIGKILL of a broker, started again after `downMs` (NATS with its store, Redis empty: see Infra.restartBroker). */
