@@ -195,6 +195,7 @@ export type DeadLetterRow = {
   input_seq: string;
   input_id: string | null;
   conn_key: string | null;
+  /** First bytes of the offending input (redacted if text), base64. */
   sample_base64: string;
   ts: string;
 };

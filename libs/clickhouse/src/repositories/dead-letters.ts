@@ -1,30 +1,20 @@
 /**
  * Dead letters (`dead_letters`): the newest ones (`GET /api/dead-letters`) and the capture page's groups by stage and
- * reason (`GET /api/capture`). Read with `FINAL` per partition ({@link FINAL_ACROSS_PARTITIONS}: copies of a dead letter may span
- * partitions); times ISO 8601 UTC.
+ * reason (`GET /api/capture`). Read with `FINAL` per partition ({@link FINAL_ACROSS_PARTITIONS}: copies of a dead
+ * letter may span partitions); times ISO 8601 UTC.
  */
 import type { DeadLetterGroup } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { DeadLetterRow } from '../rows';
 import { DEFAULT_DATABASE, FINAL_ACROSS_PARTITIONS, qualified } from '../schema';
 import { clampLimit, nsIso, timeToNs, type DbOption, type TimeInput } from './read';
 import { num, queryRows } from './sql';
 
-/** One stored dead letter. */
-export interface DeadLetterEntry {
-  id: string;
-  stage: string;
-  host: string;
-  reason: string;
-  error: string;
-  input_subject: string;
-  input_seq: number;
-  input_id: string | null;
-  conn_key: string | null;
-  /** First bytes of the offending input (redacted if text), base64. */
-  sample_base64: string;
-  /** ISO 8601, UTC. */
-  ts: string;
-}
+/**
+ * One stored dead letter: its `dead_letters` row ({@link DeadLetterRow}: `sample_base64` the first bytes of the
+ * offending input, redacted if text) with `input_seq` as a number and `ts` as ISO 8601 UTC (ms).
+ */
+export type DeadLetterEntry = Omit<DeadLetterRow, 'input_seq' | 'ts'> & { input_seq: number; ts: string };
 
 export interface ListDeadLettersOptions extends DbOption {
   stage?: string;
