@@ -139,8 +139,10 @@ enum io_skip_idx {
  * IPv6) sockets sent and received, from the sock:sock_send_length / sock:sock_recv_length tracepoints (Linux >= 6.5).
  */
 struct net_bytes {
-	__u64 sent; /* bytes, sum of successful sendmsg returns */
-	__u64 recv; /* bytes, sum of successful recvmsg returns (MSG_PEEK excluded) */
+	__u64 sent;     /* bytes, sum of successful sendmsg returns */
+	__u64 recv;     /* bytes, sum of successful recvmsg returns (MSG_PEEK excluded) */
+	__u64 start_ns; /* the process' start (its group leader's start_boottime, ns since boot): with the pid, its
+			 * identity; an entry left by an exited process is reset by the first count of a later one */
 };
 
 #define NET_PIDS_MAX 16384 /* processes counted at once (LRU: the longest idle is forgotten first) */

@@ -583,14 +583,18 @@ static __always_inline void count_net(__u16 family, int ret, int flags, bool sen
 	struct net_bytes *v, zero = {};
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
+	struct task_struct *task;
 
 	if (ret <= 0 || (family != 2 && family != 10) || (flags & MSG_PEEK_))
 		return;
-	if (!pid_allowed(tgid, (__u32)bpf_get_current_uid_gid(), bpf_get_current_task_btf()))
+	task = bpf_get_current_task_btf();
+	if (!pid_allowed(tgid, (__u32)bpf_get_current_uid_gid(), task))
 		return;
+	zero.start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
 	v = bpf_map_lookup_elem(&net_bytes, &tgid);
-	if (!v) {
-		bpf_map_update_elem(&net_bytes, &tgid, &zero, BPF_NOEXIST);
+	if (!v || v->start_ns != zero.start_ns) {
+		/* First count of this process: a new entry, or the entry of an exited process whose pid it reuses. */
+		bpf_map_update_elem(&net_bytes, &tgid, &zero, v ? BPF_EXIST : BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&net_bytes, &tgid);
 		if (!v)
 			return;

@@ -135,6 +135,7 @@ void load_bpf(void)
 	err = process_bpf__attach(p);
 	if (err)
 		die("cannot attach the process tracepoints: %s", strerror(-err));
+	g.net_since_ns = boottime_ns();
 	/* After process.bpf.c's exec program: see exec_wakeup in sslsniff.bpf.c. */
 	g.exec_wakeup = bpf_program__attach(s->progs.exec_wakeup);
 	if (!g.exec_wakeup)

@@ -114,11 +114,14 @@ static void print_hold_counters(void)
 #define NET_PIDS_PRINTED 1024 /* processes listed per line at most (the rest: counted in `more`) */
 
 /*
- * stdout: `,"net_bytes":{"pids":[{"pid","sent","recv"},...],"more":N}` (bytes since the producer started, per traced
- * process that used an inet socket), or `,"net_bytes":{"missing":"<why>"}` when the kernel cannot count them.
+ * stdout: `,"net_bytes":{"pids":[{"pid","start_ticks","sent","recv"},...],"more":N,"since_ticks":T}` (bytes since
+ * the counters were attached at T, clock ticks since boot, per traced process that used an inet socket; `start_ticks`
+ * = the process' start in clock ticks since boot, as field 22 of /proc/<pid>/stat, so a reader can tell a reused
+ * pid), or `,"net_bytes":{"missing":"<why>"}` when the kernel cannot count them.
  */
 static void print_net_bytes(void)
 {
+	static uint64_t ns_per_tick;
 	int fd = bpf_map__fd(g.proc_skel->maps.net_bytes), n = 0;
 	uint64_t more = 0;
 	__u32 key, next, *prev = NULL;
@@ -130,6 +133,11 @@ static void print_net_bytes(void)
 		putchar('}');
 		return;
 	}
+	if (!ns_per_tick) {
+		long hz = sysconf(_SC_CLK_TCK);
+
+		ns_per_tick = 1000000000ull / (uint64_t)(hz > 0 ? hz : 100);
+	}
 	printf(",\"net_bytes\":{\"pids\":[");
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
@@ -140,10 +148,12 @@ static void print_net_bytes(void)
 			more++;
 			continue;
 		}
-		printf("%s{\"pid\":%u,\"sent\":%llu,\"recv\":%llu}", n++ ? "," : "", key, (unsigned long long)v.sent,
+		printf("%s{\"pid\":%u,\"start_ticks\":%llu,\"sent\":%llu,\"recv\":%llu}", n++ ? "," : "", key,
+		       (unsigned long long)(v.start_ns / ns_per_tick), (unsigned long long)v.sent,
 		       (unsigned long long)v.recv);
 	}
-	printf("],\"more\":%llu}", (unsigned long long)more);
+	printf("],\"more\":%llu,\"since_ticks\":%llu}", (unsigned long long)more,
+	       (unsigned long long)(g.net_since_ns / ns_per_tick));
 }
 
 /* stdout: `,"probes":[...],"attach_failures":[...]` of r (for the stats and stopped lines). */
@@ -174,6 +184,15 @@ void print_probe_counters(const struct rec_loss *r)
 	putchar(']');
 	print_hold_counters();
 	print_net_bytes();
+}
+
+/* stdout: the `net_bytes` line (`{"event":"net_bytes","net_bytes":{...}}`, the object of print_net_bytes), flushed. */
+void print_net_bytes_line(void)
+{
+	printf("{\"event\":\"net_bytes\"");
+	print_net_bytes();
+	printf("}\n");
+	fflush(stdout);
 }
 
 /* Publishes the loss record; with `print`, also the stdout `stats` line carrying the same counters. */

@@ -25,6 +25,10 @@ void read_loss(struct rec_loss *r, struct rec_probe_stat *probes);
 /** stdout: `,"probes":[...],"attach_failures":[...],"holds":{...},...` of r (the stats and stopped lines). */
 void print_probe_counters(const struct rec_loss *r);
 
+/** stdout: the `net_bytes` line, every --net-bytes-ms: `{"event":"net_bytes","net_bytes":{...}}` (the object the
+ * stats and stopped lines carry: per traced process its inet bytes sent/received, or why they are not counted). */
+void print_net_bytes_line(void);
+
 /** Publishes the loss record; with `print`, also the stdout `stats` line carrying the same counters. */
 void publish_loss(bool print);
 

@@ -91,6 +91,7 @@ static void run(void)
 {
 	uint32_t window_ms = PACING_MAX_MS; /* poll window, adapted to the record rate (pacing.h) */
 	uint64_t next_stats = boottime_ns() + opt.stats_interval_ms * 1000000ull;
+	uint64_t next_net = boottime_ns() + opt.net_bytes_ms * 1000000ull;
 	int err;
 
 	g.slicing = true;
@@ -116,6 +117,10 @@ static void run(void)
 			refresh_wall_offset();
 			publish_loss(true);
 			next_stats = boottime_ns() + opt.stats_interval_ms * 1000000ull;
+		}
+		if (opt.net_bytes_ms && boottime_ns() >= next_net) {
+			print_net_bytes_line();
+			next_net = boottime_ns() + opt.net_bytes_ms * 1000000ull;
 		}
 	}
 }
@@ -158,6 +163,8 @@ int main(int argc, char **argv)
 		pid_get(opt.pids[i], true)->known = true;
 	}
 	print_ready();
+	if (opt.net_bytes_ms)
+		print_net_bytes_line(); /* right after ready: a controller sampling at once has a first reading */
 	run();
 	/* Stop: no new records, drain the ring buffer completely, publish, wait for the PubAcks. */
 	return probe_shutdown(0);

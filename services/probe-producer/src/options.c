@@ -28,6 +28,8 @@ static void usage(FILE *f)
 		"  --host NAME          host name in records and subjects (default: hostname)\n"
 		"  --partitions N       partitions of agentsight.raw.ssl.<host>.<p> (default 8)\n"
 		"  --stats-interval-ms N  period of loss records (default 5000)\n"
+		"  --net-bytes-ms N     print the per-process network bytes on stdout every N ms (a `net_bytes` line;\n"
+		"                       default 0: only on the stats and stopped lines)\n"
 		"  --no-file-events     do not record file opens\n"
 		"  --no-net-events      do not record connect() calls\n"
 		"  --all-files          also record opens under /proc, /sys and /dev (skipped and counted by default)\n"
@@ -69,6 +71,7 @@ void parse_args(int argc, char **argv)
 		{ "host", required_argument, NULL, 'H' },
 		{ "partitions", required_argument, NULL, 'P' },
 		{ "stats-interval-ms", required_argument, NULL, 's' },
+		{ "net-bytes-ms", required_argument, NULL, 'B' },
 		{ "no-file-events", no_argument, NULL, 'F' },
 		{ "no-net-events", no_argument, NULL, 'N' },
 		{ "all-files", no_argument, NULL, 'A' },
@@ -132,6 +135,9 @@ void parse_args(int argc, char **argv)
 			opt.stats_interval_ms = parse_u64(optarg, "--stats-interval-ms");
 			if (!opt.stats_interval_ms)
 				die("--stats-interval-ms must be > 0");
+			break;
+		case 'B':
+			opt.net_bytes_ms = parse_u64(optarg, "--net-bytes-ms");
 			break;
 		case 'F':
 			opt.no_file_events = true;

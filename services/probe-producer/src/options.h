@@ -26,6 +26,7 @@ struct options {
 	const char *host;
 	uint32_t partitions;
 	uint64_t stats_interval_ms;
+	uint64_t net_bytes_ms;        /* --net-bytes-ms: period of the `net_bytes` line, 0 = none (counters.h) */
 	bool no_file_events;          /* --no-file-events */
 	bool no_net_events;           /* --no-net-events */
 	bool all_files;               /* --all-files: also opens of /proc, /sys, /dev */

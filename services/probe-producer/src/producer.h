@@ -101,6 +101,7 @@ struct producer {
 	bool net_events;                     /* connect() calls are recorded */
 	bool stdio_events;                   /* stdio reads/writes are recorded */
 	const char *net_bytes_missing; /* why per-process network bytes are not counted (kernel), or NULL: counted */
+	uint64_t net_since_ns;         /* when the network byte counters were attached, CLOCK_BOOTTIME ns */
 	bool have_last_seq;
 	uint64_t last_seq;
 	struct pidinfo *pids[PID_BUCKETS];

@@ -71,6 +71,8 @@ interface Run {
   ready: Record<string, unknown>;
   stopped: { records: number; file_opens_skipped: number; last_seq: number; lost_records: number; ringbuf_drops: number };
   recs: RawRecord[];
+  /** Every JSON line the producer printed, in order. */
+  lines: Array<Record<string, unknown>>;
 }
 
 /**
@@ -109,7 +111,7 @@ async function runTraced(host: string, script: string, args: string[]): Promise<
     const run = await collectRun(nc, hostToken(host), (_m, rec) => recs.push(rec), decodeErrors);
     await run.drain(stopped.last_seq);
     expect(decodeErrors).toEqual([]);
-    return { ready, stopped, recs };
+    return { ready, stopped, recs, lines: out.split('\n').filter(Boolean).map((x) => JSON.parse(x)) };
   } finally {
     await nc.close();
   }
@@ -254,7 +256,7 @@ describeCapture('agentsight-probe file and connect records', () => {
     expect(connects(run.recs)).toEqual([]);
   });
 
-  it('counts each traced process\' inet bytes sent and received (sock tracepoints): exactly a known TCP transfer', async () => {
+  it('counts each traced process\' inet bytes sent and received (sock tracepoints): exactly a known TCP transfer, also on the periodic net_bytes lines', async () => {
     const sent = 300_001, recv = 1_048_583; // not multiples of any buffer size
     const srv = net.createServer((sock) => {
       let got = 0;
@@ -263,15 +265,30 @@ describeCapture('agentsight-probe file and connect records', () => {
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const p = (srv.address() as net.AddressInfo).port;
     try {
-      const py = `import socket; s = socket.create_connection(("127.0.0.1", ${p})); s.sendall(b"x" * ${sent}); n = 0\nwhile True:\n  d = s.recv(65536)\n  if not d: break\n  n += len(d)\nassert n == ${recv}, n`;
-      const run = await runTraced(`${host}-netbytes`, `exec python3 -c '${py}'`, ['--no-file-events']);
-      const nb = (run.stopped as unknown as { net_bytes: { pids?: Array<{ pid: number; sent: number; recv: number }>; more?: number; missing?: string } }).net_bytes;
+      // The process writes its own start time (/proc/self/stat field 22) and stays 0.5 s after the transfer.
+      const startFile = path.join(os.tmpdir(), `agentsight-netstart-${randomUUID()}`);
+      const py = `import socket, time; open("${startFile}", "w").write(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19]); s = socket.create_connection(("127.0.0.1", ${p})); s.sendall(b"x" * ${sent}); n = 0\nwhile True:\n  d = s.recv(65536)\n  if not d: break\n  n += len(d)\nassert n == ${recv}, n\ntime.sleep(0.5)`;
+      const run = await runTraced(`${host}-netbytes`, `exec python3 -c '${py}'`, ['--no-file-events', '--net-bytes-ms', '100']);
+      type NetBytes = { pids?: Array<{ pid: number; start_ticks: number; sent: number; recv: number }>; more?: number; since_ticks?: number; missing?: string };
+      const nb = (run.stopped as unknown as { net_bytes: NetBytes }).net_bytes;
       if (nb.missing) throw new Error(`this kernel cannot count them: ${nb.missing}`);
       const python = run.recs.find((x) => x.kind === 'proc' && x.event === 'exec' && /python/.test(x.filename));
       expect(python).toBeDefined();
       expect(nb.more).toBe(0);
-      // The traced tree is the shell exec'd into python: its one process made exactly this transfer, nothing else.
-      expect(nb.pids).toEqual([{ pid: (python as { pid: number }).pid, sent, recv }]);
+      // The traced tree is the shell exec'd into python: its one process made exactly this transfer, nothing else;
+      // its start as /proc/<pid>/stat says it (how a reader tells a reused pid).
+      const start = Number(fs.readFileSync(startFile, 'utf8'));
+      fs.rmSync(startFile);
+      expect(nb.pids).toEqual([{ pid: (python as { pid: number }).pid, start_ticks: start, sent, recv }]);
+      // The counters were attached after the (stopped) shell was forked and before now.
+      const uptimeTicks = Math.floor(Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
+      expect(nb.since_ticks).toBeGreaterThanOrEqual(start);
+      expect(nb.since_ticks).toBeLessThanOrEqual(uptimeTicks);
+      // --net-bytes-ms 100: the same object on its own lines, every 100 ms; one of them (while python slept) is final.
+      const periodic = run.lines.filter((l) => l.event === 'net_bytes').map((l) => l.net_bytes as NetBytes);
+      expect(periodic.length).toBeGreaterThanOrEqual(5);
+      expect(periodic.some((x) => JSON.stringify(x.pids) === JSON.stringify(nb.pids))).toBe(true);
+      for (const x of periodic) expect(x.since_ticks).toBe(nb.since_ticks);
     } finally {
       srv.close();
     }
