@@ -115,7 +115,7 @@ describeCapture('agentsight exec: CPU and peak RSS of an agent session and of it
     expect((await runCli(['sessions'], infra.env)).stdout.split('\n')[0]).toMatch(/cpu_s\s+peak_rss/);
   });
 
-  test('every stored sample: the tree totals equal the sum of its processes, the worker is in the tree, nothing silently zero', async () => {
+  test('every stored sample: the tree totals (CPU, RSS, network) equal the sum of its processes, the worker is in the tree, nothing silently zero', async () => {
     const [tool] = await cliJson(['tools'], infra.env);
     const client = await openClickHouse({ dataDir: join(infra.dataDir, 'chdb') });
     try {
@@ -130,7 +130,9 @@ describeCapture('agentsight exec: CPU and peak RSS of an agent session and of it
         expect(root.subtree_procs).toBe(procs.length);
         expect(root.subtree_cpu_ns).toBe(procs.reduce((a, p) => a + p.utime_ns + p.stime_ns + p.children_cpu_ns, 0));
         expect(root.subtree_rss_bytes).toBe(procs.reduce((a, p) => a + (p.rss_bytes ?? 0), 0));
-        expect(root.not_captured.some((n: string) => n.startsWith('net_bytes:'))).toBe(true);
+        // Network bytes are counted (the probe's readings): none missing, the subtree sums own + exited children's.
+        expect(root.not_captured.filter((n: string) => n.startsWith('net_bytes:'))).toEqual([]);
+        expect(root.subtree_net_sent_bytes).toBe(procs.reduce((a, p) => a + p.net_sent_bytes + p.children_net_sent_bytes, 0));
       }
       expect(rows.some((r) => r.pid === worker.pid && r.comm === 'node' && r.rss_peak_bytes >= 256 * 1024 * 1024)).toBe(true);
     } finally {

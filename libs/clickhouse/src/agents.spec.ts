@@ -78,7 +78,7 @@ test('one row per agent process with its calls, tools, tree counts and last two 
     execs: 2, failed_exits: 1, files: 2, failed_files: 1, connections: 2, failed_connections: 1, exited: false,
     failures: 1 + 1 + 1, peak_rss_bytes: 300 * 1048576,
   });
-  expect(a.last_sample).toEqual({ ts_ns: at(3).toString(), boot_id: 'b1', start_ticks: 500, cpu_ns: 1100e6, rss_bytes: 80 * 1048576, procs: 1 });
+  expect(a.last_sample).toEqual({ ts_ns: at(3).toString(), boot_id: 'b1', start_ticks: 500, cpu_ns: 1100e6, rss_bytes: 80 * 1048576, procs: 1, net_sent_bytes: null, net_recv_bytes: null }); // v1 samples: network not counted
   expect(a.prev_sample).toMatchObject({ ts_ns: at(2).toString(), cpu_ns: 600e6 });
   expect(a.first_seen).toBe(new Date(Number(at(1) / 1_000_000n)).toISOString());
   expect(rows[1]).toMatchObject({ pid: 8888, agent_name: null, process_name: 'node', llm_calls: 0, cost_usd: null, prev_sample: null, execs: 0, files: 0 });

@@ -14,7 +14,7 @@
  *   execs count those of descendants only (the agent's own exec is its start). Failed opens (`result < 0`) and failed
  *   connects (`result < 0`, not `EINPROGRESS`) are counted apart.
  * - failures: failed tool uses + LLM calls with an error + descendants that exited non-zero.
- * - samples: the last two stored samples of the agent as a traced root (its tree's CPU ns and RSS), and the peak
+ * - samples: the last two stored samples of the agent as a traced root (its tree's CPU ns, RSS and network bytes), and the peak
  *   sampled tree RSS since `since`; null when it was never sampled (not traced by exec/trace --pid/record -p).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -35,6 +35,9 @@ export interface AgentSamplePoint {
   rss_bytes: number;
   /** Processes in the tree. */
   procs: number;
+  /** Inet payload bytes the tree sent / received (cumulative, exited descendants included); null = not counted. */
+  net_sent_bytes: number | null;
+  net_recv_bytes: number | null;
 }
 
 /** What one agent process did since `since` (see the module comment for each rule). */
@@ -160,9 +163,10 @@ export async function agentActivity(client: ClickHouseClient, opts: AgentActivit
      FROM ${rs} FINAL WHERE pid = root_pid AND ${filter('ts', 'root_pid')} GROUP BY host, root_pid`,
     params,
   );
-  const points = await q<{ host: string; root_pid: number; ts_ns: string; boot_id: string; start_ticks: string; cpu: string; rss: string; procs: string }>(
+  const points = await q<{ host: string; root_pid: number; ts_ns: string; boot_id: string; start_ticks: string; cpu: string; rss: string; procs: string; sent: string | null; recv: string | null }>(
     client,
-    `SELECT host, root_pid, toString(toUnixTimestamp64Nano(ts)) AS ts_ns, boot_id, start_ticks, subtree_cpu_ns AS cpu, subtree_rss_bytes AS rss, subtree_procs AS procs
+    `SELECT host, root_pid, toString(toUnixTimestamp64Nano(ts)) AS ts_ns, boot_id, start_ticks, subtree_cpu_ns AS cpu, subtree_rss_bytes AS rss, subtree_procs AS procs,
+            subtree_net_sent_bytes AS sent, subtree_net_recv_bytes AS recv
      FROM ${rs} FINAL WHERE pid = root_pid AND ${filter('ts', 'root_pid')}
      ORDER BY host, root_pid, ts DESC LIMIT 2 BY host, root_pid`,
     params,
@@ -209,7 +213,10 @@ export async function agentActivity(client: ClickHouseClient, opts: AgentActivit
   for (const p of points) {
     const a = agents.get(key(p.host, p.root_pid));
     if (!a) continue;
-    const point: AgentSamplePoint = { ts_ns: p.ts_ns, boot_id: p.boot_id, start_ticks: n(p.start_ticks), cpu_ns: n(p.cpu), rss_bytes: n(p.rss), procs: n(p.procs) };
+    const point: AgentSamplePoint = {
+      ts_ns: p.ts_ns, boot_id: p.boot_id, start_ticks: n(p.start_ticks), cpu_ns: n(p.cpu), rss_bytes: n(p.rss), procs: n(p.procs),
+      net_sent_bytes: p.sent === null ? null : Number(p.sent), net_recv_bytes: p.recv === null ? null : Number(p.recv),
+    };
     if (!a.last_sample) a.last_sample = point;
     else a.prev_sample = point;
   }

@@ -91,6 +91,11 @@ describe('schema migration of tables created by an older version', () => {
       ...['input_system_tokens', 'input_user_tokens', 'input_assistant_tokens', 'input_tool_tokens', 'output_text_tokens', 'output_reasoning_tokens', 'output_tool_call_tokens']
         .map((c) => expect.stringMatching(new RegExp(`^ALTER TABLE \`agentsight_old\`\\.\`llm_calls\` ADD COLUMN IF NOT EXISTS \`${c}\` Nullable\\(UInt64\\) `))),
       expect.stringMatching(/ADD COLUMN IF NOT EXISTS `time_to_first_chunk_ms` Nullable\(Float64\) .* AFTER `output_tool_call_tokens`$/),
+      // Network bytes of the resource samples (contract v2, issue 15).
+      ...[['net_sent_bytes', 'fds'], ['net_recv_bytes', 'net_sent_bytes'], ['children_net_sent_bytes', 'net_recv_bytes'], ['children_net_recv_bytes', 'children_net_sent_bytes'],
+        ['subtree_net_sent_bytes', 'subtree_rss_bytes'], ['subtree_net_recv_bytes', 'subtree_net_sent_bytes']]
+        .map(([c, after]) => expect.stringMatching(new RegExp(`^ALTER TABLE \`agentsight_old\`\\.\`resource_samples\` ADD COLUMN IF NOT EXISTS \`${c}\` Nullable\\(UInt64\\) .* AFTER \`${after}\`$`))),
+      expect.stringMatching(/ADD COLUMN IF NOT EXISTS `net_age_ms` Nullable\(UInt32\) .* AFTER `sampler_cpu_ns`$/),
     ]);
     await ensureSchema(client, db, KEEP);
     await ensureSchema(client, db, KEEP); // idempotent on a migrated table too

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { resourceSampleId, type ProcResourceSample, type RawResourceSample } from '@agentsight/contracts';
 import { openClickHouse, type ClickHouseClient } from './client';
-import { resourceSampleRows, resourceSeries, resourceUsage, windowUsage, withResources, type SubtreePoint } from './resources';
+import { RESOURCE_SAMPLES_NET_COLUMNS, resourceSampleRows, resourceSeries, resourceUsage, windowUsage, withResources, type SubtreePoint } from './resources';
 import { ensureSchema } from './schema';
 import { BatchWriter } from './writer';
 
@@ -74,7 +74,8 @@ test('windows: CPU between the bracketing samples, peak RSS among them; nulls an
   });
   // Tool from 1.5 s to 4.5 s: samples at 1 s and 5 s bracket it.
   const u = windowUsage(pts, T0 + 1500_000_000n, T0 + 4500_000_000n);
-  expect(u).toEqual({ cpu_s: (1800 - 200) / 1000, peak_rss_bytes: 350 * 1048576, samples: 5, resources_note: null });
+  // v1 samples: no network figures, so none over the window (null, not 0).
+  expect(u).toEqual({ cpu_s: (1800 - 200) / 1000, peak_rss_bytes: 350 * 1048576, net_sent_bytes: null, net_recv_bytes: null, samples: 5, resources_note: null });
   // Ends after the last sample: partial, said.
   const p = windowUsage(pts, T0 + 1500_000_000n, T0 + 9n * S);
   expect(p.cpu_s).toBeCloseTo(1.6);
@@ -97,7 +98,7 @@ test('stored twice, read once; windows attributed from the store, for entries wi
     { host: 'h2', pid: 101, start_ns: String(T0), end_ns: String(T0 + S) },
     { host: 'h1', pid: 101, start_ns: null, end_ns: null },
   ]);
-  expect(tool).toEqual({ cpu_s: 1.6, peak_rss_bytes: 350 * 1048576, samples: 5, resources_note: null });
+  expect(tool).toEqual({ cpu_s: 1.6, peak_rss_bytes: 350 * 1048576, net_sent_bytes: null, net_recv_bytes: null, samples: 5, resources_note: null });
   expect(session.cpu_s).toBeCloseTo(1.7);
   expect(session.peak_rss_bytes).toBe(352 * 1048576);
   expect(other.cpu_s).toBeNull();
@@ -116,4 +117,65 @@ test("resourceSeries: a process' subtree as chart points, CPU % between consecut
   expect(pts[3]).toMatchObject({ rss_bytes: 352 * 1048576, procs: 3 });
   expect(await resourceSeries(client, { host: 'h1', pid: 100, fromNs: T0 + 2n * S, toNs: T0 + 3n * S })).toHaveLength(2);
   expect(await resourceSeries(client, { host: 'h2', pid: 100, fromNs: T0, toNs: T0 + 5n * S })).toEqual([]);
+});
+
+// Network bytes (contract v2): root 100 → agent 101 → tool 102, which exits after the sample at 1 s (its last count
+// handed to 101 as children's bytes by the sampler), on a host of its own.
+const netSample = (at: number, procs: ProcResourceSample[]): RawResourceSample => {
+  const x = { ...sample(at, procs), host: 'hn', v: 2 as const, net_age_ms: 120, net_since_ticks: 1000 };
+  return { ...x, id: resourceSampleId(x) };
+};
+const net = (sent: number | null, recv: number | null, kidsSent: number | null = 0, kidsRecv: number | null = 0): Partial<ProcResourceSample> =>
+  ({ net_sent_bytes: sent, net_recv_bytes: recv, children_net_sent_bytes: kidsSent, children_net_recv_bytes: kidsRecv });
+const NET_SAMPLES = [
+  netSample(0, [proc(100, 1, 0, 2, net(0, 0)), proc(101, 100, 100, 50, net(1000, 2000))]),
+  netSample(1, [proc(100, 1, 0, 2, net(0, 0)), proc(101, 100, 200, 50, net(1500, 2500)), proc(102, 101, 300, 100, net(300, 40_000))]),
+  netSample(2, [proc(100, 1, 0, 2, net(0, 0)), proc(101, 100, 300, 50, net(1600, 2600, 700, 50_000))]),
+];
+
+test('network bytes: each row its own and its exited children\'s, the subtree sums both; not counted stays null up the tree', () => {
+  const rows = resourceSampleRows(NET_SAMPLES[1]);
+  expect(rows.map((r) => [r.pid, r.net_sent_bytes, r.net_recv_bytes, r.subtree_net_sent_bytes, r.subtree_net_recv_bytes, r.net_age_ms])).toEqual([
+    [100, 0, 0, 1800, 42_500, 120],
+    [101, 1500, 2500, 1800, 42_500, 120],
+    [102, 300, 40_000, 300, 40_000, 120],
+  ]);
+  expect(resourceSampleRows(NET_SAMPLES[2]).map((r) => [r.pid, r.children_net_sent_bytes, r.subtree_net_sent_bytes, r.subtree_net_recv_bytes])).toEqual([
+    [100, 0, 2300, 52_600],
+    [101, 700, 2300, 52_600],
+  ]);
+  // The tool's bytes unknown (the probe did not list it): its subtree and every ancestor's are null, its siblings' not.
+  const unknown = netSample(1, [proc(100, 1, 0, 2, net(0, 0)), proc(101, 100, 200, 50, net(1500, 2500)), proc(102, 101, 300, 100, net(null, null))]);
+  expect(resourceSampleRows(unknown).map((r) => [r.pid, r.subtree_net_sent_bytes, r.subtree_net_recv_bytes])).toEqual([[100, null, null], [101, null, null], [102, null, null]]);
+  // v1 samples have none: null columns.
+  expect(resourceSampleRows(SAMPLES[0]).map((r) => [r.net_sent_bytes, r.children_net_recv_bytes, r.subtree_net_sent_bytes, r.net_age_ms])).toEqual([[null, null, null, null], [null, null, null, null]]);
+});
+
+test('network bytes stored once and attributed: a tool use gets the bytes its agent\'s subtree moved between the bracketing samples', async () => {
+  await store(NET_SAMPLES);
+  await store(NET_SAMPLES);
+  const [tool, session] = await withResources(client, [
+    { host: 'hn', pid: 101, start_ns: String(T0 + 500_000_000n), end_ns: String(T0 + 1500_000_000n) },
+    { host: 'hn', pid: 100, start_ns: String(T0), end_ns: String(T0 + 2n * S) },
+  ]);
+  expect([tool.net_sent_bytes, tool.net_recv_bytes]).toEqual([2300 - 1000, 52_600 - 2000]);
+  expect([session.net_sent_bytes, session.net_recv_bytes]).toEqual([2300 - 1000, 52_600 - 2000]);
+  const rs = await client.query({ query: "SELECT pid, net_sent_bytes, subtree_net_recv_bytes FROM agentsight.resource_samples FINAL WHERE host = 'hn' AND pid = 102", format: 'JSONEachRow' });
+  expect(await rs.json()).toEqual([{ pid: 102, net_sent_bytes: '300', subtree_net_recv_bytes: '40000' }]);
+});
+
+test('a resource_samples table from before the network columns gets them (same place as a new table), its rows read null', async () => {
+  const db = 'agentsight_rs_old';
+  await client.command({ query: `DROP DATABASE IF EXISTS ${db}` });
+  await ensureSchema(client, db);
+  for (const c of RESOURCE_SAMPLES_NET_COLUMNS) await client.command({ query: `ALTER TABLE ${db}.resource_samples DROP COLUMN ${c.name}` });
+  const { net_sent_bytes: _a, net_recv_bytes: _b, children_net_sent_bytes: _c, children_net_recv_bytes: _d, subtree_net_sent_bytes: _e, subtree_net_recv_bytes: _f, net_age_ms: _g, ...old } = resourceSampleRows(SAMPLES[0])[0];
+  await client.insert({ table: `${db}.resource_samples`, values: [old], format: 'JSONEachRow' });
+  await ensureSchema(client, db);
+  await ensureSchema(client, db); // idempotent
+  const cols = async (d: string) => (await (await client.query({ query: `SELECT name, type FROM system.columns WHERE database = '${d}' AND table = 'resource_samples' ORDER BY position`, format: 'JSONEachRow' })).json());
+  expect(await cols(db)).toEqual(await cols('agentsight'));
+  const rs = await client.query({ query: `SELECT net_sent_bytes, subtree_net_recv_bytes, net_age_ms FROM ${db}.resource_samples FINAL`, format: 'JSONEachRow' });
+  expect(await rs.json()).toEqual([{ net_sent_bytes: null, subtree_net_recv_bytes: null, net_age_ms: null }]);
+  await client.command({ query: `DROP DATABASE ${db}` });
 });

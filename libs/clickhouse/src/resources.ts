@@ -10,18 +10,45 @@
  * asked for the tool to the request that carried its result; a session: its first start to its last end) is given
  * the CPU time of P's subtree between the last sample of P at or before `from` and the first one at or after `to`
  * (cumulative counters, so CPU of processes that started and exited in between is kept as long as P's tree reaped
- * them), and the peak subtree RSS among the samples from the first to the second. CPU the agent itself used in those
- * sampling margins (at most one interval each side) is included: the figure is an upper bound of the tool's own.
+ * them), and the peak subtree RSS among the samples from the first to the second; network bytes the same way as the
+ * CPU (cumulative subtree counters that keep exited descendants' bytes). CPU and bytes the agent itself used in those
+ * sampling margins (at most one interval each side) are included: the figures are upper bounds of the tool's own.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { redactText, type ProcResourceSample, type RawResourceSample } from '@agentsight/contracts';
 import { nsToDateTime64, toNs } from './rows';
+import type { ColumnMigration } from './schema';
 
 /** The table name. */
 export const RESOURCE_SAMPLES_TABLE = 'resource_samples';
 
 /** Partition key of `resource_samples` (one partition per day of the sample's time). */
 export const RESOURCE_SAMPLES_PARTITION = 'toYYYYMMDD(ts)';
+
+/**
+ * Network columns of `resource_samples` (contract v2, issue 15), added to tables made before them
+ * (`COLUMN_MIGRATIONS`): each process' own inet bytes sent/received (the probe's eBPF counters), those of its exited
+ * descendants, its subtree's sums, and the age of the reading. Null = not counted (v1 samples, no probe, a kernel
+ * without the tracepoints: the reason is in `not_captured`).
+ */
+export const RESOURCE_SAMPLES_NET_COLUMNS: ColumnMigration[] = [
+  { table: 'resource_samples', name: 'net_sent_bytes', type: "Nullable(UInt64) COMMENT 'inet payload bytes sent (eBPF sock_send_length); null = not counted'", after: 'fds' },
+  { table: 'resource_samples', name: 'net_recv_bytes', type: "Nullable(UInt64) COMMENT 'inet payload bytes received (eBPF sock_recv_length, MSG_PEEK excluded)'", after: 'net_sent_bytes' },
+  { table: 'resource_samples', name: 'children_net_sent_bytes', type: "Nullable(UInt64) COMMENT 'bytes sent by its descendants that exited while sampled'", after: 'net_recv_bytes' },
+  { table: 'resource_samples', name: 'children_net_recv_bytes', type: "Nullable(UInt64) COMMENT 'bytes received by its descendants that exited while sampled'", after: 'children_net_sent_bytes' },
+  { table: 'resource_samples', name: 'subtree_net_sent_bytes', type: "Nullable(UInt64) COMMENT 'Σ net_sent_bytes + children_net_sent_bytes over the subtree; null when any is'", after: 'subtree_rss_bytes' },
+  { table: 'resource_samples', name: 'subtree_net_recv_bytes', type: "Nullable(UInt64) COMMENT 'Σ net_recv_bytes + children_net_recv_bytes over the subtree'", after: 'subtree_net_sent_bytes' },
+  { table: 'resource_samples', name: 'net_age_ms', type: "Nullable(UInt32) COMMENT 'age of the probe reading the net figures come from, ms'", after: 'sampler_cpu_ns' },
+];
+
+/** `name type` of the network columns that follow `after` in CREATE order. */
+function netColumnsAfter(after: string): string {
+  const out: string[] = [];
+  for (let prev = after, c = RESOURCE_SAMPLES_NET_COLUMNS.find((x) => x.after === prev); c; prev = c.name, c = RESOURCE_SAMPLES_NET_COLUMNS.find((x) => x.after === prev)) {
+    out.push(`${c.name} ${c.type},`);
+  }
+  return out.join('\n      ');
+}
 
 /** DDL of `resource_samples` in the quoted database `db`, with `ttl` (`TTL …` or ''). */
 export function resourceSamplesDdl(db: string, ttl: string): string {
@@ -49,11 +76,14 @@ export function resourceSamplesDdl(db: string, ttl: string): string {
       rchar Nullable(UInt64),
       wchar Nullable(UInt64),
       fds Nullable(UInt32),
+      ${netColumnsAfter('fds')}
       subtree_procs UInt32 COMMENT 'this process and its live descendants',
       subtree_cpu_ns UInt64 COMMENT 'Σ utime + stime + children_cpu over the subtree',
       subtree_rss_bytes UInt64 COMMENT 'Σ VmRSS over the subtree',
+      ${netColumnsAfter('subtree_rss_bytes')}
       not_captured Array(String) COMMENT 'what the sample does not carry, with the reason',
       sampler_cpu_ns UInt64 COMMENT 'CPU the sampler spent reading this tree (same on every row of a sample)',
+      ${netColumnsAfter('sampler_cpu_ns')}
       ingested_at ${TS} DEFAULT now64(9)
     ) ENGINE = ReplacingMergeTree(ingested_at)
     PARTITION BY ${RESOURCE_SAMPLES_PARTITION}
@@ -62,7 +92,7 @@ export function resourceSamplesDdl(db: string, ttl: string): string {
 }
 
 /** Row of `resource_samples` (JSONEachRow; see the DDL for meanings). */
-export type ResourceSampleRow = Omit<ProcResourceSample, never> & {
+export type ResourceSampleRow = Required<ProcResourceSample> & {
   sample_id: string;
   host: string;
   boot_id: string;
@@ -73,8 +103,11 @@ export type ResourceSampleRow = Omit<ProcResourceSample, never> & {
   subtree_procs: number;
   subtree_cpu_ns: number;
   subtree_rss_bytes: number;
+  subtree_net_sent_bytes: number | null;
+  subtree_net_recv_bytes: number | null;
   not_captured: string[];
   sampler_cpu_ns: number;
+  net_age_ms: number | null;
 };
 
 /**
@@ -87,17 +120,26 @@ export function resourceSampleRows(s: RawResourceSample): ResourceSampleRow[] {
   const kids = new Map<number, ProcResourceSample[]>();
   const pids = new Set(s.procs.map((p) => p.pid));
   for (const p of s.procs) if (p.pid !== s.root_pid && pids.has(p.ppid)) kids.set(p.ppid, [...(kids.get(p.ppid) ?? []), p]);
-  const sub = new Map<number, { procs: number; cpu: number; rss: number }>();
-  const total = (p: ProcResourceSample, depth = 0): { procs: number; cpu: number; rss: number } => {
+  type Sub = { procs: number; cpu: number; rss: number; sent: number | null; recv: number | null };
+  const sub = new Map<number, Sub>();
+  // Own + exited descendants' bytes; null (not counted) stays null through every sum.
+  const net = (own: number | null | undefined, kids: number | null | undefined) => (own === null || own === undefined || kids === null || kids === undefined ? null : own + kids);
+  const add = (a: number | null, b: number | null) => (a === null || b === null ? null : a + b);
+  const total = (p: ProcResourceSample, depth = 0): Sub => {
     const known = sub.get(p.pid);
     if (known) return known;
     if (depth > 10_000) throw new Error('process tree too deep (cycle?)');
-    const t = { procs: 1, cpu: p.utime_ns + p.stime_ns + p.children_cpu_ns, rss: p.rss_bytes ?? 0 };
+    const t: Sub = {
+      procs: 1, cpu: p.utime_ns + p.stime_ns + p.children_cpu_ns, rss: p.rss_bytes ?? 0,
+      sent: net(p.net_sent_bytes, p.children_net_sent_bytes), recv: net(p.net_recv_bytes, p.children_net_recv_bytes),
+    };
     for (const c of kids.get(p.pid) ?? []) {
       const ct = total(c, depth + 1);
       t.procs += ct.procs;
       t.cpu += ct.cpu;
       t.rss += ct.rss;
+      t.sent = add(t.sent, ct.sent);
+      t.recv = add(t.recv, ct.recv);
     }
     sub.set(p.pid, t);
     return t;
@@ -109,7 +151,10 @@ export function resourceSampleRows(s: RawResourceSample): ResourceSampleRow[] {
       pid: p.pid, ppid: p.ppid, comm: redactText(p.comm), start_ticks: p.start_ticks, utime_ns: p.utime_ns, stime_ns: p.stime_ns, children_cpu_ns: p.children_cpu_ns,
       rss_bytes: p.rss_bytes, rss_peak_bytes: p.rss_peak_bytes, threads: p.threads, read_bytes: p.read_bytes, write_bytes: p.write_bytes,
       rchar: p.rchar, wchar: p.wchar, fds: p.fds,
-      subtree_procs: t.procs, subtree_cpu_ns: t.cpu, subtree_rss_bytes: t.rss, not_captured: (s.not_captured ?? []).map(redactText), sampler_cpu_ns: s.sampler_cpu_ns ?? 0,
+      net_sent_bytes: p.net_sent_bytes ?? null, net_recv_bytes: p.net_recv_bytes ?? null,
+      children_net_sent_bytes: p.children_net_sent_bytes ?? null, children_net_recv_bytes: p.children_net_recv_bytes ?? null,
+      subtree_procs: t.procs, subtree_cpu_ns: t.cpu, subtree_rss_bytes: t.rss, subtree_net_sent_bytes: t.sent, subtree_net_recv_bytes: t.recv,
+      not_captured: (s.not_captured ?? []).map(redactText), sampler_cpu_ns: s.sampler_cpu_ns ?? 0, net_age_ms: s.net_age_ms ?? null,
     };
   });
 }
@@ -120,6 +165,9 @@ export interface SubtreePoint {
   start_ticks: number;
   cpu_ns: number;
   rss_bytes: number;
+  /** Subtree inet bytes sent/received (cumulative, exited descendants included); null or absent = not counted. */
+  net_sent_bytes?: number | null;
+  net_recv_bytes?: number | null;
 }
 
 /** What a window of an agent process used (see the module comment for the rule). */
@@ -128,6 +176,12 @@ export interface WindowUsage {
   cpu_s: number | null;
   /** Peak sampled RSS of the subtree, bytes; null when no sample is in or around the window. */
   peak_rss_bytes: number | null;
+  /**
+   * Inet payload bytes the subtree sent / received over the window (the same bracketing samples as the CPU); null when
+   * either sample has no network figures (not counted: v1 samples, no probe, a kernel without the tracepoints).
+   */
+  net_sent_bytes: number | null;
+  net_recv_bytes: number | null;
   /** Samples used. */
   samples: number;
   /** Why the figures are null or partial (never a silent zero); null when they cover the whole window. */
@@ -140,7 +194,7 @@ export interface WindowUsage {
  * point at or before `fromNs` has (pid reuse never mixes).
  */
 export function windowUsage(points: SubtreePoint[], fromNs: bigint | null, toNs: bigint | null): WindowUsage {
-  const none = (why: string): WindowUsage => ({ cpu_s: null, peak_rss_bytes: null, samples: 0, resources_note: why });
+  const none = (why: string): WindowUsage => ({ cpu_s: null, peak_rss_bytes: null, net_sent_bytes: null, net_recv_bytes: null, samples: 0, resources_note: why });
   if (!points.length) return none('no resource samples of this process (not traced by a sampling run: exec/trace/record sample their agents)');
   if (fromNs === null) return none('the window has no start');
   let i = -1;
@@ -160,9 +214,12 @@ export function windowUsage(points: SubtreePoint[], fromNs: bigint | null, toNs:
   const last = used[used.length - 1];
   if (used.length < 2) return { ...none('only one resource sample around the window (the process ended first?)'), peak_rss_bytes: last.rss_bytes, samples: 1 };
   const partial = toNs !== null && last.ts_ns < toNs ? 'partial: the last resource sample of the process is before the window end (it ended first)' : null;
+  const delta = (a: number | null | undefined, b: number | null | undefined) => (a === null || a === undefined || b === null || b === undefined ? null : Math.max(0, b - a));
   return {
     cpu_s: Math.max(0, last.cpu_ns - used[0].cpu_ns) / 1e9,
     peak_rss_bytes: Math.max(...used.map((p) => p.rss_bytes)),
+    net_sent_bytes: delta(used[0].net_sent_bytes, last.net_sent_bytes),
+    net_recv_bytes: delta(used[0].net_recv_bytes, last.net_recv_bytes),
     samples: used.length,
     resources_note: partial,
   };
@@ -209,7 +266,7 @@ export async function resourceUsage(client: ClickHouseClient, given: ResourceWin
   }, 0n) + MARGIN_NS;
   const pairs = [...new Set(windows.map((w) => `${w.host}\u0000${w.pid}`))].map((k) => k.split('\u0000'));
   const rs = await client.query({
-    query: `SELECT host, pid, toString(toUnixTimestamp64Nano(ts)) AS ts_ns, start_ticks, subtree_cpu_ns, subtree_rss_bytes
+    query: `SELECT host, pid, toString(toUnixTimestamp64Nano(ts)) AS ts_ns, start_ticks, subtree_cpu_ns, subtree_rss_bytes, subtree_net_sent_bytes, subtree_net_recv_bytes
             FROM \`${database}\`.${RESOURCE_SAMPLES_TABLE} FINAL
             WHERE host IN {hosts:Array(String)} AND pid IN {pids:Array(UInt32)}
               AND ts BETWEEN fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND fromUnixTimestamp64Nano({to:Int64}, 'UTC')
@@ -218,16 +275,21 @@ export async function resourceUsage(client: ClickHouseClient, given: ResourceWin
     format: 'JSONEachRow',
   });
   const by = new Map<string, SubtreePoint[]>();
-  for (const r of await rs.json<{ host: string; pid: number; ts_ns: string; start_ticks: string | number; subtree_cpu_ns: string | number; subtree_rss_bytes: string | number }>()) {
+  type Row = { host: string; pid: number; ts_ns: string; start_ticks: string | number; subtree_cpu_ns: string | number; subtree_rss_bytes: string | number; subtree_net_sent_bytes: string | number | null; subtree_net_recv_bytes: string | number | null };
+  const num = (v: string | number | null) => (v === null ? null : Number(v));
+  for (const r of await rs.json<Row>()) {
     const k = `${r.host}\u0000${r.pid}`;
     if (!by.has(k)) by.set(k, []);
-    by.get(k)!.push({ ts_ns: BigInt(r.ts_ns), start_ticks: Number(r.start_ticks), cpu_ns: Number(r.subtree_cpu_ns), rss_bytes: Number(r.subtree_rss_bytes) });
+    by.get(k)!.push({
+      ts_ns: BigInt(r.ts_ns), start_ticks: Number(r.start_ticks), cpu_ns: Number(r.subtree_cpu_ns), rss_bytes: Number(r.subtree_rss_bytes),
+      net_sent_bytes: num(r.subtree_net_sent_bytes), net_recv_bytes: num(r.subtree_net_recv_bytes),
+    });
   }
   return windows.map((w) => windowUsage(by.get(`${w.host}\u0000${w.pid}`) ?? [], w.start_ns === null ? null : BigInt(w.start_ns), w.end_ns === null ? null : BigInt(w.end_ns)));
 }
 
-/** The resource figures of a record: CPU seconds and peak RSS of the agent's process tree over its window. */
-export type ResourceColumns = Pick<WindowUsage, 'cpu_s' | 'peak_rss_bytes' | 'resources_note'>;
+/** The resource figures of a record: CPU seconds, peak RSS and network bytes of the agent's process tree over its window. */
+export type ResourceColumns = Pick<WindowUsage, 'cpu_s' | 'peak_rss_bytes' | 'net_sent_bytes' | 'net_recv_bytes' | 'resources_note'>;
 
 /**
  * `entries` (tool uses or `invoke_agent` sessions: host, agent pid, start/end ns) with their {@link ResourceColumns}
@@ -235,7 +297,10 @@ export type ResourceColumns = Pick<WindowUsage, 'cpu_s' | 'peak_rss_bytes' | 're
  */
 export async function withResources<T extends ResourceWindow>(client: ClickHouseClient, entries: T[], database = 'agentsight'): Promise<Array<T & ResourceColumns>> {
   const usage = await resourceUsage(client, entries, database);
-  return entries.map((e, i) => ({ ...e, cpu_s: usage[i].cpu_s, peak_rss_bytes: usage[i].peak_rss_bytes, resources_note: usage[i].resources_note }));
+  return entries.map((e, i) => ({
+    ...e, cpu_s: usage[i].cpu_s, peak_rss_bytes: usage[i].peak_rss_bytes, net_sent_bytes: usage[i].net_sent_bytes, net_recv_bytes: usage[i].net_recv_bytes,
+    resources_note: usage[i].resources_note,
+  }));
 }
 
 /** One point of an agent's resource chart: its subtree at one sample. */

@@ -32,7 +32,7 @@
  *   corrected by {@link dataMigrations} (e.g. reasoning included in `output_tokens`, issue 8).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { RESOURCE_SAMPLES_PARTITION, resourceSamplesDdl } from './resources';
+import { RESOURCE_SAMPLES_NET_COLUMNS, RESOURCE_SAMPLES_PARTITION, resourceSamplesDdl } from './resources';
 
 /** Tables created by {@link ensureSchema}. */
 export const TABLES = ['llm_calls', 'exchanges', 'audit_events', 'dead_letters', 'tool_uses', 'genai_spans', 'resource_samples'] as const;
@@ -111,6 +111,7 @@ const LLM_CALLS_LATENCY_COLUMNS: ColumnMigration[] = [
 /** Columns added to existing tables since the first schema, oldest first (each becomes an idempotent ALTER). */
 export const COLUMN_MIGRATIONS: readonly ColumnMigration[] = [
   ...LLM_CALLS_COST_COLUMNS, ...LLM_CALLS_USAGE_COLUMNS, ...LLM_CALLS_SESSION_COLUMNS, ...LLM_CALLS_DETAIL_COLUMNS, ...LLM_CALLS_LATENCY_COLUMNS,
+  ...RESOURCE_SAMPLES_NET_COLUMNS,
 ];
 
 /**

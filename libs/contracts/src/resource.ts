@@ -1,18 +1,28 @@
 /**
- * Resource samples of traced agents (subject `agentsight.raw.resource.<host>`, stream `AGENTSIGHT_RAW`), contract v1.
+ * Resource samples of traced agents (subject `agentsight.raw.resource.<host>`, stream `AGENTSIGHT_RAW`), contract v2.
  *
  * One {@link RawResourceSample} per sampling tick per traced root process (the agent, e.g. the command `agentsight
  * exec` ran): every live process of the root's tree read from `/proc/<pid>/{stat,status,io,fd}`, and the tree's
  * totals. Published by the CLI's sampler (`services/api/src/cli/resources/`) with `Nats-Msg-Id` = `id`, so a
  * republished sample is dropped by the stream's duplicate window and stored once.
  *
+ * Per-process network bytes (v2) are not in `/proc` (it has them per network namespace only): they come from the
+ * probe's eBPF counters (`bpf/process.bpf.c`, map `net_bytes`: payload bytes of each traced process' inet sockets,
+ * from the `sock:sock_send_length`/`sock_recv_length` tracepoints), which the probe prints every sampling interval
+ * (its `net_bytes` line); a sample carries the probe's latest reading (`net_age_ms` old).
+ *
  * Never a silent zero: a figure the sampler could not read is `null` (not 0), and what is not captured at all, with
- * the reason, is listed in `not_captured` (e.g. per-process network bytes, which `/proc` cannot give per process).
+ * the reason, is listed in `not_captured` (e.g. `net_bytes: …` on a kernel without the tracepoints).
+ *
+ * Versions: v1 had no network figures (readers take them as null); v2 added the `net_*` fields.
  */
 import { deriveId } from './ids';
 
-/** Version of {@link RawResourceSample}. */
-export const RESOURCE_SAMPLE_VERSION = 1 as const;
+/** Version of {@link RawResourceSample} the sampler publishes. */
+export const RESOURCE_SAMPLE_VERSION = 2 as const;
+
+/** Versions readers accept (a v1 sample has no `net_*` fields: read them as null). */
+export const RESOURCE_SAMPLE_VERSIONS: readonly number[] = [1, 2];
 
 /** One process of a traced tree at one sampling instant. Byte counts are bytes, CPU times ns. */
 export interface ProcResourceSample {
@@ -45,6 +55,23 @@ export interface ProcResourceSample {
   wchar: number | null;
   /** Open file descriptors (entries of `/proc/<pid>/fd`); null when unreadable. */
   fds: number | null;
+  /**
+   * Payload bytes its inet (IPv4/IPv6) sockets sent (successful sendmsg returns, eBPF), since the process started or
+   * the probe began counting, whichever is later (see `net_since_ticks`); null when not counted (reason in
+   * `not_captured`). Absent in v1.
+   */
+  net_sent_bytes?: number | null;
+  /** Payload bytes its inet sockets received (successful recvmsg returns, `MSG_PEEK` excluded); as `net_sent_bytes`. */
+  net_recv_bytes?: number | null;
+  /**
+   * Bytes sent by its descendants that exited while the tree was sampled (each one's last count, as the probe
+   * reported it after the exit): the network analogue of `children_cpu_ns`, so a subtree's sum keeps what exited
+   * children sent. Descendants that started and exited between two samples are not seen (not in it). Null when not
+   * counted.
+   */
+  children_net_sent_bytes?: number | null;
+  /** As `children_net_sent_bytes`, received. */
+  children_net_recv_bytes?: number | null;
 }
 
 /**
@@ -61,6 +88,10 @@ export interface TreeResourceTotals {
   read_bytes: number;
   write_bytes: number;
   fds: number;
+  /** Σ (`net_sent_bytes` + `children_net_sent_bytes`) over the live processes; null when not counted. Absent in v1. */
+  net_sent_bytes?: number | null;
+  /** Σ (`net_recv_bytes` + `children_net_recv_bytes`); null when not counted. */
+  net_recv_bytes?: number | null;
 }
 
 /** The cgroup v2 of the root, when it has one of its own (its path is not `/` and not the sampler's). */
@@ -77,7 +108,8 @@ export interface CgroupResourceSample {
 
 /** A sample of one traced tree (subject `agentsight.raw.resource.<host>`). */
 export interface RawResourceSample {
-  v: typeof RESOURCE_SAMPLE_VERSION;
+  /** {@link RESOURCE_SAMPLE_VERSION} when published now; 1 in samples of an older sampler. */
+  v: 1 | typeof RESOURCE_SAMPLE_VERSION;
   kind: 'resource_sample';
   /** Deterministic id ({@link resourceSampleId}); also the `Nats-Msg-Id`. */
   id: string;
@@ -112,6 +144,16 @@ export interface RawResourceSample {
   not_captured: string[];
   /** CPU time the sampler spent reading this tree, ns (its own cost, measured with `process.cpuUsage`). */
   sampler_cpu_ns: number;
+  /**
+   * Age of the probe's network reading the `net_*` figures come from, ms (when the sampler read `/proc` minus when
+   * the probe's `net_bytes` line arrived); null when no figure is counted. Absent in v1.
+   */
+  net_age_ms?: number | null;
+  /**
+   * When the probe began counting network bytes, clock ticks since boot (as `start_ticks`): a process started before
+   * counts from here, one started after from its start. Null when not counted. Absent in v1.
+   */
+  net_since_ticks?: number | null;
 }
 
 /**

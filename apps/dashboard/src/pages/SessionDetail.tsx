@@ -99,11 +99,12 @@ function Resources({ d, id }: { d: SessionDetail; id: string }) {
             : <p className="muted" data-testid="resource-note"><Inert text={r.note ?? ''} /></p>}
           {r.tool_uses.length > 0 && (
             <table className="grid compact" data-testid="tool-resources">
-              <thead><tr><th>tool</th><th>call id</th><th>start</th><th>duration</th><th>CPU</th><th>peak RSS</th><th>note</th></tr></thead>
+              <thead><tr><th>tool</th><th>call id</th><th>start</th><th>duration</th><th>CPU</th><th>peak RSS</th><th>net sent</th><th>net recv</th><th>note</th></tr></thead>
               <tbody>{r.tool_uses.map((u) => (
                 <tr key={u.id}>
                   <td><Inert text={u.name} /></td><td className="mono"><Inert text={u.call_id ?? ''} /></td><td>{time(u.start_time)}</td><td>{ms(u.duration_ms)}</td>
                   <td className="num" data-testid="tool-cpu">{cpuSeconds(u.cpu_s)}</td><td className="num" data-testid="tool-rss">{u.peak_rss_bytes === null ? '—' : bytes(u.peak_rss_bytes)}</td>
+                  <td className="num" data-testid="tool-net-sent">{u.net_sent_bytes === null ? '—' : bytes(u.net_sent_bytes)}</td><td className="num" data-testid="tool-net-recv">{u.net_recv_bytes === null ? '—' : bytes(u.net_recv_bytes)}</td>
                   <td className="muted"><Inert text={u.resources_note ?? ''} /></td>
                 </tr>
               ))}</tbody>

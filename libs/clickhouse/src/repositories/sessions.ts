@@ -204,7 +204,7 @@ export interface SessionResources {
   pid: number;
   /** Its subtree's samples from 10 s before the session's start to 10 s after its end, oldest first. */
   points: ResourcePoint[];
-  /** The session's tool uses, oldest first, with the CPU seconds and peak RSS of the agent's tree over each. */
+  /** The session's tool uses, oldest first, with the CPU seconds, peak RSS and network bytes of the agent's tree over each. */
   tool_uses: Array<Pick<ToolUseEntry, 'id' | 'name' | 'call_id' | 'start_time' | 'end_time' | 'duration_ms' | 'success'> & ResourceColumns>;
   /** Why there are no points (never an empty chart without a reason), else null. */
   note: string | null;
@@ -220,7 +220,7 @@ export async function sessionResources(client: ClickHouseClient, conversation: s
   const uses = (await listToolUses(client, { database, conversation, limit: 10_000 })).reverse();
   const tool_uses = (await withResources(client, uses, database)).map((u) => ({
     id: u.id, name: u.name, call_id: u.call_id, start_time: u.start_time, end_time: u.end_time, duration_ms: u.duration_ms, success: u.success,
-    cpu_s: u.cpu_s, peak_rss_bytes: u.peak_rss_bytes, resources_note: u.resources_note,
+    cpu_s: u.cpu_s, peak_rss_bytes: u.peak_rss_bytes, net_sent_bytes: u.net_sent_bytes, net_recv_bytes: u.net_recv_bytes, resources_note: u.resources_note,
   }));
   const ns = (iso: string | null) => (iso ? BigInt(Date.parse(iso)) * 1_000_000n : null);
   const start = ns(session.start_time ?? session.end_time);

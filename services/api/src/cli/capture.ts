@@ -7,12 +7,14 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { exportConfigured, lostRecords, optionDefault, type RawProcRecord } from '@agentsight/contracts';
+import { exportConfigured, lostRecords, optionDefault, optionDefaultNumber, type RawProcRecord } from '@agentsight/contracts';
 import { privateDir } from '@agentsight/jetstream';
 import { dataDir, apiPort, repoRoot } from './paths';
 import { DEFAULT_EXPORT_WAIT_S, ensureInfra, Pipeline, procState, startProbe, waitDrained, waitExported } from './pipeline';
 import { restartsText } from './supervise';
 import { startSampling, type SamplingRun } from './resources/run';
+import { NetReadings } from './resources/net-bytes';
+import { samplingPolicy } from './resources/sampler';
 import { AgentWatch, agentScanMs } from './resources/agent-watch';
 import type { Rule } from './discover/rules';
 import { cliToken, dashboardUrl } from './serve';
@@ -77,11 +79,22 @@ export async function finishExports(env: NodeJS.ProcessEnv, own: boolean, say: (
   }
 }
 
-/** Probe flags every capture command passes: host, partitions, and the locator cache in the data dir (NATS: see startProbe). */
+/**
+ * Probe flags every capture command passes: host, partitions, the locator cache in the data dir (NATS: see
+ * startProbe), and `--net-bytes-ms` = the sampler's active interval (`AGENTSIGHT_SAMPLE_MS`; its default when that is
+ * invalid: the sampler then says so and does not start), so each resource sample has a network reading at most one
+ * interval old ({@link NetReadings}).
+ */
 export function probeCommon(env: NodeJS.ProcessEnv): string[] {
+  let netMs: number;
+  try {
+    netMs = samplingPolicy(env).activeMs;
+  } catch {
+    netMs = optionDefaultNumber('AGENTSIGHT_SAMPLE_MS');
+  }
   return [
     '--host', env.AGENTSIGHT_HOST || hostname(), '--partitions', env.AGENTSIGHT_PARTITIONS || optionDefault('AGENTSIGHT_PARTITIONS'),
-    '--cache-dir', join(env.AGENTSIGHT_DATA_DIR!, 'probe-cache'),
+    '--cache-dir', join(env.AGENTSIGHT_DATA_DIR!, 'probe-cache'), '--net-bytes-ms', String(netMs),
   ];
 }
 
@@ -115,9 +128,11 @@ export async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: s
   try {
     const own = [process.pid, ...pipeline.pids()].flatMap((p) => ['--exclude-pid', String(p)]);
     let answer: ((line: string) => void) | undefined;
+    const net = new NetReadings();
     const probe = await startProbe([...spec.filters, ...spec.binaries.flatMap((b) => ['--binary-path', b]), ...own, ...probeCommon(env)], env, logDir, {
       stdin: Boolean(spec.offer),
       onLine: (msg) => {
+        net.onLine(msg);
         if (msg.event === 'exec_offer' && spec.offer && answer) {
           const o = msg as unknown as ExecOffer;
           let yes = false;
@@ -135,7 +150,7 @@ export async function captureInForeground(spec: CaptureSpec, opts: { dataDir?: s
         }
       },
     });
-    const sampling = await samplingOf(env, (l) => process.stderr.write(`[agentsight] ${l}\n`), pidsOf(spec.filters));
+    const sampling = await samplingOf(env, (l) => process.stderr.write(`[agentsight] ${l}\n`), pidsOf(spec.filters), net);
     const watch = spec.sampleAgents && sampling ? agentWatchOf(env, sampling, spec.sampleAgents, (l) => process.stderr.write(`[agentsight] ${l}\n`)) : undefined;
     answer = (line) => {
       const traced = /^trace (\d+)/.exec(line);
@@ -179,12 +194,13 @@ function pidsOf(filters: string[]): number[] {
 }
 
 /**
- * Starts the resource sampler of a run for `pids` (more are added as they are traced). A sampler that cannot start is a
- * warning, never a failed capture: resource figures then read as not sampled.
+ * Starts the resource sampler of a run for `pids` (more are added as they are traced), its network figures from `net`
+ * (the run's probe lines). A sampler that cannot start is a warning, never a failed capture: resource figures then
+ * read as not sampled.
  */
-export async function samplingOf(env: NodeJS.ProcessEnv, say: (s: string) => void, pids: number[]): Promise<SamplingRun | undefined> {
+export async function samplingOf(env: NodeJS.ProcessEnv, say: (s: string) => void, pids: number[], net?: NetReadings): Promise<SamplingRun | undefined> {
   try {
-    const run = await startSampling(env, say);
+    const run = await startSampling(env, say, net);
     for (const p of pids) run.add(p);
     return run;
   } catch (err) {

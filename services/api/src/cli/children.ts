@@ -37,7 +37,10 @@ export interface SpawnReadyOptions {
   timeoutMs?: number;
   /** Give the child a stdin pipe (`proc.stdin`); default: /dev/null. */
   stdin?: boolean;
-  /** Called with each JSON line printed after `ready`, as it arrives (they are also collected for `exited`). */
+  /**
+   * Called with each JSON line printed after `ready`, as it arrives (they are also collected for `exited`, and
+   * logged, except the probe's periodic `net_bytes` readings: those are only handed here).
+   */
   onLine?: (msg: Record<string, unknown>) => void;
 }
 
@@ -65,6 +68,17 @@ export function spawnReady(name: string, cmd: string, args: string[], opts: Spaw
       reject(new Error(`${name} did not get ready within ${opts.timeoutMs ?? 60000} ms; see ${logPath}:\n${tail}`));
     }, opts.timeoutMs ?? 60_000);
     createInterface({ input: proc.stdout! }).on('line', (line) => {
+      if (line.startsWith('{"event":"net_bytes"') && ready) {
+        // A reading every sampling interval: neither logged nor kept (it would grow the log by a line a second).
+        let reading: Record<string, unknown> | null = null;
+        try {
+          reading = JSON.parse(line);
+        } catch {
+          reading = null;
+        }
+        if (reading) opts.onLine?.(reading);
+        return;
+      }
       log.write(line + '\n');
       let msg: Record<string, unknown> | null = null;
       try {

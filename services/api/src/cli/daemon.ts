@@ -17,6 +17,7 @@ import { apiPort } from './paths';
 import { liveNoticeText, probeCountersText } from './notices';
 import { unitsStatus } from './service';
 import { agentWatchOf, samplingOf, stopSampling } from './capture';
+import { NetReadings } from './resources/net-bytes';
 import type { Rule } from './discover/rules';
 
 /** What {@link traceDaemon} runs. */
@@ -59,8 +60,10 @@ export async function traceDaemon(spec: DaemonSpec): Promise<number> {
     await new Promise((r) => setTimeout(r, 500));
   }
   const own = [process.pid, ...stagePids()].flatMap((p) => ['--exclude-pid', String(p)]);
+  const net = new NetReadings();
   const probe = await startProbe([...spec.probeArgs, ...own], env, spec.logDir, {
     onLine: (msg) => {
+      net.onLine(msg);
       if (msg.event === 'stats') spec.onStats?.(msg);
       else {
         const notice = liveNoticeText(msg);
@@ -69,7 +72,7 @@ export async function traceDaemon(spec: DaemonSpec): Promise<number> {
     },
   });
   say(`tracing ${spec.label} into the running pipeline (daemon; SIGTERM stops it); probe log ${spec.logDir}/probe.log`);
-  const sampling = spec.sampleAgents ? await samplingOf(env, say, []) : undefined;
+  const sampling = spec.sampleAgents ? await samplingOf(env, say, [], net) : undefined;
   const watch = sampling && spec.sampleAgents ? agentWatchOf(env, sampling, spec.sampleAgents, say) : undefined;
   const why = await new Promise<'signal' | 'probe'>((res) => {
     process.once('SIGINT', () => res('signal')).once('SIGTERM', () => res('signal'));

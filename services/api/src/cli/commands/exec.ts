@@ -16,6 +16,7 @@ import { cliToken, dashboardUrl } from '../serve';
 import { agentEnv } from '../settings';
 import { restartsText } from '../supervise';
 import { dataDirOption } from '../options';
+import { NetReadings } from '../resources/net-bytes';
 
 /** Registers `exec`. */
 export function registerExec(p: Command): void {
@@ -52,9 +53,11 @@ export async function execCommand(cmd: string[], opts: { dataDir?: string; quiet
     while (procState(child.pid!) !== 'T' && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
     const bin = target.binary;
     let probe;
+    const net = new NetReadings();
     try {
       probe = await startProbe(['--pid', String(child.pid), ...(bin ? ['--binary-path', bin] : []), ...probeCommon(env)], env, logDir, {
         onLine: (msg) => {
+          net.onLine(msg);
           const notice = liveNoticeText(msg);
           if (notice) say(notice);
           else if (msg.event === 'stats') statsWarning(msg);
@@ -64,7 +67,7 @@ export async function execCommand(cmd: string[], opts: { dataDir?: string; quiet
       child.kill('SIGKILL');
       throw err;
     }
-    const sampling = await samplingOf(env, say, [child.pid!]);
+    const sampling = await samplingOf(env, say, [child.pid!], net);
     const forward = (s: NodeJS.Signals) => child.kill(s);
     process.on('SIGINT', forward).on('SIGTERM', forward);
     process.kill(child.pid!, 'SIGCONT');

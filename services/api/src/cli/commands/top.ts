@@ -4,9 +4,9 @@ import { dataDirOption, jsonOption, sinceOption } from '../options';
 
 /** Registers `top`. */
 export function registerTop(p: Command): void {
-  const c = jsonOption(dataDirOption(p.command('top').description('live view of the traced agents: CPU %, RSS, tokens, cost, tools, execs, failures, files, connections (keys: P/M/T sort, / filter, q quit)'))
+  const c = jsonOption(dataDirOption(p.command('top').description('live view of the traced agents: CPU %, RSS, tokens, cost, tools, execs, failures, files, connections (keys: P/M/T/N sort, / filter, q quit)'))
     .option('--once', 'print one snapshot and exit'), 'with --once: JSON')
-    .option('--sort <key>', 'cpu | mem | tokens', 'cpu').option('--filter <text>', 'only agents whose name, model, state, host or pid contains this')
+    .option('--sort <key>', 'cpu | mem | tokens | net', 'cpu').option('--filter <text>', 'only agents whose name, model, state, host or pid contains this')
     .option('--all', 'also exited agents');
   sinceOption(c, 'activity window', { dflt: '1h' })
     .option('-d, --delay <s>', 'refresh interval, s (with --once: CPU % is measured over it)', '2')

@@ -20,8 +20,13 @@ export function cpuSecondsText(s: number | null | undefined): string {
   return s >= 100 ? String(Math.round(s)) : s >= 10 ? s.toFixed(1) : s.toFixed(2);
 }
 
-/** The `cpu_s` and `peak_rss` columns of `agentsight sessions` / `tools` (`-` = not sampled; `--json` says why). */
+/**
+ * The `cpu_s`, `peak_rss`, `net_sent` and `net_recv` columns of `agentsight sessions` / `tools` (`-` = not sampled or
+ * not counted; `--json` says why in `resources_note` / the samples' `not_captured`).
+ */
 export const RESOURCE_COLUMNS: Array<[string, (r: ResourceColumns) => unknown]> = [
   ['cpu_s', (r) => cpuSecondsText(r.cpu_s)],
   ['peak_rss', (r) => bytesText(r.peak_rss_bytes)],
+  ['net_sent', (r) => bytesText(r.net_sent_bytes)],
+  ['net_recv', (r) => bytesText(r.net_recv_bytes)],
 ];

@@ -5,7 +5,8 @@ import { resourceSampleId, type RawResourceSample } from '@agentsight/contracts'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NOT_CAPTURED_NET, ResourceSampler, bootId, cpuPercent, nextIntervalMs, parseStat, readAgentName, readProcSample, readTree, sampleTree, samplingPolicy } from './sampler';
+import { NET_NO_PROBE } from './net-bytes';
+import { ResourceSampler, bootId, cpuPercent, nextIntervalMs, parseStat, readAgentName, readProcSample, readTree, sampleTree, samplingPolicy } from './sampler';
 
 /** Node code run by the children: burns `CPU_MS` of CPU, touches `MB` MiB, prints its own figures, then idles. */
 const WORKER = `
@@ -78,7 +79,10 @@ describe('sampling real processes', () => {
     expect(s.tree.cpu_ns).toBe(s.procs.reduce((x, p) => x + p.utime_ns + p.stime_ns + p.children_cpu_ns, 0));
     expect(s.tree.rss_bytes).toBe(s.procs.reduce((x, p) => x + p.rss_bytes!, 0));
     expect(s.tree.cpu_ns).toBeGreaterThanOrEqual(a.cpu_ns - 20e6);
-    expect(s.not_captured).toContain(NOT_CAPTURED_NET);
+    // No probe with this sampler: the network figures are null and the sample says why.
+    expect(s.not_captured).toContain(NET_NO_PROBE);
+    expect(s.procs.every((p) => p.net_sent_bytes === null && p.net_recv_bytes === null && p.children_net_sent_bytes === null)).toBe(true);
+    expect([s.tree.net_sent_bytes, s.tree.net_recv_bytes, s.net_age_ms]).toEqual([null, null, null]);
     // No cgroup of its own here: said, not zero.
     if (s.cgroup === null) expect(s.not_captured.some((n) => n.startsWith('cgroup:'))).toBe(true);
     expect(s.id).toBe(resourceSampleId(s));

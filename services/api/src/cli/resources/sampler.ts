@@ -9,16 +9,17 @@
  *
  * Tolerant of processes that exit while being read: a process whose `stat` is gone is left out; one whose start
  * time changed (the pid was reused) is left out too.
+ *
+ * Network bytes per process are the probe's (eBPF) counters, merged in by `net-bytes.ts` ({@link TreeNet}) from the
+ * probe's latest reading when the context has one ({@link SampleContext.net}).
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { agentName, optionDefaultNumber, RESOURCE_SAMPLE_VERSION, resourceSampleId, type CgroupResourceSample, type ProcResourceSample, type RawResourceSample, type TreeResourceTotals } from '@agentsight/contracts';
+import { TreeNet, type NetReading } from './net-bytes';
 
 /** USER_HZ: the unit of `stat` CPU times. 100 on every Linux architecture's user ABI (`sysconf(_SC_CLK_TCK)`). */
 export const CLOCK_TICKS_PER_S = 100;
 const NS_PER_TICK = 1e9 / CLOCK_TICKS_PER_S;
-
-/** What no sample carries today, and why (never a silent zero). */
-export const NOT_CAPTURED_NET = 'net_bytes: per-process network bytes are not in /proc (only per network namespace); the probe counts them in eBPF (the net_bytes of its stats and stopped lines) but the samples do not carry them yet';
 
 function tryRead(path: string): string | null {
   try {
@@ -177,6 +178,11 @@ export interface SampleContext {
   nowBootNs?: () => bigint;
   /** Wall-clock ns; default `Date.now() × 1e6` refined by hrtime. */
   nowWallNs?: () => bigint;
+  /**
+   * The probe's latest network reading (`NetReadings.latest`; null before the first), the source of the `net_*`
+   * figures; absent when no probe runs with this sampler (the figures are then null, said in `not_captured`).
+   */
+  net?: () => NetReading | null;
 }
 
 /** The running traced root: its pid and start time, and the time of its previous sample. */
@@ -187,6 +193,8 @@ export interface SampledRoot {
   lastBootNs?: bigint;
   /** The root's agent name as last read, and the comm it was read for (read again when the root execs). */
   agent?: { comm: string; name: string | null };
+  /** The tree's network figures across its samples (exited descendants' bytes). */
+  net?: TreeNet;
 }
 
 const wallBase = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
@@ -200,7 +208,9 @@ export function sampleTree(root: SampledRoot, ctx: SampleContext): RawResourceSa
   const ts_boot_ns = (ctx.nowBootNs ?? (() => process.hrtime.bigint()))();
   const ts_wall_ns = ctx.nowWallNs ? ctx.nowWallNs() : wallBase + ts_boot_ns;
   const cg = readCgroup(root.pid, proc, ctx.cgroupRoot);
-  const not_captured = [NOT_CAPTURED_NET];
+  const net = (root.net ??= new TreeNet()).apply(procs, ctx.net ? ctx.net() : undefined, ts_boot_ns);
+  const not_captured: string[] = [];
+  if (net.not_captured) not_captured.push(net.not_captured);
   if (typeof cg === 'string') not_captured.push(cg);
   const noIo = procs.filter((p) => p.read_bytes === null).map((p) => p.pid);
   if (noIo.length) not_captured.push(`io: /proc/<pid>/io unreadable for pid ${noIo.join(', ')} (not root?)`);
@@ -212,8 +222,8 @@ export function sampleTree(root: SampledRoot, ctx: SampleContext): RawResourceSa
   return {
     v: RESOURCE_SAMPLE_VERSION, kind: 'resource_sample', id: resourceSampleId(base), ...base, root_comm: procs[0].comm, agent_name: root.agent.name, ts_wall_ns,
     interval_ms: root.lastBootNs === undefined ? 0 : Number((ts_boot_ns - root.lastBootNs) / 1_000_000n),
-    procs, tree: treeTotals(procs), cgroup: typeof cg === 'string' ? null : cg, not_captured,
-    sampler_cpu_ns: (used.user + used.system) * 1000,
+    procs, tree: { ...treeTotals(procs), net_sent_bytes: net.tree?.sent ?? null, net_recv_bytes: net.tree?.recv ?? null }, cgroup: typeof cg === 'string' ? null : cg, not_captured,
+    sampler_cpu_ns: (used.user + used.system) * 1000, net_age_ms: net.age_ms, net_since_ticks: net.since_ticks,
   };
 }
 
@@ -239,12 +249,12 @@ export function samplingPolicy(env: NodeJS.ProcessEnv = process.env): SamplingPo
 
 /**
  * The next interval after `cur` given the previous sample: the active interval when the tree used CPU, changed its
- * processes or did I/O since `prev` (or there is no `prev`), else the current interval doubled, at most `idleMaxMs`.
+ * processes or did I/O (storage, syscalls or network) since `prev` (or there is no `prev`), else the current interval doubled, at most `idleMaxMs`.
  */
 export function nextIntervalMs(policy: SamplingPolicy, currentMs: number, prev: RawResourceSample | undefined, cur: RawResourceSample): number {
   if (!prev) return policy.activeMs;
   const pids = (s: RawResourceSample) => s.procs.map((p) => `${p.pid}/${p.start_ticks}`).join(',');
-  const io = (s: RawResourceSample) => s.procs.reduce((a, p) => a + (p.rchar ?? 0) + (p.wchar ?? 0), 0);
+  const io = (s: RawResourceSample) => s.procs.reduce((a, p) => a + (p.rchar ?? 0) + (p.wchar ?? 0), 0) + (s.tree.net_sent_bytes ?? 0) + (s.tree.net_recv_bytes ?? 0);
   const active = cur.tree.cpu_ns > prev.tree.cpu_ns || pids(cur) !== pids(prev) || io(cur) !== io(prev);
   return active ? policy.activeMs : Math.min(policy.idleMaxMs, Math.max(policy.activeMs, currentMs * 2));
 }

@@ -4,7 +4,7 @@
  * SSH), the cursor hidden, keys read raw. What is drawn comes from {@link renderTop}; this file only maps keys to the
  * view and lines to cells.
  *
- * Keys: `P` / `M` / `T` sort by CPU %, memory, tokens (either case); `/` or `\` types a filter (Enter applies it, Esc
+ * Keys: `P` / `M` / `T` / `N` sort by CPU %, memory, tokens, network bytes/s (either case); `/` or `\` types a filter (Enter applies it, Esc
  * clears it); `a` shows/hides exited agents; space refreshes now; `q`, Esc or Ctrl-C quits.
  */
 import termkit = require('terminal-kit');

@@ -10,13 +10,16 @@
  *   (with `note`) when neither exists.
  * - RSS: the tree's Σ VmRSS now (`/proc`), else at its last stored sample. Peak RSS: the highest of the stored
  *   samples' and now.
+ * - network: the inet bytes the tree sent and received (the probe's eBPF counters, carried by the stored resource
+ *   samples: `/proc` has no per-process figure), at its last stored sample, and the rate (sent + received, bytes/s)
+ *   between its last two; null (with `note`) when not counted.
  * - state: `tool <name>` while a tool use has no result yet, else the root process' state (`running`, `sleeping`,
  *   `disk`, `stopped`, `zombie`), `exited` once it is gone (its pid not running, or running as another process), and
  *   `remote` for an agent of another host that has not exited.
  * - tokens (input + output), cost, calls, tool uses, execs, failures, files, connections: {@link AgentActivity}.
  */
 import { readFileSync } from 'node:fs';
-import type { AgentActivity } from '@agentsight/clickhouse';
+import type { AgentActivity, AgentSamplePoint } from '@agentsight/clickhouse';
 import { parseStat, readTree, treeTotals } from '../resources/sampler';
 import { bytesText } from '../resources/format';
 
@@ -54,12 +57,12 @@ export function readLive(pid: number, proc = '/proc', nowNs: () => bigint = () =
 }
 
 /** Sort keys: `P` CPU %, `M` memory (RSS), `T` tokens — the letters of top/htop (T is tokens here, not time). */
-export const TOP_SORTS = ['cpu', 'mem', 'tokens'] as const;
+export const TOP_SORTS = ['cpu', 'mem', 'tokens', 'net'] as const;
 export type TopSort = (typeof TOP_SORTS)[number];
 
-/** The sort key of a key press (`P`, `M`, `T`; either case), or null. */
+/** The sort key of a key press (`P`, `M`, `T`, `N` for network; either case), or null. */
 export function sortOfKey(key: string): TopSort | null {
-  return ({ P: 'cpu', M: 'mem', T: 'tokens' } as Record<string, TopSort>)[key.toUpperCase()] ?? null;
+  return ({ P: 'cpu', M: 'mem', T: 'tokens', N: 'net' } as Record<string, TopSort>)[key.toUpperCase()] ?? null;
 }
 
 /** One agent on the screen (or in `--once --json`). */
@@ -78,6 +81,11 @@ export interface TopRow {
   peak_rss_bytes: number | null;
   /** Processes in the tree now (or at the last sample). */
   procs: number | null;
+  /** Inet bytes the tree sent / received so far, at its last stored sample; null = not counted or not sampled. */
+  net_sent_bytes: number | null;
+  net_recv_bytes: number | null;
+  /** Sent + received, bytes/s, between its last two stored samples; null without two counted samples. */
+  net_bytes_per_s: number | null;
   /** Where CPU % and RSS come from: `proc` (read now), `samples` (stored resource samples), null (neither). */
   source: 'proc' | 'samples' | null;
   /** Why CPU % or RSS is null, else null. */
@@ -138,6 +146,16 @@ function pct(cpu0: number, t0: bigint, cpu1: number, t1: bigint): number | null 
   return dt > 0 ? (Math.max(0, cpu1 - cpu0) / dt) * 100 : null;
 }
 
+/** A tree's network figures from its last two stored samples (`s0` may be null): totals at `s1`, rate between them. */
+function netRate(s0: AgentSamplePoint | null, s1: AgentSamplePoint): { sent: number | null; recv: number | null; per_s: number | null } {
+  const sent = s1.net_sent_bytes ?? null;
+  const recv = s1.net_recv_bytes ?? null;
+  if (sent === null || recv === null) return { sent: null, recv: null, per_s: null };
+  const dt = s0 ? Number(BigInt(s1.ts_ns) - BigInt(s0.ts_ns)) / 1e9 : 0;
+  const before = s0 && s0.net_sent_bytes !== null && s0.net_recv_bytes !== null ? s0.net_sent_bytes + s0.net_recv_bytes : null;
+  return { sent, recv, per_s: before !== null && dt > 0 ? Math.round(Math.max(0, sent + recv - before) / dt) : null };
+}
+
 /** `/proc/stat` `btime` (boot time) as wall ms; undefined when unreadable. */
 export function bootTimeMs(proc = '/proc'): number | undefined {
   try {
@@ -195,10 +213,13 @@ export function buildSnapshot(activity: AgentActivity[], ctx: SnapshotContext): 
       note = local ? 'not running here' : 'no resource samples of this agent (not sampled by its capture run)';
     }
     const peak = [a.peak_rss_bytes, rss].filter((v): v is number => v !== null);
+    const net = samplesValid && !exited ? netRate(s0, s1!) : { sent: null, recv: null, per_s: null };
+    if (samplesValid && !exited && net.sent === null) note ??= 'network: not counted in its resource samples (see their not_captured)';
     rows.push({
       host: a.host, pid: a.pid, agent: a.agent_name || a.process_name || '?', model: a.model,
       state: exited ? 'exited' : a.pending_tool ? `tool ${a.pending_tool}` : live ? STATES[live.state] ?? live.state : 'remote',
-      cpu_pct: cpu === null ? null : Math.round(cpu * 10) / 10, rss_bytes: rss, peak_rss_bytes: peak.length ? Math.max(...peak) : null, procs, source, note,
+      cpu_pct: cpu === null ? null : Math.round(cpu * 10) / 10, rss_bytes: rss, peak_rss_bytes: peak.length ? Math.max(...peak) : null, procs,
+      net_sent_bytes: net.sent, net_recv_bytes: net.recv, net_bytes_per_s: net.per_s, source, note,
       input_tokens: a.input_tokens, output_tokens: a.output_tokens, tokens: a.input_tokens + a.output_tokens, cost_usd: a.cost_usd, unpriced_calls: a.unpriced_calls,
       llm_calls: a.llm_calls, tool_uses: a.tool_uses, execs: a.execs, failures: a.failures, files: a.files, connections: a.connections,
       first_seen: a.first_seen, last_seen: a.last_seen,
@@ -216,7 +237,7 @@ export function filterRows(rows: TopRow[], filter: string): TopRow[] {
 
 /** Rows sorted by `sort`, highest first, unknown (null) last, ties by pid. */
 export function sortRows(rows: TopRow[], sort: TopSort): TopRow[] {
-  const val = (r: TopRow): number | null => (sort === 'cpu' ? r.cpu_pct : sort === 'mem' ? r.rss_bytes : r.tokens);
+  const val = (r: TopRow): number | null => (sort === 'cpu' ? r.cpu_pct : sort === 'mem' ? r.rss_bytes : sort === 'net' ? r.net_bytes_per_s : r.tokens);
   return [...rows].sort((a, b) => {
     const x = val(a);
     const y = val(b);
@@ -257,7 +278,7 @@ interface Col {
   get: (r: TopRow) => string;
 }
 
-const SORT_HEADERS: Record<TopSort, string> = { cpu: 'CPU%', mem: 'RSS', tokens: 'TOKENS' };
+const SORT_HEADERS: Record<TopSort, string> = { cpu: 'CPU%', mem: 'RSS', tokens: 'TOKENS', net: 'NET/s' };
 
 /** The columns, widths fixed except AGENT, MODEL and STATE, which share what the terminal's width leaves (up to a cap each). */
 function columns(width: number): Col[] {
@@ -265,6 +286,7 @@ function columns(width: number): Col[] {
     { h: 'PID', w: 7, right: true, get: (r) => String(r.pid) },
     { h: 'CPU%', w: 6, right: true, get: (r) => (r.cpu_pct === null ? '-' : r.cpu_pct.toFixed(1)) },
     { h: 'RSS', w: 7, right: true, get: (r) => bytesText(r.rss_bytes) },
+    { h: 'NET/s', w: 7, right: true, get: (r) => bytesText(r.net_bytes_per_s) },
     { h: 'TOKENS', w: 7, right: true, get: (r) => countText(r.tokens) },
     { h: 'COST', w: 8, right: true, get: costText },
     { h: 'CALLS', w: 5, right: true, get: (r) => String(r.llm_calls) },
@@ -308,7 +330,7 @@ export function renderTop(s: TopSnapshot, view: TopView): string[] {
     `agentsight top - ${time} UTC - host ${s.host} - ${s.agents.length} agent(s)${s.exited_hidden ? `, ${s.exited_hidden} exited hidden` : ''} - CPU ${cpu.toFixed(1)}% RSS ${bytesText(rss)} - since ${s.since}`,
     view.editing
       ? `filter: ${view.filter}_   (Enter: apply, Esc: clear)`
-      : `sort ${SORT_HEADERS[view.sort]}  [P]cpu [M]mem [T]tokens  [/]filter${view.filter ? ` "${view.filter}" (${rows.length} shown)` : ''}  [a]${view.all ? 'hide' : 'show'} exited  [q]uit`,
+      : `sort ${SORT_HEADERS[view.sort]}  [P]cpu [M]mem [T]tokens [N]net  [/]filter${view.filter ? ` "${view.filter}" (${rows.length} shown)` : ''}  [a]${view.all ? 'hide' : 'show'} exited  [q]uit`,
     view.status,
     cols.map((c) => cell(c.h === SORT_HEADERS[view.sort] ? `${c.h}▼` : c.h, c)).join(' '),
     ...rows.map((r) => cols.map((c) => cell(c.get(r), c)).join(' ')),

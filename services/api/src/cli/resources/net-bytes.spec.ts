@@ -1,0 +1,83 @@
+/**
+ * net-bytes.ts: the probe's `net_bytes` readings and their merge into sampled trees (own bytes, exited descendants'
+ * bytes handed to the nearest live ancestor, refreshed by readings after the exit, reused pids, nulls with reasons).
+ * Pure: the readings are the probe's line format, the trees as the sampler reads them.
+ */
+import type { ProcResourceSample } from '@agentsight/contracts';
+import { NET_NO_PROBE, NET_NO_READING, NetReadings, TreeNet, parseNetReading, type NetReading } from './net-bytes';
+
+const MS = 1_000_000n;
+const proc = (pid: number, ppid: number): ProcResourceSample => ({
+  pid, ppid, comm: `p${pid}`, start_ticks: 500 + pid, utime_ns: 0, stime_ns: 0, children_cpu_ns: 0, rss_bytes: 1, rss_peak_bytes: 1,
+  threads: 1, read_bytes: 0, write_bytes: 0, rchar: 0, wchar: 0, fds: 3,
+});
+/** A reading at `atMs` of `[pid, sent, recv]` entries (start ticks as {@link proc} gives them unless set). */
+const reading = (atMs: number, entries: Array<[number, number, number, number?]>, more = 0): NetReading =>
+  parseNetReading({ pids: entries.map(([pid, sent, recv, start]) => ({ pid, start_ticks: start ?? 500 + pid, sent, recv })), more, since_ticks: 400 }, BigInt(atMs) * MS)!;
+const nets = (ps: ProcResourceSample[]) => ps.map((p) => [p.pid, p.net_sent_bytes, p.net_recv_bytes, p.children_net_sent_bytes, p.children_net_recv_bytes]);
+
+test('parseNetReading: the probe object, its missing form, and entries it cannot read counted as unknown', () => {
+  const r = parseNetReading({ pids: [{ pid: 7, start_ticks: 99, sent: 10, recv: 20 }, { pid: 8, sent: 1 }], more: 2, since_ticks: 40 }, 5n)!;
+  expect([...r.pids]).toEqual([[7, { start_ticks: 99, sent: 10, recv: 20 }]]);
+  expect([r.more, r.since_ticks, r.missing, r.at_ns]).toEqual([3, 40, null, 5n]);
+  expect(parseNetReading({ missing: 'no tracepoints' }, 1n)).toMatchObject({ missing: 'no tracepoints', pids: new Map() });
+  expect(parseNetReading(undefined, 1n)).toBeNull();
+  expect(parseNetReading({ pids: 'x' }, 1n)).toBeNull();
+  const keep = new NetReadings();
+  keep.onLine({ event: 'ready' }, 1n);
+  expect(keep.latest()).toBeNull();
+  keep.onLine({ event: 'net_bytes', net_bytes: { pids: [], more: 0 } }, 2n);
+  keep.onLine({ event: 'stats', records: 1, net_bytes: { pids: [{ pid: 1, start_ticks: 1, sent: 3, recv: 4 }], more: 0 } }, 3n);
+  expect(keep.latest()!.pids.get(1)).toEqual({ start_ticks: 1, sent: 3, recv: 4 });
+});
+
+test('own bytes per process; a tool that exits hands its bytes to its parent, completed by the reading after its exit', () => {
+  const net = new TreeNet();
+  // t=1000: agent 10 and tool 11 (child); the tool has sent 600 so far.
+  let ps = [proc(10, 1), proc(11, 10)];
+  let r = net.apply(ps, reading(900, [[10, 50, 70], [11, 600, 6000]]), 1000n * MS);
+  expect(nets(ps)).toEqual([[10, 50, 70, 0, 0], [11, 600, 6000, 0, 0]]);
+  expect(r).toEqual({ tree: { sent: 650, recv: 6070 }, not_captured: null, age_ms: 100, since_ticks: 400 });
+  // t=2000: the tool is gone; the latest reading predates its exit (it sent 400 more before exiting).
+  ps = [proc(10, 1)];
+  r = net.apply(ps, reading(1900, [[10, 50, 70], [11, 600, 6000]]), 2000n * MS);
+  expect(nets(ps)).toEqual([[10, 50, 70, 600, 6000]]);
+  // t=3000: a reading after the exit has the tool's last count: the parent's children figure follows it.
+  r = net.apply(ps, reading(2900, [[10, 60, 80], [11, 1000, 7000]]), 3000n * MS);
+  expect(nets(ps)).toEqual([[10, 60, 80, 1000, 7000]]);
+  expect(r.tree).toEqual({ sent: 1060, recv: 7080 });
+  // t=4000: the probe forgot the tool (LRU), its pid runs another process now (other start): the tool's bytes stay,
+  // the new process has sent nothing yet (the entry is the old process').
+  ps = [proc(10, 1), { ...proc(11, 10), start_ticks: 9999 }];
+  r = net.apply(ps, reading(3900, [[10, 60, 80], [11, 1000, 7000]]), 4000n * MS);
+  expect(nets(ps)).toEqual([[10, 60, 80, 1000, 7000], [11, 0, 0, 0, 0]]);
+  expect(r.tree).toEqual({ sent: 1060, recv: 7080 });
+});
+
+test('nested exits: a grandchild\'s bytes go to its parent, and with it to the next live ancestor when the parent exits too', () => {
+  const net = new TreeNet();
+  net.apply([proc(10, 1), proc(11, 10), proc(12, 11)], reading(0, [[12, 5, 6], [11, 1, 2]]), 100n * MS);
+  let ps = [proc(10, 1), proc(11, 10)];
+  net.apply(ps, reading(500, [[12, 7, 8], [11, 1, 2]]), 600n * MS);
+  expect(nets(ps)).toEqual([[10, 0, 0, 0, 0], [11, 1, 2, 7, 8]]);
+  ps = [proc(10, 1)];
+  net.apply(ps, reading(1000, [[12, 7, 8], [11, 3, 4]]), 1100n * MS);
+  expect(nets(ps)).toEqual([[10, 0, 0, 10, 12]]);
+  // Both exited in one interval with the root: still the root's, once each.
+  ps = [proc(10, 1)];
+  const r = net.apply(ps, reading(2000, [[12, 7, 8], [11, 3, 4]]), 2100n * MS);
+  expect(r.tree).toEqual({ sent: 10, recv: 12 });
+});
+
+test('never a silent zero: no probe, no reading yet, a kernel without the tracepoints, processes the probe did not list', () => {
+  const ps = [proc(10, 1), proc(11, 10)];
+  expect(new TreeNet().apply(ps, undefined, 1n)).toEqual({ tree: null, not_captured: NET_NO_PROBE, age_ms: null, since_ticks: null });
+  expect(nets(ps)).toEqual([[10, null, null, null, null], [11, null, null, null, null]]);
+  expect(new TreeNet().apply(ps, null, 1n).not_captured).toBe(NET_NO_READING);
+  expect(new TreeNet().apply(ps, parseNetReading({ missing: 'Linux < 6.5' }, 0n), 1n).not_captured).toBe('net_bytes: Linux < 6.5');
+  // The probe listed 10 and left 3 more out: 11 is unknown (null), not 0; the tree total is null too.
+  const r = new TreeNet().apply(ps, reading(0, [[10, 1, 2]], 3), 1n);
+  expect(nets(ps)).toEqual([[10, 1, 2, 0, 0], [11, null, null, 0, 0]]);
+  expect(r.tree).toBeNull();
+  expect(r.not_captured).toMatch(/^net_bytes: the probe listed 1 processes and not 3 more; 1 of this tree unknown$/);
+});

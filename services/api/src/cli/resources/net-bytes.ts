@@ -1,0 +1,185 @@
+/**
+ * Per-process network bytes for the resource samples (issue 15): the probe's eBPF counters (`bpf/process.bpf.c`, map
+ * `net_bytes`), which it prints every `--net-bytes-ms` as a `net_bytes` line on its stdout, merged into each sampled
+ * tree. `/proc` cannot give them per process (only per network namespace).
+ *
+ * - {@link NetReadings} keeps the probe's latest reading ({@link parseNetReading}), fed from the probe's lines.
+ * - {@link TreeNet} (one per sampled root) gives each process of a sample its own counts and those of its
+ *   descendants that exited (`children_net_*`, the network analogue of `cutime`/`cstime`): a process seen gone from
+ *   the tree hands its last count to its nearest live ancestor, refreshed from the readings that come after its exit
+ *   (a reading is up to one interval old, so the bytes a process sent just before it exited arrive with the next one).
+ *
+ * Never a silent zero: without a reading (no probe, none yet, a kernel without the tracepoints) every figure is null
+ * and the sample's `not_captured` says why. A process the probe lists no entry for (while it listed every entry) has
+ * sent and received nothing so far: 0. The map is keyed by pid; an entry whose process start differs from the
+ * sampled process' is an earlier process' with the same pid: also 0 for this one.
+ */
+import type { ProcResourceSample } from '@agentsight/contracts';
+
+/** One process' counts in a reading: bytes since the counters began (or since the process started, if later). */
+export interface NetCount {
+  /** The process' start, clock ticks since boot (`/proc/<pid>/stat` field 22): its identity with the pid. */
+  start_ticks: number;
+  sent: number;
+  recv: number;
+}
+
+/** One `net_bytes` reading of the probe. */
+export interface NetReading {
+  /** When the line arrived, `process.hrtime` ns (the sampler's `ts_boot_ns` clock). */
+  at_ns: bigint;
+  /** Why the kernel cannot count them (the probe's `missing`), else null. */
+  missing: string | null;
+  /** By pid. */
+  pids: Map<number, NetCount>;
+  /** Processes counted but not listed (the probe lists at most 1,024 per line): their figures are unknown. */
+  more: number;
+  /** When the probe's counters were attached, clock ticks since boot; null when not said (an older probe). */
+  since_ticks: number | null;
+}
+
+const count = (v: unknown): number | null => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null);
+
+/**
+ * The reading of a `net_bytes` object (`{pids:[{pid,start_ticks,sent,recv}],more,since_ticks}` or `{missing}`, the
+ * probe's stats/stopped/net_bytes lines), received at `atNs`. Null when it is not one; entries without a valid pid,
+ * start or counts are left out (and counted in `more`, so their processes read unknown, not 0).
+ */
+export function parseNetReading(obj: unknown, atNs: bigint): NetReading | null {
+  if (!obj || typeof obj !== 'object') return null;
+  const o = obj as Record<string, unknown>;
+  if (typeof o.missing === 'string') return { at_ns: atNs, missing: o.missing, pids: new Map(), more: 0, since_ticks: null };
+  if (!Array.isArray(o.pids)) return null;
+  const pids = new Map<number, NetCount>();
+  let bad = 0;
+  for (const e of o.pids as Array<Record<string, unknown>>) {
+    const [pid, start, sent, recv] = [count(e?.pid), count(e?.start_ticks), count(e?.sent), count(e?.recv)];
+    if (pid === null || start === null || sent === null || recv === null) bad++;
+    else pids.set(pid, { start_ticks: start, sent, recv });
+  }
+  return { at_ns: atNs, missing: null, pids, more: (count(o.more) ?? 0) + bad, since_ticks: count(o.since_ticks) };
+}
+
+/** Holds the probe's latest network reading: feed it the probe's stdout lines ({@link onLine}). */
+export class NetReadings {
+  private last: NetReading | null = null;
+
+  /** Takes a probe line: a `net_bytes` line (or a `stats` line, which carries the same object) updates the reading. */
+  onLine(msg: Record<string, unknown>, atNs: bigint = process.hrtime.bigint()): void {
+    if (msg.event !== 'net_bytes' && msg.event !== 'stats') return;
+    const r = parseNetReading(msg.net_bytes, atNs);
+    if (r) this.last = r;
+  }
+
+  /** The latest reading, null before the first. */
+  latest(): NetReading | null {
+    return this.last;
+  }
+}
+
+/** The reason of `not_captured` when a sampler runs without a probe (nothing counts the bytes). */
+export const NET_NO_PROBE = 'net_bytes: no probe runs with this sampler (per-process network bytes come from its eBPF counters; /proc has them per network namespace only)';
+/** The reason while the probe has not printed a reading yet. */
+export const NET_NO_READING = 'net_bytes: no reading from the probe yet';
+
+/** A descendant seen gone from the tree, whose last count still goes to its nearest live ancestor. */
+interface Gone {
+  pid: number;
+  start_ticks: number;
+  /** Key of the live ancestor its bytes go to. */
+  heir: string;
+  sent: number;
+  recv: number;
+  /** What its own exited descendants had handed to it. */
+  inherited: { sent: number; recv: number };
+  /** When the exit was seen (sample time, ns). */
+  gone_ns: bigint;
+}
+
+/** What {@link TreeNet.apply} gives a sample. */
+export interface TreeNetResult {
+  /** Σ (own + children's) over the tree; null when not counted. */
+  tree: { sent: number; recv: number } | null;
+  /** `net_bytes: …` when a figure is null, else null. */
+  not_captured: string | null;
+  /** Age of the reading at the sample, ms; null without one. */
+  age_ms: number | null;
+  since_ticks: number | null;
+}
+
+/** A gone process' bytes are folded into its heir once a reading this much newer than the exit came. */
+const FOLD_AFTER_NS = 250_000_000n;
+
+const key = (p: { pid: number; start_ticks: number }) => `${p.pid}/${p.start_ticks}`;
+
+/** The network figures of one sampled tree across its samples (see the module comment). */
+export class TreeNet {
+  /** The previous sample's processes with their own counts, by key. */
+  private prev = new Map<string, { pid: number; ppid: number; start_ticks: number; sent: number; recv: number }>();
+  private gone: Gone[] = [];
+  /** Folded bytes of exited descendants, by the key of the live process they went to. */
+  private base = new Map<string, { sent: number; recv: number }>();
+
+  /**
+   * Sets `net_*` of every process of `procs` (one sample of the tree, root first) in place from `reading`, taken at
+   * `nowNs` (`process.hrtime` ns), and returns the tree's totals. `reading` undefined = no probe, null = none yet.
+   */
+  apply(procs: ProcResourceSample[], reading: NetReading | null | undefined, nowNs: bigint): TreeNetResult {
+    const why = reading === undefined ? NET_NO_PROBE : reading === null ? NET_NO_READING : reading.missing ? `net_bytes: ${reading.missing}` : null;
+    if (why || !reading) {
+      for (const p of procs) Object.assign(p, { net_sent_bytes: null, net_recv_bytes: null, children_net_sent_bytes: null, children_net_recv_bytes: null });
+      return { tree: null, not_captured: why, age_ms: null, since_ticks: null };
+    }
+    const cur = new Map(procs.map((p) => [key(p), p]));
+    const prevByPid = new Map([...this.prev.values()].map((q) => [q.pid, q]));
+    // Exits since the previous sample: each one's bytes go to its nearest live ancestor.
+    const exits = [...this.prev.entries()].filter(([k]) => !cur.has(k));
+    const heirOf = new Map<string, string>();
+    for (const [k, q] of exits) {
+      let a = prevByPid.get(q.ppid);
+      while (a && !cur.has(key(a))) a = prevByPid.get(a.ppid);
+      heirOf.set(k, a ? key(a) : key(procs[0]));
+    }
+    for (const [k, q] of exits) {
+      const heir = heirOf.get(k)!;
+      for (const g of this.gone) if (g.heir === k) g.heir = heir;
+      const inherited = this.base.get(k) ?? { sent: 0, recv: 0 };
+      this.base.delete(k);
+      this.gone.push({ pid: q.pid, start_ticks: q.start_ticks, heir, sent: q.sent, recv: q.recv, inherited, gone_ns: nowNs });
+    }
+    // Gone processes: their counts as the reading has them now (it may postdate the exit), then folded when final.
+    const kept: Gone[] = [];
+    for (const g of this.gone) {
+      const c = reading.pids.get(g.pid);
+      if (c && c.start_ticks === g.start_ticks) (g.sent = Math.max(g.sent, c.sent)), (g.recv = Math.max(g.recv, c.recv));
+      if (reading.at_ns >= g.gone_ns + FOLD_AFTER_NS) {
+        const b = this.base.get(g.heir) ?? { sent: 0, recv: 0 };
+        this.base.set(g.heir, { sent: b.sent + g.sent + g.inherited.sent, recv: b.recv + g.recv + g.inherited.recv });
+      } else kept.push(g);
+    }
+    this.gone = kept;
+    // Live processes: own counts, and their exited descendants'.
+    let unknown = 0;
+    const tree = { sent: 0, recv: 0 };
+    this.prev = new Map();
+    for (const p of procs) {
+      const c = reading.pids.get(p.pid);
+      const own = c && c.start_ticks === p.start_ticks ? c : reading.more > 0 ? null : { sent: 0, recv: 0 };
+      const ch = { ...(this.base.get(key(p)) ?? { sent: 0, recv: 0 }) };
+      for (const g of this.gone) if (g.heir === key(p)) (ch.sent += g.sent + g.inherited.sent), (ch.recv += g.recv + g.inherited.recv);
+      Object.assign(p, { net_sent_bytes: own?.sent ?? null, net_recv_bytes: own?.recv ?? null, children_net_sent_bytes: ch.sent, children_net_recv_bytes: ch.recv });
+      if (own) this.prev.set(key(p), { pid: p.pid, ppid: p.ppid, start_ticks: p.start_ticks, sent: own.sent, recv: own.recv });
+      else {
+        unknown++;
+        this.prev.set(key(p), { pid: p.pid, ppid: p.ppid, start_ticks: p.start_ticks, sent: 0, recv: 0 });
+      }
+      tree.sent += (own?.sent ?? 0) + ch.sent;
+      tree.recv += (own?.recv ?? 0) + ch.recv;
+    }
+    const age_ms = Math.max(0, Number((nowNs - reading.at_ns) / 1_000_000n));
+    if (unknown) {
+      return { tree: null, not_captured: `net_bytes: the probe listed ${reading.pids.size} processes and not ${reading.more} more; ${unknown} of this tree unknown`, age_ms, since_ticks: reading.since_ticks };
+    }
+    return { tree, not_captured: null, age_ms, since_ticks: reading.since_ticks };
+  }
+}
