@@ -15,8 +15,11 @@ import { startOtlpGrpcReceiver, startOtlpReceiver, type OtlpReceiver, type Recei
 const BOOT_WALL_NS = 1_780_000_000_000_000_000n; // wall time of boot
 const proc = (pid: number, ppid: number, comm: string, o: Partial<ProcResourceSample> = {}): ProcResourceSample => ({
   pid, ppid, comm, start_ticks: 1000 + pid, utime_ns: 2_500_000_000, stime_ns: 300_000_000, children_cpu_ns: 0,
-  rss_bytes: 150 * 1024 * 1024, rss_peak_bytes: 200 * 1024 * 1024, threads: 11, read_bytes: 4096, write_bytes: 8192, rchar: 1e6, wchar: 2e6, fds: 24, ...o,
+  rss_bytes: 150 * 1024 * 1024, rss_peak_bytes: 200 * 1024 * 1024, threads: 11, read_bytes: 4096, write_bytes: 8192, rchar: 1e6, wchar: 2e6, fds: 24,
+  net_sent_bytes: 300_001, net_recv_bytes: 1_048_583, children_net_sent_bytes: 0, children_net_recv_bytes: 0, ...o,
 });
+/** The probe began counting network bytes 50 ticks after process 100 started (it was traced while running). */
+const NET_SINCE_TICKS = 1150;
 
 function sample(atS: number, procs: ProcResourceSample[], o: Partial<RawResourceSample> = {}): RawResourceSample {
   const ts_boot_ns = BigInt(atS) * 1_000_000_000n;
@@ -24,17 +27,21 @@ function sample(atS: number, procs: ProcResourceSample[], o: Partial<RawResource
   return {
     v: RESOURCE_SAMPLE_VERSION, kind: 'resource_sample', id: resourceSampleId(base), ...base, root_comm: procs[0]!.comm, agent_name: 'claude-code',
     ts_wall_ns: BOOT_WALL_NS + ts_boot_ns, interval_ms: 1000, procs,
-    tree: { procs: procs.length, cpu_ns: 0, rss_bytes: 0, threads: 0, read_bytes: 0, write_bytes: 0, fds: 0 }, cgroup: null, not_captured: [], sampler_cpu_ns: 1, ...o,
+    tree: { procs: procs.length, cpu_ns: 0, rss_bytes: 0, threads: 0, read_bytes: 0, write_bytes: 0, fds: 0 }, cgroup: null, not_captured: [], sampler_cpu_ns: 1,
+    net_age_ms: 100, net_since_ticks: NET_SINCE_TICKS, ...o,
   };
 }
 
 const samples = [
   sample(500, [proc(100, 1, 'claude')]),
-  // A second sample: the agent and a tool child (a zombie whose RSS and fds are unreadable: no point, never a zero).
-  sample(501, [proc(100, 1, 'claude', { utime_ns: 2_600_000_000 }), proc(200, 100, 'bash', { rss_bytes: null, rss_peak_bytes: null, fds: null, read_bytes: null, write_bytes: null })]),
+  // A second sample: the agent and a tool child (a zombie whose RSS, fds and network bytes are unknown: no point, never a zero).
+  sample(501, [
+    proc(100, 1, 'claude', { utime_ns: 2_600_000_000 }),
+    proc(200, 100, 'bash', { rss_bytes: null, rss_peak_bytes: null, fds: null, read_bytes: null, write_bytes: null, net_sent_bytes: null, net_recv_bytes: null }),
+  ]),
 ];
 
-const byKey = (ps: ReceivedSumPoint[]) => new Map(ps.map((p) => [`${p.metric}|${p.attributes['process.pid']}|${p.attributes['cpu.mode'] ?? p.attributes['disk.io.direction'] ?? ''}|${p.timeUnixNano}`, p]));
+const byKey = (ps: ReceivedSumPoint[]) => new Map(ps.map((p) => [`${p.metric}|${p.attributes['process.pid']}|${p.attributes['cpu.mode'] ?? p.attributes['disk.io.direction'] ?? p.attributes['network.io.direction'] ?? ''}|${p.timeUnixNano}`, p]));
 
 describe.each(['http/protobuf', 'http/json', 'grpc'] as const)('OTLP process metrics over %s', (protocol) => {
   let receiver: OtlpReceiver;
@@ -66,6 +73,10 @@ describe.each(['http/protobuf', 'http/json', 'grpc'] as const)('OTLP process met
         expect(pt('process.unix.file_descriptor.count')?.value).toBe(p.fds ?? undefined);
         expect(pt('process.disk.io', 'read')?.value).toBe(p.read_bytes ?? undefined);
         expect(pt('process.disk.io', 'write')?.value).toBe(p.write_bytes ?? undefined);
+        expect(pt('process.network.io', 'transmit')?.value).toBe(p.net_sent_bytes ?? undefined);
+        expect(pt('process.network.io', 'receive')?.value).toBe(p.net_recv_bytes ?? undefined);
+        // Counted from the probe's start: the process was running before it.
+        if (p.net_sent_bytes !== null) expect(pt('process.network.io', 'transmit')!.startTimeUnixNano).toBe(String(BOOT_WALL_NS + BigInt(NET_SINCE_TICKS) * 10_000_000n));
         const cpu = pt('process.cpu.time', 'user')!;
         expect(cpu.startTimeUnixNano).toBe(String(BOOT_WALL_NS + BigInt(p.start_ticks) * 10_000_000n));
         expect(cpu.attributes).toMatchObject({
@@ -74,8 +85,8 @@ describe.each(['http/protobuf', 'http/json', 'grpc'] as const)('OTLP process met
         expect(cpu.resource['host.name']).toBe('h1');
       }
     }
-    // 2 cpu + rss + threads + fds + 2 disk = 7 points for a readable process, 3 for the zombie.
-    expect(receiver.acceptedSums()).toHaveLength(7 + 7 + 3);
+    // 2 cpu + rss + threads + fds + 2 disk + 2 network = 9 points for a readable process, 3 for the zombie.
+    expect(receiver.acceptedSums()).toHaveLength(9 + 9 + 3);
     for (const p of receiver.acceptedSums()) {
       const spec = Object.values(PROCESS_METRICS).find((m) => m.name === p.metric)!;
       expect([p.unit, p.monotonic, p.temporality]).toEqual([spec.unit, spec.monotonic, 2]); // CUMULATIVE
@@ -96,11 +107,18 @@ describe.each(['http/protobuf', 'http/json', 'grpc'] as const)('OTLP process met
   });
 });
 
-test('the model: final per sample id; what is not a v1 sample is refused (dead-lettered by the engine); no agent name, no attribute', () => {
+test('the model: final per sample id; what is not a v1/v2 sample is refused (dead-lettered by the engine); no agent name, no attribute', () => {
   const p = processMetricModel.prepare(samples[1]);
   expect([p.id, p.version, p.final]).toEqual([samples[1].id, 0, true]);
   expect(processMetricModel.subjectOf(samples[1])).toBe('agentsight.raw.resource.h1');
-  expect(() => processMetricModel.prepare({ ...samples[0], v: 2 })).toThrow(SpanMappingError);
+  expect(() => processMetricModel.prepare({ ...samples[0], v: 3 })).toThrow(SpanMappingError);
+  // A v1 sample (no network fields): every other point, no network point (never a zero).
+  const { net_sent_bytes: _s, net_recv_bytes: _r, children_net_sent_bytes: _cs, children_net_recv_bytes: _cr, ...v1proc } = samples[0].procs[0]!;
+  const v1 = toSampleMeasurement({ ...samples[0], v: 1, procs: [v1proc], net_age_ms: undefined, net_since_ticks: undefined });
+  expect(v1.points.map((pt) => pt.metric).sort()).toEqual(['cpuTime', 'cpuTime', 'diskIo', 'diskIo', 'fdCount', 'memoryUsage', 'threadCount']);
+  // A process started after the probe: its network bytes count from its own start.
+  const late = toSampleMeasurement(sample(502, [proc(400, 1, 'late')]));
+  expect(late.points.find((pt) => pt.metric === 'networkIo')!.startNs).toBe(BOOT_WALL_NS + 1400n * 10_000_000n);
   expect(() => processMetricModel.prepare({ kind: 'inference', id: 'x' })).toThrow(SpanMappingError);
   const anon = toSampleMeasurement({ ...samples[0], agent_name: null });
   expect(anon.points.every((pt) => !('gen_ai.agent.name' in pt.attributes))).toBe(true);
