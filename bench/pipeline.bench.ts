@@ -16,7 +16,9 @@
  *    share chDB with the inserts.
  * 3. RSS: VmHWM (peak) and VmRSS of each service and of the probe at the end; CPU seconds of each stage during
  *    the throughput part (`cpu_s`, start-up excluded).
- * With `BENCH_CPU_PROF=<dir>` each stage writes a V8 CPU profile (`.cpuprofile`) into `<dir>` when it stops.
+ * With `BENCH_CPU_PROF=<dir>` each stage writes a V8 CPU profile (`.cpuprofile`) into `<dir>` when it stops; with
+ * `BENCH_MEM=<dir>` each stage samples its memory every 100 ms and writes `<service>-<pid>.mem.json` (peak RSS split
+ * into anonymous/file pages and V8's spaces, bench/mem-sampler.cjs; `BENCH_MEM_HEAP_PROF=1` adds an allocation profile).
  * `BENCH_NODE_OPTIONS=<options>` adds node options to every stage process (e.g. `--require <a heap sampler>`).
  * Writes bench/out/pipeline.json (or `--out=<path>`) and prints it. `--throughput-only` runs part 1 alone (the CI
  * guard, bench/guard.ts). `--sampled-trees=N[xP]` adds the resource sampler's traffic to part 1 (see {@link SAMPLED}).
@@ -146,7 +148,12 @@ async function main(): Promise<void> {
   const profDir = process.env.BENCH_CPU_PROF;
   if (profDir) mkdirSync(profDir, { recursive: true });
   // BENCH_NODE_OPTIONS: more node options for every stage process (e.g. `--require <heap sampler>`).
-  const nodeOptions = [profDir ? `--require ${join(__dirname, 'cpu-prof.cjs')}` : '', process.env.BENCH_NODE_OPTIONS ?? ''].filter(Boolean).join(' ');
+  // BENCH_MEM=<dir>: every stage process samples its memory and writes `<service>-<pid>.mem.json` there (bench/mem-sampler.cjs).
+  const memDir = process.env.BENCH_MEM;
+  if (memDir) mkdirSync(memDir, { recursive: true });
+  const nodeOptions = [
+    profDir ? `--require ${join(__dirname, 'cpu-prof.cjs')}` : '', memDir ? `--require ${join(__dirname, 'mem-sampler.cjs')}` : '', process.env.BENCH_NODE_OPTIONS ?? '',
+  ].filter(Boolean).join(' ');
   const stages = new Stages(nodeOptions ? { ...infra.env, NODE_OPTIONS: nodeOptions } : infra.env);
   await stages.startAll();
   const out: Record<string, unknown> = { date: new Date().toISOString(), connections: CONNECTIONS, machine: `${require('node:os').cpus().length} cores` };
