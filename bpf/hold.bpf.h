@@ -23,17 +23,151 @@
 #include "hold_event.h"
 #include "ssl_event.h"
 
+/*
+ * Syscall numbers (x86-64 / arm64 native ABIs). SP_*: the spawn sequence (spawn_syscall); a negative value: the
+ * syscall does not exist on the architecture (each a distinct number, never a syscall's).
+ */
 #if defined(__TARGET_ARCH_x86)
 #define NR_MMAP 9
 #define NR_MPROTECT 10
 #define NR_SENDTO 44
 #define NR_SENDMSG 46
+#define SP_WRITE 1
+#define SP_CLOSE 3
+#define SP_PIPE 22
+#define SP_RT_SIGACTION 13
+#define SP_RT_SIGPROCMASK 14
+#define SP_IOCTL 16
+#define SP_DUP 32
+#define SP_DUP2 33
+#define SP_GETPID 39
+#define SP_CLONE 56
+#define SP_FORK 57
+#define SP_VFORK 58
+#define SP_EXECVE 59
+#define SP_FCNTL 72
+#define SP_CHDIR 80
+#define SP_FCHDIR 81
+#define SP_UMASK 95
+#define SP_SETUID 105
+#define SP_SETGID 106
+#define SP_SETPGID 109
+#define SP_GETPPID 110
+#define SP_SETSID 112
+#define SP_SETREUID 113
+#define SP_SETREGID 114
+#define SP_SETGROUPS 116
+#define SP_SETRESUID 117
+#define SP_SETRESGID 119
+#define SP_SIGALTSTACK 131
+#define SP_PRCTL 157
+#define SP_SETRLIMIT 160
+#define SP_GETTID 186
+#define SP_SET_ROBUST_LIST 273
+#define SP_DUP3 292
+#define SP_PIPE2 293
+#define SP_PRLIMIT64 302
+#define SP_EXECVEAT 322
+#define SP_CLONE3 435
+#define SP_CLOSE_RANGE 436
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_MMAP 222
 #define NR_MPROTECT 226
 #define NR_SENDTO 206
 #define NR_SENDMSG 211
+#define SP_WRITE 64
+#define SP_CLOSE 57
+#define SP_PIPE -1001
+#define SP_RT_SIGACTION 134
+#define SP_RT_SIGPROCMASK 135
+#define SP_IOCTL 29
+#define SP_DUP 23
+#define SP_DUP2 -1002
+#define SP_GETPID 172
+#define SP_CLONE 220
+#define SP_FORK -1003
+#define SP_VFORK -1004
+#define SP_EXECVE 221
+#define SP_FCNTL 25
+#define SP_CHDIR 49
+#define SP_FCHDIR 50
+#define SP_UMASK 166
+#define SP_SETUID 146
+#define SP_SETGID 144
+#define SP_SETPGID 154
+#define SP_GETPPID 173
+#define SP_SETSID 157
+#define SP_SETREUID 145
+#define SP_SETREGID 143
+#define SP_SETGROUPS 159
+#define SP_SETRESUID 147
+#define SP_SETRESGID 149
+#define SP_SIGALTSTACK 132
+#define SP_PRCTL 167
+#define SP_SETRLIMIT 164
+#define SP_GETTID 178
+#define SP_SET_ROBUST_LIST 99
+#define SP_DUP3 24
+#define SP_PIPE2 59
+#define SP_PRLIMIT64 261
+#define SP_EXECVEAT 281
+#define SP_CLONE3 435
+#define SP_CLOSE_RANGE 436
 #endif
+
+/*
+ * The spawn sequence: what a forked child does between fork and exec (libuv's uv_spawn child, CPython's
+ * _posixsubprocess, glibc's fork and execvp): its own return from clone, glibc's set_robust_list, atfork handlers
+ * (libuv re-creates its signal pipe and writes a byte to it), fd set-up, signal reset, ids, session, cwd, limits,
+ * then execve (a failed one, execvp trying PATH, too; on failure the errno written to the parent's pipe). Any other
+ * syscall means it runs on in the parent's code. (A write is no TLS call: a TLS call writing is already past its
+ * entry probe.)
+ */
+static __always_inline bool spawn_syscall(long nr)
+{
+	switch (nr) {
+	case SP_WRITE:
+	case SP_CLOSE:
+	case SP_PIPE:
+	case SP_RT_SIGACTION:
+	case SP_RT_SIGPROCMASK:
+	case SP_IOCTL:
+	case SP_DUP:
+	case SP_DUP2:
+	case SP_GETPID:
+	case SP_CLONE:
+	case SP_FORK:
+	case SP_VFORK:
+	case SP_EXECVE:
+	case SP_FCNTL:
+	case SP_CHDIR:
+	case SP_FCHDIR:
+	case SP_UMASK:
+	case SP_SETUID:
+	case SP_SETGID:
+	case SP_SETPGID:
+	case SP_GETPPID:
+	case SP_SETSID:
+	case SP_SETREUID:
+	case SP_SETREGID:
+	case SP_SETGROUPS:
+	case SP_SETRESUID:
+	case SP_SETRESGID:
+	case SP_SIGALTSTACK:
+	case SP_PRCTL:
+	case SP_SETRLIMIT:
+	case SP_GETTID:
+	case SP_SET_ROBUST_LIST:
+	case SP_DUP3:
+	case SP_PIPE2:
+	case SP_PRLIMIT64:
+	case SP_EXECVEAT:
+	case SP_CLONE3:
+	case SP_CLOSE_RANGE:
+		return true;
+	}
+	return false;
+}
 #define PROT_EXEC_ 4
 #define MAP_ANONYMOUS_ 0x20
 #define EINPROGRESS_ 115
@@ -102,6 +236,33 @@ static __always_inline bool inode_unchecked(struct inode *inode, struct inode_ke
 	k->ino = BPF_CORE_READ(inode, i_ino);
 	v = bpf_map_lookup_elem(&checked_inodes, k);
 	return !v || (per_pid_attach && *v == INODE_TLS);
+}
+
+/*
+ * Per-process attachment: the current process, forked by a probed process (fork_pending, process.bpf.c), returns from
+ * syscall nr. Outside the spawn sequence it runs on in the parent's image, which maps the parent's TLS files: it is
+ * stopped now, before it returns to user mode (with holds), and an EVENT_FORK record asks the producer for the
+ * probes of what it maps; the producer attaches them and continues it. A child that execs first (a spawned tool)
+ * never gets that record: its exec clears it from fork_pending, and its new image is handled like any exec.
+ */
+static __always_inline void fork_ran_on(long nr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct as_fork_event e = { .type = EVENT_FORK, .pid = tgid };
+	struct task_struct *task;
+
+	if (spawn_syscall(nr) || bpf_map_delete_elem(&fork_pending, &tgid))
+		return;
+	__sync_fetch_and_add(&nr_fork_pending, -1);
+	task = bpf_get_current_task_btf();
+	e.ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e.held = hold_new && bpf_send_signal(SIGSTOP_) == 0;
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), BPF_RB_FORCE_WAKEUP)) {
+		count_drop(1, 0);
+		if (e.held)
+			bpf_send_signal(SIGCONT_); /* discards the pending stop: the child runs on, unprobed */
+	}
 }
 
 /* Exec of a traced process (current): stop it when its executable is new to the producer. 1 when held. */

@@ -5,7 +5,8 @@
  * - EVENT_MAP_EXEC: a traced process mapped a file executable (mmap with PROT_EXEC, or mprotect adding PROT_EXEC to
  *   a file mapping) whose inode the producer has not checked yet (map `checked_inodes`); when the producer holds new
  *   code (`hold_new`), the process was sent SIGSTOP in the same syscall exit and waits for the producer's SIGCONT.
- * - EVENT_FORK: a traced process forked, with per-process attachment (the producer attaches the child too).
+ * - EVENT_FORK: a child forked by a probed process runs on without exec, with per-process attachment (the producer
+ *   attaches the child too).
  * - EVENT_TLS_HELLO: the first bytes a traced process wrote to a freshly connected inet socket look like a TLS
  *   ClientHello; `in_tls_call` says whether the thread was inside a probed TLS function then.
  */
@@ -33,14 +34,16 @@ enum inode_check {
 };
 
 /**
- * A traced process that has probes of its own (`probed_pids`) forked (emitted with per-process attachment only, in
- * the parent's context, before the child runs): the producer attaches the parent's probes for the child too. With holds the child was sent SIGSTOP before
- * its first instruction (`held`) and waits for the producer's SIGCONT.
+ * A child forked (own memory) by a traced process that has probes of its own (`probed_pids`), or by such a child,
+ * runs on in the forked image: emitted with per-process attachment only, in the child's context, at the exit of its
+ * first syscall outside the spawn sequence (hold.bpf.h spawn_syscall), never for a child that execs first. The
+ * producer attaches the probes of the files it maps. With holds the child was sent SIGSTOP before it returns to user
+ * mode (`held`) and waits for the producer's SIGCONT.
  */
 struct as_fork_event {
 	__u32 type; /* EVENT_FORK */
 	__u32 pid;  /* the child's tgid */
-	__u32 ppid; /* the parent's tgid */
+	__u32 ppid; /* its parent's tgid */
 	__u8 held;  /* 1: SIGSTOP was sent to the child, the producer must send SIGCONT */
 	__u8 _pad[3];
 };

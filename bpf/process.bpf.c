@@ -94,16 +94,34 @@ const volatile bool per_pid_attach = false;
 const volatile bool hold_new = false; /* SIGSTOP new code until the producer attached it (--hold-ms > 0; hold.bpf.h) */
 #define SIGSTOP_ 19
 #define SIGCONT_ 18
-/* Linux 6.13+: signals another task (here a forked child before it runs); absent on older kernels (then NULL). */
-extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type, __u64 value) __ksym __weak;
 
-/* Per-process attachment: processes that have uprobes of their own (written by the producer); their forks are held. */
+/* Per-process attachment: processes that have uprobes of their own (written by the producer). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, __u8);
 } probed_pids SEC(".maps");
+
+/*
+ * Per-process attachment: forked children (own memory) of a probed process, or of such a child, that have not yet
+ * run on past the spawn sequence (hold.bpf.h fork_ran_on): they get no probes until they do, and none at all when
+ * they exec first. nr_fork_pending counts the entries, so the syscall-exit hook looks the map up only while some exist.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} fork_pending SEC(".maps");
+__s64 nr_fork_pending = 0;
+
+/* Forgets tgid in fork_pending (it executed a new image or exited). */
+static __always_inline void fork_pending_clear(__u32 tgid)
+{
+	if (per_pid_attach && nr_fork_pending > 0 && bpf_map_delete_elem(&fork_pending, &tgid) == 0)
+		__sync_fetch_and_add(&nr_fork_pending, -1);
+}
 
 static __always_inline __u8 hold_exec(struct linux_binprm *bprm); /* hold.bpf.h */
 
@@ -124,19 +142,16 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 
 		if (v) /* traced (1) or, under --follow-exec, still awaiting the producer's verdict (2) */
 			bpf_map_update_elem(&traced_pids, &ctgid, v, BPF_ANY);
-		/* A child sharing the parent's memory (vfork, CLONE_VM) is covered by the parent's probes already. */
-		if (v && per_pid_attach && bpf_map_lookup_elem(&probed_pids, &ptgid) && child->mm != parent->mm) {
-			struct as_fork_event e = { .type = EVENT_FORK, .pid = ctgid, .ppid = ptgid };
-
-			/* The child has not run yet: stopped now, it starts only once the producer attached its probes. */
-			e.held = hold_new && bpf_send_signal_task &&
-				 bpf_send_signal_task(child, SIGSTOP_, PIDTYPE_TGID, 0) == 0;
-			if (bpf_ringbuf_output(&events, &e, sizeof(e), BPF_RB_FORCE_WAKEUP)) {
-				count_drop(1, 0);
-				if (e.held)
-					bpf_send_signal_task(child, SIGCONT_, PIDTYPE_TGID, 0);
-			}
-		}
+		/*
+		 * A child with its own copy of the parent's memory (a child sharing it, vfork or CLONE_VM, is covered by
+		 * the parent's probes already) gets the parent's probes only once it runs on past the spawn sequence
+		 * (hold.bpf.h fork_ran_on); a child that execs first (a tool spawned) never needs them.
+		 */
+		if (v && per_pid_attach && child->mm != parent->mm &&
+		    (bpf_map_lookup_elem(&probed_pids, &ptgid) ||
+		     (nr_fork_pending > 0 && bpf_map_lookup_elem(&fork_pending, &ptgid))) &&
+		    bpf_map_update_elem(&fork_pending, &ctgid, &one, BPF_NOEXIST) == 0)
+			__sync_fetch_and_add(&nr_fork_pending, 1);
 	}
 	return 0;
 }
@@ -163,6 +178,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 			offer = 1;
 		}
 	}
+	fork_pending_clear(tgid); /* a new image: the parent's probes are not needed */
 	if (!offer && !pid_allowed(tgid, uid, p))
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -247,6 +263,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	bpf_map_delete_elem(&excluded_pids, &tgid);
 	if (per_pid_attach)
 		bpf_map_delete_elem(&probed_pids, &tgid);
+	fork_pending_clear(tgid);
 	return 0;
 }
 
@@ -527,6 +544,8 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	__u32 fd = 0;
 	__u64 id;
 
+	if (per_pid_attach && nr_fork_pending > 0)
+		fork_ran_on(nr);
 	if (hold_sys_exit(regs, nr, ret))
 		return 0;
 	if (stdio_call) {

@@ -90,20 +90,17 @@ void detach_pid(struct pidinfo *pi)
 	pi->ntgts = 0;
 }
 
-/* Per-process attachment: a traced process forked; the child (same memory image) gets the parent's probes. */
+/*
+ * Per-process attachment: a process forked by a probed process runs on in the forked image (bpf/hold.bpf.h
+ * fork_ran_on: its first syscall outside the spawn sequence; stopped when `held`): it gets the probes of the checked
+ * files it maps, the parent's (its /proc/<pid>/maps, so a child of such a child is served alike). A child that
+ * execs first sends no record and gets no links.
+ */
 void handle_fork(const struct as_fork_event *e, size_t size)
 {
-	struct pidinfo *parent;
-	int i, n;
-
 	if (malformed(size < sizeof(*e), "fork", size))
 		return;
-	parent = pid_get(e->ppid, false);
-	if (!parent || !parent->ntgts)
-		return;
-	n = parent->ntgts;
-	for (i = 0; i < n && i < parent->ntgts; i++)
-		attach_target_pid(&g.targets[parent->tgts[i]], e->pid, NULL);
+	attach_mapped_cb(e->pid, NULL);
 }
 
 /* Per-process attachment at start: a traced process already running gets the probes of the files it maps. */

@@ -18,7 +18,10 @@ void attach_target_pid(struct target *t, uint32_t pid, const char *hint);
 /** Removes every uprobe link of a process (it exited or executed a new file). */
 void detach_pid(struct pidinfo *pi);
 
-/** A traced process forked (EVENT_FORK): the child gets the parent's probes. */
+/**
+ * A child forked by a probed process runs on in the forked image (EVENT_FORK, sent at its first syscall outside the
+ * spawn sequence, not at fork): it gets the probes of the checked files it maps. A child that execs first gets none.
+ */
 void handle_fork(const struct as_fork_event *e, size_t size);
 
 /** for_each_descendant callback at start: a running traced process gets the probes of the files it maps. */
