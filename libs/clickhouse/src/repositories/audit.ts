@@ -22,10 +22,13 @@ import { inRange, jsonObject, queryRows, rangeParams, usd } from './sql';
  */
 export type AuditEntry = Omit<AuditRow, 'details'> & { details: Record<string, unknown>; caused_by?: CausalLink };
 
+/** Filters of {@link listAudit}. */
 export interface ListAuditOptions extends DbOption {
+  /** Only records of this process. */
   pid?: number;
   /** Only this audit type (`llm` | `tool` | `process` | `file` | `net` | `capture`, contract `AUDIT_TYPES`). */
   type?: AuditType;
+  /** Only records at or after this time (ISO 8601, `30m`, `2h`, `7d`, …; see {@link TimeInput}). */
   since?: TimeInput;
   /** Max rows (default 200), newest first. */
   limit?: number;
@@ -173,6 +176,7 @@ export async function linkEntries(client: ClickHouseClient, database: string, en
   }
 }
 
+/** Filters and list length of {@link auditSummary}. */
 export interface AuditSummaryOptions extends DbOption {
   /** Only this process. */
   pid?: number;

@@ -65,6 +65,7 @@ export interface CallSummary {
   usage_detail: Omit<UsageDetail, 'tokenizer'> | null;
 }
 
+/** Filters of {@link listCalls}. */
 export interface ListCallsOptions extends DbOption {
   /** Max rows (default 100), newest first. */
   limit?: number;

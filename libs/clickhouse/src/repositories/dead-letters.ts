@@ -16,9 +16,13 @@ import { num, queryRows } from './sql';
  */
 export type DeadLetterEntry = Omit<DeadLetterRow, 'input_seq' | 'ts'> & { input_seq: number; ts: string };
 
+/** Filters of {@link listDeadLetters} (each an exact match). */
 export interface ListDeadLettersOptions extends DbOption {
+  /** Only dead letters of this stage (`parser`, `aggregator`, …). */
   stage?: string;
+  /** Only dead letters with this reason. */
   reason?: string;
+  /** Only dead letters at or after this time (see {@link TimeInput}). */
   since?: TimeInput;
   /** Max rows (default 100), newest first. */
   limit?: number;

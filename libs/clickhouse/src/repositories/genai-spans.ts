@@ -14,6 +14,7 @@ import { commonColumns, selectLatest, type RecordListOptions } from './versioned
  */
 export type GenAiSpanEntry = Omit<GenAiSpanRow, 'attributes'> & { attributes: Record<string, unknown> };
 
+/** Filters of {@link listGenAiSpans}: those of {@link RecordListOptions} and the span kind. */
 export interface ListSpansOptions extends RecordListOptions {
   /** Only events of this kind. */
   kind?: 'execute_tool' | 'invoke_agent';

@@ -11,10 +11,12 @@ import { queryRows, usd } from './sql';
 
 /** Periods of {@link tokenSummary}. */
 export const TOKEN_PERIODS = ['today', 'yesterday', 'week', 'last_week', 'month', 'last_month'] as const;
+/** One of {@link TOKEN_PERIODS} (windows: {@link TokenSummaryOptions.period}). */
 export type TokenPeriod = (typeof TOKEN_PERIODS)[number];
 
 /** Groupings of {@link tokenSummary}. */
 export const TOKEN_GROUP_BYS = ['model', 'provider', 'process'] as const;
+/** One of {@link TOKEN_GROUP_BYS}. */
 export type TokenGroupBy = (typeof TOKEN_GROUP_BYS)[number];
 
 /** Token counts (tokens) and cost (USD) of a set of calls. */
@@ -92,6 +94,7 @@ export interface TokenSummary extends TimeWindow {
   change?: TokenChange;
 }
 
+/** Period, grouping and comparison of {@link tokenSummary}. */
 export interface TokenSummaryOptions extends DbOption {
   /**
    * `today` = since local midnight; `yesterday` = the local calendar day before; `week` = the last 7×24 h;

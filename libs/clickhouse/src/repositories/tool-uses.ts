@@ -13,6 +13,7 @@ import { commonColumns, selectLatest, type RecordListOptions } from './versioned
  */
 export type ToolUseEntry = ToolUseRow & { start_ns: string | null; end_ns: string | null };
 
+/** Filters of {@link listToolUses}: those of {@link RecordListOptions} and the process. */
 export interface ListToolUsesOptions extends RecordListOptions {
   /** Only tool uses of this agent process. */
   pid?: number;
