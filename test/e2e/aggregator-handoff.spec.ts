@@ -1,19 +1,21 @@
 /**
- * The aggregator keeps the SSE events of an open streamed response in Redis as the payloads of the inputs that
- * appended them (the HttpEventBatch bytes as received, not each event encoded again), and a next owner rebuilds the
- * response from them: the real aggregator service, private NATS and Redis; the events are the real parser's of a
- * recorded streamed call (307 raw records), published as HttpEventBatches cut where this test chooses. Half the
+ * The aggregator keeps the SSE events of an open streamed response in Redis (a list per response), and a next owner
+ * rebuilds the response from it: the real aggregator service, private NATS and Redis; the events are the real parser's
+ * of a recorded streamed call (307 raw records), published as HttpEventBatches cut where this test chooses. Half the
  * response goes in, the aggregator is SIGKILLed and started again, the rest comes re-cut with an overlap (as a
  * parser re-emitting from its consumed offset would): the exchange carries every SSE event once, in order.
  */
 import Redis from 'ioredis';
 import {
-  decode, encode, hostToken, httpBatchId, Subjects, type Exchange, type HttpEvent, type HttpEventBatch,
+  decode, hostToken, httpBatchId, Subjects, type Exchange, type HttpEvent, type HttpEventBatch,
 } from '@agentsight/contracts';
 import { connectNats, Publisher, type Nats } from '@agentsight/jetstream';
 import { loadFixture, streamedCallRecords } from '@agentsight/testkit';
 import { HttpStreamParser } from '../../services/parser/src/domain';
 import { startInfra, Stages, until, type Infra } from './harness';
+
+/** What an exchange keeps of an `sse_event`. */
+const sseOf = (e: HttpEvent) => (e.type === 'sse_event' ? { event: e.event, data: e.data, ...(e.last_event_id === undefined ? {} : { last_event_id: e.last_event_id }) } : null);
 
 let infra: Infra;
 let stages: Stages;
@@ -34,7 +36,7 @@ afterAll(async () => {
   await infra?.stop();
 });
 
-test('SIGKILL mid-response: the next owner rebuilds the open response from the stored batch payloads', async () => {
+test('SIGKILL mid-response: the next owner rebuilds the open response from the events stored in Redis', async () => {
   // The real parser's events of one recorded streamed call (request, response_head, SSE events, response_end).
   const parser = new HttpStreamParser();
   const events: HttpEvent[] = streamedCallRecords(0, loadFixture('vercel__openai-text.chunks.txt').body, 0).flatMap((r) => parser.push(r).events);
@@ -57,8 +59,8 @@ test('SIGKILL mid-response: the next owner rebuilds the open response from the s
   const list = `agentsight:agg:events:${conn.key}`;
   const durable = `aggregator-p${conn.partition}`;
   await until('the first three batches applied and acked', async () => (await nats.jsm.consumers.info('AGENTSIGHT_HTTP', durable)).ack_floor.stream_seq >= 3);
-  // The list holds the two read batches' payloads byte for byte (as published), not the events one by one.
-  expect((await redis.lrangeBuffer(list, 0, -1)).map((b) => b.toString('hex'))).toEqual(first.slice(1).map((b) => encode(b).toString('hex')));
+  // The list holds events 0..99, one item each.
+  expect((await redis.lrangeBuffer(list, 0, -1)).map((b) => decode(b))).toEqual(sse.slice(0, 100).map(sseOf));
   expect(exchanges).toEqual([]);
 
   await stages.kill9('aggregator');
@@ -71,7 +73,7 @@ test('SIGKILL mid-response: the next owner rebuilds the open response from the s
   expect(new Set(exchanges.map((e) => e.id)).size).toBe(1);
   const ex = exchanges[0];
   expect(ex.response?.streaming).toBe(true);
-  expect(ex.response?.events).toEqual(sse.map((e) => (e.type === 'sse_event' ? { event: e.event, data: e.data, ...(e.last_event_id === undefined ? {} : { last_event_id: e.last_event_id }) } : null)));
+  expect(ex.response?.events).toEqual(sse.map(sseOf));
   expect(ex.request.method).toBe('POST');
   // The response ended: its list is gone.
   expect(await redis.exists(list)).toBe(0);

@@ -16,12 +16,6 @@ export interface Input<T> {
   msgId: string | null;
   redelivered: boolean;
   value: T;
-  /**
-   * The payload `value` was decoded from (msgpack; a claim check's object, not the small message), when the input came
-   * from JetStream: a stage that stores or forwards what it received as is can keep these bytes instead of encoding
-   * `value` again. Do not mutate it (a view of the received data).
-   */
-  payload?: Uint8Array;
   ack(): void;
   /** Resets the ack wait timer (JetStream `+WPI`): the input is still being worked on, do not redeliver it yet. */
   working?(): void;
@@ -245,8 +239,8 @@ export class ConsumerLoop<T> {
           const msgId = this.scope ? this.scope.liveMsgId(rawId) : rawId;
           const ack = ackOf(this.nats, m, ledger);
           try {
-            const payload = await payloadOf(m, this.nats.large);
-            batch.push(new JsInput<T>(subject, m.seq, msgId, m.redelivered, decode<T>(payload), payload, ack, m, ledger));
+            const value = decode<T>(await payloadOf(m, this.nats.large));
+            batch.push(new JsInput<T>(subject, m.seq, msgId, m.redelivered, value, ack, m, ledger));
           } catch (error) {
             await this.handler.undecodable({ subject, seq: m.seq, msgId, ack, data: m.data, error: error as Error });
           }
@@ -305,7 +299,6 @@ class JsInput<T> implements Input<T> {
     readonly msgId: string | null,
     readonly redelivered: boolean,
     readonly value: T,
-    readonly payload: Uint8Array,
     readonly ack: () => void,
     private readonly m: JsMsg,
     private readonly ledger: AckLedger,

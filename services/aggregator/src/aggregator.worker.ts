@@ -1,14 +1,11 @@
 import { decode, deriveId, encode, Exchange, HttpEvent, HttpEventBatch, httpEventsOf, normalizeNs, SseEvent, Subjects, hostToken } from '@agentsight/contracts';
 import type { Input, PartitionWorker, StageRuntime, UndecodableInput } from '@agentsight/jetstream';
-import { applyEvent, ConnState, emptyConnState, sseEventOf, withProcess } from './domain/assembler';
+import { applyEvent, ConnState, emptyConnState, withProcess } from './domain/assembler';
 import type { ProcessStore } from './process-store';
 
 const TTL_S = 24 * 3600;
 const stateKey = (k: string) => `agentsight:agg:conn:${k}`;
-/**
- * SSE events of the open HTTP/1.1 response of connection `k`, or of HTTP/2 stream `sid`'s open response: a list of the
- * payloads (HttpEventBatch or v1 event, msgpack) of the inputs that appended to it, or of single SseEvents (see storedEvents).
- */
+/** SSE events of the open HTTP/1.1 response of connection `k`, or of HTTP/2 stream `sid`'s open response. */
 const eventsKey = (k: string, sid?: number) => (sid === undefined ? `agentsight:agg:events:${k}` : `agentsight:agg:events:${k}#${sid}`);
 const connIndex = (p: number) => `agentsight:agg:conns:${p}`;
 const outboxKey = (p: number) => `agentsight:agg:outbox:${p}`;
@@ -20,10 +17,9 @@ export const MAX_CONNECTIONS_PER_PARTITION = 20_000;
  * per connection ({@link applyEvent}), keeping every connection's state in Redis so a new owner carries on. Each
  * input is an {@link HttpEventBatch} (contract v2) or a single v1 event (a stream written before v2), applied event by
  * event in order ({@link httpEventsOf}); an input of neither shape is dead-lettered (`contract`) and acked.
- * Per batch: state changes, the SSE events appended (one RPUSH per event list, of the payloads of the inputs that
- * carried them, as received: the events are not encoded again; a next owner reads them back with `storedEvents`) and
- * finished exchanges (into a Redis outbox) are written in one MULTI; then the exchanges are published (PubAck),
- * removed from the outbox, and the inputs acked. The outbox is flushed again
+ * Per batch: state changes, the SSE events appended (one RPUSH per event list) and finished exchanges (into a Redis
+ * outbox, encoded once: the outbox copy is the published message) are written in one MULTI; then the exchanges are
+ * published (PubAck), removed from the outbox, and the inputs acked. The outbox is flushed again
  * when a partition is claimed, so a crash between the MULTI and the PubAck loses nothing.
  */
 export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEvent> {
@@ -61,9 +57,7 @@ export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEv
     // SSE events this batch appends, per event list: one RPUSH (+ EXPIRE) per list after the loop instead of one
     // per event. Deleting a list (a response opened, an HTTP/2 stream closed) drops what the batch had appended to it
     // before; the MULTI is atomic, so the stored lists end as if each event had been written on its own.
-    // Each list gets the payload of every input that appended to it, once, as received (see storedEvents): the SSE
-    // events are not encoded again; an input without its payload adds its events encoded one by one, as before.
-    const appends = new Map<string, { items: Uint8Array[]; from: unknown }>();
+    const appends = new Map<string, Uint8Array[]>();
     const drop = (k: string) => {
       appends.delete(k);
       multi.del(k);
@@ -93,10 +87,8 @@ export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEv
         if (r.appended) {
           const k = listOf(r.stream_id);
           let list = appends.get(k);
-          if (!list) appends.set(k, (list = { items: [], from: null }));
-          if (!input.payload) list.items.push(encode(r.appended));
-          else if (list.from !== input) list.items.push(input.payload);
-          list.from = input;
+          if (!list) appends.set(k, (list = []));
+          list.push(encode(r.appended));
         }
         for (const sid of r.closedStreams ?? []) drop(eventsKey(key, sid));
         if (r.changed) dirty.add(key);
@@ -109,7 +101,7 @@ export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEv
         if (r.ended) ended.add(key);
       }
     }
-    for (const [k, list] of appends) multi.rpush(k, ...(list.items as Buffer[])).expire(k, TTL_S);
+    for (const [k, list] of appends) multi.rpush(k, ...(list as Buffer[])).expire(k, TTL_S);
     const now = Date.now();
     for (const key of dirty) {
       const s = this.states.get(key)!;
@@ -152,7 +144,7 @@ export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEv
       const blob = res[2 * i]?.[1] as Buffer | null;
       const evs = (res[2 * i + 1]?.[1] as Buffer[] | null) ?? [];
       const s = blob ? restore(decode<ConnState>(blob)) : emptyConnState();
-      if (s.open) s.open.events = storedEvents(evs, undefined);
+      if (s.open) s.open.events = evs.map((b) => decode<SseEvent>(b));
       for (const [sid, slot] of Object.entries(s.streams ?? {})) if (slot.open) h2Open.push([k, Number(sid), slot.open]);
       this.states.set(k, s);
     });
@@ -161,7 +153,7 @@ export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEv
       const p2 = this.rt.redis.pipeline();
       for (const [k, sid] of h2Open) p2.lrangeBuffer(eventsKey(k, sid), 0, -1);
       const lists = (await p2.exec()) ?? [];
-      h2Open.forEach(([, sid, open], i) => (open.events = storedEvents((lists[i]?.[1] as Buffer[] | null) ?? [], sid)));
+      h2Open.forEach(([, , open], i) => (open.events = ((lists[i]?.[1] as Buffer[] | null) ?? []).map((b) => decode<SseEvent>(b))));
     }
     if (this.states.size > MAX_CONNECTIONS_PER_PARTITION) {
       for (const k of this.states.keys()) {
@@ -178,26 +170,6 @@ export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEv
   async close(): Promise<void> {
     this.states.clear();
   }
-}
-
-/**
- * The SSE events of an open response from its Redis list (`eventsKey`), in order. An item is the payload of an input
- * that appended to the response (an {@link HttpEventBatch}, or a v1 single event: its `sse_event`s of stream `sid`,
- * undefined for HTTP/1.1, are taken as {@link applyEvent} took them: an ordinal below the count so far is a duplicate),
- * or one SSE event (written by an input without its payload, or before payloads were stored).
- */
-function storedEvents(items: readonly Uint8Array[], sid: number | undefined): SseEvent[] {
-  const out: SseEvent[] = [];
-  for (const item of items) {
-    const value = decode<unknown>(item);
-    const evs = httpEventsOf(value);
-    if (!evs) {
-      out.push(value as SseEvent);
-      continue;
-    }
-    for (const ev of evs) if (ev.type === 'sse_event' && ev.stream_id === sid && ev.ordinal >= out.length) out.push(sseEventOf(ev));
-  }
-  return out;
 }
 
 /** The state as stored in Redis: open-response events live in their own list. */
