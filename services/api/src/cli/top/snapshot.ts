@@ -56,8 +56,12 @@ export function readLive(pid: number, proc = '/proc', nowNs: () => bigint = () =
   return { pid, start_ticks: st.start, state: st.state, ts_ns: nowNs(), cpu_ns: t.cpu_ns, rss_bytes: t.rss_bytes, procs: t.procs };
 }
 
-/** Sort keys: `P` CPU %, `M` memory (RSS), `T` tokens — the letters of top/htop (T is tokens here, not time). */
+/**
+ * Sort keys: `P` CPU %, `M` memory (RSS), `T` tokens, `N` network (bytes/s sent + received) — the letters of top/htop
+ * (T is tokens here, not time).
+ */
 export const TOP_SORTS = ['cpu', 'mem', 'tokens', 'net'] as const;
+/** One of {@link TOP_SORTS} (`agentsight top --sort`). */
 export type TopSort = (typeof TOP_SORTS)[number];
 
 /** The sort key of a key press (`P`, `M`, `T`, `N` for network; either case), or null. */
