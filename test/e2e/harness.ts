@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { apiToken, ensureSecrets } from '@agentsight/jetstream';
+import Redis from 'ioredis';
+import { apiToken, connectNats, ensureSecrets, type Nats } from '@agentsight/jetstream';
 import { BPF_REQUIRED, bpfUnavailableReason, freePort, probeBinary, startReplayServer, type ReplayServer } from '@agentsight/testkit';
 import { Child, spawnReady, stopChild } from '../../services/api/src/cli/children';
 
@@ -337,4 +338,34 @@ export async function launchChromium(): Promise<import('playwright-core').Browse
     executablePath: CHROMIUM, headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** The private brokers of one test file, its stages (none started yet) and a NATS (streams made) and a Redis client on them. */
+export interface BrokersFixture {
+  infra: Infra;
+  stages: Stages;
+  nats: Nats;
+  redis: Redis;
+}
+
+/**
+ * Registers `beforeAll`/`afterAll` hooks that start (and stop) a test file's private brokers with a NATS connection
+ * named `name` and a Redis client; the test starts the stages it needs. The returned object is filled in once
+ * `beforeAll` ran.
+ */
+export function useBrokers(name: string): BrokersFixture {
+  const f = {} as BrokersFixture;
+  beforeAll(async () => {
+    f.infra = await startInfra();
+    f.stages = new Stages(f.infra.env);
+    f.nats = await connectNats(f.infra.natsUrl, name);
+    f.redis = new Redis(f.infra.env.REDIS_URL!);
+  }, 120_000);
+  afterAll(async () => {
+    f.redis?.disconnect();
+    await f.nats?.nc.close();
+    await f.stages?.stopAll();
+    await f.infra?.stop();
+  });
+  return f;
 }

@@ -285,6 +285,22 @@ export class ConsumerLoop<T> {
     this.wakeBackoff?.();
     await this.done?.catch(() => undefined);
   }
+
+  /** The last sequence of this loop's stream now (0 when empty), the target of {@link ackedThrough}; throws when JetStream does not answer. */
+  async streamLastSeq(): Promise<number> {
+    return (await this.nats.jsm.streams.info(this.spec.stream)).state.last_seq;
+  }
+
+  /**
+   * Whether every message of this loop's durable (its filter) stored in the stream up to sequence `seq` has been
+   * acked, by this loop or by any instance sharing the durable: its ack floor is at or past `seq`, or nothing is
+   * pending nor awaiting an ack. False while the durable is missing (being made again at its ack floor, or rebuilt)
+   * or JetStream does not answer. One JetStream API request.
+   */
+  async ackedThrough(seq: number): Promise<boolean> {
+    const ci = await this.nats.jsm.consumers.info(this.spec.stream, this.spec.durable).catch(() => null);
+    return !!ci && (ci.ack_floor.stream_seq >= seq || (ci.num_pending === 0 && ci.num_ack_pending === 0));
+  }
 }
 
 /**

@@ -2,7 +2,7 @@ import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nest
 import { HttpEvent, HttpEventBatch, RawRecord, redactProcRecord, TOPOLOGY } from '@agentsight/contracts';
 import { ConsumerLoop, PartitionGroup, StageRuntime } from '@agentsight/jetstream';
 import { AggregatorWorker } from './aggregator.worker';
-import { PROCESS_TTL_S, ProcessStore } from './process-store';
+import { PROCESS_TTL_S, type ProcFeed, ProcessStore } from './process-store';
 
 const PROC = TOPOLOGY.aggregator.consumes.proc;
 const PROC_DURABLE = PROC.durable;
@@ -20,7 +20,12 @@ export class AggregatorService implements OnApplicationBootstrap, OnApplicationS
   constructor(private readonly rt: StageRuntime) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const procs: ProcessStore = new ProcessStore(this.rt.redis, () => this.rebuildProcesses(procs));
+    // The feed is whichever proc consumer runs now (a rebuild replaces it).
+    const feed: ProcFeed = {
+      streamLastSeq: () => this.procLoop!.streamLastSeq(),
+      ackedThrough: (seq) => this.procLoop?.ackedThrough(seq) ?? Promise.resolve(false),
+    };
+    const procs: ProcessStore = new ProcessStore(this.rt.redis, () => this.rebuildProcesses(procs), feed);
     this.procLoop = this.procConsumer(procs);
     await this.procLoop.start();
     // In the background: lookups wait for it (a lost table, or the first start of this Redis).
@@ -63,17 +68,12 @@ export class AggregatorService implements OnApplicationBootstrap, OnApplicationS
    */
   private async rebuildProcesses(procs: ProcessStore): Promise<void> {
     if (this.rt.nats.scope) return;
-    const { jsm } = this.rt.nats;
     await this.procLoop?.stop();
-    await jsm.consumers.delete(PROC.stream, PROC_DURABLE).catch(() => undefined);
-    const target = (await jsm.streams.info(PROC.stream)).state.last_seq;
-    this.procLoop = this.procConsumer(procs, { timeNs: BigInt(Date.now() - PROCESS_TTL_S * 1000) * 1_000_000n });
-    await this.procLoop.start();
-    for (;;) {
-      const ci = await jsm.consumers.info(PROC.stream, PROC_DURABLE);
-      if (ci.ack_floor.stream_seq >= target || (ci.num_pending === 0 && ci.num_ack_pending === 0)) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await this.rt.nats.jsm.consumers.delete(PROC.stream, PROC_DURABLE).catch(() => undefined);
+    const loop = (this.procLoop = this.procConsumer(procs, { timeNs: BigInt(Date.now() - PROCESS_TTL_S * 1000) * 1_000_000n }));
+    const target = await loop.streamLastSeq();
+    await loop.start();
+    while (!(await loop.ackedThrough(target))) await new Promise((r) => setTimeout(r, 100));
   }
 
   async onApplicationShutdown(): Promise<void> {

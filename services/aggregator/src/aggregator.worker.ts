@@ -38,6 +38,8 @@ export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEv
   }
 
   async handle(batch: Input<HttpEventBatch | HttpEvent>[]): Promise<void> {
+    // The batch is in hand: the exec records of the processes it finishes exchanges of were in the raw stream by now.
+    const receivedBy = performance.now();
     // The events of each input, in input order (an input of neither contract shape is dead-lettered here).
     const inputs: Array<[Input<unknown>, HttpEvent[]]> = [];
     for (const input of batch) {
@@ -93,7 +95,7 @@ export class AggregatorWorker implements PartitionWorker<HttpEventBatch | HttpEv
         for (const sid of r.closedStreams ?? []) drop(eventsKey(key, sid));
         if (r.changed) dirty.add(key);
         for (const raw of r.exchanges) {
-          const ex = withProcess(raw, await this.procs.get(ev.conn.host, ev.conn.pid));
+          const ex = withProcess(raw, await this.procs.get(ev.conn.host, ev.conn.pid, receivedBy));
           const bytes = encode(ex);
           finished.push([ex, bytes]);
           multi.hset(outboxKey(this.partition), ex.id, bytes as Buffer);

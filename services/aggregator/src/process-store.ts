@@ -14,6 +14,19 @@ export const BUILT_KEY = 'agentsight:proc:built';
 /** Most processes remembered; the least recently written beyond this are dropped (LRU by write time). */
 export const MAX_PROCESSES = 100_000;
 const key = (host: string, pid: number) => `agentsight:proc:${host}:${pid}`;
+/**
+ * Longest wait of a lookup for the proc records stored so far to be in the table, ms: above the `aggregator-proc`
+ * durable's ack wait (30 s), after which a record delivered to an instance that died unacked comes again.
+ */
+export const PROC_CATCH_UP_MS = 60_000;
+
+/** Where the table's proc records come from (the `aggregator-proc` consumer, libs/jetstream `ConsumerLoop`). */
+export interface ProcFeed {
+  /** The last sequence of the stream holding the proc records, now; throws when JetStream does not answer. */
+  streamLastSeq(): Promise<number>;
+  /** Whether every proc record up to stream sequence `seq` has been acked, i.e. put into the table (false on error). */
+  ackedThrough(seq: number): Promise<boolean>;
+}
 
 /**
  * Process table in Redis (bounded LRU, entries expire a day after their last write), fed by exec/snapshot
@@ -23,13 +36,34 @@ const key = (host: string, pid: number) => `agentsight:proc:${host}:${pid}`;
  * missing ({@link BUILT_KEY} absent: first start, or Redis lost) `rebuild` re-reads the last day of them (the
  * aggregator's `aggregator-proc` durable from that time on); lookups wait for it to catch up, so an exchange finished
  * meanwhile still gets its process (agent name, argv) and not the bare thread name.
+ *
+ * The proc records and the HTTP events an exchange is made of come through different durables, so nothing orders
+ * them: after a restart of the aggregator (a record delivered to the dead instance comes again after the ack wait) or
+ * of NATS (the proc consumer starting again from its ack floor while partitions already consume), an exchange can
+ * finish before the exec record of its process, stored long before the process' first TLS bytes, is in the table.
+ * A lookup of an unknown pid therefore waits (at most {@link PROC_CATCH_UP_MS}) until every proc record the stream
+ * held at that moment has been acked ({@link ProcFeed}); only then is the pid unknown (`null`: no exec/snapshot was
+ * captured). Without the wait such an exchange got no process: agent name `node` instead of the agent's, and
+ * another conversation id (its process start unknown), so its session was split in two.
  */
 export class ProcessStore {
   private readonly cache = new Map<string, ProcessInfo | null>();
   private rebuilding: Promise<void> | null = null;
+  /** The last wait for the feed: when it began (`performance.now()` ms, before it read its target) and its end. */
+  private catchUp: { since: number; done: Promise<void> } | null = null;
+  /** Waits for the feed that gave up ({@link PROC_CATCH_UP_MS}) and let lookups answer null unsure, since construction. */
+  catchUpTimeouts = 0;
 
-  /** `rebuild` re-feeds {@link put} with the proc records of the last {@link PROCESS_TTL_S} and resolves once caught up. */
-  constructor(private readonly redis: Redis, private readonly rebuild: () => Promise<void>) {}
+  /**
+   * `rebuild` re-feeds {@link put} with the proc records of the last {@link PROCESS_TTL_S} and resolves once caught
+   * up; `feed` tells how far the records put are (a miss waits for it, at most `catchUpMs`).
+   */
+  constructor(
+    private readonly redis: Redis,
+    private readonly rebuild: () => Promise<void>,
+    private readonly feed: ProcFeed,
+    private readonly catchUpMs = PROC_CATCH_UP_MS,
+  ) {}
 
   /** Rebuilds the table when it is missing (at most one rebuild at a time); resolves when it is there. */
   async ensureBuilt(): Promise<void> {
@@ -57,15 +91,49 @@ export class ProcessStore {
     this.cache.delete(k);
   }
 
-  /** The process `pid` of `host`, or null when unknown (after a rebuild of a lost table, see {@link ensureBuilt}). */
-  async get(host: string, pid: number): Promise<ProcessInfo | null> {
+  /**
+   * The process `pid` of `host`, or null when unknown: not in the table once it holds every proc record stored so far
+   * (after a rebuild of a lost table, see {@link ensureBuilt}, and after waiting for the feed, see the class comment).
+   * `neededBy` (`performance.now()` ms, default now): a time by which the process' exec record was surely in the
+   * stream, e.g. when the batch that finished the exchange was received; a wait for the feed that began since then
+   * answers this lookup too, so a batch of exchanges of unknown processes waits (and asks JetStream) once.
+   */
+  async get(host: string, pid: number, neededBy = performance.now()): Promise<ProcessInfo | null> {
     const k = key(host, pid);
     if (this.cache.has(k)) return this.cache.get(k)!;
     if (this.rebuilding) await this.rebuilding;
     const info = await this.read(k);
-    if (info || (await this.redis.exists(BUILT_KEY))) return info;
-    await this.ensureBuilt();
+    if (info) return info;
+    if (!(await this.redis.exists(BUILT_KEY))) await this.ensureBuilt();
+    await this.caughtUp(neededBy);
     return this.read(k);
+  }
+
+  /** A wait for the feed that began at or after `neededBy` (the running or last one), else a new one. */
+  private caughtUp(neededBy: number): Promise<void> {
+    if (this.catchUp && this.catchUp.since >= neededBy) return this.catchUp.done;
+    const since = performance.now();
+    const done = this.waitForFeed();
+    this.catchUp = { since, done };
+    return done;
+  }
+
+  /** Waits until every proc record the stream holds now has been put (at most `catchUpMs`); says so when it gives up. */
+  private async waitForFeed(): Promise<void> {
+    const deadline = Date.now() + this.catchUpMs;
+    let target: number | null = null;
+    for (;;) {
+      try {
+        target ??= await this.feed.streamLastSeq();
+        if (await this.feed.ackedThrough(target)) return;
+      } catch {
+        // JetStream not answering (NATS restarting): again until the deadline
+      }
+      if (Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.catchUpTimeouts++;
+    console.error(`[aggregator] the proc records are not all in the process table after ${this.catchUpMs / 1000} s: exchanges of processes it does not know are finished without one`);
   }
 
   private async read(k: string): Promise<ProcessInfo | null> {
