@@ -40,6 +40,11 @@ export class AckLedger {
     this.holding.delete(seq);
   }
 
+  /** Reply subjects of every ack sent and not yet known to be under the floor (to send again after a reconnect). */
+  unconfirmed(): string[] {
+    return [...this.sent.values()];
+  }
+
   /** Whether no sent ack awaits confirmation (nothing to check against the server). */
   get settled(): boolean {
     return this.sent.size === 0;
@@ -59,6 +64,6 @@ export class AckLedger {
   reconcile(ackFloor: number, numAckPending: number): string[] {
     for (const seq of this.sent.keys()) if (seq <= ackFloor) this.sent.delete(seq);
     if (numAckPending <= this.holding.size) return [];
-    return [...this.sent.values()];
+    return this.unconfirmed();
   }
 }

@@ -1,5 +1,6 @@
 import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import type { Consumer, ConsumerConfig, JsMsg, ConsumerMessages } from '@nats-io/jetstream';
+import type { Status } from '@nats-io/nats-core';
 import { decode } from '@agentsight/contracts';
 import type { Nats } from './nats';
 import { payloadOf } from './large';
@@ -99,6 +100,14 @@ const FETCH_EXPIRES_MS = 10_000;
  * refills its pull as messages *arrive*, whatever the consumer has handled, so a stage slower than its input held
  * its whole backlog (up to `max_ack_pending`) in memory. A failed pull (missed heartbeats while NATS restarts, the
  * durable briefly gone while a partition changes hands) is re-issued after a backoff (0.1 → 2 s) until stopped.
+ *
+ * A shared durable (`start: 'keep'`, outside a replay) starts again from its ack floor when the NATS connection
+ * reconnects, as a partition group re-claims its partitions (partitions.ts): nats-server 2.9.10 loses acks received
+ * shortly before a SIGKILL and keeps its delivered state, so those inputs (and deliveries lost on the way) otherwise
+ * stay ack-pending for the whole ack wait (60 s for storage) before they come again. The run's acks not yet known
+ * to be under the floor are sent again first (the floor moves past them), then the run ends, the durable is made
+ * again at its ack floor + 1 and the loop consumes from there; what comes twice is deduplicated downstream by its
+ * deterministic ids (storage: ReplacingMergeTree). Counted in {@link reclaims}.
  */
 export class ConsumerLoop<T> {
   private messages: ConsumerMessages | null = null;
@@ -112,6 +121,16 @@ export class ConsumerLoop<T> {
   private generation = 0;
   private readonly spec: ConsumeSpec;
   private readonly scope: ReplayScope | null;
+  /** The connection's status events, watched by a shared durable's loop (see the class comment). */
+  private status: (AsyncIterable<Status> & { stop?(): void }) | null = null;
+  /** The next {@link start} makes a `keep` durable again at its ack floor (set by a reconnect). */
+  private fromAckFloor = false;
+  /** {@link stop} was called: no restart after a failure or reconnect. */
+  private halted = false;
+  /** The current run: its ledger, and how to end it to start again. */
+  private current: { ledger: AckLedger; restart(err: Error): void } | null = null;
+  /** Runs of a shared durable started again from its ack floor after a NATS reconnect, since construction. */
+  reclaims = 0;
 
   constructor(
     private readonly nats: Nats,
@@ -125,9 +144,27 @@ export class ConsumerLoop<T> {
   /** Creates (or resets) the durable and starts consuming; resolves once consuming has begun. */
   async start(): Promise<void> {
     this.stopped = false;
-    await prepareDurable(this.nats, this.spec);
+    this.halted = false;
+    if (this.spec.start === 'keep' && !this.scope && !this.status) this.watchReconnects();
+    await prepareDurable(this.nats, this.spec, this.spec.start === 'ack_floor' || this.fromAckFloor);
+    this.fromAckFloor = false;
     const consumer = await this.nats.js.consumers.get(this.spec.stream, this.spec.durable);
     this.done = this.run(consumer);
+  }
+
+  /** On each `reconnect` of the connection: the run's unconfirmed acks again, then a start from the ack floor. */
+  private watchReconnects(): void {
+    const status = (this.status = this.nats.nc.status() as AsyncIterable<Status> & { stop?(): void });
+    void (async () => {
+      for await (const s of status) {
+        if (s.type !== 'reconnect' || this.halted) continue;
+        this.reclaims++;
+        this.fromAckFloor = true; // (a run failed meanwhile starts so, too)
+        if (!this.current) continue;
+        for (const reply of this.current.ledger.unconfirmed()) this.nats.nc.publish(reply, ACK);
+        this.current.restart(new Error('NATS reconnected: acks and deliveries lost with the server come again only after the ack wait; starting again from the ack floor'));
+      }
+    })().catch(() => undefined);
   }
 
   private async run(consumer: Consumer): Promise<void> {
@@ -156,6 +193,7 @@ export class ConsumerLoop<T> {
     // A shared durable (`keep`, several instances) counts every instance's pending: no comparison there; its lost
     // acks and deliveries come again after its (short) ack wait.
     const stopAckCheck = exclusive ? checkAcks(this.nats, this.spec.stream, this.spec.durable, ledger, restart) : () => undefined;
+    this.current = { ledger, restart };
     let lastDelivery = 0;
     const held = { msgs: 0, bytes: 0 };
     const seen = { msgs: 0, bytes: 0 };
@@ -255,6 +293,7 @@ export class ConsumerLoop<T> {
         release(raw);
       }
     }
+    if (this.current?.ledger === ledger) this.current = null;
     if (lost && !this.stopped) {
       console.error(`[${this.spec.durable}] ${(lost as Error).message}`);
       this.fail(lost);
@@ -270,16 +309,33 @@ export class ConsumerLoop<T> {
     this.stopped = true;
     this.messages?.stop();
     this.wakeReader?.();
-    if (this.spec.onFailure) this.spec.onFailure(err);
-    else this.restartTimer = setTimeout(() => {
-      this.start().catch((e) => console.error(`[${this.spec.durable}] restart failed:`, e));
-    }, this.spec.restartAfterMs ?? 1000);
+    if (this.spec.onFailure) {
+      this.spec.onFailure(err);
+      return;
+    }
+    // Again until it starts (JetStream may still be recovering its streams after a restart) or the loop is stopped.
+    const again = (ms: number) => {
+      this.restartTimer = setTimeout(() => {
+        if (this.halted) return;
+        this.start().catch((e) => {
+          if (this.halted) return;
+          console.error(`[${this.spec.durable}] restart failed, again in ${Math.min(2 * ms, 10_000)} ms:`, (e as Error)?.message ?? e);
+          this.stopped = true;
+          again(Math.min(2 * ms, 10_000));
+        });
+      }, ms);
+    };
+    again(this.spec.restartAfterMs ?? 1000);
   }
 
   /** Stops fetching, lets the batch in hand finish, and closes the subscription (unacked inputs stay pending). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.halted = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    this.status?.stop?.();
+    this.status = null;
     this.messages?.stop();
     this.wakeReader?.();
     this.wakeBackoff?.();
@@ -393,7 +449,12 @@ function checkAcks(nats: Nats, stream: string, durable: string, ledger: AckLedge
   return () => clearInterval(timer);
 }
 
-async function prepareDurable(nats: Nats, spec: ConsumeSpec): Promise<void> {
+/**
+ * Makes the durable of `spec`: created when missing; with `fromAckFloor` deleted and made again at its ack floor + 1
+ * (every input not acked comes again, in order). Another instance doing the same at once (a shared durable after a
+ * reconnect) may have made it again first: that one is used.
+ */
+async function prepareDurable(nats: Nats, spec: ConsumeSpec, fromAckFloor: boolean): Promise<void> {
   const config: Partial<ConsumerConfig> = {
     durable_name: spec.durable,
     filter_subject: spec.filterSubject,
@@ -409,18 +470,24 @@ async function prepareDurable(nats: Nats, spec: ConsumeSpec): Promise<void> {
     info = null;
   }
   const first = firstDelivery(spec.first);
-  if (spec.start === 'keep') {
+  if (!fromAckFloor) {
     if (!info) await nats.jsm.consumers.add(spec.stream, { ...config, ...first });
     return;
   }
-  if (info) await nats.jsm.consumers.delete(spec.stream, spec.durable);
+  if (info) await nats.jsm.consumers.delete(spec.stream, spec.durable).catch((err) => {
+    if (spec.start === 'ack_floor') throw err; // a shared durable may have been deleted by another instance just now
+  });
   const floor = info ? info.ack_floor.stream_seq : 0;
   // Nothing acked yet (floor 0): where the durable first started (a replay's start may be past an ack floor of 0).
   const start = floor > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor + 1 }
     : info?.config.opt_start_seq ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.config.opt_start_seq }
     : info?.config.opt_start_time ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: info.config.opt_start_time }
     : first;
-  await nats.jsm.consumers.add(spec.stream, { ...config, ...start });
+  try {
+    await nats.jsm.consumers.add(spec.stream, { ...config, ...start });
+  } catch (err) {
+    if (spec.start === 'ack_floor' || !(await nats.jsm.consumers.info(spec.stream, spec.durable).catch(() => null))) throw err;
+  }
 }
 
 function firstDelivery(first: ConsumeSpec['first']): Partial<ConsumerConfig> {
