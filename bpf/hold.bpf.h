@@ -33,6 +33,9 @@
 #define NR_SENDTO 44
 #define NR_SENDMSG 46
 #define SP_WRITE 1
+#define SP_OPEN 2
+#define SP_OPENAT 257
+#define SP_GETDENTS64 217
 #define SP_CLOSE 3
 #define SP_PIPE 22
 #define SP_RT_SIGACTION 13
@@ -76,6 +79,9 @@
 #define NR_SENDTO 206
 #define NR_SENDMSG 211
 #define SP_WRITE 64
+#define SP_OPEN -1005
+#define SP_OPENAT 56
+#define SP_GETDENTS64 61
 #define SP_CLOSE 57
 #define SP_PIPE -1001
 #define SP_RT_SIGACTION 134
@@ -118,7 +124,8 @@
 /*
  * The spawn sequence: what a forked child does between fork and exec (libuv's uv_spawn child, CPython's
  * _posixsubprocess, glibc's fork and execvp): its own return from clone, glibc's set_robust_list, atfork handlers
- * (libuv re-creates its signal pipe and writes a byte to it), fd set-up, signal reset, ids, session, cwd, limits,
+ * (libuv re-creates its signal pipe and writes a byte to it), fd set-up (stdio 'ignore' opens /dev/null; a close of
+ * every fd may list /proc/self/fd), signal reset, ids, session, cwd, limits,
  * then execve (a failed one, execvp trying PATH, too; on failure the errno written to the parent's pipe). Any other
  * syscall means it runs on in the parent's code. (A write is no TLS call: a TLS call writing is already past its
  * entry probe.)
@@ -127,6 +134,9 @@ static __always_inline bool spawn_syscall(long nr)
 {
 	switch (nr) {
 	case SP_WRITE:
+	case SP_OPEN:
+	case SP_OPENAT:
+	case SP_GETDENTS64:
 	case SP_CLOSE:
 	case SP_PIPE:
 	case SP_RT_SIGACTION:

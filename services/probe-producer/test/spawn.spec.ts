@@ -27,8 +27,9 @@ const CALLS = 20; // the parent's HTTPS calls
 const SPAWNS = 3; // `/bin/true` children after each call
 
 /**
- * The traced agent: CALLS GETs of /parent-<i> (a new connection each), each followed by SPAWNS spawnSync('/bin/true'),
- * then one child that runs node again and GETs /child-<marker>. Prints {spawn_ms: [...], child_pid, child_status}.
+ * The traced agent: CALLS GETs of /parent-<i> (a new connection each), each followed by SPAWNS
+ * spawnSync('/bin/true') (stdin a pipe or, as agents' shell tools, 'ignore'), then one child that runs node again
+ * and GETs /child-<marker>. Prints {spawn_ms: [...], child_pid, child_status, child_stderr}.
  */
 const AGENT = `
 const https = require('https'), fs = require('fs'), { spawnSync } = require('child_process');
@@ -43,7 +44,7 @@ const get = (p) => new Promise((resolve, reject) => https.get({ host: '127.0.0.1
     if (!body.toString('latin1').startsWith('RESP /parent-' + i + ' ')) throw new Error('bad answer ' + i);
     for (let j = 0; j < Number(spawns); j++) {
       const t0 = process.hrtime.bigint();
-      const r = spawnSync('/bin/true');
+      const r = spawnSync('/bin/true', [], { stdio: [j % 2 ? 'ignore' : 'pipe', 'pipe', 'pipe'] }); // 'ignore': the child opens /dev/null
       spawnMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
       if (r.status !== 0) throw new Error('/bin/true: ' + r.status + ' ' + r.error);
     }
