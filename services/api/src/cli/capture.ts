@@ -81,9 +81,9 @@ export async function finishExports(env: NodeJS.ProcessEnv, own: boolean, say: (
 
 /**
  * Probe flags every capture command passes: host, partitions, the locator cache in the data dir (NATS: see
- * startProbe), and `--net-bytes-ms` = the sampler's active interval (`AGENTSIGHT_SAMPLE_MS`; its default when that is
- * invalid: the sampler then says so and does not start), so each resource sample has a network reading at most one
- * interval old ({@link NetReadings}).
+ * startProbe), and `--net-bytes-ms` = a quarter of the sampler's active interval (`AGENTSIGHT_SAMPLE_MS`; its default
+ * when that is invalid: the sampler then says so and does not start), at least 100 ms, so each resource sample has a
+ * network reading at most a quarter interval old ({@link NetReadings}).
  */
 export function probeCommon(env: NodeJS.ProcessEnv): string[] {
   let netMs: number;
@@ -92,6 +92,9 @@ export function probeCommon(env: NodeJS.ProcessEnv): string[] {
   } catch {
     netMs = optionDefaultNumber('AGENTSIGHT_SAMPLE_MS');
   }
+  // A quarter of the interval: two samples one interval apart never share a reading (with equal periods, the phases
+  // of the two timers drift, and consecutive samples showed the same count and then twice the traffic).
+  netMs = Math.max(100, Math.floor(netMs / 4));
   return [
     '--host', env.AGENTSIGHT_HOST || hostname(), '--partitions', env.AGENTSIGHT_PARTITIONS || optionDefault('AGENTSIGHT_PARTITIONS'),
     '--cache-dir', join(env.AGENTSIGHT_DATA_DIR!, 'probe-cache'), '--net-bytes-ms', String(netMs),
