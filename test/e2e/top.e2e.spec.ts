@@ -1,13 +1,15 @@
 /**
  * `agentsight top` against two running traced agents (issue 15): two `agentsight exec` runs of the agent-like workload
  * (test/e2e/resource-agent.js: the openai SDK against the mock LLM, whose tool runs test/e2e/top-worker.js), agent A's
- * tool keeping a core busy, agent B's holding 300 MiB idle, both running until the test lets them finish.
+ * tool keeping a core busy, agent B's holding 300 MiB and moving 640 KiB/s over loopback TCP, both running until the
+ * test lets them finish.
  *
  * - The live view runs in a real pseudo-terminal (tmux): the screen must show both agents with their figures (model,
- *   the running tool, CPU %, RSS, tokens, calls, tool uses, execs), `M`/`P`/`T` must reorder them, the filter must
+ *   the running tool, CPU %, RSS, network bytes/s, tokens, calls, tool uses, execs), `M`/`P`/`T`/`N` must reorder them, the filter must
  *   narrow them, `q` must quit.
  * - `top --once --json` must carry the same agents and figures, sorted by `--sort`.
- * Comparisons are between the two agents (A's CPU % above B's, B's RSS above A's and at least the 300 MiB it holds),
+ * Comparisons are between the two agents (A's CPU % above B's, B's RSS above A's and at least the 300 MiB it holds,
+ * B's network bytes/s above A's),
  * never against a duration.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -60,7 +62,7 @@ interface ScreenRow {
   fig: Record<string, string>;
 }
 
-const FIGURES = ['CPU%', 'RSS', 'TOKENS', 'COST', 'CALLS', 'TOOLS', 'EXECS', 'FAIL', 'FILES', 'CONN'];
+const FIGURES = ['CPU%', 'RSS', 'NET/s', 'TOKENS', 'COST', 'CALLS', 'TOOLS', 'EXECS', 'FAIL', 'FILES', 'CONN'];
 
 /** The agent rows of a `top` screen: the figure under each right-aligned header is the last word ending where the header ends. */
 function parseScreen(screen: string): { header: string; rows: ScreenRow[] } | undefined {
@@ -153,7 +155,7 @@ describeCapture('agentsight top: the live view and --once --json of two running 
   test('--once --json: both agents with their model, running tool, CPU %, RSS, tokens and counts, sorted by --sort', async () => {
     const s = await until('CPU % of both agents from two readings', async () => {
       const j = await once('--sort', 'mem');
-      return j.agents.length === 2 && j.agents.every((r: any) => r.source === 'proc') ? j : undefined;
+      return j.agents.length === 2 && j.agents.every((r: any) => r.source === 'proc' && r.net_bytes_per_s !== null) ? j : undefined;
     });
     expect(s).toMatchObject({ host: 'e2e-host', sort: 'mem', exited_hidden: 0 });
     const A = s.agents.find((r: any) => r.pid === pidA);
@@ -172,9 +174,14 @@ describeCapture('agentsight top: the live view and --once --json of two running 
     expect(A.cpu_pct).toBeGreaterThan(B.cpu_pct);
     expect(B.rss_bytes).toBeGreaterThanOrEqual(300 * MiB);
     expect(B.rss_bytes).toBeGreaterThan(A.rss_bytes);
+    // B's worker moves 64 KiB every 100 ms both ways (its own loopback connection): ~1.25 MiB/s sent + received.
+    expect(B.net_bytes_per_s).toBeGreaterThan(A.net_bytes_per_s);
+    expect(B.net_bytes_per_s).toBeGreaterThan(256 * 1024);
+    expect(B.net_sent_bytes).toBeGreaterThan(0);
+    expect(B.net_recv_bytes).toBeGreaterThan(0);
   }, 300_000);
 
-  test('the live view shows both agents with their figures; M, P and T reorder them; the filter narrows; q quits', async () => {
+  test('the live view shows both agents with their figures; M, P, T and N reorder them; the filter narrows; q quits', async () => {
     const first = await until('both agents on the screen with CPU %', () => {
       const p = parseScreen(screen());
       return p && p.rows.length === 2 && p.rows.every((r) => r.fig['CPU%'] !== '-') ? p : undefined;
@@ -202,6 +209,8 @@ describeCapture('agentsight top: the live view and --once --json of two running 
     const byCpu = await order('P', 'CPU%', pidA);
     expect(Number(row(byCpu, pidA).fig['CPU%'])).toBeGreaterThan(Number(row(byCpu, pidB).fig['CPU%']));
     await order('T', 'TOKENS', pidB);
+    const byNet = await order('N', 'NET/s', pidB);
+    expect(bytes(row(byNet, pidB).fig['NET/s'])).toBeGreaterThan(256 * 1024);
 
     tmux('send-keys', '-t', session, '/', ...String(pidA).split(''), 'Enter');
     await until('the filter leaves agent A alone', () => {
