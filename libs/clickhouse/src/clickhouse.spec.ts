@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
 import { promisify } from 'node:util';
 import { GenAiAttr, redactBytes } from '@agentsight/contracts';
 import * as ts from 'typescript';
@@ -24,7 +25,7 @@ import { listToolUses } from './repositories/tool-uses';
 import { auditRow, deadLetterRow, exchangeRow, genAiSpanRow, llmCallRow, toolUseRow } from './rows';
 import { resourceSampleRows } from './resources';
 import { ensureSchema, EXEC_COMMANDS, execCommandsReady, migrationStatements, reasoningOutputMigration, relayoutTable, RETENTION_LOG, SKIP_INDEXES, SORTING_KEYS, summaryContains, TABLES } from './schema';
-import { BatchWriter } from './writer';
+import { BatchWriter, insertRows } from './writer';
 import { enforceStoreCap } from './retention';
 
 const run = promisify(execFile);
@@ -289,6 +290,38 @@ describe('BatchWriter', () => {
     expect(failed).toHaveLength(1);
     expect(stored).not.toContain('x');
     await writer.close();
+  });
+});
+
+describe('insertRows on chDB (raw insert of one Buffer)', () => {
+  it('stores every row exactly (quotes, backslashes, newlines, non-ASCII) without making the batch one V8 string', async () => {
+    const db = 'agentsight_raw_insert';
+    await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
+    await client.command({ query: `CREATE TABLE IF NOT EXISTS ${db}.t (id UInt32, body String, tags Array(String)) ENGINE = MergeTree ORDER BY id` });
+    // 4,000 rows of ~4 KiB: a 16 MiB batch, two-byte text in V8 (the CJK character), one row per line.
+    const body = (i: number) => `row ${i} "quoted" \\ back\nslash\n\t中文 é 😀 </script> `.repeat(80);
+    const rows = Array.from({ length: 4000 }, (_, i) => ({ id: i, body: body(i), tags: ['a', `b${i}`] }));
+    const expectedBytes = rows.reduce((n, r) => n + Buffer.byteLength(r.body), 0);
+    const largeObjects = () => v8.getHeapSpaceStatistics().find((sp) => sp.space_name === 'large_object_space')!.space_used_size;
+    const before = largeObjects();
+    await insertRows(client, db, 't', rows);
+    // client.insert joined the rows into one string (16+ MiB here, 32 MiB as two-byte) and flattened the SQL around it:
+    // large objects V8 frees only in a full GC. The raw path writes each row's text into a Buffer (outside the heap).
+    expect(largeObjects() - before).toBeLessThan(4 << 20);
+    expect(await scalar(`SELECT count() FROM ${db}.t`)).toBe('4000');
+    expect(await scalar(`SELECT sum(length(body)) FROM ${db}.t`)).toBe(String(expectedBytes));
+    const rs = await client.query({ query: `SELECT id, body, tags FROM ${db}.t WHERE id IN (0, 3999) ORDER BY id`, format: 'JSONEachRow' });
+    expect(await rs.json()).toEqual([{ id: 0, body: body(0), tags: ['a', 'b0'] }, { id: 3999, body: body(3999), tags: ['a', 'b3999'] }]);
+    await insertRows(client, db, 't', []); // nothing to insert: no error, nothing stored
+    expect(await scalar(`SELECT count() FROM ${db}.t`)).toBe('4000');
+    await expect(insertRows(client, db, 'no_such_table', [{ id: 1 }])).rejects.toThrow(/no_such_table|UNKNOWN_TABLE|doesn't exist/i);
+    await client.command({ query: `DROP DATABASE ${db}` });
+    // A name the raw insert does not take unquoted goes through client.insert, stored the same.
+    await client.command({ query: 'CREATE DATABASE IF NOT EXISTS `agentsight-raw`' });
+    await client.command({ query: 'CREATE TABLE IF NOT EXISTS `agentsight-raw`.t (id UInt32, body String) ENGINE = MergeTree ORDER BY id' });
+    await insertRows(client, 'agentsight-raw', 't', [{ id: 1, body: body(1) }]);
+    expect(await scalar('SELECT body FROM `agentsight-raw`.t')).toBe(body(1));
+    await client.command({ query: 'DROP DATABASE `agentsight-raw`' });
   });
 });
 

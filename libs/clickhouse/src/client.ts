@@ -95,6 +95,7 @@ export async function openClickHouse(opts: OpenClickHouseOptions = {}): Promise<
     throw explainOpenError(err, dataDir);
   }
   const client = createClient({ connection, clickhouse_settings: settings } as Parameters<typeof createClient>[0]);
+  chdbConnections.set(client, connection);
   if (opts.ownerName !== false) {
     writeOwnerPid(dataDir, process.pid, opts.ownerName);
     const close = client.close.bind(client);
@@ -107,6 +108,17 @@ export async function openClickHouse(opts: OpenClickHouseOptions = {}): Promise<
     };
   }
   return client;
+}
+
+/** The chDB connection under each embedded client {@link openClickHouse} made (for {@link insertRows}' raw path). */
+const chdbConnections = new WeakMap<ClickHouseClient, ReturnType<typeof CreateChdbConnection>>();
+
+/**
+ * The chDB connection under `client` when {@link openClickHouse} opened it on embedded chDB (its `.chdb` has chDB's raw
+ * insert, used by writer.ts `insertRows`), else null (a server client, or a client made elsewhere).
+ */
+export function chdbConnectionOf(client: ClickHouseClient): ReturnType<typeof CreateChdbConnection> | null {
+  return chdbConnections.get(client) ?? null;
 }
 
 /**

@@ -3,7 +3,41 @@
  * runs only after the INSERT holding the row succeeded (at-least-once; the tables deduplicate by id).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import { chdbConnectionOf } from './client';
 import { DEFAULT_DATABASE, qualified } from './schema';
+
+/**
+ * Inserts `rows` into `database`.`table` as JSONEachRow; resolves when the insert succeeded, rejects with the
+ * ClickHouse error otherwise.
+ *
+ * On embedded chDB the rows are written into one Buffer (each row's `JSON.stringify` text and a newline) and handed to
+ * chDB's raw insert, which parses it natively: the batch never exists as one V8 string. `client.insert` on chDB
+ * joins the encoded rows into a string, prefixes the SQL and hands that over, so a 16 MiB batch of bodies became two
+ * 16+ MiB strings in V8's large-object space (freed only by a full GC) besides its UTF-8 copy (bench/README.md, "api
+ * RSS"). On a server, or for names chDB's raw insert does not take (it accepts `[A-Za-z0-9_]` only): `client.insert`.
+ */
+export async function insertRows(client: ClickHouseClient, database: string, table: string, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+  const connection = chdbConnectionOf(client);
+  if (!connection || !PLAIN_NAME.test(database) || !PLAIN_NAME.test(table)) {
+    await client.insert({ table: qualified(database, table), values: rows as Array<Record<string, unknown>>, format: 'JSONEachRow' });
+    return;
+  }
+  if (!rows.length) return;
+  const lines = rows.map((r) => JSON.stringify(r));
+  let bytes = lines.length;
+  for (const l of lines) bytes += Buffer.byteLength(l, 'utf8');
+  const buf = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (let i = 0; i < lines.length; i++) {
+    at += buf.write(lines[i]!, at, 'utf8');
+    buf[at++] = 0x0a;
+    lines[i] = ''; // each row's text can go as soon as it is in the buffer
+  }
+  await connection.chdb.rawInsert({ table: `${database}.${table}`, values: buf, format: 'JSONEachRow' });
+}
+
+/** A name chDB's raw insert takes unquoted. */
+const PLAIN_NAME = /^[A-Za-z0-9_]+$/;
 
 export interface BatchWriterOptions {
   /** Database of the tables (default `agentsight`). */
@@ -47,7 +81,8 @@ interface TableState {
 }
 
 /**
- * Collects rows per table and inserts them with `client.insert({ table, values, format: 'JSONEachRow' })`.
+ * Collects rows per table and inserts them as JSONEachRow ({@link insertRows}: chDB's raw insert when embedded,
+ * `client.insert` on a server).
  *
  * - A table's batch is flushed at `maxRows` rows or `maxBytes` bytes; otherwise at once when the table is idle, and
  *   when busy once its insert in flight finished and `minIntervalMs` passed since that insert started (a row waits
@@ -169,7 +204,7 @@ export class BatchWriter {
     const values = batch.map((p) => p.row);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.client.insert({ table: qualified(this.database, table), values, format: 'JSONEachRow' });
+        await insertRows(this.client, this.database, table, values);
         break;
       } catch (err) {
         const final = attempt >= this.maxAttempts;
