@@ -5,38 +5,22 @@
  * response goes in, the aggregator is SIGKILLed and started again, the rest comes re-cut with an overlap (as a
  * parser re-emitting from its consumed offset would): the exchange carries every SSE event once, in order.
  */
-import Redis from 'ioredis';
 import {
   decode, hostToken, httpBatchId, Subjects, type Exchange, type HttpEvent, type HttpEventBatch,
 } from '@agentsight/contracts';
-import { connectNats, Publisher, type Nats } from '@agentsight/jetstream';
+import { Publisher } from '@agentsight/jetstream';
 import { loadFixture, streamedCallRecords } from '@agentsight/testkit';
 import { HttpStreamParser } from '../../services/parser/src/domain';
-import { startInfra, Stages, until, type Infra } from './harness';
+import { until, useBrokers } from './harness';
 
 /** What an exchange keeps of an `sse_event`. */
 const sseOf = (e: HttpEvent) => (e.type === 'sse_event' ? { event: e.event, data: e.data, ...(e.last_event_id === undefined ? {} : { last_event_id: e.last_event_id }) } : null);
 
-let infra: Infra;
-let stages: Stages;
-let nats: Nats;
-let redis: Redis;
-
-beforeAll(async () => {
-  infra = await startInfra();
-  stages = new Stages(infra.env);
-  await stages.start('aggregator');
-  nats = await connectNats(infra.natsUrl, 'aggregator-handoff-spec');
-  redis = new Redis(infra.env.REDIS_URL!);
-}, 120_000);
-afterAll(async () => {
-  redis?.disconnect();
-  await nats?.nc.close();
-  await stages?.stopAll();
-  await infra?.stop();
-});
+const f = useBrokers('aggregator-handoff-spec');
+beforeAll(() => f.stages.start('aggregator'), 120_000);
 
 test('SIGKILL mid-response: the next owner rebuilds the open response from the events stored in Redis', async () => {
+  const { nats, redis, stages } = f;
   // The real parser's events of one recorded streamed call (request, response_head, SSE events, response_end).
   const parser = new HttpStreamParser();
   const events: HttpEvent[] = streamedCallRecords(0, loadFixture('vercel__openai-text.chunks.txt').body, 0).flatMap((r) => parser.push(r).events);

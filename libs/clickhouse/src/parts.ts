@@ -13,6 +13,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { openClickHouse } from './client';
+import { queryNumberRows } from './repositories/sql';
 import { DEFAULT_DATABASE, quoteString, TABLES, type TableName } from './schema';
 
 /** Where one agentsight table's parts are. */
@@ -52,7 +53,7 @@ export function parseDistributed(engineFull: string): { cluster: string; databas
 
 /** Where each agentsight table of `database` keeps its parts (see the file comment); throws what ClickHouse throws. */
 export async function storePlaces(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<StorePlaces> {
-  const tables = await rows<{ name: TableName; engine: string; engine_full: string }>(
+  const tables = await queryNumberRows<{ name: TableName; engine: string; engine_full: string }>(
     client,
     'SELECT name, engine, engine_full FROM system.tables WHERE database = {db:String} AND name IN {tables:Array(String)}',
     { db: database, tables: [...TABLES] },
@@ -85,7 +86,7 @@ export interface PartitionParts {
  * over several servers' `system.parts`), with the table named as `names` maps it.
  */
 async function partsIn(client: ClickHouseClient, source: string, database: string, names: Map<string, string>): Promise<PartitionParts[]> {
-  return (await rows<PartitionParts>(
+  return (await queryNumberRows<PartitionParts>(
     client,
     `SELECT table, partition_id AS partition, count() AS parts, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM ${source}
      WHERE database = {db:String} AND active AND table IN {tables:Array(String)} GROUP BY table, partition_id`,
@@ -133,7 +134,7 @@ export interface ClusterNode {
 
 /** The nodes of `cluster` (every replica of every shard); throws when this server does not know the cluster. */
 export async function clusterNodes(client: ClickHouseClient, cluster: string): Promise<ClusterNode[]> {
-  const nodes = await rows<{ shard_num: number; replica_num: number; host_name: string; port: number }>(
+  const nodes = await queryNumberRows<{ shard_num: number; replica_num: number; host_name: string; port: number }>(
     client,
     'SELECT shard_num, replica_num, host_name, port FROM system.clusters WHERE cluster = {c:String} ORDER BY shard_num, replica_num',
     { c: cluster },
@@ -168,7 +169,7 @@ export async function openNode(node: ClusterNode, baseUrl: string): Promise<Clic
   const shown = (() => { const u = new URL(url); u.password = ''; return u.toString(); })();
   const client = await openClickHouse({ url });
   try {
-    const [r] = await rows<{ port: number }>(client, 'SELECT tcpPort() AS port');
+    const [r] = await queryNumberRows<{ port: number }>(client, 'SELECT tcpPort() AS port');
     if (Number(r?.port) !== node.port) throw new Error(`it answers with native port ${r?.port}: another server`);
     return client;
   } catch (err) {
@@ -177,7 +178,3 @@ export async function openNode(node: ClusterNode, baseUrl: string): Promise<Clic
   }
 }
 
-async function rows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
-  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
-  return (await rs.json()) as T[];
-}

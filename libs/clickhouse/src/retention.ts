@@ -15,6 +15,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { clusterNodes, nodeName, openNode, partitionParts, serverParts, storePlaces, type TablePlace } from './parts';
+import { queryNumberRows } from './repositories/sql';
 import { DEFAULT_DATABASE, EXEC_COMMANDS, PARTITION_KEYS, qualified, RETENTION_LOG, tableEngines } from './schema';
 
 /** Default of `AGENTSIGHT_STORE_MAX_BYTES`: 10 GiB. */
@@ -55,11 +56,6 @@ export interface DroppedTotals {
   last: string | null;
   /** The newest day dropped (YYYYMMDD), null when none. */
   newest_day: string | null;
-}
-
-async function rows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
-  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
-  return (await rs.json()) as T[];
 }
 
 /** Bytes on disk of the agentsight tables' active parts (on every node of a cluster, parts.ts {@link partitionParts}). */
@@ -158,7 +154,7 @@ async function dropDay(t: DropTarget, day: string): Promise<Dropped[]> {
         await t.client.command({ query: `ALTER TABLE ${qualified(p.database, EXEC_COMMANDS)} DROP PARTITION ID '${day}'` });
       }
     } else {
-      const [n] = await rows<{ n: number }>(t.client, `SELECT count() AS n FROM ${table} WHERE toYYYYMMDD(ingested_at) <= ${Number(day)}`);
+      const [n] = await queryNumberRows<{ n: number }>(t.client, `SELECT count() AS n FROM ${table} WHERE toYYYYMMDD(ingested_at) <= ${Number(day)}`);
       if (!Number(n?.n)) continue;
       const was = await bytesOf(p);
       await t.client.command({ query: `ALTER TABLE ${table} DELETE WHERE toYYYYMMDD(ingested_at) <= ${Number(day)} SETTINGS mutations_sync = 2` });
@@ -218,7 +214,7 @@ export async function enforceStoreCap(client: ClickHouseClient, maxBytes: number
 
 /** What the cap has dropped so far, from {@link RETENTION_LOG}. */
 export async function droppedTotals(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<DroppedTotals> {
-  const [r] = await rows<{ days: number; rows: number; bytes: number; last: string | null; newest: string | null }>(
+  const [r] = await queryNumberRows<{ days: number; rows: number; bytes: number; last: string | null; newest: string | null }>(
     client,
     `SELECT uniqExact(partition) AS days, sum(rows) AS rows, sum(bytes) AS bytes,
             if(count() = 0, NULL, toString(max(ts))) AS last, if(count() = 0, NULL, max(partition)) AS newest

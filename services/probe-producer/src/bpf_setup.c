@@ -113,8 +113,8 @@ void load_bpf(void)
 	/* Per-process network bytes: the sock tracepoints exist from Linux 6.5 on; without them, say so (never a 0). */
 	if (!kernel_has_btf_tracepoints((const char *const[]){ "sock_send_length", "sock_recv_length", NULL }))
 		g.net_bytes_missing =
-			"the kernel has no sock:sock_send_length/sock_recv_length tracepoints (Linux < 6.5): "
-			"per-process network bytes not counted";
+			"the kernel's BTF has no sock:sock_send_length/sock_recv_length tracepoints (Linux "
+			"< 6.5, or /sys/kernel/btf/vmlinux unreadable): per-process network bytes not counted";
 	bpf_program__set_autoload(p->progs.handle_sock_send, !g.net_bytes_missing);
 	bpf_program__set_autoload(p->progs.handle_sock_recv, !g.net_bytes_missing);
 	/* One ring buffer, one drop counter, one set of filter maps for both objects. */

@@ -151,7 +151,7 @@ export function applyEvent(s: ConnState, ev: HttpEvent): Applied {
 }
 
 /** The SSE event an `sse_event` carries, as an exchange keeps it: `event`, `data`, and `last_event_id` when set. */
-export function sseEventOf(ev: HttpSseEvent): SseEvent {
+function sseEventOf(ev: HttpSseEvent): SseEvent {
   const e: SseEvent = { event: ev.event, data: ev.data };
   if (ev.last_event_id !== undefined) e.last_event_id = ev.last_event_id;
   return e;
