@@ -22,7 +22,7 @@ import { natsConnectOptions, natsTarget } from '@agentsight/jetstream';
 import Redis from 'ioredis';
 import { spawnReady, type Child } from '../../services/api/src/cli/children';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
-import { api, captureRun, freePort, ROOT, Stages, startInfra, stopChild, type CaptureRun, type Infra } from '../e2e/harness';
+import { api, captureRun, freePort, ROOT, Stages, startInfra, stopChild, until, type CaptureRun, type Infra } from '../e2e/harness';
 
 type Row = Record<string, any>;
 
@@ -282,30 +282,20 @@ export class ChaosRig {
   /** Partitions of the per-connection subjects (`AGENTSIGHT_PARTITIONS`' default, which the rig uses). */
   static readonly PARTITIONS = 8;
 
-  /** What the last {@link scaleOut} saw: each instance's partitions at the split, and whether the workload still ran at the kill. */
-  lastScale: { split: Record<string, Record<string, number>>; answeredAtKill: number } | null = null;
-
   /**
    * Horizontal scale with takeover (issue 11). Before the workload a second instance (`b`) of the parser and of the
    * aggregator joins, and each stage's partitions split half and half between it and the rig's own instance (`e2e`).
    * During it the `e2e` instance of both is killed with SIGKILL, `b` takes every partition over from the durables'
    * ack floors, the `e2e` instances start again and `b` stops with SIGTERM (a clean handoff back). Throws when a split
    * or takeover does not happen within 60 s, or when the kill came after the workload's last answer (not
-   * mid-stream). What it saw is in {@link lastScale}.
+   * mid-stream).
    */
   scaleOut(): Fault {
     const redis = new Redis(this.infra.env.REDIS_URL!, { lazyConnect: true });
     const extra: Child[] = [];
     const owners = async (stage: string) => (await redis.mget(Array.from({ length: ChaosRig.PARTITIONS }, (_, p) => `agentsight:lease:${stage}:${p}`))).map((v) => v?.split(':').pop() ?? null);
     const count = (list: (string | null)[], who: string) => list.filter((o) => o === who).length;
-    const until = async (what: string, f: () => Promise<boolean>) => {
-      for (const end = Date.now() + 60_000; !(await f());) {
-        if (Date.now() > end) throw new Error(`scale fault: not within 60 s: ${what}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
     const half = ChaosRig.PARTITIONS / 2;
-    const split: Record<string, Record<string, number>> = {};
     const done = async () => {
       for (const c of extra.splice(0).reverse()) await stopChild(c);
       redis.disconnect();
@@ -322,7 +312,6 @@ export class ChaosRig {
             const o = await owners(stage);
             return count(o, 'e2e') === half && count(o, 'b') === half;
           });
-          split[stage] = { e2e: half, b: half };
         }
       } catch (err) {
         await done();
@@ -333,7 +322,6 @@ export class ChaosRig {
       try {
         for (const stage of ['parser', 'aggregator']) await this.stages.kill9(stage);
         const answeredAtKill = this.server?.requests.length ?? 0;
-        this.lastScale = { split, answeredAtKill };
         if (answeredAtKill >= 2 * this.workload.agents) throw new Error(`scale fault: the kill came after the workload's last answer (${answeredAtKill} answered)`);
         for (const stage of ['parser', 'aggregator']) await until(`${stage} b owns every partition`, async () => count(await owners(stage), 'b') === ChaosRig.PARTITIONS);
         for (const stage of ['aggregator', 'parser']) await this.stages.start(stage);

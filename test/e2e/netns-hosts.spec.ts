@@ -16,7 +16,7 @@ import { connectNats, type Nats } from '@agentsight/jetstream';
 import { askAgain, loadFixture, overrideEnv, startClickHouseServer, startNatsCluster, streamedCallRecords, type ClickHouseServer, type NatsCluster } from '@agentsight/testkit';
 import { openClickHouse, type ClickHouseClient } from '@agentsight/clickhouse';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
-import { Infra, ROOT, Stages, startInfra } from './harness';
+import { Infra, ROOT, Stages, startInfra, until } from './harness';
 
 const CALLS = 45;
 const HOSTS = ['host-a', 'host-b'] as const;
@@ -100,13 +100,6 @@ function startProducer(ns: string, host: string, natsUrl: string): Producer {
   return p;
 }
 
-async function until(what: string, f: () => boolean | Promise<boolean>, ms = 120_000): Promise<void> {
-  for (const end = Date.now() + ms; !(await f());) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('two hosts (network namespaces) into one 3-node NATS cluster, a node lost mid-stream', () => {
   const fleet = new Fleet();
   let cluster: NatsCluster;
@@ -151,12 +144,12 @@ describe('two hosts (network namespaces) into one 3-node NATS cluster, a node lo
   test('each host\'s calls stored once under its host across the loss and return of the raw stream\'s leader', async () => {
     const producers = HOSTS.map((h, k) => startProducer(fleet.namespaces[k]!.name, h, cluster.url));
     const leaderOf = async (s: string) => (await askAgain(() => nats.jsm.streams.info(s))).cluster?.leader;
-    await until('a third of each host\'s calls published', () => producers.every((p) => p.published() >= CALLS / 3));
+    await until('a third of each host\'s calls published', () => producers.every((p) => p.published() >= CALLS / 3), 120_000);
     const killed = await leaderOf('AGENTSIGHT_RAW');
     expect(killed).toBeDefined();
     await cluster.node(killed!).kill('SIGKILL');
     const atKill = producers.map((p) => p.published());
-    await until('two thirds of each host\'s calls published', () => producers.every((p) => p.published() >= (2 * CALLS) / 3));
+    await until('two thirds of each host\'s calls published', () => producers.every((p) => p.published() >= (2 * CALLS) / 3), 120_000);
     const leaderWhileDown = await leaderOf('AGENTSIGHT_RAW');
     await cluster.node(killed!).start();
     const codes = await Promise.all(producers.map((p) => p.exited));

@@ -51,8 +51,6 @@ export class ProcessStore {
   private rebuilding: Promise<void> | null = null;
   /** The last wait for the feed: when it began (`performance.now()` ms, before it read its target) and its end. */
   private catchUp: { since: number; done: Promise<void> } | null = null;
-  /** Waits for the feed that gave up ({@link PROC_CATCH_UP_MS}) and let lookups answer null unsure, since construction. */
-  catchUpTimeouts = 0;
 
   /**
    * `rebuild` re-feeds {@link put} with the proc records of the last {@link PROCESS_TTL_S} and resolves once caught
@@ -132,7 +130,6 @@ export class ProcessStore {
       if (Date.now() >= deadline) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    this.catchUpTimeouts++;
     console.error(`[aggregator] the proc records are not all in the process table after ${this.catchUpMs / 1000} s: exchanges of processes it does not know are finished without one`);
   }
 
