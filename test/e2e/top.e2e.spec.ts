@@ -174,9 +174,12 @@ describeCapture('agentsight top: the live view and --once --json of two running 
     expect(A.cpu_pct).toBeGreaterThan(B.cpu_pct);
     expect(B.rss_bytes).toBeGreaterThanOrEqual(300 * MiB);
     expect(B.rss_bytes).toBeGreaterThan(A.rss_bytes);
-    // B's worker moves 64 KiB every 100 ms both ways (its own loopback connection): ~1.25 MiB/s sent + received.
-    expect(B.net_bytes_per_s).toBeGreaterThan(A.net_bytes_per_s);
-    expect(B.net_bytes_per_s).toBeGreaterThan(256 * 1024);
+    // B's worker moves 64 KiB every 100 ms both ways (its own loopback connection): ~1.25 MiB/s sent + received on a
+    // quiet machine, a fraction of it when the worker's timers run late on a loaded one (seen: 126 KiB/s at load ~30),
+    // so the bound is a rate no starved worker falls under (one 64 KiB write per 10 s) and above A's (A's agent only
+    // waits for its tool, no traffic), never the worker's nominal rate.
+    expect(B.net_bytes_per_s).toBeGreaterThan(A.net_bytes_per_s ?? 0);
+    expect(B.net_bytes_per_s).toBeGreaterThan(12 * 1024);
     expect(B.net_sent_bytes).toBeGreaterThan(0);
     expect(B.net_recv_bytes).toBeGreaterThan(0);
   }, 300_000);
@@ -210,7 +213,7 @@ describeCapture('agentsight top: the live view and --once --json of two running 
     expect(Number(row(byCpu, pidA).fig['CPU%'])).toBeGreaterThan(Number(row(byCpu, pidB).fig['CPU%']));
     await order('T', 'TOKENS', pidB);
     const byNet = await order('N', 'NET/s', pidB);
-    expect(bytes(row(byNet, pidB).fig['NET/s'])).toBeGreaterThan(256 * 1024);
+    expect(bytes(row(byNet, pidB).fig['NET/s'])).toBeGreaterThan(12 * 1024); // as in --once: a starved worker's floor
 
     tmux('send-keys', '-t', session, '/', ...String(pidA).split(''), 'Enter');
     await until('the filter leaves agent A alone', () => {
