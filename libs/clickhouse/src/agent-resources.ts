@@ -9,6 +9,22 @@
  * idle) plus a grace, so an exited root stops counting within two intervals (the sampler takes no sample of a root
  * that is gone).
  *
+ * I/O counters of a root, each at its newest sample that has the figure (so a sample without it, e.g. one taken before
+ * the probe's next reading listed a new child, never lowers it):
+ * - disk (semconv `process.disk.io`): Σ `read_bytes` / `write_bytes` (`/proc/<pid>/io`: storage-layer bytes, page-cache
+ *   hits not counted, writes counted when dirtied, `cancelled_write_bytes` not subtracted) over the sample's processes.
+ *   The kernel adds a reaped child's I/O (and its reaped descendants') to its parent's `io` (`wait_task_zombie`), so
+ *   like the CPU this keeps what descendants that exited inside the tree did, even ones that started and exited
+ *   between two samples. Processes whose `io` the sampler could not read (another user's, when not root) count 0; a
+ *   root none of whose samples had a readable process has none.
+ * - network (semconv `process.network.io`): the root's `subtree_net_sent_bytes` / `_recv_bytes` (the probe's
+ *   per-process inet payload bytes, own + `children_net_*` over the tree). Not cumulative over every exited child:
+ *   a descendant hands its count to its ancestor only if a sample saw it live, so one that started and exited
+ *   between two samples is not counted (nor its bytes after a last reading that came before its exit). A root none
+ *   of whose samples counted network bytes (no probe, Linux < 6.5) has none.
+ * CPU, disk and network alike lose a live descendant that leaves the tree (an orphan reparented to init or a
+ * subreaper outside it: the sampler walks the root's children only), and what the tree did after its last sample.
+ *
  * The agent name of a root is the `gen_ai.agent.name` of the newest stored LLM call made by a process of its tree
  * (any pid its samples listed, on the same host) between its first and last sample (± one minute); '' when it made
  * none (yet). Label cardinality stays bounded: agent name, host and the root's executable name, never a pid or a
@@ -35,6 +51,19 @@ export interface AgentResourceTotalsRow {
   live_rss_bytes: number;
   /** Processes of the live roots' trees at their last sample. */
   live_procs: number;
+  /**
+   * Σ over the group's roots of their trees' storage bytes read / written at their newest sample with a readable
+   * `io` (a counter, reaped children included: see the module comment); null when no root of the group has one.
+   */
+  disk_read_bytes: number | null;
+  disk_write_bytes: number | null;
+  /**
+   * Σ over the group's roots of their trees' inet payload bytes sent / received at their newest sample that counted
+   * them (a counter; descendants that exited unseen between two samples are not in it: see the module comment); null
+   * when no root of the group was counted.
+   */
+  net_sent_bytes: number | null;
+  net_recv_bytes: number | null;
 }
 
 /** Grace added to twice the last interval before a root counts as gone, ns. */
@@ -58,11 +87,23 @@ export async function agentResourceTotals(client: ClickHouseClient, opts: { data
   const calls = qualified(opts.database ?? DEFAULT_DATABASE, 'llm_calls');
   const now = opts.nowNs ?? BigInt(Date.now()) * 1_000_000n;
   const read = async <T>(query: string): Promise<T[]> => (await client.query({ query, format: 'JSONEachRow' })).json<T>();
-  const roots = await read<{ host: string; boot_id: string; root_pid: number; comm: string; cpu: string; rss: string; procs: string; interval_ms: string; first_ns: string; last_ns: string }>(
-    `SELECT host, boot_id, root_pid, start_ticks, argMax(root_comm, ts) AS comm,
-            argMax(subtree_cpu_ns, ts) AS cpu, argMax(subtree_rss_bytes, ts) AS rss, argMax(subtree_procs, ts) AS procs, argMax(interval_ms, ts) AS interval_ms,
-            toString(toUnixTimestamp64Nano(min(ts))) AS first_ns, toString(toUnixTimestamp64Nano(max(ts))) AS last_ns
-     FROM ${rs} FINAL WHERE pid = root_pid GROUP BY host, boot_id, root_pid, start_ticks`,
+  type Num = string | number | null;
+  const roots = await read<{ host: string; boot_id: string; root_pid: number; comm: string; cpu: string; rss: string; procs: string; interval_ms: string; first_ns: string; last_ns: string; disk_read: Num; disk_write: Num; net_sent: Num; net_recv: Num; has_io: number | string | boolean }>(
+    // Per sample (host, boot, root pid, time): the root's row's figures and the Σ io of its processes; then per root
+    // identity (its start ticks) the last sample's, and each I/O figure at the newest sample that has it.
+    `SELECT host, boot_id, root_pid, root_start AS start_ticks, argMax(comm_, ts) AS comm,
+            argMax(cpu_, ts) AS cpu, argMax(rss_, ts) AS rss, argMax(procs_, ts) AS procs, argMax(interval_, ts) AS interval_ms,
+            toString(toUnixTimestamp64Nano(min(ts))) AS first_ns, toString(toUnixTimestamp64Nano(max(ts))) AS last_ns,
+            argMaxIf(read_, ts, io_procs > 0) AS disk_read, argMaxIf(write_, ts, io_procs > 0) AS disk_write, max(io_procs) > 0 AS has_io,
+            argMaxIf(sent_, ts, sent_ IS NOT NULL) AS net_sent, argMaxIf(recv_, ts, recv_ IS NOT NULL) AS net_recv
+     FROM (
+       SELECT host, boot_id, root_pid, ts, anyIf(start_ticks, pid = root_pid) AS root_start, any(root_comm) AS comm_,
+              anyIf(subtree_cpu_ns, pid = root_pid) AS cpu_, anyIf(subtree_rss_bytes, pid = root_pid) AS rss_, anyIf(subtree_procs, pid = root_pid) AS procs_,
+              any(interval_ms) AS interval_, anyIf(subtree_net_sent_bytes, pid = root_pid) AS sent_, anyIf(subtree_net_recv_bytes, pid = root_pid) AS recv_,
+              sum(read_bytes) AS read_, sum(write_bytes) AS write_, count(read_bytes) AS io_procs
+       FROM ${rs} FINAL GROUP BY host, boot_id, root_pid, ts HAVING countIf(pid = root_pid) > 0
+     )
+     GROUP BY host, boot_id, root_pid, root_start`,
   );
   if (!roots.length) return [];
   // Agent names of the calls made by each root's tree, with the time of the newest call of each name.
@@ -88,10 +129,16 @@ export async function agentResourceTotals(client: ClickHouseClient, opts: { data
     const k = `${r.host}\u0000${agent}\u0000${r.comm}`;
     let g = groups.get(k);
     if (!g) {
-      g = { host: r.host, agent, executable: r.comm, cpu_seconds: 0, roots: 0, live_roots: 0, live_rss_bytes: 0, live_procs: 0 };
+      g = { host: r.host, agent, executable: r.comm, cpu_seconds: 0, roots: 0, live_roots: 0, live_rss_bytes: 0, live_procs: 0, disk_read_bytes: null, disk_write_bytes: null, net_sent_bytes: null, net_recv_bytes: null };
       groups.set(k, g);
     }
     g.cpu_seconds += Number(r.cpu) / 1e9;
+    // A figure the root never had adds nothing (and leaves the group's null when no root has it: never a silent 0).
+    const add = (sum: number | null, v: Num, has = v !== null) => (has ? (sum ?? 0) + Number(v) : sum);
+    g.disk_read_bytes = add(g.disk_read_bytes, r.disk_read, Boolean(Number(r.has_io)));
+    g.disk_write_bytes = add(g.disk_write_bytes, r.disk_write, Boolean(Number(r.has_io)));
+    g.net_sent_bytes = add(g.net_sent_bytes, r.net_sent);
+    g.net_recv_bytes = add(g.net_recv_bytes, r.net_recv);
     g.roots++;
     if (now - last <= liveWithinNs(Number(r.interval_ms))) {
       g.live_roots++;
