@@ -3,7 +3,8 @@
  * tool runs a CPU-bound and memory-hungry command (test/e2e/resource-worker.js: 1.5 s of CPU, then 256 MiB held for
  * 1.5 s); the stored CPU seconds and peak RSS of the tool use must match what the command's own getrusage says, the
  * session's figures must cover the tool's, and every stored sample's tree totals must equal the sum of its processes.
- * The api's `/metrics`, scraped during and after the run, carries the tree's live RSS/processes and its stored CPU; the
+ * The api's `/metrics`, scraped during and after the run, carries the tree's live RSS/processes and its stored CPU,
+ * disk I/O (the tool also writes 8 MiB, fsync'd: its parent's `io` keeps them after it is reaped) and network bytes; the
  * dashboard (real Chromium) draws the tool's band and one band per LLM call.
  *
  * Tolerances (stated, not timed): CPU −0.1 s (10 ms clock ticks, the command's exit after its last sample) to +1.0 s
@@ -46,7 +47,7 @@ describeCapture('agentsight exec: CPU and peak RSS of an agent session and of it
   let infra: Infra;
   let mock: MockLlm;
   let exec: { code: number | null; stdout: string; stderr: string };
-  let worker: { pid: number; cpu_us: number; max_rss_kb: number; kept: number };
+  let worker: { pid: number; cpu_us: number; max_rss_kb: number; kept: number; write_bytes: number };
   /** `/metrics` scrapes of the exec's api while the agent ran (those that answered). */
   const during: Array<Awaited<ReturnType<typeof scrapeAgentMetrics>>> = [];
   const dir = mkdtempSync(join(tmpdir(), 'agentsight-resources-'));
@@ -54,7 +55,7 @@ describeCapture('agentsight exec: CPU and peak RSS of an agent session and of it
 
   beforeAll(async () => {
     infra = await startInfra();
-    const toolCommand = `CPU_MS=1500 MB=256 HOLD_MS=1500 OUT=${out} node ${join(ROOT, 'test/e2e/resource-worker.js')}`;
+    const toolCommand = `CPU_MS=1500 MB=256 HOLD_MS=1500 WRITE_MB=8 WRITE_FILE=${join(dir, 'written.bin')} OUT=${out} node ${join(ROOT, 'test/e2e/resource-worker.js')}`;
     mock = await startMockLlm({ dir: join(dir, 'mock'), toolCommand, answer: 'built ok' });
     const run = runCli(['exec', '--', 'node', join(ROOT, 'test/e2e/resource-agent.js')], {
       ...infra.env,
@@ -140,17 +141,21 @@ describeCapture('agentsight exec: CPU and peak RSS of an agent session and of it
     }
   });
 
-  test("Prometheus /metrics: the agent's tree is live during the run (RSS, processes), its CPU counter equals its last stored sample's", async () => {
+  test("Prometheus /metrics: the agent's tree is live during the run (RSS, processes), its CPU, disk and network counters equal its last stored sample's", async () => {
     // The agent name the calls were stored with ('' when none was recognised), and the root's last stored sample.
     const client = await openClickHouse({ dataDir: join(infra.dataDir, 'chdb') });
     let name: string;
     let lastCpuNs: number;
+    let lastIo: Row;
     let goneAtMs: number;
     try {
       const q = async (query: string) => (await (await client.query({ query, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })).json<Row>())[0];
       name = (await q("SELECT coalesce(argMax(agent_name, start_time), '') AS name FROM agentsight.llm_calls FINAL")).name;
       const last = await q('SELECT argMax(subtree_cpu_ns, ts) AS cpu, argMax(interval_ms, ts) AS interval_ms, toUnixTimestamp64Milli(max(ts)) AS ts_ms FROM agentsight.resource_samples FINAL WHERE pid = root_pid');
       lastCpuNs = Number(last.cpu);
+      // The root's last sample: Σ io of its processes, and its subtree's network bytes.
+      lastIo = await q(`SELECT sum(read_bytes) AS r, sum(write_bytes) AS w, anyIf(subtree_net_sent_bytes, pid = root_pid) AS sent, anyIf(subtree_net_recv_bytes, pid = root_pid) AS recv
+                        FROM agentsight.resource_samples FINAL WHERE ts = (SELECT max(ts) FROM agentsight.resource_samples FINAL WHERE pid = root_pid)`);
       goneAtMs = Number(last.ts_ms) + Number(liveWithinNs(Number(last.interval_ms)) / 1_000_000n);
     } finally {
       await client.close();
@@ -178,8 +183,25 @@ describeCapture('agentsight exec: CPU and peak RSS of an agent session and of it
       expect(mine(m, 'agentsight_agent_sampled_process_trees_total')[0].value).toBe(1);
       expect(mine(m, 'agentsight_agent_live_process_trees')[0].value).toBe(0);
       expect(mine(m, 'agentsight_agent_process_memory_usage_bytes')[0].value).toBe(0);
-      // Bounded labels: no pid, no session.
-      for (const x of m) expect(Object.keys(x.labels).sort()).toEqual(x.name === 'agentsight_scrape_errors' ? ['section'] : ['gen_ai_agent_name', 'host', 'process_executable_name']);
+      // I/O counters = the root's last stored sample (every figure was counted there); the worker (a grandchild,
+      // reaped inside the tree before the root's last sample) wrote 8 MiB: the kernel's hand-over to its parent keeps it.
+      const io = (metric: string, label: string, dir: string) => mine(m, metric).filter((x) => x.labels[label] === dir).map((x) => x.value);
+      process.stderr.write(`resources.e2e: last sample io ${JSON.stringify(lastIo)}, worker write_bytes ${worker.write_bytes}\n`);
+      expect(io('agentsight_agent_process_disk_io_bytes_total', 'disk_io_direction', 'read')).toEqual([Number(lastIo.r)]);
+      expect(io('agentsight_agent_process_disk_io_bytes_total', 'disk_io_direction', 'write')).toEqual([Number(lastIo.w)]);
+      expect(worker.write_bytes).toBeGreaterThanOrEqual(8 * 1024 * 1024);
+      expect(Number(lastIo.w)).toBeGreaterThanOrEqual(worker.write_bytes);
+      expect(io('agentsight_agent_process_network_io_bytes_total', 'network_io_direction', 'transmit')).toEqual([Number(lastIo.sent)]);
+      expect(io('agentsight_agent_process_network_io_bytes_total', 'network_io_direction', 'receive')).toEqual([Number(lastIo.recv)]);
+      // The agent talked to the mock LLM over TCP: both directions are above 0.
+      expect(Number(lastIo.sent)).toBeGreaterThan(0);
+      expect(Number(lastIo.recv)).toBeGreaterThan(0);
+      // Bounded labels: no pid, no session (the I/O counters add their semconv direction).
+      const direction: Record<string, string> = { agentsight_agent_process_disk_io_bytes_total: 'disk_io_direction', agentsight_agent_process_network_io_bytes_total: 'network_io_direction' };
+      for (const x of m) {
+        const want = x.name === 'agentsight_scrape_errors' ? ['section'] : ['gen_ai_agent_name', 'host', 'process_executable_name', ...(direction[x.name] ? [direction[x.name]] : [])];
+        expect(Object.keys(x.labels).sort()).toEqual(want.sort());
+      }
     } finally {
       await stopServe(serve.proc);
     }

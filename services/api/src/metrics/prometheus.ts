@@ -159,6 +159,13 @@ export function metricsRegistry(s: MetricsSnapshot): Registry {
     gauge('agentsight_agent_live_process_trees', 'Traced agent roots live now (sampled within twice their interval + 2 s)', l, a.live_roots);
     gauge('agentsight_agent_process_memory_usage_bytes', 'Sum of VmRSS over the live traced agents\' process trees at their last sample (semconv process.memory.usage)', l, a.live_rss_bytes);
     gauge('agentsight_agent_processes', 'Processes in the live traced agents\' trees at their last sample', l, a.live_procs);
+    // A figure no root of the group had (no probe, unreadable io) gives no series, never a 0.
+    const disk = 'Storage-layer bytes read / written (/proc/<pid>/io read_bytes, write_bytes: page-cache hits not counted, writes counted when dirtied, cancelled writes not subtracted) of the traced agents\' process trees at each root\'s newest resource sample with them, reaped children included (the kernel adds them to their parent), summed over every stored traced root; processes whose io could not be read count 0 (semconv process.disk.io)';
+    if (a.disk_read_bytes !== null) counter('agentsight_agent_process_disk_io_bytes_total', disk, { ...l, disk_io_direction: 'read' }, a.disk_read_bytes);
+    if (a.disk_write_bytes !== null) counter('agentsight_agent_process_disk_io_bytes_total', disk, { ...l, disk_io_direction: 'write' }, a.disk_write_bytes);
+    const net = 'Inet payload bytes sent (transmit) / received (receive) by the traced agents\' process trees (eBPF sock_send_length / sock_recv_length) at each root\'s newest resource sample that counted them, summed over every stored traced root (semconv process.network.io). Not cumulative over every exited child: a descendant that started and exited between two samples is not in it; roots not counted (no probe, Linux < 6.5) are not in it';
+    if (a.net_sent_bytes !== null) counter('agentsight_agent_process_network_io_bytes_total', net, { ...l, network_io_direction: 'transmit' }, a.net_sent_bytes);
+    if (a.net_recv_bytes !== null) counter('agentsight_agent_process_network_io_bytes_total', net, { ...l, network_io_direction: 'receive' }, a.net_recv_bytes);
   }
   if (s.batches.length) {
     const series = (pick: (b: BatchSeries) => HistogramCounts) => s.batches.map((b) => ({ labels: { stage: b.stage, consumer: b.consumer }, h: pick(b) }));
