@@ -31,6 +31,7 @@
  * session id (both grow without bound in a counter read from stored rows).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import { queryRows } from './repositories/sql';
 import { RESOURCE_SAMPLES_TABLE } from './resources';
 import { DEFAULT_DATABASE, qualified } from './schema';
 
@@ -86,7 +87,7 @@ export async function agentResourceTotals(client: ClickHouseClient, opts: { data
   const rs = qualified(opts.database ?? DEFAULT_DATABASE, RESOURCE_SAMPLES_TABLE);
   const calls = qualified(opts.database ?? DEFAULT_DATABASE, 'llm_calls');
   const now = opts.nowNs ?? BigInt(Date.now()) * 1_000_000n;
-  const read = async <T>(query: string): Promise<T[]> => (await client.query({ query, format: 'JSONEachRow' })).json<T>();
+  const read = <T>(query: string): Promise<T[]> => queryRows<T>(client, query);
   type Num = string | number | null;
   const roots = await read<{ host: string; boot_id: string; root_pid: number; comm: string; cpu: string; rss: string; procs: string; interval_ms: string; first_ns: string; last_ns: string; disk_read: Num; disk_write: Num; net_sent: Num; net_recv: Num; has_io: number | string | boolean }>(
     // Per sample (host, boot, root pid, time): the root's row's figures and the Σ io of its processes; then per root

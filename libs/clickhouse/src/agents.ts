@@ -19,6 +19,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { nsIso, timeToNs, type DbOption, type TimeInput } from './repositories/read';
+import { atOrAfterSince, n, num, queryRows, usd } from './repositories/sql';
 import { RESOURCE_SAMPLES_TABLE } from './resources';
 import { DEFAULT_DATABASE, qualified } from './schema';
 
@@ -108,12 +109,6 @@ export function descendantPids(root: number, edges: Array<{ pid: number; ppid: n
   return tree;
 }
 
-async function q<T>(client: ClickHouseClient, query: string, params: Record<string, unknown>): Promise<T[]> {
-  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
-  return rs.json<T>();
-}
-
-const n = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 const key = (host: string, pid: number | string) => `${host}\u0000${Number(pid)}`;
 
 /**
@@ -124,13 +119,13 @@ export async function agentActivity(client: ClickHouseClient, opts: AgentActivit
   const db = opts.database ?? DEFAULT_DATABASE;
   const since = timeToNs(opts.since).toString();
   const filter = (ts: string, pidCol = 'pid') => [
-    `${ts} >= fromUnixTimestamp64Nano({since:Int64}, 'UTC')`,
+    atOrAfterSince(ts),
     ...(opts.host !== undefined ? ['host = {host:String}'] : []),
     ...(opts.pids ? [`${pidCol} IN {pids:Array(UInt32)}`] : []),
   ].join(' AND ');
   const params = { since, host: opts.host, pids: opts.pids };
 
-  const calls = await q<{ host: string; pid: number; process_name: string; model: string | null; calls: string; errors: string; input_tokens: string; output_tokens: string; cost_sum: number; unpriced: string; first_ns: string; last_ns: string }>(
+  const calls = await queryRows<{ host: string; pid: number; process_name: string; model: string | null; calls: string; errors: string; input_tokens: string; output_tokens: string; cost_sum: number; unpriced: string; first_ns: string; last_ns: string }>(
     client,
     `SELECT host, pid, any(process_name) AS process_name, argMax(coalesce(response_model, request_model), start_time) AS model,
             count() AS calls, countIf(error_type IS NOT NULL) AS errors,
@@ -140,7 +135,7 @@ export async function agentActivity(client: ClickHouseClient, opts: AgentActivit
      FROM ${qualified(db, 'llm_calls')} FINAL WHERE ${filter('start_time')} GROUP BY host, pid`,
     params,
   );
-  const tools = await q<{ host: string; pid: number; agent_name: string | null; uses: string; failed: string; pending: string | null; pending_n: string; first_ns: string; last_ns: string }>(
+  const tools = await queryRows<{ host: string; pid: number; agent_name: string | null; uses: string; failed: string; pending: string | null; pending_n: string; first_ns: string; last_ns: string }>(
     client,
     `SELECT host, pid, argMax(agent_name, coalesce(start_time, end_time)) AS agent_name, count() AS uses, countIf(success = false) AS failed,
             argMaxIf(name, coalesce(start_time, end_time), result IS NULL) AS pending, countIf(result IS NULL) AS pending_n,
@@ -148,7 +143,7 @@ export async function agentActivity(client: ClickHouseClient, opts: AgentActivit
      FROM ${qualified(db, 'tool_uses')} FINAL WHERE ${filter('coalesce(start_time, end_time)')} GROUP BY host, pid`,
     params,
   );
-  const sessions = await q<{ host: string; pid: number; agent_name: string | null; first_ns: string; last_ns: string }>(
+  const sessions = await queryRows<{ host: string; pid: number; agent_name: string | null; first_ns: string; last_ns: string }>(
     client,
     `SELECT host, pid, argMax(agent_name, coalesce(end_time, start_time)) AS agent_name,
             toString(toUnixTimestamp64Nano(min(coalesce(start_time, end_time)))) AS first_ns, toString(toUnixTimestamp64Nano(max(coalesce(end_time, start_time)))) AS last_ns
@@ -156,14 +151,14 @@ export async function agentActivity(client: ClickHouseClient, opts: AgentActivit
     params,
   );
   const rs = qualified(db, RESOURCE_SAMPLES_TABLE);
-  const sampled = await q<{ host: string; root_pid: number; root_comm: string; peak: string; first_ns: string; last_ns: string }>(
+  const sampled = await queryRows<{ host: string; root_pid: number; root_comm: string; peak: string; first_ns: string; last_ns: string }>(
     client,
     `SELECT host, root_pid, argMax(root_comm, ts) AS root_comm, max(subtree_rss_bytes) AS peak,
             toString(toUnixTimestamp64Nano(min(ts))) AS first_ns, toString(toUnixTimestamp64Nano(max(ts))) AS last_ns
      FROM ${rs} FINAL WHERE pid = root_pid AND ${filter('ts', 'root_pid')} GROUP BY host, root_pid`,
     params,
   );
-  const points = await q<{ host: string; root_pid: number; ts_ns: string; boot_id: string; start_ticks: string; cpu: string; rss: string; procs: string; sent: string | null; recv: string | null }>(
+  const points = await queryRows<{ host: string; root_pid: number; ts_ns: string; boot_id: string; start_ticks: string; cpu: string; rss: string; procs: string; sent: string | null; recv: string | null }>(
     client,
     `SELECT host, root_pid, toString(toUnixTimestamp64Nano(ts)) AS ts_ns, boot_id, start_ticks, subtree_cpu_ns AS cpu, subtree_rss_bytes AS rss, subtree_procs AS procs,
             subtree_net_sent_bytes AS sent, subtree_net_recv_bytes AS recv
@@ -191,15 +186,15 @@ export async function agentActivity(client: ClickHouseClient, opts: AgentActivit
   };
   for (const c of calls) {
     const a = get(c.host, c.pid, c.first_ns, c.last_ns);
-    const priced = n(c.calls) - n(c.unpriced);
+    const priced = num(c.calls) - num(c.unpriced);
     Object.assign(a, {
-      process_name: c.process_name || null, model: c.model || null, llm_calls: n(c.calls), llm_errors: n(c.errors),
-      input_tokens: n(c.input_tokens), output_tokens: n(c.output_tokens), cost_usd: priced > 0 ? Math.round(n(c.cost_sum) * 1e12) / 1e12 : null, unpriced_calls: n(c.unpriced),
+      process_name: c.process_name || null, model: c.model || null, llm_calls: num(c.calls), llm_errors: num(c.errors),
+      input_tokens: num(c.input_tokens), output_tokens: num(c.output_tokens), cost_usd: priced > 0 ? usd(num(c.cost_sum)) : null, unpriced_calls: num(c.unpriced),
     });
   }
   for (const t of tools) {
     const a = get(t.host, t.pid, t.first_ns, t.last_ns);
-    Object.assign(a, { agent_name: t.agent_name || a.agent_name, tool_uses: n(t.uses), tool_failures: n(t.failed), pending_tool: n(t.pending_n) > 0 ? t.pending || null : null });
+    Object.assign(a, { agent_name: t.agent_name || a.agent_name, tool_uses: num(t.uses), tool_failures: num(t.failed), pending_tool: num(t.pending_n) > 0 ? t.pending || null : null });
   }
   for (const s of sessions) {
     const a = get(s.host, s.pid, s.first_ns, s.last_ns);
@@ -208,14 +203,14 @@ export async function agentActivity(client: ClickHouseClient, opts: AgentActivit
   for (const s of sampled) {
     const a = get(s.host, s.root_pid, s.first_ns, s.last_ns);
     a.process_name ??= s.root_comm || null;
-    a.peak_rss_bytes = n(s.peak);
+    a.peak_rss_bytes = num(s.peak);
   }
   for (const p of points) {
     const a = agents.get(key(p.host, p.root_pid));
     if (!a) continue;
     const point: AgentSamplePoint = {
-      ts_ns: p.ts_ns, boot_id: p.boot_id, start_ticks: n(p.start_ticks), cpu_ns: n(p.cpu), rss_bytes: n(p.rss), procs: n(p.procs),
-      net_sent_bytes: p.sent === null ? null : Number(p.sent), net_recv_bytes: p.recv === null ? null : Number(p.recv),
+      ts_ns: p.ts_ns, boot_id: p.boot_id, start_ticks: num(p.start_ticks), cpu_ns: num(p.cpu), rss_bytes: num(p.rss), procs: num(p.procs),
+      net_sent_bytes: n(p.sent), net_recv_bytes: n(p.recv),
     };
     if (!a.last_sample) a.last_sample = point;
     else a.prev_sample = point;
@@ -235,7 +230,7 @@ export async function agentActivity(client: ClickHouseClient, opts: AgentActivit
  */
 async function treeCounts(client: ClickHouseClient, db: string, agents: AgentActivity[], since: string): Promise<void> {
   const hosts = [...new Set(agents.map((a) => a.host))];
-  const rows = await q<{ host: string; pid: number; ppid: number; type: string; action: string; count: string; failed: string; last_ns: string }>(
+  const rows = await queryRows<{ host: string; pid: number; ppid: number; type: string; action: string; count: string; failed: string; last_ns: string }>(
     client,
     `SELECT host, pid, ppid, type, action, uniqExact(id) AS count,
             uniqExactIf(id, multiIf(
@@ -245,7 +240,7 @@ async function treeCounts(client: ClickHouseClient, db: string, agents: AgentAct
               false)) AS failed,
             toString(toUnixTimestamp64Nano(max(ts))) AS last_ns
      FROM ${qualified(db, 'audit_events')}
-     WHERE type IN ('process', 'file', 'net') AND host IN {hosts:Array(String)} AND ts >= fromUnixTimestamp64Nano({since:Int64}, 'UTC')
+     WHERE type IN ('process', 'file', 'net') AND host IN {hosts:Array(String)} AND ${atOrAfterSince('ts')}
      GROUP BY host, pid, ppid, type, action`,
     { hosts, since },
   );
@@ -257,12 +252,12 @@ async function treeCounts(client: ClickHouseClient, db: string, agents: AgentAct
     for (const r of hostRows) {
       if (!tree.has(r.pid)) continue;
       const own = r.pid === a.pid;
-      if (r.type === 'process' && r.action === 'exec' && !own) a.execs += n(r.count);
+      if (r.type === 'process' && r.action === 'exec' && !own) a.execs += num(r.count);
       else if (r.type === 'process' && r.action === 'exit') {
         if (own) a.exited ||= BigInt(r.last_ns) >= BigInt(a.first_seen);
-        else a.failed_exits += n(r.failed);
-      } else if (r.type === 'file') (a.files += n(r.count), (a.failed_files += n(r.failed)));
-      else if (r.type === 'net') (a.connections += n(r.count), (a.failed_connections += n(r.failed)));
+        else a.failed_exits += num(r.failed);
+      } else if (r.type === 'file') (a.files += num(r.count), (a.failed_files += num(r.failed)));
+      else if (r.type === 'net') (a.connections += num(r.count), (a.failed_connections += num(r.failed)));
     }
   }
 }

@@ -4,6 +4,7 @@
  * twice (redelivery) counts once; rows dropped by retention (TTL, size cap) are no longer counted.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import { queryRows } from './repositories/sql';
 import { DEFAULT_DATABASE, qualified } from './schema';
 
 /** One (provider, model, agent) group of {@link genAiTotals}. Token counts are sums of the stored calls' counts. */
@@ -32,8 +33,9 @@ export interface GenAiTotalsRow {
 
 /** Every stored call summed per (provider, model, agent), sorted by those keys. Throws when ClickHouse does not answer. */
 export async function genAiTotals(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<GenAiTotalsRow[]> {
-  const rs = await client.query({
-    query: `SELECT provider, coalesce(response_model, request_model, '') AS model, coalesce(agent_name, '') AS agent,
+  const rows = await queryRows<Record<string, string | number>>(
+    client,
+    `SELECT provider, coalesce(response_model, request_model, '') AS model, coalesce(agent_name, '') AS agent,
                    count() AS n, countIf(error_type IS NOT NULL AND error_type != '') AS failed,
                    sum(coalesce(input_tokens, 0)) AS input_sum, sum(coalesce(output_tokens, 0)) AS output_sum,
                    sum(coalesce(cache_read_input_tokens, 0)) AS cache_read_sum,
@@ -42,9 +44,7 @@ export async function genAiTotals(client: ClickHouseClient, database: string = D
                    sum(coalesce(cost_usd, 0)) AS cost_sum, countIf(cost_usd IS NULL) AS unpriced_calls
             FROM ${qualified(database, 'llm_calls')} FINAL
             GROUP BY provider, model, agent ORDER BY provider, model, agent`,
-    format: 'JSONEachRow',
-  });
-  const rows = await rs.json<Record<string, string | number>>();
+  );
   return rows.map((r) => ({
     provider: String(r.provider), model: String(r.model), agent: String(r.agent),
     calls: Number(r.n), failed_calls: Number(r.failed),

@@ -16,6 +16,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { redactText, type ProcResourceSample, type RawResourceSample } from '@agentsight/contracts';
+import { n, queryRows } from './repositories/sql';
 import { nsToDateTime64, toNs } from './rows';
 import type { ColumnMigration } from './schema';
 
@@ -265,24 +266,23 @@ export async function resourceUsage(client: ClickHouseClient, given: ResourceWin
     return t > a ? t : a;
   }, 0n) + MARGIN_NS;
   const pairs = [...new Set(windows.map((w) => `${w.host}\u0000${w.pid}`))].map((k) => k.split('\u0000'));
-  const rs = await client.query({
-    query: `SELECT host, pid, toString(toUnixTimestamp64Nano(ts)) AS ts_ns, start_ticks, subtree_cpu_ns, subtree_rss_bytes, subtree_net_sent_bytes, subtree_net_recv_bytes
+  type Row = { host: string; pid: number; ts_ns: string; start_ticks: string | number; subtree_cpu_ns: string | number; subtree_rss_bytes: string | number; subtree_net_sent_bytes: string | number | null; subtree_net_recv_bytes: string | number | null };
+  const rows = await queryRows<Row>(
+    client,
+    `SELECT host, pid, toString(toUnixTimestamp64Nano(ts)) AS ts_ns, start_ticks, subtree_cpu_ns, subtree_rss_bytes, subtree_net_sent_bytes, subtree_net_recv_bytes
             FROM \`${database}\`.${RESOURCE_SAMPLES_TABLE} FINAL
             WHERE host IN {hosts:Array(String)} AND pid IN {pids:Array(UInt32)}
               AND ts BETWEEN fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND fromUnixTimestamp64Nano({to:Int64}, 'UTC')
             ORDER BY host, pid, ts`,
-    query_params: { hosts: [...new Set(pairs.map(([h]) => h))], pids: [...new Set(pairs.map(([, p]) => Number(p)))], from: from.toString(), to: to.toString() },
-    format: 'JSONEachRow',
-  });
+    { hosts: [...new Set(pairs.map(([h]) => h))], pids: [...new Set(pairs.map(([, p]) => Number(p)))], from: from.toString(), to: to.toString() },
+  );
   const by = new Map<string, SubtreePoint[]>();
-  type Row = { host: string; pid: number; ts_ns: string; start_ticks: string | number; subtree_cpu_ns: string | number; subtree_rss_bytes: string | number; subtree_net_sent_bytes: string | number | null; subtree_net_recv_bytes: string | number | null };
-  const num = (v: string | number | null) => (v === null ? null : Number(v));
-  for (const r of await rs.json<Row>()) {
+  for (const r of rows) {
     const k = `${r.host}\u0000${r.pid}`;
     if (!by.has(k)) by.set(k, []);
     by.get(k)!.push({
       ts_ns: BigInt(r.ts_ns), start_ticks: Number(r.start_ticks), cpu_ns: Number(r.subtree_cpu_ns), rss_bytes: Number(r.subtree_rss_bytes),
-      net_sent_bytes: num(r.subtree_net_sent_bytes), net_recv_bytes: num(r.subtree_net_recv_bytes),
+      net_sent_bytes: n(r.subtree_net_sent_bytes), net_recv_bytes: n(r.subtree_net_recv_bytes),
     });
   }
   return windows.map((w) => windowUsage(by.get(`${w.host}\u0000${w.pid}`) ?? [], w.start_ns === null ? null : BigInt(w.start_ns), w.end_ns === null ? null : BigInt(w.end_ns)));
@@ -326,17 +326,17 @@ export const MAX_SERIES_POINTS = 2000;
  * thinned to {@link MAX_SERIES_POINTS}. [] when it was not sampled. Throws the ClickHouse error on failure.
  */
 export async function resourceSeries(client: ClickHouseClient, w: { host: string; pid: number; fromNs: bigint; toNs: bigint }, database = 'agentsight'): Promise<ResourcePoint[]> {
-  const rs = await client.query({
-    query: `SELECT toString(toUnixTimestamp64Nano(ts)) AS ts_ns, start_ticks, subtree_cpu_ns, subtree_rss_bytes, subtree_procs
+  const rows = (
+    await queryRows<{ ts_ns: string; start_ticks: string | number; subtree_cpu_ns: string | number; subtree_rss_bytes: string | number; subtree_procs: number }>(
+      client,
+      `SELECT toString(toUnixTimestamp64Nano(ts)) AS ts_ns, start_ticks, subtree_cpu_ns, subtree_rss_bytes, subtree_procs
             FROM \`${database}\`.${RESOURCE_SAMPLES_TABLE} FINAL
             WHERE host = {host:String} AND pid = {pid:UInt32}
               AND ts BETWEEN fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND fromUnixTimestamp64Nano({to:Int64}, 'UTC')
             ORDER BY ts`,
-    query_params: { host: w.host, pid: w.pid, from: w.fromNs.toString(), to: w.toNs.toString() },
-    format: 'JSONEachRow',
-  });
-  const rows = (await rs.json<{ ts_ns: string; start_ticks: string | number; subtree_cpu_ns: string | number; subtree_rss_bytes: string | number; subtree_procs: number }>())
-    .map((r) => ({ ts_ns: BigInt(r.ts_ns), start: Number(r.start_ticks), cpu: Number(r.subtree_cpu_ns), rss: Number(r.subtree_rss_bytes), procs: Number(r.subtree_procs) }));
+      { host: w.host, pid: w.pid, from: w.fromNs.toString(), to: w.toNs.toString() },
+    )
+  ).map((r) => ({ ts_ns: BigInt(r.ts_ns), start: Number(r.start_ticks), cpu: Number(r.subtree_cpu_ns), rss: Number(r.subtree_rss_bytes), procs: Number(r.subtree_procs) }));
   if (!rows.length) return [];
   const before = rows.filter((r) => r.ts_ns <= w.fromNs).pop() ?? rows[0];
   const same = rows.filter((r) => r.start === before.start);

@@ -32,6 +32,7 @@
  *   corrected by {@link dataMigrations} (e.g. reasoning included in `output_tokens`, issue 8).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import { queryNumberRows, queryRows } from './repositories/sql';
 import { RESOURCE_SAMPLES_NET_COLUMNS, RESOURCE_SAMPLES_PARTITION, resourceSamplesDdl } from './resources';
 
 /** Tables created by {@link ensureSchema}. */
@@ -226,7 +227,7 @@ async function ensureExecCommands(client: ClickHouseClient, database: string, da
   });
   if (rebuilt) await client.command({ query: `DROP VIEW IF EXISTS ${qualified(database, EXEC_COMMANDS_MV)} SYNC` });
   await client.command({ query: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(database, EXEC_COMMANDS_MV)} TO ${table} AS ${execCommandsSelect(db)}` });
-  const [t] = await rowsOf<{ comment: string; q: string }>(client, 'SELECT comment, create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = {t:String}', { db: database, t: EXEC_COMMANDS });
+  const [t] = await queryRows<{ comment: string; q: string }>(client, 'SELECT comment, create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = {t:String}', { db: database, t: EXEC_COMMANDS });
   if (rebuilt || t?.comment !== EXEC_COMMANDS_COMPLETE) {
     await client.command({ query: `INSERT INTO ${table} ${execCommandsSelect(db)}` });
     await client.command({ query: `ALTER TABLE ${table} MODIFY COMMENT '${EXEC_COMMANDS_COMPLETE}'` });
@@ -238,13 +239,8 @@ async function ensureExecCommands(client: ClickHouseClient, database: string, da
 
 /** True when {@link EXEC_COMMANDS} of `database` exists and counts every exec record (its one-time copy finished). */
 export async function execCommandsReady(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<boolean> {
-  const [t] = await rowsOf<{ comment: string }>(client, 'SELECT comment FROM system.tables WHERE database = {db:String} AND name = {t:String}', { db: database, t: EXEC_COMMANDS });
+  const [t] = await queryRows<{ comment: string }>(client, 'SELECT comment FROM system.tables WHERE database = {db:String} AND name = {t:String}', { db: database, t: EXEC_COMMANDS });
   return t?.comment === EXEC_COMMANDS_COMPLETE;
-}
-
-async function rowsOf<T>(client: ClickHouseClient, query: string, params: Record<string, unknown>): Promise<T[]> {
-  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
-  return rs.json<T>();
 }
 
 /** `ALTER TABLE … ADD COLUMN IF NOT EXISTS` statements bringing older tables of `database` up to date. */
@@ -554,27 +550,22 @@ export async function ensureSchema(client: ClickHouseClient, database: string = 
   const days = opts.retentionDays ?? DEFAULT_RETENTION_DAYS;
   if (own.includes('audit_events')) await ensureExecCommands(client, database, days, rebuilt.has('audit_events'));
   for (const table of own) {
-    const rs = await client.query({
-      query: 'SELECT create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = {t:String}',
-      query_params: { db: database, t: table },
-      format: 'JSONEachRow',
-    });
-    const q = ((await rs.json()) as Array<{ q: string }>)[0]?.q ?? '';
+    const [t] = await queryRows<{ q: string }>(client, 'SELECT create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = {t:String}', { db: database, t: table });
+    const q = t?.q ?? '';
     if (days > 0 && !q.includes(`TTL ${ttlExpression(table, days)}`)) await client.command({ query: `ALTER TABLE ${qualified(database, table)} MODIFY TTL ${ttlExpression(table, days)}` });
     if (days === 0 && /\bTTL /.test(q)) await client.command({ query: `ALTER TABLE ${qualified(database, table)} REMOVE TTL` });
   }
   for (const m of dataMigrations(database)) {
     if (!own.includes(m.table)) continue;
-    const rs = await client.query({ query: m.count, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
-    const [row] = (await rs.json()) as Array<{ n: number }>;
+    const [row] = await queryNumberRows<{ n: number }>(client, m.count);
     if (Number(row?.n ?? 0) > 0) await client.command({ query: m.fix });
   }
 }
 
 /** Engine of each table of `database` (`ReplacingMergeTree`, `Distributed`, …) by name. */
 export async function tableEngines(client: ClickHouseClient, database: string = DEFAULT_DATABASE): Promise<Map<string, string>> {
-  const rs = await client.query({ query: 'SELECT name, engine FROM system.tables WHERE database = {db:String}', query_params: { db: database }, format: 'JSONEachRow' });
-  return new Map(((await rs.json()) as Array<{ name: string; engine: string }>).map((t) => [t.name, t.engine]));
+  const rows = await queryRows<{ name: string; engine: string }>(client, 'SELECT name, engine FROM system.tables WHERE database = {db:String}', { db: database });
+  return new Map(rows.map((t) => [t.name, t.engine]));
 }
 
 /**
@@ -583,12 +574,8 @@ export async function tableEngines(client: ClickHouseClient, database: string = 
  * index are read whole as before). Throws the ClickHouse error on failure.
  */
 async function addSkipIndexes(client: ClickHouseClient, database: string, tables: readonly TableName[]): Promise<void> {
-  const rs = await client.query({
-    query: 'SELECT table, name FROM system.data_skipping_indices WHERE database = {db:String}',
-    query_params: { db: database },
-    format: 'JSONEachRow',
-  });
-  const present = new Set(((await rs.json()) as Array<{ table: string; name: string }>).map((r) => `${r.table}.${r.name}`));
+  const rows = await queryRows<{ table: string; name: string }>(client, 'SELECT table, name FROM system.data_skipping_indices WHERE database = {db:String}', { db: database });
+  const present = new Set(rows.map((r) => `${r.table}.${r.name}`));
   for (const i of SKIP_INDEXES) {
     if (present.has(`${i.table}.${i.name}`) || !tables.includes(i.table)) continue;
     await client.command({ query: `ALTER TABLE ${qualified(database, i.table)} ADD ${indexDefinition(i, true)}` });
@@ -607,12 +594,11 @@ async function addSkipIndexes(client: ClickHouseClient, database: string, tables
  * cluster's Distributed table) is never rebuilt.
  */
 export async function relayoutTable(client: ClickHouseClient, database: string, table: TableName, opts: SchemaOptions = {}): Promise<boolean> {
-  const rs0 = await client.query({
-    query: 'SELECT sorting_key, partition_key, engine FROM system.tables WHERE database = {db:String} AND name = {t:String}',
-    query_params: { db: database, t: table },
-    format: 'JSONEachRow',
-  });
-  const current = ((await rs0.json()) as Array<{ sorting_key: string; partition_key: string; engine: string }>)[0];
+  const [current] = await queryRows<{ sorting_key: string; partition_key: string; engine: string }>(
+    client,
+    'SELECT sorting_key, partition_key, engine FROM system.tables WHERE database = {db:String} AND name = {t:String}',
+    { db: database, t: table },
+  );
   if (current === undefined || !/MergeTree$/.test(current.engine)) return false; // e.g. a cluster's Distributed table
   const wantSort = (SORTING_KEYS as Partial<Record<TableName, string>>)[table];
   const wantPartition = (PARTITION_KEYS as Partial<Record<TableName, string>>)[table] ?? '';
@@ -624,12 +610,8 @@ export async function relayoutTable(client: ClickHouseClient, database: string, 
   const live = qualified(database, table);
   await client.command({ query: `DROP TABLE IF EXISTS ${tmp} SYNC` });
   await client.command({ query: `CREATE TABLE ${tmp} (` + ddl.slice(prefix.length) });
-  const rs = await client.query({
-    query: 'SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position',
-    query_params: { db: database, t: `${table}__relayout` },
-    format: 'JSONEachRow',
-  });
-  const cols = ((await rs.json()) as Array<{ name: string }>).map((c) => quoteIdent(c.name)).join(', ');
+  const columns = await queryRows<{ name: string }>(client, 'SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position', { db: database, t: `${table}__relayout` });
+  const cols = columns.map((c) => quoteIdent(c.name)).join(', ');
   const copy = (from: string, to: string) => client.command({ query: `INSERT INTO ${to} (${cols}) SELECT ${cols} FROM ${from}` });
   await copy(live, tmp);
   await client.command({ query: `EXCHANGE TABLES ${live} AND ${tmp}` });

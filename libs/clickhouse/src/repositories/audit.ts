@@ -12,8 +12,8 @@ import { linkActions, type Action, type CausalLink, type ProcessStart, type Tool
 import { toNs, type AuditRow } from '../rows';
 import { DEFAULT_DATABASE, EXEC_COMMAND, qualified, summaryContains } from '../schema';
 import { decodeCursor, encodeCursor, type NsRange } from './paging';
-import { clampLimit, nsIso, timeToNs, type DbOption, type TimeInput } from './read';
-import { inRange, jsonObject, queryRows, rangeParams, usd } from './sql';
+import { clampLimit, nsIso, type DbOption, type TimeInput } from './read';
+import { addSince, inRange, jsonObject, queryRows, rangeParams, sinceNs, usd, whereClause } from './sql';
 
 /**
  * One stored audit record: its row with `ts` as ISO 8601 (UTC) and `details` parsed. Execs, file opens and connects
@@ -49,16 +49,8 @@ function auditFilters(f: { pid?: number; type?: AuditType; sinceNs: bigint | nul
     where.push('type = {type:String}');
     params.type = f.type;
   }
-  if (f.sinceNs !== null) {
-    where.push(`${tsCol} >= fromUnixTimestamp64Nano({since:Int64}, 'UTC')`);
-    params.since = f.sinceNs.toString();
-  }
+  addSince(where, params, tsCol, f.sinceNs);
   return { where, params };
-}
-
-/** `since` resolved to ns (null when absent or empty); throws on an unparseable time. */
-function sinceNs(since: TimeInput | undefined, now?: number): bigint | null {
-  return since === undefined || since === '' ? null : timeToNs(since, now);
 }
 
 /** Audit records (at or after `since` when given), newest first. */
@@ -254,7 +246,7 @@ export async function auditSummary(client: ClickHouseClient, opts: AuditSummaryO
     client,
     // Without FINAL (a whole-table merge when no `since` narrows it): distinct ids count each record once all the same.
     `SELECT type, action, uniqExact(id) AS count FROM ${auditTable}
-     ${audit.where.length ? `WHERE ${audit.where.join(' AND ')}` : ''}
+     ${whereClause(audit.where)}
      GROUP BY type, action ORDER BY count DESC, type, action`,
     audit.params,
   );
@@ -280,7 +272,7 @@ export async function auditSummary(client: ClickHouseClient, opts: AuditSummaryO
     `SELECT provider, count() AS calls, sum(coalesce(input_tokens, 0)) AS input_tokens, sum(coalesce(output_tokens, 0)) AS output_tokens,
             sum(coalesce(cost_usd, 0)) AS cost_sum, countIf(cost_usd IS NULL) AS unpriced
      FROM ${qualified(db, 'llm_calls')} FINAL
-     ${llm.where.length ? `WHERE ${llm.where.join(' AND ')}` : ''}
+     ${whereClause(llm.where)}
      GROUP BY provider ORDER BY calls DESC, provider`,
     llm.params,
   );
@@ -338,7 +330,7 @@ async function selectAudit(client: ClickHouseClient, database: string, where: st
   const rs = await queryRows<R>(
     client,
     `SELECT id, type, action, host, toString(toUnixTimestamp64Nano(ts)) AS ts_ns, pid, ppid, comm, summary, details
-     FROM ${qualified(database, 'audit_events')} FINAL ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT {limit:UInt32}`,
+     FROM ${qualified(database, 'audit_events')} FINAL ${whereClause(where)} ORDER BY ${order} LIMIT {limit:UInt32}`,
     params,
   );
   return rs.map(({ ts_ns, details, ...r }) => ({ ...r, pid: Number(r.pid), ppid: Number(r.ppid), ts: nsIso(ts_ns), ts_ns: BigInt(ts_ns), details: jsonObject(details) }) as AuditEntry & { ts_ns: bigint });

@@ -9,8 +9,8 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { DEFAULT_DATABASE, qualified } from '../schema';
 import { auditWindow, type AuditEntry } from './audit';
 import { decodeCursor, decodeOffsetCursor, encodeCursor, encodeOffsetCursor, type NsRange, type SortSpec } from './paging';
-import { clampLimit, nsIso, timeToNs, type DbOption, type TimeInput } from './read';
-import { AGENT, inRange, MODEL, n, parseJson, queryRows, rangeParams } from './sql';
+import { clampLimit, nsIso, type DbOption, type TimeInput } from './read';
+import { addSince, AGENT, inRange, MODEL, n, parseJson, queryRows, rangeParams, whereClause } from './sql';
 import { listToolUses, type ToolUseEntry } from './tool-uses';
 
 /** One tool call in `agentsight calls --json` output. */
@@ -79,10 +79,7 @@ export interface ListCallsOptions extends DbOption {
 export async function listCalls(client: ClickHouseClient, opts: ListCallsOptions = {}): Promise<CallSummary[]> {
   const where: string[] = [];
   const params: Record<string, unknown> = { limit: clampLimit(opts.limit, 100) };
-  if (opts.since !== undefined && opts.since !== '') {
-    where.push('start_time >= fromUnixTimestamp64Nano({since:Int64}, \'UTC\')');
-    params.since = timeToNs(opts.since).toString();
-  }
+  addSince(where, params, 'start_time', opts.since);
   if (opts.pid !== undefined) {
     where.push('pid = {pid:UInt32}');
     params.pid = opts.pid;
@@ -120,7 +117,7 @@ export async function selectCalls(
             error_type, output_text,
             cost_usd, usage_source, usage_tokenizer, time_to_first_chunk_ms, ${USAGE_DETAIL_COLUMNS.join(', ')}
      FROM ${qualified(database, 'llm_calls')} FINAL
-     ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     ${whereClause(where)}
      ORDER BY ${order}
      LIMIT {limit:UInt32}${params.offset !== undefined ? ' OFFSET {offset:UInt64}' : ''}`,
     params,
@@ -157,7 +154,7 @@ export async function selectCalls(
       raw_usage: usage && typeof usage === 'object' && !Array.isArray(usage) ? (usage as Record<string, unknown>) : null,
       'error.type': r.error_type,
       output_text: r.output_text,
-      cost_usd: r.cost_usd === null || r.cost_usd === undefined ? null : Number(r.cost_usd),
+      cost_usd: n(r.cost_usd),
       usage_source: r.usage_source === 'estimated' ? 'estimated' : 'reported',
       usage_tokenizer: r.usage_source === 'estimated' ? (r.usage_tokenizer ?? null) : null,
       usage_detail: detailOf(r),

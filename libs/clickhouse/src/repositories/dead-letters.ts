@@ -7,8 +7,8 @@ import type { DeadLetterGroup } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { DeadLetterRow } from '../rows';
 import { DEFAULT_DATABASE, FINAL_ACROSS_PARTITIONS, qualified } from '../schema';
-import { clampLimit, nsIso, timeToNs, type DbOption, type TimeInput } from './read';
-import { num, queryRows } from './sql';
+import { clampLimit, nsIso, type DbOption, type TimeInput } from './read';
+import { addSince, num, queryRows, whereClause } from './sql';
 
 /**
  * One stored dead letter: its `dead_letters` row ({@link DeadLetterRow}: `sample_base64` the first bytes of the
@@ -40,17 +40,14 @@ export async function listDeadLetters(client: ClickHouseClient, opts: ListDeadLe
     where.push('reason = {reason:String}');
     params.reason = opts.reason;
   }
-  if (opts.since !== undefined && opts.since !== '') {
-    where.push("ts >= fromUnixTimestamp64Nano({since:Int64}, 'UTC')");
-    params.since = timeToNs(opts.since).toString();
-  }
+  addSince(where, params, 'ts', opts.since);
   type R = Omit<DeadLetterEntry, 'ts' | 'input_seq'> & { ts_ns: string; input_seq: string };
   const rs = await queryRows<R>(
     client,
     `SELECT id, stage, host, reason, error, input_subject, input_seq, input_id, conn_key, sample_base64,
             toString(toUnixTimestamp64Nano(ts)) AS ts_ns
      FROM ${qualified(opts.database ?? DEFAULT_DATABASE, 'dead_letters')} FINAL
-     ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     ${whereClause(where)}
      ORDER BY ts DESC, id
      LIMIT {limit:UInt32} ${FINAL_ACROSS_PARTITIONS}`,
     params,

@@ -5,7 +5,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { GenAiSpanRow } from '../rows';
-import { jsonObject } from './sql';
+import { jsonObject, n } from './sql';
 import { commonColumns, selectLatest, type RecordListOptions } from './versioned';
 
 /**
@@ -46,7 +46,7 @@ export async function listGenAiSpans(client: ClickHouseClient, opts: ListSpansOp
     tool_errors: Number(r.tool_errors),
     input_tokens: Number(r.input_tokens),
     output_tokens: Number(r.output_tokens),
-    cost_usd: r.cost_usd === null ? null : Number(r.cost_usd),
+    cost_usd: n(r.cost_usd),
     unpriced_calls: Number(r.unpriced_calls),
     attributes: jsonObject(attributes),
   }));

@@ -4,6 +4,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { NsRange } from './paging';
+import { timeToNs, type TimeInput } from './read';
 
 /** The rows of `query` (parameters `params`, bound server-side) as JSONEachRow objects. Throws the ClickHouse error. */
 export async function queryRows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
@@ -20,8 +21,8 @@ export async function queryNumberRows<T>(client: ClickHouseClient, query: string
   return rs.json<T>();
 }
 
-/** A nullable number column: null stays null, anything else `Number(v)`. */
-export function n(v: string | number | null | undefined): number | null {
+/** A nullable number column: null (or absent) stays null, anything else `Number(v)`. */
+export function n(v: unknown): number | null {
   return v === null || v === undefined ? null : Number(v);
 }
 
@@ -55,3 +56,26 @@ export const AGENT = 'coalesce(agent_name, process_name)';
 export const rangeParams = (r: NsRange) => ({ from: r.fromNs.toString(), to: r.toNs.toString() });
 /** `col` in `[{from}, {to})` (ns parameters, see {@link rangeParams}). */
 export const inRange = (col: string) => `${col} >= fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND ${col} < fromUnixTimestamp64Nano({to:Int64}, 'UTC')`;
+
+/** `WHERE c1 AND c2 …` of the SQL conditions `conds`; '' when there are none. */
+export const whereClause = (conds: readonly string[]): string => (conds.length ? `WHERE ${conds.join(' AND ')}` : '');
+
+/** `since` resolved to wall-clock ns (`now`, ms, for a relative one), null when absent or empty. Throws on an unparseable time. */
+export function sinceNs(since: TimeInput | undefined, now?: number): bigint | null {
+  return since === undefined || since === '' ? null : timeToNs(since, now);
+}
+
+/** `col` at or after the parameter `since` (wall-clock ns as decimal text, see {@link addSince}). */
+export const atOrAfterSince = (col: string): string => `${col} >= fromUnixTimestamp64Nano({since:Int64}, 'UTC')`;
+
+/**
+ * A list's `since` filter: pushes {@link atOrAfterSince}(`col`) onto `where` and sets `params.since` (ns text) when
+ * `since` is given (a {@link TimeInput}, e.g. ns already resolved by {@link sinceNs}); leaves both as they are when it
+ * is null, absent or empty. Throws on an unparseable time.
+ */
+export function addSince(where: string[], params: Record<string, unknown>, col: string, since: TimeInput | null | undefined): void {
+  const ns = since === null ? null : sinceNs(since);
+  if (ns === null) return;
+  where.push(atOrAfterSince(col));
+  params.since = ns.toString();
+}

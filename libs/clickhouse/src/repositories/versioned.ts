@@ -6,7 +6,8 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { GenAiSpanRow, RecordTimeColumns, ToolUseRow } from '../rows';
 import { DEFAULT_DATABASE, qualified } from '../schema';
-import { clampLimit, nsIso, timeToNs, type DbOption, type TimeInput } from './read';
+import { clampLimit, nsIso, type DbOption, type TimeInput } from './read';
+import { addSince, n, queryRows, whereClause } from './sql';
 
 /** Filters of both lists ({@link listToolUses}, {@link listGenAiSpans}). */
 export interface RecordListOptions extends DbOption {
@@ -49,20 +50,16 @@ export async function selectLatest<Row, R>(
     where.push('id IN {ids:Array(String)}');
     params.ids = opts.ids;
   }
-  if (opts.since !== undefined && opts.since !== '') {
-    where.push("coalesce(start_time, end_time) >= fromUnixTimestamp64Nano({since:Int64}, 'UTC')");
-    params.since = timeToNs(opts.since).toString();
-  }
-  const rs = await client.query({
-    query: `SELECT ${columns.map(asRead).join(', ')}
+  addSince(where, params, 'coalesce(start_time, end_time)', opts.since);
+  return queryRows<R>(
+    client,
+    `SELECT ${columns.map(asRead).join(', ')}
             FROM ${qualified(opts.database ?? DEFAULT_DATABASE, table)} FINAL
-            ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+            ${whereClause(where)}
             ORDER BY coalesce(start_time, end_time) DESC, id
             LIMIT {limit:UInt32}`,
-    query_params: params,
-    format: 'JSONEachRow',
-  });
-  return rs.json<R>();
+    params,
+  );
 }
 
 /** A column as {@link selectLatest} reads it: the times as exact ns text. */
@@ -85,7 +82,7 @@ export function commonColumns(r: {
     version: Number(r.version),
     pid: Number(r.pid),
     success: bool(r.success),
-    duration_ms: r.duration_ms === null ? null : Number(r.duration_ms),
+    duration_ms: n(r.duration_ms),
     start_time: r.start_ns === null ? null : nsIso(r.start_ns),
     end_time: r.end_ns === null ? null : nsIso(r.end_ns),
   };
