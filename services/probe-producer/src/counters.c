@@ -111,53 +111,114 @@ static void print_hold_counters(void)
 	tls_notice_print(stdout, json_string_to);
 }
 
-#define NET_PIDS_PRINTED 1024 /* processes listed per line at most (the rest: counted in `more`) */
+#define NET_PIDS_PER_LINE 1024 /* processes listed per line at most: a round of more is printed in parts */
 
-/*
- * stdout: `,"net_bytes":{"pids":[{"pid","start_ticks","sent","recv"},...],"more":N,"since_ticks":T}` (bytes since
- * the counters were attached at T, clock ticks since boot, per traced process that used an inet socket; `start_ticks`
- * = the process' start in clock ticks since boot, as field 22 of /proc/<pid>/stat, so a reader can tell a reused
- * pid), or `,"net_bytes":{"missing":"<why>"}` when the kernel cannot count them.
- */
-static void print_net_bytes(void)
+/* One entry of the net_bytes map, as read for a round. */
+struct net_entry {
+	__u32 pid;
+	struct net_bytes v;
+};
+
+/* The entries of one round (read before any is printed, so every part of a round is of the same reading). */
+static struct net_entry *net_round;
+static uint32_t net_round_cap;
+static uint64_t net_rounds;
+
+static uint64_t net_ns_per_tick(void)
 {
 	static uint64_t ns_per_tick;
-	int fd = bpf_map__fd(g.proc_skel->maps.net_bytes), n = 0;
-	uint64_t more = 0;
-	__u32 key, next, *prev = NULL;
-	struct net_bytes v;
 
-	if (g.net_bytes_missing) {
-		printf(",\"net_bytes\":{\"missing\":");
-		print_json_string(g.net_bytes_missing);
-		putchar('}');
-		return;
-	}
 	if (!ns_per_tick) {
 		long hz = sysconf(_SC_CLK_TCK);
 
 		ns_per_tick = 1000000000ull / (uint64_t)(hz > 0 ? hz : 100);
 	}
-	printf(",\"net_bytes\":{\"pids\":[");
+	return ns_per_tick;
+}
+
+/*
+ * Reads every entry of the net_bytes map into net_round; returns how many, and in *more the entries that did not fit
+ * (only if the map were iterated past its max_entries while it changes) or could not be allocated: never dropped
+ * silently, they are counted.
+ */
+static uint32_t read_net_round(uint64_t *more)
+{
+	int fd = bpf_map__fd(g.proc_skel->maps.net_bytes);
+	__u32 key, next, *prev = NULL;
+	struct net_bytes v;
+	uint32_t n = 0;
+
+	*more = 0;
+	if (!net_round) {
+		uint32_t cap = bpf_map__max_entries(g.proc_skel->maps.net_bytes);
+
+		net_round = calloc(cap ? cap : 1, sizeof(*net_round));
+		net_round_cap = net_round ? cap : 0;
+	}
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &v))
-			continue;
-		if (n == NET_PIDS_PRINTED) {
-			more++;
+			continue; /* deleted (LRU) between the two calls: no longer counted */
+		if (n == net_round_cap) {
+			(*more)++;
 			continue;
 		}
-		printf("%s{\"pid\":%u,\"start_ticks\":%llu,\"sent\":%llu,\"recv\":%llu}", n++ ? "," : "", key,
-		       (unsigned long long)(v.start_ns / ns_per_tick), (unsigned long long)v.sent,
-		       (unsigned long long)v.recv);
+		net_round[n].pid = key;
+		net_round[n].v = v;
+		n++;
 	}
-	printf("],\"more\":%llu,\"since_ticks\":%llu}", (unsigned long long)more,
-	       (unsigned long long)(g.net_since_ns / ns_per_tick));
+	return n;
 }
 
-/* stdout: `,"probes":[...],"attach_failures":[...]` of r (for the stats and stopped lines). */
-void print_probe_counters(const struct rec_loss *r)
+/* stdout: `{"pids":[...],"more":M,"since_ticks":T` of entries [from, to) of the round (n read, `extra` not read). */
+static void print_net_pids(uint32_t from, uint32_t to, uint32_t n, uint64_t extra)
+{
+	uint64_t ns_per_tick = net_ns_per_tick();
+	uint32_t i;
+
+	printf("{\"pids\":[");
+	for (i = from; i < to; i++)
+		printf("%s{\"pid\":%u,\"start_ticks\":%llu,\"sent\":%llu,\"recv\":%llu}", i > from ? "," : "",
+		       net_round[i].pid, (unsigned long long)(net_round[i].v.start_ns / ns_per_tick),
+		       (unsigned long long)net_round[i].v.sent, (unsigned long long)net_round[i].v.recv);
+	printf("],\"more\":%llu,\"since_ticks\":%llu", (unsigned long long)(n - (to - from) + extra),
+	       (unsigned long long)(g.net_since_ns / net_ns_per_tick()));
+}
+
+static bool print_net_missing(void)
+{
+	if (!g.net_bytes_missing)
+		return false;
+	printf(",\"net_bytes\":{\"missing\":");
+	print_json_string(g.net_bytes_missing);
+	putchar('}');
+	return true;
+}
+
+/*
+ * stdout: `,"net_bytes":{"pids":[{"pid","start_ticks","sent","recv"},...],"more":N,"since_ticks":T}` (bytes since
+ * the counters were attached at T, clock ticks since boot, per traced process that used an inet socket; `start_ticks`
+ * = the process' start in clock ticks since boot, as field 22 of /proc/<pid>/stat, so a reader can tell a reused
+ * pid), or `,"net_bytes":{"missing":"<why>"}` when the kernel cannot count them. At most `limit` processes listed
+ * (0: all), the rest counted in `more`.
+ */
+static void print_net_bytes(uint32_t limit)
+{
+	uint64_t extra;
+	uint32_t n;
+
+	if (print_net_missing())
+		return;
+	n = read_net_round(&extra);
+	printf(",\"net_bytes\":");
+	print_net_pids(0, limit && n > limit ? limit : n, n, extra);
+	putchar('}');
+}
+
+/* stdout: `,"probes":[...],"attach_failures":[...],...,"net_bytes":{...}` of r (for the stats and stopped lines; at
+ * most net_limit processes in net_bytes, 0: all). */
+void print_probe_counters(const struct rec_loss *r, uint32_t net_limit)
 {
 	size_t i;
 
@@ -183,15 +244,36 @@ void print_probe_counters(const struct rec_loss *r)
 	}
 	putchar(']');
 	print_hold_counters();
-	print_net_bytes();
+	print_net_bytes(net_limit);
 }
 
-/* stdout: the `net_bytes` line (`{"event":"net_bytes","net_bytes":{...}}`, the object of print_net_bytes), flushed. */
+/*
+ * stdout: one round of `net_bytes` lines, flushed: `{"event":"net_bytes","net_bytes":{"pids":[...],"more":M,
+ * "since_ticks":T,"round":R,"part":i,"parts":P}}`, P >= 1 lines of at most NET_PIDS_PER_LINE processes each, every
+ * entry of the map on exactly one of them; `more` = the round's processes not on this line (so a reader that takes one
+ * line alone reads the others as unknown, never as 0). Or one `{"event":"net_bytes","net_bytes":{"missing":...}}`.
+ */
 void print_net_bytes_line(void)
 {
-	printf("{\"event\":\"net_bytes\"");
-	print_net_bytes();
-	printf("}\n");
+	uint32_t n, from, parts, i;
+	uint64_t extra;
+
+	if (g.net_bytes_missing) {
+		printf("{\"event\":\"net_bytes\"");
+		print_net_missing();
+		printf("}\n");
+		fflush(stdout);
+		return;
+	}
+	n = read_net_round(&extra);
+	parts = n ? (n + NET_PIDS_PER_LINE - 1) / NET_PIDS_PER_LINE : 1;
+	for (i = 0; i < parts; i++) {
+		from = i * NET_PIDS_PER_LINE;
+		printf("{\"event\":\"net_bytes\",\"net_bytes\":");
+		print_net_pids(from, from + NET_PIDS_PER_LINE < n ? from + NET_PIDS_PER_LINE : n, n, extra);
+		printf(",\"round\":%llu,\"part\":%u,\"parts\":%u}}\n", (unsigned long long)net_rounds, i, parts);
+	}
+	net_rounds++;
 	fflush(stdout);
 }
 
@@ -217,7 +299,7 @@ void publish_loss(bool print)
 	       (unsigned long long)r.lost_bytes, (unsigned long long)r.lost_records, (unsigned long long)r.lost_bytes,
 	       (unsigned long long)r.publish_failures, (unsigned long long)st.reordered,
 	       (unsigned long long)r.file_opens_skipped);
-	print_probe_counters(&r);
+	print_probe_counters(&r, NET_PIDS_PER_LINE);
 	printf("}\n");
 	fflush(stdout);
 }
@@ -240,7 +322,7 @@ void print_stopped(void)
 	       (unsigned long long)sum_percpu(bpf_map__fd(g.proc_skel->maps.io_skips), SKIP_FILE_PSEUDO),
 	       g.have_last_seq ? (long long)g.last_seq : -1LL);
 	read_loss(&r, probes);
-	print_probe_counters(&r);
+	print_probe_counters(&r, 0);
 	printf("}\n");
 	fflush(stdout);
 }

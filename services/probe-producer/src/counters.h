@@ -22,11 +22,14 @@ void read_lost(uint64_t *records, uint64_t *bytes);
 /** Fills every counter of a loss record (probes: storage for MAX_PROBES entries, g.nprobes used). */
 void read_loss(struct rec_loss *r, struct rec_probe_stat *probes);
 
-/** stdout: `,"probes":[...],"attach_failures":[...],"holds":{...},...` of r (the stats and stopped lines). */
-void print_probe_counters(const struct rec_loss *r);
+/** stdout: `,"probes":[...],"attach_failures":[...],"holds":{...},...,"net_bytes":{...}` of r (the stats and stopped
+ * lines); net_bytes lists at most net_limit processes (0: all), the rest counted in its `more`. */
+void print_probe_counters(const struct rec_loss *r, uint32_t net_limit);
 
-/** stdout: the `net_bytes` line, every --net-bytes-ms: `{"event":"net_bytes","net_bytes":{...}}` (the object the
- * stats and stopped lines carry: per traced process its inet bytes sent/received, or why they are not counted). */
+/** stdout: the `net_bytes` lines of one round, every --net-bytes-ms: `{"event":"net_bytes","net_bytes":{...}}` (the
+ * object the stats and stopped lines carry: per traced process its inet bytes sent/received, or why they are not
+ * counted), every process of the map listed, at most 1,024 per line, the lines of a round numbered by `round`, `part`
+ * (0-based) and `parts`. */
 void print_net_bytes_line(void);
 
 /** Publishes the loss record; with `print`, also the stdout `stats` line carrying the same counters. */

@@ -22,6 +22,7 @@ import {
   RawRecord,
   Subjects,
 } from '@agentsight/contracts';
+import { NetReadings } from '../../api/src/cli/resources/net-bytes';
 import { captureClient, CaptureResult, collectRun, expectLosslessRun, NATS_URL, NATS_OPTS, PROBE_ENV } from './harness';
 
 const skipReason = bpfUnavailableReason();
@@ -293,6 +294,76 @@ describeCapture('agentsight-probe file and connect records', () => {
       srv.close();
     }
   });
+
+  it('counts more than 1,024 processes and reports every one: 1,100 traced children, each its own known TCP transfer, on the stopped line and on a round of 2 net_bytes lines', async () => {
+    const N = 1100;
+    // Each connection: the client sends n bytes and shuts its side; the server answers 2n + 3 bytes and closes.
+    const srv = net.createServer((sock) => {
+      let got = 0;
+      sock.on('data', (d) => (got += d.length));
+      sock.on('end', () => sock.end(Buffer.alloc(2 * got + 3, 0x62)));
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', 1024, r));
+    const p = (srv.address() as net.AddressInfo).port;
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-netmany-'));
+    try {
+      // The traced python forks N children one after another: child i sends 1 + i bytes, reads the answer, exits;
+      // the parent makes no inet traffic, writes {pid: n} of its children, and stays 0.5 s (periodic rounds after).
+      const script = path.join(tmp, 'many.py');
+      fs.writeFileSync(script, [
+        'import json, os, socket, sys, time',
+        'sent = {}',
+        `for i in range(${N}):`,
+        '    n = 1 + i',
+        '    pid = os.fork()',
+        '    if pid == 0:',
+        `        s = socket.create_connection(("127.0.0.1", ${p}))`,
+        '        s.sendall(b"x" * n)',
+        '        s.shutdown(socket.SHUT_WR)',
+        '        got = 0',
+        '        while True:',
+        '            d = s.recv(65536)',
+        '            if not d: break',
+        '            got += len(d)',
+        '        os._exit(0 if got == 2 * n + 3 else 1)',
+        '    _, status = os.waitpid(pid, 0)',
+        '    assert status == 0, (i, status)',
+        '    sent[pid] = n',
+        `open("${path.join(tmp, 'sent.json')}", "w").write(json.dumps(sent))`,
+        'time.sleep(0.5)',
+      ].join('\n'));
+      const run = await runTraced(`${host}-netmany`, `exec python3 ${script}`, ['--no-file-events', '--no-net-events', '--net-bytes-ms', '100']);
+      const want = new Map(Object.entries(JSON.parse(fs.readFileSync(path.join(tmp, 'sent.json'), 'utf8')) as Record<string, number>).map(([pid, n]) => [Number(pid), { sent: n, recv: 2 * n + 3 }]));
+      expect(want.size).toBe(N);
+      type Entry = { pid: number; start_ticks: number; sent: number; recv: number };
+      type NetBytes = { pids: Entry[]; more: number; since_ticks: number; round?: number; part?: number; parts?: number; missing?: string };
+      const counts = (es: Entry[]) => new Map(es.map((e) => [e.pid, { sent: e.sent, recv: e.recv }]));
+      // The stopped line: all of them, exactly, none in `more`.
+      const nb = (run.stopped as unknown as { net_bytes: NetBytes }).net_bytes;
+      if (nb.missing) throw new Error(`this kernel cannot count them: ${nb.missing}`);
+      expect(nb.more).toBe(0);
+      expect(nb.pids).toHaveLength(N);
+      expect(counts(nb.pids)).toEqual(want);
+      // The periodic lines: a round after the last child is 2 lines (1,024 + 76), numbered, each `more` = the other's.
+      const periodic = run.lines.filter((l) => l.event === 'net_bytes').map((l) => l.net_bytes as NetBytes);
+      const last = periodic[periodic.length - 1];
+      expect([last.part, last.parts]).toEqual([1, 2]);
+      const round = periodic.filter((x) => x.round === last.round);
+      expect(round.map((x) => [x.part, x.parts, x.pids.length, x.more])).toEqual([[0, 2, 1024, 76], [1, 2, 76, 1024]]);
+      expect(counts(round.flatMap((x) => x.pids))).toEqual(want);
+      for (let i = 1; i < periodic.length; i++) expect(periodic[i].round! - periodic[i - 1].round!).toBeLessThanOrEqual(1);
+      // What the capture commands read from these lines (services/api NetReadings): every child, exactly.
+      const readings = new NetReadings();
+      for (const l of run.lines) readings.onLine(l, 1n);
+      const r = readings.latest()!;
+      expect(r.more).toBe(0);
+      expect(new Map([...r.pids].map(([pid, c]) => [pid, { sent: c.sent, recv: c.recv }]))).toEqual(want);
+    } finally {
+      srv.close();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('--all-files: opens under /proc and /dev are published, none skipped', async () => {
     const run = await runTraced(`${host}-all`, 'cat /proc/self/stat > /dev/null', ['--all-files', '--no-net-events']);

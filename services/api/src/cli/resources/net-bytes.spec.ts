@@ -81,3 +81,56 @@ test('never a silent zero: no probe, no reading yet, a kernel without the tracep
   expect(r.tree).toBeNull();
   expect(r.not_captured).toMatch(/^net_bytes: the probe listed 1 processes and not 3 more; 1 of this tree unknown$/);
 });
+
+/** The `net_bytes` lines of one probe round (counters.c print_net_bytes_line): at most 1,024 per line, `more` = the others. */
+const roundLines = (round: number, entries: Array<{ pid: number; start_ticks: number; sent: number; recv: number }>, extra = 0) => {
+  const parts = Math.max(1, Math.ceil(entries.length / 1024));
+  return Array.from({ length: parts }, (_, part) => {
+    const pids = entries.slice(part * 1024, (part + 1) * 1024);
+    return { event: 'net_bytes', net_bytes: { pids, more: entries.length - pids.length + extra, since_ticks: 400, round, part, parts } };
+  });
+};
+
+test('NetReadings: a round of 2,500 processes on 3 lines becomes one reading with every process once its last part is in', () => {
+  const entries = Array.from({ length: 2500 }, (_, i) => ({ pid: 1000 + i, start_ticks: 1500 + i, sent: 7 * i + 1, recv: 11 * i + 2 }));
+  const lines = roundLines(4, entries);
+  expect(lines.map((l) => l.net_bytes.pids.length)).toEqual([1024, 1024, 452]);
+  const keep = new NetReadings();
+  keep.onLine(roundLines(3, entries.slice(0, 10))[0], 1n); // the previous round: 10 processes, one line
+  keep.onLine(lines[0], 2n);
+  keep.onLine(lines[1], 3n);
+  // Half a round is never the reading: the previous one stays until the last part.
+  expect(keep.latest()!.pids.size).toBe(10);
+  keep.onLine(lines[2], 4n);
+  const r = keep.latest()!;
+  expect([r.pids.size, r.more, r.at_ns, r.since_ticks, r.missing]).toEqual([2500, 0, 2n, 400, null]);
+  for (const e of entries) expect(r.pids.get(e.pid)).toEqual({ start_ticks: e.start_ticks, sent: e.sent, recv: e.recv });
+  // A tree of 1,100 of them (the last ones, all in later parts): every process has its own bytes, none unknown.
+  const ps = entries.slice(1400).map((e, i) => ({ ...proc(e.pid, i ? entries[1400].pid : 1), start_ticks: e.start_ticks }));
+  const res = new TreeNet().apply(ps, r, 5n);
+  expect(res.not_captured).toBeNull();
+  expect(ps.map((p) => [p.net_sent_bytes, p.net_recv_bytes])).toEqual(entries.slice(1400).map((e) => [e.sent, e.recv]));
+  expect(res.tree).toEqual({ sent: entries.slice(1400).reduce((a, e) => a + e.sent, 0), recv: entries.slice(1400).reduce((a, e) => a + e.recv, 0) });
+});
+
+test('NetReadings: a round cut short is never taken; a line alone reads its round\'s other processes as unknown; a partial stats line does not replace a whole round', () => {
+  const entries = Array.from({ length: 1500 }, (_, i) => ({ pid: 1 + i, start_ticks: 10, sent: i, recv: i }));
+  const keep = new NetReadings();
+  const [a0, a1] = roundLines(7, entries);
+  keep.onLine(a0, 1n); // round 7 never gets its second part
+  const [b0, b1] = roundLines(8, entries.slice(0, 1100));
+  keep.onLine(b0, 2n);
+  expect(keep.latest()).toBeNull();
+  keep.onLine(a1, 3n); // a late part of the abandoned round does not complete round 8
+  expect(keep.latest()).toBeNull();
+  keep.onLine(b1, 4n);
+  expect([keep.latest()!.pids.size, keep.latest()!.more]).toEqual([1100, 0]);
+  // One part taken alone (an older reader): the 476 processes of the other part are unknown, not 0.
+  expect(parseNetReading(a0.net_bytes, 0n)!.more).toBe(476);
+  // The stats line lists 1,024 and counts 76 more: the whole round stays.
+  keep.onLine({ event: 'stats', net_bytes: { pids: entries.slice(0, 1024), more: 76, since_ticks: 400 } }, 5n);
+  expect(keep.latest()!.at_ns).toBe(2n);
+  // Entries past what the probe could read (its `extra`) stay unknown in the assembled reading.
+  for (const l of roundLines(9, entries, 3)) keep.onLine(l, 6n);
+  expect([keep.latest()!.pids.size, keep.latest()!.more]).toEqual([1500, 3]);
+});

@@ -3,7 +3,8 @@
  * `net_bytes`), which it prints every `--net-bytes-ms` as a `net_bytes` line on its stdout, merged into each sampled
  * tree. `/proc` cannot give them per process (only per network namespace).
  *
- * - {@link NetReadings} keeps the probe's latest reading ({@link parseNetReading}), fed from the probe's lines.
+ * - {@link NetReadings} keeps the probe's latest reading ({@link parseNetReading}), fed from the probe's lines: a round
+ *   of more than 1,024 processes comes on several `net_bytes` lines (`round`, `part`, `parts`), taken once all are in.
  * - {@link TreeNet} (one per sampled root) gives each process of a sample its own counts and those of its
  *   descendants that exited (`children_net_*`, the network analogue of `cutime`/`cstime`): a process seen gone from
  *   the tree hands its last count to its nearest live ancestor, refreshed from the readings that come after its exit
@@ -32,7 +33,10 @@ export interface NetReading {
   missing: string | null;
   /** By pid. */
   pids: Map<number, NetCount>;
-  /** Processes counted but not listed (the probe lists at most 1,024 per line): their figures are unknown. */
+  /**
+   * Processes counted but not listed (a `stats` line lists at most 1,024; a round's line alone does not list those of
+   * its other parts; entries that could not be read): their figures are unknown. 0 for a whole round.
+   */
   more: number;
   /** When the probe's counters were attached, clock ticks since boot; null when not said (an older probe). */
   since_ticks: number | null;
@@ -60,15 +64,64 @@ export function parseNetReading(obj: unknown, atNs: bigint): NetReading | null {
   return { at_ns: atNs, missing: null, pids, more: (count(o.more) ?? 0) + bad, since_ticks: count(o.since_ticks) };
 }
 
-/** Holds the probe's latest network reading: feed it the probe's stdout lines ({@link onLine}). */
+/** Where a `net_bytes` line sits in its round (`round`, `part` 0-based, `parts`), null when it does not say. */
+function partOf(obj: unknown): { round: number; part: number; parts: number } | null {
+  const o = (obj ?? {}) as Record<string, unknown>;
+  const [round, part, parts] = [count(o.round), count(o.part), count(o.parts)];
+  return round === null || part === null || parts === null || part >= parts ? null : { round, part, parts };
+}
+
+/** A round being assembled: its parts so far, merged. */
+interface Pending {
+  round: number;
+  parts: number;
+  got: Set<number>;
+  reading: NetReading;
+  /** Σ over its parts of the processes each listed (valid or not). */
+  listed: number;
+  /** The round's processes, as its first part said (listed + its `more`). */
+  total: number;
+}
+
+/**
+ * Holds the probe's latest network reading: feed it the probe's stdout lines ({@link onLine}). A round in several
+ * parts becomes the reading once its last part is in (received at its first part's time); until then the previous
+ * reading stays, so no sample sees half a round (whose other processes would read unknown). A round whose parts do
+ * not all come (the probe died mid-round) is never taken.
+ */
 export class NetReadings {
   private last: NetReading | null = null;
+  private pending: Pending | null = null;
 
-  /** Takes a probe line: a `net_bytes` line (or a `stats` line, which carries the same object) updates the reading. */
+  /**
+   * Takes a probe line: a `net_bytes` line updates the reading (or the round it is a part of); a `stats` line carries
+   * the same object with at most 1,024 processes listed, taken unless it is partial and the current reading is whole.
+   */
   onLine(msg: Record<string, unknown>, atNs: bigint = process.hrtime.bigint()): void {
     if (msg.event !== 'net_bytes' && msg.event !== 'stats') return;
     const r = parseNetReading(msg.net_bytes, atNs);
-    if (r) this.last = r;
+    if (!r) return;
+    const part = msg.event === 'net_bytes' && !r.missing ? partOf(msg.net_bytes) : null;
+    if (!part) {
+      if (msg.event === 'stats' && r.more > 0 && this.last && !this.last.missing && this.last.more === 0) return;
+      this.last = r;
+      return;
+    }
+    const listed = Array.isArray((msg.net_bytes as { pids?: unknown }).pids) ? ((msg.net_bytes as { pids: unknown[] }).pids.length) : 0;
+    const bad = listed - r.pids.size; // entries it could not read (its `more` also counts them)
+    // The probe prints a round's parts in order: part 0 starts one; any other part continues the pending round or,
+    // if it is not that round's next one, is of a round cut short and is dropped.
+    if (part.part === 0) this.pending = { round: part.round, parts: part.parts, got: new Set(), reading: { ...r, pids: new Map(), more: 0 }, listed: 0, total: listed + r.more - bad };
+    const p = this.pending;
+    if (!p || p.round !== part.round || p.parts !== part.parts || p.got.size !== part.part) return;
+    p.got.add(part.part);
+    p.listed += listed;
+    for (const [pid, c] of r.pids) p.reading.pids.set(pid, c);
+    p.reading.more += bad;
+    if (p.got.size < p.parts) return;
+    p.reading.more += Math.max(0, p.total - p.listed);
+    this.last = p.reading;
+    this.pending = null;
   }
 
   /** The latest reading, null before the first. */
