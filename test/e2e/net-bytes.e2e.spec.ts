@@ -1,5 +1,7 @@
 /**
- * Issue 15, network bytes end to end: `agentsight exec -- sh -c 'node net-tool.js; sleep 3'` under real capture,
+ * Issue 15, network bytes end to end: `agentsight exec -- sh -c 'python3 many.py; node net-tool.js; sleep 3'` under
+ * real capture, where first a python forks 1,100 children one after another, child i sending 1 + i bytes over TCP and
+ * receiving 2(1 + i) + 3 back (so the probe counts more than 1,024 processes, more than one of its lines holds), then
  * where the tool (a child of the traced shell) sends a known number of bytes over TCP to a server of this test (an
  * untraced process) and receives a known number back. The probe counts them in eBPF (sock_send_length /
  * sock_recv_length), prints them every sampling interval, the sampler merges them into each resource sample, the
@@ -12,9 +14,11 @@
  * more than one interval (the reading's age) after the transfer and carries the final count; the shell stays 3 s after the
  * tool exits, so the sampler sees the exit and a reading after it and hands the tool's bytes to the shell
  * (`children_net_*`, as the kernel hands a reaped child's CPU to its parent). Neither the shell nor node makes any
- * other inet traffic (no DNS: the address is a literal).
+ * other inet traffic (no DNS: the address is a literal). The python's children are short-lived: those a sample saw
+ * hand their (final) bytes to the shell as well, so its `children_net_*` = the tool's + theirs, exactly; the probe's
+ * `stopped` line (in its log) lists every one of the 1,101 with exactly its transfer.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +29,7 @@ import { describeCapture, Infra, ROOT, runCli, startInfra } from './harness';
 type Row = Record<string, any>;
 const SEND = 300_001; // not a multiple of any buffer size
 const RECV = 1_048_583;
+const MANY = 1100; // traced processes with inet bytes besides the tool: more than the 1,024 of one probe line
 
 describeCapture('agentsight exec: per-process network bytes of a tool, stored with its resource samples', () => {
   let infra: Infra;
@@ -34,6 +39,9 @@ describeCapture('agentsight exec: per-process network bytes of a tool, stored wi
   let exec: { code: number | null; stdout: string; stderr: string };
   let tool: { pid: number; sent: number; recv: number };
   let rows: Row[];
+  let many: net.Server;
+  /** Bytes of each of the python's children, by pid (as it wrote them). */
+  let manyBytes: Map<number, { sent: number; recv: number }>;
   const dir = mkdtempSync(join(tmpdir(), 'agentsight-net-'));
   const out = join(dir, 'tool.jsonl');
 
@@ -49,9 +57,40 @@ describeCapture('agentsight exec: per-process network bytes of a tool, stored wi
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
-    const script = `SEND=${SEND} PORT=${port} HOLD_MS=3500 OUT=${out} node ${join(ROOT, 'test/e2e/net-tool.js')}; sleep 3`;
+    // The python's children: each sends n bytes and shuts its side; this server answers 2n + 3 bytes and closes.
+    many = net.createServer((sock) => {
+      let got = 0;
+      sock.on('data', (d) => (got += d.length));
+      sock.on('end', () => sock.end(Buffer.alloc(2 * got + 3, 0x62)));
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => many.listen(0, '127.0.0.1', 1024, r));
+    const manyPy = join(dir, 'many.py');
+    writeFileSync(manyPy, [
+      'import json, os, socket',
+      'sent = {}',
+      `for i in range(${MANY}):`,
+      '    n = 1 + i',
+      '    pid = os.fork()',
+      '    if pid == 0:',
+      `        s = socket.create_connection(("127.0.0.1", ${(many.address() as net.AddressInfo).port}))`,
+      '        s.sendall(b"x" * n)',
+      '        s.shutdown(socket.SHUT_WR)',
+      '        got = 0',
+      '        while True:',
+      '            d = s.recv(65536)',
+      '            if not d: break',
+      '            got += len(d)',
+      '        os._exit(0 if got == 2 * n + 3 else 1)',
+      '    _, status = os.waitpid(pid, 0)',
+      '    assert status == 0, (i, status)',
+      '    sent[pid] = n',
+      `open("${join(dir, 'many.json')}", "w").write(json.dumps(sent))`,
+    ].join('\n'));
+    const script = `python3 ${manyPy} && SEND=${SEND} PORT=${port} HOLD_MS=3500 OUT=${out} node ${join(ROOT, 'test/e2e/net-tool.js')}; sleep 3`;
     exec = await runCli(['exec', '--', 'sh', '-c', script], { ...infra.env, AGENTSIGHT_SAMPLE_IDLE_MAX_MS: '1000', OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, AGENTSIGHT_EXPORT_SETTLE_S: '2' });
     tool = JSON.parse(readFileSync(out, 'utf8').trim());
+    manyBytes = new Map(Object.entries(JSON.parse(readFileSync(join(dir, 'many.json'), 'utf8')) as Record<string, number>).map(([pid, n]) => [Number(pid), { sent: n, recv: 2 * n + 3 }]));
     const client = await openClickHouse({ dataDir: join(infra.dataDir, 'chdb') });
     try {
       const rs = await client.query({ query: 'SELECT * FROM agentsight.resource_samples FINAL ORDER BY ts, pid', format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
@@ -64,6 +103,7 @@ describeCapture('agentsight exec: per-process network bytes of a tool, stored wi
   afterAll(async () => {
     await otlp?.close();
     server?.close();
+    many?.close();
     await infra?.stop();
   });
 
@@ -86,13 +126,24 @@ describeCapture('agentsight exec: per-process network bytes of a tool, stored wi
     expect([last.subtree_net_sent_bytes, last.subtree_net_recv_bytes]).toEqual([SEND, RECV]);
   });
 
-  test('after the tool exits, its bytes are the shell\'s children\'s: the tree\'s totals keep them', () => {
+  test('after the tool exits, its bytes are the shell\'s children\'s: the tree\'s totals keep them (and those of the python\'s children a sample saw)', () => {
     const roots = rows.filter((r) => r.pid === r.root_pid);
     const last = roots[roots.length - 1];
     expect(rows.some((r) => r.sample_id === last.sample_id && r.pid === tool.pid)).toBe(false); // the tool is gone
     expect([last.net_sent_bytes, last.net_recv_bytes]).toEqual([0, 0]); // the shell made no inet traffic itself
-    expect([last.children_net_sent_bytes, last.children_net_recv_bytes]).toEqual([SEND, RECV]);
-    expect([last.subtree_net_sent_bytes, last.subtree_net_recv_bytes]).toEqual([SEND, RECV]);
+    const seen = [...new Set(rows.map((r) => r.pid as number))].filter((pid) => manyBytes.has(pid)).map((pid) => manyBytes.get(pid)!);
+    const [s, r] = [SEND + seen.reduce((a, b) => a + b.sent, 0), RECV + seen.reduce((a, b) => a + b.recv, 0)];
+    expect([last.children_net_sent_bytes, last.children_net_recv_bytes]).toEqual([s, r]);
+    expect([last.subtree_net_sent_bytes, last.subtree_net_recv_bytes]).toEqual([s, r]);
+  });
+
+  test(`the probe counted ${MANY + 1} processes (more than one line's 1,024) and its stopped line lists each with exactly its transfer`, () => {
+    expect(manyBytes.size).toBe(MANY);
+    const stopped = readFileSync(join(infra.dataDir, 'logs', 'probe.log'), 'utf8').split('\n').filter((l) => l.startsWith('{"event":"stopped"')).map((l) => JSON.parse(l));
+    const nb = stopped[stopped.length - 1].net_bytes as { pids: Array<{ pid: number; sent: number; recv: number }>; more: number };
+    expect(nb.more).toBe(0);
+    const got = new Map(nb.pids.map((e) => [e.pid, { sent: e.sent, recv: e.recv }]));
+    expect(got).toEqual(new Map([...manyBytes, [tool.pid, { sent: SEND, recv: RECV }]]));
   });
 
   test('every sample: counted (no net_bytes in not_captured), the root subtree = Σ own + children over its processes, readings at most one interval old', () => {
