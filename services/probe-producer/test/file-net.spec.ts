@@ -22,7 +22,6 @@ import {
   RawRecord,
   Subjects,
 } from '@agentsight/contracts';
-import { NetReadings } from '../../api/src/cli/resources/net-bytes';
 import { captureClient, CaptureResult, collectRun, expectLosslessRun, NATS_URL, NATS_OPTS, PROBE_ENV } from './harness';
 
 const skipReason = bpfUnavailableReason();
@@ -353,12 +352,7 @@ describeCapture('agentsight-probe file and connect records', () => {
       expect(round.map((x) => [x.part, x.parts, x.pids.length, x.more])).toEqual([[0, 2, 1024, 76], [1, 2, 76, 1024]]);
       expect(counts(round.flatMap((x) => x.pids))).toEqual(want);
       for (let i = 1; i < periodic.length; i++) expect(periodic[i].round! - periodic[i - 1].round!).toBeLessThanOrEqual(1);
-      // What the capture commands read from these lines (services/api NetReadings): every child, exactly.
-      const readings = new NetReadings();
-      for (const l of run.lines) readings.onLine(l, 1n);
-      const r = readings.latest()!;
-      expect(r.more).toBe(0);
-      expect(new Map([...r.pids].map(([pid, c]) => [pid, { sent: c.sent, recv: c.recv }]))).toEqual(want);
+      // (What the capture commands make of such rounds, services/api NetReadings, is test/e2e/net-bytes.e2e's.)
     } finally {
       srv.close();
       fs.rmSync(tmp, { recursive: true, force: true });
