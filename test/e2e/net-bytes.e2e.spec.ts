@@ -1,5 +1,5 @@
 /**
- * Issue 15, network bytes end to end: `agentsight exec -- sh -c 'python3 many.py; node net-tool.js; sleep 3'` under
+ * Issue 15, network bytes end to end: `agentsight exec -- sh -c 'python3 net-many.py && node net-tool.js; sleep 3'` under
  * real capture, where first a python forks 1,100 children one after another, child i sending 1 + i bytes over TCP and
  * receiving 2(1 + i) + 3 back (so the probe counts more than 1,024 processes, more than one of its lines holds), then
  * where the tool (a child of the traced shell) sends a known number of bytes over TCP to a server of this test (an
@@ -18,7 +18,7 @@
  * hand their (final) bytes to the shell as well, so its `children_net_*` = the tool's + theirs, exactly; the probe's
  * `stopped` line (in its log) lists every one of the 1,101 with exactly its transfer.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,29 +65,8 @@ describeCapture('agentsight exec: per-process network bytes of a tool, stored wi
       sock.on('error', () => undefined);
     });
     await new Promise<void>((r) => many.listen(0, '127.0.0.1', 1024, r));
-    const manyPy = join(dir, 'many.py');
-    writeFileSync(manyPy, [
-      'import json, os, socket',
-      'sent = {}',
-      `for i in range(${MANY}):`,
-      '    n = 1 + i',
-      '    pid = os.fork()',
-      '    if pid == 0:',
-      `        s = socket.create_connection(("127.0.0.1", ${(many.address() as net.AddressInfo).port}))`,
-      '        s.sendall(b"x" * n)',
-      '        s.shutdown(socket.SHUT_WR)',
-      '        got = 0',
-      '        while True:',
-      '            d = s.recv(65536)',
-      '            if not d: break',
-      '            got += len(d)',
-      '        os._exit(0 if got == 2 * n + 3 else 1)',
-      '    _, status = os.waitpid(pid, 0)',
-      '    assert status == 0, (i, status)',
-      '    sent[pid] = n',
-      `open("${join(dir, 'many.json')}", "w").write(json.dumps(sent))`,
-    ].join('\n'));
-    const script = `python3 ${manyPy} && SEND=${SEND} PORT=${port} HOLD_MS=3500 OUT=${out} node ${join(ROOT, 'test/e2e/net-tool.js')}; sleep 3`;
+    const manyEnv = `N=${MANY} PORT=${(many.address() as net.AddressInfo).port} OUT=${join(dir, 'many.json')}`;
+    const script = `${manyEnv} python3 ${join(ROOT, 'test/e2e/net-many.py')} && SEND=${SEND} PORT=${port} HOLD_MS=3500 OUT=${out} node ${join(ROOT, 'test/e2e/net-tool.js')}; sleep 3`;
     exec = await runCli(['exec', '--', 'sh', '-c', script], { ...infra.env, AGENTSIGHT_SAMPLE_IDLE_MAX_MS: '1000', OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, AGENTSIGHT_EXPORT_SETTLE_S: '2' });
     tool = JSON.parse(readFileSync(out, 'utf8').trim());
     manyBytes = new Map(Object.entries(JSON.parse(readFileSync(join(dir, 'many.json'), 'utf8')) as Record<string, number>).map(([pid, n]) => [Number(pid), { sent: n, recv: 2 * n + 3 }]));

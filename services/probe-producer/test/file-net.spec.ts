@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BPF_REQUIRED, bpfUnavailableReason, probeBinary } from '@agentsight/testkit';
+import { BPF_REQUIRED, bpfUnavailableReason, probeBinary, repoRoot } from '@agentsight/testkit';
 import { connect } from '@nats-io/transport-node';
 import {
   hostToken,
@@ -307,32 +307,9 @@ describeCapture('agentsight-probe file and connect records', () => {
     const p = (srv.address() as net.AddressInfo).port;
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-netmany-'));
     try {
-      // The traced python forks N children one after another: child i sends 1 + i bytes, reads the answer, exits;
-      // the parent makes no inet traffic, writes {pid: n} of its children, and stays 0.5 s (periodic rounds after).
-      const script = path.join(tmp, 'many.py');
-      fs.writeFileSync(script, [
-        'import json, os, socket, sys, time',
-        'sent = {}',
-        `for i in range(${N}):`,
-        '    n = 1 + i',
-        '    pid = os.fork()',
-        '    if pid == 0:',
-        `        s = socket.create_connection(("127.0.0.1", ${p}))`,
-        '        s.sendall(b"x" * n)',
-        '        s.shutdown(socket.SHUT_WR)',
-        '        got = 0',
-        '        while True:',
-        '            d = s.recv(65536)',
-        '            if not d: break',
-        '            got += len(d)',
-        '        os._exit(0 if got == 2 * n + 3 else 1)',
-        '    _, status = os.waitpid(pid, 0)',
-        '    assert status == 0, (i, status)',
-        '    sent[pid] = n',
-        `open("${path.join(tmp, 'sent.json')}", "w").write(json.dumps(sent))`,
-        'time.sleep(0.5)',
-      ].join('\n'));
-      const run = await runTraced(`${host}-netmany`, `exec python3 ${script}`, ['--no-file-events', '--no-net-events', '--net-bytes-ms', '100']);
+      // The traced python (test/e2e/net-many.py) forks N children one after another: child i sends 1 + i bytes, reads
+      // the answer, exits; the parent makes no inet traffic, writes {pid: n} of its children, and stays 0.5 s.
+      const run = await runTraced(`${host}-netmany`, `N=${N} PORT=${p} OUT=${path.join(tmp, 'sent.json')} HOLD_S=0.5 exec python3 ${path.join(repoRoot(), 'test/e2e/net-many.py')}`, ['--no-file-events', '--no-net-events', '--net-bytes-ms', '100']);
       const want = new Map(Object.entries(JSON.parse(fs.readFileSync(path.join(tmp, 'sent.json'), 'utf8')) as Record<string, number>).map(([pid, n]) => [Number(pid), { sent: n, recv: 2 * n + 3 }]));
       expect(want.size).toBe(N);
       type Entry = { pid: number; start_ticks: number; sent: number; recv: number };
