@@ -183,7 +183,7 @@ static void print_net_pids(uint32_t from, uint32_t to, uint32_t n, uint64_t extr
 		       net_round[i].pid, (unsigned long long)(net_round[i].v.start_ns / ns_per_tick),
 		       (unsigned long long)net_round[i].v.sent, (unsigned long long)net_round[i].v.recv);
 	printf("],\"more\":%llu,\"since_ticks\":%llu", (unsigned long long)(n - (to - from) + extra),
-	       (unsigned long long)(g.net_since_ns / net_ns_per_tick()));
+	       (unsigned long long)(g.net_since_ns / ns_per_tick));
 }
 
 static bool print_net_missing(void)
