@@ -11,9 +11,9 @@ import { descendantPids } from '../agents';
 import { linkActions, type Action, type CausalLink, type ProcessStart, type ToolWindow } from '../links';
 import { toNs, type AuditRow } from '../rows';
 import { DEFAULT_DATABASE, EXEC_COMMAND, qualified, summaryContains } from '../schema';
-import { decodeCursor, encodeCursor, type NsRange } from './paging';
+import { encodeCursor, type NsRange } from './paging';
 import { clampLimit, nsIso, type DbOption, type TimeInput } from './read';
-import { addSince, inRange, jsonObject, queryRows, rangeParams, sinceNs, usd, whereClause } from './sql';
+import { addAfterCursor, addSince, inRange, jsonObject, queryRows, rangeParams, sinceNs, usd, whereClause } from './sql';
 
 /**
  * One stored audit record: its row with `ts` as ISO 8601 (UTC) and `details` parsed. Execs, file opens and connects
@@ -41,14 +41,8 @@ export interface ListAuditOptions extends DbOption {
 function auditFilters(f: { pid?: number; type?: AuditType; sinceNs: bigint | null }, tsCol: string, withType: boolean): { where: string[]; params: Record<string, unknown> } {
   const where: string[] = [];
   const params: Record<string, unknown> = {};
-  if (f.pid !== undefined) {
-    where.push('pid = {pid:UInt32}');
-    params.pid = f.pid;
-  }
-  if (withType && f.type) {
-    where.push('type = {type:String}');
-    params.type = f.type;
-  }
+  if (f.pid !== undefined) (where.push('pid = {pid:UInt32}'), (params.pid = f.pid));
+  if (withType && f.type) (where.push('type = {type:String}'), (params.type = f.type));
   addSince(where, params, tsCol, f.sinceNs);
   return { where, params };
 }
@@ -373,12 +367,8 @@ export async function pageAudit(client: ClickHouseClient, f: AuditFilters, page:
   if (f.q) (where.push(summaryContains('q')), (params.q = f.q));
   if (f.range) (where.push(inRange('ts')), Object.assign(params, rangeParams(f.range)));
   let upper = f.range ? f.range.toNs : BigInt(Date.now()) * 1_000_000n + CLOCK_SKEW_NS;
-  if (page.cursor) {
-    const c = decodeCursor(page.cursor);
-    where.push("(ts < fromUnixTimestamp64Nano({cns:Int64}, 'UTC') OR (ts = fromUnixTimestamp64Nano({cns:Int64}, 'UTC') AND id > {cid:String}))");
-    Object.assign(params, { cns: c.ns, cid: c.id });
-    upper = BigInt(c.ns);
-  }
+  const after = addAfterCursor(where, params, 'ts', 'id', page.cursor);
+  if (after) upper = BigInt(after.ns);
   const floor = f.range?.fromNs ?? null;
   // A search's matches are sparse: after the last hour, widening step by step would scan most of the table several
   // times, so it goes to the whole range at once.

@@ -8,9 +8,9 @@ import type { Page, UsageDetail } from '@agentsight/contracts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { DEFAULT_DATABASE, qualified } from '../schema';
 import { auditWindow, type AuditEntry } from './audit';
-import { decodeCursor, decodeOffsetCursor, encodeCursor, encodeOffsetCursor, type NsRange, type SortSpec } from './paging';
+import { decodeOffsetCursor, encodeCursor, encodeOffsetCursor, type NsRange, type SortSpec } from './paging';
 import { clampLimit, nsIso, type DbOption, type TimeInput } from './read';
-import { addSince, AGENT, inRange, MODEL, n, parseJson, queryRows, rangeParams, whereClause } from './sql';
+import { addAfterCursor, addSince, AGENT, inRange, MODEL, n, parseJson, queryRows, rangeParams, whereClause } from './sql';
 import { listToolUses, type ToolUseEntry } from './tool-uses';
 
 /** One tool call in `agentsight calls --json` output. */
@@ -80,10 +80,7 @@ export async function listCalls(client: ClickHouseClient, opts: ListCallsOptions
   const where: string[] = [];
   const params: Record<string, unknown> = { limit: clampLimit(opts.limit, 100) };
   addSince(where, params, 'start_time', opts.since);
-  if (opts.pid !== undefined) {
-    where.push('pid = {pid:UInt32}');
-    params.pid = opts.pid;
-  }
+  if (opts.pid !== undefined) (where.push('pid = {pid:UInt32}'), (params.pid = opts.pid));
   return selectCalls(client, opts.database ?? DEFAULT_DATABASE, where, params);
 }
 
@@ -225,11 +222,7 @@ export async function pageCalls(client: ClickHouseClient, f: CallFilters, page: 
     const items = await selectCalls(client, database, where, { ...params, offset }, `${col} ${page.sort!.dir === 'asc' ? 'ASC' : 'DESC'} NULLS LAST, call_id`);
     return { items: items.slice(0, page.limit), next_cursor: items.length > page.limit ? encodeOffsetCursor(offset + page.limit) : null };
   }
-  if (page.cursor) {
-    const c = decodeCursor(page.cursor);
-    where.push("(start_time < fromUnixTimestamp64Nano({cns:Int64}, 'UTC') OR (start_time = fromUnixTimestamp64Nano({cns:Int64}, 'UTC') AND call_id > {cid:String}))");
-    Object.assign(params, { cns: c.ns, cid: c.id });
-  }
+  addAfterCursor(where, params, 'start_time', 'call_id', page.cursor);
   const items = await selectCalls(client, database, where, params);
   const more = items.length > page.limit;
   const out = items.slice(0, page.limit);

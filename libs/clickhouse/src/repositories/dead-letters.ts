@@ -32,14 +32,8 @@ export interface ListDeadLettersOptions extends DbOption {
 export async function listDeadLetters(client: ClickHouseClient, opts: ListDeadLettersOptions = {}): Promise<DeadLetterEntry[]> {
   const where: string[] = [];
   const params: Record<string, unknown> = { limit: clampLimit(opts.limit, 100) };
-  if (opts.stage) {
-    where.push('stage = {stage:String}');
-    params.stage = opts.stage;
-  }
-  if (opts.reason) {
-    where.push('reason = {reason:String}');
-    params.reason = opts.reason;
-  }
+  if (opts.stage) (where.push('stage = {stage:String}'), (params.stage = opts.stage));
+  if (opts.reason) (where.push('reason = {reason:String}'), (params.reason = opts.reason));
   addSince(where, params, 'ts', opts.since);
   type R = Omit<DeadLetterEntry, 'ts' | 'input_seq'> & { ts_ns: string; input_seq: string };
   const rs = await queryRows<R>(

@@ -12,8 +12,8 @@ import { DEFAULT_DATABASE, qualified } from '../schema';
 import { auditWindow, descendantsOf, type AuditEntry } from './audit';
 import { selectCalls, type CallSummary } from './calls';
 import { listGenAiSpans, type GenAiSpanEntry } from './genai-spans';
-import { decodeCursor, decodeOffsetCursor, encodeCursor, encodeOffsetCursor, type NsRange, type SortSpec } from './paging';
-import { MODEL, queryRows, rangeParams } from './sql';
+import { decodeOffsetCursor, encodeCursor, encodeOffsetCursor, type NsRange, type SortSpec } from './paging';
+import { addAfterCursor, MODEL, queryRows, rangeParams } from './sql';
 import { listToolUses, type ToolUseEntry } from './tool-uses';
 
 /** Sort keys of the sessions list (API `sort`) → expression over `genai_spans`; default `last_activity`. */
@@ -44,10 +44,7 @@ export async function pageSessions(client: ClickHouseClient, f: SessionFilters, 
   const params: Record<string, unknown> = { limit: page.limit + 1 };
   const end = 'coalesce(end_time, start_time)';
   if (f.agent) (where.push('agent_name = {agent:String}'), (params.agent = f.agent));
-  if (f.range) {
-    where.push(`${end} >= fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND coalesce(start_time, end_time) < fromUnixTimestamp64Nano({to:Int64}, 'UTC')`);
-    Object.assign(params, rangeParams(f.range));
-  }
+  if (f.range) (where.push(`${end} >= fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND coalesce(start_time, end_time) < fromUnixTimestamp64Nano({to:Int64}, 'UTC')`), Object.assign(params, rangeParams(f.range)));
   const calls = qualified(database, 'llm_calls');
   if (f.model) (where.push(`conversation_id IN (SELECT conversation_id FROM ${calls} FINAL WHERE ${MODEL} = {model:String})`), (params.model = f.model));
   if (f.q) {
@@ -66,11 +63,7 @@ export async function pageSessions(client: ClickHouseClient, f: SessionFilters, 
     order = `${expr} ${page.sort!.dir === 'asc' ? 'ASC' : 'DESC'} NULLS LAST, id`;
     offset = page.cursor ? decodeOffsetCursor(page.cursor) : 0;
     params.offset = offset;
-  } else if (page.cursor) {
-    const c = decodeCursor(page.cursor);
-    where.push(`(${end} < fromUnixTimestamp64Nano({cns:Int64}, 'UTC') OR (${end} = fromUnixTimestamp64Nano({cns:Int64}, 'UTC') AND id > {cid:String}))`);
-    Object.assign(params, { cns: c.ns, cid: c.id });
-  }
+  } else addAfterCursor(where, params, end, 'id', page.cursor);
   const ids = await queryRows<{ id: string; end_ns: string }>(
     client,
     `SELECT id, toString(toUnixTimestamp64Nano(${end})) AS end_ns FROM ${qualified(database, 'genai_spans')} FINAL WHERE ${where.join(' AND ')}

@@ -3,7 +3,7 @@
  * bound server-side (`{name:Type}`); results are read as JSONEachRow objects, whose 64-bit integers may be strings.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { NsRange } from './paging';
+import { decodeCursor, type NsRange } from './paging';
 import { timeToNs, type TimeInput } from './read';
 
 /** The rows of `query` (parameters `params`, bound server-side) as JSONEachRow objects. Throws the ClickHouse error. */
@@ -78,4 +78,21 @@ export function addSince(where: string[], params: Record<string, unknown>, col: 
   if (ns === null) return;
   where.push(atOrAfterSince(col));
   params.since = ns.toString();
+}
+
+/**
+ * A keyset list's "after" cursor: when `cursor` is given, decodes it ({@link decodeCursor}: the opaque base64url text
+ * of `[ns, id]` that `encodeCursor` made from the last item of the previous page, `ns` its sort time as wall-clock ns
+ * in decimal text, `id` its id), pushes onto `where` the condition selecting the rows after that item and sets
+ * `params.cns` (ns text) and `params.cid`. "After" assumes the list is ordered `timeCol DESC, idCol ASC` (newest first,
+ * ties by id): rows strictly older than `ns`, or of time `ns` with an id greater than `id`. Returns the decoded cursor,
+ * or null (`where` and `params` untouched) when `cursor` is absent or empty. Throws `bad cursor` on any other text.
+ */
+export function addAfterCursor(where: string[], params: Record<string, unknown>, timeCol: string, idCol: string, cursor: string | undefined): { ns: string; id: string } | null {
+  if (!cursor) return null;
+  const c = decodeCursor(cursor);
+  const at = "fromUnixTimestamp64Nano({cns:Int64}, 'UTC')";
+  where.push(`(${timeCol} < ${at} OR (${timeCol} = ${at} AND ${idCol} > {cid:String}))`);
+  Object.assign(params, { cns: c.ns, cid: c.id });
+  return c;
 }

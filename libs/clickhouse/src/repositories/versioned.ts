@@ -42,14 +42,8 @@ export async function selectLatest<Row, R>(
 ): Promise<R[]> {
   const where = [...extra];
   params = { ...params, limit: clampLimit(opts.limit, 200) };
-  if (opts.conversation) {
-    where.push('conversation_id = {conv:String}');
-    params.conv = opts.conversation;
-  }
-  if (opts.ids) {
-    where.push('id IN {ids:Array(String)}');
-    params.ids = opts.ids;
-  }
+  if (opts.conversation) (where.push('conversation_id = {conv:String}'), (params.conv = opts.conversation));
+  if (opts.ids) (where.push('id IN {ids:Array(String)}'), (params.ids = opts.ids));
   addSince(where, params, 'coalesce(start_time, end_time)', opts.since);
   return queryRows<R>(
     client,
