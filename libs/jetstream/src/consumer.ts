@@ -490,7 +490,11 @@ async function prepareDurable(nats: Nats, spec: ConsumeSpec, fromAckFloor: boole
   }
 }
 
-function firstDelivery(first: ConsumeSpec['first']): Partial<ConsumerConfig> {
+/**
+ * The delivery policy of a consumer starting at `first`: a stream sequence, a time (ns since the epoch, sent as an
+ * RFC 3339 `opt_start_time` with all 9 digits of ns), or the stream's first message when undefined.
+ */
+export function firstDelivery(first: ConsumeSpec['first']): Pick<ConsumerConfig, 'deliver_policy'> & Partial<Pick<ConsumerConfig, 'opt_start_seq' | 'opt_start_time'>> {
   if (!first) return { deliver_policy: DeliverPolicy.All };
   if ('seq' in first) return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: first.seq };
   const ms = first.timeNs / 1_000_000n;

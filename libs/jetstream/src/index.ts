@@ -13,3 +13,4 @@ export * from './brokers';
 export * from './replay';
 export * from './config-file';
 export * from './batch-metrics';
+export * from './rebuild';

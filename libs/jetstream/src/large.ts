@@ -18,7 +18,13 @@ export function objectName(msgId: string): string {
   return msgId.replace(/[^A-Za-z0-9_-]/g, '_');
 }
 
-/** Returns the message payload, fetching it from the object store when the message is a claim check. */
+/** A claim check whose object is no longer in the large-payload bucket (expired, or never stored). */
+export class MissingClaimCheckError extends Error {}
+
+/**
+ * Returns the message payload, fetching it from the object store when the message is a claim check. Throws
+ * {@link MissingClaimCheckError} when the object is gone, and whatever the object store throws when it does not answer.
+ */
 export async function payloadOf(
   msg: { data: Uint8Array; headers?: MsgHdrs },
   store: ObjectStore,
@@ -26,7 +32,7 @@ export async function payloadOf(
   const ref = msg.headers?.get(CLAIM_CHECK_HEADER);
   if (!ref) return msg.data;
   const data = await store.getBlob(ref);
-  if (!data) throw new Error(`claim check ${ref}: object missing from the large-payload bucket (expired?)`);
+  if (!data) throw new MissingClaimCheckError(`claim check ${ref}: object missing from the large-payload bucket (expired?)`);
   return data;
 }
 
