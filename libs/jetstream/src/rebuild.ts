@@ -7,7 +7,7 @@ import { firstDelivery } from './consumer';
 import { MissingClaimCheckError, payloadOf } from './large';
 
 /**
- * Rebuilding a Redis cache from JetStream (issue 10; API fixed in /work/wt/REBUILD_API.md): Redis is a cache, never
+ * Rebuilding a Redis cache from JetStream (issue 10): Redis is a cache, never
  * the only copy of anything, so a stage whose cache is gone (Redis restarted empty, a first start) re-derives it
  * from the stream(s) it came from. {@link RebuildGate} is the "built" marker and the single rebuild of one cache;
  * {@link readStreamRange} reads what a rebuild re-folds. Replays (`nats.scope` set) skip rebuilding: the replay's
