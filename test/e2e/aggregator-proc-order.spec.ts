@@ -94,3 +94,20 @@ test('an exchange finished before its exec record is in the table still gets its
   expect(agentName(unknown.process, unknown.conn.comm)).toBe('node');
   expect((await exchanges()).length).toBe(2);
 }, 180_000);
+
+test('Redis loses the process table (FLUSHALL): the next exchange of a known pid rebuilds it from the proc records and gets its process', async () => {
+  const pub = new Publisher(f.nats.js, f.nats.large);
+  const rec = exec(4545);
+  await pub.publish(Subjects.rawProc(hostToken(HOST)), `${HOST}:${rec.seq}`, rec);
+  await until('pid 4545 in the process table', async () => (await f.redis.exists(`agentsight:proc:${HOST}:4545`)) > 0, 30_000);
+  await f.redis.flushall();
+  expect(await f.redis.exists(BUILT_KEY)).toBe(0);
+
+  for (const r of exchange(4545, 0xc33)) await pub.publish(Subjects.rawSsl(hostToken(HOST), 1), `${HOST}:${r.seq}`, r);
+  await until('the exchange of pid 4545 published', async () => (await exchanges()).some((e) => e.conn.pid === 4545), 90_000);
+  const [rebuilt] = (await exchanges()).filter((e) => e.conn.pid === 4545);
+  expect(rebuilt.process).toMatchObject({ pid: 4545, argv: ['node', '/opt/agent/agent.js'] });
+  expect(await f.redis.exists(BUILT_KEY)).toBe(1);
+  // The rebuild re-read the earlier records too (pid 4343's exec, from the first test), not only the newest.
+  expect(await f.redis.exists(`agentsight:proc:${HOST}:4343`)).toBe(1);
+}, 180_000);

@@ -2,7 +2,7 @@ import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nest
 import { HttpEvent, HttpEventBatch, RawRecord, redactProcRecord, TOPOLOGY } from '@agentsight/contracts';
 import { ConsumerLoop, PartitionGroup, StageRuntime } from '@agentsight/jetstream';
 import { AggregatorWorker } from './aggregator.worker';
-import { PROCESS_TTL_S, type ProcFeed, ProcessStore } from './process-store';
+import { PROC_CATCH_UP_MS, PROCESS_TTL_S, type ProcFeed, ProcessStore } from './process-store';
 
 const PROC = TOPOLOGY.aggregator.consumes.proc;
 const PROC_DURABLE = PROC.durable;
@@ -29,7 +29,7 @@ export class AggregatorService implements OnApplicationBootstrap, OnApplicationS
     this.procLoop = this.procConsumer(procs);
     await this.procLoop.start();
     // In the background: lookups wait for it (a lost table, or the first start of this Redis).
-    void procs.ensureBuilt().catch((e) => console.error('[aggregator] process table rebuild:', e));
+    void procs.ensureBuilt();
     this.group = new PartitionGroup<HttpEventBatch | HttpEvent>(this.rt.nats, this.rt.redis, {
       stage: 'aggregator',
       name: TOPOLOGY.aggregator.consumes.http.name,
@@ -63,22 +63,51 @@ export class AggregatorService implements OnApplicationBootstrap, OnApplicationS
   /**
    * Re-derives a lost process table (see {@link ProcessStore}): the `aggregator-proc` durable is recreated to start
    * {@link PROCESS_TTL_S} back, and this resolves once it has caught up with what the raw stream held when the
-   * rebuild began (everything before acked, or nothing left pending). A replay reads proc records from its own start
-   * already, so it has nothing to rebuild.
+   * rebuild began (everything before acked, or nothing left pending). JetStream not answering (NATS restarting) is
+   * retried here; after {@link PROC_CATCH_UP_MS} this throws, and ProcessStore's gate gives up (logged, marker set):
+   * the consumer goes on (is started again until it runs) and lookups wait for the feed. A replay reads proc records
+   * from its own start already, so it has nothing to rebuild.
    */
   private async rebuildProcesses(procs: ProcessStore): Promise<void> {
     if (this.rt.nats.scope) return;
     await this.procLoop?.stop();
     await this.rt.nats.jsm.consumers.delete(PROC.stream, PROC_DURABLE).catch(() => undefined);
     const loop = (this.procLoop = this.procConsumer(procs, { timeNs: BigInt(Date.now() - PROCESS_TTL_S * 1000) * 1_000_000n }));
-    const target = await loop.streamLastSeq();
-    await loop.start();
-    while (!(await loop.ackedThrough(target))) await new Promise((r) => setTimeout(r, 100));
+    const deadline = Date.now() + PROC_CATCH_UP_MS;
+    let target: number | null = null;
+    let started = false;
+    for (;;) {
+      try {
+        target ??= await loop.streamLastSeq();
+        if (!started) await loop.start().then(() => (started = true));
+        if (await loop.ackedThrough(target)) return;
+      } catch {
+        // JetStream not answering: again until the deadline
+      }
+      if (Date.now() > deadline) {
+        if (!started) void this.startUntilRunning(loop);
+        throw new Error(`the proc records${target === null ? '' : ` up to seq ${target}`} are not all in the table after ${PROC_CATCH_UP_MS / 1000} s`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Starts `loop` again every second until it runs, or another loop has replaced it (a rebuild, the shutdown). */
+  private async startUntilRunning(loop: ConsumerLoop<RawRecord>): Promise<void> {
+    while (this.procLoop === loop) {
+      try {
+        return await loop.start();
+      } catch {
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.group?.stop();
-    await this.procLoop?.stop();
+    const loop = this.procLoop;
+    this.procLoop = undefined;
+    await loop?.stop();
     await this.rt.close();
   }
 }

@@ -1,5 +1,5 @@
 import { decode, encode, normalizeNs, ProcessInfo, RawProcRecord } from '@agentsight/contracts';
-import type { Redis } from '@agentsight/jetstream';
+import { RebuildGate, type Redis } from '@agentsight/jetstream';
 
 /** How long an entry lives after its last write, s; also how far back a rebuild re-reads the proc records. */
 export const PROCESS_TTL_S = 24 * 3600;
@@ -48,7 +48,8 @@ export interface ProcFeed {
  */
 export class ProcessStore {
   private readonly cache = new Map<string, ProcessInfo | null>();
-  private rebuilding: Promise<void> | null = null;
+  /** The marker {@link BUILT_KEY} and the single rebuild (libs/jetstream RebuildGate: retried, then given up). */
+  private readonly gate: RebuildGate;
   /** The last wait for the feed: when it began (`performance.now()` ms, before it read its target) and its end. */
   private catchUp: { since: number; done: Promise<void> } | null = null;
 
@@ -58,19 +59,25 @@ export class ProcessStore {
    */
   constructor(
     private readonly redis: Redis,
-    private readonly rebuild: () => Promise<void>,
+    rebuild: () => Promise<void>,
     private readonly feed: ProcFeed,
     private readonly catchUpMs = PROC_CATCH_UP_MS,
-  ) {}
+  ) {
+    this.gate = new RebuildGate(redis, rebuild, { builtKey: BUILT_KEY, label: '[aggregator] process table' });
+  }
 
-  /** Rebuilds the table when it is missing (at most one rebuild at a time); resolves when it is there. */
-  async ensureBuilt(): Promise<void> {
-    if (!this.rebuilding && (await this.redis.exists(BUILT_KEY))) return;
-    this.rebuilding ??= (async () => {
-      await this.rebuild();
-      await this.redis.set(BUILT_KEY, String(Date.now()));
-    })().finally(() => (this.rebuilding = null));
-    await this.rebuilding;
+  /**
+   * Rebuilds the table when it is missing (one rebuild at a time, shared); resolves when it is there. Never rejects:
+   * a failing rebuild is retried for 60 s, then given up (logged, counted in {@link rebuildsGivenUp}) with the marker
+   * set, and lookups go on with what the table holds.
+   */
+  ensureBuilt(): Promise<void> {
+    return this.gate.ensureBuilt();
+  }
+
+  /** How many rebuilds of the table gave up (see {@link ensureBuilt}). */
+  get rebuildsGivenUp(): number {
+    return this.gate.gaveUp;
   }
 
   /** Records an exec (replaces) or a snapshot (only if nothing is known of the pid). Exit records are ignored. */
@@ -99,10 +106,10 @@ export class ProcessStore {
   async get(host: string, pid: number, neededBy = performance.now()): Promise<ProcessInfo | null> {
     const k = key(host, pid);
     if (this.cache.has(k)) return this.cache.get(k)!;
-    if (this.rebuilding) await this.rebuilding;
+    if (this.gate.rebuilding) await this.gate.ready();
     const info = await this.read(k);
     if (info) return info;
-    if (!(await this.redis.exists(BUILT_KEY))) await this.ensureBuilt();
+    await this.gate.ensureBuilt();
     await this.caughtUp(neededBy);
     return this.read(k);
   }
