@@ -13,7 +13,7 @@ import { toNs, type AuditRow } from '../rows';
 import { DEFAULT_DATABASE, EXEC_COMMAND, qualified, summaryContains } from '../schema';
 import { encodeCursor, type NsRange } from './paging';
 import { clampLimit, nsIso, type DbOption, type TimeInput } from './read';
-import { addAfterCursor, addSince, inRange, jsonObject, queryRows, rangeParams, sinceNs, usd, whereClause } from './sql';
+import { addAfterCursor, addFilter, addSince, inRange, jsonObject, queryRows, rangeParams, sinceNs, usd, whereClause } from './sql';
 
 /**
  * One stored audit record: its row with `ts` as ISO 8601 (UTC) and `details` parsed. Execs, file opens and connects
@@ -41,8 +41,8 @@ export interface ListAuditOptions extends DbOption {
 function auditFilters(f: { pid?: number; type?: AuditType; sinceNs: bigint | null }, tsCol: string, withType: boolean): { where: string[]; params: Record<string, unknown> } {
   const where: string[] = [];
   const params: Record<string, unknown> = {};
-  if (f.pid !== undefined) (where.push('pid = {pid:UInt32}'), (params.pid = f.pid));
-  if (withType && f.type) (where.push('type = {type:String}'), (params.type = f.type));
+  addFilter(where, params, 'pid = {pid:UInt32}', { pid: f.pid });
+  addFilter(where, params, 'type = {type:String}', withType && { type: f.type });
   addSince(where, params, tsCol, f.sinceNs);
   return { where, params };
 }
@@ -307,9 +307,9 @@ export async function auditWindow(
 ): Promise<AuditEntry[]> {
   const where = ["ts >= fromUnixTimestamp64Nano({from:Int64}, 'UTC')", "ts <= fromUnixTimestamp64Nano({to:Int64}, 'UTC')"];
   const params: Record<string, unknown> = { from: w.fromNs.toString(), to: w.toNs.toString(), limit: w.limit ?? 5000 };
-  if (w.host) (where.push('host = {host:String}'), (params.host = w.host));
-  if (w.types) (where.push('type IN {types:Array(String)}'), (params.types = w.types));
-  if (w.pids) (where.push('(pid IN {pids:Array(UInt32)} OR ppid IN {pids:Array(UInt32)})'), (params.pids = w.pids));
+  addFilter(where, params, 'host = {host:String}', { host: w.host });
+  addFilter(where, params, 'type IN {types:Array(String)}', { types: w.types });
+  addFilter(where, params, '(pid IN {pids:Array(UInt32)} OR ppid IN {pids:Array(UInt32)})', { pids: w.pids });
   return linked(client, database, await selectAudit(client, database, where, params, 'ts ASC, id'));
 }
 
@@ -361,11 +361,11 @@ const CLOCK_SKEW_NS = 86_400n * 1_000_000_000n;
 export async function pageAudit(client: ClickHouseClient, f: AuditFilters, page: { cursor?: string; limit: number }, database = DEFAULT_DATABASE): Promise<Page<AuditEntry>> {
   const where = ['type IN {types:Array(String)}'];
   const params: Record<string, unknown> = { types: f.types?.length ? f.types : ['process', 'file', 'net'], limit: page.limit + 1 };
-  if (f.action) (where.push('action = {action:String}'), (params.action = f.action));
-  if (f.pid !== undefined) (where.push('(pid = {pid:UInt32} OR ppid = {pid:UInt32})'), (params.pid = f.pid));
-  if (f.comm) (where.push('comm = {comm:String}'), (params.comm = f.comm));
-  if (f.q) (where.push(summaryContains('q')), (params.q = f.q));
-  if (f.range) (where.push(inRange('ts')), Object.assign(params, rangeParams(f.range)));
+  addFilter(where, params, 'action = {action:String}', { action: f.action });
+  addFilter(where, params, '(pid = {pid:UInt32} OR ppid = {pid:UInt32})', { pid: f.pid });
+  addFilter(where, params, 'comm = {comm:String}', { comm: f.comm });
+  addFilter(where, params, summaryContains('q'), { q: f.q });
+  addFilter(where, params, inRange('ts'), f.range && rangeParams(f.range));
   let upper = f.range ? f.range.toNs : BigInt(Date.now()) * 1_000_000n + CLOCK_SKEW_NS;
   const after = addAfterCursor(where, params, 'ts', 'id', page.cursor);
   if (after) upper = BigInt(after.ns);

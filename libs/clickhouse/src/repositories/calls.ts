@@ -10,7 +10,7 @@ import { DEFAULT_DATABASE, qualified } from '../schema';
 import { auditWindow, type AuditEntry } from './audit';
 import { decodeOffsetCursor, encodeCursor, encodeOffsetCursor, type NsRange, type SortSpec } from './paging';
 import { clampLimit, nsIso, type DbOption, type TimeInput } from './read';
-import { addAfterCursor, addSince, AGENT, inRange, MODEL, n, parseJson, queryRows, rangeParams, whereClause } from './sql';
+import { addAfterCursor, addFilter, addSince, AGENT, inRange, MODEL, n, parseJson, queryRows, rangeParams, whereClause } from './sql';
 import { listToolUses, type ToolUseEntry } from './tool-uses';
 
 /** One tool call in `agentsight calls --json` output. */
@@ -80,7 +80,7 @@ export async function listCalls(client: ClickHouseClient, opts: ListCallsOptions
   const where: string[] = [];
   const params: Record<string, unknown> = { limit: clampLimit(opts.limit, 100) };
   addSince(where, params, 'start_time', opts.since);
-  if (opts.pid !== undefined) (where.push('pid = {pid:UInt32}'), (params.pid = opts.pid));
+  addFilter(where, params, 'pid = {pid:UInt32}', { pid: opts.pid });
   return selectCalls(client, opts.database ?? DEFAULT_DATABASE, where, params);
 }
 
@@ -199,15 +199,15 @@ export interface CallFilters {
 export async function pageCalls(client: ClickHouseClient, f: CallFilters, page: { cursor?: string; limit: number; sort?: SortSpec }, database = DEFAULT_DATABASE): Promise<Page<CallSummary>> {
   const where: string[] = [];
   const params: Record<string, unknown> = { limit: page.limit + 1 };
-  if (f.provider) (where.push('provider = {provider:String}'), (params.provider = f.provider));
-  if (f.model) (where.push(`${MODEL} = {model:String}`), (params.model = f.model));
-  if (f.agent) (where.push(`${AGENT} = {agent:String}`), (params.agent = f.agent));
-  if (f.pid !== undefined) (where.push('pid = {pid:UInt32}'), (params.pid = f.pid));
-  if (f.conversation) (where.push('conversation_id = {conversation:String}'), (params.conversation = f.conversation));
-  if (f.status === 'error') where.push('(error_type IS NOT NULL OR coalesce(http_status, 0) >= 400)');
-  if (f.status === 'ok') where.push('(error_type IS NULL AND coalesce(http_status, 0) < 400)');
-  if (f.error) (where.push('error_type = {error:String}'), (params.error = f.error));
-  if (f.range) (where.push(inRange('start_time')), Object.assign(params, rangeParams(f.range)));
+  addFilter(where, params, 'provider = {provider:String}', { provider: f.provider });
+  addFilter(where, params, `${MODEL} = {model:String}`, { model: f.model });
+  addFilter(where, params, `${AGENT} = {agent:String}`, { agent: f.agent });
+  addFilter(where, params, 'pid = {pid:UInt32}', { pid: f.pid });
+  addFilter(where, params, 'conversation_id = {conversation:String}', { conversation: f.conversation });
+  addFilter(where, params, '(error_type IS NOT NULL OR coalesce(http_status, 0) >= 400)', f.status === 'error' && {});
+  addFilter(where, params, '(error_type IS NULL AND coalesce(http_status, 0) < 400)', f.status === 'ok' && {});
+  addFilter(where, params, 'error_type = {error:String}', { error: f.error });
+  addFilter(where, params, inRange('start_time'), f.range && rangeParams(f.range));
   if (f.q) {
     params.q = f.q;
     where.push(`(positionCaseInsensitiveUTF8(output_text, {q:String}) > 0 OR positionCaseInsensitiveUTF8(tool_calls, {q:String}) > 0

@@ -8,7 +8,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { DeadLetterRow } from '../rows';
 import { DEFAULT_DATABASE, FINAL_ACROSS_PARTITIONS, qualified } from '../schema';
 import { clampLimit, nsIso, type DbOption, type TimeInput } from './read';
-import { addSince, num, queryRows, whereClause } from './sql';
+import { addFilter, addSince, num, queryRows, whereClause } from './sql';
 
 /**
  * One stored dead letter: its `dead_letters` row ({@link DeadLetterRow}: `sample_base64` the first bytes of the
@@ -32,8 +32,8 @@ export interface ListDeadLettersOptions extends DbOption {
 export async function listDeadLetters(client: ClickHouseClient, opts: ListDeadLettersOptions = {}): Promise<DeadLetterEntry[]> {
   const where: string[] = [];
   const params: Record<string, unknown> = { limit: clampLimit(opts.limit, 100) };
-  if (opts.stage) (where.push('stage = {stage:String}'), (params.stage = opts.stage));
-  if (opts.reason) (where.push('reason = {reason:String}'), (params.reason = opts.reason));
+  addFilter(where, params, 'stage = {stage:String}', { stage: opts.stage });
+  addFilter(where, params, 'reason = {reason:String}', { reason: opts.reason });
   addSince(where, params, 'ts', opts.since);
   type R = Omit<DeadLetterEntry, 'ts' | 'input_seq'> & { ts_ns: string; input_seq: string };
   const rs = await queryRows<R>(

@@ -13,7 +13,7 @@ import { auditWindow, descendantsOf, type AuditEntry } from './audit';
 import { selectCalls, type CallSummary } from './calls';
 import { listGenAiSpans, type GenAiSpanEntry } from './genai-spans';
 import { decodeOffsetCursor, encodeCursor, encodeOffsetCursor, type NsRange, type SortSpec } from './paging';
-import { addAfterCursor, MODEL, queryRows, rangeParams } from './sql';
+import { addAfterCursor, addFilter, MODEL, queryRows, rangeParams } from './sql';
 import { listToolUses, type ToolUseEntry } from './tool-uses';
 
 /** Sort keys of the sessions list (API `sort`) → expression over `genai_spans`; default `last_activity`. */
@@ -43,10 +43,10 @@ export async function pageSessions(client: ClickHouseClient, f: SessionFilters, 
   const where = ["kind = 'invoke_agent'"];
   const params: Record<string, unknown> = { limit: page.limit + 1 };
   const end = 'coalesce(end_time, start_time)';
-  if (f.agent) (where.push('agent_name = {agent:String}'), (params.agent = f.agent));
-  if (f.range) (where.push(`${end} >= fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND coalesce(start_time, end_time) < fromUnixTimestamp64Nano({to:Int64}, 'UTC')`), Object.assign(params, rangeParams(f.range)));
+  addFilter(where, params, 'agent_name = {agent:String}', { agent: f.agent });
+  addFilter(where, params, `${end} >= fromUnixTimestamp64Nano({from:Int64}, 'UTC') AND coalesce(start_time, end_time) < fromUnixTimestamp64Nano({to:Int64}, 'UTC')`, f.range && rangeParams(f.range));
   const calls = qualified(database, 'llm_calls');
-  if (f.model) (where.push(`conversation_id IN (SELECT conversation_id FROM ${calls} FINAL WHERE ${MODEL} = {model:String})`), (params.model = f.model));
+  addFilter(where, params, `conversation_id IN (SELECT conversation_id FROM ${calls} FINAL WHERE ${MODEL} = {model:String})`, { model: f.model });
   if (f.q) {
     params.q = f.q;
     where.push(`(positionCaseInsensitiveUTF8(coalesce(agent_name, ''), {q:String}) > 0 OR positionCaseInsensitiveUTF8(coalesce(conversation_id, ''), {q:String}) > 0

@@ -1,5 +1,5 @@
 import { encodeCursor } from './paging';
-import { addAfterCursor } from './sql';
+import { addAfterCursor, addFilter } from './sql';
 
 describe('addAfterCursor', () => {
   test('no cursor (absent or empty) leaves the filters as they are', () => {
@@ -22,5 +22,28 @@ describe('addAfterCursor', () => {
 
   test('any other text is a bad cursor', () => {
     expect(() => addAfterCursor([], {}, 'ts', 'id', 'not-a-cursor')).toThrow('bad cursor');
+  });
+});
+
+describe('addFilter', () => {
+  test('a filter left out (no values object, or a value undefined, null or empty) adds nothing', () => {
+    for (const values of [undefined, null, false as const, { agent: undefined }, { agent: null }, { agent: '' }, { from: '1', to: undefined }]) {
+      const where = ['a = 1'];
+      const params: Record<string, unknown> = { limit: 5 };
+      addFilter(where, params, 'agent_name = {agent:String}', values);
+      expect(where).toEqual(['a = 1']);
+      expect(params).toEqual({ limit: 5 });
+    }
+  });
+
+  test('a given filter adds its condition and binds its values; 0, false and an empty array count as given', () => {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    addFilter(where, params, 'pid = {pid:UInt32}', { pid: 0 });
+    addFilter(where, params, 'id IN {ids:Array(String)}', { ids: [] });
+    addFilter(where, params, 'ts >= {from:Int64} AND ts < {to:Int64}', { from: '1', to: '2' });
+    addFilter(where, params, 'error_type IS NOT NULL', {});
+    expect(where).toEqual(['pid = {pid:UInt32}', 'id IN {ids:Array(String)}', 'ts >= {from:Int64} AND ts < {to:Int64}', 'error_type IS NOT NULL']);
+    expect(params).toEqual({ pid: 0, ids: [], from: '1', to: '2' });
   });
 });

@@ -81,6 +81,18 @@ export function addSince(where: string[], params: Record<string, unknown>, col: 
 }
 
 /**
+ * A list's filter: pushes the SQL condition `clause` onto `where` and assigns `values` (the query parameters it names,
+ * e.g. `'agent_name = {agent:String}'` with `{ agent }`) onto `params`, when the filter is given: `values` is an
+ * object and none of its values is undefined, null or '' (0, false and empty arrays count as given). Leaves both as
+ * they are otherwise, so a filter left out of a request selects every row.
+ */
+export function addFilter(where: string[], params: Record<string, unknown>, clause: string, values: Record<string, unknown> | null | undefined | false): void {
+  if (!values || Object.values(values).some((v) => v === undefined || v === null || v === '')) return;
+  where.push(clause);
+  Object.assign(params, values);
+}
+
+/**
  * A keyset list's "after" cursor: when `cursor` is given, decodes it ({@link decodeCursor}: the opaque base64url text
  * of `[ns, id]` that `encodeCursor` made from the last item of the previous page, `ns` its sort time as wall-clock ns
  * in decimal text, `id` its id), pushes onto `where` the condition selecting the rows after that item and sets

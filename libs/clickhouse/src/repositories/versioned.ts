@@ -7,7 +7,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { GenAiSpanRow, RecordTimeColumns, ToolUseRow } from '../rows';
 import { DEFAULT_DATABASE, qualified } from '../schema';
 import { clampLimit, nsIso, type DbOption, type TimeInput } from './read';
-import { addSince, n, queryRows, whereClause } from './sql';
+import { addFilter, addSince, n, queryRows, whereClause } from './sql';
 
 /** Filters of both lists ({@link listToolUses}, {@link listGenAiSpans}). */
 export interface RecordListOptions extends DbOption {
@@ -42,8 +42,8 @@ export async function selectLatest<Row, R>(
 ): Promise<R[]> {
   const where = [...extra];
   params = { ...params, limit: clampLimit(opts.limit, 200) };
-  if (opts.conversation) (where.push('conversation_id = {conv:String}'), (params.conv = opts.conversation));
-  if (opts.ids) (where.push('id IN {ids:Array(String)}'), (params.ids = opts.ids));
+  addFilter(where, params, 'conversation_id = {conv:String}', { conv: opts.conversation });
+  addFilter(where, params, 'id IN {ids:Array(String)}', { ids: opts.ids });
   addSince(where, params, 'coalesce(start_time, end_time)', opts.since);
   return queryRows<R>(
     client,
