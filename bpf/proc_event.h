@@ -138,11 +138,20 @@ enum io_skip_idx {
  * Network bytes of one traced process (map `net_bytes` of process.bpf.c, key: tgid): payload bytes its inet (IPv4,
  * IPv6) sockets sent and received, from the sock:sock_send_length / sock:sock_recv_length tracepoints (Linux >= 6.5).
  */
+#define NET_ANCESTORS 4 /* ancestors an entry names (parent first) */
+
 struct net_bytes {
 	__u64 sent;     /* bytes, sum of successful sendmsg returns */
 	__u64 recv;     /* bytes, sum of successful recvmsg returns (MSG_PEEK excluded) */
 	__u64 start_ns; /* the process' start (its group leader's start_boottime, ns since boot): with the pid, its
 			 * identity; an entry left by an exited process is reset by the first count of a later one */
+	/*
+	 * Its nearest ancestors at its first count (parent first; pid 0 ends the list, pid 1 is never listed), each with
+	 * its start as start_ns: a reader sampling process trees credits the bytes of a process that exited before any
+	 * sample saw it to the nearest of them it did see, as the kernel hands a reaped child's CPU time to its parent.
+	 */
+	__u32 anc_pid[NET_ANCESTORS];
+	__u64 anc_start_ns[NET_ANCESTORS];
 };
 
 #define NET_PIDS_MAX 16384 /* processes counted at once (LRU: the longest idle is forgotten first) */

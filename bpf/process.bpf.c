@@ -597,6 +597,23 @@ struct {
 
 #define MSG_PEEK_ 2
 
+/* v's anc_pid/anc_start_ns: the nearest NET_ANCESTORS ancestors of task (see struct net_bytes), stopping at pid 1. */
+static __always_inline void note_ancestors(struct net_bytes *v, struct task_struct *task)
+{
+	struct task_struct *t = BPF_CORE_READ(task, group_leader, real_parent);
+	int i;
+
+	for (i = 0; i < NET_ANCESTORS && t; i++) {
+		__u32 pid = BPF_CORE_READ(t, tgid);
+
+		if (pid <= 1)
+			break;
+		v->anc_pid[i] = pid;
+		v->anc_start_ns[i] = BPF_CORE_READ(t, group_leader, start_boottime);
+		t = BPF_CORE_READ(t, group_leader, real_parent);
+	}
+}
+
 static __always_inline void count_net(__u16 family, int ret, int flags, bool send)
 {
 	struct net_bytes *v, zero = {};
@@ -613,6 +630,7 @@ static __always_inline void count_net(__u16 family, int ret, int flags, bool sen
 	v = bpf_map_lookup_elem(&net_bytes, &tgid);
 	if (!v || v->start_ns != zero.start_ns) {
 		/* First count of this process: a new entry, or the entry of an exited process whose pid it reuses. */
+		note_ancestors(&zero, task);
 		bpf_map_update_elem(&net_bytes, &tgid, &zero, v ? BPF_EXIST : BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&net_bytes, &tgid);
 		if (!v)

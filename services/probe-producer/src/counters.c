@@ -178,10 +178,18 @@ static void print_net_pids(uint32_t from, uint32_t to, uint32_t n, uint64_t extr
 	uint32_t i;
 
 	printf("{\"pids\":[");
-	for (i = from; i < to; i++)
-		printf("%s{\"pid\":%u,\"start_ticks\":%llu,\"sent\":%llu,\"recv\":%llu}", i > from ? "," : "",
-		       net_round[i].pid, (unsigned long long)(net_round[i].v.start_ns / ns_per_tick),
-		       (unsigned long long)net_round[i].v.sent, (unsigned long long)net_round[i].v.recv);
+	for (i = from; i < to; i++) {
+		const struct net_bytes *v = &net_round[i].v;
+		int a;
+
+		printf("%s{\"pid\":%u,\"start_ticks\":%llu,\"sent\":%llu,\"recv\":%llu,\"up\":[", i > from ? "," : "",
+		       net_round[i].pid, (unsigned long long)(v->start_ns / ns_per_tick), (unsigned long long)v->sent,
+		       (unsigned long long)v->recv);
+		for (a = 0; a < NET_ANCESTORS && v->anc_pid[a]; a++)
+			printf("%s%u,%llu", a ? "," : "", v->anc_pid[a],
+			       (unsigned long long)(v->anc_start_ns[a] / ns_per_tick));
+		printf("]}");
+	}
 	printf("],\"more\":%llu,\"since_ticks\":%llu", (unsigned long long)(n - (to - from) + extra),
 	       (unsigned long long)(g.net_since_ns / ns_per_tick));
 }
@@ -197,10 +205,11 @@ static bool print_net_missing(void)
 }
 
 /*
- * stdout: `,"net_bytes":{"pids":[{"pid","start_ticks","sent","recv"},...],"more":N,"since_ticks":T}` (bytes since
- * the counters were attached at T, clock ticks since boot, per traced process that used an inet socket; `start_ticks`
- * = the process' start in clock ticks since boot, as field 22 of /proc/<pid>/stat, so a reader can tell a reused
- * pid), or `,"net_bytes":{"missing":"<why>"}` when the kernel cannot count them. At most `limit` processes listed
+ * stdout: `,"net_bytes":{"pids":[{"pid","start_ticks","sent","recv","up"},...],"more":N,"since_ticks":T}` (bytes
+ * since the counters were attached at T, clock ticks since boot, per traced process that used an inet socket;
+ * `start_ticks` = the process' start in clock ticks since boot, as field 22 of /proc/<pid>/stat, so a reader can tell
+ * a reused pid; `up` = its nearest ancestors at its first count, flat `[pid, start_ticks, …]`, parent first, at most
+ * NET_ANCESTORS), or `,"net_bytes":{"missing":"<why>"}` when the kernel cannot count them. At most `limit` processes listed
  * (0: all), the rest counted in `more`.
  */
 static void print_net_bytes(uint32_t limit)

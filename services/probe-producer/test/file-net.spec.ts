@@ -269,7 +269,7 @@ describeCapture('agentsight-probe file and connect records', () => {
       const startFile = path.join(os.tmpdir(), `agentsight-netstart-${randomUUID()}`);
       const py = `import socket, time; open("${startFile}", "w").write(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19]); s = socket.create_connection(("127.0.0.1", ${p})); s.sendall(b"x" * ${sent}); n = 0\nwhile True:\n  d = s.recv(65536)\n  if not d: break\n  n += len(d)\nassert n == ${recv}, n\ntime.sleep(0.5)`;
       const run = await runTraced(`${host}-netbytes`, `exec python3 -c '${py}'`, ['--no-file-events', '--net-bytes-ms', '100']);
-      type NetBytes = { pids?: Array<{ pid: number; start_ticks: number; sent: number; recv: number }>; more?: number; since_ticks?: number; missing?: string };
+      type NetBytes = { pids?: Array<{ pid: number; start_ticks: number; sent: number; recv: number; up: number[] }>; more?: number; since_ticks?: number; missing?: string };
       const nb = (run.stopped as unknown as { net_bytes: NetBytes }).net_bytes;
       if (nb.missing) throw new Error(`this kernel cannot count them: ${nb.missing}`);
       const python = run.recs.find((x) => x.kind === 'proc' && x.event === 'exec' && /python/.test(x.filename));
@@ -279,7 +279,13 @@ describeCapture('agentsight-probe file and connect records', () => {
       // its start as /proc/<pid>/stat says it (how a reader tells a reused pid).
       const start = Number(fs.readFileSync(startFile, 'utf8'));
       fs.rmSync(startFile);
-      expect(nb.pids).toEqual([{ pid: (python as { pid: number }).pid, start_ticks: start, sent, recv }]);
+      expect(nb.pids).toEqual([{ pid: (python as { pid: number }).pid, start_ticks: start, sent, recv, up: expect.any(Array) }]);
+      // Its ancestors at its first count, parent first, flat [pid, start_ticks, …]: the first is its parent.
+      const up = nb.pids![0].up;
+      expect(up.length % 2).toBe(0);
+      expect(up.length).toBeGreaterThanOrEqual(2);
+      expect(up.length).toBeLessThanOrEqual(8);
+      expect(up[0]).toBe((python as { ppid: number }).ppid);
       // The counters were attached after the (stopped) shell was forked and before now.
       const uptimeTicks = Math.floor(Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
       expect(nb.since_ticks).toBeGreaterThanOrEqual(start);
@@ -312,7 +318,7 @@ describeCapture('agentsight-probe file and connect records', () => {
       const run = await runTraced(`${host}-netmany`, `N=${N} PORT=${p} OUT=${path.join(tmp, 'sent.json')} HOLD_S=0.5 exec python3 ${path.join(repoRoot(), 'test/e2e/net-many.py')}`, ['--no-file-events', '--no-net-events', '--net-bytes-ms', '100']);
       const want = new Map(Object.entries(JSON.parse(fs.readFileSync(path.join(tmp, 'sent.json'), 'utf8')) as Record<string, number>).map(([pid, n]) => [Number(pid), { sent: n, recv: 2 * n + 3 }]));
       expect(want.size).toBe(N);
-      type Entry = { pid: number; start_ticks: number; sent: number; recv: number };
+      type Entry = { pid: number; start_ticks: number; sent: number; recv: number; up: number[] };
       type NetBytes = { pids: Entry[]; more: number; since_ticks: number; round?: number; part?: number; parts?: number; missing?: string };
       const counts = (es: Entry[]) => new Map(es.map((e) => [e.pid, { sent: e.sent, recv: e.recv }]));
       // The stopped line: all of them, exactly, none in `more`.
@@ -321,6 +327,10 @@ describeCapture('agentsight-probe file and connect records', () => {
       expect(nb.more).toBe(0);
       expect(nb.pids).toHaveLength(N);
       expect(counts(nb.pids)).toEqual(want);
+      // Each child names the python as its parent (pid and start: the same for all), whose own ancestors follow.
+      const python = run.recs.find((x) => x.kind === 'proc' && x.event === 'exec' && /python/.test(x.filename)) as { pid: number } | undefined;
+      expect(python).toBeDefined();
+      expect(new Set(nb.pids.map((e) => `${e.up[0]}/${e.up[1]}`))).toEqual(new Set([`${python!.pid}/${nb.pids[0].up[1]}`]));
       // The periodic lines: a round after the last child is 2 lines (1,024 + 76), numbered, each `more` = the other's.
       const periodic = run.lines.filter((l) => l.event === 'net_bytes').map((l) => l.net_bytes as NetBytes);
       const last = periodic[periodic.length - 1];

@@ -18,7 +18,7 @@ const nets = (ps: ProcResourceSample[]) => ps.map((p) => [p.pid, p.net_sent_byte
 
 test('parseNetReading: the probe object, its missing form, and entries it cannot read counted as unknown', () => {
   const r = parseNetReading({ pids: [{ pid: 7, start_ticks: 99, sent: 10, recv: 20 }, { pid: 8, sent: 1 }], more: 2, since_ticks: 40 }, 5n)!;
-  expect([...r.pids]).toEqual([[7, { start_ticks: 99, sent: 10, recv: 20 }]]);
+  expect([...r.pids]).toEqual([[7, { start_ticks: 99, sent: 10, recv: 20, up: [] }]]);
   expect([r.more, r.since_ticks, r.missing, r.at_ns]).toEqual([3, 40, null, 5n]);
   expect(parseNetReading({ missing: 'no tracepoints' }, 1n)).toMatchObject({ missing: 'no tracepoints', pids: new Map() });
   expect(parseNetReading(undefined, 1n)).toBeNull();
@@ -28,7 +28,10 @@ test('parseNetReading: the probe object, its missing form, and entries it cannot
   expect(keep.latest()).toBeNull();
   keep.onLine({ event: 'net_bytes', net_bytes: { pids: [], more: 0 } }, 2n);
   keep.onLine({ event: 'stats', records: 1, net_bytes: { pids: [{ pid: 1, start_ticks: 1, sent: 3, recv: 4 }], more: 0 } }, 3n);
-  expect(keep.latest()!.pids.get(1)).toEqual({ start_ticks: 1, sent: 3, recv: 4 });
+  expect(keep.latest()!.pids.get(1)).toEqual({ start_ticks: 1, sent: 3, recv: 4, up: [] });
+  // Ancestors, parent first, flat [pid, start_ticks, …]; a malformed pair ends them.
+  const up = parseNetReading({ pids: [{ pid: 9, start_ticks: 5, sent: 1, recv: 2, up: [8, 4, 7, 3, 'x', 2] }], more: 0 }, 1n)!;
+  expect(up.pids.get(9)!.up).toEqual([{ pid: 8, start_ticks: 4 }, { pid: 7, start_ticks: 3 }]);
 });
 
 test('own bytes per process; a tool that exits hands its bytes to its parent, completed by the reading after its exit', () => {
@@ -69,6 +72,33 @@ test('nested exits: a grandchild\'s bytes go to its parent, and with it to the n
   expect(r.tree).toEqual({ sent: 10, recv: 12 });
 });
 
+test('processes no sample saw (they exited between two) are credited to their nearest sampled ancestor, once, through ancestors without traffic', () => {
+  /** A reading whose entries name their ancestors (`up`: pids, start ticks as {@link proc} gives them). */
+  const withUp = (atMs: number, entries: Array<[number, number, number, number[]]>): NetReading =>
+    parseNetReading({ pids: entries.map(([pid, sent, recv, up]) => ({ pid, start_ticks: 500 + pid, sent, recv, up: up.flatMap((a) => [a, 500 + a]) })), more: 0 }, BigInt(atMs) * MS)!;
+  const net = new TreeNet();
+  const ps = [proc(10, 1), proc(11, 10)];
+  // Between two samples: tool 11 ran `sh` 20 (no traffic, never listed) which ran `curl` 21 (sent 300, got 4000);
+  // 31, a process of another tree, and 22, a child of 11 forked during the scan, are listed too.
+  const r1 = withUp(900, [[11, 5, 6, [10, 1]], [21, 300, 4000, [20, 11, 10, 1]], [31, 9, 9, [30, 1]], [22, 1, 1, [11, 10]]]);
+  net.apply(ps, r1, 1000n * MS);
+  expect(nets(ps)).toEqual([[10, 0, 0, 0, 0], [11, 5, 6, 0, 0]]); // found, not credited yet
+  // The next sample: 21 still not there (it exited): credited to 11, its nearest sampled ancestor; 22 is in the sample.
+  const ps2 = [proc(10, 1), proc(11, 10), proc(22, 11)];
+  let r = net.apply(ps2, withUp(1900, [[11, 5, 6, [10, 1]], [21, 300, 4000, [20, 11, 10, 1]], [31, 9, 9, [30, 1]], [22, 1, 1, [11, 10]]]), 2000n * MS);
+  expect(nets(ps2)).toEqual([[10, 0, 0, 0, 0], [11, 5, 6, 300, 4000], [22, 1, 1, 0, 0]]);
+  expect(r.tree).toEqual({ sent: 306, recv: 4007 });
+  // Later samples keep it once; when 11 exits it all goes to 10, and a grandchild of the gone 11 still finds 10.
+  net.apply(ps2, withUp(2900, [[11, 5, 6, [10, 1]], [21, 300, 4000, [20, 11, 10, 1]], [22, 1, 1, [11, 10]]]), 3000n * MS);
+  const ps3 = [proc(10, 1)];
+  net.apply(ps3, withUp(3900, [[11, 5, 6, [10, 1]], [21, 300, 4000, [20, 11, 10, 1]], [22, 1, 1, [11, 10]], [23, 7, 70, [11, 10]]]), 4000n * MS);
+  r = net.apply(ps3, withUp(4900, [[11, 5, 6, [10, 1]], [21, 300, 4000, [20, 11, 10, 1]], [22, 1, 1, [11, 10]], [23, 7, 70, [11, 10]]]), 5000n * MS);
+  expect(nets(ps3)).toEqual([[10, 0, 0, 313, 4077]]);
+  expect(r.tree).toEqual({ sent: 313, recv: 4077 });
+  r = net.apply(ps3, withUp(5900, [[11, 5, 6, [10, 1]], [21, 300, 4000, [20, 11, 10, 1]], [22, 1, 1, [11, 10]], [23, 7, 70, [11, 10]]]), 6000n * MS);
+  expect(r.tree).toEqual({ sent: 313, recv: 4077 });
+});
+
 test('never a silent zero: no probe, no reading yet, a kernel without the tracepoints, processes the probe did not list', () => {
   const ps = [proc(10, 1), proc(11, 10)];
   expect(new TreeNet().apply(ps, undefined, 1n)).toEqual({ tree: null, not_captured: NET_NO_PROBE, age_ms: null, since_ticks: null });
@@ -104,7 +134,7 @@ test('NetReadings: a round of 2,500 processes on 3 lines becomes one reading wit
   keep.onLine(lines[2], 4n);
   const r = keep.latest()!;
   expect([r.pids.size, r.more, r.at_ns, r.since_ticks, r.missing]).toEqual([2500, 0, 2n, 400, null]);
-  for (const e of entries) expect(r.pids.get(e.pid)).toEqual({ start_ticks: e.start_ticks, sent: e.sent, recv: e.recv });
+  for (const e of entries) expect(r.pids.get(e.pid)).toEqual({ start_ticks: e.start_ticks, sent: e.sent, recv: e.recv, up: [] });
   // A tree of 1,100 of them (the last ones, all in later parts): every process has its own bytes, none unknown.
   const ps = entries.slice(1400).map((e, i) => ({ ...proc(e.pid, i ? entries[1400].pid : 1), start_ticks: e.start_ticks }));
   const res = new TreeNet().apply(ps, r, 5n);

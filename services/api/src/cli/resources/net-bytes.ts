@@ -9,6 +9,8 @@
  *   descendants that exited (`children_net_*`, the network analogue of `cutime`/`cstime`): a process seen gone from
  *   the tree hands its last count to its nearest live ancestor, refreshed from the readings that come after its exit
  *   (a reading is up to one interval old, so the bytes a process sent just before it exited arrive with the next one).
+ *   A process that exited between two samples (no sample saw it) is found by the ancestors the probe names for it
+ *   (`up`) and handed to the nearest one the tree has, live or itself handed on.
  *
  * Never a silent zero: without a reading (no probe, none yet, a kernel without the tracepoints) every figure is null
  * and the sample's `not_captured` says why. A process the probe lists no entry for (while it listed every entry) has
@@ -17,12 +19,20 @@
  */
 import type { ProcResourceSample } from '@agentsight/contracts';
 
+/** A process named by pid and start (clock ticks since boot, `/proc/<pid>/stat` field 22): one identity. */
+export interface ProcKey {
+  pid: number;
+  start_ticks: number;
+}
+
 /** One process' counts in a reading: bytes since the counters began (or since the process started, if later). */
 export interface NetCount {
   /** The process' start, clock ticks since boot (`/proc/<pid>/stat` field 22): its identity with the pid. */
   start_ticks: number;
   sent: number;
   recv: number;
+  /** Its nearest ancestors when the probe first counted it, parent first (at most 4; none from an older probe). */
+  up: ProcKey[];
 }
 
 /** One `net_bytes` reading of the probe. */
@@ -59,9 +69,21 @@ export function parseNetReading(obj: unknown, atNs: bigint): NetReading | null {
   for (const e of o.pids as Array<Record<string, unknown>>) {
     const [pid, start, sent, recv] = [count(e?.pid), count(e?.start_ticks), count(e?.sent), count(e?.recv)];
     if (pid === null || start === null || sent === null || recv === null) bad++;
-    else pids.set(pid, { start_ticks: start, sent, recv });
+    else pids.set(pid, { start_ticks: start, sent, recv, up: ancestorsOf(e?.up) });
   }
   return { at_ns: atNs, missing: null, pids, more: (count(o.more) ?? 0) + bad, since_ticks: count(o.since_ticks) };
+}
+
+/** The probe's `up` (flat `[pid, start_ticks, …]`, parent first) as keys; [] when absent or malformed. */
+function ancestorsOf(up: unknown): ProcKey[] {
+  if (!Array.isArray(up)) return [];
+  const out: ProcKey[] = [];
+  for (let i = 0; i + 1 < up.length; i += 2) {
+    const [pid, start] = [count(up[i]), count(up[i + 1])];
+    if (pid === null || start === null) break;
+    out.push({ pid, start_ticks: start });
+  }
+  return out;
 }
 
 /** Where a `net_bytes` line sits in its round (`round`, `part` 0-based, `parts`), null when it does not say. */
@@ -162,8 +184,10 @@ export interface TreeNetResult {
 
 /** A gone process' bytes are folded into its heir once a reading this much newer than the exit came. */
 const FOLD_AFTER_NS = 250_000_000n;
+/** Exited processes remembered with where their bytes went (so their descendants' can follow), most. */
+const HANDED_MAX = 100_000;
 
-const key = (p: { pid: number; start_ticks: number }) => `${p.pid}/${p.start_ticks}`;
+const key = (p: ProcKey) => `${p.pid}/${p.start_ticks}`;
 
 /** The network figures of one sampled tree across its samples (see the module comment). */
 export class TreeNet {
@@ -172,6 +196,10 @@ export class TreeNet {
   private gone: Gone[] = [];
   /** Folded bytes of exited descendants, by the key of the live process they went to. */
   private base = new Map<string, { sent: number; recv: number }>();
+  /** Every exited process credited so far (seen gone, or never seen), by key: the key its bytes went to. */
+  private handed = new Map<string, string>();
+  /** Processes of the reading no sample saw, with a sampled ancestor, by key: when first found (ns), unconfirmed. */
+  private unseen = new Map<string, bigint>();
 
   /**
    * Sets `net_*` of every process of `procs` (one sample of the tree, root first) in place from `reading`, taken at
@@ -199,7 +227,9 @@ export class TreeNet {
       const inherited = this.base.get(k) ?? { sent: 0, recv: 0 };
       this.base.delete(k);
       this.gone.push({ pid: q.pid, start_ticks: q.start_ticks, heir, sent: q.sent, recv: q.recv, inherited, gone_ns: nowNs });
+      this.hand(k, heir);
     }
+    this.creditUnseen(reading, cur, nowNs);
     // Gone processes: their counts as the reading has them now (it may postdate the exit), then folded when final.
     const kept: Gone[] = [];
     for (const g of this.gone) {
@@ -234,5 +264,47 @@ export class TreeNet {
       return { tree: null, not_captured: `net_bytes: the probe listed ${reading.pids.size} processes and not ${reading.more} more; ${unknown} of this tree unknown`, age_ms, since_ticks: reading.since_ticks };
     }
     return { tree, not_captured: null, age_ms, since_ticks: reading.since_ticks };
+  }
+
+  /**
+   * Processes that exited between two samples (none saw them: a short `curl` of a tool, a compiler's children): each
+   * one the reading lists whose ancestors (`up`) include a process of the tree, live or credited before, becomes a
+   * gone process of the nearest such ancestor's heir. Found in one sample, credited at the next that still does not
+   * list it (one listed by the reading but forked during the sample's scan is in the next sample's processes instead).
+   */
+  private creditUnseen(reading: NetReading, cur: Map<string, ProcResourceSample>, nowNs: bigint): void {
+    const found = new Map<string, bigint>();
+    for (const [pid, c] of reading.pids) {
+      const k = key({ pid, start_ticks: c.start_ticks });
+      if (cur.has(k) || this.prev.has(k) || this.handed.has(k) || !c.up.length) continue;
+      let heir: string | null = null;
+      for (const a of c.up) if ((heir = this.liveHeir(key(a), cur))) break;
+      if (!heir) continue;
+      const since = this.unseen.get(k);
+      if (since === undefined) {
+        found.set(k, nowNs);
+        continue;
+      }
+      this.gone.push({ pid, start_ticks: c.start_ticks, heir, sent: c.sent, recv: c.recv, inherited: { sent: 0, recv: 0 }, gone_ns: since });
+      this.hand(k, heir);
+    }
+    this.unseen = found;
+  }
+
+  /** The live process of the tree the bytes of `k` go to: `k` itself when live, its heir's when credited, else null. */
+  private liveHeir(k: string, cur: Map<string, ProcResourceSample>): string | null {
+    for (let i = 0; i <= this.handed.size; i++) {
+      if (cur.has(k)) return k;
+      const next = this.handed.get(k);
+      if (next === undefined) return null;
+      k = next;
+    }
+    return null;
+  }
+
+  /** Remembers that the bytes of the exited process `k` went to `heir` (the oldest forgotten beyond {@link HANDED_MAX}). */
+  private hand(k: string, heir: string): void {
+    this.handed.set(k, heir);
+    if (this.handed.size > HANDED_MAX) this.handed.delete(this.handed.keys().next().value!);
   }
 }
