@@ -4,7 +4,7 @@
  * Nothing is mocked. Requires `npm run setup` (build) first; `npm test` does it.
  */
 import { spawn, ChildProcess, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -208,10 +208,29 @@ export function startProbe(infra: Infra, args: string[]): Promise<Child> {
 export { stopChild };
 export const sh = (cmd: string) => execFileSync('sh', ['-c', cmd]).toString();
 
+/**
+ * Pids of the running processes whose parent is `parent` and whose command line (`/proc/<pid>/cmdline`, arguments
+ * NUL-separated) contains `needle`, say a stage's `services/analyzer/dist/main.js`. Empty when there is none.
+ */
+export function childrenRunning(parent: number, needle: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent && readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(needle)) out.push(Number(e));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
 /** State letter of a process (`T` = stopped) or null when gone. */
 function state(pid: number): string | null {
   try {
-    const s = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8') as string;
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3);
   } catch {
     return null;

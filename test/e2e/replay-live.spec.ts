@@ -6,11 +6,11 @@
  * is stored, each once (the replay's versions replaced the live ones of the calls before its start). No eBPF needed.
  */
 import { openClickHouse, type ClickHouseClient } from '@agentsight/clickhouse';
-import { Subjects } from '@agentsight/contracts';
-import { connectNats, Publisher, type Nats } from '@agentsight/jetstream';
-import { loadFixture, startClickHouseServer, streamedCallRecords, type ClickHouseServer } from '@agentsight/testkit';
+import { connectNats, type Nats } from '@agentsight/jetstream';
+import { startClickHouseServer, type ClickHouseServer } from '@agentsight/testkit';
 import { waitDrained } from '../../services/api/src/cli/pipeline';
 import { Infra, runCli, Stages, startInfra, until } from './harness';
+import { publishCalls } from './replay-rows';
 
 describe('agentsight replay while the live pipeline goes on storing', () => {
   let server: ClickHouseServer;
@@ -44,14 +44,8 @@ describe('agentsight replay while the live pipeline goes on storing', () => {
   });
 
   test('live rows keep flowing during the replay; at the end every call once, none lost', async () => {
-    const pub = new Publisher(nats.js, nats.large, 30_000);
-    const fixture = loadFixture('vercel__openai-text.chunks.txt');
     let published = 0;
-    const publishOne = async () => {
-      const i = published++;
-      const recs = streamedCallRecords(i, fixture.body, i * 10_000);
-      await Promise.all(recs.map((r) => pub.publish(Subjects.rawSsl(r.host, r.partition), `replay-live:${i}:${r.seq}`, r)));
-    };
+    const publishOne = () => publishCalls(nats, { first: published++, count: 1, tag: 'replay-live' });
     let replayDone = false;
     let stop = false;
     const live = (async () => {

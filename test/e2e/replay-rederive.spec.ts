@@ -14,52 +14,32 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openClickHouse, TABLES } from '@agentsight/clickhouse';
-import { Subjects } from '@agentsight/contracts';
-import { connectNats, Publisher } from '@agentsight/jetstream';
-import { loadFixture, streamedCallRecords } from '@agentsight/testkit';
-import { waitDrained } from '../../services/api/src/cli/pipeline';
+import { connectNats } from '@agentsight/jetstream';
 import { Infra, runCli, Stages, startInfra } from './harness';
+import { publishCalls, readRows, storeLive, type Rows } from './replay-rows';
 
-type Row = Record<string, unknown>;
 const BATCHES = 3;
 const PER_BATCH = 4;
 const CALLS = BATCHES * PER_BATCH;
 /** The token planted in call `i`'s prompt (24 characters after the prefix, as the rule below wants). */
 const token = (i: number) => `acme_live_${String(i).padStart(2, '0')}${'x'.repeat(22)}`;
 const RULE = { patterns: [{ name: 'acme-token', regex: 'acme_live_[A-Za-z0-9]{24}' }] };
-/** Columns that are not derived from the inputs: when the row was stored, a dead letter's writing time and input seq. */
-const NOT_DERIVED = ['ingested_at', 'ts_ns', 'input_seq'];
 
 /** Every table's rows of the store in `dataDir` (the store must be closed): as readers see them (FINAL) and all rows on disk. */
-async function store(dataDir: string): Promise<{ final: Record<string, string[]>; onDisk: Record<string, string[]> }> {
-  const ch = await openClickHouse({ dataDir: join(dataDir, 'chdb') });
-  try {
-    const final: Record<string, string[]> = {};
-    const onDisk: Record<string, string[]> = {};
-    for (const t of TABLES) {
-      const read = async (q: string) => ((await (await ch.query({ query: q, format: 'JSONEachRow' })).json()) as Row[])
-        .map((r) => JSON.stringify(Object.fromEntries(Object.entries(r).filter(([k]) => !NOT_DERIVED.includes(k))))).sort();
-      final[t] = await read(`SELECT * FROM agentsight.${t} FINAL`);
-      onDisk[t] = await read(`SELECT * FROM agentsight.${t}`);
-    }
-    return { final, onDisk };
-  } finally {
-    await ch.close();
-  }
+async function store(dataDir: string): Promise<{ final: Rows; onDisk: Rows }> {
+  return { final: await readRows(dataDir), onDisk: await readRows(dataDir, { onDisk: true }) };
 }
 
 /** The calls (by number) whose token is in some row of `rows`. */
-function tokensIn(rows: Record<string, string[]>): number[] {
+function tokensIn(rows: Rows): number[] {
   const all = Object.values(rows).flat().join('\n');
   return Array.from({ length: CALLS }, (_, i) => i).filter((i) => all.includes(token(i)));
 }
 
-const count = (rows: Record<string, string[]>) => Object.fromEntries(Object.entries(rows).map(([t, r]) => [t, r.length]));
+const count = (rows: Rows) => Object.fromEntries(Object.entries(rows).map(([t, r]) => [t, r.length]));
 
 describe('agentsight replay re-derives an embedded store after a rule change', () => {
   let infra: Infra;
-  let stages: Stages;
   let other: string;
   let ruled: NodeJS.ProcessEnv;
   let first: Awaited<ReturnType<typeof store>>;
@@ -72,33 +52,25 @@ describe('agentsight replay re-derives an embedded store after a rule change', (
     const rule = join(infra.dataDir, 'redact.json');
     writeFileSync(rule, JSON.stringify(RULE));
     ruled = { ...infra.env, AGENTSIGHT_REDACT_PATTERNS: rule, AGENTSIGHT_REDACT_AT_PARSER: '1' };
-    stages = new Stages(infra.env);
-    await stages.startAll();
-    const nats = await connectNats(infra.natsUrl, 'replay-rederive-spec');
-    try {
-      const pub = new Publisher(nats.js, nats.large, 30_000);
-      const fixture = loadFixture('vercel__openai-text.chunks.txt');
-      for (let b = 0; b < BATCHES; b++) {
-        if (b > 0) {
-          await new Promise((r) => setTimeout(r, 1000));
-          marks.push(new Date().toISOString());
-          await new Promise((r) => setTimeout(r, 1000));
+    await storeLive(infra, async () => {
+      const nats = await connectNats(infra.natsUrl, 'replay-rederive-spec');
+      try {
+        for (let b = 0; b < BATCHES; b++) {
+          if (b > 0) {
+            await new Promise((r) => setTimeout(r, 1000));
+            marks.push(new Date().toISOString());
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+          await publishCalls(nats, { first: b * PER_BATCH, count: PER_BATCH, tag: 'rederive', prompt: (i) => `deploy with ${token(i)} please` });
         }
-        for (let i = b * PER_BATCH; i < (b + 1) * PER_BATCH; i++) {
-          const recs = streamedCallRecords(i, fixture.body, i * 10_000, { prompt: `deploy with ${token(i)} please` });
-          await Promise.all(recs.map((r) => pub.publish(Subjects.rawSsl(r.host, r.partition), `rederive:${i}:${r.seq}`, r)));
-        }
+      } finally {
+        await nats.nc.close();
       }
-    } finally {
-      await nats.nc.close();
-    }
-    await waitDrained(infra.env);
-    await stages.stopAll(); // the embedded store has one writer: the replay's api
+    });
     first = await store(infra.dataDir);
   }, 240_000);
 
   afterAll(async () => {
-    await stages?.stopAll();
     await infra?.stop();
     if (other) rmSync(other, { recursive: true, force: true });
   });
@@ -126,7 +98,7 @@ describe('agentsight replay re-derives an embedded store after a rule change', (
     expect(tokensIn(now.onDisk)).toEqual([]);
     expect(count(now.onDisk)).toEqual(count(first.final));
     // Contents as first derived, but for the token: the rule's [REDACTED] (and the sizes of what it shortened).
-    const redacted = (rows: Record<string, string[]>) => Object.fromEntries(Object.entries(rows).map(([t, rs]) => [t, rs.map((s) => {
+    const redacted = (rows: Rows) => Object.fromEntries(Object.entries(rows).map(([t, rs]) => [t, rs.map((s) => {
       let x = s;
       for (let i = 0; i < CALLS; i++) x = x.split(token(i)).join('[REDACTED]');
       return x;
@@ -136,6 +108,7 @@ describe('agentsight replay re-derives an embedded store after a rule change', (
 
   test('a replay into another data dir while the first one\'s api runs leaves the first store untouched', async () => {
     const before = await store(infra.dataDir);
+    const stages = new Stages(infra.env);
     await stages.start('api');
     try {
       const r = await runCli(['replay', '--data-dir', other], infra.env);

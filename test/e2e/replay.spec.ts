@@ -8,20 +8,12 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import Redis from 'ioredis';
-import { openClickHouse } from '@agentsight/clickhouse';
-import { connectNats } from '@agentsight/jetstream';
 import { EXAMPLE_AGENT_ROUTES, ReplayServer, startReplayServer } from '@agentsight/testkit';
-import { waitDrained } from '../../services/api/src/cli/pipeline';
-import { captureRun, describeCapture, Infra, ROOT, runCli, Stages, startInfra } from './harness';
+import { captureRun, describeCapture, Infra, ROOT, runCli, startInfra } from './harness';
+import { liveState, readRows, storeLive, wipeRows, type LiveState, type Row, type Rows } from './replay-rows';
 
-type Row = Record<string, unknown>;
-const TABLES = ['llm_calls', 'exchanges', 'audit_events', 'dead_letters', 'tool_uses', 'genai_spans'] as const;
-/**
- * Columns that are not derived from the inputs: when the row was stored (every table), and a dead letter's time of
- * writing and the sequence of its input in the stream the stage read (a replay's stages read the replay's stream).
- */
-const NOT_DERIVED: Record<string, string[]> = { dead_letters: ['ingested_at', 'ts_ns', 'input_seq'] };
+/** The tables compared (resource samples are the probe's readings of the agent's processes, not derived from the calls). */
+const COMPARED = ['llm_calls', 'exchanges', 'audit_events', 'dead_letters', 'tool_uses', 'genai_spans'] as const;
 
 /**
  * What depends on the interleaving of partitions, which a replay does not reproduce (live, the agent's second call
@@ -44,86 +36,41 @@ function readersView(t: string, rows: Row[]): Row[] {
   return rows;
 }
 
-async function snapshot(dataDir: string): Promise<Record<string, Row[]>> {
-  const ch = await openClickHouse({ dataDir: join(dataDir, 'chdb') });
-  try {
-    const out: Record<string, Row[]> = {};
-    for (const t of TABLES) {
-      const except = (NOT_DERIVED[t] ?? ['ingested_at']).join(', ');
-      const rs = await ch.query({ query: `SELECT * EXCEPT (${except}) FROM agentsight.${t} FINAL`, format: 'JSONEachRow' });
-      out[t] = readersView(t, (await rs.json()) as Row[]).map((r) => JSON.stringify(r)).sort().map((s) => JSON.parse(s) as Row);
-    }
-    return out;
-  } finally {
-    await ch.close();
-  }
-}
-
-async function wipe(dataDir: string): Promise<void> {
-  const ch = await openClickHouse({ dataDir: join(dataDir, 'chdb') });
-  for (const t of TABLES) await ch.command({ query: `TRUNCATE TABLE agentsight.${t}` });
-  await ch.close();
-}
-
-/** The live durables' positions and the live Redis keys (leases and membership expire by themselves: left out). */
-async function liveState(infra: Infra): Promise<{ durables: string[]; keys: string[]; replayConsumers: string[]; replayMessages: number }> {
-  const nats = await connectNats(infra.natsUrl, 'e2e-replay');
-  const redis = new Redis(infra.env.REDIS_URL!);
-  try {
-    const durables: string[] = [];
-    const replayConsumers: string[] = [];
-    for (const s of await nats.jsm.streams.names().next()) {
-      for await (const ci of nats.jsm.consumers.list(s)) {
-        if (ci.name.startsWith('replay-')) replayConsumers.push(ci.name);
-        else durables.push(`${s}/${ci.name}:${ci.delivered.stream_seq}:${ci.ack_floor.stream_seq}:${ci.num_pending}`);
-      }
-    }
-    const keys = (await redis.keys('*')).filter((k) => !/^agentsight:(lease|members):/.test(k)).sort();
-    const replayMessages = (await nats.jsm.streams.info('AGENTSIGHT_REPLAY')).state.messages;
-    return { durables: durables.sort(), keys, replayConsumers, replayMessages };
-  } finally {
-    redis.disconnect();
-    await nats.nc.close();
-  }
-}
+const snapshot = (dataDir: string) => readRows(dataDir, { tables: COMPARED, view: readersView });
 
 describeCapture('agentsight replay re-derives storage from the retained streams', () => {
   let infra: Infra;
-  let stages: Stages;
   let server: ReplayServer;
-  let stored: Record<string, Row[]>;
-  let live: Awaited<ReturnType<typeof liveState>>;
+  let stored: Rows;
+  let live: LiveState;
 
   beforeAll(async () => {
     if (!existsSync(join(ROOT, 'examples/dist/agent.js'))) throw new Error('examples not built: run npm run setup');
     infra = await startInfra();
-    stages = new Stages(infra.env);
-    await stages.startAll();
     server = await startReplayServer({ routes: EXAMPLE_AGENT_ROUTES });
     const env = { ...infra.env, OPENAI_BASE_URL: `${server.url}/v1`, NODE_EXTRA_CA_CERTS: server.caPath, OPENAI_API_KEY: '', AGENT_LS_DIR: '' };
-    const run = await captureRun(infra, `${process.execPath} ${join(ROOT, 'examples/dist/agent.js')} ${infra.dataDir} && node ${join(__dirname, 'client.js')} ${server.url} ${server.caPath} garbage`, env);
-    expect(run.code).toBe(0);
-    expect(run.probe.lost_records).toBe(0);
-    expect(run.probe.ringbuf_drops).toBe(0);
-    await waitDrained(infra.env);
-    await stages.stopAll(); // the embedded store has one writer: the replay's api
+    await storeLive(infra, async () => {
+      const run = await captureRun(infra, `${process.execPath} ${join(ROOT, 'examples/dist/agent.js')} ${infra.dataDir} && node ${join(__dirname, 'client.js')} ${server.url} ${server.caPath} garbage`, env);
+      expect(run.code).toBe(0);
+      expect(run.probe.lost_records).toBe(0);
+      expect(run.probe.ringbuf_drops).toBe(0);
+    });
     stored = await snapshot(infra.dataDir);
     live = await liveState(infra);
   }, 240_000);
 
   afterAll(async () => {
     await server?.close();
-    await stages?.stopAll();
     await infra?.stop();
   });
 
   test('the capture stored a row in every table', () => {
-    for (const t of TABLES) expect([t, stored[t].length > 0]).toEqual([t, true]);
+    for (const t of COMPARED) expect([t, stored[t].length > 0]).toEqual([t, true]);
     expect(stored.llm_calls).toHaveLength(2);
   });
 
   test('wiped tables, replayed from the raw stream: the exact same rows', async () => {
-    await wipe(infra.dataDir);
+    await wipeRows(infra.dataDir);
     expect((await snapshot(infra.dataDir)).llm_calls).toHaveLength(0);
     const r = await runCli(['replay'], infra.env);
     expect(r.stderr).toMatch(/replay r\w+ done: \d+ input message\(s\)/);

@@ -4,29 +4,13 @@
  * the summary's count equals the stored count and reports the restart. Real capture, real stages, real brokers.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiToken } from '@agentsight/jetstream';
 import { EXAMPLE_AGENT_ROUTES, startReplayServer, type ReplayServer } from '@agentsight/testkit';
-import { CLI, describeCapture, Infra, runCli, startInfra } from './harness';
+import { childrenRunning, CLI, describeCapture, Infra, runCli, startInfra } from './harness';
 
 const HALF = 12; // calls before the kill, and again after it
-
-/** Pids of `parent`'s children whose command line contains `needle`. */
-function childrenRunning(parent: number, needle: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent && readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(needle)) out.push(Number(e));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 describeCapture('agentsight exec supervises its stages', () => {
   let infra: Infra;
