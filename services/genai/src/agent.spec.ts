@@ -5,7 +5,7 @@
 import { captureContentEnabled, connKey, deriveId, type LlmCall, type ToolUse } from '@agentsight/contracts';
 import { connectRedis, redisUrl, type Redis } from '@agentsight/jetstream';
 import { agentEventId, toAgentEvent, toInferenceEvent, toToolEvent } from './domain';
-import { deriveCall, deriveTool } from './derive';
+import { callContribution, deriveCall, deriveTool, toolContribution } from './derive';
 import { SessionStore } from './session-store';
 
 const HOST = `genai-spec-${process.pid}-${Date.now()}`;
@@ -68,6 +68,19 @@ describe('content capture', () => {
     const on = toToolEvent(tool({ success: true }), { captureContent: true }).attributes;
     expect(on).toMatchObject({ 'gen_ai.tool.call.arguments': '{"command":"ls -la"}', 'gen_ai.tool.call.result': 'total 0' });
     expect(on['error.type']).toBeUndefined();
+  });
+});
+
+describe('session contributions (what the live fold and a rebuild add)', () => {
+  test('a call: its item, tokens, cost and process; a tool use: its item, failure; none without a conversation', () => {
+    expect(callContribution(call(), 0.25, 'claude')).toMatchObject({
+      item: 'llm:llm-1', kind: 'llm', conversation_id: 'conv-1', input_tokens: 100, output_tokens: 20, cost_usd: 0.25, start_ns: 1_000n, end_ns: 2_000n,
+      agent_name: 'claude-code', pid: 7, process_name: 'claude', provider: 'anthropic', failed: false,
+    });
+    expect(callContribution(call({ usage: { ...call().usage, input_tokens: null }, agent_name: null }), null, 'node')).toMatchObject({ input_tokens: 0, cost_usd: null, agent_name: 'node' });
+    expect(toolContribution(tool())).toMatchObject({ item: 'tool:tool-1', kind: 'tool', failed: true, input_tokens: 0, cost_usd: null, process_name: 'claude' });
+    expect(callContribution(call({ conversation_id: null }), 0, 'claude')).toBeNull();
+    expect(toolContribution(tool({ conversation_id: null }))).toBeNull();
   });
 });
 

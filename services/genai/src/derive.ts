@@ -5,7 +5,7 @@
  */
 import { hostToken, normalizeNs, Subjects, versionedMsgId, type GenAiAgentEvent, type LlmCall, type ToolUse } from '@agentsight/contracts';
 import type { Derived, Output } from '@agentsight/jetstream';
-import { toAgentEvent, toInferenceEvent, toToolEvent } from './domain';
+import { toAgentEvent, toInferenceEvent, toToolEvent, type SessionContribution } from './domain';
 import type { SessionStore } from './session-store';
 
 /** Options of the derivations: content capture (see `captureContentEnabled`). */
@@ -17,30 +17,65 @@ function agentOutput(ev: GenAiAgentEvent): Output {
   return { subject: Subjects.genai(hostToken(ev.host)), id: versionedMsgId(ev.id, ev.version, ev), value: ev };
 }
 
+/**
+ * What an LLM call adds to its session (item `llm:<call id>`): its input/output tokens (0 when not reported), its
+ * cost (USD, null = unpriced, as priced for its inference event), times (ns, normalized by the caller) and process.
+ * Null when the call has no conversation id (no session). Pure; shared by the live fold and a rebuild.
+ */
+export function callContribution(call: LlmCall, costUsd: number | null, processName: string): SessionContribution | null {
+  if (!call.conversation_id) return null;
+  return {
+    host: call.host,
+    conversation_id: call.conversation_id,
+    item: `llm:${call.id}`,
+    kind: 'llm',
+    input_tokens: call.usage.input_tokens ?? 0,
+    output_tokens: call.usage.output_tokens ?? 0,
+    cost_usd: costUsd,
+    start_ns: call.start_ns,
+    end_ns: call.end_ns,
+    failed: false,
+    agent_name: call.agent_name ?? processName,
+    pid: call.pid,
+    process_name: processName,
+    provider: call.provider,
+  };
+}
+
+/**
+ * What a tool use adds to its session (item `tool:<tool use id>`; `failed` when its result says so), or null when it
+ * has no conversation id. Pure; shared by the live fold and a rebuild.
+ */
+export function toolContribution(t: ToolUse): SessionContribution | null {
+  if (!t.conversation_id) return null;
+  return {
+    host: t.host,
+    conversation_id: t.conversation_id,
+    item: `tool:${t.id}`,
+    kind: 'tool',
+    input_tokens: 0,
+    output_tokens: 0,
+    cost_usd: null,
+    start_ns: t.start_ns,
+    end_ns: t.end_ns,
+    failed: t.success === false,
+    agent_name: t.agent_name ?? t.comm,
+    pid: t.pid,
+    process_name: t.comm,
+    provider: null,
+  };
+}
+
 /** An LLM call → inference event, plus the `invoke_agent` update of its session (when it has a conversation id). */
 export async function deriveCall(call: LlmCall, sessions: SessionStore, opts: GenAiDeriveOptions = {}): Promise<Derived> {
   call.start_ns = normalizeNs(call.start_ns);
   call.end_ns = normalizeNs(call.end_ns);
   const ev = toInferenceEvent(call, { captureContent: opts.captureContent });
   const outputs: Output[] = [{ subject: Subjects.genai(hostToken(ev.host)), id: ev.id, value: ev }];
-  if (call.conversation_id) {
-    const state = await sessions.fold({
-      host: call.host,
-      conversation_id: call.conversation_id,
-      item: `llm:${call.id}`,
-      kind: 'llm',
-      input_tokens: call.usage.input_tokens ?? 0,
-      output_tokens: call.usage.output_tokens ?? 0,
-      cost_usd: ev.cost_usd,
-      start_ns: call.start_ns,
-      end_ns: call.end_ns,
-      failed: false,
-      agent_name: call.agent_name ?? ev.process_name,
-      pid: call.pid,
-      process_name: ev.process_name,
-      provider: call.provider,
-    });
-    outputs.push(agentOutput(toAgentEvent(call.host, call.conversation_id, state)));
+  const c = callContribution(call, ev.cost_usd, ev.process_name);
+  if (c) {
+    const state = await sessions.fold(c);
+    outputs.push(agentOutput(toAgentEvent(c.host, c.conversation_id, state)));
   }
   return { outputs };
 }
@@ -51,24 +86,10 @@ export async function deriveTool(t: ToolUse, sessions: SessionStore, opts: GenAi
   t.end_ns = t.end_ns === null || t.end_ns === undefined ? null : normalizeNs(t.end_ns);
   const ev = toToolEvent(t, opts);
   const outputs: Output[] = [{ subject: Subjects.genai(hostToken(ev.host)), id: versionedMsgId(ev.id, ev.version, ev), value: ev }];
-  if (t.conversation_id) {
-    const state = await sessions.fold({
-      host: t.host,
-      conversation_id: t.conversation_id,
-      item: `tool:${t.id}`,
-      kind: 'tool',
-      input_tokens: 0,
-      output_tokens: 0,
-      cost_usd: null,
-      start_ns: t.start_ns,
-      end_ns: t.end_ns,
-      failed: t.success === false,
-      agent_name: t.agent_name ?? t.comm,
-      pid: t.pid,
-      process_name: t.comm,
-      provider: null,
-    });
-    outputs.push(agentOutput(toAgentEvent(t.host, t.conversation_id, state)));
+  const c = toolContribution(t);
+  if (c) {
+    const state = await sessions.fold(c);
+    outputs.push(agentOutput(toAgentEvent(c.host, c.conversation_id, state)));
   }
   return { outputs };
 }
