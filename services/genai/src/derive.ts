@@ -25,10 +25,7 @@ function agentOutput(ev: GenAiAgentEvent): Output {
 export function callContribution(call: LlmCall, costUsd: number | null, processName: string): SessionContribution | null {
   if (!call.conversation_id) return null;
   return {
-    host: call.host,
-    conversation_id: call.conversation_id,
-    item: `llm:${call.id}`,
-    kind: 'llm',
+    host: call.host, conversation_id: call.conversation_id, item: `llm:${call.id}`, kind: 'llm',
     input_tokens: call.usage.input_tokens ?? 0,
     output_tokens: call.usage.output_tokens ?? 0,
     cost_usd: costUsd,
@@ -42,6 +39,9 @@ export function callContribution(call: LlmCall, costUsd: number | null, processN
   };
 }
 
+/** A tool use's share of a session's usage: none (tokens and cost come from the calls). */
+const NO_USAGE = { input_tokens: 0, output_tokens: 0, cost_usd: null } as const;
+
 /**
  * What a tool use adds to its session (item `tool:<tool use id>`; `failed` when its result says so), or null when it
  * has no conversation id. Pure; shared by the live fold and a rebuild.
@@ -49,20 +49,10 @@ export function callContribution(call: LlmCall, costUsd: number | null, processN
 export function toolContribution(t: ToolUse): SessionContribution | null {
   if (!t.conversation_id) return null;
   return {
-    host: t.host,
-    conversation_id: t.conversation_id,
-    item: `tool:${t.id}`,
-    kind: 'tool',
-    input_tokens: 0,
-    output_tokens: 0,
-    cost_usd: null,
-    start_ns: t.start_ns,
-    end_ns: t.end_ns,
-    failed: t.success === false,
-    agent_name: t.agent_name ?? t.comm,
-    pid: t.pid,
-    process_name: t.comm,
-    provider: null,
+    host: t.host, conversation_id: t.conversation_id, item: `tool:${t.id}`, kind: 'tool',
+    ...NO_USAGE,
+    start_ns: t.start_ns, end_ns: t.end_ns, failed: t.success === false,
+    agent_name: t.agent_name ?? t.comm, pid: t.pid, process_name: t.comm, provider: null,
   };
 }
 
