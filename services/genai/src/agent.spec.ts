@@ -118,6 +118,17 @@ describe('agent sessions (real Redis)', () => {
     expect(last.attributes).toMatchObject({ 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.id': last.id, 'gen_ai.provider.name': 'anthropic', 'gen_ai.usage.input_tokens': 250 });
   });
 
+  test('liftVersion raises a session version, never lowers it; the next fold goes on from there', async () => {
+    const store = new SessionStore(redis, 600);
+    const first = await deriveCall(call({ id: 'llm-l1', conversation_id: 'conv-lift' }), store);
+    expect((first.outputs[1].value as { version: number }).version).toBe(1);
+    expect(await store.liftVersion(HOST, 'conv-lift', 5)).toBe(5);
+    expect(await store.liftVersion(HOST, 'conv-lift', 3)).toBe(5);
+    const next = await deriveCall(call({ id: 'llm-l2', conversation_id: 'conv-lift' }), store);
+    expect(next.outputs[1].value).toMatchObject({ version: 6, llm_calls: 2 });
+    expect(await redis.ttl(`agentsight:session:${HOST}:conv-lift`)).toBeGreaterThan(0);
+  });
+
   test('an unpriced call makes cost partial, never 0; no conversation → no session event', async () => {
     const store = new SessionStore(redis, 600);
     const d = await deriveCall(call({ id: 'llm-x', conversation_id: 'conv-2', response_model: 'no-such-model', request_model: 'no-such-model' }), store);

@@ -48,6 +48,21 @@ redis.call('EXPIRE', s, ttl)
 return redis.call('HGETALL', h)
 `;
 
+/** Sets a session's `version` to `ARGV[1]` when that is higher; returns the version after it. */
+const LIFT = `
+local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+local v = tonumber(ARGV[1])
+if v <= cur then return cur end
+redis.call('HSET', KEYS[1], 'version', v)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+return v
+`;
+
+/** Redis key of a session's totals hash (its items set is `…:items`). */
+function sessionKey(host: string, conversationId: string): string {
+  return `agentsight:session:${host}:${conversationId}`;
+}
+
 function pad(ns: bigint): string {
   return ns.toString().padStart(24, '0');
 }
@@ -58,7 +73,7 @@ export class SessionStore {
 
   /** Adds `c` to its session (idempotent per item) and returns the session's state after it. */
   async fold(c: SessionContribution): Promise<SessionState> {
-    const key = `agentsight:session:${c.host}:${c.conversation_id}`;
+    const key = sessionKey(c.host, c.conversation_id);
     const nusd = c.cost_usd === null ? '' : String(Math.round(c.cost_usd * 1e9));
     const flat = (await this.redis.eval(
       FOLD, 2, key, `${key}:items`,
@@ -88,5 +103,14 @@ export class SessionStore {
       start_ns: start,
       end_ns: ns('end', start),
     };
+  }
+
+  /**
+   * Raises the session's `version` to at least `version` (an `invoke_agent` version already published, so the next
+   * fold's event supersedes it in storage); never lowers it. Resolves with the version after it (0 = no session and
+   * `version` ≤ 0). A lifted session's hash gets the store's TTL.
+   */
+  async liftVersion(host: string, conversationId: string, version: number): Promise<number> {
+    return Number(await this.redis.eval(LIFT, 1, sessionKey(host, conversationId), String(Math.trunc(version)), String(this.ttlS)));
   }
 }
