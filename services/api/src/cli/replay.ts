@@ -60,12 +60,22 @@ function specFile(dir: string, id: string): string {
 }
 
 /**
+ * Where an interrupted replay keeps how many live inputs its runs so far read (a decimal count, 0600):
+ * `<data dir>/replays/<id>.read`, written on each interruption, read by `--resume`, deleted when the replay is done.
+ */
+function readsFile(dir: string, id: string): string {
+  return join(privateDir(join(dir, 'replays')), `${id}.read`);
+}
+
+/**
  * `agentsight replay`: re-derives storage from the retained streams through the same stage services, started in a
  * replay's namespace ({@link ReplayScope}: own durables, own subjects in `AGENTSIGHT_REPLAY`, own msg ids, own Redis
  * key prefix), so the live pipeline (its durables, its Redis state, its streams) is untouched. Derived ids are the
  * live ones, so stored rows replace the rows of the same events (ReplacingMergeTree), never add to them. Shows
- * progress (what the replay's consumers still have to read); on Ctrl-C it stops and says how to resume. When done it
- * deletes its consumers, its subjects in `AGENTSIGHT_REPLAY` and its Redis keys. Returns the exit code.
+ * progress every 5 s (what the replay's consumers still have to read, {@link toGoText}); on Ctrl-C (SIGINT, SIGTERM)
+ * it stops its stages, then says what is left to go and how to resume; `--resume ID` starts by saying what it goes on
+ * with. When done it says how many live inputs it read (a resumed run: since the resume, the runs before in
+ * brackets) and deletes its consumers, its subjects in `AGENTSIGHT_REPLAY` and its Redis keys. Returns the exit code.
  */
 export async function replayCommand(o: ReplayOptions, baseEnv: NodeJS.ProcessEnv = process.env, say: (line: string) => void = (l) => process.stderr.write(`[agentsight] ${l}\n`)): Promise<number> {
   const dir = dataDir(baseEnv, o.dataDir);
@@ -92,11 +102,18 @@ export async function replayCommand(o: ReplayOptions, baseEnv: NodeJS.ProcessEnv
     writePrivateFile(specFile(dir, spec.id), JSON.stringify(spec));
   }
   const scope = new ReplayScope(spec);
+  const mine = (name: string) => name.startsWith(scope.durablePrefix);
+  const nats = await connectNats(natsTarget(base), 'agentsight-replay');
+  // What the consumers of the interrupted run were delivered, so this run counts its own reads (see readsSince); the
+  // count of the runs before, as the last interruption wrote it (else, say after a kill -9, what their consumers show).
+  const before = await liveReads(nats, scope);
+  const readBefore = o.resume ? (existsSync(readsFile(dir, spec.id)) ? Number(readFileSync(readsFile(dir, spec.id), 'utf8')) : sumReads(before)) : 0;
   const env: NodeJS.ProcessEnv = { ...base, AGENTSIGHT_REPLAY_SPEC: JSON.stringify(spec), AGENTSIGHT_INSTANCE: 'replay', AGENTSIGHT_API_PORT: '0' };
   const logDir = join(dir, 'logs', `replay-${spec.id}`);
   const services = stagesFor({}).filter((s) => ReplayScope.runs(s, spec.from));
   const from = spec.fromSeq ? `seq ${spec.fromSeq} of ${FROM_STREAM[spec.from]}` : spec.sinceNs ? new Date(Number(BigInt(spec.sinceNs) / 1_000_000n)).toISOString() : `the first retained message of ${FROM_STREAM[spec.from]}`;
   say(`replay ${spec.id}${o.resume ? ' (resumed)' : ''}: from ${from} to ${new Date(Number(BigInt(spec.untilNs) / 1_000_000n)).toISOString()}, through ${services.join(', ')}; logs in ${logDir}`);
+  if (o.resume) say(`replay ${spec.id} resumed with ${toGoText(await pendingOf(nats, mine, scope))} (${readBefore} live input(s) read before)`);
 
   const children: Child[] = [];
   let interrupted = false;
@@ -105,19 +122,19 @@ export async function replayCommand(o: ReplayOptions, baseEnv: NodeJS.ProcessEnv
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const nats = await connectNats(natsTarget(base), 'agentsight-replay');
-  const mine = (name: string) => name.startsWith(scope.durablePrefix);
   let progress: NodeJS.Timeout | undefined;
+  const gone = () => children.find((c) => c.proc.exitCode !== null || c.proc.signalCode !== null);
+  let dead: Child | undefined;
   try {
     for (const s of services) children.push(await startStage(s, env, logDir));
-    progress = setInterval(() => void pendingOf(nats, mine).then((n) => say(`replay ${spec.id}: ${n} message(s) to go`)).catch(() => undefined), 5000);
+    progress = setInterval(() => void pendingOf(nats, mine, scope).then((p) => say(`replay ${spec.id}: ${toGoText(p)}`)).catch(() => undefined), 5000);
     // The live streams it reads may go on growing (capture continues): it is done with them at their last message now.
     const upTo: Record<string, number> = {};
     for (const st of STREAMS) if (scope.readsLive(st.name)) upTo[st.name] = (await nats.jsm.streams.info(st.name)).state.last_seq;
     const drained = waitDrained(base, 7 * 24 * 3600_000, mine, upTo);
     const stopped = new Promise<void>((res) => {
       const t = setInterval(() => {
-        if (interrupted || children.some((c) => c.proc.exitCode !== null || c.proc.signalCode !== null)) {
+        if (interrupted || gone()) {
           clearInterval(t);
           res();
         }
@@ -125,21 +142,30 @@ export async function replayCommand(o: ReplayOptions, baseEnv: NodeJS.ProcessEnv
       void drained.finally(() => clearInterval(t));
     });
     await Promise.race([drained, stopped]);
-    if (interrupted || children.some((c) => c.proc.exitCode !== null || c.proc.signalCode !== null)) {
-      const dead = children.find((c) => c.proc.exitCode !== null || c.proc.signalCode !== null);
-      say(`${dead && !interrupted ? `error: ${dead.name} stopped (see ${join(logDir, `${dead.name}.log`)}); ` : ''}replay ${spec.id} interrupted: continue it with \`agentsight replay --resume ${spec.id}\` (rows stored so far stay; nothing is stored twice)`);
-      return 1;
-    }
+    if (!interrupted) dead = gone();
+  } catch (err) {
+    await nats.nc.close().catch(() => undefined);
+    throw err;
   } finally {
     if (progress) clearInterval(progress);
     for (const c of [...children].reverse()) await stopChild(c);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const read = await cleanUp(nats, base, scope);
+  const read = readsSince(before, await liveReads(nats, scope));
+  if (interrupted || dead) {
+    // Counted once every stage stopped: what the resume starts from (their unacked inputs are read again).
+    const left = await pendingOf(nats, mine, scope);
+    writePrivateFile(readsFile(dir, spec.id), String(readBefore + read));
+    await nats.nc.close();
+    say(`${dead ? `error: ${dead.name} stopped (see ${join(logDir, `${dead.name}.log`)}); ` : ''}replay ${spec.id} interrupted with ${toGoText(left)}: continue it with \`agentsight replay --resume ${spec.id}\` (rows stored so far stay; nothing is stored twice)`);
+    return 1;
+  }
+  await cleanUp(nats, base, scope);
   await nats.nc.close();
   rmSync(specFile(dir, spec.id), { force: true });
-  say(`replay ${spec.id} done: ${read} input message(s) read from the live streams, everything derived from them stored`);
+  rmSync(readsFile(dir, spec.id), { force: true });
+  say(`replay ${spec.id} done: ${read} input message(s) read from the live streams${o.resume ? ` since the resume (${readBefore} before it)` : ''}, everything derived from them stored`);
   say(await mergeText(base, dir));
   return 0;
 }
@@ -163,26 +189,78 @@ async function mergeText(env: NodeJS.ProcessEnv, dir: string): Promise<string> {
   }
 }
 
-/** Messages the replay's consumers have not yet been delivered or not yet acked. */
-async function pendingOf(nats: Awaited<ReturnType<typeof connectNats>>, mine: (n: string) => boolean): Promise<number> {
+/**
+ * What a replay's consumers still have to do, in messages (each consumer's not yet delivered + delivered and not yet
+ * acked): `live` on the live streams it reads (the from-stage's and those upstream; messages stored there after the
+ * replay's end count too, its readers ack them unseen), `derived` on its own subjects in `AGENTSIGHT_REPLAY` (what
+ * its stages published and the next ones have not yet handled). Consumers not yet made (a stage not yet started)
+ * count nothing.
+ */
+export interface Pending {
+  live: number;
+  derived: number;
+}
+
+/** {@link Pending} of the consumers `mine` picks (a replay's, `replay-<id>-…`) in `scope`. */
+async function pendingOf(nats: Awaited<ReturnType<typeof connectNats>>, mine: (n: string) => boolean, scope: ReplayScope): Promise<Pending> {
+  const p: Pending = { live: 0, derived: 0 };
+  for (const s of STREAMS) {
+    for await (const ci of nats.jsm.consumers.list(s.name)) {
+      if (mine(ci.name)) p[s.name !== REPLAY_STREAM && scope.readsLive(s.name) ? 'live' : 'derived'] += ci.num_pending + ci.num_ack_pending;
+    }
+  }
+  return p;
+}
+
+/** `<live> live input(s) and <derived> derived message(s) to go`: the progress, interruption and resume lines' figure. */
+export function toGoText(p: Pending): string {
+  return `${p.live} live input(s) and ${p.derived} derived message(s) to go`;
+}
+
+/**
+ * Messages a replay's consumers on live streams were delivered (`delivered.consumer_seq`: redeliveries included),
+ * by `<stream>/<consumer name>`, with the consumer's creation time (ISO, as JetStream gives it): a partition consumer
+ * is made again on every claim (at its ack floor + 1) and counts from 0 again, the others go on counting.
+ */
+export type Reads = Map<string, { created: string; delivered: number }>;
+
+async function liveReads(nats: Awaited<ReturnType<typeof connectNats>>, scope: ReplayScope): Promise<Reads> {
+  const out: Reads = new Map();
+  for (const s of STREAMS) {
+    if (s.name === REPLAY_STREAM || !scope.readsLive(s.name)) continue;
+    for await (const ci of nats.jsm.consumers.list(s.name)) {
+      if (ci.name.startsWith(scope.durablePrefix)) out.set(`${s.name}/${ci.name}`, { created: ci.created, delivered: ci.delivered.consumer_seq });
+    }
+  }
+  return out;
+}
+
+/** Every count of `r` added up. */
+function sumReads(r: Reads): number {
   let n = 0;
-  for (const s of STREAMS) for await (const ci of nats.jsm.consumers.list(s.name)) if (mine(ci.name)) n += ci.num_pending + ci.num_ack_pending;
+  for (const c of r.values()) n += c.delivered;
   return n;
 }
 
 /**
- * Deletes what a finished replay leaves: its consumers (returns how many messages those on live streams were
- * delivered), its subjects in `AGENTSIGHT_REPLAY`, its Redis keys (`agentsight:replay:<id>:*`).
+ * Live inputs read between two {@link liveReads}: a consumer still the one of `before` (same creation time) counts
+ * what it was delivered since, one made since counts all it was delivered. (A consumer made again twice in between
+ * counts its last incarnation only.)
  */
-async function cleanUp(nats: Awaited<ReturnType<typeof connectNats>>, env: NodeJS.ProcessEnv, scope: ReplayScope): Promise<number> {
-  let read = 0;
+export function readsSince(before: Reads, now: Reads): number {
+  let n = 0;
+  for (const [name, c] of now) {
+    const b = before.get(name);
+    n += b && b.created === c.created ? Math.max(0, c.delivered - b.delivered) : c.delivered;
+  }
+  return n;
+}
+
+/** Deletes what a finished replay leaves: its consumers, its subjects in `AGENTSIGHT_REPLAY`, its Redis keys (`agentsight:replay:<id>:*`). */
+async function cleanUp(nats: Awaited<ReturnType<typeof connectNats>>, env: NodeJS.ProcessEnv, scope: ReplayScope): Promise<void> {
   for (const s of STREAMS) {
     const names: string[] = [];
-    for await (const ci of nats.jsm.consumers.list(s.name)) {
-      if (!ci.name.startsWith(scope.durablePrefix)) continue;
-      names.push(ci.name);
-      if (s.name !== REPLAY_STREAM) read += ci.delivered.stream_seq ? ci.delivered.consumer_seq : 0;
-    }
+    for await (const ci of nats.jsm.consumers.list(s.name)) if (ci.name.startsWith(scope.durablePrefix)) names.push(ci.name);
     for (const n of names) await nats.jsm.consumers.delete(s.name, n);
   }
   await nats.jsm.streams.purge(REPLAY_STREAM, { filter: `${scope.subjectPrefix}>` });
@@ -197,5 +275,4 @@ async function cleanUp(nats: Awaited<ReturnType<typeof connectNats>>, env: NodeJ
   } finally {
     redis.disconnect();
   }
-  return read;
 }
