@@ -68,16 +68,11 @@ export class ProcessStore {
 
   /**
    * Rebuilds the table when it is missing (one rebuild at a time, shared); resolves when it is there. Never rejects:
-   * a failing rebuild is retried for 60 s, then given up (logged, counted in {@link rebuildsGivenUp}) with the marker
-   * set, and lookups go on with what the table holds.
+   * a failing rebuild is retried for 60 s, then given up (logged) with the marker set, and lookups go on with what
+   * the table holds.
    */
   ensureBuilt(): Promise<void> {
     return this.gate.ensureBuilt();
-  }
-
-  /** How many rebuilds of the table gave up (see {@link ensureBuilt}). */
-  get rebuildsGivenUp(): number {
-    return this.gate.gaveUp;
   }
 
   /** Records an exec (replaces) or a snapshot (only if nothing is known of the pid). Exit records are ignored. */
