@@ -172,5 +172,13 @@ describeCapture('Prometheus /metrics of the api', () => {
     }
     // each stage's batch count is the same in both histograms (one observation of each per batch)
     for (const [k, h] of seconds) expect({ k, count: recs.get(k)?.count }).toEqual({ k, count: h.count });
+    // The stage event counters are declared at 0 by the aggregator when it starts: on the page before any event, and
+    // 0 after a run where the process table was built and every process known in time.
+    expect(text).toMatch(/^# TYPE agentsight_cache_rebuilds_given_up_total counter$/m);
+    expect(text).toMatch(/^# TYPE agentsight_aggregator_proc_catch_up_timeouts_total counter$/m);
+    const after = await scrape(f.infra);
+    expect(sum(after, 'agentsight_cache_rebuilds_given_up_total', { stage: 'aggregator', cache: 'proc' })).toBe(0);
+    expect(sum(after, 'agentsight_aggregator_proc_catch_up_timeouts_total', { stage: 'aggregator' })).toBe(0);
+    expect(after.get('agentsight_cache_rebuilds_given_up_total')?.metrics.some((x) => x.labels?.stage === 'aggregator' && x.labels?.cache === 'proc')).toBe(true);
   }, 180_000);
 });

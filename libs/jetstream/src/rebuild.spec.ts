@@ -13,6 +13,7 @@ import { connectNats, type Nats } from './nats';
 import { connectRedis, type Redis } from './redis';
 import { Publisher } from './publisher';
 import { readStreamRange, RebuildGate, type RangeMessage } from './rebuild';
+import { BATCH_METRICS_SUBJECT, batchMetrics, type BatchMetricsReport } from './batch-metrics';
 
 async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
@@ -146,23 +147,41 @@ describe('readStreamRange and RebuildGate', () => {
       expect(gate.gaveUp).toBe(0);
     }, 30_000);
 
-    test('a failing rebuild is retried, then given up: the promise resolves, the marker is set, gaveUp counts it', async () => {
+    test('a failing rebuild is retried, then given up: the promise resolves, the marker is set, gaveUp and the stage counter count it', async () => {
       let runs = 0;
       const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+      const reports: BatchMetricsReport[] = [];
+      const sub = nats.nc.subscribe(BATCH_METRICS_SUBJECT, {
+        callback: (_err, m) => void reports.push(JSON.parse(new TextDecoder().decode(m.data)) as BatchMetricsReport),
+      });
+      batchMetrics.nats = nats;
+      const given = () => reports.at(-1)?.events?.find((e) => e.name === 'agentsight_cache_rebuilds_given_up_total' && e.labels.cache === 'spec:given')?.value;
       try {
         const gate = new RebuildGate(redis, async () => {
           runs++;
           throw new Error('stream gone');
-        }, { builtKey: 'spec:built', label: '[spec]', retryForMs: 500 });
+        }, { builtKey: 'agentsight:spec:given:built', label: '[spec]', retryForMs: 500 });
+        // Declared at 0 before anything gave up, so the family is scraped before the first give-up.
+        batchMetrics.flush();
+        await waitFor(() => given() === 0, 5_000, 'the counter declared at 0');
         await expect(gate.ensureBuilt()).resolves.toBeUndefined();
         expect(runs).toBeGreaterThanOrEqual(2);
         expect(gate.gaveUp).toBe(1);
-        expect(await redis.exists('spec:built')).toBe(1);
+        expect(await redis.exists('agentsight:spec:given:built')).toBe(1);
         const logged = errors.mock.calls.map((c) => String(c[0])).join('\n');
         expect(logged).toMatch(/\[spec\]: rebuild failed, retrying for up to 0.5 s: stream gone/);
         expect(logged).toMatch(/\[spec\]: rebuild gave up after [\d.]+ s: stream gone/);
+        batchMetrics.flush();
+        await waitFor(() => given() === 1, 5_000, 'the give-up reported');
+        // Cumulative: a report without a new give-up says 1 again, it never goes back to 0.
+        batchMetrics.count('agentsight_cache_rebuilds_given_up_total', { cache: 'other' }, 0);
+        batchMetrics.flush();
+        await waitFor(() => reports.at(-1)?.events?.some((e) => e.labels.cache === 'other') === true, 5_000, 'a later report');
+        expect(given()).toBe(1);
       } finally {
         errors.mockRestore();
+        sub.unsubscribe();
+        batchMetrics.nats = null;
       }
     }, 30_000);
 

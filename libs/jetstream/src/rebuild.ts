@@ -3,6 +3,7 @@ import { nuid } from '@nats-io/nats-core';
 import { decode } from '@agentsight/contracts';
 import type { Nats } from './nats';
 import type { Redis } from './redis';
+import { countStageEvent } from './batch-metrics';
 import { firstDelivery } from './consumer';
 import { MissingClaimCheckError, payloadOf } from './large';
 
@@ -34,7 +35,8 @@ const RETRY_MAX_MS = 5_000;
  * - ensureBuilt(): if the marker is missing, runs `rebuild` (at most one at a time per gate; concurrent callers
  *   share it), then sets the marker (value: Date.now(), ms). Never rejects: a failing rebuild is retried with backoff
  *   (0.1 s doubling to 5 s) for retryForMs, then logged (`${label}: rebuild gave up after N s: <reason>`) and the
- *   marker set anyway, so the stage goes on (counted in `gaveUp`). Each attempt first looks at the marker again,
+ *   marker set anyway, so the stage goes on (counted in `gaveUp` and the stage event counter
+ *   `agentsight_cache_rebuilds_given_up_total{cache}`, cache = the marker's name without `agentsight:` and `:built`). Each attempt first looks at the marker again,
  *   so a caller that found it missing just before another's rebuild set it does not rebuild a second time.
  * - ready(): resolves when no rebuild runs and the marker is there (awaits a running one; starts one if the marker
  *   is missing). Callers that read or write the cache `await gate.ready()` first.
@@ -52,6 +54,12 @@ export class RebuildGate {
     private readonly opts: RebuildGateOptions,
   ) {
     this.retryForMs = opts.retryForMs ?? 60_000;
+    countStageEvent('agentsight_cache_rebuilds_given_up_total', { cache: this.cache }, 0);
+  }
+
+  /** The cache's name for the counter's `cache` label: 'agentsight:tool:built' → 'tool'. */
+  private get cache(): string {
+    return this.opts.builtKey.replace(/^agentsight:/, '').replace(/:built$/, '');
   }
 
   /** True while a rebuild runs (its attempts and the pauses between them). */
@@ -59,7 +67,7 @@ export class RebuildGate {
     return this.running !== null;
   }
 
-  /** How many rebuilds gave up (for a Prometheus counter later). */
+  /** How many rebuilds of this gate gave up. */
   get gaveUp(): number {
     return this.gaveUpCount;
   }
@@ -97,6 +105,7 @@ export class RebuildGate {
         const reason = (err as Error)?.message ?? String(err);
         if (Date.now() - started + pause > this.retryForMs) {
           this.gaveUpCount++;
+          countStageEvent('agentsight_cache_rebuilds_given_up_total', { cache: this.cache });
           console.error(`${this.opts.label}: rebuild gave up after ${Math.round((Date.now() - started) / 100) / 10} s: ${reason}`);
           await this.redis.set(this.opts.builtKey, String(Date.now())).catch((e) => {
             console.error(`${this.opts.label}: could not set ${this.opts.builtKey} after giving up: ${(e as Error)?.message ?? e}`);

@@ -44,6 +44,7 @@ export class StageRuntime {
     nats.scope = scope;
     batchMetrics.stage = stage;
     batchMetrics.instance = config.instance;
+    if (!scope) batchMetrics.nats = nats;
     const redis = await connectRedis(config.redisUrl, `agentsight-${stage}`, scope?.redisPrefix);
     return new StageRuntime(stage, config, nats, redis, redactAtParserEnabled(env));
   }

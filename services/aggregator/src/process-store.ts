@@ -1,5 +1,5 @@
 import { decode, encode, normalizeNs, ProcessInfo, RawProcRecord } from '@agentsight/contracts';
-import { RebuildGate, type Redis } from '@agentsight/jetstream';
+import { countStageEvent, RebuildGate, type Redis } from '@agentsight/jetstream';
 
 /** How long an entry lives after its last write, s; also how far back a rebuild re-reads the proc records. */
 export const PROCESS_TTL_S = 24 * 3600;
@@ -64,6 +64,7 @@ export class ProcessStore {
     private readonly catchUpMs = PROC_CATCH_UP_MS,
   ) {
     this.gate = new RebuildGate(redis, rebuild, { builtKey: BUILT_KEY, label: '[aggregator] process table' });
+    countStageEvent('agentsight_aggregator_proc_catch_up_timeouts_total', {}, 0);
   }
 
   /**
@@ -118,7 +119,10 @@ export class ProcessStore {
     return done;
   }
 
-  /** Waits until every proc record the stream holds now has been put (at most `catchUpMs`); says so when it gives up. */
+  /**
+   * Waits until every proc record the stream holds now has been put (at most `catchUpMs`); says so when it gives up
+   * (logged and counted in `agentsight_aggregator_proc_catch_up_timeouts_total`).
+   */
   private async waitForFeed(): Promise<void> {
     const deadline = Date.now() + this.catchUpMs;
     let target: number | null = null;
@@ -132,6 +136,7 @@ export class ProcessStore {
       if (Date.now() >= deadline) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    countStageEvent('agentsight_aggregator_proc_catch_up_timeouts_total');
     console.error(`[aggregator] the proc records are not all in the process table after ${this.catchUpMs / 1000} s: exchanges of processes it does not know are finished without one`);
   }
 

@@ -29,6 +29,6 @@ export class MetricsController {
       this.log.warn(`agent resource totals unreadable (agentsight_scrape_errors{section="agent_resources"} = 1): ${err.message}`);
       return null;
     });
-    return metricsRegistry({ ...snap, genai: await genAiTotals(this.storage.client), agentResources, batches: this.batches.series() }).metrics();
+    return metricsRegistry({ ...snap, genai: await genAiTotals(this.storage.client), agentResources, batches: this.batches.series(), events: this.batches.events() }).metrics();
   }
 }

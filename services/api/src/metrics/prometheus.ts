@@ -8,9 +8,9 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { AgentResourceTotalsRow, GenAiTotalsRow } from '@agentsight/clickhouse';
-import { BATCH_RECORDS_BUCKETS, BATCH_SECONDS_BUCKETS, type HistogramCounts } from '@agentsight/jetstream';
+import { BATCH_RECORDS_BUCKETS, BATCH_SECONDS_BUCKETS, STAGE_EVENT_COUNTERS, type HistogramCounts } from '@agentsight/jetstream';
 import type { CaptureSnapshot } from './capture';
-import type { BatchSeries } from './batch';
+import type { BatchSeries, StageEventSeries } from './batch';
 
 /** What one scrape exposes: capture health and broker state, and the stored calls' totals (null + why when unreadable). */
 export interface MetricsSnapshot extends CaptureSnapshot {
@@ -19,6 +19,8 @@ export interface MetricsSnapshot extends CaptureSnapshot {
   agentResources: AgentResourceTotalsRow[] | null;
   /** The stages' batch histograms heard since the api started (metrics/batch.ts). */
   batches: BatchSeries[];
+  /** The stages' event counters heard since the api started, summed per stage (metrics/batch.ts). */
+  events: StageEventSeries[];
 }
 
 /**
@@ -163,7 +165,7 @@ export function metricsRegistry(s: MetricsSnapshot): Registry {
     const disk = 'Storage-layer bytes read / written (/proc/<pid>/io read_bytes, write_bytes: page-cache hits not counted, writes counted when dirtied, cancelled writes not subtracted) of the traced agents\' process trees at each root\'s newest resource sample with them, reaped children included (the kernel adds them to their parent), summed over every stored traced root; processes whose io could not be read count 0 (semconv process.disk.io)';
     if (a.disk_read_bytes !== null) counter('agentsight_agent_process_disk_io_bytes_total', disk, { ...l, disk_io_direction: 'read' }, a.disk_read_bytes);
     if (a.disk_write_bytes !== null) counter('agentsight_agent_process_disk_io_bytes_total', disk, { ...l, disk_io_direction: 'write' }, a.disk_write_bytes);
-    const net = 'Inet payload bytes sent (transmit) / received (receive) by the traced agents\' process trees (eBPF sock_send_length / sock_recv_length) at each root\'s newest resource sample that counted them, summed over every stored traced root (semconv process.network.io). Not cumulative over every exited child: a descendant that started and exited between two samples is not in it; roots not counted (no probe, Linux < 6.5) are not in it';
+    const net = 'Inet payload bytes sent (transmit) / received (receive) by the traced agents\' process trees (eBPF sock_send_length / sock_recv_length) at each root\'s newest resource sample that counted them, summed over every stored traced root (semconv process.network.io). A descendant that exited hands its bytes to its nearest ancestor in the tree (one no sample saw is found by the up to 4 ancestors the probe names for it); one that left the tree (an orphan reparented outside it) is not in it; roots not counted (no probe, Linux < 6.5) are not in it';
     if (a.net_sent_bytes !== null) counter('agentsight_agent_process_network_io_bytes_total', net, { ...l, network_io_direction: 'transmit' }, a.net_sent_bytes);
     if (a.net_recv_bytes !== null) counter('agentsight_agent_process_network_io_bytes_total', net, { ...l, network_io_direction: 'receive' }, a.net_recv_bytes);
   }
@@ -171,6 +173,9 @@ export function metricsRegistry(s: MetricsSnapshot): Registry {
     const series = (pick: (b: BatchSeries) => HistogramCounts) => s.batches.map((b) => ({ labels: { stage: b.stage, consumer: b.consumer }, h: pick(b) }));
     reg.registerMetric(histogramFamily('agentsight_stage_batch_duration_seconds', 'Seconds from a batch\'s fetch (its first message received) until the stage handled it and acked its finished inputs, per stage and consumer (durable without -p<N>), since the api started', BATCH_SECONDS_BUCKETS, series((b) => b.seconds)) as never);
     reg.registerMetric(histogramFamily('agentsight_stage_batch_records', 'Records per batch, per stage and consumer, since the api started', BATCH_RECORDS_BUCKETS, series((b) => b.records)) as never);
+  }
+  for (const e of s.events) {
+    if (Object.hasOwn(STAGE_EVENT_COUNTERS, e.name)) counter(e.name, STAGE_EVENT_COUNTERS[e.name], { stage: e.stage, ...e.labels }, e.value);
   }
   return Registry.merge([reg, processMetrics()]);
 }
