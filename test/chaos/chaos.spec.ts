@@ -19,11 +19,10 @@ const WORKLOAD = { agents: 4, staggerMs: 400, chunkDelayMs: 8 };
  * (storage process) and 105 s (ClickHouse server, after its rig's own 77 s reference run) at load ~20.
  */
 const SHORT = ['kill-parser', 'kill-aggregator', 'nats'];
-// 'redis' is in the long form only until the analyzer's tool halves (ToolIndex) and genai's session totals
-// (SessionStore) are rebuilt from their streams after Redis restarts empty, as the aggregator's process table is:
-// today, when a session or a tool use straddles the restart, the rows stored after it lack what was folded before
-// (seen 2026-12-04 on a quiet machine: a session with 1 of its 2 calls, a tool use of version 2 instead of 3);
-// on a loaded machine the stages lag behind the fault and it passes.
+// 'redis' is in the long form only until the analyzer's tool halves (ToolIndex) are rebuilt from their stream after
+// Redis restarts empty, as the aggregator's process table and genai's session totals are: today, when a tool use
+// straddles the restart, it is stored as version 2 (result half only) instead of 3 (seen 2026-12-04 on a quiet
+// machine); on a loaded machine the stages lag behind the fault and it passes.
 
 /** The faults picked: `AGENTSIGHT_CHAOS_FAULTS`, else every one with `AGENTSIGHT_CHAOS=1`, else {@link SHORT}. */
 const only = process.env.AGENTSIGHT_CHAOS_FAULTS?.split(',') ?? (process.env.AGENTSIGHT_CHAOS === '1' ? null : SHORT);

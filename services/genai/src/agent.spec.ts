@@ -6,7 +6,7 @@ import { captureContentEnabled, connKey, deriveId, type LlmCall, type ToolUse } 
 import { connectRedis, redisUrl, type Redis } from '@agentsight/jetstream';
 import { agentEventId, toAgentEvent, toInferenceEvent, toToolEvent } from './domain';
 import { callContribution, deriveCall, deriveTool, toolContribution } from './derive';
-import { SessionStore } from './session-store';
+import { SESSIONS_BUILT_KEY, SessionStore } from './session-store';
 
 const HOST = `genai-spec-${process.pid}-${Date.now()}`;
 
@@ -127,6 +127,42 @@ describe('agent sessions (real Redis)', () => {
     const next = await deriveCall(call({ id: 'llm-l2', conversation_id: 'conv-lift' }), store);
     expect(next.outputs[1].value).toMatchObject({ version: 6, llm_calls: 2 });
     expect(await redis.ttl(`agentsight:session:${HOST}:conv-lift`)).toBeGreaterThan(0);
+  });
+
+  test('with a rebuild: a fold that finds the marker missing folds nothing until the rebuild ran, once for concurrent folds', async () => {
+    // Under a key prefix of its own: the marker is one key for all sessions, and agentsight's own genai may use this Redis.
+    const prefixed = await connectRedis(redisUrl(), 'genai-spec-gated', `genai-spec-${process.pid}:`);
+    try {
+      let runs = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const store: SessionStore = new SessionStore(prefixed, 600, async () => {
+        runs++;
+        await gate;
+        // What the streams say was folded before the loss: call 1 (its version already published: 4).
+        await store.foldRebuilt(callContribution(call(), 0.0002, 'claude')!);
+        await store.liftVersion(HOST, 'conv-1', 5);
+      });
+      const folds = [deriveCall(call({ id: 'llm-2', start_ns: 6_000n, end_ns: 9_000n }), store), deriveTool(tool(), store)];
+      await new Promise((r) => setTimeout(r, 200));
+      expect(runs).toBe(1);
+      expect(await prefixed.exists(`agentsight:session:${HOST}:conv-1`)).toBe(0); // nothing folded while it waits
+      release();
+      const [c2, t] = await Promise.all(folds);
+      expect(runs).toBe(1);
+      expect(await prefixed.exists(SESSIONS_BUILT_KEY)).toBe(1);
+      const versions = [c2, t].map((d) => (d.outputs.at(-1)!.value as { version: number }).version).sort();
+      expect(versions).toEqual([6, 7]); // above the version published before the loss
+      const last = [c2, t].map((d) => d.outputs.at(-1)!.value as ReturnType<typeof toAgentEvent>).find((e) => e.version === 7)!;
+      expect(last).toMatchObject({ llm_calls: 2, tool_uses: 1, tool_errors: 1, input_tokens: 200, output_tokens: 40 });
+      // A redelivered call 1 (folded by the rebuild) changes nothing.
+      const again = await deriveCall(call(), store);
+      expect(again.outputs[1].value).toMatchObject({ version: 7, llm_calls: 2 });
+    } finally {
+      const keys = await redis.keys(`genai-spec-${process.pid}:*`);
+      if (keys.length) await redis.del(...keys);
+      prefixed.disconnect();
+    }
   });
 
   test('an unpriced call makes cost partial, never 0; no conversation → no session event', async () => {

@@ -3,7 +3,9 @@
  * its session's `invoke_agent` event; a tool use → its `execute_tool` event and its session's `invoke_agent` event.
  * Versioned events go out with `Nats-Msg-Id` `<id>:v<version>:<hash>` (storage keeps the highest version).
  */
-import { hostToken, normalizeNs, Subjects, versionedMsgId, type GenAiAgentEvent, type LlmCall, type ToolUse } from '@agentsight/contracts';
+import {
+  hostToken, normalizeNs, Subjects, versionedMsgId, type GenAiAgentEvent, type GenAiInferenceEvent, type LlmCall, type ToolUse,
+} from '@agentsight/contracts';
 import type { Derived, Output } from '@agentsight/jetstream';
 import { toAgentEvent, toInferenceEvent, toToolEvent, type SessionContribution } from './domain';
 import type { SessionStore } from './session-store';
@@ -56,13 +58,28 @@ export function toolContribution(t: ToolUse): SessionContribution | null {
   };
 }
 
-/** An LLM call → inference event, plus the `invoke_agent` update of its session (when it has a conversation id). */
-export async function deriveCall(call: LlmCall, sessions: SessionStore, opts: GenAiDeriveOptions = {}): Promise<Derived> {
+/**
+ * An LLM call's inference event and what it adds to its session (null without a conversation id); normalizes the
+ * call's times (ns) in place first. Pure; the one derivation of both, for the live stage and a rebuild.
+ */
+export function inferenceOf(call: LlmCall, opts: GenAiDeriveOptions = {}): { ev: GenAiInferenceEvent; contribution: SessionContribution | null } {
   call.start_ns = normalizeNs(call.start_ns);
   call.end_ns = normalizeNs(call.end_ns);
   const ev = toInferenceEvent(call, { captureContent: opts.captureContent });
+  return { ev, contribution: callContribution(call, ev.cost_usd, ev.process_name) };
+}
+
+/** A tool use with its times (ns) normalized in place (null stays null): what both the live stage and a rebuild fold. */
+export function normalizedTool(t: ToolUse): ToolUse {
+  t.start_ns = t.start_ns === null || t.start_ns === undefined ? null : normalizeNs(t.start_ns);
+  t.end_ns = t.end_ns === null || t.end_ns === undefined ? null : normalizeNs(t.end_ns);
+  return t;
+}
+
+/** An LLM call → inference event, plus the `invoke_agent` update of its session (when it has a conversation id). */
+export async function deriveCall(call: LlmCall, sessions: SessionStore, opts: GenAiDeriveOptions = {}): Promise<Derived> {
+  const { ev, contribution: c } = inferenceOf(call, opts);
   const outputs: Output[] = [{ subject: Subjects.genai(hostToken(ev.host)), id: ev.id, value: ev }];
-  const c = callContribution(call, ev.cost_usd, ev.process_name);
   if (c) {
     const state = await sessions.fold(c);
     outputs.push(agentOutput(toAgentEvent(c.host, c.conversation_id, state)));
@@ -72,9 +89,7 @@ export async function deriveCall(call: LlmCall, sessions: SessionStore, opts: Ge
 
 /** A tool use → `execute_tool` event, plus the `invoke_agent` update of its session (when it has a conversation id). */
 export async function deriveTool(t: ToolUse, sessions: SessionStore, opts: GenAiDeriveOptions = {}): Promise<Derived> {
-  t.start_ns = t.start_ns === null || t.start_ns === undefined ? null : normalizeNs(t.start_ns);
-  t.end_ns = t.end_ns === null || t.end_ns === undefined ? null : normalizeNs(t.end_ns);
-  const ev = toToolEvent(t, opts);
+  const ev = toToolEvent(normalizedTool(t), opts);
   const outputs: Output[] = [{ subject: Subjects.genai(hostToken(ev.host)), id: versionedMsgId(ev.id, ev.version, ev), value: ev }];
   const c = toolContribution(t);
   if (c) {

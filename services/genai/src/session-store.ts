@@ -4,15 +4,29 @@
  * contribution atomically: each item is counted once (redelivery and replay add nothing), start/end move to the min/max,
  * and `version` increases by one whenever the state changed, so the latest `invoke_agent` event always has the
  * highest version.
+ *
+ * Redis is a cache (issue 10): with a `rebuild` (session-rebuild.ts) the store has a "built" marker
+ * {@link SESSIONS_BUILT_KEY}, checked by the fold script itself. A fold that finds it missing (Redis restarted empty,
+ * a first start) folds nothing; the store runs the rebuild (libs/jetstream RebuildGate: one at a time, retried, given
+ * up after 60 s with the marker set) and folds again, so no `invoke_agent` event goes out with totals that lack what
+ * was folded before the loss, or with a version below one already published.
  */
-import type { Redis } from '@agentsight/jetstream';
+import { RebuildGate, type Redis } from '@agentsight/jetstream';
 import type { SessionContribution, SessionState } from './domain';
 
 /** TTL of a session's totals, s (7 days = the streams' retention; `AGENTSIGHT_SESSION_TTL_S`). */
 export const SESSION_TTL_S = Number(process.env.AGENTSIGHT_SESSION_TTL_S || 7 * 86_400);
 
+/** The marker of session totals that hold what the streams say (see the module doc). */
+export const SESSIONS_BUILT_KEY = 'agentsight:session:built';
+
+/**
+ * KEYS = hash, items set[, marker]; ARGV = item, kind, input, output, nano-USD, start, end, error item, ttl, then
+ * field/value pairs set once. With a marker key that does not exist: folds nothing, returns false (nil to the client).
+ */
 const FOLD = `
 local h, s = KEYS[1], KEYS[2]
+if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 0 then return false end
 local item, kind, inp, out, cost, st, en, erritem = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local ttl = tonumber(ARGV[9])
 local changed = false
@@ -69,19 +83,53 @@ function pad(ns: bigint): string {
 
 /** Folds contributions into session totals (see the module doc). */
 export class SessionStore {
-  constructor(private readonly redis: Redis, private readonly ttlS = SESSION_TTL_S) {}
+  /** The marker and the single rebuild; null without a rebuild (a replay's fresh Redis prefix, specs). */
+  private readonly gate: RebuildGate | null;
 
-  /** Adds `c` to its session (idempotent per item) and returns the session's state after it. */
+  /**
+   * `rebuild` re-folds what the streams hold into this store ({@link foldRebuilt}, {@link liftVersion}) and resolves
+   * when done; without it the store has no marker and folds at once.
+   */
+  constructor(private readonly redis: Redis, private readonly ttlS = SESSION_TTL_S, rebuild?: () => Promise<void>) {
+    this.gate = rebuild ? new RebuildGate(redis, rebuild, { builtKey: SESSIONS_BUILT_KEY, label: '[genai] session totals' }) : null;
+  }
+
+  /**
+   * Adds `c` to its session (idempotent per item) and returns the session's state after it. With a rebuild: when the
+   * totals are missing, first waits for their rebuild (up to its 60 s give-up). Throws on Redis errors.
+   */
   async fold(c: SessionContribution): Promise<SessionState> {
+    for (;;) {
+      if (this.gate?.rebuilding) await this.gate.ready();
+      const state = await this.eval(c, this.gate !== null);
+      if (state) return state;
+      await this.gate!.ready();
+    }
+  }
+
+  /** {@link fold} without looking at the marker: the rebuild's own folds. */
+  async foldRebuilt(c: SessionContribution): Promise<SessionState> {
+    return (await this.eval(c, false))!;
+  }
+
+  /** Rebuilds the totals when their marker is missing (shared, never rejects); resolves once they are there. */
+  ensureBuilt(): Promise<void> {
+    return this.gate?.ensureBuilt() ?? Promise.resolve();
+  }
+
+  /** One run of the fold script; null when `gated` and the marker is missing (nothing folded). */
+  private async eval(c: SessionContribution, gated: boolean): Promise<SessionState | null> {
     const key = sessionKey(c.host, c.conversation_id);
     const nusd = c.cost_usd === null ? '' : String(Math.round(c.cost_usd * 1e9));
+    const keys = gated ? [key, `${key}:items`, SESSIONS_BUILT_KEY] : [key, `${key}:items`];
     const flat = (await this.redis.eval(
-      FOLD, 2, key, `${key}:items`,
+      FOLD, keys.length, ...keys,
       c.item, c.kind, String(Math.trunc(c.input_tokens)), String(Math.trunc(c.output_tokens)), c.kind === 'llm' ? nusd : '',
       c.start_ns === null ? '' : pad(c.start_ns), c.end_ns === null ? '' : pad(c.end_ns),
       c.failed ? `toolerr:${c.item}` : '', String(this.ttlS),
       'agent_name', c.agent_name, 'pid', String(c.pid), 'process_name', c.process_name, 'provider', c.provider ?? '',
-    )) as string[];
+    )) as string[] | null;
+    if (flat === null) return null;
     const h: Record<string, string> = {};
     for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]] = flat[i + 1];
     const n = (k: string) => Number(h[k] ?? 0);
