@@ -6,7 +6,9 @@
  * stops its stages (the stopped aggregator killed after the grace) and exits 1 saying what is left to go. `--resume ID`
  * says it goes on with exactly that (fewer live inputs than the raw stream holds: it does not start again), exits 0,
  * counts the live inputs read since the resume with the interrupted run's count in brackets, and leaves the tables as
- * live capture stored them and no consumer, subject or Redis key of the replay behind. No eBPF needed.
+ * live capture stored them and no consumer, subject or Redis key of the replay behind. A Ctrl-C while the first stage
+ * is still starting is an interruption too (the resume line, exit 1), and `--resume` finishes that replay. No eBPF
+ * needed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -135,5 +137,30 @@ describe('agentsight replay --resume goes on where an interrupted replay stopped
     expect(await readRows(infra.dataDir)).toEqual(stored);
     expect(await liveState(infra)).toEqual({ ...live, replayConsumers: [], replayMessages: 0 });
     expect([existsSync(join(infra.dataDir, 'replays', `${id}.json`)), existsSync(join(infra.dataDir, 'replays', `${id}.read`))]).toEqual([false, false]);
+  }, 240_000);
+
+  test('SIGINT while the first stage is still starting: exit 1 with the resume line, and --resume finishes it', async () => {
+    await wipeRows(infra.dataDir);
+    replay = spawn(process.execPath, [CLI, 'replay'], { env: infra.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    replay.stderr!.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => replay!.on('exit', (code) => r(code)));
+    const pid = replay.pid!;
+    await until('the replay has spawned its first stage', () => childrenRunning(pid, 'services/').length > 0, 120_000);
+    const again = /replay (r\w+): from /.exec(stderr)![1];
+    const logs = /logs in (\S+)/.exec(stderr)![1];
+    const ready = () => ['api', 'parser'].some((s) => existsSync(join(logs, `${s}.log`)) && readFileSync(join(logs, `${s}.log`), 'utf8').includes('"event":"ready"'));
+    expect(ready()).toBe(false); // (a stage takes over a second to get ready)
+    process.kill(-pid, 'SIGINT');
+    const code = await exited;
+    expect(stderr).toMatch(new RegExp(`replay ${again} interrupted while its stages started \\(0 of \\d+ ready\\), ${TO_GO.source} on the consumers made so far: continue it with \`agentsight replay --resume ${again}\``));
+    expect(stderr).not.toMatch(/error|exited \(/);
+    expect(code).toBe(1);
+    expect(childrenRunning(pid, 'services/')).toEqual([]);
+    const r = await runCli(['replay', '--resume', again], infra.env);
+    expect(r.stderr).toContain(`replay ${again} done: `);
+    expect(r.code).toBe(0);
+    expect(await readRows(infra.dataDir)).toEqual(stored);
+    expect(await liveState(infra)).toEqual({ ...live, replayConsumers: [], replayMessages: 0 });
   }, 240_000);
 });

@@ -67,15 +67,19 @@ function readsFile(dir: string, id: string): string {
   return join(privateDir(join(dir, 'replays')), `${id}.read`);
 }
 
+/** Thrown inside {@link replayCommand} to skip the wait when Ctrl-C came while its stages started. */
+const INTERRUPTED = Symbol('interrupted');
+
 /**
  * `agentsight replay`: re-derives storage from the retained streams through the same stage services, started in a
  * replay's namespace ({@link ReplayScope}: own durables, own subjects in `AGENTSIGHT_REPLAY`, own msg ids, own Redis
  * key prefix), so the live pipeline (its durables, its Redis state, its streams) is untouched. Derived ids are the
  * live ones, so stored rows replace the rows of the same events (ReplacingMergeTree), never add to them. Shows
- * progress every 5 s (what the replay's consumers still have to read, {@link toGoText}); on Ctrl-C (SIGINT, SIGTERM)
- * it stops its stages, then says what is left to go and how to resume; `--resume ID` starts by saying what it goes on
- * with. When done it says how many live inputs it read (a resumed run: since the resume, the runs before in
- * brackets) and deletes its consumers, its subjects in `AGENTSIGHT_REPLAY` and its Redis keys. Returns the exit code.
+ * progress every 5 s (what the replay's consumers still have to read, {@link toGoText}); on Ctrl-C (SIGINT, SIGTERM),
+ * also while its stages are starting, it stops its stages, then says what is left to go and how to resume;
+ * `--resume ID` starts by saying what it goes on with. When done it says how many live inputs it read (a resumed run:
+ * since the resume, the runs before in brackets) and deletes its consumers, its subjects in `AGENTSIGHT_REPLAY` and
+ * its Redis keys. Returns the exit code.
  */
 export async function replayCommand(o: ReplayOptions, baseEnv: NodeJS.ProcessEnv = process.env, say: (line: string) => void = (l) => process.stderr.write(`[agentsight] ${l}\n`)): Promise<number> {
   const dir = dataDir(baseEnv, o.dataDir);
@@ -126,7 +130,17 @@ export async function replayCommand(o: ReplayOptions, baseEnv: NodeJS.ProcessEnv
   const gone = () => children.find((c) => c.proc.exitCode !== null || c.proc.signalCode !== null);
   let dead: Child | undefined;
   try {
-    for (const s of services) children.push(await startStage(s, env, logDir));
+    for (const s of services) {
+      if (interrupted) break;
+      try {
+        children.push(await startStage(s, env, logDir));
+      } catch (err) {
+        // Ctrl-C reaches the stages too: one that was starting exits before its ready line. Interrupted, not failed.
+        if (interrupted) break;
+        throw err;
+      }
+    }
+    if (interrupted) throw INTERRUPTED;
     progress = setInterval(() => void pendingOf(nats, mine, scope).then((p) => say(`replay ${spec.id}: ${toGoText(p)}`)).catch(() => undefined), 5000);
     // The live streams it reads may go on growing (capture continues): it is done with them at their last message now.
     const upTo: Record<string, number> = {};
@@ -144,8 +158,10 @@ export async function replayCommand(o: ReplayOptions, baseEnv: NodeJS.ProcessEnv
     await Promise.race([drained, stopped]);
     if (!interrupted) dead = gone();
   } catch (err) {
-    await nats.nc.close().catch(() => undefined);
-    throw err;
+    if (err !== INTERRUPTED) {
+      await nats.nc.close().catch(() => undefined);
+      throw err;
+    }
   } finally {
     if (progress) clearInterval(progress);
     for (const c of [...children].reverse()) await stopChild(c);
@@ -158,7 +174,11 @@ export async function replayCommand(o: ReplayOptions, baseEnv: NodeJS.ProcessEnv
     const left = await pendingOf(nats, mine, scope);
     writePrivateFile(readsFile(dir, spec.id), String(readBefore + read));
     await nats.nc.close();
-    say(`${dead ? `error: ${dead.name} stopped (see ${join(logDir, `${dead.name}.log`)}); ` : ''}replay ${spec.id} interrupted with ${toGoText(left)}: continue it with \`agentsight replay --resume ${spec.id}\` (rows stored so far stay; nothing is stored twice)`);
+    // Stopped before every stage was ready: the consumers of those not started do not exist yet, so the figure is
+    // what the ones made so far have to go.
+    const starting = children.length < services.length ? ` while its stages started (${children.length} of ${services.length} ready)` : '';
+    const what = starting ? `${starting}, ${toGoText(left)} on the consumers made so far` : ` with ${toGoText(left)}`;
+    say(`${dead ? `error: ${dead.name} stopped (see ${join(logDir, `${dead.name}.log`)}); ` : ''}replay ${spec.id} interrupted${what}: continue it with \`agentsight replay --resume ${spec.id}\` (rows stored so far stay; nothing is stored twice)`);
     return 1;
   }
   await cleanUp(nats, base, scope);
