@@ -39,6 +39,18 @@ describe('agentsight replay --resume goes on where an interrupted replay stopped
   let interrupted: { code: number | null; stderr: string };
   let aggregator: number;
 
+  /**
+   * Starts `agentsight replay` in its own process group, as a shell's foreground job (Ctrl-C reaches the CLI and every
+   * stage it started): its pid, its exit code once it exits, and its stderr so far.
+   */
+  function startReplay(): { pid: number; exited: Promise<number | null>; stderr: () => string } {
+    const p = spawn(process.execPath, [CLI, 'replay'], { env: infra.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    replay = p;
+    let text = '';
+    p.stderr!.on('data', (d) => (text += d));
+    return { pid: p.pid!, exited: new Promise((r) => p.on('exit', (code) => r(code))), stderr: () => text };
+  }
+
   beforeAll(async () => {
     infra = await startInfra();
     await storeLive(infra, async () => {
@@ -73,16 +85,11 @@ describe('agentsight replay --resume goes on where an interrupted replay stopped
   });
 
   test('SIGINT while the aggregator is stopped and the parser has read everything: exit 1 with what is left to go', async () => {
-    // Its own process group, as a shell's foreground job: Ctrl-C reaches the CLI and every stage it started.
-    replay = spawn(process.execPath, [CLI, 'replay'], { env: infra.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    replay.stderr!.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((r) => replay!.on('exit', (code) => r(code)));
-    const pid = replay.pid!;
+    const { pid, exited, stderr } = startReplay();
     await until("the replay's parser runs", () => childrenRunning(pid, 'services/parser/dist/main.js').length > 0, 120_000);
     [aggregator] = childrenRunning(pid, 'services/aggregator/dist/main.js');
     process.kill(aggregator, 'SIGSTOP');
-    id = /replay (r\w+): from /.exec(stderr)![1];
+    id = /replay (r\w+): from /.exec(stderr())![1];
     // Every parser partition has been delivered all its raw inputs (each raw record is in one partition's subject).
     const nats = await connectNats(infra.natsUrl, 'replay-resume-spec');
     try {
@@ -100,11 +107,11 @@ describe('agentsight replay --resume goes on where an interrupted replay stopped
       await nats.nc.close();
     }
     // and the CLI has seen the parser ready (a Ctrl-C while a stage starts fails that start instead: no resume line)
-    const parserLog = join(/logs in (\S+)/.exec(stderr)![1], 'parser.log');
+    const parserLog = join(/logs in (\S+)/.exec(stderr())![1], 'parser.log');
     await until('the parser is ready', () => existsSync(parserLog) && readFileSync(parserLog, 'utf8').includes('"event":"ready"'));
     await new Promise((r) => setTimeout(r, 500));
     process.kill(-pid, 'SIGINT');
-    interrupted = { code: await exited, stderr };
+    interrupted = { code: await exited, stderr: stderr() };
     expect(interrupted.stderr).toContain(`replay ${id} interrupted with `);
     expect(interrupted.stderr).toContain(`: continue it with \`agentsight replay --resume ${id}\``);
     expect(interrupted.code).toBe(1);
@@ -141,20 +148,16 @@ describe('agentsight replay --resume goes on where an interrupted replay stopped
 
   test('SIGINT while the first stage is still starting: exit 1 with the resume line, and --resume finishes it', async () => {
     await wipeRows(infra.dataDir);
-    replay = spawn(process.execPath, [CLI, 'replay'], { env: infra.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    replay.stderr!.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((r) => replay!.on('exit', (code) => r(code)));
-    const pid = replay.pid!;
+    const { pid, exited, stderr } = startReplay();
     await until('the replay has spawned its first stage', () => childrenRunning(pid, 'services/').length > 0, 120_000);
-    const again = /replay (r\w+): from /.exec(stderr)![1];
-    const logs = /logs in (\S+)/.exec(stderr)![1];
+    const again = /replay (r\w+): from /.exec(stderr())![1];
+    const logs = /logs in (\S+)/.exec(stderr())![1];
     const ready = () => ['api', 'parser'].some((s) => existsSync(join(logs, `${s}.log`)) && readFileSync(join(logs, `${s}.log`), 'utf8').includes('"event":"ready"'));
     expect(ready()).toBe(false); // (a stage takes over a second to get ready)
     process.kill(-pid, 'SIGINT');
     const code = await exited;
-    expect(stderr).toMatch(new RegExp(`replay ${again} interrupted while its stages started \\(0 of \\d+ ready\\), ${TO_GO.source} on the consumers made so far: continue it with \`agentsight replay --resume ${again}\``));
-    expect(stderr).not.toMatch(/error|exited \(/);
+    expect(stderr()).toMatch(new RegExp(`replay ${again} interrupted while its stages started \\(0 of \\d+ ready\\), ${TO_GO.source} on the consumers made so far: continue it with \`agentsight replay --resume ${again}\``));
+    expect(stderr()).not.toMatch(/error|exited \(/);
     expect(code).toBe(1);
     expect(childrenRunning(pid, 'services/')).toEqual([]);
     const r = await runCli(['replay', '--resume', again], infra.env);
