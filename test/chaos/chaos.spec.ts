@@ -18,11 +18,7 @@ const WORKLOAD = { agents: 4, staggerMs: 400, chunkDelayMs: 8 };
  * load 8 (each fault run 13-75 s, the NATS one the longest under load); the store faults (60 s down each) took 118 s
  * (storage process) and 105 s (ClickHouse server, after its rig's own 77 s reference run) at load ~20.
  */
-const SHORT = ['kill-parser', 'kill-aggregator', 'nats'];
-// 'redis' is in the long form only until the analyzer's tool halves (ToolIndex) are rebuilt from their stream after
-// Redis restarts empty, as the aggregator's process table and genai's session totals are: today, when a tool use
-// straddles the restart, it is stored as version 2 (result half only) instead of 3 (seen 2026-12-04 on a quiet
-// machine); on a loaded machine the stages lag behind the fault and it passes.
+const SHORT = ['kill-parser', 'kill-aggregator', 'nats', 'redis'];
 
 /** The faults picked: `AGENTSIGHT_CHAOS_FAULTS`, else every one with `AGENTSIGHT_CHAOS=1`, else {@link SHORT}. */
 const only = process.env.AGENTSIGHT_CHAOS_FAULTS?.split(',') ?? (process.env.AGENTSIGHT_CHAOS === '1' ? null : SHORT);

@@ -108,7 +108,7 @@ describe('execute_tool spans from the call\'s tool request and a later result', 
   test('version 3 (both halves): final, spans request → result, same span id, error status when the tool failed', () => {
     // The result half a later request of the same agent carries: the tool failed, one second after it was asked for.
     const result: ToolResultHalf = {
-      key: half!.key, call_id: half!.call_id, name: half!.name, arguments: half!.arguments, result: 'boom', success: false,
+      id: half!.id, key: half!.key, call_id: half!.call_id, name: half!.name, arguments: half!.arguments, result: 'boom', success: false,
       end_ns: (BigInt(half!.start_ns) + 1_000_000_000n).toString(), result_llm_call_id: 'llm-next',
       conversation_id: half!.conversation_id, agent_name: half!.agent_name, pid: half!.pid, comm: half!.comm,
     };

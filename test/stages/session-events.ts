@@ -18,7 +18,7 @@ export function events(conversation = 'conv-e') {
   const inference = calls.map(({ call }) => toInferenceEvent(call));
   const half = { ...toolRequests(calls[0]!.call, calls[0]!.req)[0]! };
   const result: ToolResultHalf = {
-    key: half.key, call_id: half.call_id, name: half.name, arguments: half.arguments, result: 'ok', success: true,
+    id: half.id, key: half.key, call_id: half.call_id, name: half.name, arguments: half.arguments, result: 'ok', success: true,
     end_ns: (BigInt(half.start_ns) + 500_000_000n).toString(), result_llm_call_id: inference[1]!.llm_call_id,
     conversation_id: half.conversation_id, agent_name: half.agent_name, pid: half.pid, comm: half.comm,
   };

@@ -4,12 +4,13 @@ import { ConsumerLoop, runStatelessStage, StageRuntime } from '@agentsight/jetst
 import { auditForProc } from './domain';
 import { auditForFile, auditForNet, auditForTlsNotice } from './domain/audit';
 import { deriveExchange } from './derive';
-import { ToolIndex } from './tool-index';
+import { TOOL_INDEX_TTL_S, ToolIndex } from './tool-index';
+import { rebuildToolIndex } from './tool-rebuild';
 
 /**
  * NestJS shell of the analyzer: exchanges (`agentsight.exchange.>`, durable `analyzer`) → LLM calls on
  * `agentsight.llm.<host>` + audit records on `agentsight.audit.<host>` + tool uses on `agentsight.tool.<host>` (see
- * `derive.ts`; tool halves indexed in Redis by `ToolIndex`; content capture per `captureContentEnabled()`); records of `agentsight.raw.proc.>` (durable
+ * `derive.ts`; tool halves indexed in Redis by `ToolIndex`, rebuilt from the streams when Redis lost it; content capture per `captureContentEnabled()`); records of `agentsight.raw.proc.>` (durable
  * `analyzer-proc`) → audit records by kind: `proc` → `process`, `file_open` → `file`, `net_connect` → `net` (their
  * text redacted first when early redaction is on, {@link StageRuntime.redactEarly}).
  */
@@ -20,12 +21,22 @@ export class AnalyzerService implements OnApplicationBootstrap, OnApplicationShu
   constructor(private readonly rt: StageRuntime) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const index = new ToolIndex(this.rt.redis);
+    // A replay's Redis prefix starts empty and its consumers read its streams from their start: nothing to rebuild.
+    const rebuild = this.rt.nats.scope
+      ? undefined
+      : async () => {
+          const t0 = Date.now();
+          const r = await rebuildToolIndex(this.rt.nats, index, TOOL_INDEX_TTL_S);
+          console.log(`[analyzer] tool index rebuilt from the streams in ${Date.now() - t0} ms: ${r.halves} tool-use halves, ${r.responses} Responses chain entries`);
+        };
+    const index: ToolIndex = new ToolIndex(this.rt.redis, TOOL_INDEX_TTL_S, rebuild);
     const captureContent = captureContentEnabled();
     this.loops.push(await runStatelessStage<Exchange>(this.rt, TOPOLOGY.analyzer.consumes.exchange, (ex) => {
       normalizeExchange(ex);
       return deriveExchange(ex, index, { captureContent });
     }));
+    // In the background: the first lookup waits for it (a lost index, or the first start of this Redis).
+    void index.ensureBuilt();
     this.loops.push(await runStatelessStage<RawRecord>(this.rt, TOPOLOGY.analyzer.consumes.proc, (raw) => {
       const rec = this.rt.redactEarly && isProcSubject(raw) ? redactProcRecord(raw) : raw;
       let a: AuditRecord;

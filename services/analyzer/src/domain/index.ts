@@ -22,6 +22,6 @@ export { type AnalyzeResult, type AnalyzerDeadLetter, type LlmApi } from './type
 export { llmContent, normalizeRequest, outputMessages, semconvFinishReason, toSemconvMessages, type NormalizedRequest, type NormMessage } from './messages';
 export { conversationOf, processConversationId, type ConversationRef } from './conversation';
 export {
-  auditForTool, mergeToolUse, toolRequests, toolResults, toolSummary, toolUseId, turnKey,
+  auditForTool, mergeToolUse, toolHalvesOf, toolRequests, toolResults, toolSummary, toolUseId, turnKey,
   type ToolRequestHalf, type ToolResultHalf,
 } from './tools';

@@ -6,7 +6,7 @@
  */
 import { decodeUtf8 } from './json';
 import { analyzeExchange } from './analyze';
-import { mergeToolUse, toolRequests, toolResults, toolSummary, auditForTool, turnKey, keysByTurn, type ToolRequestHalf, type ToolResultHalf } from './tools';
+import { mergeToolUse, toolHalvesOf, toolRequests, toolResults, toolSummary, auditForTool, turnKey, keysByTurn, type ToolRequestHalf, type ToolResultHalf } from './tools';
 import { normalizeRequest, outputMessages, semconvFinishReason } from './messages';
 import { conversationOf } from './conversation';
 import { agentName, type Exchange, type LlmCall, type ToolCall } from '@agentsight/contracts';
@@ -111,6 +111,11 @@ describe('result halves on synthetic next-turn requests built from the corpus re
       expect(a.id).toBe(mergeToolUse(call.host, reqs[i], null).id);
       expect(a.id).toBe(mergeToolUse(call.host, null, h).id);
       expect(a).toMatchObject({ name: calls[i].name, origin_llm_call_id: call.id, result_llm_call_id: r2.call!.id, start_ns: call.end_ns, end_ns: 5_000_000_000n });
+      // What the index rebuild takes from each published version merges to that version again.
+      for (const t of [mergeToolUse(call.host, reqs[i], null), mergeToolUse(call.host, null, h), a]) {
+        const back = toolHalvesOf(t);
+        expect(mergeToolUse(call.host, back.request, back.result)).toEqual(t);
+      }
     });
   });
 });
@@ -268,8 +273,8 @@ describe('conversation ids and agent names', () => {
 });
 
 describe('mergeToolUse', () => {
-  const req: ToolRequestHalf = { key: 'call_1', call_id: 'call_1', name: 'Bash', arguments: '{"command":"ls -la"}', tool_type: 'function', start_ns: '10', origin_llm_call_id: 'L1', conversation_id: 'c', agent_name: 'claude-code', pid: 7, comm: 'claude' };
-  const res: ToolResultHalf = { key: 'call_1', call_id: 'call_1', name: 'Bash', arguments: '{"command":"ls -la"}', result: 'total 0', success: true, end_ns: '25', result_llm_call_id: 'L2', conversation_id: 'c', agent_name: 'claude-code', pid: 7, comm: 'claude' };
+  const req: ToolRequestHalf = { id: 'tu-1', key: 'call_1', call_id: 'call_1', name: 'Bash', arguments: '{"command":"ls -la"}', tool_type: 'function', start_ns: '10', origin_llm_call_id: 'L1', conversation_id: 'c', agent_name: 'claude-code', pid: 7, comm: 'claude' };
+  const res: ToolResultHalf = { id: 'tu-1', key: 'call_1', call_id: 'call_1', name: 'Bash', arguments: '{"command":"ls -la"}', result: 'total 0', success: true, end_ns: '25', result_llm_call_id: 'L2', conversation_id: 'c', agent_name: 'claude-code', pid: 7, comm: 'claude' };
   test('versions and the audit line', () => {
     expect(mergeToolUse('h', req, null).version).toBe(1);
     expect(mergeToolUse('h', null, res)).toMatchObject({ version: 2, origin_llm_call_id: null, start_ns: null, end_ns: 25n });
@@ -280,5 +285,16 @@ describe('mergeToolUse', () => {
     expect(a).toMatchObject({ type: 'tool', action: 'execute_tool', pid: 7, ppid: 3, ts_ns: 10n });
     expect(a.details).toMatchObject({ tool_use_id: t.id, version: 3, duration_ns: 15, start_ns: '10', end_ns: '25' });
     expect(() => mergeToolUse('h', null, null)).toThrow();
+  });
+
+  test('toolHalvesOf: the halves of each version, none of an MCP tool use', () => {
+    const v3 = mergeToolUse('h', req, res);
+    expect(toolHalvesOf(mergeToolUse('h', req, null))).toEqual({ request: { ...req, key: '' }, result: null });
+    expect(toolHalvesOf(mergeToolUse('h', null, res))).toEqual({ request: null, result: { ...res, key: '' } });
+    const both = toolHalvesOf(v3);
+    expect(both.request).toEqual({ ...req, key: '' });
+    expect(both.result).toMatchObject({ id: 'tu-1', result: 'total 0', success: true, end_ns: '25', result_llm_call_id: 'L2' });
+    expect(mergeToolUse('h', both.request, both.result)).toEqual(v3);
+    expect(toolHalvesOf({ ...v3, source: 'mcp' })).toEqual({ request: null, result: null });
   });
 });

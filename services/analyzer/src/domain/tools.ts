@@ -9,23 +9,32 @@
  * of that tool name within the turn (results are matched by name and order, Gemini's documented rule). Gemini is
  * always keyed by turn, ids or not: its `functionCall.id` is optional and clients assign their own (Gemini CLI puts
  * `run_shell_command_<ms>_<n>` on the history's functionCall/functionResponse that the response never carried), so an
- * id seen on one half only must not split one tool use in two ({@link keysByTurn}). The service
- * keeps both halves in Redis under `agentsight:tool:<host>:<pid>:<key>` and publishes {@link mergeToolUse} of what it
- * has, so the highest version (3 = both halves) is the same whatever the processing order.
+ * id seen on one half only must not split one tool use in two ({@link keysByTurn}). Each half carries the tool use's
+ * id ({@link toolUseId} of host, pid and key); the service keeps both halves in Redis under
+ * `agentsight:tool:<host>:<tool use id>` and publishes {@link mergeToolUse} of what it has, so the highest version
+ * (3 = both halves) is the same whatever the processing order. A published ToolUse gives back the halves it was
+ * merged from ({@link toolHalvesOf}): what rebuilds the index after Redis lost it.
  *
  * Only the results answering the LAST model turn of a request are taken (the messages after its last assistant
  * message): earlier results are repeated history, already seen with the request that first carried them.
  */
-import { deriveId, redactText, type AuditRecord, type GenAiPart, type LlmCall, type ToolUse } from '@agentsight/contracts';
+import { deriveId, normalizeNs, redactText, type AuditRecord, type GenAiPart, type LlmCall, type ToolUse } from '@agentsight/contracts';
 import { apiAdapter } from './apis';
 import type { NormalizedRequest } from './messages';
 
 /** The agent whose LLM call saw a half: `gen_ai.conversation.id`, `gen_ai.agent.name` (null = unknown), process. */
 export type ToolHalfAgent = Pick<ToolUse, 'pid' | 'comm' | 'conversation_id'> & { agent_name: string | null };
 
-/** What the LLM response tells about one requested tool call. */
-export interface ToolRequestHalf extends ToolHalfAgent {
+/** What identifies the tool use a half belongs to. */
+export interface ToolHalfKey {
+  /** The ToolUse id: {@link toolUseId}(host, pid, key). */
+  id: string;
+  /** The call key (see the module doc); '' in a half given back by {@link toolHalvesOf} (a ToolUse does not carry it). */
   key: string;
+}
+
+/** What the LLM response tells about one requested tool call. */
+export interface ToolRequestHalf extends ToolHalfAgent, ToolHalfKey {
   call_id: string | null;
   name: string;
   /** Arguments as the model produced them, redacted. */
@@ -37,8 +46,7 @@ export interface ToolRequestHalf extends ToolHalfAgent {
 }
 
 /** What a later request tells about one tool result. */
-export interface ToolResultHalf extends ToolHalfAgent {
-  key: string;
+export interface ToolResultHalf extends ToolHalfAgent, ToolHalfKey {
   call_id: string | null;
   /** Name and arguments of the call as the request's history repeats them ('' when it does not), redacted. */
   name: string;
@@ -91,8 +99,10 @@ export function toolRequests(call: LlmCall, req: NormalizedRequest): ToolRequest
     if (!t.name && !t.id) continue;
     const k = seen.get(t.name) ?? 0;
     seen.set(t.name, k + 1);
+    const key = t.id && !keysByTurn(call.api) ? t.id : turnKey(req.history_length, t.name, k);
     out.push({
-      key: t.id && !keysByTurn(call.api) ? t.id : turnKey(req.history_length, t.name, k),
+      id: toolUseId(call.host, call.pid, key),
+      key,
       call_id: t.id,
       name: t.name,
       arguments: redactText(t.arguments),
@@ -140,6 +150,7 @@ export function toolResults(call: LlmCall, req: NormalizedRequest): ToolResultHa
     }
     const name = typeof match?.name === 'string' ? match.name : typeof r._name === 'string' ? r._name : '';
     out.push({
+      id: toolUseId(call.host, call.pid, key),
       key,
       call_id: id ?? (typeof match?.id === 'string' ? match.id : null),
       name,
@@ -169,7 +180,7 @@ export function mergeToolUse(host: string, request: ToolRequestHalf | null, resu
   if (!any) throw new Error('mergeToolUse: no half');
   return {
     v: 1,
-    id: toolUseId(host, any.pid, any.key),
+    id: any.id,
     version: request && result ? 3 : request ? 1 : 2,
     source: 'llm',
     host,
@@ -187,6 +198,23 @@ export function mergeToolUse(host: string, request: ToolRequestHalf | null, resu
     end_ns: result ? BigInt(result.end_ns) : null,
     origin_llm_call_id: request?.origin_llm_call_id ?? null,
     result_llm_call_id: result?.result_llm_call_id ?? null,
+  };
+}
+
+/**
+ * The halves a published ToolUse was merged from, as far as it tells them: version 1 → its request half, 2 → its
+ * result half, 3 → both (the result half's name and arguments are the ToolUse's, i.e. the request's). Inverse of
+ * {@link mergeToolUse}: merging them gives `t` back. MCP tool uses (`source: 'mcp'`, the parser's) and versions
+ * without the times of their halves give none: they never go through the index. Pure.
+ */
+export function toolHalvesOf(t: ToolUse): { request: ToolRequestHalf | null; result: ToolResultHalf | null } {
+  if (t.source !== 'llm') return { request: null, result: null };
+  const common = { id: t.id, key: '', call_id: t.call_id, name: t.name, arguments: t.arguments, pid: t.pid, comm: t.comm, conversation_id: t.conversation_id, agent_name: t.agent_name ?? null };
+  const hasRequest = (t.version === 1 || t.version === 3) && t.start_ns !== null && t.origin_llm_call_id !== null;
+  const hasResult = (t.version === 2 || t.version === 3) && t.end_ns !== null && t.result !== null && t.result_llm_call_id !== null;
+  return {
+    request: hasRequest ? { ...common, tool_type: t.tool_type, start_ns: normalizeNs(t.start_ns!).toString(), origin_llm_call_id: t.origin_llm_call_id! } : null,
+    result: hasResult ? { ...common, result: t.result!, success: t.success, end_ns: normalizeNs(t.end_ns!).toString(), result_llm_call_id: t.result_llm_call_id! } : null,
   };
 }
 
