@@ -185,6 +185,27 @@ describe('readStreamRange and RebuildGate', () => {
       }
     }, 30_000);
 
+    test('whenBuilt: an attempt that found the marker missing runs again once the rebuild is done', async () => {
+      let runs = 0;
+      const gate = new RebuildGate(redis, async () => {
+        runs++;
+        await redis.set('spec:cache', 'rebuilt');
+      }, { builtKey: 'spec:when:built', label: '[spec]' });
+      await redis.del('spec:when:built', 'spec:cache');
+      const seen: Array<string | null> = [];
+      // The attempt stands for a script that checks the marker: null (nothing done) while it is missing.
+      const attempt = async () => {
+        const v = (await redis.exists('spec:when:built')) ? await redis.get('spec:cache') : null;
+        seen.push(v);
+        return v;
+      };
+      await expect(gate.whenBuilt(attempt)).resolves.toBe('rebuilt');
+      expect(seen).toEqual([null, 'rebuilt']);
+      expect(runs).toBe(1);
+      await expect(gate.whenBuilt(attempt)).resolves.toBe('rebuilt');
+      expect(runs).toBe(1);
+    }, 30_000);
+
     test('a rebuild that fails once is retried and succeeds: not given up', async () => {
       let runs = 0;
       const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);

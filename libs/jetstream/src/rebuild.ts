@@ -41,6 +41,8 @@ const RETRY_MAX_MS = 5_000;
  * - ready(): resolves when no rebuild runs and the marker is there (awaits a running one; starts one if the marker
  *   is missing). Callers that read or write the cache `await gate.ready()` first.
  * - rebuilding: true while a rebuild runs.
+ * - whenBuilt(attempt): for caches whose scripts check the marker themselves (one round trip): retries an attempt
+ *   that found it missing once the rebuild is done.
  * `rebuild` must be idempotent (re-put / re-fold what the stream says): it may run again after a partial attempt.
  */
 export class RebuildGate {
@@ -85,6 +87,20 @@ export class RebuildGate {
   async ready(): Promise<void> {
     while (this.running) await this.running;
     await this.ensureBuilt();
+  }
+
+  /**
+   * Runs `attempt` (a cache script that checks the marker itself and resolves null, having done nothing, when it is
+   * missing) until it finds the marker: after a null, and before each attempt while a rebuild runs, it awaits
+   * {@link ready}. Resolves with the attempt's result; rejects with what an attempt throws.
+   */
+  async whenBuilt<T>(attempt: () => Promise<T | null>): Promise<T> {
+    for (;;) {
+      if (this.running) await this.ready();
+      const r = await attempt();
+      if (r !== null) return r;
+      await this.ready();
+    }
   }
 
   private async marked(): Promise<boolean> {

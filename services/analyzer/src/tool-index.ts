@@ -80,14 +80,9 @@ export class ToolIndex {
     return gated && this.gate ? [key, TOOLS_BUILT_KEY] : [key];
   }
 
-  /** Runs `attempt` until the marker is there (a rebuild in between); `attempt` resolves null when it was missing. */
-  private async whenBuilt<T>(attempt: () => Promise<T | null>): Promise<T> {
-    for (;;) {
-      if (this.gate?.rebuilding) await this.gate.ready();
-      const r = await attempt();
-      if (r !== null) return r;
-      await this.gate!.ready();
-    }
+  /** `attempt` once the index is there (RebuildGate.whenBuilt; at once without a rebuild, where it never gives null). */
+  private whenBuilt<T>(attempt: () => Promise<T | null>): Promise<T> {
+    return this.gate ? this.gate.whenBuilt(attempt) : (attempt() as Promise<T>);
   }
 
   /** Rebuilds the index when its marker is missing (shared, never rejects); resolves once it is there. */

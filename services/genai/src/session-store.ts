@@ -99,12 +99,8 @@ export class SessionStore {
    * totals are missing, first waits for their rebuild (up to its 60 s give-up). Throws on Redis errors.
    */
   async fold(c: SessionContribution): Promise<SessionState> {
-    for (;;) {
-      if (this.gate?.rebuilding) await this.gate.ready();
-      const state = await this.eval(c, this.gate !== null);
-      if (state) return state;
-      await this.gate!.ready();
-    }
+    if (!this.gate) return (await this.eval(c, false))!;
+    return this.gate.whenBuilt(() => this.eval(c, true));
   }
 
   /** {@link fold} without looking at the marker: the rebuild's own folds. */
