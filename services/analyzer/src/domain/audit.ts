@@ -156,36 +156,48 @@ export function netSummary(rec: RawNetConnectRecord): string {
 }
 
 /**
- * The audit record of a file open: type `file`, action `open`, `ts_ns` = the record's wall-clock ns, `details` = path,
- * path_truncated, flags, flags_text, mode, result, fd (null on failure), errno (name, null on success), tid, uid.
- * Id `deriveId('audit', 'file', '<boot_id>:<run>:<seq>')`.
+ * The audit record of one raw proc-stream record of a thread (file_open, net_connect, tls_notice): `v` 1, id
+ * `deriveId('audit', type, '<boot_id>:<run>:<seq>')`, the record's host, `ts_ns` = its wall-clock ns, pid, ppid (0 when
+ * the record has none), comm; `details` = the given fields, then the record's tid, uid and `source_id` (its message id).
  */
-export function auditForFile(rec: RawFileOpenRecord): AuditRecord {
+function threadAudit(
+  rec: RawFileOpenRecord | RawNetConnectRecord | RawTlsNoticeRecord,
+  type: AuditRecord['type'],
+  action: string,
+  summary: string,
+  details: Record<string, unknown>,
+): AuditRecord {
   return {
     v: 1,
-    id: deriveId('audit', 'file', rawMsgId(rec)),
-    type: 'file',
-    action: 'open',
+    id: deriveId('audit', type, rawMsgId(rec)),
+    type,
+    action,
     host: rec.host,
     ts_ns: rec.ts_wall_ns,
     pid: rec.pid,
     ppid: rec.ppid ?? 0,
     comm: rec.comm,
-    summary: fileSummary(rec),
-    details: {
-      path: rec.path,
-      path_truncated: rec.path_truncated,
-      flags: rec.flags,
-      flags_text: rec.flags_text,
-      mode: rec.mode,
-      result: rec.result,
-      fd: rec.result >= 0 ? rec.result : null,
-      errno: errnoName(rec.result),
-      tid: rec.tid,
-      uid: rec.uid,
-      source_id: rawMsgId(rec),
-    },
+    summary,
+    details: { ...details, tid: rec.tid, uid: rec.uid, source_id: rawMsgId(rec) },
   };
+}
+
+/**
+ * The audit record of a file open: type `file`, action `open`, `ts_ns` = the record's wall-clock ns, `details` = path,
+ * path_truncated, flags, flags_text, mode, result, fd (null on failure), errno (name, null on success), tid, uid.
+ * Id `deriveId('audit', 'file', '<boot_id>:<run>:<seq>')`.
+ */
+export function auditForFile(rec: RawFileOpenRecord): AuditRecord {
+  return threadAudit(rec, 'file', 'open', fileSummary(rec), {
+    path: rec.path,
+    path_truncated: rec.path_truncated,
+    flags: rec.flags,
+    flags_text: rec.flags_text,
+    mode: rec.mode,
+    result: rec.result,
+    fd: rec.result >= 0 ? rec.result : null,
+    errno: errnoName(rec.result),
+  });
 }
 
 /**
@@ -195,29 +207,14 @@ export function auditForFile(rec: RawFileOpenRecord): AuditRecord {
  * Id `deriveId('audit', 'net', '<boot_id>:<run>:<seq>')`.
  */
 export function auditForNet(rec: RawNetConnectRecord): AuditRecord {
-  return {
-    v: 1,
-    id: deriveId('audit', 'net', rawMsgId(rec)),
-    type: 'net',
-    action: 'connect',
-    host: rec.host,
-    ts_ns: rec.ts_wall_ns,
-    pid: rec.pid,
-    ppid: rec.ppid ?? 0,
-    comm: rec.comm,
-    summary: netSummary(rec),
-    details: {
-      family: rec.family,
-      address: rec.address,
-      port: rec.port,
-      target: netTarget(rec),
-      result: rec.result,
-      errno: errnoName(rec.result),
-      tid: rec.tid,
-      uid: rec.uid,
-      source_id: rawMsgId(rec),
-    },
-  };
+  return threadAudit(rec, 'net', 'connect', netSummary(rec), {
+    family: rec.family,
+    address: rec.address,
+    port: rec.port,
+    target: netTarget(rec),
+    result: rec.result,
+    errno: errnoName(rec.result),
+  });
 }
 
 /**
@@ -226,29 +223,14 @@ export function auditForNet(rec: RawNetConnectRecord): AuditRecord {
  * server_name, target (`host:port`), tid, uid. Id `deriveId('audit', 'capture', '<boot_id>:<run>:<seq>')`.
  */
 export function auditForTlsNotice(rec: RawTlsNoticeRecord): AuditRecord {
-  return {
-    v: 1,
-    id: deriveId('audit', 'capture', rawMsgId(rec)),
-    type: 'capture',
-    action: 'tls_not_captured',
-    host: rec.host,
-    ts_ns: rec.ts_wall_ns,
-    pid: rec.pid,
-    ppid: rec.ppid ?? 0,
-    comm: rec.comm,
-    summary: tlsNoticeText(rec),
-    details: {
-      binary: rec.binary,
-      library: rec.library,
-      cause: rec.cause,
-      reason: rec.reason,
-      address: rec.address,
-      port: rec.port,
-      server_name: rec.server_name,
-      target: netTarget({ family: rec.address.includes(':') ? 'inet6' : 'inet', address: rec.address, port: rec.port }),
-      tid: rec.tid,
-      uid: rec.uid,
-      source_id: rawMsgId(rec),
-    },
-  };
+  return threadAudit(rec, 'capture', 'tls_not_captured', tlsNoticeText(rec), {
+    binary: rec.binary,
+    library: rec.library,
+    cause: rec.cause,
+    reason: rec.reason,
+    address: rec.address,
+    port: rec.port,
+    server_name: rec.server_name,
+    target: netTarget({ family: rec.address.includes(':') ? 'inet6' : 'inet', address: rec.address, port: rec.port }),
+  });
 }
