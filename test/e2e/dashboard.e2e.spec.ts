@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXAMPLE_AGENT_ROUTES, groundTruthFor, makeSelfSignedCert, startReplayServer, type ReplayServer } from '@agentsight/testkit';
+import type { CaptureStatus } from '@agentsight/contracts';
 import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM, describeCapture, Infra, launchChromium, ROOT, runCli, startInfra, startServe, stopServe } from './harness';
 
@@ -239,6 +240,15 @@ describeBrowser('agentsight serve: the dashboard in Chromium on real captured da
     // The example agent's TLS all went through probed functions: nothing to report as not captured.
     expect(cap.not_captured).toEqual([]);
     await page.getByTestId('not-captured').getByText('every TLS connection seen was captured by a probe').waitFor();
+    // The stages' event counters, at 0 once each stage started (declared then): nothing given up in this run.
+    const { stage_events: events } = (await (await authed(`${origin}/api/capture`)).json()) as Pick<CaptureStatus, 'stage_events'>;
+    expect(events).toEqual(expect.arrayContaining([
+      expect.objectContaining({ stage: 'aggregator', name: 'agentsight_cache_rebuilds_given_up_total', labels: { cache: 'proc' }, value: 0 }),
+      expect.objectContaining({ stage: 'genai', name: 'agentsight_cache_rebuilds_given_up_total', labels: { cache: 'session' }, value: 0 }),
+    ]));
+    const row = page.getByTestId('stage-events').locator('tr', { hasText: 'cache=proc' });
+    await row.waitFor();
+    expect(await row.textContent()).toBe('aggregatoragentsight_cache_rebuilds_given_up_totalcache=proc0');
     await shot(page, 'capture');
     await page.close();
   });

@@ -188,6 +188,25 @@ export interface CaptureStatus {
    * one per process and reason), newest first, at most 100: which binary or library, and why.
    */
   not_captured: NotCapturedEntry[];
+  /**
+   * The stages' event counters (things that went wrong in a stage that are not a record: a Redis cache rebuild given
+   * up, a wait for the process feed given up), summed per stage over the processes this api heard since it started
+   * (libs/jetstream batch-metrics.ts); the same numbers as `/metrics`. A counter is there at 0 once its stage started.
+   */
+  stage_events: StageEventEntry[];
+}
+
+/** One stage event counter of one stage ({@link CaptureStatus.stage_events}). */
+export interface StageEventEntry {
+  stage: string;
+  /** Prometheus name, e.g. `agentsight_cache_rebuilds_given_up_total`. */
+  name: string;
+  /** Labels besides `stage`, e.g. `{ cache: 'proc' }`. */
+  labels: Record<string, string>;
+  /** Events since each process of the stage started, summed. */
+  value: number;
+  /** What it counts (the Prometheus help). */
+  help: string;
 }
 
 /** {@link CaptureStatus.retention}. */

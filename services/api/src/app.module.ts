@@ -12,7 +12,7 @@ import { BatchLatency } from './metrics/batch';
 @Module({
   controllers: [QueryController, DashboardController, MetricsController],
   providers: [stageRuntimeProvider('storage'), { provide: Storage, useFactory: () => Storage.open() }, StorageService, LiveBus,
-    // the stages' batch-latency reports, added up for /metrics from the api's start
+    // the stages' reports (batch latency, event counters), added up for /metrics and the capture page from the api's start
     { provide: BatchLatency, inject: [StageRuntime], useFactory: (rt: StageRuntime) => { const b = new BatchLatency(); b.listen(rt.nats.nc); return b; } }],
 })
 export class AppModule {}

@@ -48,6 +48,19 @@ export function CapturePage() {
                 {c.dead_letters.length === 0 && <tr><td colSpan={6} className="muted">no dead letter</td></tr>}
               </tbody>
             </table>
+            <h2>stage events (since the api started)</h2>
+            <table className="grid compact" data-testid="stage-events">
+              <thead><tr><th>stage</th><th>event</th><th>labels</th><th>count</th></tr></thead>
+              <tbody>
+                {c.stage_events.map((e) => (
+                  <tr key={e.stage + e.name + JSON.stringify(e.labels)} className={e.value ? 'error' : ''}>
+                    <td>{e.stage}</td><td title={e.help}><span className="mono">{e.name}</span></td>
+                    <td className="mono">{Object.entries(e.labels).map(([k, v]) => `${k}=${v}`).join(' ')}</td><td className="num">{int(e.value)}</td>
+                  </tr>
+                ))}
+                {c.stage_events.length === 0 && <tr><td colSpan={4} className="muted">no stage has reported since the api started</td></tr>}
+              </tbody>
+            </table>
             <h2>stage lag (pending messages per durable)</h2>
             {c.nats_error && <p className="error">{c.nats_error}</p>}
             <table className="grid compact" data-testid="consumers">

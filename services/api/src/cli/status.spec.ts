@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PipelineStatus } from '@agentsight/jetstream';
-import { producersText, statusText, storeText } from './status';
+import { producersText, stageEventsText, statusText, storeText } from './status';
 import { serviceUnits } from './service';
 
 test('status text: streams with limits and discards, consumer lag, and each instance\'s partitions', () => {
@@ -55,4 +55,18 @@ test('agentsight status --json reads the real broker: every pipeline stream with
   const text = execFileSync(process.execPath, [cli, 'status'], { encoding: 'utf8', env: process.env });
   expect(text).toMatch(/^service units \(agentsight service install\):$/m);
   expect(text).toMatch(/^agentsight@parser\.service\s+(not )?installed/m);
+});
+
+test('stage events: what counted something, by stage and labels; else how many are at 0, or why unreadable', () => {
+  const e = (stage: string, name: string, labels: Record<string, string>, value: number) => ({ stage, name, labels, value, help: '' });
+  expect(stageEventsText(null, 'no api runs on port 7396')).toBe('stage events: no api runs on port 7396');
+  expect(stageEventsText([], '')).toBe('stage events: no stage has reported to the api since it started');
+  expect(stageEventsText([e('aggregator', 'agentsight_cache_rebuilds_given_up_total', { cache: 'proc' }, 0)], '')).toBe('stage events (since the api started): none (1 counter(s) at 0)');
+  const text = stageEventsText([
+    e('aggregator', 'agentsight_cache_rebuilds_given_up_total', { cache: 'proc' }, 0),
+    e('genai', 'agentsight_cache_rebuilds_given_up_total', { cache: 'session' }, 2),
+  ], '');
+  expect(text.split('\n')[0]).toBe('stage events (since the api started):');
+  expect(text).toMatch(/genai\s+agentsight_cache_rebuilds_given_up_total\s+cache=session\s+2/);
+  expect(text).not.toContain('cache=proc');
 });

@@ -1,5 +1,5 @@
 import { connectNats, connectRedis, pipelineConfig, pipelineStatus, type PipelineStatus } from '@agentsight/jetstream';
-import type { CaptureStatus, StoreRetention } from '@agentsight/contracts';
+import type { CaptureStatus, StageEventEntry, StoreRetention } from '@agentsight/contracts';
 import { table } from './format';
 import { apiPort, dataDir } from './paths';
 import { cliToken } from './serve';
@@ -74,32 +74,51 @@ export function producersText(p: ProducerStatus[] | null, why: string): string {
   ])].join('\n');
 }
 
-/** The store's bounds and the probes' loss counters from the running api (`/api/capture`), or why they cannot be read. */
-async function storeRetention(env: NodeJS.ProcessEnv): Promise<{ r: StoreRetention | null; why: string; producers: ProducerStatus[] | null; producersWhy: string }> {
+/**
+ * The stages' event counters as text (`stage events:` section of `agentsight status`): each one that counted
+ * something, by stage and labels, else how many are at 0; `null` = not readable, `why` says why.
+ */
+export function stageEventsText(e: StageEventEntry[] | null, why: string): string {
+  if (!e) return `stage events: ${why}`;
+  if (!e.length) return 'stage events: no stage has reported to the api since it started';
+  const counted = e.filter((x) => x.value > 0);
+  if (!counted.length) return `stage events (since the api started): none (${e.length} counter(s) at 0)`;
+  const labels = (x: StageEventEntry) => Object.entries(x.labels).map(([k, v]) => `${k}=${v}`).join(' ');
+  return ['stage events (since the api started):', table(counted, [['stage', (x) => x.stage], ['event', (x) => x.name], ['labels', labels], ['count', (x) => x.value]])].join('\n');
+}
+
+/**
+ * The store's bounds, the probes' loss counters and the stages' event counters from the running api
+ * (`/api/capture`), or why they cannot be read.
+ */
+async function storeRetention(env: NodeJS.ProcessEnv): Promise<{
+  r: StoreRetention | null; why: string; producers: ProducerStatus[] | null; producersWhy: string; stageEvents: StageEventEntry[] | null; stageEventsWhy: string;
+}> {
   const token = cliToken(env, dataDir(env));
   try {
     const res = await fetch(`http://127.0.0.1:${apiPort(env)}/api/capture`, { signal: AbortSignal.timeout(10_000), headers: token ? { authorization: `Bearer ${token}` } : {} });
     if (!res.ok) {
       const why = `the api on port ${apiPort(env)} answered ${res.status}`;
-      return { r: null, why, producers: null, producersWhy: why };
+      return { r: null, why, producers: null, producersWhy: why, stageEvents: null, stageEventsWhy: why };
     }
-    const c = (await res.json()) as { retention?: StoreRetention; producers?: CaptureStatus['producers']; producers_error?: string | null };
+    const c = (await res.json()) as Partial<Pick<CaptureStatus, 'retention' | 'producers' | 'producers_error' | 'stage_events'>>;
     const producers = c.producers?.map(({ probes: _p, attach_failures: _f, ...rest }) => ({ ...rest, publish_reordered: rest.publish_reordered ?? null })) ?? null;
     return {
       ...(c.retention ? { r: c.retention, why: '' } : { r: null, why: 'the running api is older than the store bounds' }),
       producers, producersWhy: producers ? c.producers_error ?? '' : 'the running api is older than the probes\' counters',
+      stageEvents: c.stage_events ?? null, stageEventsWhy: c.stage_events ? '' : 'the running api is older than the stage event counters',
     };
   } catch {
     const why = `no api runs on port ${apiPort(env)} (sizes and drops are read from it; start \`agentsight serve\`)`;
-    return { r: null, why, producers: null, producersWhy: why };
+    return { r: null, why, producers: null, producersWhy: why, stageEvents: null, stageEventsWhy: why };
   }
 }
 
 /**
  * `agentsight status [--json]`: the broker side of the pipeline, read from NATS and Redis (`NATS_URL`,
  * `REDIS_URL`): every stream's size, limits and what its limits discarded, each durable's lag, and which live
- * instance of each partitioned stage holds which partitions; from the running api, the store's size, its bounds and
- * what its size cap dropped; and the daemon's systemd units (installed, and their state when systemd runs). Returns the exit code; throws when NATS or Redis is
+ * instance of each partitioned stage holds which partitions; from the running api, the probes' loss counters, the
+ * stages' event counters, the store's size, its bounds and what its size cap dropped; and the daemon's systemd units (installed, and their state when systemd runs). Returns the exit code; throws when NATS or Redis is
  * unreachable.
  */
 export async function statusCommand(o: { json?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -111,8 +130,11 @@ export async function statusCommand(o: { json?: boolean }, env: NodeJS.ProcessEn
     const store = await storeRetention(env);
     const units = unitsStatus();
     process.stdout.write((o.json
-      ? JSON.stringify({ ...s, store: store.r, store_error: store.r ? null : store.why, producers: store.producers, producers_error: store.producersWhy || null, units: units.units, units_note: units.why }, null, 2)
-      : `${statusText(s)}\n\n${producersText(store.producers, store.producersWhy)}\n\n${storeText(store.r, store.why)}\n\n${unitsText(units)}`) + '\n');
+      ? JSON.stringify({
+        ...s, store: store.r, store_error: store.r ? null : store.why, producers: store.producers, producers_error: store.producersWhy || null,
+        stage_events: store.stageEvents, stage_events_error: store.stageEvents ? null : store.stageEventsWhy, units: units.units, units_note: units.why,
+      }, null, 2)
+      : `${statusText(s)}\n\n${producersText(store.producers, store.producersWhy)}\n\n${stageEventsText(store.stageEvents, store.stageEventsWhy)}\n\n${storeText(store.r, store.why)}\n\n${unitsText(units)}`) + '\n');
     return 0;
   } finally {
     await nats.nc.close();

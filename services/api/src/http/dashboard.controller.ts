@@ -10,6 +10,7 @@ import { defaultPriceTable, priceCall } from '@agentsight/pricing';
 import { StageRuntime } from '@agentsight/jetstream';
 import { Storage } from '../storage/storage';
 import { LiveBus } from './live';
+import { BatchLatency } from '../metrics/batch';
 import { captureSources, readCaptureStatus } from '../metrics/capture';
 
 /** A 400 with the reason when `f` throws (bad time, bad cursor, …). */
@@ -67,7 +68,7 @@ const RANGE_DOC = 'ISO 8601, ms since the epoch, or a duration back from now (15
 @ApiTags('dashboard')
 @Controller('api')
 export class DashboardController {
-  constructor(private readonly storage: Storage, private readonly live: LiveBus, private readonly rt: StageRuntime) {}
+  constructor(private readonly storage: Storage, private readonly live: LiveBus, private readonly rt: StageRuntime, private readonly batches: BatchLatency) {}
 
   @Get('overview')
   @ApiQuery({ name: 'from', required: false, description: `${RANGE_DOC}; default 24h` })
@@ -182,9 +183,9 @@ export class DashboardController {
   }
 
   @Get('capture')
-  @ApiOkResponse({ description: 'CaptureStatus: probes and kernel loss (latest loss record per producer), consumer lag, stream and table sizes, dead letters by stage and reason' })
+  @ApiOkResponse({ description: 'CaptureStatus: probes and kernel loss (latest loss record per producer), consumer lag, stream and table sizes, dead letters by stage and reason, TLS not captured, stage event counters' })
   async capture(): Promise<CaptureStatus> {
-    return (await readCaptureStatus(captureSources(this.storage, this.rt))).capture;
+    return (await readCaptureStatus(captureSources(this.storage, this.rt, this.batches))).capture;
   }
 
   /** Live channel: one `stored` event per stored row (LiveEvent JSON), and a `ping` every 15 s to keep proxies open. */

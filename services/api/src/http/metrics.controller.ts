@@ -24,11 +24,11 @@ export class MetricsController {
   @Header('Cache-Control', 'no-store')
   @ApiOkResponse({ description: 'Prometheus text format 0.0.4: agentsight_* gauges and _total counters, process_* and nodejs_* of the api' })
   async metrics(): Promise<string> {
-    const snap = await readCaptureStatus(captureSources(this.storage, this.rt));
+    const snap = await readCaptureStatus(captureSources(this.storage, this.rt, this.batches));
     const agentResources = await agentResourceTotals(this.storage.client).catch((err: Error) => {
       this.log.warn(`agent resource totals unreadable (agentsight_scrape_errors{section="agent_resources"} = 1): ${err.message}`);
       return null;
     });
-    return metricsRegistry({ ...snap, genai: await genAiTotals(this.storage.client), agentResources, batches: this.batches.series(), events: this.batches.events() }).metrics();
+    return metricsRegistry({ ...snap, genai: await genAiTotals(this.storage.client), agentResources, batches: this.batches.series() }).metrics();
   }
 }

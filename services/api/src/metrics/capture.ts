@@ -8,7 +8,8 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { deadLetterGroups, droppedTotals, listAudit, storeSize, tableSizes } from '@agentsight/clickhouse';
 import { decode, lostBytes, lostRecords, type CaptureStatus, type RawLossRecord, STREAM } from '@agentsight/contracts';
-import { pipelineStatus, type PipelineStatus, type StageRuntime } from '@agentsight/jetstream';
+import { pipelineStatus, STAGE_EVENT_COUNTERS, type PipelineStatus, type StageRuntime } from '@agentsight/jetstream';
+import type { BatchLatency, StageEventSeries } from './batch';
 
 /** Where {@link readCaptureStatus} reads from: the api's broker connections and store, and the store's bounds. */
 export interface CaptureSources {
@@ -23,6 +24,8 @@ export interface CaptureSources {
   maxBytes: number;
   /** Whether the last size-cap check left the store over the cap. */
   overCap: boolean;
+  /** The stages' event counters heard so far (BatchLatency.events). */
+  stageEvents: StageEventSeries[];
 }
 
 /** {@link readCaptureStatus}'s answer: the capture page's contract and the broker state it was built from. */
@@ -60,7 +63,7 @@ async function producers(jsm: JetStreamManager): Promise<Pick<CaptureStatus, 'pr
 /**
  * Reads capture health: per-producer and per-probe counters (latest loss record), streams and durables' lag
  * ({@link pipelineStatus}), table sizes, the store's bounds and what its cap dropped, dead letters by stage and reason,
- * and TLS that no probe recorded. A broker that does not answer is reported in `nats_error` / `producers_error`
+ * TLS that no probe recorded, and the stages' event counters. A broker that does not answer is reported in `nats_error` / `producers_error`
  * (never a silent zero); throws when ClickHouse does not answer.
  */
 export async function readCaptureStatus(src: CaptureSources): Promise<CaptureSnapshot> {
@@ -89,14 +92,20 @@ export async function readCaptureStatus(src: CaptureSources): Promise<CaptureSna
         reason: String(d.reason ?? ''), peer: d.server_name ? `${d.server_name}:${d.port}` : String(d.target ?? ''), summary: a.summary,
       };
     }),
+    stage_events: src.stageEvents.map((e) => ({ ...e, help: STAGE_EVENT_COUNTERS[e.name] })),
   };
   return { capture, pipeline };
 }
 
-/** The api's {@link CaptureSources}: its stage runtime's NATS and Redis, its store and the bounds in force. */
-export function captureSources(storage: { client: ClickHouseClient; retentionDays: number; maxBytes: number; lastCap: { over: boolean } | null }, rt: StageRuntime): CaptureSources {
+/**
+ * The api's {@link CaptureSources}: its stage runtime's NATS and Redis, its store and the bounds in force, and the
+ * stage reports it heard (`batches`).
+ */
+export function captureSources(
+  storage: { client: ClickHouseClient; retentionDays: number; maxBytes: number; lastCap: { over: boolean } | null }, rt: StageRuntime, batches: BatchLatency,
+): CaptureSources {
   return {
     jsm: rt.nats.jsm, redis: rt.redis, partitions: rt.config.partitions, client: storage.client,
-    retentionDays: storage.retentionDays, maxBytes: storage.maxBytes, overCap: storage.lastCap?.over ?? false,
+    retentionDays: storage.retentionDays, maxBytes: storage.maxBytes, overCap: storage.lastCap?.over ?? false, stageEvents: batches.events(),
   };
 }

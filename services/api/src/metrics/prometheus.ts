@@ -10,7 +10,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { AgentResourceTotalsRow, GenAiTotalsRow } from '@agentsight/clickhouse';
 import { BATCH_RECORDS_BUCKETS, BATCH_SECONDS_BUCKETS, STAGE_EVENT_COUNTERS, type HistogramCounts } from '@agentsight/jetstream';
 import type { CaptureSnapshot } from './capture';
-import type { BatchSeries, StageEventSeries } from './batch';
+import type { BatchSeries } from './batch';
 
 /** What one scrape exposes: capture health and broker state, and the stored calls' totals (null + why when unreadable). */
 export interface MetricsSnapshot extends CaptureSnapshot {
@@ -19,8 +19,6 @@ export interface MetricsSnapshot extends CaptureSnapshot {
   agentResources: AgentResourceTotalsRow[] | null;
   /** The stages' batch histograms heard since the api started (metrics/batch.ts). */
   batches: BatchSeries[];
-  /** The stages' event counters heard since the api started, summed per stage (metrics/batch.ts). */
-  events: StageEventSeries[];
 }
 
 /**
@@ -174,8 +172,8 @@ export function metricsRegistry(s: MetricsSnapshot): Registry {
     reg.registerMetric(histogramFamily('agentsight_stage_batch_duration_seconds', 'Seconds from a batch\'s fetch (its first message received) until the stage handled it and acked its finished inputs, per stage and consumer (durable without -p<N>), since the api started', BATCH_SECONDS_BUCKETS, series((b) => b.seconds)) as never);
     reg.registerMetric(histogramFamily('agentsight_stage_batch_records', 'Records per batch, per stage and consumer, since the api started', BATCH_RECORDS_BUCKETS, series((b) => b.records)) as never);
   }
-  for (const e of s.events) {
-    if (Object.hasOwn(STAGE_EVENT_COUNTERS, e.name)) counter(e.name, STAGE_EVENT_COUNTERS[e.name], { stage: e.stage, ...e.labels }, e.value);
+  for (const e of c.stage_events) {
+    if (Object.hasOwn(STAGE_EVENT_COUNTERS, e.name)) counter(e.name, e.help, { stage: e.stage, ...e.labels }, e.value);
   }
   return Registry.merge([reg, processMetrics()]);
 }
