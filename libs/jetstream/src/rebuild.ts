@@ -36,8 +36,9 @@ const RETRY_MAX_MS = 5_000;
  *   share it), then sets the marker (value: Date.now(), ms). Never rejects: a failing rebuild is retried with backoff
  *   (0.1 s doubling to 5 s) for retryForMs, then logged (`${label}: rebuild gave up after N s: <reason>`) and the
  *   marker set anyway, so the stage goes on (counted in `gaveUp` and the stage event counter
- *   `agentsight_cache_rebuilds_given_up_total{cache}`, cache = the marker's name without `agentsight:` and `:built`). Each attempt first looks at the marker again,
- *   so a caller that found it missing just before another's rebuild set it does not rebuild a second time.
+ *   `agentsight_cache_rebuilds_given_up_total{cache}`, cache = the marker's name without `agentsight:` and `:built`).
+ *   Each attempt first looks at the marker again, so a caller that found it missing just before another's rebuild
+ *   set it does not rebuild a second time.
  * - ready(): resolves when no rebuild runs and the marker is there (awaits a running one; starts one if the marker
  *   is missing). Callers that read or write the cache `await gate.ready()` first.
  * - rebuilding: true while a rebuild runs.
