@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { resourceSampleId, type RawResourceSample } from '@agentsight/contracts';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NET_NO_PROBE } from './net-bytes';
@@ -129,6 +129,11 @@ describe('sampling real processes', () => {
     const policy = { activeMs: 100, idleMaxMs: 400 };
     const { child } = run('/bin/sleep', ['60']);
     await new Promise((r) => child.on('spawn', r));
+    // Idle only once its exec is done (the forked node turned into `sleep` and sleeping): until then it runs and
+    // reads the loader and libc, which is activity (seen under load: 100 ms instead of 200).
+    const slept = () => readFileSync(`/proc/${child.pid}/stat`, 'utf8').includes('(sleep) S');
+    for (let i = 0; i < 200 && !slept(); i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
     const root = { pid: child.pid!, start_ticks: readProcSample(child.pid!)!.start_ticks, comm: 'sleep' };
     const s1 = sampleTree(root, ctx)!;
     const s2 = sampleTree(root, ctx)!;
