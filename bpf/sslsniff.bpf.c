@@ -170,38 +170,49 @@ static __always_inline __u64 call_len(struct pt_regs *ctx, __u32 fn, __u64 outle
 	return ret > 0 ? (__u64)ret : 0;
 }
 
-/* Emits the len payload bytes at user address buf of a finished call of fn on connection ssl (len > 0), counted
- * under probe id `probe`. */
-static __always_inline int emit_call(__u32 fn, __u32 probe, __u64 ssl, __u64 buf, __u64 len)
+/* Header of the records of a finished call of fn on connection ssl with len payload bytes (len > 0), for the current
+ * thread: fills c->hdr's type, boot-clock time (ns), pid, tid, uid, ssl, len (bytes), fn and comm (the caller sets dir)
+ * and returns 1. A call over SSL_CALL_MAX bytes is not emitted: its fragments are counted as lost records under probe
+ * id c->probe, and it returns 0. */
+static __always_inline int call_header(struct emit_ctx *c, __u32 fn, __u64 ssl, __u64 len)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct emit_ctx c = {};
 
-	c.hdr.ssl = ssl;
-	c.buf = buf;
-	c.probe = probe;
 	if (len > SSL_CALL_MAX) {
-		struct probe_stat *st = probe_stat_of(c.probe);
+		struct probe_stat *st = probe_stat_of(c->probe);
 		__u64 frags = drop_fragments(len, SSL_FRAG_MAX);
 
 		if (st)
 			st->lost_records += frags;
 		return 0;
 	}
+	c->hdr.type = EVENT_SSL;
+	c->hdr.ts_ns = bpf_ktime_get_boot_ns();
+	c->hdr.pid = id >> 32;
+	c->hdr.tid = (__u32)id;
+	c->hdr.uid = (__u32)bpf_get_current_uid_gid();
+	c->hdr.ssl = ssl;
+	c->hdr.len = (__u32)len;
+	c->hdr.fn = fn;
+	bpf_get_current_comm(c->hdr.comm, sizeof(c->hdr.comm));
+	return 1;
+}
 
-	c.hdr.type = EVENT_SSL;
-	c.hdr.ts_ns = bpf_ktime_get_boot_ns();
-	c.hdr.pid = id >> 32;
-	c.hdr.tid = (__u32)id;
-	c.hdr.uid = (__u32)bpf_get_current_uid_gid();
-	c.hdr.len = (__u32)len;
-	c.hdr.fn = fn;
+/* Emits the len payload bytes at user address buf of a finished call of fn on connection ssl (len > 0), counted
+ * under probe id `probe`. */
+static __always_inline int emit_call(__u32 fn, __u32 probe, __u64 ssl, __u64 buf, __u64 len)
+{
+	struct emit_ctx c = {};
+
+	c.buf = buf;
+	c.probe = probe;
+	if (!call_header(&c, fn, ssl, len))
+		return 0;
 	c.hdr.dir = (fn == SSL_FN_WRITE || fn == SSL_FN_WRITE_EX || fn == SSL_FN_WRITE_EX2 ||
 		     fn == SSL_FN_WRITE_INTERNAL_FLAGS || fn == SSL_FN_WRITE_INTERNAL || fn == SSL_FN_GNUTLS_SEND ||
 		     fn == SSL_FN_NSPR_WRITE || fn == SSL_FN_NSPR_SEND || fn == SSL_FN_GO_WRITE)
 			    ? SSL_DIR_WRITE
 			    : SSL_DIR_READ;
-	bpf_get_current_comm(c.hdr.comm, sizeof(c.hdr.comm));
 
 	bpf_loop((len + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX, emit_frag_cb, &c, 0);
 	return 0;
@@ -521,24 +532,9 @@ static __always_inline int rustls_return(struct pt_regs *ctx)
 	if (len == 0)
 		return 0;
 	c.probe = SSL_COOKIE_PROBE(cookie);
-	if (len > SSL_CALL_MAX) {
-		struct probe_stat *st = probe_stat_of(c.probe);
-		__u64 frags = drop_fragments(len, SSL_FRAG_MAX);
-
-		if (st)
-			st->lost_records += frags;
+	if (!call_header(&c, fn, a.ssl, len))
 		return 0;
-	}
-	c.hdr.type = EVENT_SSL;
-	c.hdr.ts_ns = bpf_ktime_get_boot_ns();
-	c.hdr.pid = id >> 32;
-	c.hdr.tid = (__u32)id;
-	c.hdr.uid = (__u32)bpf_get_current_uid_gid();
-	c.hdr.ssl = a.ssl;
-	c.hdr.len = (__u32)len;
-	c.hdr.fn = fn;
 	c.hdr.dir = fn == SSL_FN_RUSTLS_WRITE ? SSL_DIR_WRITE : SSL_DIR_READ;
-	bpf_get_current_comm(c.hdr.comm, sizeof(c.hdr.comm));
 	if (single) {
 		c.buf = single;
 		bpf_loop((len + SSL_FRAG_MAX - 1) / SSL_FRAG_MAX, emit_frag_cb, &c, 0);
