@@ -35,30 +35,41 @@ const n = Number(nArg);
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const now = () => process.hrtime.bigint();
 
+/**
+ * n one-byte round trips on the TLS socket sock, whose peer echoes: write 'x', wait for its echo ('data'), again.
+ * Calls done(writeNs, rttNs) once, at the n-th echo: per round trip, the ns spent in sock.write(1 byte) and the ns
+ * from the write to the echo. An echo of other than 1 byte throws.
+ */
+function echoRounds(sock, done) {
+  const writeNs = new Array(n);
+  const rttNs = new Array(n);
+  const one = Buffer.from('x');
+  let i = 0;
+  let t0 = 0n;
+  const step = () => {
+    t0 = now();
+    sock.write(one);
+    writeNs[i] = Number(now() - t0);
+  };
+  sock.on('data', (d) => {
+    rttNs[i] = Number(now() - t0);
+    if (d.length !== 1) throw new Error(`echo of ${d.length} bytes`);
+    if (++i === n) {
+      done(writeNs, rttNs);
+      return;
+    }
+    step();
+  });
+  step();
+}
+
 function loop() {
   const sock = tls.connect({ host: '127.0.0.1', port: Number(target), ca, servername: 'localhost' }, () => {
     sock.setNoDelay(true);
-    const writeNs = new Array(n);
-    const rttNs = new Array(n);
-    const one = Buffer.from('x');
-    let i = 0;
-    let t0 = 0n;
-    const step = () => {
-      t0 = now();
-      sock.write(one);
-      writeNs[i] = Number(now() - t0);
-    };
-    sock.on('data', (d) => {
-      rttNs[i] = Number(now() - t0);
-      if (d.length !== 1) throw new Error(`echo of ${d.length} bytes`);
-      if (++i === n) {
-        out({ write_ns: writeNs, rtt_ns: rttNs });
-        sock.end();
-        return;
-      }
-      step();
+    echoRounds(sock, (writeNs, rttNs) => {
+      out({ write_ns: writeNs, rtt_ns: rttNs });
+      sock.end();
     });
-    step();
   });
 }
 
@@ -71,27 +82,9 @@ function mem() {
   const server = new tls.TLSSocket(b, { isServer: true, secureContext: tls.createSecureContext({ key, cert: ca }) });
   server.on('data', (d) => server.write(d));
   const client = tls.connect({ socket: a, ca, servername: 'localhost' }, () => {
-    const writeNs = new Array(n);
-    const rttNs = new Array(n);
-    const one = Buffer.from('x');
-    let i = 0;
-    let t0 = 0n;
-    const step = () => {
-      t0 = now();
-      client.write(one);
-      writeNs[i] = Number(now() - t0);
-    };
-    client.on('data', (d) => {
-      rttNs[i] = Number(now() - t0);
-      if (d.length !== 1) throw new Error(`echo of ${d.length} bytes`);
-      if (++i === n) {
-        // write_ns is not reported: over a JS stream the TLSSocket's write completes asynchronously, so socket.write
-        // often only buffers (≈100 ns) and SSL_write runs later; the round trip is the measure here.
-        process.stdout.write(JSON.stringify({ rtt_ns: rttNs }) + '\n', () => process.exit(0));
-      }
-      step();
-    });
-    step();
+    // write_ns is not reported: over a JS stream the TLSSocket's write completes asynchronously, so socket.write
+    // often only buffers (≈100 ns) and SSL_write runs later; the round trip is the measure here.
+    echoRounds(client, (_writeNs, rttNs) => process.stdout.write(JSON.stringify({ rtt_ns: rttNs }) + '\n', () => process.exit(0)));
   });
 }
 
