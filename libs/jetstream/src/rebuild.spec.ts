@@ -12,7 +12,7 @@ import { freePort, tcpOpen } from '@agentsight/testkit';
 import { connectNats, type Nats } from './nats';
 import { connectRedis, type Redis } from './redis';
 import { Publisher } from './publisher';
-import { readStreamRange, RebuildGate, type RangeMessage } from './rebuild';
+import { readStreamMsgIds, readStreamRange, RebuildGate, type RangeMessage } from './rebuild';
 import { BATCH_METRICS_SUBJECT, batchMetrics, type BatchMetricsReport } from './batch-metrics';
 
 async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
@@ -92,6 +92,14 @@ describe('readStreamRange and RebuildGate', () => {
       const rall = await readStreamRange<{ i: number }>(nats, { stream: 'RANGE_SPEC', sinceNs: 0n }, async (b) => void every.push(...b.map((m) => m.seq)));
       expect(rall).toEqual({ read: 14, lastSeq: 14 });
       expect(every).toEqual([...Array(14).keys()].map((k) => k + 1));
+    }, 60_000);
+
+    test('readStreamMsgIds: the same bounds and order, each message as its Nats-Msg-Id header', async () => {
+      const ids: Array<[number, string | null]> = [];
+      const r = await readStreamMsgIds(nats, { stream: 'RANGE_SPEC', filter: 'range.b', sinceNs, batch: 2 }, async (b) => void ids.push(...b.map((m) => [m.seq, m.msgId] as [number, string | null])));
+      expect(r).toEqual({ read: 4, lastSeq: 14 });
+      expect(ids).toEqual([[6, 'new1'], [8, 'new3'], [10, 'new5'], [12, 'new7']]);
+      await waitFor(async () => (await nats.jsm.consumers.list('RANGE_SPEC').next()).length === 0, 10_000, 'the range consumers to be gone');
     }, 60_000);
 
     test('an empty stream, and nothing after sinceNs: read 0', async () => {

@@ -172,8 +172,69 @@ const RANGE_INACTIVE_MS = 60_000;
  */
 export async function readStreamRange<T>(
   nats: Nats,
-  opts: { stream: string; filter?: string | string[]; sinceNs: bigint; batch?: number },
+  opts: RangeOptions,
   each: (batch: RangeMessage<T>[]) => Promise<void>,
+): Promise<{ read: number; lastSeq: number }> {
+  let skipped = 0;
+  const r = await readRange<RangeMessage<T>>(nats, opts, false, async (m) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = await payloadOf(m, nats.large);
+    } catch (err) {
+      if (!(err instanceof MissingClaimCheckError)) throw err;
+      skipped++;
+      return null;
+    }
+    try {
+      return { seq: m.seq, subject: m.subject, timeNs: m.timestampNanos, value: decode<T>(bytes) };
+    } catch {
+      skipped++; // (decode is pure: a throw is a bad payload)
+      return null;
+    }
+  }, each);
+  if (skipped) console.error(`[${opts.stream}] range read from ${opts.sinceNs} ns: ${skipped} message(s) skipped (undecodable or claim check expired)`);
+  return r;
+}
+
+/** One message's identity read by {@link readStreamMsgIds}: its `Nats-Msg-Id` (null when published without). */
+export interface RangeMsgId {
+  seq: number;
+  subject: string;
+  /** When the stream stored it, ns since the epoch. */
+  timeNs: bigint;
+  msgId: string | null;
+}
+
+/**
+ * {@link readStreamRange} of the messages' `Nats-Msg-Id` headers only: the consumer is `headers_only`, so JetStream
+ * sends no payload and nothing is decoded (a rebuild that needs only ids and versions, e.g. genai's highest
+ * published `invoke_agent` version per session, reads a stream of large events at the cost of its headers). Same
+ * bounds, order, batches, errors and clean-up as {@link readStreamRange}.
+ */
+export async function readStreamMsgIds(
+  nats: Nats,
+  opts: RangeOptions,
+  each: (batch: RangeMsgId[]) => Promise<void>,
+): Promise<{ read: number; lastSeq: number }> {
+  return readRange<RangeMsgId>(nats, opts, true, async (m) => ({ seq: m.seq, subject: m.subject, timeNs: m.timestampNanos, msgId: m.headers?.get('Nats-Msg-Id') || null }), each);
+}
+
+/** What {@link readStreamRange} and {@link readStreamMsgIds} read: `stream` from `sinceNs`, `filter`, batch size. */
+export interface RangeOptions {
+  stream: string;
+  filter?: string | string[];
+  sinceNs: bigint;
+  /** Messages per `each` call (default 256). */
+  batch?: number;
+}
+
+/** The merge of both readers: every source's messages in stream order, `item` of each (null: skipped), batched. */
+async function readRange<R>(
+  nats: Nats,
+  opts: RangeOptions,
+  headersOnly: boolean,
+  item: (m: JsMsg) => Promise<R | null>,
+  each: (batch: R[]) => Promise<void>,
 ): Promise<{ read: number; lastSeq: number }> {
   const batch = Math.max(1, opts.batch ?? 256);
   const lastSeq = (await nats.jsm.streams.info(opts.stream)).state.last_seq;
@@ -181,10 +242,9 @@ export async function readStreamRange<T>(
   if (!filters.length || lastSeq === 0) return { read: 0, lastSeq };
   const sources: RangeSource[] = [];
   let read = 0;
-  let skipped = 0;
   try {
-    for (const f of filters) sources.push(await RangeSource.open(nats, opts.stream, f, opts.sinceNs, lastSeq, batch));
-    let out: RangeMessage<T>[] = [];
+    for (const f of filters) sources.push(await RangeSource.open(nats, opts.stream, f, opts.sinceNs, lastSeq, batch, headersOnly));
+    let out: R[] = [];
     for (;;) {
       // The next message in stream order: the smallest head of the sources not exhausted.
       let next: { source: RangeSource; m: JsMsg } | null = null;
@@ -193,20 +253,8 @@ export async function readStreamRange<T>(
         if (m && (!next || m.seq < next.m.seq)) next = { source, m };
       }
       if (!next) break;
-      const m = next.source.shift();
-      let bytes: Uint8Array;
-      try {
-        bytes = await payloadOf(m, nats.large);
-      } catch (err) {
-        if (!(err instanceof MissingClaimCheckError)) throw err;
-        skipped++;
-        continue;
-      }
-      try {
-        out.push({ seq: m.seq, subject: m.subject, timeNs: m.timestampNanos, value: decode<T>(bytes) });
-      } catch {
-        skipped++; // (decode is pure: a throw is a bad payload)
-      }
+      const r = await item(next.source.shift());
+      if (r !== null) out.push(r);
       if (out.length >= batch) {
         await each(out);
         read += out.length;
@@ -220,7 +268,6 @@ export async function readStreamRange<T>(
   } finally {
     await Promise.all(sources.map((s) => s.close()));
   }
-  if (skipped) console.error(`[${opts.stream}] range read from ${opts.sinceNs} ns: ${skipped} message(s) skipped (undecodable or claim check expired)`);
   return { read, lastSeq };
 }
 
@@ -246,9 +293,12 @@ class RangeSource {
     if (pending === 0) this.done = true;
   }
 
-  static async open(nats: Nats, stream: string, filter: string | undefined, sinceNs: bigint, lastSeq: number, batch: number): Promise<RangeSource> {
+  static async open(
+    nats: Nats, stream: string, filter: string | undefined, sinceNs: bigint, lastSeq: number, batch: number, headersOnly: boolean,
+  ): Promise<RangeSource> {
     const consumer = await nats.js.consumers.get(stream, {
       name_prefix: `range_${nuid.next()}`,
+      ...(headersOnly ? { headers_only: true } : {}),
       ...(filter !== undefined ? { filter_subjects: filter } : {}),
       ...firstDelivery({ timeNs: sinceNs }),
       inactive_threshold: RANGE_INACTIVE_MS,

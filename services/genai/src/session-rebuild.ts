@@ -3,16 +3,20 @@
  * totals are re-folded from what genai folded them from, the LLM calls (`AGENTSIGHT_LLM`) and tool uses
  * (`AGENTSIGHT_TOOL`) of the last {@link SESSION_TTL_S}, through the same pure contributions as the live stage
  * (derive.ts), so they come out equal (each item counted once, start/end min/max). Then every rebuilt session's
- * `version` is lifted above the highest `invoke_agent` version already published for it (`AGENTSIGHT_GENAI`), so the
- * next event supersedes the ones stored before the loss. Publishes nothing, acks nothing.
+ * `version` is lifted above the highest `invoke_agent` version already published for it (`AGENTSIGHT_GENAI`, read
+ * from the events' `Nats-Msg-Id` `<agent event id>:v<version>:<hash>` alone, no payload), so the next event
+ * supersedes the ones stored before the loss. Publishes nothing, acks nothing.
  */
-import { STREAM, TOPOLOGY, type GenAiRecord, type LlmCall, type ToolUse } from '@agentsight/contracts';
-import { readStreamRange, type Nats, type RangeMessage } from '@agentsight/jetstream';
+import { STREAM, TOPOLOGY, type LlmCall, type ToolUse } from '@agentsight/contracts';
+import { readStreamMsgIds, readStreamRange, type Nats } from '@agentsight/jetstream';
 import { inferenceOf, normalizedTool, toolContribution } from './derive';
-import type { SessionContribution } from './domain';
+import { agentEventId, type SessionContribution } from './domain';
 import { SESSION_TTL_S, type SessionStore } from './session-store';
 
-/** What a rebuild did: contributions folded, sessions rebuilt, sessions whose version was lifted. */
+/**
+ * What a rebuild did: contributions folded, sessions rebuilt, and `lifted`: sessions with a published `invoke_agent`
+ * version whose version is now above it (raised by the lift, or already there from the re-fold).
+ */
 export interface SessionRebuildReport {
   contributions: number;
   sessions: number;
@@ -39,12 +43,14 @@ export async function rebuildSessions(nats: Nats, store: SessionStore, ttlS = SE
   await readStreamRange<LlmCall>(nats, { stream: llm.stream, filter: llm.filterSubject, sinceNs }, (b) => fold(b.map((m) => inferenceOf(m.value).contribution)));
   await readStreamRange<ToolUse>(nats, { stream: tool.stream, filter: tool.filterSubject, sinceNs }, (b) => fold(b.map((m) => toolContribution(normalizedTool(m.value)))));
 
+  // The sessions by their invoke_agent event id, whose published versions are in the msg ids.
+  const byEvent = new Map([...sessions].map(([k, s]) => [agentEventId(s.host, s.conversation), k]));
   const published = new Map<string, number>();
-  await readStreamRange<GenAiRecord>(nats, { stream: STREAM.genai, sinceNs }, async (b: RangeMessage<GenAiRecord>[]) => {
-    for (const { value: e } of b) {
-      if (e?.kind !== 'invoke_agent') continue;
-      const k = sessionOf(e.host, e.conversation_id);
-      if (sessions.has(k)) published.set(k, Math.max(published.get(k) ?? 0, e.version));
+  await readStreamMsgIds(nats, { stream: STREAM.genai, sinceNs }, async (b) => {
+    for (const { msgId } of b) {
+      const m = msgId ? VERSIONED_MSG_ID.exec(msgId) : null;
+      const k = m ? byEvent.get(m[1]) : undefined;
+      if (k) published.set(k, Math.max(published.get(k) ?? 0, Number(m![2])));
     }
   });
   let lifted = 0;
@@ -54,6 +60,9 @@ export async function rebuildSessions(nats: Nats, store: SessionStore, ttlS = SE
   }
   return { contributions, sessions: sessions.size, lifted };
 }
+
+/** `versionedMsgId`'s shape (libs/contracts ids.ts): `<id>:v<version>:<8 hex of the content>`. */
+const VERSIONED_MSG_ID = /^(.+):v(\d+):[0-9a-f]{8}$/;
 
 function sessionOf(host: string, conversationId: string): string {
   return `${host}\0${conversationId}`;
