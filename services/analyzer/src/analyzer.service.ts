@@ -10,9 +10,10 @@ import { rebuildToolIndex } from './tool-rebuild';
 /**
  * NestJS shell of the analyzer: exchanges (`agentsight.exchange.>`, durable `analyzer`) → LLM calls on
  * `agentsight.llm.<host>` + audit records on `agentsight.audit.<host>` + tool uses on `agentsight.tool.<host>` (see
- * `derive.ts`; tool halves indexed in Redis by `ToolIndex`, rebuilt from the streams when Redis lost it; content capture per `captureContentEnabled()`); records of `agentsight.raw.proc.>` (durable
- * `analyzer-proc`) → audit records by kind: `proc` → `process`, `file_open` → `file`, `net_connect` → `net` (their
- * text redacted first when early redaction is on, {@link StageRuntime.redactEarly}).
+ * `derive.ts`; tool halves indexed in Redis by `ToolIndex`, rebuilt from the streams when Redis lost it, tool-rebuild.ts;
+ * content capture per `captureContentEnabled()`); records of `agentsight.raw.proc.>` (durable `analyzer-proc`) →
+ * audit records by kind: `proc` → `process`, `file_open` → `file`, `net_connect` → `net` (their text redacted first
+ * when early redaction is on, {@link StageRuntime.redactEarly}).
  */
 @Injectable()
 export class AnalyzerService implements OnApplicationBootstrap, OnApplicationShutdown {
