@@ -79,21 +79,14 @@ interface HttpEventBase {
   end_ns: bigint;
 }
 
-/** A complete HTTP/1.1 request (headers + whole body, transfer coding removed, content coding decoded). */
-export interface HttpRequestEvent extends HttpEventBase {
-  type: 'request';
-  method: string;
-  /** request-target as sent, e.g. `/v1/chat/completions?x=1`. */
-  target: string;
-  /** e.g. `HTTP/1.1`. */
-  version: string;
-  headers: HeaderList;
+/** The body of a message emitted whole (`request`, `response`), and how it falls short of the message's body. */
+interface WholeBody {
   /** Decoded body bytes (after chunked and gzip/deflate/br decoding). */
   body: Uint8Array;
   /**
-   * Set when the body is not the whole body: `short` = fewer bytes than Content-Length arrived before the response
-   * began (e.g. post-hoc redaction in a capture), `decode_error` = content coding failed (then `body` is as received),
-   * `reset` = HTTP/2 stream reset before the request ended (see {@link BodyIncomplete}).
+   * Set when the body is not the whole body (see {@link BodyIncomplete}): `short` = fewer bytes than Content-Length
+   * arrived (for a request: before the response began, e.g. post-hoc redaction in a capture), `decode_error` =
+   * content coding failed (then `body` is as received), `reset` = HTTP/2 stream reset before the message ended.
    */
   body_incomplete?: BodyIncomplete;
   /** Bytes missing when `body_incomplete` is `short`. */
@@ -102,29 +95,36 @@ export interface HttpRequestEvent extends HttpEventBase {
   reset?: StreamReset;
 }
 
-/** Status line and headers of a response whose body follows as a whole (`response`) or as SSE events. */
-export interface HttpResponseHeadEvent extends HttpEventBase {
-  type: 'response_head';
+/** A complete HTTP/1.1 request (headers + whole body, transfer coding removed, content coding decoded). */
+export interface HttpRequestEvent extends HttpEventBase, WholeBody {
+  type: 'request';
+  method: string;
+  /** request-target as sent, e.g. `/v1/chat/completions?x=1`. */
+  target: string;
+  /** e.g. `HTTP/1.1`. */
+  version: string;
+  headers: HeaderList;
+}
+
+/** Status line and headers of a response, as both `response_head` and `response` carry them. */
+interface ResponseHead {
   status: number;
+  /** Reason phrase as sent; empty for HTTP/2. */
   reason: string;
   version: string;
   headers: HeaderList;
+}
+
+/** Status line and headers of a response whose body follows as a whole (`response`) or as SSE events. */
+export interface HttpResponseHeadEvent extends HttpEventBase, ResponseHead {
+  type: 'response_head';
   /** True when the body is `text/event-stream`: `sse_event`s then `response_end` follow. */
   streaming: boolean;
 }
 
 /** A complete non-streamed response: head + decoded body. */
-export interface HttpResponseEvent extends HttpEventBase {
+export interface HttpResponseEvent extends HttpEventBase, ResponseHead, WholeBody {
   type: 'response';
-  status: number;
-  reason: string;
-  version: string;
-  headers: HeaderList;
-  body: Uint8Array;
-  body_incomplete?: BodyIncomplete;
-  body_missing_bytes?: number;
-  /** HTTP/2: set when `body_incomplete` is `reset`. */
-  reset?: StreamReset;
 }
 
 /** One server-sent event of a streamed response (WHATWG HTML §9.2 "event stream interpretation"). */
