@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { BPF_REQUIRED, bpfUnavailableReason, probeBinary, repoRoot, ReplayServer, startReplayServer } from '@agentsight/testkit';
 import { connect } from '@nats-io/transport-node';
 import { hostToken, RawLossRecord, RawSslHandshakeRecord, RawSslRecord } from '@agentsight/contracts';
-import { AttachFailure, CaptureResult, captureClient, collectRun, expectLosslessRun, Got, NATS_URL, PARTITIONS, partitionOf, ProbeCounters, reassemble, systemLibrary, NATS_OPTS, PROBE_ENV } from './harness';
+import { AttachFailure, CaptureResult, captureClient, collectRun, expectLosslessRun, Got, NATS_URL, PARTITIONS, partitionOf, ProbeCounters, reassemble, systemLibrary, NATS_OPTS, PROBE_ENV, producerRun } from './harness';
 
 const BUN = path.join(repoRoot(), 'node_modules/@oven/bun-linux-x64/bin/bun');
 const skipReason = bpfUnavailableReason() ?? (!fs.existsSync(BUN) ? `no Bun binary at ${BUN}` : null);
@@ -88,31 +88,8 @@ function expectCountersMatch(probes: ProbeCounters[], binary: string, ssl: RawSs
 
 /** A producer process with its stdout lines. */
 function startProducer(args: string[]) {
-  const p = spawn(probeBinary(), ['--nats-url', NATS_URL, '--partitions', String(PARTITIONS), '--stats-interval-ms', '500', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: PROBE_ENV });
-  let out = '';
-  let err = '';
-  p.stdout!.on('data', (d) => (out += d));
-  p.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => p.on('exit', (c) => resolve(c)));
-  const lines = () => out.split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l) as Record<string, any>);
-  const waitLine = async (pred: (l: Record<string, any>) => boolean, what: string, ms = 30000) => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const line = lines().find(pred);
-      if (line) return line;
-      if (Date.now() > deadline || p.exitCode !== null) throw new Error(`no ${what} from the producer; stderr:\n${err}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return {
-    proc: p, lines, waitLine, stderr: () => err, exited,
-    stop: async () => {
-      p.kill('SIGINT');
-      const stopped = await waitLine((l) => l.event === 'stopped', 'stopped line');
-      return { stopped, code: await exited };
-    },
-  };
+  return producerRun(spawn(probeBinary(), ['--nats-url', NATS_URL, '--partitions', String(PARTITIONS), '--stats-interval-ms', '500', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: PROBE_ENV }));
 }
 
 /** Collects every record JetStream holds (and receives) for host. */

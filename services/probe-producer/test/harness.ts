@@ -14,6 +14,41 @@ import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { JsMsg } from '@nats-io/jetstream';
 import { decode, hostToken, RawProcRecord, RawRecord, RawSslCloseRecord, RawSslRecord } from '@agentsight/contracts';
 
+/** One JSON line the producer printed on stdout (`ready`, `stopped`, `attach`, …). */
+export type ProducerLine = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * A running producer p (spawned with stdout and stderr piped): `lines()` = its stdout lines so far that end in `}`,
+ * parsed; `stderr()` = its stderr so far; `waitLine(pred, what, ms = 30000)` resolves with the first line pred accepts
+ * (polled every 20 ms) and throws, with the stderr, after ms milliseconds or once the producer exited; `exited` = its
+ * exit code; `stop()` sends SIGINT and resolves with the `stopped` line and the exit code.
+ */
+export function producerRun(p: ChildProcess) {
+  let out = '';
+  let err = '';
+  p.stdout!.on('data', (d) => (out += d));
+  p.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => p.on('exit', (c) => resolve(c)));
+  const lines = () => out.split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l) as ProducerLine);
+  const waitLine = async (pred: (l: ProducerLine) => boolean, what: string, ms = 30000) => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const line = lines().find(pred);
+      if (line) return line;
+      if (Date.now() > deadline || p.exitCode !== null) throw new Error(`no ${what} from the producer; stderr:\n${err}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return {
+    proc: p, lines, waitLine, stderr: () => err, exited,
+    stop: async () => {
+      p.kill('SIGINT');
+      const stopped = await waitLine((l) => l.event === 'stopped', 'stopped line');
+      return { stopped, code: await exited };
+    },
+  };
+}
+
 /** agentsight's NATS (libs/jetstream/src/config.ts: NATS_URL, else the managed server started by the set-up). */
 export const NATS_URL = natsTarget().url;
 /** Connection options of the test's reader (the pipeline's user on the managed server). */

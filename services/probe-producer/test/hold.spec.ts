@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { BPF_REQUIRED, bpfUnavailableReason, probeBinary, repoRoot } from '@agentsight/testkit';
 import { connect } from '@nats-io/transport-node';
 import { hostToken, RawRecord, RawSslRecord, RawTlsNoticeRecord } from '@agentsight/contracts';
-import { collectRun, Got, makeCert, NATS_URL, ProbeCounters, reassemble, startHttpsServer, systemLibrary, NATS_OPTS, PROBE_ENV } from './harness';
+import { collectRun, Got, makeCert, NATS_URL, ProbeCounters, reassemble, startHttpsServer, systemLibrary, NATS_OPTS, PROBE_ENV, producerRun } from './harness';
 
 const BUN = path.join(repoRoot(), 'node_modules/@oven/bun-linux-x64/bin/bun');
 const skipReason = bpfUnavailableReason();
@@ -28,30 +28,7 @@ type Line = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 /** One producer run: its stdout JSON lines and stderr as they come. */
 function startProducer(args: string[]) {
-  const p = spawn(probeBinary(), [...args, '--nats-url', NATS_URL, '--stats-interval-ms', '60000'], { stdio: ['ignore', 'pipe', 'pipe'], env: PROBE_ENV });
-  let out = '';
-  let err = '';
-  p.stdout!.on('data', (d) => (out += d));
-  p.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => p.on('exit', (c) => resolve(c)));
-  const lines = () => out.split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l) as Line);
-  const waitLine = async (pred: (l: Line) => boolean, what: string, ms = 30000) => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const line = lines().find(pred);
-      if (line) return line;
-      if (Date.now() > deadline || p.exitCode !== null) throw new Error(`no ${what} from the producer; stderr:\n${err}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return {
-    lines, waitLine, stderr: () => err,
-    stop: async () => {
-      p.kill('SIGINT');
-      const stopped = await waitLine((l) => l.event === 'stopped', 'stopped line');
-      return { stopped, code: await exited };
-    },
-  };
+  return producerRun(spawn(probeBinary(), [...args, '--nats-url', NATS_URL, '--stats-interval-ms', '60000'], { stdio: ['ignore', 'pipe', 'pipe'], env: PROBE_ENV }));
 }
 
 /**
