@@ -24,8 +24,6 @@ if (skipReason && !BPF_REQUIRED) {
 const describeCapture = skipReason && !BPF_REQUIRED ? describe.skip : describe;
 const SRC = path.join(__dirname, 'tls-client.c');
 
-type Line = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
 /** One producer run: its stdout JSON lines and stderr as they come. */
 function startProducer(args: string[]) {
   return producerRun(spawn(probeBinary(), [...args, '--nats-url', NATS_URL, '--stats-interval-ms', '60000'], { stdio: ['ignore', 'pipe', 'pipe'], env: PROBE_ENV }));
