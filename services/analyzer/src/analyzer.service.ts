@@ -1,6 +1,6 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { type AuditRecord, captureContentEnabled, Exchange, hostToken, normalizeNs, RawProcSubjectRecord, RawRecord, redactProcRecord, Subjects, TOPOLOGY } from '@agentsight/contracts';
-import { ConsumerLoop, runStatelessStage, StageRuntime } from '@agentsight/jetstream';
+import { ConsumerLoop, runStatelessStage, StageRuntime, stageRebuild } from '@agentsight/jetstream';
 import { auditForProc } from './domain';
 import { auditForFile, auditForNet, auditForTlsNotice } from './domain/audit';
 import { deriveExchange } from './derive';
@@ -22,14 +22,10 @@ export class AnalyzerService implements OnApplicationBootstrap, OnApplicationShu
   constructor(private readonly rt: StageRuntime) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    // A replay's Redis prefix starts empty and its consumers read its streams from their start: nothing to rebuild.
-    const rebuild = this.rt.nats.scope
-      ? undefined
-      : async () => {
-          const t0 = Date.now();
-          const r = await rebuildToolIndex(this.rt.nats, index, TOOL_INDEX_TTL_S);
-          console.log(`[analyzer] tool index rebuilt from the streams in ${Date.now() - t0} ms: ${r.halves} tool-use halves, ${r.responses} Responses chain entries`);
-        };
+    const rebuild = stageRebuild(this.rt.nats, '[analyzer] tool index', async () => {
+      const r = await rebuildToolIndex(this.rt.nats, index, TOOL_INDEX_TTL_S);
+      return `${r.halves} tool-use halves, ${r.responses} Responses chain entries`;
+    });
     const index: ToolIndex = new ToolIndex(this.rt.redis, TOOL_INDEX_TTL_S, rebuild);
     const captureContent = captureContentEnabled();
     this.loops.push(await runStatelessStage<Exchange>(this.rt, TOPOLOGY.analyzer.consumes.exchange, (ex) => {

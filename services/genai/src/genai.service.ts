@@ -1,6 +1,6 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { captureContentEnabled, type LlmCall, type ToolUse, TOPOLOGY } from '@agentsight/contracts';
-import { ConsumerLoop, runStatelessStage, StageRuntime } from '@agentsight/jetstream';
+import { ConsumerLoop, runStatelessStage, StageRuntime, stageRebuild } from '@agentsight/jetstream';
 import { deriveCall, deriveTool } from './derive';
 import { rebuildSessions } from './session-rebuild';
 import { SESSION_TTL_S, SessionStore } from './session-store';
@@ -19,13 +19,10 @@ export class GenAiService implements OnApplicationBootstrap, OnApplicationShutdo
   constructor(private readonly rt: StageRuntime) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const rebuild = this.rt.nats.scope
-      ? undefined
-      : async () => {
-          const t0 = Date.now();
-          const r = await rebuildSessions(this.rt.nats, sessions, SESSION_TTL_S);
-          console.log(`[genai] session totals rebuilt from the streams in ${Date.now() - t0} ms: ${r.sessions} sessions from ${r.contributions} calls and tool uses, ${r.lifted} versions lifted`);
-        };
+    const rebuild = stageRebuild(this.rt.nats, '[genai] session totals', async () => {
+      const r = await rebuildSessions(this.rt.nats, sessions, SESSION_TTL_S);
+      return `${r.sessions} sessions from ${r.contributions} calls and tool uses, ${r.lifted} above their published version`;
+    });
     const sessions: SessionStore = new SessionStore(this.rt.redis, SESSION_TTL_S, rebuild);
     const opts = { captureContent: captureContentEnabled() };
     this.loops.push(await runStatelessStage<LlmCall>(this.rt, TOPOLOGY.genai.consumes.llm, (call) => deriveCall(call, sessions, opts)));
